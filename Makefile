@@ -1,0 +1,90 @@
+# toolgym — one Makefile for the binary, the tests and the benchmarks.
+#   make                 build build/toolgym
+#   make test            build and run every test suite (exits non-zero on any failure)
+#   make test SANITIZE=address,undefined
+#   make run             the main job (see README.md)
+#   make bench           benchmarks in bench/ (tables on stdout)
+#   make format | format-check | lint | clean
+
+CC      ?= cc
+PKGS    := libmicrohttpd jansson libcurl libseccomp
+SANITIZE ?=
+
+BUILD   ?= build
+ifneq ($(SANITIZE),)
+BUILD   := $(BUILD)/san
+endif
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wpointer-arith -Wformat=2 -Wno-format-nonliteral
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -MMD -MP -pthread
+LDLIBS  := -lm -pthread
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lglpk
+CFLAGS  += $(PKG_CFLAGS)
+
+ifneq ($(SANITIZE),)
+CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all -DTG_DEBUG -O1
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+ifneq ($(DEBUG),)
+CFLAGS  += -DTG_DEBUG -O0
+endif
+
+LIB_SRC   := $(wildcard server/*.c tools/*.c policy/*.c)
+LIB_SRC   := $(filter-out server/main.c,$(LIB_SRC))
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+MAIN_OBJ  := $(BUILD)/server/main.o
+TEST_SRC  := $(wildcard tests/*.c)
+TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/%.o)
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+BIN       := $(BUILD)/toolgym
+TEST_BIN  := $(BUILD)/toolgym-tests
+
+.PHONY: all deps test run bench format format-check lint clean
+all: deps $(BIN)
+
+# Install missing Debian packages when run as root (a fresh machine); otherwise just report.
+deps:
+	@sh scripts/deps.sh
+
+$(BIN): $(MAIN_OBJ) $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+$(TEST_BIN): $(TEST_OBJ) $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcunit $(LDLIBS)
+
+$(BUILD)/bench/%: bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PKG_LIBS) $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+test: deps $(BIN) $(TEST_BIN)
+	TOOLGYM_BIN=$(BIN) $(TEST_BIN) $(TESTS)
+
+run: deps $(BIN)
+	@sh scripts/run.sh $(BIN)
+
+bench: deps $(BIN) $(BENCH_BIN)
+	@sh bench/run.sh $(BUILD)
+
+FMT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	clang-format -i $(FMT_SRC)
+format-check:
+	@clang-format --dry-run --Werror $(FMT_SRC) && echo "format-check: clean"
+
+lint:
+	@sh scripts/lint.sh
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

@@ -1,0 +1,60 @@
+/*
+ * limits.h — every limit on untrusted input, in one place.
+ *
+ * Any size, depth, count or time that an agent controls is bounded by a constant here (or by
+ * a server option whose default is here). Code that enforces a limit names the constant;
+ * nothing else in the tree carries a bare number for an untrusted size.
+ */
+#ifndef TG_LIMITS_H
+#define TG_LIMITS_H
+
+/* HTTP layer */
+#define TG_MAX_BODY_DEFAULT  (1024 * 1024) /* request body bytes (--max-body) */
+#define TG_MAX_JSON_DEPTH    32            /* nesting of arrays/objects in a request body */
+#define TG_MAX_URL_LEN       2048          /* request path + query bytes */
+#define TG_MAX_CONNECTIONS   1024          /* concurrent client connections */
+#define TG_CONN_TIMEOUT_SEC  30            /* idle connection timeout */
+#define TG_SHUTDOWN_GRACE_MS 10000         /* wait for in-flight requests on SIGTERM */
+#define TG_API_KEY_MAX       256           /* bytes of a bearer key */
+
+/* calculator */
+#define TG_CALC_MAX_LEN   1024 /* expression bytes */
+#define TG_CALC_MAX_DEPTH 64   /* nesting of parentheses, unary operators and calls */
+
+/* search */
+#define TG_SEARCH_MAX_QUERY 1024 /* query bytes */
+#define TG_SEARCH_MAX_TERMS 64   /* distinct terms scored per query */
+#define TG_SEARCH_K_DEFAULT 5
+#define TG_SEARCH_K_MAX     20
+#define TG_SNIPPET_CHARS    160        /* snippet length */
+#define TG_CORPUS_MAX_DOCS  2000000    /* documents loaded from a corpus file */
+#define TG_CORPUS_LINE_MAX  (64 * 1024) /* bytes of one corpus line */
+
+/* run_code */
+#define TG_CODE_MAX_BYTES          (64 * 1024) /* source bytes */
+#define TG_STDIN_MAX_BYTES         (64 * 1024) /* stdin bytes */
+#define TG_OUTPUT_MAX_BYTES        (64 * 1024) /* captured bytes per stream */
+#define TG_CODE_TIMEOUT_DEFAULT_MS 2000
+#define TG_CODE_TIMEOUT_MAX_MS     10000
+#define TG_CODE_CPU_SEC            10                  /* RLIMIT_CPU */
+#define TG_CODE_AS_BYTES           (512UL << 20)       /* RLIMIT_AS */
+#define TG_CODE_FSIZE_BYTES        (8UL << 20)         /* RLIMIT_FSIZE */
+#define TG_CODE_NOFILE             64                  /* RLIMIT_NOFILE */
+#define TG_CODE_NPROC              32                  /* RLIMIT_NPROC, per slot uid */
+#define TG_CODE_TMP_BYTES          (16UL << 20)        /* size of the private /tmp */
+#define TG_CODE_MEM_BYTES          (256UL << 20)       /* cgroup memory limit */
+#define TG_CODE_PIDS               32                  /* cgroup pids limit */
+#define TG_RUN_QUEUE_DEFAULT       64                  /* queued runs beyond the workers */
+#define TG_RUN_RETRY_AFTER_SEC     1                   /* Retry-After on 503 overloaded */
+
+/* episodes */
+#define TG_TAG_MAX            64
+#define TG_MAX_STEPS_DEFAULT  8
+#define TG_MAX_STEPS_LIMIT    64
+#define TG_ANSWER_MAX_BYTES   1024
+#define TG_EPISODES_MAX       100000 /* episodes held in memory */
+#define TG_EPISODE_IDLE_SEC   600    /* unfinished episodes expire after this idle time */
+#define TG_TASKS_MAX          1000000
+#define TG_TASK_LIMIT_MAX     1000 /* ?limit on GET /v1/tasks */
+
+#endif

@@ -1,0 +1,21 @@
+/*
+ * schema.h — a validator for the subset of JSON Schema that toolgym's tool definitions use:
+ * type (object, string, integer, number, boolean, array), properties, required,
+ * additionalProperties:false, minimum/maximum, minLength/maxLength (in code points),
+ * enum of strings. It is not a general JSON Schema implementation.
+ */
+#ifndef TG_SCHEMA_H
+#define TG_SCHEMA_H
+
+#include <jansson.h>
+
+#include "tg.h"
+
+/*
+ * schema_validate — check value (borrowed) against schema (borrowed). Returns 0 if it
+ * conforms, TG_EINVAL with *err {"invalid_arguments", "<path>: <why>"} if not.
+ * Pure and thread-safe.
+ */
+int schema_validate(const json_t *schema, const json_t *value, struct tg_error *err);
+
+#endif

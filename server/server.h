@@ -1,0 +1,55 @@
+/*
+ * server.h — the toolgym HTTP server: configuration, start, stop.
+ *
+ * server_start brings up tools, tasks, the episode store and a libmicrohttpd daemon (epoll
+ * internal thread plus a thread pool); server_stop drains in-flight requests and frees it.
+ * Several servers may run in one process (the tests do), but the tool registry is shared
+ * process state, initialised by the first server_start and released by the last stop.
+ */
+#ifndef TG_SERVER_H
+#define TG_SERVER_H
+
+#include <stddef.h>
+
+#include "tg.h"
+
+struct server_config {
+    const char *host;          /* listen address; default "127.0.0.1" */
+    int port;                  /* 0: any free port (see server_port) */
+    int threads;               /* HTTP worker threads; 0: number of cores */
+    size_t max_body;           /* request body limit in bytes */
+    int quiet;                 /* no per-request log lines */
+    const char *api_key;       /* NULL: no auth; else Authorization: Bearer <key> required */
+    const char *corpus;        /* search corpus JSONL; NULL: data/corpus.jsonl */
+    int unsafe_sandbox;        /* allow run_code without namespaces/seccomp */
+    int run_workers;           /* concurrent code runs; 0: cores */
+    int run_queue;             /* queued code runs beyond the workers */
+    const char *tasks;         /* task files, comma-separated; NULL: data/tasks/{train,test}.jsonl */
+    const char *trajectories;  /* trajectory log path or NULL */
+    int sync_ms;               /* fdatasync interval of the trajectory log; 0: every line */
+    const char *reward_config; /* reward weights JSON or NULL for defaults */
+    const char *reward_mode;   /* "judge" (default), "torl", "otc" */
+    size_t max_episodes;       /* episodes held in memory */
+    int idle_sec;              /* unfinished episodes expire after this */
+};
+
+struct server;
+
+/* server_config_defaults — fill *c with the defaults above. */
+void server_config_defaults(struct server_config *c);
+
+/*
+ * server_start — start serving. Returns 0 with *out set (new; free with server_stop), or a
+ * tg_err with *err saying what failed (bind, corpus, tasks, ...). Not thread-safe with
+ * respect to other server_start/server_stop calls.
+ */
+int server_start(const struct server_config *c, struct server **out, struct tg_error *err);
+
+/* server_port — the bound TCP port (useful with port 0). */
+int server_port(const struct server *s);
+
+/* server_stop — stop accepting, let in-flight requests finish (up to TG_SHUTDOWN_GRACE_MS),
+ * stop the daemon and free everything. Accepts NULL. */
+void server_stop(struct server *s);
+
+#endif
