@@ -16,7 +16,7 @@ BUILD   := $(BUILD)/san
 endif
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-           -Wpointer-arith -Wformat=2 -Wno-format-nonliteral
+           -Wpointer-arith -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -MMD -MP -pthread
 LDLIBS  := -lm -pthread

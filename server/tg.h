@@ -62,4 +62,6 @@ void tg_assert_fail(const char *expr, const char *file, int line);
 
 #define TG_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+#define TG_VERSION "0.1.0"
+
 #endif

@@ -1,0 +1,554 @@
+/*
+ * http.c — the libmicrohttpd daemon and everything between a socket and a route handler:
+ * the route table, per-request state (allocated on the first callback, freed in the
+ * completion callback), body limits, authentication, content-type and JSON checks,
+ * deferral of slow work with suspend/resume, the error shape, request logs and metrics.
+ *
+ * It does not implement any endpoint itself (see api.c, api_episodes.c).
+ */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "json_util.h"
+#include "limits.h"
+#include "metrics.h"
+
+/* ---- the route table ------------------------------------------------------------------ */
+
+struct route {
+    const char *pattern; /* "/v1/tools/{name}": {x} matches one non-empty segment */
+    const char *method;
+    http_handler_fn handler;
+    int public_;         /* served without the API key */
+    int jsonrpc;         /* body errors are answered as JSON-RPC errors */
+};
+
+static const struct route routes[] = {
+    {"/healthz", "GET", api_healthz, 1, 0},
+    {"/metrics", "GET", api_metrics, 0, 0},
+    {"/v1/tools", "GET", api_tools_list, 0, 0},
+    {"/v1/tools/{name}", "POST", api_tool_call, 0, 0},
+    {"/mcp", "POST", api_mcp, 0, 1},
+};
+
+/* Match path against pattern; captured {x} segments go to params. 1 on match. */
+static int match(const char *pattern, const char *path, char params[][128])
+{
+    int np = 0;
+
+    while (*pattern && *path) {
+        if (*pattern == '{') {
+            const char *pe = strchr(pattern, '}');
+            size_t n = strcspn(path, "/");
+
+            if (!pe || n == 0 || n >= 128 || np >= HTTP_MAX_PARAMS)
+                return 0;
+            memcpy(params[np], path, n);
+            params[np][n] = '\0';
+            np++;
+            pattern = pe + 1;
+            path += n;
+            continue;
+        }
+        if (*pattern != *path)
+            return 0;
+        pattern++;
+        path++;
+    }
+    return *pattern == '\0' && *path == '\0';
+}
+
+/* Find the route for (method, path). Sets *allow (for 405) when the path exists but not with
+ * this method. */
+static const struct route *route_find(const char *method, const char *path, char params[][128],
+                                      char *allow, size_t allow_n, int *path_known)
+{
+    const struct route *found = NULL;
+    char tmp[HTTP_MAX_PARAMS][128];
+
+    *path_known = 0;
+    allow[0] = '\0';
+    for (size_t i = 0; i < TG_ARRAY_LEN(routes); i++) {
+        if (!match(routes[i].pattern, path, tmp))
+            continue;
+        *path_known = 1;
+        snprintf(allow + strlen(allow), allow_n - strlen(allow), "%s%s", allow[0] ? ", " : "",
+                 routes[i].method);
+        if (!found && strcmp(routes[i].method, method) == 0) {
+            found = &routes[i];
+            memcpy(params, tmp, sizeof(tmp));
+        }
+    }
+    return found;
+}
+
+/* ---- replies --------------------------------------------------------------------------- */
+
+int http_json(struct http_reply *rp, unsigned status, json_t *body)
+{
+    if (!body)
+        return http_error(rp, 500, "internal", "Out of memory building the response.");
+    rp->status = status;
+    json_decref(rp->body);
+    rp->body = body;
+    return 0;
+}
+
+int http_error(struct http_reply *rp, unsigned status, const char *code, const char *fmt, ...)
+{
+    char msg[TG_ERR_MSG_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    json_decref(rp->body);
+    rp->status = status;
+    rp->body = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
+    return 0;
+}
+
+int http_error_tg(struct http_reply *rp, unsigned status, const struct tg_error *err)
+{
+    return http_error(rp, status, err->code[0] ? err->code : "internal", "%s",
+                      err->message[0] ? err->message : "Unknown error.");
+}
+
+const char *http_query(struct http_req *rq, const char *key)
+{
+    return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+static enum MHD_Result send_reply(struct http_req *rq, struct http_reply *rp)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+    char *text = NULL;
+    size_t len = 0;
+    const char *ctype = "application/json";
+    static const char oom[] = "{\"error\":{\"code\":\"internal\",\"message\":\"Out of memory.\"}}";
+
+    if (rp->body) {
+        text = json_dumps(rp->body, JSON_COMPACT | JSON_ENSURE_ASCII);
+        if (!text) {
+            rp->status = 500;
+            resp = MHD_create_response_from_buffer(sizeof(oom) - 1, (void *)oom,
+                                                   MHD_RESPMEM_PERSISTENT);
+        } else {
+            len = strlen(text);
+            resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+        }
+    } else if (rp->text) {
+        text = rp->text;
+        rp->text = NULL;
+        ctype = rp->content_type ? rp->content_type : "text/plain; charset=utf-8";
+        resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    } else {
+        if (rp->status == 0) {
+            rp->status = 500;
+            resp = MHD_create_response_from_buffer(sizeof(oom) - 1, (void *)oom,
+                                                   MHD_RESPMEM_PERSISTENT);
+        } else {
+            resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+            ctype = NULL;
+        }
+    }
+    if (!resp) {
+        free(text);
+        return MHD_NO;
+    }
+    if (ctype && rp->status != 204)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    if (rp->allow[0])
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rp->allow);
+    if (rp->retry_after > 0) {
+        char ra[16];
+
+        snprintf(ra, sizeof(ra), "%d", rp->retry_after);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
+    rq->status = rp->status;
+    ret = MHD_queue_response(rq->conn, rp->status, resp);
+    MHD_destroy_response(resp);
+    json_decref(rp->body);
+    rp->body = NULL;
+    return ret;
+}
+
+static enum MHD_Result reply_error(struct http_req *rq, unsigned status, const char *code,
+                                   const char *msg)
+{
+    struct http_reply rp;
+
+    memset(&rp, 0, sizeof(rp));
+    http_error(&rp, status, code, "%s", msg);
+    return send_reply(rq, &rp);
+}
+
+/* ---- deferral -------------------------------------------------------------------------- */
+
+struct defer {
+    struct http_req *rq;
+    runq_job_fn work;
+    void *arg;
+};
+
+static void defer_work(void *p)
+{
+    struct defer *d = p;
+
+    d->work(d->arg);
+}
+
+static void defer_done(void *p)
+{
+    struct defer *d = p;
+    struct http_req *rq = d->rq;
+
+    free(d);
+    rq->async = 2;
+    MHD_resume_connection(rq->conn);
+}
+
+int http_defer(struct http_req *rq, struct http_reply *rp, runq_job_fn work, void *arg,
+               http_handler_fn finish)
+{
+    struct defer *d = malloc(sizeof(*d));
+    int rc;
+
+    if (!d)
+        return http_error(rp, 500, "internal", "Out of memory queuing the call.");
+    d->rq = rq;
+    d->work = work;
+    d->arg = arg;
+    rq->async = 1;
+    rq->finish = finish;
+    rq->async_arg = arg;
+    /* suspend before submitting, so the job can never resume a connection not yet suspended */
+    MHD_suspend_connection(rq->conn);
+    rc = runq_submit(rq->srv->runq, defer_work, defer_done, d);
+    if (rc) {
+        MHD_resume_connection(rq->conn);
+        free(d);
+        rq->async = 0;
+        rq->finish = NULL;
+        rq->async_arg = NULL;
+        metrics_inc("toolgym_run_queue_rejected_total", "", 1);
+        rp->retry_after = TG_RUN_RETRY_AFTER_SEC;
+        return http_error(rp, 503, "overloaded",
+                          "The code runner's queue is full; retry after %d s.",
+                          TG_RUN_RETRY_AFTER_SEC);
+    }
+    return HTTP_DEFERRED;
+}
+
+/* ---- request lifecycle ----------------------------------------------------------------- */
+
+static int content_type_json(const char *ct)
+{
+    size_t n = strlen("application/json");
+
+    if (!ct)
+        return 0;
+    while (*ct == ' ')
+        ct++;
+    if (strncasecmp(ct, "application/json", n) != 0)
+        return 0;
+    return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+}
+
+/* Constant-time comparison of the bearer key. */
+static int key_ok(const char *header, const char *key)
+{
+    const char *prefix = "Bearer ";
+    size_t kl = strlen(key), hl;
+    unsigned char diff = 0;
+
+    if (!header || strncmp(header, prefix, strlen(prefix)) != 0)
+        return 0;
+    header += strlen(prefix);
+    hl = strlen(header);
+    for (size_t i = 0; i < kl; i++)
+        diff |= (unsigned char)(key[i] ^ (i < hl ? header[i] : 0));
+    return diff == 0 && hl == kl;
+}
+
+/* Checks that need only the headers; 0 to go on, else a reply was queued. */
+static int check_headers(struct http_req *rq, enum MHD_Result *ret, char *allow)
+{
+    struct server *s = rq->srv;
+    const char *cl = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *te = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    const char *ct = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_TYPE);
+    unsigned long long len = 0;
+
+    if (!rq->route) {
+        struct http_reply rp;
+
+        if (!allow[0]) {
+            *ret = reply_error(rq, 404, "not_found", "No such path.");
+            return 1;
+        }
+        memset(&rp, 0, sizeof(rp));
+        snprintf(rp.allow, sizeof(rp.allow), "%s", allow);
+        http_error(&rp, 405, "method_not_allowed", "Use %s for this path.", allow);
+        *ret = send_reply(rq, &rp);
+        return 1;
+    }
+    if (s->cfg.api_key && !rq->route->public_ &&
+        !key_ok(MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
+                                            MHD_HTTP_HEADER_AUTHORIZATION),
+                s->cfg.api_key)) {
+        *ret = reply_error(rq, 401, "unauthorized",
+                           "A valid 'Authorization: Bearer <key>' header is required.");
+        return 1;
+    }
+    if (cl) {
+        char *end;
+
+        errno = 0;
+        len = strtoull(cl, &end, 10);
+        if (errno || end == cl)
+            len = 0;
+        if (len > s->cfg.max_body) {
+            *ret = reply_error(rq, 413, "payload_too_large", "The body is over the size limit.");
+            return 1;
+        }
+    }
+    rq->has_body = len > 0 || (te && strcasecmp(te, "identity") != 0);
+    if (rq->has_body && !content_type_json(ct)) {
+        *ret = reply_error(rq, 415, "unsupported_media_type",
+                           "The body must have Content-Type: application/json.");
+        return 1;
+    }
+    return 0;
+}
+
+/* Append an upload chunk, keeping at most max_body bytes; past it, discard and remember. */
+static void take_body(struct http_req *rq, const char *data, size_t n)
+{
+    size_t max = rq->srv->cfg.max_body;
+
+    if (rq->too_large)
+        return;
+    if (n > max - rq->body_len) {
+        rq->too_large = 1;
+        free(rq->body);
+        rq->body = NULL;
+        rq->body_len = rq->body_cap = 0;
+        return;
+    }
+    if (rq->body_len + n + 1 > rq->body_cap) {
+        size_t cap = rq->body_cap ? rq->body_cap : 1024;
+        char *p;
+
+        while (cap < rq->body_len + n + 1)
+            cap *= 2;
+        if (cap > max + 1)
+            cap = max + 1;
+        p = realloc(rq->body, cap);
+        if (!p) {
+            rq->too_large = 1; /* answered as 413: we could not hold it */
+            free(rq->body);
+            rq->body = NULL;
+            rq->body_len = rq->body_cap = 0;
+            return;
+        }
+        rq->body = p;
+        rq->body_cap = cap;
+    }
+    memcpy(rq->body + rq->body_len, data, n);
+    rq->body_len += n;
+    rq->body[rq->body_len] = '\0';
+}
+
+static enum MHD_Result dispatch(struct http_req *rq)
+{
+    struct http_reply rp;
+    struct tg_error err;
+    int rc;
+
+    memset(&rp, 0, sizeof(rp));
+    if (rq->async == 2) {
+        rq->async = 0;
+        rc = rq->finish(rq, &rp);
+        TG_ASSERT(rc != HTTP_DEFERRED);
+        return send_reply(rq, &rp);
+    }
+    if (rq->too_large)
+        return reply_error(rq, 413, "payload_too_large", "The body is over the size limit.");
+    if (rq->body_len > 0) {
+        rc = jsonu_parse(rq->body, rq->body_len, TG_MAX_JSON_DEPTH, &rq->json, &err);
+        if (rc && rq->route->jsonrpc) {
+            rp.status = 400;
+            rp.body = json_pack("{s:s, s:n, s:{s:i, s:s}}", "jsonrpc", "2.0", "id", "error",
+                                "code", -32700, "message", err.message);
+            return send_reply(rq, &rp);
+        }
+        if (rc)
+            return reply_error(rq, 400, err.code, err.message);
+    }
+    rc = rq->route->handler(rq, &rp);
+    if (rc == HTTP_DEFERRED)
+        return MHD_YES;
+    return send_reply(rq, &rp);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    struct server *s = cls;
+    struct http_req *rq = *con_cls;
+    enum MHD_Result ret;
+
+    (void)version;
+    if (!rq) {
+        char allow[64];
+        int known;
+
+        rq = calloc(1, sizeof(*rq));
+        if (!rq)
+            return MHD_NO;
+        rq->srv = s;
+        rq->conn = conn;
+        rq->method = method;
+        rq->t0_us = tg_now_us();
+        snprintf(rq->path, sizeof(rq->path), "%s", url);
+        *con_cls = rq;
+        pthread_mutex_lock(&s->mu);
+        s->inflight++;
+        pthread_mutex_unlock(&s->mu);
+        rq->route = route_find(method, url, rq->params, allow, sizeof(allow), &known);
+        if (!known)
+            allow[0] = '\0';
+        if (check_headers(rq, &ret, allow))
+            return ret;
+        return MHD_YES;
+    }
+    if (rq->status) /* an early reply was queued; discard whatever body follows */
+        return MHD_YES;
+    if (*upload_data_size) {
+        take_body(rq, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (rq->async == 1) /* spurious call while suspended work is pending */
+        return MHD_YES;
+    return dispatch(rq);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct server *s = cls;
+    struct http_req *rq = *con_cls;
+    long long us;
+    char labels[160];
+
+    (void)conn;
+    (void)toe;
+    if (!rq)
+        return;
+    us = tg_now_us() - rq->t0_us;
+    snprintf(labels, sizeof(labels), "route=\"%s\",status=\"%u\"",
+             rq->route ? rq->route->pattern : "other", rq->status);
+    metrics_inc("toolgym_http_requests_total", labels, 1);
+    snprintf(labels, sizeof(labels), "route=\"%s\"", rq->route ? rq->route->pattern : "other");
+    metrics_observe("toolgym_http_request_seconds", labels, (double)us / 1e6);
+    if (!s->cfg.quiet)
+        fprintf(stderr, "%s %s %u %lldus\n", rq->method, rq->path, rq->status, us);
+    json_decref(rq->json);
+    free(rq->body);
+    free(rq);
+    *con_cls = NULL;
+    pthread_mutex_lock(&s->mu);
+    if (--s->inflight == 0)
+        pthread_cond_broadcast(&s->drained);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* ---- start and stop -------------------------------------------------------------------- */
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    struct server *s = cls;
+
+    if (s->cfg.quiet)
+        return;
+    fputs("toolgym: microhttpd: ", stderr);
+    vfprintf(stderr, fmt, ap);
+}
+
+int http_start(struct server *s, struct tg_error *err)
+{
+    struct sockaddr_in sa;
+    const union MHD_DaemonInfo *info;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    int threads = s->cfg.threads > 0 ? s->cfg.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+
+    if (threads < 1)
+        threads = 1;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)s->cfg.port);
+    if (inet_pton(AF_INET, s->cfg.host, &sa.sin_addr) != 1) {
+        tg_error_set(err, "config", "--host %s is not an IPv4 address.", s->cfg.host);
+        return TG_EINVAL;
+    }
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->drained, NULL);
+    s->daemon = MHD_start_daemon(
+        flags, (uint16_t)s->cfg.port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)TG_MAX_CONNECTIONS,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)TG_CONN_TIMEOUT_SEC, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_log, s, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+    if (!s->daemon) {
+        tg_error_set(err, "bind", "Cannot listen on %s:%d: %s.", s->cfg.host, s->cfg.port,
+                     strerror(errno));
+        return TG_EIO;
+    }
+    info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : s->cfg.port;
+    return 0;
+}
+
+void http_stop(struct server *s)
+{
+    struct timespec deadline;
+    MHD_socket fd;
+
+    if (!s->daemon)
+        return;
+    fd = MHD_quiesce_daemon(s->daemon);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += TG_SHUTDOWN_GRACE_MS / 1000;
+    pthread_mutex_lock(&s->mu);
+    while (s->inflight > 0)
+        if (pthread_cond_timedwait(&s->drained, &s->mu, &deadline) != 0)
+            break;
+    pthread_mutex_unlock(&s->mu);
+    MHD_stop_daemon(s->daemon);
+    s->daemon = NULL;
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->drained);
+}

@@ -1,0 +1,114 @@
+/*
+ * http.h — the HTTP layer shared by the route handlers: request and reply structs, the
+ * handler type, deferral of slow work to the run queue, and the error shape of API.md.
+ *
+ * http.c owns the libmicrohttpd daemon, the route table, body limits, authentication,
+ * content-type and JSON checks, logging and request metrics; a handler sees a request that
+ * already passed all of those and fills a reply. Handlers live in api.c (service, tools,
+ * tasks, report, MCP) and api_episodes.c (episodes).
+ */
+#ifndef TG_HTTP_H
+#define TG_HTTP_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stddef.h>
+
+#include "runq.h"
+#include "server.h"
+#include "tg.h"
+
+struct MHD_Daemon;
+struct MHD_Connection;
+struct taskset;
+struct episode_store;
+struct trajlog;
+struct reward_config;
+
+/* The running server. Fields are read-only after server_start except where noted. */
+struct server {
+    struct server_config cfg;
+    struct MHD_Daemon *daemon;
+    struct runq *runq;      /* slow tool calls (run_code) */
+    int port;
+    pthread_mutex_t mu;     /* guards inflight */
+    pthread_cond_t drained; /* signalled when inflight drops to 0 */
+    int inflight;           /* requests between first callback and completion */
+    int tools_ref;          /* this server holds a reference on the tool registry */
+    struct taskset *tasks;          /* loaded tasks (episodes issue) */
+    struct episode_store *episodes; /* episode store (episodes issue) */
+    struct trajlog *trajlog;        /* trajectory log or NULL */
+    struct reward_config *reward;   /* reward weights */
+};
+
+#define HTTP_MAX_PARAMS 2
+#define HTTP_DEFERRED   1 /* a handler's return value: the reply comes later */
+
+struct http_req;
+struct http_reply;
+
+/* http_handler_fn — fill *rp and return 0, or return HTTP_DEFERRED after http_defer. */
+typedef int (*http_handler_fn)(struct http_req *rq, struct http_reply *rp);
+
+struct http_req {
+    struct server *srv;
+    struct MHD_Connection *conn;
+    const struct route *route;
+    const char *method;                /* borrowed from libmicrohttpd */
+    char path[256];                    /* for logs; truncated */
+    char params[HTTP_MAX_PARAMS][128]; /* {name} segments of the route, in order */
+    char *body;                        /* (body_len) bytes, NUL-terminated; NULL if none */
+    size_t body_len, body_cap;
+    int too_large;
+    int has_body;
+    json_t *json;                      /* parsed body (owned) or NULL when there is none */
+    long long t0_us;
+    unsigned status;                   /* status sent, for the log */
+    int async;                         /* 0 none, 1 pending, 2 done */
+    http_handler_fn finish;            /* called when deferred work is done */
+    void *async_arg;                   /* the deferred job */
+};
+
+struct http_reply {
+    unsigned status;
+    json_t *body;             /* new reference, or NULL (e.g. 204) */
+    char *text;               /* new (malloc) non-JSON body, e.g. /metrics */
+    const char *content_type; /* for text; JSON bodies are application/json */
+    char allow[64];           /* Allow header value for 405 */
+    int retry_after;          /* Retry-After seconds, when > 0 */
+};
+
+/* http_query — value of query parameter `key` (borrowed) or NULL. */
+const char *http_query(struct http_req *rq, const char *key);
+
+/* http_error — fill *rp with API.md's error body. Returns 0 (so handlers can
+ * `return http_error(...)`). */
+int http_error(struct http_reply *rp, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* http_error_tg — the same from a struct tg_error (borrowed). */
+int http_error_tg(struct http_reply *rp, unsigned status, const struct tg_error *err);
+
+/* http_json — fill *rp with status and body (steals body; NULL body means ENOMEM → 500). */
+int http_json(struct http_reply *rp, unsigned status, json_t *body);
+
+/*
+ * http_defer — run work(arg) on the server's run queue, then call finish(rq, rp) on an HTTP
+ * thread to produce the reply. The connection is suspended meanwhile, so no HTTP worker
+ * waits. Returns HTTP_DEFERRED, or fills *rp with 503 overloaded (+ Retry-After) when the
+ * queue is full, returning 0; `arg` then still belongs to the caller. On success the
+ * request owns arg until finish runs (finish must free it).
+ */
+int http_defer(struct http_req *rq, struct http_reply *rp, runq_job_fn work, void *arg,
+               http_handler_fn finish);
+
+/*
+ * http_start — start the daemon for s (cfg already in s->cfg; s->runq set). Sets s->port.
+ * Returns 0 or TG_EIO/TG_EINVAL with *err. Start-up only.
+ * http_stop — stop accepting, wait up to TG_SHUTDOWN_GRACE_MS for in-flight requests, stop
+ * the daemon. Safe on a server whose start failed.
+ */
+int http_start(struct server *s, struct tg_error *err);
+void http_stop(struct server *s);
+
+#endif

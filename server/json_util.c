@@ -1,0 +1,195 @@
+/*
+ * json_util.c — untrusted-JSON parsing with depth and UTF-8 checks, and strict field checks.
+ * See json_util.h. Nothing here allocates except jansson's parse.
+ */
+#include "json_util.h"
+
+#include <string.h>
+
+int jsonu_utf8_valid(const char *buf, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)buf;
+    size_t i = 0;
+
+    while (i < len) {
+        unsigned c = s[i];
+        size_t need;
+        unsigned cp;
+
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF) {
+            need = 1;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            need = 2;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            need = 3;
+            cp = c & 0x07;
+        } else {
+            return 0;
+        }
+        if (len - i <= need)
+            return 0;
+        for (size_t k = 1; k <= need; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) || cp > 0x10FFFF ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+        i += need + 1;
+    }
+    return 1;
+}
+
+int jsonu_depth_ok(const char *buf, size_t len, size_t max_depth)
+{
+    size_t depth = 0;
+    int in_str = 0, esc = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        char c = buf[i];
+
+        if (in_str) {
+            if (esc)
+                esc = 0;
+            else if (c == '\\')
+                esc = 1;
+            else if (c == '"')
+                in_str = 0;
+            continue;
+        }
+        if (c == '"') {
+            in_str = 1;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max_depth)
+                return 0;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    return 1;
+}
+
+int jsonu_parse(const char *buf, size_t len, size_t max_depth, json_t **out,
+                struct tg_error *err)
+{
+    json_error_t jerr;
+    json_t *v;
+
+    *out = NULL;
+    if (!jsonu_utf8_valid(buf, len)) {
+        tg_error_set(err, "invalid_json", "The body is not valid UTF-8.");
+        return TG_EINVAL;
+    }
+    if (!jsonu_depth_ok(buf, len, max_depth)) {
+        tg_error_set(err, "invalid_json", "The body nests arrays or objects deeper than %zu.",
+                     max_depth);
+        return TG_EINVAL;
+    }
+    v = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    if (!v) {
+        tg_error_set(err, "invalid_json", "The body is not JSON: %s at line %d, column %d.",
+                     jerr.text, jerr.line, jerr.column);
+        return TG_EINVAL;
+    }
+    *out = v;
+    return 0;
+}
+
+const char *jsonu_type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "object";
+    case JSON_ARRAY:
+        return "array";
+    case JSON_STRING:
+        return "string";
+    case JSON_INTEGER:
+        return "integer";
+    case JSON_REAL:
+        return "number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "boolean";
+    default:
+        return "null";
+    }
+}
+
+static int type_matches(const json_t *v, json_type want)
+{
+    switch (want) {
+    case JSON_REAL:
+        return json_is_number(v);
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return json_is_boolean(v);
+    default:
+        return json_typeof(v) == want;
+    }
+}
+
+static const char *want_name(json_type t)
+{
+    switch (t) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    default:
+        return "null";
+    }
+}
+
+int jsonu_check_fields(const json_t *obj, const struct jsonu_field *fields, size_t n,
+                       const char *what, struct tg_error *err)
+{
+    const char *key;
+    json_t *val;
+
+    if (!json_is_object(obj)) {
+        tg_error_set(err, "invalid_request", "The %s must be a JSON object, not %s.", what,
+                     obj ? jsonu_type_name(obj) : "empty");
+        return TG_EINVAL;
+    }
+    json_object_foreach((json_t *)obj, key, val) {
+        size_t i;
+
+        for (i = 0; i < n; i++)
+            if (strcmp(fields[i].name, key) == 0)
+                break;
+        if (i == n) {
+            tg_error_set(err, "invalid_request", "Unknown field \"%.64s\" in the %s.", key, what);
+            return TG_EINVAL;
+        }
+        if (!type_matches(val, fields[i].type)) {
+            tg_error_set(err, "invalid_request", "Field \"%s\" in the %s must be %s, not %s.",
+                         key, what, want_name(fields[i].type), jsonu_type_name(val));
+            return TG_EINVAL;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (fields[i].required && !json_object_get(obj, fields[i].name)) {
+            tg_error_set(err, "invalid_request", "Missing field \"%s\" in the %s.",
+                         fields[i].name, what);
+            return TG_EINVAL;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,168 @@
+/*
+ * main.c — the toolgym binary: a table of subcommands and `toolgym serve`.
+ *
+ * Start-up failures (bad options, bind, corpus) print one clear line and exit non-zero;
+ * that is the only place the program exits on an error.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server.h"
+#include "tg.h"
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+static int cmd_serve(int argc, char **argv);
+static int cmd_help(int argc, char **argv);
+
+static const struct command commands[] = {
+    {"serve", cmd_serve, "run the HTTP server (tools, episodes, MCP)"},
+    {"help", cmd_help, "this list"},
+};
+
+static int cmd_help(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("usage: toolgym COMMAND [options]   (toolgym COMMAND --help for options)\n\n");
+    for (size_t i = 0; i < TG_ARRAY_LEN(commands); i++)
+        printf("  %-12s %s\n", commands[i].name, commands[i].summary);
+    return 0;
+}
+
+/* Parse a whole decimal number in [lo, hi]; 0 on success. */
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || end == s || *end != '\0' || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static void serve_usage(FILE *f)
+{
+    fprintf(f, "usage: toolgym serve [--host ADDR] [--port N] [--threads N] [--corpus FILE]\n"
+               "                     [--max-body BYTES] [--api-key KEY] [--tasks FILE[,FILE]]\n"
+               "                     [--trajectories FILE] [--sync-ms N] [--reward-config FILE]\n"
+               "                     [--reward-mode judge|torl|otc] [--max-episodes N]\n"
+               "                     [--run-workers N] [--run-queue N] [--unsafe-sandbox] [--quiet]\n");
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    struct server_config cfg;
+    struct tg_error err;
+    struct server *srv;
+    sigset_t set;
+    int sig, rc;
+
+    server_config_defaults(&cfg);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long n;
+        int takes = 1;
+
+        if (strcmp(a, "--quiet") == 0) {
+            cfg.quiet = 1;
+            takes = 0;
+        } else if (strcmp(a, "--unsafe-sandbox") == 0) {
+            cfg.unsafe_sandbox = 1;
+            takes = 0;
+        } else if (strcmp(a, "--help") == 0) {
+            serve_usage(stdout);
+            return 0;
+        } else if (!v) {
+            fprintf(stderr, "toolgym serve: %s needs a value\n", a);
+            serve_usage(stderr);
+            return 2;
+        } else if (strcmp(a, "--host") == 0) {
+            cfg.host = v;
+        } else if (strcmp(a, "--corpus") == 0) {
+            cfg.corpus = v;
+        } else if (strcmp(a, "--api-key") == 0) {
+            cfg.api_key = v;
+        } else if (strcmp(a, "--tasks") == 0) {
+            cfg.tasks = v;
+        } else if (strcmp(a, "--trajectories") == 0) {
+            cfg.trajectories = v;
+        } else if (strcmp(a, "--reward-config") == 0) {
+            cfg.reward_config = v;
+        } else if (strcmp(a, "--reward-mode") == 0) {
+            cfg.reward_mode = v;
+        } else if (strcmp(a, "--port") == 0 && parse_long(v, 0, 65535, &n) == 0) {
+            cfg.port = (int)n;
+        } else if (strcmp(a, "--threads") == 0 && parse_long(v, 1, 1024, &n) == 0) {
+            cfg.threads = (int)n;
+        } else if (strcmp(a, "--max-body") == 0 && parse_long(v, 1, 1L << 30, &n) == 0) {
+            cfg.max_body = (size_t)n;
+        } else if (strcmp(a, "--sync-ms") == 0 && parse_long(v, 0, 3600000, &n) == 0) {
+            cfg.sync_ms = (int)n;
+        } else if (strcmp(a, "--max-episodes") == 0 && parse_long(v, 1, 100000000, &n) == 0) {
+            cfg.max_episodes = (size_t)n;
+        } else if (strcmp(a, "--run-workers") == 0 && parse_long(v, 1, 256, &n) == 0) {
+            cfg.run_workers = (int)n;
+        } else if (strcmp(a, "--run-queue") == 0 && parse_long(v, 0, 100000, &n) == 0) {
+            cfg.run_queue = (int)n;
+        } else {
+            fprintf(stderr, "toolgym serve: bad option or value: %s %s\n", a, v);
+            serve_usage(stderr);
+            return 2;
+        }
+        i += takes;
+    }
+    if (cfg.api_key && strlen(cfg.api_key) > 256) {
+        fprintf(stderr, "toolgym serve: --api-key is longer than 256 bytes\n");
+        return 2;
+    }
+    /* Block the stop signals in every thread; the main thread waits for them. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    rc = server_start(&cfg, &srv, &err);
+    if (rc) {
+        fprintf(stderr, "toolgym serve: %s\n", err.message);
+        return 1;
+    }
+    fprintf(stderr, "toolgym %s listening on http://%s:%d\n", TG_VERSION, cfg.host,
+            server_port(srv));
+    fflush(stderr);
+    if (sigwait(&set, &sig) != 0)
+        sig = SIGTERM;
+    fprintf(stderr, "toolgym: %s, finishing in-flight requests\n",
+            sig == SIGINT ? "SIGINT" : "SIGTERM");
+    server_stop(srv);
+    fprintf(stderr, "toolgym: stopped\n");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        cmd_help(0, NULL);
+        return 2;
+    }
+    for (size_t i = 0; i < TG_ARRAY_LEN(commands); i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+        return cmd_help(0, NULL);
+    fprintf(stderr, "toolgym: unknown command '%s' (try toolgym help)\n", argv[1]);
+    return 2;
+}

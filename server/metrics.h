@@ -1,0 +1,28 @@
+/*
+ * metrics.h — process-wide Prometheus counters and histograms for /metrics.
+ *
+ * A metric is a family name plus a label string in Prometheus syntax ("route=\"/healthz\",
+ * status=\"200\""). Families are registered implicitly on first use; their HELP and TYPE
+ * lines come from a fixed table in metrics.c. All functions are thread-safe (one mutex; the
+ * critical sections are a hash probe and an add). It does not export anything itself.
+ */
+#ifndef TG_METRICS_H
+#define TG_METRICS_H
+
+/* metrics_inc — add v to counter `name{labels}`. labels may be "" (no labels). */
+void metrics_inc(const char *name, const char *labels, double v);
+
+/* metrics_observe — record one observation (seconds, say) in histogram `name{labels}`. */
+void metrics_observe(const char *name, const char *labels, double v);
+
+/* metrics_set — set gauge `name{labels}` to v. */
+void metrics_set(const char *name, const char *labels, double v);
+
+/* metrics_render — new (malloc) text in Prometheus exposition format 0.0.4, or NULL on
+ * ENOMEM. */
+char *metrics_render(void);
+
+/* metrics_get — current value of a counter or gauge (0 if absent); for tests. */
+double metrics_get(const char *name, const char *labels);
+
+#endif

@@ -1,0 +1,34 @@
+/*
+ * runq.h — a bounded worker pool for slow jobs (sandboxed code runs), so that no HTTP
+ * worker thread ever blocks on one. `workers` threads take jobs from a FIFO of at most
+ * `queue` waiting jobs; a submit past that is refused (the caller answers 503 overloaded).
+ * It knows nothing of HTTP: a job is a work function and a done function, both run on a
+ * pool thread.
+ */
+#ifndef TG_RUNQ_H
+#define TG_RUNQ_H
+
+#include <stddef.h>
+
+struct runq;
+
+/* runq_job_fn — the job's work, then its completion; both run on a pool thread. */
+typedef void (*runq_job_fn)(void *arg);
+
+/* runq_new — start `workers` threads (≥1) with room for `queue` waiting jobs (≥0). Returns
+ * a new pool or NULL on failure. */
+struct runq *runq_new(int workers, int queue);
+
+/*
+ * runq_submit — queue work(arg) followed by done(arg). Returns 0, or TG_EBUSY when
+ * `queue` jobs already wait, or TG_ESTATE when the pool is stopping. Thread-safe.
+ */
+int runq_submit(struct runq *q, runq_job_fn work, runq_job_fn done, void *arg);
+
+/* runq_pending — jobs waiting or running (for metrics and tests). Thread-safe. */
+size_t runq_pending(struct runq *q);
+
+/* runq_free — finish every queued job, join the threads, free. Accepts NULL. */
+void runq_free(struct runq *q);
+
+#endif

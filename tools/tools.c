@@ -1,0 +1,216 @@
+/*
+ * tools.c — the tool registry: the table of tools, schema validation before every call,
+ * and the shapes tools take in the OpenAI and MCP listings and in POST /v1/tools/{name}.
+ *
+ * It does not run anything slow itself and knows nothing of HTTP: the HTTP layer decides,
+ * from `async`, whether a call runs on its worker pool.
+ */
+#include "tools.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../server/schema.h"
+
+/* TEMPORARY until the tool modules land: weak references so the tree links meanwhile. */
+struct sandbox_config {
+    int slots;
+    int unsafe;
+    int quiet;
+};
+extern const char calc_description[] __attribute__((weak)), calc_schema_json[] __attribute__((weak));
+extern const char search_description[] __attribute__((weak)), search_schema_json[] __attribute__((weak));
+extern const char run_code_description[] __attribute__((weak)), run_code_schema_json[] __attribute__((weak));
+int calc_tool_invoke(const json_t *args, struct tool_result *out) __attribute__((weak));
+int search_tool_invoke(const json_t *args, struct tool_result *out) __attribute__((weak));
+int run_code_tool_invoke(const json_t *args, struct tool_result *out) __attribute__((weak));
+int search_init(const char *path, struct tg_error *err) __attribute__((weak));
+void search_shutdown(void) __attribute__((weak));
+int sandbox_init(const struct sandbox_config *c, struct tg_error *err) __attribute__((weak));
+void sandbox_shutdown(void) __attribute__((weak));
+
+static struct tool tool_table[] = {
+    {"calculator", calc_description, calc_schema_json, calc_tool_invoke, 0, NULL},
+    {"search", search_description, search_schema_json, search_tool_invoke, 0, NULL},
+    {"run_code", run_code_description, run_code_schema_json, run_code_tool_invoke, 1, NULL},
+};
+
+static int initialised;
+
+int tools_init(const struct tools_config *cfg, struct tg_error *err)
+{
+    struct sandbox_config sc;
+    int rc;
+
+    if (initialised)
+        return 0;
+    for (size_t i = 0; i < TG_ARRAY_LEN(tool_table); i++) {
+        json_error_t jerr;
+
+        if (!tool_table[i].schema_json || !tool_table[i].invoke)
+            continue;
+        tool_table[i].schema = json_loads(tool_table[i].schema_json, 0, &jerr);
+        if (!tool_table[i].schema) {
+            tg_error_set(err, "internal", "schema of tool %s: %s", tool_table[i].name,
+                         jerr.text);
+            rc = TG_EINTERNAL;
+            goto fail;
+        }
+    }
+    rc = search_init ? search_init(cfg ? cfg->corpus_path : NULL, err) : 0;
+    if (rc)
+        goto fail;
+    memset(&sc, 0, sizeof(sc));
+    sc.slots = cfg ? cfg->run_workers : 0;
+    sc.unsafe = cfg ? cfg->unsafe_sandbox : 0;
+    sc.quiet = cfg ? cfg->quiet : 0;
+    rc = sandbox_init ? sandbox_init(&sc, err) : 0;
+    if (rc)
+        goto fail;
+    initialised = 1;
+    return 0;
+fail:
+    tools_shutdown();
+    return rc;
+}
+
+void tools_shutdown(void)
+{
+    for (size_t i = 0; i < TG_ARRAY_LEN(tool_table); i++) {
+        json_decref(tool_table[i].schema);
+        tool_table[i].schema = NULL;
+    }
+    if (search_shutdown)
+        search_shutdown();
+    if (sandbox_shutdown)
+        sandbox_shutdown();
+    initialised = 0;
+}
+
+size_t tools_count(void)
+{
+    return TG_ARRAY_LEN(tool_table);
+}
+
+const struct tool *tools_at(size_t i)
+{
+    return i < TG_ARRAY_LEN(tool_table) ? &tool_table[i] : NULL;
+}
+
+const struct tool *tools_find(const char *name)
+{
+    if (!name)
+        return NULL;
+    for (size_t i = 0; i < TG_ARRAY_LEN(tool_table); i++)
+        if (tool_table[i].schema && strcmp(tool_table[i].name, name) == 0)
+            return &tool_table[i];
+    return NULL;
+}
+
+static json_t *list_new(int mcp)
+{
+    json_t *arr = json_array();
+
+    if (!arr)
+        return NULL;
+    for (size_t i = 0; i < TG_ARRAY_LEN(tool_table); i++) {
+        const struct tool *t = &tool_table[i];
+        json_t *item;
+
+        if (!t->schema)
+            continue;
+        if (mcp)
+            item = json_pack("{s:s, s:s, s:O}", "name", t->name, "description", t->description,
+                             "inputSchema", t->schema);
+        else
+            item = json_pack("{s:s, s:{s:s, s:s, s:O}}", "type", "function", "function", "name",
+                             t->name, "description", t->description, "parameters", t->schema);
+        if (!item || json_array_append_new(arr, item)) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+json_t *tools_openai_list(void)
+{
+    return list_new(0);
+}
+
+json_t *tools_mcp_list(void)
+{
+    return list_new(1);
+}
+
+int tools_call(const struct tool *t, const json_t *args, struct tool_result *out,
+               struct tg_error *err)
+{
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = schema_validate(t->schema, args, err);
+    if (rc)
+        return rc;
+    rc = t->invoke(args, out);
+    if (rc) {
+        tool_result_clear(out);
+        tg_error_set(err, "internal", "The %s tool failed internally (%s).", t->name,
+                     tg_strerror(rc));
+        return rc;
+    }
+    if (!out->content) {
+        out->content = strdup("");
+        if (!out->content) {
+            tool_result_clear(out);
+            return TG_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+int tool_result_fail(struct tool_result *out, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    char buf[TG_ERR_MSG_MAX + TG_ERR_CODE_MAX + 16];
+
+    out->ok = 0;
+    snprintf(out->err.code, sizeof(out->err.code), "%s", code);
+    va_start(ap, fmt);
+    vsnprintf(out->err.message, sizeof(out->err.message), fmt, ap);
+    va_end(ap);
+    snprintf(buf, sizeof(buf), "error: %s: %s", out->err.code, out->err.message);
+    free(out->content);
+    out->content = strdup(buf);
+    return out->content ? 0 : TG_ENOMEM;
+}
+
+void tool_result_clear(struct tool_result *r)
+{
+    if (!r)
+        return;
+    free(r->content);
+    json_decref(r->result);
+    memset(r, 0, sizeof(*r));
+}
+
+json_t *tool_result_json(const struct tool_result *r)
+{
+    json_t *o;
+
+    if (r->ok && r->result)
+        return json_pack("{s:b, s:s, s:O}", "ok", 1, "content", r->content ? r->content : "",
+                         "result", r->result);
+    if (r->ok)
+        return json_pack("{s:b, s:s, s:{}}", "ok", 1, "content", r->content ? r->content : "",
+                         "result");
+    o = json_pack("{s:b, s:s, s:{s:s, s:s}}", "ok", 0, "content", r->content ? r->content : "",
+                  "error", "code", r->err.code, "message", r->err.message);
+    if (o && r->result && json_object_set(o, "result", r->result)) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
