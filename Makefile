@@ -64,7 +64,8 @@ $(BUILD)/bench/%: bench/%.c
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@echo "CC $<"
+	@$(CC) $(CFLAGS) -c -o $@ $<
 
 test: deps $(BIN) $(TEST_BIN)
 	TOOLGYM_BIN=$(BIN) $(TEST_BIN) $(TESTS)

@@ -1,0 +1,265 @@
+/*
+ * test_json.c — suites `json` and `limits`: untrusted-JSON parsing (UTF-8, depth, duplicates),
+ * strict field checks, the JSON Schema subset used by tool definitions, and the run queue's
+ * bound.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../server/json_util.h"
+#include "../server/limits.h"
+#include "../server/runq.h"
+#include "../server/schema.h"
+#include "tg_test.h"
+
+static int parse(const char *s, json_t **out, struct tg_error *err)
+{
+    return jsonu_parse(s, strlen(s), TG_MAX_JSON_DEPTH, out, err);
+}
+
+TG_TEST(json, parses_objects_and_scalars)
+{
+    json_t *v = NULL;
+    struct tg_error err;
+
+    CU_ASSERT_EQUAL(parse("{\"a\":[1,2,{\"b\":\"c\"}]}", &v, &err), 0);
+    CU_ASSERT_PTR_NOT_NULL(json_object_get(v, "a"));
+    json_decref(v);
+    CU_ASSERT_EQUAL(parse("42", &v, &err), 0);
+    CU_ASSERT_EQUAL(json_integer_value(v), 42);
+    json_decref(v);
+}
+
+TG_TEST(json, rejects_syntax_errors_with_position)
+{
+    json_t *v = NULL;
+    struct tg_error err;
+
+    CU_ASSERT_EQUAL(parse("{\"a\":}", &v, &err), TG_EINVAL);
+    CU_ASSERT_PTR_NULL(v);
+    CU_ASSERT_STRING_EQUAL(err.code, "invalid_json");
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "column"));
+    CU_ASSERT_EQUAL(parse("", &v, &err), TG_EINVAL);
+    CU_ASSERT_EQUAL(parse("{\"a\":1} trailing", &v, &err), TG_EINVAL);
+}
+
+TG_TEST(json, rejects_duplicate_keys)
+{
+    json_t *v = NULL;
+    struct tg_error err;
+
+    CU_ASSERT_EQUAL(parse("{\"a\":1,\"a\":2}", &v, &err), TG_EINVAL);
+    CU_ASSERT_STRING_EQUAL(err.code, "invalid_json");
+}
+
+TG_TEST(json, depth_limit_boundary)
+{
+    char buf[2 * (TG_MAX_JSON_DEPTH + 1) + 1];
+    json_t *v = NULL;
+    struct tg_error err;
+    size_t d;
+
+    /* exactly the limit parses */
+    for (d = 0; d < TG_MAX_JSON_DEPTH; d++)
+        buf[d] = '[';
+    for (size_t i = 0; i < TG_MAX_JSON_DEPTH; i++)
+        buf[d + i] = ']';
+    buf[2 * TG_MAX_JSON_DEPTH] = '\0';
+    CU_ASSERT_EQUAL(parse(buf, &v, &err), 0);
+    json_decref(v);
+    /* one more is refused before jansson sees it */
+    for (d = 0; d <= TG_MAX_JSON_DEPTH; d++)
+        buf[d] = '[';
+    for (size_t i = 0; i <= TG_MAX_JSON_DEPTH; i++)
+        buf[d + i] = ']';
+    buf[2 * (TG_MAX_JSON_DEPTH + 1)] = '\0';
+    CU_ASSERT_EQUAL(parse(buf, &v, &err), TG_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "deeper"));
+}
+
+TG_TEST(json, brackets_inside_strings_do_not_count)
+{
+    char buf[256];
+    json_t *v = NULL;
+    struct tg_error err;
+
+    snprintf(buf, sizeof(buf), "{\"s\":\"%s\\\"[[[\"}",
+             "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[");
+    CU_ASSERT_EQUAL(parse(buf, &v, &err), 0);
+    json_decref(v);
+    CU_ASSERT_TRUE(jsonu_depth_ok("[{\"a\":\"]]]]\"}]", 16, 2));
+    CU_ASSERT_FALSE(jsonu_depth_ok("[[[", 3, 2));
+}
+
+TG_TEST(json, utf8_validation)
+{
+    static const struct {
+        const char *s;
+        int ok;
+    } cases[] = {
+        {"plain ascii", 1},
+        {"caf\xc3\xa9", 1},                 /* é */
+        {"\xe2\x82\xac", 1},                /* € */
+        {"\xf0\x9f\x98\x80", 1},            /* emoji */
+        {"\xc3", 0},                        /* truncated */
+        {"\xc0\xaf", 0},                    /* overlong '/' */
+        {"\xe0\x80\xaf", 0},                /* overlong */
+        {"\xed\xa0\x80", 0},                /* surrogate */
+        {"\xf4\x90\x80\x80", 0},            /* > U+10FFFF */
+        {"\xff", 0},
+        {"ok\x80", 0},                      /* stray continuation */
+    };
+    json_t *v = NULL;
+    struct tg_error err;
+    char body[64];
+
+    for (size_t i = 0; i < TG_ARRAY_LEN(cases); i++) {
+        CU_ASSERT_EQUAL(jsonu_utf8_valid(cases[i].s, strlen(cases[i].s)), cases[i].ok);
+        snprintf(body, sizeof(body), "\"%s\"", cases[i].s);
+        CU_ASSERT_EQUAL(parse(body, &v, &err) == 0, cases[i].ok);
+        if (!cases[i].ok)
+            CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "UTF-8"));
+        json_decref(v);
+        v = NULL;
+    }
+}
+
+TG_TEST(json, check_fields)
+{
+    static const struct jsonu_field fields[] = {
+        {"name", JSON_STRING, 1},
+        {"count", JSON_INTEGER, 0},
+        {"ratio", JSON_REAL, 0},
+        {"flag", JSON_TRUE, 0},
+    };
+    struct tg_error err;
+    json_t *o;
+
+    o = json_pack("{s:s, s:i, s:i, s:b}", "name", "x", "count", 3, "ratio", 2, "flag", 0);
+    CU_ASSERT_EQUAL(jsonu_check_fields(o, fields, 4, "body", &err), 0);
+    json_decref(o);
+
+    o = json_pack("{s:s, s:s}", "name", "x", "nmae", "typo");
+    CU_ASSERT_EQUAL(jsonu_check_fields(o, fields, 4, "body", &err), TG_EINVAL);
+    CU_ASSERT_STRING_EQUAL(err.code, "invalid_request");
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "nmae"));
+    json_decref(o);
+
+    o = json_pack("{s:i}", "count", 1);
+    CU_ASSERT_EQUAL(jsonu_check_fields(o, fields, 4, "body", &err), TG_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "Missing field \"name\""));
+    json_decref(o);
+
+    o = json_pack("{s:s, s:s}", "name", "x", "count", "3");
+    CU_ASSERT_EQUAL(jsonu_check_fields(o, fields, 4, "body", &err), TG_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "must be an integer"));
+    json_decref(o);
+
+    o = json_pack("[i]", 1);
+    CU_ASSERT_EQUAL(jsonu_check_fields(o, fields, 4, "body", &err), TG_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "must be a JSON object"));
+    json_decref(o);
+}
+
+static const char *schema_text =
+    "{\"type\":\"object\",\"properties\":{\"query\":{\"type\":\"string\",\"minLength\":1,"
+    "\"maxLength\":4},\"k\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":20},"
+    "\"mode\":{\"type\":\"string\",\"enum\":[\"a\",\"b\"]}},"
+    "\"required\":[\"query\"],\"additionalProperties\":false}";
+
+static int check(const char *value, struct tg_error *err)
+{
+    json_t *schema = json_loads(schema_text, 0, NULL);
+    json_t *v = json_loads(value, JSON_DECODE_ANY, NULL);
+    int rc = schema_validate(schema, v, err);
+
+    json_decref(schema);
+    json_decref(v);
+    return rc;
+}
+
+TG_TEST(json, schema_accepts_valid_arguments)
+{
+    struct tg_error err;
+
+    CU_ASSERT_EQUAL(check("{\"query\":\"ab\"}", &err), 0);
+    CU_ASSERT_EQUAL(check("{\"query\":\"abcd\",\"k\":20,\"mode\":\"b\"}", &err), 0);
+    CU_ASSERT_EQUAL(check("{\"query\":\"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\"}", &err), 0);
+    CU_ASSERT_EQUAL(check("{\"query\":\"a\",\"k\":3.0}", &err), 0); /* integral number */
+}
+
+TG_TEST(json, schema_rejects_each_violation)
+{
+    static const struct {
+        const char *value;
+        const char *needle;
+    } cases[] = {
+        {"{}", "missing required property \"query\""},
+        {"{\"query\":1}", "query: must be a string, not integer"},
+        {"{\"query\":\"\"}", "at least 1 characters"},
+        {"{\"query\":\"abcde\"}", "at most 4 characters"},
+        {"{\"query\":\"a\",\"k\":0}", "k: must be at least 1"},
+        {"{\"query\":\"a\",\"k\":21}", "k: must be at most 20"},
+        {"{\"query\":\"a\",\"k\":2.5}", "k: must be an integer"},
+        {"{\"query\":\"a\",\"extra\":1}", "unexpected property \"extra\""},
+        {"{\"query\":\"a\",\"mode\":\"c\"}", "not one of the allowed values"},
+        {"[1]", "must be an object"},
+        {"null", "must be an object"},
+    };
+    struct tg_error err;
+
+    for (size_t i = 0; i < TG_ARRAY_LEN(cases); i++) {
+        CU_ASSERT_EQUAL(check(cases[i].value, &err), TG_EINVAL);
+        CU_ASSERT_STRING_EQUAL(err.code, "invalid_arguments");
+        if (!strstr(err.message, cases[i].needle))
+            fprintf(stderr, "case %zu: '%s' lacks '%s'\n", i, err.message, cases[i].needle);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err.message, cases[i].needle));
+    }
+}
+
+/* ---- the run queue's bound ------------------------------------------------------------- */
+
+static volatile int gate_open;
+static volatile int ran;
+
+static void slow_job(void *arg)
+{
+    (void)arg;
+    while (!gate_open)
+        usleep(1000);
+    __sync_fetch_and_add(&ran, 1);
+}
+
+TG_TEST(limits, run_queue_refuses_past_its_bound)
+{
+    struct runq *q = runq_new(1, 2);
+    int accepted = 0, refused = 0;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+    gate_open = 0;
+    ran = 0;
+    /* one running + two waiting fit; the rest are refused with TG_EBUSY */
+    for (int i = 0; i < 6; i++) {
+        int rc = runq_submit(q, slow_job, NULL, NULL);
+
+        if (rc == 0)
+            accepted++;
+        else if (rc == TG_EBUSY)
+            refused++;
+        usleep(2000);
+    }
+    CU_ASSERT_EQUAL(accepted, 3);
+    CU_ASSERT_EQUAL(refused, 3);
+    CU_ASSERT_EQUAL(runq_pending(q), 3);
+    gate_open = 1;
+    runq_free(q); /* drains accepted jobs */
+    CU_ASSERT_EQUAL(ran, 3);
+}
+
+TG_TEST(limits, run_queue_rejects_bad_sizes)
+{
+    CU_ASSERT_PTR_NULL(runq_new(0, 1));
+    CU_ASSERT_PTR_NULL(runq_new(1, -1));
+    runq_free(NULL);
+}
