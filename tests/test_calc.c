@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -135,6 +136,38 @@ TG_TEST(calc, values) {
                     c->want, err.code, err.message);
         CU_ASSERT_EQUAL(rc, 0);
         CU_ASSERT(close_to(v, c->want, 1e-12));
+    }
+}
+
+static void *values_thread(void *arg) {
+    size_t *bad = arg;
+
+    for (int round = 0; round < 200; round++) {
+        for (size_t i = 0; i < TG_ARRAY_LEN(value_cases); i++) {
+            struct tg_error err;
+            double v;
+
+            if (calc_eval(value_cases[i].expr, &v, &err) != 0 ||
+                !close_to(v, value_cases[i].want, 1e-12))
+                (*bad)++;
+            if (calc_eval("1 + (2", &v, &err) != TG_EINVAL ||
+                strcmp(err.message, "expected ')' to close '(' at position 5 but found end of "
+                                    "expression at position 7") != 0)
+                (*bad)++;
+        }
+    }
+    return NULL;
+}
+
+TG_TEST(calc, concurrent_eval) {
+    pthread_t th[4];
+    size_t bad[4] = {0};
+
+    for (int i = 0; i < 4; i++)
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL, values_thread, &bad[i]), 0);
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        CU_ASSERT_EQUAL(bad[i], 0);
     }
 }
 

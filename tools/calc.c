@@ -175,8 +175,8 @@ static int unexpected(struct parser *p, size_t pos) {
  * overflow. Returns 0 or TG_EINVAL. */
 static int check_result(struct parser *p, double v, const char *op, size_t pos) {
     if (isnan(v)) {
-        tg_error_set(p->err, "domain_error", "%s at position %zu is undefined (not a number)", op,
-                     pos + 1);
+        tg_error_set(p->err, "domain_error", "result of %s at position %zu is not a real number",
+                     op, pos + 1);
         return TG_EINVAL;
     }
     if (isinf(v)) {
