@@ -57,4 +57,11 @@
 #define TG_TASKS_MAX          1000000
 #define TG_TASK_LIMIT_MAX     1000 /* ?limit on GET /v1/tasks */
 
+/* trainer (config files and checkpoints are untrusted input too) */
+#define TG_MLP_MAX_DIM      4096               /* input or hidden width of the policy MLP */
+#define TG_MLP_MAX_PARAMS   (16 * 1024 * 1024) /* parameters in one policy */
+#define TG_MLP_MAX_BATCH    65536              /* candidate rows in one forward pass */
+#define TG_SCHED_WINDOW_MAX 256                /* GreedyLR smoothing window */
+#define TG_CKPT_MAX_BYTES   (256UL << 20)      /* checkpoint payload bytes */
+
 #endif
