@@ -12,7 +12,7 @@ SANITIZE ?=
 
 BUILD   ?= build
 ifneq ($(SANITIZE),)
-BUILD   := $(BUILD)/san
+override BUILD := $(BUILD)/san
 endif
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \

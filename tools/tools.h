@@ -76,7 +76,7 @@ int tools_call(const struct tool *t, const json_t *args, struct tool_result *out
                struct tg_error *err);
 
 /* tool_result_fail — set *out to a tool-level failure with code and message; content is
- * "error: <message>". Returns 0, or TG_ENOMEM. */
+ * "error: <code>: <message>". Returns 0, or TG_ENOMEM. */
 int tool_result_fail(struct tool_result *out, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
