@@ -1,0 +1,1189 @@
+/*
+ * sandbox.c — the Python sandbox: template root, seccomp filter, cgroups, slots, and runs.
+ *
+ * How a run works (all processes are started with CLONE_VM|CLONE_VFORK, never fork()):
+ *
+ *   caller thread ──clone(VM|VFORK|NEWPID|NEWNET|NEWIPC|NEWUTS)──> init (pid 1 in the new
+ *   namespaces). init shares the caller's memory while the caller sleeps in clone(), like
+ *   posix_spawn's child does. It enters the template mount namespace built at start-up (a
+ *   read-only tmpfs root with read-only binds of python and its libraries), unshares a
+ *   private copy of it, mounts a private /tmp and a fresh /proc, then
+ *   ──clone(VM|VFORK)──> child, which joins the slot cgroups, drops to the slot uid, sets
+ *   NO_NEW_PRIVS, rlimits and the seccomp filter and execs /usr/bin/python3 -I -S -c CODE
+ *   with an empty environment.
+ *   init supervises: it polls the output pipes (capped, draining beyond the cap), feeds
+ *   stdin, watches a pidfd for the child's exit and enforces the wall clock. It writes the
+ *   result straight into the caller's memory, kills everything left in the namespace and
+ *   exits; the kernel tears the namespace down, and the caller reaps init.
+ *
+ * Building the root once per process (a template mount namespace held by an fd) keeps the
+ * per-run cost to one unshare of a ~12-mount namespace plus two small mounts.
+ *
+ * Code that runs in init or the child shares the server's memory: it uses only system
+ * calls and the preallocated per-slot buffers — no malloc, no stdio, no locks.
+ *
+ * This module does not queue requests, speak HTTP or build JSON (run_code.c does).
+ */
+#include "sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../server/limits.h"
+
+#define SB_UID_BASE    60000u       /* slot i runs as uid/gid SB_UID_BASE + i */
+#define SB_STACK_BYTES (256 * 1024) /* stack of init and of the pre-exec child */
+#define SB_PYTHON      "/usr/bin/python3"
+#define SB_STAGE       "/tmp" /* where the template root is assembled (private namespace) */
+#define SB_NS_FLAGS    (CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
+#define SB_TICK_MS     5 /* exit polling period when pidfds are unavailable */
+
+#if defined(__x86_64__)
+#define SB_MULTIARCH "x86_64-linux-gnu"
+#elif defined(__aarch64__)
+#define SB_MULTIARCH "aarch64-linux-gnu"
+#else
+#define SB_MULTIARCH "unknown-linux-gnu"
+#endif
+
+/* Layers a trial can use. */
+enum { L_NS = 1, L_SECCOMP = 2, L_CGROUPS = 4 };
+
+/* Where a setup step failed (init or child), for the error message. */
+enum sb_step {
+    ST_NONE,
+    ST_SETNS,
+    ST_UNSHARE,
+    ST_TMP,
+    ST_PROC,
+    ST_PIPE,
+    ST_CLONE,
+    ST_CGROUP,
+    ST_FDS,
+    ST_CHDIR,
+    ST_IDS,
+    ST_NNP,
+    ST_RLIMIT,
+    ST_SECCOMP,
+    ST_EXEC,
+};
+
+static const char *const step_names[] = {
+    "none",     "setns", "unshare", "mount /tmp",   "mount /proc", "pipe",    "clone", "cgroup",
+    "fd setup", "chdir", "uid/gid", "no_new_privs", "rlimit",      "seccomp", "exec",
+};
+
+struct sb_slot {
+    int index;
+    int busy;
+    unsigned uid;
+    int mem_fd;  /* cgroup.procs of the slot's memory cgroup, or -1 */
+    int pids_fd; /* cgroup.procs of the slot's pids cgroup, or -1 */
+    char *stack_init;
+    char *stack_child;
+    char *out, *err, *scratch; /* TG_OUTPUT_MAX_BYTES each */
+    char workdir[128];         /* unsafe mode without namespaces: the slot's cwd */
+};
+
+/* One run, shared by the caller, init and the child (same memory). */
+struct sb_run {
+    struct sb_slot *slot;
+    char *const *argv;
+    const char *stdin_data;
+    size_t stdin_len;
+    int timeout_ms;
+    int layers;
+    /* written by init / child */
+    int fail_step;
+    int fail_errno;
+    int status;
+    int reaped;
+    int timed_out;
+    int truncated;
+    size_t out_len, err_len;
+    long long wall_us, cpu_us;
+    int in_r, out_w, err_w; /* the child's ends of the pipes */
+};
+
+static struct {
+    int inited;
+    struct sandbox_caps caps;
+    int layers; /* active layers (L_*) */
+    int unsafe;
+    int quiet;
+    int is_root;
+    int have_pidfd;
+    int tmpl_fd; /* the template mount namespace, or -1 */
+    int nslots;
+    struct sb_slot *slots;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct sock_filter *filter;
+    struct sock_fprog prog;
+    char memcg[PATH_MAX]; /* base dirs created by us, "" when none */
+    char pidscg[PATH_MAX];
+    char unavailable[TG_ERR_MSG_MAX]; /* why runs fail closed, "" when they don't */
+} g = {.tmpl_fd = -1, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static long long now_us(void) {
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+/* ---- code that runs in init and the child (shared memory: syscalls only) ------------- */
+
+/* Close every descriptor except those in keep[] (ascending order not required). */
+static void close_except(const int *keep, int n) {
+    int sorted[4], m = 0;
+    unsigned lo = 0;
+
+    for (int i = 0; i < n && m < 4; i++)
+        if (keep[i] >= 0)
+            sorted[m++] = keep[i];
+    for (int i = 1; i < m; i++)
+        for (int j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
+            int t = sorted[j];
+            sorted[j] = sorted[j - 1];
+            sorted[j - 1] = t;
+        }
+    for (int i = 0; i < m; i++) {
+        if ((unsigned)sorted[i] > lo)
+            close_range(lo, (unsigned)sorted[i] - 1, 0);
+        lo = (unsigned)sorted[i] + 1;
+    }
+    close_range(lo, ~0U, 0);
+}
+
+static void reset_signals(int keep_ignored) {
+    struct sigaction sa;
+    sigset_t none;
+
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP)
+            continue;
+        if (sigaction(sig, NULL, &sa) != 0)
+            continue;
+        if (keep_ignored && sa.sa_handler == SIG_IGN)
+            continue;
+        if (sa.sa_handler == SIG_DFL)
+            continue;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = SIG_DFL;
+        sigaction(sig, &sa, NULL);
+    }
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static int child_fail(struct sb_run *r, int step) {
+    r->fail_step = step;
+    r->fail_errno = errno;
+    _exit(127);
+}
+
+/* The pre-exec child: runs as root in init's namespaces, ends in execve of python. */
+static int child_main(void *arg) {
+    static char *const envp[] = {NULL};
+    struct sb_run *r = arg;
+    struct sb_slot *s = r->slot;
+    struct rlimit rl;
+    int in, out, err;
+    static const struct {
+        int res;
+        unsigned long val;
+    } limits[] = {
+        {RLIMIT_CPU, TG_CODE_CPU_SEC},       {RLIMIT_AS, TG_CODE_AS_BYTES},
+        {RLIMIT_FSIZE, TG_CODE_FSIZE_BYTES}, {RLIMIT_NOFILE, TG_CODE_NOFILE},
+        {RLIMIT_NPROC, TG_CODE_NPROC},       {RLIMIT_CORE, 0},
+    };
+
+    reset_signals(0);
+    if (r->layers & L_CGROUPS) {
+        if (write(s->mem_fd, "0", 1) != 1 || write(s->pids_fd, "0", 1) != 1)
+            return child_fail(r, ST_CGROUP);
+    }
+    /* Move the pipe ends clear of 0..2 before placing them there. */
+    in = fcntl(r->in_r, F_DUPFD, 10);
+    out = fcntl(r->out_w, F_DUPFD, 10);
+    err = fcntl(r->err_w, F_DUPFD, 10);
+    if (in < 0 || out < 0 || err < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+        return child_fail(r, ST_FDS);
+    close_range(3, ~0U, 0);
+    if (chdir((r->layers & L_NS) ? "/tmp" : s->workdir) != 0)
+        return child_fail(r, ST_CHDIR);
+    if (g.is_root) {
+        if (setgroups(0, NULL) != 0 || setresgid(s->uid, s->uid, s->uid) != 0 ||
+            setresuid(s->uid, s->uid, s->uid) != 0)
+            return child_fail(r, ST_IDS);
+    } else {
+        setpgid(0, 0);
+    }
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return child_fail(r, ST_NNP);
+    for (size_t i = 0; i < TG_ARRAY_LEN(limits); i++) {
+        rl.rlim_cur = rl.rlim_max = limits[i].val;
+        if (setrlimit(limits[i].res, &rl) != 0)
+            return child_fail(r, ST_RLIMIT);
+    }
+    if ((r->layers & L_SECCOMP) && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &g.prog) != 0)
+        return child_fail(r, ST_SECCOMP);
+    execve(SB_PYTHON, r->argv, envp);
+    return child_fail(r, ST_EXEC);
+}
+
+static void drain(int *fd, char *buf, size_t *len, char *scratch, int *truncated) {
+    for (;;) {
+        ssize_t n;
+
+        if (*fd < 0)
+            return;
+        if (*len < TG_OUTPUT_MAX_BYTES)
+            n = read(*fd, buf + *len, TG_OUTPUT_MAX_BYTES - *len);
+        else
+            n = read(*fd, scratch, TG_OUTPUT_MAX_BYTES);
+        if (n > 0) {
+            if (*len < TG_OUTPUT_MAX_BYTES)
+                *len += (size_t)n;
+            else
+                *truncated = 1;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0) {
+            close(*fd);
+            *fd = -1;
+        }
+        return; /* EAGAIN or error: come back on the next poll */
+    }
+}
+
+/* Supervise the child until it exits or the wall clock runs out. */
+static void supervise(struct sb_run *r, pid_t child, int pidfd, int out_r, int err_r, int in_w,
+                      long long t0) {
+    struct sb_slot *s = r->slot;
+    long long deadline = t0 + (long long)r->timeout_ms * 1000;
+    size_t in_off = 0;
+    struct rusage ru;
+    int st = 0;
+
+    for (;;) {
+        struct pollfd p[4] = {
+            {.fd = out_r, .events = POLLIN},
+            {.fd = err_r, .events = POLLIN},
+            {.fd = in_w, .events = POLLOUT},
+            {.fd = pidfd, .events = POLLIN},
+        };
+        long long left = deadline - now_us();
+        int wait_ms;
+
+        if (left <= 0) {
+            r->timed_out = 1;
+            break;
+        }
+        wait_ms = (int)((left + 999) / 1000);
+        if (pidfd < 0 && wait_ms > SB_TICK_MS)
+            wait_ms = SB_TICK_MS;
+        if (poll(p, 4, wait_ms) < 0 && errno != EINTR)
+            break;
+        if (p[0].revents)
+            drain(&out_r, s->out, &r->out_len, s->scratch, &r->truncated);
+        if (p[1].revents)
+            drain(&err_r, s->err, &r->err_len, s->scratch, &r->truncated);
+        if (p[2].revents) {
+            ssize_t n = 0;
+
+            if (p[2].revents & POLLOUT)
+                n = write(in_w, r->stdin_data + in_off, r->stdin_len - in_off);
+            if (n > 0)
+                in_off += (size_t)n;
+            if ((n < 0 && errno != EAGAIN && errno != EINTR) || in_off >= r->stdin_len ||
+                (p[2].revents & (POLLERR | POLLHUP))) {
+                close(in_w);
+                in_w = -1;
+            }
+        }
+        if (pidfd >= 0 && !(p[3].revents & POLLIN))
+            continue;
+        if (wait4(child, &st, WNOHANG | __WALL, &ru) == child) {
+            r->reaped = 1;
+            break;
+        }
+    }
+    if (!r->reaped) {
+        kill(child, SIGKILL);
+        if (wait4(child, &st, __WALL, &ru) == child)
+            r->reaped = 1;
+    }
+    r->wall_us = now_us() - t0;
+    if (r->reaped) {
+        r->status = st;
+        r->cpu_us = (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000LL +
+                    ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+    }
+    /* Stop every straggler, then collect what is already in the pipes. */
+    if (getpid() == 1)
+        kill(-1, SIGKILL);
+    else
+        kill(-child, SIGKILL);
+    if (out_r >= 0)
+        fcntl(out_r, F_SETFL, O_NONBLOCK);
+    if (err_r >= 0)
+        fcntl(err_r, F_SETFL, O_NONBLOCK);
+    drain(&out_r, s->out, &r->out_len, s->scratch, &r->truncated);
+    drain(&err_r, s->err, &r->err_len, s->scratch, &r->truncated);
+}
+
+static int init_fail(struct sb_run *r, int step) {
+    r->fail_step = step;
+    r->fail_errno = errno;
+    if (getpid() == 1)
+        kill(-1, SIGKILL);
+    _exit(0);
+}
+
+/* init: pid 1 of the run's namespaces (or a plain supervisor without them). */
+static int init_main(void *arg) {
+    struct sb_run *r = arg;
+    struct sb_slot *s = r->slot;
+    int keep[3] = {s->mem_fd, s->pids_fd, g.tmpl_fd};
+    int in[2], out[2], err[2], pidfd = -1, flags;
+    char opts[96];
+    struct sigaction sa;
+    pid_t child;
+    long long t0;
+
+    reset_signals(1);
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    close_except(keep, 3);
+    if (r->layers & L_NS) {
+        if (setns(g.tmpl_fd, CLONE_NEWNS) != 0)
+            return init_fail(r, ST_SETNS);
+        if (unshare(CLONE_NEWNS) != 0)
+            return init_fail(r, ST_UNSHARE);
+        snprintf(opts, sizeof(opts), "size=%lu,mode=0700,uid=%u,gid=%u",
+                 (unsigned long)TG_CODE_TMP_BYTES, s->uid, s->uid);
+        if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts) != 0)
+            return init_fail(r, ST_TMP);
+        if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                  "hidepid=invisible,subset=pid") != 0 &&
+            mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
+            return init_fail(r, ST_PROC);
+        sethostname("sandbox", 7);
+    }
+    if (g.tmpl_fd >= 0)
+        close(g.tmpl_fd);
+    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0)
+        return init_fail(r, ST_PIPE);
+    r->in_r = in[0];
+    r->out_w = out[1];
+    r->err_w = err[1];
+    flags = CLONE_VM | CLONE_VFORK | (g.have_pidfd ? CLONE_PIDFD : 0);
+    t0 = now_us();
+    child = clone(child_main, s->stack_child + SB_STACK_BYTES, flags, r, &pidfd);
+    if (child < 0)
+        return init_fail(r, ST_CLONE);
+    close(in[0]);
+    close(out[1]);
+    close(err[1]);
+    if (r->fail_step) { /* the child failed before exec and already exited */
+        wait4(child, NULL, __WALL, NULL);
+        _exit(0);
+    }
+    fcntl(out[0], F_SETFL, O_NONBLOCK);
+    fcntl(err[0], F_SETFL, O_NONBLOCK);
+    fcntl(in[1], F_SETFL, O_NONBLOCK);
+    if (r->stdin_len == 0) {
+        close(in[1]);
+        in[1] = -1;
+    }
+    supervise(r, child, pidfd, out[0], err[0], in[1], t0);
+    _exit(0);
+}
+
+/* ---- the template root (built once, in its own mount namespace) ---------------------- */
+
+struct tmpl_ctx {
+    int ns_fd;
+    int fail_errno;
+    char fail_what[160];
+    char python_real[PATH_MAX]; /* realpath of SB_PYTHON */
+    char pylib[PATH_MAX];       /* /usr/lib/python3.X */
+};
+
+static int tmpl_fail(struct tmpl_ctx *t, const char *what) {
+    t->fail_errno = errno;
+    snprintf(t->fail_what, sizeof(t->fail_what), "%s", what);
+    _exit(1);
+}
+
+/* mkdir -p of path (absolute) under SB_STAGE. */
+static int stage_mkdirs(const char *path) {
+    char buf[PATH_MAX];
+    int n = snprintf(buf, sizeof(buf), "%s%s", SB_STAGE, path);
+
+    if (n < 0 || (size_t)n >= sizeof(buf))
+        return -1;
+    for (char *p = buf + strlen(SB_STAGE) + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+/* Bind host path src read-only at the same path in the stage; a file or a directory. */
+static int stage_bind(const char *src, unsigned long extra) {
+    char dst[PATH_MAX];
+    struct stat st;
+
+    if (stat(src, &st) != 0)
+        return -1;
+    snprintf(dst, sizeof(dst), "%s%s", SB_STAGE, src);
+    if (S_ISDIR(st.st_mode)) {
+        if (stage_mkdirs(src) != 0)
+            return -1;
+    } else {
+        char parent[PATH_MAX];
+        char *slash;
+        int fd;
+
+        snprintf(parent, sizeof(parent), "%s", src);
+        slash = strrchr(parent, '/');
+        if (slash && slash != parent) {
+            *slash = '\0';
+            if (stage_mkdirs(parent) != 0)
+                return -1;
+        }
+        fd = open(dst, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+        if (fd < 0)
+            return -1;
+        close(fd);
+    }
+    if (mount(src, dst, NULL, MS_BIND, NULL) != 0)
+        return -1;
+    return mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | extra, NULL);
+}
+
+/* Replicate a host symlink at the same path in the stage. */
+static int stage_symlink(const char *path) {
+    char target[PATH_MAX], dst[PATH_MAX];
+    ssize_t n = readlink(path, target, sizeof(target) - 1);
+
+    if (n < 0)
+        return -1;
+    target[n] = '\0';
+    snprintf(dst, sizeof(dst), "%s%s", SB_STAGE, path);
+    if (symlink(target, dst) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+/* A library directory: a symlink is copied, a real directory (no symlinked parents) bound. */
+static int stage_libdir(const char *path) {
+    char real[PATH_MAX];
+    struct stat st;
+
+    if (lstat(path, &st) != 0)
+        return 0;
+    if (S_ISLNK(st.st_mode)) {
+        char parent[PATH_MAX], rparent[PATH_MAX];
+        char *slash;
+
+        snprintf(parent, sizeof(parent), "%s", path);
+        slash = strrchr(parent, '/');
+        if (slash == parent)
+            parent[1] = '\0';
+        else if (slash)
+            *slash = '\0';
+        if (!realpath(parent, rparent) || strcmp(rparent, parent) != 0)
+            return 0; /* reached through another symlink: covered elsewhere */
+        return stage_symlink(path);
+    }
+    if (!S_ISDIR(st.st_mode) || !realpath(path, real) || strcmp(real, path) != 0)
+        return 0;
+    return stage_bind(path, MS_NODEV);
+}
+
+static int tmpl_main(void *arg) {
+    static const char *const libdirs[] = {
+        "/lib", "/lib64", "/usr/lib64", "/usr/lib/" SB_MULTIARCH, "/lib/" SB_MULTIARCH,
+    };
+    static const char *const devs[] = {"/dev/null", "/dev/zero", "/dev/urandom"};
+    struct tmpl_ctx *t = arg;
+    struct stat st;
+
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+        return tmpl_fail(t, "make / private");
+    t->ns_fd = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+    if (t->ns_fd < 0)
+        return tmpl_fail(t, "open /proc/self/ns/mnt");
+    if (mount("tmpfs", SB_STAGE, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755") != 0)
+        return tmpl_fail(t, "mount the root tmpfs");
+    if (stage_mkdirs("/usr/bin") || stage_mkdirs("/dev") || stage_mkdirs("/proc") ||
+        stage_mkdirs("/tmp"))
+        return tmpl_fail(t, "create root directories");
+    if (stage_bind(t->python_real, MS_NODEV) != 0)
+        return tmpl_fail(t, "bind the python binary");
+    if (lstat(SB_PYTHON, &st) == 0 && S_ISLNK(st.st_mode) && stage_symlink(SB_PYTHON) != 0)
+        return tmpl_fail(t, "link " SB_PYTHON);
+    if (stage_bind(t->pylib, MS_NODEV) != 0)
+        return tmpl_fail(t, "bind the python library");
+    for (size_t i = 0; i < TG_ARRAY_LEN(libdirs); i++)
+        if (stage_libdir(libdirs[i]) != 0)
+            return tmpl_fail(t, libdirs[i]);
+    for (size_t i = 0; i < TG_ARRAY_LEN(devs); i++)
+        if (stage_bind(devs[i], MS_NOEXEC) != 0)
+            return tmpl_fail(t, devs[i]);
+    if (chdir(SB_STAGE) != 0 || syscall(SYS_pivot_root, ".", ".") != 0)
+        return tmpl_fail(t, "pivot_root");
+    if (umount2(".", MNT_DETACH) != 0 || chdir("/") != 0)
+        return tmpl_fail(t, "detach the old root");
+    if (mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) != 0)
+        return tmpl_fail(t, "remount the root read-only");
+    _exit(0);
+}
+
+static int build_template(struct tg_error *err) {
+    struct tmpl_ctx *t;
+    char *stack = NULL;
+    sigset_t all, old;
+    const char *base;
+    pid_t pid;
+    int st = 0, rc = TG_EIO;
+
+    t = calloc(1, sizeof(*t));
+    if (!t)
+        return TG_ENOMEM;
+    t->ns_fd = -1;
+    if (!realpath(SB_PYTHON, t->python_real)) {
+        tg_error_set(err, "sandbox_unavailable", "%s not found", SB_PYTHON);
+        goto done;
+    }
+    base = strrchr(t->python_real, '/');
+    snprintf(t->pylib, sizeof(t->pylib), "/usr/lib/%s", base ? base + 1 : "python3");
+    stack = mmap(NULL, SB_STACK_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (stack == MAP_FAILED) {
+        stack = NULL;
+        rc = TG_ENOMEM;
+        goto done;
+    }
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid = clone(tmpl_main, stack + SB_STACK_BYTES,
+                CLONE_VM | CLONE_VFORK | CLONE_FILES | CLONE_NEWNS, t);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (pid < 0) {
+        tg_error_set(err, "sandbox_unavailable", "clone(CLONE_NEWNS): %s", strerror(errno));
+        goto done;
+    }
+    if (waitpid(pid, &st, __WALL) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        tg_error_set(err, "sandbox_unavailable", "building the sandbox root: %s: %s",
+                     t->fail_what[0] ? t->fail_what : "init died", strerror(t->fail_errno));
+        if (t->ns_fd >= 0)
+            close(t->ns_fd);
+        goto done;
+    }
+    g.tmpl_fd = t->ns_fd;
+    rc = 0;
+done:
+    if (stack)
+        munmap(stack, SB_STACK_BYTES);
+    free(t);
+    return rc;
+}
+
+/* ---- the seccomp filter ----------------------------------------------------------------- */
+
+static int build_filter(struct tg_error *err) {
+    /* Socket family: EPERM, so that Python raises a readable PermissionError. */
+    static const char *const eperm[] = {
+        "socket",           "socketpair",
+        "connect",          "bind",
+        "listen",           "accept",
+        "accept4",          "io_uring_setup",
+        "io_uring_enter",   "io_uring_register",
+        "perf_event_open",  "userfaultfd",
+        "process_vm_readv", "process_vm_writev",
+    };
+    /* Kernel attack surface and escapes: kill the process. */
+    static const char *const kill_list[] = {
+        "ptrace",
+        "mount",
+        "umount2",
+        "unshare",
+        "setns",
+        "bpf",
+        "keyctl",
+        "add_key",
+        "request_key",
+        "kexec_load",
+        "kexec_file_load",
+        "init_module",
+        "finit_module",
+        "delete_module",
+        "reboot",
+        "pivot_root",
+        "chroot",
+        "open_by_handle_at",
+        "name_to_handle_at",
+        "fsopen",
+        "fsconfig",
+        "fsmount",
+        "fspick",
+        "open_tree",
+        "move_mount",
+        "mount_setattr",
+        "swapon",
+        "swapoff",
+        "acct",
+    };
+    static const unsigned long ns_flags[] = {
+        CLONE_NEWNS,   CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC,
+        CLONE_NEWUSER, CLONE_NEWPID,    CLONE_NEWNET,
+    };
+    scmp_filter_ctx ctx;
+    uint32_t kill_act = seccomp_api_get() >= 3 ? SCMP_ACT_KILL_PROCESS : SCMP_ACT_KILL;
+    int rc = TG_EIO, fd = -1;
+    off_t size;
+
+    ctx = seccomp_init(SCMP_ACT_ALLOW);
+    if (!ctx) {
+        tg_error_set(err, "sandbox_unavailable", "seccomp_init failed");
+        return TG_EIO;
+    }
+    if (seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, kill_act) != 0)
+        goto fail;
+    for (size_t i = 0; i < TG_ARRAY_LEN(eperm); i++) {
+        int nr = seccomp_syscall_resolve_name(eperm[i]);
+
+        if (nr != __NR_SCMP_ERROR && seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0) != 0)
+            goto fail;
+    }
+    for (size_t i = 0; i < TG_ARRAY_LEN(kill_list); i++) {
+        int nr = seccomp_syscall_resolve_name(kill_list[i]);
+
+        if (nr != __NR_SCMP_ERROR && seccomp_rule_add(ctx, kill_act, nr, 0) != 0)
+            goto fail;
+    }
+    for (size_t i = 0; i < TG_ARRAY_LEN(ns_flags); i++)
+        if (seccomp_rule_add(ctx, kill_act, SCMP_SYS(clone), 1,
+                             SCMP_A0(SCMP_CMP_MASKED_EQ, ns_flags[i], ns_flags[i])) != 0)
+            goto fail;
+    if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0) != 0)
+        goto fail;
+    fd = memfd_create("toolgym-seccomp", MFD_CLOEXEC);
+    if (fd < 0 || seccomp_export_bpf(ctx, fd) != 0)
+        goto fail;
+    size = lseek(fd, 0, SEEK_END);
+    if (size <= 0 || size % (off_t)sizeof(struct sock_filter) != 0 ||
+        size / (off_t)sizeof(struct sock_filter) > USHRT_MAX)
+        goto fail;
+    g.filter = malloc((size_t)size);
+    if (!g.filter) {
+        rc = TG_ENOMEM;
+        goto fail;
+    }
+    if (pread(fd, g.filter, (size_t)size, 0) != size) {
+        free(g.filter);
+        g.filter = NULL;
+        goto fail;
+    }
+    g.prog.len = (unsigned short)(size / (off_t)sizeof(struct sock_filter));
+    g.prog.filter = g.filter;
+    rc = 0;
+fail:
+    if (rc)
+        tg_error_set(err, "sandbox_unavailable", "building the seccomp filter failed");
+    if (fd >= 0)
+        close(fd);
+    seccomp_release(ctx);
+    return rc;
+}
+
+/* ---- cgroups (v1 memory + pids) ------------------------------------------------------- */
+
+/* The path of our own cgroup in hierarchy `controller` from /proc/self/cgroup. */
+static int own_cgroup(const char *controller, char *out, size_t n) {
+    char line[1024];
+    FILE *f = fopen("/proc/self/cgroup", "re");
+    int rc = -1;
+
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof(line), f)) {
+        char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        size_t clen = strlen(controller);
+
+        if (!c2)
+            continue;
+        if ((size_t)(c2 - c1 - 1) != clen || strncmp(c1 + 1, controller, clen) != 0)
+            continue;
+        line[strcspn(line, "\n")] = '\0';
+        snprintf(out, n, "%s", strcmp(c2 + 1, "/") == 0 ? "" : c2 + 1);
+        rc = 0;
+        break;
+    }
+    fclose(f);
+    return rc;
+}
+
+static int write_file(const char *dir, const char *name, const char *val) {
+    char path[PATH_MAX];
+    int fd, ok;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
+    close(fd);
+    return ok ? 0 : -1;
+}
+
+static void cgroups_remove(void) {
+    char path[PATH_MAX + 32];
+
+    for (int i = 0; i < g.nslots; i++) {
+        struct sb_slot *s = &g.slots[i];
+
+        if (s->mem_fd >= 0)
+            close(s->mem_fd);
+        if (s->pids_fd >= 0)
+            close(s->pids_fd);
+        s->mem_fd = s->pids_fd = -1;
+        if (g.memcg[0]) {
+            snprintf(path, sizeof(path), "%s/slot%d", g.memcg, i);
+            rmdir(path);
+        }
+        if (g.pidscg[0]) {
+            snprintf(path, sizeof(path), "%s/slot%d", g.pidscg, i);
+            rmdir(path);
+        }
+    }
+    if (g.memcg[0])
+        rmdir(g.memcg);
+    if (g.pidscg[0])
+        rmdir(g.pidscg);
+    g.memcg[0] = g.pidscg[0] = '\0';
+}
+
+/* Make <mount>/<own>/toolgym-<pid>/slot<i> for both controllers. 0 when all worked. */
+static int cgroups_create(void) {
+    static const struct {
+        const char *ctl;
+        size_t off; /* into g: memcg or pidscg */
+    } h[] = {{"memory", 0}, {"pids", 1}};
+    char own[512], dir[PATH_MAX + 32], val[32];
+
+    for (size_t k = 0; k < TG_ARRAY_LEN(h); k++) {
+        char *base = h[k].off ? g.pidscg : g.memcg;
+
+        if (own_cgroup(h[k].ctl, own, sizeof(own)) != 0)
+            goto fail;
+        snprintf(base, PATH_MAX, "/sys/fs/cgroup/%s%s/toolgym-%d", h[k].ctl, own, (int)getpid());
+        if (mkdir(base, 0755) != 0 && errno != EEXIST) {
+            base[0] = '\0';
+            goto fail;
+        }
+        for (int i = 0; i < g.nslots; i++) {
+            struct sb_slot *s = &g.slots[i];
+            int *fdp = h[k].off ? &s->pids_fd : &s->mem_fd;
+
+            snprintf(dir, sizeof(dir), "%s/slot%d", base, i);
+            if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+                goto fail;
+            if (h[k].off) {
+                snprintf(val, sizeof(val), "%d", TG_CODE_PIDS);
+                if (write_file(dir, "pids.max", val) != 0)
+                    goto fail;
+            } else {
+                snprintf(val, sizeof(val), "%lu", (unsigned long)TG_CODE_MEM_BYTES);
+                if (write_file(dir, "memory.limit_in_bytes", val) != 0)
+                    goto fail;
+                write_file(dir, "memory.memsw.limit_in_bytes", val); /* absent without swap */
+            }
+            snprintf(dir, sizeof(dir), "%s/slot%d/cgroup.procs", base, i);
+            *fdp = open(dir, O_WRONLY | O_CLOEXEC);
+            if (*fdp < 0)
+                goto fail;
+        }
+    }
+    return 0;
+fail:
+    cgroups_remove();
+    return -1;
+}
+
+/* ---- slots --------------------------------------------------------------------------------- */
+
+static void *map_or_null(size_t n) {
+    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static void slots_free(void) {
+    for (int i = 0; i < g.nslots; i++) {
+        struct sb_slot *s = &g.slots[i];
+
+        if (s->stack_init)
+            munmap(s->stack_init, SB_STACK_BYTES);
+        if (s->stack_child)
+            munmap(s->stack_child, SB_STACK_BYTES);
+        if (s->out)
+            munmap(s->out, 3 * (size_t)TG_OUTPUT_MAX_BYTES);
+        if (s->workdir[0])
+            nftw(s->workdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    }
+    free(g.slots);
+    g.slots = NULL;
+    g.nslots = 0;
+}
+
+static int slots_alloc(int n) {
+    g.slots = calloc((size_t)n, sizeof(*g.slots));
+    if (!g.slots)
+        return TG_ENOMEM;
+    g.nslots = n;
+    for (int i = 0; i < n; i++) {
+        struct sb_slot *s = &g.slots[i];
+
+        s->index = i;
+        s->uid = SB_UID_BASE + (unsigned)i;
+        s->mem_fd = s->pids_fd = -1;
+        s->stack_init = map_or_null(SB_STACK_BYTES);
+        s->stack_child = map_or_null(SB_STACK_BYTES);
+        s->out = map_or_null(3 * (size_t)TG_OUTPUT_MAX_BYTES);
+        if (!s->stack_init || !s->stack_child || !s->out)
+            return TG_ENOMEM;
+        s->err = s->out + TG_OUTPUT_MAX_BYTES;
+        s->scratch = s->err + TG_OUTPUT_MAX_BYTES;
+    }
+    return 0;
+}
+
+/* Per-slot working directories for runs without a mount namespace (unsafe mode). */
+static int workdirs_create(void) {
+    for (int i = 0; i < g.nslots; i++) {
+        struct sb_slot *s = &g.slots[i];
+
+        if (s->workdir[0])
+            continue;
+        snprintf(s->workdir, sizeof(s->workdir), "/tmp/toolgym-sandbox-XXXXXX");
+        if (!mkdtemp(s->workdir)) {
+            s->workdir[0] = '\0';
+            return -1;
+        }
+        if (g.is_root && chown(s->workdir, s->uid, s->uid) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static struct sb_slot *slot_acquire(void) {
+    struct sb_slot *s = NULL;
+
+    pthread_mutex_lock(&g.mu);
+    while (!s) {
+        for (int i = 0; i < g.nslots; i++)
+            if (!g.slots[i].busy) {
+                s = &g.slots[i];
+                break;
+            }
+        if (!s)
+            pthread_cond_wait(&g.cv, &g.mu);
+    }
+    s->busy = 1;
+    pthread_mutex_unlock(&g.mu);
+    return s;
+}
+
+static void slot_release(struct sb_slot *s) {
+    pthread_mutex_lock(&g.mu);
+    s->busy = 0;
+    pthread_cond_signal(&g.cv);
+    pthread_mutex_unlock(&g.mu);
+}
+
+/* ---- one run -------------------------------------------------------------------------------- */
+
+/* Run argv in slot s with the given layers; *r holds the outcome. 0, or TG_EIO with *err. */
+static int run_in_slot(struct sb_slot *s, char *const *argv, const char *in, size_t in_len,
+                       int timeout_ms, int layers, struct sb_run *r, struct tg_error *err) {
+    sigset_t all, old;
+    int flags = CLONE_VM | CLONE_VFORK;
+    pid_t pid;
+    int st = 0;
+
+    memset(r, 0, sizeof(*r));
+    r->slot = s;
+    r->argv = argv;
+    r->stdin_data = in;
+    r->stdin_len = in_len;
+    r->timeout_ms = timeout_ms;
+    r->layers = layers;
+    if (layers & L_NS)
+        flags |= SB_NS_FLAGS;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid = clone(init_main, s->stack_init + SB_STACK_BYTES, flags, r);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (pid < 0) {
+        tg_error_set(err, "sandbox_error", "starting the sandbox init failed: %s", strerror(errno));
+        return TG_EIO;
+    }
+    /* init has exited (vfork semantics); reaping it also waits for the namespace to empty. */
+    while (waitpid(pid, &st, __WALL) < 0 && errno == EINTR)
+        ;
+    if (r->fail_step) {
+        tg_error_set(err, "sandbox_error", "sandbox setup failed at %s: %s",
+                     step_names[r->fail_step], strerror(r->fail_errno));
+        return TG_EIO;
+    }
+    if (!WIFEXITED(st) || !r->reaped) {
+        tg_error_set(err, "sandbox_error", "the sandbox init died unexpectedly");
+        return TG_EIO;
+    }
+    return 0;
+}
+
+/* A trial run of print(1) with the given layers. 1 when it worked. */
+static int trial(int layers) {
+    static char *const argv[] = {"python3", "-I", "-S", "-c", "print(1)", NULL};
+    struct tg_error e;
+    struct sb_run r;
+    int ok;
+
+    if (run_in_slot(&g.slots[0], argv, NULL, 0, TG_CODE_TIMEOUT_MAX_MS, layers, &r, &e) != 0)
+        return 0;
+    ok = WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0 && r.out_len == 2 &&
+         memcmp(g.slots[0].out, "1\n", 2) == 0;
+    return ok;
+}
+
+/* ---- the public interface -------------------------------------------------------------------- */
+
+int sandbox_init(const struct sandbox_config *cfg, struct tg_error *err) {
+    struct tg_error why;
+    int cand = 0, rc, nslots, pidfd;
+    long ncpu;
+
+    if (g.inited)
+        return 0;
+    g.unsafe = cfg ? cfg->unsafe : 0;
+    g.quiet = cfg ? cfg->quiet : 0;
+    g.is_root = geteuid() == 0;
+    ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    nslots = cfg && cfg->slots > 0 ? cfg->slots : (ncpu > 0 ? (int)ncpu : 1);
+    rc = slots_alloc(nslots);
+    if (rc)
+        goto fail;
+    pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    g.have_pidfd = pidfd >= 0;
+    if (pidfd >= 0)
+        close(pidfd);
+    tg_error_clear(&why);
+    rc = build_filter(&why);
+    if (rc == TG_ENOMEM)
+        goto fail;
+    if (rc == 0 && prctl(PR_GET_SECCOMP) >= 0)
+        cand |= L_SECCOMP;
+    if (g.is_root) {
+        rc = build_template(&why);
+        if (rc == TG_ENOMEM)
+            goto fail;
+        if (rc == 0)
+            cand |= L_NS;
+        if (cgroups_create() == 0)
+            cand |= L_CGROUPS;
+    } else {
+        tg_error_set(&why, "sandbox_unavailable", "not running as root");
+    }
+    /* The largest subset of the candidate layers with which a trial run works. */
+    g.layers = -1;
+    for (int m = 7; m >= 0; m--) {
+        if ((m & cand) != m)
+            continue;
+        if (!(m & L_NS) && workdirs_create() != 0)
+            continue;
+        if (trial(m)) {
+            g.layers = m;
+            break;
+        }
+    }
+    if (g.layers < 0) {
+        g.layers = 0;
+        snprintf(g.unavailable, sizeof(g.unavailable),
+                 "the Python sandbox cannot start %s on this host", SB_PYTHON);
+    } else if (!(g.layers & L_NS) || !(g.layers & L_SECCOMP)) {
+        if (!g.unsafe)
+            snprintf(g.unavailable, sizeof(g.unavailable),
+                     "the sandbox lacks %s%s%s (%s); start the server with --unsafe-sandbox to "
+                     "run code without it",
+                     (g.layers & L_NS) ? "" : "namespaces",
+                     !(g.layers & L_NS) && !(g.layers & L_SECCOMP) ? " and " : "",
+                     (g.layers & L_SECCOMP) ? "" : "seccomp",
+                     why.message[0] ? why.message : "trial run failed");
+    }
+    if (!(g.layers & L_CGROUPS) && (cand & L_CGROUPS))
+        cgroups_remove();
+    g.caps.namespaces = !!(g.layers & L_NS);
+    g.caps.seccomp = !!(g.layers & L_SECCOMP);
+    g.caps.cgroups = !!(g.layers & L_CGROUPS);
+    if (!g.quiet)
+        fprintf(stderr, "sandbox: %d slots; namespaces %s, seccomp %s, cgroups %s%s%s\n", g.nslots,
+                g.caps.namespaces ? "on" : "OFF", g.caps.seccomp ? "on" : "OFF",
+                g.caps.cgroups ? "on" : "off (rlimits only)",
+                g.unavailable[0] ? "; run_code disabled: " : "", g.unavailable);
+    g.inited = 1;
+    return 0;
+fail:
+    tg_error_set(err, "internal", "sandbox start-up: out of memory");
+    sandbox_shutdown();
+    return rc;
+}
+
+void sandbox_shutdown(void) {
+    cgroups_remove();
+    slots_free();
+    if (g.tmpl_fd >= 0)
+        close(g.tmpl_fd);
+    g.tmpl_fd = -1;
+    free(g.filter);
+    g.filter = NULL;
+    memset(&g.prog, 0, sizeof(g.prog));
+    memset(&g.caps, 0, sizeof(g.caps));
+    g.unavailable[0] = '\0';
+    g.layers = 0;
+    g.inited = 0;
+}
+
+void sandbox_caps(struct sandbox_caps *c) {
+    if (!c)
+        return;
+    if (g.inited)
+        *c = g.caps;
+    else
+        memset(c, 0, sizeof(*c));
+}
+
+unsigned sandbox_slot_uid(int i) {
+    return SB_UID_BASE + (unsigned)i;
+}
+
+int sandbox_slots(void) {
+    return g.inited ? g.nslots : 0;
+}
+
+void sandbox_result_free(struct sandbox_result *r) {
+    if (!r)
+        return;
+    free(r->out);
+    free(r->err);
+    memset(r, 0, sizeof(*r));
+}
+
+static char *copy_out(const char *p, size_t n) {
+    char *s = malloc(n + 1);
+
+    if (!s)
+        return NULL;
+    memcpy(s, p, n);
+    s[n] = '\0';
+    return s;
+}
+
+int sandbox_run(const struct sandbox_request *rq, struct sandbox_result *res,
+                struct tg_error *err) {
+    char *argv[6] = {"python3", "-I", "-S", "-c", NULL, NULL};
+    struct sb_slot *s = NULL;
+    struct sb_run r;
+    int timeout, rc;
+
+    memset(res, 0, sizeof(*res));
+    if (!g.inited) {
+        tg_error_set(err, "sandbox_unavailable", "the sandbox is not initialised");
+        return TG_ESTATE;
+    }
+    if (g.unavailable[0]) {
+        tg_error_set(err, "sandbox_unavailable", "%s", g.unavailable);
+        return TG_ESTATE;
+    }
+    timeout = rq->timeout_ms ? rq->timeout_ms : TG_CODE_TIMEOUT_DEFAULT_MS;
+    if (!rq->code || rq->code_len == 0 || rq->code_len > TG_CODE_MAX_BYTES ||
+        memchr(rq->code, '\0', rq->code_len) || rq->stdin_len > TG_STDIN_MAX_BYTES ||
+        (rq->stdin_len && !rq->stdin_data) || timeout < 1 || timeout > TG_CODE_TIMEOUT_MAX_MS) {
+        tg_error_set(err, "invalid_arguments",
+                     "code must be 1..%d bytes without NUL bytes, stdin at most %d bytes, "
+                     "timeout_ms 1..%d",
+                     TG_CODE_MAX_BYTES, TG_STDIN_MAX_BYTES, TG_CODE_TIMEOUT_MAX_MS);
+        return TG_EINVAL;
+    }
+    argv[4] = copy_out(rq->code, rq->code_len);
+    if (!argv[4])
+        return TG_ENOMEM;
+    s = slot_acquire();
+    rc = run_in_slot(s, argv, rq->stdin_data, rq->stdin_len, timeout, g.layers, &r, err);
+    if (rc)
+        goto done;
+    res->out = copy_out(s->out, r.out_len);
+    res->err = copy_out(s->err, r.err_len);
+    if (!res->out || !res->err) {
+        sandbox_result_free(res);
+        rc = TG_ENOMEM;
+        goto done;
+    }
+    res->out_len = r.out_len;
+    res->err_len = r.err_len;
+    res->truncated = r.truncated;
+    res->timed_out = r.timed_out;
+    res->exit_code = WIFEXITED(r.status) ? WEXITSTATUS(r.status) : -1;
+    res->signal = WIFSIGNALED(r.status) ? WTERMSIG(r.status) : 0;
+    res->wall_ms = (double)r.wall_us / 1000.0;
+    res->cpu_ms = (double)r.cpu_us / 1000.0;
+done:
+    slot_release(s);
+    free(argv[4]);
+    return rc;
+}
