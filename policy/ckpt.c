@@ -1,0 +1,540 @@
+/*
+ * ckpt.c — checkpoint serialisation (see ckpt.h for the format and the contracts).
+ */
+#include "ckpt.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../server/limits.h"
+
+#define HEADER_BYTES 16 /* magic, version, payload_bytes */
+
+/* ---- CRC-32 ----------------------------------------------------------------------------- */
+
+unsigned long ckpt_crc32(const void *data, size_t n) {
+    const unsigned char *p = data;
+    uint32_t table[256], crc = 0xFFFFFFFFu;
+
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+
+        for (int k = 0; k < 8; k++)
+            c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        table[i] = c;
+    }
+    for (size_t i = 0; i < n; i++)
+        crc = table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
+    return crc ^ 0xFFFFFFFFu;
+}
+
+/* ---- little-endian writer and reader over a byte buffer --------------------------------- */
+
+struct wbuf {
+    unsigned char *p;
+    size_t len, cap; /* cap is exact: the payload size is computed first */
+};
+
+static void put_u64(struct wbuf *w, uint64_t v) {
+    TG_ASSERT(w->len + 8 <= w->cap);
+    for (int i = 0; i < 8; i++)
+        w->p[w->len++] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_u32(struct wbuf *w, uint32_t v) {
+    TG_ASSERT(w->len + 4 <= w->cap);
+    for (int i = 0; i < 4; i++)
+        w->p[w->len++] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_i32(struct wbuf *w, int v) {
+    put_u32(w, (uint32_t)v);
+}
+
+static void put_f32(struct wbuf *w, float f) {
+    uint32_t v;
+
+    memcpy(&v, &f, 4);
+    put_u32(w, v);
+}
+
+static void put_f64(struct wbuf *w, double d) {
+    uint64_t v;
+
+    memcpy(&v, &d, 8);
+    put_u64(w, v);
+}
+
+static void put_f32s(struct wbuf *w, const float *f, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        put_f32(w, f[i]);
+}
+
+struct rbuf {
+    const unsigned char *p;
+    size_t len, pos;
+    int short_read; /* set once a read ran past the end; later reads return 0 */
+};
+
+static uint64_t get_u64(struct rbuf *r) {
+    uint64_t v = 0;
+
+    if (r->short_read || r->len - r->pos < 8) {
+        r->short_read = 1;
+        return 0;
+    }
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)r->p[r->pos++] << (8 * i);
+    return v;
+}
+
+static uint32_t get_u32(struct rbuf *r) {
+    uint32_t v = 0;
+
+    if (r->short_read || r->len - r->pos < 4) {
+        r->short_read = 1;
+        return 0;
+    }
+    for (int i = 0; i < 4; i++)
+        v |= (uint32_t)r->p[r->pos++] << (8 * i);
+    return v;
+}
+
+static int get_i32(struct rbuf *r) {
+    return (int)(int32_t)get_u32(r);
+}
+
+static float get_f32(struct rbuf *r) {
+    uint32_t v = get_u32(r);
+    float f;
+
+    memcpy(&f, &v, 4);
+    return f;
+}
+
+static double get_f64(struct rbuf *r) {
+    uint64_t v = get_u64(r);
+    double d;
+
+    memcpy(&d, &v, 8);
+    return d;
+}
+
+static void get_f32s(struct rbuf *r, float *f, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        f[i] = get_f32(r);
+}
+
+/* prefix the message a config check left in *err with the checkpoint's path */
+static void config_error(struct tg_error *err, const char *path) {
+    char why[TG_ERR_MSG_MAX];
+
+    if (!err)
+        return;
+    snprintf(why, sizeof(why), "%s", err->message);
+    tg_error_set(err, "invalid_config", "checkpoint %s: %s", path, why);
+}
+
+static void skip(struct rbuf *r, size_t n) {
+    if (r->short_read || r->len - r->pos < n) {
+        r->short_read = 1;
+        return;
+    }
+    r->pos += n;
+}
+
+/* ---- schedule state --------------------------------------------------------------------- */
+
+/* bytes of the schedule section: fixed part plus `window` f64 values */
+static size_t sched_bytes(int window) {
+    size_t cfg = 4 + 4 + 8 + (8 + 8 + 8 + 8) +                /* kind signal lr cosine */
+                 (8 + 8 + 4 + 8 + 4 + 4 + 4 + 4 + 8 + 8 + 4); /* greedy settings */
+    size_t state = 8 + 8 +                                    /* t, lr */
+                   8 + 8 + 4 + 8 + 4 * 6 + 8 + 8 + 4 + 4;     /* greedy state, window header */
+
+    return cfg + state + 8 * (size_t)(window > 0 ? window : 0);
+}
+
+static void put_sched(struct wbuf *w, const struct sched *s) {
+    const struct sched_config *c = &s->cfg;
+    const struct sched_greedy_config *g = &c->greedy;
+    const struct sched_greedy *gs = &s->greedy;
+
+    put_u32(w, (uint32_t)c->kind);
+    put_u32(w, (uint32_t)c->signal);
+    put_f64(w, c->lr);
+    put_f64(w, c->cosine.lr_max);
+    put_f64(w, c->cosine.lr_min);
+    put_u64(w, (uint64_t)c->cosine.warmup);
+    put_u64(w, (uint64_t)c->cosine.total);
+    put_f64(w, g->lr);
+    put_f64(w, g->factor);
+    put_i32(w, g->patience);
+    put_f64(w, g->threshold);
+    put_u32(w, (uint32_t)g->threshold_mode);
+    put_i32(w, g->window);
+    put_i32(w, g->warmup);
+    put_i32(w, g->cooldown);
+    put_f64(w, g->lr_min);
+    put_f64(w, g->lr_max);
+    put_i32(w, g->reset_start);
+
+    put_u64(w, (uint64_t)s->t);
+    put_f64(w, s->lr);
+    put_f64(w, gs->lr);
+    put_u64(w, (uint64_t)gs->t);
+    put_i32(w, gs->has_best);
+    put_f64(w, gs->best);
+    put_i32(w, gs->num_good);
+    put_i32(w, gs->num_bad);
+    put_i32(w, gs->cooldown_left);
+    put_i32(w, gs->had_cut);
+    put_i32(w, gs->improved_since_cut);
+    put_i32(w, gs->futile_cuts);
+    put_u64(w, (uint64_t)gs->resets);
+    put_f64(w, gs->last_smoothed);
+    put_i32(w, gs->win_len);
+    put_i32(w, gs->win_pos);
+    for (int i = 0; i < g->window; i++)
+        put_f64(w, gs->win[i]);
+}
+
+/* read the schedule section into *s; 0, or TG_EINVAL with a message */
+static int get_sched(struct rbuf *r, struct sched *s, const char *path, struct tg_error *err) {
+    struct sched_config *c = &s->cfg;
+    struct sched_greedy_config *g = &c->greedy;
+    struct sched_greedy *gs = &s->greedy;
+    int rc;
+
+    memset(s, 0, sizeof(*s));
+    c->kind = (enum sched_kind)get_u32(r);
+    c->signal = (enum sched_signal)get_u32(r);
+    c->lr = get_f64(r);
+    c->cosine.lr_max = get_f64(r);
+    c->cosine.lr_min = get_f64(r);
+    c->cosine.warmup = (long)get_u64(r);
+    c->cosine.total = (long)get_u64(r);
+    g->lr = get_f64(r);
+    g->factor = get_f64(r);
+    g->patience = get_i32(r);
+    g->threshold = get_f64(r);
+    g->threshold_mode = (enum sched_threshold_mode)get_u32(r);
+    g->window = get_i32(r);
+    g->warmup = get_i32(r);
+    g->cooldown = get_i32(r);
+    g->lr_min = get_f64(r);
+    g->lr_max = get_f64(r);
+    g->reset_start = get_i32(r);
+    rc = sched_config_check(c, err);
+    if (rc) {
+        config_error(err, path);
+        return TG_EINVAL;
+    }
+    /* the greedy settings are stored whatever the kind; the window sizes the section */
+    if (g->window < 0 || g->window > TG_SCHED_WINDOW_MAX) {
+        tg_error_set(err, "invalid_config", "checkpoint %s: schedule window %d is out of range",
+                     path, g->window);
+        return TG_EINVAL;
+    }
+
+    s->t = (long)get_u64(r);
+    s->lr = get_f64(r);
+    gs->cfg = *g;
+    gs->lr = get_f64(r);
+    gs->t = (long)get_u64(r);
+    gs->has_best = get_i32(r);
+    gs->best = get_f64(r);
+    gs->num_good = get_i32(r);
+    gs->num_bad = get_i32(r);
+    gs->cooldown_left = get_i32(r);
+    gs->had_cut = get_i32(r);
+    gs->improved_since_cut = get_i32(r);
+    gs->futile_cuts = get_i32(r);
+    gs->resets = (long)get_u64(r);
+    gs->last_smoothed = get_f64(r);
+    gs->win_len = get_i32(r);
+    gs->win_pos = get_i32(r);
+    for (int i = 0; i < g->window; i++)
+        gs->win[i] = get_f64(r);
+    if (gs->win_len < 0 || gs->win_len > g->window || gs->win_pos < 0 ||
+        (g->window > 0 && gs->win_pos >= g->window) || gs->num_good < 0 || gs->num_bad < 0 ||
+        gs->cooldown_left < 0 || gs->futile_cuts < 0) {
+        tg_error_set(err, "invalid_config", "checkpoint %s: schedule state is inconsistent", path);
+        return TG_EINVAL;
+    }
+    return 0;
+}
+
+/* ---- save ------------------------------------------------------------------------------- */
+
+static size_t payload_bytes(size_t num_params, int window) {
+    return 3 * 4 + 8 + 4 * num_params +     /* mlp */
+           4 * 4 + 8 + 2 * 4 * num_params + /* adam */
+           sched_bytes(window) + 4 * 8;     /* sched, rng */
+}
+
+int ckpt_save(const char *path, const struct mlp *m, const struct adam *a, const struct sched *s,
+              const struct rng *r, struct tg_error *err) {
+    char tmp[PATH_MAX];
+    struct wbuf w = {0};
+    unsigned char head[HEADER_BYTES], tail[4];
+    struct wbuf hw = {head, 0, sizeof(head)}, tw = {tail, 0, sizeof(tail)};
+    FILE *f = NULL;
+    int rc = TG_EIO, n;
+
+    if (a->n != m->num_params) {
+        tg_error_set(err, "size_mismatch", "adam holds %zu parameters, the mlp %zu", a->n,
+                     m->num_params);
+        return TG_EINVAL;
+    }
+    if (s->cfg.greedy.window < 0 || s->cfg.greedy.window > TG_SCHED_WINDOW_MAX) {
+        tg_error_set(err, "invalid_config", "schedule window %d is out of range",
+                     s->cfg.greedy.window);
+        return TG_EINVAL;
+    }
+    n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+    if (n < 0 || (size_t)n >= sizeof(tmp)) {
+        tg_error_set(err, "invalid_config", "checkpoint path is too long");
+        return TG_EINVAL;
+    }
+    w.cap = payload_bytes(m->num_params, s->cfg.greedy.window);
+    w.p = malloc(w.cap);
+    if (!w.p) {
+        tg_error_set(err, "out_of_memory", "cannot allocate %zu bytes for a checkpoint", w.cap);
+        return TG_ENOMEM;
+    }
+
+    put_u32(&w, (uint32_t)m->cfg.in_dim);
+    put_u32(&w, (uint32_t)m->cfg.hidden1);
+    put_u32(&w, (uint32_t)m->cfg.hidden2);
+    put_u64(&w, m->num_params);
+    put_f32s(&w, m->params_memory, m->num_params);
+    put_f32(&w, a->cfg.beta1);
+    put_f32(&w, a->cfg.beta2);
+    put_f32(&w, a->cfg.eps);
+    put_f32(&w, a->cfg.weight_decay);
+    put_u64(&w, (uint64_t)a->step);
+    put_f32s(&w, a->m, a->n);
+    put_f32s(&w, a->v, a->n);
+    put_sched(&w, s);
+    for (int i = 0; i < 4; i++)
+        put_u64(&w, r->s[i]);
+    TG_ASSERT(w.len == w.cap);
+
+    memcpy(head, CKPT_MAGIC, 4);
+    hw.len = 4;
+    put_u32(&hw, CKPT_VERSION);
+    put_u64(&hw, w.len);
+    put_u32(&tw, (uint32_t)ckpt_crc32(w.p, w.len));
+
+    f = fopen(tmp, "wb");
+    if (!f) {
+        tg_error_set(err, "io_error", "cannot create %s: %s", tmp, strerror(errno));
+        goto fail;
+    }
+    if (fwrite(head, 1, sizeof(head), f) != sizeof(head) || fwrite(w.p, 1, w.len, f) != w.len ||
+        fwrite(tail, 1, sizeof(tail), f) != sizeof(tail) || fflush(f) != 0 ||
+        fsync(fileno(f)) != 0) {
+        tg_error_set(err, "io_error", "cannot write %s: %s", tmp, strerror(errno));
+        goto fail;
+    }
+    if (fclose(f) != 0) {
+        f = NULL;
+        tg_error_set(err, "io_error", "cannot write %s: %s", tmp, strerror(errno));
+        goto fail;
+    }
+    f = NULL;
+    if (rename(tmp, path) != 0) {
+        tg_error_set(err, "io_error", "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+        goto fail;
+    }
+    free(w.p);
+    return 0;
+
+fail:
+    if (f)
+        fclose(f);
+    unlink(tmp);
+    free(w.p);
+    return rc;
+}
+
+/* ---- load ------------------------------------------------------------------------------- */
+
+int ckpt_load(const char *path, const struct mlp_config *expect, struct mlp *m, struct adam *a,
+              struct sched *s, struct rng *r, struct tg_error *err) {
+    unsigned char head[HEADER_BYTES], tail[4], extra;
+    struct rbuf hr = {head, sizeof(head), 4, 0}, tr = {tail, sizeof(tail), 0, 0};
+    struct rbuf pr = {0};
+    unsigned char *payload = NULL;
+    struct mlp_config cfg;
+    struct adam_config acfg;
+    struct sched sched_tmp;
+    uint64_t plen, nparams, rng_s[4];
+    uint32_t version, crc;
+    size_t got;
+    long step;
+    FILE *f;
+    int rc = TG_EINVAL;
+
+    memset(m, 0, sizeof(*m));
+    if (a)
+        memset(a, 0, sizeof(*a));
+    f = fopen(path, "rb");
+    if (!f) {
+        tg_error_set(err, "io_error", "cannot open checkpoint %s: %s", path, strerror(errno));
+        return TG_EIO;
+    }
+
+    got = fread(head, 1, sizeof(head), f);
+    if (got >= 4 && memcmp(head, CKPT_MAGIC, 4) != 0) {
+        tg_error_set(err, "bad_magic", "%s is not a toolgym checkpoint (no TGCK magic)", path);
+        goto fail;
+    }
+    if (got < sizeof(head)) {
+        tg_error_set(err, "truncated", "checkpoint %s is truncated: %zu of %d header bytes", path,
+                     got, HEADER_BYTES);
+        goto fail;
+    }
+    version = get_u32(&hr);
+    if (version != CKPT_VERSION) {
+        tg_error_set(err, "bad_version",
+                     "checkpoint %s has format version %u; this build reads version %u", path,
+                     (unsigned)version, (unsigned)CKPT_VERSION);
+        goto fail;
+    }
+    plen = get_u64(&hr);
+    if (plen > TG_CKPT_MAX_BYTES) {
+        tg_error_set(err, "size_mismatch",
+                     "checkpoint %s claims a %llu-byte payload; the limit is %lu bytes", path,
+                     (unsigned long long)plen, (unsigned long)TG_CKPT_MAX_BYTES);
+        goto fail;
+    }
+    payload = malloc(plen ? plen : 1);
+    if (!payload) {
+        tg_error_set(err, "out_of_memory", "cannot allocate %llu bytes to read %s",
+                     (unsigned long long)plen, path);
+        rc = TG_ENOMEM;
+        goto fail;
+    }
+    got = fread(payload, 1, plen, f);
+    if (got == plen)
+        got += fread(tail, 1, sizeof(tail), f);
+    if (ferror(f)) {
+        tg_error_set(err, "io_error", "cannot read checkpoint %s: %s", path, strerror(errno));
+        rc = TG_EIO;
+        goto fail;
+    }
+    if (got < plen + sizeof(tail)) {
+        tg_error_set(err, "truncated", "checkpoint %s is truncated: %zu of %llu payload bytes",
+                     path, got < plen ? got : (size_t)plen, (unsigned long long)plen);
+        goto fail;
+    }
+    if (fread(&extra, 1, 1, f) == 1) {
+        tg_error_set(err, "size_mismatch", "checkpoint %s has bytes past its end", path);
+        goto fail;
+    }
+    fclose(f);
+    f = NULL;
+    crc = get_u32(&tr);
+    if (crc != (uint32_t)ckpt_crc32(payload, plen)) {
+        tg_error_set(err, "bad_checksum", "checkpoint %s is corrupt: its CRC32 does not match",
+                     path);
+        goto fail;
+    }
+
+    /* the bytes are what was written; now check that they make sense */
+    pr.p = payload;
+    pr.len = plen;
+    cfg.in_dim = (int)get_u32(&pr);
+    cfg.hidden1 = (int)get_u32(&pr);
+    cfg.hidden2 = (int)get_u32(&pr);
+    nparams = get_u64(&pr);
+    if (mlp_config_check(&cfg, err) != 0) {
+        config_error(err, path);
+        goto fail;
+    }
+    if (nparams != mlp_num_params(&cfg)) {
+        tg_error_set(err, "size_mismatch",
+                     "checkpoint %s holds %llu parameters; its mlp (%d, %d, %d) needs %zu", path,
+                     (unsigned long long)nparams, cfg.in_dim, cfg.hidden1, cfg.hidden2,
+                     mlp_num_params(&cfg));
+        goto fail;
+    }
+    if (expect && (expect->in_dim != cfg.in_dim || expect->hidden1 != cfg.hidden1 ||
+                   expect->hidden2 != cfg.hidden2)) {
+        tg_error_set(err, "size_mismatch",
+                     "checkpoint %s is for an mlp (%d, %d, %d); this run uses (%d, %d, %d)", path,
+                     cfg.in_dim, cfg.hidden1, cfg.hidden2, expect->in_dim, expect->hidden1,
+                     expect->hidden2);
+        goto fail;
+    }
+    rc = mlp_init(m, &cfg, err);
+    if (rc)
+        goto fail;
+    rc = TG_EINVAL;
+    get_f32s(&pr, m->params_memory, m->num_params);
+    acfg.beta1 = get_f32(&pr);
+    acfg.beta2 = get_f32(&pr);
+    acfg.eps = get_f32(&pr);
+    acfg.weight_decay = get_f32(&pr);
+    step = (long)get_u64(&pr);
+    if (pr.short_read) {
+        tg_error_set(err, "size_mismatch", "checkpoint %s: payload is shorter than its mlp", path);
+        goto fail;
+    }
+    if (adam_config_check(&acfg, err) != 0) {
+        config_error(err, path);
+        goto fail;
+    }
+    if (step < 0) {
+        tg_error_set(err, "invalid_config", "checkpoint %s: adam step %ld is negative", path, step);
+        goto fail;
+    }
+    if (a) {
+        rc = adam_init(a, &acfg, m->num_params, err);
+        if (rc)
+            goto fail;
+        rc = TG_EINVAL;
+        a->step = step;
+        get_f32s(&pr, a->m, a->n);
+        get_f32s(&pr, a->v, a->n);
+    } else {
+        skip(&pr, 2 * 4 * m->num_params);
+    }
+    if (pr.short_read) {
+        tg_error_set(err, "size_mismatch", "checkpoint %s: payload is shorter than its moments",
+                     path);
+        goto fail;
+    }
+    if (get_sched(&pr, &sched_tmp, path, err) != 0)
+        goto fail;
+    for (int i = 0; i < 4; i++)
+        rng_s[i] = get_u64(&pr);
+    if (pr.short_read || pr.pos != pr.len) {
+        tg_error_set(err, "size_mismatch",
+                     "checkpoint %s: payload is %llu bytes; its contents need %zu", path,
+                     (unsigned long long)plen,
+                     payload_bytes(m->num_params, sched_tmp.cfg.greedy.window));
+        goto fail;
+    }
+    if (s)
+        *s = sched_tmp;
+    if (r)
+        memcpy(r->s, rng_s, sizeof(rng_s));
+    free(payload);
+    return 0;
+
+fail:
+    if (f)
+        fclose(f);
+    free(payload);
+    mlp_free(m);
+    adam_free(a);
+    return rc;
+}
