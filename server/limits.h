@@ -56,6 +56,16 @@
 #define TG_EPISODE_IDLE_SEC   600    /* unfinished episodes expire after this idle time */
 #define TG_TASKS_MAX          1000000
 #define TG_TASK_LIMIT_MAX     1000 /* ?limit on GET /v1/tasks */
+#define TG_REPORT_GROUPS_MAX  1024 /* distinct (split, tag) groups tracked for GET /v1/report */
+#define TG_TRAJ_LINE_MAX      (64UL << 20) /* bytes of one trajectory line the reader accepts */
+
+/* task files (server/task.c) */
+#define TG_TASK_LINE_MAX   (64 * 1024) /* bytes of one task line */
+#define TG_TASK_ID_MAX     64          /* bytes of a task id or split name */
+#define TG_TASK_PROMPT_MAX 4096        /* bytes of a prompt */
+#define TG_TASK_PLAN_MAX   16          /* plan steps (and expert calls) of one task */
+#define TG_TASK_TERMS_MAX  16          /* query_terms of one search step */
+#define TG_TASK_TEXT_MAX   4096        /* bytes of a string answer, yields, stdout match */
 
 /* trainer (config files and checkpoints are untrusted input too) */
 #define TG_MLP_MAX_DIM      4096               /* input or hidden width of the policy MLP */

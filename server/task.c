@@ -1,0 +1,941 @@
+/*
+ * task.c — the task schema: strict parsing/validation of task objects, the task set (JSONL
+ * loading, lookup by id and split) and whole-file checking. See task.h and docs/tasks.md.
+ * It does not judge, generate tasks or call tools.
+ */
+#include "task.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- names ------------------------------------------------------------------------------ */
+
+static const char *const family_names[TASK_FAMILY_COUNT] = {
+    [TASK_ARITH] = "arith",   [TASK_MENTAL] = "mental",
+    [TASK_LOOKUP] = "lookup", [TASK_LOOKUP_ARITH] = "lookup_arith",
+    [TASK_ALGO] = "algo",     [TASK_MULTI_LOOKUP] = "multi_lookup",
+};
+
+const char *task_family_name(enum task_family f) {
+    if ((unsigned)f >= TASK_FAMILY_COUNT)
+        return "?";
+    return family_names[f];
+}
+
+int task_family_parse(const char *name, enum task_family *out) {
+    for (int f = 0; f < TASK_FAMILY_COUNT; f++) {
+        if (name && strcmp(name, family_names[f]) == 0) {
+            *out = (enum task_family)f;
+            return 0;
+        }
+    }
+    return TG_EINVAL;
+}
+
+/* ---- parsing one task ------------------------------------------------------------------- */
+
+static char *dup_str(const char *s) {
+    size_t n = strlen(s);
+    char *d = malloc(n + 1);
+
+    if (d)
+        memcpy(d, s, n + 1);
+    return d;
+}
+
+/* Copy of s without leading/trailing whitespace (new), NULL on ENOMEM. */
+static char *dup_trimmed(const char *s) {
+    size_t n;
+    char *d;
+
+    while (*s && isspace((unsigned char)*s))
+        s++;
+    n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        n--;
+    d = malloc(n + 1);
+    if (!d)
+        return NULL;
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+/* Keys allowed in an object; returns the first unknown key or NULL. */
+static const char *unknown_key(const json_t *obj, const char *const *keys, size_t n) {
+    const char *k;
+    json_t *v;
+
+    json_object_foreach((json_t *)obj, k, v) {
+        size_t i;
+
+        (void)v;
+        for (i = 0; i < n; i++)
+            if (strcmp(k, keys[i]) == 0)
+                break;
+        if (i == n)
+            return k;
+    }
+    return NULL;
+}
+
+/* A required string field: non-empty, at most max bytes. */
+static int get_str(const json_t *obj, const char *key, size_t max, const char **out,
+                   const char *where, struct tg_error *err) {
+    const json_t *v = json_object_get(obj, key);
+
+    if (!v) {
+        tg_error_set(err, "invalid_task", "%s%s: missing", where, key);
+        return TG_EINVAL;
+    }
+    if (!json_is_string(v)) {
+        tg_error_set(err, "invalid_task", "%s%s: must be a string", where, key);
+        return TG_EINVAL;
+    }
+    if (json_string_length(v) == 0 || json_string_length(v) > max) {
+        tg_error_set(err, "invalid_task", "%s%s: length must be 1..%zu bytes", where, key, max);
+        return TG_EINVAL;
+    }
+    if (strlen(json_string_value(v)) != json_string_length(v)) {
+        tg_error_set(err, "invalid_task", "%s%s: contains a NUL character", where, key);
+        return TG_EINVAL;
+    }
+    *out = json_string_value(v);
+    return 0;
+}
+
+/* An optional finite non-negative number field; *out unchanged when absent. */
+static int get_nonneg(const json_t *obj, const char *key, double *out, const char *where,
+                      struct tg_error *err) {
+    const json_t *v = json_object_get(obj, key);
+
+    if (!v)
+        return 0;
+    if (!json_is_number(v) || !isfinite(json_number_value(v)) || json_number_value(v) < 0) {
+        tg_error_set(err, "invalid_task", "%s%s: must be a finite number >= 0", where, key);
+        return TG_EINVAL;
+    }
+    *out = json_number_value(v);
+    return 0;
+}
+
+static int parse_answer(const json_t *a, struct task_answer *out, struct tg_error *err) {
+    static const char *const keys[] = {"type", "value", "tolerance", "rel_tolerance"};
+    const char *type, *bad;
+    const json_t *v;
+    int rc;
+
+    if (!json_is_object(a)) {
+        tg_error_set(err, "invalid_task", "answer: must be an object");
+        return TG_EINVAL;
+    }
+    bad = unknown_key(a, keys, TG_ARRAY_LEN(keys));
+    if (bad) {
+        tg_error_set(err, "invalid_task", "answer.%s: unknown field", bad);
+        return TG_EINVAL;
+    }
+    rc = get_str(a, "type", TG_TASK_ID_MAX, &type, "answer.", err);
+    if (rc)
+        return rc;
+    v = json_object_get(a, "value");
+    if (!v) {
+        tg_error_set(err, "invalid_task", "answer.value: missing");
+        return TG_EINVAL;
+    }
+    if (strcmp(type, "number") == 0 || strcmp(type, "int") == 0) {
+        int is_int = type[0] == 'i';
+
+        if (!json_is_number(v) || !isfinite(json_number_value(v))) {
+            tg_error_set(err, "invalid_task", "answer.value: must be a finite number");
+            return TG_EINVAL;
+        }
+        out->type = is_int ? TASK_ANSWER_INT : TASK_ANSWER_NUMBER;
+        out->value = json_number_value(v);
+        if (is_int && (out->value != floor(out->value) || fabs(out->value) > 9007199254740992.0)) {
+            tg_error_set(err, "invalid_task", "answer.value: must be an integer for type int");
+            return TG_EINVAL;
+        }
+        if (is_int && (json_object_get(a, "tolerance") || json_object_get(a, "rel_tolerance"))) {
+            tg_error_set(err, "invalid_task", "answer.tolerance: not allowed for type int");
+            return TG_EINVAL;
+        }
+        out->tolerance = 1e-9;
+        out->rel_tolerance = 0;
+        rc = get_nonneg(a, "tolerance", &out->tolerance, "answer.", err);
+        if (!rc)
+            rc = get_nonneg(a, "rel_tolerance", &out->rel_tolerance, "answer.", err);
+        return rc;
+    }
+    if (strcmp(type, "string") == 0) {
+        const char *s;
+
+        if (json_object_get(a, "tolerance") || json_object_get(a, "rel_tolerance")) {
+            tg_error_set(err, "invalid_task", "answer.tolerance: not allowed for type string");
+            return TG_EINVAL;
+        }
+        rc = get_str(a, "value", TG_TASK_TEXT_MAX, &s, "answer.", err);
+        if (rc)
+            return rc;
+        out->type = TASK_ANSWER_STRING;
+        out->text = dup_str(s);
+        return out->text ? 0 : TG_ENOMEM;
+    }
+    tg_error_set(err, "invalid_task", "answer.type: must be \"number\", \"int\" or \"string\"");
+    return TG_EINVAL;
+}
+
+/* Lowercase ASCII alnum token? (what search's tokeniser produces) */
+static int is_token(const char *s) {
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s)))
+            return 0;
+    return 1;
+}
+
+static int parse_match(const json_t *m, struct task_step *st, const char *where,
+                       struct tg_error *err) {
+    static const char *const keys[] = {"query_terms", "hit",       "shows",
+                                       "value",       "tolerance", "stdout"};
+    const json_t *v;
+    const char *bad, *s;
+    int rc, any = 0;
+
+    if (!json_is_object(m)) {
+        tg_error_set(err, "invalid_task", "%smatch: must be an object", where);
+        return TG_EINVAL;
+    }
+    bad = unknown_key(m, keys, TG_ARRAY_LEN(keys));
+    if (bad) {
+        tg_error_set(err, "invalid_task", "%smatch.%s: unknown field", where, bad);
+        return TG_EINVAL;
+    }
+    v = json_object_get(m, "query_terms");
+    if (v) {
+        size_t i;
+        const json_t *t;
+
+        if (!json_is_array(v) || json_array_size(v) == 0 ||
+            json_array_size(v) > TG_TASK_TERMS_MAX) {
+            tg_error_set(err, "invalid_task",
+                         "%smatch.query_terms: must be an array of 1..%d "
+                         "terms",
+                         where, TG_TASK_TERMS_MAX);
+            return TG_EINVAL;
+        }
+        st->query_terms = calloc(json_array_size(v), sizeof(char *));
+        if (!st->query_terms)
+            return TG_ENOMEM;
+        json_array_foreach(v, i, t) {
+            if (!json_is_string(t) || !is_token(json_string_value(t)) ||
+                json_string_length(t) > TG_TASK_ID_MAX) {
+                tg_error_set(err, "invalid_task",
+                             "%smatch.query_terms[%zu]: must be a "
+                             "lowercase alphanumeric token",
+                             where, i);
+                return TG_EINVAL;
+            }
+            st->query_terms[i] = dup_str(json_string_value(t));
+            if (!st->query_terms[i])
+                return TG_ENOMEM;
+            st->nterms = i + 1;
+        }
+        any = 1;
+    }
+    if (json_object_get(m, "hit")) {
+        rc = get_str(m, "hit", TG_TASK_ID_MAX, &s, "match.", err);
+        if (rc)
+            return rc;
+        st->hit = dup_str(s);
+        if (!st->hit)
+            return TG_ENOMEM;
+        any = 1;
+    }
+    if (json_object_get(m, "shows")) {
+        rc = get_str(m, "shows", TG_TASK_TEXT_MAX, &s, "match.", err);
+        if (rc)
+            return rc;
+        st->shows = dup_str(s);
+        if (!st->shows)
+            return TG_ENOMEM;
+        any = 1;
+    }
+    v = json_object_get(m, "value");
+    if (v) {
+        if (!json_is_number(v) || !isfinite(json_number_value(v))) {
+            tg_error_set(err, "invalid_task", "%smatch.value: must be a finite number", where);
+            return TG_EINVAL;
+        }
+        st->has_value = 1;
+        st->value = json_number_value(v);
+        st->tolerance = 1e-9 * fmax(1.0, fabs(st->value));
+        rc = get_nonneg(m, "tolerance", &st->tolerance, "match.", err);
+        if (rc)
+            return rc;
+        any = 1;
+    } else if (json_object_get(m, "tolerance")) {
+        tg_error_set(err, "invalid_task", "%smatch.tolerance: only with match.value", where);
+        return TG_EINVAL;
+    }
+    v = json_object_get(m, "stdout");
+    if (v) {
+        if (!json_is_string(v) || json_string_length(v) > TG_TASK_TEXT_MAX) {
+            tg_error_set(err, "invalid_task",
+                         "%smatch.stdout: must be a string of at most "
+                         "%d bytes",
+                         where, TG_TASK_TEXT_MAX);
+            return TG_EINVAL;
+        }
+        st->stdout_equals = dup_trimmed(json_string_value(v));
+        if (!st->stdout_equals)
+            return TG_ENOMEM;
+        any = 1;
+    }
+    if (!any) {
+        tg_error_set(err, "invalid_task",
+                     "%smatch: needs at least one of query_terms, hit, "
+                     "shows, value, stdout",
+                     where);
+        return TG_EINVAL;
+    }
+    return 0;
+}
+
+static int parse_step(const json_t *j, size_t idx, size_t nplan, struct task_step *st,
+                      struct tg_error *err) {
+    static const char *const keys[] = {"tool", "match", "yields", "needs"};
+    char where[48];
+    const char *s, *bad;
+    const json_t *needs, *n;
+    size_t i;
+    int rc;
+
+    snprintf(where, sizeof(where), "plan[%zu].", idx);
+    if (!json_is_object(j)) {
+        tg_error_set(err, "invalid_task", "plan[%zu]: must be an object", idx);
+        return TG_EINVAL;
+    }
+    bad = unknown_key(j, keys, TG_ARRAY_LEN(keys));
+    if (bad) {
+        tg_error_set(err, "invalid_task", "%s%s: unknown field", where, bad);
+        return TG_EINVAL;
+    }
+    rc = get_str(j, "tool", TG_TASK_ID_MAX, &s, where, err);
+    if (rc)
+        return rc;
+    st->tool = dup_str(s);
+    if (!st->tool)
+        return TG_ENOMEM;
+    if (!json_object_get(j, "match")) {
+        tg_error_set(err, "invalid_task", "%smatch: missing", where);
+        return TG_EINVAL;
+    }
+    rc = parse_match(json_object_get(j, "match"), st, where, err);
+    if (rc)
+        return rc;
+    if (json_object_get(j, "yields")) {
+        rc = get_str(j, "yields", TG_TASK_ID_MAX, &s, where, err);
+        if (rc)
+            return rc;
+        st->yields = dup_str(s);
+        if (!st->yields)
+            return TG_ENOMEM;
+    }
+    needs = json_object_get(j, "needs");
+    if (!needs)
+        return 0;
+    if (!json_is_array(needs)) {
+        tg_error_set(err, "invalid_task", "%sneeds: must be an array of step indices", where);
+        return TG_EINVAL;
+    }
+    json_array_foreach(needs, i, n) {
+        json_int_t k;
+
+        if (!json_is_integer(n)) {
+            tg_error_set(err, "invalid_task", "%sneeds[%zu]: must be an integer", where, i);
+            return TG_EINVAL;
+        }
+        k = json_integer_value(n);
+        if (k < 0 || (size_t)k >= nplan) {
+            tg_error_set(err, "invalid_task", "%sneeds[%zu]: step %lld out of range 0..%zu", where,
+                         i, (long long)k, nplan - 1);
+            return TG_EINVAL;
+        }
+        if ((size_t)k == idx) {
+            tg_error_set(err, "invalid_task", "%sneeds[%zu]: a step cannot need itself", where, i);
+            return TG_EINVAL;
+        }
+        st->needs |= 1u << k;
+    }
+    return 0;
+}
+
+/* 1 if the needs graph has a cycle (Kahn's algorithm over at most TG_TASK_PLAN_MAX steps). */
+static int plan_has_cycle(const struct task_step *plan, size_t n) {
+    unsigned done = 0;
+    int progress = 1;
+
+    while (progress) {
+        progress = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!(done & (1u << i)) && (plan[i].needs & ~done) == 0) {
+                done |= 1u << i;
+                progress = 1;
+            }
+        }
+    }
+    return done != (n >= 32 ? ~0u : (1u << n) - 1);
+}
+
+static int parse_expert(const json_t *e, struct tg_error *err) {
+    const json_t *c;
+    size_t i;
+
+    if (!json_is_array(e) || json_array_size(e) > TG_TASK_PLAN_MAX) {
+        tg_error_set(err, "invalid_task", "expert: must be an array of at most %d calls",
+                     TG_TASK_PLAN_MAX);
+        return TG_EINVAL;
+    }
+    json_array_foreach(e, i, c) {
+        static const char *const keys[] = {"name", "arguments"};
+        const char *bad, *s;
+        char where[32];
+        int rc;
+
+        snprintf(where, sizeof(where), "expert[%zu].", i);
+        if (!json_is_object(c)) {
+            tg_error_set(err, "invalid_task", "expert[%zu]: must be an object", i);
+            return TG_EINVAL;
+        }
+        bad = unknown_key(c, keys, TG_ARRAY_LEN(keys));
+        if (bad) {
+            tg_error_set(err, "invalid_task", "%s%s: unknown field", where, bad);
+            return TG_EINVAL;
+        }
+        rc = get_str(c, "name", TG_TASK_ID_MAX, &s, where, err);
+        if (rc)
+            return rc;
+        if (!json_is_object(json_object_get(c, "arguments"))) {
+            tg_error_set(err, "invalid_task", "%sarguments: must be an object", where);
+            return TG_EINVAL;
+        }
+    }
+    return 0;
+}
+
+static int parse_task(const json_t *obj, struct task *t, struct tg_error *err) {
+    static const char *const keys[] = {"id",     "split", "family", "prompt",
+                                       "answer", "plan",  "expert"};
+    const char *s, *bad;
+    const json_t *plan, *st;
+    size_t i;
+    int rc;
+
+    if (!json_is_object(obj)) {
+        tg_error_set(err, "invalid_task", "task: must be a JSON object");
+        return TG_EINVAL;
+    }
+    bad = unknown_key(obj, keys, TG_ARRAY_LEN(keys));
+    if (bad) {
+        tg_error_set(err, "invalid_task", "%s: unknown field", bad);
+        return TG_EINVAL;
+    }
+    rc = get_str(obj, "id", TG_TASK_ID_MAX, &s, "", err);
+    if (rc)
+        return rc;
+    t->id = dup_str(s);
+    if (!t->id)
+        return TG_ENOMEM;
+    rc = get_str(obj, "split", TG_TASK_ID_MAX, &s, "", err);
+    if (rc)
+        return rc;
+    t->split = dup_str(s);
+    if (!t->split)
+        return TG_ENOMEM;
+    rc = get_str(obj, "family", TG_TASK_ID_MAX, &s, "", err);
+    if (rc)
+        return rc;
+    if (task_family_parse(s, &t->family)) {
+        tg_error_set(err, "invalid_task", "family: unknown family \"%s\"", s);
+        return TG_EINVAL;
+    }
+    rc = get_str(obj, "prompt", TG_TASK_PROMPT_MAX, &s, "", err);
+    if (rc)
+        return rc;
+    t->prompt = dup_str(s);
+    if (!t->prompt)
+        return TG_ENOMEM;
+    if (!json_object_get(obj, "answer")) {
+        tg_error_set(err, "invalid_task", "answer: missing");
+        return TG_EINVAL;
+    }
+    rc = parse_answer(json_object_get(obj, "answer"), &t->answer, err);
+    if (rc)
+        return rc;
+
+    plan = json_object_get(obj, "plan");
+    if (!json_is_array(plan) || json_array_size(plan) > TG_TASK_PLAN_MAX) {
+        tg_error_set(err, "invalid_task", "plan: must be an array of at most %d steps",
+                     TG_TASK_PLAN_MAX);
+        return TG_EINVAL;
+    }
+    t->nplan = json_array_size(plan);
+    if (t->family == TASK_MENTAL && t->nplan != 0) {
+        tg_error_set(err, "invalid_task", "plan: a mental task has no tool steps");
+        return TG_EINVAL;
+    }
+    if (t->family != TASK_MENTAL && t->nplan == 0) {
+        tg_error_set(err, "invalid_task", "plan: a %s task needs at least one step",
+                     task_family_name(t->family));
+        return TG_EINVAL;
+    }
+    if (t->nplan) {
+        t->plan = calloc(t->nplan, sizeof(*t->plan));
+        if (!t->plan)
+            return TG_ENOMEM;
+    }
+    json_array_foreach(plan, i, st) {
+        rc = parse_step(st, i, t->nplan, &t->plan[i], err);
+        if (rc)
+            return rc;
+    }
+    if (plan_has_cycle(t->plan, t->nplan)) {
+        tg_error_set(err, "invalid_task", "plan: the needs of its steps form a cycle");
+        return TG_EINVAL;
+    }
+    if (json_object_get(obj, "expert")) {
+        rc = parse_expert(json_object_get(obj, "expert"), err);
+        if (rc)
+            return rc;
+        t->expert = json_incref(json_object_get(obj, "expert"));
+    }
+    return 0;
+}
+
+int task_from_json(const json_t *obj, struct task *out, struct tg_error *err) {
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = parse_task(obj, out, err);
+    if (rc == TG_ENOMEM)
+        tg_error_set(err, "internal", "out of memory while parsing a task");
+    if (rc)
+        task_clear(out);
+    return rc;
+}
+
+void task_clear(struct task *t) {
+    if (!t)
+        return;
+    free(t->id);
+    free(t->split);
+    free(t->prompt);
+    free(t->answer.text);
+    for (size_t i = 0; i < t->nplan && t->plan; i++) {
+        struct task_step *st = &t->plan[i];
+
+        free(st->tool);
+        for (size_t k = 0; k < st->nterms; k++)
+            free(st->query_terms[k]);
+        free(st->query_terms);
+        free(st->hit);
+        free(st->shows);
+        free(st->stdout_equals);
+        free(st->yields);
+    }
+    free(t->plan);
+    json_decref(t->expert);
+    memset(t, 0, sizeof(*t));
+}
+
+json_t *task_public_json(const struct task *t) {
+    return json_pack("{s:s, s:s, s:s, s:s}", "id", t->id, "split", t->split, "family",
+                     task_family_name(t->family), "prompt", t->prompt);
+}
+
+/* ---- task sets -------------------------------------------------------------------------- */
+
+struct task_split {
+    char *name;  /* new */
+    size_t *idx; /* indices into tasks */
+    size_t n, cap;
+};
+
+struct task_set {
+    struct task *tasks;
+    size_t n, cap;
+    size_t *hash; /* open addressing: index+1 of a task, 0 empty; hcap a power of two */
+    size_t hcap;
+    struct task_split *splits;
+    size_t nsplits;
+};
+
+static size_t str_hash(const char *s) {
+    size_t h = 1469598103934665603ULL;
+
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+struct task_set *task_set_new(void) {
+    return calloc(1, sizeof(struct task_set));
+}
+
+void task_set_free(struct task_set *s) {
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n; i++)
+        task_clear(&s->tasks[i]);
+    free(s->tasks);
+    free(s->hash);
+    for (size_t i = 0; i < s->nsplits; i++) {
+        free(s->splits[i].name);
+        free(s->splits[i].idx);
+    }
+    free(s->splits);
+    free(s);
+}
+
+size_t task_set_count(const struct task_set *s) {
+    return s->n;
+}
+
+const struct task *task_set_at(const struct task_set *s, size_t i) {
+    return i < s->n ? &s->tasks[i] : NULL;
+}
+
+const struct task *task_set_find(const struct task_set *s, const char *id) {
+    if (!s->hcap || !id)
+        return NULL;
+    for (size_t h = str_hash(id) & (s->hcap - 1);; h = (h + 1) & (s->hcap - 1)) {
+        size_t v = s->hash[h];
+
+        if (v == 0)
+            return NULL;
+        if (strcmp(s->tasks[v - 1].id, id) == 0)
+            return &s->tasks[v - 1];
+    }
+}
+
+static const struct task_split *find_split(const struct task_set *s, const char *name) {
+    for (size_t i = 0; i < s->nsplits; i++)
+        if (strcmp(s->splits[i].name, name) == 0)
+            return &s->splits[i];
+    return NULL;
+}
+
+size_t task_set_split_count(const struct task_set *s, const char *split) {
+    const struct task_split *sp = find_split(s, split);
+
+    return sp ? sp->n : 0;
+}
+
+const struct task *task_set_split_at(const struct task_set *s, const char *split, size_t i) {
+    const struct task_split *sp = find_split(s, split);
+
+    if (!sp || i >= sp->n)
+        return NULL;
+    return &s->tasks[sp->idx[i]];
+}
+
+/* Rebuild the id hash and the split indices from tasks[0..n). */
+static int reindex(struct task_set *s) {
+    size_t hcap = 16;
+    size_t *hash;
+
+    while (hcap < 2 * s->n + 1)
+        hcap *= 2;
+    hash = calloc(hcap, sizeof(*hash));
+    if (!hash)
+        return TG_ENOMEM;
+    free(s->hash);
+    s->hash = hash;
+    s->hcap = hcap;
+    for (size_t i = 0; i < s->n; i++) {
+        size_t h = str_hash(s->tasks[i].id) & (hcap - 1);
+
+        while (hash[h])
+            h = (h + 1) & (hcap - 1);
+        hash[h] = i + 1;
+    }
+    for (size_t i = 0; i < s->nsplits; i++)
+        s->splits[i].n = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        struct task_split *sp = (struct task_split *)find_split(s, s->tasks[i].split);
+
+        if (!sp) {
+            struct task_split *ns = realloc(s->splits, (s->nsplits + 1) * sizeof(*ns));
+
+            if (!ns)
+                return TG_ENOMEM;
+            s->splits = ns;
+            sp = &ns[s->nsplits];
+            memset(sp, 0, sizeof(*sp));
+            sp->name = dup_str(s->tasks[i].split);
+            if (!sp->name)
+                return TG_ENOMEM;
+            s->nsplits++;
+        }
+        if (sp->n == sp->cap) {
+            size_t nc = sp->cap ? 2 * sp->cap : 64;
+            size_t *ni = realloc(sp->idx, nc * sizeof(*ni));
+
+            if (!ni)
+                return TG_ENOMEM;
+            sp->idx = ni;
+            sp->cap = nc;
+        }
+        sp->idx[sp->n++] = i;
+    }
+    return 0;
+}
+
+static int grow_tasks(struct task_set *s) {
+    size_t nc;
+    struct task *nt;
+
+    if (s->n < s->cap)
+        return 0;
+    nc = s->cap ? 2 * s->cap : 256;
+    nt = realloc(s->tasks, nc * sizeof(*nt));
+    if (!nt)
+        return TG_ENOMEM;
+    s->tasks = nt;
+    s->cap = nc;
+    return 0;
+}
+
+/* 1 if id is used by tasks[0..n) (linear over the pending tail, hash over the rest). */
+static int id_taken(const struct task_set *s, size_t indexed, const char *id) {
+    struct task_set view = *s;
+
+    view.n = indexed;
+    if (indexed && task_set_find(&view, id))
+        return 1;
+    for (size_t i = indexed; i < s->n; i++)
+        if (strcmp(s->tasks[i].id, id) == 0)
+            return 1;
+    return 0;
+}
+
+/* Append obj; indexed = how many tasks the hash covers. */
+static int append_task(struct task_set *s, size_t indexed, const json_t *obj,
+                       struct tg_error *err) {
+    struct task t;
+    int rc;
+
+    if (s->n >= TG_TASKS_MAX) {
+        tg_error_set(err, "invalid_task", "more than %d tasks", TG_TASKS_MAX);
+        return TG_ERANGE;
+    }
+    rc = task_from_json(obj, &t, err);
+    if (rc)
+        return rc;
+    if (id_taken(s, indexed, t.id)) {
+        tg_error_set(err, "invalid_task", "id: duplicate task id \"%s\"", t.id);
+        task_clear(&t);
+        return TG_EINVAL;
+    }
+    rc = grow_tasks(s);
+    if (rc) {
+        task_clear(&t);
+        return rc;
+    }
+    s->tasks[s->n++] = t;
+    return 0;
+}
+
+int task_set_add(struct task_set *s, const json_t *obj, struct tg_error *err) {
+    int rc = append_task(s, s->n, obj, err);
+
+    if (!rc)
+        rc = reindex(s);
+    return rc;
+}
+
+/*
+ * Read the next line of f into *buf (grown as needed, at most TG_TASK_LINE_MAX bytes).
+ * Returns 1 with *len set, 0 at EOF, TG_ERANGE for an over-long line (rest of it skipped),
+ * TG_EIO, TG_ENOMEM.
+ */
+static int read_line(FILE *f, char **buf, size_t *cap, size_t *len) {
+    size_t n = 0;
+    int c, too_long = 0;
+
+    while ((c = getc(f)) != EOF && c != '\n') {
+        if (n + 1 >= TG_TASK_LINE_MAX) {
+            too_long = 1;
+            continue;
+        }
+        if (n + 1 >= *cap) {
+            size_t nc = *cap ? 2 * *cap : 4096;
+            char *nb = realloc(*buf, nc);
+
+            if (!nb)
+                return TG_ENOMEM;
+            *buf = nb;
+            *cap = nc;
+        }
+        (*buf)[n++] = (char)c;
+    }
+    if (ferror(f))
+        return TG_EIO;
+    if (c == EOF && n == 0 && !too_long)
+        return 0;
+    if (!*buf) {
+        *buf = malloc(1);
+        if (!*buf)
+            return TG_ENOMEM;
+        *cap = 1;
+    }
+    (*buf)[n] = '\0';
+    *len = n;
+    return too_long ? TG_ERANGE : 1;
+}
+
+static int blank(const char *s) {
+    for (; *s; s++)
+        if (!isspace((unsigned char)*s))
+            return 0;
+    return 1;
+}
+
+/* Parse one line's JSON (depth bounded by jansson's own limit and the line limit). */
+static json_t *parse_line(const char *line, size_t len, struct tg_error *err) {
+    json_error_t je;
+    json_t *j = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
+
+    if (!j)
+        tg_error_set(err, "invalid_task", "invalid JSON at column %d: %s", je.column, je.text);
+    return j;
+}
+
+int task_set_load(struct task_set *s, const char *path, struct tg_error *err) {
+    FILE *f = fopen(path, "r");
+    size_t start = s->n, lineno = 0, cap = 0, len = 0;
+    char *buf = NULL;
+    struct tg_error e;
+    int rc = 0;
+
+    if (!f) {
+        tg_error_set(err, "io_error", "%s: cannot open: %s", path, strerror(errno));
+        return TG_EIO;
+    }
+    tg_error_clear(&e);
+    for (;;) {
+        json_t *j;
+
+        rc = read_line(f, &buf, &cap, &len);
+        lineno++;
+        if (rc == 0)
+            break;
+        if (rc == TG_ERANGE) {
+            tg_error_set(&e, "invalid_task", "line longer than %d bytes", TG_TASK_LINE_MAX);
+            goto fail;
+        }
+        if (rc < 0) {
+            tg_error_set(&e, "io_error", "read failed");
+            goto fail;
+        }
+        if (blank(buf))
+            continue;
+        j = parse_line(buf, len, &e);
+        if (!j) {
+            rc = TG_EINVAL;
+            goto fail;
+        }
+        rc = append_task(s, start, j, &e);
+        json_decref(j);
+        if (rc)
+            goto fail;
+    }
+    rc = reindex(s);
+    if (rc) {
+        tg_error_set(&e, "internal", "out of memory");
+        lineno = 0;
+        goto fail;
+    }
+    free(buf);
+    fclose(f);
+    return 0;
+
+fail:
+    while (s->n > start)
+        task_clear(&s->tasks[--s->n]);
+    reindex(s); /* shrinking never needs more memory than the last successful index */
+    tg_error_set(err, e.code[0] ? e.code : "invalid_task", "%s:%zu: %s", path, lineno, e.message);
+    free(buf);
+    fclose(f);
+    return rc;
+}
+
+int task_check_file(const char *path, FILE *report, size_t *ntasks, size_t *nerrors,
+                    struct tg_error *err) {
+    struct task_set *seen = NULL;
+    FILE *f = NULL;
+    char *buf = NULL;
+    size_t cap = 0, len = 0, lineno = 0, nt = 0, ne = 0;
+    int rc = 0;
+
+    f = fopen(path, "r");
+    if (!f) {
+        tg_error_set(err, "io_error", "%s: cannot open: %s", path, strerror(errno));
+        return TG_EIO;
+    }
+    seen = task_set_new();
+    if (!seen) {
+        rc = TG_ENOMEM;
+        goto done;
+    }
+    for (;;) {
+        struct tg_error e;
+        json_t *j;
+        int lrc = read_line(f, &buf, &cap, &len);
+
+        lineno++;
+        if (lrc == 0)
+            break;
+        if (lrc == TG_EIO || lrc == TG_ENOMEM) {
+            rc = lrc;
+            tg_error_set(err, "io_error", "%s:%zu: read failed", path, lineno);
+            goto done;
+        }
+        tg_error_clear(&e);
+        if (lrc == TG_ERANGE) {
+            tg_error_set(&e, "invalid_task", "line longer than %d bytes", TG_TASK_LINE_MAX);
+        } else if (blank(buf)) {
+            continue;
+        } else {
+            nt++;
+            j = parse_line(buf, len, &e);
+            if (j) {
+                lrc = append_task(seen, 0, j, &e);
+                json_decref(j);
+                if (lrc == TG_ENOMEM) {
+                    rc = lrc;
+                    tg_error_set(err, "internal", "out of memory");
+                    goto done;
+                }
+                if (lrc == 0)
+                    continue;
+            }
+        }
+        ne++;
+        if (report)
+            fprintf(report, "%s:%zu: %s\n", path, lineno, e.message);
+    }
+done:
+    if (ntasks)
+        *ntasks = nt;
+    if (nerrors)
+        *nerrors = ne;
+    task_set_free(seen);
+    free(buf);
+    fclose(f);
+    return rc;
+}
