@@ -12,7 +12,8 @@
 # (calculator >= 0.8x ceiling) is reported, not asserted. Exits non-zero if a server fails to
 # start, answers the check request wrongly, or wrk reports errors.
 set -u
-BUILD=${1:-build}
+BUILD=$(cd "${1:-build}" 2>/dev/null && pwd) || { echo "http.sh: no build folder ${1:-build}" >&2; exit 1; }
+cd "$(dirname "$0")/.." || exit 1 # the repository root: the server finds data/ from here
 THREADS=${THREADS:-2}
 WRK_THREADS=${WRK_THREADS:-1}
 WRK_CONN=${WRK_CONN:-32}
@@ -93,7 +94,7 @@ CALC=$(median "$BENCH_TMP/calculator.rounds")
 echo "### HTTP throughput: POST /v1/tools/calculator"
 echo
 echo "wrk -t$WRK_THREADS -c$WRK_CONN -d$WRK_DUR --latency (keep-alive), server --threads $THREADS," \
-    "$(nproc) cores; median of $ROUNDS rounds by req/s"
+    "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end; median of $ROUNDS rounds by req/s"
 echo
 printf '%s\n%s\n' "$CEIL" "$CALC" | awk -v ceil="$(echo "$CEIL" | cut -d' ' -f1)" '
     BEGIN {

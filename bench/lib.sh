@@ -30,7 +30,8 @@ trap 'exit 143' TERM
 bench_start() {
     _log=$1
     shift
-    "$@" >"$_log" 2>&1 &
+    : >"$_log" # created here, not by the child, so the polling below never races it
+    "$@" >>"$_log" 2>&1 &
     BENCH_PID=$!
     BENCH_PIDS="$BENCH_PIDS $BENCH_PID"
     BENCH_PORT=""

@@ -1,0 +1,37 @@
+#!/bin/sh
+# bench/run.sh — `make bench`: run every benchmark script in bench/ in turn and print their
+# tables. http.sh and search.sh always; sandbox.sh, episodes.sh and train.sh when present
+# (other modules add them).
+#
+# usage: sh bench/run.sh [BUILD_DIR]   (default build; make bench passes $(BUILD))
+# Each script gets BUILD_DIR as its only argument and its own settings from the environment
+# (see the head of each script). Exits non-zero if any benchmark failed to run; a target that
+# is not met is reported by the script, not counted as a failure.
+BUILD=${1:-build}
+DIR=$(dirname "$0")
+failed=""
+ran=0
+
+for name in http search sandbox episodes train; do
+    script=$DIR/$name.sh
+    case $name in
+        http | search) ;;
+        *) [ -f "$script" ] || continue ;;
+    esac
+    echo "==== bench/$name.sh ($(date -u +%Y-%m-%dT%H:%M:%SZ))"
+    start=$(date +%s)
+    if [ -f "$script" ] && sh "$script" "$BUILD"; then
+        echo "==== bench/$name.sh ok ($(($(date +%s) - start)) s)"
+    else
+        echo "==== bench/$name.sh FAILED" >&2
+        failed="$failed $name"
+    fi
+    ran=$((ran + 1))
+    echo
+done
+
+if [ -n "$failed" ]; then
+    echo "bench: $ran run, failed:$failed" >&2
+    exit 1
+fi
+echo "bench: $ran run, all ok"
