@@ -1136,7 +1136,7 @@ static char *copy_out(const char *p, size_t n) {
 
 int sandbox_run(const struct sandbox_request *rq, struct sandbox_result *res,
                 struct tg_error *err) {
-    char *argv[6] = {"python3", "-I", "-S", "-c", NULL, NULL};
+    char *argv[7] = {"python3", "-I", "-S", "-u", "-c", NULL, NULL};
     struct sb_slot *s = NULL;
     struct sb_run r;
     int timeout, rc;
@@ -1160,8 +1160,8 @@ int sandbox_run(const struct sandbox_request *rq, struct sandbox_result *res,
                      TG_CODE_MAX_BYTES, TG_STDIN_MAX_BYTES, TG_CODE_TIMEOUT_MAX_MS);
         return TG_EINVAL;
     }
-    argv[4] = copy_out(rq->code, rq->code_len);
-    if (!argv[4])
+    argv[5] = copy_out(rq->code, rq->code_len);
+    if (!argv[5])
         return TG_ENOMEM;
     s = slot_acquire();
     rc = run_in_slot(s, argv, rq->stdin_data, rq->stdin_len, timeout, g.layers, &r, err);
@@ -1184,6 +1184,6 @@ int sandbox_run(const struct sandbox_request *rq, struct sandbox_result *res,
     res->cpu_ms = (double)r.cpu_us / 1000.0;
 done:
     slot_release(s);
-    free(argv[4]);
+    free(argv[5]);
     return rc;
 }

@@ -1,0 +1,807 @@
+/*
+ * test_sandbox.c — suite `sandbox`: sandbox_run and run_code_tool_invoke, called directly.
+ *
+ * Every attack of issue 3 is run for real; each test checks that the attack was contained
+ * (the host is unchanged, the run ended) and that the outcome was reported (the Python error
+ * printed, a signal, timed_out, truncated), and that no process of a slot uid is left.
+ * Ordinary programs must keep working. Timeouts are short to keep the suite fast.
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../server/limits.h"
+#include "../tools/run_code.h"
+#include "../tools/sandbox.h"
+#include "tg_test.h"
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+static int sandbox_ready(void) {
+    struct sandbox_config c = {.slots = 2, .unsafe = 0, .quiet = 1};
+    struct sandbox_caps caps;
+    struct tg_error e;
+
+    if (sandbox_slots() == 0 && sandbox_init(&c, &e) != 0)
+        return 0;
+    sandbox_caps(&caps);
+    return caps.namespaces && caps.seccomp;
+}
+
+/* Processes whose real uid is a slot uid, anywhere on the host. */
+static int slot_processes(void) {
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+    unsigned lo = sandbox_slot_uid(0), hi = sandbox_slot_uid(sandbox_slots());
+    int n = 0;
+
+    if (!d)
+        return -1;
+    while ((de = readdir(d))) {
+        char path[300], line[256];
+        FILE *f;
+
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof(path), "/proc/%s/status", de->d_name);
+        f = fopen(path, "r");
+        if (!f)
+            continue;
+        while (fgets(line, sizeof(line), f)) {
+            unsigned uid;
+
+            if (sscanf(line, "Uid: %u", &uid) == 1) {
+                if (uid >= lo && uid < hi) {
+                    n++;
+                    fprintf(stderr, "\nleftover process %s uid %u\n", de->d_name, uid);
+                }
+                break;
+            }
+        }
+        fclose(f);
+    }
+    closedir(d);
+    return n;
+}
+
+/* Run code (stdin may be NULL) and check nothing is left behind. */
+static int run(const char *code, const char *in, int timeout_ms, struct sandbox_result *r) {
+    struct sandbox_request rq = {code, strlen(code), in, in ? strlen(in) : 0, timeout_ms};
+    struct tg_error e;
+    int rc;
+
+    tg_error_clear(&e);
+    rc = sandbox_run(&rq, r, &e);
+    if (rc)
+        fprintf(stderr, "\nsandbox_run: %s: %s\n", e.code, e.message);
+    CU_ASSERT_EQUAL(slot_processes(), 0);
+    return rc;
+}
+
+static int has(const struct sandbox_result *r, const char *needle) {
+    return (r->out && strstr(r->out, needle)) || (r->err && strstr(r->err, needle));
+}
+
+#define NEED_SANDBOX()                                                                             \
+    do {                                                                                           \
+        if (!sandbox_ready()) {                                                                    \
+            CU_FAIL("sandbox layers unavailable on this host (need root, namespaces, seccomp)");   \
+            return;                                                                                \
+        }                                                                                          \
+    } while (0)
+
+/* ---- ordinary programs ---------------------------------------------------------------------- */
+
+TG_TEST(sandbox, caps_active) {
+    struct sandbox_caps c;
+
+    NEED_SANDBOX();
+    sandbox_caps(&c);
+    CU_ASSERT(c.namespaces && c.seccomp);
+    /* cgroups are optional, but on a host where v1 memory+pids are writable they are on. */
+    if (access("/sys/fs/cgroup/memory/cgroup.procs", W_OK) == 0 &&
+        access("/sys/fs/cgroup/pids/cgroup.procs", W_OK) == 0)
+        CU_ASSERT(c.cgroups);
+}
+
+TG_TEST(sandbox, print) {
+    struct sandbox_result r;
+
+    NEED_SANDBOX();
+    CU_ASSERT_EQUAL_FATAL(run("print(1 + 1)", NULL, 2000, &r), 0);
+    CU_ASSERT_STRING_EQUAL(r.out, "2\n");
+    CU_ASSERT_EQUAL(r.out_len, 2);
+    CU_ASSERT_STRING_EQUAL(r.err, "");
+    CU_ASSERT_EQUAL(r.exit_code, 0);
+    CU_ASSERT_EQUAL(r.signal, 0);
+    CU_ASSERT(!r.timed_out && !r.truncated);
+    CU_ASSERT(r.wall_ms > 0 && r.wall_ms < 2000);
+    sandbox_result_free(&r);
+}
+
+TG_TEST(sandbox, echo_stdin) {
+    struct sandbox_result r;
+    char *big;
+
+    NEED_SANDBOX();
+    CU_ASSERT_EQUAL_FATAL(
+        run("import sys\nsys.stdout.write(sys.stdin.read().upper())", "hello\nworld", 2000, &r), 0);
+    CU_ASSERT_STRING_EQUAL(r.out, "HELLO\nWORLD");
+    sandbox_result_free(&r);
+
+    /* A full 64 KiB of stdin echoed back while it is still being written: no deadlock. */
+    big = malloc(TG_STDIN_MAX_BYTES + 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(big);
+    for (int i = 0; i < TG_STDIN_MAX_BYTES; i++)
+        big[i] = (char)('a' + i % 26);
+    big[TG_STDIN_MAX_BYTES] = '\0';
+    CU_ASSERT_EQUAL_FATAL(
+        run("import sys\nfor line in sys.stdin: sys.stdout.write(line)", big, 5000, &r), 0);
+    CU_ASSERT_EQUAL(r.out_len, (size_t)TG_STDIN_MAX_BYTES);
+    CU_ASSERT(r.out && memcmp(r.out, big, TG_STDIN_MAX_BYTES) == 0);
+    CU_ASSERT(!r.truncated);
+    sandbox_result_free(&r);
+    free(big);
+}
+
+TG_TEST(sandbox, stdlib_modules) {
+    struct sandbox_result r;
+
+    NEED_SANDBOX();
+    CU_ASSERT_EQUAL_FATAL(run("import math, json, itertools, re, fractions, decimal\n"
+                              "decimal.getcontext().prec = 30\n"
+                              "print(math.comb(10, 3), json.dumps({'a': [1, 2]}),\n"
+                              "      len(list(itertools.permutations(range(4)))),\n"
+                              "      re.findall(r'\\d+', 'a1b22c333'), fractions.Fraction(1, 3) + "
+                              "fractions.Fraction(1, 6),\n"
+                              "      decimal.Decimal(1) / decimal.Decimal(7))",
+                              NULL, 3000, &r),
+                          0);
+    CU_ASSERT_STRING_EQUAL(
+        r.out, "120 {\"a\": [1, 2]} 24 ['1', '22', '333'] 1/2 0.142857142857142857142857142857\n");
+    CU_ASSERT_EQUAL(r.exit_code, 0);
+    sandbox_result_free(&r);
+}
+
+TG_TEST(sandbox, threads) {
+    struct sandbox_result r;
+
+    NEED_SANDBOX();
+    CU_ASSERT_EQUAL_FATAL(run("import threading\n"
+                              "out = [0] * 8\n"
+                              "def work(i): out[i] = sum(range(i * 1000))\n"
+                              "ts = [threading.Thread(target=work, args=(i,)) for i in range(8)]\n"
+                              "[t.start() for t in ts]; [t.join() for t in ts]\n"
+                              "print(sum(out))",
+                              NULL, 3000, &r),
+                          0);
+    {
+        long long want = 0;
+
+        for (long long i = 0; i < 8; i++)
+            want += (i * 1000) * (i * 1000 - 1) / 2;
+        char buf[64];
+        snprintf(buf, sizeof(buf), "%lld\n", want);
+        CU_ASSERT_STRING_EQUAL(r.out, buf);
+    }
+    sandbox_result_free(&r);
+}
+
+TG_TEST(sandbox, one_second_computation) {
+    struct sandbox_result r;
+
+    NEED_SANDBOX();
+    CU_ASSERT_EQUAL_FATAL(run("import time\n"
+                              "t = time.process_time(); n = 0\n"
+                              "while time.process_time() - t < 1.0: n += 1\n"
+                              "print('done', n > 0)",
+                              NULL, 8000, &r),
+                          0);
+    CU_ASSERT_STRING_EQUAL(r.out, "done True\n");
+    CU_ASSERT(!r.timed_out);
+    CU_ASSERT(r.cpu_ms >= 900 && r.cpu_ms < 4000);
+    CU_ASSERT(r.wall_ms >= r.cpu_ms * 0.9);
+    sandbox_result_free(&r);
+}
+
+TG_TEST(sandbox, exception_is_readable) {
+    struct sandbox_result r;
+
+    NEED_SANDBOX();
+    CU_ASSERT_EQUAL_FATAL(run("def f():\n    raise ValueError('boom')\nf()", NULL, 2000, &r), 0);
+    CU_ASSERT_EQUAL(r.exit_code, 1);
+    CU_ASSERT_EQUAL(r.signal, 0);
+    CU_ASSERT(strstr(r.err, "Traceback") != NULL);
+    CU_ASSERT(strstr(r.err, "ValueError: boom") != NULL);
+    sandbox_result_free(&r);
+}
+
+TG_TEST(sandbox, invalid_requests) {
+    struct sandbox_request rq = {"print(1)\0", 9, NULL, 0, 1000};
+    struct sandbox_result r;
+    struct tg_error e;
+
+    NEED_SANDBOX();
+    CU_ASSERT_EQUAL(sandbox_run(&rq, &r, &e), TG_EINVAL);
+    CU_ASSERT_STRING_EQUAL(e.code, "invalid_arguments");
+    rq.code_len = 8;
+    rq.timeout_ms = TG_CODE_TIMEOUT_MAX_MS + 1;
+    CU_ASSERT_EQUAL(sandbox_run(&rq, &r, &e), TG_EINVAL);
+    rq.timeout_ms = 1000;
+    rq.code_len = TG_CODE_MAX_BYTES + 1;
+    CU_ASSERT_EQUAL(sandbox_run(&rq, &r, &e), TG_EINVAL);
+    rq.code_len = 0;
+    CU_ASSERT_EQUAL(sandbox_run(&rq, &r, &e), TG_EINVAL);
+    CU_ASSERT_PTR_NULL(r.out);
+}
+
+/* ---- network -------------------------------------------------------------------------------- */
+
+TG_TEST(sandbox, tcp_connect_to_host_listener) {
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t alen = sizeof(a);
+    struct sandbox_result r;
+    char code[512];
+    int fd;
+
+    NEED_SANDBOX();
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CU_ASSERT_FATAL(fd >= 0);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CU_ASSERT_FATAL(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(fd, 4) == 0);
+    CU_ASSERT_FATAL(getsockname(fd, (struct sockaddr *)&a, &alen) == 0);
+    snprintf(code, sizeof(code),
+             "import socket\n"
+             "try:\n"
+             "    s = socket.create_connection(('127.0.0.1', %d), timeout=1)\n"
+             "    print('CONNECTED')\n"
+             "except OSError as e:\n"
+             "    print(type(e).__name__, e.errno)\n",
+             ntohs(a.sin_port));
+    CU_ASSERT_EQUAL_FATAL(run(code, NULL, 3000, &r), 0);
+    CU_ASSERT_STRING_EQUAL(r.out, "PermissionError 1\n");
+    {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+
+        CU_ASSERT_EQUAL(poll(&p, 1, 0), 0); /* nobody knocked */
+    }
+    close(fd);
+    sandbox_result_free(&r);
+}
+
+TG_TEST(sandbox, dns_lookup) {
+    struct sandbox_result r;
+
+    NEED_SANDBOX();
+    CU_ASSERT_EQUAL_FATAL(run("import socket\n"
+                              "try:\n"
+                              "    print(socket.getaddrinfo('example.com', 80))\n"
+                              "except OSError as e:\n"
+                              "    print('FAILED', type(e).__name__)\n",
+                              NULL, 3000, &r),
+                          0);
+    CU_ASSERT(strncmp(r.out, "FAILED ", 7) == 0);
+    CU_ASSERT(!r.timed_out);
+    sandbox_result_free(&r);
+}
+
+/* ---- the file system ------------------------------------------------------------------------ */
+
+TG_TEST(sandbox, write_outside_tmp) {
+    struct sandbox_result r;
+    char code[1024];
+    int n;
+
+    NEED_SANDBOX();
+    n = snprintf(
+        code, sizeof(code),
+        "import os\n"
+        "for p in ['/toolgym_probe_%d', '/usr/lib/toolgym_probe_%d', '/dev/toolgym_probe',\n"
+        "          '/proc/toolgym_probe', '/usr/bin/python3']:\n"
+        "    try:\n"
+        "        open(p, 'a').write('x'); print('WROTE', p)\n"
+        "    except OSError as e:\n"
+        "        print('denied', type(e).__name__)\n"
+        "open('/tmp/ok', 'w').write('fine'); print(open('/tmp/ok').read())\n",
+        (int)getpid(), (int)getpid());
+    CU_ASSERT_FATAL(n > 0 && (size_t)n < sizeof(code));
+    CU_ASSERT_EQUAL_FATAL(run(code, NULL, 3000, &r), 0);
+    CU_ASSERT(strstr(r.out, "WROTE") == NULL);
+    CU_ASSERT(strstr(r.out, "fine\n") != NULL);
+    {
+        int denied = 0;
+
+        for (const char *p = r.out; (p = strstr(p, "denied")); p++)
+            denied++;
+        CU_ASSERT_EQUAL(denied, 5);
+    }
+    snprintf(code, sizeof(code), "/toolgym_probe_%d", (int)getpid());
+    CU_ASSERT(access(code, F_OK) != 0);
+    snprintf(code, sizeof(code), "/usr/lib/toolgym_probe_%d", (int)getpid());
+    CU_ASSERT(access(code, F_OK) != 0);
+    sandbox_result_free(&r);
+}
+
+TG_TEST(sandbox, read_secrets) {
+    struct sandbox_result r;
+    char cwd[512], code[2048];
+
+    NEED_SANDBOX();
+    CU_ASSERT_FATAL(getcwd(cwd, sizeof(cwd)) != NULL);
+    setenv("TOOLGYM_TEST_SECRET", "hunter2-sandbox-secret", 1);
+    snprintf(code, sizeof(code),
+             "import os\n"
+             "for p in ['/etc/shadow', '/etc/passwd', '%s/Makefile', '/proc/1/environ',\n"
+             "          '/proc/1/mem', '/proc/1/root/etc/shadow', '/root/.bash_history']:\n"
+             "    try:\n"
+             "        print('READ', p, open(p, 'rb').read(64))\n"
+             "    except OSError as e:\n"
+             "        print('denied', type(e).__name__)\n"
+             "print('env', dict(os.environ))\n"
+             "for pid in os.listdir('/proc'):\n"
+             "    if pid.isdigit():\n"
+             "        try: print(open('/proc/%%s/environ' %% pid, 'rb').read())\n"
+             "        except OSError: pass\n",
+             cwd);
+    CU_ASSERT_EQUAL_FATAL(run(code, NULL, 3000, &r), 0);
+    CU_ASSERT(strstr(r.out, "READ") == NULL);
+    CU_ASSERT(strstr(r.out, "env {}\n") != NULL);
+    CU_ASSERT(!has(&r, "hunter2"));
+    CU_ASSERT_EQUAL(r.exit_code, 0);
+    unsetenv("TOOLGYM_TEST_SECRET");
+    sandbox_result_free(&r);
+}
+
+TG_TEST(sandbox, root_holds_only_python) {
+    struct sandbox_result r;
+
+    NEED_SANDBOX();
+    CU_ASSERT_EQUAL_FATAL(run("import os\nprint(sorted(os.listdir('/')))", NULL, 2000, &r), 0);
+    CU_ASSERT(strstr(r.out, "'usr'") && strstr(r.out, "'tmp'") && strstr(r.out, "'dev'"));
+    CU_ASSERT(!strstr(r.out, "'etc'") && !strstr(r.out, "'home'") && !strstr(r.out, "'root'") &&
+              !strstr(r.out, "'work'") && !strstr(r.out, "'sys'"));
+    sandbox_result_free(&r);
+}
+
+TG_TEST(sandbox, fill_tmp) {
+    struct sandbox_result r;
+
+    NEED_SANDBOX();
+    CU_ASSERT_EQUAL_FATAL(
+        run("import os\n"
+            "chunk = b'x' * (1 << 20); total = 0; err = None\n"
+            "for i in range(64):\n"
+            "    try:\n"
+            "        with open('/tmp/f%d' % i, 'wb') as f:\n"
+            "            for j in range(16): f.write(chunk); total += len(chunk)\n"
+            "    except OSError as e:\n"
+            "        err = e; break\n"
+            "print(type(err).__name__, err.errno if err else 0, total >> 20)",
+            NULL, 5000, &r),
+        0);
+    /* ENOSPC (28) on the 16 MiB tmpfs, or EFBIG (27) from RLIMIT_FSIZE: either way bounded. */
+    CU_ASSERT(strncmp(r.out, "OSError 28 ", 11) == 0 || strncmp(r.out, "OSError 27 ", 11) == 0);
+    CU_ASSERT(atoi(r.out + 11) <= (int)(TG_CODE_TMP_BYTES >> 20));
+    CU_ASSERT_EQUAL(r.exit_code, 0);
+    sandbox_result_free(&r);
+}
+
+TG_TEST(sandbox, symlink_tricks) {
+    struct sandbox_result r;
+    char code[1024], host[128];
+
+    NEED_SANDBOX();
+    snprintf(host, sizeof(host), "/tmp/toolgym_link_%d", (int)getpid());
+    snprintf(code, sizeof(code),
+             "import os\n"
+             "links = {'/tmp/shadow': '/etc/shadow', '/tmp/proc': '/proc/1/root/etc/shadow',\n"
+             "         '/tmp/up': '../../../../etc/passwd', '%s': '/etc/passwd'}\n"
+             "for l, t in links.items():\n"
+             "    os.symlink(t, l)\n"
+             "    try: print('READ', open(l).read(32))\n"
+             "    except OSError as e: print('denied', type(e).__name__)\n"
+             "os.symlink('/', '/tmp/root')\n"
+             "print(sorted(os.listdir('/tmp/root')))\n",
+             host);
+    CU_ASSERT_EQUAL_FATAL(run(code, NULL, 3000, &r), 0);
+    CU_ASSERT(strstr(r.out, "READ") == NULL);
+    CU_ASSERT(!strstr(r.out, "'etc'") && !strstr(r.out, "'work'"));
+    CU_ASSERT_EQUAL(r.exit_code, 0);
+    {
+        struct stat st;
+
+        CU_ASSERT(lstat(host, &st) != 0); /* the sandbox's /tmp is not the host's */
+    }
+    sandbox_result_free(&r);
+}
+
+/* ---- resources --------------------------------------------------------------------------------
+ */
+
+TG_TEST(sandbox, fork_bomb) {
+    struct sandbox_result r;
+
+    NEED_SANDBOX();
+    /* Bounded: how many forks succeed before the process limit says no. */
+    CU_ASSERT_EQUAL_FATAL(run("import os, time\n"
+                              "n = 0; err = None\n"
+                              "for i in range(1000):\n"
+                              "    try:\n"
+                              "        if os.fork() == 0:\n"
+                              "            time.sleep(30); os._exit(0)\n"
+                              "        n += 1\n"
+                              "    except OSError as e:\n"
+                              "        err = e; break\n"
+                              "print(n, type(err).__name__)",
+                              NULL, 5000, &r),
+                          0);
+    CU_ASSERT(atoi(r.out) > 0 && atoi(r.out) < TG_CODE_NPROC);
+    CU_ASSERT(strstr(r.out, "BlockingIOError") != NULL);
+    CU_ASSERT(!r.timed_out && r.wall_ms < 4000); /* the sleepers did not hold the run */
+    sandbox_result_free(&r);
+
+    /* The classic: every process forks forever. The run ends at the wall clock. */
+    CU_ASSERT_EQUAL_FATAL(run("import os\n"
+                              "while True:\n"
+                              "    try: os.fork()\n"
+                              "    except OSError: pass\n",
+                              NULL, 400, &r),
+                          0);
+    CU_ASSERT(r.timed_out);
+    CU_ASSERT(r.wall_ms < 2000);
+    sandbox_result_free(&r);
+}
+
+TG_TEST(sandbox, thread_bomb) {
+    struct sandbox_result r;
+
+    NEED_SANDBOX();
+    CU_ASSERT_EQUAL_FATAL(
+        run("import threading, time\n"
+            "n = 0\n"
+            "try:\n"
+            "    while True:\n"
+            "        threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n"
+            "        n += 1\n"
+            "except RuntimeError as e:\n"
+            "    print(n, e)\n",
+            NULL, 5000, &r),
+        0);
+    CU_ASSERT(strstr(r.out, "can't start new thread") != NULL);
+    CU_ASSERT(atoi(r.out) > 0 && atoi(r.out) < TG_CODE_NPROC);
+    CU_ASSERT(!r.timed_out);
+    sandbox_result_free(&r);
+}
+
+TG_TEST(sandbox, big_allocation) {
+    struct sandbox_result r;
+
+    NEED_SANDBOX();
+    CU_ASSERT_EQUAL_FATAL(run("try:\n"
+                              "    b = bytearray(1 << 30); print('ALLOCATED', len(b))\n"
+                              "except MemoryError:\n"
+                              "    print('MemoryError')\n",
+                              NULL, 3000, &r),
+                          0);
+    CU_ASSERT_STRING_EQUAL(r.out, "MemoryError\n");
+    sandbox_result_free(&r);
+}
+
+TG_TEST(sandbox, cpu_loop_times_out) {
+    struct sandbox_result r;
+
+    NEED_SANDBOX();
+    CU_ASSERT_EQUAL_FATAL(run("print('start', flush=True)\nwhile True: pass", NULL, 300, &r), 0);
+    CU_ASSERT(r.timed_out);
+    CU_ASSERT_EQUAL(r.signal, SIGKILL);
+    CU_ASSERT_EQUAL(r.exit_code, -1);
+    CU_ASSERT_STRING_EQUAL(r.out, "start\n"); /* output before the kill is kept */
+    CU_ASSERT(r.wall_ms >= 300 && r.wall_ms < 1500);
+    sandbox_result_free(&r);
+}
+
+TG_TEST(sandbox, sleep_times_out) {
+    struct sandbox_result r;
+
+    NEED_SANDBOX();
+    CU_ASSERT_EQUAL_FATAL(run("import time\ntime.sleep(30)", NULL, 300, &r), 0);
+    CU_ASSERT(r.timed_out);
+    CU_ASSERT(r.wall_ms >= 300 && r.wall_ms < 1500);
+    CU_ASSERT(r.cpu_ms < 300);
+    sandbox_result_free(&r);
+}
+
+TG_TEST(sandbox, huge_output_truncated) {
+    struct sandbox_result r;
+
+    NEED_SANDBOX();
+    CU_ASSERT_EQUAL_FATAL(
+        run("import sys\n"
+            "chunk = 'y' * (1 << 20)\n"
+            "for i in range(100): sys.stdout.write(chunk); sys.stderr.write(chunk[:1000])\n"
+            "print('END')",
+            NULL, 8000, &r),
+        0);
+    CU_ASSERT(r.truncated);
+    CU_ASSERT_EQUAL(r.out_len, (size_t)TG_OUTPUT_MAX_BYTES);
+    CU_ASSERT_EQUAL(r.err_len, (size_t)TG_OUTPUT_MAX_BYTES);
+    CU_ASSERT_EQUAL(strspn(r.out, "y"), (size_t)TG_OUTPUT_MAX_BYTES);
+    CU_ASSERT_EQUAL(r.exit_code, 0); /* it ran to the end: output was drained, not blocked */
+    CU_ASSERT(!r.timed_out);
+    sandbox_result_free(&r);
+}
+
+/* ---- signals, privileges, escapes ------------------------------------------------------------ */
+
+TG_TEST(sandbox, kill_everything) {
+    struct sandbox_result r;
+
+    NEED_SANDBOX();
+    /* kill(-1) reaches every process the caller may signal, except itself and init: here
+     * only its own child. On the host it would reach every process of the slot uid. */
+    CU_ASSERT_EQUAL_FATAL(run("import os, time\n"
+                              "pid = os.fork()\n"
+                              "if pid == 0:\n"
+                              "    time.sleep(30); os._exit(0)\n"
+                              "os.kill(-1, 9)\n"
+                              "print('child', os.waitpid(pid, 0)[1] & 0x7f, 'survived')",
+                              NULL, 3000, &r),
+                          0);
+    CU_ASSERT_STRING_EQUAL(r.out, "child 9 survived\n");
+    CU_ASSERT(!r.timed_out);
+    sandbox_result_free(&r);
+    /* and then it kills itself; the sandbox works afterwards */
+    CU_ASSERT_EQUAL_FATAL(run("import os\nos.kill(os.getpid(), 9)", NULL, 3000, &r), 0);
+    CU_ASSERT_EQUAL(r.signal, SIGKILL);
+    sandbox_result_free(&r);
+    CU_ASSERT_EQUAL_FATAL(run("print('next')", NULL, 2000, &r), 0);
+    CU_ASSERT_STRING_EQUAL(r.out, "next\n");
+    sandbox_result_free(&r);
+}
+
+TG_TEST(sandbox, kill_parent) {
+    struct sandbox_result r;
+
+    NEED_SANDBOX();
+    CU_ASSERT_EQUAL_FATAL(run("import os, signal\n"
+                              "print('ppid', os.getppid())\n"
+                              "for pid in (os.getppid(), 1):\n"
+                              "    try: os.kill(pid, signal.SIGKILL); print('KILLED', pid)\n"
+                              "    except OSError as e: print('denied', type(e).__name__)\n",
+                              NULL, 3000, &r),
+                          0);
+    CU_ASSERT_STRING_EQUAL(r.out, "ppid 1\ndenied PermissionError\ndenied PermissionError\n");
+    CU_ASSERT_EQUAL(r.exit_code, 0);
+    sandbox_result_free(&r);
+}
+
+/* A ctypes call that must be killed by the seccomp filter (SIGSYS). */
+static void expect_sigsys(const char *call) {
+    struct sandbox_result r;
+    char code[512];
+
+    snprintf(code, sizeof(code),
+             "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+             "print('before', flush=True)\nrc = %s\nprint('ALLOWED', rc, ctypes.get_errno())\n",
+             call);
+    CU_ASSERT_EQUAL_FATAL(run(code, NULL, 3000, &r), 0);
+    CU_ASSERT_STRING_EQUAL(r.out, "before\n");
+    CU_ASSERT_EQUAL(r.signal, SIGSYS);
+    if (r.signal != SIGSYS)
+        fprintf(stderr, "\n%s: out=%s err=%s\n", call, r.out, r.err);
+    sandbox_result_free(&r);
+}
+
+TG_TEST(sandbox, forbidden_syscalls_are_killed) {
+    NEED_SANDBOX();
+    expect_sigsys("libc.ptrace(0, 0, 0, 0)");                         /* PTRACE_TRACEME */
+    expect_sigsys("libc.unshare(0x10000000)");                        /* CLONE_NEWUSER */
+    expect_sigsys("libc.mount(b'none', b'/tmp', b'tmpfs', 0, None)"); /* mount */
+    expect_sigsys("libc.umount2(b'/tmp', 2)");
+    expect_sigsys("libc.syscall(56, 0x10000000 | 17, 0, 0, 0, 0)"); /* clone(NEWUSER) */
+    expect_sigsys("libc.syscall(56, 0x20000000 | 17, 0, 0, 0, 0)"); /* clone(NEWPID) */
+    expect_sigsys("libc.syscall(0x40000000 | 39)");                 /* x32 ABI getpid */
+    expect_sigsys("libc.syscall(308, 3, 0)");                       /* setns */
+    expect_sigsys("libc.syscall(321, 0, 0, 0)");                    /* bpf */
+    expect_sigsys("libc.syscall(250, 0, 0, 0, 0, 0)");              /* keyctl */
+}
+
+TG_TEST(sandbox, privileges) {
+    struct sandbox_result r;
+
+    NEED_SANDBOX();
+    CU_ASSERT_EQUAL_FATAL(
+        run("import os, ctypes\n"
+            "libc = ctypes.CDLL(None, use_errno=True)\n"
+            "for f in (lambda: os.setuid(0), lambda: os.setgid(0), lambda: os.chroot('/tmp')):\n"
+            "    try: f(); print('ESCALATED')\n"
+            "    except OSError as e: print(type(e).__name__)\n"
+            "print(os.getuid() >= 60000, os.geteuid() == os.getuid(), os.getgroups())\n"
+            "print('clone3', libc.syscall(435, 0, 0), ctypes.get_errno())\n"
+            "print(open('/proc/self/status').read().split('NoNewPrivs:')[1].split()[0])\n",
+            NULL, 3000, &r),
+        0);
+    /* chroot is killed by seccomp: the third line never prints. */
+    CU_ASSERT_EQUAL(r.signal, SIGSYS);
+    CU_ASSERT(strncmp(r.out, "PermissionError\nPermissionError\n", 32) == 0);
+    CU_ASSERT(strstr(r.out, "ESCALATED") == NULL);
+    sandbox_result_free(&r);
+
+    CU_ASSERT_EQUAL_FATAL(
+        run("import os, ctypes\n"
+            "libc = ctypes.CDLL(None, use_errno=True)\n"
+            "print(os.getuid() >= 60000, os.geteuid() == os.getuid(), os.getgroups())\n"
+            "print('clone3', libc.syscall(435, 0, 0), ctypes.get_errno())\n"
+            "print(open('/proc/self/status').read().split('NoNewPrivs:')[1].split()[0])\n",
+            NULL, 3000, &r),
+        0);
+    CU_ASSERT_STRING_EQUAL(r.out, "True True []\nclone3 -1 38\n1\n"); /* ENOSYS */
+    sandbox_result_free(&r);
+}
+
+TG_TEST(sandbox, background_processes_do_not_survive) {
+    struct sandbox_result r;
+
+    NEED_SANDBOX();
+    CU_ASSERT_EQUAL_FATAL(run("import os, time\n"
+                              "if os.fork() == 0:\n"
+                              "    os.setsid()\n"
+                              "    if os.fork() == 0:\n"
+                              "        os.close(1); os.close(2)\n"
+                              "        time.sleep(60)\n"
+                              "    os._exit(0)\n"
+                              "print('parent done')\n",
+                              NULL, 5000, &r),
+                          0);
+    CU_ASSERT_STRING_EQUAL(r.out, "parent done\n");
+    CU_ASSERT(!r.timed_out);
+    CU_ASSERT(r.wall_ms < 2000);
+    sandbox_result_free(&r);
+    /* run() already checked that no slot-uid process remains; check once more later on. */
+    usleep(100 * 1000);
+    CU_ASSERT_EQUAL(slot_processes(), 0);
+}
+
+/* ---- concurrency ---------------------------------------------------------------------------- */
+
+struct conc {
+    int i;
+    int ok;
+};
+
+static void *conc_run(void *arg) {
+    struct conc *c = arg;
+    struct sandbox_request rq;
+    struct sandbox_result r;
+    struct tg_error e;
+    char code[64], want[32];
+
+    snprintf(code, sizeof(code), "import time\ntime.sleep(0.1)\nprint(%d * 7)", c->i);
+    snprintf(want, sizeof(want), "%d\n", c->i * 7);
+    memset(&rq, 0, sizeof(rq));
+    rq.code = code;
+    rq.code_len = strlen(code);
+    rq.timeout_ms = 5000;
+    c->ok = sandbox_run(&rq, &r, &e) == 0 && r.out && strcmp(r.out, want) == 0;
+    sandbox_result_free(&r);
+    return NULL;
+}
+
+TG_TEST(sandbox, concurrent_runs_share_slots) {
+    pthread_t t[6];
+    struct conc c[6];
+
+    NEED_SANDBOX();
+    for (int i = 0; i < 6; i++) {
+        c[i].i = i;
+        c[i].ok = 0;
+        CU_ASSERT_FATAL(pthread_create(&t[i], NULL, conc_run, &c[i]) == 0);
+    }
+    for (int i = 0; i < 6; i++) {
+        pthread_join(t[i], NULL);
+        CU_ASSERT(c[i].ok);
+    }
+    CU_ASSERT_EQUAL(slot_processes(), 0);
+}
+
+/* ---- the tool entry -------------------------------------------------------------------------- */
+
+static int invoke(const char *json, struct tool_result *out) {
+    json_t *args = json_loads(json, JSON_ALLOW_NUL, NULL);
+    int rc;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(args);
+    rc = run_code_tool_invoke(args, out);
+    json_decref(args);
+    return rc;
+}
+
+TG_TEST(sandbox, tool_ok_shape) {
+    struct tool_result out;
+    json_t *schema;
+
+    NEED_SANDBOX();
+    schema = json_loads(run_code_schema_json, 0, NULL);
+    CU_ASSERT_PTR_NOT_NULL(schema);
+    json_decref(schema);
+    CU_ASSERT_EQUAL_FATAL(invoke("{\"code\":\"import sys\\nprint(sys.stdin.read()[::-1])\","
+                                 "\"stdin\":\"abc\"}",
+                                 &out),
+                          0);
+    CU_ASSERT(out.ok);
+    CU_ASSERT_STRING_EQUAL(out.content, "cba\n");
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(out.result, "stdout")), "cba\n");
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(out.result, "stderr")), "");
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(out.result, "exit_code")), 0);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(out.result, "signal")), 0);
+    CU_ASSERT(json_is_false(json_object_get(out.result, "timed_out")));
+    CU_ASSERT(json_is_false(json_object_get(out.result, "truncated")));
+    CU_ASSERT(json_is_real(json_object_get(out.result, "wall_ms")));
+    CU_ASSERT(json_is_real(json_object_get(out.result, "cpu_ms")));
+    CU_ASSERT_EQUAL(json_object_size(out.result), 8);
+    tool_result_clear(&out);
+}
+
+TG_TEST(sandbox, tool_failures) {
+    struct tool_result out;
+    const char *msg;
+
+    NEED_SANDBOX();
+    CU_ASSERT_EQUAL_FATAL(invoke("{\"code\":\"print('x')\\nraise KeyError('nope')\"}", &out), 0);
+    CU_ASSERT(!out.ok);
+    CU_ASSERT_STRING_EQUAL(out.err.code, "runtime_error");
+    msg = out.err.message;
+    CU_ASSERT(strstr(msg, "exit code 1") && strstr(msg, "KeyError: 'nope'"));
+    CU_ASSERT(strstr(out.content, "x\n[stderr]\nTraceback") == out.content);
+    CU_ASSERT_PTR_NOT_NULL(out.result); /* the run's result is kept */
+    tool_result_clear(&out);
+
+    CU_ASSERT_EQUAL_FATAL(invoke("{\"code\":\"while True: pass\",\"timeout_ms\":300}", &out), 0);
+    CU_ASSERT(!out.ok);
+    CU_ASSERT_STRING_EQUAL(out.err.code, "timeout");
+    CU_ASSERT(json_is_true(json_object_get(out.result, "timed_out")));
+    CU_ASSERT(strstr(out.content, "[timed out after 300 ms]") != NULL);
+    tool_result_clear(&out);
+
+    CU_ASSERT_EQUAL_FATAL(invoke("{\"code\":\"import os\\nos.kill(os.getpid(), 9)\"}", &out), 0);
+    CU_ASSERT(!out.ok);
+    CU_ASSERT_STRING_EQUAL(out.err.code, "killed");
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(out.result, "signal")), 9);
+    tool_result_clear(&out);
+
+    CU_ASSERT_EQUAL_FATAL(invoke("{\"code\":\"print(1)\\u0000\"}", &out), 0);
+    CU_ASSERT(!out.ok);
+    CU_ASSERT_STRING_EQUAL(out.err.code, "runtime_error");
+    tool_result_clear(&out);
+}
+
+TG_TEST(sandbox, tool_output_not_utf8_and_truncated) {
+    struct tool_result out;
+    const char *s;
+
+    NEED_SANDBOX();
+    CU_ASSERT_EQUAL_FATAL(
+        invoke("{\"code\":\"import sys\\nsys.stdout.buffer.write(b'a\\\\xff\\\\xc3b' * 30000)\"}",
+               &out),
+        0);
+    CU_ASSERT(out.ok);
+    s = json_string_value(json_object_get(out.result, "stdout"));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT(strncmp(s,
+                      "a\xEF\xBF\xBD\xEF\xBF\xBD"
+                      "ba",
+                      9) == 0);
+    CU_ASSERT(json_is_true(json_object_get(out.result, "truncated")));
+    CU_ASSERT(strstr(out.content, "[output truncated") != NULL);
+    tool_result_clear(&out);
+}

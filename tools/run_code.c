@@ -1,0 +1,273 @@
+/*
+ * run_code.c — the run_code tool: arguments to a sandbox run, the run to a tool result.
+ *
+ * Output bytes from the program are not trusted to be UTF-8: invalid sequences become
+ * U+FFFD before they enter JSON. This module does not start processes (sandbox.c does).
+ */
+#include "run_code.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../server/limits.h"
+#include "sandbox.h"
+
+const char run_code_description[] =
+    "Run a Python 3 program (standard library only, no network, no files outside /tmp) and "
+    "return its stdout and stderr. Print the values you need. Optional stdin; timeout_ms "
+    "defaults to 2000 (max 10000). Output beyond 64 KiB per stream is cut.";
+
+const char run_code_schema_json[] =
+    "{\"type\":\"object\",\"properties\":{"
+    "\"code\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":65536},"
+    "\"stdin\":{\"type\":\"string\",\"maxLength\":65536},"
+    "\"timeout_ms\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":10000}},"
+    "\"required\":[\"code\"],\"additionalProperties\":false}";
+
+/* A growable text buffer with a hard cap (content for the model). */
+struct rc_buf {
+    char *p;
+    size_t len, cap;
+    int oom;
+};
+
+static void buf_add(struct rc_buf *b, const char *s, size_t n) {
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        char *p;
+
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void buf_printf(struct rc_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void buf_printf(struct rc_buf *b, const char *fmt, ...) {
+    char tmp[512];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        buf_add(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), or 0 if invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t n) {
+    size_t len;
+    unsigned cp;
+
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xC2 && s[0] <= 0xDF) {
+        len = 2;
+        cp = s[0] & 0x1F;
+    } else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
+        len = 3;
+        cp = s[0] & 0x0F;
+    } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
+        len = 4;
+        cp = s[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+        return 0;
+    return len;
+}
+
+/* Append s (n bytes) with invalid UTF-8 replaced by U+FFFD. */
+static void buf_add_utf8(struct rc_buf *b, const char *s, size_t n) {
+    size_t i = 0, start = 0;
+
+    while (i < n) {
+        size_t k = utf8_seq((const unsigned char *)s + i, n - i);
+
+        if (k) {
+            i += k;
+            continue;
+        }
+        buf_add(b, s + start, i - start);
+        buf_add(b, "\xEF\xBF\xBD", 3);
+        i++;
+        start = i;
+    }
+    buf_add(b, s + start, i - start);
+}
+
+/* The last non-empty line of s (n bytes) as [*line, *line + *len). */
+static void last_line(const char *s, size_t n, const char **line, size_t *len) {
+    size_t end = n, begin;
+
+    while (end > 0 && (s[end - 1] == '\n' || s[end - 1] == '\r' || s[end - 1] == ' '))
+        end--;
+    begin = end;
+    while (begin > 0 && s[begin - 1] != '\n')
+        begin--;
+    *line = s + begin;
+    *len = end - begin;
+}
+
+static const char *signal_label(int sig) {
+    switch (sig) {
+    case SIGKILL:
+        return "SIGKILL: killed, e.g. out of memory or a process limit";
+    case SIGSYS:
+        return "SIGSYS: a forbidden system call";
+    case SIGSEGV:
+        return "SIGSEGV: segmentation fault";
+    case SIGXCPU:
+        return "SIGXCPU: CPU time limit";
+    case SIGABRT:
+        return "SIGABRT: aborted";
+    default:
+        return "signal";
+    }
+}
+
+static json_t *result_json(const struct sandbox_result *r, struct rc_buf *so, struct rc_buf *se) {
+    buf_add(so, "", 0);
+    buf_add(se, "", 0);
+    if (so->oom || se->oom)
+        return NULL;
+    return json_pack("{s:s%, s:s%, s:i, s:i, s:b, s:b, s:f, s:f}", "stdout", so->p, so->len,
+                     "stderr", se->p, se->len, "exit_code", r->exit_code, "signal", r->signal,
+                     "timed_out", r->timed_out, "truncated", r->truncated, "wall_ms", r->wall_ms,
+                     "cpu_ms", r->cpu_ms);
+}
+
+static int fail_simple(struct tool_result *out, const char *code, const char *msg) {
+    struct rc_buf c = {0};
+
+    buf_printf(&c, "error: %s", msg);
+    if (c.oom)
+        return TG_ENOMEM;
+    out->ok = 0;
+    out->content = c.p;
+    tg_error_set(&out->err, code, "%s", msg);
+    return 0;
+}
+
+int run_code_tool_invoke(const json_t *args, struct tool_result *out) {
+    struct sandbox_request rq;
+    struct sandbox_result r;
+    struct rc_buf so = {0}, se = {0}, content = {0};
+    struct tg_error err;
+    const json_t *v;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    memset(&rq, 0, sizeof(rq));
+    tg_error_clear(&err);
+    v = json_object_get(args, "code");
+    rq.code = json_string_value(v);
+    rq.code_len = rq.code ? json_string_length(v) : 0;
+    v = json_object_get(args, "stdin");
+    if (json_is_string(v)) {
+        rq.stdin_data = json_string_value(v);
+        rq.stdin_len = json_string_length(v);
+    }
+    v = json_object_get(args, "timeout_ms");
+    if (json_is_integer(v)) {
+        json_int_t t = json_integer_value(v);
+
+        rq.timeout_ms = t < 1                        ? -1
+                        : t > TG_CODE_TIMEOUT_MAX_MS ? TG_CODE_TIMEOUT_MAX_MS + 1
+                                                     : (int)t;
+    }
+    if (rq.code && memchr(rq.code, '\0', rq.code_len))
+        return fail_simple(out, "runtime_error",
+                           "SyntaxError: source code cannot contain null bytes");
+    rc = sandbox_run(&rq, &r, &err);
+    if (rc == TG_ENOMEM)
+        return TG_ENOMEM;
+    if (rc)
+        return fail_simple(out, err.code, err.message);
+
+    buf_add_utf8(&so, r.out, r.out_len);
+    buf_add_utf8(&se, r.err, r.err_len);
+    out->result = result_json(&r, &so, &se);
+    if (!out->result) {
+        rc = TG_ENOMEM;
+        goto fail;
+    }
+    /* Text for the model: stdout, then stderr, then what went wrong. */
+    buf_add(&content, so.p, so.len);
+    if (se.len) {
+        if (content.len && content.p[content.len - 1] != '\n')
+            buf_add(&content, "\n", 1);
+        buf_add(&content, "[stderr]\n", 9);
+        buf_add(&content, se.p, se.len);
+    }
+    if (content.len && content.p[content.len - 1] != '\n')
+        buf_add(&content, "\n", 1);
+    if (r.truncated)
+        buf_printf(&content, "[output truncated: more than %d bytes on a stream]\n",
+                   TG_OUTPUT_MAX_BYTES);
+    if (r.timed_out) {
+        buf_printf(&content, "[timed out after %d ms]\n",
+                   rq.timeout_ms ? rq.timeout_ms : TG_CODE_TIMEOUT_DEFAULT_MS);
+        tg_error_set(&out->err, "timeout", "the program ran past its %d ms time limit",
+                     rq.timeout_ms ? rq.timeout_ms : TG_CODE_TIMEOUT_DEFAULT_MS);
+    } else if (r.signal) {
+        buf_printf(&content, "[killed by signal %d (%s)]\n", r.signal, signal_label(r.signal));
+        tg_error_set(&out->err, "killed", "the program was killed by signal %d (%s)", r.signal,
+                     signal_label(r.signal));
+    } else if (r.exit_code != 0) {
+        const char *line;
+        size_t len;
+
+        last_line(se.p ? se.p : "", se.len, &line, &len);
+        buf_printf(&content, "[exit code %d]\n", r.exit_code);
+        if (len > 160)
+            len = 160;
+        tg_error_set(&out->err, "runtime_error", "exit code %d%s%.*s", r.exit_code, len ? ": " : "",
+                     (int)len, line);
+    }
+    if (!content.len)
+        buf_add(&content, "(no output)\n", 12);
+    if (content.oom) {
+        rc = TG_ENOMEM;
+        goto fail;
+    }
+    out->ok = !r.timed_out && !r.signal && r.exit_code == 0;
+    out->content = content.p;
+    content.p = NULL;
+    rc = 0;
+fail:
+    if (rc) {
+        json_decref(out->result);
+        out->result = NULL;
+        free(content.p);
+    }
+    free(so.p);
+    free(se.p);
+    sandbox_result_free(&r);
+    return rc;
+}
