@@ -8,16 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../tools/sandbox.h"
 #include "json_util.h"
 #include "metrics.h"
 
 #define MCP_PROTOCOL_VERSION "2025-06-18"
-
-/* TEMPORARY until tools/sandbox.h lands. */
-struct sandbox_caps {
-    int namespaces, seccomp, cgroups;
-};
-void sandbox_caps(struct sandbox_caps *c) __attribute__((weak));
 
 /* ---- instrumented tool calls --------------------------------------------------------- */
 
@@ -77,9 +72,7 @@ int api_healthz(struct http_req *rq, struct http_reply *rp)
     struct sandbox_caps caps;
 
     (void)rq;
-    memset(&caps, 0, sizeof(caps));
-    if (sandbox_caps)
-        sandbox_caps(&caps);
+    sandbox_caps(&caps);
     return http_json(rp, 200,
                      json_pack("{s:s, s:s, s:{s:b, s:b, s:b}}", "status", "ok", "version",
                                TG_VERSION, "sandbox", "namespaces", caps.namespaces, "seccomp",

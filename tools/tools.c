@@ -14,22 +14,10 @@
 
 #include "../server/schema.h"
 
-/* TEMPORARY until the tool modules land: weak references so the tree links meanwhile. */
-struct sandbox_config {
-    int slots;
-    int unsafe;
-    int quiet;
-};
-extern const char calc_description[] __attribute__((weak)), calc_schema_json[] __attribute__((weak));
-extern const char search_description[] __attribute__((weak)), search_schema_json[] __attribute__((weak));
-extern const char run_code_description[] __attribute__((weak)), run_code_schema_json[] __attribute__((weak));
-int calc_tool_invoke(const json_t *args, struct tool_result *out) __attribute__((weak));
-int search_tool_invoke(const json_t *args, struct tool_result *out) __attribute__((weak));
-int run_code_tool_invoke(const json_t *args, struct tool_result *out) __attribute__((weak));
-int search_init(const char *path, struct tg_error *err) __attribute__((weak));
-void search_shutdown(void) __attribute__((weak));
-int sandbox_init(const struct sandbox_config *c, struct tg_error *err) __attribute__((weak));
-void sandbox_shutdown(void) __attribute__((weak));
+#include "calc.h"
+#include "run_code.h"
+#include "sandbox.h"
+#include "search.h"
 
 static struct tool tool_table[] = {
     {"calculator", calc_description, calc_schema_json, calc_tool_invoke, 0, NULL},
@@ -49,8 +37,6 @@ int tools_init(const struct tools_config *cfg, struct tg_error *err)
     for (size_t i = 0; i < TG_ARRAY_LEN(tool_table); i++) {
         json_error_t jerr;
 
-        if (!tool_table[i].schema_json || !tool_table[i].invoke)
-            continue;
         tool_table[i].schema = json_loads(tool_table[i].schema_json, 0, &jerr);
         if (!tool_table[i].schema) {
             tg_error_set(err, "internal", "schema of tool %s: %s", tool_table[i].name,
@@ -59,14 +45,14 @@ int tools_init(const struct tools_config *cfg, struct tg_error *err)
             goto fail;
         }
     }
-    rc = search_init ? search_init(cfg ? cfg->corpus_path : NULL, err) : 0;
+    rc = search_init(cfg ? cfg->corpus_path : NULL, err);
     if (rc)
         goto fail;
     memset(&sc, 0, sizeof(sc));
     sc.slots = cfg ? cfg->run_workers : 0;
     sc.unsafe = cfg ? cfg->unsafe_sandbox : 0;
     sc.quiet = cfg ? cfg->quiet : 0;
-    rc = sandbox_init ? sandbox_init(&sc, err) : 0;
+    rc = sandbox_init(&sc, err);
     if (rc)
         goto fail;
     initialised = 1;
@@ -82,10 +68,8 @@ void tools_shutdown(void)
         json_decref(tool_table[i].schema);
         tool_table[i].schema = NULL;
     }
-    if (search_shutdown)
-        search_shutdown();
-    if (sandbox_shutdown)
-        sandbox_shutdown();
+    search_shutdown();
+    sandbox_shutdown();
     initialised = 0;
 }
 
@@ -104,7 +88,7 @@ const struct tool *tools_find(const char *name)
     if (!name)
         return NULL;
     for (size_t i = 0; i < TG_ARRAY_LEN(tool_table); i++)
-        if (tool_table[i].schema && strcmp(tool_table[i].name, name) == 0)
+        if (strcmp(tool_table[i].name, name) == 0)
             return &tool_table[i];
     return NULL;
 }
@@ -119,8 +103,6 @@ static json_t *list_new(int mcp)
         const struct tool *t = &tool_table[i];
         json_t *item;
 
-        if (!t->schema)
-            continue;
         if (mcp)
             item = json_pack("{s:s, s:s, s:O}", "name", t->name, "description", t->description,
                              "inputSchema", t->schema);
