@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "api_episodes.h"
 #include "json_util.h"
 #include "limits.h"
 #include "metrics.h"
@@ -40,6 +41,13 @@ static const struct route routes[] = {
     {"/v1/tools", "GET", api_tools_list, 0, 0},
     {"/v1/tools/{name}", "POST", api_tool_call, 0, 0},
     {"/mcp", "POST", api_mcp, 0, 1},
+    {"/v1/tasks", "GET", api_tasks_list, 0, 0},
+    {"/v1/episodes", "POST", api_episode_create, 0, 0},
+    {"/v1/episodes/{id}/step", "POST", api_episode_step, 0, 0},
+    {"/v1/episodes/{id}/fork", "POST", api_episode_fork, 0, 0},
+    {"/v1/episodes/{id}", "GET", api_episode_get, 0, 0},
+    {"/v1/episodes/{id}", "DELETE", api_episode_delete, 0, 0},
+    {"/v1/report", "GET", api_report, 0, 0},
 };
 
 /* Match path against pattern; captured {x} segments go to params. 1 on match. */
@@ -140,7 +148,7 @@ static enum MHD_Result send_reply(struct http_req *rq, struct http_reply *rp)
     static const char oom[] = "{\"error\":{\"code\":\"internal\",\"message\":\"Out of memory.\"}}";
 
     if (rp->body) {
-        text = json_dumps(rp->body, JSON_COMPACT | JSON_ENSURE_ASCII);
+        text = json_dumps(rp->body, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(15));
         if (!text) {
             rp->status = 500;
             resp = MHD_create_response_from_buffer(sizeof(oom) - 1, (void *)oom,
