@@ -20,7 +20,8 @@
 
 struct MHD_Daemon;
 struct MHD_Connection;
-struct taskset;
+struct task_set;
+struct report;
 struct episode_store;
 struct trajlog;
 struct reward_config;
@@ -35,10 +36,11 @@ struct server {
     pthread_cond_t drained; /* signalled when inflight drops to 0 */
     int inflight;           /* requests between first callback and completion */
     int tools_ref;          /* this server holds a reference on the tool registry */
-    struct taskset *tasks;          /* loaded tasks (episodes issue) */
+    struct task_set *tasks;         /* loaded tasks (episodes issue) */
     struct episode_store *episodes; /* episode store (episodes issue) */
     struct trajlog *trajlog;        /* trajectory log or NULL */
     struct reward_config *reward;   /* reward weights */
+    struct report *report;          /* accuracy totals for GET /v1/report */
 };
 
 #define HTTP_MAX_PARAMS 2

@@ -6,13 +6,19 @@
 #include "server.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "../tools/tools.h"
+#include "episode.h"
 #include "http.h"
 #include "limits.h"
+#include "report.h"
+#include "reward.h"
+#include "task.h"
+#include "trajlog.h"
 
 static pthread_mutex_t tools_mu = PTHREAD_MUTEX_INITIALIZER;
 static int tools_users;
@@ -59,6 +65,102 @@ static void tools_release(void)
     pthread_mutex_unlock(&tools_mu);
 }
 
+/* Load the task files: cfg->tasks (comma-separated, each must load) or the shipped
+ * data/tasks/{train,test}.jsonl (those that exist). */
+static int load_tasks(struct server *s, struct tg_error *err)
+{
+    static const char *const defaults[] = {"data/tasks/train.jsonl", "data/tasks/test.jsonl"};
+    const char *list = s->cfg.tasks;
+    int rc;
+
+    s->tasks = task_set_new();
+    if (!s->tasks) {
+        tg_error_set(err, "internal", "Out of memory.");
+        return TG_ENOMEM;
+    }
+    if (!list) {
+        for (size_t i = 0; i < TG_ARRAY_LEN(defaults); i++) {
+            if (access(defaults[i], R_OK) != 0) {
+                if (!s->cfg.quiet)
+                    fprintf(stderr, "toolgym: %s not found; serving without its tasks\n",
+                            defaults[i]);
+                continue;
+            }
+            rc = task_set_load(s->tasks, defaults[i], err);
+            if (rc)
+                return rc;
+        }
+        return 0;
+    }
+    while (*list) {
+        char path[4096];
+        size_t n = strcspn(list, ",");
+
+        if (n == 0 || n >= sizeof(path)) {
+            tg_error_set(err, "config", "--tasks: bad file list.");
+            return TG_EINVAL;
+        }
+        memcpy(path, list, n);
+        path[n] = '\0';
+        rc = task_set_load(s->tasks, path, err);
+        if (rc)
+            return rc;
+        list += n;
+        if (*list == ',')
+            list++;
+    }
+    return 0;
+}
+
+/* Tasks, reward config, episode store, report totals and the trajectory log. */
+static int episodes_start(struct server *s, struct tg_error *err)
+{
+    const struct server_config *c = &s->cfg;
+    int rc;
+
+    if (c->max_episodes < 1 || c->idle_sec < 1 || c->sync_ms < 0) {
+        tg_error_set(err, "config", "--max-episodes, --idle-sec and --sync-ms are out of range.");
+        return TG_EINVAL;
+    }
+    rc = load_tasks(s, err);
+    if (rc)
+        return rc;
+    s->reward = malloc(sizeof(*s->reward));
+    if (!s->reward) {
+        tg_error_set(err, "internal", "Out of memory.");
+        return TG_ENOMEM;
+    }
+    reward_config_defaults(s->reward);
+    if (c->reward_config) {
+        rc = reward_config_load(c->reward_config, s->reward, err);
+        if (rc)
+            return rc;
+    }
+    /* --reward-mode overrides the config file's "mode" */
+    if (c->reward_mode && reward_mode_parse(c->reward_mode, &s->reward->mode) != 0) {
+        tg_error_set(err, "config", "--reward-mode must be judge, torl or otc.");
+        return TG_EINVAL;
+    }
+    s->episodes = episode_store_new(c->max_episodes, c->idle_sec, NULL);
+    s->report = report_new();
+    if (!s->episodes || !s->report) {
+        tg_error_set(err, "internal", "Out of memory.");
+        return TG_ENOMEM;
+    }
+    if (c->trajectories)
+        return trajlog_open(c->trajectories, c->sync_ms, c->quiet, &s->trajlog, err);
+    return 0;
+}
+
+static void episodes_stop(struct server *s)
+{
+    trajlog_close(s->trajlog);
+    episode_store_free(s->episodes);
+    report_free(s->report);
+    free(s->reward);
+    task_set_free(s->tasks);
+}
+
 int server_start(const struct server_config *c, struct server **out, struct tg_error *err)
 {
     struct server *s;
@@ -79,6 +181,9 @@ int server_start(const struct server_config *c, struct server **out, struct tg_e
     if (rc)
         goto fail;
     s->tools_ref = 1;
+    rc = episodes_start(s, err);
+    if (rc)
+        goto fail;
     workers = c->run_workers > 0 ? c->run_workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (workers < 1)
         workers = 1;
@@ -95,6 +200,7 @@ int server_start(const struct server_config *c, struct server **out, struct tg_e
     return 0;
 fail:
     runq_free(s->runq);
+    episodes_stop(s);
     if (s->tools_ref)
         tools_release();
     free(s);
@@ -112,6 +218,7 @@ void server_stop(struct server *s)
         return;
     http_stop(s);
     runq_free(s->runq);
+    episodes_stop(s);
     if (s->tools_ref)
         tools_release();
     free(s);

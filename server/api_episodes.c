@@ -1,0 +1,522 @@
+/*
+ * api_episodes.c — handlers for GET /v1/tasks, the episode routes and GET /v1/report.
+ *
+ * Requests are checked strictly (unknown fields and query parameters are 400
+ * invalid_request); a tool call inside an episode is always a step — an unknown tool or
+ * arguments that break the tool's schema are judged `malformed`, never an HTTP error. Slow
+ * tools (run_code) run on the run queue through http_defer. When a step ends an episode, the
+ * episode is moved to the store's finished list, counted in the report and appended to the
+ * trajectory log before the reply is sent. It does not judge (judge.c), keep episodes
+ * (episode.c) or render reports (report.c).
+ */
+#include "api_episodes.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "../tools/tools.h"
+#include "api.h"
+#include "episode.h"
+#include "json_util.h"
+#include "limits.h"
+#include "metrics.h"
+#include "report.h"
+#include "reward.h"
+#include "task.h"
+#include "trajlog.h"
+
+/* ---- helpers --------------------------------------------------------------------------- */
+
+struct query_check {
+    const char *const *allowed;
+    size_t n;
+    char bad[64];
+};
+
+static enum MHD_Result query_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value) {
+    struct query_check *q = cls;
+
+    (void)kind;
+    (void)value;
+    for (size_t i = 0; i < q->n; i++)
+        if (strcmp(key, q->allowed[i]) == 0)
+            return MHD_YES;
+    snprintf(q->bad, sizeof(q->bad), "%s", key);
+    return MHD_NO;
+}
+
+/* 0 if every query parameter is in allowed[0..n); else fills a 400 and returns -1. */
+static int check_query(struct http_req *rq, struct http_reply *rp, const char *const *allowed,
+                       size_t n) {
+    struct query_check q = {allowed, n, ""};
+
+    MHD_get_connection_values(rq->conn, MHD_GET_ARGUMENT_KIND, query_iter, &q);
+    if (q.bad[0]) {
+        http_error(rp, 400, "invalid_request", "Unknown query parameter \"%.60s\".", q.bad);
+        return -1;
+    }
+    return 0;
+}
+
+/* Parse an optional non-negative decimal query parameter within [lo, hi]. */
+static int query_long(struct http_req *rq, struct http_reply *rp, const char *key, long lo, long hi,
+                      long *out) {
+    const char *v = http_query(rq, key);
+    char *end;
+    long n;
+
+    if (!v)
+        return 0;
+    errno = 0;
+    n = strtol(v, &end, 10);
+    if (errno || end == v || *end != '\0' || n < lo || n > hi) {
+        http_error(rp, 400, "invalid_request",
+                   "Query parameter \"%s\" must be an integer in "
+                   "%ld..%ld.",
+                   key, lo, hi);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+static int not_found_episode(struct http_reply *rp, const char *id) {
+    return http_error(rp, 404, "not_found",
+                      "No episode \"%.40s\" (unknown, deleted, evicted or "
+                      "expired).",
+                      id);
+}
+
+/* The body of a create or fork reply. */
+static json_t *created_json(struct episode *ep) {
+    json_t *j = json_pack("{s:s, s:{s:s, s:s, s:s}, s:o*, s:i, s:I, s:b}", "episode_id", ep->id,
+                          "task", "id", ep->task->id, "family", task_family_name(ep->task->family),
+                          "prompt", ep->task->prompt, "tools", tools_openai_list(), "max_steps",
+                          ep->max_steps, "step", (json_int_t)ep->nsteps, "done", 0);
+
+    return j;
+}
+
+/* Everything that happens once when an episode ends. */
+static void on_finished(struct server *s, struct episode *ep) {
+    struct episode_summary sum;
+    char labels[96];
+
+    episode_store_finished(s->episodes, ep);
+    episode_summarize(ep, &sum);
+    report_add(s->report, &sum);
+    if (s->trajlog) {
+        json_t *line = episode_trajectory_json(ep);
+
+        if (!line || trajlog_append_json(s->trajlog, line) != 0)
+            fprintf(stderr, "toolgym: episode %s: could not append to the trajectory log\n",
+                    ep->id);
+        json_decref(line);
+    }
+    snprintf(labels, sizeof(labels), "outcome=\"%s\"", episode_outcome_name(ep->outcome));
+    metrics_inc("toolgym_episodes_finished_total", labels, 1);
+}
+
+/* ---- tasks ----------------------------------------------------------------------------- */
+
+int api_tasks_list(struct http_req *rq, struct http_reply *rp) {
+    static const char *const allowed[] = {"split", "offset", "limit"};
+    const struct task_set *ts = rq->srv->tasks;
+    const char *split = http_query(rq, "split");
+    long offset = 0, limit = 100;
+    json_t *arr;
+    size_t total;
+
+    if (check_query(rq, rp, allowed, TG_ARRAY_LEN(allowed)) ||
+        query_long(rq, rp, "offset", 0, TG_TASKS_MAX, &offset) ||
+        query_long(rq, rp, "limit", 1, TG_TASK_LIMIT_MAX, &limit))
+        return 0;
+    total = split ? task_set_split_count(ts, split) : task_set_count(ts);
+    arr = json_array();
+    if (!arr)
+        return http_error(rp, 500, "internal", "Out of memory.");
+    for (size_t i = (size_t)offset; i < total && i < (size_t)offset + (size_t)limit; i++) {
+        const struct task *t = split ? task_set_split_at(ts, split, i) : task_set_at(ts, i);
+
+        if (json_array_append_new(arr, task_public_json(t))) {
+            json_decref(arr);
+            return http_error(rp, 500, "internal", "Out of memory.");
+        }
+    }
+    return http_json(rp, 200, json_pack("{s:o, s:I}", "tasks", arr, "total", (json_int_t)total));
+}
+
+/* ---- create ---------------------------------------------------------------------------- */
+
+static uint64_t splitmix64(uint64_t x) {
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+/* Pick the task of a create request; fills a 4xx on error and returns NULL. */
+static const struct task *pick_task(struct http_req *rq, struct http_reply *rp, json_t *body) {
+    const struct task_set *ts = rq->srv->tasks;
+    const char *task_id = json_string_value(json_object_get(body, "task_id"));
+    const char *split = json_string_value(json_object_get(body, "split"));
+    json_t *seed = json_object_get(body, "seed");
+    const struct task *t;
+    uint64_t r;
+    size_t n;
+
+    if (task_id) {
+        t = task_set_find(ts, task_id);
+        if (!t) {
+            http_error(rp, 404, "not_found", "No task \"%.64s\".", task_id);
+            return NULL;
+        }
+        if (split && strcmp(split, t->split) != 0) {
+            http_error(rp, 400, "invalid_request",
+                       "Task \"%.64s\" is in split \"%.64s\", not "
+                       "\"%.64s\".",
+                       task_id, t->split, split);
+            return NULL;
+        }
+        return t;
+    }
+    if (!split)
+        split = "train";
+    n = task_set_split_count(ts, split);
+    if (n == 0) {
+        http_error(rp, 404, "not_found", "No tasks in split \"%.64s\".", split);
+        return NULL;
+    }
+    if (seed) {
+        r = splitmix64((uint64_t)json_integer_value(seed));
+    } else if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+        r = (uint64_t)tg_now_us();
+    }
+    return task_set_split_at(ts, split, (size_t)(r % n));
+}
+
+int api_episode_create(struct http_req *rq, struct http_reply *rp) {
+    static const struct jsonu_field fields[] = {
+        {"task_id", JSON_STRING, 0},    {"split", JSON_STRING, 0},       {"seed", JSON_INTEGER, 0},
+        {"max_steps", JSON_INTEGER, 0}, {"reward_mode", JSON_STRING, 0}, {"tag", JSON_STRING, 0},
+    };
+    struct server *s = rq->srv;
+    json_t *body = rq->json, *empty = NULL;
+    const struct task *t;
+    struct episode *ep = NULL;
+    struct tg_error err;
+    enum reward_mode mode = s->reward->mode;
+    const char *mode_s, *tag;
+    json_int_t max_steps = TG_MAX_STEPS_DEFAULT;
+    int rc;
+
+    if (!body)
+        body = empty = json_object();
+    if (jsonu_check_fields(body, fields, TG_ARRAY_LEN(fields), "body", &err)) {
+        json_decref(empty);
+        return http_error_tg(rp, 400, &err);
+    }
+    if (json_object_get(body, "max_steps")) {
+        max_steps = json_integer_value(json_object_get(body, "max_steps"));
+        if (max_steps < 1 || max_steps > TG_MAX_STEPS_LIMIT) {
+            json_decref(empty);
+            return http_error(rp, 400, "invalid_request", "\"max_steps\" must be 1..%d.",
+                              TG_MAX_STEPS_LIMIT);
+        }
+    }
+    mode_s = json_string_value(json_object_get(body, "reward_mode"));
+    if (mode_s && reward_mode_parse(mode_s, &mode) != 0) {
+        json_decref(empty);
+        return http_error(rp, 400, "invalid_request",
+                          "\"reward_mode\" must be \"judge\", \"torl\" or \"otc\".");
+    }
+    tag = json_string_value(json_object_get(body, "tag"));
+    if (tag && strlen(tag) > TG_TAG_MAX) {
+        json_decref(empty);
+        return http_error(rp, 400, "invalid_request", "\"tag\" is longer than %d bytes.",
+                          TG_TAG_MAX);
+    }
+    t = pick_task(rq, rp, body);
+    if (!t) {
+        json_decref(empty);
+        return 0;
+    }
+    rc = episode_new(t, s->reward, mode, (int)max_steps, tag, &ep);
+    json_decref(empty); /* tag and mode_s are not used past this point */
+    if (rc)
+        return http_error(rp, 500, "internal", "Cannot create the episode.");
+    rc = episode_store_add(s->episodes, ep);
+    if (rc == TG_EBUSY) {
+        episode_put(ep);
+        rp->retry_after = TG_RUN_RETRY_AFTER_SEC;
+        return http_error(rp, 503, "overloaded",
+                          "The episode store is full of unfinished "
+                          "episodes; retry later.");
+    }
+    metrics_inc("toolgym_episodes_started_total", "", 1);
+    http_json(rp, 201, created_json(ep));
+    episode_put(ep);
+    return 0;
+}
+
+/* ---- step ------------------------------------------------------------------------------ */
+
+/* A tool call inside an episode, possibly running on the run queue. */
+struct step_job {
+    struct server *srv;
+    struct episode *ep; /* own reference; the step is reserved (busy) */
+    const struct tool *tool;
+    json_t *action; /* own reference: the request's tool_call object */
+    struct tool_result res;
+    struct tg_error err;
+    int rc;
+};
+
+static void step_job_free(struct step_job *j) {
+    if (!j)
+        return;
+    episode_put(j->ep);
+    json_decref(j->action);
+    tool_result_clear(&j->res);
+    free(j);
+}
+
+static void step_job_work(void *p) {
+    struct step_job *j = p;
+
+    j->rc = api_invoke_tool(j->tool, json_object_get(j->action, "arguments"), &j->res, &j->err);
+}
+
+/* The observation of a call that never reached a tool. */
+static json_t *failed_observation(const char *code, const char *msg) {
+    char content[TG_ERR_MSG_MAX + 16];
+
+    snprintf(content, sizeof(content), "error: %s", msg);
+    return json_pack("{s:b, s:s, s:{s:s, s:s}}", "ok", 0, "content", content, "error", "code", code,
+                     "message", msg);
+}
+
+/* Commit a finished tool job as a step and fill the reply. */
+static int step_commit(struct step_job *j, struct http_reply *rp) {
+    const char *name = json_string_value(json_object_get(j->action, "name"));
+    json_t *args = json_object_get(j->action, "arguments");
+    enum judge_outcome oc;
+    json_t *obs, *reply = NULL;
+    int finished = 0, rc;
+
+    if (j->rc == TG_EINVAL) {
+        oc = JUDGE_BAD_ARGS;
+        obs = failed_observation("invalid_arguments", j->err.message);
+    } else if (j->rc) {
+        episode_step_abort(j->ep);
+        return http_error(rp, 500, "internal", "The tool failed internally.");
+    } else {
+        oc = j->res.ok ? JUDGE_TOOL_OK : JUDGE_TOOL_FAILED;
+        obs = tool_result_json(&j->res);
+    }
+    rc = episode_step_call(j->ep, name, args, oc, j->res.result, obs, &reply, &finished);
+    if (finished)
+        on_finished(j->srv, j->ep);
+    if (rc)
+        return http_error(rp, 500, "internal", "Out of memory recording the step.");
+    return http_json(rp, 200, reply);
+}
+
+static int step_finish(struct http_req *rq, struct http_reply *rp) {
+    struct step_job *j = rq->async_arg;
+
+    step_commit(j, rp);
+    step_job_free(j);
+    return 0;
+}
+
+/* Validate a step body; fills a 400 and returns -1 on a bad shape. */
+static int check_step_body(json_t *body, struct http_reply *rp) {
+    static const struct jsonu_field fields[] = {{"tool_call", JSON_OBJECT, 0},
+                                                {"answer", JSON_STRING, 0}};
+    json_t *tc, *v;
+    struct tg_error err;
+    const char *key;
+
+    if (!body)
+        return http_error(rp, 400, "invalid_request",
+                          "A JSON body with \"tool_call\" or \"answer\" is required."),
+               -1;
+    if (jsonu_check_fields(body, fields, TG_ARRAY_LEN(fields), "body", &err))
+        return http_error_tg(rp, 400, &err), -1;
+    tc = json_object_get(body, "tool_call");
+    if (!tc == !json_object_get(body, "answer"))
+        return http_error(rp, 400, "invalid_request",
+                          "Give exactly one of \"tool_call\" and \"answer\"."),
+               -1;
+    if (!tc) {
+        if (strlen(json_string_value(json_object_get(body, "answer"))) > TG_ANSWER_MAX_BYTES)
+            return http_error(rp, 400, "invalid_request", "\"answer\" is longer than %d bytes.",
+                              TG_ANSWER_MAX_BYTES),
+                   -1;
+        return 0;
+    }
+    json_object_foreach(tc, key, v) {
+        if (strcmp(key, "name") != 0 && strcmp(key, "arguments") != 0)
+            return http_error(rp, 400, "invalid_request",
+                              "Unknown field \"%.64s\" in the tool_call.", key),
+                   -1;
+    }
+    if (!json_is_string(json_object_get(tc, "name")) || !json_object_get(tc, "arguments"))
+        return http_error(rp, 400, "invalid_request",
+                          "The tool_call needs \"name\" (a string) and \"arguments\"."),
+               -1;
+    return 0;
+}
+
+int api_episode_step(struct http_req *rq, struct http_reply *rp) {
+    struct server *s = rq->srv;
+    json_t *tc, *reply = NULL;
+    struct episode *ep;
+    struct step_job *j;
+    int rc, finished = 0;
+
+    if (check_step_body(rq->json, rp))
+        return 0;
+    ep = episode_store_get(s->episodes, rq->params[0]);
+    if (!ep)
+        return not_found_episode(rp, rq->params[0]);
+    rc = episode_step_begin(ep);
+    if (rc == TG_ESTATE) {
+        episode_put(ep);
+        return http_error(rp, 409, "episode_done", "The episode is done; no more steps.");
+    }
+    if (rc == TG_EBUSY) {
+        episode_put(ep);
+        return http_error(rp, 409, "episode_busy",
+                          "Another step of this episode is in progress; steps are sequential.");
+    }
+    tc = json_object_get(rq->json, "tool_call");
+    if (!tc) {
+        rc = episode_step_answer(ep, json_string_value(json_object_get(rq->json, "answer")), &reply,
+                                 &finished);
+        if (finished)
+            on_finished(s, ep);
+        episode_put(ep);
+        if (rc)
+            return http_error(rp, 500, "internal", "Out of memory recording the step.");
+        return http_json(rp, 200, reply);
+    }
+    j = calloc(1, sizeof(*j));
+    if (!j) {
+        episode_step_abort(ep);
+        episode_put(ep);
+        return http_error(rp, 500, "internal", "Out of memory.");
+    }
+    j->srv = s;
+    j->ep = ep; /* the job takes our reference */
+    j->action = json_incref(tc);
+    j->tool = tools_find(json_string_value(json_object_get(tc, "name")));
+    if (!j->tool || !json_is_object(json_object_get(tc, "arguments"))) {
+        const char *name = json_string_value(json_object_get(tc, "name"));
+        json_t *obs = j->tool ? failed_observation("invalid_arguments",
+                                                   "The arguments must be a JSON object.")
+                              : NULL;
+        char msg[TG_ERR_MSG_MAX];
+
+        if (!j->tool) {
+            snprintf(msg, sizeof(msg), "There is no tool named \"%.64s\".", name);
+            obs = failed_observation("unknown_tool", msg);
+        }
+        rc = episode_step_call(ep, name, json_object_get(tc, "arguments"),
+                               j->tool ? JUDGE_BAD_ARGS : JUDGE_UNKNOWN_TOOL, NULL, obs, &reply,
+                               &finished);
+        if (finished)
+            on_finished(s, ep);
+        step_job_free(j);
+        if (rc)
+            return http_error(rp, 500, "internal", "Out of memory recording the step.");
+        return http_json(rp, 200, reply);
+    }
+    if (j->tool->async) {
+        rc = http_defer(rq, rp, step_job_work, j, step_finish);
+        if (rc != HTTP_DEFERRED) { /* 503 overloaded: no step was taken */
+            episode_step_abort(ep);
+            step_job_free(j);
+        }
+        return rc;
+    }
+    step_job_work(j);
+    step_commit(j, rp);
+    step_job_free(j);
+    return 0;
+}
+
+/* ---- fork, get, delete ----------------------------------------------------------------- */
+
+int api_episode_fork(struct http_req *rq, struct http_reply *rp) {
+    static const struct jsonu_field fields[] = {{"at", JSON_INTEGER, 1}};
+    struct server *s = rq->srv;
+    struct episode *src, *ep = NULL;
+    struct tg_error err;
+    int rc;
+
+    if (!rq->json)
+        return http_error(rp, 400, "invalid_request", "A JSON body {\"at\":k} is required.");
+    if (jsonu_check_fields(rq->json, fields, TG_ARRAY_LEN(fields), "body", &err))
+        return http_error_tg(rp, 400, &err);
+    src = episode_store_get(s->episodes, rq->params[0]);
+    if (!src)
+        return not_found_episode(rp, rq->params[0]);
+    rc = episode_fork(src, json_integer_value(json_object_get(rq->json, "at")), &ep, &err);
+    episode_put(src);
+    if (rc == TG_EINVAL)
+        return http_error_tg(rp, 400, &err);
+    if (rc)
+        return http_error(rp, 500, "internal", "Cannot fork the episode.");
+    rc = episode_store_add(s->episodes, ep);
+    if (rc == TG_EBUSY) {
+        episode_put(ep);
+        rp->retry_after = TG_RUN_RETRY_AFTER_SEC;
+        return http_error(rp, 503, "overloaded",
+                          "The episode store is full of unfinished "
+                          "episodes; retry later.");
+    }
+    metrics_inc("toolgym_episodes_started_total", "", 1);
+    metrics_inc("toolgym_episodes_forked_total", "", 1);
+    http_json(rp, 201, created_json(ep));
+    episode_put(ep);
+    return 0;
+}
+
+int api_episode_get(struct http_req *rq, struct http_reply *rp) {
+    struct episode *ep = episode_store_get(rq->srv->episodes, rq->params[0]);
+
+    if (!ep)
+        return not_found_episode(rp, rq->params[0]);
+    http_json(rp, 200, episode_json(ep));
+    episode_put(ep);
+    return 0;
+}
+
+int api_episode_delete(struct http_req *rq, struct http_reply *rp) {
+    if (episode_store_remove(rq->srv->episodes, rq->params[0]) != 0)
+        return not_found_episode(rp, rq->params[0]);
+    rp->status = 204;
+    return 0;
+}
+
+/* ---- report ---------------------------------------------------------------------------- */
+
+int api_report(struct http_req *rq, struct http_reply *rp) {
+    static const char *const allowed[] = {"split", "tag"};
+    const char *tag = http_query(rq, "tag");
+
+    if (check_query(rq, rp, allowed, TG_ARRAY_LEN(allowed)))
+        return 0;
+    if (tag && strlen(tag) > TG_TAG_MAX)
+        return http_error(rp, 400, "invalid_request", "\"tag\" is longer than %d bytes.",
+                          TG_TAG_MAX);
+    return http_json(rp, 200, report_json(rq->srv->report, http_query(rq, "split"), tag));
+}
