@@ -58,8 +58,6 @@
 #define TG_TASK_LIMIT_MAX     1000 /* ?limit on GET /v1/tasks */
 #define TG_REPORT_GROUPS_MAX  1024 /* distinct (split, tag) groups tracked for GET /v1/report */
 #define TG_TRAJ_LINE_MAX      (64UL << 20) /* bytes of one trajectory line the reader accepts */
-#define TG_REPORT_GROUPS_MAX  1024 /* distinct (split, tag) groups tracked for GET /v1/report */
-#define TG_TRAJ_LINE_MAX      (64UL << 20) /* bytes of one trajectory line the reader accepts */
 
 /* task files (server/task.c) */
 #define TG_TASK_LINE_MAX   (64 * 1024) /* bytes of one task line */
