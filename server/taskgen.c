@@ -348,12 +348,14 @@ static json_t *search_step(const struct fact *f, json_t *needs) {
     json_t *arr = json_array(), *st = NULL;
     size_t n;
 
-    if (!terms || !arr)
+    if (!terms || !arr) {
+        json_decref(needs);
         goto done;
+    }
     n = search_tokenize(f->title, terms, TG_TASK_TERMS_MAX);
     for (size_t i = 0; i < n; i++)
         json_array_append_new(arr, json_string(terms[i]));
-    st = json_pack("{s:s, s:{s:O, s:s, s:s}, s:s, s:O}", "tool", "search", "match", "query_terms",
+    st = json_pack("{s:s, s:{s:O, s:s, s:s}, s:s, s:o}", "tool", "search", "match", "query_terms",
                    arr, "hit", f->id, "shows", f->vstr, "yields", f->key, "needs", needs);
 done:
     free(terms);
@@ -362,7 +364,7 @@ done:
 }
 
 static json_t *calc_step(double v, json_t *needs) {
-    return json_pack("{s:s, s:{s:o}, s:s, s:O}", "tool", "calculator", "match", "value",
+    return json_pack("{s:s, s:{s:o}, s:s, s:o}", "tool", "calculator", "match", "value",
                      num_json(v), "yields", "result", "needs", needs);
 }
 

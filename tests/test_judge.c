@@ -1,0 +1,477 @@
+/*
+ * test_judge.c — suite `judge`: every label of DESIGN.md's table and its boundaries, answer
+ * checking, normalised keys, state copy and replay determinism.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "../server/judge.h"
+#include "tg_test.h"
+
+/* lookup_arith: search Varnholt (d00001, shows 48211), then calculator = 96422. */
+static const char *const LA =
+    "{\"id\":\"la\",\"split\":\"train\",\"family\":\"lookup_arith\",\"prompt\":\"Double the "
+    "population of Varnholt.\",\"answer\":{\"type\":\"number\",\"value\":96422,\"tolerance\":0.5},"
+    "\"plan\":[{\"tool\":\"search\",\"match\":{\"query_terms\":[\"varnholt\"],\"hit\":\"d00001\","
+    "\"shows\":\"48211\"}},{\"tool\":\"calculator\",\"match\":{\"value\":96422,\"tolerance\":0.01},"
+    "\"needs\":[0]}]}";
+/* multi_lookup: search A, search B, then calculator needing both. */
+static const char *const ML =
+    "{\"id\":\"ml\",\"split\":\"train\",\"family\":\"multi_lookup\",\"prompt\":\"p\",\"answer\":"
+    "{\"type\":\"number\",\"value\":10},\"plan\":[{\"tool\":\"search\",\"match\":{\"query_terms\":"
+    "[\"alpha\"]}},{\"tool\":\"search\",\"match\":{\"query_terms\":[\"beta\"]}},{\"tool\":"
+    "\"calculator\",\"match\":{\"value\":10},\"needs\":[0,1]}]}";
+static const char *const MENTAL =
+    "{\"id\":\"m\",\"split\":\"train\",\"family\":\"mental\",\"prompt\":\"What is 7 + 5?\","
+    "\"answer\":{\"type\":\"int\",\"value\":12},\"plan\":[]}";
+static const char *const ALGO =
+    "{\"id\":\"a\",\"split\":\"train\",\"family\":\"algo\",\"prompt\":\"p\",\"answer\":{\"type\":"
+    "\"int\",\"value\":25},\"plan\":[{\"tool\":\"run_code\",\"match\":{\"stdout\":\"25\"}}]}";
+
+static void load(const char *js, struct task *t) {
+    json_t *j = json_loads(js, 0, NULL);
+    struct tg_error err;
+
+    CU_ASSERT_FATAL(j != NULL);
+    CU_ASSERT_EQUAL_FATAL(task_from_json(j, t, &err), 0);
+    json_decref(j);
+}
+
+/* Judge one call; result_js may be NULL. Returns the label (or -1 on an error code). */
+static int call(const struct task *t, struct judge_state *s, const char *tool, const char *args_js,
+                enum judge_outcome o, const char *result_js, struct judge_verdict *v) {
+    json_t *args = args_js ? json_loads(args_js, JSON_DECODE_ANY, NULL) : NULL;
+    json_t *res = result_js ? json_loads(result_js, 0, NULL) : NULL;
+    struct judge_call c = {tool, args, o, res};
+    struct judge_verdict local;
+    int rc;
+
+    rc = judge_call(t, s, &c, v ? v : &local);
+    json_decref(args);
+    json_decref(res);
+    if (rc)
+        return -1;
+    return (int)(v ? v : &local)->label;
+}
+
+#define HIT_VARNHOLT                                                                               \
+    "{\"hits\":[{\"id\":\"d00001\",\"title\":\"Varnholt\",\"snippet\":\"...has a population of "   \
+    "48211 people...\",\"score\":3.1}]}"
+
+TG_TEST(judge, lookup_arith_necessary_path) {
+    struct task t;
+    struct judge_state s;
+    struct judge_verdict v;
+
+    load(LA, &t);
+    judge_state_init(&s);
+    CU_ASSERT_EQUAL(call(&t, &s, "search", "{\"query\":\"Varnholt population\"}", JUDGE_TOOL_OK,
+                         HIT_VARNHOLT, &v),
+                    JUDGE_NECESSARY);
+    CU_ASSERT_EQUAL(v.step, 0);
+    CU_ASSERT(strlen(v.reason) > 10);
+    CU_ASSERT_EQUAL(s.satisfied, 1u);
+    CU_ASSERT(!judge_plan_complete(&t, &s));
+    CU_ASSERT_EQUAL(call(&t, &s, "calculator", "{\"expression\":\"48211*2\"}", JUDGE_TOOL_OK,
+                         "{\"value\":96422}", &v),
+                    JUDGE_NECESSARY);
+    CU_ASSERT_EQUAL(v.step, 1);
+    CU_ASSERT(judge_plan_complete(&t, &s));
+    CU_ASSERT_EQUAL(s.ncalls, 2);
+    CU_ASSERT_EQUAL(judge_answer(&t, &s, "96422", &v), 0);
+    CU_ASSERT_EQUAL(v.label, JUDGE_CORRECT);
+    CU_ASSERT(v.correct);
+    CU_ASSERT(!v.premature_answer);
+    /* finished: nothing more may be judged */
+    CU_ASSERT_EQUAL(
+        call(&t, &s, "calculator", "{\"expression\":\"1\"}", JUDGE_TOOL_OK, "{\"value\":1}", &v),
+        -1);
+    CU_ASSERT_EQUAL(judge_answer(&t, &s, "1", &v), TG_ESTATE);
+    judge_state_clear(&s);
+    task_clear(&t);
+}
+
+TG_TEST(judge, calculating_before_searching_is_premature) {
+    struct task t;
+    struct judge_state s;
+    struct judge_verdict v;
+
+    load(LA, &t);
+    judge_state_init(&s);
+    /* Even the right value: the search it depends on has not happened. */
+    CU_ASSERT_EQUAL(call(&t, &s, "calculator", "{\"expression\":\"48211*2\"}", JUDGE_TOOL_OK,
+                         "{\"value\":96422}", &v),
+                    JUDGE_PREMATURE);
+    CU_ASSERT_EQUAL(v.step, -1);
+    CU_ASSERT_EQUAL(s.satisfied, 0u);
+    judge_state_clear(&s);
+    task_clear(&t);
+}
+
+TG_TEST(judge, equal_arguments_written_differently_are_redundant) {
+    struct task t;
+    struct judge_state s;
+
+    load(LA, &t);
+    judge_state_init(&s);
+    /* A wrong search, then the same token set written differently (case, order, stopword). */
+    CU_ASSERT_EQUAL(call(&t, &s, "search", "{\"query\":\"Varnholt mayor\"}", JUDGE_TOOL_OK,
+                         "{\"hits\":[]}", NULL),
+                    JUDGE_WRONG_ARGS);
+    CU_ASSERT_EQUAL(call(&t, &s, "search", "{\"query\":\"the MAYOR,  varnholt\",\"k\":9}",
+                         JUDGE_TOOL_OK, "{\"hits\":[]}", NULL),
+                    JUDGE_REDUNDANT);
+    CU_ASSERT_EQUAL(call(&t, &s, "search", "{\"query\":\"Varnholt population\"}", JUDGE_TOOL_OK,
+                         HIT_VARNHOLT, NULL),
+                    JUDGE_NECESSARY);
+    /* Calculator: a wrong value, then an equivalent expression of that value. */
+    CU_ASSERT_EQUAL(call(&t, &s, "calculator", "{\"expression\":\"48211 + 2\"}", JUDGE_TOOL_OK,
+                         "{\"value\":48213}", NULL),
+                    JUDGE_WRONG_ARGS);
+    CU_ASSERT_EQUAL(call(&t, &s, "calculator", "{\"expression\":\"2+48211\"}", JUDGE_TOOL_OK,
+                         "{\"value\":48213}", NULL),
+                    JUDGE_REDUNDANT);
+    CU_ASSERT_EQUAL(s.satisfied, 1u);
+    judge_state_clear(&s);
+    task_clear(&t);
+}
+
+TG_TEST(judge, any_call_after_the_plan_is_complete_is_redundant) {
+    struct task t;
+    struct judge_state s;
+
+    load(ALGO, &t);
+    judge_state_init(&s);
+    CU_ASSERT_EQUAL(call(&t, &s, "run_code", "{\"code\":\"print(25)\"}", JUDGE_TOOL_OK,
+                         "{\"stdout\":\"25\\n\",\"exit_code\":0}", NULL),
+                    JUDGE_NECESSARY);
+    CU_ASSERT_EQUAL(call(&t, &s, "run_code", "{\"code\":\"print(5*5)\"}", JUDGE_TOOL_OK,
+                         "{\"stdout\":\"25\\n\"}", NULL),
+                    JUDGE_REDUNDANT);
+    /* also for tools in no plan step */
+    CU_ASSERT_EQUAL(call(&t, &s, "calculator", "{\"expression\":\"5*5\"}", JUDGE_TOOL_OK,
+                         "{\"value\":25}", NULL),
+                    JUDGE_REDUNDANT);
+    judge_state_clear(&s);
+    task_clear(&t);
+}
+
+TG_TEST(judge, another_call_of_a_finished_tool_is_redundant) {
+    struct task t;
+    struct judge_state s;
+
+    load(LA, &t);
+    judge_state_init(&s);
+    CU_ASSERT_EQUAL(
+        call(&t, &s, "search", "{\"query\":\"Varnholt\"}", JUDGE_TOOL_OK, HIT_VARNHOLT, NULL),
+        JUDGE_NECESSARY);
+    /* the plan is not complete, but every search step is */
+    CU_ASSERT_EQUAL(call(&t, &s, "search", "{\"query\":\"Varnholt founded\"}", JUDGE_TOOL_OK,
+                         HIT_VARNHOLT, NULL),
+                    JUDGE_REDUNDANT);
+    judge_state_clear(&s);
+    task_clear(&t);
+}
+
+TG_TEST(judge, any_call_on_a_mental_task_is_unnecessary) {
+    static const char *const tools[] = {"calculator", "search", "run_code"};
+    struct task t;
+    struct judge_state s;
+    struct judge_verdict v;
+
+    load(MENTAL, &t);
+    judge_state_init(&s);
+    for (int rep = 0; rep < 2; rep++) /* repeated calls too */
+        for (size_t i = 0; i < 3; i++)
+            CU_ASSERT_EQUAL(call(&t, &s, tools[i], "{\"expression\":\"7+5\"}", JUDGE_TOOL_OK,
+                                 "{\"value\":12}", NULL),
+                            JUDGE_UNNECESSARY);
+    CU_ASSERT_EQUAL(judge_answer(&t, &s, "12", &v), 0);
+    CU_ASSERT(v.correct);
+    CU_ASSERT(!v.premature_answer); /* a mental task has nothing to do first */
+    judge_state_clear(&s);
+    task_clear(&t);
+}
+
+TG_TEST(judge, tool_outside_the_plan_is_unnecessary) {
+    struct task t;
+    struct judge_state s;
+
+    load(LA, &t);
+    judge_state_init(&s);
+    CU_ASSERT_EQUAL(call(&t, &s, "run_code", "{\"code\":\"print(1)\"}", JUDGE_TOOL_OK,
+                         "{\"stdout\":\"1\"}", NULL),
+                    JUDGE_UNNECESSARY);
+    judge_state_clear(&s);
+    task_clear(&t);
+}
+
+TG_TEST(judge, wrong_args_boundaries) {
+    struct task t;
+    struct judge_state s;
+
+    load(LA, &t);
+    judge_state_init(&s);
+    /* right entity term but the document is not among the hits */
+    CU_ASSERT_EQUAL(call(&t, &s, "search", "{\"query\":\"Varnholt a\"}", JUDGE_TOOL_OK,
+                         "{\"hits\":[{\"id\":\"d00002\",\"snippet\":\"48211\"}]}", NULL),
+                    JUDGE_WRONG_ARGS);
+    /* the document is there but its snippet does not show the value as a whole number */
+    CU_ASSERT_EQUAL(call(&t, &s, "search", "{\"query\":\"Varnholt b\"}", JUDGE_TOOL_OK,
+                         "{\"hits\":[{\"id\":\"d00001\",\"snippet\":\"148211 and 48211.5\"}]}",
+                         NULL),
+                    JUDGE_WRONG_ARGS);
+    /* value shown, document there, but the query lacks the entity's name */
+    CU_ASSERT_EQUAL(call(&t, &s, "search", "{\"query\":\"Varnhol population\"}", JUDGE_TOOL_OK,
+                         HIT_VARNHOLT, NULL),
+                    JUDGE_WRONG_ARGS);
+    /* the value shown at the end of a sentence counts */
+    CU_ASSERT_EQUAL(call(&t, &s, "search", "{\"query\":\"Varnholt c\"}", JUDGE_TOOL_OK,
+                         "{\"hits\":[{\"id\":\"d00001\",\"snippet\":\"of 48211.\"}]}", NULL),
+                    JUDGE_NECESSARY);
+    /* calculator tolerance 0.01: within it matches, beyond it does not */
+    CU_ASSERT_EQUAL(call(&t, &s, "calculator", "{\"expression\":\"a\"}", JUDGE_TOOL_OK,
+                         "{\"value\":96422.02}", NULL),
+                    JUDGE_WRONG_ARGS);
+    CU_ASSERT_EQUAL(call(&t, &s, "calculator", "{\"expression\":\"b\"}", JUDGE_TOOL_OK,
+                         "{\"value\":96422.0078125}", NULL),
+                    JUDGE_NECESSARY);
+    judge_state_clear(&s);
+    task_clear(&t);
+
+    load(ALGO, &t);
+    judge_state_init(&s);
+    CU_ASSERT_EQUAL(call(&t, &s, "run_code", "{\"code\":\"print(24)\"}", JUDGE_TOOL_OK,
+                         "{\"stdout\":\"24\\n\"}", NULL),
+                    JUDGE_WRONG_ARGS);
+    CU_ASSERT_EQUAL(call(&t, &s, "run_code", "{\"code\":\"print(' 25 ')\"}", JUDGE_TOOL_OK,
+                         "{\"stdout\":\"  25 \\n\"}", NULL),
+                    JUDGE_NECESSARY);
+    judge_state_clear(&s);
+    task_clear(&t);
+}
+
+TG_TEST(judge, malformed_calls) {
+    struct task t;
+    struct judge_state s;
+    struct judge_verdict v;
+
+    load(LA, &t);
+    judge_state_init(&s);
+    CU_ASSERT_EQUAL(call(&t, &s, "browser", "{}", JUDGE_UNKNOWN_TOOL, NULL, &v), JUDGE_MALFORMED);
+    CU_ASSERT(strstr(v.reason, "browser") != NULL);
+    CU_ASSERT_EQUAL(call(&t, &s, NULL, "{}", JUDGE_TOOL_OK, NULL, &v), JUDGE_MALFORMED);
+    CU_ASSERT_EQUAL(call(&t, &s, "search", "{\"q\":1}", JUDGE_BAD_ARGS, NULL, NULL),
+                    JUDGE_MALFORMED);
+    /* a tool-level failure is malformed even when the arguments would match the step */
+    CU_ASSERT_EQUAL(
+        call(&t, &s, "search", "{\"query\":\"Varnholt\"}", JUDGE_TOOL_FAILED, NULL, NULL),
+        JUDGE_MALFORMED);
+    CU_ASSERT_EQUAL(s.ncalls, 4);
+    CU_ASSERT_EQUAL(s.nkeys, 0); /* malformed calls are not remembered ... */
+    /* ... so the same call, now working, is not redundant */
+    CU_ASSERT_EQUAL(
+        call(&t, &s, "search", "{\"query\":\"Varnholt\"}", JUDGE_TOOL_OK, HIT_VARNHOLT, NULL),
+        JUDGE_NECESSARY);
+    /* a failing calculator after the search: malformed, not wrong_args */
+    CU_ASSERT_EQUAL(
+        call(&t, &s, "calculator", "{\"expression\":\"1/0\"}", JUDGE_TOOL_FAILED, NULL, NULL),
+        JUDGE_MALFORMED);
+    judge_state_clear(&s);
+    task_clear(&t);
+}
+
+TG_TEST(judge, multi_lookup_needs_both_searches) {
+    struct task t;
+    struct judge_state s;
+    struct judge_verdict v;
+
+    load(ML, &t);
+    judge_state_init(&s);
+    CU_ASSERT_EQUAL(
+        call(&t, &s, "search", "{\"query\":\"beta\"}", JUDGE_TOOL_OK, "{\"hits\":[]}", &v),
+        JUDGE_NECESSARY);
+    CU_ASSERT_EQUAL(v.step, 1); /* steps may be satisfied in any order */
+    CU_ASSERT_EQUAL(call(&t, &s, "calculator", "{\"expression\":\"5+5\"}", JUDGE_TOOL_OK,
+                         "{\"value\":10}", NULL),
+                    JUDGE_PREMATURE);
+    CU_ASSERT_EQUAL(
+        call(&t, &s, "search", "{\"query\":\"gamma\"}", JUDGE_TOOL_OK, "{\"hits\":[]}", NULL),
+        JUDGE_WRONG_ARGS);
+    CU_ASSERT_EQUAL(judge_answer(&t, &s, "10", &v), 0);
+    CU_ASSERT(v.correct);
+    CU_ASSERT(v.premature_answer);
+    judge_state_clear(&s);
+    judge_state_init(&s);
+    CU_ASSERT_EQUAL(
+        call(&t, &s, "search", "{\"query\":\"alpha\"}", JUDGE_TOOL_OK, "{\"hits\":[]}", NULL),
+        JUDGE_NECESSARY);
+    CU_ASSERT_EQUAL(
+        call(&t, &s, "search", "{\"query\":\"beta\"}", JUDGE_TOOL_OK, "{\"hits\":[]}", NULL),
+        JUDGE_NECESSARY);
+    /* Premature is not sticky: the same value is necessary once the needs are met. */
+    CU_ASSERT_EQUAL(
+        call(&t, &s, "calculator", "{\"expression\":\"4+6\"}", JUDGE_TOOL_OK, "{\"value\":10}", &v),
+        JUDGE_NECESSARY);
+    CU_ASSERT_EQUAL(v.step, 2);
+    judge_state_clear(&s);
+    task_clear(&t);
+}
+
+TG_TEST(judge, premature_answer_still_scores_correctness) {
+    struct task t;
+    struct judge_state s;
+    struct judge_verdict v;
+
+    load(LA, &t);
+    judge_state_init(&s);
+    CU_ASSERT_EQUAL(judge_answer(&t, &s, "96422", &v), 0);
+    CU_ASSERT_EQUAL(v.label, JUDGE_CORRECT);
+    CU_ASSERT(v.premature_answer);
+    judge_state_clear(&s);
+    judge_state_init(&s);
+    call(&t, &s, "search", "{\"query\":\"Varnholt\"}", JUDGE_TOOL_OK, HIT_VARNHOLT, NULL);
+    CU_ASSERT_EQUAL(judge_answer(&t, &s, "no idea", &v), 0);
+    CU_ASSERT_EQUAL(v.label, JUDGE_INCORRECT);
+    CU_ASSERT(v.premature_answer); /* one step still open */
+    judge_state_clear(&s);
+    task_clear(&t);
+}
+
+TG_TEST(judge, step_limit) {
+    struct task t;
+    struct judge_state s;
+    struct judge_verdict v;
+
+    load(LA, &t);
+    judge_state_init(&s);
+    CU_ASSERT_EQUAL(judge_step_limit(&t, &s, &v), 0);
+    CU_ASSERT_EQUAL(v.label, JUDGE_STEP_LIMIT);
+    CU_ASSERT(s.finished);
+    CU_ASSERT_EQUAL(judge_step_limit(&t, &s, &v), TG_ESTATE);
+    CU_ASSERT_EQUAL(judge_answer(&t, &s, "96422", &v), TG_ESTATE);
+    judge_state_clear(&s);
+
+    /* the call budget: TG_MAX_STEPS_LIMIT calls, then TG_ESTATE */
+    judge_state_init(&s);
+    for (int i = 0; i < TG_MAX_STEPS_LIMIT; i++)
+        CU_ASSERT_EQUAL(call(&t, &s, "nope", "{}", JUDGE_UNKNOWN_TOOL, NULL, NULL),
+                        JUDGE_MALFORMED);
+    CU_ASSERT_EQUAL(call(&t, &s, "nope", "{}", JUDGE_UNKNOWN_TOOL, NULL, NULL), -1);
+    judge_state_clear(&s);
+    task_clear(&t);
+}
+
+TG_TEST(judge, answer_checking_by_type) {
+    struct task_answer num = {TASK_ANSWER_NUMBER, 96422, 0.5, 0, NULL};
+    struct task_answer rel = {TASK_ANSWER_NUMBER, 1000, 0, 0.01, NULL};
+    struct task_answer in = {TASK_ANSWER_INT, -25, 0, 0, NULL};
+    struct task_answer str = {TASK_ANSWER_STRING, 0, 0, 0, "Brask  Town"};
+
+    CU_ASSERT(judge_answer_correct(&num, "96422"));
+    CU_ASSERT(judge_answer_correct(&num, "The answer is 96,422."));
+    CU_ASSERT(judge_answer_correct(&num, "96422.5"));   /* at the tolerance */
+    CU_ASSERT(!judge_answer_correct(&num, "96422.51")); /* just past it */
+    CU_ASSERT(judge_answer_correct(&num, "about 2 times 48211, so 96421.9"));
+    CU_ASSERT(!judge_answer_correct(&num, "96422 (in 2024)")); /* the last number counts */
+    CU_ASSERT(!judge_answer_correct(&num, "no number here"));
+    CU_ASSERT(!judge_answer_correct(&num, ""));
+    CU_ASSERT(!judge_answer_correct(&num, NULL));
+    CU_ASSERT(judge_answer_correct(&num, "9.6422e4"));
+    CU_ASSERT(judge_answer_correct(&rel, "1010"));
+    CU_ASSERT(!judge_answer_correct(&rel, "1010.5"));
+    CU_ASSERT(judge_answer_correct(&in, "-25"));
+    CU_ASSERT(judge_answer_correct(&in, "x = -25"));
+    CU_ASSERT(!judge_answer_correct(&in, "25"));
+    CU_ASSERT(!judge_answer_correct(&in, "-25.000001"));
+    CU_ASSERT(!judge_answer_correct(&in, "x-25")); /* a hyphen inside a word is no sign */
+    CU_ASSERT(judge_answer_correct(&str, "  brask town."));
+    CU_ASSERT(judge_answer_correct(&str, "BRASK\tTOWN"));
+    CU_ASSERT(!judge_answer_correct(&str, "Brask"));
+}
+
+TG_TEST(judge, call_keys_normalise) {
+    char *a = NULL, *b = NULL;
+    json_t *q1 = json_pack("{s:s}", "query", "The Varnholt, POPULATION");
+    json_t *q2 = json_pack("{s:s, s:i}", "query", "population varnholt varnholt", "k", 3);
+    json_t *r1 = json_pack("{s:s, s:s}", "code", "print(1)", "stdin", "");
+    json_t *r2 = json_pack("{s:s, s:s}", "stdin", "", "code", "print(1)");
+    json_t *c1 = json_pack("{s:s}", "expression", " 1 + 2 ");
+    json_t *c2 = json_pack("{s:s}", "expression", "1+2");
+    json_t *v3 = json_pack("{s:i}", "value", 3);
+
+    CU_ASSERT_EQUAL(judge_call_key("search", q1, NULL, &a), 0);
+    CU_ASSERT_EQUAL(judge_call_key("search", q2, NULL, &b), 0);
+    CU_ASSERT_STRING_EQUAL(a, b);
+    CU_ASSERT_STRING_EQUAL(a, "search\x1fpopulation varnholt");
+    free(a);
+    free(b);
+    judge_call_key("run_code", r1, NULL, &a);
+    judge_call_key("run_code", r2, NULL, &b);
+    CU_ASSERT_STRING_EQUAL(a, b);
+    free(a);
+    free(b);
+    judge_call_key("calculator", c1, NULL, &a); /* no value: whitespace-free text */
+    judge_call_key("calculator", c2, NULL, &b);
+    CU_ASSERT_STRING_EQUAL(a, b);
+    free(a);
+    free(b);
+    judge_call_key("calculator", c1, v3, &a);
+    judge_call_key("search", c1, v3, &b); /* different tools never collide */
+    CU_ASSERT(strcmp(a, b) != 0);
+    free(a);
+    free(b);
+    json_decref(q1);
+    json_decref(q2);
+    json_decref(r1);
+    json_decref(r2);
+    json_decref(c1);
+    json_decref(c2);
+    json_decref(v3);
+}
+
+TG_TEST(judge, state_copy_and_replay_are_exact) {
+    struct task t;
+    struct judge_state s, c, r;
+    struct judge_verdict v1, v2;
+
+    load(LA, &t);
+    judge_state_init(&s);
+    call(&t, &s, "search", "{\"query\":\"Varnholt\"}", JUDGE_TOOL_OK, HIT_VARNHOLT, NULL);
+    CU_ASSERT_EQUAL_FATAL(judge_state_copy(&c, &s), 0);
+    /* diverge: the original finishes, the copy repeats the search */
+    call(&t, &s, "calculator", "{\"expression\":\"48211*2\"}", JUDGE_TOOL_OK, "{\"value\":96422}",
+         NULL);
+    CU_ASSERT(judge_plan_complete(&t, &s));
+    CU_ASSERT(!judge_plan_complete(&t, &c));
+    CU_ASSERT_EQUAL(
+        call(&t, &c, "search", "{\"query\":\"varnholt\"}", JUDGE_TOOL_OK, HIT_VARNHOLT, NULL),
+        JUDGE_REDUNDANT);
+    /* replay from scratch gives identical verdicts */
+    judge_state_init(&r);
+    call(&t, &r, "search", "{\"query\":\"Varnholt\"}", JUDGE_TOOL_OK, HIT_VARNHOLT, &v1);
+    judge_state_clear(&r);
+    judge_state_init(&r);
+    call(&t, &r, "search", "{\"query\":\"Varnholt\"}", JUDGE_TOOL_OK, HIT_VARNHOLT, &v2);
+    CU_ASSERT_EQUAL(memcmp(&v1, &v2, sizeof(v1)), 0);
+    judge_state_clear(&r);
+    judge_state_clear(&c);
+    judge_state_clear(&s);
+    task_clear(&t);
+}
+
+TG_TEST(judge, label_names_round_trip) {
+    for (int l = 0; l < JUDGE_LABEL_COUNT; l++) {
+        enum judge_label m;
+
+        CU_ASSERT_EQUAL(judge_label_parse(judge_label_name((enum judge_label)l), &m), 0);
+        CU_ASSERT_EQUAL((int)m, l);
+        CU_ASSERT_EQUAL(judge_label_is_call((enum judge_label)l), l <= JUDGE_MALFORMED);
+    }
+    CU_ASSERT_STRING_EQUAL(judge_label_name(JUDGE_WRONG_ARGS), "wrong_args");
+    {
+        enum judge_label m;
+
+        CU_ASSERT_EQUAL(judge_label_parse("great", &m), TG_EINVAL);
+    }
+}
