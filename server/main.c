@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "eval.h"
 #include "server.h"
 #include "tg.h"
 
@@ -26,6 +27,7 @@ static int cmd_help(int argc, char **argv);
 
 static const struct command commands[] = {
     {"serve", cmd_serve, "run the HTTP server (tools, episodes, MCP)"},
+    {"eval", eval_main, "play episodes with an agent over HTTP and print the report"},
     {"help", cmd_help, "this list"},
 };
 
@@ -58,7 +60,7 @@ static void serve_usage(FILE *f)
     fprintf(f, "usage: toolgym serve [--host ADDR] [--port N] [--threads N] [--corpus FILE]\n"
                "                     [--max-body BYTES] [--api-key KEY] [--tasks FILE[,FILE]]\n"
                "                     [--trajectories FILE] [--sync-ms N] [--reward-config FILE]\n"
-               "                     [--reward-mode judge|torl|otc] [--max-episodes N]\n"
+               "                     [--reward-mode judge|torl|otc] [--max-episodes N] [--idle-sec N]\n"
                "                     [--run-workers N] [--run-queue N] [--unsafe-sandbox] [--quiet]\n");
 }
 
@@ -114,6 +116,8 @@ static int cmd_serve(int argc, char **argv)
             cfg.sync_ms = (int)n;
         } else if (strcmp(a, "--max-episodes") == 0 && parse_long(v, 1, 100000000, &n) == 0) {
             cfg.max_episodes = (size_t)n;
+        } else if (strcmp(a, "--idle-sec") == 0 && parse_long(v, 1, 86400 * 365, &n) == 0) {
+            cfg.idle_sec = (int)n;
         } else if (strcmp(a, "--run-workers") == 0 && parse_long(v, 1, 256, &n) == 0) {
             cfg.run_workers = (int)n;
         } else if (strcmp(a, "--run-queue") == 0 && parse_long(v, 0, 100000, &n) == 0) {

@@ -1,0 +1,649 @@
+/*
+ * eval.c — `toolgym eval`: the episode-playing loop over HTTP (one libcurl easy handle,
+ * keep-alive), the reference agents (oracle, random, overcaller, eager) and the report table.
+ * See eval.h. It does not judge or score; the server does.
+ */
+#include "eval.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "limits.h"
+
+/* ---- HTTP client ---------------------------------------------------------------------- */
+
+#define EVAL_RESP_MAX (16UL << 20) /* bytes of one response we accept */
+
+struct client {
+    CURL *curl;
+    struct curl_slist *hdrs;
+    const char *base;
+    char *buf;
+    size_t len, cap;
+};
+
+static size_t on_data(char *p, size_t size, size_t n, void *ud) {
+    struct client *c = ud;
+    size_t len = size * n;
+
+    if (c->len + len + 1 > EVAL_RESP_MAX)
+        return 0;
+    if (c->len + len + 1 > c->cap) {
+        size_t cap = c->cap ? c->cap : 4096;
+        char *nb;
+
+        while (cap < c->len + len + 1)
+            cap *= 2;
+        nb = realloc(c->buf, cap);
+        if (!nb)
+            return 0;
+        c->buf = nb;
+        c->cap = cap;
+    }
+    memcpy(c->buf + c->len, p, len);
+    c->len += len;
+    c->buf[c->len] = '\0';
+    return len;
+}
+
+static int client_init(struct client *c, const char *base, const char *api_key) {
+    char auth[TG_API_KEY_MAX + 32];
+
+    memset(c, 0, sizeof(*c));
+    c->base = base;
+    c->curl = curl_easy_init();
+    if (!c->curl)
+        return TG_ENOMEM;
+    c->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    c->hdrs = curl_slist_append(c->hdrs, "Expect:");
+    if (api_key) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", api_key);
+        c->hdrs = curl_slist_append(c->hdrs, auth);
+    }
+    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, 120L);
+    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->hdrs);
+    return 0;
+}
+
+static void client_free(struct client *c) {
+    if (c->curl)
+        curl_easy_cleanup(c->curl);
+    curl_slist_free_all(c->hdrs);
+    free(c->buf);
+}
+
+/*
+ * One request: method, path (appended to the base URL), body (borrowed, may be NULL).
+ * Returns 0 with *status and *out (new parsed JSON, or NULL for an empty body), or TG_EIO.
+ */
+static int client_call(struct client *c, const char *method, const char *path, const json_t *body,
+                       long *status, json_t **out, struct tg_error *err) {
+    char url[TG_MAX_URL_LEN];
+    char *text = NULL;
+    CURLcode cc;
+
+    *out = NULL;
+    snprintf(url, sizeof(url), "%s%s", c->base, path);
+    c->len = 0;
+    if (c->buf)
+        c->buf[0] = '\0';
+    curl_easy_setopt(c->curl, CURLOPT_URL, url);
+    curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
+    if (body) {
+        text = json_dumps(body, JSON_COMPACT);
+        if (!text) {
+            tg_error_set(err, "internal", "Out of memory.");
+            return TG_ENOMEM;
+        }
+        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, text);
+        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(text));
+    } else {
+        curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
+        curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
+    }
+    cc = curl_easy_perform(c->curl);
+    free(text);
+    if (cc != CURLE_OK) {
+        tg_error_set(err, "io", "%s %s: %s.", method, url, curl_easy_strerror(cc));
+        return TG_EIO;
+    }
+    curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
+    if (c->len > 0) {
+        *out = json_loadb(c->buf, c->len, 0, NULL);
+        if (!*out) {
+            tg_error_set(err, "io", "%s %s: the response is not JSON.", method, url);
+            return TG_EIO;
+        }
+    }
+    return 0;
+}
+
+/* A call that must answer `want`; anything else is an error naming the server's message. */
+static int client_expect(struct client *c, const char *method, const char *path, const json_t *body,
+                         long want, json_t **out, struct tg_error *err) {
+    long status = 0;
+    int rc = client_call(c, method, path, body, &status, out, err);
+
+    if (rc)
+        return rc;
+    if (status != want) {
+        const char *msg =
+            json_string_value(json_object_get(json_object_get(*out, "error"), "message"));
+
+        tg_error_set(err, "io", "%s %s: HTTP %ld: %s", method, path, status,
+                     msg ? msg : "(no message)");
+        json_decref(*out);
+        *out = NULL;
+        return TG_EIO;
+    }
+    return 0;
+}
+
+/* ---- agents --------------------------------------------------------------------------- */
+
+static uint64_t rng_next(uint64_t *s) {
+    uint64_t x;
+
+    *s += 0x9e3779b97f4a7c15ULL;
+    x = *s;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+static const char *turn_prompt(const struct eval_turn *t) {
+    const char *p =
+        json_string_value(json_object_get(json_object_get(t->episode, "task"), "prompt"));
+
+    return p ? p : "";
+}
+
+/* Numbers written in text (up to max), in order. */
+static size_t numbers_in(const char *s, double *out, size_t max) {
+    size_t n = 0;
+
+    while (*s && n < max) {
+        if (*s >= '0' && *s <= '9') {
+            char *end;
+            double v;
+
+            errno = 0;
+            v = strtod(s, &end);
+            if (end > s && errno == 0)
+                out[n++] = v;
+            s = end > s ? end : s + 1;
+            continue;
+        }
+        s++;
+    }
+    return n;
+}
+
+/* Words of the prompt (alphabetic runs of ≥ 3 letters), up to max, copied into buf. */
+static size_t words_in(const char *s, char words[][32], size_t max) {
+    size_t n = 0;
+
+    while (*s && n < max) {
+        size_t len = 0;
+
+        while (*s && !((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
+            s++;
+        while (((s[len] >= 'a' && s[len] <= 'z') || (s[len] >= 'A' && s[len] <= 'Z')))
+            len++;
+        if (len >= 3 && len < 32) {
+            memcpy(words[n], s, len);
+            words[n][len] = '\0';
+            n++;
+        }
+        s += len;
+    }
+    return n;
+}
+
+static json_t *tool_call(const char *name, json_t *args) {
+    return json_pack("{s:{s:s, s:o}}", "tool_call", "name", name, "arguments", args);
+}
+
+static json_t *answer_text(const char *text) {
+    return json_pack("{s:s}", "answer", text);
+}
+
+static json_t *answer_number(double v) {
+    char buf[64];
+
+    snprintf(buf, sizeof(buf), "%.15g", v);
+    return answer_text(buf);
+}
+
+/* oracle: the expert calls, then the gold answer. */
+static json_t *oracle_act(struct eval_agent *a, const struct eval_turn *t) {
+    size_t nexp;
+
+    (void)a;
+    if (!t->task)
+        return NULL;
+    nexp = t->task->expert ? json_array_size(t->task->expert) : 0;
+    if (t->step < nexp) {
+        const json_t *c = json_array_get(t->task->expert, t->step);
+
+        return json_pack("{s:{s:O, s:O}}", "tool_call", "name", json_object_get(c, "name"),
+                         "arguments", json_object_get(c, "arguments"));
+    }
+    if (t->task->answer.type == TASK_ANSWER_STRING)
+        return answer_text(t->task->answer.text);
+    if (t->task->answer.type == TASK_ANSWER_INT) {
+        char buf[64];
+
+        snprintf(buf, sizeof(buf), "%.0f", t->task->answer.value);
+        return answer_text(buf);
+    }
+    return answer_number(t->task->answer.value);
+}
+
+/* eager: answer at once with the prompt's last number. */
+static json_t *eager_act(struct eval_agent *a, const struct eval_turn *t) {
+    double nums[64];
+    size_t n = numbers_in(turn_prompt(t), nums, 64);
+
+    (void)a;
+    return n ? answer_number(nums[n - 1]) : answer_text("unknown");
+}
+
+/* A tool call with arguments made from the prompt; which tool is k mod 3. */
+static json_t *prompt_call(const struct eval_turn *t, uint64_t k, uint64_t *rng) {
+    const char *p = turn_prompt(t);
+    char words[32][32];
+    double nums[64];
+    size_t nw = words_in(p, words, 32), nn = numbers_in(p, nums, 64);
+    char buf[256];
+
+    switch (k % 3) {
+    case 0: {
+        size_t used = 0;
+
+        buf[0] = '\0';
+        for (int i = 0; i < 3 && nw > 0; i++) {
+            const char *w = words[rng_next(rng) % nw];
+
+            used += (size_t)snprintf(buf + used, sizeof(buf) - used, "%s%s", used ? " " : "", w);
+            if (used >= sizeof(buf))
+                break;
+        }
+        return tool_call("search", json_pack("{s:s}", "query", nw ? buf : "what"));
+    }
+    case 1: {
+        double x = nn ? nums[rng_next(rng) % nn] : (double)(rng_next(rng) % 100);
+        double y = nn ? nums[rng_next(rng) % nn] : (double)(rng_next(rng) % 100);
+        static const char ops[] = "+-*/";
+
+        snprintf(buf, sizeof(buf), "%.15g %c %.15g", x, ops[rng_next(rng) % 4], y);
+        return tool_call("calculator", json_pack("{s:s}", "expression", buf));
+    }
+    default:
+        snprintf(buf, sizeof(buf), "print(%llu)", (unsigned long long)(rng_next(rng) % 1000));
+        return tool_call("run_code", json_pack("{s:s}", "code", buf));
+    }
+}
+
+/* random: answer with p = 0.3 (a number from the prompt or observations), else a random
+ * tool with prompt-made arguments. */
+static json_t *random_act(struct eval_agent *a, const struct eval_turn *t) {
+    uint64_t rng = t->seed * 1000003ULL + t->step;
+    double nums[64];
+    size_t n;
+
+    (void)a;
+    if (rng_next(&rng) % 10 < 3) {
+        n = numbers_in(turn_prompt(t), nums, 64);
+        if (json_array_size(t->history) > 0) {
+            const json_t *last = json_array_get(t->history, json_array_size(t->history) - 1);
+            const char *c = json_string_value(json_object_get(
+                json_object_get(json_object_get(last, "reply"), "observation"), "content"));
+
+            if (c && n < 64)
+                n += numbers_in(c, nums + n, 64 - n);
+        }
+        return n ? answer_number(nums[rng_next(&rng) % n]) : answer_text("unknown");
+    }
+    return prompt_call(t, rng_next(&rng), &rng);
+}
+
+/* overcaller: tools in turn (search, calculator, run_code) until the step limit. */
+static json_t *overcaller_act(struct eval_agent *a, const struct eval_turn *t) {
+    uint64_t rng = t->seed * 1000003ULL + t->step;
+
+    (void)a;
+    return prompt_call(t, t->step, &rng);
+}
+
+struct agent_kind {
+    const char *name;
+    json_t *(*act)(struct eval_agent *a, const struct eval_turn *t);
+};
+
+/* The reference agents. A new kind (e.g. the trainer's policy) is a row here or an
+ * eval_agent filled by the caller and passed to eval_run. */
+static const struct agent_kind kinds[] = {
+    {"oracle", oracle_act},
+    {"random", random_act},
+    {"overcaller", overcaller_act},
+    {"eager", eager_act},
+};
+
+int eval_agent_new(const struct eval_options *o, struct eval_agent *out, struct tg_error *err) {
+    memset(out, 0, sizeof(*out));
+    for (size_t i = 0; i < TG_ARRAY_LEN(kinds); i++) {
+        if (o->agent && strcmp(o->agent, kinds[i].name) == 0) {
+            out->name = kinds[i].name;
+            out->act = kinds[i].act;
+            return 0;
+        }
+    }
+    tg_error_set(err, "config", "Unknown agent \"%s\" (oracle, random, overcaller, eager).",
+                 o->agent ? o->agent : "");
+    return TG_EINVAL;
+}
+
+/* ---- the run -------------------------------------------------------------------------- */
+
+/* Task ids of the split, in server order (new array of strings). */
+static int list_tasks(struct client *c, const char *split, json_t **ids, struct tg_error *err) {
+    json_t *all = json_array();
+    json_int_t total = 1;
+
+    if (!all)
+        return TG_ENOMEM;
+    for (json_int_t off = 0; off < total;) {
+        char path[256];
+        json_t *r = NULL, *tasks;
+        size_t n;
+        int rc;
+
+        snprintf(path, sizeof(path), "/v1/tasks?split=%s&offset=%lld&limit=%d", split,
+                 (long long)off, TG_TASK_LIMIT_MAX);
+        rc = client_expect(c, "GET", path, NULL, 200, &r, err);
+        if (rc) {
+            json_decref(all);
+            return rc;
+        }
+        total = json_integer_value(json_object_get(r, "total"));
+        tasks = json_object_get(r, "tasks");
+        n = json_array_size(tasks);
+        for (size_t i = 0; i < n; i++)
+            json_array_append(all, json_object_get(json_array_get(tasks, i), "id"));
+        json_decref(r);
+        if (n == 0)
+            break;
+        off += (json_int_t)n;
+    }
+    *ids = all;
+    return 0;
+}
+
+/* Play one episode of task_id. */
+static int play(struct client *c, const struct eval_options *o, struct eval_agent *a,
+                const char *task_id, const char *tag, const struct task_set *local, uint64_t seed,
+                struct tg_error *err) {
+    json_t *req, *created = NULL, *history = json_array(), *final = NULL;
+    struct eval_turn turn;
+    char path[128];
+    const char *id;
+    int rc, done = 0;
+
+    if (!history)
+        return TG_ENOMEM;
+    req = json_pack("{s:s, s:s}", "task_id", task_id, "tag", tag);
+    if (req && o->max_steps > 0)
+        json_object_set_new(req, "max_steps", json_integer(o->max_steps));
+    rc = req ? client_expect(c, "POST", "/v1/episodes", req, 201, &created, err) : TG_ENOMEM;
+    json_decref(req);
+    if (rc)
+        goto out;
+    id = json_string_value(json_object_get(created, "episode_id"));
+    memset(&turn, 0, sizeof(turn));
+    turn.episode = created;
+    turn.history = history;
+    turn.task = local ? task_set_find(local, task_id) : NULL;
+    turn.seed = seed;
+    snprintf(path, sizeof(path), "/v1/episodes/%s/step", id ? id : "?");
+    while (!done) {
+        json_t *action = a->act(a, &turn), *reply = NULL;
+
+        if (!action) {
+            tg_error_set(err, "agent", "Agent %s produced no action on task %s.", a->name, task_id);
+            rc = TG_EINVAL;
+            goto out;
+        }
+        rc = client_expect(c, "POST", path, action, 200, &reply, err);
+        if (rc) {
+            json_decref(action);
+            goto out;
+        }
+        done = json_is_true(json_object_get(reply, "done"));
+        json_array_append_new(history, json_pack("{s:o, s:o}", "action", action, "reply", reply));
+        turn.step++;
+    }
+    if (a->episode_end) {
+        snprintf(path, sizeof(path), "/v1/episodes/%s", id);
+        rc = client_expect(c, "GET", path, NULL, 200, &final, err);
+        if (rc)
+            goto out;
+        a->episode_end(a, &turn, final);
+    }
+out:
+    json_decref(final);
+    json_decref(created);
+    json_decref(history);
+    return rc;
+}
+
+int eval_run(const struct eval_options *o, struct eval_agent *a, json_t **report, char *tag_out,
+             struct tg_error *err) {
+    struct client c;
+    struct task_set *local = NULL;
+    json_t *ids = NULL;
+    char tag[TG_TAG_MAX + 1], path[TG_TAG_MAX * 3 + 128], file[512];
+    const char *split = o->split ? o->split : "test";
+    long n;
+    int rc;
+
+    *report = NULL;
+    if (o->tag) {
+        if (strlen(o->tag) > TG_TAG_MAX) {
+            tg_error_set(err, "config", "--tag is longer than %d bytes.", TG_TAG_MAX);
+            return TG_EINVAL;
+        }
+        snprintf(tag, sizeof(tag), "%s", o->tag);
+    } else {
+        uint64_t r = (uint64_t)tg_now_us() ^ ((uint64_t)getpid() << 32);
+
+        snprintf(tag, sizeof(tag), "%s-%08llx", a->name ? a->name : "agent",
+                 (unsigned long long)(rng_next(&r) & 0xffffffffULL));
+    }
+    for (const char *p = split; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-')) {
+            tg_error_set(err, "config", "--split must be a plain name.");
+            return TG_EINVAL;
+        }
+    rc = client_init(&c, o->server, o->api_key);
+    if (rc) {
+        tg_error_set(err, "internal", "Cannot start libcurl.");
+        return rc;
+    }
+    snprintf(file, sizeof(file), "data/tasks/%s.jsonl", split);
+    if (o->tasks || access(file, R_OK) == 0) {
+        local = task_set_new();
+        rc = local ? task_set_load(local, o->tasks ? o->tasks : file, err) : TG_ENOMEM;
+        if (rc)
+            goto out;
+    }
+    rc = list_tasks(&c, split, &ids, err);
+    if (rc)
+        goto out;
+    if (json_array_size(ids) == 0) {
+        tg_error_set(err, "config", "The server has no tasks in split \"%s\".", split);
+        rc = TG_EINVAL;
+        goto out;
+    }
+    n = o->episodes > 0 ? o->episodes : (long)json_array_size(ids);
+    for (long i = 0; i < n; i++) {
+        const char *tid = json_string_value(json_array_get(ids, (size_t)i % json_array_size(ids)));
+
+        rc = play(&c, o, a, tid, tag, local, o->seed * 0x100000001b3ULL + (uint64_t)i, err);
+        if (rc)
+            goto out;
+        if (!o->quiet && ((i + 1) % 50 == 0 || i + 1 == n))
+            fprintf(stderr, "\reval: %ld/%ld episodes", i + 1, n);
+    }
+    if (!o->quiet)
+        fputc('\n', stderr);
+    {
+        char *esc = curl_easy_escape(c.curl, tag, 0);
+
+        snprintf(path, sizeof(path), "/v1/report?split=%s&tag=%s", split, esc ? esc : "");
+        curl_free(esc);
+    }
+    rc = client_expect(&c, "GET", path, NULL, 200, report, err);
+    if (rc == 0 && tag_out)
+        snprintf(tag_out, TG_TAG_MAX + 1, "%s", tag);
+out:
+    json_decref(ids);
+    task_set_free(local);
+    client_free(&c);
+    return rc;
+}
+
+/* ---- the table ------------------------------------------------------------------------ */
+
+static void print_metric(FILE *f, const char *name, const json_t *v) {
+    if (json_is_number(v))
+        fprintf(f, "  %-26s %10.4f\n", name, json_number_value(v));
+    else
+        fprintf(f, "  %-26s %10s\n", name, "-");
+}
+
+void eval_print_report(FILE *f, const struct eval_options *o, const char *tag,
+                       const json_t *report) {
+    static const char *const metrics[] = {
+        "answer_accuracy",  "tool_selection_accuracy", "argument_accuracy",
+        "exact_plan_match", "calls_per_episode",       "tool_productivity",
+    };
+    const char *key;
+    json_t *v;
+
+    fprintf(f, "agent %s  split %s  tag %s  episodes %lld\n", o->agent ? o->agent : "?",
+            o->split ? o->split : "test", tag,
+            (long long)json_integer_value(json_object_get(report, "episodes")));
+    fprintf(f, "  %-26s %10s\n", "metric", "value");
+    for (size_t i = 0; i < TG_ARRAY_LEN(metrics); i++)
+        print_metric(f, metrics[i], json_object_get(report, metrics[i]));
+    fprintf(f, "  %-26s %10s\n", "label", "rate");
+    json_object_foreach((json_t *)json_object_get(report, "labels"), key, v)
+        print_metric(f, key, v);
+}
+
+/* ---- toolgym eval --------------------------------------------------------------------- */
+
+static void eval_usage(FILE *f) {
+    fprintf(f, "usage: toolgym eval --server URL [--split test] [--agent oracle|random|overcaller|"
+               "eager]\n"
+               "                    [--episodes N] [--tag T] [--seed S] [--tasks FILE]\n"
+               "                    [--max-steps N] [--api-key KEY] [--quiet]\n");
+}
+
+int eval_main(int argc, char **argv) {
+    struct eval_options o;
+    struct eval_agent a;
+    struct tg_error err;
+    json_t *report = NULL;
+    char tag[TG_TAG_MAX + 1];
+    int rc;
+
+    memset(&o, 0, sizeof(o));
+    o.split = "test";
+    o.agent = "oracle";
+    for (int i = 1; i < argc; i++) {
+        const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        char *end = NULL;
+
+        if (strcmp(k, "--help") == 0) {
+            eval_usage(stdout);
+            return 0;
+        }
+        if (strcmp(k, "--quiet") == 0) {
+            o.quiet = 1;
+            continue;
+        }
+        if (!v) {
+            fprintf(stderr, "toolgym eval: %s needs a value\n", k);
+            eval_usage(stderr);
+            return 2;
+        }
+        i++;
+        errno = 0;
+        if (strcmp(k, "--server") == 0) {
+            o.server = v;
+        } else if (strcmp(k, "--split") == 0) {
+            o.split = v;
+        } else if (strcmp(k, "--agent") == 0) {
+            o.agent = v;
+        } else if (strcmp(k, "--tag") == 0) {
+            o.tag = v;
+        } else if (strcmp(k, "--tasks") == 0) {
+            o.tasks = v;
+        } else if (strcmp(k, "--api-key") == 0) {
+            o.api_key = v;
+        } else if (strcmp(k, "--checkpoint") == 0) {
+            o.checkpoint = v;
+        } else if (strcmp(k, "--episodes") == 0) {
+            o.episodes = strtol(v, &end, 10);
+            if (errno || *end || o.episodes < 1 || o.episodes > 100000000L)
+                goto bad;
+        } else if (strcmp(k, "--max-steps") == 0) {
+            long n = strtol(v, &end, 10);
+
+            if (errno || *end || n < 1 || n > TG_MAX_STEPS_LIMIT)
+                goto bad;
+            o.max_steps = (int)n;
+        } else if (strcmp(k, "--seed") == 0) {
+            o.seed = strtoull(v, &end, 10);
+            if (errno || *end || end == v)
+                goto bad;
+        } else {
+            goto bad;
+        }
+        continue;
+    bad:
+        fprintf(stderr, "toolgym eval: bad option or value: %s %s\n", k, v);
+        eval_usage(stderr);
+        return 2;
+    }
+    if (!o.server) {
+        fprintf(stderr, "toolgym eval: --server URL is required\n");
+        eval_usage(stderr);
+        return 2;
+    }
+    if (eval_agent_new(&o, &a, &err) != 0) {
+        fprintf(stderr, "toolgym eval: %s\n", err.message);
+        return 2;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    rc = eval_run(&o, &a, &report, tag, &err);
+    if (a.destroy)
+        a.destroy(&a);
+    if (rc) {
+        fprintf(stderr, "toolgym eval: %s\n", err.message);
+        curl_global_cleanup();
+        return 1;
+    }
+    eval_print_report(stdout, &o, tag, report);
+    json_decref(report);
+    curl_global_cleanup();
+    return 0;
+}
