@@ -384,7 +384,8 @@ int judge_call(const struct task *t, struct judge_state *s, const struct judge_c
         }
     }
 
-    if (s->nkeys < TG_MAX_STEPS_LIMIT) {
+    /* Premature calls are not remembered: the same call, once its needs are met, counts. */
+    if (v->label != JUDGE_PREMATURE && s->nkeys < TG_MAX_STEPS_LIMIT) {
         s->keys[s->nkeys++] = key;
         key = NULL;
     }

@@ -17,7 +17,8 @@
  *   2. unnecessary  — the task has no plan steps (any call on a mental task);
  *   3. redundant    — every plan step is already satisfied (any call, whatever the tool);
  *   4. unnecessary  — the tool is in no plan step;
- *   5. redundant    — same tool and normalised arguments as an earlier non-malformed call,
+ *   5. redundant    — same tool and normalised arguments as an earlier call that was neither
+ *                     malformed nor premature,
  *                     or every plan step of this tool is already satisfied;
  *   6. necessary    — the call matches an unsatisfied step of its tool whose needs are all
  *                     satisfied (the first such step in plan order is satisfied by it);
@@ -116,9 +117,10 @@ int judge_plan_complete(const struct task *t, const struct judge_state *s);
 
 /*
  * judge_call — judge a tool call on task t (borrowed) given state s, fill *v and advance s:
- * ncalls grows, a necessary call sets its step's bit, a non-malformed call's key is
- * remembered. Returns 0; TG_ESTATE if s is finished or already holds TG_MAX_STEPS_LIMIT calls
- * (s and *v untouched); TG_ENOMEM (s untouched). Pure apart from allocation.
+ * ncalls grows, a necessary call sets its step's bit, the key of a call that is
+ * neither malformed nor premature is remembered. Returns 0; TG_ESTATE if s is finished or already
+ * holds TG_MAX_STEPS_LIMIT calls (s and *v untouched); TG_ENOMEM (s untouched). Pure apart from
+ * allocation.
  */
 int judge_call(const struct task *t, struct judge_state *s, const struct judge_call *c,
                struct judge_verdict *v);
@@ -160,7 +162,8 @@ int judge_query_has_terms(const char *query, char *const *terms, size_t n);
 
 /*
  * judge_step_matches — 1 if the call c (outcome and result borrowed) meets every criterion of
- * plan step st (tool name, query_terms, hit, value, stdout), regardless of needs. Pure.
+ * plan step st (tool name, query_terms, hit, shows, value, stdout), regardless of needs.
+ * Pure.
  */
 int judge_step_matches(const struct task_step *st, const struct judge_call *c);
 

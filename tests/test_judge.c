@@ -306,6 +306,9 @@ TG_TEST(judge, multi_lookup_needs_both_searches) {
     CU_ASSERT_EQUAL(
         call(&t, &s, "search", "{\"query\":\"alpha\"}", JUDGE_TOOL_OK, "{\"hits\":[]}", NULL),
         JUDGE_NECESSARY);
+    CU_ASSERT_EQUAL(call(&t, &s, "calculator", "{\"expression\":\"4+6\"}", JUDGE_TOOL_OK,
+                         "{\"value\":10}", NULL),
+                    JUDGE_PREMATURE);
     CU_ASSERT_EQUAL(
         call(&t, &s, "search", "{\"query\":\"beta\"}", JUDGE_TOOL_OK, "{\"hits\":[]}", NULL),
         JUDGE_NECESSARY);
