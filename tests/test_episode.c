@@ -1,0 +1,381 @@
+/*
+ * test_episode.c — the episode module: steps, step limit, fork replay, and the store's
+ * eviction, expiry and behaviour under concurrent use.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../server/episode.h"
+#include "../server/report.h"
+#include "tg_test.h"
+
+static const char task_json[] =
+    "{\"id\":\"t1\",\"split\":\"test\",\"family\":\"lookup_arith\",\"prompt\":\"Twice X?\","
+    "\"answer\":{\"type\":\"int\",\"value\":42},"
+    "\"plan\":[{\"tool\":\"search\",\"match\":{\"hit\":\"d1\"}},"
+    "{\"tool\":\"calculator\",\"match\":{\"value\":42},\"needs\":[0]}]}";
+
+static int load_task(struct task *t) {
+    json_t *j = json_loads(task_json, 0, NULL);
+    struct tg_error err;
+    int rc = task_from_json(j, t, &err);
+
+    json_decref(j);
+    if (rc)
+        fprintf(stderr, "task: %s\n", err.message);
+    return rc;
+}
+
+/* Commit a tool call with a successful result. */
+static int call(struct episode *ep, const char *tool, const char *args_json,
+                const char *result_json, json_t **reply, int *finished) {
+    json_t *args = json_loads(args_json, 0, NULL);
+    json_t *res = json_loads(result_json, 0, NULL);
+    int rc = episode_step_begin(ep);
+
+    if (rc == 0)
+        rc = episode_step_call(ep, tool, args, JUDGE_TOOL_OK, res,
+                               json_pack("{s:b, s:s, s:O}", "ok", 1, "content", "x", "result", res),
+                               reply, finished);
+    json_decref(args);
+    json_decref(res);
+    return rc;
+}
+
+static const char *reply_label(const json_t *r) {
+    return json_string_value(json_object_get(json_object_get(r, "judgement"), "label"));
+}
+
+TG_TEST(episode, steps_judged_rewarded_and_done) {
+    struct task t;
+    struct reward_config rc;
+    struct episode *ep = NULL;
+    json_t *r = NULL;
+    int fin = 0;
+
+    CU_ASSERT_FATAL(load_task(&t) == 0);
+    reward_config_defaults(&rc);
+    CU_ASSERT_FATAL(episode_new(&t, &rc, REWARD_JUDGE, 8, "tg", &ep) == 0);
+    CU_ASSERT_EQUAL(strlen(ep->id), EPISODE_ID_LEN);
+    /* calculating before searching is premature */
+    CU_ASSERT(call(ep, "calculator", "{\"expression\":\"2*21\"}", "{\"value\":42}", &r, &fin) == 0);
+    CU_ASSERT_STRING_EQUAL(reply_label(r), "premature");
+    CU_ASSERT_DOUBLE_EQUAL(json_real_value(json_object_get(r, "reward")), rc.label[JUDGE_PREMATURE],
+                           1e-12);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(r, "step")), 1);
+    CU_ASSERT(!fin);
+    json_decref(r);
+    CU_ASSERT(call(ep, "search", "{\"query\":\"x\"}", "{\"hits\":[{\"id\":\"d1\"}]}", &r, &fin) ==
+              0);
+    CU_ASSERT_STRING_EQUAL(reply_label(r), "necessary");
+    json_decref(r);
+    CU_ASSERT(episode_step_begin(ep) == 0);
+    CU_ASSERT(episode_step_begin(ep) == TG_EBUSY); /* one step at a time */
+    CU_ASSERT(episode_step_answer(ep, "42", &r, &fin) == 0);
+    CU_ASSERT(fin);
+    CU_ASSERT(json_is_true(json_object_get(r, "done")));
+    CU_ASSERT_STRING_EQUAL(reply_label(r), "correct");
+    json_decref(r);
+    CU_ASSERT(episode_step_begin(ep) == TG_ESTATE);
+    CU_ASSERT(episode_done(ep));
+    CU_ASSERT_EQUAL(ep->outcome, REWARD_CORRECT);
+    /* correct with one penalty: return clipped into the correct range */
+    CU_ASSERT(ep->ret >= rc.correct_lo && ep->ret <= rc.correct_hi);
+    episode_put(ep);
+    task_clear(&t);
+}
+
+TG_TEST(episode, step_limit_ends_the_episode) {
+    struct task t;
+    struct reward_config rc;
+    struct episode *ep = NULL;
+    json_t *r = NULL, *traj;
+    int fin = 0;
+
+    CU_ASSERT_FATAL(load_task(&t) == 0);
+    reward_config_defaults(&rc);
+    CU_ASSERT_FATAL(episode_new(&t, &rc, REWARD_JUDGE, 2, NULL, &ep) == 0);
+    CU_ASSERT(call(ep, "search", "{\"query\":\"x\"}", "{\"hits\":[]}", &r, &fin) == 0);
+    CU_ASSERT(!fin);
+    json_decref(r);
+    CU_ASSERT(call(ep, "search", "{\"query\":\"y\"}", "{\"hits\":[]}", &r, &fin) == 0);
+    CU_ASSERT(fin);
+    CU_ASSERT(json_is_true(json_object_get(r, "done")));
+    json_decref(r);
+    CU_ASSERT_EQUAL(ep->outcome, REWARD_STEP_LIMIT);
+    CU_ASSERT(ep->ret <= rc.incorrect_hi);
+    traj = episode_trajectory_json(ep);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(traj, "outcome")), "step_limit");
+    /* system, user, then assistant + tool per call */
+    CU_ASSERT_EQUAL(json_array_size(json_object_get(traj, "messages")), 6);
+    json_decref(traj);
+    episode_put(ep);
+    task_clear(&t);
+}
+
+TG_TEST(episode, fork_replays_the_prefix) {
+    struct task t;
+    struct reward_config rc;
+    struct episode *ep = NULL, *f = NULL;
+    struct tg_error err;
+    json_t *r = NULL;
+    int fin = 0;
+
+    CU_ASSERT_FATAL(load_task(&t) == 0);
+    reward_config_defaults(&rc);
+    CU_ASSERT_FATAL(episode_new(&t, &rc, REWARD_JUDGE, 8, "x", &ep) == 0);
+    call(ep, "search", "{\"query\":\"x\"}", "{\"hits\":[{\"id\":\"d1\"}]}", &r, &fin);
+    json_decref(r);
+    call(ep, "search", "{\"query\":\"x\"}", "{\"hits\":[{\"id\":\"d1\"}]}", &r, &fin);
+    json_decref(r);
+    CU_ASSERT(episode_fork(ep, 3, &f, &err) == TG_EINVAL);
+    CU_ASSERT(episode_fork(ep, -1, &f, &err) == TG_EINVAL);
+    CU_ASSERT_FATAL(episode_fork(ep, 1, &f, &err) == 0);
+    CU_ASSERT_STRING_NOT_EQUAL(f->id, ep->id);
+    CU_ASSERT_EQUAL(f->nsteps, 1);
+    CU_ASSERT_EQUAL(f->steps[0].label, JUDGE_NECESSARY);
+    /* the judge state was rebuilt: the calculator step is now allowed */
+    CU_ASSERT(call(f, "calculator", "{\"expression\":\"42\"}", "{\"value\":42}", &r, &fin) == 0);
+    CU_ASSERT_STRING_EQUAL(reply_label(r), "necessary");
+    json_decref(r);
+    /* while the original's second search was redundant */
+    CU_ASSERT_EQUAL(ep->steps[1].label, JUDGE_REDUNDANT);
+    episode_put(f);
+    CU_ASSERT(episode_step_begin(ep) == 0);
+    episode_step_answer(ep, "1", &r, &fin);
+    json_decref(r);
+    CU_ASSERT(episode_fork(ep, 3, &f, &err) == TG_EINVAL); /* a fork must be open */
+    CU_ASSERT_FATAL(episode_fork(ep, 2, &f, &err) == 0);
+    CU_ASSERT(!episode_done(f));
+    episode_put(f);
+    episode_put(ep);
+    task_clear(&t);
+}
+
+/* ---- the store ------------------------------------------------------------------------ */
+
+static long long fake_now;
+static long long fake_clock(void) {
+    return fake_now;
+}
+
+static struct episode *mk(const struct task *t, const struct reward_config *rc) {
+    struct episode *ep = NULL;
+
+    episode_new(t, rc, REWARD_JUDGE, 8, NULL, &ep);
+    return ep;
+}
+
+static void finish(struct episode_store *s, struct episode *ep) {
+    json_t *r = NULL;
+    int fin = 0;
+
+    if (episode_step_begin(ep) == 0)
+        episode_step_answer(ep, "0", &r, &fin);
+    json_decref(r);
+    if (fin)
+        episode_store_finished(s, ep);
+}
+
+TG_TEST(episode, store_evicts_finished_oldest_first) {
+    struct task t;
+    struct reward_config rc;
+    struct episode_store *s;
+    struct episode *e[5], *g;
+
+    CU_ASSERT_FATAL(load_task(&t) == 0);
+    reward_config_defaults(&rc);
+    fake_now = 1000000;
+    s = episode_store_new(3, 60, fake_clock);
+    CU_ASSERT_FATAL(s != NULL);
+    for (int i = 0; i < 5; i++)
+        e[i] = mk(&t, &rc);
+    for (int i = 0; i < 3; i++)
+        CU_ASSERT(episode_store_add(s, e[i]) == 0);
+    /* full of unfinished episodes: refused, nothing live is killed */
+    CU_ASSERT(episode_store_add(s, e[3]) == TG_EBUSY);
+    CU_ASSERT_EQUAL(episode_store_count(s), 3);
+    finish(s, e[2]); /* finished first */
+    finish(s, e[0]);
+    CU_ASSERT(episode_store_add(s, e[3]) == 0);
+    g = episode_store_get(s, e[2]->id);
+    CU_ASSERT(g == NULL); /* the oldest finished went first */
+    g = episode_store_get(s, e[0]->id);
+    CU_ASSERT(g == e[0]);
+    episode_put(g);
+    CU_ASSERT(episode_store_add(s, e[4]) == 0);
+    CU_ASSERT(episode_store_get(s, e[0]->id) == NULL);
+    g = episode_store_get(s, e[1]->id); /* unfinished: kept */
+    CU_ASSERT(g == e[1]);
+    episode_put(g);
+    CU_ASSERT_EQUAL(episode_store_count(s), 3);
+    /* an evicted episode stays valid for whoever still holds it */
+    CU_ASSERT_EQUAL(strlen(e[2]->id), EPISODE_ID_LEN);
+    CU_ASSERT(episode_store_remove(s, e[1]->id) == 0);
+    CU_ASSERT(episode_store_remove(s, e[1]->id) == TG_ENOTFOUND);
+    CU_ASSERT_EQUAL(episode_store_count(s), 2);
+    for (int i = 0; i < 5; i++)
+        episode_put(e[i]);
+    episode_store_free(s);
+    task_clear(&t);
+}
+
+TG_TEST(episode, store_expires_idle_unfinished) {
+    struct task t;
+    struct reward_config rc;
+    struct episode_store *s;
+    struct episode *a, *b, *c, *g;
+
+    CU_ASSERT_FATAL(load_task(&t) == 0);
+    reward_config_defaults(&rc);
+    fake_now = 5000000;
+    s = episode_store_new(10, 10, fake_clock);
+    a = mk(&t, &rc);
+    b = mk(&t, &rc);
+    c = mk(&t, &rc);
+    episode_store_add(s, a);
+    episode_store_add(s, b);
+    episode_store_add(s, c);
+    finish(s, c); /* finished episodes never expire */
+    fake_now += 6000000;
+    g = episode_store_get(s, a->id); /* touching a keeps it alive */
+    CU_ASSERT(g == a);
+    episode_put(g);
+    fake_now += 5000000; /* b idle 11 s, a idle 5 s */
+    CU_ASSERT_EQUAL(episode_store_expire(s), 1);
+    CU_ASSERT(episode_store_get(s, b->id) == NULL);
+    g = episode_store_get(s, a->id);
+    CU_ASSERT(g == a);
+    episode_put(g);
+    fake_now += 10000000;
+    CU_ASSERT(episode_store_get(s, a->id) == NULL);
+    g = episode_store_get(s, c->id);
+    CU_ASSERT(g == c);
+    episode_put(g);
+    CU_ASSERT_EQUAL(episode_store_count(s), 1);
+    episode_put(a);
+    episode_put(b);
+    episode_put(c);
+    episode_store_free(s);
+    task_clear(&t);
+}
+
+struct worker {
+    struct episode_store *s;
+    const struct task *t;
+    const struct reward_config *rc;
+    struct report *rep;
+    int added, refused, finished;
+};
+
+static void *worker_main(void *p) {
+    struct worker *w = p;
+
+    for (int i = 0; i < 400; i++) {
+        struct episode *ep = mk(w->t, w->rc), *g;
+        struct episode_summary sum;
+
+        if (episode_store_add(w->s, ep) != 0) {
+            w->refused++;
+            episode_put(ep);
+            continue;
+        }
+        w->added++;
+        g = episode_store_get(w->s, ep->id);
+        if (g && i % 4 != 3) {
+            finish(w->s, g);
+            episode_summarize(g, &sum);
+            report_add(w->rep, &sum);
+            w->finished++;
+        }
+        if (i % 5 == 0)
+            episode_store_remove(w->s, ep->id);
+        episode_put(g);
+        episode_put(ep);
+    }
+    return NULL;
+}
+
+TG_TEST(episode, store_concurrent_use) {
+    struct task t;
+    struct reward_config rc;
+    struct episode_store *s;
+    struct report *rep = report_new();
+    struct worker w[8];
+    pthread_t th[8];
+    int added = 0, fin = 0;
+    json_t *r;
+
+    CU_ASSERT_FATAL(load_task(&t) == 0);
+    reward_config_defaults(&rc);
+    s = episode_store_new(64, 3600, NULL);
+    for (int i = 0; i < 8; i++) {
+        memset(&w[i], 0, sizeof(w[i]));
+        w[i].s = s;
+        w[i].t = &t;
+        w[i].rc = &rc;
+        w[i].rep = rep;
+        pthread_create(&th[i], NULL, worker_main, &w[i]);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(th[i], NULL);
+        added += w[i].added;
+        fin += w[i].finished;
+    }
+    CU_ASSERT(added > 0);
+    CU_ASSERT(episode_store_count(s) <= 64);
+    r = report_json(rep, "test", NULL);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(r, "episodes")), fin);
+    /* every answer "0" is incorrect and premature */
+    CU_ASSERT_DOUBLE_EQUAL(
+        json_real_value(json_object_get(json_object_get(r, "labels"), "incorrect")), 1.0, 1e-12);
+    json_decref(r);
+    episode_store_free(s);
+    report_free(rep);
+    task_clear(&t);
+}
+
+TG_TEST(episode, report_metrics) {
+    struct report *rep = report_new();
+    struct episode_summary a, b;
+    json_t *r;
+
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    a.split = "test";
+    a.tag = "x";
+    a.ncalls = 2;
+    a.labels[JUDGE_NECESSARY] = 1;
+    a.labels[JUDGE_WRONG_ARGS] = 1;
+    a.labels[JUDGE_CORRECT] = 1;
+    a.correct = 1;
+    a.selection = 1.0;
+    b.split = "test";
+    b.tag = "y";
+    b.labels[JUDGE_INCORRECT] = 1;
+    b.selection = 0.0;
+    report_add(rep, &a);
+    report_add(rep, &b);
+    r = report_json(rep, "test", NULL);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(r, "episodes")), 2);
+    CU_ASSERT_DOUBLE_EQUAL(json_real_value(json_object_get(r, "answer_accuracy")), 0.5, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(json_real_value(json_object_get(r, "argument_accuracy")), 0.5, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(json_real_value(json_object_get(r, "tool_selection_accuracy")), 0.5,
+                           1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(json_real_value(json_object_get(r, "calls_per_episode")), 1.0, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(json_real_value(json_object_get(r, "tool_productivity")), 0.5, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(
+        json_real_value(json_object_get(json_object_get(r, "labels"), "wrong_args")), 0.5, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(
+        json_real_value(json_object_get(json_object_get(r, "labels"), "incorrect")), 0.5, 1e-12);
+    json_decref(r);
+    r = report_json(rep, "test", "y");
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(r, "episodes")), 1);
+    CU_ASSERT(json_is_null(json_object_get(r, "argument_accuracy")));
+    json_decref(r);
+    r = report_json(rep, "train", NULL);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(r, "episodes")), 0);
+    json_decref(r);
+    report_free(rep);
+}
