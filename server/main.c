@@ -13,7 +13,9 @@
 #include <string.h>
 
 #include "eval.h"
+#include "../tools/corpus.h"
 #include "server.h"
+#include "taskgen.h"
 #include "tg.h"
 
 struct command {
@@ -27,6 +29,8 @@ static int cmd_help(int argc, char **argv);
 
 static const struct command commands[] = {
     {"serve", cmd_serve, "run the HTTP server (tools, episodes, MCP)"},
+    {"tasks", taskgen_cmd, "tasks gen --seed S --out DIR | tasks check FILE"},
+    {"corpus", corpus_cmd, "corpus gen --seed S --docs N --out FILE"},
     {"eval", eval_main, "play episodes with an agent over HTTP and print the report"},
     {"help", cmd_help, "this list"},
 };
