@@ -541,6 +541,28 @@ TG_TEST(sandbox, huge_output_truncated) {
     sandbox_result_free(&r);
 }
 
+TG_TEST(sandbox, memory_over_cgroup_limit) {
+    struct sandbox_caps c;
+    struct sandbox_result r;
+
+    NEED_SANDBOX();
+    sandbox_caps(&c);
+    /* Two processes of 200 MB each: under RLIMIT_AS one by one, over the cgroup together. */
+    CU_ASSERT_EQUAL_FATAL(run("import os\n"
+                              "pid = os.fork()\n"
+                              "b = bytearray(200 << 20)\n"
+                              "if pid: os.waitpid(pid, 0); print('BOTH ALLOCATED')\n",
+                              NULL, 1500, &r),
+                          0);
+    if (c.cgroups) {
+        CU_ASSERT(strstr(r.out, "BOTH ALLOCATED") == NULL);
+        CU_ASSERT(r.timed_out || r.signal == SIGKILL || has(&r, "MemoryError"));
+    } else {
+        CU_ASSERT(strstr(r.out, "BOTH ALLOCATED") != NULL);
+    }
+    sandbox_result_free(&r);
+}
+
 /* ---- signals, privileges, escapes ------------------------------------------------------------ */
 
 TG_TEST(sandbox, kill_everything) {

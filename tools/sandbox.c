@@ -26,6 +26,7 @@
  */
 #include "sandbox.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -99,13 +100,22 @@ struct sb_slot {
     int index;
     int busy;
     unsigned uid;
-    int mem_fd;  /* cgroup.procs of the slot's memory cgroup, or -1 */
-    int pids_fd; /* cgroup.procs of the slot's pids cgroup, or -1 */
+    int mem_fd;         /* `tasks` of the slot's memory cgroup, or -1 */
+    int pids_fd;        /* `tasks` of the slot's pids cgroup, or -1 */
+    pthread_t launcher; /* the slot's thread: lives in the slot cgroups, starts the runs */
+    int launcher_up;    /* the launcher is running (set by it) */
+    int thread_ok;      /* pthread_create succeeded: join it at shutdown */
+    int cg_joined;
+    int quit;
+    struct sb_job *job; /* handed to the launcher under g.mu */
+    pthread_cond_t job_cv;
     char *stack_init;
     char *stack_child;
     char *out, *err, *scratch; /* TG_OUTPUT_MAX_BYTES each */
     char workdir[128];         /* unsafe mode without namespaces: the slot's cwd */
 };
+
+struct sb_job;
 
 /* One run, shared by the caller, init and the child (same memory). */
 struct sb_run {
@@ -222,10 +232,6 @@ static int child_main(void *arg) {
     };
 
     reset_signals(0);
-    if (r->layers & L_CGROUPS) {
-        if (write(s->mem_fd, "0", 1) != 1 || write(s->pids_fd, "0", 1) != 1)
-            return child_fail(r, ST_CGROUP);
-    }
     /* Move the pipe ends clear of 0..2 before placing them there. */
     in = fcntl(r->in_r, F_DUPFD, 10);
     out = fcntl(r->out_w, F_DUPFD, 10);
@@ -236,8 +242,10 @@ static int child_main(void *arg) {
     if (chdir((r->layers & L_NS) ? "/tmp" : s->workdir) != 0)
         return child_fail(r, ST_CHDIR);
     if (g.is_root) {
-        if (setgroups(0, NULL) != 0 || setresgid(s->uid, s->uid, s->uid) != 0 ||
-            setresuid(s->uid, s->uid, s->uid) != 0)
+        /* Raw system calls: glibc's wrappers would try to change every server thread. */
+        if (syscall(SYS_setgroups, 0, NULL) != 0 ||
+            syscall(SYS_setresgid, s->uid, s->uid, s->uid) != 0 ||
+            syscall(SYS_setresuid, s->uid, s->uid, s->uid) != 0)
             return child_fail(r, ST_IDS);
     } else {
         setpgid(0, 0);
@@ -370,7 +378,7 @@ static int init_fail(struct sb_run *r, int step) {
 static int init_main(void *arg) {
     struct sb_run *r = arg;
     struct sb_slot *s = r->slot;
-    int keep[3] = {s->mem_fd, s->pids_fd, g.tmpl_fd};
+    int keep[1] = {g.tmpl_fd};
     int in[2], out[2], err[2], pidfd = -1, flags;
     char opts[96];
     struct sigaction sa;
@@ -382,7 +390,7 @@ static int init_main(void *arg) {
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    close_except(keep, 3);
+    close_except(keep, 1);
     if (r->layers & L_NS) {
         if (setns(g.tmpl_fd, CLONE_NEWNS) != 0)
             return init_fail(r, ST_SETNS);
@@ -800,6 +808,34 @@ static void cgroups_remove(void) {
     g.memcg[0] = g.pidscg[0] = '\0';
 }
 
+/* Remove toolgym-<pid> cgroups left by processes that are gone (crashed, killed). */
+static void cgroups_reap_stale(const char *parent) {
+    char path[PATH_MAX + 64];
+    struct dirent *de;
+    DIR *d = opendir(parent);
+
+    if (!d)
+        return;
+    while ((de = readdir(d))) {
+        char *end;
+        long pid;
+
+        if (strncmp(de->d_name, "toolgym-", 8) != 0)
+            continue;
+        pid = strtol(de->d_name + 8, &end, 10);
+        if (*end || pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        for (int i = 0; i < 1024; i++) {
+            snprintf(path, sizeof(path), "%s/%s/slot%d", parent, de->d_name, i);
+            if (rmdir(path) != 0 && errno == ENOENT)
+                break;
+        }
+        snprintf(path, sizeof(path), "%s/%s", parent, de->d_name);
+        rmdir(path);
+    }
+    closedir(d);
+}
+
 /* Make <mount>/<own>/toolgym-<pid>/slot<i> for both controllers. 0 when all worked. */
 static int cgroups_create(void) {
     static const struct {
@@ -813,6 +849,8 @@ static int cgroups_create(void) {
 
         if (own_cgroup(h[k].ctl, own, sizeof(own)) != 0)
             goto fail;
+        snprintf(dir, sizeof(dir), "/sys/fs/cgroup/%s%s", h[k].ctl, own);
+        cgroups_reap_stale(dir);
         snprintf(base, PATH_MAX, "/sys/fs/cgroup/%s%s/toolgym-%d", h[k].ctl, own, (int)getpid());
         if (mkdir(base, 0755) != 0 && errno != EEXIST) {
             base[0] = '\0';
@@ -826,7 +864,7 @@ static int cgroups_create(void) {
             if (mkdir(dir, 0755) != 0 && errno != EEXIST)
                 goto fail;
             if (h[k].off) {
-                snprintf(val, sizeof(val), "%d", TG_CODE_PIDS);
+                snprintf(val, sizeof(val), "%d", TG_CODE_PIDS + 2); /* + launcher and init */
                 if (write_file(dir, "pids.max", val) != 0)
                     goto fail;
             } else {
@@ -834,8 +872,13 @@ static int cgroups_create(void) {
                 if (write_file(dir, "memory.limit_in_bytes", val) != 0)
                     goto fail;
                 write_file(dir, "memory.memsw.limit_in_bytes", val); /* absent without swap */
+                /* init lives in this cgroup (inherited from the launcher) and shares the
+                 * server's address space: an OOM kill choosing it would kill the server. So
+                 * no OOM killer here: a run over the limit stalls until the wall clock. */
+                if (write_file(dir, "memory.oom_control", "1") != 0)
+                    goto fail;
             }
-            snprintf(dir, sizeof(dir), "%s/slot%d/cgroup.procs", base, i);
+            snprintf(dir, sizeof(dir), "%s/slot%d/tasks", base, i);
             *fdp = open(dir, O_WRONLY | O_CLOEXEC);
             if (*fdp < 0)
                 goto fail;
@@ -875,6 +918,7 @@ static void slots_free(void) {
             munmap(s->out, 3 * (size_t)TG_OUTPUT_MAX_BYTES);
         if (s->workdir[0])
             nftw(s->workdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        pthread_cond_destroy(&s->job_cv);
     }
     free(g.slots);
     g.slots = NULL;
@@ -892,6 +936,7 @@ static int slots_alloc(int n) {
         s->index = i;
         s->uid = SB_UID_BASE + (unsigned)i;
         s->mem_fd = s->pids_fd = -1;
+        pthread_cond_init(&s->job_cv, NULL);
         s->stack_init = map_or_null(SB_STACK_BYTES);
         s->stack_child = map_or_null(SB_STACK_BYTES);
         s->out = map_or_null(3 * (size_t)TG_OUTPUT_MAX_BYTES);
@@ -988,15 +1033,117 @@ static int run_in_slot(struct sb_slot *s, char *const *argv, const char *in, siz
     return 0;
 }
 
+/* ---- launchers: one thread per slot, living in the slot's cgroups ----------------------- */
+
+/* A run handed to a slot's launcher. Moving a process into a v1 cgroup costs milliseconds
+ * (a global rwsem write), so the launcher joins its slot's cgroups once and every init and
+ * child it starts inherits them for free. */
+struct sb_job {
+    char *const *argv;
+    const char *in;
+    size_t in_len;
+    int timeout_ms;
+    int layers;
+    struct sb_run *r;
+    struct tg_error *err;
+    int rc;
+    int done;
+};
+
+static void *launcher_main(void *arg) {
+    struct sb_slot *s = arg;
+    int joined = 0;
+
+    if (s->mem_fd >= 0 && s->pids_fd >= 0)
+        joined = write(s->mem_fd, "0", 1) == 1 && write(s->pids_fd, "0", 1) == 1;
+    pthread_mutex_lock(&g.mu);
+    s->cg_joined = joined;
+    s->launcher_up = 1;
+    pthread_cond_broadcast(&g.cv);
+    for (;;) {
+        struct sb_job *j;
+
+        while (!s->job && !s->quit)
+            pthread_cond_wait(&s->job_cv, &g.mu);
+        if (!s->job)
+            break;
+        j = s->job;
+        pthread_mutex_unlock(&g.mu);
+        j->rc = run_in_slot(s, j->argv, j->in, j->in_len, j->timeout_ms, j->layers, j->r, j->err);
+        pthread_mutex_lock(&g.mu);
+        j->done = 1;
+        s->job = NULL;
+        pthread_cond_broadcast(&g.cv);
+    }
+    pthread_mutex_unlock(&g.mu);
+    return NULL;
+}
+
+/* Start every slot's launcher with all signals blocked; 0 when all started. */
+static int launchers_start(void) {
+    sigset_t all, old;
+    int rc = 0;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    for (int i = 0; i < g.nslots && !rc; i++) {
+        struct sb_slot *s = &g.slots[i];
+
+        if (pthread_create(&s->launcher, NULL, launcher_main, s) != 0)
+            rc = TG_ENOMEM;
+        else
+            s->thread_ok = 1;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_mutex_lock(&g.mu);
+    for (int i = 0; i < g.nslots; i++)
+        while (g.slots[i].thread_ok && !g.slots[i].launcher_up)
+            pthread_cond_wait(&g.cv, &g.mu);
+    pthread_mutex_unlock(&g.mu);
+    return rc;
+}
+
+/* Run a job on slot s's launcher and wait for it. The caller holds the slot. */
+static int dispatch(struct sb_slot *s, struct sb_job *j) {
+    pthread_mutex_lock(&g.mu);
+    while (!s->launcher_up)
+        pthread_cond_wait(&g.cv, &g.mu);
+    s->job = j;
+    pthread_cond_signal(&s->job_cv);
+    while (!j->done)
+        pthread_cond_wait(&g.cv, &g.mu);
+    pthread_mutex_unlock(&g.mu);
+    return j->rc;
+}
+
+static void launchers_stop(void) {
+    pthread_mutex_lock(&g.mu);
+    for (int i = 0; i < g.nslots; i++) {
+        g.slots[i].quit = 1;
+        pthread_cond_signal(&g.slots[i].job_cv);
+    }
+    pthread_mutex_unlock(&g.mu);
+    for (int i = 0; i < g.nslots; i++) {
+        if (g.slots[i].thread_ok)
+            pthread_join(g.slots[i].launcher, NULL);
+        g.slots[i].thread_ok = 0;
+        g.slots[i].launcher_up = 0;
+    }
+}
+
 /* A trial run of print(1) with the given layers. 1 when it worked. */
 static int trial(int layers) {
     static char *const argv[] = {"python3", "-I", "-S", "-c", "print(1)", NULL};
     struct tg_error e;
     struct sb_run r;
+    struct sb_job j = {argv, NULL, 0, TG_CODE_TIMEOUT_MAX_MS, layers, &r, &e, 0, 0};
     int ok;
 
-    if (run_in_slot(&g.slots[0], argv, NULL, 0, TG_CODE_TIMEOUT_MAX_MS, layers, &r, &e) != 0)
+    if (dispatch(&g.slots[0], &j) != 0) {
+        if (getenv("SB_DEBUG"))
+            fprintf(stderr, "trial %d: %s\n", layers, e.message);
         return 0;
+    }
     ok = WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0 && r.out_len == 2 &&
          memcmp(g.slots[0].out, "1\n", 2) == 0;
     return ok;
@@ -1040,6 +1187,12 @@ int sandbox_init(const struct sandbox_config *cfg, struct tg_error *err) {
     } else {
         tg_error_set(&why, "sandbox_unavailable", "not running as root");
     }
+    rc = launchers_start();
+    if (rc)
+        goto fail;
+    for (int i = 0; i < g.nslots; i++)
+        if (!g.slots[i].cg_joined)
+            cand &= ~L_CGROUPS;
     /* The largest subset of the candidate layers with which a trial run works. */
     g.layers = -1;
     for (int m = 7; m >= 0; m--) {
@@ -1085,6 +1238,7 @@ fail:
 }
 
 void sandbox_shutdown(void) {
+    launchers_stop();
     cgroups_remove();
     slots_free();
     if (g.tmpl_fd >= 0)
@@ -1164,7 +1318,11 @@ int sandbox_run(const struct sandbox_request *rq, struct sandbox_result *res,
     if (!argv[5])
         return TG_ENOMEM;
     s = slot_acquire();
-    rc = run_in_slot(s, argv, rq->stdin_data, rq->stdin_len, timeout, g.layers, &r, err);
+    {
+        struct sb_job j = {argv, rq->stdin_data, rq->stdin_len, timeout, g.layers, &r, err, 0, 0};
+
+        rc = dispatch(s, &j);
+    }
     if (rc)
         goto done;
     res->out = copy_out(s->out, r.out_len);

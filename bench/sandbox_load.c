@@ -1,0 +1,217 @@
+/*
+ * sandbox_load.c — load generator for bench/sandbox.sh: print(1) through
+ * POST /v1/tools/run_code against the floor, plain posix_spawn + wait of
+ * `/usr/bin/python3 -I -S -c 'print(1)'` with its stdout read through a pipe.
+ *
+ * usage: sandbox_load URL RUNS CONC[,CONC...]
+ *   URL   base URL of a running toolgym server (http://127.0.0.1:PORT)
+ *   RUNS  runs per target and concurrency
+ * For each concurrency the two targets alternate (floor, then run_code); CONC client threads
+ * each loop until RUNS runs are done in total. Prints one line per (target, concurrency):
+ *   <target> <conc> <runs/s> <median ms> <p99 ms> <errors>
+ * A run counts as an error unless it printed "1\n" (floor) or answered 200 with ok:true and
+ * stdout "1\n" (run_code). This program only measures; the script prints the table.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_CONC 64
+#define BODY     "{\"arguments\":{\"code\":\"print(1)\"}}"
+
+struct load {
+    const char *url;
+    int floor; /* 1: spawn python directly; 0: POST run_code */
+    int runs;
+    int next; /* runs handed out */
+    int errors;
+    double *lat; /* ms, one per run */
+    pthread_mutex_t mu;
+};
+
+static double now_ms(void) {
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int take(struct load *l) {
+    int i;
+
+    pthread_mutex_lock(&l->mu);
+    i = l->next < l->runs ? l->next++ : -1;
+    pthread_mutex_unlock(&l->mu);
+    return i;
+}
+
+/* One plain run: posix_spawn python with stdout on a pipe, read it, wait. 0 if "1\n". */
+static int floor_run(void) {
+    static char *const argv[] = {"python3", "-I", "-S", "-c", "print(1)", NULL};
+    static char *const envp[] = {NULL};
+    posix_spawn_file_actions_t fa;
+    char buf[16];
+    size_t len = 0;
+    int p[2], st = 0, rc;
+    pid_t pid;
+
+    if (pipe2(p, O_CLOEXEC) != 0)
+        return -1;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+    rc = posix_spawn(&pid, "/usr/bin/python3", &fa, NULL, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    close(p[1]);
+    if (rc != 0) {
+        close(p[0]);
+        return -1;
+    }
+    for (;;) {
+        ssize_t n = read(p[0], buf + len, sizeof(buf) - 1 - len);
+
+        if (n > 0 && len + (size_t)n < sizeof(buf) - 1) {
+            len += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        break;
+    }
+    close(p[0]);
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 && len == 2 && memcmp(buf, "1\n", 2) == 0 ? 0 : -1;
+}
+
+struct body {
+    char buf[4096];
+    size_t len;
+};
+
+static size_t on_body(char *p, size_t sz, size_t n, void *arg) {
+    struct body *b = arg;
+    size_t k = sz * n;
+
+    if (b->len + k < sizeof(b->buf)) {
+        memcpy(b->buf + b->len, p, k);
+        b->len += k;
+        b->buf[b->len] = '\0';
+    }
+    return k;
+}
+
+static void *worker(void *arg) {
+    struct load *l = arg;
+    CURL *c = NULL;
+    struct curl_slist *h = NULL;
+    char url[512];
+    int i;
+
+    if (!l->floor) {
+        c = curl_easy_init();
+        h = curl_slist_append(NULL, "Content-Type: application/json");
+        snprintf(url, sizeof(url), "%s/v1/tools/run_code", l->url);
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, BODY);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    }
+    while ((i = take(l)) >= 0) {
+        double t0 = now_ms();
+        int bad;
+
+        if (l->floor) {
+            bad = floor_run() != 0;
+        } else {
+            struct body b = {.len = 0};
+            long code = 0;
+
+            b.buf[0] = '\0';
+            curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+            bad = curl_easy_perform(c) != CURLE_OK;
+            curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+            bad = bad || code != 200 || !strstr(b.buf, "\"ok\":true") ||
+                  !strstr(b.buf, "\"stdout\":\"1\\n\"");
+            if (bad && getenv("SANDBOX_LOAD_DEBUG"))
+                fprintf(stderr, "run_code: %ld %s\n", code, b.buf);
+        }
+        l->lat[i] = now_ms() - t0;
+        if (bad) {
+            pthread_mutex_lock(&l->mu);
+            l->errors++;
+            pthread_mutex_unlock(&l->mu);
+        }
+    }
+    if (c)
+        curl_easy_cleanup(c);
+    curl_slist_free_all(h);
+    return NULL;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+static int measure(const char *url, int floor, int runs, int conc) {
+    struct load l = {.url = url, .floor = floor, .runs = runs};
+    pthread_t t[MAX_CONC];
+    double t0, secs;
+
+    l.lat = calloc((size_t)runs, sizeof(double));
+    if (!l.lat)
+        return -1;
+    pthread_mutex_init(&l.mu, NULL);
+    t0 = now_ms();
+    for (int i = 0; i < conc; i++)
+        pthread_create(&t[i], NULL, worker, &l);
+    for (int i = 0; i < conc; i++)
+        pthread_join(t[i], NULL);
+    secs = (now_ms() - t0) / 1e3;
+    qsort(l.lat, (size_t)runs, sizeof(double), cmp_double);
+    printf("%s %d %.1f %.2f %.2f %d\n", floor ? "floor" : "run_code", conc, runs / secs,
+           l.lat[runs / 2], l.lat[(size_t)((runs - 1) * 0.99)], l.errors);
+    fflush(stdout);
+    free(l.lat);
+    pthread_mutex_destroy(&l.mu);
+    return l.errors ? 1 : 0;
+}
+
+int main(int argc, char **argv) {
+    const char *p;
+    char *end;
+    long runs;
+    int bad = 0;
+
+    if (argc != 4) {
+        fprintf(stderr, "usage: sandbox_load URL RUNS CONC[,CONC...]\n");
+        return 2;
+    }
+    runs = strtol(argv[2], &end, 10);
+    if (*end || runs < 2 || runs > 1000000) {
+        fprintf(stderr, "sandbox_load: bad RUNS %s\n", argv[2]);
+        return 2;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    for (p = argv[3]; *p; p = *end ? end + 1 : end) {
+        long conc = strtol(p, &end, 10);
+
+        if (end == p || (*end && *end != ',') || conc < 1 || conc > MAX_CONC) {
+            fprintf(stderr, "sandbox_load: bad concurrency list %s\n", argv[3]);
+            return 2;
+        }
+        bad |= measure(argv[1], 1, (int)runs, (int)conc);
+        bad |= measure(argv[1], 0, (int)runs, (int)conc);
+    }
+    curl_global_cleanup();
+    return bad;
+}
