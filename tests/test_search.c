@@ -237,6 +237,27 @@ TG_TEST(search, snippet_window_on_word_boundaries) {
     search_index_free(ix);
 }
 
+TG_TEST(search, snippet_with_giant_word) {
+    struct search_index *ix = NULL;
+    struct search_hit h[1];
+    struct tg_error err;
+    char text[1024], q[400];
+    size_t n;
+
+    /* a matching token wider than a snippet: no out-of-bounds cluster, valid window */
+    memset(q, 'z', 300);
+    q[300] = '\0';
+    snprintf(text, sizeof(text), "start words \xc3\xa9%s\xc3\xa9 end words", q);
+    CU_ASSERT_EQUAL_FATAL(search_index_new(&ix), 0);
+    CU_ASSERT_EQUAL(search_index_add(ix, "g1", "Giant", text), 0);
+    CU_ASSERT_EQUAL(search_index_finish(ix), 0);
+    CU_ASSERT_EQUAL(query(ix, q, 1, h, &n, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(n, 1);
+    CU_ASSERT(strncmp(h[0].snippet, "start words", 11) == 0);
+    CU_ASSERT(strlen(h[0].snippet) <= TG_SNIPPET_CHARS + 6);
+    search_index_free(ix);
+}
+
 TG_TEST(search, load_errors_name_the_line) {
     struct search_index *ix = NULL;
     struct tg_error err;

@@ -575,7 +575,7 @@ static int make_snippet(const char *title, const char *text, const struct qterms
     for (size_t j = 0; j < nh; j++) {
         if (count[hits[j].term]++ == 0)
             sum += weight[hits[j].term];
-        while (hits[j].end - hits[i].start > SNIPPET_CLUSTER_SPAN) {
+        while (i <= j && hits[j].end - hits[i].start > SNIPPET_CLUSTER_SPAN) {
             if (--count[hits[i].term] == 0)
                 sum -= weight[hits[i].term];
             i++;
