@@ -505,8 +505,8 @@ TG_TEST(sandbox, cpu_loop_times_out) {
     CU_ASSERT(r.timed_out);
     CU_ASSERT_EQUAL(r.signal, SIGKILL);
     CU_ASSERT_EQUAL(r.exit_code, -1);
-    CU_ASSERT_STRING_EQUAL(r.out, "start\n"); /* output before the kill is kept */
-    CU_ASSERT(r.wall_ms >= 300 && r.wall_ms < 1500);
+    CU_ASSERT_STRING_EQUAL(r.out, "start\n");        /* output before the kill is kept */
+    CU_ASSERT(r.wall_ms >= 300 && r.wall_ms < 5000); /* generous: a loaded CI host */
     sandbox_result_free(&r);
 }
 
@@ -516,7 +516,7 @@ TG_TEST(sandbox, sleep_times_out) {
     NEED_SANDBOX();
     CU_ASSERT_EQUAL_FATAL(run("import time\ntime.sleep(30)", NULL, 300, &r), 0);
     CU_ASSERT(r.timed_out);
-    CU_ASSERT(r.wall_ms >= 300 && r.wall_ms < 1500);
+    CU_ASSERT(r.wall_ms >= 300 && r.wall_ms < 5000); /* generous: a loaded CI host */
     CU_ASSERT(r.cpu_ms < 300);
     sandbox_result_free(&r);
 }
