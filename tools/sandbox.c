@@ -69,6 +69,16 @@
 #define SB_MULTIARCH "unknown-linux-gnu"
 #endif
 
+/* Code on the init/child stacks ends in _exit; ASan cannot follow those stacks. */
+#if defined(__has_attribute)
+#if __has_attribute(no_sanitize)
+#define SB_NO_ASAN __attribute__((no_sanitize("address")))
+#endif
+#endif
+#ifndef SB_NO_ASAN
+#define SB_NO_ASAN
+#endif
+
 /* Layers a trial can use. */
 enum { L_NS = 1, L_SECCOMP = 2, L_CGROUPS = 4 };
 
@@ -209,14 +219,14 @@ static void reset_signals(int keep_ignored) {
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-static int child_fail(struct sb_run *r, int step) {
+SB_NO_ASAN static int child_fail(struct sb_run *r, int step) {
     r->fail_step = step;
     r->fail_errno = errno;
     _exit(127);
 }
 
 /* The pre-exec child: runs as root in init's namespaces, ends in execve of python. */
-static int child_main(void *arg) {
+SB_NO_ASAN static int child_main(void *arg) {
     static char *const envp[] = {NULL};
     struct sb_run *r = arg;
     struct sb_slot *s = r->slot;
@@ -366,7 +376,7 @@ static void supervise(struct sb_run *r, pid_t child, int pidfd, int out_r, int e
     drain(&err_r, s->err, &r->err_len, s->scratch, &r->truncated);
 }
 
-static int init_fail(struct sb_run *r, int step) {
+SB_NO_ASAN static int init_fail(struct sb_run *r, int step) {
     r->fail_step = step;
     r->fail_errno = errno;
     if (getpid() == 1)
@@ -375,7 +385,7 @@ static int init_fail(struct sb_run *r, int step) {
 }
 
 /* init: pid 1 of the run's namespaces (or a plain supervisor without them). */
-static int init_main(void *arg) {
+SB_NO_ASAN static int init_main(void *arg) {
     struct sb_run *r = arg;
     struct sb_slot *s = r->slot;
     int keep[1] = {g.tmpl_fd};
@@ -446,7 +456,7 @@ struct tmpl_ctx {
     char pylib[PATH_MAX];       /* /usr/lib/python3.X */
 };
 
-static int tmpl_fail(struct tmpl_ctx *t, const char *what) {
+SB_NO_ASAN static int tmpl_fail(struct tmpl_ctx *t, const char *what) {
     t->fail_errno = errno;
     snprintf(t->fail_what, sizeof(t->fail_what), "%s", what);
     _exit(1);
@@ -545,7 +555,7 @@ static int stage_libdir(const char *path) {
     return stage_bind(path, MS_NODEV);
 }
 
-static int tmpl_main(void *arg) {
+SB_NO_ASAN static int tmpl_main(void *arg) {
     static const char *const libdirs[] = {
         "/lib", "/lib64", "/usr/lib64", "/usr/lib/" SB_MULTIARCH, "/lib/" SB_MULTIARCH,
     };
@@ -1139,9 +1149,12 @@ static int trial(int layers) {
     struct sb_job j = {argv, NULL, 0, TG_CODE_TIMEOUT_MAX_MS, layers, &r, &e, 0, 0};
     int ok;
 
+    tg_error_clear(&e);
     if (dispatch(&g.slots[0], &j) != 0) {
-        if (getenv("SB_DEBUG"))
-            fprintf(stderr, "trial %d: %s\n", layers, e.message);
+        if (!g.quiet)
+            fprintf(stderr, "sandbox: trial run with layers%s%s%s failed: %s\n",
+                    (layers & L_NS) ? " namespaces" : "", (layers & L_SECCOMP) ? " seccomp" : "",
+                    (layers & L_CGROUPS) ? " cgroups" : "", e.message);
         return 0;
     }
     ok = WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0 && r.out_len == 2 &&
