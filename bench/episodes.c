@@ -1,0 +1,217 @@
+/*
+ * bench/episodes.c — episode steps per second over HTTP keep-alive at 1, 8 and 64 clients,
+ * against raw POST /v1/tools/calculator calls in the same run, with the ratio.
+ *
+ * usage: episodes --server URL [--seconds S] [--clients 1,8,64] [--max-steps N]
+ * Each client is a thread with one libcurl easy handle (keep-alive). Raw: a client posts
+ * {"arguments":{"expression":"<i>*7+3"}} in a loop. Episodes: a client creates an episode
+ * (split test, max_steps N, default 8) and steps calculator calls with the same expressions
+ * until it is done (step_limit), then creates the next; the time of the creates counts, only
+ * steps are counted. Prints a markdown table. It does not start a server (bench/episodes.sh
+ * does).
+ */
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct buf {
+    char *p;
+    size_t len, cap;
+};
+
+static size_t on_data(char *p, size_t size, size_t n, void *ud) {
+    struct buf *b = ud;
+    size_t len = size * n;
+
+    if (b->len + len + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 4096;
+        char *np;
+
+        while (cap < b->len + len + 1)
+            cap *= 2;
+        np = realloc(b->p, cap);
+        if (!np)
+            return 0;
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, p, len);
+    b->len += len;
+    b->p[b->len] = '\0';
+    return len;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct job {
+    const char *server;
+    int episodes; /* 0: raw calculator calls; 1: episode steps */
+    int max_steps;
+    double seconds;
+    long count, errors;
+};
+
+static long post(CURL *h, struct buf *b, const char *url, const char *body) {
+    long st = 0;
+
+    b->len = 0;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    if (curl_easy_perform(h) != CURLE_OK)
+        return -1;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st);
+    return st;
+}
+
+/* The value of "key":"..." in a JSON text (good enough for episode_id). */
+static int json_str(const char *text, const char *key, char *out, size_t n) {
+    char pat[64];
+    const char *p, *e;
+
+    snprintf(pat, sizeof(pat), "\"%s\":\"", key);
+    p = text ? strstr(text, pat) : NULL;
+    if (!p)
+        return -1;
+    p += strlen(pat);
+    e = strchr(p, '"');
+    if (!e || (size_t)(e - p) >= n)
+        return -1;
+    memcpy(out, p, (size_t)(e - p));
+    out[e - p] = '\0';
+    return 0;
+}
+
+static void *run(void *arg) {
+    struct job *j = arg;
+    CURL *h = curl_easy_init();
+    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    struct buf b = {0};
+    char url[512], body[256], id[64] = "";
+    double end = now_s() + j->seconds;
+    int steps_left = 0;
+    long i = 0;
+
+    hdrs = curl_slist_append(hdrs, "Expect:");
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
+    while (now_s() < end) {
+        i++;
+        if (!j->episodes) {
+            snprintf(url, sizeof(url), "%s/v1/tools/calculator", j->server);
+            snprintf(body, sizeof(body), "{\"arguments\":{\"expression\":\"%ld*7+3\"}}", i);
+            if (post(h, &b, url, body) == 200)
+                j->count++;
+            else
+                j->errors++;
+            continue;
+        }
+        if (steps_left == 0) {
+            snprintf(url, sizeof(url), "%s/v1/episodes", j->server);
+            snprintf(body, sizeof(body), "{\"split\":\"test\",\"max_steps\":%d,\"tag\":\"bench\"}",
+                     j->max_steps);
+            if (post(h, &b, url, body) != 201 || json_str(b.p, "episode_id", id, sizeof(id))) {
+                j->errors++;
+                continue;
+            }
+            steps_left = j->max_steps;
+        }
+        snprintf(url, sizeof(url), "%s/v1/episodes/%s/step", j->server, id);
+        snprintf(body, sizeof(body),
+                 "{\"tool_call\":{\"name\":\"calculator\",\"arguments\":{\"expression\":"
+                 "\"%ld*7+3\"}}}",
+                 i);
+        if (post(h, &b, url, body) == 200)
+            j->count++;
+        else
+            j->errors++;
+        steps_left--;
+    }
+    free(b.p);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(h);
+    return NULL;
+}
+
+/* Run n clients for the given seconds; returns the rate (counted requests per second). */
+static double measure(const char *server, int episodes, int n, double seconds, int max_steps,
+                      long *errors) {
+    pthread_t *th = calloc((size_t)n, sizeof(*th));
+    struct job *jobs = calloc((size_t)n, sizeof(*jobs));
+    double t0, dt;
+    long total = 0;
+
+    *errors = 0;
+    t0 = now_s();
+    for (int i = 0; i < n; i++) {
+        jobs[i].server = server;
+        jobs[i].episodes = episodes;
+        jobs[i].seconds = seconds;
+        jobs[i].max_steps = max_steps;
+        pthread_create(&th[i], NULL, run, &jobs[i]);
+    }
+    for (int i = 0; i < n; i++) {
+        pthread_join(th[i], NULL);
+        total += jobs[i].count;
+        *errors += jobs[i].errors;
+    }
+    dt = now_s() - t0;
+    free(th);
+    free(jobs);
+    return (double)total / dt;
+}
+
+int main(int argc, char **argv) {
+    const char *server = NULL, *clients = "1,8,64";
+    double seconds = 3.0;
+    int max_steps = 8;
+    const char *p;
+
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--server") == 0)
+            server = argv[i + 1];
+        else if (strcmp(argv[i], "--seconds") == 0)
+            seconds = strtod(argv[i + 1], NULL);
+        else if (strcmp(argv[i], "--clients") == 0)
+            clients = argv[i + 1];
+        else if (strcmp(argv[i], "--max-steps") == 0)
+            max_steps = (int)strtol(argv[i + 1], NULL, 10);
+    }
+    if (!server || seconds <= 0 || max_steps < 1 || max_steps > 64) {
+        fprintf(stderr, "usage: episodes --server URL [--seconds S] [--clients 1,8,64] "
+                        "[--max-steps N]\n");
+        return 2;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    printf("| clients | raw calculator req/s | episode steps/s | ratio | errors |\n");
+    printf("|--------:|---------------------:|----------------:|------:|-------:|\n");
+    for (p = clients; *p;) {
+        char *end;
+        int n = (int)strtol(p, &end, 10);
+        long e1, e2;
+        double raw, ep;
+
+        if (end == p)
+            break;
+        p = *end == ',' ? end + 1 : end;
+        if (n < 1 || n > 1024)
+            continue;
+        raw = measure(server, 0, n, seconds, max_steps, &e1);
+        ep = measure(server, 1, n, seconds, max_steps, &e2);
+        printf("| %7d | %20.0f | %15.0f | %5.2f | %6ld |\n", n, raw, ep, raw > 0 ? ep / raw : 0,
+               e1 + e2);
+        fflush(stdout);
+    }
+    curl_global_cleanup();
+    return 0;
+}

@@ -1,0 +1,34 @@
+#!/bin/sh
+# bench/episodes.sh — episode steps per second over HTTP keep-alive at 1, 8 and 64 clients,
+# against raw `POST /v1/tools/calculator` in the same run (bench/episodes.c), on one server
+# started here with the shipped tasks and a trajectory log (so the log's cost is counted).
+#
+# usage: sh bench/episodes.sh [BUILD_DIR]   (default build; needs BUILD/toolgym and
+#                                            BUILD/bench/episodes: `make bench` builds both)
+# Settings (environment): SECONDS_EACH=3 per measurement, CLIENTS=1,8,64, MAX_STEPS=8,
+#   THREADS (server threads; default: cores).
+# Prints a markdown table with the ratio episode steps/s ÷ raw calls/s; the target (≥ 0.5)
+# is reported, not asserted.
+set -u
+BUILD=$(cd "${1:-build}" 2>/dev/null && pwd) || { echo "episodes.sh: no build folder ${1:-build}" >&2; exit 1; }
+cd "$(dirname "$0")/.." || exit 1
+SECONDS_EACH=${SECONDS_EACH:-3}
+CLIENTS=${CLIENTS:-1,8,64}
+MAX_STEPS=${MAX_STEPS:-8}
+
+. "$(dirname "$0")/lib.sh"
+
+TOOLGYM=$BUILD/toolgym
+BENCH=$BUILD/bench/episodes
+for b in "$TOOLGYM" "$BENCH"; do
+    [ -x "$b" ] || { echo "episodes.sh: $b is missing (run make bench)" >&2; exit 1; }
+done
+set -- --port 0 --quiet --trajectories "$BENCH_TMP/traj.jsonl"
+[ -n "${THREADS:-}" ] && set -- "$@" --threads "$THREADS"
+bench_start "$BENCH_TMP/server.log" "$TOOLGYM" serve "$@" || exit 1
+echo "episodes: server on port $BENCH_PORT, $SECONDS_EACH s per measurement, max_steps $MAX_STEPS"
+"$BENCH" --server "http://127.0.0.1:$BENCH_PORT" --seconds "$SECONDS_EACH" \
+    --clients "$CLIENTS" --max-steps "$MAX_STEPS" | tee "$BENCH_TMP/table.md" || exit 1
+echo "episodes: trajectory lines written: $(wc -l <"$BENCH_TMP/traj.jsonl")"
+awk -F'|' 'NR > 2 && $5 + 0 < 0.5 { bad = 1 } END { print (bad ? "target (ratio >= 0.5): NOT met" : "target (ratio >= 0.5): met") }' "$BENCH_TMP/table.md"
+bench_stop "$BENCH_PID"
