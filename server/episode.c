@@ -484,7 +484,7 @@ static int cmp_str(const void *a, const void *b) {
 }
 
 void episode_summarize(struct episode *ep, struct episode_summary *s) {
-    const char *called[TG_MAX_STEPS_LIMIT], *plan[TG_TASK_PLAN_MAX];
+    const char *called[TG_MAX_STEPS_LIMIT] = {0}, *plan[TG_TASK_PLAN_MAX] = {0};
     size_t nc = 0, np = 0, common = 0, nnec = 0;
 
     memset(s, 0, sizeof(*s));

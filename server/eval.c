@@ -544,8 +544,9 @@ void eval_print_report(FILE *f, const struct eval_options *o, const char *tag,
     for (size_t i = 0; i < TG_ARRAY_LEN(metrics); i++)
         print_metric(f, metrics[i], json_object_get(report, metrics[i]));
     fprintf(f, "  %-26s %10s\n", "label", "rate");
-    json_object_foreach((json_t *)json_object_get(report, "labels"), key, v)
+    json_object_foreach((json_t *)json_object_get(report, "labels"), key, v) {
         print_metric(f, key, v);
+    }
 }
 
 /* ---- toolgym eval --------------------------------------------------------------------- */
