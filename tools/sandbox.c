@@ -257,9 +257,9 @@ SB_NO_ASAN static int child_main(void *arg) {
             syscall(SYS_setresgid, s->uid, s->uid, s->uid) != 0 ||
             syscall(SYS_setresuid, s->uid, s->uid, s->uid) != 0)
             return child_fail(r, ST_IDS);
-    } else {
-        setpgid(0, 0);
     }
+    if (!(r->layers & L_NS))
+        setpgid(0, 0); /* init kills the group at the end */
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         return child_fail(r, ST_NNP);
     for (size_t i = 0; i < TG_ARRAY_LEN(limits); i++) {
