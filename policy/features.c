@@ -1,0 +1,144 @@
+/*
+ * features.c — hashed crosses and dense features of (state, candidate). See features.h.
+ */
+#include "features.h"
+
+#include <string.h>
+
+/* what every candidate of one state shares */
+struct feat_ctx {
+    int ntok;
+    const char *tok[TG_CAND_TOKENS_MAX]; /* distinct prompt tokens */
+    int calls[CAND_KINDS];
+    int last_failed;
+    int last_kind; /* -1 at the start */
+    int all_ents_searched;
+    int nclasses;
+    float tok_scale;
+};
+
+static unsigned fnv(unsigned h, const char *s) {
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static unsigned fnv_int(unsigned h, int v) {
+    for (int i = 0; i < 4; i++)
+        h = (h ^ (unsigned)((v >> (8 * i)) & 0xff)) * 16777619u;
+    return h;
+}
+
+static void ctx_init(const struct cand_state *s, struct feat_ctx *x) {
+    memset(x, 0, sizeof(*x));
+    for (int i = 0; i < s->ntok; i++) {
+        int seen = 0;
+
+        for (int j = 0; j < x->ntok && !seen; j++)
+            seen = strcmp(x->tok[j], s->tok[i]) == 0;
+        if (!seen)
+            x->tok[x->ntok++] = s->tok[i];
+    }
+    x->tok_scale = x->ntok ? 1.0f / (float)x->ntok : 0.0f;
+    x->last_kind = -1;
+    for (int k = 0; k < s->nstep; k++) {
+        if (s->steps[k].kind < CAND_ANSWER)
+            x->calls[s->steps[k].kind]++;
+        x->last_kind = s->steps[k].kind;
+        x->last_failed = !s->steps[k].ok;
+    }
+    x->all_ents_searched = s->nent > 0;
+    for (int e = 0; e < s->nent; e++) {
+        int found = 0;
+
+        for (int k = 0; k < s->nstep; k++)
+            if (s->steps[k].kind == CAND_SEARCH && strstr(s->steps[k].text, s->ent[e]))
+                found = 1;
+        x->all_ents_searched &= found;
+    }
+    for (int op = OP_ADD; op < OP_COUNT; op++)
+        x->nclasses += s->opclass[op] > 0;
+}
+
+static float clampf(float v, float hi) {
+    return v > hi ? hi : v;
+}
+
+static void compute(const struct cand_state *s, const struct feat_ctx *x, const struct cand *c,
+                    float *out) {
+    float *h = out, *d = out + FEAT_HASH;
+    unsigned a = fnv_int(fnv_int(fnv_int(2166136261u, c->kind), c->variant), c->op);
+    int i = 0;
+
+    memset(out, 0, FEAT_DIM * sizeof(float));
+    /* hashed crosses with the action type */
+    for (int t = 0; t < x->ntok; t++)
+        h[fnv(a, x->tok[t]) % FEAT_HASH] += 2.0f * x->tok_scale;
+    for (int op = OP_ADD; op < OP_COUNT; op++)
+        if (s->opclass[op])
+            h[fnv_int(fnv(a, "#class"), op) % FEAT_HASH] += 1.0f;
+    h[fnv_int(fnv(a, "#step"), s->nstep < 4 ? s->nstep : 4) % FEAT_HASH] += 1.0f;
+    h[fnv_int(fnv_int(fnv(a, "#last"), x->last_kind), x->last_failed) % FEAT_HASH] += 1.0f;
+
+    /* dense */
+    d[i++] = 1.0f;
+    for (int k = 0; k < CAND_KINDS; k++)
+        d[i++] = c->kind == k;
+    d[i++] = s->max_steps > 0 ? (float)s->nstep / (float)s->max_steps : 0.0f;
+    d[i++] = s->nstep == 0;
+    for (int k = 0; k < CAND_ANSWER; k++)
+        d[i++] = clampf((float)x->calls[k], 3.0f) / 3.0f;
+    d[i++] = c->kind != CAND_ANSWER && x->calls[c->kind] > 0; /* this tool was used */
+    d[i++] = c->dup;
+    d[i++] = x->last_failed;
+    d[i++] = x->all_ents_searched;
+    d[i++] = clampf((float)s->nnum, 4.0f) / 4.0f;
+    d[i++] = s->nent > 0;
+    d[i++] = s->expr[0] != '\0';
+    d[i++] =
+        (c->nops >= 1 && c->src[0] != NSRC_PROMPT) || (c->nops >= 2 && c->src[1] != NSRC_PROMPT);
+    d[i++] = c->nops >= 2 && c->src[0] != NSRC_PROMPT && c->src[1] != NSRC_PROMPT;
+    d[i++] = c->from_latest;
+    d[i++] = c->overlap;
+    d[i++] = c->title_hit;
+    d[i++] = c->result_int;
+    d[i++] = c->result_neg;
+    d[i++] = c->larger_first;
+    d[i++] = c->is_year;
+    d[i++] = c->ent_searched;
+    d[i++] = c->kind == CAND_SEARCH && c->nwords == 1;
+    d[i++] = c->kind == CAND_SEARCH && c->nwords > 1;
+    d[i++] = c->ent >= 0;
+    d[i++] = c->ent >= 0 && s->ent_first[c->ent];
+    d[i++] = c->op != OP_NONE && s->opclass[c->op] > 0; /* operator agrees with the wording */
+    d[i++] = x->nclasses > 0;
+    for (int v = CV_A_SNIPPET; v <= CV_A_MENTAL; v++)
+        d[i++] = c->kind == CAND_ANSWER && c->variant == v;
+    d[i++] = c->kind == CAND_CALC && c->variant == CV_C_PROMPT_EXPR;
+    d[i++] = c->kind == CAND_CALC && c->variant == CV_C_MEAN;
+    d[i++] = c->kind == CAND_CODE && c->arg_largest;
+    d[i++] = c->kind == CAND_CODE && c->larger_first;
+    d[i++] = s->max_steps - s->nstep <= 1;
+    d[i++] = x->last_kind == CAND_SEARCH && !x->last_failed;
+    d[i++] = x->last_kind == CAND_CALC && !x->last_failed;
+    d[i++] = x->last_kind == CAND_CODE && !x->last_failed;
+    d[i++] = c->kind == CAND_SEARCH && c->variant == CV_S_PROMPT;
+    d[i++] = c->kind == CAND_SEARCH && c->variant == CV_S_WORDS;
+    d[i++] = c->nops >= 2 && c->src[0] == NSRC_PROMPT && c->src[1] == NSRC_PROMPT;
+    TG_ASSERT(i <= FEAT_DENSE);
+}
+
+void feat_compute(const struct cand_state *s, const struct cand *c, float *x) {
+    struct feat_ctx ctx;
+
+    ctx_init(s, &ctx);
+    compute(s, &ctx, c, x);
+}
+
+void feat_compute_all(const struct cand_state *s, const struct cand_list *l, float *X) {
+    struct feat_ctx ctx;
+
+    ctx_init(s, &ctx);
+    for (int i = 0; i < l->n; i++)
+        compute(s, &ctx, &l->c[i], X + (size_t)i * FEAT_DIM);
+}
