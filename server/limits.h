@@ -74,4 +74,22 @@
 #define TG_SCHED_WINDOW_MAX 256                /* GreedyLR smoothing window */
 #define TG_CKPT_MAX_BYTES   (256UL << 20)      /* checkpoint payload bytes */
 
+/* trainer: the agent's view of an episode (policy/candidates.h) and its HTTP client */
+#define TG_CAND_MAX          160      /* candidate actions offered at one step */
+#define TG_CAND_TEXT_MAX     768      /* bytes of a candidate's query, expression, code, answer */
+#define TG_CAND_TITLE_MAX    96       /* bytes of a hit title or an entity span */
+#define TG_CAND_HITS_MAX     5        /* search hits kept per observation */
+#define TG_CAND_TOKENS_MAX   96       /* prompt tokens kept */
+#define TG_CAND_WORD_MAX     24       /* bytes of one prompt token */
+#define TG_CAND_NUMS_MAX     8        /* prompt numbers kept */
+#define TG_CAND_ENTS_MAX     4        /* entity spans kept */
+#define TG_CAND_WORDS_MAX    10       /* content words kept */
+#define TG_CAND_STEPS_MAX    16       /* steps of one episode the agent remembers */
+#define TG_ROLLOUT_URLS_MAX  16       /* --server URLs */
+#define TG_ROLLOUT_INFLIGHT  256      /* episodes in flight at most */
+#define TG_ROLLOUT_RESP_MAX  (4UL << 20) /* bytes of one response body the trainer accepts */
+#define TG_TRAIN_CONFIG_MAX  (1UL << 20) /* bytes of a --config file */
+#define TG_TRAIN_UPDATES_MAX 1000000  /* --updates */
+#define TG_TRAIN_GROUP_MAX   64       /* --group */
+
 #endif

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "eval.h"
+#include "../policy/train.h"
 #include "../tools/corpus.h"
 #include "server.h"
 #include "taskgen.h"
@@ -32,6 +33,7 @@ static const struct command commands[] = {
     {"tasks", taskgen_cmd, "tasks gen --seed S --out DIR | tasks check FILE"},
     {"corpus", corpus_cmd, "corpus gen --seed S --docs N --out FILE"},
     {"eval", eval_main, "play episodes with an agent over HTTP and print the report"},
+    {"train", train_main, "train a tool-use policy against servers (GRPO, GreedyLR, anchors)"},
     {"help", cmd_help, "this list"},
 };
 
