@@ -30,7 +30,7 @@ void server_config_defaults(struct server_config *c)
     c->port = 8080;
     c->max_body = TG_MAX_BODY_DEFAULT;
     c->run_queue = TG_RUN_QUEUE_DEFAULT;
-    c->reward_mode = "judge";
+    c->reward_mode = NULL; /* the reward config's mode (default judge) */
     c->max_episodes = TG_EPISODES_MAX;
     c->idle_sec = TG_EPISODE_IDLE_SEC;
     c->sync_ms = 1000;

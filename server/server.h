@@ -28,7 +28,7 @@ struct server_config {
     const char *trajectories;  /* trajectory log path or NULL */
     int sync_ms;               /* fdatasync interval of the trajectory log; 0: every line */
     const char *reward_config; /* reward weights JSON or NULL for defaults */
-    const char *reward_mode;   /* "judge" (default), "torl", "otc" */
+    const char *reward_mode;   /* "judge", "torl", "otc"; NULL: the reward config's (judge) */
     size_t max_episodes;       /* episodes held in memory */
     int idle_sec;              /* unfinished episodes expire after this */
 };
