@@ -17,8 +17,7 @@
 /* ---- instrumented tool calls --------------------------------------------------------- */
 
 int api_invoke_tool(const struct tool *t, const json_t *args, struct tool_result *out,
-                    struct tg_error *err)
-{
+                    struct tg_error *err) {
     long long t0 = tg_now_us();
     char labels[96];
     const char *outcome;
@@ -48,15 +47,13 @@ struct tool_job {
     int rc;
 };
 
-static void tool_job_work(void *p)
-{
+static void tool_job_work(void *p) {
     struct tool_job *j = p;
 
     j->rc = api_invoke_tool(j->tool, j->args, &j->res, &j->err);
 }
 
-static void tool_job_free(struct tool_job *j)
-{
+static void tool_job_free(struct tool_job *j) {
     if (!j)
         return;
     json_decref(j->args);
@@ -67,8 +64,7 @@ static void tool_job_free(struct tool_job *j)
 
 /* ---- service --------------------------------------------------------------------------- */
 
-int api_healthz(struct http_req *rq, struct http_reply *rp)
-{
+int api_healthz(struct http_req *rq, struct http_reply *rp) {
     struct sandbox_caps caps;
 
     (void)rq;
@@ -79,8 +75,7 @@ int api_healthz(struct http_req *rq, struct http_reply *rp)
                                caps.seccomp, "cgroups", caps.cgroups));
 }
 
-int api_metrics(struct http_req *rq, struct http_reply *rp)
-{
+int api_metrics(struct http_req *rq, struct http_reply *rp) {
     (void)rq;
     rp->text = metrics_render();
     if (!rp->text)
@@ -92,14 +87,12 @@ int api_metrics(struct http_req *rq, struct http_reply *rp)
 
 /* ---- tools ----------------------------------------------------------------------------- */
 
-int api_tools_list(struct http_req *rq, struct http_reply *rp)
-{
+int api_tools_list(struct http_req *rq, struct http_reply *rp) {
     (void)rq;
     return http_json(rp, 200, json_pack("{s:o*}", "tools", tools_openai_list()));
 }
 
-static int tool_reply(struct http_reply *rp, struct tool_job *j)
-{
+static int tool_reply(struct http_reply *rp, struct tool_job *j) {
     if (j->rc == TG_EINVAL)
         return http_error_tg(rp, 422, &j->err);
     if (j->rc)
@@ -107,8 +100,7 @@ static int tool_reply(struct http_reply *rp, struct tool_job *j)
     return http_json(rp, 200, tool_result_json(&j->res));
 }
 
-static int tool_call_finish(struct http_req *rq, struct http_reply *rp)
-{
+static int tool_call_finish(struct http_req *rq, struct http_reply *rp) {
     struct tool_job *j = rq->async_arg;
 
     tool_reply(rp, j);
@@ -116,8 +108,7 @@ static int tool_call_finish(struct http_req *rq, struct http_reply *rp)
     return 0;
 }
 
-int api_tool_call(struct http_req *rq, struct http_reply *rp)
-{
+int api_tool_call(struct http_req *rq, struct http_reply *rp) {
     static const struct jsonu_field fields[] = {{"arguments", JSON_OBJECT, 1}};
     const struct tool *t = tools_find(rq->params[0]);
     struct tool_job *j;
@@ -158,15 +149,13 @@ enum {
     RPC_INTERNAL = -32603,
 };
 
-static int rpc_error(struct http_reply *rp, json_t *id, int code, const char *msg)
-{
+static int rpc_error(struct http_reply *rp, json_t *id, int code, const char *msg) {
     return http_json(rp, 200,
                      json_pack("{s:s, s:O, s:{s:i, s:s}}", "jsonrpc", "2.0", "id",
                                id ? id : json_null(), "error", "code", code, "message", msg));
 }
 
-static int rpc_result(struct http_reply *rp, json_t *id, json_t *result)
-{
+static int rpc_result(struct http_reply *rp, json_t *id, json_t *result) {
     if (!result)
         return rpc_error(rp, id, RPC_INTERNAL, "Out of memory.");
     return http_json(rp, 200,
@@ -174,8 +163,7 @@ static int rpc_result(struct http_reply *rp, json_t *id, json_t *result)
 }
 
 /* The MCP tools/call result of a finished tool job. */
-static int mcp_call_reply(struct http_reply *rp, struct tool_job *j)
-{
+static int mcp_call_reply(struct http_reply *rp, struct tool_job *j) {
     json_t *res;
 
     if (j->rc == TG_EINVAL)
@@ -198,8 +186,7 @@ static int mcp_call_reply(struct http_reply *rp, struct tool_job *j)
     return rpc_result(rp, j->id, res);
 }
 
-static int mcp_call_finish(struct http_req *rq, struct http_reply *rp)
-{
+static int mcp_call_finish(struct http_req *rq, struct http_reply *rp) {
     struct tool_job *j = rq->async_arg;
 
     mcp_call_reply(rp, j);
@@ -207,9 +194,7 @@ static int mcp_call_finish(struct http_req *rq, struct http_reply *rp)
     return 0;
 }
 
-static int mcp_tools_call(struct http_req *rq, struct http_reply *rp, json_t *id,
-                          json_t *params)
-{
+static int mcp_tools_call(struct http_req *rq, struct http_reply *rp, json_t *id, json_t *params) {
     const char *name = json_string_value(json_object_get(params, "name"));
     json_t *args = json_object_get(params, "arguments");
     const struct tool *t;
@@ -241,8 +226,7 @@ static int mcp_tools_call(struct http_req *rq, struct http_reply *rp, json_t *id
     return 0;
 }
 
-int api_mcp(struct http_req *rq, struct http_reply *rp)
-{
+int api_mcp(struct http_req *rq, struct http_reply *rp) {
     json_t *msg = rq->json, *id, *params;
     const char *method, *key;
     json_t *val;
@@ -258,9 +242,8 @@ int api_mcp(struct http_req *rq, struct http_reply *rp)
     id = json_object_get(msg, "id");
     method = json_string_value(json_object_get(msg, "method"));
     params = json_object_get(msg, "params");
-    if (strcmp(json_string_value(json_object_get(msg, "jsonrpc")) ?: "", "2.0") != 0 ||
-        !method || (id && !json_is_string(id) && !json_is_integer(id)) ||
-        (params && !json_is_object(params)))
+    if (strcmp(json_string_value(json_object_get(msg, "jsonrpc")) ?: "", "2.0") != 0 || !method ||
+        (id && !json_is_string(id) && !json_is_integer(id)) || (params && !json_is_object(params)))
         return rpc_error(rp, json_is_string(id) || json_is_integer(id) ? id : NULL,
                          RPC_INVALID_REQUEST, "Not a valid JSON-RPC 2.0 request.");
     if (!id) { /* a notification (notifications/initialized, ...): accepted, no body */
@@ -270,9 +253,9 @@ int api_mcp(struct http_req *rq, struct http_reply *rp)
     if (strcmp(method, "initialize") == 0)
         return rpc_result(rp, id,
                           json_pack("{s:s, s:{s:{s:b}}, s:{s:s, s:s}, s:s}", "protocolVersion",
-                                    MCP_PROTOCOL_VERSION, "capabilities", "tools",
-                                    "listChanged", 0, "serverInfo", "name", "toolgym",
-                                    "version", TG_VERSION, "instructions",
+                                    MCP_PROTOCOL_VERSION, "capabilities", "tools", "listChanged", 0,
+                                    "serverInfo", "name", "toolgym", "version", TG_VERSION,
+                                    "instructions",
                                     "Sandboxed tools: calculator, search, run_code."));
     if (strcmp(method, "ping") == 0)
         return rpc_result(rp, id, json_object());

@@ -31,8 +31,8 @@ struct route {
     const char *pattern; /* "/v1/tools/{name}": {x} matches one non-empty segment */
     const char *method;
     http_handler_fn handler;
-    int public_;         /* served without the API key */
-    int jsonrpc;         /* body errors are answered as JSON-RPC errors */
+    int public_; /* served without the API key */
+    int jsonrpc; /* body errors are answered as JSON-RPC errors */
 };
 
 static const struct route routes[] = {
@@ -51,8 +51,7 @@ static const struct route routes[] = {
 };
 
 /* Match path against pattern; captured {x} segments go to params. 1 on match. */
-static int match(const char *pattern, const char *path, char params[][128])
-{
+static int match(const char *pattern, const char *path, char params[][128]) {
     int np = 0;
 
     while (*pattern && *path) {
@@ -80,8 +79,7 @@ static int match(const char *pattern, const char *path, char params[][128])
 /* Find the route for (method, path). Sets *allow (for 405) when the path exists but not with
  * this method. */
 static const struct route *route_find(const char *method, const char *path, char params[][128],
-                                      char *allow, size_t allow_n, int *path_known)
-{
+                                      char *allow, size_t allow_n, int *path_known) {
     const struct route *found = NULL;
     char tmp[HTTP_MAX_PARAMS][128];
 
@@ -103,8 +101,7 @@ static const struct route *route_find(const char *method, const char *path, char
 
 /* ---- replies --------------------------------------------------------------------------- */
 
-int http_json(struct http_reply *rp, unsigned status, json_t *body)
-{
+int http_json(struct http_reply *rp, unsigned status, json_t *body) {
     if (!body)
         return http_error(rp, 500, "internal", "Out of memory building the response.");
     rp->status = status;
@@ -113,8 +110,7 @@ int http_json(struct http_reply *rp, unsigned status, json_t *body)
     return 0;
 }
 
-int http_error(struct http_reply *rp, unsigned status, const char *code, const char *fmt, ...)
-{
+int http_error(struct http_reply *rp, unsigned status, const char *code, const char *fmt, ...) {
     char msg[TG_ERR_MSG_MAX];
     va_list ap;
 
@@ -127,19 +123,16 @@ int http_error(struct http_reply *rp, unsigned status, const char *code, const c
     return 0;
 }
 
-int http_error_tg(struct http_reply *rp, unsigned status, const struct tg_error *err)
-{
+int http_error_tg(struct http_reply *rp, unsigned status, const struct tg_error *err) {
     return http_error(rp, status, err->code[0] ? err->code : "internal", "%s",
                       err->message[0] ? err->message : "Unknown error.");
 }
 
-const char *http_query(struct http_req *rq, const char *key)
-{
+const char *http_query(struct http_req *rq, const char *key) {
     return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
-static enum MHD_Result send_reply(struct http_req *rq, struct http_reply *rp)
-{
+static enum MHD_Result send_reply(struct http_req *rq, struct http_reply *rp) {
     struct MHD_Response *resp;
     enum MHD_Result ret;
     char *text = NULL;
@@ -195,8 +188,7 @@ static enum MHD_Result send_reply(struct http_req *rq, struct http_reply *rp)
 }
 
 static enum MHD_Result reply_error(struct http_req *rq, unsigned status, const char *code,
-                                   const char *msg)
-{
+                                   const char *msg) {
     struct http_reply rp;
 
     memset(&rp, 0, sizeof(rp));
@@ -212,15 +204,13 @@ struct defer {
     void *arg;
 };
 
-static void defer_work(void *p)
-{
+static void defer_work(void *p) {
     struct defer *d = p;
 
     d->work(d->arg);
 }
 
-static void defer_done(void *p)
-{
+static void defer_done(void *p) {
     struct defer *d = p;
     struct http_req *rq = d->rq;
 
@@ -230,8 +220,7 @@ static void defer_done(void *p)
 }
 
 int http_defer(struct http_req *rq, struct http_reply *rp, runq_job_fn work, void *arg,
-               http_handler_fn finish)
-{
+               http_handler_fn finish) {
     struct defer *d = malloc(sizeof(*d));
     int rc;
 
@@ -263,8 +252,7 @@ int http_defer(struct http_req *rq, struct http_reply *rp, runq_job_fn work, voi
 
 /* ---- request lifecycle ----------------------------------------------------------------- */
 
-static int content_type_json(const char *ct)
-{
+static int content_type_json(const char *ct) {
     size_t n = strlen("application/json");
 
     if (!ct)
@@ -277,8 +265,7 @@ static int content_type_json(const char *ct)
 }
 
 /* Constant-time comparison of the bearer key. */
-static int key_ok(const char *header, const char *key)
-{
+static int key_ok(const char *header, const char *key) {
     const char *prefix = "Bearer ";
     size_t kl = strlen(key), hl;
     unsigned char diff = 0;
@@ -293,15 +280,14 @@ static int key_ok(const char *header, const char *key)
 }
 
 /* Checks that need only the headers; 0 to go on, else a reply was queued. */
-static int check_headers(struct http_req *rq, enum MHD_Result *ret, char *allow)
-{
+static int check_headers(struct http_req *rq, enum MHD_Result *ret, char *allow) {
     struct server *s = rq->srv;
-    const char *cl = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
-    const char *te = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_TRANSFER_ENCODING);
-    const char *ct = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_TYPE);
+    const char *cl =
+        MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *te =
+        MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    const char *ct =
+        MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     unsigned long long len = 0;
 
     if (!rq->route) {
@@ -318,9 +304,9 @@ static int check_headers(struct http_req *rq, enum MHD_Result *ret, char *allow)
         return 1;
     }
     if (s->cfg.api_key && !rq->route->public_ &&
-        !key_ok(MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
-                                            MHD_HTTP_HEADER_AUTHORIZATION),
-                s->cfg.api_key)) {
+        !key_ok(
+            MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+            s->cfg.api_key)) {
         *ret = reply_error(rq, 401, "unauthorized",
                            "A valid 'Authorization: Bearer <key>' header is required.");
         return 1;
@@ -347,8 +333,7 @@ static int check_headers(struct http_req *rq, enum MHD_Result *ret, char *allow)
 }
 
 /* Append an upload chunk, keeping at most max_body bytes; past it, discard and remember. */
-static void take_body(struct http_req *rq, const char *data, size_t n)
-{
+static void take_body(struct http_req *rq, const char *data, size_t n) {
     size_t max = rq->srv->cfg.max_body;
 
     if (rq->too_large)
@@ -384,8 +369,7 @@ static void take_body(struct http_req *rq, const char *data, size_t n)
     rq->body[rq->body_len] = '\0';
 }
 
-static enum MHD_Result dispatch(struct http_req *rq)
-{
+static enum MHD_Result dispatch(struct http_req *rq) {
     struct http_reply rp;
     struct tg_error err;
     int rc;
@@ -403,8 +387,8 @@ static enum MHD_Result dispatch(struct http_req *rq)
         rc = jsonu_parse(rq->body, rq->body_len, TG_MAX_JSON_DEPTH, &rq->json, &err);
         if (rc && rq->route->jsonrpc) {
             rp.status = 400;
-            rp.body = json_pack("{s:s, s:n, s:{s:i, s:s}}", "jsonrpc", "2.0", "id", "error",
-                                "code", -32700, "message", err.message);
+            rp.body = json_pack("{s:s, s:n, s:{s:i, s:s}}", "jsonrpc", "2.0", "id", "error", "code",
+                                -32700, "message", err.message);
             return send_reply(rq, &rp);
         }
         if (rc)
@@ -417,10 +401,8 @@ static enum MHD_Result dispatch(struct http_req *rq)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
-{
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls) {
     struct server *s = cls;
     struct http_req *rq = *con_cls;
     enum MHD_Result ret;
@@ -462,8 +444,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
-{
+                         enum MHD_RequestTerminationCode toe) {
     struct server *s = cls;
     struct http_req *rq = *con_cls;
     long long us;
@@ -493,8 +474,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* ---- start and stop -------------------------------------------------------------------- */
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
-{
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
     struct server *s = cls;
 
     if (s->cfg.quiet)
@@ -503,12 +483,11 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     vfprintf(stderr, fmt, ap);
 }
 
-int http_start(struct server *s, struct tg_error *err)
-{
+int http_start(struct server *s, struct tg_error *err) {
     struct sockaddr_in sa;
     const union MHD_DaemonInfo *info;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG;
     int threads = s->cfg.threads > 0 ? s->cfg.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
 
     if (threads < 1)
@@ -524,10 +503,9 @@ int http_start(struct server *s, struct tg_error *err)
     pthread_cond_init(&s->drained, NULL);
     s->daemon = MHD_start_daemon(
         flags, (uint16_t)s->cfg.port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_log, s, MHD_OPTION_SOCK_ADDR, &sa,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-        s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)TG_MAX_CONNECTIONS,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)TG_CONN_TIMEOUT_SEC,
+        mhd_log, s, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)TG_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)TG_CONN_TIMEOUT_SEC,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
     if (!s->daemon) {
         tg_error_set(err, "bind", "Cannot listen on %s:%d: %s.", s->cfg.host, s->cfg.port,
@@ -539,8 +517,7 @@ int http_start(struct server *s, struct tg_error *err)
     return 0;
 }
 
-void http_stop(struct server *s)
-{
+void http_stop(struct server *s) {
     struct timespec deadline;
     MHD_socket fd;
 

@@ -30,12 +30,12 @@ struct reward_config;
 struct server {
     struct server_config cfg;
     struct MHD_Daemon *daemon;
-    struct runq *runq;      /* slow tool calls (run_code) */
+    struct runq *runq; /* slow tool calls (run_code) */
     int port;
-    pthread_mutex_t mu;     /* guards inflight */
-    pthread_cond_t drained; /* signalled when inflight drops to 0 */
-    int inflight;           /* requests between first callback and completion */
-    int tools_ref;          /* this server holds a reference on the tool registry */
+    pthread_mutex_t mu;             /* guards inflight */
+    pthread_cond_t drained;         /* signalled when inflight drops to 0 */
+    int inflight;                   /* requests between first callback and completion */
+    int tools_ref;                  /* this server holds a reference on the tool registry */
     struct task_set *tasks;         /* loaded tasks (episodes issue) */
     struct episode_store *episodes; /* episode store (episodes issue) */
     struct trajlog *trajlog;        /* trajectory log or NULL */
@@ -63,12 +63,12 @@ struct http_req {
     size_t body_len, body_cap;
     int too_large;
     int has_body;
-    json_t *json;                      /* parsed body (owned) or NULL when there is none */
+    json_t *json; /* parsed body (owned) or NULL when there is none */
     long long t0_us;
-    unsigned status;                   /* status sent, for the log */
-    int async;                         /* 0 none, 1 pending, 2 done */
-    http_handler_fn finish;            /* called when deferred work is done */
-    void *async_arg;                   /* the deferred job */
+    unsigned status;        /* status sent, for the log */
+    int async;              /* 0 none, 1 pending, 2 done */
+    http_handler_fn finish; /* called when deferred work is done */
+    void *async_arg;        /* the deferred job */
 };
 
 struct http_reply {

@@ -6,8 +6,7 @@
 
 #include <string.h>
 
-int jsonu_utf8_valid(const char *buf, size_t len)
-{
+int jsonu_utf8_valid(const char *buf, size_t len) {
     const unsigned char *s = (const unsigned char *)buf;
     size_t i = 0;
 
@@ -47,8 +46,7 @@ int jsonu_utf8_valid(const char *buf, size_t len)
     return 1;
 }
 
-int jsonu_depth_ok(const char *buf, size_t len, size_t max_depth)
-{
+int jsonu_depth_ok(const char *buf, size_t len, size_t max_depth) {
     size_t depth = 0;
     int in_str = 0, esc = 0;
 
@@ -76,9 +74,7 @@ int jsonu_depth_ok(const char *buf, size_t len, size_t max_depth)
     return 1;
 }
 
-int jsonu_parse(const char *buf, size_t len, size_t max_depth, json_t **out,
-                struct tg_error *err)
-{
+int jsonu_parse(const char *buf, size_t len, size_t max_depth, json_t **out, struct tg_error *err) {
     json_error_t jerr;
     json_t *v;
 
@@ -102,8 +98,7 @@ int jsonu_parse(const char *buf, size_t len, size_t max_depth, json_t **out,
     return 0;
 }
 
-const char *jsonu_type_name(const json_t *v)
-{
+const char *jsonu_type_name(const json_t *v) {
     switch (json_typeof(v)) {
     case JSON_OBJECT:
         return "object";
@@ -123,8 +118,7 @@ const char *jsonu_type_name(const json_t *v)
     }
 }
 
-static int type_matches(const json_t *v, json_type want)
-{
+static int type_matches(const json_t *v, json_type want) {
     switch (want) {
     case JSON_REAL:
         return json_is_number(v);
@@ -136,8 +130,7 @@ static int type_matches(const json_t *v, json_type want)
     }
 }
 
-static const char *want_name(json_type t)
-{
+static const char *want_name(json_type t) {
     switch (t) {
     case JSON_OBJECT:
         return "an object";
@@ -158,8 +151,7 @@ static const char *want_name(json_type t)
 }
 
 int jsonu_check_fields(const json_t *obj, const struct jsonu_field *fields, size_t n,
-                       const char *what, struct tg_error *err)
-{
+                       const char *what, struct tg_error *err) {
     const char *key;
     json_t *val;
 
@@ -179,15 +171,15 @@ int jsonu_check_fields(const json_t *obj, const struct jsonu_field *fields, size
             return TG_EINVAL;
         }
         if (!type_matches(val, fields[i].type)) {
-            tg_error_set(err, "invalid_request", "Field \"%s\" in the %s must be %s, not %s.",
-                         key, what, want_name(fields[i].type), jsonu_type_name(val));
+            tg_error_set(err, "invalid_request", "Field \"%s\" in the %s must be %s, not %s.", key,
+                         what, want_name(fields[i].type), jsonu_type_name(val));
             return TG_EINVAL;
         }
     }
     for (size_t i = 0; i < n; i++) {
         if (fields[i].required && !json_object_get(obj, fields[i].name)) {
-            tg_error_set(err, "invalid_request", "Missing field \"%s\" in the %s.",
-                         fields[i].name, what);
+            tg_error_set(err, "invalid_request", "Missing field \"%s\" in the %s.", fields[i].name,
+                         what);
             return TG_EINVAL;
         }
     }

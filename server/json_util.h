@@ -26,8 +26,7 @@ int jsonu_depth_ok(const char *buf, size_t len, size_t max_depth);
  * or TG_EINVAL with *err {"invalid_json", why (line/column)} for bad UTF-8, too deep
  * nesting (max_depth), duplicate keys or any syntax error. Thread-safe.
  */
-int jsonu_parse(const char *buf, size_t len, size_t max_depth, json_t **out,
-                struct tg_error *err);
+int jsonu_parse(const char *buf, size_t len, size_t max_depth, json_t **out, struct tg_error *err);
 
 /* A field an object may carry, and the JSON type it must have (JSON_TRUE stands for
  * "boolean"; JSON_REAL for "number", which accepts integers too). */

@@ -19,16 +19,16 @@
 enum kind { COUNTER, GAUGE, HISTOGRAM };
 
 /* Histogram bucket upper bounds in seconds (latency). */
-static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                 0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5, 5, 10};
+static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                 0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 #define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
 
 struct series {
     char name[NAME_MAX_];
     char labels[LABELS_MAX_];
     enum kind kind;
-    double value;                 /* counter/gauge; histogram sum */
-    unsigned long long count;     /* histogram observations */
+    double value;             /* counter/gauge; histogram sum */
+    unsigned long long count; /* histogram observations */
     unsigned long long bucket[NBUCKETS];
 };
 
@@ -58,8 +58,7 @@ static size_t nseries;
 static unsigned long long dropped;
 
 /* find or create; called with lock held */
-static struct series *get(const char *name, const char *labels, enum kind kind)
-{
+static struct series *get(const char *name, const char *labels, enum kind kind) {
     for (size_t i = 0; i < nseries; i++)
         if (strcmp(table[i].name, name) == 0 && strcmp(table[i].labels, labels) == 0)
             return &table[i];
@@ -74,8 +73,7 @@ static struct series *get(const char *name, const char *labels, enum kind kind)
     return &table[nseries++];
 }
 
-void metrics_inc(const char *name, const char *labels, double v)
-{
+void metrics_inc(const char *name, const char *labels, double v) {
     struct series *s;
 
     pthread_mutex_lock(&lock);
@@ -85,8 +83,7 @@ void metrics_inc(const char *name, const char *labels, double v)
     pthread_mutex_unlock(&lock);
 }
 
-void metrics_set(const char *name, const char *labels, double v)
-{
+void metrics_set(const char *name, const char *labels, double v) {
     struct series *s;
 
     pthread_mutex_lock(&lock);
@@ -96,8 +93,7 @@ void metrics_set(const char *name, const char *labels, double v)
     pthread_mutex_unlock(&lock);
 }
 
-void metrics_observe(const char *name, const char *labels, double v)
-{
+void metrics_observe(const char *name, const char *labels, double v) {
     struct series *s;
 
     pthread_mutex_lock(&lock);
@@ -112,8 +108,7 @@ void metrics_observe(const char *name, const char *labels, double v)
     pthread_mutex_unlock(&lock);
 }
 
-double metrics_get(const char *name, const char *labels)
-{
+double metrics_get(const char *name, const char *labels) {
     double v = 0;
 
     pthread_mutex_lock(&lock);
@@ -132,8 +127,7 @@ struct buf {
 };
 
 static void put(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(struct buf *b, const char *fmt, ...)
-{
+static void put(struct buf *b, const char *fmt, ...) {
     va_list ap;
     int n;
 
@@ -165,16 +159,14 @@ static void put(struct buf *b, const char *fmt, ...)
     }
 }
 
-static const char *help_of(const char *name)
-{
+static const char *help_of(const char *name) {
     for (size_t i = 0; i < sizeof(helps) / sizeof(helps[0]); i++)
         if (strcmp(helps[i].name, name) == 0)
             return helps[i].help;
     return "toolgym metric.";
 }
 
-static void render_series(struct buf *b, const struct series *s)
-{
+static void render_series(struct buf *b, const struct series *s) {
     const char *sep = s->labels[0] ? "," : "";
 
     if (s->kind != HISTOGRAM) {
@@ -196,8 +188,7 @@ static void render_series(struct buf *b, const struct series *s)
     }
 }
 
-char *metrics_render(void)
-{
+char *metrics_render(void) {
     static const char *kinds[] = {"counter", "gauge", "histogram"};
     struct buf b = {NULL, 0, 0, 0};
     char *done;
@@ -223,8 +214,9 @@ char *metrics_render(void)
             if (strcmp(table[j].name, table[i].name) == 0)
                 render_series(&b, &table[j]);
     }
-    put(&b, "# HELP toolgym_metrics_dropped_total %s\n# TYPE toolgym_metrics_dropped_total "
-            "counter\ntoolgym_metrics_dropped_total %llu\n",
+    put(&b,
+        "# HELP toolgym_metrics_dropped_total %s\n# TYPE toolgym_metrics_dropped_total "
+        "counter\ntoolgym_metrics_dropped_total %llu\n",
         help_of("toolgym_metrics_dropped_total"), dropped);
     pthread_mutex_unlock(&lock);
     if (b.oom) {

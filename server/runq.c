@@ -24,8 +24,7 @@ struct runq {
     pthread_t *threads; /* (nthreads) */
 };
 
-static void *worker(void *p)
-{
+static void *worker(void *p) {
     struct runq *q = p;
 
     for (;;) {
@@ -54,8 +53,7 @@ static void *worker(void *p)
     }
 }
 
-struct runq *runq_new(int workers, int queue)
-{
+struct runq *runq_new(int workers, int queue) {
     struct runq *q;
 
     if (workers < 1 || queue < 0)
@@ -89,8 +87,7 @@ fail:
     return NULL;
 }
 
-int runq_submit(struct runq *q, runq_job_fn work, runq_job_fn done, void *arg)
-{
+int runq_submit(struct runq *q, runq_job_fn work, runq_job_fn done, void *arg) {
     int rc = 0;
 
     pthread_mutex_lock(&q->mu);
@@ -112,8 +109,7 @@ int runq_submit(struct runq *q, runq_job_fn work, runq_job_fn done, void *arg)
     return rc;
 }
 
-size_t runq_pending(struct runq *q)
-{
+size_t runq_pending(struct runq *q) {
     size_t n;
 
     pthread_mutex_lock(&q->mu);
@@ -122,8 +118,7 @@ size_t runq_pending(struct runq *q)
     return n;
 }
 
-void runq_free(struct runq *q)
-{
+void runq_free(struct runq *q) {
     if (!q)
         return;
     pthread_mutex_lock(&q->mu);

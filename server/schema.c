@@ -11,8 +11,7 @@
 
 #include "json_util.h"
 
-static size_t utf8_len(const char *s, size_t bytes)
-{
+static size_t utf8_len(const char *s, size_t bytes) {
     size_t n = 0;
 
     for (size_t i = 0; i < bytes; i++)
@@ -21,8 +20,7 @@ static size_t utf8_len(const char *s, size_t bytes)
     return n;
 }
 
-static int type_ok(const char *type, const json_t *v)
-{
+static int type_ok(const char *type, const json_t *v) {
     if (strcmp(type, "object") == 0)
         return json_is_object(v);
     if (strcmp(type, "array") == 0)
@@ -42,23 +40,20 @@ static int type_ok(const char *type, const json_t *v)
     return 0;
 }
 
-static int fail(struct tg_error *err, const char *path, const char *why)
-{
+static int fail(struct tg_error *err, const char *path, const char *why) {
     tg_error_set(err, "invalid_arguments", "%s: %s", path[0] ? path : "arguments", why);
     return TG_EINVAL;
 }
 
-static int validate(const json_t *schema, const json_t *v, const char *path,
-                    struct tg_error *err)
-{
+static int validate(const json_t *schema, const json_t *v, const char *path, struct tg_error *err) {
     const json_t *type = json_object_get(schema, "type");
     const json_t *kw;
     char msg[160];
 
     if (json_is_string(type) && !type_ok(json_string_value(type), v)) {
         snprintf(msg, sizeof(msg), "must be %s %s, not %s",
-                 strchr("aeiou", json_string_value(type)[0]) ? "an" : "a",
-                 json_string_value(type), jsonu_type_name(v));
+                 strchr("aeiou", json_string_value(type)[0]) ? "an" : "a", json_string_value(type),
+                 jsonu_type_name(v));
         return fail(err, path, msg);
     }
     if (json_is_number(v)) {
@@ -141,8 +136,7 @@ static int validate(const json_t *schema, const json_t *v, const char *path,
     return 0;
 }
 
-int schema_validate(const json_t *schema, const json_t *value, struct tg_error *err)
-{
+int schema_validate(const json_t *schema, const json_t *value, struct tg_error *err) {
     if (!schema || !value)
         return fail(err, "", "missing");
     return validate(schema, value, "", err);

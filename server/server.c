@@ -23,8 +23,7 @@
 static pthread_mutex_t tools_mu = PTHREAD_MUTEX_INITIALIZER;
 static int tools_users;
 
-void server_config_defaults(struct server_config *c)
-{
+void server_config_defaults(struct server_config *c) {
     memset(c, 0, sizeof(*c));
     c->host = "127.0.0.1";
     c->port = 8080;
@@ -36,8 +35,7 @@ void server_config_defaults(struct server_config *c)
     c->sync_ms = 1000;
 }
 
-static int tools_acquire(const struct server_config *c, struct tg_error *err)
-{
+static int tools_acquire(const struct server_config *c, struct tg_error *err) {
     struct tools_config tc;
     int rc = 0;
 
@@ -57,8 +55,7 @@ static int tools_acquire(const struct server_config *c, struct tg_error *err)
     return rc;
 }
 
-static void tools_release(void)
-{
+static void tools_release(void) {
     pthread_mutex_lock(&tools_mu);
     if (tools_users > 0 && --tools_users == 0)
         tools_shutdown();
@@ -67,8 +64,7 @@ static void tools_release(void)
 
 /* Load the task files: cfg->tasks (comma-separated, each must load) or the shipped
  * data/tasks/{train,test}.jsonl (those that exist). */
-static int load_tasks(struct server *s, struct tg_error *err)
-{
+static int load_tasks(struct server *s, struct tg_error *err) {
     static const char *const defaults[] = {"data/tasks/train.jsonl", "data/tasks/test.jsonl"};
     const char *list = s->cfg.tasks;
     int rc;
@@ -113,8 +109,7 @@ static int load_tasks(struct server *s, struct tg_error *err)
 }
 
 /* Tasks, reward config, episode store, report totals and the trajectory log. */
-static int episodes_start(struct server *s, struct tg_error *err)
-{
+static int episodes_start(struct server *s, struct tg_error *err) {
     const struct server_config *c = &s->cfg;
     int rc;
 
@@ -152,8 +147,7 @@ static int episodes_start(struct server *s, struct tg_error *err)
     return 0;
 }
 
-static void episodes_stop(struct server *s)
-{
+static void episodes_stop(struct server *s) {
     trajlog_close(s->trajlog);
     episode_store_free(s->episodes);
     report_free(s->report);
@@ -161,8 +155,7 @@ static void episodes_stop(struct server *s)
     task_set_free(s->tasks);
 }
 
-int server_start(const struct server_config *c, struct server **out, struct tg_error *err)
-{
+int server_start(const struct server_config *c, struct server **out, struct tg_error *err) {
     struct server *s;
     int workers, rc;
 
@@ -207,13 +200,11 @@ fail:
     return rc;
 }
 
-int server_port(const struct server *s)
-{
+int server_port(const struct server *s) {
     return s->port;
 }
 
-void server_stop(struct server *s)
-{
+void server_stop(struct server *s) {
     if (!s)
         return;
     http_stop(s);

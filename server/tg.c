@@ -9,8 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-void tg_error_set(struct tg_error *e, const char *code, const char *fmt, ...)
-{
+void tg_error_set(struct tg_error *e, const char *code, const char *fmt, ...) {
     va_list ap;
 
     if (!e)
@@ -21,16 +20,14 @@ void tg_error_set(struct tg_error *e, const char *code, const char *fmt, ...)
     va_end(ap);
 }
 
-void tg_error_clear(struct tg_error *e)
-{
+void tg_error_clear(struct tg_error *e) {
     if (!e)
         return;
     e->code[0] = '\0';
     e->message[0] = '\0';
 }
 
-const char *tg_strerror(int rc)
-{
+const char *tg_strerror(int rc) {
     switch (rc) {
     case TG_OK:
         return "OK";
@@ -53,16 +50,14 @@ const char *tg_strerror(int rc)
     }
 }
 
-long long tg_now_us(void)
-{
+long long tg_now_us(void) {
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
 }
 
-double tg_now_ms(void)
-{
+double tg_now_ms(void) {
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -70,8 +65,7 @@ double tg_now_ms(void)
 }
 
 #ifdef TG_DEBUG
-void tg_assert_fail(const char *expr, const char *file, int line)
-{
+void tg_assert_fail(const char *expr, const char *file, int line) {
     fprintf(stderr, "toolgym: assertion failed: %s (%s:%d)\n", expr, file, line);
     abort();
 }

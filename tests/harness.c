@@ -19,8 +19,7 @@ struct started {
 #define MAX_STARTED 16
 static struct started started[MAX_STARTED];
 
-struct server *test_server_start(const struct server_config *cfg)
-{
+struct server *test_server_start(const struct server_config *cfg) {
     struct server_config c;
     struct tg_error err;
     struct server *s;
@@ -40,24 +39,21 @@ struct server *test_server_start(const struct server_config *cfg)
     for (int i = 0; i < MAX_STARTED; i++) {
         if (!started[i].srv) {
             started[i].srv = s;
-            snprintf(started[i].url, sizeof(started[i].url), "http://127.0.0.1:%d",
-                     server_port(s));
+            snprintf(started[i].url, sizeof(started[i].url), "http://127.0.0.1:%d", server_port(s));
             break;
         }
     }
     return s;
 }
 
-const char *test_server_url(struct server *s)
-{
+const char *test_server_url(struct server *s) {
     for (int i = 0; i < MAX_STARTED; i++)
         if (started[i].srv == s)
             return started[i].url;
     return "http://127.0.0.1:0";
 }
 
-void test_server_stop(struct server *s)
-{
+void test_server_stop(struct server *s) {
     if (!s)
         return;
     for (int i = 0; i < MAX_STARTED; i++)
@@ -66,8 +62,7 @@ void test_server_stop(struct server *s)
     server_stop(s);
 }
 
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
-{
+static size_t on_body(char *p, size_t size, size_t n, void *ud) {
     struct http_resp *r = ud;
     size_t len = size * n;
     char *nb = realloc(r->body, r->len + len + 1);
@@ -81,8 +76,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
-static size_t on_header(char *p, size_t size, size_t n, void *ud)
-{
+static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     struct http_resp *r = ud;
     size_t len = size * n, used = strlen(r->headers);
 
@@ -94,8 +88,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 }
 
 int test_http(const char *method, const char *url, const char *body, size_t body_len,
-              const char *content_type, const char *extra_header, struct http_resp *r)
-{
+              const char *content_type, const char *extra_header, struct http_resp *r) {
     CURL *c = curl_easy_init();
     struct curl_slist *hdrs = NULL;
     char ct[256];
@@ -135,14 +128,12 @@ int test_http(const char *method, const char *url, const char *body, size_t body
     return cc == CURLE_OK ? 0 : -1;
 }
 
-void http_resp_free(struct http_resp *r)
-{
+void http_resp_free(struct http_resp *r) {
     free(r->body);
     r->body = NULL;
 }
 
-int test_header(const struct http_resp *r, const char *name, char *buf, size_t n)
-{
+int test_header(const struct http_resp *r, const char *name, char *buf, size_t n) {
     const char *p = r->headers;
     size_t nl = strlen(name);
 

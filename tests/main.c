@@ -21,8 +21,7 @@ struct reg {
 static struct reg regs[MAX_TESTS];
 static size_t nregs;
 
-void tg_test_register(const char *suite, const char *name, tg_test_fn fn)
-{
+void tg_test_register(const char *suite, const char *name, tg_test_fn fn) {
     if (nregs >= MAX_TESTS) {
         fprintf(stderr, "tests: more than %d tests\n", MAX_TESTS);
         exit(2);
@@ -33,8 +32,7 @@ void tg_test_register(const char *suite, const char *name, tg_test_fn fn)
     nregs++;
 }
 
-const char *tg_test_data(const char *name)
-{
+const char *tg_test_data(const char *name) {
     static char path[1024];
     const char *dir = getenv("TG_TEST_DATA");
 
@@ -42,8 +40,7 @@ const char *tg_test_data(const char *name)
     return path;
 }
 
-static int wanted(const char *suite, int argc, char **argv)
-{
+static int wanted(const char *suite, int argc, char **argv) {
     if (argc < 2)
         return 1;
     for (int i = 1; i < argc; i++)
@@ -52,8 +49,7 @@ static int wanted(const char *suite, int argc, char **argv)
     return 0;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     unsigned run, failed, asserts_failed;
 
     if (CU_initialize_registry() != CUE_SUCCESS) {

@@ -19,15 +19,13 @@
 
 static struct server *srv;
 
-static void start(void)
-{
+static void start(void) {
     if (!srv)
         srv = test_server_start(NULL);
 }
 
 /* POST body to path; returns the response (caller frees). */
-static struct http_resp post(const char *path, const char *body)
-{
+static struct http_resp post(const char *path, const char *body) {
     struct http_resp r;
     char url[256];
 
@@ -38,8 +36,7 @@ static struct http_resp post(const char *path, const char *body)
     return r;
 }
 
-static struct http_resp get(const char *path)
-{
+static struct http_resp get(const char *path) {
     struct http_resp r;
     char url[256];
 
@@ -51,8 +48,7 @@ static struct http_resp get(const char *path)
 }
 
 /* Assert r is an API error with this status and code. */
-static void assert_error(struct http_resp *r, long status, const char *code)
-{
+static void assert_error(struct http_resp *r, long status, const char *code) {
     json_t *j = json_loads(r->body, 0, NULL);
     const char *got = json_string_value(json_object_get(json_object_get(j, "error"), "code"));
     const char *msg = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
@@ -70,13 +66,11 @@ static void assert_error(struct http_resp *r, long status, const char *code)
     json_decref(j);
 }
 
-static json_t *body_json(struct http_resp *r)
-{
+static json_t *body_json(struct http_resp *r) {
     return json_loads(r->body, 0, NULL);
 }
 
-TG_TEST(http_e2e, healthz)
-{
+TG_TEST(http_e2e, healthz) {
     struct http_resp r = get("/healthz");
     json_t *j = body_json(&r);
 
@@ -84,15 +78,13 @@ TG_TEST(http_e2e, healthz)
     CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(j, "status")), "ok");
     CU_ASSERT_TRUE(json_is_string(json_object_get(j, "version")));
     CU_ASSERT_TRUE(json_is_boolean(json_object_get(json_object_get(j, "sandbox"), "seccomp")));
-    CU_ASSERT_TRUE(
-        json_is_boolean(json_object_get(json_object_get(j, "sandbox"), "namespaces")));
+    CU_ASSERT_TRUE(json_is_boolean(json_object_get(json_object_get(j, "sandbox"), "namespaces")));
     CU_ASSERT_TRUE(json_is_boolean(json_object_get(json_object_get(j, "sandbox"), "cgroups")));
     json_decref(j);
     http_resp_free(&r);
 }
 
-TG_TEST(http_e2e, tools_list_is_openai_format)
-{
+TG_TEST(http_e2e, tools_list_is_openai_format) {
     struct http_resp r = get("/v1/tools");
     json_t *j = body_json(&r), *tools = json_object_get(j, "tools"), *t;
     size_t i;
@@ -119,9 +111,9 @@ TG_TEST(http_e2e, tools_list_is_openai_format)
     http_resp_free(&r);
 }
 
-TG_TEST(http_e2e, calculator_call)
-{
-    struct http_resp r = post("/v1/tools/calculator", "{\"arguments\":{\"expression\":\"2^10 - 24\"}}");
+TG_TEST(http_e2e, calculator_call) {
+    struct http_resp r =
+        post("/v1/tools/calculator", "{\"arguments\":{\"expression\":\"2^10 - 24\"}}");
     json_t *j = body_json(&r);
 
     CU_ASSERT_EQUAL(r.status, 200);
@@ -133,8 +125,7 @@ TG_TEST(http_e2e, calculator_call)
     http_resp_free(&r);
 }
 
-TG_TEST(http_e2e, calculator_tool_errors_are_200_ok_false)
-{
+TG_TEST(http_e2e, calculator_tool_errors_are_200_ok_false) {
     static const struct {
         const char *body;
         const char *code;
@@ -159,8 +150,7 @@ TG_TEST(http_e2e, calculator_tool_errors_are_200_ok_false)
     }
 }
 
-TG_TEST(http_e2e, calculator_length_and_depth_limits_are_too_complex)
-{
+TG_TEST(http_e2e, calculator_length_and_depth_limits_are_too_complex) {
     char *expr = malloc(TG_CALC_MAX_LEN + 64);
     char *body = malloc(TG_CALC_MAX_LEN + 128);
     struct http_resp r;
@@ -178,8 +168,8 @@ TG_TEST(http_e2e, calculator_length_and_depth_limits_are_too_complex)
     r = post("/v1/tools/calculator", body);
     j = body_json(&r);
     CU_ASSERT_EQUAL(r.status, 200);
-    CU_ASSERT_STRING_EQUAL(
-        json_string_value(json_object_get(json_object_get(j, "error"), "code")), "too_complex");
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_object_get(j, "error"), "code")),
+                           "too_complex");
     json_decref(j);
     http_resp_free(&r);
 
@@ -194,17 +184,17 @@ TG_TEST(http_e2e, calculator_length_and_depth_limits_are_too_complex)
     snprintf(body, TG_CALC_MAX_LEN + 128, "{\"arguments\":{\"expression\":\"%s\"}}", expr);
     r = post("/v1/tools/calculator", body);
     j = body_json(&r);
-    CU_ASSERT_STRING_EQUAL(
-        json_string_value(json_object_get(json_object_get(j, "error"), "code")), "too_complex");
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_object_get(j, "error"), "code")),
+                           "too_complex");
     json_decref(j);
     http_resp_free(&r);
     free(expr);
     free(body);
 }
 
-TG_TEST(http_e2e, search_call_returns_ranked_hits)
-{
-    struct http_resp r = post("/v1/tools/search", "{\"arguments\":{\"query\":\"population city\",\"k\":3}}");
+TG_TEST(http_e2e, search_call_returns_ranked_hits) {
+    struct http_resp r =
+        post("/v1/tools/search", "{\"arguments\":{\"query\":\"population city\",\"k\":3}}");
     json_t *j = body_json(&r), *hits = json_object_get(json_object_get(j, "result"), "hits");
     json_t *h;
     size_t i;
@@ -226,28 +216,25 @@ TG_TEST(http_e2e, search_call_returns_ranked_hits)
     http_resp_free(&r);
 }
 
-TG_TEST(http_e2e, invalid_arguments_422)
-{
+TG_TEST(http_e2e, invalid_arguments_422) {
     static const char *bodies[] = {
-        "{\"arguments\":{\"expression\":42}}",                 /* wrong type */
-        "{\"arguments\":{}}",                                  /* missing field */
-        "{\"arguments\":{\"expression\":\"1\",\"x\":1}}",      /* extra field */
-        "{\"arguments\":{\"query\":\"\"}}",                    /* empty query (search) */
-        "{\"arguments\":{\"query\":\"a\",\"k\":0}}",           /* k out of range */
-        "{\"arguments\":{\"query\":\"a\",\"k\":\"5\"}}",       /* k wrong type */
+        "{\"arguments\":{\"expression\":42}}",            /* wrong type */
+        "{\"arguments\":{}}",                             /* missing field */
+        "{\"arguments\":{\"expression\":\"1\",\"x\":1}}", /* extra field */
+        "{\"arguments\":{\"query\":\"\"}}",               /* empty query (search) */
+        "{\"arguments\":{\"query\":\"a\",\"k\":0}}",      /* k out of range */
+        "{\"arguments\":{\"query\":\"a\",\"k\":\"5\"}}",  /* k wrong type */
     };
 
     for (size_t i = 0; i < TG_ARRAY_LEN(bodies); i++) {
-        struct http_resp r =
-            post(i < 3 ? "/v1/tools/calculator" : "/v1/tools/search", bodies[i]);
+        struct http_resp r = post(i < 3 ? "/v1/tools/calculator" : "/v1/tools/search", bodies[i]);
 
         assert_error(&r, 422, "invalid_arguments");
         http_resp_free(&r);
     }
 }
 
-TG_TEST(http_e2e, invalid_request_400)
-{
+TG_TEST(http_e2e, invalid_request_400) {
     static const char *bodies[] = {
         "{\"arguments\":{\"expression\":\"1\"},\"extra\":1}", /* unknown field */
         "{\"args\":{\"expression\":\"1\"}}",                  /* typo */
@@ -266,13 +253,12 @@ TG_TEST(http_e2e, invalid_request_400)
     http_resp_free(&r);
 }
 
-TG_TEST(http_e2e, invalid_json_400)
-{
+TG_TEST(http_e2e, invalid_json_400) {
     static const char *bodies[] = {
         "{\"arguments\":",
         "not json",
         "{\"a\":1,\"a\":2}",
-        "\"\xff\xfe\"",             /* not UTF-8 */
+        "\"\xff\xfe\"", /* not UTF-8 */
         "{\"arguments\":{\"expression\":\"\xc0\xaf\"}}",
     };
     char deep[2 * (TG_MAX_JSON_DEPTH + 2) + 16];
@@ -294,8 +280,7 @@ TG_TEST(http_e2e, invalid_json_400)
     http_resp_free(&r);
 }
 
-TG_TEST(http_e2e, not_found_404)
-{
+TG_TEST(http_e2e, not_found_404) {
     static const char *paths[] = {"/nope", "/v1/tools/", "/healthz/", "/v1", "/v1/toolsx"};
     struct http_resp r;
 
@@ -309,8 +294,7 @@ TG_TEST(http_e2e, not_found_404)
     http_resp_free(&r);
 }
 
-TG_TEST(http_e2e, method_not_allowed_405_with_allow)
-{
+TG_TEST(http_e2e, method_not_allowed_405_with_allow) {
     struct http_resp r;
     char url[256], allow[64];
 
@@ -329,8 +313,7 @@ TG_TEST(http_e2e, method_not_allowed_405_with_allow)
     http_resp_free(&r);
 }
 
-TG_TEST(http_e2e, unsupported_media_type_415)
-{
+TG_TEST(http_e2e, unsupported_media_type_415) {
     static const char *types[] = {"text/plain", "application/x-www-form-urlencoded",
                                   "application/jsonp", "multipart/form-data"};
     const char *body = "{\"arguments\":{\"expression\":\"1\"}}";
@@ -345,15 +328,13 @@ TG_TEST(http_e2e, unsupported_media_type_415)
         http_resp_free(&r);
     }
     /* parameters after the media type are fine */
-    CU_ASSERT_EQUAL(test_http("POST", url, body, strlen(body),
-                              "application/json; charset=utf-8", NULL, &r),
-                    0);
+    CU_ASSERT_EQUAL(
+        test_http("POST", url, body, strlen(body), "application/json; charset=utf-8", NULL, &r), 0);
     CU_ASSERT_EQUAL(r.status, 200);
     http_resp_free(&r);
 }
 
-TG_TEST(http_e2e, payload_too_large_413)
-{
+TG_TEST(http_e2e, payload_too_large_413) {
     struct server_config cfg;
     struct server *small;
     struct http_resp r;
@@ -382,8 +363,7 @@ TG_TEST(http_e2e, payload_too_large_413)
 }
 
 /* A chunked upload (no Content-Length) over the limit is read and discarded, not stored. */
-TG_TEST(http_e2e, payload_too_large_chunked)
-{
+TG_TEST(http_e2e, payload_too_large_chunked) {
     struct server_config cfg;
     struct server *small;
     struct sockaddr_in sa;
@@ -425,8 +405,7 @@ TG_TEST(http_e2e, payload_too_large_chunked)
     test_server_stop(small);
 }
 
-TG_TEST(http_e2e, unauthorized_401)
-{
+TG_TEST(http_e2e, unauthorized_401) {
     struct server_config cfg;
     struct server *locked;
     struct http_resp r;
@@ -442,13 +421,16 @@ TG_TEST(http_e2e, unauthorized_401)
     CU_ASSERT_EQUAL(test_http("POST", url, body, strlen(body), NULL, NULL, &r), 0);
     assert_error(&r, 401, "unauthorized");
     http_resp_free(&r);
-    CU_ASSERT_EQUAL(test_http("POST", url, body, strlen(body), NULL, "Authorization: Bearer wrong", &r), 0);
+    CU_ASSERT_EQUAL(
+        test_http("POST", url, body, strlen(body), NULL, "Authorization: Bearer wrong", &r), 0);
     assert_error(&r, 401, "unauthorized");
     http_resp_free(&r);
-    CU_ASSERT_EQUAL(test_http("POST", url, body, strlen(body), NULL, "Authorization: Bearer s3cret0", &r), 0);
+    CU_ASSERT_EQUAL(
+        test_http("POST", url, body, strlen(body), NULL, "Authorization: Bearer s3cret0", &r), 0);
     assert_error(&r, 401, "unauthorized");
     http_resp_free(&r);
-    CU_ASSERT_EQUAL(test_http("POST", url, body, strlen(body), NULL, "Authorization: Bearer s3cret", &r), 0);
+    CU_ASSERT_EQUAL(
+        test_http("POST", url, body, strlen(body), NULL, "Authorization: Bearer s3cret", &r), 0);
     CU_ASSERT_EQUAL(r.status, 200);
     http_resp_free(&r);
     /* health checks stay open for load balancers */
@@ -459,8 +441,7 @@ TG_TEST(http_e2e, unauthorized_401)
     test_server_stop(locked);
 }
 
-TG_TEST(http_e2e, metrics_count_requests_and_tool_calls)
-{
+TG_TEST(http_e2e, metrics_count_requests_and_tool_calls) {
     struct http_resp r;
 
     r = post("/v1/tools/calculator", "{\"arguments\":{\"expression\":\"1+1\"}}");
@@ -476,12 +457,12 @@ TG_TEST(http_e2e, metrics_count_requests_and_tool_calls)
         strstr(r.body, "toolgym_tool_calls_total{tool=\"calculator\",outcome=\"ok\"}"));
     CU_ASSERT_PTR_NOT_NULL(
         strstr(r.body, "toolgym_tool_calls_total{tool=\"calculator\",outcome=\"tool_error\"}"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "toolgym_tool_seconds_bucket{tool=\"calculator\",le=\"+Inf\"}"));
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(r.body, "toolgym_tool_seconds_bucket{tool=\"calculator\",le=\"+Inf\"}"));
     http_resp_free(&r);
 }
 
-TG_TEST(http_e2e, mcp_session)
-{
+TG_TEST(http_e2e, mcp_session) {
     struct http_resp r;
     json_t *j;
 
@@ -511,8 +492,7 @@ TG_TEST(http_e2e, mcp_session)
     j = body_json(&r);
     CU_ASSERT_TRUE(json_array_size(json_object_get(json_object_get(j, "result"), "tools")) >= 2);
     CU_ASSERT_TRUE(json_is_object(json_object_get(
-        json_array_get(json_object_get(json_object_get(j, "result"), "tools"), 0),
-        "inputSchema")));
+        json_array_get(json_object_get(json_object_get(j, "result"), "tools"), 0), "inputSchema")));
     json_decref(j);
     http_resp_free(&r);
 
@@ -523,10 +503,9 @@ TG_TEST(http_e2e, mcp_session)
         json_t *res = json_object_get(j, "result");
 
         CU_ASSERT_TRUE(json_is_false(json_object_get(res, "isError")));
-        CU_ASSERT_STRING_EQUAL(
-            json_string_value(json_object_get(json_array_get(json_object_get(res, "content"), 0),
-                                              "text")),
-            "42");
+        CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(
+                                   json_array_get(json_object_get(res, "content"), 0), "text")),
+                               "42");
         CU_ASSERT_EQUAL(
             json_number_value(json_object_get(json_object_get(res, "structuredContent"), "value")),
             42);
@@ -542,8 +521,7 @@ TG_TEST(http_e2e, mcp_session)
     http_resp_free(&r);
 }
 
-TG_TEST(http_e2e, mcp_errors_are_jsonrpc)
-{
+TG_TEST(http_e2e, mcp_errors_are_jsonrpc) {
     static const struct {
         const char *body;
         int code;
@@ -575,8 +553,7 @@ TG_TEST(http_e2e, mcp_errors_are_jsonrpc)
 
 static volatile int hostile_stop;
 
-static void *hostile_client(void *arg)
-{
+static void *hostile_client(void *arg) {
     int port = *(int *)arg;
     static const char *garbage[] = {
         "GARBAGE\r\n\r\n",
@@ -597,16 +574,14 @@ static void *hostile_client(void *arg)
         sa.sin_family = AF_INET;
         sa.sin_port = htons((uint16_t)port);
         sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-            write(fd, g, strlen(g)) < 0)
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && write(fd, g, strlen(g)) < 0)
             hostile_stop = hostile_stop;
         close(fd);
     }
     return NULL;
 }
 
-TG_TEST(http_e2e, serves_others_while_hostile_clients_misbehave)
-{
+TG_TEST(http_e2e, serves_others_while_hostile_clients_misbehave) {
     pthread_t th[2];
     int port;
     int ok = 0;
@@ -618,7 +593,8 @@ TG_TEST(http_e2e, serves_others_while_hostile_clients_misbehave)
     for (int i = 0; i < 2; i++)
         pthread_create(&th[i], NULL, hostile_client, &port);
     for (int i = 0; i < 50; i++) {
-        struct http_resp r = post("/v1/tools/calculator", "{\"arguments\":{\"expression\":\"40+2\"}}");
+        struct http_resp r =
+            post("/v1/tools/calculator", "{\"arguments\":{\"expression\":\"40+2\"}}");
 
         if (r.status == 200 && strstr(r.body, "\"42\""))
             ok++;
@@ -633,8 +609,7 @@ TG_TEST(http_e2e, serves_others_while_hostile_clients_misbehave)
 }
 
 /* the last test of the suite stops the shared server cleanly */
-TG_TEST(http_e2e, zz_stop)
-{
+TG_TEST(http_e2e, zz_stop) {
     test_server_stop(srv);
     srv = NULL;
 }

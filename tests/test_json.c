@@ -13,13 +13,11 @@
 #include "../server/schema.h"
 #include "tg_test.h"
 
-static int parse(const char *s, json_t **out, struct tg_error *err)
-{
+static int parse(const char *s, json_t **out, struct tg_error *err) {
     return jsonu_parse(s, strlen(s), TG_MAX_JSON_DEPTH, out, err);
 }
 
-TG_TEST(json, parses_objects_and_scalars)
-{
+TG_TEST(json, parses_objects_and_scalars) {
     json_t *v = NULL;
     struct tg_error err;
 
@@ -31,8 +29,7 @@ TG_TEST(json, parses_objects_and_scalars)
     json_decref(v);
 }
 
-TG_TEST(json, rejects_syntax_errors_with_position)
-{
+TG_TEST(json, rejects_syntax_errors_with_position) {
     json_t *v = NULL;
     struct tg_error err;
 
@@ -44,8 +41,7 @@ TG_TEST(json, rejects_syntax_errors_with_position)
     CU_ASSERT_EQUAL(parse("{\"a\":1} trailing", &v, &err), TG_EINVAL);
 }
 
-TG_TEST(json, rejects_duplicate_keys)
-{
+TG_TEST(json, rejects_duplicate_keys) {
     json_t *v = NULL;
     struct tg_error err;
 
@@ -53,8 +49,7 @@ TG_TEST(json, rejects_duplicate_keys)
     CU_ASSERT_STRING_EQUAL(err.code, "invalid_json");
 }
 
-TG_TEST(json, depth_limit_boundary)
-{
+TG_TEST(json, depth_limit_boundary) {
     char buf[2 * (TG_MAX_JSON_DEPTH + 1) + 1];
     json_t *v = NULL;
     struct tg_error err;
@@ -78,8 +73,7 @@ TG_TEST(json, depth_limit_boundary)
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "deeper"));
 }
 
-TG_TEST(json, brackets_inside_strings_do_not_count)
-{
+TG_TEST(json, brackets_inside_strings_do_not_count) {
     char buf[256];
     json_t *v = NULL;
     struct tg_error err;
@@ -92,23 +86,22 @@ TG_TEST(json, brackets_inside_strings_do_not_count)
     CU_ASSERT_FALSE(jsonu_depth_ok("[[[", 3, 2));
 }
 
-TG_TEST(json, utf8_validation)
-{
+TG_TEST(json, utf8_validation) {
     static const struct {
         const char *s;
         int ok;
     } cases[] = {
         {"plain ascii", 1},
-        {"caf\xc3\xa9", 1},                 /* é */
-        {"\xe2\x82\xac", 1},                /* € */
-        {"\xf0\x9f\x98\x80", 1},            /* emoji */
-        {"\xc3", 0},                        /* truncated */
-        {"\xc0\xaf", 0},                    /* overlong '/' */
-        {"\xe0\x80\xaf", 0},                /* overlong */
-        {"\xed\xa0\x80", 0},                /* surrogate */
-        {"\xf4\x90\x80\x80", 0},            /* > U+10FFFF */
+        {"caf\xc3\xa9", 1},      /* é */
+        {"\xe2\x82\xac", 1},     /* € */
+        {"\xf0\x9f\x98\x80", 1}, /* emoji */
+        {"\xc3", 0},             /* truncated */
+        {"\xc0\xaf", 0},         /* overlong '/' */
+        {"\xe0\x80\xaf", 0},     /* overlong */
+        {"\xed\xa0\x80", 0},     /* surrogate */
+        {"\xf4\x90\x80\x80", 0}, /* > U+10FFFF */
         {"\xff", 0},
-        {"ok\x80", 0},                      /* stray continuation */
+        {"ok\x80", 0}, /* stray continuation */
     };
     json_t *v = NULL;
     struct tg_error err;
@@ -125,8 +118,7 @@ TG_TEST(json, utf8_validation)
     }
 }
 
-TG_TEST(json, check_fields)
-{
+TG_TEST(json, check_fields) {
     static const struct jsonu_field fields[] = {
         {"name", JSON_STRING, 1},
         {"count", JSON_INTEGER, 0},
@@ -168,8 +160,7 @@ static const char *schema_text =
     "\"mode\":{\"type\":\"string\",\"enum\":[\"a\",\"b\"]}},"
     "\"required\":[\"query\"],\"additionalProperties\":false}";
 
-static int check(const char *value, struct tg_error *err)
-{
+static int check(const char *value, struct tg_error *err) {
     json_t *schema = json_loads(schema_text, 0, NULL);
     json_t *v = json_loads(value, JSON_DECODE_ANY, NULL);
     int rc = schema_validate(schema, v, err);
@@ -179,8 +170,7 @@ static int check(const char *value, struct tg_error *err)
     return rc;
 }
 
-TG_TEST(json, schema_accepts_valid_arguments)
-{
+TG_TEST(json, schema_accepts_valid_arguments) {
     struct tg_error err;
 
     CU_ASSERT_EQUAL(check("{\"query\":\"ab\"}", &err), 0);
@@ -189,8 +179,7 @@ TG_TEST(json, schema_accepts_valid_arguments)
     CU_ASSERT_EQUAL(check("{\"query\":\"a\",\"k\":3.0}", &err), 0); /* integral number */
 }
 
-TG_TEST(json, schema_rejects_each_violation)
-{
+TG_TEST(json, schema_rejects_each_violation) {
     static const struct {
         const char *value;
         const char *needle;
@@ -223,16 +212,14 @@ TG_TEST(json, schema_rejects_each_violation)
 static volatile int gate_open;
 static volatile int ran;
 
-static void slow_job(void *arg)
-{
+static void slow_job(void *arg) {
     (void)arg;
     while (!gate_open)
         usleep(1000);
     __sync_fetch_and_add(&ran, 1);
 }
 
-TG_TEST(limits, run_queue_refuses_past_its_bound)
-{
+TG_TEST(limits, run_queue_refuses_past_its_bound) {
     struct runq *q = runq_new(1, 2);
     int accepted = 0, refused = 0;
 
@@ -257,8 +244,7 @@ TG_TEST(limits, run_queue_refuses_past_its_bound)
     CU_ASSERT_EQUAL(ran, 3);
 }
 
-TG_TEST(limits, run_queue_rejects_bad_sizes)
-{
+TG_TEST(limits, run_queue_rejects_bad_sizes) {
     CU_ASSERT_PTR_NULL(runq_new(0, 1));
     CU_ASSERT_PTR_NULL(runq_new(1, -1));
     runq_free(NULL);

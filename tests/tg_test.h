@@ -17,12 +17,11 @@
 typedef void (*tg_test_fn)(void);
 void tg_test_register(const char *suite, const char *name, tg_test_fn fn);
 
-#define TG_TEST(suite, name)                                                                      \
-    static void test_##suite##_##name(void);                                                      \
-    __attribute__((constructor)) static void reg_##suite##_##name(void)                           \
-    {                                                                                             \
-        tg_test_register(#suite, #name, test_##suite##_##name);                                   \
-    }                                                                                             \
+#define TG_TEST(suite, name)                                                                       \
+    static void test_##suite##_##name(void);                                                       \
+    __attribute__((constructor)) static void reg_##suite##_##name(void) {                          \
+        tg_test_register(#suite, #name, test_##suite##_##name);                                    \
+    }                                                                                              \
     static void test_##suite##_##name(void)
 
 /* Path of a fixture under tests/data/ (static buffer, not thread-safe). */
@@ -47,7 +46,7 @@ const char *test_server_url(struct server *s);
 
 struct http_resp {
     long status;
-    char *body;         /* new, NUL-terminated */
+    char *body; /* new, NUL-terminated */
     size_t len;
     char headers[2048]; /* raw response headers */
 };

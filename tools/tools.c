@@ -27,8 +27,7 @@ static struct tool tool_table[] = {
 
 static int initialised;
 
-int tools_init(const struct tools_config *cfg, struct tg_error *err)
-{
+int tools_init(const struct tools_config *cfg, struct tg_error *err) {
     struct sandbox_config sc;
     int rc;
 
@@ -39,8 +38,7 @@ int tools_init(const struct tools_config *cfg, struct tg_error *err)
 
         tool_table[i].schema = json_loads(tool_table[i].schema_json, 0, &jerr);
         if (!tool_table[i].schema) {
-            tg_error_set(err, "internal", "schema of tool %s: %s", tool_table[i].name,
-                         jerr.text);
+            tg_error_set(err, "internal", "schema of tool %s: %s", tool_table[i].name, jerr.text);
             rc = TG_EINTERNAL;
             goto fail;
         }
@@ -62,8 +60,7 @@ fail:
     return rc;
 }
 
-void tools_shutdown(void)
-{
+void tools_shutdown(void) {
     for (size_t i = 0; i < TG_ARRAY_LEN(tool_table); i++) {
         json_decref(tool_table[i].schema);
         tool_table[i].schema = NULL;
@@ -73,18 +70,15 @@ void tools_shutdown(void)
     initialised = 0;
 }
 
-size_t tools_count(void)
-{
+size_t tools_count(void) {
     return TG_ARRAY_LEN(tool_table);
 }
 
-const struct tool *tools_at(size_t i)
-{
+const struct tool *tools_at(size_t i) {
     return i < TG_ARRAY_LEN(tool_table) ? &tool_table[i] : NULL;
 }
 
-const struct tool *tools_find(const char *name)
-{
+const struct tool *tools_find(const char *name) {
     if (!name)
         return NULL;
     for (size_t i = 0; i < TG_ARRAY_LEN(tool_table); i++)
@@ -93,8 +87,7 @@ const struct tool *tools_find(const char *name)
     return NULL;
 }
 
-static json_t *list_new(int mcp)
-{
+static json_t *list_new(int mcp) {
     json_t *arr = json_array();
 
     if (!arr)
@@ -117,19 +110,16 @@ static json_t *list_new(int mcp)
     return arr;
 }
 
-json_t *tools_openai_list(void)
-{
+json_t *tools_openai_list(void) {
     return list_new(0);
 }
 
-json_t *tools_mcp_list(void)
-{
+json_t *tools_mcp_list(void) {
     return list_new(1);
 }
 
 int tools_call(const struct tool *t, const json_t *args, struct tool_result *out,
-               struct tg_error *err)
-{
+               struct tg_error *err) {
     int rc;
 
     memset(out, 0, sizeof(*out));
@@ -153,8 +143,7 @@ int tools_call(const struct tool *t, const json_t *args, struct tool_result *out
     return 0;
 }
 
-int tool_result_fail(struct tool_result *out, const char *code, const char *fmt, ...)
-{
+int tool_result_fail(struct tool_result *out, const char *code, const char *fmt, ...) {
     va_list ap;
     char buf[TG_ERR_MSG_MAX + TG_ERR_CODE_MAX + 16];
 
@@ -169,8 +158,7 @@ int tool_result_fail(struct tool_result *out, const char *code, const char *fmt,
     return out->content ? 0 : TG_ENOMEM;
 }
 
-void tool_result_clear(struct tool_result *r)
-{
+void tool_result_clear(struct tool_result *r) {
     if (!r)
         return;
     free(r->content);
@@ -178,8 +166,7 @@ void tool_result_clear(struct tool_result *r)
     memset(r, 0, sizeof(*r));
 }
 
-json_t *tool_result_json(const struct tool_result *r)
-{
+json_t *tool_result_json(const struct tool_result *r) {
     json_t *o;
 
     if (r->ok && r->result)

@@ -33,8 +33,8 @@ struct tool {
     const char *description;
     const char *schema_json; /* JSON Schema of the arguments, additionalProperties:false */
     tool_invoke_fn invoke;
-    int async;               /* 1: slow (spawns processes); run off the HTTP workers */
-    json_t *schema;          /* parsed schema_json, owned by the registry after tools_init */
+    int async;      /* 1: slow (spawns processes); run off the HTTP workers */
+    json_t *schema; /* parsed schema_json, owned by the registry after tools_init */
 };
 
 /* Start-up configuration of the tools. Zero-initialise, then set what you need. */
