@@ -478,6 +478,7 @@ static struct cand *new_cand(struct cand_list *l, int kind, int variant) {
     c->kind = kind;
     c->variant = variant;
     c->ent = -1;
+    c->word = -1;
     return c;
 }
 
@@ -523,6 +524,7 @@ static void gen_search(const struct cand_state *s, struct cand_list *l) {
             c->ent = e;
             c->ent_searched = searched;
             c->nwords = w == -2 ? 0 : w == -1 ? s->nword : 1;
+            c->word = w >= 0 ? w : -1;
             commit(s, l, c);
         }
     }
@@ -643,6 +645,26 @@ static void gen_calc(const struct cand_state *s, struct cand_list *l) {
         if (c) {
             snprintf(c->text, sizeof(c->text), "%s", s->expr);
             c->nops = s->nnum;
+            commit(s, l, c);
+        }
+    }
+    /* one-number distractors, and the prompt itself when it holds no number */
+    for (int i = 0; i < n && i < 2; i++) {
+        struct cand *c = new_cand(l, CAND_CALC, CV_C_UNARY);
+
+        if (!c)
+            return;
+        snprintf(c->text, sizeof(c->text), "sqrt(%s)", pool[i].text);
+        c->nops = 1;
+        c->src[0] = pool[i].src;
+        c->from_latest = pool[i].step >= 0 && pool[i].step == s->nstep - 1;
+        commit(s, l, c);
+    }
+    if (n == 0) {
+        struct cand *c = new_cand(l, CAND_CALC, CV_C_UNARY);
+
+        if (c) {
+            snprintf(c->text, sizeof(c->text), "%.200s", s->prompt);
             commit(s, l, c);
         }
     }

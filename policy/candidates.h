@@ -35,7 +35,7 @@ enum cand_kind { CAND_SEARCH = 0, CAND_CALC = 1, CAND_CODE = 2, CAND_ANSWER = 3,
 /* search variants */
 enum { CV_S_ENTITY = 0, CV_S_ENTITY_WORD, CV_S_ENTITY_ALL, CV_S_WORDS, CV_S_PROMPT };
 /* calculator variants */
-enum { CV_C_PROMPT_EXPR = 0, CV_C_BINARY, CV_C_MEAN };
+enum { CV_C_PROMPT_EXPR = 0, CV_C_BINARY, CV_C_MEAN, CV_C_UNARY };
 /* answer sources */
 enum { CV_A_SNIPPET = 0, CV_A_CALC, CV_A_CODE, CV_A_PROMPT, CV_A_MENTAL, CV_A_EXPR };
 
@@ -108,6 +108,7 @@ struct cand {
     int ent;          /* search: entity index, -1 none */
     int ent_searched; /* search: that entity was already in an earlier query */
     int nwords;       /* search: content words in the query */
+    int word;         /* search: the one content word added (CV_S_ENTITY_WORD), else -1 */
     int dup;          /* same tool and text as an earlier call */
     int arg_largest;  /* run_code: the main argument is the largest prompt number */
     int is_year;

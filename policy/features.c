@@ -78,6 +78,8 @@ static void compute(const struct cand_state *s, const struct feat_ctx *x, const 
         if (s->opclass[op])
             h[fnv_int(fnv(a, "#class"), op) % FEAT_HASH] += 1.0f;
     h[fnv_int(fnv(a, "#step"), s->nstep < 4 ? s->nstep : 4) % FEAT_HASH] += 1.0f;
+    if (c->word >= 0 && c->word < s->nword) /* which attribute word a query adds */
+        h[fnv(fnv(a, "#word"), s->word[c->word]) % FEAT_HASH] += 1.0f;
     h[fnv_int(fnv_int(fnv(a, "#last"), x->last_kind), x->last_failed) % FEAT_HASH] += 1.0f;
 
     /* dense */

@@ -549,7 +549,7 @@ int rollout_run(struct rollout *r, struct rollout_ep *eps, int n, rollout_policy
     for (;;) {
         CURLMsg *msg;
         int left, running;
-        double now = tg_now_ms(), wait = 1000;
+        double now = tg_now_ms(), wait = 100;
 
         /* retries whose time has come */
         active = 0;
@@ -617,6 +617,11 @@ int rollout_run(struct rollout *r, struct rollout_ep *eps, int n, rollout_policy
                     goto done;
             }
         }
+        active = 0;
+        for (int i = 0; i < ru.nslots; i++)
+            active += ru.slots[i].ep >= 0;
+        if (!active)
+            break;
         curl_multi_poll(r->multi, NULL, 0, (int)(wait < 1 ? 1 : wait), NULL);
     }
 done:

@@ -38,7 +38,7 @@ struct train_config train_config_default(void) {
     c.lr_min = 1e-4;
     c.weight_decay = 0.0;
     c.grad_clip = 1.0;
-    c.entropy_coef = 0.01;
+    c.entropy_coef = 0.02;
     c.ppo_epochs = 1;
     c.clip_eps = 0.2;
     c.sched.kind = SCHED_GREEDY;
@@ -56,6 +56,7 @@ struct train_config train_config_default(void) {
     c.anchor_fraction = 0.25;
     c.anchor_warmup = 10;
     c.branch_mix = 0.5;
+    c.adv_std_floor = 0.5;
     snprintf(c.reward_mode, sizeof(c.reward_mode), "judge");
     snprintf(c.tasks_file, sizeof(c.tasks_file), "data/tasks/train.jsonl");
     c.eval_episodes = 0;
@@ -103,6 +104,7 @@ int train_config_check(const struct train_config *c, struct tg_error *err) {
     RANGE(anchor_fraction, 0.0, 1.0);
     RANGE(anchor_warmup, 0, TG_TRAIN_UPDATES_MAX);
     RANGE(branch_mix, 0.0, 1.0);
+    RANGE(adv_std_floor, 0.0, 10.0);
     RANGE(eval_episodes, 0, 1000000);
     RANGE(target_accuracy, 0.0, 1.0);
 #undef RANGE
@@ -178,15 +180,15 @@ static int parse_anchors(const char *s, enum train_anchors *a, struct tg_error *
 }
 
 int train_config_load_json(struct train_config *c, const char *path, struct tg_error *err) {
-    static const char *const keys[] = {"hidden1",          "hidden2",       "updates",
-                                       "tasks_per_update", "group",         "inflight",
-                                       "max_steps",        "seed",          "lr",
-                                       "lr_min",           "weight_decay",  "grad_clip",
-                                       "entropy_coef",     "ppo_epochs",    "clip_eps",
-                                       "lr_schedule",      "greedy",        "anchors",
-                                       "anchor_fraction",  "anchor_warmup", "branch_mix",
-                                       "reward_mode",      "tasks_file",    "eval_episodes",
-                                       "target_accuracy"};
+    static const char *const keys[] = {"hidden1",          "hidden2",        "updates",
+                                       "tasks_per_update", "group",          "inflight",
+                                       "max_steps",        "seed",           "lr",
+                                       "lr_min",           "weight_decay",   "grad_clip",
+                                       "entropy_coef",     "ppo_epochs",     "clip_eps",
+                                       "lr_schedule",      "greedy",         "anchors",
+                                       "anchor_fraction",  "anchor_warmup",  "branch_mix",
+                                       "adv_std_floor",    "reward_mode",    "tasks_file",
+                                       "eval_episodes",    "target_accuracy"};
     static const char *const gkeys[] = {"factor",      "patience", "threshold", "threshold_mode",
                                         "window",      "warmup",   "cooldown",  "lr_max",
                                         "reset_start", "signal"};
@@ -234,6 +236,7 @@ int train_config_load_json(struct train_config *c, const char *path, struct tg_e
         (rc = jdbl(j, "anchor_fraction", &c->anchor_fraction, err)) ||
         (rc = jint(j, "anchor_warmup", &c->anchor_warmup, err)) ||
         (rc = jdbl(j, "branch_mix", &c->branch_mix, err)) ||
+        (rc = jdbl(j, "adv_std_floor", &c->adv_std_floor, err)) ||
         (rc = jstr(j, "reward_mode", c->reward_mode, sizeof(c->reward_mode), err)) ||
         (rc = jstr(j, "tasks_file", c->tasks_file, sizeof(c->tasks_file), err)) ||
         (rc = jint(j, "eval_episodes", &c->eval_episodes, err)) ||
@@ -306,9 +309,10 @@ done:
 struct policy {
     struct mlp m;
     struct mlp_workspace ws;
-    struct cand_list *cl; /* scratch */
-    float *X;             /* (TG_CAND_MAX, FEAT_DIM) scratch */
-    float scores[TG_CAND_MAX];
+    struct cand_list *cl;      /* scratch */
+    float *X;                  /* (TG_CAND_MAX, FEAT_DIM) scratch */
+    float scores[TG_CAND_MAX]; /* MLP score + base-measure offset */
+    float off[TG_CAND_MAX];    /* -log(candidates of the same kind) */
     float probs[TG_CAND_MAX];
 };
 
@@ -348,7 +352,7 @@ static struct mlp_config net_config(const struct train_config *c) {
 
 /* a recorded decision of a rollout (for the update) */
 struct decision {
-    float *X; /* (n, FEAT_DIM) new */
+    float *X; /* (n, FEAT_DIM) new, followed by the n base-measure offsets */
     int n;
     int action;
     float logp;
@@ -380,6 +384,20 @@ struct actor {
     long steps; /* decisions made (throughput) */
 };
 
+/*
+ * The softmax has a fixed base measure: p_i ~ exp(score_i) / (candidates of i's kind), so that
+ * each kind (search, calculator, run_code, answer) starts with equal mass however many argument
+ * variants it has. A constant offset leaves d(log p)/d(score) unchanged.
+ */
+static void base_measure(const struct cand_list *l, float *off) {
+    int nk[CAND_KINDS] = {0};
+
+    for (int i = 0; i < l->n; i++)
+        nk[l->c[i].kind]++;
+    for (int i = 0; i < l->n; i++)
+        off[i] = -logf((float)nk[l->c[i].kind]);
+}
+
 /* score the candidates of state s into p->scores / p->probs; returns n */
 static int policy_score(struct policy *p, const struct cand_state *s, struct tg_error *err) {
     int rc;
@@ -393,6 +411,9 @@ static int policy_score(struct policy *p, const struct cand_state *s, struct tg_
     rc = mlp_forward(&p->m, &p->ws, p->X, p->cl->n, p->scores, err);
     if (rc)
         return rc;
+    base_measure(p->cl, p->off);
+    for (int i = 0; i < p->cl->n; i++)
+        p->scores[i] += p->off[i];
     mlp_softmax(p->scores, p->cl->n, p->probs);
     return p->cl->n;
 }
@@ -439,12 +460,13 @@ static int act_cb(void *ctx, struct rollout_ep *ep, const struct cand_state *s, 
             t->cap = cap;
         }
         d = &t->dec[t->ndec];
-        d->X = malloc(sizeof(float) * (size_t)n * FEAT_DIM);
+        d->X = malloc(sizeof(float) * (size_t)n * (FEAT_DIM + 1));
         if (!d->X) {
             tg_error_set(err, "nomem", "out of memory");
             return TG_ENOMEM;
         }
         memcpy(d->X, p->X, sizeof(float) * (size_t)n * FEAT_DIM);
+        memcpy(d->X + (size_t)n * FEAT_DIM, p->off, sizeof(float) * (size_t)n);
         d->n = n;
         d->action = k;
         d->logp = mlp_log_prob(p->scores, n, k);
@@ -602,7 +624,7 @@ static double std_of(const double *v, int n, double mean) {
 }
 
 /* GRPO advantages of one task's group: eps[0..g) with branch rollouts flagged */
-static void group_advantages(struct traj *t, int g, double mix) {
+static void group_advantages(struct traj *t, int g, double mix, double floor_sd) {
     double r[TG_TRAIN_GROUP_MAX], rb[TG_TRAIN_GROUP_MAX];
     double mean, sd, mb = 0, sb = 0;
     int nb = 0;
@@ -619,10 +641,10 @@ static void group_advantages(struct traj *t, int g, double mix) {
         sb = std_of(rb, nb, mb);
     }
     for (int i = 0; i < g; i++) {
-        double a = sd > 1e-9 ? (t[i].reward - mean) / sd : 0;
+        double a = sd > 1e-9 ? (t[i].reward - mean) / fmax(sd, floor_sd) : 0;
 
         if (t[i].is_branch) {
-            double ab = sb > 1e-9 ? (t[i].reward - mb) / sb : 0;
+            double ab = sb > 1e-9 ? (t[i].reward - mb) / fmax(sb, floor_sd) : 0;
 
             a = mix * a + (1 - mix) * ab;
         }
@@ -656,6 +678,8 @@ static int learn(struct learner *L, struct traj *t, int nt, double *loss_out, do
                 rc = mlp_forward(&L->pol.m, &L->pol.ws, d->X, d->n, L->pol.scores, err);
                 if (rc)
                     return rc;
+                for (int j = 0; j < d->n; j++)
+                    L->pol.scores[j] += d->X[(size_t)d->n * FEAT_DIM + j];
                 memset(&a, 0, sizeof(a));
                 a.action = d->action;
                 a.advantage = (float)t[i].adv;
@@ -908,6 +932,7 @@ int train_run(const struct train_config *cfg, const char *servers, const char *r
             for (int k = 1; k < pt->nent; k++)
                 if (pt->ent[k] > pt->ent[best])
                     best = k;
+            st->fork_at += best;
             for (int g = G / 2; g < G; g++) {
                 struct rollout_ep *e = &eps[t * G + g];
 
@@ -942,11 +967,15 @@ int train_run(const struct train_config *cfg, const char *servers, const char *r
                     tr->reward = e->ret;
                 calls += e->calls;
                 correct += e->correct;
+                if (tr->is_branch) {
+                    st->branch_eps++;
+                    st->branch_acc += e->correct;
+                }
                 for (int l = 0; l < RL_LABELS; l++)
                     lab[l] += e->labels[l];
                 st->ret += tr->reward;
             }
-            group_advantages(&trajs[t * G], G, cfg->branch_mix);
+            group_advantages(&trajs[t * G], G, cfg->branch_mix, cfg->adv_std_floor);
         }
         /* 5. the update */
         rc = learn(&L, trajs, T * G, &loss, &ent, err);
@@ -954,6 +983,10 @@ int train_run(const struct train_config *cfg, const char *servers, const char *r
             goto done;
         st->update = u;
         st->episodes = T * G;
+        if (np > 0)
+            st->fork_at /= np;
+        if (st->branch_eps > 0)
+            st->branch_acc /= st->branch_eps;
         st->ret /= T * G;
         st->accuracy = (double)correct / (T * G);
         st->redundant = calls ? (double)lab[RL_REDUNDANT] / calls : 0;
@@ -977,9 +1010,10 @@ int train_run(const struct train_config *cfg, const char *servers, const char *r
             fprintf(log,
                     "update %3d  ret %+.3f  acc %.3f  calls %.2f  redundant %.3f  premature "
                     "%.3f  unnecessary %.3f  loss %+.4f  H %.3f  lr %.2e  %.0f ms  %.0f steps/s "
-                    "(anchored %d)\n",
+                    "(anchored %d: fork at %.1f, branch acc %.2f)\n",
                     u + 1, st->ret, st->accuracy, st->calls, st->redundant, st->premature,
-                    st->unnecessary, st->loss, st->entropy, st->lr, st->ms, st->steps_per_s, np);
+                    st->unnecessary, st->loss, st->entropy, st->lr, st->ms, st->steps_per_s, np,
+                    st->fork_at, st->branch_acc);
             fflush(log);
         }
         if (progress)

@@ -55,6 +55,7 @@ struct train_config {
     double anchor_fraction; /* of the tasks of an update, [0, 1] */
     int anchor_warmup;      /* updates with anchors in warmup mode */
     double branch_mix;      /* weight of the group advantage for branch rollouts, [0, 1] */
+    double adv_std_floor;   /* A = (R - mean) / max(std, floor); 0 when std is 0 */
     /* reward */
     char reward_mode[8]; /* judge | torl | otc */
     /* files and evaluation */
@@ -89,6 +90,9 @@ struct train_stats {
     double entropy;
     double ms;
     double steps_per_s;
+    int branch_eps;    /* rollouts forked from an anchor */
+    double branch_acc; /* their accuracy */
+    double fork_at;    /* mean fork step */
 };
 
 struct train_result {
