@@ -82,7 +82,11 @@ TG_TEST(json, brackets_inside_strings_do_not_count) {
              "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[");
     CU_ASSERT_EQUAL(parse(buf, &v, &err), 0);
     json_decref(v);
-    CU_ASSERT_TRUE(jsonu_depth_ok("[{\"a\":\"]]]]\"}]", 16, 2));
+    {
+        const char *s = "[{\"a\":\"]]]]\"}]";
+
+        CU_ASSERT_TRUE(jsonu_depth_ok(s, strlen(s), 2));
+    }
     CU_ASSERT_FALSE(jsonu_depth_ok("[[[", 3, 2));
 }
 
