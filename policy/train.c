@@ -28,7 +28,7 @@ struct train_config train_config_default(void) {
     memset(&c, 0, sizeof(c));
     c.hidden1 = 32;
     c.hidden2 = 32;
-    c.updates = 40;
+    c.updates = 200;
     c.tasks_per_update = 16;
     c.group = 8;
     c.inflight = 64;
@@ -38,7 +38,7 @@ struct train_config train_config_default(void) {
     c.lr_min = 1e-4;
     c.weight_decay = 0.0;
     c.grad_clip = 1.0;
-    c.entropy_coef = 0.02;
+    c.entropy_coef = 0.05;
     c.ppo_epochs = 1;
     c.clip_eps = 0.2;
     c.sched.kind = SCHED_GREEDY;
@@ -53,10 +53,10 @@ struct train_config train_config_default(void) {
     c.sched.greedy.lr_max = 1e-2;
     c.sched.greedy.reset_start = 3;
     c.anchors = ANCHORS_BRANCH;
-    c.anchor_fraction = 0.25;
+    c.anchor_fraction = 0.5;
     c.anchor_warmup = 10;
     c.branch_mix = 0.5;
-    c.adv_std_floor = 0.5;
+    c.adv_std_floor = 1.0;
     snprintf(c.reward_mode, sizeof(c.reward_mode), "judge");
     snprintf(c.tasks_file, sizeof(c.tasks_file), "data/tasks/train.jsonl");
     c.eval_episodes = 0;

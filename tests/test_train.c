@@ -1,0 +1,243 @@
+/*
+ * test_train.c — the trainer end to end against an in-process server: a short fixed-seed
+ * training run must beat the untrained policy's test accuracy by a clear margin; checkpoints
+ * round-trip into `eval --agent policy`; bad input (config values out of range, unknown keys,
+ * an unreachable server, malformed responses, a truncated checkpoint) fails with a clear
+ * message and never hangs.
+ */
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../policy/rollout.h"
+#include "../policy/train.h"
+#include "../server/eval.h"
+#include "../server/server.h"
+#include "tg_test.h"
+
+/* a small, fast configuration for tests */
+static struct train_config test_config(void) {
+    struct train_config c = train_config_default();
+
+    c.updates = 80;
+    c.tasks_per_update = 16;
+    c.group = 8;
+    c.seed = 7;
+    return c;
+}
+
+TG_TEST(train, beats_untrained_policy_by_a_clear_margin) {
+    struct server *srv = test_server_start(NULL);
+    struct train_config c = test_config();
+    struct train_eval_result before, after;
+    struct train_result res;
+    struct tg_error e;
+    char ckpt[] = "/tmp/tg_train_test_XXXXXX";
+    int fd = mkstemp(ckpt);
+    const char *url;
+
+    CU_ASSERT_FATAL(srv != NULL && fd >= 0);
+    close(fd);
+    url = test_server_url(srv);
+    CU_ASSERT_EQUAL_FATAL(train_eval(&c, url, NULL, "test", 300, "untrained", &before, NULL, &e),
+                          0);
+    CU_ASSERT_EQUAL_FATAL(train_run(&c, url, NULL, ckpt, NULL, NULL, 0, &res, &e), 0);
+    CU_ASSERT_EQUAL(res.updates_done, c.updates);
+    CU_ASSERT_FATAL(res.curve != NULL);
+    CU_ASSERT_EQUAL_FATAL(train_eval(&c, url, ckpt, "test", 300, "trained", &after, NULL, &e), 0);
+    fprintf(stderr, "  test accuracy: untrained %.3f, trained %.3f (%d updates)\n", before.accuracy,
+            after.accuracy, c.updates);
+    CU_ASSERT(after.accuracy >= before.accuracy + 0.25);
+    /* the learning curve rose too: the last updates beat the first ones */
+    CU_ASSERT(res.curve[c.updates - 1].ret + res.curve[c.updates - 2].ret >
+              res.curve[0].ret + res.curve[1].ret);
+
+    /* the checkpoint plays through `toolgym eval --agent policy` too */
+    {
+        struct eval_options o;
+        struct eval_agent a;
+        json_t *report = NULL;
+
+        memset(&o, 0, sizeof(o));
+        o.server = url;
+        o.split = "test";
+        o.agent = "policy";
+        o.checkpoint = ckpt;
+        o.episodes = 30;
+        o.quiet = 1;
+        CU_ASSERT_EQUAL_FATAL(eval_agent_new(&o, &a, &e), 0);
+        CU_ASSERT_EQUAL(eval_run(&o, &a, &report, NULL, &e), 0);
+        CU_ASSERT(json_integer_value(json_object_get(report, "episodes")) == 30);
+        if (a.destroy)
+            a.destroy(&a);
+        json_decref(report);
+    }
+    train_result_free(&res);
+    unlink(ckpt);
+    test_server_stop(srv);
+}
+
+TG_TEST(train, config_errors_name_the_setting) {
+    struct train_config c = train_config_default();
+    struct tg_error e;
+    char path[] = "/tmp/tg_train_cfg_XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f;
+
+    CU_ASSERT_FATAL(fd >= 0);
+    close(fd);
+    CU_ASSERT_EQUAL(train_config_check(&c, &e), 0);
+    c.group = 1;
+    CU_ASSERT_EQUAL(train_config_check(&c, &e), TG_EINVAL);
+    CU_ASSERT(strstr(e.message, "group") != NULL);
+
+    c = train_config_default();
+    f = fopen(path, "w");
+    fputs("{\"lr\": 5.0}", f);
+    fclose(f);
+    CU_ASSERT_EQUAL(train_config_load_json(&c, path, &e), TG_EINVAL);
+    CU_ASSERT(strstr(e.message, "lr") != NULL);
+
+    c = train_config_default();
+    f = fopen(path, "w");
+    fputs("{\"learning_rate\": 0.1}", f);
+    fclose(f);
+    CU_ASSERT_EQUAL(train_config_load_json(&c, path, &e), TG_EINVAL);
+    CU_ASSERT(strstr(e.message, "learning_rate") != NULL);
+
+    c = train_config_default();
+    f = fopen(path, "w");
+    fputs("{\"greedy\": {\"factor\": 1.5}}", f);
+    fclose(f);
+    CU_ASSERT_EQUAL(train_config_load_json(&c, path, &e), TG_EINVAL);
+    CU_ASSERT(strstr(e.message, "factor") != NULL || strstr(e.message, "F") != NULL);
+
+    c = train_config_default();
+    f = fopen(path, "w");
+    fputs("{\"updates\": 12, \"anchors\": \"warmup\", \"reward_mode\": \"otc\", "
+          "\"lr_schedule\": \"cosine\", \"greedy\": {\"patience\": 3}}",
+          f);
+    fclose(f);
+    CU_ASSERT_EQUAL(train_config_load_json(&c, path, &e), 0);
+    CU_ASSERT_EQUAL(c.updates, 12);
+    CU_ASSERT_EQUAL(c.anchors, ANCHORS_WARMUP);
+    CU_ASSERT_STRING_EQUAL(c.reward_mode, "otc");
+    CU_ASSERT_EQUAL(c.sched.kind, SCHED_COSINE);
+    CU_ASSERT_EQUAL(c.sched.greedy.patience, 3);
+
+    f = fopen(path, "w");
+    fputs("{\"reward_mode\": \"bonus\"}", f);
+    fclose(f);
+    CU_ASSERT_EQUAL(train_config_load_json(&c, path, &e), TG_EINVAL);
+    CU_ASSERT(strstr(e.message, "reward_mode") != NULL);
+    f = fopen(path, "w");
+    fputs("{\"updates\": ", f);
+    fclose(f);
+    CU_ASSERT_NOT_EQUAL(train_config_load_json(&c, path, &e), 0);
+    unlink(path);
+}
+
+TG_TEST(train, unreachable_server_fails_clearly) {
+    struct train_config c = test_config();
+    struct tg_error e;
+    double t0 = tg_now_ms();
+    int rc;
+
+    c.updates = 1;
+    /* port 9 (discard) on loopback: nothing listens there */
+    rc = train_run(&c, "http://127.0.0.1:9", NULL, NULL, NULL, NULL, 0, NULL, &e);
+    CU_ASSERT(rc < 0);
+    CU_ASSERT(strstr(e.message, "unreachable") != NULL);
+    CU_ASSERT(strstr(e.message, "127.0.0.1:9") != NULL);
+    CU_ASSERT(tg_now_ms() - t0 < 20000);
+    rc = train_run(&c, "ftp://x", NULL, NULL, NULL, NULL, 0, NULL, &e);
+    CU_ASSERT_EQUAL(rc, TG_EINVAL);
+}
+
+/* a server that answers every request with the same canned body */
+static const char *canned_body;
+static unsigned canned_status;
+
+static enum MHD_Result canned(void *cls, struct MHD_Connection *conn, const char *url,
+                              const char *method, const char *version, const char *upload,
+                              size_t *upload_size, void **state) {
+    struct MHD_Response *r;
+    enum MHD_Result ret;
+
+    (void)cls;
+    (void)url;
+    (void)method;
+    (void)version;
+    (void)upload;
+    if (*state == NULL) {
+        *state = (void *)1;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    r = MHD_create_response_from_buffer(strlen(canned_body), (void *)canned_body,
+                                        MHD_RESPMEM_PERSISTENT);
+    ret = MHD_queue_response(conn, canned_status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static void run_canned(const char *body, unsigned status, const char *want) {
+    struct MHD_Daemon *d;
+    const union MHD_DaemonInfo *info;
+    struct train_config c = test_config();
+    struct tg_error e;
+    char url[64];
+    int rc;
+
+    canned_body = body;
+    canned_status = status;
+    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, canned, NULL,
+                         MHD_OPTION_END);
+    CU_ASSERT_FATAL(d != NULL);
+    info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)info->port);
+    c.updates = 1;
+    c.anchors = ANCHORS_OFF;
+    rc = train_run(&c, url, NULL, NULL, NULL, NULL, 0, NULL, &e);
+    CU_ASSERT(rc < 0);
+    if (!strstr(e.message, want))
+        fprintf(stderr, "unexpected message: %s\n", e.message);
+    CU_ASSERT(strstr(e.message, want) != NULL);
+    MHD_stop_daemon(d);
+}
+
+TG_TEST(train, malformed_responses_fail_clearly) {
+    run_canned("this is not json", 200, "expected {tasks, total}");
+    run_canned("{\"tasks\":[{\"id\":\"t1\"}],\"total\":1}", 200,
+               "create episode returned HTTP 200");
+    run_canned("{\"error\":{\"code\":\"internal\",\"message\":\"boom\"}}", 500, "HTTP 500");
+}
+
+TG_TEST(train, bad_checkpoints_fail_clearly) {
+    struct train_config c = test_config();
+    struct train_eval_result r;
+    struct tg_error e;
+    char path[] = "/tmp/tg_train_ck_XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f;
+
+    CU_ASSERT_FATAL(fd >= 0);
+    close(fd);
+    f = fopen(path, "w");
+    fputs("TGCK\x01\x00\x00\x00truncated", f);
+    fclose(f);
+    /* the checkpoint is read before any request, so no server is needed */
+    CU_ASSERT(train_eval(&c, "http://127.0.0.1:9", path, "test", 1, "x", &r, NULL, &e) < 0);
+    CU_ASSERT(strstr(e.code, "truncated") != NULL || strstr(e.code, "bad_version") != NULL);
+    f = fopen(path, "w");
+    fputs("NOPE", f);
+    fclose(f);
+    CU_ASSERT(train_eval(&c, "http://127.0.0.1:9", path, "test", 1, "x", &r, NULL, &e) < 0);
+    CU_ASSERT(strstr(e.code, "bad_magic") != NULL || strstr(e.code, "truncated") != NULL);
+    unlink(path);
+}
