@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../policy/train.h"
 #include "limits.h"
 
 /* ---- HTTP client ---------------------------------------------------------------------- */
@@ -338,6 +339,8 @@ static const struct agent_kind kinds[] = {
 
 int eval_agent_new(const struct eval_options *o, struct eval_agent *out, struct tg_error *err) {
     memset(out, 0, sizeof(*out));
+    if (o->agent && strcmp(o->agent, "policy") == 0) /* the trainer's policy (--checkpoint) */
+        return train_policy_agent(o, out, err);
     for (size_t i = 0; i < TG_ARRAY_LEN(kinds); i++) {
         if (o->agent && strcmp(o->agent, kinds[i].name) == 0) {
             out->name = kinds[i].name;
