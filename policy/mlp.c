@@ -286,6 +286,8 @@ static double log_sum_exp(const float *scores, int n) {
 
     for (int i = 0; i < n; i++)
         sum += exp((double)scores[i] - mx);
+    /* sum >= 1: the maximum's own term is exp(0) */
+    // cppcheck-suppress invalidFunctionArg
     return mx + log(sum);
 }
 

@@ -328,6 +328,7 @@ static double ref_pg(const double *s, int n, const struct mlp_pg_args *a) {
         mx = s[i] > mx ? s[i] : mx;
     for (int i = 0; i < n; i++)
         sum += exp(s[i] - mx);
+    // cppcheck-suppress invalidFunctionArg ; sum >= 1 (the maximum's term)
     lse = mx + log(sum);
     for (int i = 0; i < n; i++)
         H -= exp(s[i] - lse) * (s[i] - lse);

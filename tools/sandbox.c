@@ -989,6 +989,7 @@ static struct sb_slot *slot_acquire(void) {
         if (!s)
             pthread_cond_wait(&g.cv, &g.mu);
     }
+    // cppcheck-suppress nullPointerRedundantCheck ; the loop ends only with s set
     s->busy = 1;
     pthread_mutex_unlock(&g.mu);
     return s;
