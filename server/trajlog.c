@@ -211,7 +211,7 @@ int trajlog_append(struct trajlog *l, const char *line, size_t len) {
 }
 
 int trajlog_append_json(struct trajlog *l, const json_t *j) {
-    char *s = json_dumps(j, JSON_COMPACT);
+    char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(15));
     int rc;
 
     if (!s)
