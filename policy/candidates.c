@@ -119,10 +119,13 @@ static size_t parse_num(const char *s, double *v) {
 
 /* ---- prompt parsing ----------------------------------------------------------------------- */
 
-static void add_prompt_num(struct cand_state *s, double v, const char *text, size_t len) {
+static void add_prompt_num(struct cand_state *s, double v, const char *text, size_t len, int ppos) {
+    int copies = 0;
+
     for (int i = 0; i < s->nnum; i++)
-        if (s->num[i].v == v)
-            return;
+        copies += s->num[i].v == v;
+    if (copies >= 2) /* "Add 3 and 3" keeps both; longer repeats add nothing */
+        return;
     if (s->nnum >= TG_CAND_NUMS_MAX || len >= sizeof(s->num[0].text))
         return;
     struct cand_num *n = &s->num[s->nnum];
@@ -133,6 +136,7 @@ static void add_prompt_num(struct cand_state *s, double v, const char *text, siz
     n->src = NSRC_PROMPT;
     n->step = -1;
     n->pos = s->nnum;
+    n->ppos = ppos;
     n->is_year = v == floor(v) && v >= 1000 && v <= 2100;
     s->nnum++;
 }
@@ -197,7 +201,7 @@ int cand_state_init(struct cand_state *s, const char *prompt, int max_steps, str
         size_t k;
 
         if ((k = parse_num(p + i, &v)) > 0) {
-            add_prompt_num(s, v, p + i, k);
+            add_prompt_num(s, v, p + i, k, (int)i);
             if (s->ntok < TG_CAND_TOKENS_MAX) {
                 snprintf(s->tok[s->ntok++], TG_CAND_WORD_MAX, "#num");
             }
@@ -460,6 +464,11 @@ static int snippet_nums(const struct cand_state *s, int k, struct cand_num *out,
             o->overlap = s->nword ? (float)hitw / (float)s->nword : 0.0f;
             o->title_hit = th;
             o->is_year = v == floor(v) && v >= 1000 && v <= 2100;
+            {
+                const char *at = th ? strstr(s->prompt, st->hits[h].title) : NULL;
+
+                o->ppos = at ? (int)(at - s->prompt) : -1;
+            }
             i += len - 1;
         }
     }
@@ -564,6 +573,7 @@ static int operand_pool(const struct cand_state *s, struct cand_num *pool, int c
             fmt_num(st->value, pool[n].text, sizeof(pool[n].text));
             pool[n].src = st->kind == CAND_CALC ? NSRC_CALC : NSRC_CODE;
             pool[n].step = k;
+            pool[n].ppos = -1;
             n++;
         } else if (st->kind == CAND_SEARCH && st->ok) {
             struct cand_num sn[24];
@@ -633,6 +643,17 @@ static void fill_binary(const struct cand_state *s, struct cand *c, const struct
     c->result_neg = r < 0;
     c->overlap = fmaxf(a->overlap, b->overlap);
     c->is_year = a->is_year || b->is_year;
+    c->order_known = a->ppos >= 0 && b->ppos >= 0;
+    if (c->order_known) {
+        int lo = a->ppos < b->ppos ? a->ppos : b->ppos, hi = a->ppos < b->ppos ? b->ppos : a->ppos;
+        int rev = 0;
+
+        /* "subtract B from A", "if B is subtracted from A": "from" between them flips the order */
+        for (const char *f = strstr(s->prompt + lo, " from "); f && f - s->prompt < hi;
+             f = strstr(f + 1, " from "))
+            rev = 1;
+        c->sem_order = (a->ppos < b->ppos) != rev;
+    }
 }
 
 static void gen_calc(const struct cand_state *s, struct cand_list *l) {

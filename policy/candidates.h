@@ -51,6 +51,8 @@ struct cand_num {
     int src;       /* enum num_src */
     int step;      /* step that produced it (-1: prompt) */
     int pos;       /* prompt: index among prompt numbers; snippet: hit rank */
+    int ppos;      /* where the number stands in the prompt: its offset, or the offset of the
+                      entity it was found for; -1 unknown */
     float overlap; /* snippet: fraction of prompt content words in the number's sentence */
     int title_hit; /* snippet: the hit's title is one of the prompt's entities */
     int is_year;   /* looks like a year (integer 1000..2100) */
@@ -112,6 +114,8 @@ struct cand {
     int dup;          /* same tool and text as an earlier call */
     int arg_largest;  /* run_code: the main argument is the largest prompt number */
     int is_year;
+    int order_known; /* both operands have a prompt position */
+    int sem_order;   /* operands in the prompt's reading order ("B from A" reads A, B) */
 };
 
 struct cand_list {

@@ -127,6 +127,8 @@ static void compute(const struct cand_state *s, const struct feat_ctx *x, const 
     d[i++] = c->kind == CAND_SEARCH && c->variant == CV_S_PROMPT;
     d[i++] = c->kind == CAND_SEARCH && c->variant == CV_S_WORDS;
     d[i++] = c->nops >= 2 && c->src[0] == NSRC_PROMPT && c->src[1] == NSRC_PROMPT;
+    d[i++] = c->order_known;
+    d[i++] = c->order_known && c->sem_order;
     TG_ASSERT(i <= FEAT_DENSE);
 }
 
