@@ -1,18 +1,23 @@
 /*
- * metrics.c — a small fixed-capacity metric table behind one mutex, rendered in the
- * Prometheus text format. Series past the capacity are dropped (and counted in
- * toolgym_metrics_dropped_total) rather than grown without bound: labels come from a
- * closed set (routes, tools, labels, statuses), so the cap is never reached in practice.
+ * metrics.c — a fixed-capacity, lock-free metric table rendered in the Prometheus text format.
+ *
+ * Series live in an open-addressing hash table keyed by name and labels. A slot is claimed
+ * once with a compare-and-swap and never freed, so the hot path (find, then atomic adds) takes
+ * no lock: request threads do not serialise on metrics. Series past the capacity are dropped
+ * (and counted in toolgym_metrics_dropped_total) rather than grown without bound: labels come
+ * from a closed set (routes, tools, labels, statuses), so the cap is not reached in practice.
  */
 #include "metrics.h"
 
-#include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_SERIES  512
+#define MAX_SERIES  1024 /* a power of two */
 #define NAME_MAX_   64
 #define LABELS_MAX_ 128
 
@@ -23,13 +28,16 @@ static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 
                                  0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 #define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
 
+enum { SLOT_EMPTY, SLOT_FILLING, SLOT_READY };
+
 struct series {
+    atomic_int state;
     char name[NAME_MAX_];
     char labels[LABELS_MAX_];
     enum kind kind;
-    double value;             /* counter/gauge; histogram sum */
-    unsigned long long count; /* histogram observations */
-    unsigned long long bucket[NBUCKETS];
+    _Atomic uint64_t value; /* bits of a double: counter/gauge value; histogram sum */
+    _Atomic uint64_t count; /* histogram observations */
+    _Atomic uint64_t bucket[NBUCKETS];
 };
 
 struct family_help {
@@ -52,71 +60,122 @@ static const struct family_help helps[] = {
     {"toolgym_metrics_dropped_total", "Metric series dropped because the table was full."},
 };
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct series table[MAX_SERIES];
-static size_t nseries;
-static unsigned long long dropped;
+static _Atomic uint32_t order[MAX_SERIES]; /* slot indices in creation order */
+static atomic_uint norder;
+static _Atomic uint64_t dropped;
 
-/* find or create; called with lock held */
+static uint32_t hash(const char *name, const char *labels) {
+    uint32_t h = 2166136261u;
+
+    for (const char *p = name; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    h = (h ^ 0xffu) * 16777619u;
+    for (const char *p = labels; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    return h;
+}
+
+static double bits_to_double(uint64_t b) {
+    double d;
+
+    memcpy(&d, &b, sizeof(d));
+    return d;
+}
+
+static uint64_t double_to_bits(double d) {
+    uint64_t b;
+
+    memcpy(&b, &d, sizeof(b));
+    return b;
+}
+
+static void atomic_add_double(_Atomic uint64_t *p, double v) {
+    uint64_t old = atomic_load_explicit(p, memory_order_relaxed);
+
+    while (!atomic_compare_exchange_weak_explicit(p, &old, double_to_bits(bits_to_double(old) + v),
+                                                  memory_order_relaxed, memory_order_relaxed))
+        ;
+}
+
+/* Find the series, creating it if absent; NULL when the table is full or names are too long. */
 static struct series *get(const char *name, const char *labels, enum kind kind) {
-    for (size_t i = 0; i < nseries; i++)
-        if (strcmp(table[i].name, name) == 0 && strcmp(table[i].labels, labels) == 0)
-            return &table[i];
-    if (nseries == MAX_SERIES || strlen(name) >= NAME_MAX_ || strlen(labels) >= LABELS_MAX_) {
-        dropped++;
+    uint32_t h;
+
+    if (strlen(name) >= NAME_MAX_ || strlen(labels) >= LABELS_MAX_) {
+        atomic_fetch_add(&dropped, 1);
         return NULL;
     }
-    memset(&table[nseries], 0, sizeof(table[nseries]));
-    snprintf(table[nseries].name, NAME_MAX_, "%s", name);
-    snprintf(table[nseries].labels, LABELS_MAX_, "%s", labels);
-    table[nseries].kind = kind;
-    return &table[nseries++];
+    h = hash(name, labels);
+    for (uint32_t probe = 0; probe < MAX_SERIES; probe++) {
+        struct series *s = &table[(h + probe) & (MAX_SERIES - 1)];
+        int st = atomic_load_explicit(&s->state, memory_order_acquire);
+
+        if (st == SLOT_EMPTY) {
+            int expect = SLOT_EMPTY;
+
+            if (atomic_compare_exchange_strong(&s->state, &expect, SLOT_FILLING)) {
+                snprintf(s->name, NAME_MAX_, "%s", name);
+                snprintf(s->labels, LABELS_MAX_, "%s", labels);
+                s->kind = kind;
+                atomic_store_explicit(&order[atomic_fetch_add(&norder, 1)], (uint32_t)(s - table),
+                                      memory_order_relaxed);
+                atomic_store_explicit(&s->state, SLOT_READY, memory_order_release);
+                return s;
+            }
+            st = expect;
+        }
+        while (st == SLOT_FILLING) { /* another thread is writing this slot's key */
+            sched_yield();
+            st = atomic_load_explicit(&s->state, memory_order_acquire);
+        }
+        if (strcmp(s->name, name) == 0 && strcmp(s->labels, labels) == 0)
+            return s;
+    }
+    atomic_fetch_add(&dropped, 1);
+    return NULL;
 }
 
 void metrics_inc(const char *name, const char *labels, double v) {
-    struct series *s;
+    struct series *s = get(name, labels ? labels : "", COUNTER);
 
-    pthread_mutex_lock(&lock);
-    s = get(name, labels ? labels : "", COUNTER);
     if (s)
-        s->value += v;
-    pthread_mutex_unlock(&lock);
+        atomic_add_double(&s->value, v);
 }
 
 void metrics_set(const char *name, const char *labels, double v) {
-    struct series *s;
+    struct series *s = get(name, labels ? labels : "", GAUGE);
 
-    pthread_mutex_lock(&lock);
-    s = get(name, labels ? labels : "", GAUGE);
     if (s)
-        s->value = v;
-    pthread_mutex_unlock(&lock);
+        atomic_store_explicit(&s->value, double_to_bits(v), memory_order_relaxed);
 }
 
 void metrics_observe(const char *name, const char *labels, double v) {
-    struct series *s;
+    struct series *s = get(name, labels ? labels : "", HISTOGRAM);
 
-    pthread_mutex_lock(&lock);
-    s = get(name, labels ? labels : "", HISTOGRAM);
-    if (s) {
-        s->value += v;
-        s->count++;
-        for (size_t b = 0; b < NBUCKETS; b++)
-            if (v <= buckets[b])
-                s->bucket[b]++;
-    }
-    pthread_mutex_unlock(&lock);
+    if (!s)
+        return;
+    atomic_add_double(&s->value, v);
+    atomic_fetch_add_explicit(&s->count, 1, memory_order_relaxed);
+    for (size_t b = 0; b < NBUCKETS; b++)
+        if (v <= buckets[b])
+            atomic_fetch_add_explicit(&s->bucket[b], 1, memory_order_relaxed);
 }
 
 double metrics_get(const char *name, const char *labels) {
-    double v = 0;
+    uint32_t h = hash(name, labels);
 
-    pthread_mutex_lock(&lock);
-    for (size_t i = 0; i < nseries; i++)
-        if (strcmp(table[i].name, name) == 0 && strcmp(table[i].labels, labels) == 0)
-            v = table[i].kind == HISTOGRAM ? (double)table[i].count : table[i].value;
-    pthread_mutex_unlock(&lock);
-    return v;
+    for (uint32_t probe = 0; probe < MAX_SERIES; probe++) {
+        struct series *s = &table[(h + probe) & (MAX_SERIES - 1)];
+        int st = atomic_load_explicit(&s->state, memory_order_acquire);
+
+        if (st == SLOT_EMPTY)
+            return 0;
+        if (st == SLOT_READY && strcmp(s->name, name) == 0 && strcmp(s->labels, labels) == 0)
+            return s->kind == HISTOGRAM ? (double)atomic_load(&s->count)
+                                        : bits_to_double(atomic_load(&s->value));
+    }
+    return 0;
 }
 
 /* A growing text buffer with a hard cap. */
@@ -166,63 +225,68 @@ static const char *help_of(const char *name) {
     return "toolgym metric.";
 }
 
-static void render_series(struct buf *b, const struct series *s) {
+static void render_series(struct buf *b, struct series *s) {
     const char *sep = s->labels[0] ? "," : "";
+    double value = bits_to_double(atomic_load(&s->value));
+    unsigned long long count = atomic_load(&s->count);
 
     if (s->kind != HISTOGRAM) {
         if (s->labels[0])
-            put(b, "%s{%s} %.17g\n", s->name, s->labels, s->value);
+            put(b, "%s{%s} %.17g\n", s->name, s->labels, value);
         else
-            put(b, "%s %.17g\n", s->name, s->value);
+            put(b, "%s %.17g\n", s->name, value);
         return;
     }
     for (size_t k = 0; k < NBUCKETS; k++)
         put(b, "%s_bucket{%s%sle=\"%g\"} %llu\n", s->name, s->labels, sep, buckets[k],
-            s->bucket[k]);
-    put(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", s->name, s->labels, sep, s->count);
+            (unsigned long long)atomic_load(&s->bucket[k]));
+    put(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", s->name, s->labels, sep, count);
     if (s->labels[0]) {
-        put(b, "%s_sum{%s} %.17g\n", s->name, s->labels, s->value);
-        put(b, "%s_count{%s} %llu\n", s->name, s->labels, s->count);
+        put(b, "%s_sum{%s} %.17g\n", s->name, s->labels, value);
+        put(b, "%s_count{%s} %llu\n", s->name, s->labels, count);
     } else {
-        put(b, "%s_sum %.17g\n%s_count %llu\n", s->name, s->value, s->name, s->count);
+        put(b, "%s_sum %.17g\n%s_count %llu\n", s->name, value, s->name, count);
     }
 }
 
 char *metrics_render(void) {
     static const char *kinds[] = {"counter", "gauge", "histogram"};
     struct buf b = {NULL, 0, 0, 0};
-    char *done;
+    unsigned n = atomic_load(&norder);
 
     b.cap = 8192;
     b.p = malloc(b.cap);
     if (!b.p)
         return NULL;
     b.p[0] = '\0';
-    pthread_mutex_lock(&lock);
-    /* group series by family: each family's HELP/TYPE once, then its series */
-    for (size_t i = 0; i < nseries; i++) {
+    /* group series by family: each family's HELP/TYPE once, then its series, in creation order */
+    for (unsigned i = 0; i < n; i++) {
+        struct series *si = &table[atomic_load(&order[i])];
         int seen = 0;
 
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(table[j].name, table[i].name) == 0)
-                seen = 1;
+        if (atomic_load_explicit(&si->state, memory_order_acquire) != SLOT_READY)
+            continue;
+        for (unsigned j = 0; j < i && !seen; j++)
+            seen = strcmp(table[atomic_load(&order[j])].name, si->name) == 0;
         if (seen)
             continue;
-        put(&b, "# HELP %s %s\n# TYPE %s %s\n", table[i].name, help_of(table[i].name),
-            table[i].name, kinds[table[i].kind]);
-        for (size_t j = i; j < nseries; j++)
-            if (strcmp(table[j].name, table[i].name) == 0)
-                render_series(&b, &table[j]);
+        put(&b, "# HELP %s %s\n# TYPE %s %s\n", si->name, help_of(si->name), si->name,
+            kinds[si->kind]);
+        for (unsigned j = i; j < n; j++) {
+            struct series *sj = &table[atomic_load(&order[j])];
+
+            if (atomic_load_explicit(&sj->state, memory_order_acquire) == SLOT_READY &&
+                strcmp(sj->name, si->name) == 0)
+                render_series(&b, sj);
+        }
     }
     put(&b,
         "# HELP toolgym_metrics_dropped_total %s\n# TYPE toolgym_metrics_dropped_total "
         "counter\ntoolgym_metrics_dropped_total %llu\n",
-        help_of("toolgym_metrics_dropped_total"), dropped);
-    pthread_mutex_unlock(&lock);
+        help_of("toolgym_metrics_dropped_total"), (unsigned long long)atomic_load(&dropped));
     if (b.oom) {
         free(b.p);
         return NULL;
     }
-    done = b.p;
-    return done;
+    return b.p;
 }
