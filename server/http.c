@@ -80,23 +80,26 @@ static int match(const char *pattern, const char *path, char params[][128]) {
  * this method. */
 static const struct route *route_find(const char *method, const char *path, char params[][128],
                                       char *allow, size_t allow_n, int *path_known) {
-    const struct route *found = NULL;
     char tmp[HTTP_MAX_PARAMS][128];
 
     *path_known = 0;
     allow[0] = '\0';
+    /* the common case: path and method match; params are captured straight into place */
+    for (size_t i = 0; i < TG_ARRAY_LEN(routes); i++) {
+        if (strcmp(routes[i].method, method) == 0 && match(routes[i].pattern, path, params)) {
+            *path_known = 1;
+            return &routes[i];
+        }
+    }
+    /* no match: list the methods the path does have, for 405 */
     for (size_t i = 0; i < TG_ARRAY_LEN(routes); i++) {
         if (!match(routes[i].pattern, path, tmp))
             continue;
         *path_known = 1;
         snprintf(allow + strlen(allow), allow_n - strlen(allow), "%s%s", allow[0] ? ", " : "",
                  routes[i].method);
-        if (!found && strcmp(routes[i].method, method) == 0) {
-            found = &routes[i];
-            memcpy(params, tmp, sizeof(tmp));
-        }
     }
-    return found;
+    return NULL;
 }
 
 /* ---- replies --------------------------------------------------------------------------- */
