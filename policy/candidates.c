@@ -658,7 +658,7 @@ static void fill_binary(const struct cand_state *s, struct cand *c, const struct
 
 static void gen_calc(const struct cand_state *s, struct cand_list *l) {
     struct cand_num pool[6];
-    int n = operand_pool(s, pool, 5);
+    int n = operand_pool(s, pool, 4);
 
     if (s->expr[0]) {
         struct cand *c = new_cand(l, CAND_CALC, CV_C_PROMPT_EXPR);
@@ -715,22 +715,42 @@ static void gen_calc(const struct cand_state *s, struct cand_list *l) {
 
 /* run_code templates: each takes the main number N and, for two-number ones, M */
 static const struct {
-    const char *fmt; /* printf format taking N (and M) as %lld */
-    int two;         /* takes M too */
-    double max_n;    /* largest N it is offered with (keeps runs short) */
+    const char *fmt;  /* printf format taking N (and M) as %lld */
+    int two;          /* takes M too */
+    double max_n;     /* largest N it is offered with (keeps runs short) */
+    const char *what; /* what the program computes: stemmed words, space-separated */
 } code_tpl[] = {
     {"n = %lld\nsieve = bytearray([1]) * n\nsieve[0:2] = b'\\x00\\x00'\n"
      "for i in range(2, int(n ** 0.5) + 1):\n    if sieve[i]:\n"
      "        sieve[i * i::i] = bytearray(len(range(i * i, n, i)))\nprint(sum(sieve))\n",
-     0, 2e6},
-    {"a, b = 1, 1\nfor _ in range(%lld - 2):\n    a, b = b, (a + b) %% %lld\nprint(b)\n", 1, 2e5},
-    {"print(sum(int(d) for d in str(2 ** %lld)))\n", 0, 2e4},
+     0, 2e6, "prime"},
+    {"a, b = 1, 1\nfor _ in range(%lld - 2):\n    a, b = b, (a + b) %% %lld\nprint(b)\n", 1, 2e5,
+     "fibonacci mod modulo"},
+    {"print(sum(int(d) for d in str(2 ** %lld)))\n", 0, 2e4, "digit"},
     {"n, s = %lld, 0\nwhile n != 1:\n    n = n // 2 if n %% 2 == 0 else 3 * n + 1\n    s += 1\n"
      "print(s)\n",
-     0, 1e7},
-    {"n = %lld\nprint(n * (n + 1) // 2)\n", 0, 1e12},
-    {"import math\nprint(len(str(math.factorial(%lld))))\n", 0, 3000},
+     0, 1e7, "collatz step"},
+    {"n = %lld\nprint(n * (n + 1) // 2)\n", 0, 1e12, "triangular"},
+    {"import math\nprint(len(str(math.factorial(%lld))))\n", 0, 3000, "factorial"},
 };
+
+/* 1 if a prompt token is one of the words describing template t */
+static int code_described(const struct cand_state *s, int t) {
+    for (int i = 0; i < s->ntok; i++) {
+        const char *w = code_tpl[t].what, *e;
+        size_t l = strlen(s->tok[i]);
+
+        while (*w) {
+            e = strchr(w, ' ');
+            if (!e)
+                e = w + strlen(w);
+            if ((size_t)(e - w) == l && strncmp(w, s->tok[i], l) == 0)
+                return 1;
+            w = *e ? e + 1 : e;
+        }
+    }
+    return 0;
+}
 
 int cand_code_templates(void) {
     return (int)TG_ARRAY_LEN(code_tpl);
@@ -762,6 +782,7 @@ static void gen_code(const struct cand_state *s, struct cand_list *l) {
                     snprintf(c->text, sizeof(c->text), code_tpl[t].fmt, (long long)nv);
                 c->nops = j >= 0 ? 2 : 1;
                 c->arg_largest = nv == largest;
+                c->described = code_described(s, t);
                 c->larger_first = j < 0 || nv <= s->num[j].v; /* fib: index below modulus */
                 commit(s, l, c);
             }

@@ -113,6 +113,7 @@ struct cand {
     int word;         /* search: the one content word added (CV_S_ENTITY_WORD), else -1 */
     int dup;          /* same tool and text as an earlier call */
     int arg_largest;  /* run_code: the main argument is the largest prompt number */
+    int described;    /* run_code: the prompt names what the program computes ("prime") */
     int is_year;
     int order_known; /* both operands have a prompt position */
     int sem_order;   /* operands in the prompt's reading order ("B from A" reads A, B) */

@@ -3,6 +3,7 @@
  */
 #include "features.h"
 
+#include <math.h>
 #include <string.h>
 
 /* what every candidate of one state shares */
@@ -13,6 +14,7 @@ struct feat_ctx {
     int last_failed;
     int last_kind; /* -1 at the start */
     int all_ents_searched;
+    int unsearched; /* entities no query has named yet */
     int nclasses;
     float tok_scale;
 };
@@ -39,7 +41,7 @@ static void ctx_init(const struct cand_state *s, struct feat_ctx *x) {
         if (!seen)
             x->tok[x->ntok++] = s->tok[i];
     }
-    x->tok_scale = x->ntok ? 1.0f / (float)x->ntok : 0.0f;
+    x->tok_scale = x->ntok ? 1.0f / sqrtf((float)x->ntok) : 0.0f;
     x->last_kind = -1;
     for (int k = 0; k < s->nstep; k++) {
         if (s->steps[k].kind < CAND_ANSWER)
@@ -55,6 +57,7 @@ static void ctx_init(const struct cand_state *s, struct feat_ctx *x) {
             if (s->steps[k].kind == CAND_SEARCH && strstr(s->steps[k].text, s->ent[e]))
                 found = 1;
         x->all_ents_searched &= found;
+        x->unsearched += !found;
     }
     for (int op = OP_ADD; op < OP_COUNT; op++)
         x->nclasses += s->opclass[op] > 0;
@@ -68,12 +71,15 @@ static void compute(const struct cand_state *s, const struct feat_ctx *x, const 
                     float *out) {
     float *h = out, *d = out + FEAT_HASH;
     unsigned a = fnv_int(fnv_int(fnv_int(2166136261u, c->kind), c->variant), c->op);
+    unsigned ak = fnv_int(fnv(2166136261u, "#kind"), c->kind);
     int i = 0;
 
     memset(out, 0, FEAT_DIM * sizeof(float));
     /* hashed crosses with the action type */
-    for (int t = 0; t < x->ntok; t++)
-        h[fnv(a, x->tok[t]) % FEAT_HASH] += 2.0f * x->tok_scale;
+    for (int t = 0; t < x->ntok; t++) { /* with the action type, and with the kind alone */
+        h[fnv(a, x->tok[t]) % FEAT_HASH] += x->tok_scale;
+        h[fnv(ak, x->tok[t]) % FEAT_HASH] += x->tok_scale;
+    }
     for (int op = OP_ADD; op < OP_COUNT; op++)
         if (s->opclass[op])
             h[fnv_int(fnv(a, "#class"), op) % FEAT_HASH] += 1.0f;
@@ -127,6 +133,9 @@ static void compute(const struct cand_state *s, const struct feat_ctx *x, const 
     d[i++] = c->kind == CAND_SEARCH && c->variant == CV_S_PROMPT;
     d[i++] = c->kind == CAND_SEARCH && c->variant == CV_S_WORDS;
     d[i++] = c->nops >= 2 && c->src[0] == NSRC_PROMPT && c->src[1] == NSRC_PROMPT;
+    d[i++] = c->kind == CAND_CODE && c->described;
+    d[i++] = s->nent >= 2;
+    d[i++] = (float)x->unsearched / 2.0f;
     d[i++] = c->order_known;
     d[i++] = c->order_known && c->sem_order;
     TG_ASSERT(i <= FEAT_DENSE);

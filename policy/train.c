@@ -28,7 +28,7 @@ struct train_config train_config_default(void) {
     memset(&c, 0, sizeof(c));
     c.hidden1 = 32;
     c.hidden2 = 32;
-    c.updates = 200;
+    c.updates = 300;
     c.tasks_per_update = 16;
     c.group = 8;
     c.inflight = 64;
