@@ -1257,7 +1257,7 @@ static void report_row(FILE *f, const char *agent, const json_t *r) {
 static int run_demo(const struct train_config *cfg, const char *servers, const char *save,
                     const char *svg, int quiet) {
     static const char *const baselines[] = {"oracle", "random", "overcaller", "eager"};
-    json_t *reports[5] = {NULL, NULL, NULL, NULL, NULL};
+    json_t *reports[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
     struct train_result tr;
     struct train_eval_result ev;
     struct tg_error err;
@@ -1273,6 +1273,13 @@ static int run_demo(const struct train_config *cfg, const char *servers, const c
            : cfg->anchors == ANCHORS_WARMUP ? "warmup"
                                             : "branch");
     fflush(stdout);
+    snprintf(tag, sizeof(tag), "untrained-%llu-%lld", cfg->seed,
+             (long long)(tg_now_us() % 1000000));
+    rc = train_eval(cfg, servers, NULL, "test", cfg->eval_episodes, tag, &ev, &reports[5], &err);
+    if (rc) {
+        fprintf(stderr, "toolgym train: %s\n", err.message);
+        return 1;
+    }
     rc = train_run(cfg, servers, NULL, save, svg, progress ? NULL : stdout, progress, &tr, &err);
     if (rc) {
         fprintf(stderr, "toolgym train: %s\n", err.message);
@@ -1313,14 +1320,15 @@ static int run_demo(const struct train_config *cfg, const char *servers, const c
     else
         printf("  %-11s %8d %9.1f%%          ?          ? %9.2f %9.1f%%\n", "policy", ev.episodes,
                100 * ev.accuracy, ev.calls, 100 * ev.wasted);
+    if (reports[5])
+        report_row(stdout, "untrained", reports[5]);
     for (size_t i = 0; i < TG_ARRAY_LEN(baselines); i++)
         if (reports[i + 1])
             report_row(stdout, baselines[i], reports[i + 1]);
-    printf("  (wasted = redundant + premature + unnecessary calls over all calls; untrained "
-           "policy would pick uniformly-ish among ~%d candidates per step)\n",
-           TG_CAND_MAX / 2);
+    printf("  (policy: the trained checkpoint, greedy; untrained: the same network before "
+           "training;\n   wasted = redundant + premature + unnecessary calls over all calls)\n");
     printf("total %.1f s\n", (tg_now_ms() - t0) / 1000);
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 6; i++)
         json_decref(reports[i]);
     train_result_free(&tr);
     return 0;

@@ -41,12 +41,12 @@ TG_TEST(train, beats_untrained_policy_by_a_clear_margin) {
     CU_ASSERT_FATAL(srv != NULL && fd >= 0);
     close(fd);
     url = test_server_url(srv);
-    CU_ASSERT_EQUAL_FATAL(train_eval(&c, url, NULL, "test", 300, "untrained", &before, NULL, &e),
+    CU_ASSERT_EQUAL_FATAL(train_eval(&c, url, NULL, "test", 200, "untrained", &before, NULL, &e),
                           0);
     CU_ASSERT_EQUAL_FATAL(train_run(&c, url, NULL, ckpt, NULL, NULL, 0, &res, &e), 0);
     CU_ASSERT_EQUAL(res.updates_done, c.updates);
     CU_ASSERT_FATAL(res.curve != NULL);
-    CU_ASSERT_EQUAL_FATAL(train_eval(&c, url, ckpt, "test", 300, "trained", &after, NULL, &e), 0);
+    CU_ASSERT_EQUAL_FATAL(train_eval(&c, url, ckpt, "test", 200, "trained", &after, NULL, &e), 0);
     fprintf(stderr, "  test accuracy: untrained %.3f, trained %.3f (%d updates)\n", before.accuracy,
             after.accuracy, c.updates);
     CU_ASSERT(after.accuracy >= before.accuracy + 0.25);
@@ -240,4 +240,35 @@ TG_TEST(train, bad_checkpoints_fail_clearly) {
     CU_ASSERT(train_eval(&c, "http://127.0.0.1:9", path, "test", 1, "x", &r, NULL, &e) < 0);
     CU_ASSERT(strstr(e.code, "bad_magic") != NULL || strstr(e.code, "truncated") != NULL);
     unlink(path);
+}
+
+TG_TEST(train, several_servers_round_robin) {
+    struct server *a = test_server_start(NULL), *b = test_server_start(NULL);
+    struct train_config c = test_config();
+    struct tg_error e;
+    char urls[160];
+    struct http_resp ra, rb;
+    int rc;
+
+    CU_ASSERT_FATAL(a && b);
+    snprintf(urls, sizeof(urls), "%s,%s", test_server_url(a), test_server_url(b));
+    c.updates = 1;
+    rc = train_run(&c, urls, NULL, NULL, NULL, NULL, 0, NULL, &e);
+    CU_ASSERT_EQUAL(rc, 0);
+    /* both servers played episodes of the run */
+    {
+        char u[128];
+
+        snprintf(u, sizeof(u), "%s/v1/report?split=train&tag=train", test_server_url(a));
+        CU_ASSERT_EQUAL_FATAL(test_http("GET", u, NULL, 0, NULL, NULL, &ra), 0);
+        snprintf(u, sizeof(u), "%s/v1/report?split=train&tag=train", test_server_url(b));
+        CU_ASSERT_EQUAL_FATAL(test_http("GET", u, NULL, 0, NULL, NULL, &rb), 0);
+        CU_ASSERT(strstr(ra.body, "\"episodes\":0") == NULL);
+        CU_ASSERT(strstr(rb.body, "\"episodes\":0") == NULL);
+        CU_ASSERT(strstr(ra.body, "\"episodes\"") != NULL);
+        http_resp_free(&ra);
+        http_resp_free(&rb);
+    }
+    test_server_stop(a);
+    test_server_stop(b);
 }
