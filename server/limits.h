@@ -45,6 +45,8 @@
 #define TG_CODE_MEM_BYTES          (256UL << 20)       /* cgroup memory limit */
 #define TG_CODE_PIDS               32                  /* cgroup pids limit */
 #define TG_RUN_QUEUE_DEFAULT       64                  /* queued runs beyond the workers */
+#define TG_CODE_CACHE_MAX_ENTRIES  65536               /* --code-cache slots */
+#define TG_CODE_CACHE_BYTES        (64UL << 20)        /* bytes of cached copies */
 #define TG_RUN_RETRY_AFTER_SEC     1                   /* Retry-After on 503 overloaded */
 
 /* episodes */

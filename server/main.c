@@ -67,7 +67,10 @@ static void serve_usage(FILE *f)
                "                     [--max-body BYTES] [--api-key KEY] [--tasks FILE[,FILE]]\n"
                "                     [--trajectories FILE] [--sync-ms N] [--reward-config FILE]\n"
                "                     [--reward-mode judge|torl|otc] [--max-episodes N] [--idle-sec N]\n"
-               "                     [--run-workers N] [--run-queue N] [--unsafe-sandbox] [--quiet]\n");
+               "                     [--run-workers N] [--run-queue N] [--code-cache N]\n"
+               "                     [--unsafe-sandbox] [--quiet]\n"
+               "  --code-cache N  cache up to N run_code results of identical programs (opt-in:\n"
+               "                  sound only for deterministic programs; see docs/sandbox.md)\n");
 }
 
 static int cmd_serve(int argc, char **argv)
@@ -126,6 +129,8 @@ static int cmd_serve(int argc, char **argv)
             cfg.idle_sec = (int)n;
         } else if (strcmp(a, "--run-workers") == 0 && parse_long(v, 1, 256, &n) == 0) {
             cfg.run_workers = (int)n;
+        } else if (strcmp(a, "--code-cache") == 0 && parse_long(v, 0, 65536, &n) == 0) {
+            cfg.code_cache = (size_t)n;
         } else if (strcmp(a, "--run-queue") == 0 && parse_long(v, 0, 100000, &n) == 0) {
             cfg.run_queue = (int)n;
         } else {

@@ -46,6 +46,7 @@ static int tools_acquire(const struct server_config *c, struct tg_error *err) {
         tc.unsafe_sandbox = c->unsafe_sandbox;
         tc.run_workers = c->run_workers;
         tc.run_queue = c->run_queue;
+        tc.code_cache = c->code_cache;
         tc.quiet = c->quiet;
         rc = tools_init(&tc, err);
     }

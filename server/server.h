@@ -24,6 +24,7 @@ struct server_config {
     int unsafe_sandbox;       /* allow run_code without namespaces/seccomp */
     int run_workers;          /* concurrent code runs; 0: cores */
     int run_queue;            /* queued code runs beyond the workers */
+    size_t code_cache;        /* run_code result cache slots; 0: off (opt-in, see docs) */
     const char *tasks;        /* task files, comma-separated; NULL: data/tasks/{train,test}.jsonl */
     const char *trajectories; /* trajectory log path or NULL */
     int sync_ms;              /* fdatasync interval of the trajectory log; 0: every line */

@@ -6,6 +6,8 @@
  */
 #include "run_code.h"
 
+#include "code_cache.h"
+
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -204,6 +206,11 @@ int run_code_tool_invoke(const json_t *args, struct tool_result *out) {
     if (rq.code && memchr(rq.code, '\0', rq.code_len))
         return fail_simple(out, "runtime_error",
                            "SyntaxError: source code cannot contain null bytes");
+    rc = code_cache_get(rq.code, rq.code_len, rq.stdin_data, rq.stdin_len, rq.timeout_ms, out);
+    if (rc == 1)
+        return 0;
+    if (rc)
+        return rc;
     rc = sandbox_run(&rq, &r, &err);
     if (rc == TG_ENOMEM)
         return TG_ENOMEM;
@@ -260,6 +267,8 @@ int run_code_tool_invoke(const json_t *args, struct tool_result *out) {
     out->content = content.p;
     content.p = NULL;
     rc = 0;
+    if (!r.timed_out && !r.signal) /* it finished on its own: the same program gives the same */
+        code_cache_put(rq.code, rq.code_len, rq.stdin_data, rq.stdin_len, rq.timeout_ms, out);
 fail:
     if (rc) {
         json_decref(out->result);

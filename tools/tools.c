@@ -15,6 +15,7 @@
 #include "../server/schema.h"
 
 #include "calc.h"
+#include "code_cache.h"
 #include "run_code.h"
 #include "sandbox.h"
 #include "search.h"
@@ -53,6 +54,9 @@ int tools_init(const struct tools_config *cfg, struct tg_error *err) {
     rc = sandbox_init(&sc, err);
     if (rc)
         goto fail;
+    rc = code_cache_init(cfg ? cfg->code_cache : 0, err);
+    if (rc)
+        goto fail;
     initialised = 1;
     return 0;
 fail:
@@ -67,6 +71,7 @@ void tools_shutdown(void) {
     }
     search_shutdown();
     sandbox_shutdown();
+    code_cache_shutdown();
     initialised = 0;
 }
 

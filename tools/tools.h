@@ -43,6 +43,7 @@ struct tools_config {
     int unsafe_sandbox;      /* run_code without namespaces/seccomp (operator opt-in) */
     int run_workers;         /* concurrent code runs; 0: number of cores */
     int run_queue;           /* queued runs beyond the workers; 0: TG_RUN_QUEUE_DEFAULT */
+    size_t code_cache;       /* run_code result cache slots; 0: off (see code_cache.h) */
     int quiet;
 };
 
