@@ -12,7 +12,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 URL="http://127.0.0.1:$port"
 TRAJ=build/run-trajectories.jsonl
 rm -f "$TRAJ"
-"$BIN" serve --port "$port" --quiet --trajectories "$TRAJ" >"$LOG" 2>&1 &
+"$BIN" serve --port "$port" --quiet --trajectories "$TRAJ" --code-cache 4096 >"$LOG" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null' EXIT INT TERM
 for _ in $(seq 1 100); do
