@@ -38,7 +38,37 @@ static int sandbox_ready(void) {
     return caps.namespaces && caps.seccomp;
 }
 
-/* Processes whose real uid is a slot uid, anywhere on the host. */
+/* 1 if process `pid` belongs to this test process's sandbox: its pids cgroup is ours
+ * (toolgym-<our pid>), which sandboxed processes cannot leave. Processes of another toolgym on
+ * the same host share the slot uids but not the cgroup. Without cgroups, every slot-uid
+ * process counts. */
+static int sandbox_caps_cgroups(void) {
+    struct sandbox_caps c;
+
+    sandbox_caps(&c);
+    return c.cgroups;
+}
+
+static int ours(const char *pid) {
+    char path[300], line[512], mine[64];
+    FILE *f;
+    int found = 0;
+
+    if (!sandbox_caps_cgroups())
+        return 1;
+    snprintf(path, sizeof(path), "/proc/%s/cgroup", pid);
+    snprintf(mine, sizeof(mine), "/toolgym-%d/", (int)getpid());
+    f = fopen(path, "r");
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof(line), f))
+        if (strstr(line, ":pids:") && strstr(line, mine))
+            found = 1;
+    fclose(f);
+    return found;
+}
+
+/* Processes whose real uid is a slot uid and that belong to this process's sandbox. */
 static int slot_processes(void) {
     DIR *d = opendir("/proc");
     struct dirent *de;
@@ -61,7 +91,7 @@ static int slot_processes(void) {
             unsigned uid;
 
             if (sscanf(line, "Uid: %u", &uid) == 1) {
-                if (uid >= lo && uid < hi) {
+                if (uid >= lo && uid < hi && ours(de->d_name)) {
                     n++;
                     fprintf(stderr, "\nleftover process %s uid %u\n", de->d_name, uid);
                 }
