@@ -120,6 +120,7 @@ struct train_eval_result {
     double calls;
     double wasted; /* redundant + premature + unnecessary rate over calls */
     double rates[8];
+    double steps_per_s; /* episode steps (decisions) per second of wall time */
     char tag[TG_TAG_MAX + 1];
 };
 
