@@ -114,6 +114,9 @@ int train_config_check(const struct train_config *c, struct tg_error *err) {
         return TG_EINVAL;
     }
     sched_from(c, &s);
+    /* every schedule's settings, not only the chosen one's: a typo never waits for a switch */
+    if (sched_greedy_check(&s.greedy, err) || sched_cosine_check(&s.cosine, err))
+        return TG_EINVAL;
     return sched_config_check(&s, err);
 }
 
