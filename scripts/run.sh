@@ -47,24 +47,22 @@ show POST /v1/tools/run_code '{"arguments":{"code":"import socket\nsocket.create
 show POST /v1/tools/calculator '{"arguments":{"expression":42}}'
 show POST /mcp '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"calculator","arguments":{"expression":"sqrt(2)^2"}}}'
 
-if "$BIN" help 2>/dev/null | grep -q '^  eval'; then
-    ep=$(curl -s -X POST "$URL/v1/episodes" -H 'Content-Type: application/json' -d '{"split":"train","seed":7,"tag":"demo"}')
-    show POST /v1/episodes '{"split":"train","seed":7,"tag":"demo"}'
-    id=$(printf '%s' "$ep" | python3 -c 'import json,sys; print(json.load(sys.stdin)["episode_id"])' 2>/dev/null)
-    if [ -n "$id" ]; then
-        show POST "/v1/episodes/$id/step" '{"answer":"42"}'
-    fi
+# An episode judged step by step: task train-00003 asks for 6 times the founding year of
+# Mivor, so calculating before searching is premature; search, calculate, answer is the plan.
+printf '\n\033[1m$ curl -X POST %s/v1/episodes -d %s\033[0m\n' "$URL" "'{\"task_id\":\"train-00003\",\"tag\":\"demo\"}'"
+ep=$(curl -s -X POST "$URL/v1/episodes" -H 'Content-Type: application/json' -d '{"task_id":"train-00003","tag":"demo"}')
+printf '%s' "$ep" | head -c 300
+echo ' ...'
+id=$(printf '%s' "$ep" | python3 -c 'import json,sys; print(json.load(sys.stdin)["episode_id"])' 2>/dev/null)
+if [ -n "$id" ]; then
+    show POST "/v1/episodes/$id/step" '{"tool_call":{"name":"calculator","arguments":{"expression":"1500 * 6"}}}'
+    show POST "/v1/episodes/$id/step" '{"tool_call":{"name":"search","arguments":{"query":"Mivor founded"}}}'
+    show POST "/v1/episodes/$id/step" '{"tool_call":{"name":"calculator","arguments":{"expression":"1505 * 6"}}}'
+    show POST "/v1/episodes/$id/step" '{"answer":"9030"}'
 fi
 
-if "$BIN" help 2>/dev/null | grep -q '^  train'; then
-    "$BIN" train --server "$URL" --run-demo || exit 1
-elif "$BIN" help 2>/dev/null | grep -q '^  eval'; then
-    for agent in oracle eager; do
-        echo
-        echo "== toolgym eval --agent $agent (test split) =="
-        "$BIN" eval --server "$URL" --split test --agent "$agent" --episodes 100 || exit 1
-    done
-fi
+echo
+"$BIN" train --server "$URL" --run-demo || exit 1
 echo
 echo "metrics excerpt:"
 curl -s "$URL/metrics" | grep -E '^toolgym_(tool_calls|episodes|judge)' | head -20
