@@ -65,7 +65,7 @@ echo
 "$BIN" train --server "$URL" --run-demo || exit 1
 echo
 echo "metrics excerpt:"
-curl -s "$URL/metrics" | grep -E '^toolgym_(tool_calls|episodes|judge)' | head -20
+curl -s "$URL/metrics" | grep -E '^toolgym_(tool_calls|episodes|judge|code_cache)' | head -24
 if [ "${TOOLGYM_KEEP:-0}" = 1 ]; then
     echo "server still running on $URL — Ctrl-C to stop"
     wait $SERVER
