@@ -289,6 +289,8 @@ static int kind_of_tool(const char *name) {
     return -1;
 }
 
+static unsigned calc_emask(const struct cand_state *s, const char *expr);
+
 static int push_common(struct cand_state *s, int kind, const char *text, const json_t *resp,
                        struct tg_error *err) {
     const json_t *obs, *res, *jl;
@@ -321,6 +323,8 @@ static int push_common(struct cand_state *s, int kind, const char *text, const j
         tg_error_set(err, "bad_response", "an ok tool observation has no result object");
         return TG_EINVAL;
     }
+    if (kind == CAND_CALC)
+        st->emask = calc_emask(s, text);
     if (st->ok && kind == CAND_CALC) {
         const json_t *v = json_object_get(res, "value");
 
@@ -418,10 +422,11 @@ static int sentence_has(const char *a, const char *b, const char *w) {
     return 0;
 }
 
+/* 1 + the index of the prompt entity titled title, 0 if none */
 static int is_entity(const struct cand_state *s, const char *title) {
     for (int i = 0; i < s->nent; i++)
         if (strcasecmp(s->ent[i], title) == 0)
-            return 1;
+            return i + 1;
     return 0;
 }
 
@@ -462,7 +467,8 @@ static int snippet_nums(const struct cand_state *s, int k, struct cand_num *out,
             o->step = k;
             o->pos = h;
             o->overlap = s->nword ? (float)hitw / (float)s->nword : 0.0f;
-            o->title_hit = th;
+            o->title_hit = th > 0;
+            o->emask = th > 0 && th <= 32 ? 1u << (th - 1) : 0u;
             o->is_year = v == floor(v) && v >= 1000 && v <= 2100;
             {
                 const char *at = th ? strstr(s->prompt, st->hits[h].title) : NULL;
@@ -473,6 +479,46 @@ static int snippet_nums(const struct cand_state *s, int k, struct cand_num *out,
         }
     }
     return n;
+}
+
+/* which entities' facts an expression uses: snippet numbers (and earlier calculator results)
+   written in it as whole numbers */
+static int expr_has_num(const char *expr, const char *num) {
+    size_t l = strlen(num);
+
+    for (const char *p = strstr(expr, num); p && l; p = strstr(p + 1, num)) {
+        int pre = p > expr && (isalnum((unsigned char)p[-1]) || p[-1] == '.');
+        int post =
+            isalnum((unsigned char)p[l]) || (p[l] == '.' && isdigit((unsigned char)p[l + 1]));
+
+        if (!pre && !post)
+            return 1;
+    }
+    return 0;
+}
+
+static unsigned calc_emask(const struct cand_state *s, const char *expr) {
+    unsigned m = 0;
+
+    for (int k = 0; k < s->nstep; k++) {
+        const struct cand_step *st = &s->steps[k];
+
+        if (st->kind == CAND_SEARCH && st->ok) {
+            struct cand_num sn[24];
+            int n = snippet_nums(s, k, sn, 24);
+
+            for (int i = 0; i < n; i++)
+                if (sn[i].emask && expr_has_num(expr, sn[i].text))
+                    m |= sn[i].emask;
+        } else if (st->kind == CAND_CALC && st->has_value && st->emask) {
+            char buf[32];
+
+            fmt_num(st->value, buf, sizeof(buf));
+            if (expr_has_num(expr, buf))
+                m |= st->emask;
+        }
+    }
+    return m;
 }
 
 /* ---- candidate construction --------------------------------------------------------------- */
@@ -574,6 +620,7 @@ static int operand_pool(const struct cand_state *s, struct cand_num *pool, int c
             pool[n].src = st->kind == CAND_CALC ? NSRC_CALC : NSRC_CODE;
             pool[n].step = k;
             pool[n].ppos = -1;
+            pool[n].emask = st->kind == CAND_CALC ? st->emask : 0u;
             n++;
         } else if (st->kind == CAND_SEARCH && st->ok) {
             struct cand_num sn[24];
@@ -643,6 +690,7 @@ static void fill_binary(const struct cand_state *s, struct cand *c, const struct
     c->result_neg = r < 0;
     c->overlap = fmaxf(a->overlap, b->overlap);
     c->is_year = a->is_year || b->is_year;
+    c->emask = a->emask | b->emask;
     c->order_known = a->ppos >= 0 && b->ppos >= 0;
     if (c->order_known) {
         int lo = a->ppos < b->ppos ? a->ppos : b->ppos, hi = a->ppos < b->ppos ? b->ppos : a->ppos;
@@ -805,6 +853,7 @@ static void answer_num(const struct cand_state *s, struct cand_list *l, const st
     c->result_int = n->v == floor(n->v);
     c->result_neg = n->v < 0;
     c->is_year = n->is_year;
+    c->emask = n->emask;
     commit(s, l, c);
 }
 
@@ -819,6 +868,7 @@ static void gen_answers(const struct cand_state *s, struct cand_list *l) {
             n.v = st->value;
             n.src = st->kind == CAND_CALC ? NSRC_CALC : NSRC_CODE;
             n.step = k;
+            n.emask = st->kind == CAND_CALC ? st->emask : 0u;
             answer_num(s, l, &n, st->kind == CAND_CALC ? CV_A_CALC : CV_A_CODE);
         } else if (st->kind == CAND_SEARCH && st->ok) {
             struct cand_num sn[24];

@@ -47,15 +47,16 @@ enum num_src { NSRC_PROMPT = 0, NSRC_SNIPPET, NSRC_CALC, NSRC_CODE };
 
 struct cand_num {
     double v;
-    char text[32]; /* as written */
-    int src;       /* enum num_src */
-    int step;      /* step that produced it (-1: prompt) */
-    int pos;       /* prompt: index among prompt numbers; snippet: hit rank */
-    int ppos;      /* where the number stands in the prompt: its offset, or the offset of the
-                      entity it was found for; -1 unknown */
-    float overlap; /* snippet: fraction of prompt content words in the number's sentence */
-    int title_hit; /* snippet: the hit's title is one of the prompt's entities */
-    int is_year;   /* looks like a year (integer 1000..2100) */
+    char text[32];  /* as written */
+    int src;        /* enum num_src */
+    int step;       /* step that produced it (-1: prompt) */
+    int pos;        /* prompt: index among prompt numbers; snippet: hit rank */
+    int ppos;       /* where the number stands in the prompt: its offset, or the offset of the
+                       entity it was found for; -1 unknown */
+    float overlap;  /* snippet: fraction of prompt content words in the number's sentence */
+    int title_hit;  /* snippet: the hit's title is one of the prompt's entities */
+    int is_year;    /* looks like a year (integer 1000..2100) */
+    unsigned emask; /* bit e: derived from a fact found under prompt entity e */
 };
 
 struct cand_hit {
@@ -73,6 +74,7 @@ struct cand_step {
     int nhits;
     struct cand_hit hits[TG_CAND_HITS_MAX];
     char label[24]; /* the judge's label (for statistics only; never a feature) */
+    unsigned emask; /* calculator: bit e when an operand is a fact found under entity e */
 };
 
 /* the agent's view of one episode; a plain struct, safe to copy (fork copies a prefix) */
@@ -117,6 +119,7 @@ struct cand {
     int is_year;
     int order_known; /* both operands have a prompt position */
     int sem_order;   /* operands in the prompt's reading order ("B from A" reads A, B) */
+    unsigned emask;  /* bit e: its number(s) derive from facts found under prompt entity e */
 };
 
 struct cand_list {

@@ -21,7 +21,7 @@
 #include "candidates.h"
 
 #define FEAT_HASH  192
-#define FEAT_DENSE 56
+#define FEAT_DENSE 64
 #define FEAT_DIM   (FEAT_HASH + FEAT_DENSE)
 
 /* feat_compute — x (FEAT_DIM, out, overwritten) for candidate c (borrowed) in state s. */
