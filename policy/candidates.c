@@ -252,8 +252,15 @@ int cand_state_init(struct cand_state *s, const char *prompt, int max_steps, str
                     continue;
                 }
             }
+            char raw_lc[TG_CAND_WORD_MAX];
+
+            /* the stopword test sees the word unstemmed too ("does" stems to "doe") */
+            for (size_t q = 0; q < sizeof(raw_lc) - 1 && q < j - i; q++)
+                raw_lc[q] = (char)tolower((unsigned char)p[i + q]);
+            raw_lc[j - i < sizeof(raw_lc) - 1 ? j - i : sizeof(raw_lc) - 1] = '\0';
             if (j - i >= 3 && !in_list(w, stopwords, TG_ARRAY_LEN(stopwords)) &&
-                op_of_word(w) == OP_NONE && s->nword < TG_CAND_WORDS_MAX) {
+                !in_list(raw_lc, stopwords, TG_ARRAY_LEN(stopwords)) && op_of_word(w) == OP_NONE &&
+                s->nword < TG_CAND_WORDS_MAX) {
                 /* the content word as written (lowercase, unstemmed) for queries */
                 int dupw = 0;
 
