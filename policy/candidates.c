@@ -696,6 +696,8 @@ static void fill_binary(const struct cand_state *s, struct cand *c, const struct
     c->result_int = ok && r == floor(r);
     c->result_neg = r < 0;
     c->overlap = fmaxf(a->overlap, b->overlap);
+    c->min_overlap = fminf(a->src == NSRC_SNIPPET ? a->overlap : 1.0f,
+                           b->src == NSRC_SNIPPET ? b->overlap : 1.0f);
     c->is_year = a->is_year || b->is_year;
     c->emask = a->emask | b->emask;
     c->order_known = a->ppos >= 0 && b->ppos >= 0;

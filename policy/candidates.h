@@ -107,15 +107,16 @@ struct cand {
     int larger_first; /* first operand >= second */
     int result_int;   /* the (known) result is an integer */
     int result_neg;
-    float overlap;    /* answer/operands from snippets: best attribute overlap */
-    int title_hit;    /* snippet numbers: from a hit titled like a prompt entity */
-    int ent;          /* search: entity index, -1 none */
-    int ent_searched; /* search: that entity was already in an earlier query */
-    int nwords;       /* search: content words in the query */
-    int word;         /* search: the one content word added (CV_S_ENTITY_WORD), else -1 */
-    int dup;          /* same tool and text as an earlier call */
-    int arg_largest;  /* run_code: the main argument is the largest prompt number */
-    int described;    /* run_code: the prompt names what the program computes ("prime") */
+    float overlap;     /* answer/operands from snippets: best attribute overlap */
+    float min_overlap; /* two operands: the worse snippet operand's overlap (1: none) */
+    int title_hit;     /* snippet numbers: from a hit titled like a prompt entity */
+    int ent;           /* search: entity index, -1 none */
+    int ent_searched;  /* search: that entity was already in an earlier query */
+    int nwords;        /* search: content words in the query */
+    int word;          /* search: the one content word added (CV_S_ENTITY_WORD), else -1 */
+    int dup;           /* same tool and text as an earlier call */
+    int arg_largest;   /* run_code: the main argument is the largest prompt number */
+    int described;     /* run_code: the prompt names what the program computes ("prime") */
     int is_year;
     int order_known; /* both operands have a prompt position */
     int sem_order;   /* operands in the prompt's reading order ("B from A" reads A, B) */

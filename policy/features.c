@@ -159,6 +159,7 @@ static void compute(const struct cand_state *s, const struct feat_ctx *x, const 
     d[i++] = x->small_nums;
     d[i++] = x->small_nums && c->kind == CAND_ANSWER && c->variant == CV_A_MENTAL;
     d[i++] = c->kind == CAND_CODE && c->described && c->arg_largest;
+    d[i++] = c->nops >= 2 ? c->min_overlap : 0.0f;
     TG_ASSERT(i <= FEAT_DENSE);
 }
 

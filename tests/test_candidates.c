@@ -332,3 +332,57 @@ TG_TEST(candidates, algo_templates_cover_the_prompts) {
     free(s);
     free(l);
 }
+
+/* a search response with one hit */
+static json_t *one_hit(const char *title, const char *snippet) {
+    return json_pack("{s:{s:b, s:s, s:{s:[{s:s, s:s, s:s, s:f}]}}, s:{s:s}}", "observation", "ok",
+                     1, "content", "...", "result", "hits", "id", "d00001", "title", title,
+                     "snippet", snippet, "score", 9.0, "judgement", "label", "necessary");
+}
+
+TG_TEST(candidates, numbers_know_which_entities_they_use) {
+    struct cand_state *s = malloc(sizeof(*s));
+    struct cand_list *l = malloc(sizeof(*l));
+    const struct cand *c, *sum;
+    json_t *resp;
+
+    CU_ASSERT_FATAL(s && l);
+    CU_ASSERT_EQUAL(
+        cand_state_init(s, "By how much does the weight of Gorkel exceed that of Mivor?", 8, NULL),
+        0);
+    CU_ASSERT_EQUAL(s->nent, 2);
+    for (int w = 0; w < s->nword; w++) /* "does" stems to "doe" but is still a stopword */
+        CU_ASSERT(strcmp(s->word[w], "does") != 0 && strcmp(s->word[w], "much") != 0);
+    cand_generate(s, l);
+    c = find_text(l, CAND_SEARCH, "Gorkel weight");
+    CU_ASSERT_FATAL(c != NULL);
+    resp =
+        one_hit("Gorkel", "...It was built in 1901. A typical unit has a weight of 120 kilograms.");
+    CU_ASSERT_EQUAL(cand_state_push(s, c, resp, NULL), 0);
+    json_decref(resp);
+    cand_generate(s, l);
+    c = find_text(l, CAND_ANSWER, "120");
+    CU_ASSERT_FATAL(c != NULL);
+    CU_ASSERT_EQUAL(c->emask, 1u); /* Gorkel's fact only */
+    c = find_text(l, CAND_SEARCH, "Mivor weight");
+    CU_ASSERT_FATAL(c != NULL);
+    resp = one_hit("Mivor", "...A typical unit has a weight of 80 kilograms. It is often cited.");
+    CU_ASSERT_EQUAL(cand_state_push(s, c, resp, NULL), 0);
+    json_decref(resp);
+    cand_generate(s, l);
+    CU_ASSERT_EQUAL(find_text(l, CAND_ANSWER, "80")->emask, 2u);
+    sum = find_text(l, CAND_CALC, "120 - 80");
+    CU_ASSERT_FATAL(sum != NULL);
+    CU_ASSERT_EQUAL(sum->emask, 3u); /* both entities' facts */
+    resp = json_pack("{s:{s:b, s:s, s:{s:f}}}", "observation", "ok", 1, "content", "40", "result",
+                     "value", 40.0);
+    CU_ASSERT_EQUAL(cand_state_push(s, sum, resp, NULL), 0);
+    json_decref(resp);
+    cand_generate(s, l);
+    c = find_text(l, CAND_ANSWER, "40");
+    CU_ASSERT_FATAL(c != NULL);
+    CU_ASSERT_EQUAL(c->emask, 3u); /* the calculator result carries both */
+    CU_ASSERT_EQUAL(find_text(l, CAND_ANSWER, "120")->emask, 1u);
+    free(s);
+    free(l);
+}
