@@ -26,8 +26,8 @@
 #define TG_SEARCH_MAX_TERMS 64   /* distinct terms scored per query */
 #define TG_SEARCH_K_DEFAULT 5
 #define TG_SEARCH_K_MAX     20
-#define TG_SNIPPET_CHARS    160        /* snippet length */
-#define TG_CORPUS_MAX_DOCS  2000000    /* documents loaded from a corpus file */
+#define TG_SNIPPET_CHARS    160         /* snippet length */
+#define TG_CORPUS_MAX_DOCS  2000000     /* documents loaded from a corpus file */
 #define TG_CORPUS_LINE_MAX  (64 * 1024) /* bytes of one corpus line */
 
 /* run_code */
@@ -36,30 +36,30 @@
 #define TG_OUTPUT_MAX_BYTES        (64 * 1024) /* captured bytes per stream */
 #define TG_CODE_TIMEOUT_DEFAULT_MS 2000
 #define TG_CODE_TIMEOUT_MAX_MS     10000
-#define TG_CODE_CPU_SEC            10                  /* RLIMIT_CPU */
-#define TG_CODE_AS_BYTES           (512UL << 20)       /* RLIMIT_AS */
-#define TG_CODE_FSIZE_BYTES        (8UL << 20)         /* RLIMIT_FSIZE */
-#define TG_CODE_NOFILE             64                  /* RLIMIT_NOFILE */
-#define TG_CODE_NPROC              32                  /* RLIMIT_NPROC, per slot uid */
-#define TG_CODE_TMP_BYTES          (16UL << 20)        /* size of the private /tmp */
-#define TG_CODE_MEM_BYTES          (256UL << 20)       /* cgroup memory limit */
-#define TG_CODE_PIDS               32                  /* cgroup pids limit */
-#define TG_RUN_QUEUE_DEFAULT       64                  /* queued runs beyond the workers */
-#define TG_CODE_CACHE_MAX_ENTRIES  65536               /* --code-cache slots */
-#define TG_CODE_CACHE_BYTES        (64UL << 20)        /* bytes of cached copies */
-#define TG_RUN_RETRY_AFTER_SEC     1                   /* Retry-After on 503 overloaded */
+#define TG_CODE_CPU_SEC            10            /* RLIMIT_CPU */
+#define TG_CODE_AS_BYTES           (512UL << 20) /* RLIMIT_AS */
+#define TG_CODE_FSIZE_BYTES        (8UL << 20)   /* RLIMIT_FSIZE */
+#define TG_CODE_NOFILE             64            /* RLIMIT_NOFILE */
+#define TG_CODE_NPROC              32            /* RLIMIT_NPROC, per slot uid */
+#define TG_CODE_TMP_BYTES          (16UL << 20)  /* size of the private /tmp */
+#define TG_CODE_MEM_BYTES          (256UL << 20) /* cgroup memory limit */
+#define TG_CODE_PIDS               32            /* cgroup pids limit */
+#define TG_RUN_QUEUE_DEFAULT       64            /* queued runs beyond the workers */
+#define TG_CODE_CACHE_MAX_ENTRIES  65536         /* --code-cache slots */
+#define TG_CODE_CACHE_BYTES        (64UL << 20)  /* bytes of cached copies */
+#define TG_RUN_RETRY_AFTER_SEC     1             /* Retry-After on 503 overloaded */
 
 /* episodes */
-#define TG_TAG_MAX            64
-#define TG_MAX_STEPS_DEFAULT  8
-#define TG_MAX_STEPS_LIMIT    64
-#define TG_ANSWER_MAX_BYTES   1024
-#define TG_EPISODES_MAX       100000 /* episodes held in memory */
-#define TG_EPISODE_IDLE_SEC   600    /* unfinished episodes expire after this idle time */
-#define TG_TASKS_MAX          1000000
-#define TG_TASK_LIMIT_MAX     1000 /* ?limit on GET /v1/tasks */
-#define TG_REPORT_GROUPS_MAX  1024 /* distinct (split, tag) groups tracked for GET /v1/report */
-#define TG_TRAJ_LINE_MAX      (64UL << 20) /* bytes of one trajectory line the reader accepts */
+#define TG_TAG_MAX           64
+#define TG_MAX_STEPS_DEFAULT 8
+#define TG_MAX_STEPS_LIMIT   64
+#define TG_ANSWER_MAX_BYTES  1024
+#define TG_EPISODES_MAX      100000 /* episodes held in memory */
+#define TG_EPISODE_IDLE_SEC  600    /* unfinished episodes expire after this idle time */
+#define TG_TASKS_MAX         1000000
+#define TG_TASK_LIMIT_MAX    1000 /* ?limit on GET /v1/tasks */
+#define TG_REPORT_GROUPS_MAX 1024 /* distinct (split, tag) groups tracked for GET /v1/report */
+#define TG_TRAJ_LINE_MAX     (64UL << 20) /* bytes of one trajectory line the reader accepts */
 
 /* task files (server/task.c) */
 #define TG_TASK_LINE_MAX   (64 * 1024) /* bytes of one task line */
@@ -77,21 +77,21 @@
 #define TG_CKPT_MAX_BYTES   (256UL << 20)      /* checkpoint payload bytes */
 
 /* trainer: the agent's view of an episode (policy/candidates.h) and its HTTP client */
-#define TG_CAND_MAX          160      /* candidate actions offered at one step */
-#define TG_CAND_TEXT_MAX     768      /* bytes of a candidate's query, expression, code, answer */
-#define TG_CAND_TITLE_MAX    96       /* bytes of a hit title or an entity span */
-#define TG_CAND_HITS_MAX     5        /* search hits kept per observation */
-#define TG_CAND_TOKENS_MAX   96       /* prompt tokens kept */
-#define TG_CAND_WORD_MAX     24       /* bytes of one prompt token */
-#define TG_CAND_NUMS_MAX     8        /* prompt numbers kept */
-#define TG_CAND_ENTS_MAX     4        /* entity spans kept */
-#define TG_CAND_WORDS_MAX    10       /* content words kept */
-#define TG_CAND_STEPS_MAX    16       /* steps of one episode the agent remembers */
-#define TG_ROLLOUT_URLS_MAX  16       /* --server URLs */
-#define TG_ROLLOUT_INFLIGHT  256      /* episodes in flight at most */
+#define TG_CAND_MAX          160 /* candidate actions offered at one step */
+#define TG_CAND_TEXT_MAX     768 /* bytes of a candidate's query, expression, code, answer */
+#define TG_CAND_TITLE_MAX    96  /* bytes of a hit title or an entity span */
+#define TG_CAND_HITS_MAX     5   /* search hits kept per observation */
+#define TG_CAND_TOKENS_MAX   96  /* prompt tokens kept */
+#define TG_CAND_WORD_MAX     24  /* bytes of one prompt token */
+#define TG_CAND_NUMS_MAX     8   /* prompt numbers kept */
+#define TG_CAND_ENTS_MAX     4   /* entity spans kept */
+#define TG_CAND_WORDS_MAX    10  /* content words kept */
+#define TG_CAND_STEPS_MAX    16  /* steps of one episode the agent remembers */
+#define TG_ROLLOUT_URLS_MAX  16  /* --server URLs */
+#define TG_ROLLOUT_INFLIGHT  256 /* episodes in flight at most */
 #define TG_ROLLOUT_RESP_MAX  (4UL << 20) /* bytes of one response body the trainer accepts */
 #define TG_TRAIN_CONFIG_MAX  (1UL << 20) /* bytes of a --config file */
-#define TG_TRAIN_UPDATES_MAX 1000000  /* --updates */
-#define TG_TRAIN_GROUP_MAX   64       /* --group */
+#define TG_TRAIN_UPDATES_MAX 1000000     /* --updates */
+#define TG_TRAIN_GROUP_MAX   64          /* --group */
 
 #endif

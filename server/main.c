@@ -37,8 +37,7 @@ static const struct command commands[] = {
     {"help", cmd_help, "this list"},
 };
 
-static int cmd_help(int argc, char **argv)
-{
+static int cmd_help(int argc, char **argv) {
     (void)argc;
     (void)argv;
     printf("usage: toolgym COMMAND [options]   (toolgym COMMAND --help for options)\n\n");
@@ -48,8 +47,7 @@ static int cmd_help(int argc, char **argv)
 }
 
 /* Parse a whole decimal number in [lo, hi]; 0 on success. */
-static int parse_long(const char *s, long lo, long hi, long *out)
-{
+static int parse_long(const char *s, long lo, long hi, long *out) {
     char *end;
     long v;
 
@@ -61,20 +59,19 @@ static int parse_long(const char *s, long lo, long hi, long *out)
     return 0;
 }
 
-static void serve_usage(FILE *f)
-{
-    fprintf(f, "usage: toolgym serve [--host ADDR] [--port N] [--threads N] [--corpus FILE]\n"
-               "                     [--max-body BYTES] [--api-key KEY] [--tasks FILE[,FILE]]\n"
-               "                     [--trajectories FILE] [--sync-ms N] [--reward-config FILE]\n"
-               "                     [--reward-mode judge|torl|otc] [--max-episodes N] [--idle-sec N]\n"
-               "                     [--run-workers N] [--run-queue N] [--code-cache N]\n"
-               "                     [--unsafe-sandbox] [--quiet]\n"
-               "  --code-cache N  cache up to N run_code results of identical programs (opt-in:\n"
-               "                  sound only for deterministic programs; see docs/sandbox.md)\n");
+static void serve_usage(FILE *f) {
+    fprintf(
+        f, "usage: toolgym serve [--host ADDR] [--port N] [--threads N] [--corpus FILE]\n"
+           "                     [--max-body BYTES] [--api-key KEY] [--tasks FILE[,FILE]]\n"
+           "                     [--trajectories FILE] [--sync-ms N] [--reward-config FILE]\n"
+           "                     [--reward-mode judge|torl|otc] [--max-episodes N] [--idle-sec N]\n"
+           "                     [--run-workers N] [--run-queue N] [--code-cache N]\n"
+           "                     [--unsafe-sandbox] [--quiet]\n"
+           "  --code-cache N  cache up to N run_code results of identical programs (opt-in:\n"
+           "                  sound only for deterministic programs; see docs/sandbox.md)\n");
 }
 
-static int cmd_serve(int argc, char **argv)
-{
+static int cmd_serve(int argc, char **argv) {
     struct server_config cfg;
     struct tg_error err;
     struct server *srv;
@@ -167,8 +164,7 @@ static int cmd_serve(int argc, char **argv)
     return 0;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     if (argc < 2) {
         cmd_help(0, NULL);
         return 2;
