@@ -421,7 +421,7 @@ TG_TEST(sandbox, fill_tmp) {
         0);
     /* ENOSPC (28) on the 16 MiB tmpfs, or EFBIG (27) from RLIMIT_FSIZE: either way bounded. */
     CU_ASSERT(strncmp(r.out, "OSError 28 ", 11) == 0 || strncmp(r.out, "OSError 27 ", 11) == 0);
-    CU_ASSERT(atoi(r.out + 11) <= (int)(TG_CODE_TMP_BYTES >> 20));
+    CU_ASSERT((int)strtol(r.out + 11, NULL, 10) <= (int)(TG_CODE_TMP_BYTES >> 20));
     CU_ASSERT_EQUAL(r.exit_code, 0);
     sandbox_result_free(&r);
 }
@@ -475,7 +475,7 @@ TG_TEST(sandbox, fork_bomb) {
                               "print(n, type(err).__name__)",
                               NULL, 5000, &r),
                           0);
-    CU_ASSERT(atoi(r.out) > 0 && atoi(r.out) < TG_CODE_NPROC);
+    CU_ASSERT((int)strtol(r.out, NULL, 10) > 0 && (int)strtol(r.out, NULL, 10) < TG_CODE_NPROC);
     CU_ASSERT(strstr(r.out, "BlockingIOError") != NULL);
     CU_ASSERT(!r.timed_out && r.wall_ms < 4000); /* the sleepers did not hold the run */
     sandbox_result_free(&r);
@@ -508,7 +508,7 @@ TG_TEST(sandbox, thread_bomb) {
             NULL, 5000, &r),
         0);
     CU_ASSERT(strstr(r.out, "can't start new thread") != NULL);
-    CU_ASSERT(atoi(r.out) > 0 && atoi(r.out) < TG_CODE_NPROC);
+    CU_ASSERT((int)strtol(r.out, NULL, 10) > 0 && (int)strtol(r.out, NULL, 10) < TG_CODE_NPROC);
     CU_ASSERT(!r.timed_out);
     sandbox_result_free(&r);
 }

@@ -202,7 +202,8 @@ TG_TEST(sandbox_e2e, full_queue_is_503) {
     CU_ASSERT_EQUAL(extra.rc, 0);
     CU_ASSERT_EQUAL(extra.r.status, 503);
     CU_ASSERT(strstr(extra.r.body ? extra.r.body : "", "overloaded") != NULL);
-    CU_ASSERT(test_header(&extra.r, "Retry-After", ra, sizeof(ra)) == 0 && atoi(ra) >= 1);
+    CU_ASSERT(test_header(&extra.r, "Retry-After", ra, sizeof(ra)) == 0 &&
+              strtol(ra, NULL, 10) >= 1);
     http_resp_free(&extra.r);
     for (int i = 0; i < 2; i++) {
         pthread_join(t[i], NULL);
