@@ -722,11 +722,7 @@ struct corpus {
     size_t n, cap;
 };
 
-/*
- * Read one line (without its newline) into buf of cap bytes. Returns its length, -1 at EOF
- * with nothing read, -2 if the line exceeds cap - 1 bytes (the rest of it is consumed).
- */
-static long read_line(FILE *f, char *buf, size_t cap) {
+long corpus_read_line(FILE *f, char *buf, size_t cap) {
     size_t n = 0;
     int c, any = 0, over = 0;
 
@@ -777,7 +773,7 @@ int corpus_load(const char *path, struct corpus **out, struct tg_error *err) {
         tg_error_set(err, "out_of_memory", "out of memory loading %s", path);
         goto fail;
     }
-    while ((len = read_line(f, buf, TG_CORPUS_LINE_MAX + 1)) != -1) {
+    while ((len = corpus_read_line(f, buf, TG_CORPUS_LINE_MAX + 1)) != -1) {
         struct corpus_doc d;
         json_error_t jerr;
 

@@ -70,6 +70,13 @@ int corpus_generate(unsigned long long seed, size_t ndocs, FILE *out, struct tg_
 int corpus_cmd(int argc, char **argv);
 
 /*
+ * corpus_read_line — read one line of f (borrowed) without its newline into buf of cap bytes,
+ * NUL-terminated. Returns its length, -1 at EOF with nothing read, or -2 if the line is longer
+ * than cap - 1 bytes (the rest of it is consumed). Shared by every reader of JSONL corpora.
+ */
+long corpus_read_line(FILE *f, char *buf, size_t cap);
+
+/*
  * corpus_load — read a corpus JSONL file (lines up to TG_CORPUS_LINE_MAX bytes, at most
  * TG_CORPUS_MAX_DOCS documents; blank lines skipped). Every line must be an object with
  * string id, title, kind, text and an object facts. Returns 0 with *out new (free with

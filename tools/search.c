@@ -9,6 +9,8 @@
  */
 #include "search.h"
 
+#include "corpus.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -325,26 +327,6 @@ size_t search_index_docs(const struct search_index *ix) {
     return ix ? ix->n : 0;
 }
 
-/* Read one line into buf (cap bytes). Length, -1 at EOF, -2 if longer than cap - 1. */
-static long read_line(FILE *f, char *buf, size_t cap) {
-    size_t n = 0;
-    int c, any = 0, over = 0;
-
-    while ((c = getc(f)) != EOF) {
-        any = 1;
-        if (c == '\n')
-            break;
-        if (n + 1 < cap)
-            buf[n++] = (char)c;
-        else
-            over = 1;
-    }
-    if (!any)
-        return -1;
-    buf[n] = '\0';
-    return over ? -2 : (long)n;
-}
-
 int search_index_load(const char *path, struct search_index **out, struct tg_error *err) {
     struct search_index *ix = NULL;
     char *buf = NULL;
@@ -366,7 +348,7 @@ int search_index_load(const char *path, struct search_index **out, struct tg_err
         tg_error_set(err, "out_of_memory", "out of memory loading %s", path);
         goto fail;
     }
-    while ((len = read_line(f, buf, TG_CORPUS_LINE_MAX + 1)) != -1) {
+    while ((len = corpus_read_line(f, buf, TG_CORPUS_LINE_MAX + 1)) != -1) {
         json_error_t jerr;
         json_t *doc;
         const char *id, *title, *text;
