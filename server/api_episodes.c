@@ -103,6 +103,24 @@ static json_t *created_json(struct episode *ep) {
     return j;
 }
 
+/* Add a new episode (steals ep's reference) to the store and reply 201 with it, or 503 when
+ * the store is full of unfinished episodes. `forked` counts it as a fork too. */
+static int store_and_reply(struct server *s, struct episode *ep, int forked,
+                           struct http_reply *rp) {
+    if (episode_store_add(s->episodes, ep) == TG_EBUSY) {
+        episode_put(ep);
+        rp->retry_after = TG_RUN_RETRY_AFTER_SEC;
+        return http_error(rp, 503, "overloaded",
+                          "The episode store is full of unfinished episodes; retry later.");
+    }
+    metrics_inc("toolgym_episodes_started_total", "", 1);
+    if (forked)
+        metrics_inc("toolgym_episodes_forked_total", "", 1);
+    http_json(rp, 201, created_json(ep));
+    episode_put(ep);
+    return 0;
+}
+
 /* Everything that happens once when an episode ends. */
 static void on_finished(struct server *s, struct episode *ep) {
     struct episode_summary sum;
@@ -251,18 +269,7 @@ int api_episode_create(struct http_req *rq, struct http_reply *rp) {
     json_decref(empty); /* tag and mode_s are not used past this point */
     if (rc)
         return http_error(rp, 500, "internal", "Cannot create the episode.");
-    rc = episode_store_add(s->episodes, ep);
-    if (rc == TG_EBUSY) {
-        episode_put(ep);
-        rp->retry_after = TG_RUN_RETRY_AFTER_SEC;
-        return http_error(rp, 503, "overloaded",
-                          "The episode store is full of unfinished "
-                          "episodes; retry later.");
-    }
-    metrics_inc("toolgym_episodes_started_total", "", 1);
-    http_json(rp, 201, created_json(ep));
-    episode_put(ep);
-    return 0;
+    return store_and_reply(s, ep, 0, rp);
 }
 
 /* ---- step ------------------------------------------------------------------------------ */
@@ -475,19 +482,7 @@ int api_episode_fork(struct http_req *rq, struct http_reply *rp) {
         return http_error_tg(rp, 400, &err);
     if (rc)
         return http_error(rp, 500, "internal", "Cannot fork the episode.");
-    rc = episode_store_add(s->episodes, ep);
-    if (rc == TG_EBUSY) {
-        episode_put(ep);
-        rp->retry_after = TG_RUN_RETRY_AFTER_SEC;
-        return http_error(rp, 503, "overloaded",
-                          "The episode store is full of unfinished "
-                          "episodes; retry later.");
-    }
-    metrics_inc("toolgym_episodes_started_total", "", 1);
-    metrics_inc("toolgym_episodes_forked_total", "", 1);
-    http_json(rp, 201, created_json(ep));
-    episode_put(ep);
-    return 0;
+    return store_and_reply(s, ep, 1, rp);
 }
 
 int api_episode_get(struct http_req *rq, struct http_reply *rp) {
