@@ -18,7 +18,7 @@ endif
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -MMD -MP -pthread
+CFLAGS  += -std=c11 -D_GNU_SOURCE -I. $(WARN) -MMD -MP -pthread
 LDLIBS  := -lm -pthread
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -33,10 +33,9 @@ ifneq ($(DEBUG),)
 CFLAGS  += -DTG_DEBUG -O0
 endif
 
-LIB_SRC   := $(wildcard server/*.c tools/*.c policy/*.c)
-LIB_SRC   := $(filter-out server/main.c,$(LIB_SRC))
+LIB_SRC   := $(wildcard base/*.c tools/*.c server/*.c client/*.c policy/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
-MAIN_OBJ  := $(BUILD)/server/main.o
+MAIN_OBJ  := $(BUILD)/cmd/main.o
 TEST_SRC  := $(wildcard tests/*.c)
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/%.o)
 BENCH_SRC := $(wildcard bench/*.c)
@@ -68,6 +67,7 @@ $(BUILD)/%.o: %.c
 	@$(CC) $(CFLAGS) -c -o $@ $<
 
 test: deps $(BIN) $(TEST_BIN)
+	@sh scripts/layers.sh
 	TOOLGYM_BIN=$(BIN) $(TEST_BIN) $(TESTS)
 
 run: deps $(BIN)
@@ -83,6 +83,7 @@ format-check:
 	@clang-format --dry-run --Werror $(FMT_SRC) && echo "format-check: clean"
 
 lint:
+	@sh scripts/layers.sh
 	@sh scripts/lint.sh
 
 clean:

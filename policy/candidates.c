@@ -2,7 +2,7 @@
  * candidates.c — the agent's view of an episode and the candidate actions at each step.
  * See candidates.h. Nothing here knows a task's plan or answer.
  */
-#include "candidates.h"
+#include "policy/candidates.h"
 
 #include <ctype.h>
 #include <math.h>

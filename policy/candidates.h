@@ -27,8 +27,8 @@
 
 #include <jansson.h>
 
-#include "../server/limits.h"
-#include "../server/tg.h"
+#include "base/limits.h"
+#include "base/tg.h"
 
 enum cand_kind { CAND_SEARCH = 0, CAND_CALC = 1, CAND_CODE = 2, CAND_ANSWER = 3, CAND_KINDS };
 

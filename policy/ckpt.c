@@ -1,7 +1,7 @@
 /*
  * ckpt.c — checkpoint serialisation (see ckpt.h for the format and the contracts).
  */
-#include "ckpt.h"
+#include "policy/ckpt.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../server/limits.h"
+#include "base/limits.h"
 
 #define HEADER_BYTES 16 /* magic, version, payload_bytes */
 

@@ -21,11 +21,11 @@
 #ifndef TG_CKPT_H
 #define TG_CKPT_H
 
-#include "../server/tg.h"
-#include "mlp.h"
-#include "optim.h"
-#include "rng.h"
-#include "sched.h"
+#include "base/tg.h"
+#include "policy/mlp.h"
+#include "policy/optim.h"
+#include "base/rng.h"
+#include "policy/sched.h"
 
 #define CKPT_MAGIC   "TGCK"
 #define CKPT_VERSION 1u

@@ -1,7 +1,7 @@
 /*
  * features.c — hashed crosses and dense features of (state, candidate). See features.h.
  */
-#include "features.h"
+#include "policy/features.h"
 
 #include <math.h>
 #include <string.h>

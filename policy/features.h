@@ -18,7 +18,7 @@
 #ifndef TG_FEATURES_H
 #define TG_FEATURES_H
 
-#include "candidates.h"
+#include "policy/candidates.h"
 
 #define FEAT_HASH  192
 #define FEAT_DENSE 64

@@ -2,13 +2,13 @@
  * mlp.c — the candidate-scoring MLP: forward, backward with freezing, softmax and the
  * policy-gradient loss of one decision (see mlp.h for the network and the contracts).
  */
-#include "mlp.h"
+#include "policy/mlp.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../server/limits.h"
+#include "base/limits.h"
 
 /* ---- sizing and layout ------------------------------------------------------------------ */
 

@@ -24,8 +24,8 @@
 
 #include <stddef.h>
 
-#include "../server/tg.h"
-#include "rng.h"
+#include "base/tg.h"
+#include "base/rng.h"
 
 #define MLP_NUM_LAYERS 3
 

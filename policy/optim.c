@@ -1,13 +1,13 @@
 /*
  * optim.c — AdamW and global-norm clipping over flat float blocks (see optim.h).
  */
-#include "optim.h"
+#include "policy/optim.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../server/limits.h"
+#include "base/limits.h"
 
 struct adam_config adam_config_default(void) {
     struct adam_config c = {.beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.0f};

@@ -20,7 +20,7 @@
 
 #include <stddef.h>
 
-#include "../server/tg.h"
+#include "base/tg.h"
 
 struct adam_config {
     float beta1;        /* e.g. 0.9, in [0, 1) */

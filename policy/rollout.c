@@ -1,7 +1,7 @@
 /*
  * rollout.c — many episodes in flight over libcurl multi. See rollout.h.
  */
-#include "rollout.h"
+#include "policy/rollout.h"
 
 #include <curl/curl.h>
 #include <stdio.h>

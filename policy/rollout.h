@@ -18,9 +18,9 @@
 
 #include <jansson.h>
 
-#include "../server/limits.h"
-#include "../server/tg.h"
-#include "candidates.h"
+#include "base/limits.h"
+#include "base/tg.h"
+#include "policy/candidates.h"
 
 struct rollout_config {
     const char *servers;     /* "URL[,URL...]" (borrowed) */

@@ -2,7 +2,7 @@
  * sched.c — constant, cosine and GreedyLR learning-rate schedules (see sched.h for the exact
  * GreedyLR rules).
  */
-#include "sched.h"
+#include "policy/sched.h"
 
 #include <math.h>
 #include <string.h>

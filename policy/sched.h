@@ -33,8 +33,8 @@
 #ifndef TG_SCHED_H
 #define TG_SCHED_H
 
-#include "../server/limits.h"
-#include "../server/tg.h"
+#include "base/limits.h"
+#include "base/tg.h"
 
 enum sched_kind { SCHED_CONSTANT = 0, SCHED_COSINE = 1, SCHED_GREEDY = 2 };
 

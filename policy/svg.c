@@ -1,7 +1,7 @@
 /*
  * svg.c — learning-curve SVG writer. See svg.h.
  */
-#include "svg.h"
+#include "policy/svg.h"
 
 #include <errno.h>
 #include <math.h>

@@ -9,7 +9,7 @@
 #ifndef TG_SVG_H
 #define TG_SVG_H
 
-#include "../server/tg.h"
+#include "base/tg.h"
 
 struct svg_series {
     const char *name;  /* panel title (borrowed) */

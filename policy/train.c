@@ -1,7 +1,7 @@
 /*
  * train.c — `toolgym train`: GRPO with anchored branching over HTTP episodes. See train.h.
  */
-#include "train.h"
+#include "policy/train.h"
 
 #include <errno.h>
 #include <math.h>
@@ -10,15 +10,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../server/reward.h"
-#include "candidates.h"
-#include "ckpt.h"
-#include "features.h"
-#include "mlp.h"
-#include "optim.h"
-#include "rng.h"
-#include "rollout.h"
-#include "svg.h"
+#include "server/reward.h"
+#include "policy/candidates.h"
+#include "policy/ckpt.h"
+#include "policy/features.h"
+#include "policy/mlp.h"
+#include "policy/optim.h"
+#include "base/rng.h"
+#include "policy/rollout.h"
+#include "policy/svg.h"
 
 /* ---- config ------------------------------------------------------------------------------- */
 

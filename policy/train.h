@@ -25,9 +25,9 @@
 
 #include <stdio.h>
 
-#include "../server/eval.h"
-#include "../server/tg.h"
-#include "sched.h"
+#include "client/eval.h"
+#include "base/tg.h"
+#include "policy/sched.h"
 
 enum train_anchors { ANCHORS_OFF = 0, ANCHORS_WARMUP = 1, ANCHORS_BRANCH = 2 };
 

@@ -14,7 +14,7 @@ if command -v cppcheck >/dev/null 2>&1; then
     # shellcheck disable=SC2086
     if ! cppcheck -q --error-exitcode=1 --std=c11 --enable=warning,portability,performance \
         --inline-suppr --suppress=missingIncludeSystem -D_GNU_SOURCE -DTG_DEBUG \
-        -I server -I tools -I policy $(echo "$files" | grep '\.c$'); then
+        -I . $(echo "$files" | grep '\.c$'); then
         echo "lint: cppcheck found problems"
         status=1
     fi

@@ -3,14 +3,14 @@
  * (GET /v1/tools, POST /v1/tools/{name}) and MCP (POST /mcp, JSON-RPC 2.0 over Streamable
  * HTTP with JSON responses, protocol 2025-06-18). Slow tools run through http_defer.
  */
-#include "api.h"
+#include "server/api.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "../tools/sandbox.h"
-#include "json_util.h"
-#include "metrics.h"
+#include "tools/sandbox.h"
+#include "base/json_util.h"
+#include "base/metrics.h"
 
 #define MCP_PROTOCOL_VERSION "2025-06-18"
 

@@ -5,8 +5,8 @@
 #ifndef TG_API_H
 #define TG_API_H
 
-#include "../tools/tools.h"
-#include "http.h"
+#include "tools/tools.h"
+#include "server/http.h"
 
 /* service and tools (api.c) */
 int api_healthz(struct http_req *rq, struct http_reply *rp);

@@ -9,7 +9,7 @@
  * trajectory log before the reply is sent. It does not judge (judge.c), keep episodes
  * (episode.c) or render reports (report.c).
  */
-#include "api_episodes.h"
+#include "server/api_episodes.h"
 
 #include <errno.h>
 #include <microhttpd.h>
@@ -19,16 +19,16 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "../tools/tools.h"
-#include "api.h"
-#include "episode.h"
-#include "json_util.h"
-#include "limits.h"
-#include "metrics.h"
-#include "report.h"
-#include "reward.h"
-#include "task.h"
-#include "trajlog.h"
+#include "tools/tools.h"
+#include "server/api.h"
+#include "server/episode.h"
+#include "base/json_util.h"
+#include "base/limits.h"
+#include "base/metrics.h"
+#include "server/report.h"
+#include "server/reward.h"
+#include "server/task.h"
+#include "server/trajlog.h"
 
 /* ---- helpers --------------------------------------------------------------------------- */
 

@@ -14,7 +14,7 @@
 #ifndef TG_API_EPISODES_H
 #define TG_API_EPISODES_H
 
-#include "http.h"
+#include "server/http.h"
 
 int api_tasks_list(struct http_req *rq, struct http_reply *rp);
 int api_episode_create(struct http_req *rq, struct http_reply *rp);

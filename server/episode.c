@@ -3,14 +3,14 @@
  * in-memory episode store (hash map, finished and unfinished lists, eviction, expiry).
  * See episode.h for the contract. It does not speak HTTP or run tools.
  */
-#include "episode.h"
+#include "server/episode.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
-#include "metrics.h"
+#include "base/metrics.h"
 
 static const char system_prompt[] =
     "You solve tasks with tools: calculator, search and run_code. Call a tool only when the "

@@ -31,11 +31,11 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
-#include "judge.h"
-#include "limits.h"
-#include "reward.h"
-#include "task.h"
-#include "tg.h"
+#include "server/judge.h"
+#include "base/limits.h"
+#include "server/reward.h"
+#include "server/task.h"
+#include "base/tg.h"
 
 #define EPISODE_ID_LEN 32 /* hex characters of an id (128 random bits) */
 

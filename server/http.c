@@ -6,7 +6,7 @@
  *
  * It does not implement any endpoint itself (see api.c, api_episodes.c).
  */
-#include "http.h"
+#include "server/http.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,11 +19,11 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "api.h"
-#include "api_episodes.h"
-#include "json_util.h"
-#include "limits.h"
-#include "metrics.h"
+#include "server/api.h"
+#include "server/api_episodes.h"
+#include "base/json_util.h"
+#include "base/limits.h"
+#include "base/metrics.h"
 
 /* ---- the route table ------------------------------------------------------------------ */
 

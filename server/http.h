@@ -14,9 +14,9 @@
 #include <pthread.h>
 #include <stddef.h>
 
-#include "runq.h"
-#include "server.h"
-#include "tg.h"
+#include "server/runq.h"
+#include "server/server.h"
+#include "base/tg.h"
 
 struct MHD_Daemon;
 struct MHD_Connection;

@@ -3,9 +3,9 @@
  * See judge.h for the rules. Pure: no I/O, no globals, no clock; allocation only for the
  * remembered call keys.
  */
-#include "judge.h"
+#include "server/judge.h"
 
-#include "../tools/search.h"
+#include "tools/search.h"
 
 #include <ctype.h>
 #include <math.h>

@@ -38,9 +38,9 @@
 
 #include <jansson.h>
 
-#include "limits.h"
-#include "task.h"
-#include "tg.h"
+#include "base/limits.h"
+#include "server/task.h"
+#include "base/tg.h"
 
 enum judge_label {
     JUDGE_NECESSARY,

@@ -2,14 +2,14 @@
  * report.c — running totals per (split, tag) and the report rendering of report.h.
  * It does not judge or hold episodes.
  */
-#include "report.h"
+#include "server/report.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "limits.h"
+#include "base/limits.h"
 
 #define OVERFLOW_TAG "\x01overflow" /* cannot collide: tags are printable client strings */
 

@@ -15,7 +15,7 @@
 
 #include <jansson.h>
 
-#include "episode.h"
+#include "server/episode.h"
 
 struct report;
 

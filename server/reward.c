@@ -2,7 +2,7 @@
  * reward.c — reward modes (judge, torl, otc), their config, and the OTC formula.
  * See reward.h and docs/rewards.md. Pure except reward_config_load's file read.
  */
-#include "reward.h"
+#include "server/reward.h"
 
 #include <errno.h>
 #include <math.h>

@@ -29,8 +29,8 @@
 
 #include <stddef.h>
 
-#include "judge.h"
-#include "tg.h"
+#include "server/judge.h"
+#include "base/tg.h"
 
 enum reward_mode { REWARD_JUDGE, REWARD_TORL, REWARD_OTC, REWARD_MODE_COUNT };
 

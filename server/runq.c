@@ -2,12 +2,12 @@
  * runq.c — the bounded worker pool of runq.h: a ring of jobs under one mutex and two
  * condition variables. Jobs are never dropped once accepted: runq_free drains the ring.
  */
-#include "runq.h"
+#include "server/runq.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "tg.h"
+#include "base/tg.h"
 
 struct job {
     runq_job_fn work, done;

@@ -3,7 +3,7 @@
  * tool registry (reference-counted across servers in one process), the run queue for slow
  * tools, and the HTTP daemon. Episodes, tasks and the trajectory log hook in here too.
  */
-#include "server.h"
+#include "server/server.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -11,14 +11,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../tools/tools.h"
-#include "episode.h"
-#include "http.h"
-#include "limits.h"
-#include "report.h"
-#include "reward.h"
-#include "task.h"
-#include "trajlog.h"
+#include "tools/tools.h"
+#include "server/episode.h"
+#include "server/http.h"
+#include "base/limits.h"
+#include "server/report.h"
+#include "server/reward.h"
+#include "server/task.h"
+#include "server/trajlog.h"
 
 static pthread_mutex_t tools_mu = PTHREAD_MUTEX_INITIALIZER;
 static int tools_users;

@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 
-#include "tg.h"
+#include "base/tg.h"
 
 struct server_config {
     const char *host;         /* listen address; default "127.0.0.1" */

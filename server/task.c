@@ -3,7 +3,7 @@
  * loading, lookup by id and split) and whole-file checking. See task.h and docs/tasks.md.
  * It does not judge, generate tasks or call tools.
  */
-#include "task.h"
+#include "server/task.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -15,8 +15,8 @@
 #include <jansson.h>
 #include <stdio.h>
 
-#include "limits.h"
-#include "tg.h"
+#include "base/limits.h"
+#include "base/tg.h"
 
 /* The task families of DESIGN.md. Every task belongs to exactly one. */
 enum task_family {

@@ -3,7 +3,7 @@
  * `toolgym tasks gen|check` subcommand. See taskgen.h and docs/tasks.md.
  * It does not serve tasks; it writes only the files it is asked to.
  */
-#include "taskgen.h"
+#include "server/taskgen.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -14,11 +14,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../tools/calc.h"
-#include "../tools/corpus.h"
-#include "../tools/search.h"
-#include "../tools/tools.h"
-#include "judge.h"
+#include "tools/calc.h"
+#include "tools/corpus.h"
+#include "tools/search.h"
+#include "tools/tools.h"
+#include "server/judge.h"
 
 #define TASKGEN_ATTEMPTS 64 /* candidates tried per task slot before giving up */
 

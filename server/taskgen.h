@@ -19,8 +19,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "task.h"
-#include "tg.h"
+#include "server/task.h"
+#include "base/tg.h"
 
 #define TASKGEN_TRAIN_DEFAULT 2000
 #define TASKGEN_TEST_DEFAULT  500

@@ -5,7 +5,7 @@
  *
  * It does not build lines or know what an episode is.
  */
-#include "trajlog.h"
+#include "server/trajlog.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,8 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "limits.h"
-#include "metrics.h"
+#include "base/limits.h"
+#include "base/metrics.h"
 
 struct trajlog {
     int fd;

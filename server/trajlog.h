@@ -17,7 +17,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "tg.h"
+#include "base/tg.h"
 
 struct trajlog;
 

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../server/server.h"
+#include "server/server.h"
 #include "tg_test.h"
 
 struct started {

@@ -18,8 +18,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../server/limits.h"
-#include "../tools/calc.h"
+#include "base/limits.h"
+#include "tools/calc.h"
 
 #define PI_D 3.14159265358979323846
 #define E_D  2.71828182845904523536

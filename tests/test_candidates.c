@@ -10,11 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../policy/candidates.h"
-#include "../policy/features.h"
-#include "../server/judge.h"
-#include "../server/task.h"
-#include "../tools/tools.h"
+#include "policy/candidates.h"
+#include "policy/features.h"
+#include "server/judge.h"
+#include "server/task.h"
+#include "tools/tools.h"
 #include "tg_test.h"
 
 static int count_kind(const struct cand_list *l, int kind) {

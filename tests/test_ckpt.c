@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../policy/ckpt.h"
+#include "policy/ckpt.h"
 
 struct world {
     struct mlp mlp;

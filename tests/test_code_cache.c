@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../server/server.h"
-#include "../tools/code_cache.h"
+#include "server/server.h"
+#include "tools/code_cache.h"
 #include "tg_test.h"
 
 static void fake_result(struct tool_result *r, const char *out) {

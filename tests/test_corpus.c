@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../server/limits.h"
-#include "../tools/corpus.h"
+#include "base/limits.h"
+#include "tools/corpus.h"
 
 /* Generate into memory; returns the new buffer (free) and its size in *len. */
 static char *gen_mem(unsigned long long seed, size_t ndocs, size_t *len) {

@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../server/episode.h"
-#include "../server/report.h"
+#include "server/episode.h"
+#include "server/report.h"
 #include "tg_test.h"
 
 static const char task_json[] =

@@ -12,11 +12,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../server/eval.h"
-#include "../server/judge.h"
-#include "../server/server.h"
-#include "../server/task.h"
-#include "../server/trajlog.h"
+#include "client/eval.h"
+#include "server/judge.h"
+#include "server/server.h"
+#include "server/task.h"
+#include "server/trajlog.h"
 #include "tg_test.h"
 
 #define TEST_TASKS "data/tasks/test.jsonl"

@@ -13,8 +13,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../server/limits.h"
-#include "../server/server.h"
+#include "base/limits.h"
+#include "server/server.h"
 #include "tg_test.h"
 
 static struct server *srv;

@@ -7,10 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../server/json_util.h"
-#include "../server/limits.h"
-#include "../server/runq.h"
-#include "../server/schema.h"
+#include "base/json_util.h"
+#include "base/limits.h"
+#include "server/runq.h"
+#include "base/schema.h"
 #include "tg_test.h"
 
 static int parse(const char *s, json_t **out, struct tg_error *err) {

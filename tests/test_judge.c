@@ -5,7 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../server/judge.h"
+#include "server/judge.h"
 #include "tg_test.h"
 
 /* lookup_arith: search Varnholt (d00001, shows 48211), then calculator = 96422. */

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../server/metrics.h"
+#include "base/metrics.h"
 #include "tg_test.h"
 
 #define THREADS    4

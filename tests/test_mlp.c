@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../policy/mlp.h"
-#include "../policy/optim.h"
-#include "../policy/rng.h"
+#include "policy/mlp.h"
+#include "policy/optim.h"
+#include "base/rng.h"
 
 /* ---- a double-precision reference of the network ---------------------------------------- */
 

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../server/reward.h"
+#include "server/reward.h"
 #include "tg_test.h"
 
 static struct reward_episode ep(const enum judge_label *calls, size_t n, enum reward_outcome o,

@@ -20,9 +20,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../server/limits.h"
-#include "../tools/run_code.h"
-#include "../tools/sandbox.h"
+#include "base/limits.h"
+#include "tools/run_code.h"
+#include "tools/sandbox.h"
 #include "tg_test.h"
 
 /* ---- helpers ------------------------------------------------------------------------------ */

@@ -11,9 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../server/server.h"
-#include "../server/tg.h"
-#include "../tools/sandbox.h"
+#include "server/server.h"
+#include "base/tg.h"
+#include "tools/sandbox.h"
 #include "tg_test.h"
 
 struct call {

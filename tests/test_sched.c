@@ -7,7 +7,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../policy/sched.h"
+#include "policy/sched.h"
 
 /* a plain GreedyLR config: no smoothing, no threshold, no warmup or cooldown, no reset */
 static struct sched_greedy_config plain(double lr, double factor, int patience) {

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../tools/corpus.h"
-#include "../tools/search.h"
+#include "tools/corpus.h"
+#include "tools/search.h"
 
 static struct search_index *load_tiny(void) {
     struct search_index *ix = NULL;

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../server/task.h"
-#include "../server/taskgen.h"
-#include "../tools/tools.h"
+#include "server/task.h"
+#include "server/taskgen.h"
+#include "tools/tools.h"
 #include "tg_test.h"
 
 /* ---- loader and validator --------------------------------------------------------------- */

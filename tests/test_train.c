@@ -11,10 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../policy/rollout.h"
-#include "../policy/train.h"
-#include "../server/eval.h"
-#include "../server/server.h"
+#include "policy/rollout.h"
+#include "policy/train.h"
+#include "client/eval.h"
+#include "server/server.h"
 #include "tg_test.h"
 
 /* a small, fast configuration for tests */
@@ -67,7 +67,7 @@ TG_TEST(train, beats_untrained_policy_by_a_clear_margin) {
         o.checkpoint = ckpt;
         o.episodes = 30;
         o.quiet = 1;
-        CU_ASSERT_EQUAL_FATAL(eval_agent_new(&o, &a, &e), 0);
+        CU_ASSERT_EQUAL_FATAL(train_policy_agent(&o, &a, &e), 0);
         CU_ASSERT_EQUAL(eval_run(&o, &a, &report, NULL, &e), 0);
         CU_ASSERT(json_integer_value(json_object_get(report, "episodes")) == 30);
         if (a.destroy)

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../server/trajlog.h"
+#include "server/trajlog.h"
 #include "tg_test.h"
 
 static void tmp_path(char *buf, size_t n, const char *name) {

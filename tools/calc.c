@@ -12,7 +12,7 @@
  *
  * It does not build an AST, cache anything, or know about HTTP or episodes.
  */
-#include "calc.h"
+#include "tools/calc.h"
 
 #include <errno.h>
 #include <math.h>
@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../server/limits.h"
+#include "base/limits.h"
 
 /* Each '^' operand is at least one byte and is followed by a '^', so this many can be
  * pending at once, across all nesting levels. */

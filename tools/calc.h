@@ -22,8 +22,8 @@
 
 #include <stddef.h>
 
-#include "../server/tg.h"
-#include "tools.h"
+#include "base/tg.h"
+#include "tools/tools.h"
 
 /*
  * calc_eval — parse and evaluate expr (borrowed, NUL-terminated). On success returns 0 and

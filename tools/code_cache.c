@@ -2,15 +2,15 @@
  * code_cache.c — the run_code result cache of code_cache.h: one slot per hash bucket,
  * byte-for-byte key comparison, copies in and copies out, one mutex.
  */
-#include "code_cache.h"
+#include "tools/code_cache.h"
 
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../server/limits.h"
-#include "../server/metrics.h"
+#include "base/limits.h"
+#include "base/metrics.h"
 
 struct entry {
     int used;

@@ -18,7 +18,7 @@
 
 #include <stddef.h>
 
-#include "tools.h"
+#include "tools/tools.h"
 
 /* code_cache_init — enable the cache with `entries` slots (0: leave it off). Start-up only.
  * Returns 0, TG_ERANGE (entries over TG_CODE_CACHE_MAX_ENTRIES) or TG_ENOMEM, with *err. */

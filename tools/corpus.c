@@ -9,7 +9,7 @@
  * integer-only and the JSON is written by hand, so output is identical on every machine.
  * It does not index or search anything (tools/search.c does).
  */
-#include "corpus.h"
+#include "tools/corpus.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../server/limits.h"
+#include "base/limits.h"
 
 /* ---- tables ------------------------------------------------------------------------------ */
 

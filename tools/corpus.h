@@ -41,7 +41,7 @@
 #include <jansson.h>
 #include <stdio.h>
 
-#include "../server/tg.h"
+#include "base/tg.h"
 
 /* The default corpus shipped in the tree: `toolgym corpus gen --seed 1 --docs 600`. */
 #define CORPUS_DEFAULT_PATH "data/corpus.jsonl"

@@ -4,9 +4,9 @@
  * Output bytes from the program are not trusted to be UTF-8: invalid sequences become
  * U+FFFD before they enter JSON. This module does not start processes (sandbox.c does).
  */
-#include "run_code.h"
+#include "tools/run_code.h"
 
-#include "code_cache.h"
+#include "tools/code_cache.h"
 
 #include <signal.h>
 #include <stdarg.h>
@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../server/limits.h"
-#include "sandbox.h"
+#include "base/limits.h"
+#include "tools/sandbox.h"
 
 const char run_code_description[] =
     "Run a Python 3 program (standard library only, no network, no files outside /tmp) and "

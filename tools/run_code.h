@@ -11,7 +11,7 @@
 
 #include <jansson.h>
 
-#include "tools.h"
+#include "tools/tools.h"
 
 /* The tool's description and JSON Schema, for the registry row. */
 extern const char run_code_description[];

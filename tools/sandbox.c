@@ -24,7 +24,7 @@
  *
  * This module does not queue requests, speak HTTP or build JSON (run_code.c does).
  */
-#include "sandbox.h"
+#include "tools/sandbox.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -52,7 +52,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../server/limits.h"
+#include "base/limits.h"
 
 #define SB_UID_BASE    60000u       /* slot i runs as uid/gid SB_UID_BASE + i */
 #define SB_STACK_BYTES (256 * 1024) /* stack of init and of the pre-exec child */

@@ -16,7 +16,7 @@
 
 #include <stddef.h>
 
-#include "../server/tg.h"
+#include "base/tg.h"
 
 struct sandbox_config {
     int slots;  /* concurrent runs (one uid each); 0: number of online cores */

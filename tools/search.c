@@ -7,9 +7,9 @@
  * HTTP; the ranking definition (title indexed twice, stopwords excluded from dl) is in
  * search.h.
  */
-#include "search.h"
+#include "tools/search.h"
 
-#include "corpus.h"
+#include "tools/corpus.h"
 
 #include <ctype.h>
 #include <errno.h>

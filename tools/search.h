@@ -26,9 +26,9 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "../server/limits.h"
-#include "../server/tg.h"
-#include "tools.h"
+#include "base/limits.h"
+#include "base/tg.h"
+#include "tools/tools.h"
 
 #define SEARCH_K1       1.2
 #define SEARCH_B        0.75

@@ -5,20 +5,20 @@
  * It does not run anything slow itself and knows nothing of HTTP: the HTTP layer decides,
  * from `async`, whether a call runs on its worker pool.
  */
-#include "tools.h"
+#include "tools/tools.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../server/schema.h"
+#include "base/schema.h"
 
-#include "calc.h"
-#include "code_cache.h"
-#include "run_code.h"
-#include "sandbox.h"
-#include "search.h"
+#include "tools/calc.h"
+#include "tools/code_cache.h"
+#include "tools/run_code.h"
+#include "tools/sandbox.h"
+#include "tools/search.h"
 
 static struct tool tool_table[] = {
     {"calculator", calc_description, calc_schema_json, calc_tool_invoke, 0, NULL},

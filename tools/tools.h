@@ -11,7 +11,7 @@
 
 #include <jansson.h>
 
-#include "../server/tg.h"
+#include "base/tg.h"
 
 /* What a tool call produced. Filled by tool_invoke_fn; released with tool_result_clear. */
 struct tool_result {

@@ -9,7 +9,7 @@
 
 #include <jansson.h>
 
-#include "tg.h"
+#include "base/tg.h"
 
 /*
  * schema_validate — check value (borrowed) against schema (borrowed). Returns 0 if it

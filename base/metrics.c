@@ -7,7 +7,7 @@
  * (and counted in toolgym_metrics_dropped_total) rather than grown without bound: labels come
  * from a closed set (routes, tools, labels, statuses), so the cap is not reached in practice.
  */
-#include "metrics.h"
+#include "base/metrics.h"
 
 #include <sched.h>
 #include <stdarg.h>

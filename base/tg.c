@@ -1,7 +1,7 @@
 /*
  * tg.c — error struct helpers, clocks and the assertion handler declared in tg.h.
  */
-#include "tg.h"
+#include "base/tg.h"
 
 #include <stdarg.h>
 #include <stdio.h>

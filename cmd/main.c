@@ -12,12 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "eval.h"
-#include "../policy/train.h"
-#include "../tools/corpus.h"
-#include "server.h"
-#include "taskgen.h"
-#include "tg.h"
+#include "client/eval.h"
+#include "policy/train.h"
+#include "tools/corpus.h"
+#include "server/server.h"
+#include "server/taskgen.h"
+#include "base/tg.h"
 
 struct command {
     const char *name;
@@ -26,13 +26,23 @@ struct command {
 };
 
 static int cmd_serve(int argc, char **argv);
+static int cmd_eval(int argc, char **argv);
+
+/* Agent kinds of layers above the eval client: the trainer's policy (--checkpoint F). */
+static const struct eval_kind agent_kinds[] = {
+    {"policy", train_policy_agent},
+};
+
+static int cmd_eval(int argc, char **argv) {
+    return eval_main(argc, argv, agent_kinds, TG_ARRAY_LEN(agent_kinds));
+}
 static int cmd_help(int argc, char **argv);
 
 static const struct command commands[] = {
     {"serve", cmd_serve, "run the HTTP server (tools, episodes, MCP)"},
     {"tasks", taskgen_cmd, "tasks gen --seed S --out DIR | tasks check FILE"},
     {"corpus", corpus_cmd, "corpus gen --seed S --docs N --out FILE"},
-    {"eval", eval_main, "play episodes with an agent over HTTP and print the report"},
+    {"eval", cmd_eval, "play episodes with an agent over HTTP and print the report"},
     {"train", train_main, "train a tool-use policy against servers (GRPO, GreedyLR, anchors)"},
     {"help", cmd_help, "this list"},
 };

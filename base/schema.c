@@ -4,12 +4,12 @@
  * Recursion follows the schema, not the value, and tool schemas are two levels deep, so the
  * recursion depth is bounded by the (trusted) schema. Unknown schema keywords are ignored.
  */
-#include "schema.h"
+#include "base/schema.h"
 
 #include <math.h>
 #include <string.h>
 
-#include "json_util.h"
+#include "base/json_util.h"
 
 static size_t utf8_len(const char *s, size_t bytes) {
     size_t n = 0;

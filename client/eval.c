@@ -3,7 +3,7 @@
  * keep-alive), the reference agents (oracle, random, overcaller, eager) and the report table.
  * See eval.h. It does not judge or score; the server does.
  */
-#include "eval.h"
+#include "client/eval.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -11,8 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../policy/train.h"
-#include "limits.h"
+#include "base/limits.h"
 
 /* ---- HTTP client ---------------------------------------------------------------------- */
 
@@ -338,9 +337,15 @@ static const struct agent_kind kinds[] = {
 };
 
 int eval_agent_new(const struct eval_options *o, struct eval_agent *out, struct tg_error *err) {
+    return eval_agent_make(o, NULL, 0, out, err);
+}
+
+int eval_agent_make(const struct eval_options *o, const struct eval_kind *extra, size_t n_extra,
+                    struct eval_agent *out, struct tg_error *err) {
     memset(out, 0, sizeof(*out));
-    if (o->agent && strcmp(o->agent, "policy") == 0) /* the trainer's policy (--checkpoint) */
-        return train_policy_agent(o, out, err);
+    for (size_t i = 0; i < n_extra; i++)
+        if (o->agent && strcmp(o->agent, extra[i].name) == 0)
+            return extra[i].make(o, out, err);
     for (size_t i = 0; i < TG_ARRAY_LEN(kinds); i++) {
         if (o->agent && strcmp(o->agent, kinds[i].name) == 0) {
             out->name = kinds[i].name;
@@ -561,7 +566,7 @@ static void eval_usage(FILE *f) {
                "                    [--max-steps N] [--api-key KEY] [--quiet]\n");
 }
 
-int eval_main(int argc, char **argv) {
+int eval_main(int argc, char **argv, const struct eval_kind *extra, size_t n_extra) {
     struct eval_options o;
     struct eval_agent a;
     struct tg_error err;
@@ -633,7 +638,7 @@ int eval_main(int argc, char **argv) {
         eval_usage(stderr);
         return 2;
     }
-    if (eval_agent_new(&o, &a, &err) != 0) {
+    if (eval_agent_make(&o, extra, n_extra, &a, &err) != 0) {
         fprintf(stderr, "toolgym eval: %s\n", err.message);
         return 2;
     }

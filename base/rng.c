@@ -1,7 +1,7 @@
 /*
  * rng.c — xoshiro256** seeded by splitmix64, and the draws built on it (see rng.h).
  */
-#include "rng.h"
+#include "base/rng.h"
 
 #include <math.h>
 

@@ -2,7 +2,7 @@
  * json_util.c — untrusted-JSON parsing with depth and UTF-8 checks, and strict field checks.
  * See json_util.h. Nothing here allocates except jansson's parse.
  */
-#include "json_util.h"
+#include "base/json_util.h"
 
 #include <string.h>
 

@@ -11,7 +11,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "tg.h"
+#include "base/tg.h"
 
 /* jsonu_utf8_valid — 1 if buf[0..len) is well-formed UTF-8 (no overlongs, no surrogates,
  * ≤ U+10FFFF), else 0. Pure. */

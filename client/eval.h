@@ -20,8 +20,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "task.h"
-#include "tg.h"
+#include "server/task.h"
+#include "base/tg.h"
 
 /* What an agent sees before each action. Everything is borrowed for the call. */
 struct eval_turn {
@@ -63,9 +63,21 @@ struct eval_options {
 typedef int (*eval_agent_fn)(const struct eval_options *o, struct eval_agent *out,
                              struct tg_error *err);
 
-/* eval_agent_new — fill *out with the agent named o->agent from the table of kinds in
- * eval.c (add a row there for a new agent). 0, or TG_EINVAL with *err for an unknown name. */
+/* An agent kind that a higher layer provides (the trainer's policy): the command layer
+ * registers it by passing a table of these to eval_agent_make or eval_main. */
+struct eval_kind {
+    const char *name;
+    eval_agent_fn make;
+};
+
+/* eval_agent_new — fill *out with the reference agent named o->agent (oracle, random,
+ * overcaller, eager). 0, or TG_EINVAL with *err for an unknown name. */
 int eval_agent_new(const struct eval_options *o, struct eval_agent *out, struct tg_error *err);
+
+/* eval_agent_make — like eval_agent_new, but kinds extra[0..n_extra) (borrowed) are tried
+ * first. */
+int eval_agent_make(const struct eval_options *o, const struct eval_kind *extra, size_t n_extra,
+                    struct eval_agent *out, struct tg_error *err);
 
 /*
  * eval_run — play the episodes with agent a (borrowed) and fetch the report of the run's
@@ -81,7 +93,8 @@ int eval_run(const struct eval_options *o, struct eval_agent *a, json_t **report
 void eval_print_report(FILE *f, const struct eval_options *o, const char *tag,
                        const json_t *report);
 
-/* eval_main — `toolgym eval` (argv[0] is "eval"). Returns the exit status. */
-int eval_main(int argc, char **argv);
+/* eval_main — `toolgym eval` (argv[0] is "eval") with the reference agents and the kinds
+ * extra[0..n_extra) (borrowed). Returns the exit status. */
+int eval_main(int argc, char **argv, const struct eval_kind *extra, size_t n_extra);
 
 #endif
