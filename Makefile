@@ -5,6 +5,11 @@
 #   make run             the main job (see README.md)
 #   make bench           benchmarks in bench/ (tables on stdout)
 #   make format | format-check | lint | clean
+#
+# Every target first runs scripts/deps.sh, which checks the Debian packages it needs (as root
+# it installs what is missing; otherwise it prints the apt-get line to run). Compilation waits
+# for that check: it is an order-only prerequisite of every object and binary, so `make -j2`
+# on a fresh machine does not race the install.
 
 CC      ?= cc
 PKGS    := libmicrohttpd jansson libcurl libseccomp
@@ -45,44 +50,49 @@ BIN       := $(BUILD)/toolgym
 TEST_BIN  := $(BUILD)/toolgym-tests
 
 .PHONY: all deps test run bench format format-check lint clean
-all: deps $(BIN)
+all: $(BIN)
 
-# Install missing Debian packages when run as root (a fresh machine); otherwise just report.
+# The dependency check (see the head of this file). Phony, so it runs on every make; compile
+# and link rules name it after a `|` (order-only), so they start only when it has succeeded.
 deps:
 	@sh scripts/deps.sh
 
-$(BIN): $(MAIN_OBJ) $(LIB_OBJ)
+$(BIN): $(MAIN_OBJ) $(LIB_OBJ) | deps
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
-$(TEST_BIN): $(TEST_OBJ) $(LIB_OBJ)
+$(TEST_BIN): $(TEST_OBJ) $(LIB_OBJ) | deps
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcunit $(LDLIBS)
 
-$(BUILD)/bench/%: bench/%.c
+$(BUILD)/bench/%: bench/%.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PKG_LIBS) $(LDLIBS)
 
-$(BUILD)/%.o: %.c
+$(BUILD)/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	@echo "CC $<"
 	@$(CC) $(CFLAGS) -c -o $@ $<
 
-test: deps $(BIN) $(TEST_BIN)
+test: $(BIN) $(TEST_BIN)
 	@sh scripts/layers.sh
 	TOOLGYM_BIN=$(BIN) $(TEST_BIN) $(TESTS)
 
-run: deps $(BIN)
+run: $(BIN)
 	@sh scripts/run.sh $(BIN)
 
-bench: deps $(BIN) $(BENCH_BIN)
+bench: $(BIN) $(BENCH_BIN)
+	@sh scripts/deps.sh bench
 	@sh bench/run.sh $(BUILD)
 
 FMT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:
+	@sh scripts/deps.sh format
 	clang-format -i $(FMT_SRC)
 format-check:
+	@sh scripts/deps.sh format
 	@clang-format --dry-run --Werror $(FMT_SRC) && echo "format-check: clean"
 
 lint:
+	@sh scripts/deps.sh lint
 	@sh scripts/layers.sh
 	@sh scripts/lint.sh
 

@@ -1,29 +1,55 @@
 #!/bin/sh
-# deps.sh — make sure the build and test dependencies are installed.
-# Checks libraries with pkg-config and tools with command -v; when something is missing and
-# we are root, installs it with apt-get --no-install-recommends; otherwise says what to install.
+# deps.sh — check that the Debian packages a make target needs are installed.
+#
+# usage: sh scripts/deps.sh [bench] [lint] [format]
+# With no argument it checks what `make`, `make test` and `make run` need: the compiler, make,
+# pkg-config, the -dev libraries the build links, CUnit (tests), bc (the calculator tests'
+# oracle), python3 (the sandbox runs /usr/bin/python3; make run parses JSON with it) and the
+# curl command (make run). Each argument adds what one other target needs: bench adds wrk,
+# lint adds cppcheck and git, format adds clang-format and git. Nothing here checks nginx:
+# nothing in the repository runs it yet.
+#
+# When something is missing: as root (a fresh machine, CI) it installs it with
+# apt-get --no-install-recommends; as any other user it prints the one apt-get line to run
+# and exits 1. Prints nothing when all is there.
 set -u
 missing=""
-need_pc() { pkg-config --exists "$1" 2>/dev/null || missing="$missing $2"; }
-need_cmd() { command -v "$1" >/dev/null 2>&1 || missing="$missing $2"; }
-need_file() { [ -e "$1" ] || missing="$missing $2"; }
+add() { case " $missing " in *" $1 "*) ;; *) missing="$missing $1" ;; esac; }
+need_pc() { pkg-config --exists "$1" 2>/dev/null || add "$2"; }
+need_cmd() { command -v "$1" >/dev/null 2>&1 || add "$2"; }
+need_file() { [ -e "$1" ] || add "$2"; }
 
-need_cmd pkg-config pkg-config
+# build
+need_cmd make make
 need_cmd cc gcc
+need_cmd pkg-config pkg-config
 need_pc libmicrohttpd libmicrohttpd-dev
 need_pc jansson libjansson-dev
 need_pc libcurl libcurl4-openssl-dev
 need_pc libseccomp libseccomp-dev
-need_pc cunit libcunit1-dev
+# GLPK: linked for the freeze planner's LP solver (DESIGN.md, "real LP solver (GLPK)").
 need_file /usr/include/glpk.h libglpk-dev
+# test
+need_pc cunit libcunit1-dev
 need_cmd bc bc
+# test and run: the sandbox execs /usr/bin/python3; run.sh calls python3 and curl
 need_file /usr/bin/python3 python3
-need_cmd wrk wrk
-need_cmd nginx nginx
+need_cmd curl curl
+
+for target in "$@"; do
+    case $target in
+        bench) need_cmd wrk wrk ;;
+        lint) need_cmd cppcheck cppcheck; need_cmd git git ;;
+        format) need_cmd clang-format clang-format; need_cmd git git ;;
+        *) echo "deps: unknown target '$target' (bench, lint, format)" >&2; exit 2 ;;
+    esac
+done
 
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ]; then
-    echo "deps: missing:$missing — install them with: sudo apt-get install --no-install-recommends$missing" >&2
+    echo "deps: missing Debian packages:$missing" >&2
+    echo "deps: install them as root, then run make again:" >&2
+    echo "    apt-get install --no-install-recommends$missing" >&2
     exit 1
 fi
 echo "deps: installing:$missing" >&2

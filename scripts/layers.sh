@@ -15,11 +15,13 @@ rank() {
     echo -1
 }
 status=0
+out=$(mktemp) || exit 1
 for layer in $order; do
     own=$(rank "$layer")
-    for f in $(git ls-files "$layer/*.c" "$layer/*.h" 2>/dev/null); do
+    for f in $(find "$layer" -name "*.[ch]" | sort); do
         grep -n '^#include "' "$f" | while IFS= read -r line; do
             inc=${line#*#include \"}
+            inc=${inc%%\"*}
             dir=${inc%%/*}
             [ "$dir" = "$inc" ] && { echo "$f: '$inc' names no layer folder"; continue; }
             r=$(rank "$dir")
@@ -30,13 +32,13 @@ for layer in $order; do
             fi
         done
     done
-done >build/.layers.out 2>&1 || true
-if [ -s build/.layers.out ]; then
+done >"$out" 2>&1 || true
+if [ -s "$out" ]; then
     echo "layers: a lower layer includes a higher one (order: $order):"
-    cat build/.layers.out
+    cat "$out"
     status=1
 else
     echo "layers: clean ($order)"
 fi
-rm -f build/.layers.out
+rm -f "$out"
 exit $status

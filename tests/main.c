@@ -1,14 +1,18 @@
 /*
- * main.c — the test runner: builds CUnit suites from TG_TEST registrations, runs them with
- * the basic runner, prints "N passed, N failed" as the last line, and exits non-zero on any
- * failure or registry error. Arguments, if any, name the suites to run.
+ * main.c — the test runner: builds CUnit suites from TG_TEST registrations and runs them
+ * with CUnit's TestRun layer and handlers of its own (not the basic runner, which is silent
+ * until the end). It prints one line per suite as the suite finishes (name, tests passed and
+ * failed, seconds), each failed assertion as file:line and condition when its test finishes,
+ * "N passed, N failed" (tests) as the last line, and exits non-zero on any failure or
+ * registry error. Arguments, if any, name the suites to run; an unknown name is an error.
  */
 #include "tg_test.h"
 
-#include <CUnit/Basic.h>
+#include <CUnit/TestRun.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_TESTS 4096
 
@@ -49,9 +53,67 @@ static int wanted(const char *suite, int argc, char **argv) {
     return 0;
 }
 
-int main(int argc, char **argv) {
-    unsigned run, failed, asserts_failed;
+/* ---- progress: one line per suite ---------------------------------------------------------- */
 
+static struct {
+    unsigned passed, failed; /* tests of the running suite */
+    struct timespec start;
+} cur;
+
+static double since(const struct timespec *t0) {
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void on_suite_start(const CU_pSuite s) {
+    (void)s;
+    cur.passed = cur.failed = 0;
+    clock_gettime(CLOCK_MONOTONIC, &cur.start);
+}
+
+/* f: this test's failure records (NULL when it passed); the list runs on to the end. */
+static void on_test_complete(const CU_pTest t, const CU_pSuite s, const CU_pFailureRecord f) {
+    if (!f) {
+        cur.passed++;
+        return;
+    }
+    cur.failed++;
+    for (CU_pFailureRecord r = f; r; r = r->pNext)
+        if (r->pTest == t)
+            printf("  FAIL %s/%s %s:%u: %s\n", s->pName, t->pName,
+                   r->strFileName ? r->strFileName : "?", r->uiLineNumber,
+                   r->strCondition ? r->strCondition : "");
+    fflush(stdout);
+}
+
+static void on_suite_complete(const CU_pSuite s, const CU_pFailureRecord f) {
+    (void)f;
+    printf("%-18s %4u passed, %u failed  %6.1f s\n", s->pName, cur.passed, cur.failed,
+           since(&cur.start));
+    fflush(stdout);
+}
+
+static void on_suite_setup_failure(const CU_pSuite s) {
+    printf("%-18s set-up or clean-up failed\n", s->pName);
+    fflush(stdout);
+}
+
+int main(int argc, char **argv) {
+    unsigned run, failed, asserts_failed, nsuites = 0, ntests = 0;
+    struct timespec t0;
+
+    for (int i = 1; i < argc; i++) {
+        size_t k = 0;
+
+        while (k < nregs && strcmp(regs[k].suite, argv[i]) != 0)
+            k++;
+        if (k == nregs) {
+            fprintf(stderr, "tests: no suite named '%s'\n0 passed, 1 failed\n", argv[i]);
+            return 2;
+        }
+    }
     if (CU_initialize_registry() != CUE_SUCCESS) {
         fprintf(stderr, "tests: CUnit registry: %s\n", CU_get_error_msg());
         return 2;
@@ -62,17 +124,27 @@ int main(int argc, char **argv) {
         if (!wanted(regs[i].suite, argc, argv))
             continue;
         s = CU_get_suite(regs[i].suite);
-        if (!s)
+        if (!s) {
             s = CU_add_suite(regs[i].suite, NULL, NULL);
+            nsuites++;
+        }
         if (!s || !CU_add_test(s, regs[i].name, regs[i].fn)) {
             fprintf(stderr, "tests: cannot register %s/%s: %s\n", regs[i].suite, regs[i].name,
                     CU_get_error_msg());
             CU_cleanup_registry();
             return 2;
         }
+        ntests++;
     }
-    CU_basic_set_mode(CU_BRM_NORMAL);
-    CU_basic_run_tests();
+    CU_set_suite_start_handler(on_suite_start);
+    CU_set_test_complete_handler(on_test_complete);
+    CU_set_suite_complete_handler(on_suite_complete);
+    CU_set_suite_init_failure_handler(on_suite_setup_failure);
+    CU_set_suite_cleanup_failure_handler(on_suite_setup_failure);
+    printf("running %u suites, %u tests\n", nsuites, ntests);
+    fflush(stdout);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CU_run_all_tests();
     run = CU_get_number_of_tests_run();
     failed = CU_get_number_of_tests_failed();
     asserts_failed = CU_get_number_of_failures();
@@ -81,6 +153,7 @@ int main(int argc, char **argv) {
         printf("no tests ran\n0 passed, 1 failed\n");
         return 1;
     }
-    printf("\n%u passed, %u failed\n", run - failed, failed);
+    printf("all suites: %.1f s\n", since(&t0));
+    printf("%u passed, %u failed\n", run - failed, failed);
     return (failed || asserts_failed) ? 1 : 0;
 }
