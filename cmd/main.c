@@ -4,7 +4,6 @@
  * Start-up failures (bad options, bind, corpus) print one clear line and exit non-zero;
  * that is the only place the program exits on an error.
  */
-#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -17,6 +16,7 @@
 #include "tools/corpus.h"
 #include "server/server.h"
 #include "server/taskgen.h"
+#include "base/num.h"
 #include "base/tg.h"
 
 struct command {
@@ -53,19 +53,6 @@ static int cmd_help(int argc, char **argv) {
     printf("usage: toolgym COMMAND [options]   (toolgym COMMAND --help for options)\n\n");
     for (size_t i = 0; i < TG_ARRAY_LEN(commands); i++)
         printf("  %-12s %s\n", commands[i].name, commands[i].summary);
-    return 0;
-}
-
-/* Parse a whole decimal number in [lo, hi]; 0 on success. */
-static int parse_long(const char *s, long lo, long hi, long *out) {
-    char *end;
-    long v;
-
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno || end == s || *end != '\0' || v < lo || v > hi)
-        return -1;
-    *out = v;
     return 0;
 }
 
@@ -122,23 +109,23 @@ static int cmd_serve(int argc, char **argv) {
             cfg.reward_config = v;
         } else if (strcmp(a, "--reward-mode") == 0) {
             cfg.reward_mode = v;
-        } else if (strcmp(a, "--port") == 0 && parse_long(v, 0, 65535, &n) == 0) {
+        } else if (strcmp(a, "--port") == 0 && num_long(v, 0, 65535, &n) == 0) {
             cfg.port = (int)n;
-        } else if (strcmp(a, "--threads") == 0 && parse_long(v, 1, 1024, &n) == 0) {
+        } else if (strcmp(a, "--threads") == 0 && num_long(v, 1, 1024, &n) == 0) {
             cfg.threads = (int)n;
-        } else if (strcmp(a, "--max-body") == 0 && parse_long(v, 1, 1L << 30, &n) == 0) {
+        } else if (strcmp(a, "--max-body") == 0 && num_long(v, 1, 1L << 30, &n) == 0) {
             cfg.max_body = (size_t)n;
-        } else if (strcmp(a, "--sync-ms") == 0 && parse_long(v, 0, 3600000, &n) == 0) {
+        } else if (strcmp(a, "--sync-ms") == 0 && num_long(v, 0, 3600000, &n) == 0) {
             cfg.sync_ms = (int)n;
-        } else if (strcmp(a, "--max-episodes") == 0 && parse_long(v, 1, 100000000, &n) == 0) {
+        } else if (strcmp(a, "--max-episodes") == 0 && num_long(v, 1, 100000000, &n) == 0) {
             cfg.max_episodes = (size_t)n;
-        } else if (strcmp(a, "--idle-sec") == 0 && parse_long(v, 1, 86400 * 365, &n) == 0) {
+        } else if (strcmp(a, "--idle-sec") == 0 && num_long(v, 1, 86400 * 365, &n) == 0) {
             cfg.idle_sec = (int)n;
-        } else if (strcmp(a, "--run-workers") == 0 && parse_long(v, 1, 256, &n) == 0) {
+        } else if (strcmp(a, "--run-workers") == 0 && num_long(v, 1, 256, &n) == 0) {
             cfg.run_workers = (int)n;
-        } else if (strcmp(a, "--code-cache") == 0 && parse_long(v, 0, 65536, &n) == 0) {
+        } else if (strcmp(a, "--code-cache") == 0 && num_long(v, 0, 65536, &n) == 0) {
             cfg.code_cache = (size_t)n;
-        } else if (strcmp(a, "--run-queue") == 0 && parse_long(v, 0, 100000, &n) == 0) {
+        } else if (strcmp(a, "--run-queue") == 0 && num_long(v, 0, 100000, &n) == 0) {
             cfg.run_queue = (int)n;
         } else {
             fprintf(stderr, "toolgym serve: bad option or value: %s %s\n", a, v);

@@ -11,7 +11,6 @@
  */
 #include "server/api_episodes.h"
 
-#include <errno.h>
 #include <microhttpd.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +24,7 @@
 #include "base/json_util.h"
 #include "base/limits.h"
 #include "base/metrics.h"
+#include "base/num.h"
 #include "server/report.h"
 #include "server/reward.h"
 #include "server/task.h"
@@ -68,21 +68,16 @@ static int check_query(struct http_req *rq, struct http_reply *rp, const char *c
 static int query_long(struct http_req *rq, struct http_reply *rp, const char *key, long lo, long hi,
                       long *out) {
     const char *v = http_query(rq, key);
-    char *end;
-    long n;
 
     if (!v)
         return 0;
-    errno = 0;
-    n = strtol(v, &end, 10);
-    if (errno || end == v || *end != '\0' || n < lo || n > hi) {
+    if (num_long(v, lo, hi, out)) {
         http_error(rp, 400, "invalid_request",
                    "Query parameter \"%s\" must be an integer in "
                    "%ld..%ld.",
                    key, lo, hi);
         return -1;
     }
-    *out = n;
     return 0;
 }
 

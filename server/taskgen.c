@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/num.h"
 #include "tools/calc.h"
 #include "tools/corpus.h"
 #include "tools/search.h"
@@ -1027,20 +1028,6 @@ int taskgen_write(const json_t *tasks, const char *path, struct tg_error *err) {
 
 /* ---- the subcommand --------------------------------------------------------------------- */
 
-static int parse_count(const char *s, unsigned long long max, unsigned long long *out) {
-    char *end;
-    unsigned long long v;
-
-    errno = 0;
-    if (!s || !*s || *s == '-')
-        return -1;
-    v = strtoull(s, &end, 10);
-    if (errno || *end || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 static int usage(void) {
     fprintf(stderr, "usage: toolgym tasks gen --seed S --out DIR [--corpus FILE] [--train N] "
                     "[--test M]\n"
@@ -1059,15 +1046,15 @@ static int cmd_gen(int argc, char **argv) {
     int rc, have_seed = 0;
 
     for (int i = 2; i < argc; i++) {
-        unsigned long long v;
+        uint64_t v;
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
 
-        if (strcmp(argv[i], "--seed") == 0 && !parse_count(val, ~0ULL, &v)) {
+        if (strcmp(argv[i], "--seed") == 0 && !num_u64(val, UINT64_MAX, &v)) {
             cfg.seed = v;
             have_seed = 1;
-        } else if (strcmp(argv[i], "--train") == 0 && !parse_count(val, TASKGEN_MAX_TASKS, &v)) {
+        } else if (strcmp(argv[i], "--train") == 0 && !num_u64(val, TASKGEN_MAX_TASKS, &v)) {
             cfg.ntrain = (size_t)v;
-        } else if (strcmp(argv[i], "--test") == 0 && !parse_count(val, TASKGEN_MAX_TASKS, &v)) {
+        } else if (strcmp(argv[i], "--test") == 0 && !num_u64(val, TASKGEN_MAX_TASKS, &v)) {
             cfg.ntest = (size_t)v;
         } else if (strcmp(argv[i], "--out") == 0 && val) {
             out = val;

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "base/limits.h"
+#include "base/num.h"
 
 /* ---- tables ------------------------------------------------------------------------------ */
 
@@ -634,18 +635,8 @@ static void corpus_usage(void) {
                     "  defaults: --seed 1 --docs 600 --out data/corpus.jsonl\n");
 }
 
-static int parse_ull(const char *s, unsigned long long *out) {
-    char *end;
-
-    errno = 0;
-    if (!s || !*s || *s == '-')
-        return -1;
-    *out = strtoull(s, &end, 10);
-    return (errno || *end) ? -1 : 0;
-}
-
 int corpus_cmd(int argc, char **argv) {
-    unsigned long long seed = CORPUS_DEFAULT_SEED, ndocs = CORPUS_DEFAULT_DOCS;
+    uint64_t seed = CORPUS_DEFAULT_SEED, ndocs = CORPUS_DEFAULT_DOCS;
     const char *path = CORPUS_DEFAULT_PATH;
     char tmp[PATH_MAX];
     struct tg_error err = {{0}, {0}};
@@ -659,9 +650,9 @@ int corpus_cmd(int argc, char **argv) {
     for (int i = 2; i < argc; i++) {
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
 
-        if (strcmp(argv[i], "--seed") == 0 && parse_ull(val, &seed) == 0) {
+        if (strcmp(argv[i], "--seed") == 0 && num_u64(val, UINT64_MAX, &seed) == 0) {
             i++;
-        } else if (strcmp(argv[i], "--docs") == 0 && parse_ull(val, &ndocs) == 0) {
+        } else if (strcmp(argv[i], "--docs") == 0 && num_u64(val, UINT64_MAX, &ndocs) == 0) {
             i++;
         } else if (strcmp(argv[i], "--out") == 0 && val) {
             path = val;
@@ -705,7 +696,8 @@ int corpus_cmd(int argc, char **argv) {
         fprintf(stderr, "toolgym corpus: %s\n", err.message);
         return 1;
     }
-    fprintf(stderr, "toolgym corpus: wrote %llu documents (seed %llu) to %s\n", ndocs, seed, path);
+    fprintf(stderr, "toolgym corpus: wrote %llu documents (seed %llu) to %s\n",
+            (unsigned long long)ndocs, (unsigned long long)seed, path);
     return 0;
 }
 
