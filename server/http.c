@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "server/api.h"
@@ -486,12 +487,41 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
     vfprintf(stderr, fmt, ap);
 }
 
+/*
+ * Open the listening socket ourselves rather than letting libmicrohttpd do it, so that a port
+ * already in use is an error naming the port: SO_REUSEADDR only (restarts within TIME_WAIT
+ * work), never SO_REUSEPORT, which would let a second server share the port and the kernel
+ * split connections between the two. Returns the socket, or -1 with *err filled.
+ */
+static int listen_socket(const struct sockaddr_in *sa, const char *host, int port,
+                         struct tg_error *err) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), on = 1, e;
+
+    if (fd < 0) {
+        tg_error_set(err, "bind", "Cannot open a socket for %s:%d: %s.", host, port,
+                     strerror(errno));
+        return -1;
+    }
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == 0 &&
+        bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0 && listen(fd, SOMAXCONN) == 0)
+        return fd;
+    e = errno;
+    close(fd);
+    if (e == EADDRINUSE)
+        tg_error_set(err, "bind", "Port %d is already in use on %s (another server is listening).",
+                     port, host);
+    else
+        tg_error_set(err, "bind", "Cannot listen on %s:%d: %s.", host, port, strerror(e));
+    return -1;
+}
+
 int http_start(struct server *s, struct tg_error *err) {
     struct sockaddr_in sa;
-    const union MHD_DaemonInfo *info;
+    socklen_t len = sizeof(sa);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG;
     int threads = s->cfg.threads > 0 ? s->cfg.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    int fd;
 
     if (threads < 1)
         threads = 1;
@@ -502,21 +532,32 @@ int http_start(struct server *s, struct tg_error *err) {
         tg_error_set(err, "config", "--host %s is not an IPv4 address.", s->cfg.host);
         return TG_EINVAL;
     }
+    fd = listen_socket(&sa, s->cfg.host, s->cfg.port, err);
+    if (fd < 0)
+        return TG_EIO;
+    if (getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
+        tg_error_set(err, "bind", "Cannot read the bound port of %s: %s.", s->cfg.host,
+                     strerror(errno));
+        close(fd);
+        return TG_EIO;
+    }
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->drained, NULL);
     s->daemon = MHD_start_daemon(
-        flags, (uint16_t)s->cfg.port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_log, s, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)TG_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)TG_CONN_TIMEOUT_SEC,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+        MHD_OPTION_END);
     if (!s->daemon) {
-        tg_error_set(err, "bind", "Cannot listen on %s:%d: %s.", s->cfg.host, s->cfg.port,
-                     strerror(errno));
+        tg_error_set(err, "bind", "Cannot start the HTTP daemon on %s:%d: %s.", s->cfg.host,
+                     s->cfg.port, strerror(errno));
+        close(fd);
+        pthread_mutex_destroy(&s->mu);
+        pthread_cond_destroy(&s->drained);
         return TG_EIO;
     }
-    info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = info ? info->port : s->cfg.port;
+    s->port = ntohs(sa.sin_port);
     return 0;
 }
 

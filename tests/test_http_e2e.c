@@ -611,6 +611,38 @@ TG_TEST(http_e2e, serves_others_while_hostile_clients_misbehave) {
     CU_ASSERT_EQUAL(ok, 50);
 }
 
+/* A second server on a port in use fails and names the port; the first keeps serving alone
+ * (no SO_REUSEPORT: the kernel must not split connections between the two). */
+TG_TEST(http_e2e, port_in_use_is_an_error_naming_the_port) {
+    struct server_config c;
+    struct server *second = NULL;
+    struct tg_error err;
+    struct http_resp r;
+    char port[16];
+    int rc;
+
+    start();
+    CU_ASSERT_FATAL(srv != NULL);
+    server_config_defaults(&c);
+    c.quiet = 1;
+    c.port = server_port(srv);
+    snprintf(port, sizeof(port), "%d", c.port);
+    memset(&err, 0, sizeof(err));
+    rc = server_start(&c, &second, &err);
+    CU_ASSERT_EQUAL(rc, TG_EIO);
+    CU_ASSERT_PTR_NULL(second);
+    CU_ASSERT_STRING_EQUAL(err.code, "bind");
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, port));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "in use"));
+    if (rc == 0)
+        server_stop(second);
+    for (int i = 0; i < 8; i++) {
+        r = post("/v1/episodes", "{\"task_id\":\"train-00003\"}");
+        CU_ASSERT_EQUAL(r.status, 201);
+        http_resp_free(&r);
+    }
+}
+
 /* the last test of the suite stops the shared server cleanly */
 TG_TEST(http_e2e, zz_stop) {
     test_server_stop(srv);
