@@ -45,18 +45,36 @@ struct family_help {
     const char *help;
 };
 
+/* Every family the server emits, with its HELP text; docs/api.md documents the same list and
+ * tests/test_metrics_e2e.c checks that the code, this table and the doc agree. */
 static const struct family_help helps[] = {
-    {"toolgym_http_requests_total", "HTTP requests by route and status."},
-    {"toolgym_http_request_seconds", "HTTP request latency by route."},
-    {"toolgym_tool_calls_total", "Tool calls by tool and outcome (ok, tool_error, invalid)."},
-    {"toolgym_tool_seconds", "Tool call latency by tool."},
-    {"toolgym_episodes_started_total", "Episodes created (including forks)."},
-    {"toolgym_episodes_finished_total", "Episodes finished, by outcome."},
-    {"toolgym_judge_labels_total", "Judge labels given to steps."},
-    {"toolgym_sandbox_runs_total", "Sandboxed code runs by result."},
-    {"toolgym_sandbox_kills_total", "Sandboxed runs killed, by reason."},
+    {"toolgym_http_requests_total", "HTTP requests by route pattern and status code."},
+    {"toolgym_http_request_seconds", "HTTP request latency in seconds, by route pattern."},
+    {"toolgym_tool_calls_total",
+     "Tool calls by tool and outcome (ok, tool_error, invalid, internal)."},
+    {"toolgym_tool_seconds", "Tool call latency in seconds, by tool."},
+    {"toolgym_episodes_started_total", "Episodes created, forks included."},
+    {"toolgym_episodes_forked_total", "Episodes created by forking another episode."},
+    {"toolgym_episodes_finished_total",
+     "Episodes finished, by outcome (correct, incorrect, step_limit)."},
+    {"toolgym_episodes_in_memory", "Episodes held in the in-memory store, finished or not."},
+    {"toolgym_episodes_expired_total", "Unfinished episodes dropped after their idle timeout."},
+    {"toolgym_episodes_evicted_total",
+     "Finished episodes dropped, oldest first, to make room in a full store."},
+    {"toolgym_episodes_refused_total",
+     "Episode creations refused with 503: the store was full of unfinished episodes."},
+    {"toolgym_judge_labels_total", "Judge labels given to episode steps, by label."},
+    {"toolgym_sandbox_runs_total",
+     "Programs run in the sandbox, by result (ok, runtime_error, timeout, killed)."},
+    {"toolgym_sandbox_kills_total",
+     "Sandboxed programs ended by the wall clock or a signal, by reason (timeout, seccomp, "
+     "cpu_limit, signal)."},
     {"toolgym_run_queue_rejected_total", "Code runs refused with 503 because the queue was full."},
-    {"toolgym_episodes_active", "Episodes held in memory."},
+    {"toolgym_code_cache_total", "run_code result cache lookups, by result (hit, miss)."},
+    {"toolgym_trajectory_torn_lines_total",
+     "Torn last lines found in the trajectory log at start and isolated."},
+    {"toolgym_trajectory_write_errors_total",
+     "Trajectory lines that could not be written (failed or short writes)."},
     {"toolgym_metrics_dropped_total", "Metric series dropped because the table was full."},
 };
 
@@ -218,11 +236,11 @@ static void put(struct buf *b, const char *fmt, ...) {
     }
 }
 
-static const char *help_of(const char *name) {
+const char *metrics_help(const char *name) {
     for (size_t i = 0; i < sizeof(helps) / sizeof(helps[0]); i++)
         if (strcmp(helps[i].name, name) == 0)
             return helps[i].help;
-    return "toolgym metric.";
+    return NULL;
 }
 
 static void render_series(struct buf *b, struct series *s) {
@@ -270,8 +288,9 @@ char *metrics_render(void) {
             seen = strcmp(table[atomic_load(&order[j])].name, si->name) == 0;
         if (seen)
             continue;
-        put(&b, "# HELP %s %s\n# TYPE %s %s\n", si->name, help_of(si->name), si->name,
-            kinds[si->kind]);
+        if (metrics_help(si->name)) /* a family missing from the table gets no HELP line */
+            put(&b, "# HELP %s %s\n", si->name, metrics_help(si->name));
+        put(&b, "# TYPE %s %s\n", si->name, kinds[si->kind]);
         for (unsigned j = i; j < n; j++) {
             struct series *sj = &table[atomic_load(&order[j])];
 
@@ -283,7 +302,7 @@ char *metrics_render(void) {
     put(&b,
         "# HELP toolgym_metrics_dropped_total %s\n# TYPE toolgym_metrics_dropped_total "
         "counter\ntoolgym_metrics_dropped_total %llu\n",
-        help_of("toolgym_metrics_dropped_total"), (unsigned long long)atomic_load(&dropped));
+        metrics_help("toolgym_metrics_dropped_total"), (unsigned long long)atomic_load(&dropped));
     if (b.oom) {
         free(b.p);
         return NULL;

@@ -2,9 +2,9 @@
  * metrics.h — process-wide Prometheus counters and histograms for /metrics.
  *
  * A metric is a family name plus a label string in Prometheus syntax ("route=\"/healthz\",
- * status=\"200\""). Families are registered implicitly on first use; their HELP and TYPE
- * lines come from a fixed table in metrics.c. All functions are thread-safe (one mutex; the
- * critical sections are a hash probe and an add). It does not export anything itself.
+ * status=\"200\""). Series are created implicitly on first use; a family's HELP text comes
+ * from the table in metrics.c (docs/api.md lists the same families), its TYPE from how it is
+ * used. All functions are thread-safe and lock-free. It does not export anything itself.
  */
 #ifndef TG_METRICS_H
 #define TG_METRICS_H
@@ -24,5 +24,9 @@ char *metrics_render(void);
 
 /* metrics_get — current value of a counter or gauge (0 if absent); for tests. */
 double metrics_get(const char *name, const char *labels);
+
+/* metrics_help — the HELP text of family `name` (static), or NULL for a family missing from
+ * the table (it is then rendered without a HELP line). Thread-safe. */
+const char *metrics_help(const char *name);
 
 #endif

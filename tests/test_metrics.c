@@ -86,3 +86,18 @@ TG_TEST(metrics, overlong_names_are_dropped_not_truncated) {
         free(text);
     }
 }
+
+TG_TEST(metrics, a_family_without_help_text_gets_no_placeholder) {
+    char *text;
+
+    CU_ASSERT_PTR_NULL(metrics_help("test_metrics_undocumented_total"));
+    CU_ASSERT_PTR_NOT_NULL(metrics_help("toolgym_sandbox_runs_total"));
+    metrics_inc("test_metrics_undocumented_total", "", 1);
+    text = metrics_render();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+    CU_ASSERT_PTR_NULL(strstr(text, "# HELP test_metrics_undocumented_total"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "# TYPE test_metrics_undocumented_total counter\n"
+                                        "test_metrics_undocumented_total 1\n"));
+    CU_ASSERT_PTR_NULL(strstr(text, "toolgym metric."));
+    free(text);
+}

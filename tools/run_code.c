@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "base/limits.h"
+#include "base/metrics.h"
 #include "tools/sandbox.h"
 
 const char run_code_description[] =
@@ -153,6 +154,30 @@ static const char *signal_label(int sig) {
     }
 }
 
+/* Count one finished sandbox run in toolgym_sandbox_runs_total{result}, and, when the wall
+ * clock or a signal ended it, in toolgym_sandbox_kills_total{reason}. Runs the sandbox could
+ * not start and answers from the code cache are not runs. */
+static void count_run(const struct sandbox_result *r) {
+    const char *result = "ok", *reason = NULL;
+    char labels[64];
+
+    if (r->timed_out) {
+        result = "timeout";
+        reason = "timeout";
+    } else if (r->signal) {
+        result = "killed";
+        reason = r->signal == SIGSYS ? "seccomp" : r->signal == SIGXCPU ? "cpu_limit" : "signal";
+    } else if (r->exit_code != 0) {
+        result = "runtime_error";
+    }
+    snprintf(labels, sizeof(labels), "result=\"%s\"", result);
+    metrics_inc("toolgym_sandbox_runs_total", labels, 1);
+    if (reason) {
+        snprintf(labels, sizeof(labels), "reason=\"%s\"", reason);
+        metrics_inc("toolgym_sandbox_kills_total", labels, 1);
+    }
+}
+
 static json_t *result_json(const struct sandbox_result *r, struct rc_buf *so, struct rc_buf *se) {
     buf_add(so, "", 0);
     buf_add(se, "", 0);
@@ -216,6 +241,7 @@ int run_code_tool_invoke(const json_t *args, struct tool_result *out) {
         return TG_ENOMEM;
     if (rc)
         return fail_simple(out, err.code, err.message);
+    count_run(&r);
 
     buf_add_utf8(&so, r.out, r.out_len);
     buf_add_utf8(&se, r.err, r.err_len);
