@@ -18,6 +18,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/limits.h"
@@ -722,6 +724,178 @@ TG_TEST(sandbox, background_processes_do_not_survive) {
     /* run() already checked that no slot-uid process remains; check once more later on. */
     usleep(100 * 1000);
     CU_ASSERT_EQUAL(slot_processes(), 0);
+}
+
+/* ---- the boundary: signals, side channels, host identity and statistics (issue 9) ------ */
+
+TG_TEST(sandbox, signals_stay_inside) {
+    struct sandbox_result r;
+    pid_t helper;
+    int st = 0;
+
+    NEED_SANDBOX();
+    /* A stopped process in this (the server's) process group and session. SIGCONT may be sent
+     * to any process of the same session whatever the uid, so a run that shared the server's
+     * session could resume it. */
+    helper = fork();
+    CU_ASSERT_FATAL(helper >= 0);
+    if (helper == 0) {
+        for (;;)
+            pause();
+    }
+    CU_ASSERT_FATAL(kill(helper, SIGSTOP) == 0);
+    CU_ASSERT_FATAL(waitpid(helper, &st, WUNTRACED) == helper && WIFSTOPPED(st));
+    CU_ASSERT_EQUAL(run("import os, signal\n"
+                        "for f in (lambda: os.kill(0, signal.SIGCONT),\n"
+                        "          lambda: os.kill(-1, signal.SIGCONT),\n"
+                        "          lambda: os.killpg(os.getpgrp(), signal.SIGCONT)):\n"
+                        "    try: f(); print('sent')\n"
+                        "    except OSError as e: print(type(e).__name__)\n"
+                        "print(os.getsid(0) == os.getpgrp() == os.getpid())\n",
+                        NULL, 3000, &r),
+                    0);
+    /* kill(-1) finds nobody it may signal in the namespace (init is exempt): ESRCH */
+    CU_ASSERT_STRING_EQUAL(r.out ? r.out : "", "sent\nProcessLookupError\nsent\nTrue\n");
+    /* The helper is still stopped: no SIGCONT reached it. */
+    CU_ASSERT_EQUAL(waitpid(helper, &st, WCONTINUED | WNOHANG), 0);
+    kill(helper, SIGKILL);
+    waitpid(helper, &st, 0);
+    sandbox_result_free(&r);
+}
+
+TG_TEST(sandbox, inotify_and_fanotify_denied) {
+    struct sandbox_result r;
+
+    NEED_SANDBOX();
+    /* Watching the shared read-only binds would show which modules a concurrent run imports. */
+    CU_ASSERT_EQUAL_FATAL(
+        run("import ctypes\n"
+            "libc = ctypes.CDLL(None, use_errno=True)\n"
+            "for name, call in (('init', lambda: libc.inotify_init()),\n"
+            "                   ('init1', lambda: libc.inotify_init1(0)),\n"
+            "                   ('add_watch', lambda: libc.inotify_add_watch(\n"
+            "                       0, b'/usr/lib', 0xfff)),\n"
+            "                   ('rm_watch', lambda: libc.inotify_rm_watch(0, 1)),\n"
+            "                   ('fanotify', lambda: libc.fanotify_init(0, 0)),\n"
+            "                   ('mark', lambda: libc.fanotify_mark(0, 1, 1, -100,\n"
+            "                       b'/usr'))):\n"
+            "    print(name, call(), ctypes.get_errno())\n",
+            NULL, 3000, &r),
+        0);
+    CU_ASSERT_STRING_EQUAL(r.out ? r.out : "", "init -1 1\ninit1 -1 1\nadd_watch -1 1\n"
+                                               "rm_watch -1 1\nfanotify -1 1\nmark -1 1\n");
+    sandbox_result_free(&r);
+}
+
+/* The host's mount that holds path: "maj:min", file system type and source. 0 if found. */
+static int host_mount_of(const char *path, char *devno, size_t dn, char *fstype, size_t fn,
+                         char *source, size_t sn) {
+    struct stat st;
+    char line[4096];
+    FILE *f;
+    int found = -1;
+
+    if (stat(path, &st) != 0)
+        return -1;
+    snprintf(devno, dn, "%u:%u", major(st.st_dev), minor(st.st_dev));
+    f = fopen("/proc/self/mountinfo", "r");
+    if (!f)
+        return -1;
+    while (found && fgets(line, sizeof(line), f)) {
+        char dev[64], type[64], src[512];
+        const char *sep = strstr(line, " - ");
+
+        if (sscanf(line, "%*s %*s %63s", dev) != 1 || strcmp(dev, devno) != 0 || !sep ||
+            sscanf(sep + 3, "%63s %511s", type, src) != 2)
+            continue;
+        snprintf(fstype, fn, " %s ", type);
+        snprintf(source, sn, " %s ", src);
+        found = 0;
+    }
+    fclose(f);
+    return found;
+}
+
+TG_TEST(sandbox, host_identity_hidden) {
+    struct sandbox_result r;
+    char devno[64], dev_field[80], fstype[80], source[600], mine[32];
+
+    NEED_SANDBOX();
+    CU_ASSERT_FATAL(host_mount_of("/usr/lib/python3", devno, sizeof(devno), fstype, sizeof(fstype),
+                                  source, sizeof(source)) == 0 ||
+                    host_mount_of("/usr/lib", devno, sizeof(devno), fstype, sizeof(fstype), source,
+                                  sizeof(source)) == 0);
+    snprintf(dev_field, sizeof(dev_field), " %s ", devno);
+    CU_ASSERT_EQUAL_FATAL(run("import os\n"
+                              "print(open('/proc/self/cgroup').read())\n"
+                              "print('=====')\n"
+                              "print(open('/proc/self/mountinfo').read())\n"
+                              "print(open('/proc/self/mounts').read())\n",
+                              NULL, 3000, &r),
+                          0);
+    CU_ASSERT_FATAL(r.out && strstr(r.out, "=====") != NULL);
+    /* cgroup: every hierarchy is the namespace's root; neither our pid nor the host tree. */
+    snprintf(mine, sizeof(mine), "%d", (int)getpid());
+    for (const char *p = r.out; *p && strncmp(p, "=====", 5) != 0;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+
+        if (n > 0 && !(n >= 2 && p[n - 2] == ':' && p[n - 1] == '/')) {
+            fprintf(stderr, "\ncgroup line: %.*s\n", (int)n, p);
+            CU_FAIL("a cgroup path other than / is visible");
+        }
+        p += n + (nl ? 1 : 0);
+    }
+    CU_ASSERT(strstr(r.out, "toolgym-") == NULL);
+    /* mountinfo: nothing of the host's disk, file system or device file system. */
+    CU_ASSERT(strstr(r.out, dev_field) == NULL);
+    CU_ASSERT(strstr(r.out, fstype) == NULL);
+    CU_ASSERT(strstr(r.out, source) == NULL);
+    CU_ASSERT(strstr(r.out, "devtmpfs") == NULL);
+    if (strstr(r.out, dev_field) || strstr(r.out, fstype) || strstr(r.out, source))
+        fprintf(stderr, "\nhost mount%s%s%s visible:\n%s\n", dev_field, fstype, source, r.out);
+    sandbox_result_free(&r);
+    /* and the binds still work: the standard library and /dev/urandom */
+    CU_ASSERT_EQUAL_FATAL(run("import json, os, random\n"
+                              "print(len(os.urandom(16)), json.dumps([1]), open('/dev/null').read()"
+                              " == '', len(open('/dev/zero', 'rb').read(3)))\n",
+                              NULL, 3000, &r),
+                          0);
+    CU_ASSERT_STRING_EQUAL(r.out ? r.out : "", "16 [1] True 3\n");
+    sandbox_result_free(&r);
+}
+
+TG_TEST(sandbox, host_statistics_denied) {
+    struct sandbox_result r;
+
+    NEED_SANDBOX();
+    /* sysinfo (RAM, uptime, load, tasks), statfs/fstatfs/ustat (disk size and free space) */
+    CU_ASSERT_EQUAL_FATAL(
+        run("import ctypes, os, shutil\n"
+            "libc = ctypes.CDLL(None, use_errno=True)\n"
+            "buf = ctypes.create_string_buffer(256)\n"
+            "print('sysinfo', libc.sysinfo(buf), ctypes.get_errno(),\n"
+            "      buf.raw == bytes(256))\n"
+            "print('ustat', libc.syscall(136, 0x10300, buf), ctypes.get_errno())\n"
+            "for p in ('/usr/lib', '/usr/lib/python3', '/tmp', '/'):\n"
+            "    try: print('statvfs', os.statvfs(p).f_blocks)\n"
+            "    except OSError as e: print(type(e).__name__)\n"
+            "fd = os.open('/usr/lib', os.O_RDONLY)\n"
+            "try: print('fstatvfs', os.fstatvfs(fd).f_blocks)\n"
+            "except OSError as e: print(type(e).__name__)\n"
+            "try: print('disk_usage', shutil.disk_usage('/tmp'))\n"
+            "except OSError as e: print(type(e).__name__)\n"
+            "for p in ('/proc/meminfo', '/proc/loadavg', '/proc/uptime'):\n"
+            "    print(os.path.exists(p))\n",
+            NULL, 3000, &r),
+        0);
+    CU_ASSERT_STRING_EQUAL(r.out ? r.out : "",
+                           "sysinfo -1 1 True\nustat -1 1\nPermissionError\nPermissionError\n"
+                           "PermissionError\nPermissionError\nPermissionError\nPermissionError\n"
+                           "False\nFalse\nFalse\n");
+    if (r.out && strncmp(r.out, "sysinfo -1 1 True\n", 18) != 0)
+        fprintf(stderr, "\n%s%s\n", r.out, r.err);
+    sandbox_result_free(&r);
 }
 
 /* ---- concurrency ---------------------------------------------------------------------------- */

@@ -3,21 +3,22 @@
  *
  * How a run works (all processes are started with CLONE_VM|CLONE_VFORK, never fork()):
  *
- *   caller thread ──clone(VM|VFORK|NEWPID|NEWNET|NEWIPC|NEWUTS)──> init (pid 1 in the new
- *   namespaces). init shares the caller's memory while the caller sleeps in clone(), like
- *   posix_spawn's child does. It enters the template mount namespace built at start-up (a
- *   read-only tmpfs root with read-only binds of python and its libraries), unshares a
- *   private copy of it, mounts a private /tmp and a fresh /proc, then
- *   ──clone(VM|VFORK)──> child, which joins the slot cgroups, drops to the slot uid, sets
+ *   caller thread ──clone(VM|VFORK|NEWPID|NEWNET|NEWIPC|NEWUTS|NEWCGROUP)──> init (pid 1 in
+ *   the new namespaces). init shares the caller's memory while the caller sleeps in clone(),
+ *   like posix_spawn's child does. It leaves the server's session (setsid), enters the
+ *   template mount namespace built at start-up (a read-only tmpfs root with a copy of python
+ *   and read-only overlay views of its libraries), unshares a private copy of it, mounts a
+ *   private /tmp and a fresh /proc, then
+ *   ──clone(VM|VFORK)──> child, which starts its own session, drops to the slot uid, sets
  *   NO_NEW_PRIVS, rlimits and the seccomp filter and execs /usr/bin/python3 -I -S -c CODE
- *   with an empty environment.
+ *   with an empty environment. (Both inherit the slot cgroups from the caller.)
  *   init supervises: it polls the output pipes (capped, draining beyond the cap), feeds
  *   stdin, watches a pidfd for the child's exit and enforces the wall clock. It writes the
  *   result straight into the caller's memory, kills everything left in the namespace and
  *   exits; the kernel tears the namespace down, and the caller reaps init.
  *
  * Building the root once per process (a template mount namespace held by an fd) keeps the
- * per-run cost to one unshare of a ~12-mount namespace plus two small mounts.
+ * per-run cost to one unshare of a ~6-mount namespace plus two small mounts.
  *
  * Code that runs in init or the child shares the server's memory: it uses only system
  * calls and the preallocated per-slot buffers — no malloc, no stdio, no locks.
@@ -46,8 +47,10 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,7 +61,7 @@
 #define SB_STACK_BYTES (256 * 1024) /* stack of init and of the pre-exec child */
 #define SB_PYTHON      "/usr/bin/python3"
 #define SB_STAGE       "/tmp" /* where the template root is assembled (private namespace) */
-#define SB_NS_FLAGS    (CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
+#define SB_NS_FLAGS    (CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP)
 #define SB_TICK_MS     5 /* exit polling period when pidfds are unavailable */
 
 #if defined(__x86_64__)
@@ -95,6 +98,7 @@ enum sb_step {
     ST_FDS,
     ST_CHDIR,
     ST_IDS,
+    ST_SESSION,
     ST_NNP,
     ST_RLIMIT,
     ST_SECCOMP,
@@ -102,8 +106,8 @@ enum sb_step {
 };
 
 static const char *const step_names[] = {
-    "none",     "setns", "unshare", "mount /tmp",   "mount /proc", "pipe",    "clone", "cgroup",
-    "fd setup", "chdir", "uid/gid", "no_new_privs", "rlimit",      "seccomp", "exec",
+    "none",     "setns", "unshare", "mount /tmp", "mount /proc",  "pipe",   "clone",   "cgroup",
+    "fd setup", "chdir", "uid/gid", "setsid",     "no_new_privs", "rlimit", "seccomp", "exec",
 };
 
 struct sb_slot {
@@ -155,7 +159,8 @@ static struct {
     int quiet;
     int is_root;
     int have_pidfd;
-    int tmpl_fd; /* the template mount namespace, or -1 */
+    int tmpl_fd;       /* the template mount namespace, or -1 */
+    int bind_fallback; /* the template shows host directories by binds (no overlayfs) */
     int nslots;
     struct sb_slot *slots;
     pthread_mutex_t mu;
@@ -258,8 +263,10 @@ SB_NO_ASAN static int child_main(void *arg) {
             syscall(SYS_setresuid, s->uid, s->uid, s->uid) != 0)
             return child_fail(r, ST_IDS);
     }
-    if (!(r->layers & L_NS))
-        setpgid(0, 0); /* init kills the group at the end */
+    /* Its own session and process group: kill(0, ...) and SIGCONT's same-session rule reach
+     * nothing of the server's. Without namespaces init kills this group at the end. */
+    if (setsid() < 0)
+        return child_fail(r, ST_SESSION);
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         return child_fail(r, ST_NNP);
     for (size_t i = 0; i < TG_ARRAY_LEN(limits); i++) {
@@ -400,6 +407,9 @@ SB_NO_ASAN static int init_main(void *arg) {
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    /* Leave the server's session and process group before anything of the run exists. */
+    if (setsid() < 0)
+        return init_fail(r, ST_SESSION);
     close_except(keep, 1);
     if (r->layers & L_NS) {
         if (setns(g.tmpl_fd, CLONE_NEWNS) != 0)
@@ -448,9 +458,18 @@ SB_NO_ASAN static int init_main(void *arg) {
 
 /* ---- the template root (built once, in its own mount namespace) ---------------------- */
 
+/*
+ * Nothing of the host's disk may show in the run's /proc/self/mountinfo (device numbers, file
+ * system type and options, the device file system's size, which is half the host's RAM). So
+ * the root holds no bind mount of a host file system: host directories are read-only
+ * overlays (type "overlay", an anonymous device), the interpreter is copied into the root
+ * tmpfs, and /dev is a small tmpfs of its own with three device nodes. Where overlayfs is
+ * missing, directories fall back to read-only binds and the start-up line says so.
+ */
 struct tmpl_ctx {
     int ns_fd;
     int fail_errno;
+    int bind_fallback; /* 1: overlayfs failed; directories are plain binds */
     char fail_what[160];
     char python_real[PATH_MAX]; /* realpath of SB_PYTHON */
     char pylib[PATH_MAX];       /* /usr/lib/python3.X */
@@ -482,37 +501,76 @@ static int stage_mkdirs(const char *path) {
     return 0;
 }
 
-/* Bind host path src read-only at the same path in the stage; a file or a directory. */
-static int stage_bind(const char *src, unsigned long extra) {
-    char dst[PATH_MAX];
-    struct stat st;
+/* The parent directories of host path `path`, created in the stage. */
+static int stage_parent(const char *path) {
+    char parent[PATH_MAX];
+    char *slash;
 
-    if (stat(src, &st) != 0)
+    snprintf(parent, sizeof(parent), "%s", path);
+    slash = strrchr(parent, '/');
+    if (!slash || slash == parent)
+        return 0;
+    *slash = '\0';
+    return stage_mkdirs(parent);
+}
+
+/* Make the mount at dst read-only (and nosuid, plus extra flags). */
+static int remount_ro(const char *dst, unsigned long extra) {
+    return mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | extra, NULL);
+}
+
+/* Show host directory src read-only at the same path in the stage: an overlay whose layers
+ * are src and an empty directory of the stage (overlayfs wants two layers when it has no
+ * upper one), or a bind when overlayfs is unavailable. */
+static int stage_dir(struct tmpl_ctx *t, const char *src) {
+    char dst[PATH_MAX], opts[PATH_MAX + 64];
+    int n;
+
+    if (stage_mkdirs(src) != 0)
         return -1;
     snprintf(dst, sizeof(dst), "%s%s", SB_STAGE, src);
-    if (S_ISDIR(st.st_mode)) {
-        if (stage_mkdirs(src) != 0)
-            return -1;
-    } else {
-        char parent[PATH_MAX];
-        char *slash;
-        int fd;
-
-        snprintf(parent, sizeof(parent), "%s", src);
-        slash = strrchr(parent, '/');
-        if (slash && slash != parent) {
-            *slash = '\0';
-            if (stage_mkdirs(parent) != 0)
-                return -1;
-        }
-        fd = open(dst, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
-        if (fd < 0)
-            return -1;
-        close(fd);
+    if (!t->bind_fallback && !strpbrk(src, ":,\\")) {
+        n = snprintf(opts, sizeof(opts), "lowerdir=%s:%s/proc", src, SB_STAGE);
+        if (n > 0 && (size_t)n < sizeof(opts) &&
+            mount("overlay", dst, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV, opts) == 0)
+            return 0;
+        t->bind_fallback = 1;
     }
     if (mount(src, dst, NULL, MS_BIND, NULL) != 0)
         return -1;
-    return mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | extra, NULL);
+    return remount_ro(dst, MS_NODEV);
+}
+
+/* Copy host file src (the interpreter) into the stage's root tmpfs at the same path. */
+static int stage_copy(const char *src) {
+    char dst[PATH_MAX];
+    struct stat st;
+    int in, out, rc = -1;
+
+    if (stage_parent(src) != 0)
+        return -1;
+    snprintf(dst, sizeof(dst), "%s%s", SB_STAGE, src);
+    in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return -1;
+    out = open(dst, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0755);
+    if (out >= 0 && fstat(in, &st) == 0) {
+        off_t left = st.st_size;
+
+        while (left > 0) {
+            ssize_t k = sendfile(out, in, NULL, (size_t)left);
+
+            if (k <= 0)
+                break;
+            left -= k;
+        }
+        if (left == 0 && fchmod(out, 0755) == 0)
+            rc = 0;
+    }
+    if (out >= 0)
+        close(out);
+    close(in);
+    return rc;
 }
 
 /* Replicate a host symlink at the same path in the stage. */
@@ -529,8 +587,8 @@ static int stage_symlink(const char *path) {
     return 0;
 }
 
-/* A library directory: a symlink is copied, a real directory (no symlinked parents) bound. */
-static int stage_libdir(const char *path) {
+/* A library directory: a symlink is copied, a real directory (no symlinked parents) shown. */
+static int stage_libdir(struct tmpl_ctx *t, const char *path) {
     char real[PATH_MAX];
     struct stat st;
 
@@ -552,39 +610,64 @@ static int stage_libdir(const char *path) {
     }
     if (!S_ISDIR(st.st_mode) || !realpath(path, real) || strcmp(real, path) != 0)
         return 0;
-    return stage_bind(path, MS_NODEV);
+    return stage_dir(t, path);
+}
+
+/* /dev: a read-only tmpfs holding null, zero and urandom (not binds of the host's devtmpfs,
+ * whose mount options give away the host's RAM). */
+static int stage_dev(void) {
+    static const struct {
+        const char *name;
+        unsigned minor;
+    } nodes[] = {{"null", 3}, {"zero", 5}, {"urandom", 9}};
+    char path[PATH_MAX];
+
+    snprintf(path, sizeof(path), "%s/dev", SB_STAGE);
+    if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=4k,nr_inodes=16,mode=0755") != 0)
+        return -1;
+    for (size_t i = 0; i < TG_ARRAY_LEN(nodes); i++) {
+        snprintf(path, sizeof(path), "%s/dev/%s", SB_STAGE, nodes[i].name);
+        if (mknod(path, S_IFCHR | 0666, makedev(1, nodes[i].minor)) != 0 || chmod(path, 0666) != 0)
+            return -1;
+    }
+    snprintf(path, sizeof(path), "%s/dev", SB_STAGE);
+    return remount_ro(path, MS_NOEXEC);
 }
 
 SB_NO_ASAN static int tmpl_main(void *arg) {
     static const char *const libdirs[] = {
         "/lib", "/lib64", "/usr/lib64", "/usr/lib/" SB_MULTIARCH, "/lib/" SB_MULTIARCH,
     };
-    static const char *const devs[] = {"/dev/null", "/dev/zero", "/dev/urandom"};
     struct tmpl_ctx *t = arg;
     struct stat st;
+    char opts[64];
 
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
         return tmpl_fail(t, "make / private");
     t->ns_fd = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
     if (t->ns_fd < 0)
         return tmpl_fail(t, "open /proc/self/ns/mnt");
-    if (mount("tmpfs", SB_STAGE, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755") != 0)
+    if (stat(t->python_real, &st) != 0)
+        return tmpl_fail(t, "stat the python binary");
+    /* room for the interpreter and a few directories; read-only once built */
+    snprintf(opts, sizeof(opts), "size=%lluk,mode=0755",
+             (unsigned long long)st.st_size / 1024 + 1024);
+    if (mount("tmpfs", SB_STAGE, "tmpfs", MS_NOSUID | MS_NODEV, opts) != 0)
         return tmpl_fail(t, "mount the root tmpfs");
     if (stage_mkdirs("/usr/bin") || stage_mkdirs("/dev") || stage_mkdirs("/proc") ||
         stage_mkdirs("/tmp"))
         return tmpl_fail(t, "create root directories");
-    if (stage_bind(t->python_real, MS_NODEV) != 0)
-        return tmpl_fail(t, "bind the python binary");
+    if (stage_copy(t->python_real) != 0)
+        return tmpl_fail(t, "copy the python binary");
     if (lstat(SB_PYTHON, &st) == 0 && S_ISLNK(st.st_mode) && stage_symlink(SB_PYTHON) != 0)
         return tmpl_fail(t, "link " SB_PYTHON);
-    if (stage_bind(t->pylib, MS_NODEV) != 0)
-        return tmpl_fail(t, "bind the python library");
+    if (stage_dir(t, t->pylib) != 0)
+        return tmpl_fail(t, "show the python library");
     for (size_t i = 0; i < TG_ARRAY_LEN(libdirs); i++)
-        if (stage_libdir(libdirs[i]) != 0)
+        if (stage_libdir(t, libdirs[i]) != 0)
             return tmpl_fail(t, libdirs[i]);
-    for (size_t i = 0; i < TG_ARRAY_LEN(devs); i++)
-        if (stage_bind(devs[i], MS_NOEXEC) != 0)
-            return tmpl_fail(t, devs[i]);
+    if (stage_dev() != 0)
+        return tmpl_fail(t, "make /dev");
     if (chdir(SB_STAGE) != 0 || syscall(SYS_pivot_root, ".", ".") != 0)
         return tmpl_fail(t, "pivot_root");
     if (umount2(".", MNT_DETACH) != 0 || chdir("/") != 0)
@@ -635,6 +718,7 @@ static int build_template(struct tg_error *err) {
         goto done;
     }
     g.tmpl_fd = t->ns_fd;
+    g.bind_fallback = t->bind_fallback;
     rc = 0;
 done:
     if (stack)
@@ -646,15 +730,37 @@ done:
 /* ---- the seccomp filter ----------------------------------------------------------------- */
 
 static int build_filter(struct tg_error *err) {
-    /* Socket family: EPERM, so that Python raises a readable PermissionError. */
+    /* EPERM, so that Python raises a readable PermissionError:
+     * - the socket family, io_uring, perf events, userfaultfd, process_vm_*;
+     * - inotify and fanotify: the binds are shared by concurrent runs, so a watch would show
+     *   what another run opens (its imports);
+     * - host statistics: sysinfo (RAM, uptime, load, task count), statfs/fstatfs/ustat (the
+     *   size and free space of the host's disk behind the read-only binds). */
     static const char *const eperm[] = {
-        "socket",           "socketpair",
-        "connect",          "bind",
-        "listen",           "accept",
-        "accept4",          "io_uring_setup",
-        "io_uring_enter",   "io_uring_register",
-        "perf_event_open",  "userfaultfd",
-        "process_vm_readv", "process_vm_writev",
+        "socket",
+        "socketpair",
+        "connect",
+        "bind",
+        "listen",
+        "accept",
+        "accept4",
+        "io_uring_setup",
+        "io_uring_enter",
+        "io_uring_register",
+        "perf_event_open",
+        "userfaultfd",
+        "process_vm_readv",
+        "process_vm_writev",
+        "inotify_init",
+        "inotify_init1",
+        "inotify_add_watch",
+        "inotify_rm_watch",
+        "fanotify_init",
+        "fanotify_mark",
+        "sysinfo",
+        "statfs",
+        "fstatfs",
+        "ustat",
     };
     /* Kernel attack surface and escapes: kill the process. */
     static const char *const kill_list[] = {
@@ -1239,9 +1345,12 @@ int sandbox_init(const struct sandbox_config *cfg, struct tg_error *err) {
     g.caps.seccomp = !!(g.layers & L_SECCOMP);
     g.caps.cgroups = !!(g.layers & L_CGROUPS);
     if (!g.quiet)
-        fprintf(stderr, "sandbox: %d slots; namespaces %s, seccomp %s, cgroups %s%s%s\n", g.nslots,
-                g.caps.namespaces ? "on" : "OFF", g.caps.seccomp ? "on" : "OFF",
+        fprintf(stderr, "sandbox: %d slots; namespaces %s, seccomp %s, cgroups %s%s%s%s\n",
+                g.nslots, g.caps.namespaces ? "on" : "OFF", g.caps.seccomp ? "on" : "OFF",
                 g.caps.cgroups ? "on" : "off (rlimits only)",
+                g.caps.namespaces && g.bind_fallback
+                    ? "; no overlayfs: runs see the host's devices in /proc/self/mountinfo"
+                    : "",
                 g.unavailable[0] ? "; run_code disabled: " : "", g.unavailable);
     g.inited = 1;
     return 0;
@@ -1264,6 +1373,7 @@ void sandbox_shutdown(void) {
     memset(&g.caps, 0, sizeof(g.caps));
     g.unavailable[0] = '\0';
     g.layers = 0;
+    g.bind_fallback = 0;
     g.inited = 0;
 }
 

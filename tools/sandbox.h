@@ -1,11 +1,12 @@
 /*
  * sandbox.h — run untrusted Python 3 code in a sandbox built from Linux primitives.
  *
- * Each run gets new PID, network, mount, IPC and UTS namespaces, a small init as pid 1 (which
- * also enforces the wall clock: when it exits the kernel kills the whole namespace), a
- * read-only tmpfs root holding only what `/usr/bin/python3 -I -S` needs, a private size-limited
- * /tmp as working directory, rlimits, a per-slot unprivileged uid, NO_NEW_PRIVS, a seccomp
- * filter, v1 memory+pids cgroups where writable, an empty environment, and capped output.
+ * Each run gets new PID, network, mount, IPC, UTS and cgroup namespaces, its own session, a
+ * small init as pid 1 (which also enforces the wall clock: when it exits the kernel kills the
+ * whole namespace), a read-only tmpfs root holding only what `/usr/bin/python3 -I -S` needs
+ * (no bind of a host file system), a private size-limited /tmp as working directory,
+ * rlimits, a per-slot unprivileged uid, NO_NEW_PRIVS, a seccomp filter, v1 memory+pids
+ * cgroups where writable, an empty environment, and capped output.
  * See docs/sandbox.md for the threat model.
  *
  * This module does not queue: sandbox_run blocks its caller until the run ends, and waits for
