@@ -61,6 +61,9 @@
 #define TG_REPORT_GROUPS_MAX 1024 /* distinct (split, tag) groups tracked for GET /v1/report */
 #define TG_TRAJ_LINE_MAX     (64UL << 20) /* bytes of one trajectory line the reader accepts */
 
+/* reports: task tags broken out per (split, tag) group for GET /v1/report?by=tag */
+#define TG_REPORT_TASK_TAGS_MAX 512
+
 /* task files (server/task.c) */
 #define TG_TASK_LINE_MAX   (64 * 1024) /* bytes of one task line */
 #define TG_TASK_ID_MAX     64          /* bytes of a task id or split name */
@@ -68,6 +71,8 @@
 #define TG_TASK_PLAN_MAX   16          /* plan steps (and expert calls) of one task */
 #define TG_TASK_TERMS_MAX  16          /* query_terms of one search step */
 #define TG_TASK_TEXT_MAX   4096        /* bytes of a string answer, yields, stdout match */
+#define TG_TASK_TAGS_MAX   32          /* tags of one task */
+#define TG_TASK_TAG_MAX    64          /* bytes of one tag ("kind:value") */
 
 /* trainer (config files and checkpoints are untrusted input too) */
 #define TG_MLP_MAX_DIM      4096               /* input or hidden width of the policy MLP */

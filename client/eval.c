@@ -237,6 +237,8 @@ static json_t *oracle_act(struct eval_agent *a, const struct eval_turn *t) {
     }
     if (t->task->answer.type == TASK_ANSWER_STRING)
         return answer_text(t->task->answer.text);
+    if (t->task->answer.type == TASK_ANSWER_UNKNOWN)
+        return answer_text("unknown");
     if (t->task->answer.type == TASK_ANSWER_INT) {
         char buf[64];
 
@@ -514,7 +516,7 @@ int eval_run(const struct eval_options *o, struct eval_agent *a, json_t **report
     {
         char *esc = curl_easy_escape(c.curl, tag, 0);
 
-        snprintf(path, sizeof(path), "/v1/report?split=%s&tag=%s", split, esc ? esc : "");
+        snprintf(path, sizeof(path), "/v1/report?split=%s&tag=%s&by=tag", split, esc ? esc : "");
         curl_free(esc);
     }
     rc = client_expect(&c, "GET", path, NULL, 200, report, err);
@@ -539,8 +541,9 @@ static void print_metric(FILE *f, const char *name, const json_t *v) {
 void eval_print_report(FILE *f, const struct eval_options *o, const char *tag,
                        const json_t *report) {
     static const char *const metrics[] = {
-        "answer_accuracy",  "tool_selection_accuracy", "argument_accuracy",
-        "exact_plan_match", "calls_per_episode",       "tool_productivity",
+        "answer_accuracy",          "tool_selection_accuracy", "argument_accuracy",
+        "exact_plan_match",         "calls_per_episode",       "wasted_call_rate",
+        "wasted_calls_per_episode", "tool_productivity",
     };
     const char *key;
     json_t *v;
@@ -554,6 +557,25 @@ void eval_print_report(FILE *f, const struct eval_options *o, const char *tag,
     fprintf(f, "  %-26s %10s\n", "label", "rate");
     json_object_foreach((json_t *)json_object_get(report, "labels"), key, v) {
         print_metric(f, key, v);
+    }
+    if (json_object_size(json_object_get(report, "by_tag")) == 0)
+        return;
+    fprintf(f, "  %-34s %8s %9s %10s %9s\n", "task tag", "episodes", "accuracy", "plan match",
+            "wasted/ep");
+    json_object_foreach((json_t *)json_object_get(report, "by_tag"), key, v) {
+        const json_t *cols[3] = {json_object_get(v, "answer_accuracy"),
+                                 json_object_get(v, "exact_plan_match"),
+                                 json_object_get(v, "wasted_calls_per_episode")};
+
+        fprintf(f, "  %-34s %8lld", key,
+                (long long)json_integer_value(json_object_get(v, "episodes")));
+        for (int c = 0; c < 3; c++) {
+            if (json_is_number(cols[c]))
+                fprintf(f, " %*.3f", c == 1 ? 10 : 9, json_number_value(cols[c]));
+            else
+                fprintf(f, " %*s", c == 1 ? 10 : 9, "-");
+        }
+        fputc('\n', f);
     }
 }
 

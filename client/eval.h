@@ -11,6 +11,8 @@
  *              numbers, or a random number as the answer (p = 0.3 per step).
  *   overcaller calls tools (search, calculator, run_code in turn) until the step limit.
  *   eager      answers at once (the last number of the prompt, or "unknown").
+ * The report is fetched with ?by=tag, and the table breaks accuracy, plan match and wasted
+ * calls down by the tags of the tasks (the productions they were built from).
  * What it does not do: judge or score anything itself — the server does.
  */
 #ifndef TG_EVAL_H
@@ -25,7 +27,7 @@
 
 /* What an agent sees before each action. Everything is borrowed for the call. */
 struct eval_turn {
-    const json_t *episode;   /* the create reply: episode_id, task{id,family,prompt}, tools,
+    const json_t *episode;   /* the create reply: episode_id, task{id,prompt}, tools,
                                 max_steps */
     const json_t *history;   /* array of {"action":{...},"reply":{step reply}} so far */
     size_t step;             /* steps taken so far */

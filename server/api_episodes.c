@@ -90,10 +90,10 @@ static int not_found_episode(struct http_reply *rp, const char *id) {
 
 /* The body of a create or fork reply. */
 static json_t *created_json(struct episode *ep) {
-    json_t *j = json_pack("{s:s, s:{s:s, s:s, s:s}, s:o*, s:i, s:I, s:b}", "episode_id", ep->id,
-                          "task", "id", ep->task->id, "family", task_family_name(ep->task->family),
-                          "prompt", ep->task->prompt, "tools", tools_openai_list(), "max_steps",
-                          ep->max_steps, "step", (json_int_t)ep->nsteps, "done", 0);
+    json_t *j =
+        json_pack("{s:s, s:{s:s, s:s}, s:o*, s:i, s:I, s:b}", "episode_id", ep->id, "task", "id",
+                  ep->task->id, "prompt", ep->task->prompt, "tools", tools_openai_list(),
+                  "max_steps", ep->max_steps, "step", (json_int_t)ep->nsteps, "done", 0);
 
     return j;
 }
@@ -500,13 +500,17 @@ int api_episode_delete(struct http_req *rq, struct http_reply *rp) {
 /* ---- report ---------------------------------------------------------------------------- */
 
 int api_report(struct http_req *rq, struct http_reply *rp) {
-    static const char *const allowed[] = {"split", "tag"};
-    const char *tag = http_query(rq, "tag");
+    static const char *const allowed[] = {"split", "tag", "by"};
+    const char *tag = http_query(rq, "tag"), *by = http_query(rq, "by");
 
     if (check_query(rq, rp, allowed, TG_ARRAY_LEN(allowed)))
         return 0;
     if (tag && strlen(tag) > TG_TAG_MAX)
         return http_error(rp, 400, "invalid_request", "\"tag\" is longer than %d bytes.",
                           TG_TAG_MAX);
-    return http_json(rp, 200, report_json(rq->srv->report, http_query(rq, "split"), tag));
+    if (by && strcmp(by, "tag") != 0)
+        return http_error(rp, 400, "invalid_request",
+                          "Query parameter \"by\" must be \"tag\" (a breakdown by task tag).");
+    return http_json(rp, 200,
+                     report_json(rq->srv->report, http_query(rq, "split"), tag, by != NULL));
 }

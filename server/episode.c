@@ -387,9 +387,22 @@ fail:
 
 /* ---- views ---------------------------------------------------------------------------- */
 
+/* What an agent may see of the task: no family, no tags (see task_public_json). */
 static json_t *task_view(const struct task *t) {
-    return json_pack("{s:s, s:s, s:s}", "id", t->id, "family", task_family_name(t->family),
-                     "prompt", t->prompt);
+    return json_pack("{s:s, s:s}", "id", t->id, "prompt", t->prompt);
+}
+
+/* The task's tags as a new JSON array (empty when it has none); NULL on ENOMEM. */
+static json_t *tags_json(const struct task *t) {
+    json_t *a = json_array();
+
+    for (size_t i = 0; a && i < t->ntags; i++) {
+        if (json_array_append_new(a, json_string(t->tags[i]))) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
 }
 
 json_t *episode_json(struct episode *ep) {
@@ -465,11 +478,11 @@ json_t *episode_trajectory_json(struct episode *ep) {
         if (step_messages(msgs, st, i) || json_array_append_new(steps, sj))
             goto out;
     }
-    j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:O, s:f, s:b, s:s}", "episode_id", ep->id,
-                  "task_id", ep->task->id, "split", ep->task->split, "family",
-                  task_family_name(ep->task->family), "tag", ep->tag, "reward_mode",
-                  reward_mode_name(ep->mode), "messages", msgs, "steps", steps, "return", ep->ret,
-                  "correct", ep->outcome == REWARD_CORRECT, "outcome",
+    j = json_pack("{s:s, s:s, s:s, s:s, s:o*, s:s, s:s, s:O, s:O, s:f, s:b, s:s}", "episode_id",
+                  ep->id, "task_id", ep->task->id, "split", ep->task->split, "family",
+                  task_family_name(ep->task->family), "task_tags", tags_json(ep->task), "tag",
+                  ep->tag, "reward_mode", reward_mode_name(ep->mode), "messages", msgs, "steps",
+                  steps, "return", ep->ret, "correct", ep->outcome == REWARD_CORRECT, "outcome",
                   episode_outcome_name(ep->outcome));
 out:
     pthread_mutex_unlock(&ep->mu);
@@ -491,6 +504,7 @@ void episode_summarize(struct episode *ep, struct episode_summary *s) {
     pthread_mutex_lock(&ep->mu);
     s->split = ep->task->split;
     s->tag = ep->tag;
+    s->task = ep->task;
     for (size_t i = 0; i < ep->nsteps; i++) {
         const struct episode_step *st = &ep->steps[i];
 

@@ -136,22 +136,24 @@ int episode_done(struct episode *ep);
 /* episode_outcome_name — "running", "correct", "incorrect", "step_limit". Pure. */
 const char *episode_outcome_name(enum reward_outcome o);
 
-/* episode_json — new {"episode_id","task","steps":[{"action","observation","judgement",
- * "reward"}],"done","return","outcome"} (GET /v1/episodes/{id}); NULL on ENOMEM. Thread-safe. */
+/* episode_json — new {"episode_id","task":{"id","prompt"},"steps":[{"action","observation",
+ * "judgement","reward"}],"done","return","outcome"} (GET /v1/episodes/{id}); NULL on ENOMEM.
+ * The task's family and tags are not shown (agents read this). Thread-safe. */
 json_t *episode_json(struct episode *ep);
 
 /*
  * episode_trajectory_json — new trajectory-log line for a finished episode:
- * {"episode_id","task_id","split","family","tag","reward_mode","messages":[system, user,
- * assistant with tool_calls, tool, ..., assistant answer],"steps":[{"label","reward"}],
+ * {"episode_id","task_id","split","family","task_tags","tag","reward_mode","messages":[system,
+ * user, assistant with tool_calls, tool, ..., assistant answer],"steps":[{"label","reward"}],
  * "return","correct","outcome"}. NULL on ENOMEM. Thread-safe.
  */
 json_t *episode_trajectory_json(struct episode *ep);
 
 /* What a finished episode contributes to a report (see report.h). */
 struct episode_summary {
-    const char *split; /* borrowed from the task */
-    const char *tag;   /* borrowed from the episode */
+    const char *split;       /* borrowed from the task */
+    const char *tag;         /* borrowed from the episode */
+    const struct task *task; /* borrowed: its family and tags group the report by tag */
     size_t ncalls;
     size_t labels[JUDGE_LABEL_COUNT]; /* tool-call labels counted per call; correct,
                                          incorrect, premature_answer, step_limit once */

@@ -483,6 +483,45 @@ static char *norm_text(const char *s) {
     return out;
 }
 
+/* Phrases that say a fact cannot be known (matched on the normalised answer, as words). */
+static const char *const unknown_phrases[] = {
+    "unknown",     "not known",     "don't know",     "do not know",          "not recorded",
+    "no record",   "not available", "no information", "cannot be determined", "can't be determined",
+    "cannot tell", "can't tell",
+};
+
+/* 1 if the normalised text holds phrase p as whole words. */
+static int has_phrase(const char *text, const char *p) {
+    size_t pl = strlen(p);
+
+    for (const char *q = strstr(text, p); q; q = strstr(q + 1, p)) {
+        unsigned char before = q > text ? (unsigned char)q[-1] : ' ';
+        unsigned char after = (unsigned char)q[pl];
+
+        if (!isalnum(before) && !isalnum(after))
+            return 1;
+    }
+    return 0;
+}
+
+/* An "unknown" answer: says the fact cannot be known and gives no number (a made-up number
+ * is wrong even beside the word "unknown"). */
+static int says_unknown(const char *answer) {
+    char *t;
+    int ok = 0;
+    double x;
+
+    if (last_number(answer, &x))
+        return 0;
+    t = norm_text(answer);
+    if (!t)
+        return 0;
+    for (size_t i = 0; i < TG_ARRAY_LEN(unknown_phrases) && !ok; i++)
+        ok = has_phrase(t, unknown_phrases[i]);
+    free(t);
+    return ok;
+}
+
 int judge_answer_correct(const struct task_answer *a, const char *answer) {
     double x;
 
@@ -503,6 +542,8 @@ int judge_answer_correct(const struct task_answer *a, const char *answer) {
         free(x2);
         return eq;
     }
+    case TASK_ANSWER_UNKNOWN:
+        return says_unknown(answer);
     }
     return 0;
 }

@@ -143,7 +143,10 @@ int judge_step_limit(const struct task *t, struct judge_state *s, struct judge_v
  * an optional sign, decimals and exponent) is compared, with the answer's tolerance for
  * number and exactly for int; an answer without a number is incorrect. string: both sides
  * lowercased, whitespace runs collapsed, trimmed, and trailing '.' dropped, then compared.
- * Pure.
+ * unknown: the answer holds no number and, as whole words, one of "unknown", "not known",
+ * "don't know", "do not know", "not recorded", "no record", "not available",
+ * "no information", "cannot be determined", "can't be determined", "cannot tell",
+ * "can't tell" (case-insensitive). Pure.
  */
 int judge_answer_correct(const struct task_answer *a, const char *answer);
 

@@ -7,7 +7,9 @@
  * eviction or deletion of the episodes themselves: a report covers every episode finished
  * since the server started. At most TG_REPORT_GROUPS_MAX (split, tag) groups are tracked;
  * episodes of further new tags still count in their split's totals (in an overflow group)
- * but not under their own tag.
+ * but not under their own tag. Each group also keeps totals per task tag (the productions a
+ * task was built from), at most TG_REPORT_TASK_TAGS_MAX of them; further new task tags are
+ * not broken out.
  * What it does not do: judge, or keep episodes. The metrics are defined in docs/episodes.md.
  */
 #ifndef TG_REPORT_H
@@ -30,11 +32,14 @@ int report_add(struct report *r, const struct episode_summary *s);
 
 /*
  * report_json — new {"episodes","answer_accuracy","tool_selection_accuracy",
- * "argument_accuracy","exact_plan_match","calls_per_episode","tool_productivity",
- * "labels":{label: rate}} over the episodes of split (NULL: every split) and tag (NULL: every
- * tag). Ratios whose denominator is 0 are JSON null (label rates are 0). NULL on ENOMEM.
+ * "argument_accuracy","exact_plan_match","calls_per_episode","wasted_call_rate",
+ * "wasted_calls_per_episode","tool_productivity","labels":{label: rate}} over the episodes of
+ * split (NULL: every split) and run tag (NULL: every tag). Ratios whose denominator is 0 are
+ * JSON null (label rates are 0). With by_tag, also "by_tag":{task tag: the same object over
+ * the episodes whose task carries that tag}, keys sorted; an episode counts under every tag
+ * of its task, and under "family:<family>" when its task has no family tag. NULL on ENOMEM.
  * Thread-safe.
  */
-json_t *report_json(struct report *r, const char *split, const char *tag);
+json_t *report_json(struct report *r, const char *split, const char *tag, int by_tag);
 
 #endif

@@ -14,9 +14,15 @@
 /* ---- names ------------------------------------------------------------------------------ */
 
 static const char *const family_names[TASK_FAMILY_COUNT] = {
-    [TASK_ARITH] = "arith",   [TASK_MENTAL] = "mental",
-    [TASK_LOOKUP] = "lookup", [TASK_LOOKUP_ARITH] = "lookup_arith",
-    [TASK_ALGO] = "algo",     [TASK_MULTI_LOOKUP] = "multi_lookup",
+    [TASK_ARITH] = "arith",
+    [TASK_MENTAL] = "mental",
+    [TASK_LOOKUP] = "lookup",
+    [TASK_LOOKUP_ARITH] = "lookup_arith",
+    [TASK_ALGO] = "algo",
+    [TASK_MULTI_LOOKUP] = "multi_lookup",
+    [TASK_IN_PROMPT] = "in_prompt",
+    [TASK_ABSTAIN] = "abstain",
+    [TASK_MENTAL_DISTRACTOR] = "mental_distractor",
 };
 
 const char *task_family_name(enum task_family f) {
@@ -33,6 +39,36 @@ int task_family_parse(const char *name, enum task_family *out) {
         }
     }
     return TG_EINVAL;
+}
+
+int task_family_uses_tools(enum task_family f) {
+    return !(f == TASK_MENTAL || f == TASK_IN_PROMPT || f == TASK_MENTAL_DISTRACTOR);
+}
+
+/* ---- tags ------------------------------------------------------------------------------- */
+
+int task_tag_valid(const char *s) {
+    const char *colon = strchr(s, ':');
+    size_t n = strlen(s);
+
+    if (!colon || n < 3 || n > TG_TASK_TAG_MAX || colon == s || !islower((unsigned char)s[0]))
+        return 0;
+    for (const char *p = s; p < colon; p++)
+        if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_'))
+            return 0;
+    if (!(islower((unsigned char)colon[1]) || isdigit((unsigned char)colon[1])))
+        return 0;
+    for (const char *p = colon + 1; *p; p++)
+        if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || strchr("_.+-", *p)))
+            return 0;
+    return 1;
+}
+
+int task_has_tag(const struct task *t, const char *tag) {
+    for (size_t i = 0; i < t->ntags; i++)
+        if (strcmp(t->tags[i], tag) == 0)
+            return 1;
+    return 0;
 }
 
 /* ---- parsing one task ------------------------------------------------------------------- */
@@ -140,6 +176,15 @@ static int parse_answer(const json_t *a, struct task_answer *out, struct tg_erro
     rc = get_str(a, "type", TG_TASK_ID_MAX, &type, "answer.", err);
     if (rc)
         return rc;
+    if (strcmp(type, "unknown") == 0) {
+        if (json_object_size(a) != 1) {
+            tg_error_set(err, "invalid_task",
+                         "answer.type: \"unknown\" takes no value or tolerance");
+            return TG_EINVAL;
+        }
+        out->type = TASK_ANSWER_UNKNOWN;
+        return 0;
+    }
     v = json_object_get(a, "value");
     if (!v) {
         tg_error_set(err, "invalid_task", "answer.value: missing");
@@ -183,7 +228,8 @@ static int parse_answer(const json_t *a, struct task_answer *out, struct tg_erro
         out->text = dup_str(s);
         return out->text ? 0 : TG_ENOMEM;
     }
-    tg_error_set(err, "invalid_task", "answer.type: must be \"number\", \"int\" or \"string\"");
+    tg_error_set(err, "invalid_task",
+                 "answer.type: must be \"number\", \"int\", \"string\" or \"unknown\"");
     return TG_EINVAL;
 }
 
@@ -427,9 +473,52 @@ static int parse_expert(const json_t *e, struct tg_error *err) {
     return 0;
 }
 
+/* The optional tags: at most TG_TASK_TAGS_MAX well-formed, distinct tags; a "family:" tag
+ * names the task's own family. */
+static int parse_tags(const json_t *tags, struct task *t, struct tg_error *err) {
+    const json_t *v;
+    size_t i;
+
+    if (!json_is_array(tags) || json_array_size(tags) > TG_TASK_TAGS_MAX) {
+        tg_error_set(err, "invalid_task", "tags: must be an array of at most %d strings",
+                     TG_TASK_TAGS_MAX);
+        return TG_EINVAL;
+    }
+    if (json_array_size(tags) == 0)
+        return 0;
+    t->tags = calloc(json_array_size(tags), sizeof(char *));
+    if (!t->tags)
+        return TG_ENOMEM;
+    json_array_foreach(tags, i, v) {
+        const char *s = json_string_value(v);
+
+        if (!s || strlen(s) != json_string_length(v) || !task_tag_valid(s)) {
+            tg_error_set(err, "invalid_task",
+                         "tags[%zu]: must be \"kind:value\" (lowercase letters, digits, '_' in "
+                         "the kind; also \".+-\" in the value; at most %d bytes)",
+                         i, TG_TASK_TAG_MAX);
+            return TG_EINVAL;
+        }
+        if (task_has_tag(t, s)) {
+            tg_error_set(err, "invalid_task", "tags[%zu]: duplicate tag \"%s\"", i, s);
+            return TG_EINVAL;
+        }
+        if (strncmp(s, "family:", 7) == 0 && strcmp(s + 7, task_family_name(t->family)) != 0) {
+            tg_error_set(err, "invalid_task", "tags[%zu]: \"%s\" contradicts family \"%s\"", i, s,
+                         task_family_name(t->family));
+            return TG_EINVAL;
+        }
+        t->tags[t->ntags] = dup_str(s);
+        if (!t->tags[t->ntags])
+            return TG_ENOMEM;
+        t->ntags++;
+    }
+    return 0;
+}
+
 static int parse_task(const json_t *obj, struct task *t, struct tg_error *err) {
-    static const char *const keys[] = {"id",     "split", "family", "prompt",
-                                       "answer", "plan",  "expert"};
+    static const char *const keys[] = {"id",   "split",  "family", "prompt",
+                                       "tags", "answer", "plan",   "expert"};
     const char *s, *bad;
     const json_t *plan, *st;
     size_t i;
@@ -469,6 +558,11 @@ static int parse_task(const json_t *obj, struct task *t, struct tg_error *err) {
     t->prompt = dup_str(s);
     if (!t->prompt)
         return TG_ENOMEM;
+    if (json_object_get(obj, "tags")) {
+        rc = parse_tags(json_object_get(obj, "tags"), t, err);
+        if (rc)
+            return rc;
+    }
     if (!json_object_get(obj, "answer")) {
         tg_error_set(err, "invalid_task", "answer: missing");
         return TG_EINVAL;
@@ -476,6 +570,13 @@ static int parse_task(const json_t *obj, struct task *t, struct tg_error *err) {
     rc = parse_answer(json_object_get(obj, "answer"), &t->answer, err);
     if (rc)
         return rc;
+    if ((t->family == TASK_ABSTAIN) != (t->answer.type == TASK_ANSWER_UNKNOWN)) {
+        tg_error_set(err, "invalid_task",
+                     t->family == TASK_ABSTAIN
+                         ? "answer.type: an abstain task's answer is \"unknown\""
+                         : "answer.type: \"unknown\" is the answer of abstain tasks only");
+        return TG_EINVAL;
+    }
 
     plan = json_object_get(obj, "plan");
     if (!json_is_array(plan) || json_array_size(plan) > TG_TASK_PLAN_MAX) {
@@ -484,11 +585,12 @@ static int parse_task(const json_t *obj, struct task *t, struct tg_error *err) {
         return TG_EINVAL;
     }
     t->nplan = json_array_size(plan);
-    if (t->family == TASK_MENTAL && t->nplan != 0) {
-        tg_error_set(err, "invalid_task", "plan: a mental task has no tool steps");
+    if (!task_family_uses_tools(t->family) && t->nplan != 0) {
+        tg_error_set(err, "invalid_task", "plan: a%s %s task has no tool steps",
+                     t->family == TASK_IN_PROMPT ? "n" : "", task_family_name(t->family));
         return TG_EINVAL;
     }
-    if (t->family != TASK_MENTAL && t->nplan == 0) {
+    if (task_family_uses_tools(t->family) && t->nplan == 0) {
         tg_error_set(err, "invalid_task", "plan: a %s task needs at least one step",
                      task_family_name(t->family));
         return TG_EINVAL;
@@ -549,12 +651,14 @@ void task_clear(struct task *t) {
     }
     free(t->plan);
     json_decref(t->expert);
+    for (size_t i = 0; i < t->ntags && t->tags; i++)
+        free(t->tags[i]);
+    free(t->tags);
     memset(t, 0, sizeof(*t));
 }
 
 json_t *task_public_json(const struct task *t) {
-    return json_pack("{s:s, s:s, s:s, s:s}", "id", t->id, "split", t->split, "family",
-                     task_family_name(t->family), "prompt", t->prompt);
+    return json_pack("{s:s, s:s, s:s}", "id", t->id, "split", t->split, "prompt", t->prompt);
 }
 
 /* ---- task sets -------------------------------------------------------------------------- */

@@ -20,19 +20,23 @@
 
 /* The task families of DESIGN.md. Every task belongs to exactly one. */
 enum task_family {
-    TASK_ARITH,        /* hard arithmetic: calculator */
-    TASK_MENTAL,       /* trivial or answerable from the prompt: no tool */
-    TASK_LOOKUP,       /* search, then answer a fact */
-    TASK_LOOKUP_ARITH, /* search, then calculator on the found value */
-    TASK_ALGO,         /* run_code */
-    TASK_MULTI_LOOKUP, /* two searches, then a calculator combining both facts */
+    TASK_ARITH,             /* hard arithmetic: calculator */
+    TASK_MENTAL,            /* trivial or answerable from the prompt: no tool */
+    TASK_LOOKUP,            /* search, then answer a fact */
+    TASK_LOOKUP_ARITH,      /* search, then calculator on the found value */
+    TASK_ALGO,              /* run_code */
+    TASK_MULTI_LOOKUP,      /* two searches, then a calculator combining both facts */
+    TASK_IN_PROMPT,         /* the needed fact is stated in the prompt: no tool */
+    TASK_ABSTAIN,           /* one search shows the fact is not recorded: answer "unknown" */
+    TASK_MENTAL_DISTRACTOR, /* small arithmetic among irrelevant numbers and names: no tool */
     TASK_FAMILY_COUNT
 };
 
 enum task_answer_type {
-    TASK_ANSWER_NUMBER, /* |x - value| <= max(tolerance, rel_tolerance * |value|) */
-    TASK_ANSWER_INT,    /* x == value exactly (value is integral) */
-    TASK_ANSWER_STRING, /* case- and whitespace-insensitive equality with text */
+    TASK_ANSWER_NUMBER,  /* |x - value| <= max(tolerance, rel_tolerance * |value|) */
+    TASK_ANSWER_INT,     /* x == value exactly (value is integral) */
+    TASK_ANSWER_STRING,  /* case- and whitespace-insensitive equality with text */
+    TASK_ANSWER_UNKNOWN, /* the fact cannot be known: an answer saying so, with no number */
 };
 
 struct task_answer {
@@ -79,6 +83,9 @@ struct task {
     struct task_step *plan; /* new array of nplan steps (NULL when nplan == 0) */
     size_t nplan;
     json_t *expert; /* new reference: array of {"name","arguments"}, or NULL when absent */
+    char **tags;    /* new array of ntags new "kind:value" strings (NULL when ntags == 0): the
+                       productions the task was built from; never shown to agents */
+    size_t ntags;
 };
 
 /* task_family_name — static name ("lookup_arith"); "?" for an out-of-range value. */
@@ -86,6 +93,20 @@ const char *task_family_name(enum task_family f);
 
 /* task_family_parse — 0 with *out set if name is a family, else TG_EINVAL. Pure. */
 int task_family_parse(const char *name, enum task_family *out);
+
+/* task_family_uses_tools — 0 for the families whose plan is empty (mental, in_prompt,
+ * mental_distractor), 1 for the others. Pure. */
+int task_family_uses_tools(enum task_family f);
+
+/*
+ * task_tag_valid — 1 if s is a well-formed tag: "kind:value", 3..TG_TASK_TAG_MAX bytes, kind
+ * a lowercase ASCII letter then letters, digits or '_', value lowercase letters, digits or
+ * "_.+-" (starting with a letter or digit). Pure.
+ */
+int task_tag_valid(const char *s);
+
+/* task_has_tag — 1 if t carries the tag (exact match). Pure. */
+int task_has_tag(const struct task *t, const char *tag);
 
 /*
  * task_from_json — validate obj (borrowed) against the task schema and fill *out (zeroed
@@ -98,8 +119,9 @@ int task_from_json(const json_t *obj, struct task *out, struct tg_error *err);
 void task_clear(struct task *t);
 
 /*
- * task_public_json — new {"id","split","family","prompt"}: what agents may see of a task
- * (never the answer, plan or expert). NULL on ENOMEM.
+ * task_public_json — new {"id","split","prompt"}: what agents may see of a task (never the
+ * family, tags, answer, plan or expert: a family such as "mental" would tell an agent that no
+ * tool is needed). NULL on ENOMEM.
  */
 json_t *task_public_json(const struct task *t);
 

@@ -16,6 +16,25 @@ static const char task_json[] =
     "\"plan\":[{\"tool\":\"search\",\"match\":{\"hit\":\"d1\"}},"
     "{\"tool\":\"calculator\",\"match\":{\"value\":42},\"needs\":[0]}]}";
 
+/* The same task with tags. */
+static const char tagged_json[] =
+    "{\"id\":\"t2\",\"split\":\"test\",\"family\":\"lookup_arith\",\"prompt\":\"Twice X?\","
+    "\"tags\":[\"family:lookup_arith\",\"op:mul\",\"distractor:number\"],"
+    "\"answer\":{\"type\":\"int\",\"value\":42},"
+    "\"plan\":[{\"tool\":\"search\",\"match\":{\"hit\":\"d1\"}},"
+    "{\"tool\":\"calculator\",\"match\":{\"value\":42},\"needs\":[0]}]}";
+
+static int load_json(const char *js, struct task *t) {
+    json_t *j = json_loads(js, 0, NULL);
+    struct tg_error err;
+    int rc = task_from_json(j, t, &err);
+
+    json_decref(j);
+    if (rc)
+        fprintf(stderr, "task: %s\n", err.message);
+    return rc;
+}
+
 static int load_task(struct task *t) {
     json_t *j = json_loads(task_json, 0, NULL);
     struct tg_error err;
@@ -325,7 +344,7 @@ TG_TEST(episode, store_concurrent_use) {
     }
     CU_ASSERT(added > 0);
     CU_ASSERT(episode_store_count(s) <= 64);
-    r = report_json(rep, "test", NULL);
+    r = report_json(rep, "test", NULL, 0);
     CU_ASSERT_EQUAL(json_integer_value(json_object_get(r, "episodes")), fin);
     /* every answer "0" is incorrect and premature */
     CU_ASSERT_DOUBLE_EQUAL(
@@ -357,7 +376,7 @@ TG_TEST(episode, report_metrics) {
     b.selection = 0.0;
     report_add(rep, &a);
     report_add(rep, &b);
-    r = report_json(rep, "test", NULL);
+    r = report_json(rep, "test", NULL, 0);
     CU_ASSERT_EQUAL(json_integer_value(json_object_get(r, "episodes")), 2);
     CU_ASSERT_DOUBLE_EQUAL(json_real_value(json_object_get(r, "answer_accuracy")), 0.5, 1e-12);
     CU_ASSERT_DOUBLE_EQUAL(json_real_value(json_object_get(r, "argument_accuracy")), 0.5, 1e-12);
@@ -370,12 +389,118 @@ TG_TEST(episode, report_metrics) {
     CU_ASSERT_DOUBLE_EQUAL(
         json_real_value(json_object_get(json_object_get(r, "labels"), "incorrect")), 0.5, 1e-12);
     json_decref(r);
-    r = report_json(rep, "test", "y");
+    r = report_json(rep, "test", "y", 0);
     CU_ASSERT_EQUAL(json_integer_value(json_object_get(r, "episodes")), 1);
     CU_ASSERT(json_is_null(json_object_get(r, "argument_accuracy")));
     json_decref(r);
-    r = report_json(rep, "train", NULL);
+    r = report_json(rep, "train", NULL, 0);
     CU_ASSERT_EQUAL(json_integer_value(json_object_get(r, "episodes")), 0);
     json_decref(r);
     report_free(rep);
+}
+
+/* Agents never see the family or the tags; the trajectory log keeps both. */
+TG_TEST(episode, views_hide_family_and_tags_the_log_keeps_them) {
+    struct task t;
+    struct reward_config rc;
+    struct episode *ep = NULL;
+    json_t *r = NULL, *view, *traj;
+    int fin = 0;
+
+    CU_ASSERT_FATAL(load_json(tagged_json, &t) == 0);
+    reward_config_defaults(&rc);
+    CU_ASSERT_FATAL(episode_new(&t, &rc, REWARD_JUDGE, 8, "run", &ep) == 0);
+    CU_ASSERT(episode_step_begin(ep) == 0);
+    CU_ASSERT(episode_step_answer(ep, "42", &r, &fin) == 0);
+    json_decref(r);
+    view = episode_json(ep);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_object_get(view, "task"), "id")),
+                           "t2");
+    CU_ASSERT_PTR_NULL(json_object_get(json_object_get(view, "task"), "family"));
+    CU_ASSERT_PTR_NULL(json_object_get(json_object_get(view, "task"), "tags"));
+    CU_ASSERT_EQUAL(json_object_size(json_object_get(view, "task")), 2);
+    json_decref(view);
+    traj = episode_trajectory_json(ep);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(traj, "family")), "lookup_arith");
+    CU_ASSERT_EQUAL(json_array_size(json_object_get(traj, "task_tags")), 3);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_array_get(json_object_get(traj, "task_tags"), 1)),
+                           "op:mul");
+    json_decref(traj);
+    episode_put(ep);
+    task_clear(&t);
+}
+
+TG_TEST(episode, report_by_task_tag) {
+    struct report *rep = report_new();
+    struct task plain, tagged;
+    struct episode_summary a, b, c;
+    json_t *r, *bt, *x;
+
+    CU_ASSERT_FATAL(load_task(&plain) == 0 && load_json(tagged_json, &tagged) == 0);
+    memset(&a, 0, sizeof(a));
+    a.split = "test";
+    a.tag = "run";
+    a.task = &tagged;
+    a.ncalls = 4; /* 2 necessary, 1 redundant, 1 unnecessary: 2 wasted */
+    a.labels[JUDGE_NECESSARY] = 2;
+    a.labels[JUDGE_REDUNDANT] = 1;
+    a.labels[JUDGE_UNNECESSARY] = 1;
+    a.labels[JUDGE_CORRECT] = 1;
+    a.correct = 1;
+    b = a; /* the same task, answered wrongly with the plan's 2 calls */
+    b.ncalls = 2;
+    b.labels[JUDGE_REDUNDANT] = 0;
+    b.labels[JUDGE_UNNECESSARY] = 0;
+    b.labels[JUDGE_CORRECT] = 0;
+    b.labels[JUDGE_INCORRECT] = 1;
+    b.correct = 0;
+    b.plan_match = 1;
+    c = b; /* a task without tags: counted under its family */
+    c.task = &plain;
+    c.tag = "other";
+    CU_ASSERT_EQUAL(report_add(rep, &a), 0);
+    CU_ASSERT_EQUAL(report_add(rep, &b), 0);
+    CU_ASSERT_EQUAL(report_add(rep, &c), 0);
+
+    r = report_json(rep, "test", NULL, 0);
+    CU_ASSERT_PTR_NULL(json_object_get(r, "by_tag"));
+    CU_ASSERT_DOUBLE_EQUAL(json_real_value(json_object_get(r, "wasted_call_rate")), 2.0 / 8, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(json_real_value(json_object_get(r, "wasted_calls_per_episode")), 2.0 / 3,
+                           1e-12);
+    json_decref(r);
+
+    r = report_json(rep, "test", NULL, 1);
+    bt = json_object_get(r, "by_tag");
+    CU_ASSERT_EQUAL(json_object_size(bt), 3); /* family:lookup_arith, op:mul, distractor:number */
+    x = json_object_get(bt, "family:lookup_arith");
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(x, "episodes")), 3);
+    x = json_object_get(bt, "op:mul");
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(x, "episodes")), 2);
+    CU_ASSERT_DOUBLE_EQUAL(json_real_value(json_object_get(x, "answer_accuracy")), 0.5, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(json_real_value(json_object_get(x, "exact_plan_match")), 0.5, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(json_real_value(json_object_get(x, "wasted_calls_per_episode")), 1.0,
+                           1e-12);
+    /* keys come sorted */
+    {
+        const char *k, *prev = "";
+        json_t *v;
+
+        json_object_foreach(bt, k, v) {
+            (void)v;
+            CU_ASSERT(strcmp(prev, k) < 0);
+            prev = k;
+        }
+    }
+    json_decref(r);
+    /* filtered by run tag: only the untagged task's episode */
+    r = report_json(rep, "test", "other", 1);
+    bt = json_object_get(r, "by_tag");
+    CU_ASSERT_EQUAL(json_object_size(bt), 1);
+    CU_ASSERT_EQUAL(
+        json_integer_value(json_object_get(json_object_get(bt, "family:lookup_arith"), "episodes")),
+        1);
+    json_decref(r);
+    report_free(rep);
+    task_clear(&plain);
+    task_clear(&tagged);
 }

@@ -120,8 +120,9 @@ TG_TEST(episodes_e2e, oracle_every_family_perfect) {
     CU_ASSERT_FATAL(s != NULL && ts != NULL);
     for (size_t i = 0; i < task_set_count(ts); i++)
         fam[task_set_at(ts, i)->family]++;
-    for (int f = 0; f < TASK_FAMILY_COUNT; f++)
-        CU_ASSERT(fam[f] > 0); /* the split has every family, and the oracle plays all */
+    /* the split has every family the generator writes so far, and the oracle plays all */
+    for (int f = 0; f <= TASK_MULTI_LOOKUP; f++)
+        CU_ASSERT(fam[f] > 0);
     memset(&o, 0, sizeof(o));
     o.server = test_server_url(s);
     o.split = "test";
@@ -494,6 +495,9 @@ TG_TEST(episodes_e2e, bad_input_and_errors) {
         CU_ASSERT(json_array_size(json_object_get(a, "tools")) >= 3);
         CU_ASSERT_EQUAL(json_integer_value(json_object_get(a, "max_steps")), 8);
         CU_ASSERT(json_object_get(json_object_get(a, "task"), "answer") == NULL);
+        /* the agent sees the id and the prompt only */
+        CU_ASSERT_EQUAL(json_object_size(json_object_get(a, "task")), 2);
+        CU_ASSERT(json_object_get(json_object_get(a, "task"), "family") == NULL);
         json_decref(a);
         json_decref(b);
     }
@@ -640,6 +644,9 @@ TG_TEST(episodes_e2e, bad_input_and_errors) {
         task_set_split_at(ts, "test", 2)->id);
     CU_ASSERT(json_object_get(json_array_get(json_object_get(j, "tasks"), 0), "answer") == NULL);
     CU_ASSERT(json_object_get(json_array_get(json_object_get(j, "tasks"), 0), "plan") == NULL);
+    /* nor the family or tags: "mental" would tell an agent that no tool is needed */
+    CU_ASSERT(json_object_get(json_array_get(json_object_get(j, "tasks"), 0), "family") == NULL);
+    CU_ASSERT(json_object_get(json_array_get(json_object_get(j, "tasks"), 0), "tags") == NULL);
     json_decref(j);
     CU_ASSERT_EQUAL(req(s, "GET", "/v1/tasks?split=test&limit=0", NULL, &j), 400);
     json_decref(j);
@@ -647,12 +654,31 @@ TG_TEST(episodes_e2e, bad_input_and_errors) {
     json_decref(j);
     CU_ASSERT_EQUAL(req(s, "GET", "/v1/report?split=test&x=1", NULL, &j), 400);
     json_decref(j);
+    CU_ASSERT_EQUAL(req(s, "GET", "/v1/report?split=test&by=family", NULL, &j), 400);
+    CU_ASSERT_STRING_EQUAL(err_code(j), "invalid_request");
+    json_decref(j);
     /* the report of the untagged finished episodes so far: 2 (the fork at step_limit and the
      * answered one) */
     CU_ASSERT_EQUAL(req(s, "GET", "/v1/report?split=test&tag=", NULL, &j), 200);
     CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "episodes")), 2);
     CU_ASSERT_DOUBLE_EQUAL(
         json_number_value(json_object_get(json_object_get(j, "labels"), "step_limit")), 0.5, 1e-12);
+    CU_ASSERT_PTR_NULL(json_object_get(j, "by_tag"));
+    json_decref(j);
+    /* broken down by task tag: both episodes were of one task, so every tag holds 2 */
+    CU_ASSERT_EQUAL(req(s, "GET", "/v1/report?split=test&tag=&by=tag", NULL, &j), 200);
+    {
+        json_t *bt = json_object_get(j, "by_tag"), *v;
+        const char *k;
+        int fam = 0;
+
+        CU_ASSERT(json_object_size(bt) >= 1);
+        json_object_foreach(bt, k, v) {
+            CU_ASSERT_EQUAL(json_integer_value(json_object_get(v, "episodes")), 2);
+            fam += strncmp(k, "family:", 7) == 0;
+        }
+        CU_ASSERT_EQUAL(fam, 1);
+    }
     json_decref(j);
     task_set_free(ts);
     test_server_stop(s);

@@ -28,6 +28,18 @@ static const char *const ALGO =
     "{\"id\":\"a\",\"split\":\"train\",\"family\":\"algo\",\"prompt\":\"p\",\"answer\":{\"type\":"
     "\"int\",\"value\":25},\"plan\":[{\"tool\":\"run_code\",\"match\":{\"stdout\":\"25\"}}]}";
 
+/* abstain: one search naming the entity (the corpus does not record the fact), then
+ * "unknown". */
+static const char *const ABSTAIN =
+    "{\"id\":\"ab\",\"split\":\"train\",\"family\":\"abstain\",\"prompt\":\"How many bridges "
+    "cross the river in Varnholt?\",\"answer\":{\"type\":\"unknown\"},\"plan\":[{\"tool\":"
+    "\"search\",\"match\":{\"query_terms\":[\"varnholt\"],\"hit\":\"d00001\"}}]}";
+/* in_prompt: the fact is in the prompt; no tool. */
+static const char *const IN_PROMPT =
+    "{\"id\":\"ip\",\"split\":\"train\",\"family\":\"in_prompt\",\"prompt\":\"Varnholt has "
+    "48,211 residents. How many people live there?\",\"answer\":{\"type\":\"int\",\"value\":"
+    "48211},\"plan\":[]}";
+
 static void load(const char *js, struct task *t) {
     json_t *j = json_loads(js, 0, NULL);
     struct tg_error err;
@@ -391,6 +403,84 @@ TG_TEST(judge, answer_checking_by_type) {
     CU_ASSERT(judge_answer_correct(&str, "  brask town."));
     CU_ASSERT(judge_answer_correct(&str, "BRASK\tTOWN"));
     CU_ASSERT(!judge_answer_correct(&str, "Brask"));
+}
+
+TG_TEST(judge, unknown_answers) {
+    struct task_answer unk = {TASK_ANSWER_UNKNOWN, 0, 0, 0, NULL};
+    struct task_answer num = {TASK_ANSWER_NUMBER, 96422, 0.5, 0, NULL};
+
+    CU_ASSERT(judge_answer_correct(&unk, "unknown"));
+    CU_ASSERT(judge_answer_correct(&unk, "Unknown."));
+    CU_ASSERT(judge_answer_correct(&unk, "The corpus does not say: it is not known."));
+    CU_ASSERT(judge_answer_correct(&unk, "I don't know"));
+    CU_ASSERT(judge_answer_correct(&unk, "It cannot be determined from the sources."));
+    CU_ASSERT(judge_answer_correct(&unk, "No information."));
+    /* a made-up number is wrong, even beside the word */
+    CU_ASSERT(!judge_answer_correct(&unk, "unknown, probably 12"));
+    CU_ASSERT(!judge_answer_correct(&unk, "12"));
+    CU_ASSERT(!judge_answer_correct(&unk, "about 3 bridges"));
+    CU_ASSERT(!judge_answer_correct(&unk, ""));
+    CU_ASSERT(!judge_answer_correct(&unk, NULL));
+    CU_ASSERT(!judge_answer_correct(&unk, "yes"));
+    CU_ASSERT(!judge_answer_correct(&unk, "unknownable")); /* whole words only */
+    /* and "unknown" is no answer to a task whose fact is known */
+    CU_ASSERT(!judge_answer_correct(&num, "unknown"));
+}
+
+/* abstain: the one search is necessary, any further search redundant, "unknown" correct and a
+ * number incorrect. */
+TG_TEST(judge, abstain_plan) {
+    struct task t;
+    struct judge_state s;
+    struct judge_verdict v;
+
+    load(ABSTAIN, &t);
+    judge_state_init(&s);
+    CU_ASSERT_EQUAL(call(&t, &s, "search", "{\"query\":\"Varnholt bridges\"}", JUDGE_TOOL_OK,
+                         HIT_VARNHOLT, NULL),
+                    JUDGE_NECESSARY);
+    CU_ASSERT_EQUAL(call(&t, &s, "search", "{\"query\":\"Varnholt bridge count river\"}",
+                         JUDGE_TOOL_OK, HIT_VARNHOLT, NULL),
+                    JUDGE_REDUNDANT);
+    CU_ASSERT_EQUAL(call(&t, &s, "calculator", "{\"expression\":\"2+2\"}", JUDGE_TOOL_OK,
+                         "{\"value\":4}", NULL),
+                    JUDGE_REDUNDANT);
+    CU_ASSERT_EQUAL(judge_answer(&t, &s, "unknown", &v), 0);
+    CU_ASSERT_EQUAL(v.label, JUDGE_CORRECT);
+    CU_ASSERT(!v.premature_answer);
+    judge_state_clear(&s);
+
+    judge_state_init(&s);
+    CU_ASSERT_EQUAL(
+        call(&t, &s, "search", "{\"query\":\"Varnholt\"}", JUDGE_TOOL_OK, HIT_VARNHOLT, NULL),
+        JUDGE_NECESSARY);
+    CU_ASSERT_EQUAL(judge_answer(&t, &s, "4", &v), 0);
+    CU_ASSERT_EQUAL(v.label, JUDGE_INCORRECT);
+    judge_state_clear(&s);
+
+    /* answering at once: unknown is right, but the search was skipped */
+    judge_state_init(&s);
+    CU_ASSERT_EQUAL(judge_answer(&t, &s, "unknown", &v), 0);
+    CU_ASSERT(v.correct && v.premature_answer);
+    judge_state_clear(&s);
+    task_clear(&t);
+}
+
+/* in_prompt: any search is unnecessary; the stated number is the answer. */
+TG_TEST(judge, in_prompt_needs_no_tool) {
+    struct task t;
+    struct judge_state s;
+    struct judge_verdict v;
+
+    load(IN_PROMPT, &t);
+    judge_state_init(&s);
+    CU_ASSERT_EQUAL(call(&t, &s, "search", "{\"query\":\"Varnholt population\"}", JUDGE_TOOL_OK,
+                         HIT_VARNHOLT, NULL),
+                    JUDGE_UNNECESSARY);
+    CU_ASSERT_EQUAL(judge_answer(&t, &s, "48,211", &v), 0);
+    CU_ASSERT(v.correct && !v.premature_answer);
+    judge_state_clear(&s);
+    task_clear(&t);
 }
 
 TG_TEST(judge, call_keys_normalise) {

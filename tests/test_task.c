@@ -83,9 +83,9 @@ TG_TEST(task, bad_fixture_reports_every_line) {
     rc = task_check_file(tg_test_data("tasks_bad.jsonl"), mem, &nt, &ne, &err);
     fclose(mem);
     CU_ASSERT_EQUAL(rc, 0);
-    CU_ASSERT_EQUAL(nt, 18);
-    CU_ASSERT_EQUAL(ne, 17); /* every line but 17 */
-    for (int line = 1; line <= 18; line++) {
+    CU_ASSERT_EQUAL(nt, 26);
+    CU_ASSERT_EQUAL(ne, 25); /* every line but 17 */
+    for (int line = 1; line <= 26; line++) {
         char want[64];
 
         snprintf(want, sizeof(want), "tasks_bad.jsonl:%d: ", line);
@@ -100,6 +100,15 @@ TG_TEST(task, bad_fixture_reports_every_line) {
     CU_ASSERT(strstr(buf, ":9: plan: the needs of its steps form a cycle") != NULL);
     CU_ASSERT(strstr(buf, ":13: plan: a mental task has no tool steps") != NULL);
     CU_ASSERT(strstr(buf, ":18: id: duplicate") != NULL);
+    /* tags and the unknown answer type */
+    CU_ASSERT(strstr(buf, ":19: tags[0]: must be \"kind:value\"") != NULL);
+    CU_ASSERT(strstr(buf, ":20: tags[1]: duplicate tag \"form:direct\"") != NULL);
+    CU_ASSERT(strstr(buf, ":21: tags[0]: \"family:lookup\" contradicts family \"mental\"") != NULL);
+    CU_ASSERT(strstr(buf, ":22: answer.type: \"unknown\" takes no value") != NULL);
+    CU_ASSERT(strstr(buf, ":23: answer.type: an abstain task's answer is \"unknown\"") != NULL);
+    CU_ASSERT(strstr(buf, ":24: answer.type: \"unknown\" is the answer of abstain tasks") != NULL);
+    CU_ASSERT(strstr(buf, ":25: plan: an in_prompt task has no tool steps") != NULL);
+    CU_ASSERT(strstr(buf, ":26: tags: must be an array") != NULL);
     free(buf);
 
     CU_ASSERT_EQUAL(task_check_file("/nonexistent/tasks.jsonl", NULL, &nt, &ne, &err), TG_EIO);
@@ -156,11 +165,69 @@ TG_TEST(task, from_json_rejects_bad_shapes) {
 
         CU_ASSERT_EQUAL(task_from_json(j, &t, &err), 0);
         pub = task_public_json(&t);
-        CU_ASSERT_EQUAL(json_object_size(pub), 4);
+        CU_ASSERT_EQUAL(json_object_size(pub), 3); /* id, split, prompt */
         CU_ASSERT_PTR_NULL(json_object_get(pub, "answer"));
+        CU_ASSERT_PTR_NULL(json_object_get(pub, "family"));
+        CU_ASSERT_PTR_NULL(json_object_get(pub, "tags"));
         json_decref(pub);
         task_clear(&t);
         json_decref(j);
+    }
+}
+
+/* The optional tags, the new families and the "unknown" answer type load; old files (the good
+ * fixture above has no tags) still do. */
+TG_TEST(task, tags_and_new_families_load) {
+    struct task_set *s = task_set_new();
+    struct tg_error err;
+    const struct task *t;
+    json_t *pub;
+
+    CU_ASSERT_EQUAL_FATAL(task_set_load(s, tg_test_data("tasks_tagged.jsonl"), &err), 0);
+    CU_ASSERT_EQUAL(task_set_split_count(s, "ood"), 1);
+    t = task_set_find(s, "t-lookup");
+    CU_ASSERT_FATAL(t != NULL);
+    CU_ASSERT_EQUAL(t->ntags, 4);
+    CU_ASSERT_STRING_EQUAL(t->tags[1], "form:direct");
+    CU_ASSERT(task_has_tag(t, "attr:everyday"));
+    CU_ASSERT(!task_has_tag(t, "attr:everyda"));
+    pub = task_public_json(t);
+    CU_ASSERT_PTR_NULL(json_object_get(pub, "tags"));
+    CU_ASSERT_PTR_NULL(json_object_get(pub, "family"));
+    json_decref(pub);
+    t = task_set_find(s, "t-abstain");
+    CU_ASSERT_EQUAL(t->family, TASK_ABSTAIN);
+    CU_ASSERT_EQUAL(t->answer.type, TASK_ANSWER_UNKNOWN);
+    t = task_set_find(s, "t-in-prompt");
+    CU_ASSERT_EQUAL(t->family, TASK_IN_PROMPT);
+    CU_ASSERT_EQUAL(t->nplan, 0);
+    t = task_set_find(s, "t-md");
+    CU_ASSERT_EQUAL(t->family, TASK_MENTAL_DISTRACTOR);
+    CU_ASSERT_EQUAL(t->ntags, 0);
+    CU_ASSERT_PTR_NULL(t->tags);
+    task_set_free(s);
+
+    CU_ASSERT(task_tag_valid("order:small-first"));
+    CU_ASSERT(task_tag_valid("numfmt:1.5"));
+    CU_ASSERT(task_tag_valid("op_word:plus"));
+    CU_ASSERT(!task_tag_valid("order"));
+    CU_ASSERT(!task_tag_valid(":x"));
+    CU_ASSERT(!task_tag_valid("order:"));
+    CU_ASSERT(!task_tag_valid("order:-x"));
+    CU_ASSERT(!task_tag_valid("1order:x"));
+    CU_ASSERT(!task_tag_valid("or der:x"));
+    CU_ASSERT(!task_tag_valid("order:x y"));
+    CU_ASSERT(!task_tag_valid("order:X"));
+    CU_ASSERT(task_tag_valid("a:b:c") == 0);
+    {
+        char longtag[TG_TASK_TAG_MAX + 2];
+
+        memset(longtag, 'a', sizeof(longtag) - 1);
+        longtag[sizeof(longtag) - 1] = '\0';
+        longtag[1] = ':';
+        CU_ASSERT(!task_tag_valid(longtag));
+        longtag[TG_TASK_TAG_MAX] = '\0';
+        CU_ASSERT(task_tag_valid(longtag));
     }
 }
 
@@ -314,8 +381,8 @@ TG_TEST(task, shipped_splits_are_disjoint_sized_and_complete) {
     CU_ASSERT(task_set_split_count(s, "train") >= 2000);
     CU_ASSERT(task_set_split_count(s, "test") >= 500);
 
-    /* Template sets themselves are disjoint. */
-    for (int f = 0; f < TASK_FAMILY_COUNT; f++) {
+    /* Template sets themselves are disjoint (for the families the generator writes so far). */
+    for (int f = 0; f <= TASK_MULTI_LOOKUP; f++) {
         const char *a, *b;
 
         CU_ASSERT_PTR_NOT_NULL(taskgen_template((enum task_family)f, 0, 0));
@@ -337,7 +404,7 @@ TG_TEST(task, shipped_splits_are_disjoint_sized_and_complete) {
             if (t->plan[k].hit)
                 CU_ASSERT_EQUAL(taskgen_is_test_entity(1, t->plan[k].hit), test);
     }
-    for (int f = 0; f < TASK_FAMILY_COUNT; f++) {
+    for (int f = 0; f <= TASK_MULTI_LOOKUP; f++) {
         CU_ASSERT(fam[0][f] > 0);
         CU_ASSERT(fam[1][f] > 0);
     }
