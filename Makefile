@@ -3,6 +3,7 @@
 #   make test            build and run every test suite (exits non-zero on any failure)
 #   make test SANITIZE=address,undefined
 #   make run             the main job (see README.md)
+#   make install PREFIX=/usr/local   the binary and its data (PREFIX/bin, PREFIX/share/toolgym)
 #   make bench           benchmarks in bench/ (tables on stdout)
 #   make format | format-check | lint | clean
 #
@@ -49,7 +50,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 BIN       := $(BUILD)/toolgym
 TEST_BIN  := $(BUILD)/toolgym-tests
 
-.PHONY: all deps test run bench format format-check lint clean
+.PHONY: all deps test run install uninstall bench format format-check lint clean
 all: $(BIN)
 
 # The dependency check (see the head of this file). Phony, so it runs on every make; compile
@@ -78,6 +79,14 @@ test: $(BIN) $(TEST_BIN)
 
 run: $(BIN)
 	@sh scripts/run.sh $(BIN)
+
+# The binary in $(PREFIX)/bin, data/ in $(PREFIX)/share/toolgym, where the binary looks for it
+# (base/datadir.h). DESTDIR stages a package build.
+PREFIX  ?= /usr/local
+install: $(BIN)
+	@sh scripts/install.sh $(BIN) "$(DESTDIR)$(PREFIX)"
+uninstall:
+	@sh scripts/install.sh --uninstall "$(DESTDIR)$(PREFIX)"
 
 bench: $(BIN) $(BENCH_BIN)
 	@sh scripts/deps.sh bench

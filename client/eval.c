@@ -7,10 +7,12 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "base/datadir.h"
 #include "base/limits.h"
 
 /* ---- HTTP client ---------------------------------------------------------------------- */
@@ -458,7 +460,7 @@ int eval_run(const struct eval_options *o, struct eval_agent *a, json_t **report
     struct client c;
     struct task_set *local = NULL;
     json_t *ids = NULL;
-    char tag[TG_TAG_MAX + 1], path[TG_TAG_MAX * 3 + 128], file[512];
+    char tag[TG_TAG_MAX + 1], path[TG_TAG_MAX * 3 + 128], name[600], file[PATH_MAX];
     const char *split = o->split ? o->split : "test";
     long n;
     int rc;
@@ -486,8 +488,11 @@ int eval_run(const struct eval_options *o, struct eval_agent *a, json_t **report
         tg_error_set(err, "internal", "Cannot start libcurl.");
         return rc;
     }
-    snprintf(file, sizeof(file), "data/tasks/%s.jsonl", split);
-    if (o->tasks || access(file, R_OK) == 0) {
+    /* the split's file in the data directory (base/datadir.h), when there is one */
+    snprintf(name, sizeof(name), "tasks/%.512s.jsonl", split);
+    if (o->tasks || datadir_file(name, file, sizeof(file), NULL) != 0)
+        file[0] = '\0';
+    if (o->tasks || (file[0] && access(file, R_OK) == 0)) {
         local = task_set_new();
         rc = local ? task_set_load(local, o->tasks ? o->tasks : file, err) : TG_ENOMEM;
         if (rc)

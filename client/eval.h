@@ -51,7 +51,7 @@ struct eval_options {
     const char *server;     /* base URL, e.g. http://127.0.0.1:8080 */
     const char *split;      /* default "test" */
     const char *agent;      /* oracle | random | overcaller | eager (or a registered kind) */
-    const char *tasks;      /* local task file; NULL: data/tasks/<split>.jsonl */
+    const char *tasks;      /* local task file; NULL: the data dir's tasks/<split>.jsonl */
     const char *tag;        /* NULL: "<agent>-<random hex>" */
     const char *api_key;    /* NULL: none */
     const char *checkpoint; /* for agents that load one (policy); NULL otherwise */

@@ -16,6 +16,7 @@
 #include "policy/features.h"
 #include "policy/mlp.h"
 #include "policy/optim.h"
+#include "base/datadir.h"
 #include "base/rng.h"
 #include "policy/rollout.h"
 #include "policy/svg.h"
@@ -58,7 +59,9 @@ struct train_config train_config_default(void) {
     c.branch_mix = 0.5;
     c.adv_std_floor = 1.0;
     snprintf(c.reward_mode, sizeof(c.reward_mode), "judge");
-    snprintf(c.tasks_file, sizeof(c.tasks_file), "data/tasks/train.jsonl");
+    /* the data directory's train split (base/datadir.h); data/... if there is none */
+    if (datadir_file("tasks/train.jsonl", c.tasks_file, sizeof(c.tasks_file), NULL) != 0)
+        snprintf(c.tasks_file, sizeof(c.tasks_file), "data/tasks/train.jsonl");
     c.eval_episodes = 0;
     c.target_accuracy = 0.9;
     return c;

@@ -5,12 +5,14 @@
  */
 #include "server/server.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "base/datadir.h"
 #include "tools/tools.h"
 #include "server/episode.h"
 #include "server/http.h"
@@ -63,11 +65,12 @@ static void tools_release(void) {
     pthread_mutex_unlock(&tools_mu);
 }
 
-/* Load the task files: cfg->tasks (comma-separated, each must load) or the shipped
- * data/tasks/{train,test}.jsonl (those that exist). */
+/* Load the task files: cfg->tasks (comma-separated, each must load) or tasks/train.jsonl and
+ * tasks/test.jsonl of the data directory (base/datadir.h; those that exist). */
 static int load_tasks(struct server *s, struct tg_error *err) {
-    static const char *const defaults[] = {"data/tasks/train.jsonl", "data/tasks/test.jsonl"};
+    static const char *const defaults[] = {"tasks/train.jsonl", "tasks/test.jsonl"};
     const char *list = s->cfg.tasks;
+    char dir[PATH_MAX];
     int rc;
 
     s->tasks = task_set_new();
@@ -76,14 +79,23 @@ static int load_tasks(struct server *s, struct tg_error *err) {
         return TG_ENOMEM;
     }
     if (!list) {
+        struct tg_error derr;
+
+        if (datadir_find(dir, sizeof(dir), &derr) != 0) {
+            if (!s->cfg.quiet)
+                fprintf(stderr, "toolgym: serving without tasks: %s\n", derr.message);
+            return 0;
+        }
         for (size_t i = 0; i < TG_ARRAY_LEN(defaults); i++) {
-            if (access(defaults[i], R_OK) != 0) {
+            char path[PATH_MAX + 32];
+
+            snprintf(path, sizeof(path), "%s/%s", dir, defaults[i]);
+            if (access(path, R_OK) != 0) {
                 if (!s->cfg.quiet)
-                    fprintf(stderr, "toolgym: %s not found; serving without its tasks\n",
-                            defaults[i]);
+                    fprintf(stderr, "toolgym: %s not found; serving without its tasks\n", path);
                 continue;
             }
-            rc = task_set_load(s->tasks, defaults[i], err);
+            rc = task_set_load(s->tasks, path, err);
             if (rc)
                 return rc;
         }
@@ -171,6 +183,13 @@ int server_start(const struct server_config *c, struct server **out, struct tg_e
         return TG_ENOMEM;
     }
     s->cfg = *c;
+    if (!c->quiet && (!c->corpus || !c->tasks)) {
+        char dir[PATH_MAX];
+        struct tg_error derr;
+
+        if (datadir_find(dir, sizeof(dir), &derr) == 0)
+            fprintf(stderr, "toolgym: data directory %s\n", dir);
+    }
     rc = tools_acquire(c, err);
     if (rc)
         goto fail;

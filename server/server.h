@@ -14,20 +14,20 @@
 #include "base/tg.h"
 
 struct server_config {
-    const char *host;         /* listen address; default "127.0.0.1" */
-    int port;                 /* 0: any free port (see server_port) */
-    int threads;              /* HTTP worker threads; 0: number of cores */
-    size_t max_body;          /* request body limit in bytes */
-    int quiet;                /* no per-request log lines */
-    const char *api_key;      /* NULL: no auth; else Authorization: Bearer <key> required */
-    const char *corpus;       /* search corpus JSONL; NULL: data/corpus.jsonl */
-    int unsafe_sandbox;       /* allow run_code without namespaces/seccomp */
-    int run_workers;          /* concurrent code runs; 0: cores */
-    int run_queue;            /* queued code runs beyond the workers */
-    size_t code_cache;        /* run_code result cache slots; 0: off (opt-in, see docs) */
-    const char *tasks;        /* task files, comma-separated; NULL: data/tasks/{train,test}.jsonl */
-    const char *trajectories; /* trajectory log path or NULL */
-    int sync_ms;              /* fdatasync interval of the trajectory log; 0: every line */
+    const char *host;          /* listen address; default "127.0.0.1" */
+    int port;                  /* 0: any free port (see server_port) */
+    int threads;               /* HTTP worker threads; 0: number of cores */
+    size_t max_body;           /* request body limit in bytes */
+    int quiet;                 /* no per-request log lines */
+    const char *api_key;       /* NULL: no auth; else Authorization: Bearer <key> required */
+    const char *corpus;        /* search corpus JSONL; NULL: the data dir's */
+    int unsafe_sandbox;        /* allow run_code without namespaces/seccomp */
+    int run_workers;           /* concurrent code runs; 0: cores */
+    int run_queue;             /* queued code runs beyond the workers */
+    size_t code_cache;         /* run_code result cache slots; 0: off (opt-in, see docs) */
+    const char *tasks;         /* task files, comma-separated; NULL: the data dir's */
+    const char *trajectories;  /* trajectory log path or NULL */
+    int sync_ms;               /* fdatasync interval of the trajectory log; 0: every line */
     const char *reward_config; /* reward weights JSON or NULL for defaults */
     const char *reward_mode;   /* "judge", "torl", "otc"; NULL: the reward config's (judge) */
     size_t max_episodes;       /* episodes held in memory */

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/datadir.h"
 #include "base/num.h"
 #include "tools/calc.h"
 #include "tools/corpus.h"
@@ -939,6 +941,7 @@ int taskgen_generate(const struct taskgen_config *cfg, json_t **train, json_t **
                      struct taskgen_stats *st, struct tg_error *err) {
     struct taskgen_stats local;
     struct gen g;
+    char corpus_path[PATH_MAX];
     int rc;
 
     *train = *test = NULL;
@@ -952,7 +955,12 @@ int taskgen_generate(const struct taskgen_config *cfg, json_t **train, json_t **
         tg_error_set(err, "invalid_arguments", "task counts must be 1..%d", TASKGEN_MAX_TASKS);
         return TG_ERANGE;
     }
-    rc = corpus_load(cfg->corpus_path ? cfg->corpus_path : CORPUS_DEFAULT_PATH, &g.corpus, err);
+    if (!cfg->corpus_path) {
+        rc = datadir_file(DATADIR_MARKER, corpus_path, sizeof(corpus_path), err);
+        if (rc)
+            return rc;
+    }
+    rc = corpus_load(cfg->corpus_path ? cfg->corpus_path : corpus_path, &g.corpus, err);
     if (rc)
         return rc;
     for (int s = 0; s < 2; s++) {

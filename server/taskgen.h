@@ -28,7 +28,7 @@
 
 struct taskgen_config {
     unsigned long long seed;
-    const char *corpus_path; /* NULL: data/corpus.jsonl */
+    const char *corpus_path; /* NULL: the data directory's (base/datadir.h) */
     size_t ntrain, ntest;    /* tasks per split, 1..TASKGEN_MAX_TASKS */
 };
 

@@ -427,7 +427,7 @@ TG_TEST(episodes_e2e, concurrent_clients_log_exactly_the_finished) {
         for (int e = 0; e < EPISODES_EACH; e++)
             finished += outs[i].finished[e];
     }
-    fprintf(stderr, "  [%d clients x %d episodes in %.2f s] ", CLIENTS, EPISODES_EACH,
+    fprintf(stderr, "  [%d clients x %d episodes in %.2f s]\n", CLIENTS, EPISODES_EACH,
             (double)(tg_now_us() - t0) / 1e6);
     CU_ASSERT_EQUAL(errors, 0);
     CU_ASSERT_EQUAL(finished, CLIENTS * EPISODES_EACH * (ABANDON_EVERY - 1) / ABANDON_EVERY);

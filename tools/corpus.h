@@ -43,7 +43,8 @@
 
 #include "base/tg.h"
 
-/* The default corpus shipped in the tree: `toolgym corpus gen --seed 1 --docs 600`. */
+/* The corpus shipped in the tree, `toolgym corpus gen --seed 1 --docs 600`, writes here by
+ * default. Readers find it through base/datadir.h instead. */
 #define CORPUS_DEFAULT_PATH "data/corpus.jsonl"
 #define CORPUS_DEFAULT_SEED 1ULL
 #define CORPUS_DEFAULT_DOCS 600

@@ -9,10 +9,12 @@
  */
 #include "tools/search.h"
 
+#include "base/datadir.h"
 #include "tools/corpus.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -705,8 +707,15 @@ static struct search_index *g_index;
 
 int search_init(const char *corpus_path, struct tg_error *err) {
     struct search_index *ix = NULL;
-    int rc = search_index_load(corpus_path ? corpus_path : "data/corpus.jsonl", &ix, err);
+    char found[PATH_MAX];
+    int rc = 0;
 
+    if (!corpus_path) {
+        rc = datadir_file(DATADIR_MARKER, found, sizeof(found), err);
+        corpus_path = found;
+    }
+    if (rc == 0)
+        rc = search_index_load(corpus_path, &ix, err);
     if (rc)
         return rc;
     search_index_free(g_index);

@@ -99,7 +99,8 @@ extern const char search_schema_json[];
 extern const char search_description[];
 
 /*
- * search_init — load the tool's global index from corpus_path (NULL: "data/corpus.jsonl").
+ * search_init — load the tool's global index from corpus_path (NULL: corpus.jsonl of the
+ * data directory, base/datadir.h).
  * Start-up only, not thread-safe; calling it again replaces the index. 0 or a tg_err with
  * *err filled. search_shutdown frees it (safe without init).
  */

@@ -39,7 +39,7 @@ struct tool {
 
 /* Start-up configuration of the tools. Zero-initialise, then set what you need. */
 struct tools_config {
-    const char *corpus_path; /* search corpus JSONL; NULL: data/corpus.jsonl */
+    const char *corpus_path; /* search corpus JSONL; NULL: the data dir's */
     int unsafe_sandbox;      /* run_code without namespaces/seccomp (operator opt-in) */
     int run_workers;         /* concurrent code runs; 0: number of cores */
     int run_queue;           /* queued runs beyond the workers; 0: TG_RUN_QUEUE_DEFAULT */
