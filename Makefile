@@ -64,9 +64,15 @@ $(BIN): $(MAIN_OBJ) $(LIB_OBJ) | deps
 $(TEST_BIN): $(TEST_OBJ) $(LIB_OBJ) | deps
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcunit $(LDLIBS)
 
-$(BUILD)/bench/%: bench/%.c | deps
+# Benchmarks are single files that may use the base layer (buffers, number parsing).
+BASE_LIB  := $(BUILD)/libtoolgym-base.a
+$(BASE_LIB): $(filter $(BUILD)/base/%.o,$(LIB_OBJ)) | deps
+	@rm -f $@
+	@$(AR) rcs $@ $^
+
+$(BUILD)/bench/%: bench/%.c $(BASE_LIB) | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PKG_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BASE_LIB) $(PKG_LIBS) $(LDLIBS)
 
 $(BUILD)/%.o: %.c | deps
 	@mkdir -p $(dir $@)

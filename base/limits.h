@@ -16,6 +16,7 @@
 #define TG_CONN_TIMEOUT_SEC  30            /* idle connection timeout */
 #define TG_SHUTDOWN_GRACE_MS 10000         /* wait for in-flight requests on SIGTERM */
 #define TG_API_KEY_MAX       256           /* bytes of a bearer key */
+#define TG_METRICS_TEXT_MAX  (16UL << 20)  /* bytes of the GET /metrics text */
 
 /* calculator */
 #define TG_CALC_MAX_LEN   1024 /* expression bytes */

@@ -10,12 +10,14 @@
 #include "base/metrics.h"
 
 #include <sched.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "base/dbuf.h"
+#include "base/limits.h"
 
 #define MAX_SERIES  1024 /* a power of two */
 #define NAME_MAX_   64
@@ -196,46 +198,6 @@ double metrics_get(const char *name, const char *labels) {
     return 0;
 }
 
-/* A growing text buffer with a hard cap. */
-struct buf {
-    char *p;
-    size_t len, cap;
-    int oom;
-};
-
-static void put(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(struct buf *b, const char *fmt, ...) {
-    va_list ap;
-    int n;
-
-    if (b->oom)
-        return;
-    for (;;) {
-        va_start(ap, fmt);
-        n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->oom = 1;
-            return;
-        }
-        if ((size_t)n < b->cap - b->len) {
-            b->len += (size_t)n;
-            return;
-        }
-        {
-            size_t ncap = b->cap * 2 + (size_t)n;
-            char *np = realloc(b->p, ncap);
-
-            if (!np) {
-                b->oom = 1;
-                return;
-            }
-            b->p = np;
-            b->cap = ncap;
-        }
-    }
-}
-
 const char *metrics_help(const char *name) {
     for (size_t i = 0; i < sizeof(helps) / sizeof(helps[0]); i++)
         if (strcmp(helps[i].name, name) == 0)
@@ -243,40 +205,36 @@ const char *metrics_help(const char *name) {
     return NULL;
 }
 
-static void render_series(struct buf *b, struct series *s) {
+static void render_series(struct dbuf *b, struct series *s) {
     const char *sep = s->labels[0] ? "," : "";
     double value = bits_to_double(atomic_load(&s->value));
     unsigned long long count = atomic_load(&s->count);
 
     if (s->kind != HISTOGRAM) {
         if (s->labels[0])
-            put(b, "%s{%s} %.17g\n", s->name, s->labels, value);
+            dbuf_add_fmt(b, "%s{%s} %.17g\n", s->name, s->labels, value);
         else
-            put(b, "%s %.17g\n", s->name, value);
+            dbuf_add_fmt(b, "%s %.17g\n", s->name, value);
         return;
     }
     for (size_t k = 0; k < NBUCKETS; k++)
-        put(b, "%s_bucket{%s%sle=\"%g\"} %llu\n", s->name, s->labels, sep, buckets[k],
-            (unsigned long long)atomic_load(&s->bucket[k]));
-    put(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", s->name, s->labels, sep, count);
+        dbuf_add_fmt(b, "%s_bucket{%s%sle=\"%g\"} %llu\n", s->name, s->labels, sep, buckets[k],
+                     (unsigned long long)atomic_load(&s->bucket[k]));
+    dbuf_add_fmt(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", s->name, s->labels, sep, count);
     if (s->labels[0]) {
-        put(b, "%s_sum{%s} %.17g\n", s->name, s->labels, value);
-        put(b, "%s_count{%s} %llu\n", s->name, s->labels, count);
+        dbuf_add_fmt(b, "%s_sum{%s} %.17g\n", s->name, s->labels, value);
+        dbuf_add_fmt(b, "%s_count{%s} %llu\n", s->name, s->labels, count);
     } else {
-        put(b, "%s_sum %.17g\n%s_count %llu\n", s->name, value, s->name, count);
+        dbuf_add_fmt(b, "%s_sum %.17g\n%s_count %llu\n", s->name, value, s->name, count);
     }
 }
 
 char *metrics_render(void) {
     static const char *kinds[] = {"counter", "gauge", "histogram"};
-    struct buf b = {NULL, 0, 0, 0};
+    struct dbuf b;
     unsigned n = atomic_load(&norder);
 
-    b.cap = 8192;
-    b.p = malloc(b.cap);
-    if (!b.p)
-        return NULL;
-    b.p[0] = '\0';
+    dbuf_init(&b, TG_METRICS_TEXT_MAX);
     /* group series by family: each family's HELP/TYPE once, then its series, in creation order */
     for (unsigned i = 0; i < n; i++) {
         struct series *si = &table[atomic_load(&order[i])];
@@ -289,8 +247,8 @@ char *metrics_render(void) {
         if (seen)
             continue;
         if (metrics_help(si->name)) /* a family missing from the table gets no HELP line */
-            put(&b, "# HELP %s %s\n", si->name, metrics_help(si->name));
-        put(&b, "# TYPE %s %s\n", si->name, kinds[si->kind]);
+            dbuf_add_fmt(&b, "# HELP %s %s\n", si->name, metrics_help(si->name));
+        dbuf_add_fmt(&b, "# TYPE %s %s\n", si->name, kinds[si->kind]);
         for (unsigned j = i; j < n; j++) {
             struct series *sj = &table[atomic_load(&order[j])];
 
@@ -299,13 +257,10 @@ char *metrics_render(void) {
                 render_series(&b, sj);
         }
     }
-    put(&b,
-        "# HELP toolgym_metrics_dropped_total %s\n# TYPE toolgym_metrics_dropped_total "
-        "counter\ntoolgym_metrics_dropped_total %llu\n",
-        metrics_help("toolgym_metrics_dropped_total"), (unsigned long long)atomic_load(&dropped));
-    if (b.oom) {
-        free(b.p);
-        return NULL;
-    }
-    return b.p;
+    dbuf_add_fmt(&b,
+                 "# HELP toolgym_metrics_dropped_total %s\n# TYPE toolgym_metrics_dropped_total "
+                 "counter\ntoolgym_metrics_dropped_total %llu\n",
+                 metrics_help("toolgym_metrics_dropped_total"),
+                 (unsigned long long)atomic_load(&dropped));
+    return dbuf_take(&b, NULL); /* NULL if the text could not be built */
 }

@@ -17,32 +17,10 @@
 #include <string.h>
 #include <time.h>
 
-struct buf {
-    char *p;
-    size_t len, cap;
-};
+#include "base/dbuf.h"
+#include "base/num.h"
 
-static size_t on_data(char *p, size_t size, size_t n, void *ud) {
-    struct buf *b = ud;
-    size_t len = size * n;
-
-    if (b->len + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 4096;
-        char *np;
-
-        while (cap < b->len + len + 1)
-            cap *= 2;
-        np = realloc(b->p, cap);
-        if (!np)
-            return 0;
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, p, len);
-    b->len += len;
-    b->p[b->len] = '\0';
-    return len;
-}
+#define EP_MAX_RESP (4L << 20) /* bytes of one answer kept; more is an error */
 
 static double now_s(void) {
     struct timespec ts;
@@ -59,10 +37,10 @@ struct job {
     long count, errors;
 };
 
-static long post(CURL *h, struct buf *b, const char *url, const char *body) {
+static long post(CURL *h, struct dbuf *b, const char *url, const char *body) {
     long st = 0;
 
-    b->len = 0;
+    dbuf_reset(b);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
     if (curl_easy_perform(h) != CURLE_OK)
@@ -93,15 +71,16 @@ static void *run(void *arg) {
     struct job *j = arg;
     CURL *h = curl_easy_init();
     struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-    struct buf b = {0};
+    struct dbuf b;
     char url[512], body[256], id[64] = "";
     double end = now_s() + j->seconds;
     int steps_left = 0;
     long i = 0;
 
+    dbuf_init(&b, EP_MAX_RESP);
     hdrs = curl_slist_append(hdrs, "Expect:");
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, dbuf_write_cb);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
@@ -137,7 +116,7 @@ static void *run(void *arg) {
             j->errors++;
         steps_left--;
     }
-    free(b.p);
+    dbuf_free(&b);
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(h);
     return NULL;
@@ -174,20 +153,22 @@ static double measure(const char *server, int episodes, int n, double seconds, i
 int main(int argc, char **argv) {
     const char *server = NULL, *clients = "1,8,64";
     double seconds = 3.0;
-    int max_steps = 8;
+    long steps = 8;
+    int max_steps, bad = 0;
     const char *p;
 
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--server") == 0)
             server = argv[i + 1];
         else if (strcmp(argv[i], "--seconds") == 0)
-            seconds = strtod(argv[i + 1], NULL);
+            bad |= num_double(argv[i + 1], 0.001, 3600, &seconds) != 0;
         else if (strcmp(argv[i], "--clients") == 0)
             clients = argv[i + 1];
         else if (strcmp(argv[i], "--max-steps") == 0)
-            max_steps = (int)strtol(argv[i + 1], NULL, 10);
+            bad |= num_long(argv[i + 1], 1, 64, &steps) != 0;
     }
-    if (!server || seconds <= 0 || max_steps < 1 || max_steps > 64) {
+    max_steps = (int)steps;
+    if (!server || bad) {
         fprintf(stderr, "usage: episodes --server URL [--seconds S] [--clients 1,8,64] "
                         "[--max-steps N]\n");
         return 2;

@@ -21,42 +21,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/dbuf.h"
+#include "base/num.h"
+#include "base/tg.h"
+
 #define LAT_MAX_QUERIES  1024
 #define LAT_MAX_LINE     1024
 #define LAT_MAX_REQUESTS 10000000L
 #define LAT_MAX_RESP     (4L << 20) /* bytes of one answer kept; more is an error */
-
-struct lat_resp {
-    char *buf;
-    size_t len, cap;
-    int too_large;
-};
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata) {
-    struct lat_resp *r = userdata;
-    size_t n = size * nmemb;
-
-    if (r->len + n + 1 > (size_t)LAT_MAX_RESP) {
-        r->too_large = 1;
-        return 0;
-    }
-    if (r->len + n + 1 > r->cap) {
-        size_t cap = r->cap ? r->cap : 4096;
-        char *p;
-
-        while (cap < r->len + n + 1)
-            cap *= 2;
-        p = realloc(r->buf, cap);
-        if (!p)
-            return 0;
-        r->buf = p;
-        r->cap = cap;
-    }
-    memcpy(r->buf + r->len, ptr, n);
-    r->len += n;
-    r->buf[r->len] = '\0';
-    return n;
-}
 
 static long long now_us(void) {
     struct timespec ts;
@@ -69,18 +41,6 @@ static int cmp_ll(const void *a, const void *b) {
     long long x = *(const long long *)a, y = *(const long long *)b;
 
     return (x > y) - (x < y);
-}
-
-static int parse_num(const char *s, long lo, long hi, long *out) {
-    char *end;
-    long v;
-
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno || end == s || *end != '\0' || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
 }
 
 /* Read up to LAT_MAX_QUERIES non-empty lines of path into JSON request bodies (new). */
@@ -119,23 +79,21 @@ static int load_bodies(const char *path, long k, char **bodies, size_t *n) {
 }
 
 /* One request; 0 when the answer is 200 and the tool call succeeded ("ok":true). */
-static int send_one(CURL *h, const char *body, struct lat_resp *r) {
+static int send_one(CURL *h, const char *body, struct dbuf *r) {
     long status = 0;
     CURLcode cc;
 
-    r->len = 0;
-    r->too_large = 0;
+    dbuf_reset(r);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
     cc = curl_easy_perform(h);
     if (cc != CURLE_OK) {
         fprintf(stderr, "http_lat: %s\n",
-                r->too_large ? "answer too large" : curl_easy_strerror(cc));
+                r->err == TG_ERANGE ? "answer too large" : curl_easy_strerror(cc));
         return -1;
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    if (status != 200 || r->len == 0 || !strstr(r->buf, "\"ok\":true")) {
-        fprintf(stderr, "http_lat: status %ld for %s: %.300s\n", status, body,
-                r->buf ? r->buf : "");
+    if (status != 200 || r->len == 0 || !strstr(r->p, "\"ok\":true")) {
+        fprintf(stderr, "http_lat: status %ld for %s: %.300s\n", status, body, dbuf_str(r));
         return -1;
     }
     return 0;
@@ -147,11 +105,12 @@ int main(int argc, char **argv) {
     char *bodies[LAT_MAX_QUERIES];
     size_t nq = 0;
     struct curl_slist *hdrs = NULL;
-    struct lat_resp resp = {NULL, 0, 0, 0};
+    struct dbuf resp;
     long long *lat = NULL, sum = 0;
     CURL *h = NULL;
     int rc = 1;
 
+    dbuf_init(&resp, LAT_MAX_RESP);
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
@@ -160,12 +119,12 @@ int main(int argc, char **argv) {
         else if (v && strcmp(argv[i], "--queries") == 0)
             qpath = v;
         else if (v && strcmp(argv[i], "--requests") == 0 &&
-                 parse_num(v, 1, LAT_MAX_REQUESTS, &requests) == 0)
+                 num_long(v, 1, LAT_MAX_REQUESTS, &requests) == 0)
             ;
         else if (v && strcmp(argv[i], "--warmup") == 0 &&
-                 parse_num(v, 0, LAT_MAX_REQUESTS, &warmup) == 0)
+                 num_long(v, 0, LAT_MAX_REQUESTS, &warmup) == 0)
             ;
-        else if (v && strcmp(argv[i], "--k") == 0 && parse_num(v, 1, 20, &k) == 0)
+        else if (v && strcmp(argv[i], "--k") == 0 && num_long(v, 1, 20, &k) == 0)
             ;
         else {
             fprintf(stderr, "usage: http_lat --url URL --queries FILE [--requests N] "
@@ -189,7 +148,7 @@ int main(int argc, char **argv) {
         goto done;
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, dbuf_write_cb);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
     curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
@@ -218,6 +177,6 @@ done:
     for (size_t i = 0; i < nq; i++)
         free(bodies[i]);
     free(lat);
-    free(resp.buf);
+    dbuf_free(&resp);
     return rc;
 }

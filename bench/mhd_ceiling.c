@@ -12,13 +12,14 @@
  * usage: mhd_ceiling [--port N] [--threads N]   (port 0 picks one; the bound port is printed
  * on stdout as "port N"; SIGINT/SIGTERM stop it)
  */
-#include <errno.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "base/num.h"
 
 #define CEIL_BODY_MAX 8192 /* bytes kept from one request body; the rest is dropped */
 
@@ -87,18 +88,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
-static int parse_num(const char *s, long lo, long hi, long *out) {
-    char *end;
-    long v;
-
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno || end == s || *end != '\0' || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 int main(int argc, char **argv) {
     long port = 0, threads = 2;
     struct MHD_Daemon *d;
@@ -109,9 +98,9 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
-        if (v && strcmp(argv[i], "--port") == 0 && parse_num(v, 0, 65535, &port) == 0)
+        if (v && strcmp(argv[i], "--port") == 0 && num_long(v, 0, 65535, &port) == 0)
             i++;
-        else if (v && strcmp(argv[i], "--threads") == 0 && parse_num(v, 1, 1024, &threads) == 0)
+        else if (v && strcmp(argv[i], "--threads") == 0 && num_long(v, 1, 1024, &threads) == 0)
             i++;
         else {
             fprintf(stderr, "usage: mhd_ceiling [--port N] [--threads N]\n");

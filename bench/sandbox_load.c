@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/num.h"
+
 #define MAX_CONC 64
 #define BODY     "{\"arguments\":{\"code\":\"print(1)\"}}"
 
@@ -196,8 +198,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: sandbox_load URL RUNS CONC[,CONC...]\n");
         return 2;
     }
-    runs = strtol(argv[2], &end, 10);
-    if (*end || runs < 2 || runs > 1000000) {
+    if (num_long(argv[2], 2, 1000000, &runs)) {
         fprintf(stderr, "sandbox_load: bad RUNS %s\n", argv[2]);
         return 2;
     }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/datadir.h"
+#include "base/dbuf.h"
 #include "base/limits.h"
 
 /* ---- HTTP client ---------------------------------------------------------------------- */
@@ -23,39 +24,15 @@ struct client {
     CURL *curl;
     struct curl_slist *hdrs;
     const char *base;
-    char *buf;
-    size_t len, cap;
+    struct dbuf resp; /* the body of the last response */
 };
-
-static size_t on_data(char *p, size_t size, size_t n, void *ud) {
-    struct client *c = ud;
-    size_t len = size * n;
-
-    if (c->len + len + 1 > EVAL_RESP_MAX)
-        return 0;
-    if (c->len + len + 1 > c->cap) {
-        size_t cap = c->cap ? c->cap : 4096;
-        char *nb;
-
-        while (cap < c->len + len + 1)
-            cap *= 2;
-        nb = realloc(c->buf, cap);
-        if (!nb)
-            return 0;
-        c->buf = nb;
-        c->cap = cap;
-    }
-    memcpy(c->buf + c->len, p, len);
-    c->len += len;
-    c->buf[c->len] = '\0';
-    return len;
-}
 
 static int client_init(struct client *c, const char *base, const char *api_key) {
     char auth[TG_API_KEY_MAX + 32];
 
     memset(c, 0, sizeof(*c));
     c->base = base;
+    dbuf_init(&c->resp, EVAL_RESP_MAX);
     c->curl = curl_easy_init();
     if (!c->curl)
         return TG_ENOMEM;
@@ -65,8 +42,8 @@ static int client_init(struct client *c, const char *base, const char *api_key) 
         snprintf(auth, sizeof(auth), "Authorization: Bearer %s", api_key);
         c->hdrs = curl_slist_append(c->hdrs, auth);
     }
-    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, dbuf_write_cb);
+    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &c->resp);
     curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, 120L);
     curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->hdrs);
@@ -77,7 +54,7 @@ static void client_free(struct client *c) {
     if (c->curl)
         curl_easy_cleanup(c->curl);
     curl_slist_free_all(c->hdrs);
-    free(c->buf);
+    dbuf_free(&c->resp);
 }
 
 /*
@@ -92,9 +69,7 @@ static int client_call(struct client *c, const char *method, const char *path, c
 
     *out = NULL;
     snprintf(url, sizeof(url), "%s%s", c->base, path);
-    c->len = 0;
-    if (c->buf)
-        c->buf[0] = '\0';
+    dbuf_reset(&c->resp);
     curl_easy_setopt(c->curl, CURLOPT_URL, url);
     curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
     if (body) {
@@ -116,8 +91,8 @@ static int client_call(struct client *c, const char *method, const char *path, c
         return TG_EIO;
     }
     curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
-    if (c->len > 0) {
-        *out = json_loadb(c->buf, c->len, 0, NULL);
+    if (c->resp.len > 0) {
+        *out = json_loadb(c->resp.p, c->resp.len, 0, NULL);
         if (!*out) {
             tg_error_set(err, "io", "%s %s: the response is not JSON.", method, url);
             return TG_EIO;

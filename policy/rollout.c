@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/dbuf.h"
+
 static const char *const label_names[RL_LABELS] = {"necessary",   "redundant",  "premature",
                                                    "unnecessary", "wrong_args", "malformed"};
 
@@ -25,20 +27,13 @@ struct rollout {
     CURLM *multi;
 };
 
-/* a bounded response buffer */
-struct rbuf {
-    char *p;
-    size_t len, cap;
-    int overflow;
-};
-
 enum slot_phase { PH_IDLE = 0, PH_CREATE, PH_STEP };
 
 struct slot {
     CURL *easy;
     struct curl_slist *hdr;
-    struct rbuf body;
-    char *req; /* request body (new) */
+    struct dbuf body; /* the response, at most TG_ROLLOUT_RESP_MAX bytes */
+    char *req;        /* request body (new) */
     char url[TG_MAX_URL_LEN];
     int ep; /* index in eps, -1 idle */
     int phase;
@@ -60,32 +55,6 @@ struct rollout_config rollout_config_default(void) {
     c.retries = 6;
     c.backoff_ms = 50;
     return c;
-}
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud) {
-    struct rbuf *b = ud;
-    size_t n = size * nmemb;
-
-    if (b->len + n + 1 > TG_ROLLOUT_RESP_MAX) {
-        b->overflow = 1;
-        return 0;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        char *p;
-
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        p = realloc(b->p, cap);
-        if (!p)
-            return 0;
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, ptr, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return n;
 }
 
 struct rollout *rollout_new(const struct rollout_config *cfg, struct tg_error *err) {
@@ -193,10 +162,7 @@ static void slot_reset_easy(struct rollout *r, struct slot *s) {
 static int slot_send(struct rollout *r, struct slot *s, const char *method, struct tg_error *err) {
     CURLMcode mc;
 
-    s->body.len = 0;
-    s->body.overflow = 0;
-    if (s->body.p)
-        s->body.p[0] = '\0';
+    dbuf_reset(&s->body);
     curl_easy_setopt(s->easy, CURLOPT_URL, s->url);
     curl_easy_setopt(s->easy, CURLOPT_CUSTOMREQUEST, method);
     if (s->req) {
@@ -215,8 +181,8 @@ static int slot_send(struct rollout *r, struct slot *s, const char *method, stru
     return 0;
 }
 
-static int easy_setup(const struct rollout *r, CURL *e, struct rbuf *b, struct curl_slist *hdr) {
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
+static int easy_setup(const struct rollout *r, CURL *e, struct dbuf *b, struct curl_slist *hdr) {
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, dbuf_write_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, b);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdr);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->cfg.timeout_ms);
@@ -234,7 +200,7 @@ static int retriable(CURLcode cc, long status) {
 }
 
 /* the server's error message from an error body, or a short excerpt */
-static void error_text(const struct rbuf *b, char *out, size_t n) {
+static void error_text(const struct dbuf *b, char *out, size_t n) {
     json_t *j = b->p ? json_loads(b->p, 0, NULL) : NULL;
     const char *m = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
 
@@ -375,7 +341,7 @@ static int on_answer(struct run *ru, struct slot *s, long status, struct tg_erro
     json_error_t je;
     int rc = 0;
 
-    if (s->body.overflow) {
+    if (s->body.err == TG_ERANGE) {
         tg_error_set(err, "bad_response", "%s answered with more than %lu bytes", base,
                      (unsigned long)TG_ROLLOUT_RESP_MAX);
         return TG_ERANGE;
@@ -532,6 +498,7 @@ int rollout_run(struct rollout *r, struct rollout_ep *eps, int n, rollout_policy
         struct slot *s = &ru.slots[i];
 
         s->ep = -1;
+        dbuf_init(&s->body, TG_ROLLOUT_RESP_MAX);
         s->easy = curl_easy_init();
         s->hdr = curl_slist_append(NULL, "Content-Type: application/json");
         if (!s->easy || !s->hdr) {
@@ -633,7 +600,7 @@ done:
             curl_easy_cleanup(s->easy);
         }
         curl_slist_free_all(s->hdr);
-        free(s->body.p);
+        dbuf_free(&s->body);
         free(s->req);
     }
     free(ru.slots);
@@ -644,11 +611,11 @@ int rollout_request(struct rollout *r, int i, const char *method, const char *pa
                     const json_t *body, long *status, json_t **out, struct tg_error *err) {
     CURL *e = curl_easy_init();
     struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
-    struct rbuf b;
+    struct dbuf b;
     char url[TG_MAX_URL_LEN], *req = NULL;
     int rc = 0;
 
-    memset(&b, 0, sizeof(b));
+    dbuf_init(&b, TG_ROLLOUT_RESP_MAX);
     *out = NULL;
     *status = 0;
     if (!e || !hdr || i < 0 || i >= r->nurls) {
@@ -675,8 +642,7 @@ int rollout_request(struct rollout *r, int i, const char *method, const char *pa
     for (int attempt = 0;; attempt++) {
         CURLcode cc;
 
-        b.len = 0;
-        b.overflow = 0;
+        dbuf_reset(&b);
         cc = curl_easy_perform(e);
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
         if (retriable(cc, *status) && attempt < r->cfg.retries) {
@@ -697,7 +663,7 @@ int rollout_request(struct rollout *r, int i, const char *method, const char *pa
         }
         break;
     }
-    if (b.overflow) {
+    if (b.err == TG_ERANGE) {
         tg_error_set(err, "bad_response", "%s%s: response too large", r->urls[i], path);
         rc = TG_ERANGE;
         goto done;
@@ -708,7 +674,7 @@ done:
     curl_slist_free_all(hdr);
     if (e)
         curl_easy_cleanup(e);
-    free(b.p);
+    dbuf_free(&b);
     free(req);
     return rc;
 }

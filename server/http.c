@@ -22,6 +22,7 @@
 
 #include "server/api.h"
 #include "server/api_episodes.h"
+#include "base/dbuf.h"
 #include "base/json_util.h"
 #include "base/limits.h"
 #include "base/metrics.h"
@@ -336,43 +337,6 @@ static int check_headers(struct http_req *rq, enum MHD_Result *ret, char *allow)
     return 0;
 }
 
-/* Append an upload chunk, keeping at most max_body bytes; past it, discard and remember. */
-static void take_body(struct http_req *rq, const char *data, size_t n) {
-    size_t max = rq->srv->cfg.max_body;
-
-    if (rq->too_large)
-        return;
-    if (n > max - rq->body_len) {
-        rq->too_large = 1;
-        free(rq->body);
-        rq->body = NULL;
-        rq->body_len = rq->body_cap = 0;
-        return;
-    }
-    if (rq->body_len + n + 1 > rq->body_cap) {
-        size_t cap = rq->body_cap ? rq->body_cap : 1024;
-        char *p;
-
-        while (cap < rq->body_len + n + 1)
-            cap *= 2;
-        if (cap > max + 1)
-            cap = max + 1;
-        p = realloc(rq->body, cap);
-        if (!p) {
-            rq->too_large = 1; /* answered as 413: we could not hold it */
-            free(rq->body);
-            rq->body = NULL;
-            rq->body_len = rq->body_cap = 0;
-            return;
-        }
-        rq->body = p;
-        rq->body_cap = cap;
-    }
-    memcpy(rq->body + rq->body_len, data, n);
-    rq->body_len += n;
-    rq->body[rq->body_len] = '\0';
-}
-
 static enum MHD_Result dispatch(struct http_req *rq) {
     struct http_reply rp;
     struct tg_error err;
@@ -385,10 +349,10 @@ static enum MHD_Result dispatch(struct http_req *rq) {
         TG_ASSERT(rc != HTTP_DEFERRED);
         return send_reply(rq, &rp);
     }
-    if (rq->too_large)
+    if (rq->body.err) /* past max_body, or we could not hold it */
         return reply_error(rq, 413, "payload_too_large", "The body is over the size limit.");
-    if (rq->body_len > 0) {
-        rc = jsonu_parse(rq->body, rq->body_len, TG_MAX_JSON_DEPTH, &rq->json, &err);
+    if (rq->body.len > 0) {
+        rc = jsonu_parse(rq->body.p, rq->body.len, TG_MAX_JSON_DEPTH, &rq->json, &err);
         if (rc && rq->route->jsonrpc) {
             rp.status = 400;
             rp.body = json_pack("{s:s, s:n, s:{s:i, s:s}}", "jsonrpc", "2.0", "id", "error", "code",
@@ -420,6 +384,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!rq)
             return MHD_NO;
         rq->srv = s;
+        dbuf_init(&rq->body, s->cfg.max_body);
         rq->conn = conn;
         rq->method = method;
         rq->t0_us = tg_now_us();
@@ -438,7 +403,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (rq->status) /* an early reply was queued; discard whatever body follows */
         return MHD_YES;
     if (*upload_data_size) {
-        take_body(rq, upload_data, *upload_data_size);
+        dbuf_add(&rq->body, upload_data, *upload_data_size); /* past the limit: body.err */
         *upload_data_size = 0;
         return MHD_YES;
     }
@@ -467,7 +432,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!s->cfg.quiet)
         fprintf(stderr, "%s %s %u %lldus\n", rq->method, rq->path, rq->status, us);
     json_decref(rq->json);
-    free(rq->body);
+    dbuf_free(&rq->body);
     free(rq);
     *con_cls = NULL;
     pthread_mutex_lock(&s->mu);

@@ -16,6 +16,7 @@
 
 #include "server/runq.h"
 #include "server/server.h"
+#include "base/dbuf.h"
 #include "base/tg.h"
 
 struct MHD_Daemon;
@@ -59,9 +60,8 @@ struct http_req {
     const char *method;                /* borrowed from libmicrohttpd */
     char path[256];                    /* for logs; truncated */
     char params[HTTP_MAX_PARAMS][128]; /* {name} segments of the route, in order */
-    char *body;                        /* (body_len) bytes, NUL-terminated; NULL if none */
-    size_t body_len, body_cap;
-    int too_large;
+    struct dbuf body;                  /* the upload, at most max_body bytes; body.err when
+                                          it went past that (or memory ran out): 413 */
     int has_body;
     json_t *json; /* parsed body (owned) or NULL when there is none */
     long long t0_us;

@@ -9,11 +9,11 @@
 #include "tools/code_cache.h"
 
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/dbuf.h"
 #include "base/limits.h"
 #include "base/metrics.h"
 #include "tools/sandbox.h"
@@ -30,48 +30,9 @@ const char run_code_schema_json[] =
     "\"timeout_ms\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":10000}},"
     "\"required\":[\"code\"],\"additionalProperties\":false}";
 
-/* A growable text buffer with a hard cap (content for the model). */
-struct rc_buf {
-    char *p;
-    size_t len, cap;
-    int oom;
-};
-
-static void buf_add(struct rc_buf *b, const char *s, size_t n) {
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        char *p;
-
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void buf_printf(struct rc_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void buf_printf(struct rc_buf *b, const char *fmt, ...) {
-    char tmp[512];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        buf_add(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-}
+/* Bytes of any text built here: both streams with every byte replaced by U+FFFD (3 bytes),
+ * plus the notes after them. Reaching it means a bug, and fails the call as out of memory. */
+#define RC_TEXT_MAX (8 * TG_OUTPUT_MAX_BYTES + 4096)
 
 /* Length of the valid UTF-8 sequence at s (n bytes left), or 0 if invalid. */
 static size_t utf8_seq(const unsigned char *s, size_t n) {
@@ -106,7 +67,7 @@ static size_t utf8_seq(const unsigned char *s, size_t n) {
 }
 
 /* Append s (n bytes) with invalid UTF-8 replaced by U+FFFD. */
-static void buf_add_utf8(struct rc_buf *b, const char *s, size_t n) {
+static void buf_add_utf8(struct dbuf *b, const char *s, size_t n) {
     size_t i = 0, start = 0;
 
     while (i < n) {
@@ -116,12 +77,12 @@ static void buf_add_utf8(struct rc_buf *b, const char *s, size_t n) {
             i += k;
             continue;
         }
-        buf_add(b, s + start, i - start);
-        buf_add(b, "\xEF\xBF\xBD", 3);
+        dbuf_add(b, s + start, i - start);
+        dbuf_add(b, "\xEF\xBF\xBD", 3);
         i++;
         start = i;
     }
-    buf_add(b, s + start, i - start);
+    dbuf_add(b, s + start, i - start);
 }
 
 /* The last non-empty line of s (n bytes) as [*line, *line + *len). */
@@ -178,10 +139,10 @@ static void count_run(const struct sandbox_result *r) {
     }
 }
 
-static json_t *result_json(const struct sandbox_result *r, struct rc_buf *so, struct rc_buf *se) {
-    buf_add(so, "", 0);
-    buf_add(se, "", 0);
-    if (so->oom || se->oom)
+static json_t *result_json(const struct sandbox_result *r, struct dbuf *so, struct dbuf *se) {
+    dbuf_add(so, "", 0);
+    dbuf_add(se, "", 0);
+    if (so->err || se->err)
         return NULL;
     return json_pack("{s:s%, s:s%, s:i, s:i, s:b, s:b, s:f, s:f}", "stdout", so->p, so->len,
                      "stderr", se->p, se->len, "exit_code", r->exit_code, "signal", r->signal,
@@ -190,13 +151,14 @@ static json_t *result_json(const struct sandbox_result *r, struct rc_buf *so, st
 }
 
 static int fail_simple(struct tool_result *out, const char *code, const char *msg) {
-    struct rc_buf c = {0};
+    struct dbuf c;
 
-    buf_printf(&c, "error: %s", msg);
-    if (c.oom)
+    dbuf_init(&c, RC_TEXT_MAX);
+    dbuf_add_fmt(&c, "error: %s", msg);
+    out->content = dbuf_take(&c, NULL);
+    if (!out->content)
         return TG_ENOMEM;
     out->ok = 0;
-    out->content = c.p;
     tg_error_set(&out->err, code, "%s", msg);
     return 0;
 }
@@ -204,7 +166,7 @@ static int fail_simple(struct tool_result *out, const char *code, const char *ms
 int run_code_tool_invoke(const json_t *args, struct tool_result *out) {
     struct sandbox_request rq;
     struct sandbox_result r;
-    struct rc_buf so = {0}, se = {0}, content = {0};
+    struct dbuf so, se, content;
     struct tg_error err;
     const json_t *v;
     int rc;
@@ -212,6 +174,9 @@ int run_code_tool_invoke(const json_t *args, struct tool_result *out) {
     memset(out, 0, sizeof(*out));
     memset(&rq, 0, sizeof(rq));
     tg_error_clear(&err);
+    dbuf_init(&so, RC_TEXT_MAX);
+    dbuf_init(&se, RC_TEXT_MAX);
+    dbuf_init(&content, RC_TEXT_MAX);
     v = json_object_get(args, "code");
     rq.code = json_string_value(v);
     rq.code_len = rq.code ? json_string_length(v) : 0;
@@ -251,25 +216,25 @@ int run_code_tool_invoke(const json_t *args, struct tool_result *out) {
         goto fail;
     }
     /* Text for the model: stdout, then stderr, then what went wrong. */
-    buf_add(&content, so.p, so.len);
+    dbuf_add(&content, so.p, so.len);
     if (se.len) {
         if (content.len && content.p[content.len - 1] != '\n')
-            buf_add(&content, "\n", 1);
-        buf_add(&content, "[stderr]\n", 9);
-        buf_add(&content, se.p, se.len);
+            dbuf_add(&content, "\n", 1);
+        dbuf_add(&content, "[stderr]\n", 9);
+        dbuf_add(&content, se.p, se.len);
     }
     if (content.len && content.p[content.len - 1] != '\n')
-        buf_add(&content, "\n", 1);
+        dbuf_add(&content, "\n", 1);
     if (r.truncated)
-        buf_printf(&content, "[output truncated: more than %d bytes on a stream]\n",
-                   TG_OUTPUT_MAX_BYTES);
+        dbuf_add_fmt(&content, "[output truncated: more than %d bytes on a stream]\n",
+                     TG_OUTPUT_MAX_BYTES);
     if (r.timed_out) {
-        buf_printf(&content, "[timed out after %d ms]\n",
-                   rq.timeout_ms ? rq.timeout_ms : TG_CODE_TIMEOUT_DEFAULT_MS);
+        dbuf_add_fmt(&content, "[timed out after %d ms]\n",
+                     rq.timeout_ms ? rq.timeout_ms : TG_CODE_TIMEOUT_DEFAULT_MS);
         tg_error_set(&out->err, "timeout", "the program ran past its %d ms time limit",
                      rq.timeout_ms ? rq.timeout_ms : TG_CODE_TIMEOUT_DEFAULT_MS);
     } else if (r.signal) {
-        buf_printf(&content, "[killed by signal %d (%s)]\n", r.signal, signal_label(r.signal));
+        dbuf_add_fmt(&content, "[killed by signal %d (%s)]\n", r.signal, signal_label(r.signal));
         tg_error_set(&out->err, "killed", "the program was killed by signal %d (%s)", r.signal,
                      signal_label(r.signal));
     } else if (r.exit_code != 0) {
@@ -277,21 +242,20 @@ int run_code_tool_invoke(const json_t *args, struct tool_result *out) {
         size_t len;
 
         last_line(se.p ? se.p : "", se.len, &line, &len);
-        buf_printf(&content, "[exit code %d]\n", r.exit_code);
+        dbuf_add_fmt(&content, "[exit code %d]\n", r.exit_code);
         if (len > 160)
             len = 160;
         tg_error_set(&out->err, "runtime_error", "exit code %d%s%.*s", r.exit_code, len ? ": " : "",
                      (int)len, line);
     }
     if (!content.len)
-        buf_add(&content, "(no output)\n", 12);
-    if (content.oom) {
+        dbuf_add(&content, "(no output)\n", 12);
+    out->content = dbuf_take(&content, NULL);
+    if (!out->content) {
         rc = TG_ENOMEM;
         goto fail;
     }
     out->ok = !r.timed_out && !r.signal && r.exit_code == 0;
-    out->content = content.p;
-    content.p = NULL;
     rc = 0;
     if (!r.timed_out && !r.signal) /* it finished on its own: the same program gives the same */
         code_cache_put(rq.code, rq.code_len, rq.stdin_data, rq.stdin_len, rq.timeout_ms, out);
@@ -299,10 +263,10 @@ fail:
     if (rc) {
         json_decref(out->result);
         out->result = NULL;
-        free(content.p);
     }
-    free(so.p);
-    free(se.p);
+    dbuf_free(&content);
+    dbuf_free(&so);
+    dbuf_free(&se);
     sandbox_result_free(&r);
     return rc;
 }
