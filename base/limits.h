@@ -49,6 +49,9 @@
 #define TG_CODE_CACHE_MAX_ENTRIES  65536         /* --code-cache slots */
 #define TG_CODE_CACHE_BYTES        (64UL << 20)  /* bytes of cached copies */
 #define TG_RUN_RETRY_AFTER_SEC     1             /* Retry-After on 503 overloaded */
+#define TG_UID_BASE_DEFAULT        60000u        /* slot uids: first one tried (--uid-base auto) */
+#define TG_UID_AUTO_END            65534u        /* auto ranges end below this (65534: nobody) */
+#define TG_UID_MAX                 2147483647u   /* the last slot uid --uid-base may reach */
 
 /* episodes */
 #define TG_TAG_MAX           64

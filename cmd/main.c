@@ -16,6 +16,7 @@
 #include "tools/corpus.h"
 #include "server/server.h"
 #include "server/taskgen.h"
+#include "base/limits.h"
 #include "base/num.h"
 #include "base/tg.h"
 
@@ -63,9 +64,11 @@ static void serve_usage(FILE *f) {
            "                     [--trajectories FILE] [--sync-ms N] [--reward-config FILE]\n"
            "                     [--reward-mode judge|torl|otc] [--max-episodes N] [--idle-sec N]\n"
            "                     [--run-workers N] [--run-queue N] [--code-cache N]\n"
-           "                     [--unsafe-sandbox] [--quiet]\n"
+           "                     [--uid-base UID] [--unsafe-sandbox] [--quiet]\n"
            "  --code-cache N  cache up to N run_code results of identical programs (opt-in:\n"
-           "                  sound only for deterministic programs; see docs/sandbox.md)\n");
+           "                  sound only for deterministic programs; see docs/sandbox.md)\n"
+           "  --uid-base UID  sandbox slot i runs as UID+i (default: the first range from\n"
+           "                  60000 that no other server on this host claimed)\n");
 }
 
 static int cmd_serve(int argc, char **argv) {
@@ -127,6 +130,8 @@ static int cmd_serve(int argc, char **argv) {
             cfg.code_cache = (size_t)n;
         } else if (strcmp(a, "--run-queue") == 0 && num_long(v, 0, 100000, &n) == 0) {
             cfg.run_queue = (int)n;
+        } else if (strcmp(a, "--uid-base") == 0 && num_long(v, 1, TG_UID_MAX, &n) == 0) {
+            cfg.uid_base = (unsigned)n;
         } else {
             fprintf(stderr, "toolgym serve: bad option or value: %s %s\n", a, v);
             serve_usage(stderr);

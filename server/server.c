@@ -35,6 +35,7 @@ void server_config_defaults(struct server_config *c) {
     c->max_episodes = TG_EPISODES_MAX;
     c->idle_sec = TG_EPISODE_IDLE_SEC;
     c->sync_ms = 1000;
+    c->uid_base = 0; /* auto: claimed at start-up so that servers on one host never share */
 }
 
 static int tools_acquire(const struct server_config *c, struct tg_error *err) {
@@ -49,6 +50,7 @@ static int tools_acquire(const struct server_config *c, struct tg_error *err) {
         tc.run_workers = c->run_workers;
         tc.run_queue = c->run_queue;
         tc.code_cache = c->code_cache;
+        tc.uid_base = c->uid_base;
         tc.quiet = c->quiet;
         rc = tools_init(&tc, err);
     }

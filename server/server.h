@@ -25,6 +25,8 @@ struct server_config {
     int run_workers;           /* concurrent code runs; 0: cores */
     int run_queue;             /* queued code runs beyond the workers */
     size_t code_cache;         /* run_code result cache slots; 0: off (opt-in, see docs) */
+    unsigned uid_base;         /* first slot uid (--uid-base); 0: the first range no other server on
+                                * the host claimed, from TG_UID_BASE_DEFAULT (docs/sandbox.md) */
     const char *tasks;         /* task files, comma-separated; NULL: the data dir's */
     const char *trajectories;  /* trajectory log path or NULL */
     int sync_ms;               /* fdatasync interval of the trajectory log; 0: every line */

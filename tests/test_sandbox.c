@@ -9,10 +9,12 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -896,6 +898,102 @@ TG_TEST(sandbox, host_statistics_denied) {
     if (r.out && strncmp(r.out, "sysinfo -1 1 True\n", 18) != 0)
         fprintf(stderr, "\n%s%s\n", r.out, r.err);
     sandbox_result_free(&r);
+}
+
+/* ---- slot uids of two servers on one host ------------------------------------------------ */
+
+extern char **environ;
+
+/* Start `toolgym serve ARGS...` (the binary make test built) with stderr on a pipe. Returns
+ * its pid (and the pipe's read end in *fd), or -1. */
+static pid_t spawn_serve(const char *const *args, int *fd) {
+    const char *bin = getenv("TOOLGYM_BIN") ? getenv("TOOLGYM_BIN") : "build/toolgym";
+    char *argv[16];
+    posix_spawn_file_actions_t fa;
+    int p[2], n = 0;
+    pid_t pid;
+
+    argv[n++] = (char *)bin;
+    argv[n++] = "serve";
+    for (; *args && n < 15; args++)
+        argv[n++] = (char *)*args;
+    argv[n] = NULL;
+    if (pipe(p) != 0)
+        return -1;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, p[1], 2);
+    posix_spawn_file_actions_addclose(&fa, p[0]);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    if (posix_spawn(&pid, bin, &fa, NULL, argv, environ) != 0)
+        pid = -1;
+    posix_spawn_file_actions_destroy(&fa);
+    close(p[1]);
+    if (pid < 0)
+        close(p[0]);
+    else
+        *fd = p[0];
+    return pid;
+}
+
+/* Read fd into buf until it holds `until` or the writer is gone (or 60 s pass). */
+static void read_until(int fd, char *buf, size_t n, const char *until) {
+    size_t len = 0;
+
+    buf[0] = '\0';
+    while (len + 1 < n && !strstr(buf, until)) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        ssize_t k;
+
+        if (poll(&p, 1, 60000) <= 0)
+            break;
+        k = read(fd, buf + len, n - 1 - len);
+        if (k <= 0)
+            break;
+        len += (size_t)k;
+        buf[len] = '\0';
+    }
+}
+
+TG_TEST(sandbox, two_servers_do_not_share_slot_uids) {
+    char base[16], out[4096];
+    const char *taken[] = {"--port", "0", "--run-workers", "2", "--uid-base", base, NULL};
+    const char *autoargs[] = {"--port", "0", "--run-workers", "2", NULL};
+    unsigned lo, hi;
+    pid_t pid;
+    int fd = -1, st = 0;
+    const char *line;
+
+    NEED_SANDBOX();
+    /* This process holds slot uids; a server asking for the same ones refuses to start. */
+    snprintf(base, sizeof(base), "%u", sandbox_slot_uid(0));
+    pid = spawn_serve(taken, &fd);
+    CU_ASSERT_FATAL(pid > 0);
+    read_until(fd, out, sizeof(out), "listening");
+    close(fd);
+    CU_ASSERT(strstr(out, "--uid-base") && strstr(out, "claimed by another toolgym server"));
+    if (!strstr(out, "claimed"))
+        fprintf(stderr, "\nserve said: %s\n", out);
+    if (strstr(out, "listening"))
+        kill(pid, SIGTERM);
+    CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) != 0);
+
+    /* Without --uid-base, a second server picks uids that no other server holds. */
+    pid = spawn_serve(autoargs, &fd);
+    CU_ASSERT_FATAL(pid > 0);
+    read_until(fd, out, sizeof(out), "listening");
+    line = strstr(out, "(uids ");
+    CU_ASSERT_PTR_NOT_NULL(line);
+    if (line && sscanf(line, "(uids %u-%u)", &lo, &hi) == 2) {
+        CU_ASSERT_EQUAL(hi - lo + 1, 2);
+        CU_ASSERT(hi < sandbox_slot_uid(0) || lo > sandbox_slot_uid(sandbox_slots() - 1));
+    } else {
+        CU_FAIL("no slot uid range in the start-up line");
+        fprintf(stderr, "\nserve said: %s\n", out);
+    }
+    kill(pid, SIGTERM);
+    CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
+    close(fd);
 }
 
 /* ---- concurrency ---------------------------------------------------------------------------- */

@@ -44,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -57,12 +58,12 @@
 
 #include "base/limits.h"
 
-#define SB_UID_BASE    60000u       /* slot i runs as uid/gid SB_UID_BASE + i */
 #define SB_STACK_BYTES (256 * 1024) /* stack of init and of the pre-exec child */
 #define SB_PYTHON      "/usr/bin/python3"
 #define SB_STAGE       "/tmp" /* where the template root is assembled (private namespace) */
 #define SB_NS_FLAGS    (CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP)
-#define SB_TICK_MS     5 /* exit polling period when pidfds are unavailable */
+#define SB_TICK_MS     5              /* exit polling period when pidfds are unavailable */
+#define SB_UID_LOCKS   "/run/toolgym" /* host-wide claims of slot uids (flock per uid) */
 
 #if defined(__x86_64__)
 #define SB_MULTIARCH "x86_64-linux-gnu"
@@ -163,6 +164,8 @@ static struct {
     int bind_fallback; /* the template shows host directories by binds (no overlayfs) */
     int nslots;
     struct sb_slot *slots;
+    unsigned uid_base; /* slot i runs as uid/gid uid_base + i */
+    int *uid_locks;    /* (nslots) flocked claim files of our slot uids, when root */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     struct sock_filter *filter;
@@ -1006,6 +1009,179 @@ fail:
     return -1;
 }
 
+/* ---- slot uids: claimed host-wide, so that two servers never share one --------------------- */
+
+/*
+ * Slot uids are per host, not per server: two servers whose runs used the same uid would
+ * share its RLIMIT_NPROC count (one could starve the other's runs of processes). So each
+ * server claims its uids in SB_UID_LOCKS, one file per uid holding an flock for as long as
+ * the server lives (the kernel drops it when the process dies, crash included). A uid that
+ * a live process already runs as (another sandbox without the claim files, a real user) is
+ * never claimed either.
+ */
+
+/* Mark in used[] (one byte per uid of [lo, lo + n)) the real uids of live processes. */
+static void uids_running(unsigned lo, unsigned n, unsigned char *used) {
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+
+    if (!d)
+        return;
+    while ((de = readdir(d))) {
+        char path[300], line[256];
+        FILE *f;
+
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof(path), "/proc/%s/status", de->d_name);
+        f = fopen(path, "re");
+        if (!f)
+            continue;
+        while (fgets(line, sizeof(line), f)) {
+            unsigned uid;
+
+            if (sscanf(line, "Uid: %u", &uid) == 1) {
+                if (uid >= lo && uid - lo < n)
+                    used[uid - lo] = 1;
+                break;
+            }
+        }
+        fclose(f);
+    }
+    closedir(d);
+}
+
+/* The directory of claim files, created root-only; an fd, or -1 with *err. */
+static int uid_lock_dir(struct tg_error *err) {
+    struct stat st;
+    int fd;
+
+    if (mkdir(SB_UID_LOCKS, 0700) != 0 && errno != EEXIST) {
+        tg_error_set(err, "config", "cannot create %s to claim slot uids: %s", SB_UID_LOCKS,
+                     strerror(errno));
+        return -1;
+    }
+    fd = open(SB_UID_LOCKS, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) != 0 || st.st_uid != 0 || (st.st_mode & 022)) {
+        tg_error_set(err, "config", "%s must be a directory owned by root and writable only by it",
+                     SB_UID_LOCKS);
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Claim uid: an fd holding its flock, or -1 (*holder: the claimer's pid when known, else 0). */
+static int uid_claim_one(int dir, unsigned uid, long *holder) {
+    char name[32], pid[24];
+    int fd, n;
+
+    *holder = 0;
+    snprintf(name, sizeof(name), "uid-%u", uid);
+    fd = openat(dir, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        n = (int)pread(fd, pid, sizeof(pid) - 1, 0);
+        if (n > 0) {
+            pid[n] = '\0';
+            *holder = strtol(pid, NULL, 10);
+        }
+        close(fd);
+        return -1;
+    }
+    n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+        /* the claim holds without the pid; the file is only a hint for error messages */
+    }
+    return fd;
+}
+
+static void uids_release(void) {
+    if (g.uid_locks) {
+        for (int i = 0; i < g.nslots; i++)
+            if (g.uid_locks[i] >= 0)
+                close(g.uid_locks[i]);
+        free(g.uid_locks);
+        g.uid_locks = NULL;
+    }
+}
+
+/*
+ * Claim n slot uids from `want` (0: the first free block at or above TG_UID_BASE_DEFAULT that
+ * ends below TG_UID_AUTO_END). Sets g.uid_base and g.uid_locks. Returns 0, TG_ENOMEM, or
+ * TG_EBUSY with *err saying which uid is taken and by whom.
+ */
+static int uids_claim(unsigned want, int n, struct tg_error *err) {
+    unsigned lo = want ? want : TG_UID_BASE_DEFAULT;
+    unsigned span = want ? (unsigned)n : TG_UID_AUTO_END - TG_UID_BASE_DEFAULT;
+    unsigned char *used = calloc(span, 1);
+    int dir = -1, rc = TG_EBUSY;
+
+    g.uid_locks = calloc((size_t)n, sizeof(int));
+    if (!used || !g.uid_locks) {
+        rc = TG_ENOMEM;
+        goto done;
+    }
+    dir = uid_lock_dir(err);
+    if (dir < 0)
+        goto done;
+    uids_running(lo, span, used);
+    for (unsigned base = lo; base - lo + (unsigned)n <= span;) {
+        int got = 0;
+        long holder = 0;
+        unsigned bad = 0;
+
+        for (; got < n; got++) {
+            unsigned uid = base + (unsigned)got;
+
+            if (used[uid - lo]) {
+                bad = uid;
+                break;
+            }
+            g.uid_locks[got] = uid_claim_one(dir, uid, &holder);
+            if (g.uid_locks[got] < 0) {
+                bad = uid;
+                break;
+            }
+        }
+        if (got == n) {
+            g.uid_base = base;
+            rc = 0;
+            goto done;
+        }
+        while (got > 0)
+            close(g.uid_locks[--got]);
+        if (want) {
+            if (holder > 0)
+                tg_error_set(err, "config",
+                             "--uid-base %u: uid %u is claimed by another toolgym server (pid "
+                             "%ld); give each server its own range",
+                             want, bad, holder);
+            else
+                tg_error_set(err, "config",
+                             "--uid-base %u: uid %u is %s; give each server its own range", want,
+                             bad, used[bad - lo] ? "already running processes" : "not claimable");
+            goto done;
+        }
+        base = bad + 1;
+    }
+    tg_error_set(err, "config",
+                 "no %d free slot uids in %u..%u (claimed by other toolgym servers or running "
+                 "processes); choose a range with --uid-base",
+                 n, (unsigned)TG_UID_BASE_DEFAULT, (unsigned)TG_UID_AUTO_END - 1);
+done:
+    if (rc) {
+        free(g.uid_locks);
+        g.uid_locks = NULL;
+    }
+    if (dir >= 0)
+        close(dir);
+    free(used);
+    return rc;
+}
+
 /* ---- slots --------------------------------------------------------------------------------- */
 
 static void *map_or_null(size_t n) {
@@ -1050,7 +1226,7 @@ static int slots_alloc(int n) {
         struct sb_slot *s = &g.slots[i];
 
         s->index = i;
-        s->uid = SB_UID_BASE + (unsigned)i;
+        s->uid = g.uid_base + (unsigned)i;
         s->mem_fd = s->pids_fd = -1;
         pthread_cond_init(&s->job_cv, NULL);
         s->stack_init = map_or_null(SB_STACK_BYTES);
@@ -1274,6 +1450,7 @@ static int trial(int layers) {
 int sandbox_init(const struct sandbox_config *cfg, struct tg_error *err) {
     struct tg_error why;
     int cand = 0, rc, nslots, pidfd;
+    unsigned want;
     long ncpu;
 
     if (g.inited)
@@ -1283,6 +1460,20 @@ int sandbox_init(const struct sandbox_config *cfg, struct tg_error *err) {
     g.is_root = geteuid() == 0;
     ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     nslots = cfg && cfg->slots > 0 ? cfg->slots : (ncpu > 0 ? (int)ncpu : 1);
+    want = cfg ? cfg->uid_base : 0;
+    if (want && (want > TG_UID_MAX || (unsigned)nslots - 1 > TG_UID_MAX - want)) {
+        tg_error_set(err, "config", "--uid-base %u: the %d slot uids must end by %u", want, nslots,
+                     (unsigned)TG_UID_MAX);
+        return TG_EINVAL;
+    }
+    g.uid_base = want ? want : TG_UID_BASE_DEFAULT;
+    if (g.is_root) { /* without root, runs keep the server's uid: nothing to claim */
+        rc = uids_claim(want, nslots, err);
+        if (rc == TG_ENOMEM)
+            goto fail;
+        if (rc)
+            return rc;
+    }
     rc = slots_alloc(nslots);
     if (rc)
         goto fail;
@@ -1345,8 +1536,10 @@ int sandbox_init(const struct sandbox_config *cfg, struct tg_error *err) {
     g.caps.seccomp = !!(g.layers & L_SECCOMP);
     g.caps.cgroups = !!(g.layers & L_CGROUPS);
     if (!g.quiet)
-        fprintf(stderr, "sandbox: %d slots; namespaces %s, seccomp %s, cgroups %s%s%s%s\n",
-                g.nslots, g.caps.namespaces ? "on" : "OFF", g.caps.seccomp ? "on" : "OFF",
+        fprintf(stderr,
+                "sandbox: %d slots (uids %u-%u); namespaces %s, seccomp %s, cgroups %s%s%s%s\n",
+                g.nslots, g.uid_base, g.uid_base + (unsigned)g.nslots - 1,
+                g.caps.namespaces ? "on" : "OFF", g.caps.seccomp ? "on" : "OFF",
                 g.caps.cgroups ? "on" : "off (rlimits only)",
                 g.caps.namespaces && g.bind_fallback
                     ? "; no overlayfs: runs see the host's devices in /proc/self/mountinfo"
@@ -1363,6 +1556,7 @@ fail:
 void sandbox_shutdown(void) {
     launchers_stop();
     cgroups_remove();
+    uids_release();
     slots_free();
     if (g.tmpl_fd >= 0)
         close(g.tmpl_fd);
@@ -1387,7 +1581,7 @@ void sandbox_caps(struct sandbox_caps *c) {
 }
 
 unsigned sandbox_slot_uid(int i) {
-    return SB_UID_BASE + (unsigned)i;
+    return g.uid_base + (unsigned)i;
 }
 
 int sandbox_slots(void) {

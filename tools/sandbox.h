@@ -23,6 +23,8 @@ struct sandbox_config {
     int slots;  /* concurrent runs (one uid each); 0: number of online cores */
     int unsafe; /* 1: run even when namespaces or seccomp are unavailable (operator opt-in) */
     int quiet;  /* 1: no start-up report on stderr */
+    unsigned uid_base; /* slot i runs as uid_base + i; 0: the first free range at or above
+                        * TG_UID_BASE_DEFAULT (see sandbox_init) */
 };
 
 /* Which layers are active (1) or not (0); reported by /healthz. */
@@ -54,10 +56,16 @@ struct sandbox_result {
 };
 
 /*
- * sandbox_init — probe which layers work (by trial runs), build the read-only template root,
- * compile the seccomp filter, create per-slot cgroups. Start-up only, not thread-safe.
+ * sandbox_init — claim the slot uids, probe which layers work (by trial runs), build the
+ * read-only template root, compile the seccomp filter, create per-slot cgroups. Start-up only,
+ * not thread-safe. Slot uids are claimed host-wide (flock'd files in /run/toolgym, held until
+ * shutdown or exit) when running as root: with cfg->uid_base 0 the first range of `slots`
+ * uids at or above TG_UID_BASE_DEFAULT that no other server claimed and no live process runs
+ * as; with cfg->uid_base set, exactly that range or an error.
  * Returns 0 (even when layers are missing: sandbox_run then fails closed unless cfg->unsafe),
- * or a tg_err (ENOMEM) with *err filled. Calling it twice without sandbox_shutdown is a no-op.
+ * or a tg_err with *err filled: TG_EBUSY {"config"} when the uids are taken (or no free range
+ * is left), TG_EINVAL {"config"} when the range runs past TG_UID_MAX, TG_ENOMEM.
+ * Calling it twice without sandbox_shutdown is a no-op.
  */
 int sandbox_init(const struct sandbox_config *cfg, struct tg_error *err);
 
@@ -86,7 +94,7 @@ int sandbox_run(const struct sandbox_request *rq, struct sandbox_result *res, st
 /* sandbox_result_free — free out/err and zero *r. Accepts NULL. */
 void sandbox_result_free(struct sandbox_result *r);
 
-/* sandbox_slot_uid — the uid of slot i (tests look for leftover processes). */
+/* sandbox_slot_uid — the uid of slot i (tests look for leftover processes). Valid after init. */
 unsigned sandbox_slot_uid(int i);
 
 /* sandbox_slots — number of slots (0 when not initialised). */

@@ -51,6 +51,7 @@ int tools_init(const struct tools_config *cfg, struct tg_error *err) {
     sc.slots = cfg ? cfg->run_workers : 0;
     sc.unsafe = cfg ? cfg->unsafe_sandbox : 0;
     sc.quiet = cfg ? cfg->quiet : 0;
+    sc.uid_base = cfg ? cfg->uid_base : 0;
     rc = sandbox_init(&sc, err);
     if (rc)
         goto fail;

@@ -44,6 +44,7 @@ struct tools_config {
     int run_workers;         /* concurrent code runs; 0: number of cores */
     int run_queue;           /* queued runs beyond the workers; 0: TG_RUN_QUEUE_DEFAULT */
     size_t code_cache;       /* run_code result cache slots; 0: off (see code_cache.h) */
+    unsigned uid_base;       /* first slot uid of the sandbox; 0: auto (see sandbox.h) */
     int quiet;
 };
 
