@@ -41,7 +41,8 @@ endif
 
 LIB_SRC   := $(wildcard base/*.c tools/*.c server/*.c client/*.c policy/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
-MAIN_OBJ  := $(BUILD)/cmd/main.o
+MAIN_SRC  := $(wildcard cmd/*.c)
+MAIN_OBJ  := $(MAIN_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC  := $(wildcard tests/*.c)
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/%.o)
 BENCH_SRC := $(wildcard bench/*.c)

@@ -103,4 +103,11 @@
 #define TG_TRAIN_UPDATES_MAX 1000000     /* --updates */
 #define TG_TRAIN_GROUP_MAX   64          /* --group */
 
+/* freeze planner (policy/pipeline.h, policy/freeze_plan.h): the times file and the schedule */
+#define TG_PIPE_STAGES_MAX       64          /* --stages */
+#define TG_PIPE_MICROBATCHES_MAX 1024        /* --microbatches */
+#define TG_PIPE_ACTIONS_MAX      32768       /* forward + backward actions, 2 * S * M */
+#define TG_PIPE_TIMES_BYTES      (1UL << 20) /* bytes of a --times file */
+#define TG_PIPE_TIME_MAX         1e9         /* any one time in a --times file, in its unit */
+
 #endif

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "client/eval.h"
+#include "cmd/cmd_plan_freeze.h"
 #include "policy/train.h"
 #include "tools/corpus.h"
 #include "server/server.h"
@@ -45,6 +46,7 @@ static const struct command commands[] = {
     {"corpus", corpus_cmd, "corpus gen --seed S --docs N --out FILE"},
     {"eval", cmd_eval, "play episodes with an agent over HTTP and print the report"},
     {"train", train_main, "train a tool-use policy against servers (GRPO, GreedyLR, anchors)"},
+    {"plan-freeze", cmd_plan_freeze, "plan per-action freeze ratios for a pipeline (LP, GLPK)"},
     {"help", cmd_help, "this list"},
 };
 
