@@ -71,6 +71,11 @@ $(BASE_LIB): $(filter $(BUILD)/base/%.o,$(LIB_OBJ)) | deps
 	@rm -f $@
 	@$(AR) rcs $@ $^
 
+# bench programs that measure library code above the base link all of it
+$(BUILD)/bench/freeze_plan: bench/freeze_plan.c $(LIB_OBJ) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(PKG_LIBS) $(LDLIBS)
+
 $(BUILD)/bench/%: bench/%.c $(BASE_LIB) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BASE_LIB) $(PKG_LIBS) $(LDLIBS)
