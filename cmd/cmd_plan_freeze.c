@@ -7,14 +7,12 @@
  */
 #include "cmd/cmd_plan_freeze.h"
 
-#include <errno.h>
 #include <jansson.h>
-#include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "base/limits.h"
+#include "base/num.h"
 #include "base/tg.h"
 #include "policy/freeze_plan.h"
 #include "policy/gantt.h"
@@ -41,30 +39,14 @@ static void usage(FILE *f) {
             TG_PIPE_STAGES_MAX, TG_PIPE_MICROBATCHES_MAX);
 }
 
-/* a whole decimal integer in [lo, hi] */
+/* a whole decimal integer in [lo, hi] (base/num.h), as an int */
 static int parse_int(const char *s, long lo, long hi, int *out) {
-    char *end;
     long v;
+    int rc = num_long(s, lo, hi, &v);
 
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno || end == s || *end != '\0' || v < lo || v > hi)
-        return -1;
-    *out = (int)v;
-    return 0;
-}
-
-/* a finite number in [lo, hi] */
-static int parse_num(const char *s, double lo, double hi, double *out) {
-    char *end;
-    double v;
-
-    errno = 0;
-    v = strtod(s, &end);
-    if (errno || end == s || *end != '\0' || !isfinite(v) || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
+    if (!rc)
+        *out = (int)v;
+    return rc;
 }
 
 struct pf_opts {
@@ -103,9 +85,9 @@ static int parse_opts(int argc, char **argv, struct pf_opts *o) {
         else if (strcmp(a, "--microbatches") == 0)
             bad = parse_int(v, 1, TG_PIPE_MICROBATCHES_MAX, &o->microbatches);
         else if (strcmp(a, "--r-max") == 0)
-            bad = parse_num(v, 0.0, 1.0, &o->cfg.r_max);
+            bad = num_double(v, 0.0, 1.0, &o->cfg.r_max);
         else if (strcmp(a, "--deadline") == 0)
-            bad = parse_num(v, 1e-12, TG_PIPE_TIME_MAX * TG_PIPE_ACTIONS_MAX, &o->cfg.deadline);
+            bad = num_double(v, 1e-12, TG_PIPE_TIME_MAX * TG_PIPE_ACTIONS_MAX, &o->cfg.deadline);
         else {
             fprintf(stderr, PF ": unknown option %s\n", a);
             usage(stderr);
