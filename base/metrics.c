@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "base/dbuf.h"
+#include "base/hash.h"
 #include "base/limits.h"
 
 #define MAX_SERIES  1024 /* a power of two */
@@ -86,14 +87,10 @@ static atomic_uint norder;
 static _Atomic uint64_t dropped;
 
 static uint32_t hash(const char *name, const char *labels) {
-    uint32_t h = 2166136261u;
+    uint32_t h = hash_fnv32_str(HASH_FNV32_BASIS, name);
 
-    for (const char *p = name; *p; p++)
-        h = (h ^ (unsigned char)*p) * 16777619u;
-    h = (h ^ 0xffu) * 16777619u;
-    for (const char *p = labels; *p; p++)
-        h = (h ^ (unsigned char)*p) * 16777619u;
-    return h;
+    h = hash_fnv32(h, "\xff", 1); /* a separator no name contains */
+    return hash_fnv32_str(h, labels);
 }
 
 static double bits_to_double(uint64_t b) {

@@ -5,12 +5,16 @@
 
 #include <math.h>
 
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+uint64_t rng_splitmix64(uint64_t *state) {
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
 
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
+}
+
+uint64_t rng_mix64(uint64_t x) {
+    return rng_splitmix64(&x);
 }
 
 static uint64_t rotl(uint64_t x, int k) {
@@ -21,7 +25,7 @@ void rng_seed(struct rng *r, uint64_t seed) {
     uint64_t x = seed;
 
     for (int i = 0; i < 4; i++)
-        r->s[i] = splitmix64(&x);
+        r->s[i] = rng_splitmix64(&x);
     /* splitmix64 is a bijection of its counter, so four zero outputs cannot happen; keep the
      * guard anyway because an all-zero state would be stuck forever. */
     if (!(r->s[0] | r->s[1] | r->s[2] | r->s[3]))

@@ -5,7 +5,9 @@
  * splitmix64. Every random draw in the trainer goes through a struct rng the caller owns, so
  * a run is reproducible from its seeds and a checkpoint can store the state.
  *
- * Does: uniform integers and doubles, standard normals (Box-Muller), categorical samples.
+ * Does: uniform integers and doubles, standard normals (Box-Muller), categorical samples; and
+ * splitmix64 itself, exported for the generators whose shipped output is fixed by its exact
+ * stream (the corpus, the task sets, the reference agents) and for mixing a seed into a value.
  * Does not: hold any global state, lock, or read entropy from the system.
  * Thread-safety: a struct rng is not shared; give each thread its own.
  */
@@ -17,6 +19,17 @@
 struct rng {
     uint64_t s[4]; /* xoshiro256** state; never all zero */
 };
+
+/*
+ * rng_splitmix64 — one step of splitmix64 (Steele, Lea and Flood): advance *state by the
+ * golden-ratio increment and return the mixed state. A whole generator in 64 bits of state:
+ * uint64_t s = seed; then rng_splitmix64(&s) per draw. Every 64-bit value is a valid state.
+ */
+uint64_t rng_splitmix64(uint64_t *state);
+
+/* rng_mix64 — the value rng_splitmix64 would return from state x, without a state to keep: a
+ * bijective 64-bit mix, for deriving seeds (mix of seed ^ index) or scrambling a hash. Pure. */
+uint64_t rng_mix64(uint64_t x);
 
 /* rng_seed — fill *r from seed with splitmix64. Any seed, including 0, is valid. */
 void rng_seed(struct rng *r, uint64_t seed);

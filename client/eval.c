@@ -15,6 +15,7 @@
 #include "base/datadir.h"
 #include "base/dbuf.h"
 #include "base/limits.h"
+#include "base/rng.h"
 
 /* ---- HTTP client ---------------------------------------------------------------------- */
 
@@ -123,16 +124,6 @@ static int client_expect(struct client *c, const char *method, const char *path,
 }
 
 /* ---- agents --------------------------------------------------------------------------- */
-
-static uint64_t rng_next(uint64_t *s) {
-    uint64_t x;
-
-    *s += 0x9e3779b97f4a7c15ULL;
-    x = *s;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
 
 static const char *turn_prompt(const struct eval_turn *t) {
     const char *p =
@@ -248,7 +239,7 @@ static json_t *prompt_call(const struct eval_turn *t, uint64_t k, uint64_t *rng)
 
         buf[0] = '\0';
         for (int i = 0; i < 3 && nw > 0; i++) {
-            const char *w = words[rng_next(rng) % nw];
+            const char *w = words[rng_splitmix64(rng) % nw];
 
             used += (size_t)snprintf(buf + used, sizeof(buf) - used, "%s%s", used ? " " : "", w);
             if (used >= sizeof(buf))
@@ -257,15 +248,15 @@ static json_t *prompt_call(const struct eval_turn *t, uint64_t k, uint64_t *rng)
         return tool_call("search", json_pack("{s:s}", "query", nw ? buf : "what"));
     }
     case 1: {
-        double x = nn ? nums[rng_next(rng) % nn] : (double)(rng_next(rng) % 100);
-        double y = nn ? nums[rng_next(rng) % nn] : (double)(rng_next(rng) % 100);
+        double x = nn ? nums[rng_splitmix64(rng) % nn] : (double)(rng_splitmix64(rng) % 100);
+        double y = nn ? nums[rng_splitmix64(rng) % nn] : (double)(rng_splitmix64(rng) % 100);
         static const char ops[] = "+-*/";
 
-        snprintf(buf, sizeof(buf), "%.15g %c %.15g", x, ops[rng_next(rng) % 4], y);
+        snprintf(buf, sizeof(buf), "%.15g %c %.15g", x, ops[rng_splitmix64(rng) % 4], y);
         return tool_call("calculator", json_pack("{s:s}", "expression", buf));
     }
     default:
-        snprintf(buf, sizeof(buf), "print(%llu)", (unsigned long long)(rng_next(rng) % 1000));
+        snprintf(buf, sizeof(buf), "print(%llu)", (unsigned long long)(rng_splitmix64(rng) % 1000));
         return tool_call("run_code", json_pack("{s:s}", "code", buf));
     }
 }
@@ -278,7 +269,7 @@ static json_t *random_act(struct eval_agent *a, const struct eval_turn *t) {
     size_t n;
 
     (void)a;
-    if (rng_next(&rng) % 10 < 3) {
+    if (rng_splitmix64(&rng) % 10 < 3) {
         n = numbers_in(turn_prompt(t), nums, 64);
         if (json_array_size(t->history) > 0) {
             const json_t *last = json_array_get(t->history, json_array_size(t->history) - 1);
@@ -288,9 +279,9 @@ static json_t *random_act(struct eval_agent *a, const struct eval_turn *t) {
             if (c && n < 64)
                 n += numbers_in(c, nums + n, 64 - n);
         }
-        return n ? answer_number(nums[rng_next(&rng) % n]) : answer_text("unknown");
+        return n ? answer_number(nums[rng_splitmix64(&rng) % n]) : answer_text("unknown");
     }
-    return prompt_call(t, rng_next(&rng), &rng);
+    return prompt_call(t, rng_splitmix64(&rng), &rng);
 }
 
 /* overcaller: tools in turn (search, calculator, run_code) until the step limit. */
@@ -451,7 +442,7 @@ int eval_run(const struct eval_options *o, struct eval_agent *a, json_t **report
         uint64_t r = (uint64_t)tg_now_us() ^ ((uint64_t)getpid() << 32);
 
         snprintf(tag, sizeof(tag), "%s-%08llx", a->name ? a->name : "agent",
-                 (unsigned long long)(rng_next(&r) & 0xffffffffULL));
+                 (unsigned long long)(rng_splitmix64(&r) & 0xffffffffULL));
     }
     for (const char *p = split; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-')) {

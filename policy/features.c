@@ -6,6 +6,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/hash.h"
+
 /* what every candidate of one state shares */
 struct feat_ctx {
     int calls[CAND_KINDS];
@@ -18,18 +20,6 @@ struct feat_ctx {
     int small_nums; /* two or more prompt numbers, all integers below 100 */
     unsigned all_mask;
 };
-
-static unsigned fnv(unsigned h, const char *s) {
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
-}
-
-static unsigned fnv_int(unsigned h, int v) {
-    for (int i = 0; i < 4; i++)
-        h = (h ^ (unsigned)((v >> (8 * i)) & 0xff)) * 16777619u;
-    return h;
-}
 
 static void ctx_init(const struct cand_state *s, struct feat_ctx *x) {
     memset(x, 0, sizeof(*x));
@@ -82,8 +72,9 @@ static void compute(const struct cand_state *s, const struct feat_ctx *x, const 
     float *h = out, *d = out + FEAT_HASH;
     /* a run_code template's identity is left out of the crosses: which program fits must be read
        from the prompt's description words (dense), which carry over to unseen phrasings */
-    unsigned a = fnv_int(
-        fnv_int(fnv_int(2166136261u, c->kind), c->kind == CAND_CODE ? -1 : c->variant), c->op);
+    unsigned a = hash_fnv32_u32(hash_fnv32_u32(hash_fnv32_u32(HASH_FNV32_BASIS, c->kind),
+                                               c->kind == CAND_CODE ? -1 : c->variant),
+                                c->op);
     int i = 0;
 
     memset(out, 0, FEAT_DIM * sizeof(float));
@@ -93,11 +84,12 @@ static void compute(const struct cand_state *s, const struct feat_ctx *x, const 
        outcome) are hashed. */
     for (int op = OP_ADD; op < OP_COUNT; op++)
         if (s->opclass[op])
-            h[fnv_int(fnv(a, "#class"), op) % FEAT_HASH] += 1.0f;
-    h[fnv_int(fnv(a, "#step"), s->nstep < 4 ? s->nstep : 4) % FEAT_HASH] += 1.0f;
+            h[hash_fnv32_u32(hash_fnv32_str(a, "#class"), op) % FEAT_HASH] += 1.0f;
+    h[hash_fnv32_u32(hash_fnv32_str(a, "#step"), s->nstep < 4 ? s->nstep : 4) % FEAT_HASH] += 1.0f;
     if (c->word >= 0 && c->word < s->nword) /* which attribute word a query adds */
-        h[fnv(fnv(a, "#word"), s->word[c->word]) % FEAT_HASH] += 1.0f;
-    h[fnv_int(fnv_int(fnv(a, "#last"), x->last_kind), x->last_failed) % FEAT_HASH] += 1.0f;
+        h[hash_fnv32_str(hash_fnv32_str(a, "#word"), s->word[c->word]) % FEAT_HASH] += 1.0f;
+    h[hash_fnv32_u32(hash_fnv32_u32(hash_fnv32_str(a, "#last"), x->last_kind), x->last_failed) %
+      FEAT_HASH] += 1.0f;
 
     /* dense */
     d[i++] = 1.0f;

@@ -25,6 +25,7 @@
 #include "base/limits.h"
 #include "base/metrics.h"
 #include "base/num.h"
+#include "base/rng.h"
 #include "server/report.h"
 #include "server/reward.h"
 #include "server/task.h"
@@ -167,13 +168,6 @@ int api_tasks_list(struct http_req *rq, struct http_reply *rp) {
 
 /* ---- create ---------------------------------------------------------------------------- */
 
-static uint64_t splitmix64(uint64_t x) {
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
 /* Pick the task of a create request; fills a 4xx on error and returns NULL. */
 static const struct task *pick_task(struct http_req *rq, struct http_reply *rp, json_t *body) {
     const struct task_set *ts = rq->srv->tasks;
@@ -207,7 +201,7 @@ static const struct task *pick_task(struct http_req *rq, struct http_reply *rp, 
         return NULL;
     }
     if (seed) {
-        r = splitmix64((uint64_t)json_integer_value(seed));
+        r = rng_mix64((uint64_t)json_integer_value(seed));
     } else if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
         r = (uint64_t)tg_now_us();
     }

@@ -11,6 +11,7 @@
 #include <sys/random.h>
 
 #include "base/metrics.h"
+#include "base/hash.h"
 
 static const char system_prompt[] =
     "You solve tasks with tools: calculator, search and run_code. Call a tool only when the "
@@ -589,14 +590,6 @@ static void list_push(struct ep_list *l, struct episode *ep) {
     l->tail = ep;
 }
 
-static size_t id_hash(const char *id) {
-    size_t h = 1469598103934665603ULL;
-
-    for (; *id; id++)
-        h = (h ^ (unsigned char)*id) * 1099511628211ULL;
-    return h;
-}
-
 struct episode_store *episode_store_new(size_t max_episodes, int idle_sec, episode_clock_fn clock) {
     struct episode_store *s;
     size_t nb = 1024;
@@ -623,7 +616,7 @@ struct episode_store *episode_store_new(size_t max_episodes, int idle_sec, episo
 
 /* Unlink ep from the map and its list and drop the store's reference. Caller holds s->mu. */
 static void store_drop(struct episode_store *s, struct episode *ep) {
-    struct episode **pp = &s->buckets[id_hash(ep->id) & (s->nbuckets - 1)];
+    struct episode **pp = &s->buckets[(size_t)hash_tg_str(ep->id) & (s->nbuckets - 1)];
 
     while (*pp && *pp != ep)
         pp = &(*pp)->hnext;
@@ -678,7 +671,7 @@ int episode_store_add(struct episode_store *s, struct episode *ep) {
         metrics_inc("toolgym_episodes_evicted_total", "", 1);
     }
     episode_ref(ep);
-    b = id_hash(ep->id) & (s->nbuckets - 1);
+    b = (size_t)hash_tg_str(ep->id) & (s->nbuckets - 1);
     ep->hnext = s->buckets[b];
     s->buckets[b] = ep;
     ep->in_store = 1;
@@ -694,7 +687,7 @@ int episode_store_add(struct episode_store *s, struct episode *ep) {
 }
 
 static struct episode *store_find(struct episode_store *s, const char *id) {
-    struct episode *ep = s->buckets[id_hash(id) & (s->nbuckets - 1)];
+    struct episode *ep = s->buckets[(size_t)hash_tg_str(id) & (s->nbuckets - 1)];
 
     while (ep && strcmp(ep->id, id) != 0)
         ep = ep->hnext;

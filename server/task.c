@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hash.h"
+
 /* ---- names ------------------------------------------------------------------------------ */
 
 static const char *const family_names[TASK_FAMILY_COUNT] = {
@@ -678,14 +680,6 @@ struct task_set {
     size_t nsplits;
 };
 
-static size_t str_hash(const char *s) {
-    size_t h = 1469598103934665603ULL;
-
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
 struct task_set *task_set_new(void) {
     return calloc(1, sizeof(struct task_set));
 }
@@ -716,7 +710,7 @@ const struct task *task_set_at(const struct task_set *s, size_t i) {
 const struct task *task_set_find(const struct task_set *s, const char *id) {
     if (!s->hcap || !id)
         return NULL;
-    for (size_t h = str_hash(id) & (s->hcap - 1);; h = (h + 1) & (s->hcap - 1)) {
+    for (size_t h = (size_t)hash_tg_str(id) & (s->hcap - 1);; h = (h + 1) & (s->hcap - 1)) {
         size_t v = s->hash[h];
 
         if (v == 0)
@@ -761,7 +755,7 @@ static int reindex(struct task_set *s) {
     s->hash = hash;
     s->hcap = hcap;
     for (size_t i = 0; i < s->n; i++) {
-        size_t h = str_hash(s->tasks[i].id) & (hcap - 1);
+        size_t h = (size_t)hash_tg_str(s->tasks[i].id) & (hcap - 1);
 
         while (hash[h])
             h = (h + 1) & (hcap - 1);

@@ -16,7 +16,9 @@
 #include <sys/stat.h>
 
 #include "base/datadir.h"
+#include "base/hash.h"
 #include "base/num.h"
+#include "base/rng.h"
 #include "tools/calc.h"
 #include "tools/corpus.h"
 #include "tools/search.h"
@@ -25,39 +27,19 @@
 
 #define TASKGEN_ATTEMPTS 64 /* candidates tried per task slot before giving up */
 
-/* ---- RNG (splitmix64) ------------------------------------------------------------------- */
+/* ---- draws ------------------------------------------------------------------------------ */
 
-static uint64_t mix64(uint64_t x) {
-    x += 0x9E3779B97F4A7C15ULL;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-    return x ^ (x >> 31);
-}
-
-struct rng {
-    uint64_t s;
-};
-
-static uint64_t rng_next(struct rng *r) {
-    r->s += 0x9E3779B97F4A7C15ULL;
-    return mix64(r->s);
-}
+/* Draws come from a splitmix64 stream (base/rng.h) held in a uint64_t. Each candidate's
+ * stream starts at a seed derived with rng_mix64 and skips its first value, as taskgen always
+ * has: the shipped data/tasks files depend on the exact stream. */
 
 /* Uniform integer in [lo, hi]. */
-static long long rng_range(struct rng *r, long long lo, long long hi) {
-    return lo + (long long)(rng_next(r) % (uint64_t)(hi - lo + 1));
-}
-
-static uint64_t str_hash64(const char *s) {
-    uint64_t h = 1469598103934665603ULL;
-
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
+static long long draw_range(uint64_t *r, long long lo, long long hi) {
+    return lo + (long long)(rng_splitmix64(r) % (uint64_t)(hi - lo + 1));
 }
 
 int taskgen_is_test_entity(unsigned long long seed, const char *doc_id) {
-    return mix64(seed ^ mix64(str_hash64(doc_id))) % 5 == 0; /* about 20% of entities */
+    return rng_mix64(seed ^ rng_mix64(hash_tg_str(doc_id))) % 5 == 0; /* about 20% of entities */
 }
 
 /* ---- templates -------------------------------------------------------------------------- */
@@ -158,14 +140,14 @@ const char *taskgen_template(enum task_family f, int test, size_t i) {
 }
 
 /* A random template of (f, test), optionally with a given op (op < 0: any). */
-static const struct tpl *pick_tpl(struct rng *r, enum task_family f, int test, int op) {
+static const struct tpl *pick_tpl(uint64_t *r, enum task_family f, int test, int op) {
     const struct tpl *c[16];
     size_t n = 0;
 
     for (size_t k = 0; k < TG_ARRAY_LEN(templates) && n < TG_ARRAY_LEN(c); k++)
         if (templates[k].fam == f && templates[k].test == test && (op < 0 || templates[k].op == op))
             c[n++] = &templates[k];
-    return n ? c[rng_next(r) % n] : NULL;
+    return n ? c[rng_splitmix64(r) % n] : NULL;
 }
 
 struct kv {
@@ -261,7 +243,7 @@ static int cmp_cstr(const void *a, const void *b) {
 }
 
 /* Fill *f with fact `key` of doc (key NULL: a random one, keys taken in sorted order). */
-static int get_fact(const struct corpus *c, size_t doc, const char *key, struct rng *r,
+static int get_fact(const struct corpus *c, size_t doc, const char *key, uint64_t *r,
                     struct fact *f) {
     const json_t *facts = corpus_doc_facts(c, doc), *v;
     const char *keys[32], *k;
@@ -282,7 +264,7 @@ static int get_fact(const struct corpus *c, size_t doc, const char *key, struct 
         if (!n)
             return TG_EINVAL;
         qsort(keys, n, sizeof(*keys), cmp_cstr);
-        key = keys[rng_next(r) % n];
+        key = keys[rng_splitmix64(r) % n];
     }
     v = json_object_get(facts, key);
     if (!json_is_number(v) || !corpus_fact_phrase(f->kind, key))
@@ -396,15 +378,15 @@ static void fmt_dec(double v, char *buf, size_t n) {
         buf[--l] = '\0';
 }
 
-static int build_arith(struct rng *r, int test, struct cand *c) {
+static int build_arith(uint64_t *r, int test, struct cand *c) {
     const struct tpl *t = pick_tpl(r, TASK_ARITH, test, -1);
     char a[32], b[32], d[32], x[160];
-    int form = (int)rng_range(r, 0, 7), rounded = form >= 4;
+    int form = (int)draw_range(r, 0, 7), rounded = form >= 4;
     double v;
 
-    snprintf(a, sizeof(a), "%lld", rng_range(r, 1000, 99999));
-    fmt_dec((double)rng_range(r, 101, 9999) / 100.0, b, sizeof(b));
-    snprintf(d, sizeof(d), "%lld", rng_range(r, 100, 9999));
+    snprintf(a, sizeof(a), "%lld", draw_range(r, 1000, 99999));
+    fmt_dec((double)draw_range(r, 101, 9999) / 100.0, b, sizeof(b));
+    snprintf(d, sizeof(d), "%lld", draw_range(r, 100, 9999));
     switch (form) {
     case 0:
         snprintf(x, sizeof(x), "%s * %s - %s", a, b, d);
@@ -449,13 +431,13 @@ static const char *const first_names[] = {"Alice", "Bob",  "Carol", "Dan",  "Eri
                                           "Frank", "Gita", "Hugo",  "Ines", "Jonas",
                                           "Kira",  "Liam", "Mara",  "Nils", "Olga"};
 
-static int build_mental(struct rng *r, int test, struct cand *c) {
+static int build_mental(uint64_t *r, int test, struct cand *c) {
     static const int ops[2][5] = {
         {MENTAL_ADD, MENTAL_MUL, MENTAL_STORY_ADD, MENTAL_SUB, MENTAL_ECHO},
         {MENTAL_ADD, MENTAL_MUL, MENTAL_STORY_SUB, MENTAL_SUB, MENTAL_ECHO}};
-    int op = ops[test][rng_next(r) % 5];
+    int op = ops[test][rng_splitmix64(r) % 5];
     const struct tpl *t = pick_tpl(r, TASK_MENTAL, test, op);
-    long long a = rng_range(r, 2, 20), b = rng_range(r, 2, op == MENTAL_MUL ? 9 : 20), v;
+    long long a = draw_range(r, 2, 20), b = draw_range(r, 2, op == MENTAL_MUL ? 9 : 20), v;
     char as[24], bs[24];
 
     if ((op == MENTAL_SUB || op == MENTAL_STORY_SUB) && b > a) {
@@ -482,7 +464,7 @@ static int build_mental(struct rng *r, int test, struct cand *c) {
     snprintf(as, sizeof(as), "%lld", a);
     snprintf(bs, sizeof(bs), "%lld", b);
     {
-        struct kv kv[] = {{"A", as}, {"B", bs}, {"P", first_names[rng_next(r) % 15]}};
+        struct kv kv[] = {{"A", as}, {"B", bs}, {"P", first_names[rng_splitmix64(r) % 15]}};
 
         if (render(t->text, kv, TG_ARRAY_LEN(kv), c->prompt, sizeof(c->prompt)))
             return TG_ERANGE;
@@ -494,11 +476,11 @@ static int build_mental(struct rng *r, int test, struct cand *c) {
     return 0;
 }
 
-static size_t pick_doc(struct gen *g, struct rng *r, int test) {
-    return g->docs[test][rng_next(r) % g->ndocs[test]];
+static size_t pick_doc(struct gen *g, uint64_t *r, int test) {
+    return g->docs[test][rng_splitmix64(r) % g->ndocs[test]];
 }
 
-static int build_lookup(struct gen *g, struct rng *r, int test, struct cand *c) {
+static int build_lookup(struct gen *g, uint64_t *r, int test, struct cand *c) {
     const struct tpl *t = pick_tpl(r, TASK_LOOKUP, test, -1);
     struct fact f;
 
@@ -517,8 +499,8 @@ static int build_lookup(struct gen *g, struct rng *r, int test, struct cand *c) 
     return 0;
 }
 
-static int build_lookup_arith(struct gen *g, struct rng *r, int test, struct cand *c) {
-    int op = (int)(rng_next(r) % LA_OPS);
+static int build_lookup_arith(struct gen *g, uint64_t *r, int test, struct cand *c) {
+    int op = (int)(rng_splitmix64(r) % LA_OPS);
     const struct tpl *t = pick_tpl(r, TASK_LOOKUP_ARITH, test, op);
     char ks[24], cs[24], x[160];
     struct fact f;
@@ -526,8 +508,8 @@ static int build_lookup_arith(struct gen *g, struct rng *r, int test, struct can
 
     if (get_fact(g->corpus, pick_doc(g, r, test), NULL, r, &f))
         return TG_EINVAL;
-    snprintf(ks, sizeof(ks), "%lld", rng_range(r, 3, 19));
-    snprintf(cs, sizeof(cs), "%lld", rng_range(r, 100, 9999));
+    snprintf(ks, sizeof(ks), "%lld", draw_range(r, 3, 19));
+    snprintf(cs, sizeof(cs), "%lld", draw_range(r, 100, 9999));
     switch (op) {
     case LA_MUL:
         snprintf(x, sizeof(x), "%s * %s", f.vstr, ks);
@@ -560,8 +542,8 @@ static int build_lookup_arith(struct gen *g, struct rng *r, int test, struct can
     return 0;
 }
 
-static int build_multi(struct gen *g, struct rng *r, int test, struct cand *c) {
-    int op = (int)(rng_next(r) % ML_OPS);
+static int build_multi(struct gen *g, uint64_t *r, int test, struct cand *c) {
+    int op = (int)(rng_splitmix64(r) % ML_OPS);
     const struct tpl *t = pick_tpl(r, TASK_MULTI_LOOKUP, test, op);
     size_t d1 = pick_doc(g, r, test), d2 = d1;
     struct fact f1, f2;
@@ -673,16 +655,16 @@ static long long collatz_steps(long long n) {
     return steps;
 }
 
-static int build_algo(struct rng *r, int test, struct cand *c) {
+static int build_algo(uint64_t *r, int test, struct cand *c) {
     static const long long mods[] = {1000, 10007, 1000007, 998244353};
-    int op = (int)(rng_next(r) % ALGO_OPS);
+    int op = (int)(rng_splitmix64(r) % ALGO_OPS);
     const struct tpl *t = pick_tpl(r, TASK_ALGO, test, op);
     char code[1024], ks[24], ms[24], out[32];
-    long long k, m = mods[rng_next(r) % 4], v;
+    long long k, m = mods[rng_splitmix64(r) % 4], v;
 
     switch (op) {
     case ALGO_PRIMES:
-        k = rng_range(r, 1000, 200000);
+        k = draw_range(r, 1000, 200000);
         v = count_primes_below(k);
         snprintf(code, sizeof(code),
                  "n = %lld\n"
@@ -695,7 +677,7 @@ static int build_algo(struct rng *r, int test, struct cand *c) {
                  k);
         break;
     case ALGO_FIB:
-        k = rng_range(r, 100, 100000);
+        k = draw_range(r, 100, 100000);
         v = fib_mod(k, m);
         snprintf(code, sizeof(code),
                  "a, b = 1, 1\n"
@@ -705,12 +687,12 @@ static int build_algo(struct rng *r, int test, struct cand *c) {
                  k, m, m);
         break;
     case ALGO_DIGITS:
-        k = rng_range(r, 100, 5000);
+        k = draw_range(r, 100, 5000);
         v = digit_sum_pow2(k);
         snprintf(code, sizeof(code), "print(sum(int(d) for d in str(2 ** %lld)))\n", k);
         break;
     default:
-        k = rng_range(r, 1000, 1000000);
+        k = draw_range(r, 1000, 1000000);
         v = collatz_steps(k);
         snprintf(code, sizeof(code),
                  "n, steps = %lld, 0\n"
@@ -821,7 +803,7 @@ static const enum task_family schedule[20] = {
     TASK_LOOKUP, TASK_LOOKUP_ARITH, TASK_MULTI_LOOKUP, TASK_ALGO,   TASK_MENTAL,
 };
 
-static int build(struct gen *g, struct rng *r, enum task_family f, int test, struct cand *c) {
+static int build(struct gen *g, uint64_t *r, enum task_family f, int test, struct cand *c) {
     c->fam = f;
     switch (f) {
     case TASK_ARITH:
@@ -846,7 +828,7 @@ struct seen {
 };
 
 static int seen_add(struct seen *s, const char *prompt) {
-    uint64_t h = str_hash64(prompt) | 1;
+    uint64_t h = hash_tg_str(prompt) | 1;
     size_t i = h & (s->cap - 1);
 
     while (s->h[i]) {
@@ -873,14 +855,16 @@ static int gen_split(struct gen *g, int test, size_t n, json_t *out, struct task
         int kept = 0;
 
         for (int attempt = 0; attempt < TASKGEN_ATTEMPTS && !kept; attempt++) {
-            struct rng r = {mix64(g->cfg->seed ^ mix64(((uint64_t)test << 62) ^
-                                                       ((uint64_t)i << 16) ^ (uint64_t)attempt))};
+            uint64_t r =
+                rng_mix64(g->cfg->seed ^ rng_mix64(((uint64_t)test << 62) ^ ((uint64_t)i << 16) ^
+                                                   (uint64_t)attempt));
             struct cand c;
             struct task t;
             struct tg_error e;
             json_t *obj;
             char id[TG_TASK_ID_MAX];
 
+            rng_splitmix64(&r); /* skip the stream's first value (see "draws") */
             memset(&c, 0, sizeof(c));
             rc = build(g, &r, f, test, &c);
             if (rc == TG_ENOMEM)

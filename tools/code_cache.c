@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/limits.h"
+#include "base/hash.h"
 #include "base/metrics.h"
 
 struct entry {
@@ -33,20 +34,14 @@ static size_t nslots;
 static size_t total_bytes;
 static unsigned long long hits, misses;
 
-static uint64_t fnv1a(uint64_t h, const char *p, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
-    return h;
-}
-
 static uint64_t key_hash(const char *code, size_t code_len, const char *in, size_t in_len,
                          int timeout_ms) {
-    uint64_t h = 14695981039346656037ULL;
+    uint64_t h = HASH_FNV64_BASIS;
 
-    h = fnv1a(h, code, code_len);
-    h = fnv1a(h, "\0", 1);
-    h = fnv1a(h, in ? in : "", in_len);
-    return fnv1a(h, (const char *)&timeout_ms, sizeof(timeout_ms));
+    h = hash_fnv64(h, code, code_len);
+    h = hash_fnv64(h, "\0", 1);
+    h = hash_fnv64(h, in ? in : "", in_len);
+    return hash_fnv64(h, &timeout_ms, sizeof(timeout_ms));
 }
 
 static void entry_clear(struct entry *e) {

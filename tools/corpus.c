@@ -20,8 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hash.h"
 #include "base/limits.h"
 #include "base/num.h"
+#include "base/rng.h"
 
 /* ---- tables ------------------------------------------------------------------------------ */
 
@@ -182,23 +184,14 @@ static const char *const syllables[] = {
 #define LINE_CHARS    6144
 #define MAX_SENTENCES 16
 
-/* ---- RNG: splitmix64 --------------------------------------------------------------------- */
+/* ---- draws ------------------------------------------------------------------------------ */
 
-struct rng {
-    uint64_t s;
-};
-
-static uint64_t rng_next(struct rng *r) {
-    uint64_t z = (r->s += 0x9E3779B97F4A7C15ULL);
-
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
+/* Draws come from a splitmix64 stream (base/rng.h) held in a uint64_t, started at the seed:
+ * the shipped data/corpus.jsonl depends on the exact stream. */
 
 /* Uniform-enough in [0, n) for n > 0 (modulo bias is irrelevant here). */
-static uint64_t rng_below(struct rng *r, uint64_t n) {
-    return rng_next(r) % n;
+static uint64_t draw_below(uint64_t *r, uint64_t n) {
+    return rng_splitmix64(r) % n;
 }
 
 /* ---- string set (open addressing, owned copies) ----------------------------------------- */
@@ -208,14 +201,6 @@ struct strset {
     size_t cap; /* power of two */
     size_t len;
 };
-
-static uint64_t hash_str(const char *s) {
-    uint64_t h = 1469598103934665603ULL;
-
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
 
 static void strset_free(struct strset *s) {
     if (!s->slots)
@@ -238,7 +223,7 @@ static int strset_init(struct strset *s, size_t expected) {
 }
 
 static size_t strset_slot(const struct strset *s, const char *key) {
-    size_t i = (size_t)hash_str(key) & (s->cap - 1);
+    size_t i = (size_t)hash_tg_str(key) & (s->cap - 1);
 
     while (s->slots[i] && strcmp(s->slots[i], key) != 0)
         i = (i + 1) & (s->cap - 1);
@@ -419,16 +404,15 @@ static int append_json_str(char *buf, size_t n, size_t *len, const char *s) {
 /* ---- generation -------------------------------------------------------------------------- */
 
 /* A capitalised name of 2-4 syllables not yet in `taken` (then added to it). */
-static int gen_name(struct rng *r, struct strset *taken, char *out, size_t n,
-                    struct tg_error *err) {
+static int gen_name(uint64_t *r, struct strset *taken, char *out, size_t n, struct tg_error *err) {
     for (int attempt = 0; attempt < NAME_ATTEMPTS; attempt++) {
-        uint64_t d = rng_below(r, 10);
+        uint64_t d = draw_below(r, 10);
         int ns = d < 2 ? 2 : d < 6 ? 3 : 4;
         size_t len = 0;
 
         out[0] = '\0';
         for (int i = 0; i < ns; i++) {
-            const char *syl = syllables[rng_below(r, TG_ARRAY_LEN(syllables))];
+            const char *syl = syllables[draw_below(r, TG_ARRAY_LEN(syllables))];
 
             if (append(out, n, &len, "%s", syl))
                 return TG_EINTERNAL;
@@ -466,20 +450,20 @@ static int reserve_template_words(struct strset *taken) {
 }
 
 /* Write one document line for entity i. */
-static int write_doc(struct rng *r, size_t i, size_t ndocs, const unsigned char *kind_of,
+static int write_doc(uint64_t *r, size_t i, size_t ndocs, const unsigned char *kind_of,
                      char (*names)[NAME_CHARS], char (*regions)[NAME_CHARS], FILE *out,
                      struct tg_error *err) {
     const struct kind_def *kd = &kinds[kind_of[i]];
     char text[TEXT_CHARS], line[LINE_CHARS], facts[1024];
     char values[KIND_MAX_FACTS][32];
     size_t norder = 0, tlen = 0, llen = 0, flen = 0;
-    struct subst sb = {names[i], regions[rng_below(r, NREGIONS)], NULL, NULL, NULL, NULL};
+    struct subst sb = {names[i], regions[draw_below(r, NREGIONS)], NULL, NULL, NULL, NULL};
     size_t nfill, nrel, others[2];
     int kinds_of_sentence[MAX_SENTENCES]; /* 0 fact, 1 filler, 2 relation */
     size_t index_of_sentence[MAX_SENTENCES];
     int rc;
 
-    sb.word = kd->words[rng_below(r, kd->nwords)];
+    sb.word = kd->words[draw_below(r, kd->nwords)];
     rc = expand(kd->intro, &sb, text, sizeof(text), &tlen);
     if (rc)
         goto fail;
@@ -488,7 +472,7 @@ static int write_doc(struct rng *r, size_t i, size_t ndocs, const unsigned char 
     rc = append(facts, sizeof(facts), &flen, "{");
     for (size_t f = 0; !rc && f < kd->nfacts; f++) {
         const struct fact_def *fd = &kd->facts[f];
-        long long v = fd->lo + (long long)rng_below(r, (uint64_t)(fd->hi - fd->lo + 1));
+        long long v = fd->lo + (long long)draw_below(r, (uint64_t)(fd->hi - fd->lo + 1));
 
         format_scaled(v, fd->decimals, values[f], sizeof(values[f]));
         rc = append(facts, sizeof(facts), &flen, "%s\"%s\":%s", f ? "," : "", fd->key, values[f]);
@@ -500,13 +484,13 @@ static int write_doc(struct rng *r, size_t i, size_t ndocs, const unsigned char 
         goto fail;
 
     /* 2-3 distinct fillers, 1-2 relations to other entities */
-    nfill = 2 + (size_t)rng_below(r, 2);
+    nfill = 2 + (size_t)draw_below(r, 2);
     for (size_t k = 0; k < nfill; k++) {
         size_t pick;
         int dup;
 
         do {
-            pick = (size_t)rng_below(r, TG_ARRAY_LEN(fillers));
+            pick = (size_t)draw_below(r, TG_ARRAY_LEN(fillers));
             dup = 0;
             for (size_t j = 0; j < norder; j++)
                 if (kinds_of_sentence[j] == 1 && index_of_sentence[j] == pick)
@@ -515,10 +499,10 @@ static int write_doc(struct rng *r, size_t i, size_t ndocs, const unsigned char 
         kinds_of_sentence[norder] = 1;
         index_of_sentence[norder++] = pick;
     }
-    nrel = ndocs > 2 ? 1 + (size_t)rng_below(r, 2) : ndocs - 1;
+    nrel = ndocs > 2 ? 1 + (size_t)draw_below(r, 2) : ndocs - 1;
     for (size_t k = 0; k < nrel; k++) {
         do
-            others[k] = (size_t)rng_below(r, ndocs);
+            others[k] = (size_t)draw_below(r, ndocs);
         while (others[k] == i || (k == 1 && others[1] == others[0]));
         kinds_of_sentence[norder] = 2;
         index_of_sentence[norder++] = k;
@@ -526,7 +510,7 @@ static int write_doc(struct rng *r, size_t i, size_t ndocs, const unsigned char 
 
     /* shuffle everything after the intro (Fisher-Yates) */
     for (size_t k = norder; k > 1; k--) {
-        size_t j = (size_t)rng_below(r, k);
+        size_t j = (size_t)draw_below(r, k);
         int tk = kinds_of_sentence[k - 1];
         size_t ti = index_of_sentence[k - 1];
 
@@ -549,7 +533,7 @@ static int write_doc(struct rng *r, size_t i, size_t ndocs, const unsigned char 
         } else {
             sb.other = names[others[x]];
             sb.other_kind = kinds[kind_of[others[x]]].name;
-            rc = expand(relations[rng_below(r, TG_ARRAY_LEN(relations))], &sb, text, sizeof(text),
+            rc = expand(relations[draw_below(r, TG_ARRAY_LEN(relations))], &sb, text, sizeof(text),
                         &tlen);
         }
         if (rc)
@@ -574,7 +558,7 @@ fail:
 }
 
 int corpus_generate(unsigned long long seed, size_t ndocs, FILE *out, struct tg_error *err) {
-    struct rng r = {seed};
+    uint64_t r = seed;
     struct strset taken = {0};
     char(*names)[NAME_CHARS] = NULL;
     char(*regions)[NAME_CHARS] = NULL;
@@ -601,13 +585,13 @@ int corpus_generate(unsigned long long seed, size_t ndocs, FILE *out, struct tg_
     for (size_t i = 0; !rc && i < ndocs; i++) {
         char surname[NAME_CHARS];
 
-        kind_of[i] = (unsigned char)rng_below(&r, TG_ARRAY_LEN(kinds));
+        kind_of[i] = (unsigned char)draw_below(&r, TG_ARRAY_LEN(kinds));
         rc = gen_name(&r, &taken, surname, sizeof(surname), err);
         if (rc)
             break;
         if (strcmp(kinds[kind_of[i]].name, "person") == 0)
             snprintf(names[i], sizeof(names[i]), "%s %s",
-                     given_names[rng_below(&r, TG_ARRAY_LEN(given_names))], surname);
+                     given_names[draw_below(&r, TG_ARRAY_LEN(given_names))], surname);
         else
             snprintf(names[i], sizeof(names[i]), "%s", surname);
     }

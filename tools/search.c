@@ -10,6 +10,7 @@
 #include "tools/search.h"
 
 #include "base/datadir.h"
+#include "base/hash.h"
 #include "tools/corpus.h"
 
 #include <ctype.h>
@@ -113,14 +114,6 @@ struct search_index {
     int finished;
 };
 
-static uint64_t hash_term(const char *s) {
-    uint64_t h = 1469598103934665603ULL;
-
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
 static size_t term_slot(const struct term *slots, size_t cap, const char *s, uint64_t h) {
     size_t i = (size_t)h & (cap - 1);
 
@@ -130,7 +123,7 @@ static size_t term_slot(const struct term *slots, size_t cap, const char *s, uin
 }
 
 static const struct term *term_find(const struct search_index *ix, const char *s) {
-    uint64_t h = hash_term(s);
+    uint64_t h = hash_tg_str(s);
     const struct term *t = &ix->slots[term_slot(ix->slots, ix->tcap, s, h)];
 
     return t->s ? t : NULL;
@@ -153,7 +146,7 @@ static int grow_terms(struct search_index *ix) {
 
 /* Count one occurrence of term s in document doc (documents are added in order). */
 static int index_token(struct search_index *ix, const char *s, uint32_t doc) {
-    uint64_t h = hash_term(s);
+    uint64_t h = hash_tg_str(s);
     struct term *t;
     size_t i;
 
