@@ -12,8 +12,9 @@
 #include <string.h>
 
 #include "client/eval.h"
+#include "cmd/cmd.h"
 #include "cmd/cmd_plan_freeze.h"
-#include "policy/train.h"
+#include "policy/policy_agent.h"
 #include "tools/corpus.h"
 #include "server/server.h"
 #include "server/taskgen.h"
@@ -32,7 +33,7 @@ static int cmd_eval(int argc, char **argv);
 
 /* Agent kinds of layers above the eval client: the trainer's policy (--checkpoint F). */
 static const struct eval_kind agent_kinds[] = {
-    {"policy", train_policy_agent},
+    {"policy", policy_agent_new},
 };
 
 static int cmd_eval(int argc, char **argv) {
@@ -45,7 +46,7 @@ static const struct command commands[] = {
     {"tasks", taskgen_cmd, "tasks gen --seed S --out DIR | tasks check FILE"},
     {"corpus", corpus_cmd, "corpus gen --seed S --docs N --out FILE"},
     {"eval", cmd_eval, "play episodes with an agent over HTTP and print the report"},
-    {"train", train_main, "train a tool-use policy against servers (GRPO, GreedyLR, anchors)"},
+    {"train", cmd_train, "train a tool-use policy against servers (GRPO, GreedyLR, anchors)"},
     {"plan-freeze", cmd_plan_freeze, "plan per-action freeze ratios for a pipeline (LP, GLPK)"},
     {"help", cmd_help, "this list"},
 };

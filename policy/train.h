@@ -1,81 +1,38 @@
 /*
- * train.h — `toolgym train`: GRPO over HTTP episodes with a candidate-scoring MLP policy,
- * GreedyLR / cosine / constant schedules, anchored branching (E3-TIR) and three reward modes;
- * and the trained policy as an agent for `toolgym eval --agent policy --checkpoint F`.
+ * train.h — `toolgym train`'s library: GRPO over HTTP episodes with a candidate-scoring MLP
+ * policy, GreedyLR / cosine / constant schedules, anchored branching (E3-TIR) and three
+ * reward modes; and the greedy evaluation of a checkpoint.
  *
  * One update (train_run):
  *   1. draw tasks_per_update train tasks; a fraction of them (anchors branch, or warmup while
  *      update < anchor_warmup) is anchored: the oracle's expert calls (from the local task
  *      file, like a demonstration dataset) are replayed, the policy's entropy is measured at
  *      each prefix step, and `group/2` rollouts fork (POST /v1/episodes/{id}/fork) at the
- *      highest-entropy step; prefix steps carry no gradient;
+ *      highest-entropy step; prefix steps carry no gradient (batch.h);
  *   2. play G rollouts per task (sampled at temperature 1) with libcurl multi (rollout.h);
  *   3. rewards: the server's return (judge, torl) or OTC from the group's call counts (otc);
  *      GRPO advantages A = (R - mean) / std over the group (0 when std is 0); branch rollouts
- *      use branch_mix * A_group + (1 - branch_mix) * A_branch;
+ *      use branch_mix * A_group + (1 - branch_mix) * A_branch (traj.h);
  *   4. loss = mean over decisions of PG (or PPO-clip for ppo_epochs > 1) - entropy bonus;
- *      backward, global-norm clip, AdamW, schedule step (GreedyLR signal: loss or -reward);
+ *      backward, global-norm clip, AdamW (learner.h), schedule step (GreedyLR signal: loss
+ *      or -reward);
  *   5. one log line (return, accuracy, label rates, lr, ms, steps/s) and a progress bar.
+ * The files: train_config (settings), policy (scoring and acting), traj (decisions and
+ * advantages), task_list (tasks and experts), batch (one update's rollouts), learner (state
+ * and the gradient step), this file (the loop, its log and curve, and evaluation).
  * Does not: serve episodes or judge anything (the server does), or script actions: the policy
- * chooses among every candidate (candidates.h) by learned scores.
+ * chooses among every candidate (candidates.h) by learned scores; parse options (cmd/).
  * Thread-safety: one training run per thread; no globals.
  */
 #ifndef TG_TRAIN_H
 #define TG_TRAIN_H
 
+#include <jansson.h>
 #include <stdio.h>
 
-#include "client/eval.h"
+#include "base/limits.h"
 #include "base/tg.h"
-#include "policy/sched.h"
-
-enum train_anchors { ANCHORS_OFF = 0, ANCHORS_WARMUP = 1, ANCHORS_BRANCH = 2 };
-
-struct train_config {
-    /* model */
-    int hidden1, hidden2;
-    /* run */
-    int updates;          /* 1..TG_TRAIN_UPDATES_MAX */
-    int tasks_per_update; /* 1..1024 */
-    int group;            /* G, 2..TG_TRAIN_GROUP_MAX */
-    int inflight;         /* episodes in flight, 32..TG_ROLLOUT_INFLIGHT */
-    int max_steps;        /* per episode, 1..TG_CAND_STEPS_MAX */
-    unsigned long long seed;
-    /* update */
-    double lr;     /* peak / initial lr */
-    double lr_min; /* cosine floor, GreedyLR bound */
-    double weight_decay;
-    double grad_clip;    /* global norm, > 0 */
-    double entropy_coef; /* >= 0 */
-    int ppo_epochs;      /* 1: plain PG; 2..4: PPO-clip epochs */
-    double clip_eps;
-    struct sched_config sched; /* kind and GreedyLR settings; lrs filled from lr / lr_min */
-    /* anchors */
-    enum train_anchors anchors;
-    double anchor_fraction; /* of the tasks of an update, [0, 1] */
-    int anchor_warmup;      /* updates with anchors in warmup mode */
-    double branch_mix;      /* weight of the group advantage for branch rollouts, [0, 1] */
-    double adv_std_floor;   /* A = (R - mean) / max(std, floor); 0 when std is 0 */
-    /* reward */
-    char reward_mode[8]; /* judge | torl | otc */
-    /* files and evaluation */
-    char tasks_file[512];   /* local train tasks with expert calls (anchors) */
-    int eval_episodes;      /* test episodes after training; 0: every test task */
-    double target_accuracy; /* "updates to target": smoothed train accuracy reaching it */
-};
-
-/* train_config_default — the defaults `make run` trains with (see docs/trainer.md). */
-struct train_config train_config_default(void);
-
-/*
- * train_config_load_json — apply the settings of a JSON config file (path borrowed) on top of
- * *c. Unknown keys, wrong types and values out of range are errors naming the key.
- * Returns 0, TG_EIO (unreadable) or TG_EINVAL, message in *err.
- */
-int train_config_load_json(struct train_config *c, const char *path, struct tg_error *err);
-
-/* train_config_check — 0, or TG_EINVAL with a message naming the first bad setting. */
-int train_config_check(const struct train_config *c, struct tg_error *err);
+#include "policy/train_config.h"
 
 /* per-update statistics (also the learning curve) */
 struct train_stats {
@@ -104,7 +61,7 @@ struct train_result {
 void train_result_free(struct train_result *r);
 
 /*
- * train_run — train against cfg->servers-style URL list `servers` (borrowed). resume / save:
+ * train_run — train against the server URL list `servers` (borrowed). resume / save:
  * checkpoint paths or NULL. svg: learning-curve path or NULL. log: per-update lines (NULL:
  * none); progress: 1 draws a progress bar on stderr. res: out (may be NULL).
  * Returns 0 or a negative tg_err with a message in *err (server unreachable, malformed
@@ -132,14 +89,5 @@ struct train_eval_result {
 int train_eval(const struct train_config *cfg, const char *servers, const char *ckpt,
                const char *split, int episodes, const char *tag, struct train_eval_result *out,
                json_t **report, struct tg_error *err);
-
-/*
- * train_policy_agent — an eval agent (eval.h) playing greedily with the policy of checkpoint
- * o->checkpoint. Returns 0 with *out filled (destroy frees its state), or a tg_err.
- */
-int train_policy_agent(const struct eval_options *o, struct eval_agent *out, struct tg_error *err);
-
-/* train_main — `toolgym train` (argv[0] is "train"). Returns the exit status. */
-int train_main(int argc, char **argv);
 
 #endif

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "policy/rollout.h"
+#include "policy/policy_agent.h"
 #include "policy/train.h"
 #include "client/eval.h"
 #include "server/server.h"
@@ -67,7 +68,7 @@ TG_TEST(train, beats_untrained_policy_by_a_clear_margin) {
         o.checkpoint = ckpt;
         o.episodes = 30;
         o.quiet = 1;
-        CU_ASSERT_EQUAL_FATAL(train_policy_agent(&o, &a, &e), 0);
+        CU_ASSERT_EQUAL_FATAL(policy_agent_new(&o, &a, &e), 0);
         CU_ASSERT_EQUAL(eval_run(&o, &a, &report, NULL, &e), 0);
         CU_ASSERT(json_integer_value(json_object_get(report, "episodes")) == 30);
         if (a.destroy)
@@ -136,6 +137,60 @@ TG_TEST(train, config_errors_name_the_setting) {
     fputs("{\"updates\": ", f);
     fclose(f);
     CU_ASSERT_NOT_EQUAL(train_config_load_json(&c, path, &e), 0);
+    unlink(path);
+}
+
+/* every kind of config field is read by the table and a wrong value names its key */
+TG_TEST(train, config_fields_of_every_kind) {
+    static const struct {
+        const char *json;
+        const char *want; /* in the message; NULL: accepted */
+    } cases[] = {
+        {"{\"greedy\": {\"factr\": 0.5}}", "greedy.factr"},
+        {"{\"hidden1\": 1.5}", "'hidden1' must be an integer"},
+        {"{\"lr\": \"fast\"}", "'lr' must be a number"},
+        {"{\"reward_mode\": 5}", "'reward_mode' must be a string"},
+        {"{\"seed\": -1}", "'seed' must be a non-negative integer"},
+        {"{\"greedy\": 3}", "'greedy' must be an object"},
+        {"{\"greedy\": {\"threshold_mode\": \"big\"}}", "big"},
+        {"{\"anchors\": \"sometimes\"}", "sometimes"},
+        {"[1, 2]", "JSON object"},
+        {"{\"seed\": 42, \"hidden2\": 16, \"weight_decay\": 0.01, \"tasks_file\": \"x.jsonl\", "
+         "\"greedy\": {\"window\": 5, \"lr_max\": 0.05, \"signal\": \"loss\"}}",
+         NULL},
+    };
+    char path[] = "/tmp/tg_train_cfg_XXXXXX";
+    int fd = mkstemp(path);
+
+    CU_ASSERT_FATAL(fd >= 0);
+    close(fd);
+    for (size_t i = 0; i < TG_ARRAY_LEN(cases); i++) {
+        struct train_config c = train_config_default();
+        struct tg_error e = {{0}, {0}};
+        FILE *f = fopen(path, "w");
+        int rc;
+
+        CU_ASSERT_FATAL(f != NULL);
+        fputs(cases[i].json, f);
+        fclose(f);
+        rc = train_config_load_json(&c, path, &e);
+        if (!cases[i].want) {
+            CU_ASSERT_EQUAL(rc, 0);
+            CU_ASSERT_EQUAL(c.seed, 42);
+            CU_ASSERT_EQUAL(c.hidden2, 16);
+            CU_ASSERT_DOUBLE_EQUAL(c.weight_decay, 0.01, 1e-12);
+            CU_ASSERT_STRING_EQUAL(c.tasks_file, "x.jsonl");
+            CU_ASSERT_EQUAL(c.sched.greedy.window, 5);
+            CU_ASSERT_DOUBLE_EQUAL(c.sched.greedy.lr_max, 0.05, 1e-12);
+            CU_ASSERT_EQUAL(c.sched.signal, SCHED_SIGNAL_LOSS);
+            continue;
+        }
+        CU_ASSERT_EQUAL(rc, TG_EINVAL);
+        if (!strstr(e.message, cases[i].want))
+            fprintf(stderr, "config %s: got '%s', want '%s'\n", cases[i].json, e.message,
+                    cases[i].want);
+        CU_ASSERT_PTR_NOT_NULL(strstr(e.message, cases[i].want));
+    }
     unlink(path);
 }
 

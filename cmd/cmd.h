@@ -1,0 +1,12 @@
+/*
+ * cmd.h — the command layer: one function per `toolgym COMMAND`, each taking the command's
+ * own argv (argv[0] is the command name) and returning the process exit status: 0 success,
+ * 1 a failure while running, 2 a usage error. Errors are one line on stderr.
+ */
+#ifndef TG_CMD_H
+#define TG_CMD_H
+
+/* cmd_train — `toolgym train` (cmd_train.c). */
+int cmd_train(int argc, char **argv);
+
+#endif

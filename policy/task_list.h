@@ -1,0 +1,38 @@
+/*
+ * task_list.h — the tasks a training or evaluation run plays: the ids of a split from the
+ * server (GET /v1/tasks, paged), and the expert calls of the train tasks from the local task
+ * file (the demonstrations that anchors replay).
+ *
+ * Does not: read prompts, answers or plans (agents never see them over HTTP) or choose tasks.
+ * Thread-safety: one struct rollout per thread (rollout.h); otherwise pure.
+ */
+#ifndef TG_TASK_LIST_H
+#define TG_TASK_LIST_H
+
+#include <jansson.h>
+
+#include "base/limits.h"
+#include "base/tg.h"
+#include "policy/rollout.h"
+
+struct task_ref {
+    char id[TG_TASK_ID_MAX];
+    json_t *expert; /* borrowed from the expert map (task_list_experts), or NULL */
+};
+
+/*
+ * task_list_fetch — the ids of split `split` from server 0 of r. *out: new array of *n
+ * task refs (free()), expert NULL. Returns 0, or TG_EIO (bad response), TG_EINVAL (a task
+ * without a usable id, an empty split), TG_ENOMEM, a rollout error, with *err.
+ */
+int task_list_fetch(struct rollout *r, const char *split, struct task_ref **out, int *n,
+                    struct tg_error *err);
+
+/*
+ * task_list_experts — the expert calls by task id from the JSONL task file `path`: *out is a
+ * new object id -> expert array. Returns 0, TG_EIO (unreadable) or TG_EINVAL (a line too
+ * long, or not a task with id and expert), with *err naming the file and line.
+ */
+int task_list_experts(const char *path, json_t **out, struct tg_error *err);
+
+#endif

@@ -1,0 +1,358 @@
+/*
+ * train_config.c — the trainer's settings: defaults, the JSON config file, the range check.
+ * See train_config.h.
+ */
+#include "policy/train_config.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/datadir.h"
+#include "base/limits.h"
+
+/* ---- defaults and checks ------------------------------------------------------------------ */
+
+struct train_config train_config_default(void) {
+    struct train_config c;
+
+    memset(&c, 0, sizeof(c));
+    c.hidden1 = 32;
+    c.hidden2 = 32;
+    c.updates = 300;
+    c.tasks_per_update = 16;
+    c.group = 8;
+    c.inflight = 64;
+    c.max_steps = 6;
+    c.seed = 1;
+    c.lr = 3e-3;
+    c.lr_min = 1e-4;
+    c.weight_decay = 0.0;
+    c.grad_clip = 1.0;
+    c.entropy_coef = 0.05;
+    c.ppo_epochs = 1;
+    c.clip_eps = 0.2;
+    c.sched.kind = SCHED_CONSTANT; /* bench/train.sh: the best and steadiest of the three */
+    c.sched.signal = SCHED_SIGNAL_NEG_REWARD;
+    c.sched.greedy = sched_greedy_config_default();
+    c.sched.greedy.factor = 0.7;
+    c.sched.greedy.patience = 1;
+    c.sched.greedy.threshold = 0.01;
+    c.sched.greedy.threshold_mode = SCHED_THRESHOLD_ABS;
+    c.sched.greedy.window = 3;
+    c.sched.greedy.cooldown = 1;
+    c.sched.greedy.lr_max = 1e-2;
+    c.sched.greedy.reset_start = 3;
+    c.anchors = ANCHORS_BRANCH;
+    c.anchor_fraction = 0.5;
+    c.anchor_warmup = 10;
+    c.branch_mix = 0.5;
+    c.adv_std_floor = 1.0;
+    snprintf(c.reward_mode, sizeof(c.reward_mode), "judge");
+    /* the data directory's train split (base/datadir.h); data/... if there is none */
+    if (datadir_file("tasks/train.jsonl", c.tasks_file, sizeof(c.tasks_file), NULL) != 0)
+        snprintf(c.tasks_file, sizeof(c.tasks_file), "data/tasks/train.jsonl");
+    c.eval_episodes = 0;
+    c.target_accuracy = 0.9;
+    return c;
+}
+
+struct sched_config train_config_sched(const struct train_config *c) {
+    struct sched_config s = c->sched;
+
+    s.lr = c->lr;
+    s.cosine.lr_max = c->lr;
+    s.cosine.lr_min = c->lr_min;
+    s.cosine.warmup = 0;
+    s.cosine.total = c->updates;
+    s.greedy.lr = c->lr;
+    s.greedy.lr_min = c->lr_min;
+    if (s.greedy.lr_max < c->lr)
+        s.greedy.lr_max = c->lr;
+    return s;
+}
+
+int train_config_check(const struct train_config *c, struct tg_error *err) {
+    struct sched_config s;
+
+#define RANGE(field, lo, hi)                                                                       \
+    if (!((c->field) >= (lo) && (c->field) <= (hi))) {                                             \
+        tg_error_set(err, "config", "%s = %g is out of range [%g, %g]", #field,                    \
+                     (double)(c->field), (double)(lo), (double)(hi));                              \
+        return TG_EINVAL;                                                                          \
+    }
+    RANGE(hidden1, 1, 1024);
+    RANGE(hidden2, 1, 1024);
+    RANGE(updates, 1, TG_TRAIN_UPDATES_MAX);
+    RANGE(tasks_per_update, 1, 1024);
+    RANGE(group, 2, TG_TRAIN_GROUP_MAX);
+    RANGE(inflight, 32, TG_ROLLOUT_INFLIGHT);
+    RANGE(max_steps, 1, TG_CAND_STEPS_MAX);
+    RANGE(lr, 1e-7, 1.0);
+    RANGE(lr_min, 0.0, c->lr);
+    RANGE(weight_decay, 0.0, 1.0);
+    RANGE(grad_clip, 1e-6, 1e6);
+    RANGE(entropy_coef, 0.0, 10.0);
+    RANGE(ppo_epochs, 1, 4);
+    RANGE(clip_eps, 0.01, 1.0);
+    RANGE(anchor_fraction, 0.0, 1.0);
+    RANGE(anchor_warmup, 0, TG_TRAIN_UPDATES_MAX);
+    RANGE(branch_mix, 0.0, 1.0);
+    RANGE(adv_std_floor, 0.0, 10.0);
+    RANGE(eval_episodes, 0, 1000000);
+    RANGE(target_accuracy, 0.0, 1.0);
+#undef RANGE
+    if (strcmp(c->reward_mode, "judge") && strcmp(c->reward_mode, "torl") &&
+        strcmp(c->reward_mode, "otc")) {
+        tg_error_set(err, "config", "reward_mode '%s' is not judge, torl or otc", c->reward_mode);
+        return TG_EINVAL;
+    }
+    s = train_config_sched(c);
+    /* every schedule's settings, not only the chosen one's: a typo never waits for a switch */
+    if (sched_greedy_check(&s.greedy, err) || sched_cosine_check(&s.cosine, err))
+        return TG_EINVAL;
+    return sched_config_check(&s, err);
+}
+
+static const char *const anchors_names[] = {"off", "warmup", "branch"};
+
+int train_anchors_parse(const char *s, enum train_anchors *a, struct tg_error *err) {
+    for (size_t i = 0; i < TG_ARRAY_LEN(anchors_names); i++)
+        if (strcmp(s, anchors_names[i]) == 0) {
+            *a = (enum train_anchors)i;
+            return 0;
+        }
+    tg_error_set(err, "config", "anchors '%s' is not off, warmup or branch", s);
+    return TG_EINVAL;
+}
+
+const char *train_anchors_name(enum train_anchors a) {
+    return (unsigned)a < TG_ARRAY_LEN(anchors_names) ? anchors_names[a] : "?";
+}
+
+/* ---- the JSON config file ----------------------------------------------------------------- */
+
+/* How a config key is read: into an int, a double or a char buffer of the struct at `off`. */
+enum field_kind { F_INT, F_DBL, F_STR, F_SEED, F_NAME };
+
+struct field {
+    const char *key;
+    enum field_kind kind;
+    size_t off;  /* offset in the struct (F_INT, F_DBL, F_STR) */
+    size_t size; /* buffer size (F_STR) */
+};
+
+#define TC(key, kind)                                                                              \
+    { #key, kind, offsetof(struct train_config, key), 0 }
+#define TS(key)                                                                                    \
+    { #key, F_STR, offsetof(struct train_config, key), sizeof(((struct train_config *)0)->key) }
+#define GC(key, kind)                                                                              \
+    { #key, kind, offsetof(struct sched_greedy_config, key), 0 }
+
+/* Top-level keys in the order they are read (the first error found is reported). F_NAME keys
+ * are names read after the numbers; "greedy" is an object of the keys below. */
+static const struct field top_fields[] = {
+    TC(hidden1, F_INT),
+    TC(hidden2, F_INT),
+    TC(updates, F_INT),
+    TC(tasks_per_update, F_INT),
+    TC(group, F_INT),
+    TC(inflight, F_INT),
+    TC(max_steps, F_INT),
+    {"seed", F_SEED, 0, 0},
+    TC(lr, F_DBL),
+    TC(lr_min, F_DBL),
+    TC(weight_decay, F_DBL),
+    TC(grad_clip, F_DBL),
+    TC(entropy_coef, F_DBL),
+    TC(ppo_epochs, F_INT),
+    TC(clip_eps, F_DBL),
+    TC(anchor_fraction, F_DBL),
+    TC(anchor_warmup, F_INT),
+    TC(branch_mix, F_DBL),
+    TC(adv_std_floor, F_DBL),
+    TS(reward_mode),
+    TS(tasks_file),
+    TC(eval_episodes, F_INT),
+    TC(target_accuracy, F_DBL),
+    {"lr_schedule", F_NAME, 0, 0},
+    {"anchors", F_NAME, 0, 0},
+    {"greedy", F_NAME, 0, 0},
+};
+
+static const struct field greedy_fields[] = {
+    GC(factor, F_DBL),        GC(patience, F_INT),    GC(threshold, F_DBL),
+    GC(window, F_INT),        GC(warmup, F_INT),      GC(cooldown, F_INT),
+    GC(lr_max, F_DBL),        GC(reset_start, F_INT), {"threshold_mode", F_NAME, 0, 0},
+    {"signal", F_NAME, 0, 0},
+};
+
+#undef TC
+#undef TS
+#undef GC
+
+/* every key of object o is in fields[0..n); else an error naming the key (what, prefix+key) */
+static int known_keys(const json_t *o, const struct field *fields, size_t n, const char *path,
+                      const char *what, const char *prefix, struct tg_error *err) {
+    const char *k;
+    json_t *v;
+
+    json_object_foreach((json_t *)o, k, v) {
+        int ok = 0;
+
+        for (size_t i = 0; i < n; i++)
+            ok |= strcmp(k, fields[i].key) == 0;
+        if (!ok) {
+            tg_error_set(err, "config", "%s: unknown %s '%s%s'", path, what, prefix, k);
+            return TG_EINVAL;
+        }
+    }
+    return 0;
+}
+
+/* read field f of object o (when present) into the struct at base */
+static int read_field(const json_t *o, const struct field *f, void *base, double *seed,
+                      struct tg_error *err) {
+    const json_t *j = json_object_get(o, f->key);
+    char *dst = (char *)base + f->off;
+    double v;
+
+    if (!j || f->kind == F_NAME)
+        return 0;
+    if (f->kind == F_STR) {
+        if (!json_is_string(j) || strlen(json_string_value(j)) >= f->size) {
+            tg_error_set(err, "config", "config key '%s' must be a string of < %zu bytes", f->key,
+                         f->size);
+            return TG_EINVAL;
+        }
+        snprintf(dst, f->size, "%s", json_string_value(j));
+        return 0;
+    }
+    if (!json_is_number(j)) {
+        tg_error_set(err, "config", "config key '%s' must be a number", f->key);
+        return TG_EINVAL;
+    }
+    v = json_number_value(j);
+    if (f->kind == F_SEED) {
+        *seed = v;
+    } else if (f->kind == F_DBL) {
+        memcpy(dst, &v, sizeof(v));
+    } else {
+        int i;
+
+        if (v != floor(v) || fabs(v) > 2e9) {
+            tg_error_set(err, "config", "config key '%s' must be an integer", f->key);
+            return TG_EINVAL;
+        }
+        i = (int)v;
+        memcpy(dst, &i, sizeof(i));
+    }
+    return 0;
+}
+
+static int read_fields(const json_t *o, const struct field *fields, size_t n, void *base,
+                       double *seed, struct tg_error *err) {
+    for (size_t i = 0; i < n; i++) {
+        int rc = read_field(o, &fields[i], base, seed, err);
+
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* the string value of key k of o into buf ("" when absent) */
+static int read_name(const json_t *o, const char *k, char *buf, size_t n, struct tg_error *err) {
+    const json_t *j = json_object_get(o, k);
+
+    buf[0] = '\0';
+    if (!j)
+        return 0;
+    if (!json_is_string(j) || strlen(json_string_value(j)) >= n) {
+        tg_error_set(err, "config", "config key '%s' must be a string of < %zu bytes", k, n);
+        return TG_EINVAL;
+    }
+    snprintf(buf, n, "%s", json_string_value(j));
+    return 0;
+}
+
+/* the "greedy" object: GreedyLR settings and the schedule's signal */
+static int load_greedy(struct train_config *c, const json_t *g, const char *path,
+                       struct tg_error *err) {
+    char buf[32];
+    int rc;
+
+    if (!json_is_object(g)) {
+        tg_error_set(err, "config", "config key 'greedy' must be an object");
+        return TG_EINVAL;
+    }
+    rc = known_keys(g, greedy_fields, TG_ARRAY_LEN(greedy_fields), path, "key", "greedy.", err);
+    if (rc)
+        return rc;
+    rc = read_fields(g, greedy_fields, TG_ARRAY_LEN(greedy_fields), &c->sched.greedy, NULL, err);
+    if (rc)
+        return rc;
+    rc = read_name(g, "threshold_mode", buf, sizeof(buf), err);
+    if (rc == 0 && buf[0])
+        rc = sched_threshold_mode_parse(buf, &c->sched.greedy.threshold_mode, err);
+    if (rc)
+        return rc;
+    rc = read_name(g, "signal", buf, sizeof(buf), err);
+    if (rc == 0 && buf[0])
+        rc = sched_signal_parse(buf, &c->sched.signal, err);
+    return rc;
+}
+
+/* the top-level object j of file path on top of *c */
+static int load_object(struct train_config *c, const json_t *j, const char *path,
+                       struct tg_error *err) {
+    double seed = (double)c->seed;
+    const json_t *g;
+    char buf[32];
+    int rc;
+
+    if (!json_is_object(j)) {
+        tg_error_set(err, "config", "%s: the config must be a JSON object", path);
+        return TG_EINVAL;
+    }
+    rc = known_keys(j, top_fields, TG_ARRAY_LEN(top_fields), path, "config key", "", err);
+    if (rc == 0)
+        rc = read_fields(j, top_fields, TG_ARRAY_LEN(top_fields), c, &seed, err);
+    if (rc)
+        return rc;
+    if (seed < 0 || seed != floor(seed) || seed > 9e15) {
+        tg_error_set(err, "config", "config key 'seed' must be a non-negative integer");
+        return TG_EINVAL;
+    }
+    c->seed = (unsigned long long)seed;
+    rc = read_name(j, "lr_schedule", buf, sizeof(buf), err);
+    if (rc == 0 && buf[0])
+        rc = sched_kind_parse(buf, &c->sched.kind, err);
+    if (rc == 0)
+        rc = read_name(j, "anchors", buf, sizeof(buf), err);
+    if (rc == 0 && buf[0])
+        rc = train_anchors_parse(buf, &c->anchors, err);
+    if (rc)
+        return rc;
+    g = json_object_get(j, "greedy");
+    return g ? load_greedy(c, g, path, err) : 0;
+}
+
+int train_config_load_json(struct train_config *c, const char *path, struct tg_error *err) {
+    json_error_t je;
+    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    int rc;
+
+    if (!j) {
+        tg_error_set(err, "config", "%s:%d: %s", path, je.line, je.text);
+        return errno == ENOENT ? TG_EIO : TG_EINVAL;
+    }
+    rc = load_object(c, j, path, err);
+    if (rc == 0)
+        rc = train_config_check(c, err);
+    json_decref(j);
+    return rc;
+}

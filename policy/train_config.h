@@ -1,0 +1,74 @@
+/*
+ * train_config.h — the trainer's settings: defaults, a JSON config file on top of them, and
+ * the range check every run starts with.
+ *
+ * Does: hold every hyper-parameter of `toolgym train` in one plain struct, load a JSON object
+ * of them (unknown keys, wrong types and values out of range are errors naming the key), and
+ * derive the learning-rate schedule's settings from lr / lr_min / updates.
+ * Does not: parse command-line options (cmd/cmd_train.c does) or train anything.
+ * Thread-safety: pure functions on caller-owned structs.
+ */
+#ifndef TG_TRAIN_CONFIG_H
+#define TG_TRAIN_CONFIG_H
+
+#include "base/tg.h"
+#include "policy/sched.h"
+
+enum train_anchors { ANCHORS_OFF = 0, ANCHORS_WARMUP = 1, ANCHORS_BRANCH = 2 };
+
+struct train_config {
+    /* model */
+    int hidden1, hidden2;
+    /* run */
+    int updates;          /* 1..TG_TRAIN_UPDATES_MAX */
+    int tasks_per_update; /* 1..1024 */
+    int group;            /* G, 2..TG_TRAIN_GROUP_MAX */
+    int inflight;         /* episodes in flight, 32..TG_ROLLOUT_INFLIGHT */
+    int max_steps;        /* per episode, 1..TG_CAND_STEPS_MAX */
+    unsigned long long seed;
+    /* update */
+    double lr;     /* peak / initial lr */
+    double lr_min; /* cosine floor, GreedyLR bound */
+    double weight_decay;
+    double grad_clip;    /* global norm, > 0 */
+    double entropy_coef; /* >= 0 */
+    int ppo_epochs;      /* 1: plain PG; 2..4: PPO-clip epochs */
+    double clip_eps;
+    struct sched_config sched; /* kind and GreedyLR settings; lrs filled from lr / lr_min */
+    /* anchors */
+    enum train_anchors anchors;
+    double anchor_fraction; /* of the tasks of an update, [0, 1] */
+    int anchor_warmup;      /* updates with anchors in warmup mode */
+    double branch_mix;      /* weight of the group advantage for branch rollouts, [0, 1] */
+    double adv_std_floor;   /* A = (R - mean) / max(std, floor); 0 when std is 0 */
+    /* reward */
+    char reward_mode[8]; /* judge | torl | otc */
+    /* files and evaluation */
+    char tasks_file[512];   /* local train tasks with expert calls (anchors) */
+    int eval_episodes;      /* test episodes after training; 0: every test task */
+    double target_accuracy; /* "updates to target": smoothed train accuracy reaching it */
+};
+
+/* train_config_default — the defaults `make run` trains with (see docs/trainer.md). */
+struct train_config train_config_default(void);
+
+/*
+ * train_config_load_json — apply the settings of a JSON config file (path borrowed) on top of
+ * *c. Unknown keys, wrong types and values out of range are errors naming the key.
+ * Returns 0, TG_EIO (unreadable) or TG_EINVAL, message in *err.
+ */
+int train_config_load_json(struct train_config *c, const char *path, struct tg_error *err);
+
+/* train_config_check — 0, or TG_EINVAL with a message naming the first bad setting. */
+int train_config_check(const struct train_config *c, struct tg_error *err);
+
+/* train_config_sched — the schedule settings of c: c->sched with its lrs filled from lr,
+ * lr_min and updates. */
+struct sched_config train_config_sched(const struct train_config *c);
+
+/* train_anchors_parse — "off" | "warmup" | "branch" into *a; 0 or TG_EINVAL with *err.
+ * train_anchors_name — the reverse (static string). */
+int train_anchors_parse(const char *s, enum train_anchors *a, struct tg_error *err);
+const char *train_anchors_name(enum train_anchors a);
+
+#endif
