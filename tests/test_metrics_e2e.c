@@ -2,6 +2,7 @@
  * test_metrics_e2e.c — suite `metrics_e2e`: the metric families of /metrics, the code and the
  * table in docs/api.md agree.
  *
+ * - Every metric name README.md and docs/ mention is a family of that table.
  * - Every family the product code names (a "toolgym_..." string literal under base/, tools/,
  *   server/, client/, policy/, cmd/) has HELP text and a row in docs/api.md.
  * - Every family documented in docs/api.md is emitted by real servers driven through the
@@ -11,6 +12,7 @@
  *   placeholder HELP text.
  * - Sandbox runs and kills are counted once per run, by result and reason.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -171,6 +173,69 @@ TG_TEST(metrics_e2e, every_family_the_code_names_has_help_and_a_doc_row) {
             CU_assertImplementation(CU_FALSE, 0, msg, "docs/api.md", "", CU_FALSE);
         }
     }
+}
+
+/* Every metric name a doc mentions (README.md, the docs/ pages) is a family of the table. */
+static void scan_doc(const char *path, const struct doc_family *fam, int nfam) {
+    static const char *suffixes[] = {"", "_bucket", "_sum", "_count"};
+    char *doc = slurp(path);
+    int line = 1;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+    for (const char *p = doc; *p; p++) {
+        char name[96];
+        size_t len;
+        int known = 0;
+
+        if (*p == '\n')
+            line++;
+        if (strncmp(p, "toolgym_", 8) != 0 || (p > doc && (p[-1] == '_' || isalnum(p[-1]))))
+            continue;
+        len = strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789_");
+        if (len >= sizeof(name))
+            len = sizeof(name) - 1;
+        memcpy(name, p, len);
+        name[len] = '\0';
+        for (size_t k = 0; k < sizeof(suffixes) / sizeof(suffixes[0]) && !known; k++) {
+            size_t sl = strlen(suffixes[k]);
+            char base[96];
+
+            if (len <= sl || strcmp(name + len - sl, suffixes[k]) != 0)
+                continue;
+            memcpy(base, name, len - sl);
+            base[len - sl] = '\0';
+            known = find_family(fam, nfam, base) != NULL;
+        }
+        if (!known) {
+            char msg[256];
+
+            snprintf(msg, sizeof(msg), "%s mentions metric %s, which is not in docs/api.md's table",
+                     path, name);
+            CU_assertImplementation(CU_FALSE, (unsigned)line, msg, path, "", CU_FALSE);
+        }
+        p += len - 1;
+    }
+    free(doc);
+}
+
+TG_TEST(metrics_e2e, every_metric_a_doc_mentions_is_in_the_table) {
+    struct doc_family fam[MAX_FAMILIES];
+    int nfam = doc_families(fam, MAX_FAMILIES);
+    DIR *d = opendir("docs");
+    struct dirent *e;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    scan_doc("README.md", fam, nfam);
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        char path[512];
+
+        if (len < 4 || strcmp(e->d_name + len - 3, ".md") != 0)
+            continue;
+        snprintf(path, sizeof(path), "docs/%s", e->d_name);
+        scan_doc(path, fam, nfam);
+    }
+    closedir(d);
 }
 
 /* ---- driving servers until every documented family is emitted ----------------------------- */
