@@ -118,7 +118,9 @@ const char *jsonu_type_name(const json_t *v) {
     }
 }
 
-static int type_matches(const json_t *v, json_type want) {
+static int type_matches(const json_t *v, int want) {
+    if (want == JSONU_ANY)
+        return 1;
     switch (want) {
     case JSON_REAL:
         return json_is_number(v);
@@ -126,11 +128,11 @@ static int type_matches(const json_t *v, json_type want) {
     case JSON_FALSE:
         return json_is_boolean(v);
     default:
-        return json_typeof(v) == want;
+        return (int)json_typeof(v) == want;
     }
 }
 
-static const char *want_name(json_type t) {
+static const char *want_name(int t) {
     switch (t) {
     case JSON_OBJECT:
         return "an object";
@@ -145,43 +147,98 @@ static const char *want_name(json_type t) {
     case JSON_TRUE:
     case JSON_FALSE:
         return "a boolean";
-    default:
+    case JSON_NULL:
         return "null";
+    default:
+        return "any value";
     }
+}
+
+int jsonu_find_fault(const json_t *obj, const struct jsonu_field *fields, size_t n, int flags,
+                     struct jsonu_fault *f) {
+    const char *key;
+    json_t *val;
+
+    memset(f, 0, sizeof(*f));
+    if (!json_is_object(obj)) {
+        f->kind = JSONU_NOT_OBJECT;
+        f->value = obj;
+        return TG_EINVAL;
+    }
+    if (!(flags & JSONU_OPEN)) {
+        json_object_foreach((json_t *)obj, key, val) {
+            size_t i;
+
+            for (i = 0; i < n && strcmp(fields[i].name, key) != 0; i++)
+                ;
+            if (i == n) {
+                f->kind = JSONU_UNKNOWN;
+                f->key = key;
+                f->value = val;
+                return TG_EINVAL;
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        const json_t *v = json_object_get(obj, fields[i].name);
+
+        if (v ? type_matches(v, fields[i].type) : !fields[i].required)
+            continue;
+        f->kind = v ? JSONU_WRONG_TYPE : JSONU_MISSING;
+        f->key = fields[i].name;
+        f->field = &fields[i];
+        f->value = v;
+        return TG_EINVAL;
+    }
+    return 0;
 }
 
 int jsonu_check_fields(const json_t *obj, const struct jsonu_field *fields, size_t n,
                        const char *what, struct tg_error *err) {
-    const char *key;
-    json_t *val;
+    struct jsonu_fault f;
 
-    if (!json_is_object(obj)) {
+    if (!jsonu_find_fault(obj, fields, n, 0, &f))
+        return 0;
+    switch (f.kind) {
+    case JSONU_NOT_OBJECT:
         tg_error_set(err, "invalid_request", "The %s must be a JSON object, not %s.", what,
                      obj ? jsonu_type_name(obj) : "empty");
-        return TG_EINVAL;
+        break;
+    case JSONU_UNKNOWN:
+        tg_error_set(err, "invalid_request", "Unknown field \"%.64s\" in the %s.", f.key, what);
+        break;
+    case JSONU_WRONG_TYPE:
+        tg_error_set(err, "invalid_request", "Field \"%s\" in the %s must be %s, not %s.", f.key,
+                     what, want_name(f.field->type), jsonu_type_name(f.value));
+        break;
+    default:
+        tg_error_set(err, "invalid_request", "Missing field \"%s\" in the %s.", f.key, what);
+        break;
     }
-    json_object_foreach((json_t *)obj, key, val) {
-        size_t i;
+    return TG_EINVAL;
+}
 
-        for (i = 0; i < n; i++)
-            if (strcmp(fields[i].name, key) == 0)
-                break;
-        if (i == n) {
-            tg_error_set(err, "invalid_request", "Unknown field \"%.64s\" in the %s.", key, what);
-            return TG_EINVAL;
-        }
-        if (!type_matches(val, fields[i].type)) {
-            tg_error_set(err, "invalid_request", "Field \"%s\" in the %s must be %s, not %s.", key,
-                         what, want_name(fields[i].type), jsonu_type_name(val));
-            return TG_EINVAL;
-        }
+int jsonu_check_fields_at(const json_t *obj, const struct jsonu_field *fields, size_t n, int flags,
+                          const char *code, const char *where, struct tg_error *err) {
+    const char *dot = where[0] ? "." : "";
+    struct jsonu_fault f;
+
+    if (!jsonu_find_fault(obj, fields, n, flags, &f))
+        return 0;
+    switch (f.kind) {
+    case JSONU_NOT_OBJECT:
+        tg_error_set(err, code, "%s%smust be an object", where, where[0] ? ": " : "");
+        break;
+    case JSONU_UNKNOWN:
+        tg_error_set(err, code, "%s%s%.64s: unknown field", where, dot, f.key);
+        break;
+    case JSONU_WRONG_TYPE:
+        tg_error_set(err, code, "%s%s%s: must be %s, not %s", where, dot, f.key,
+                     want_name(f.field->type), jsonu_type_name(f.value));
+        break;
+    default:
+        tg_error_set(err, code, "%s%s%s: missing", where, dot, f.key);
+        break;
     }
-    for (size_t i = 0; i < n; i++) {
-        if (fields[i].required && !json_object_get(obj, fields[i].name)) {
-            tg_error_set(err, "invalid_request", "Missing field \"%s\" in the %s.", fields[i].name,
-                         what);
-            return TG_EINVAL;
-        }
-    }
-    return 0;
+    return TG_EINVAL;
 }

@@ -28,22 +28,68 @@ int jsonu_depth_ok(const char *buf, size_t len, size_t max_depth);
  */
 int jsonu_parse(const char *buf, size_t len, size_t max_depth, json_t **out, struct tg_error *err);
 
-/* A field an object may carry, and the JSON type it must have (JSON_TRUE stands for
- * "boolean"; JSON_REAL for "number", which accepts integers too). */
+/* ---- field tables -------------------------------------------------------------------------
+ *
+ * The one way to check an object's fields: a table of the fields it may carry, each with the
+ * JSON type it must have and whether it is required. jsonu_find_fault says what is wrong, if
+ * anything; jsonu_check_fields and jsonu_check_fields_at turn that into the API's message
+ * style and the file style ("where.key: problem"); callers with a fixed message of their own
+ * use the fault directly.
+ */
+
+#define JSONU_ANY (-1) /* a field type that accepts any JSON value */
+
+/* A field an object may carry. type is a json_type (JSON_TRUE stands for "boolean";
+ * JSON_REAL for "number", which accepts integers too) or JSONU_ANY. */
 struct jsonu_field {
     const char *name;
-    json_type type;
+    int type;
     int required;
 };
 
+enum jsonu_fault_kind {
+    JSONU_OK = 0,
+    JSONU_NOT_OBJECT, /* the value is not an object (or is NULL) */
+    JSONU_UNKNOWN,    /* a key that is not in the table */
+    JSONU_WRONG_TYPE, /* a field of another type than the table's */
+    JSONU_MISSING,    /* a required field is absent */
+};
+
+struct jsonu_fault {
+    enum jsonu_fault_kind kind;
+    const char *key;                 /* the offending key (borrowed from obj or the table) */
+    const struct jsonu_field *field; /* its row, for WRONG_TYPE and MISSING; else NULL */
+    const json_t *value;             /* the offending value (NOT_OBJECT, WRONG_TYPE) */
+};
+
+#define JSONU_OPEN 1 /* flag: keys not in the table are allowed (and not checked) */
+
 /*
- * jsonu_check_fields — obj (borrowed) must be an object whose keys are all among fields
- * [0..n) with the listed types, and which has every required one. Returns 0, or TG_EINVAL
- * with *err {"invalid_request", "<what> ..."} naming the first offending field. `what`
- * names the object in messages ("body", "tool_call"). Pure.
+ * jsonu_find_fault — check obj (borrowed) against fields[0..n). Looks, in this order, for: obj
+ * not an object; a key not in the table (unless flags has JSONU_OPEN); then, row by row in
+ * table order, a field of the wrong type or a required field missing. Returns 0 with
+ * f->kind JSONU_OK, or TG_EINVAL with *f describing the first fault. Pure.
+ */
+int jsonu_find_fault(const json_t *obj, const struct jsonu_field *fields, size_t n, int flags,
+                     struct jsonu_fault *f);
+
+/*
+ * jsonu_check_fields — the API's check of a request object: obj must be an object whose keys
+ * are all among fields[0..n) with the listed types, and which has every required one.
+ * Returns 0, or TG_EINVAL with *err {"invalid_request", "<what> ..."} naming the first
+ * offending field. `what` names the object in messages ("body", "tool_call"). Pure.
  */
 int jsonu_check_fields(const json_t *obj, const struct jsonu_field *fields, size_t n,
                        const char *what, struct tg_error *err);
+
+/*
+ * jsonu_check_fields_at — the same check for files (configs, task sets, corpora), with
+ * flags as jsonu_find_fault and messages in the file style, code `code`:
+ * "<where>: must be an object", "<where>.<key>: unknown field", "<where>.<key>: must be a
+ * string, not integer", "<where>.<key>: missing". where may be "" (top level: then "<key>: ...").
+ */
+int jsonu_check_fields_at(const json_t *obj, const struct jsonu_field *fields, size_t n, int flags,
+                          const char *code, const char *where, struct tg_error *err);
 
 /* jsonu_type_name — "object", "string", "number", ... for messages. */
 const char *jsonu_type_name(const json_t *v);

@@ -227,18 +227,20 @@ static int mcp_tools_call(struct http_req *rq, struct http_reply *rp, json_t *id
 }
 
 int api_mcp(struct http_req *rq, struct http_reply *rp) {
+    /* types are checked below, for the JSON-RPC error of each */
+    static const struct jsonu_field members[] = {{"jsonrpc", JSONU_ANY, 0},
+                                                 {"id", JSONU_ANY, 0},
+                                                 {"method", JSONU_ANY, 0},
+                                                 {"params", JSONU_ANY, 0}};
     json_t *msg = rq->json, *id, *params;
-    const char *method, *key;
-    json_t *val;
+    struct jsonu_fault fault;
+    const char *method;
 
     if (!json_is_object(msg))
         return rpc_error(rp, NULL, RPC_INVALID_REQUEST,
                          "Expected one JSON-RPC 2.0 request object (batches are not supported).");
-    json_object_foreach(msg, key, val) {
-        if (strcmp(key, "jsonrpc") && strcmp(key, "id") && strcmp(key, "method") &&
-            strcmp(key, "params"))
-            return rpc_error(rp, NULL, RPC_INVALID_REQUEST, "Unknown member in the request.");
-    }
+    if (jsonu_find_fault(msg, members, TG_ARRAY_LEN(members), 0, &fault))
+        return rpc_error(rp, NULL, RPC_INVALID_REQUEST, "Unknown member in the request.");
     id = json_object_get(msg, "id");
     method = json_string_value(json_object_get(msg, "method"));
     params = json_object_get(msg, "params");

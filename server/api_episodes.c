@@ -336,9 +336,11 @@ static int step_finish(struct http_req *rq, struct http_reply *rp) {
 static int check_step_body(json_t *body, struct http_reply *rp) {
     static const struct jsonu_field fields[] = {{"tool_call", JSON_OBJECT, 0},
                                                 {"answer", JSON_STRING, 0}};
-    json_t *tc, *v;
+    static const struct jsonu_field tc_fields[] = {{"name", JSON_STRING, 1},
+                                                   {"arguments", JSONU_ANY, 1}};
+    struct jsonu_fault fault;
     struct tg_error err;
-    const char *key;
+    json_t *tc;
 
     if (!body)
         return http_error(rp, 400, "invalid_request",
@@ -358,17 +360,17 @@ static int check_step_body(json_t *body, struct http_reply *rp) {
                    -1;
         return 0;
     }
-    json_object_foreach(tc, key, v) {
-        if (strcmp(key, "name") != 0 && strcmp(key, "arguments") != 0)
-            return http_error(rp, 400, "invalid_request",
-                              "Unknown field \"%.64s\" in the tool_call.", key),
-                   -1;
-    }
-    if (!json_is_string(json_object_get(tc, "name")) || !json_object_get(tc, "arguments"))
-        return http_error(rp, 400, "invalid_request",
-                          "The tool_call needs \"name\" (a string) and \"arguments\"."),
+    /* arguments of any type are accepted here: a bad shape is the agent's mistake, judged
+     * malformed, not a 400 */
+    if (jsonu_find_fault(tc, tc_fields, TG_ARRAY_LEN(tc_fields), 0, &fault) == 0)
+        return 0;
+    if (fault.kind == JSONU_UNKNOWN)
+        return http_error(rp, 400, "invalid_request", "Unknown field \"%.64s\" in the tool_call.",
+                          fault.key),
                -1;
-    return 0;
+    return http_error(rp, 400, "invalid_request",
+                      "The tool_call needs \"name\" (a string) and \"arguments\"."),
+           -1;
 }
 
 int api_episode_step(struct http_req *rq, struct http_reply *rp) {

@@ -8,6 +8,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/json_util.h"
+
 #define REWARD_WEIGHT_MAX 10.0 /* |any weight or clip bound| */
 #define REWARD_OTC_C_MAX  1000.0
 
@@ -56,27 +58,10 @@ void reward_config_defaults(struct reward_config *c) {
 
 /* ---- config parsing --------------------------------------------------------------------- */
 
-static int check_keys(const json_t *obj, const char *const *keys, size_t n, const char *where,
-                      struct tg_error *err) {
-    const char *k;
-    json_t *v;
-
-    if (!json_is_object(obj)) {
-        tg_error_set(err, "invalid_config", "%s: must be an object", where);
-        return TG_EINVAL;
-    }
-    json_object_foreach((json_t *)obj, k, v) {
-        size_t i;
-
-        (void)v;
-        for (i = 0; i < n && strcmp(k, keys[i]) != 0; i++)
-            ;
-        if (i == n) {
-            tg_error_set(err, "invalid_config", "%s.%s: unknown key", where, k);
-            return TG_EINVAL;
-        }
-    }
-    return 0;
+/* obj must be an object with only the fields of the table (types checked); where names it. */
+static int check_fields(const json_t *obj, const struct jsonu_field *fields, size_t n,
+                        const char *where, struct tg_error *err) {
+    return jsonu_check_fields_at(obj, fields, n, 0, "invalid_config", where, err);
 }
 
 /* Optional number obj[key] in [lo, hi] into *out. */
@@ -127,14 +112,21 @@ static int get_pair(const json_t *obj, const char *key, double *lo, double *hi,
 }
 
 static int apply_json(const json_t *j, struct reward_config *c, struct tg_error *err) {
-    static const char *const top[] = {"mode", "labels", "clip", "torl", "otc"};
-    static const char *const clip_keys[] = {"correct", "incorrect"};
-    static const char *const torl_keys[] = {"correct", "incorrect", "malformed"};
-    static const char *const otc_keys[] = {"c", "correct", "incorrect"};
+    static const struct jsonu_field top[] = {{"mode", JSON_STRING, 0},
+                                             {"labels", JSON_OBJECT, 0},
+                                             {"clip", JSON_OBJECT, 0},
+                                             {"torl", JSON_OBJECT, 0},
+                                             {"otc", JSON_OBJECT, 0}};
+    static const struct jsonu_field clip_fields[] = {{"correct", JSON_ARRAY, 0},
+                                                     {"incorrect", JSON_ARRAY, 0}};
+    static const struct jsonu_field torl_fields[] = {
+        {"correct", JSON_REAL, 0}, {"incorrect", JSON_REAL, 0}, {"malformed", JSON_REAL, 0}};
+    static const struct jsonu_field otc_fields[] = {
+        {"c", JSON_REAL, 0}, {"correct", JSON_REAL, 0}, {"incorrect", JSON_REAL, 0}};
     const json_t *v;
     int rc;
 
-    rc = check_keys(j, top, TG_ARRAY_LEN(top), "config", err);
+    rc = check_fields(j, top, TG_ARRAY_LEN(top), "config", err);
     if (rc)
         return rc;
     v = json_object_get(j, "mode");
@@ -149,10 +141,6 @@ static int apply_json(const json_t *j, struct reward_config *c, struct tg_error 
         const char *k;
         json_t *w;
 
-        if (!json_is_object(v)) {
-            tg_error_set(err, "invalid_config", "labels: must be an object");
-            return TG_EINVAL;
-        }
         json_object_foreach((json_t *)v, k, w) {
             enum judge_label l;
 
@@ -168,7 +156,7 @@ static int apply_json(const json_t *j, struct reward_config *c, struct tg_error 
     }
     v = json_object_get(j, "clip");
     if (v) {
-        rc = check_keys(v, clip_keys, TG_ARRAY_LEN(clip_keys), "clip", err);
+        rc = check_fields(v, clip_fields, TG_ARRAY_LEN(clip_fields), "config.clip", err);
         if (!rc)
             rc = get_pair(v, "correct", &c->correct_lo, &c->correct_hi, err);
         if (!rc)
@@ -178,7 +166,7 @@ static int apply_json(const json_t *j, struct reward_config *c, struct tg_error 
     }
     v = json_object_get(j, "torl");
     if (v) {
-        rc = check_keys(v, torl_keys, TG_ARRAY_LEN(torl_keys), "torl", err);
+        rc = check_fields(v, torl_fields, TG_ARRAY_LEN(torl_fields), "config.torl", err);
         if (!rc)
             rc = get_num(v, "correct", -REWARD_WEIGHT_MAX, REWARD_WEIGHT_MAX, &c->torl_correct,
                          "torl", err);
@@ -192,7 +180,7 @@ static int apply_json(const json_t *j, struct reward_config *c, struct tg_error 
     }
     v = json_object_get(j, "otc");
     if (v) {
-        rc = check_keys(v, otc_keys, TG_ARRAY_LEN(otc_keys), "otc", err);
+        rc = check_fields(v, otc_fields, TG_ARRAY_LEN(otc_fields), "config.otc", err);
         if (!rc)
             rc = get_num(v, "c", 1e-9, REWARD_OTC_C_MAX, &c->otc_c, "otc", err);
         if (!rc)

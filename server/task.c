@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/hash.h"
+#include "base/json_util.h"
 
 /* ---- names ------------------------------------------------------------------------------ */
 
@@ -102,22 +103,11 @@ static char *dup_trimmed(const char *s) {
     return d;
 }
 
-/* Keys allowed in an object; returns the first unknown key or NULL. */
-static const char *unknown_key(const json_t *obj, const char *const *keys, size_t n) {
-    const char *k;
-    json_t *v;
-
-    json_object_foreach((json_t *)obj, k, v) {
-        size_t i;
-
-        (void)v;
-        for (i = 0; i < n; i++)
-            if (strcmp(k, keys[i]) == 0)
-                break;
-        if (i == n)
-            return k;
-    }
-    return NULL;
+/* obj must be an object carrying only the fields of the table; where names it in messages
+ * ("plan[2]", "" for the task itself). Values are checked by the getters below. */
+static int check_fields(const json_t *obj, const struct jsonu_field *fields, size_t n,
+                        const char *where, struct tg_error *err) {
+    return jsonu_check_fields_at(obj, fields, n, 0, "invalid_task", where, err);
 }
 
 /* A required string field: non-empty, at most max bytes. */
@@ -161,20 +151,17 @@ static int get_nonneg(const json_t *obj, const char *key, double *out, const cha
 }
 
 static int parse_answer(const json_t *a, struct task_answer *out, struct tg_error *err) {
-    static const char *const keys[] = {"type", "value", "tolerance", "rel_tolerance"};
-    const char *type, *bad;
+    static const struct jsonu_field fields[] = {{"type", JSONU_ANY, 0},
+                                                {"value", JSONU_ANY, 0},
+                                                {"tolerance", JSONU_ANY, 0},
+                                                {"rel_tolerance", JSONU_ANY, 0}};
+    const char *type;
     const json_t *v;
     int rc;
 
-    if (!json_is_object(a)) {
-        tg_error_set(err, "invalid_task", "answer: must be an object");
-        return TG_EINVAL;
-    }
-    bad = unknown_key(a, keys, TG_ARRAY_LEN(keys));
-    if (bad) {
-        tg_error_set(err, "invalid_task", "answer.%s: unknown field", bad);
-        return TG_EINVAL;
-    }
+    rc = check_fields(a, fields, TG_ARRAY_LEN(fields), "answer", err);
+    if (rc)
+        return rc;
     rc = get_str(a, "type", TG_TASK_ID_MAX, &type, "answer.", err);
     if (rc)
         return rc;
@@ -247,21 +234,18 @@ static int is_token(const char *s) {
 
 static int parse_match(const json_t *m, struct task_step *st, const char *where,
                        struct tg_error *err) {
-    static const char *const keys[] = {"query_terms", "hit",       "shows",
-                                       "value",       "tolerance", "stdout"};
+    static const struct jsonu_field fields[] = {
+        {"query_terms", JSONU_ANY, 0}, {"hit", JSONU_ANY, 0},       {"shows", JSONU_ANY, 0},
+        {"value", JSONU_ANY, 0},       {"tolerance", JSONU_ANY, 0}, {"stdout", JSONU_ANY, 0}};
+    char name[64];
     const json_t *v;
-    const char *bad, *s;
+    const char *s;
     int rc, any = 0;
 
-    if (!json_is_object(m)) {
-        tg_error_set(err, "invalid_task", "%smatch: must be an object", where);
-        return TG_EINVAL;
-    }
-    bad = unknown_key(m, keys, TG_ARRAY_LEN(keys));
-    if (bad) {
-        tg_error_set(err, "invalid_task", "%smatch.%s: unknown field", where, bad);
-        return TG_EINVAL;
-    }
+    snprintf(name, sizeof(name), "%smatch", where);
+    rc = check_fields(m, fields, TG_ARRAY_LEN(fields), name, err);
+    if (rc)
+        return rc;
     v = json_object_get(m, "query_terms");
     if (v) {
         size_t i;
@@ -355,23 +339,21 @@ static int parse_match(const json_t *m, struct task_step *st, const char *where,
 
 static int parse_step(const json_t *j, size_t idx, size_t nplan, struct task_step *st,
                       struct tg_error *err) {
-    static const char *const keys[] = {"tool", "match", "yields", "needs"};
-    char where[48];
-    const char *s, *bad;
+    static const struct jsonu_field fields[] = {{"tool", JSONU_ANY, 0},
+                                                {"match", JSONU_ANY, 0},
+                                                {"yields", JSONU_ANY, 0},
+                                                {"needs", JSONU_ANY, 0}};
+    char name[32], where[48];
+    const char *s;
     const json_t *needs, *n;
     size_t i;
     int rc;
 
-    snprintf(where, sizeof(where), "plan[%zu].", idx);
-    if (!json_is_object(j)) {
-        tg_error_set(err, "invalid_task", "plan[%zu]: must be an object", idx);
-        return TG_EINVAL;
-    }
-    bad = unknown_key(j, keys, TG_ARRAY_LEN(keys));
-    if (bad) {
-        tg_error_set(err, "invalid_task", "%s%s: unknown field", where, bad);
-        return TG_EINVAL;
-    }
+    snprintf(name, sizeof(name), "plan[%zu]", idx);
+    snprintf(where, sizeof(where), "%s.", name);
+    rc = check_fields(j, fields, TG_ARRAY_LEN(fields), name, err);
+    if (rc)
+        return rc;
     rc = get_str(j, "tool", TG_TASK_ID_MAX, &s, where, err);
     if (rc)
         return rc;
@@ -449,21 +431,17 @@ static int parse_expert(const json_t *e, struct tg_error *err) {
         return TG_EINVAL;
     }
     json_array_foreach(e, i, c) {
-        static const char *const keys[] = {"name", "arguments"};
-        const char *bad, *s;
-        char where[32];
+        static const struct jsonu_field fields[] = {{"name", JSONU_ANY, 0},
+                                                    {"arguments", JSONU_ANY, 0}};
+        const char *s;
+        char name[32], where[40];
         int rc;
 
-        snprintf(where, sizeof(where), "expert[%zu].", i);
-        if (!json_is_object(c)) {
-            tg_error_set(err, "invalid_task", "expert[%zu]: must be an object", i);
-            return TG_EINVAL;
-        }
-        bad = unknown_key(c, keys, TG_ARRAY_LEN(keys));
-        if (bad) {
-            tg_error_set(err, "invalid_task", "%s%s: unknown field", where, bad);
-            return TG_EINVAL;
-        }
+        snprintf(name, sizeof(name), "expert[%zu]", i);
+        snprintf(where, sizeof(where), "%s.", name);
+        rc = check_fields(c, fields, TG_ARRAY_LEN(fields), name, err);
+        if (rc)
+            return rc;
         rc = get_str(c, "name", TG_TASK_ID_MAX, &s, where, err);
         if (rc)
             return rc;
@@ -519,9 +497,11 @@ static int parse_tags(const json_t *tags, struct task *t, struct tg_error *err) 
 }
 
 static int parse_task(const json_t *obj, struct task *t, struct tg_error *err) {
-    static const char *const keys[] = {"id",   "split",  "family", "prompt",
-                                       "tags", "answer", "plan",   "expert"};
-    const char *s, *bad;
+    static const struct jsonu_field fields[] = {{"id", JSONU_ANY, 0},     {"split", JSONU_ANY, 0},
+                                                {"family", JSONU_ANY, 0}, {"prompt", JSONU_ANY, 0},
+                                                {"tags", JSONU_ANY, 0},   {"answer", JSONU_ANY, 0},
+                                                {"plan", JSONU_ANY, 0},   {"expert", JSONU_ANY, 0}};
+    const char *s;
     const json_t *plan, *st;
     size_t i;
     int rc;
@@ -530,11 +510,9 @@ static int parse_task(const json_t *obj, struct task *t, struct tg_error *err) {
         tg_error_set(err, "invalid_task", "task: must be a JSON object");
         return TG_EINVAL;
     }
-    bad = unknown_key(obj, keys, TG_ARRAY_LEN(keys));
-    if (bad) {
-        tg_error_set(err, "invalid_task", "%s: unknown field", bad);
-        return TG_EINVAL;
-    }
+    rc = check_fields(obj, fields, TG_ARRAY_LEN(fields), "", err);
+    if (rc)
+        return rc;
     rc = get_str(obj, "id", TG_TASK_ID_MAX, &s, "", err);
     if (rc)
         return rc;

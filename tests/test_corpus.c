@@ -347,3 +347,87 @@ TG_TEST(corpus, format_value_and_vocabulary) {
     CU_ASSERT_PTR_NULL(corpus_fact_phrase("dragon", "population"));
     CU_ASSERT_PTR_NULL(corpus_fact_unit(NULL, "population"));
 }
+
+/* ---- the one reader --------------------------------------------------------------------- */
+
+struct seen {
+    int n;
+    char ids[8][16];
+    int stop_at; /* return TG_ENOMEM at this document (1-based), 0 never */
+};
+
+static int note_doc(void *ud, json_t *doc) {
+    struct seen *s = ud;
+
+    s->n++;
+    if (s->n <= 8)
+        snprintf(s->ids[s->n - 1], sizeof(s->ids[0]), "%s",
+                 json_string_value(json_object_get(doc, "id")));
+    return s->n == s->stop_at ? TG_ENOMEM : 0;
+}
+
+static void write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+
+    CU_ASSERT_FATAL(f != NULL);
+    fputs(text, f);
+    fclose(f);
+}
+
+TG_TEST(corpus, reader_checks_fields_per_use) {
+    char path[] = "/tmp/tg_corpus_readXXXXXX";
+    struct seen s;
+    struct tg_error err;
+    int fd = mkstemp(path);
+
+    CU_ASSERT_FATAL(fd >= 0);
+    close(fd);
+    /* search needs id, title, text; extra keys and blank lines are fine */
+    write_text(path, "{\"id\":\"a\",\"title\":\"A\",\"text\":\"x\",\"extra\":1}\n\n  \n"
+                     "{\"id\":\"b\",\"title\":\"B\",\"text\":\"y\"}");
+    memset(&s, 0, sizeof(s));
+    CU_ASSERT_EQUAL(corpus_read(path, 0, note_doc, &s, &err), 0);
+    CU_ASSERT_EQUAL(s.n, 2);
+    CU_ASSERT_STRING_EQUAL(s.ids[0], "a");
+    CU_ASSERT_STRING_EQUAL(s.ids[1], "b"); /* the last line needs no newline */
+    /* the task generator also needs kind and facts */
+    memset(&s, 0, sizeof(s));
+    CU_ASSERT_EQUAL(corpus_read(path, CORPUS_NEED_FACTS, note_doc, &s, &err), TG_EINVAL);
+    CU_ASSERT_EQUAL(s.n, 0);
+    CU_ASSERT_STRING_EQUAL(err.code, "corpus");
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, ":1: kind: missing"));
+    /* a mistyped field is named with its line */
+    write_text(path, "{\"id\":\"a\",\"title\":\"A\",\"text\":\"x\"}\n"
+                     "{\"id\":\"b\",\"title\":7,\"text\":\"y\"}\n");
+    memset(&s, 0, sizeof(s));
+    CU_ASSERT_EQUAL(corpus_read(path, 0, note_doc, &s, &err), TG_EINVAL);
+    CU_ASSERT_EQUAL(s.n, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, ":2: title: must be a string, not integer"));
+    /* the callback's error stops the read and is reported with the line */
+    write_text(path, "{\"id\":\"a\",\"title\":\"A\",\"text\":\"x\"}\n"
+                     "{\"id\":\"b\",\"title\":\"B\",\"text\":\"y\"}\n"
+                     "{\"id\":\"c\",\"title\":\"C\",\"text\":\"z\"}\n");
+    memset(&s, 0, sizeof(s));
+    s.stop_at = 2;
+    CU_ASSERT_EQUAL(corpus_read(path, 0, note_doc, &s, &err), TG_ENOMEM);
+    CU_ASSERT_EQUAL(s.n, 2);
+    CU_ASSERT_STRING_EQUAL(err.code, "out_of_memory");
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, ":2: out of memory"));
+    unlink(path);
+}
+
+TG_TEST(corpus, reader_and_loader_agree_on_the_shipped_corpus) {
+    struct corpus *c = NULL;
+    struct seen s;
+    struct tg_error err;
+
+    memset(&s, 0, sizeof(s));
+    CU_ASSERT_EQUAL_FATAL(corpus_read(CORPUS_DEFAULT_PATH, CORPUS_NEED_FACTS, note_doc, &s, &err),
+                          0);
+    CU_ASSERT_EQUAL_FATAL(corpus_load(CORPUS_DEFAULT_PATH, &c, &err), 0);
+    CU_ASSERT_EQUAL(s.n, 600);
+    CU_ASSERT_EQUAL(corpus_count(c), (size_t)s.n);
+    for (int i = 0; i < 8; i++)
+        CU_ASSERT_STRING_EQUAL(corpus_doc_id(c, (size_t)i), s.ids[i]);
+    corpus_free(c);
+}

@@ -158,6 +158,80 @@ TG_TEST(json, check_fields) {
     json_decref(o);
 }
 
+TG_TEST(json, find_fault_names_each_kind) {
+    static const struct jsonu_field fields[] = {
+        {"name", JSON_STRING, 1}, {"args", JSONU_ANY, 1}, {"n", JSON_INTEGER, 0}};
+    static const struct {
+        const char *text;
+        int flags;
+        enum jsonu_fault_kind kind;
+        const char *key;
+    } cases[] = {
+        {"{\"name\":\"x\",\"args\":null}", 0, JSONU_OK, NULL}, /* any type, even null */
+        {"{\"name\":\"x\",\"args\":[1],\"n\":2}", 0, JSONU_OK, NULL},
+        {"[]", 0, JSONU_NOT_OBJECT, NULL},
+        {"{\"name\":\"x\",\"args\":1,\"zz\":1}", 0, JSONU_UNKNOWN, "zz"},
+        {"{\"name\":\"x\",\"args\":1,\"zz\":1}", JSONU_OPEN, JSONU_OK, NULL},
+        {"{\"name\":1,\"args\":1}", 0, JSONU_WRONG_TYPE, "name"},
+        {"{\"name\":\"x\",\"args\":1,\"n\":1.5}", 0, JSONU_WRONG_TYPE, "n"},
+        {"{\"name\":\"x\"}", 0, JSONU_MISSING, "args"},
+        /* an unknown key is reported before a type or a missing field, whatever the order */
+        {"{\"zz\":1,\"name\":1}", 0, JSONU_UNKNOWN, "zz"},
+        {"{\"name\":1,\"zz\":1}", 0, JSONU_UNKNOWN, "zz"},
+        /* then rows in table order */
+        {"{\"n\":\"1\"}", 0, JSONU_MISSING, "name"},
+    };
+
+    for (size_t i = 0; i < TG_ARRAY_LEN(cases); i++) {
+        json_t *o = json_loads(cases[i].text, JSON_DECODE_ANY, NULL);
+        struct jsonu_fault f;
+        int rc;
+
+        CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+        rc = jsonu_find_fault(o, fields, TG_ARRAY_LEN(fields), cases[i].flags, &f);
+        CU_ASSERT_EQUAL(rc, cases[i].kind == JSONU_OK ? 0 : TG_EINVAL);
+        CU_ASSERT_EQUAL(f.kind, cases[i].kind);
+        if (cases[i].key) {
+            CU_ASSERT_PTR_NOT_NULL_FATAL(f.key);
+            CU_ASSERT_STRING_EQUAL(f.key, cases[i].key);
+        }
+        json_decref(o);
+    }
+}
+
+TG_TEST(json, check_fields_at_uses_the_file_style) {
+    static const struct jsonu_field fields[] = {{"c", JSON_REAL, 1}, {"mode", JSON_STRING, 0}};
+    static const struct {
+        const char *text;
+        const char *where;
+        const char *message;
+    } cases[] = {
+        {"{\"c\":1,\"x\":2}", "config.otc", "config.otc.x: unknown field"},
+        {"{\"c\":\"1\"}", "config.otc", "config.otc.c: must be a number, not string"},
+        {"{\"mode\":\"a\"}", "plan[2]", "plan[2].c: missing"},
+        {"{\"c\":1,\"x\":2}", "", "x: unknown field"},
+        {"3", "answer", "answer: must be an object"},
+    };
+    struct tg_error err;
+
+    for (size_t i = 0; i < TG_ARRAY_LEN(cases); i++) {
+        json_t *o = json_loads(cases[i].text, JSON_DECODE_ANY, NULL);
+
+        CU_ASSERT_EQUAL(
+            jsonu_check_fields_at(o, fields, 2, 0, "invalid_config", cases[i].where, &err),
+            TG_EINVAL);
+        CU_ASSERT_STRING_EQUAL(err.code, "invalid_config");
+        CU_ASSERT_STRING_EQUAL(err.message, cases[i].message);
+        json_decref(o);
+    }
+    {
+        json_t *o = json_pack("{s:f}", "c", 0.5);
+
+        CU_ASSERT_EQUAL(jsonu_check_fields_at(o, fields, 2, 0, "invalid_config", "x", &err), 0);
+        json_decref(o);
+    }
+}
+
 static const char *schema_text =
     "{\"type\":\"object\",\"properties\":{\"query\":{\"type\":\"string\",\"minLength\":1,"
     "\"maxLength\":4},\"k\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":20},"

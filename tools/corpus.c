@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "base/hash.h"
+#include "base/json_util.h"
 #include "base/limits.h"
 #include "base/num.h"
 #include "base/rng.h"
@@ -698,7 +699,12 @@ struct corpus {
     size_t n, cap;
 };
 
-long corpus_read_line(FILE *f, char *buf, size_t cap) {
+/* ---- the corpus reader ------------------------------------------------------------------- */
+
+/* Read one line of f without its newline into buf of cap bytes, NUL-terminated. Returns its
+ * length, -1 at EOF with nothing read, or -2 if the line is longer than cap - 1 bytes (the
+ * rest of it is consumed). */
+static long read_line(FILE *f, char *buf, size_t cap) {
     size_t n = 0;
     int c, any = 0, over = 0;
 
@@ -724,98 +730,140 @@ static int blank(const char *s, size_t n) {
     return 1;
 }
 
-static const char *get_str(const json_t *o, const char *k) {
-    return json_string_value(json_object_get(o, k));
+/* Parse and check one non-blank line; 0 with *doc new, or a tg_err with *err naming it. */
+static int parse_doc(const char *buf, size_t len, int flags, const char *path, size_t lineno,
+                     json_t **doc, struct tg_error *err) {
+    static const struct jsonu_field search_fields[] = {
+        {"id", JSON_STRING, 1}, {"title", JSON_STRING, 1}, {"text", JSON_STRING, 1}};
+    static const struct jsonu_field full_fields[] = {{"id", JSON_STRING, 1},
+                                                     {"title", JSON_STRING, 1},
+                                                     {"text", JSON_STRING, 1},
+                                                     {"kind", JSON_STRING, 1},
+                                                     {"facts", JSON_OBJECT, 1}};
+    int full = flags & CORPUS_NEED_FACTS;
+    struct tg_error why;
+    json_error_t jerr;
+
+    *doc = json_loadb(buf, len, 0, &jerr);
+    if (!*doc) {
+        tg_error_set(err, "corpus", "%s:%zu: invalid JSON: %s", path, lineno, jerr.text);
+        return TG_EINVAL;
+    }
+    if (jsonu_check_fields_at(*doc, full ? full_fields : search_fields,
+                              full ? TG_ARRAY_LEN(full_fields) : TG_ARRAY_LEN(search_fields),
+                              JSONU_OPEN, "corpus", "", &why)) {
+        tg_error_set(err, "corpus", "%s:%zu: %s", path, lineno, why.message);
+        json_decref(*doc);
+        *doc = NULL;
+        return TG_EINVAL;
+    }
+    return 0;
 }
 
-int corpus_load(const char *path, struct corpus **out, struct tg_error *err) {
-    struct corpus *c = NULL;
+int corpus_read(const char *path, int flags, corpus_doc_fn fn, void *ud, struct tg_error *err) {
     char *buf = NULL;
-    FILE *f = NULL;
+    FILE *f;
     long len;
-    size_t lineno = 0;
+    size_t lineno = 0, ndocs = 0;
     int rc = 0;
 
-    *out = NULL;
     f = fopen(path, "rb");
     if (!f) {
         tg_error_set(err, "corpus", "cannot open corpus %s: %s", path, strerror(errno));
         return TG_EIO;
     }
-    c = calloc(1, sizeof(*c));
     buf = malloc(TG_CORPUS_LINE_MAX + 1);
-    if (!c || !buf) {
-        rc = TG_ENOMEM;
+    if (!buf) {
         tg_error_set(err, "out_of_memory", "out of memory loading %s", path);
-        goto fail;
+        fclose(f);
+        return TG_ENOMEM;
     }
-    while ((len = corpus_read_line(f, buf, TG_CORPUS_LINE_MAX + 1)) != -1) {
-        struct corpus_doc d;
-        json_error_t jerr;
+    while ((len = read_line(f, buf, TG_CORPUS_LINE_MAX + 1)) != -1) {
+        json_t *doc;
 
         lineno++;
         if (len == -2) {
             rc = TG_ERANGE;
             tg_error_set(err, "corpus", "%s:%zu: line longer than %d bytes", path, lineno,
                          TG_CORPUS_LINE_MAX);
-            goto fail;
+            break;
         }
         if (blank(buf, (size_t)len))
             continue;
-        if (c->n >= TG_CORPUS_MAX_DOCS) {
+        if (ndocs >= TG_CORPUS_MAX_DOCS) {
             rc = TG_ERANGE;
             tg_error_set(err, "corpus", "%s:%zu: more than %d documents", path, lineno,
                          TG_CORPUS_MAX_DOCS);
-            goto fail;
+            break;
         }
-        d.obj = json_loadb(buf, (size_t)len, 0, &jerr);
-        if (!d.obj) {
-            rc = TG_EINVAL;
-            tg_error_set(err, "corpus", "%s:%zu: invalid JSON: %s", path, lineno, jerr.text);
-            goto fail;
+        rc = parse_doc(buf, (size_t)len, flags, path, lineno, &doc, err);
+        if (rc)
+            break;
+        ndocs++;
+        rc = fn(ud, doc);
+        json_decref(doc);
+        if (rc) {
+            if (rc == TG_ENOMEM)
+                tg_error_set(err, "out_of_memory", "%s:%zu: out of memory", path, lineno);
+            else
+                tg_error_set(err, "corpus", "%s:%zu: %s", path, lineno, tg_strerror(rc));
+            break;
         }
-        d.id = get_str(d.obj, "id");
-        d.title = get_str(d.obj, "title");
-        d.kind = get_str(d.obj, "kind");
-        d.text = get_str(d.obj, "text");
-        d.facts = json_object_get(d.obj, "facts");
-        if (!d.id || !d.title || !d.kind || !d.text || !json_is_object(d.facts)) {
-            json_decref(d.obj);
-            rc = TG_EINVAL;
-            tg_error_set(err, "corpus",
-                         "%s:%zu: need string id, title, kind, text and an object facts", path,
-                         lineno);
-            goto fail;
-        }
-        if (c->n == c->cap) {
-            size_t ncap = c->cap ? c->cap * 2 : 256;
-            struct corpus_doc *nd = realloc(c->docs, ncap * sizeof(*nd));
-
-            if (!nd) {
-                json_decref(d.obj);
-                rc = TG_ENOMEM;
-                tg_error_set(err, "out_of_memory", "out of memory loading %s", path);
-                goto fail;
-            }
-            c->docs = nd;
-            c->cap = ncap;
-        }
-        c->docs[c->n++] = d;
     }
-    if (ferror(f)) {
+    if (!rc && ferror(f)) {
         rc = TG_EIO;
         tg_error_set(err, "corpus", "reading %s failed", path);
-        goto fail;
     }
     free(buf);
     fclose(f);
+    return rc;
+}
+
+/* ---- the loaded corpus ------------------------------------------------------------------- */
+
+static const char *get_str(const json_t *o, const char *k) {
+    return json_string_value(json_object_get(o, k));
+}
+
+static int keep_doc(void *ud, json_t *obj) {
+    struct corpus *c = ud;
+    struct corpus_doc d;
+
+    if (c->n == c->cap) {
+        size_t ncap = c->cap ? c->cap * 2 : 256;
+        struct corpus_doc *nd = realloc(c->docs, ncap * sizeof(*nd));
+
+        if (!nd)
+            return TG_ENOMEM;
+        c->docs = nd;
+        c->cap = ncap;
+    }
+    d.obj = json_incref(obj);
+    d.id = get_str(obj, "id");
+    d.title = get_str(obj, "title");
+    d.kind = get_str(obj, "kind");
+    d.text = get_str(obj, "text");
+    d.facts = json_object_get(obj, "facts");
+    c->docs[c->n++] = d;
+    return 0;
+}
+
+int corpus_load(const char *path, struct corpus **out, struct tg_error *err) {
+    struct corpus *c = calloc(1, sizeof(*c));
+    int rc;
+
+    *out = NULL;
+    if (!c) {
+        tg_error_set(err, "out_of_memory", "out of memory loading %s", path);
+        return TG_ENOMEM;
+    }
+    rc = corpus_read(path, CORPUS_NEED_FACTS, keep_doc, c, err);
+    if (rc) {
+        corpus_free(c);
+        return rc;
+    }
     *out = c;
     return 0;
-fail:
-    free(buf);
-    fclose(f);
-    corpus_free(c);
-    return rc;
 }
 
 void corpus_free(struct corpus *c) {

@@ -71,17 +71,27 @@ int corpus_generate(unsigned long long seed, size_t ndocs, FILE *out, struct tg_
 int corpus_cmd(int argc, char **argv);
 
 /*
- * corpus_read_line — read one line of f (borrowed) without its newline into buf of cap bytes,
- * NUL-terminated. Returns its length, -1 at EOF with nothing read, or -2 if the line is longer
- * than cap - 1 bytes (the rest of it is consumed). Shared by every reader of JSONL corpora.
+ * corpus_doc_fn — called by corpus_read with each document in file order: doc is borrowed
+ * (take a reference to keep it). Returns 0 to go on, or a tg_err (TG_ENOMEM, ...) to stop.
  */
-long corpus_read_line(FILE *f, char *buf, size_t cap);
+typedef int (*corpus_doc_fn)(void *ud, json_t *doc);
+
+#define CORPUS_NEED_FACTS 1 /* corpus_read flag: every document also needs kind and facts */
 
 /*
- * corpus_load — read a corpus JSONL file (lines up to TG_CORPUS_LINE_MAX bytes, at most
- * TG_CORPUS_MAX_DOCS documents; blank lines skipped). Every line must be an object with
- * string id, title, kind, text and an object facts. Returns 0 with *out new (free with
- * corpus_free), or TG_EIO / TG_EINVAL / TG_ERANGE / TG_ENOMEM with *err naming the line.
+ * corpus_read — the one reader of the corpus format. Reads the JSONL file at path: lines up
+ * to TG_CORPUS_LINE_MAX bytes, blank lines skipped, at most TG_CORPUS_MAX_DOCS documents; each
+ * other line an object with string id, title and text (with CORPUS_NEED_FACTS in flags, also
+ * a string kind and an object facts; other keys are allowed and ignored). Calls fn(ud, doc)
+ * for each. Returns 0; TG_EIO (cannot open or read), TG_EINVAL (bad JSON, a missing or
+ * mistyped field), TG_ERANGE (a line or the count past its limit), or fn's error, with *err
+ * naming the file and line ("corpus.jsonl:3: title: missing"). Thread-safe if fn is.
+ */
+int corpus_read(const char *path, int flags, corpus_doc_fn fn, void *ud, struct tg_error *err);
+
+/*
+ * corpus_load — read a corpus file with corpus_read(CORPUS_NEED_FACTS) and keep every
+ * document. Returns 0 with *out new (free with corpus_free), or corpus_read's errors.
  */
 int corpus_load(const char *path, struct corpus **out, struct tg_error *err);
 

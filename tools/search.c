@@ -14,7 +14,6 @@
 #include "tools/corpus.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
@@ -322,91 +321,34 @@ size_t search_index_docs(const struct search_index *ix) {
     return ix ? ix->n : 0;
 }
 
+static int index_doc(void *ud, json_t *doc) {
+    return search_index_add(ud, json_string_value(json_object_get(doc, "id")),
+                            json_string_value(json_object_get(doc, "title")),
+                            json_string_value(json_object_get(doc, "text")));
+}
+
 int search_index_load(const char *path, struct search_index **out, struct tg_error *err) {
     struct search_index *ix = NULL;
-    char *buf = NULL;
-    FILE *f;
-    size_t lineno = 0;
-    long len;
     int rc;
 
     *out = NULL;
-    f = fopen(path, "rb");
-    if (!f) {
-        tg_error_set(err, "corpus", "cannot open corpus %s: %s", path, strerror(errno));
-        return TG_EIO;
-    }
     rc = search_index_new(&ix);
-    buf = malloc(TG_CORPUS_LINE_MAX + 1);
-    if (rc || !buf) {
-        rc = TG_ENOMEM;
-        tg_error_set(err, "out_of_memory", "out of memory loading %s", path);
-        goto fail;
-    }
-    while ((len = corpus_read_line(f, buf, TG_CORPUS_LINE_MAX + 1)) != -1) {
-        json_error_t jerr;
-        json_t *doc;
-        const char *id, *title, *text;
-        size_t i;
-
-        lineno++;
-        if (len == -2) {
-            rc = TG_ERANGE;
-            tg_error_set(err, "corpus", "%s:%zu: line longer than %d bytes", path, lineno,
-                         TG_CORPUS_LINE_MAX);
-            goto fail;
-        }
-        for (i = 0; i < (size_t)len && isspace((unsigned char)buf[i]); i++)
-            ;
-        if (i == (size_t)len)
-            continue;
-        doc = json_loadb(buf, (size_t)len, 0, &jerr);
-        if (!doc) {
-            rc = TG_EINVAL;
-            tg_error_set(err, "corpus", "%s:%zu: invalid JSON: %s", path, lineno, jerr.text);
-            goto fail;
-        }
-        id = json_string_value(json_object_get(doc, "id"));
-        title = json_string_value(json_object_get(doc, "title"));
-        text = json_string_value(json_object_get(doc, "text"));
-        if (!id || !title || !text) {
-            json_decref(doc);
-            rc = TG_EINVAL;
-            tg_error_set(err, "corpus", "%s:%zu: need string \"id\", \"title\" and \"text\"", path,
-                         lineno);
-            goto fail;
-        }
-        rc = search_index_add(ix, id, title, text);
-        json_decref(doc);
-        if (rc == TG_ERANGE) {
-            tg_error_set(err, "corpus", "%s:%zu: more than %d documents", path, lineno,
-                         TG_CORPUS_MAX_DOCS);
-            goto fail;
-        }
-        if (rc) {
-            tg_error_set(err, "out_of_memory", "%s:%zu: out of memory", path, lineno);
-            goto fail;
-        }
-    }
-    if (ferror(f)) {
-        rc = TG_EIO;
-        tg_error_set(err, "corpus", "reading %s failed", path);
-        goto fail;
-    }
-    rc = search_index_finish(ix);
     if (rc) {
-        tg_error_set(err, "out_of_memory", "out of memory indexing %s", path);
-        goto fail;
+        tg_error_set(err, "out_of_memory", "out of memory loading %s", path);
+        return rc;
     }
-    free(buf);
-    fclose(f);
+    rc = corpus_read(path, 0, index_doc, ix, err);
+    if (!rc) {
+        rc = search_index_finish(ix);
+        if (rc)
+            tg_error_set(err, "out_of_memory", "out of memory indexing %s", path);
+    }
+    if (rc) {
+        search_index_free(ix);
+        return rc;
+    }
     *out = ix;
     return 0;
-fail:
-    free(buf);
-    fclose(f);
-    search_index_free(ix);
-    return rc;
 }
 
 /* ---- query ------------------------------------------------------------------------------- */

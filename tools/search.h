@@ -61,10 +61,9 @@ int search_index_add(struct search_index *ix, const char *id, const char *title,
 int search_index_finish(struct search_index *ix);
 
 /*
- * search_index_load — build a finished index from a JSONL file whose lines are objects with
- * string "id", "title", "text" (other keys ignored; blank lines skipped), lines up to
- * TG_CORPUS_LINE_MAX bytes, at most TG_CORPUS_MAX_DOCS documents. Returns 0 with *out new,
- * or TG_EIO / TG_EINVAL / TG_ERANGE / TG_ENOMEM with *err naming the file and line number.
+ * search_index_load — build a finished index from a corpus file read with corpus_read (no
+ * flags: each document needs string "id", "title" and "text"; other keys are ignored).
+ * Returns 0 with *out new, or corpus_read's errors (naming the file and line number).
  */
 int search_index_load(const char *path, struct search_index **out, struct tg_error *err);
 
