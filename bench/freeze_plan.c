@@ -10,6 +10,8 @@
  * not counted). The baseline, measured in the same run, is the same LP with GLPK's textbook
  * cold start (standard basis, dual simplex) instead of our start at the no-freezing vertex;
  * both must reach the same makespan. Medians of `reps`. 1F1B rows with M < S are skipped.
+ * The last columns show what the plans do: makespans of no freezing, uniform freezing at
+ * r_max and the LP plan, and the LP plan's mean freeze ratio (uniform's is r_max).
  * Target: planner <= 1000 ms at S=16, M=64 (reported, not asserted).
  */
 #include <errno.h>
@@ -125,8 +127,8 @@ int main(int argc, char **argv) {
     }
     printf("| schedule | S | M | LP rows x cols | build (ms) | 1st: shortest makespan (ms) | "
            "2nd: least freezing (ms) | planner (ms) | cold-start planner (ms) | speed-up | "
-           "makespan none / uniform / LP |\n");
-    printf("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---|\n");
+           "makespan none / uniform / LP | LP mean freeze ratio |\n");
+    printf("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---:|\n");
     for (int k = 0; k < 2; k++) {
         enum pipeline_kind kind = k ? PIPELINE_1F1B : PIPELINE_GPIPE;
 
@@ -136,7 +138,7 @@ int main(int argc, char **argv) {
             for (int b = 0; b < nm; b++) {
                 int S = stages[a], M = mbs[b];
                 double tb[MAX_REPS], t1[MAX_REPS], t2[MAX_REPS], tt[MAX_REPS], tc[MAX_REPS];
-                double mk[2] = {0, 0}, none = 0, uni = 0;
+                double mk[2] = {0, 0}, none = 0, uni = 0, mean = 0;
                 int rows = 0, cols = 0;
                 struct pipeline_times t;
 
@@ -166,6 +168,7 @@ int main(int argc, char **argv) {
                             t1[r] = plan.first_ms;
                             t2[r] = plan.second_ms;
                             rows = plan.lp_rows;
+                            mean = plan.mean_ratio;
                             cols = plan.lp_cols;
                         }
                         if (!cold && r == 0) {
@@ -188,10 +191,10 @@ int main(int argc, char **argv) {
                     return 1;
                 }
                 printf("| %s | %d | %d | %d x %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.1fx | "
-                       "%.2f / %.2f / %.2f |\n",
+                       "%.2f / %.2f / %.2f | %.3f |\n",
                        pipeline_kind_name(kind), S, M, rows, cols, median(tb, reps),
                        median(t1, reps), median(t2, reps), median(tt, reps), median(tc, reps),
-                       median(tc, reps) / median(tt, reps), none, uni, mk[0]);
+                       median(tc, reps) / median(tt, reps), none, uni, mk[0], mean);
                 fflush(stdout);
                 if (S == 16 && M == 64 && median(tt, reps) > worst_16_64)
                     worst_16_64 = median(tt, reps);
