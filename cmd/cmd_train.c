@@ -61,13 +61,11 @@ static int run_demo(const struct train_config *cfg, const char *servers, const c
     struct train_eval_result ev;
     struct tg_error err;
     char tag[TG_TAG_MAX + 1];
-    double t0 = tg_now_ms();
+    double t0 = tg_now_ms(), t1;
     int rc, progress = !quiet && isatty(2);
 
-    printf("\n== toolgym train (defaults: %d updates x %d tasks x group %d, %s rewards, "
-           "%s lr, anchors %s) ==\n",
-           cfg->updates, cfg->tasks_per_update, cfg->group, cfg->reward_mode,
-           sched_kind_name(cfg->sched.kind), train_anchors_name(cfg->anchors));
+    /* one "==>" line per phase, so a log that is not a terminal shows where the time goes */
+    printf("==> measuring the untrained network on the test split\n");
     fflush(stdout);
     snprintf(tag, sizeof(tag), "untrained-%llu-%lld", cfg->seed,
              (long long)(tg_now_us() % 1000000));
@@ -76,13 +74,20 @@ static int run_demo(const struct train_config *cfg, const char *servers, const c
         fprintf(stderr, "toolgym train: %s\n", err.message);
         return 1;
     }
+    printf("==> training: %d GRPO updates x %d tasks x group %d, %s rewards, %s lr, anchors %s\n",
+           cfg->updates, cfg->tasks_per_update, cfg->group, cfg->reward_mode,
+           sched_kind_name(cfg->sched.kind), train_anchors_name(cfg->anchors));
+    fflush(stdout);
+    t1 = tg_now_ms();
     rc = train_run(cfg, servers, NULL, save, svg, progress ? NULL : stdout, progress, &tr, &err);
     if (rc) {
         fprintf(stderr, "toolgym train: %s\n", err.message);
         return 1;
     }
-    printf("trained in %.1f s; checkpoint %s, learning curve %s\n", (tg_now_ms() - t0) / 1000, save,
-           svg);
+    printf("==> trained in %.1f s (train accuracy %.3f, smoothed); evaluating the policy and the "
+           "reference agents on the test split\n",
+           (tg_now_ms() - t1) / 1000, tr.final_train_accuracy);
+    fflush(stdout);
     snprintf(tag, sizeof(tag), "policy-%llu-%lld", cfg->seed, (long long)(tg_now_us() % 1000000));
     rc = train_eval(cfg, servers, save, "test", cfg->eval_episodes, tag, &ev, &reports[0], &err);
     if (rc) {
@@ -123,7 +128,8 @@ static int run_demo(const struct train_config *cfg, const char *servers, const c
             report_row(stdout, baselines[i], reports[i + 1]);
     printf("  (policy: the trained checkpoint, greedy; untrained: the same network before "
            "training;\n   wasted = redundant + premature + unnecessary calls over all calls)\n");
-    printf("total %.1f s\n", (tg_now_ms() - t0) / 1000);
+    printf("  checkpoint %s, learning curve %s; %.1f s in all\n", save, svg,
+           (tg_now_ms() - t0) / 1000);
     for (int i = 0; i < 6; i++)
         json_decref(reports[i]);
     train_result_free(&tr);
