@@ -289,5 +289,5 @@ TG_TEST(docs, every_command_in_the_docs_prints_what_the_doc_shows) {
         free(files[i]);
     }
     CU_ASSERT(total > readme);
-    printf("  [%d doc commands run from README.md and %d docs/*.md] ", total, nfiles);
+    printf("  [%d doc commands run from README.md and %d docs/*.md]\n", total, nfiles);
 }
