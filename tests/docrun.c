@@ -885,7 +885,10 @@ static void run_one(struct session *ss, const struct doc_cmd *c) {
         size_t n = strlen(out);
 
         report_f(ss->report, ss->ud, ss->file, c->line,
-                 "`%s`: the output differs from the doc: %s\nfull output%s:\n%.*s%s", head, why,
+                 "`%s`: the output differs from the doc: %s%s\nfull output%s:\n%.*s%s", head, why,
+                 c->expect[0] ? ""
+                              : " (the doc shows no output: put it in # lines right after the "
+                                "command; `# …` leaves text out, see tests/docrun.h)",
                  n > SHOW_MAX ? " (start)" : "", SHOW_MAX, out, n > SHOW_MAX ? "…" : "");
     }
 done:
