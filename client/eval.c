@@ -16,6 +16,7 @@
 #include "base/dbuf.h"
 #include "base/limits.h"
 #include "base/rng.h"
+#include "client/task_ids.h"
 
 /* ---- HTTP client ---------------------------------------------------------------------- */
 
@@ -330,38 +331,10 @@ int eval_agent_make(const struct eval_options *o, const struct eval_kind *extra,
 
 /* ---- the run -------------------------------------------------------------------------- */
 
-/* Task ids of the split, in server order (new array of strings). */
-static int list_tasks(struct client *c, const char *split, json_t **ids, struct tg_error *err) {
-    json_t *all = json_array();
-    json_int_t total = 1;
-
-    if (!all)
-        return TG_ENOMEM;
-    for (json_int_t off = 0; off < total;) {
-        char path[256];
-        json_t *r = NULL, *tasks;
-        size_t n;
-        int rc;
-
-        snprintf(path, sizeof(path), "/v1/tasks?split=%s&offset=%lld&limit=%d", split,
-                 (long long)off, TG_TASK_LIMIT_MAX);
-        rc = client_expect(c, "GET", path, NULL, 200, &r, err);
-        if (rc) {
-            json_decref(all);
-            return rc;
-        }
-        total = json_integer_value(json_object_get(r, "total"));
-        tasks = json_object_get(r, "tasks");
-        n = json_array_size(tasks);
-        for (size_t i = 0; i < n; i++)
-            json_array_append(all, json_object_get(json_array_get(tasks, i), "id"));
-        json_decref(r);
-        if (n == 0)
-            break;
-        off += (json_int_t)n;
-    }
-    *ids = all;
-    return 0;
+/* GET for task_ids_fetch over the eval client. */
+static int client_get(void *ud, const char *path, long *status, json_t **body,
+                      struct tg_error *err) {
+    return client_call(ud, "GET", path, NULL, status, body, err);
 }
 
 /* Play one episode of task_id. */
@@ -464,14 +437,9 @@ int eval_run(const struct eval_options *o, struct eval_agent *a, json_t **report
         if (rc)
             goto out;
     }
-    rc = list_tasks(&c, split, &ids, err);
+    rc = task_ids_fetch(client_get, &c, split, &ids, err);
     if (rc)
         goto out;
-    if (json_array_size(ids) == 0) {
-        tg_error_set(err, "config", "The server has no tasks in split \"%s\".", split);
-        rc = TG_EINVAL;
-        goto out;
-    }
     n = o->episodes > 0 ? o->episodes : (long)json_array_size(ids);
     for (long i = 0; i < n; i++) {
         const char *tid = json_string_value(json_array_get(ids, (size_t)i % json_array_size(ids)));

@@ -10,69 +10,36 @@
 #include <string.h>
 #include <sys/types.h>
 
-/* append the ids of one page `arr` (fetched from `path`) to *out */
-static int append_page(const json_t *arr, const char *path, struct task_ref **out, int *n, int *cap,
+#include "client/task_ids.h"
+
+/* GET for task_ids_fetch over server 0 of a rollout. */
+static int rollout_get(void *ud, const char *path, long *status, json_t **body,
                        struct tg_error *err) {
-    for (size_t i = 0; i < json_array_size(arr); i++) {
-        const char *id = json_string_value(json_object_get(json_array_get(arr, i), "id"));
-
-        if (!id || strlen(id) >= TG_TASK_ID_MAX) {
-            tg_error_set(err, "bad_response", "a task in %s has no usable id", path);
-            return TG_EINVAL;
-        }
-        if (*n == *cap) {
-            int nc = *cap ? *cap * 2 : 1024;
-            struct task_ref *nt = realloc(*out, sizeof(*nt) * (size_t)nc);
-
-            if (!nt) {
-                tg_error_set(err, "nomem", "out of memory");
-                return TG_ENOMEM;
-            }
-            *out = nt;
-            *cap = nc;
-        }
-        snprintf((*out)[*n].id, TG_TASK_ID_MAX, "%s", id);
-        (*out)[*n].expert = NULL;
-        (*n)++;
-    }
-    return 0;
+    return rollout_request(ud, 0, "GET", path, NULL, status, body, err);
 }
 
 int task_list_fetch(struct rollout *r, const char *split, struct task_ref **out, int *n,
                     struct tg_error *err) {
-    int cap = 0, total = 1;
+    json_t *ids;
+    size_t count;
+    int rc;
 
     *out = NULL;
     *n = 0;
-    while (*n < total) {
-        char path[128];
-        json_t *j = NULL, *arr;
-        long status;
-        int rc;
-
-        snprintf(path, sizeof(path), "/v1/tasks?split=%s&offset=%d&limit=1000", split, *n);
-        rc = rollout_request(r, 0, "GET", path, NULL, &status, &j, err);
-        if (rc)
-            return rc;
-        arr = json_object_get(j, "tasks");
-        if (status != 200 || !json_is_array(arr) || !json_is_integer(json_object_get(j, "total"))) {
-            tg_error_set(err, "bad_response", "%s%s: HTTP %ld, expected {tasks, total}",
-                         rollout_url(r, 0), path, status);
-            json_decref(j);
-            return TG_EIO;
-        }
-        total = (int)json_integer_value(json_object_get(j, "total"));
-        if (json_array_size(arr) == 0)
-            total = *n;
-        rc = append_page(arr, path, out, n, &cap, err);
-        json_decref(j);
-        if (rc)
-            return rc;
+    rc = task_ids_fetch(rollout_get, r, split, &ids, err);
+    if (rc)
+        return rc;
+    count = json_array_size(ids);
+    *out = calloc(count, sizeof(**out));
+    if (!*out) {
+        json_decref(ids);
+        tg_error_set(err, "nomem", "out of memory");
+        return TG_ENOMEM;
     }
-    if (*n == 0) {
-        tg_error_set(err, "no_tasks", "the server has no %s tasks", split);
-        return TG_EINVAL;
-    }
+    for (size_t i = 0; i < count; i++) /* ids are strings under TG_TASK_ID_MAX bytes */
+        snprintf((*out)[i].id, TG_TASK_ID_MAX, "%s", json_string_value(json_array_get(ids, i)));
+    *n = (int)count;
+    json_decref(ids);
     return 0;
 }
 

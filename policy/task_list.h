@@ -21,9 +21,9 @@ struct task_ref {
 };
 
 /*
- * task_list_fetch — the ids of split `split` from server 0 of r. *out: new array of *n
- * task refs (free()), expert NULL. Returns 0, or TG_EIO (bad response), TG_EINVAL (a task
- * without a usable id, an empty split), TG_ENOMEM, a rollout error, with *err.
+ * task_list_fetch — the ids of split `split` from server 0 of r, by task_ids_fetch
+ * (client/task_ids.h). *out: new array of *n task refs (free()), expert NULL. Returns 0, or
+ * task_ids_fetch's errors (a rollout error, a bad response, an empty split), with *err.
  */
 int task_list_fetch(struct rollout *r, const char *split, struct task_ref **out, int *n,
                     struct tg_error *err);

@@ -53,7 +53,10 @@ static void tool_job_work(void *p) {
     j->rc = api_invoke_tool(j->tool, j->args, &j->res, &j->err);
 }
 
-static void tool_job_free(struct tool_job *j) {
+/* Free a tool job (a runq_job_fn, for http_run_job's drop); accepts NULL. */
+static void tool_job_free(void *p) {
+    struct tool_job *j = p;
+
     if (!j)
         return;
     json_decref(j->args);
@@ -113,7 +116,6 @@ int api_tool_call(struct http_req *rq, struct http_reply *rp) {
     const struct tool *t = tools_find(rq->params[0]);
     struct tool_job *j;
     struct tg_error err;
-    int rc;
 
     if (!t)
         return http_error(rp, 404, "not_found", "No tool named \"%.64s\".", rq->params[0]);
@@ -127,16 +129,7 @@ int api_tool_call(struct http_req *rq, struct http_reply *rp) {
         return http_error(rp, 500, "internal", "Out of memory.");
     j->tool = t;
     j->args = json_incref(json_object_get(rq->json, "arguments"));
-    if (t->async) {
-        rc = http_defer(rq, rp, tool_job_work, j, tool_call_finish);
-        if (rc != HTTP_DEFERRED)
-            tool_job_free(j);
-        return rc;
-    }
-    tool_job_work(j);
-    tool_reply(rp, j);
-    tool_job_free(j);
-    return 0;
+    return http_run_job(rq, rp, t->async, tool_job_work, j, tool_call_finish, tool_job_free);
 }
 
 /* ---- MCP ------------------------------------------------------------------------------- */
@@ -199,7 +192,6 @@ static int mcp_tools_call(struct http_req *rq, struct http_reply *rp, json_t *id
     json_t *args = json_object_get(params, "arguments");
     const struct tool *t;
     struct tool_job *j;
-    int rc;
 
     if (!json_is_object(params) || !name)
         return rpc_error(rp, id, RPC_INVALID_PARAMS, "tools/call needs params.name.");
@@ -214,16 +206,7 @@ static int mcp_tools_call(struct http_req *rq, struct http_reply *rp, json_t *id
     j->tool = t;
     j->args = args ? json_incref(args) : json_object();
     j->id = json_incref(id);
-    if (t->async) {
-        rc = http_defer(rq, rp, tool_job_work, j, mcp_call_finish);
-        if (rc != HTTP_DEFERRED)
-            tool_job_free(j);
-        return rc;
-    }
-    tool_job_work(j);
-    mcp_call_reply(rp, j);
-    tool_job_free(j);
-    return 0;
+    return http_run_job(rq, rp, t->async, tool_job_work, j, mcp_call_finish, tool_job_free);
 }
 
 int api_mcp(struct http_req *rq, struct http_reply *rp) {

@@ -283,6 +283,14 @@ static void step_job_free(struct step_job *j) {
     free(j);
 }
 
+/* A step job the run queue refused: no step was taken (a runq_job_fn for http_run_job). */
+static void step_job_drop(void *p) {
+    struct step_job *j = p;
+
+    episode_step_abort(j->ep);
+    step_job_free(j);
+}
+
 static void step_job_work(void *p) {
     struct step_job *j = p;
 
@@ -437,18 +445,7 @@ int api_episode_step(struct http_req *rq, struct http_reply *rp) {
             return http_error(rp, 500, "internal", "Out of memory recording the step.");
         return http_json(rp, 200, reply);
     }
-    if (j->tool->async) {
-        rc = http_defer(rq, rp, step_job_work, j, step_finish);
-        if (rc != HTTP_DEFERRED) { /* 503 overloaded: no step was taken */
-            episode_step_abort(ep);
-            step_job_free(j);
-        }
-        return rc;
-    }
-    step_job_work(j);
-    step_commit(j, rp);
-    step_job_free(j);
-    return 0;
+    return http_run_job(rq, rp, j->tool->async, step_job_work, j, step_finish, step_job_drop);
 }
 
 /* ---- fork, get, delete ----------------------------------------------------------------- */

@@ -255,6 +255,24 @@ int http_defer(struct http_req *rq, struct http_reply *rp, runq_job_fn work, voi
     return HTTP_DEFERRED;
 }
 
+int http_run_job(struct http_req *rq, struct http_reply *rp, int queued, runq_job_fn work,
+                 void *arg, http_handler_fn finish, runq_job_fn drop) {
+    int rc;
+
+    if (queued) {
+        rc = http_defer(rq, rp, work, arg, finish);
+        if (rc != HTTP_DEFERRED)
+            drop(arg);
+        return rc;
+    }
+    work(arg);
+    rq->async_arg = arg;
+    rc = finish(rq, rp);
+    rq->async_arg = NULL;
+    TG_ASSERT(rc != HTTP_DEFERRED);
+    return rc;
+}
+
 /* ---- request lifecycle ----------------------------------------------------------------- */
 
 static int content_type_json(const char *ct) {

@@ -105,6 +105,16 @@ int http_defer(struct http_req *rq, struct http_reply *rp, runq_job_fn work, voi
                http_handler_fn finish);
 
 /*
+ * http_run_job — the one way a handler runs a tool job: work(arg), then finish(rq, rp) for the
+ * reply, with finish reading arg from rq->async_arg and freeing it. When `queued` (a slow
+ * tool), through http_defer on the run queue; otherwise at once on this thread. If the queue
+ * refuses the job (503 overloaded, or 500 out of memory, in *rp), drop(arg) releases it
+ * instead. Returns what the handler returns: HTTP_DEFERRED or 0. Takes arg in every case.
+ */
+int http_run_job(struct http_req *rq, struct http_reply *rp, int queued, runq_job_fn work,
+                 void *arg, http_handler_fn finish, runq_job_fn drop);
+
+/*
  * http_start — start the daemon for s (cfg already in s->cfg; s->runq set). Sets s->port.
  * Returns 0 or TG_EIO/TG_EINVAL with *err. Start-up only.
  * http_stop — stop accepting, wait up to TG_SHUTDOWN_GRACE_MS for in-flight requests, stop
