@@ -161,7 +161,10 @@ int main(int argc, char **argv) {
                             fprintf(stderr, "freeze_plan: S=%d M=%d: %s\n", S, M, err.message);
                             return 1;
                         }
-                        (cold ? tc : tt)[r] = tg_now_ms() - t0;
+                        if (cold)
+                            tc[r] = tg_now_ms() - t0;
+                        else
+                            tt[r] = tg_now_ms() - t0;
                         mk[cold] = plan.makespan;
                         if (!cold) {
                             tb[r] = plan.build_ms;

@@ -31,7 +31,8 @@ int freeze_plan_config_check(const struct freeze_plan_config *c, struct tg_error
         return TG_EINVAL;
     }
     if (!(c->deadline >= 0.0 && c->deadline <= TG_PIPE_TIME_MAX * TG_PIPE_ACTIONS_MAX)) {
-        tg_error_set(err, "deadline", "deadline must be a positive time, not %g", c->deadline);
+        tg_error_set(err, "deadline", "deadline must be a time >= 0 (0: none), not %g",
+                     c->deadline);
         return TG_EINVAL;
     }
     return 0;
