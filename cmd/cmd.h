@@ -9,4 +9,8 @@
 /* cmd_train — `toolgym train` (cmd_train.c). */
 int cmd_train(int argc, char **argv);
 
+/* cmd_plan_freeze — `toolgym plan-freeze` (cmd_plan_freeze.c): the plan as JSON on stdout,
+ * the comparison table on stderr. */
+int cmd_plan_freeze(int argc, char **argv);
+
 #endif

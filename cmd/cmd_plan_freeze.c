@@ -5,7 +5,7 @@
  *
  * Only option parsing and output live here; the model is policy/freeze_plan.h.
  */
-#include "cmd/cmd_plan_freeze.h"
+#include "cmd/cmd.h"
 
 #include <jansson.h>
 #include <stdio.h>

@@ -13,7 +13,6 @@
 
 #include "client/eval.h"
 #include "cmd/cmd.h"
-#include "cmd/cmd_plan_freeze.h"
 #include "policy/policy_agent.h"
 #include "tools/corpus.h"
 #include "server/server.h"

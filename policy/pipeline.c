@@ -115,14 +115,6 @@ static const struct jsonu_field stage_fields[] = {
     {"w_min", JSON_REAL, 1},
 };
 
-/* jsonu messages are sentences for API bodies; keep them, but with our error code */
-static int field_error(struct tg_error *err) {
-    struct tg_error inner = *err;
-
-    tg_error_set(err, "times", "%s", inner.message);
-    return TG_EINVAL;
-}
-
 int pipeline_times_parse(const char *text, size_t len, struct pipeline_times *out,
                          struct tg_error *err) {
     json_error_t jerr;
@@ -145,10 +137,8 @@ int pipeline_times_parse(const char *text, size_t len, struct pipeline_times *ou
                      jerr.line, jerr.column);
         return TG_EINVAL;
     }
-    if (jsonu_check_fields(doc, top_fields, TG_ARRAY_LEN(top_fields), "times document", err)) {
-        rc = field_error(err);
+    if (jsonu_check_fields_at(doc, top_fields, TG_ARRAY_LEN(top_fields), 0, "times", "", err))
         goto done;
-    }
     stages = json_object_get(doc, "stages");
     if (json_array_size(stages) < 1 || json_array_size(stages) > TG_PIPE_STAGES_MAX) {
         tg_error_set(err, "times", "stages must list 1 to %d stages, not %zu", TG_PIPE_STAGES_MAX,
@@ -170,13 +160,12 @@ int pipeline_times_parse(const char *text, size_t len, struct pipeline_times *ou
     }
     for (int s = 0; s < out->stages; s++) {
         const json_t *e = json_array_get(stages, (size_t)s);
-        char what[32];
+        char where[32];
 
-        snprintf(what, sizeof(what), "stages[%d] entry", s);
-        if (jsonu_check_fields(e, stage_fields, TG_ARRAY_LEN(stage_fields), what, err)) {
-            rc = field_error(err);
+        snprintf(where, sizeof(where), "stages[%d]", s);
+        if (jsonu_check_fields_at(e, stage_fields, TG_ARRAY_LEN(stage_fields), 0, "times", where,
+                                  err))
             goto done;
-        }
         out->st[s].forward = json_number_value(json_object_get(e, "forward"));
         out->st[s].w_max = json_number_value(json_object_get(e, "w_max"));
         out->st[s].w_min = json_number_value(json_object_get(e, "w_min"));
