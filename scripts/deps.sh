@@ -27,7 +27,7 @@ need_pc libmicrohttpd libmicrohttpd-dev
 need_pc jansson libjansson-dev
 need_pc libcurl libcurl4-openssl-dev
 need_pc libseccomp libseccomp-dev
-# GLPK: linked for the freeze planner's LP solver (DESIGN.md, "real LP solver (GLPK)").
+# GLPK: the freeze planner's LP solver (policy/freeze_plan.c)
 need_file /usr/include/glpk.h libglpk-dev
 # test
 need_pc cunit libcunit1-dev
