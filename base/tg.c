@@ -70,3 +70,14 @@ void tg_assert_fail(const char *expr, const char *file, int line) {
     abort();
 }
 #endif
+
+const char *tg_name_of(const char *const *names, size_t n, int i) {
+    return i >= 0 && (size_t)i < n ? names[i] : "?";
+}
+
+int tg_name_index(const char *const *names, size_t n, const char *name) {
+    for (size_t i = 0; name && i < n; i++)
+        if (names[i] && strcmp(name, names[i]) == 0)
+            return (int)i;
+    return -1;
+}

@@ -45,6 +45,12 @@ void tg_error_clear(struct tg_error *e);
 /* tg_strerror — a static name for a tg_err value ("ENOMEM", ...). */
 const char *tg_strerror(int rc);
 
+/* tg_name_of — names[i] when 0 <= i < n, else "?": an enum value by its name. Pure. */
+const char *tg_name_of(const char *const *names, size_t n, int i);
+
+/* tg_name_index — the index of name (may be NULL) among names[0..n), or -1. Pure. */
+int tg_name_index(const char *const *names, size_t n, const char *name);
+
 /* tg_now_us / tg_now_ms — CLOCK_MONOTONIC time. */
 long long tg_now_us(void);
 double tg_now_ms(void);

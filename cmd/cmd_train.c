@@ -3,13 +3,13 @@
  * a greedy test evaluation; or --run-demo: train with the defaults and compare the policy with
  * the untrained network and the reference agents on the test split.
  */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "base/num.h"
 #include "base/tg.h"
 #include "client/eval.h"
 #include "cmd/cmd.h"
@@ -24,18 +24,6 @@ static void usage(FILE *f) {
             "         [--anchors off|warmup|branch] [--anchor-fraction f]\n"
             "         [--reward-mode judge|torl|otc] [--svg FILE] [--eval N] [--quiet]\n"
             "         [--run-demo]   (train with the defaults, evaluate beside the baselines)\n");
-}
-
-static int parse_num_arg(const char *s, double lo, double hi, double *out) {
-    char *end;
-    double v;
-
-    errno = 0;
-    v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= lo && v <= hi))
-        return -1;
-    *out = v;
-    return 0;
 }
 
 /* one row of the comparison table from a /v1/report body */
@@ -184,20 +172,19 @@ int cmd_train(int argc, char **argv) {
             resume = val;
         else if (strcmp(a, "--svg") == 0)
             svg = val;
-        else if (strcmp(a, "--seed") == 0 && parse_num_arg(val, 0, 9e15, &v) == 0 && v == floor(v))
+        else if (strcmp(a, "--seed") == 0 && num_double(val, 0, 9e15, &v) == 0 && v == floor(v))
             cfg.seed = (unsigned long long)v;
-        else if (strcmp(a, "--updates") == 0 &&
-                 parse_num_arg(val, 1, TG_TRAIN_UPDATES_MAX, &v) == 0)
+        else if (strcmp(a, "--updates") == 0 && num_double(val, 1, TG_TRAIN_UPDATES_MAX, &v) == 0)
             cfg.updates = (int)v;
-        else if (strcmp(a, "--group") == 0 && parse_num_arg(val, 2, TG_TRAIN_GROUP_MAX, &v) == 0)
+        else if (strcmp(a, "--group") == 0 && num_double(val, 2, TG_TRAIN_GROUP_MAX, &v) == 0)
             cfg.group = (int)v;
-        else if (strcmp(a, "--tasks-per-update") == 0 && parse_num_arg(val, 1, 1024, &v) == 0)
+        else if (strcmp(a, "--tasks-per-update") == 0 && num_double(val, 1, 1024, &v) == 0)
             cfg.tasks_per_update = (int)v;
-        else if (strcmp(a, "--lr") == 0 && parse_num_arg(val, 1e-7, 1, &v) == 0)
+        else if (strcmp(a, "--lr") == 0 && num_double(val, 1e-7, 1, &v) == 0)
             cfg.lr = v;
-        else if (strcmp(a, "--eval") == 0 && parse_num_arg(val, 0, 1e6, &v) == 0)
+        else if (strcmp(a, "--eval") == 0 && num_double(val, 0, 1e6, &v) == 0)
             eval_n = (int)v;
-        else if (strcmp(a, "--anchor-fraction") == 0 && parse_num_arg(val, 0, 1, &v) == 0)
+        else if (strcmp(a, "--anchor-fraction") == 0 && num_double(val, 0, 1, &v) == 0)
             cfg.anchor_fraction = v;
         else if (strcmp(a, "--lr-schedule") == 0) {
             if (sched_kind_parse(val, &cfg.sched.kind, &err)) {

@@ -300,22 +300,15 @@ static const char *const signal_names[] = {"loss", "neg_reward"};
 static const char *const mode_names[] = {"rel", "abs"};
 
 const char *sched_kind_name(enum sched_kind k) {
-    return (unsigned)k < TG_ARRAY_LEN(kind_names) ? kind_names[k] : "?";
+    return tg_name_of(kind_names, TG_ARRAY_LEN(kind_names), (int)k);
 }
 
 const char *sched_signal_name(enum sched_signal s) {
-    return (unsigned)s < TG_ARRAY_LEN(signal_names) ? signal_names[s] : "?";
-}
-
-static int name_index(const char *name, const char *const *names, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(name, names[i]) == 0)
-            return (int)i;
-    return -1;
+    return tg_name_of(signal_names, TG_ARRAY_LEN(signal_names), (int)s);
 }
 
 int sched_kind_parse(const char *name, enum sched_kind *out, struct tg_error *err) {
-    int i = name_index(name, kind_names, TG_ARRAY_LEN(kind_names));
+    int i = tg_name_index(kind_names, TG_ARRAY_LEN(kind_names), name);
 
     if (i < 0) {
         tg_error_set(err, "invalid_config", "unknown schedule '%.64s' (constant, cosine, greedy)",
@@ -327,7 +320,7 @@ int sched_kind_parse(const char *name, enum sched_kind *out, struct tg_error *er
 }
 
 int sched_signal_parse(const char *name, enum sched_signal *out, struct tg_error *err) {
-    int i = name_index(name, signal_names, TG_ARRAY_LEN(signal_names));
+    int i = tg_name_index(signal_names, TG_ARRAY_LEN(signal_names), name);
 
     if (i < 0) {
         tg_error_set(err, "invalid_config", "unknown schedule signal '%.64s' (loss, neg_reward)",
@@ -340,7 +333,7 @@ int sched_signal_parse(const char *name, enum sched_signal *out, struct tg_error
 
 int sched_threshold_mode_parse(const char *name, enum sched_threshold_mode *out,
                                struct tg_error *err) {
-    int i = name_index(name, mode_names, TG_ARRAY_LEN(mode_names));
+    int i = tg_name_index(mode_names, TG_ARRAY_LEN(mode_names), name);
 
     if (i < 0) {
         tg_error_set(err, "invalid_config", "unknown threshold mode '%.64s' (rel, abs)", name);

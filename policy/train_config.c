@@ -120,17 +120,18 @@ int train_config_check(const struct train_config *c, struct tg_error *err) {
 static const char *const anchors_names[] = {"off", "warmup", "branch"};
 
 int train_anchors_parse(const char *s, enum train_anchors *a, struct tg_error *err) {
-    for (size_t i = 0; i < TG_ARRAY_LEN(anchors_names); i++)
-        if (strcmp(s, anchors_names[i]) == 0) {
-            *a = (enum train_anchors)i;
-            return 0;
-        }
-    tg_error_set(err, "config", "anchors '%s' is not off, warmup or branch", s);
-    return TG_EINVAL;
+    int i = tg_name_index(anchors_names, TG_ARRAY_LEN(anchors_names), s);
+
+    if (i < 0) {
+        tg_error_set(err, "config", "anchors '%s' is not off, warmup or branch", s);
+        return TG_EINVAL;
+    }
+    *a = (enum train_anchors)i;
+    return 0;
 }
 
 const char *train_anchors_name(enum train_anchors a) {
-    return (unsigned)a < TG_ARRAY_LEN(anchors_names) ? anchors_names[a] : "?";
+    return tg_name_of(anchors_names, TG_ARRAY_LEN(anchors_names), (int)a);
 }
 
 /* ---- the JSON config file ----------------------------------------------------------------- */

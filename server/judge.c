@@ -27,19 +27,16 @@ static const char *const label_names[JUDGE_LABEL_COUNT] = {
 };
 
 const char *judge_label_name(enum judge_label l) {
-    if ((unsigned)l >= JUDGE_LABEL_COUNT)
-        return "?";
-    return label_names[l];
+    return tg_name_of(label_names, JUDGE_LABEL_COUNT, (int)l);
 }
 
 int judge_label_parse(const char *name, enum judge_label *out) {
-    for (int l = 0; l < JUDGE_LABEL_COUNT; l++) {
-        if (name && strcmp(name, label_names[l]) == 0) {
-            *out = (enum judge_label)l;
-            return 0;
-        }
-    }
-    return TG_EINVAL;
+    int l = tg_name_index(label_names, JUDGE_LABEL_COUNT, name);
+
+    if (l < 0)
+        return TG_EINVAL;
+    *out = (enum judge_label)l;
+    return 0;
 }
 
 int judge_label_is_call(enum judge_label l) {

@@ -16,19 +16,16 @@
 static const char *const mode_names[REWARD_MODE_COUNT] = {"judge", "torl", "otc"};
 
 const char *reward_mode_name(enum reward_mode m) {
-    if ((unsigned)m >= REWARD_MODE_COUNT)
-        return "?";
-    return mode_names[m];
+    return tg_name_of(mode_names, REWARD_MODE_COUNT, (int)m);
 }
 
 int reward_mode_parse(const char *name, enum reward_mode *out) {
-    for (int m = 0; m < REWARD_MODE_COUNT; m++) {
-        if (name && strcmp(name, mode_names[m]) == 0) {
-            *out = (enum reward_mode)m;
-            return 0;
-        }
-    }
-    return TG_EINVAL;
+    int m = tg_name_index(mode_names, REWARD_MODE_COUNT, name);
+
+    if (m < 0)
+        return TG_EINVAL;
+    *out = (enum reward_mode)m;
+    return 0;
 }
 
 void reward_config_defaults(struct reward_config *c) {

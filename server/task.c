@@ -29,19 +29,16 @@ static const char *const family_names[TASK_FAMILY_COUNT] = {
 };
 
 const char *task_family_name(enum task_family f) {
-    if ((unsigned)f >= TASK_FAMILY_COUNT)
-        return "?";
-    return family_names[f];
+    return tg_name_of(family_names, TASK_FAMILY_COUNT, (int)f);
 }
 
 int task_family_parse(const char *name, enum task_family *out) {
-    for (int f = 0; f < TASK_FAMILY_COUNT; f++) {
-        if (name && strcmp(name, family_names[f]) == 0) {
-            *out = (enum task_family)f;
-            return 0;
-        }
-    }
-    return TG_EINVAL;
+    int f = tg_name_index(family_names, TASK_FAMILY_COUNT, name);
+
+    if (f < 0)
+        return TG_EINVAL;
+    *out = (enum task_family)f;
+    return 0;
 }
 
 int task_family_uses_tools(enum task_family f) {

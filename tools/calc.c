@@ -453,35 +453,59 @@ static int parse_unary(struct parser *p, double *out) {
     return 0;
 }
 
-static int parse_term(struct parser *p, double *out) {
+/* Binary operators by precedence level, loosest first; every level is left-associative. */
+static const char *const binary_ops[] = {"+-", "*/%"};
+
+/* *acc = *acc c v for the binary operator c at offset pos. */
+static int apply_binary(struct parser *p, char c, size_t pos, double *acc, double v) {
+    const char name[4] = {'\'', c, '\'', '\0'};
+
+    if ((c == '/' || c == '%') && v == 0) {
+        tg_error_set(p->err, "division_by_zero", "%s by zero at position %zu",
+                     c == '/' ? "division" : "modulo", pos + 1);
+        return TG_EINVAL;
+    }
+    switch (c) {
+    case '+':
+        *acc += v;
+        break;
+    case '-':
+        *acc -= v;
+        break;
+    case '*':
+        *acc *= v;
+        break;
+    case '/':
+        *acc /= v;
+        break;
+    default:
+        *acc = fmod(*acc, v);
+        break;
+    }
+    return check_result(p, *acc, name, pos);
+}
+
+/* level := next (op next)* with the operators of binary_ops[level], where next is the level
+ * below; below the last level come unary signs. */
+static int parse_binary(struct parser *p, size_t level, double *out) {
     double acc, v;
     size_t pos;
     int rc;
     char c;
 
-    rc = parse_unary(p, &acc);
+    if (level == TG_ARRAY_LEN(binary_ops))
+        return parse_unary(p, out);
+    rc = parse_binary(p, level + 1, &acc);
     if (rc)
         return rc;
     for (;;) {
         c = peek(p);
-        if (c != '*' && c != '/' && c != '%')
+        if (c == '\0' || !strchr(binary_ops[level], c))
             break;
         pos = p->pos++;
-        rc = parse_unary(p, &v);
-        if (rc)
-            return rc;
-        if (c != '*' && v == 0) {
-            tg_error_set(p->err, "division_by_zero", "%s by zero at position %zu",
-                         c == '/' ? "division" : "modulo", pos + 1);
-            return TG_EINVAL;
-        }
-        if (c == '*')
-            acc = acc * v;
-        else if (c == '/')
-            acc = acc / v;
-        else
-            acc = fmod(acc, v);
-        rc = check_result(p, acc, c == '*' ? "'*'" : c == '/' ? "'/'" : "'%'", pos);
+        rc = parse_binary(p, level + 1, &v);
+        if (!rc)
+            rc = apply_binary(p, c, pos, &acc, v);
         if (rc)
             return rc;
     }
@@ -490,29 +514,7 @@ static int parse_term(struct parser *p, double *out) {
 }
 
 static int parse_expr(struct parser *p, double *out) {
-    double acc, v;
-    size_t pos;
-    int rc;
-    char c;
-
-    rc = parse_term(p, &acc);
-    if (rc)
-        return rc;
-    for (;;) {
-        c = peek(p);
-        if (c != '+' && c != '-')
-            break;
-        pos = p->pos++;
-        rc = parse_term(p, &v);
-        if (rc)
-            return rc;
-        acc = c == '+' ? acc + v : acc - v;
-        rc = check_result(p, acc, c == '+' ? "'+'" : "'-'", pos);
-        if (rc)
-            return rc;
-    }
-    *out = acc;
-    return 0;
+    return parse_binary(p, 0, out);
 }
 
 /* ---- exported ------------------------------------------------------------------------------- */
