@@ -52,28 +52,31 @@ void judge_state_init(struct judge_state *s) {
 void judge_state_clear(struct judge_state *s) {
     if (!s)
         return;
-    for (size_t i = 0; i < s->nkeys; i++)
-        free(s->keys[i]);
     judge_state_init(s);
 }
 
 int judge_state_copy(struct judge_state *dst, const struct judge_state *src) {
-    judge_state_init(dst);
-    for (size_t i = 0; i < src->nkeys; i++) {
-        size_t n = strlen(src->keys[i]) + 1;
-
-        dst->keys[i] = malloc(n);
-        if (!dst->keys[i]) {
-            judge_state_clear(dst);
-            return TG_ENOMEM;
-        }
-        memcpy(dst->keys[i], src->keys[i], n);
-        dst->nkeys = i + 1;
-    }
-    dst->satisfied = src->satisfied;
-    dst->ncalls = src->ncalls;
-    dst->finished = src->finished;
+    *dst = *src;
     return 0;
+}
+
+/* The remembered form of a key: length, FNV-1a 64 and a multiply-xorshift hash. */
+static struct judge_key key_digest(const char *k) {
+    struct judge_key d = {0, 1469598103934665603ULL, 0x243f6a8885a308d3ULL};
+
+    for (; *k; k++) {
+        unsigned char c = (unsigned char)*k;
+
+        d.h1 = (d.h1 ^ c) * 1099511628211ULL;
+        d.h2 = (d.h2 ^ c) * 0x9e3779b97f4a7c15ULL;
+        d.h2 ^= d.h2 >> 29;
+        d.len++;
+    }
+    return d;
+}
+
+static int key_equal(const struct judge_key *a, const struct judge_key *b) {
+    return a->len == b->len && a->h1 == b->h1 && a->h2 == b->h2;
 }
 
 static unsigned all_steps(const struct task *t) {
@@ -321,6 +324,7 @@ int judge_call(const struct task *t, struct judge_state *s, const struct judge_c
     const char *tool = c->tool ? c->tool : "";
     unsigned of_tool = 0, open, ready;
     char *key = NULL;
+    struct judge_key kd;
     int rc;
 
     if (s->finished || s->ncalls >= TG_MAX_STEPS_LIMIT)
@@ -334,6 +338,8 @@ int judge_call(const struct task *t, struct judge_state *s, const struct judge_c
     rc = judge_call_key(c->tool, c->args, c->result, &key);
     if (rc)
         return rc;
+    kd = key_digest(key);
+    free(key);
 
     for (size_t i = 0; i < t->nplan; i++)
         if (strcmp(t->plan[i].tool, c->tool) == 0)
@@ -355,7 +361,7 @@ int judge_call(const struct task *t, struct judge_state *s, const struct judge_c
         int dup = 0;
 
         for (size_t i = 0; i < s->nkeys && !dup; i++)
-            dup = strcmp(s->keys[i], key) == 0;
+            dup = key_equal(&s->keys[i], &kd);
         if (dup) {
             verdict(v, JUDGE_REDUNDANT, -1, "An earlier %s call had the same arguments.", tool);
         } else if (!open) {
@@ -382,11 +388,8 @@ int judge_call(const struct task *t, struct judge_state *s, const struct judge_c
     }
 
     /* Premature calls are not remembered: the same call, once its needs are met, counts. */
-    if (v->label != JUDGE_PREMATURE && s->nkeys < TG_MAX_STEPS_LIMIT) {
-        s->keys[s->nkeys++] = key;
-        key = NULL;
-    }
-    free(key);
+    if (v->label != JUDGE_PREMATURE && s->nkeys < TG_MAX_STEPS_LIMIT)
+        s->keys[s->nkeys++] = kd;
     if (v->step >= 0)
         s->satisfied |= 1u << v->step;
     s->ncalls++;

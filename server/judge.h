@@ -37,6 +37,7 @@
 #define TG_JUDGE_H
 
 #include <jansson.h>
+#include <stdint.h>
 
 #include "base/limits.h"
 #include "server/task.h"
@@ -75,14 +76,25 @@ struct judge_call {
     const json_t *result;
 };
 
-/* The judge's memory of one episode. Initialise with judge_state_init; free with
- * judge_state_clear. Owned by the episode; not thread-safe (guard it with the episode). */
+/* A remembered call key (judge_call_key), kept as its length and two independent 64-bit
+ * hashes rather than the text, so that a state is fixed-size however long the arguments are
+ * (run_code's code and stdin): forking an episode replays its calls and must not copy them.
+ * Two different keys agree on all three with probability about 2^-128 unless crafted; a
+ * crafted collision only makes the crafter's own call redundant. */
+struct judge_key {
+    size_t len;
+    uint64_t h1, h2;
+};
+
+/* The judge's memory of one episode. Initialise with judge_state_init; judge_state_clear
+ * resets it. A plain value (no heap): copy it with judge_state_copy or assignment. Owned by the
+ * episode; not thread-safe (guard it with the episode). */
 struct judge_state {
-    unsigned satisfied;             /* bit i: plan step i is satisfied */
-    size_t ncalls;                  /* tool calls judged */
-    size_t nkeys;                   /* keys used */
-    char *keys[TG_MAX_STEPS_LIMIT]; /* new: normalised keys of non-malformed calls */
-    int finished;                   /* an answer or step_limit was judged */
+    unsigned satisfied;                        /* bit i: plan step i is satisfied */
+    size_t ncalls;                             /* tool calls judged */
+    size_t nkeys;                              /* keys used */
+    struct judge_key keys[TG_MAX_STEPS_LIMIT]; /* keys of non-malformed, non-premature calls */
+    int finished;                              /* an answer or step_limit was judged */
 };
 
 struct judge_verdict {
@@ -105,11 +117,10 @@ int judge_label_is_call(enum judge_label l);
 /* judge_state_init — an empty state (no step satisfied, no call seen). */
 void judge_state_init(struct judge_state *s);
 
-/* judge_state_clear — free the keys; leaves *s as after judge_state_init. Accepts NULL. */
+/* judge_state_clear — forget everything; leaves *s as after judge_state_init. Accepts NULL. */
 void judge_state_clear(struct judge_state *s);
 
-/* judge_state_copy — *dst (uninitialised) becomes a deep copy of *src. 0 or TG_ENOMEM (then
- * *dst is empty and initialised). */
+/* judge_state_copy — *dst (uninitialised) becomes a copy of *src. Returns 0. */
 int judge_state_copy(struct judge_state *dst, const struct judge_state *src);
 
 /* judge_plan_complete — 1 if every plan step of t is satisfied in s (always for mental). */
