@@ -9,14 +9,20 @@
 #define TG_LIMITS_H
 
 /* HTTP layer */
-#define TG_MAX_BODY_DEFAULT  (1024 * 1024) /* request body bytes (--max-body) */
-#define TG_MAX_JSON_DEPTH    32            /* nesting of arrays/objects in a request body */
-#define TG_MAX_URL_LEN       2048          /* request path + query bytes */
-#define TG_MAX_CONNECTIONS   1024          /* concurrent client connections */
-#define TG_CONN_TIMEOUT_SEC  30            /* idle connection timeout */
-#define TG_SHUTDOWN_GRACE_MS 10000         /* wait for in-flight requests on SIGTERM */
-#define TG_API_KEY_MAX       256           /* bytes of a bearer key */
-#define TG_METRICS_TEXT_MAX  (16UL << 20)  /* bytes of the GET /metrics text */
+#define TG_MAX_BODY_DEFAULT   (1024 * 1024) /* request body bytes (--max-body) */
+#define TG_MAX_JSON_DEPTH     32            /* nesting of arrays/objects in a request body */
+#define TG_MAX_URL_LEN        2048          /* request path + query bytes */
+#define TG_MAX_CONNECTIONS    1024          /* concurrent client connections */
+#define TG_CONNS_PER_IP       256           /* ... from one address (--max-conns-per-ip) */
+#define TG_CONN_TIMEOUT_SEC   30    /* idle connection; and a kept-alive one's wait for a request */
+#define TG_HEADER_TIMEOUT_SEC 10    /* request line and headers (--header-timeout) */
+#define TG_CONN_TIMEOUT_MAX   3600  /* the largest --header-timeout */
+#define TG_SHUTDOWN_GRACE_MS  10000 /* wait for in-flight requests on SIGTERM */
+#define TG_API_KEY_MAX        256   /* bytes of a bearer key */
+#define TG_API_KEYS_MAX       64    /* keys in --api-key-file (plus --api-key) */
+#define TG_API_KEY_LINE_MAX   4096  /* bytes of one line of --api-key-file */
+#define TG_LOG_PATH_MAX       256   /* bytes of the path an access-log line shows */
+#define TG_METRICS_TEXT_MAX   (16UL << 20) /* bytes of the GET /metrics text */
 
 /* calculator */
 #define TG_CALC_MAX_LEN   1024 /* expression bytes */
@@ -54,16 +60,22 @@
 #define TG_UID_MAX                 2147483647u   /* the last slot uid --uid-base may reach */
 
 /* episodes */
-#define TG_TAG_MAX           64
-#define TG_MAX_STEPS_DEFAULT 8
-#define TG_MAX_STEPS_LIMIT   64
-#define TG_ANSWER_MAX_BYTES  1024
-#define TG_EPISODES_MAX      100000 /* episodes held in memory */
-#define TG_EPISODE_IDLE_SEC  600    /* unfinished episodes expire after this idle time */
-#define TG_TASKS_MAX         1000000
-#define TG_TASK_LIMIT_MAX    1000 /* ?limit on GET /v1/tasks */
-#define TG_REPORT_GROUPS_MAX 1024 /* distinct (split, tag) groups tracked for GET /v1/report */
-#define TG_TRAJ_LINE_MAX     (64UL << 20) /* bytes of one trajectory line the reader accepts */
+#define TG_TAG_MAX               64
+#define TG_MAX_STEPS_DEFAULT     8
+#define TG_MAX_STEPS_LIMIT       64
+#define TG_ANSWER_MAX_BYTES      1024
+#define TG_EPISODES_MAX          100000      /* episodes held in memory */
+#define TG_EPISODE_IDLE_SEC      600         /* unfinished episodes expire after this idle time */
+#define TG_EPISODE_BYTES_DEFAULT (1UL << 30) /* bytes the store holds (--max-episode-bytes) */
+#define TG_CLIENT_SHARE_DIV      8           /* a client's default share: 1/8 of the store */
+#define TG_EVICT_IDLE_SEC        120  /* under pressure, evict unfinished episodes idle this long */
+#define TG_CLIENT_KEY_MAX        64   /* bytes of a client's identity (key index or address) */
+#define TG_STEP_ARGS_KEEP        1024 /* bytes of a malformed call's arguments kept in its step */
+#define TG_TOOL_NAME_KEEP        64   /* bytes of an unknown tool's name kept in its step */
+#define TG_TASKS_MAX             1000000
+#define TG_TASK_LIMIT_MAX        1000 /* ?limit on GET /v1/tasks */
+#define TG_REPORT_GROUPS_MAX     1024 /* distinct (split, tag) groups tracked for GET /v1/report */
+#define TG_TRAJ_LINE_MAX         (64UL << 20) /* bytes of one trajectory line the reader accepts */
 
 /* reports: task tags broken out per (split, tag) group for GET /v1/report?by=tag */
 #define TG_REPORT_TASK_TAGS_MAX 512

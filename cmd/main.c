@@ -60,17 +60,33 @@ static int cmd_help(int argc, char **argv) {
 }
 
 static void serve_usage(FILE *f) {
-    fprintf(
-        f, "usage: toolgym serve [--host ADDR] [--port N] [--threads N] [--corpus FILE]\n"
-           "                     [--max-body BYTES] [--api-key KEY] [--tasks FILE[,FILE]]\n"
-           "                     [--trajectories FILE] [--sync-ms N] [--reward-config FILE]\n"
-           "                     [--reward-mode judge|torl|otc] [--max-episodes N] [--idle-sec N]\n"
-           "                     [--run-workers N] [--run-queue N] [--code-cache N]\n"
-           "                     [--uid-base UID] [--unsafe-sandbox] [--quiet]\n"
-           "  --code-cache N  cache up to N run_code results of identical programs (opt-in:\n"
-           "                  sound only for deterministic programs; see docs/sandbox.md)\n"
-           "  --uid-base UID  sandbox slot i runs as UID+i (default: the first range from\n"
-           "                  60000 that no other server on this host claimed)\n");
+    fprintf(f,
+            "usage: toolgym serve [--host ADDR] [--port N] [--threads N] [--corpus FILE]\n"
+            "                     [--max-body BYTES] [--api-key-file FILE] [--api-key KEY]\n"
+            "                     [--max-conns-per-ip N] [--header-timeout SEC]\n"
+            "                     [--tasks FILE[,FILE]] [--trajectories FILE] [--sync-ms N]\n"
+            "                     [--reward-config FILE] [--reward-mode judge|torl|otc]\n"
+            "                     [--max-episodes N] [--max-episode-bytes BYTES] [--idle-sec N]\n"
+            "                     [--client-episodes N] [--client-bytes BYTES]\n"
+            "                     [--evict-idle-sec N] [--run-workers N] [--run-queue N]\n"
+            "                     [--code-cache N] [--uid-base UID] [--unsafe-sandbox] [--quiet]\n"
+            "  --api-key-file FILE  accepted bearer keys, one a line ('#' comments); each key is\n"
+            "                  a client for the episode quotas. --api-key KEY adds one key but\n"
+            "                  shows it to every user of the machine (ps): prefer the file\n"
+            "  --max-conns-per-ip N  concurrent connections from one address (default %d; 0: no\n"
+            "                  cap). Behind a proxy every client has the proxy's address\n"
+            "  --header-timeout SEC  time for a request line and headers to arrive (default %d)\n"
+            "  --max-episode-bytes BYTES  memory the episode store may hold (default %lu)\n"
+            "  --client-episodes N, --client-bytes BYTES  one client's share of the store\n"
+            "                  (default: 1/%d of it, or 1/keys with fewer API keys than that)\n"
+            "  --evict-idle-sec N  under pressure, unfinished episodes idle this long are\n"
+            "                  evicted (default %d)\n"
+            "  --code-cache N  cache up to N run_code results of identical programs (opt-in:\n"
+            "                  sound only for deterministic programs; see docs/sandbox.md)\n"
+            "  --uid-base UID  sandbox slot i runs as UID+i (default: the first range from\n"
+            "                  60000 that no other server on this host claimed)\n",
+            TG_CONNS_PER_IP, TG_HEADER_TIMEOUT_SEC, (unsigned long)TG_EPISODE_BYTES_DEFAULT,
+            TG_CLIENT_SHARE_DIV, TG_EVICT_IDLE_SEC);
 }
 
 static int cmd_serve(int argc, char **argv) {
@@ -106,6 +122,22 @@ static int cmd_serve(int argc, char **argv) {
             cfg.corpus = v;
         } else if (strcmp(a, "--api-key") == 0) {
             cfg.api_key = v;
+        } else if (strcmp(a, "--api-key-file") == 0) {
+            cfg.api_key_file = v;
+        } else if (strcmp(a, "--max-conns-per-ip") == 0 &&
+                   num_long(v, 0, TG_MAX_CONNECTIONS, &n) == 0) {
+            cfg.conns_per_ip = (int)n;
+        } else if (strcmp(a, "--header-timeout") == 0 &&
+                   num_long(v, 1, TG_CONN_TIMEOUT_MAX, &n) == 0) {
+            cfg.header_timeout_sec = (int)n;
+        } else if (strcmp(a, "--max-episode-bytes") == 0 && num_long(v, 1, 1L << 40, &n) == 0) {
+            cfg.max_episode_bytes = (size_t)n;
+        } else if (strcmp(a, "--client-episodes") == 0 && num_long(v, 1, 100000000, &n) == 0) {
+            cfg.client_episodes = (size_t)n;
+        } else if (strcmp(a, "--client-bytes") == 0 && num_long(v, 1, 1L << 40, &n) == 0) {
+            cfg.client_bytes = (size_t)n;
+        } else if (strcmp(a, "--evict-idle-sec") == 0 && num_long(v, 1, 86400 * 365, &n) == 0) {
+            cfg.evict_idle_sec = (int)n;
         } else if (strcmp(a, "--tasks") == 0) {
             cfg.tasks = v;
         } else if (strcmp(a, "--trajectories") == 0) {
@@ -141,8 +173,8 @@ static int cmd_serve(int argc, char **argv) {
         }
         i += takes;
     }
-    if (cfg.api_key && strlen(cfg.api_key) > 256) {
-        fprintf(stderr, "toolgym serve: --api-key is longer than 256 bytes\n");
+    if (cfg.api_key && strlen(cfg.api_key) > TG_API_KEY_MAX) {
+        fprintf(stderr, "toolgym serve: --api-key is longer than %d bytes\n", TG_API_KEY_MAX);
         return 2;
     }
     /* Block the stop signals in every thread; the main thread waits for them. */

@@ -193,10 +193,11 @@ static int easy_setup(const struct rollout *r, CURL *e, struct dbuf *b, struct c
     return 0;
 }
 
-/* retry-worthy: no answer came (refused, reset, empty) or the server said 503 */
+/* retry-worthy: no answer came (refused, reset, empty) or the server said 503 (overloaded) or
+ * 429 (this client's share of the episode store is in use: retry once episodes finish) */
 static int retriable(CURLcode cc, long status) {
     return cc == CURLE_COULDNT_CONNECT || cc == CURLE_GOT_NOTHING || cc == CURLE_RECV_ERROR ||
-           cc == CURLE_SEND_ERROR || (cc == CURLE_OK && status == 503);
+           cc == CURLE_SEND_ERROR || (cc == CURLE_OK && (status == 503 || status == 429));
 }
 
 /* the server's error message from an error body, or a short excerpt */
@@ -561,7 +562,9 @@ int rollout_run(struct rollout *r, struct rollout_ep *eps, int n, rollout_policy
                 if (s->attempts >= r->cfg.retries) {
                     tg_error_set(err, "unreachable", "server %s unreachable after %d attempts: %s",
                                  base, s->attempts + 1,
-                                 cc == CURLE_OK ? "HTTP 503 overloaded" : curl_easy_strerror(cc));
+                                 cc == CURLE_OK ? (status == 429 ? "HTTP 429 quota_exceeded"
+                                                                 : "HTTP 503 overloaded")
+                                                : curl_easy_strerror(cc));
                     rc = TG_EIO;
                     goto done;
                 }
@@ -657,7 +660,9 @@ int rollout_request(struct rollout *r, int i, const char *method, const char *pa
         if (cc != CURLE_OK || retriable(cc, *status)) {
             tg_error_set(err, "unreachable", "server %s unreachable after %d attempts: %s",
                          r->urls[i], attempt + 1,
-                         cc == CURLE_OK ? "HTTP 503 overloaded" : curl_easy_strerror(cc));
+                         cc == CURLE_OK
+                             ? (*status == 429 ? "HTTP 429 quota_exceeded" : "HTTP 503 overloaded")
+                             : curl_easy_strerror(cc));
             rc = TG_EIO;
             goto done;
         }

@@ -99,15 +99,34 @@ static json_t *created_json(struct episode *ep) {
     return j;
 }
 
-/* Add a new episode (steals ep's reference) to the store and reply 201 with it, or 503 when
- * the store is full of unfinished episodes. `forked` counts it as a fork too. */
-static int store_and_reply(struct server *s, struct episode *ep, int forked,
-                           struct http_reply *rp) {
-    if (episode_store_add(s->episodes, ep) == TG_EBUSY) {
-        episode_put(ep);
-        rp->retry_after = TG_RUN_RETRY_AFTER_SEC;
+/* Fill *rp with the refusal of a store call: 429 for the client's quota, 503 for the store. */
+static int store_refused(struct http_reply *rp, int rc, const char *what) {
+    rp->retry_after = TG_RUN_RETRY_AFTER_SEC;
+    if (rc == TG_ERANGE)
+        return http_error(rp, 429, "quota_exceeded",
+                          "This client holds its share of the episode store; finish or delete "
+                          "episodes, or retry %s later.",
+                          what);
+    if (rc == TG_EBUSY)
         return http_error(rp, 503, "overloaded",
-                          "The episode store is full of unfinished episodes; retry later.");
+                          "The episode store is full of live episodes; retry %s later.", what);
+    rp->retry_after = 0;
+    return http_error(rp, 500, "internal", "Out of memory storing the episode.");
+}
+
+/* Add a new episode (steals ep's reference) to the store for the requesting client and reply
+ * 201 with it, or 429/503 when there is no room. `forked` counts it as a fork too. */
+static int store_and_reply(struct http_req *rq, struct episode *ep, int forked,
+                           struct http_reply *rp) {
+    struct server *s = rq->srv;
+    char client[TG_CLIENT_KEY_MAX + 1];
+    int rc;
+
+    http_client_id(rq, client, sizeof(client));
+    rc = episode_store_add(s->episodes, ep, client);
+    if (rc) {
+        episode_put(ep);
+        return store_refused(rp, rc, "the episode");
     }
     metrics_inc("toolgym_episodes_started_total", "", 1);
     if (forked)
@@ -117,12 +136,15 @@ static int store_and_reply(struct server *s, struct episode *ep, int forked,
     return 0;
 }
 
-/* Everything that happens once when an episode ends. */
-static void on_finished(struct server *s, struct episode *ep) {
+/* Everything that happens once a step is committed: the store counts its bytes; and once
+ * when an episode ends. */
+static void after_step(struct server *s, struct episode *ep, int finished) {
     struct episode_summary sum;
     char labels[96];
 
-    episode_store_finished(s->episodes, ep);
+    episode_store_update(s->episodes, ep);
+    if (!finished)
+        return;
     episode_summarize(ep, &sum);
     report_add(s->report, &sum);
     if (s->trajlog) {
@@ -258,7 +280,7 @@ int api_episode_create(struct http_req *rq, struct http_reply *rp) {
     json_decref(empty); /* tag and mode_s are not used past this point */
     if (rc)
         return http_error(rp, 500, "internal", "Cannot create the episode.");
-    return store_and_reply(s, ep, 0, rp);
+    return store_and_reply(rq, ep, 0, rp);
 }
 
 /* ---- step ------------------------------------------------------------------------------ */
@@ -325,8 +347,7 @@ static int step_commit(struct step_job *j, struct http_reply *rp) {
         obs = tool_result_json(&j->res);
     }
     rc = episode_step_call(j->ep, name, args, oc, j->res.result, obs, &reply, &finished);
-    if (finished)
-        on_finished(j->srv, j->ep);
+    after_step(j->srv, j->ep, finished);
     if (rc)
         return http_error(rp, 500, "internal", "Out of memory recording the step.");
     return http_json(rp, 200, reply);
@@ -407,12 +428,19 @@ int api_episode_step(struct http_req *rq, struct http_reply *rp) {
     if (!tc) {
         rc = episode_step_answer(ep, json_string_value(json_object_get(rq->json, "answer")), &reply,
                                  &finished);
-        if (finished)
-            on_finished(s, ep);
+        after_step(s, ep, finished);
         episode_put(ep);
         if (rc)
             return http_error(rp, 500, "internal", "Out of memory recording the step.");
         return http_json(rp, 200, reply);
+    }
+    /* a tool call must fit in the client's share and the store (an answer, small and the way to
+     * make an episode evictable, always may) */
+    rc = episode_store_admit(s->episodes, ep);
+    if (rc) {
+        episode_step_abort(ep);
+        episode_put(ep);
+        return store_refused(rp, rc, "the step");
     }
     j = calloc(1, sizeof(*j));
     if (!j) {
@@ -438,8 +466,7 @@ int api_episode_step(struct http_req *rq, struct http_reply *rp) {
         rc = episode_step_call(ep, name, json_object_get(tc, "arguments"),
                                j->tool ? JUDGE_BAD_ARGS : JUDGE_UNKNOWN_TOOL, NULL, obs, &reply,
                                &finished);
-        if (finished)
-            on_finished(s, ep);
+        after_step(s, ep, finished);
         step_job_free(j);
         if (rc)
             return http_error(rp, 500, "internal", "Out of memory recording the step.");
@@ -470,7 +497,7 @@ int api_episode_fork(struct http_req *rq, struct http_reply *rp) {
         return http_error_tg(rp, 400, &err);
     if (rc)
         return http_error(rp, 500, "internal", "Cannot fork the episode.");
-    return store_and_reply(s, ep, 1, rp);
+    return store_and_reply(rq, ep, 1, rp);
 }
 
 int api_episode_get(struct http_req *rq, struct http_reply *rp) {

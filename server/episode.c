@@ -1,7 +1,8 @@
 /*
- * episode.c — episodes (judged, rewarded steps; fork by replay; JSON views) and the
- * in-memory episode store (hash map, finished and unfinished lists, eviction, expiry).
- * See episode.h for the contract. It does not speak HTTP or run tools.
+ * episode.c — episodes (judged, rewarded, shared immutable steps; fork by replay; JSON views)
+ * and the in-memory episode store (hash map, finished and unfinished lists, per-client
+ * records, byte accounting, eviction, expiry). See episode.h for the contract. It does not
+ * speak HTTP or run tools.
  */
 #include "server/episode.h"
 
@@ -12,6 +13,62 @@
 
 #include "base/metrics.h"
 #include "base/hash.h"
+
+/* ---- byte accounting ------------------------------------------------------------------ */
+
+/* The bytes charged to one store. Steps and episodes charged to it hold a reference, so the
+ * count stays valid for a step that outlives the store (held by a request in flight). */
+struct episode_budget {
+    atomic_size_t bytes;
+    atomic_int refs;
+};
+
+static struct episode_budget *budget_new(void) {
+    struct episode_budget *b = malloc(sizeof(*b));
+
+    if (!b)
+        return NULL;
+    atomic_init(&b->bytes, 0);
+    atomic_init(&b->refs, 1);
+    return b;
+}
+
+/* Charge n bytes to b and take a reference on it (for the holder of the charge). */
+static struct episode_budget *budget_charge(struct episode_budget *b, size_t n) {
+    atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&b->bytes, n, memory_order_relaxed);
+    return b;
+}
+
+/* Release n bytes charged to b and drop a reference; the last one frees it. Accepts NULL. */
+static void budget_release(struct episode_budget *b, size_t n) {
+    if (!b)
+        return;
+    atomic_fetch_sub_explicit(&b->bytes, n, memory_order_relaxed);
+    if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1)
+        free(b);
+}
+
+/* Estimated heap bytes of a JSON value: a node per value, keys, string bodies, array slots.
+ * Depth is bounded by the request parser (TG_MAX_JSON_DEPTH) and by the tools' results. */
+static size_t json_bytes(const json_t *j) {
+    size_t n = 64;
+
+    if (json_is_object(j)) {
+        const char *k;
+        json_t *v;
+
+        json_object_foreach((json_t *)j, k, v) {
+            n += 64 + strlen(k) + json_bytes(v);
+        }
+    } else if (json_is_array(j)) {
+        for (size_t i = 0; i < json_array_size(j); i++)
+            n += sizeof(void *) + json_bytes(json_array_get(j, i));
+    } else if (json_is_string(j)) {
+        n += json_string_length(j) + 1;
+    }
+    return n;
+}
 
 static const char system_prompt[] =
     "You solve tasks with tools: calculator, search and run_code. Call a tool only when the "
@@ -62,23 +119,28 @@ int episode_new(const struct task *t, const struct reward_config *rc, enum rewar
     pthread_mutex_init(&ep->mu, NULL);
     judge_state_init(&ep->js);
     ep->outcome = REWARD_RUNNING;
+    atomic_init(&ep->bytes, sizeof(*ep));
     atomic_init(&ep->refs, 1);
     *out = ep;
     return 0;
 }
 
-static void step_clear(struct episode_step *st) {
+/* Drop a reference to a step; the last one frees it and releases its charge. */
+static void step_put(struct episode_step *st) {
+    if (!st || atomic_fetch_sub_explicit(&st->refs, 1, memory_order_acq_rel) != 1)
+        return;
     json_decref(st->action);
     json_decref(st->observation);
     free(st->reason);
-    memset(st, 0, sizeof(*st));
+    budget_release(st->budget, st->bytes);
+    free(st);
 }
 
 static void episode_free(struct episode *ep) {
     for (size_t i = 0; i < ep->nsteps; i++)
-        step_clear(&ep->steps[i]);
-    free(ep->steps);
+        step_put(ep->steps[i]);
     judge_state_clear(&ep->js);
+    budget_release(ep->budget, sizeof(*ep));
     pthread_mutex_destroy(&ep->mu);
     free(ep);
 }
@@ -154,20 +216,90 @@ static double current_return(const struct episode *ep) {
     return reward_return(ep->rc, ep->mode, &re);
 }
 
-/* Make room for one more step. Caller holds ep->mu. */
-static int steps_grow(struct episode *ep) {
-    struct episode_step *p;
-    size_t cap;
+/* A new, empty step (one reference), or NULL. Caller holds ep->mu. */
+static struct episode_step *step_new(const struct episode *ep) {
+    struct episode_step *st;
 
-    if (ep->nsteps < ep->cap)
-        return 0;
-    cap = ep->cap ? ep->cap * 2 : 4;
-    p = realloc(ep->steps, cap * sizeof(*p));
-    if (!p)
-        return TG_ENOMEM;
-    ep->steps = p;
-    ep->cap = cap;
+    if (ep->nsteps >= TG_MAX_STEPS_LIMIT)
+        return NULL; /* max_steps ≤ TG_MAX_STEPS_LIMIT ends the episode first */
+    st = calloc(1, sizeof(*st));
+    if (st)
+        atomic_init(&st->refs, 1);
+    return st;
+}
+
+/* Append a filled step (steals its reference): size it, charge it to the episode's store,
+ * count it in the episode's bytes. Caller holds ep->mu. */
+static void step_append(struct episode *ep, struct episode_step *st) {
+    st->bytes = sizeof(*st) + json_bytes(st->action) + json_bytes(st->observation) +
+                (st->reason ? strlen(st->reason) + 1 : 0);
+    if (ep->budget)
+        st->budget = budget_charge(ep->budget, st->bytes);
+    atomic_fetch_add_explicit(&ep->bytes, st->bytes, memory_order_relaxed);
+    ep->steps[ep->nsteps++] = st;
+}
+
+/* Keep at most TG_STEP_ARGS_KEEP bytes of a malformed call's arguments. */
+struct args_prefix {
+    char buf[TG_STEP_ARGS_KEEP];
+    size_t len, total;
+};
+
+static int prefix_take(const char *p, size_t n, void *data) {
+    struct args_prefix *a = data;
+    size_t room = sizeof(a->buf) - a->len;
+
+    memcpy(a->buf + a->len, p, n < room ? n : room);
+    a->len += n < room ? n : room;
+    a->total += n;
     return 0;
+}
+
+/* The length of the longest prefix of the UTF-8 text s[0..len) that is at most max bytes and
+ * ends on a character boundary. */
+static size_t utf8_prefix(const char *s, size_t len, size_t max) {
+    size_t n = len < max ? len : max, i = n, cont = 0, need;
+    unsigned char lead;
+
+    if (n == len)
+        return n;
+    while (i > 0 && cont < 3 && ((unsigned char)s[i - 1] & 0xC0) == 0x80) {
+        i--;
+        cont++;
+    }
+    if (i == 0)
+        return 0;
+    lead = (unsigned char)s[i - 1];
+    need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    return cont + 1 < need ? i - 1 : n;
+}
+
+/*
+ * The action a tool call stores: the arguments as given, or — for a malformed call whose
+ * arguments take more than TG_STEP_ARGS_KEEP bytes as compact JSON — the first bytes of that
+ * JSON text as a string, flagged "arguments_truncated". name is already bounded (see
+ * episode_step_call). New reference or NULL.
+ */
+static json_t *stored_action(const char *name, const json_t *args, int malformed) {
+    struct args_prefix *a;
+    json_t *j;
+
+    if (!malformed)
+        return json_pack("{s:{s:s, s:O}}", "tool_call", "name", name, "arguments",
+                         args ? (json_t *)args : json_null());
+    a = calloc(1, sizeof(*a));
+    if (!a)
+        return NULL;
+    if (args && json_dump_callback(args, prefix_take, a, JSON_COMPACT | JSON_ENCODE_ANY) != 0)
+        a->total = 0; /* cannot happen for a value the parser made; keep it whole */
+    if (a->total <= sizeof(a->buf))
+        j = json_pack("{s:{s:s, s:O}}", "tool_call", "name", name, "arguments",
+                      args ? (json_t *)args : json_null());
+    else
+        j = json_pack("{s:{s:s, s:s%, s:b}}", "tool_call", "name", name, "arguments", a->buf,
+                      utf8_prefix(a->buf, a->total, a->len), "arguments_truncated", 1);
+    free(a);
+    return j;
 }
 
 static json_t *judgement_json(const struct episode_step *st) {
@@ -181,7 +313,7 @@ static json_t *judgement_json(const struct episode_step *st) {
 
 /* The step response for the last committed step. Caller holds ep->mu. */
 static json_t *step_reply(const struct episode *ep) {
-    const struct episode_step *st = &ep->steps[ep->nsteps - 1];
+    const struct episode_step *st = ep->steps[ep->nsteps - 1];
 
     return json_pack("{s:I, s:O, s:o*, s:f, s:b, s:f}", "step", (json_int_t)ep->nsteps,
                      "observation", st->observation, "judgement", judgement_json(st), "reward",
@@ -200,43 +332,52 @@ int episode_step_call(struct episode *ep, const char *name, const json_t *args,
                       json_t **reply, int *finished) {
     struct judge_call c;
     struct judge_verdict v, lim;
-    struct episode_step *st;
-    json_t *action = NULL;
+    struct episode_step *st = NULL;
+    char shown[TG_TOOL_NAME_KEEP + 1]; /* the name as judged and kept: every tool's fits */
+    size_t nl = name ? utf8_prefix(name, strlen(name), TG_TOOL_NAME_KEEP) : 0;
     int rc;
 
     *reply = NULL;
     *finished = 0;
+    if (name)
+        memcpy(shown, name, nl);
+    shown[nl] = '\0';
     pthread_mutex_lock(&ep->mu);
     TG_ASSERT(ep->busy && ep->outcome == REWARD_RUNNING);
-    rc = steps_grow(ep);
-    if (rc)
-        goto fail;
-    action = json_pack("{s:{s:s, s:O}}", "tool_call", "name", name, "arguments",
-                       args ? (json_t *)args : json_null());
-    if (!action || !observation) {
+    st = step_new(ep);
+    if (!st || !observation) {
         rc = TG_ENOMEM;
         goto fail;
     }
     memset(&c, 0, sizeof(c));
-    c.tool = name;
+    c.tool = name ? shown : NULL;
     c.args = args;
     c.outcome = outcome;
     c.result = outcome == JUDGE_TOOL_OK ? result : NULL;
-    rc = judge_call(ep->task, &ep->js, &c, &v);
-    if (rc == TG_ESTATE)
-        rc = TG_EINTERNAL; /* max_steps ≤ TG_MAX_STEPS_LIMIT and done is checked at begin */
-    if (rc)
-        goto fail;
-    st = &ep->steps[ep->nsteps++];
-    memset(st, 0, sizeof(*st));
-    st->action = action;
+    /* judge on a copy of the state: nothing changes unless the step is committed */
+    {
+        struct judge_state js = ep->js;
+
+        rc = judge_call(ep->task, &js, &c, &v);
+        if (rc == TG_ESTATE)
+            rc = TG_EINTERNAL; /* max_steps ≤ TG_MAX_STEPS_LIMIT and done is checked at begin */
+        if (rc)
+            goto fail;
+        st->action = stored_action(shown, args, v.label == JUDGE_MALFORMED);
+        if (!st->action) {
+            rc = TG_ENOMEM;
+            goto fail;
+        }
+        ep->js = js;
+    }
     st->observation = observation;
+    observation = NULL;
     st->label = v.label;
     st->outcome = outcome;
     st->reward = reward_step(ep->rc, ep->mode, v.label);
     ep->call_labels[ep->ncalls++] = v.label;
     count_label(judge_label_name(v.label));
-    if ((int)ep->nsteps >= ep->max_steps && judge_step_limit(ep->task, &ep->js, &lim) == 0) {
+    if ((int)ep->nsteps + 1 >= ep->max_steps && judge_step_limit(ep->task, &ep->js, &lim) == 0) {
         struct reward_episode re;
         char buf[TG_ERR_MSG_MAX + 96];
 
@@ -253,6 +394,7 @@ int episode_step_call(struct episode *ep, const char *name, const json_t *args,
     } else {
         st->reason = strdup(v.reason);
     }
+    step_append(ep, st);
     ep->ret = current_return(ep);
     ep->busy = 0;
     *reply = step_reply(ep);
@@ -261,7 +403,7 @@ int episode_step_call(struct episode *ep, const char *name, const json_t *args,
 fail:
     ep->busy = 0;
     pthread_mutex_unlock(&ep->mu);
-    json_decref(action);
+    step_put(st);
     json_decref(observation);
     return rc;
 }
@@ -270,18 +412,20 @@ int episode_step_answer(struct episode *ep, const char *answer, json_t **reply, 
     struct judge_verdict v;
     struct episode_step *st;
     struct reward_episode re;
-    json_t *action = NULL, *obs = NULL;
+    json_t *obs;
     int rc;
 
     *reply = NULL;
     *finished = 0;
     pthread_mutex_lock(&ep->mu);
     TG_ASSERT(ep->busy && ep->outcome == REWARD_RUNNING);
-    rc = steps_grow(ep);
-    if (rc)
+    st = step_new(ep);
+    if (!st) {
+        rc = TG_ENOMEM;
         goto fail;
-    action = json_pack("{s:s}", "answer", answer);
-    if (!action) {
+    }
+    st->action = json_pack("{s:s}", "answer", answer);
+    if (!st->action) {
         rc = TG_ENOMEM;
         goto fail;
     }
@@ -289,9 +433,6 @@ int episode_step_answer(struct episode *ep, const char *answer, json_t **reply, 
     if (rc)
         goto fail;
     obs = json_pack("{s:b}", "correct", v.correct);
-    st = &ep->steps[ep->nsteps++];
-    memset(st, 0, sizeof(*st));
-    st->action = action;
     st->observation = obs ? obs : json_object();
     st->label = v.label;
     st->is_answer = 1;
@@ -302,6 +443,7 @@ int episode_step_answer(struct episode *ep, const char *answer, json_t **reply, 
     reward_view(ep, &re);
     st->reward = reward_final(ep->rc, ep->mode, &re);
     ep->ret = reward_return(ep->rc, ep->mode, &re);
+    step_append(ep, st);
     count_label(judge_label_name(v.label));
     if (v.premature_answer)
         count_label(judge_label_name(JUDGE_PREMATURE_ANSWER));
@@ -313,7 +455,7 @@ int episode_step_answer(struct episode *ep, const char *answer, json_t **reply, 
 fail:
     ep->busy = 0;
     pthread_mutex_unlock(&ep->mu);
-    json_decref(action);
+    step_put(st);
     return rc;
 }
 
@@ -338,41 +480,27 @@ int episode_fork(struct episode *src, long long at, struct episode **out, struct
         rc = TG_EINVAL;
         goto fail;
     }
-    ep->steps = calloc(at > 0 ? (size_t)at : 1, sizeof(*ep->steps));
-    if (!ep->steps) {
-        rc = TG_ENOMEM;
-        goto fail;
-    }
-    ep->cap = at > 0 ? (size_t)at : 1;
+    /* share the prefix's steps; rebuild the judge state by replaying them */
     for (size_t i = 0; i < (size_t)at; i++) {
-        const struct episode_step *s = &src->steps[i];
-        struct episode_step *d = &ep->steps[i];
-        const json_t *tc = json_object_get(s->action, "tool_call");
+        struct episode_step *st = src->steps[i];
+        const json_t *tc = json_object_get(st->action, "tool_call");
         struct judge_call c;
         struct judge_verdict v;
 
-        TG_ASSERT(!s->is_answer);
+        TG_ASSERT(!st->is_answer);
         memset(&c, 0, sizeof(c));
         c.tool = json_string_value(json_object_get(tc, "name"));
         c.args = json_object_get(tc, "arguments");
-        c.outcome = s->outcome;
-        c.result = s->outcome == JUDGE_TOOL_OK ? json_object_get(s->observation, "result") : NULL;
+        c.outcome = st->outcome;
+        c.result = st->outcome == JUDGE_TOOL_OK ? json_object_get(st->observation, "result") : NULL;
         rc = judge_call(ep->task, &ep->js, &c, &v);
         if (rc)
             goto fail;
-        TG_ASSERT(v.label == s->label); /* the judge is pure: replay gives the same labels */
-        d->action = json_deep_copy(s->action);
-        d->observation = json_deep_copy(s->observation);
-        d->reason = s->reason ? strdup(s->reason) : NULL;
-        d->label = s->label;
-        d->outcome = s->outcome;
-        d->reward = s->reward;
-        ep->nsteps++;
-        ep->call_labels[ep->ncalls++] = s->label;
-        if (!d->action || !d->observation || (s->reason && !d->reason)) {
-            rc = TG_ENOMEM;
-            goto fail;
-        }
+        TG_ASSERT(v.label == st->label); /* the judge is pure: replay gives the same labels */
+        atomic_fetch_add_explicit(&st->refs, 1, memory_order_relaxed);
+        ep->steps[ep->nsteps++] = st;
+        atomic_fetch_add_explicit(&ep->bytes, st->bytes, memory_order_relaxed);
+        ep->call_labels[ep->ncalls++] = st->label;
     }
     pthread_mutex_unlock(&src->mu);
     ep->ret = current_return(ep);
@@ -413,7 +541,7 @@ json_t *episode_json(struct episode *ep) {
         return NULL;
     pthread_mutex_lock(&ep->mu);
     for (size_t i = 0; i < ep->nsteps; i++) {
-        const struct episode_step *st = &ep->steps[i];
+        const struct episode_step *st = ep->steps[i];
 
         if (json_array_append_new(steps, json_pack("{s:O, s:O, s:o*, s:f}", "action", st->action,
                                                    "observation", st->observation, "judgement",
@@ -443,7 +571,10 @@ static int step_messages(json_t *msgs, const struct episode_step *st, size_t i) 
                             json_string_value(json_object_get(st->action, "answer"))));
     tc = json_object_get(st->action, "tool_call");
     snprintf(id, sizeof(id), "call_%zu", i + 1);
-    args = json_dumps(json_object_get(tc, "arguments"), JSON_COMPACT | JSON_ENCODE_ANY);
+    if (json_is_true(json_object_get(tc, "arguments_truncated"))) /* already JSON text */
+        args = strdup(json_string_value(json_object_get(tc, "arguments")));
+    else
+        args = json_dumps(json_object_get(tc, "arguments"), JSON_COMPACT | JSON_ENCODE_ANY);
     if (!args)
         return -1;
     rc = json_array_append_new(msgs, json_pack("{s:s, s:n, s:[{s:s, s:s, s:{s:O, s:s}}]}", "role",
@@ -470,7 +601,7 @@ json_t *episode_trajectory_json(struct episode *ep) {
                               json_pack("{s:s, s:s}", "role", "user", "content", ep->task->prompt)))
         goto out;
     for (size_t i = 0; i < ep->nsteps; i++) {
-        const struct episode_step *st = &ep->steps[i];
+        const struct episode_step *st = ep->steps[i];
         json_t *sj =
             json_pack("{s:s, s:f}", "label", judge_label_name(st->label), "reward", st->reward);
 
@@ -507,7 +638,7 @@ void episode_summarize(struct episode *ep, struct episode_summary *s) {
     s->tag = ep->tag;
     s->task = ep->task;
     for (size_t i = 0; i < ep->nsteps; i++) {
-        const struct episode_step *st = &ep->steps[i];
+        const struct episode_step *st = ep->steps[i];
 
         if (st->is_answer)
             continue;
@@ -557,80 +688,176 @@ struct ep_list {
     struct episode *head, *tail;
 };
 
+/* One client's share of the store: its stored episodes, in lists parallel to the store's. */
+struct ep_client {
+    char key[TG_CLIENT_KEY_MAX + 1];
+    struct ep_client *hnext;
+    size_t episodes;   /* stored episodes */
+    size_t unfinished; /* ... of which unfinished */
+    size_t bytes;      /* sum of their charged bytes */
+    struct ep_list active, finished;
+};
+
+#define CLIENT_BUCKETS 1024
+
 struct episode_store {
     pthread_mutex_t mu;
-    size_t max;
-    long long idle_us;
+    struct episode_store_limits lim;
+    long long idle_us, evict_idle_us;
     episode_clock_fn clock;
+    struct episode_budget *budget; /* bytes of stored episodes and of the steps they hold */
     struct episode **buckets;
     size_t nbuckets, count;
     struct ep_list active;   /* unfinished, least recently touched first */
     struct ep_list finished; /* finished, oldest finish first */
+    struct ep_client *clients[CLIENT_BUCKETS];
 };
 
-static void list_unlink(struct ep_list *l, struct episode *ep) {
-    if (ep->prev)
-        ep->prev->next = ep->next;
-    else
-        l->head = ep->next;
-    if (ep->next)
-        ep->next->prev = ep->prev;
-    else
-        l->tail = ep->prev;
-    ep->prev = ep->next = NULL;
+/* The links of ep in the store's lists (mine = 0) or in its client's (mine = 1). */
+static struct ep_link *link_of(struct episode *ep, int mine) {
+    return mine ? &ep->mine : &ep->all;
 }
 
-static void list_push(struct ep_list *l, struct episode *ep) {
-    ep->prev = l->tail;
-    ep->next = NULL;
+static void list_unlink(struct ep_list *l, struct episode *ep, int mine) {
+    struct ep_link *k = link_of(ep, mine);
+
+    if (k->prev)
+        link_of(k->prev, mine)->next = k->next;
+    else
+        l->head = k->next;
+    if (k->next)
+        link_of(k->next, mine)->prev = k->prev;
+    else
+        l->tail = k->prev;
+    k->prev = k->next = NULL;
+}
+
+static void list_push(struct ep_list *l, struct episode *ep, int mine) {
+    struct ep_link *k = link_of(ep, mine);
+
+    k->prev = l->tail;
+    k->next = NULL;
     if (l->tail)
-        l->tail->next = ep;
+        link_of(l->tail, mine)->next = ep;
     else
         l->head = ep;
     l->tail = ep;
 }
 
-struct episode_store *episode_store_new(size_t max_episodes, int idle_sec, episode_clock_fn clock) {
+void episode_store_limits_defaults(struct episode_store_limits *l) {
+    memset(l, 0, sizeof(*l));
+    l->max_episodes = TG_EPISODES_MAX;
+    l->idle_sec = TG_EPISODE_IDLE_SEC;
+    l->max_bytes = TG_EPISODE_BYTES_DEFAULT;
+    l->client_episodes = TG_EPISODES_MAX / TG_CLIENT_SHARE_DIV;
+    l->client_bytes = TG_EPISODE_BYTES_DEFAULT / TG_CLIENT_SHARE_DIV;
+    l->evict_idle_sec = TG_EVICT_IDLE_SEC;
+}
+
+struct episode_store *episode_store_new(const struct episode_store_limits *l,
+                                        episode_clock_fn clock) {
     struct episode_store *s;
     size_t nb = 1024;
 
-    if (max_episodes < 1 || idle_sec < 1)
+    if (!l || l->max_episodes < 1 || l->idle_sec < 1 || l->max_bytes < 1 ||
+        l->client_episodes < 1 || l->client_bytes < 1 || l->evict_idle_sec < 1)
         return NULL;
-    while (nb < max_episodes && nb < (1u << 20))
+    while (nb < l->max_episodes && nb < (1u << 20))
         nb *= 2;
     s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
     s->buckets = calloc(nb, sizeof(*s->buckets));
-    if (!s->buckets) {
+    s->budget = budget_new();
+    if (!s->buckets || !s->budget) {
+        free(s->buckets);
+        free(s->budget);
         free(s);
         return NULL;
     }
     s->nbuckets = nb;
-    s->max = max_episodes;
-    s->idle_us = (long long)idle_sec * 1000000LL;
+    s->lim = *l;
+    s->idle_us = (long long)l->idle_sec * 1000000LL;
+    s->evict_idle_us = (long long)l->evict_idle_sec * 1000000LL;
     s->clock = clock ? clock : tg_now_us;
     pthread_mutex_init(&s->mu, NULL);
     return s;
 }
 
-/* Unlink ep from the map and its list and drop the store's reference. Caller holds s->mu. */
+/* ---- clients (caller holds s->mu) ---- */
+
+static struct ep_client **client_slot(struct episode_store *s, const char *key) {
+    struct ep_client **pp = &s->clients[(size_t)hash_tg_str(key) & (CLIENT_BUCKETS - 1)];
+
+    while (*pp && strcmp((*pp)->key, key) != 0)
+        pp = &(*pp)->hnext;
+    return pp;
+}
+
+/* The client's record, created if absent (NULL on ENOMEM). */
+static struct ep_client *client_get(struct episode_store *s, const char *key) {
+    struct ep_client **pp = client_slot(s, key);
+
+    if (!*pp) {
+        *pp = calloc(1, sizeof(**pp));
+        if (*pp)
+            snprintf((*pp)->key, sizeof((*pp)->key), "%s", key);
+    }
+    return *pp;
+}
+
+/* Free a client record that holds no episode. */
+static void client_forget(struct episode_store *s, struct ep_client *c) {
+    struct ep_client **pp = client_slot(s, c->key);
+
+    TG_ASSERT(*pp == c && c->episodes == 0 && c->bytes == 0);
+    *pp = c->hnext;
+    free(c);
+}
+
+/* Count ep's current bytes against its client. */
+static void client_sync(struct episode *ep) {
+    size_t b = atomic_load_explicit(&ep->bytes, memory_order_relaxed);
+
+    ep->client->bytes += b - ep->charged;
+    ep->charged = b;
+}
+
+/* ---- membership (caller holds s->mu) ---- */
+
+static void gauges(struct episode_store *s) {
+    metrics_set("toolgym_episodes_in_memory", "", (double)s->count);
+    metrics_set("toolgym_episode_bytes", "",
+                (double)atomic_load_explicit(&s->budget->bytes, memory_order_relaxed));
+}
+
+/* Unlink ep from the map, its lists and its client, and drop the store's reference. */
 static void store_drop(struct episode_store *s, struct episode *ep) {
     struct episode **pp = &s->buckets[(size_t)hash_tg_str(ep->id) & (s->nbuckets - 1)];
+    struct ep_client *c = ep->client;
 
     while (*pp && *pp != ep)
         pp = &(*pp)->hnext;
     if (*pp)
         *pp = ep->hnext;
     ep->hnext = NULL;
-    list_unlink(ep->on_finished ? &s->finished : &s->active, ep);
+    list_unlink(ep->on_finished ? &s->finished : &s->active, ep, 0);
+    list_unlink(ep->on_finished ? &c->finished : &c->active, ep, 1);
+    c->bytes -= ep->charged;
+    c->episodes--;
+    if (!ep->on_finished)
+        c->unfinished--;
+    if (c->episodes == 0)
+        client_forget(s, c);
+    ep->client = NULL;
+    ep->charged = 0;
     ep->in_store = 0;
     s->count--;
-    metrics_set("toolgym_episodes_in_memory", "", (double)s->count);
     episode_put(ep);
+    gauges(s);
 }
 
-/* Expire idle unfinished episodes. Caller holds s->mu. */
+/* Expire idle unfinished episodes. */
 static size_t store_expire(struct episode_store *s, long long now) {
     size_t n = 0;
 
@@ -643,6 +870,83 @@ static size_t store_expire(struct episode_store *s, long long now) {
     return n;
 }
 
+/* Move ep to the tail of its unfinished lists (it was just touched). */
+static void store_touch(struct episode_store *s, struct episode *ep, long long now) {
+    ep->touched_us = now;
+    if (!ep->on_finished) {
+        list_unlink(&s->active, ep, 0);
+        list_push(&s->active, ep, 0);
+        list_unlink(&ep->client->active, ep, 1);
+        list_push(&ep->client->active, ep, 1);
+    }
+}
+
+/* ---- eviction under pressure (caller holds s->mu) ---- */
+
+enum { ANY_EPISODE, UNFINISHED_ONLY };
+
+/*
+ * Evict one episode to relieve pressure: of client c (or of the whole store when c is NULL),
+ * the oldest finished one (unless `which` is UNFINISHED_ONLY), else the least recently touched
+ * unfinished one if it has been idle for evict_idle_sec. Returns 1 if one was evicted.
+ */
+static int evict_one(struct episode_store *s, struct ep_client *c, int which, long long now) {
+    struct episode *fin = c ? c->finished.head : s->finished.head;
+    struct episode *idle = c ? c->active.head : s->active.head;
+
+    if (which == ANY_EPISODE && fin) {
+        store_drop(s, fin);
+        metrics_inc("toolgym_episodes_evicted_total", "", 1);
+        return 1;
+    }
+    if (idle && now - idle->touched_us >= s->evict_idle_us) {
+        store_drop(s, idle);
+        metrics_inc("toolgym_episodes_evicted_unfinished_total", "", 1);
+        return 1;
+    }
+    return 0;
+}
+
+static size_t budget_bytes(const struct episode_store *s) {
+    return atomic_load_explicit(&s->budget->bytes, memory_order_relaxed);
+}
+
+/*
+ * Make room for `need` more bytes (and, when adding, one more episode) for the client with
+ * this key. Returns 0, TG_ERANGE (the client's quota) or TG_EBUSY (the store's limits).
+ */
+static int make_room(struct episode_store *s, const char *key, size_t need, size_t need_actual,
+                     int adding, long long now) {
+    struct ep_client *c;
+
+    if (need > s->lim.client_bytes)
+        return TG_ERANGE;
+    while ((c = *client_slot(s, key)) != NULL) {
+        if (adding && c->unfinished >= s->lim.client_episodes) {
+            if (!evict_one(s, c, UNFINISHED_ONLY, now))
+                return TG_ERANGE;
+        } else if (c->bytes + need > s->lim.client_bytes) {
+            if (!evict_one(s, c, ANY_EPISODE, now))
+                return TG_ERANGE;
+        } else {
+            break;
+        }
+    }
+    while ((adding && s->count >= s->lim.max_episodes) ||
+           budget_bytes(s) + need_actual > s->lim.max_bytes)
+        if (!evict_one(s, NULL, ANY_EPISODE, now))
+            return TG_EBUSY;
+    return 0;
+}
+
+static void refused(int rc) {
+    metrics_inc(rc == TG_ERANGE ? "toolgym_episodes_quota_refused_total"
+                                : "toolgym_episodes_refused_total",
+                "", 1);
+}
+
+/* ---- the API ---- */
+
 void episode_store_free(struct episode_store *s) {
     if (!s)
         return;
@@ -651,39 +955,89 @@ void episode_store_free(struct episode_store *s) {
     while (s->finished.head)
         store_drop(s, s->finished.head);
     pthread_mutex_destroy(&s->mu);
+    budget_release(s->budget, 0);
     free(s->buckets);
     free(s);
 }
 
-int episode_store_add(struct episode_store *s, struct episode *ep) {
+int episode_store_add(struct episode_store *s, struct episode *ep, const char *client) {
     long long now = s->clock();
+    char key[TG_CLIENT_KEY_MAX + 1];
+    size_t need = atomic_load_explicit(&ep->bytes, memory_order_relaxed);
+    struct ep_client *c;
     size_t b;
+    int rc;
 
+    snprintf(key, sizeof(key), "%s", client ? client : "");
     pthread_mutex_lock(&s->mu);
+    TG_ASSERT(!ep->in_store && !ep->budget);
     store_expire(s, now);
-    if (s->count >= s->max) {
-        if (!s->finished.head) {
-            pthread_mutex_unlock(&s->mu);
-            metrics_inc("toolgym_episodes_refused_total", "", 1);
-            return TG_EBUSY;
-        }
-        store_drop(s, s->finished.head);
-        metrics_inc("toolgym_episodes_evicted_total", "", 1);
+    rc = make_room(s, key, need, sizeof(*ep), 1, now);
+    c = rc ? NULL : client_get(s, key);
+    if (!c) {
+        pthread_mutex_unlock(&s->mu);
+        if (rc)
+            refused(rc);
+        return rc ? rc : TG_ENOMEM;
     }
     episode_ref(ep);
+    ep->budget = budget_charge(s->budget, sizeof(*ep));
     b = (size_t)hash_tg_str(ep->id) & (s->nbuckets - 1);
     ep->hnext = s->buckets[b];
     s->buckets[b] = ep;
     ep->in_store = 1;
     ep->touched_us = now;
     ep->on_finished = 0;
-    list_push(&s->active, ep);
+    ep->client = c;
+    ep->charged = 0;
+    c->episodes++;
+    c->unfinished++;
+    client_sync(ep);
+    list_push(&s->active, ep, 0);
+    list_push(&c->active, ep, 1);
     s->count++;
-    metrics_set("toolgym_episodes_in_memory", "", (double)s->count);
+    gauges(s);
     pthread_mutex_unlock(&s->mu);
     /* a fork of a finished prefix is still open; an episode added already done (never in
-     * practice) is moved to the finished list by the caller through episode_store_finished */
+     * practice) is moved to the finished list by the caller through episode_store_update */
     return 0;
+}
+
+int episode_store_admit(struct episode_store *s, struct episode *ep) {
+    long long now = s->clock();
+    char key[TG_CLIENT_KEY_MAX + 1];
+    int rc = 0;
+
+    pthread_mutex_lock(&s->mu);
+    if (ep->in_store) {
+        client_sync(ep);
+        snprintf(key, sizeof(key), "%s", ep->client->key);
+        ep->touched_us = now; /* never its own victim */
+        rc = make_room(s, key, 1, 1, 0, now);
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (rc)
+        refused(rc);
+    return rc;
+}
+
+void episode_store_update(struct episode_store *s, struct episode *ep) {
+    int done = episode_done(ep);
+
+    pthread_mutex_lock(&s->mu);
+    if (ep->in_store) {
+        client_sync(ep);
+        if (done && !ep->on_finished) {
+            list_unlink(&s->active, ep, 0);
+            list_unlink(&ep->client->active, ep, 1);
+            ep->on_finished = 1;
+            ep->client->unfinished--;
+            list_push(&s->finished, ep, 0);
+            list_push(&ep->client->finished, ep, 1);
+        }
+        gauges(s);
+    }
+    pthread_mutex_unlock(&s->mu);
 }
 
 static struct episode *store_find(struct episode_store *s, const char *id) {
@@ -703,11 +1057,7 @@ struct episode *episode_store_get(struct episode_store *s, const char *id) {
     ep = store_find(s, id);
     if (ep) {
         episode_ref(ep);
-        ep->touched_us = now;
-        if (!ep->on_finished) { /* keep the unfinished list in touch order */
-            list_unlink(&s->active, ep);
-            list_push(&s->active, ep);
-        }
+        store_touch(s, ep, now);
     }
     pthread_mutex_unlock(&s->mu);
     return ep;
@@ -724,16 +1074,6 @@ int episode_store_remove(struct episode_store *s, const char *id) {
     return ep ? 0 : TG_ENOTFOUND;
 }
 
-void episode_store_finished(struct episode_store *s, struct episode *ep) {
-    pthread_mutex_lock(&s->mu);
-    if (ep->in_store && !ep->on_finished) {
-        list_unlink(&s->active, ep);
-        ep->on_finished = 1;
-        list_push(&s->finished, ep);
-    }
-    pthread_mutex_unlock(&s->mu);
-}
-
 size_t episode_store_count(struct episode_store *s) {
     size_t n;
 
@@ -741,6 +1081,23 @@ size_t episode_store_count(struct episode_store *s) {
     n = s->count;
     pthread_mutex_unlock(&s->mu);
     return n;
+}
+
+size_t episode_store_bytes(struct episode_store *s) {
+    return budget_bytes(s);
+}
+
+void episode_store_client(struct episode_store *s, const char *client, size_t *unfinished,
+                          size_t *bytes) {
+    char key[TG_CLIENT_KEY_MAX + 1];
+    struct ep_client *c;
+
+    snprintf(key, sizeof(key), "%s", client ? client : "");
+    pthread_mutex_lock(&s->mu);
+    c = *client_slot(s, key);
+    *unfinished = c ? c->unfinished : 0;
+    *bytes = c ? c->bytes : 0;
+    pthread_mutex_unlock(&s->mu);
 }
 
 size_t episode_store_expire(struct episode_store *s) {

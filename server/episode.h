@@ -6,22 +6,38 @@
  * This module applies judged steps (calling the judge and the reward functions), ends an
  * episode on an answer or at max_steps (step_limit), forks an episode at step k (by replaying
  * the pure judge over the first k steps), and renders the episode for GET /v1/episodes/{id},
- * for the trajectory log (OpenAI chat messages) and for reports. The store keeps episodes in
- * memory keyed by a random 128-bit hex id, thread-safe, bounded:
- *   - at most max_episodes; when full, finished episodes are evicted oldest-finished first;
- *     if every stored episode is unfinished, the add is refused (TG_EBUSY: 503 overloaded)
- *     rather than killing a live episode;
- *   - an unfinished episode not touched (get) for idle_sec expires and is removed.
+ * for the trajectory log (OpenAI chat messages) and for reports.
+ *
+ * What a step stores is bounded: a malformed call keeps at most TG_STEP_ARGS_KEEP bytes of its
+ * arguments (as a truncated JSON text, flagged "arguments_truncated") and TG_TOOL_NAME_KEEP
+ * bytes of its tool name; every other part of a step is bounded by a tool's schema and output
+ * limits. A committed step is immutable and reference counted: a fork shares the steps of its
+ * prefix with its source instead of copying them, so a fork costs one episode struct whatever
+ * its length.
+ *
+ * The store keeps episodes in memory keyed by a random 128-bit hex id, thread-safe, bounded
+ * (struct episode_store_limits):
+ *   - at most max_episodes episodes and max_bytes bytes (steps shared by forks counted once);
+ *   - per client (an API key, or an address when keys are off): at most client_episodes
+ *     unfinished episodes and client_bytes bytes (here a fork counts its whole prefix, so
+ *     forking cannot hide memory from the quota);
+ *   - under pressure, room is made by evicting finished episodes (oldest finish first), then
+ *     unfinished episodes idle for at least evict_idle_sec (least recently touched first):
+ *     the client's own for a client quota, anyone's for the store's limits. If that is not
+ *     enough the add or step is refused: TG_ERANGE for a client quota (429), TG_EBUSY for the
+ *     store (503). A live episode (touched within evict_idle_sec) is never evicted;
+ *   - an unfinished episode not touched for idle_sec expires and is removed.
  * Expiry runs lazily on every add and get (the unfinished list is kept in touch order, so a
- * sweep is O(expired)).
+ * sweep is O(expired)). Bytes are estimates of heap use (JSON nodes, strings, structs).
  * What it does not do: HTTP, run tools (the caller runs the tool and passes its outcome), or
  * write the trajectory log (the caller appends episode_trajectory_json).
  *
- * Concurrency: the store has one mutex for the map and lists (held for a hash probe or a list
- * splice); each episode has its own mutex for its steps. Lock order: episode, then store.
- * Episodes are reference counted; a get returns a reference that the caller drops with
- * episode_put. One step at a time per episode: episode_step_begin marks it busy, so a
- * concurrent step on the same episode is refused (TG_EBUSY) instead of racing.
+ * Concurrency: the store has one mutex for the map, lists and client records (held for a hash
+ * probe, a list splice or an eviction); each episode has its own mutex for its steps. Lock
+ * order: episode, then store. Episodes and steps are reference counted; a get returns a
+ * reference that the caller drops with episode_put. One step at a time per episode:
+ * episode_step_begin marks it busy, so a concurrent step on the same episode is refused
+ * (TG_EBUSY) instead of racing.
  */
 #ifndef TG_EPISODE_H
 #define TG_EPISODE_H
@@ -39,15 +55,29 @@
 
 #define EPISODE_ID_LEN 32 /* hex characters of an id (128 random bits) */
 
+struct episode_budget; /* the store's byte count, shared by the steps charged to it */
+
+/* One committed step. Immutable once committed, shared by the forks that hold it. */
 struct episode_step {
-    json_t *action;      /* new: {"tool_call":{"name","arguments"}} or {"answer":"..."} */
-    json_t *observation; /* new: the tool response, or {"correct":bool} */
+    atomic_int refs;               /* episodes holding this step */
+    size_t bytes;                  /* estimated heap bytes of the step */
+    struct episode_budget *budget; /* the store it is charged to (a reference), or NULL */
+    json_t *action;                /* {"tool_call":{"name","arguments"[,"arguments_truncated"]}} or
+                                      {"answer":"..."} */
+    json_t *observation;           /* the tool response, or {"correct":bool} */
     enum judge_label label;
     enum judge_outcome outcome; /* tool calls: how the call went (replayed by fork) */
     int is_answer;
     int premature_answer; /* answers: flagged premature_answer */
     double reward;
-    char *reason; /* new */
+    char *reason;
+};
+
+struct ep_client;
+
+/* Links of an episode in one of the store's lists. */
+struct ep_link {
+    struct episode *prev, *next;
 };
 
 struct episode {
@@ -61,17 +91,22 @@ struct episode {
     pthread_mutex_t mu; /* guards everything down to the store bookkeeping */
     int busy;           /* a step is between episode_step_begin and its commit/abort */
     struct judge_state js;
-    struct episode_step *steps; /* nsteps committed steps */
-    size_t nsteps, cap;
+    struct episode_step *steps[TG_MAX_STEPS_LIMIT]; /* nsteps committed steps (references) */
+    size_t nsteps;
     enum judge_label call_labels[TG_MAX_STEPS_LIMIT]; /* labels of the tool calls, in order */
     size_t ncalls;
     enum reward_outcome outcome; /* REWARD_RUNNING until done */
     int premature_answer;
-    double ret; /* the return so far (reward_return) */
+    double ret;          /* the return so far (reward_return) */
+    atomic_size_t bytes; /* this struct plus every step it holds, shared ones included */
 
     /* store bookkeeping: guarded by the store's mutex */
-    struct episode *hnext;       /* hash chain */
-    struct episode *prev, *next; /* the unfinished (touch order) or finished list */
+    struct episode_budget *budget; /* charged with this struct once stored (a reference) */
+    struct episode *hnext;         /* hash chain */
+    struct ep_link all;            /* the store's unfinished (touch order) or finished list */
+    struct ep_link mine;           /* the same list of its client */
+    struct ep_client *client;      /* NULL once out of the store */
+    size_t charged;                /* bytes counted in client->bytes */
     int in_store, on_finished;
     long long touched_us;
     atomic_int refs;
@@ -173,22 +208,55 @@ struct episode_store;
 /* episode_clock_fn — monotonic microseconds; tests substitute their own. */
 typedef long long (*episode_clock_fn)(void);
 
-/*
- * episode_store_new — an empty store holding at most max_episodes (≥ 1) episodes; unfinished
- * episodes expire after idle_sec (≥ 1) without a touch. clock NULL: tg_now_us. Returns a new
- * store or NULL on ENOMEM.
- */
-struct episode_store *episode_store_new(size_t max_episodes, int idle_sec, episode_clock_fn clock);
+/* The store's bounds (see the top of this file). Every field ≥ 1. */
+struct episode_store_limits {
+    size_t max_episodes;    /* episodes held */
+    int idle_sec;           /* an unfinished episode expires after this long untouched */
+    size_t max_bytes;       /* estimated bytes held (steps shared by forks counted once) */
+    size_t client_episodes; /* unfinished episodes one client may hold */
+    size_t client_bytes;    /* bytes one client's episodes may hold (a fork counts its prefix) */
+    int evict_idle_sec;     /* under pressure, unfinished episodes idle this long are evicted */
+};
 
-/* episode_store_free — drop the store's references and free it. Accepts NULL. */
+/* episode_store_limits_defaults — the defaults of limits.h: TG_EPISODES_MAX,
+ * TG_EPISODE_IDLE_SEC, TG_EPISODE_BYTES_DEFAULT, a client 1/TG_CLIENT_SHARE_DIV of each, and
+ * TG_EVICT_IDLE_SEC. */
+void episode_store_limits_defaults(struct episode_store_limits *l);
+
+/*
+ * episode_store_new — an empty store with limits *l (copied; every field ≥ 1). clock NULL:
+ * tg_now_us. Returns a new store or NULL on ENOMEM or a zero limit.
+ */
+struct episode_store *episode_store_new(const struct episode_store_limits *l,
+                                        episode_clock_fn clock);
+
+/* episode_store_free — drop the store's references and free it. Episodes and steps still
+ * referenced elsewhere stay valid (their byte count outlives the store). Accepts NULL. */
 void episode_store_free(struct episode_store *s);
 
 /*
- * episode_store_add — insert ep (the store takes its own reference; the caller keeps
- * theirs). Expires idle episodes first; if the store is full, evicts the oldest finished
- * episode; if all are unfinished, returns TG_EBUSY. Returns 0 or TG_EBUSY. Thread-safe.
+ * episode_store_add — insert ep for client (borrowed; at most TG_CLIENT_KEY_MAX bytes are
+ * used; NULL: one anonymous client). The store takes its own reference; the caller keeps
+ * theirs. Expires idle episodes, then makes room as the top of this file says. Returns 0;
+ * TG_ERANGE when the client is at its quota and none of its episodes can be evicted;
+ * TG_EBUSY when the store is full and nothing can be evicted; TG_ENOMEM. Thread-safe.
  */
-int episode_store_add(struct episode_store *s, struct episode *ep);
+int episode_store_add(struct episode_store *s, struct episode *ep, const char *client);
+
+/*
+ * episode_store_admit — before a step of ep (already stored and touched): make room for it
+ * when its client or the store is at or over its byte limit. Returns 0, TG_ERANGE (client
+ * quota) or TG_EBUSY (store full). A step admitted may take its episode past a limit by at
+ * most one step's bytes. An episode no longer stored is admitted. Thread-safe.
+ */
+int episode_store_admit(struct episode_store *s, struct episode *ep);
+
+/*
+ * episode_store_update — after a step of ep was committed: count its new bytes against its
+ * client and, if the step ended the episode, move it to the finished lists (evictable).
+ * No-op if ep is no longer stored. Thread-safe (takes ep's mutex, then the store's).
+ */
+void episode_store_update(struct episode_store *s, struct episode *ep);
 
 /* episode_store_get — a new reference to the episode with this id (touching it), or NULL if
  * unknown, deleted, evicted or expired. Thread-safe. */
@@ -197,13 +265,15 @@ struct episode *episode_store_get(struct episode_store *s, const char *id);
 /* episode_store_remove — remove the episode with this id. 0 or TG_ENOTFOUND. Thread-safe. */
 int episode_store_remove(struct episode_store *s, const char *id);
 
-/* episode_store_finished — ep has ended: move it to the finished list (evictable). No-op if
- * ep is no longer stored. Thread-safe. */
-void episode_store_finished(struct episode_store *s, struct episode *ep);
-
-/* episode_store_count — episodes held. episode_store_expire — run expiry now and return how
- * many expired. Thread-safe. */
+/* episode_store_count — episodes held. episode_store_bytes — estimated bytes held by the
+ * store's episodes and the steps they share (and by episodes it dropped that are still
+ * referenced). episode_store_client — unfinished episodes and bytes counted for a client
+ * (0 and 0 if it holds none). episode_store_expire — run expiry now and return how many
+ * expired. Thread-safe. */
 size_t episode_store_count(struct episode_store *s);
+size_t episode_store_bytes(struct episode_store *s);
+void episode_store_client(struct episode_store *s, const char *client, size_t *unfinished,
+                          size_t *bytes);
 size_t episode_store_expire(struct episode_store *s);
 
 #endif

@@ -1,8 +1,11 @@
 /*
  * http.c — the libmicrohttpd daemon and everything between a socket and a route handler:
  * the route table, per-request state (allocated on the first callback, freed in the
- * completion callback), body limits, authentication, content-type and JSON checks,
- * deferral of slow work with suspend/resume, the error shape, request logs and metrics.
+ * completion callback), request framing checks, body limits, authentication (bearer keys,
+ * compared in constant time), content-type and JSON checks, deferral of slow work with
+ * suspend/resume, the error shape, access logs (escaped) and metrics, and connection
+ * hygiene: a per-address connection cap and a watcher thread that closes connections whose
+ * headers arrive too slowly.
  *
  * It does not implement any endpoint itself (see api.c, api_episodes.c).
  */
@@ -13,11 +16,13 @@
 #include <netinet/in.h>
 #include <microhttpd.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "server/api.h"
@@ -178,6 +183,8 @@ static enum MHD_Result send_reply(struct http_req *rq, struct http_reply *rp) {
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     if (rp->allow[0])
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rp->allow);
+    if (rp->close)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     if (rp->retry_after > 0) {
         char ra[16];
 
@@ -199,6 +206,54 @@ static enum MHD_Result reply_error(struct http_req *rq, unsigned status, const c
     memset(&rp, 0, sizeof(rp));
     http_error(&rp, status, code, "%s", msg);
     return send_reply(rq, &rp);
+}
+
+/* ---- clients and logs ------------------------------------------------------------------ */
+
+void http_client_id(struct http_req *rq, char *buf, size_t n) {
+    const union MHD_ConnectionInfo *ci;
+    char addr[INET6_ADDRSTRLEN] = "?";
+
+    if (rq->key_index >= 0) {
+        snprintf(buf, n, "key:%d", rq->key_index);
+        return;
+    }
+    ci = MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, addr,
+                      sizeof(addr));
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, addr,
+                      sizeof(addr));
+    }
+    snprintf(buf, n, "addr:%s", addr);
+}
+
+char *http_log_escape(const char *in, char *out, size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+
+    for (; *in; in++) {
+        unsigned char c = (unsigned char)*in;
+
+        if (c > 0x20 && c < 0x7f && c != '\\') {
+            if (o + 1 >= n)
+                break;
+            out[o++] = (char)c;
+        } else {
+            if (o + 4 >= n)
+                break;
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        }
+    }
+    out[o] = '\0';
+    return out;
 }
 
 /* ---- deferral -------------------------------------------------------------------------- */
@@ -273,6 +328,191 @@ int http_run_job(struct http_req *rq, struct http_reply *rp, int queued, runq_jo
     return rc;
 }
 
+/* ---- connection deadlines ------------------------------------------------------------- */
+
+/*
+ * libmicrohttpd's connection timeout is an idle timeout: a client that sends one header byte
+ * every few seconds keeps a connection forever. The watcher gives every connection a deadline
+ * instead: the request line and headers must arrive within header_timeout of the connection's
+ * start (or of the next request line's arrival on a kept-alive connection), and the next
+ * request line within TG_CONN_TIMEOUT_SEC of the last reply. While a request's body is read
+ * and handled there is no deadline (body size is bounded; handlers run on their own).
+ * A thread checks the deadlines four times a second and shuts a late connection's socket
+ * down; libmicrohttpd then sees the end of stream and closes it the usual way.
+ */
+enum conn_phase { CONN_HEADERS, CONN_REQUEST, CONN_WAIT_LINE };
+
+struct conn {
+    struct conn *prev, *next;
+    int fd;
+    enum conn_phase phase; /* touched only by the connection's own MHD thread */
+    atomic_llong deadline; /* microseconds (tg_now_us); 0: none */
+};
+
+struct http_watch {
+    pthread_mutex_t mu; /* guards the list; held while a socket is shut down */
+    pthread_cond_t cv;
+    pthread_t thread;
+    int running, stop;
+    struct conn *head;
+    long long header_us, wait_us;
+};
+
+#define WATCH_TICK_MS 250
+
+static void *watch_main(void *arg) {
+    struct http_watch *w = arg;
+
+    pthread_mutex_lock(&w->mu);
+    while (!w->stop) {
+        struct timespec ts;
+        long long now = tg_now_us();
+        size_t late = 0;
+
+        for (struct conn *c = w->head; c; c = c->next) {
+            long long d = atomic_load(&c->deadline);
+
+            if (d && now >= d) {
+                atomic_store(&c->deadline, 0);
+                shutdown(c->fd, SHUT_RDWR); /* the fd is open: CLOSED needs w->mu first */
+                late++;
+            }
+        }
+        if (late)
+            metrics_inc("toolgym_http_slow_connections_closed_total", "", (double)late);
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += WATCH_TICK_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+static struct conn *conn_of(struct MHD_Connection *conn) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+    return ci ? ci->socket_context : NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+    struct server *s = cls;
+    struct http_watch *w = s->watch;
+    struct conn *c = *socket_context;
+
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+        c = calloc(1, sizeof(*c));
+        if (!c || !ci) { /* unwatched: libmicrohttpd's idle timeout still applies */
+            free(c);
+            return;
+        }
+        c->fd = ci->connect_fd;
+        c->phase = CONN_HEADERS;
+        atomic_init(&c->deadline, tg_now_us() + w->header_us);
+        pthread_mutex_lock(&w->mu);
+        c->next = w->head;
+        if (w->head)
+            w->head->prev = c;
+        w->head = c;
+        pthread_mutex_unlock(&w->mu);
+        *socket_context = c;
+        return;
+    }
+    if (!c) /* MHD_CONNECTION_NOTIFY_CLOSED, before libmicrohttpd closes the socket */
+        return;
+    pthread_mutex_lock(&w->mu);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    pthread_mutex_unlock(&w->mu);
+    free(c);
+    *socket_context = NULL;
+}
+
+/* Called by libmicrohttpd when a request line has arrived: its headers' clock starts. */
+static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *conn) {
+    struct server *s = cls;
+    struct conn *c = conn_of(conn);
+
+    (void)uri;
+    if (c && c->phase == CONN_WAIT_LINE) {
+        c->phase = CONN_HEADERS;
+        atomic_store(&c->deadline, tg_now_us() + s->watch->header_us);
+    }
+    return NULL; /* the request state is made in on_request */
+}
+
+/* The headers are complete: no deadline while the body is read and the request handled. */
+static void watch_headers_done(struct MHD_Connection *conn) {
+    struct conn *c = conn_of(conn);
+
+    if (c) {
+        c->phase = CONN_REQUEST;
+        atomic_store(&c->deadline, 0);
+    }
+}
+
+/* A reply went out: the next request line must come within TG_CONN_TIMEOUT_SEC. */
+static void watch_wait_next(struct server *s, struct MHD_Connection *conn) {
+    struct conn *c = conn_of(conn);
+
+    if (c) {
+        c->phase = CONN_WAIT_LINE;
+        atomic_store(&c->deadline, tg_now_us() + s->watch->wait_us);
+    }
+}
+
+static int watch_start(struct server *s, struct tg_error *err) {
+    struct http_watch *w = calloc(1, sizeof(*w));
+
+    if (!w) {
+        tg_error_set(err, "internal", "Out of memory.");
+        return TG_ENOMEM;
+    }
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    w->header_us = (long long)s->cfg.header_timeout_sec * 1000000LL;
+    w->wait_us = (long long)TG_CONN_TIMEOUT_SEC * 1000000LL;
+    s->watch = w;
+    if (pthread_create(&w->thread, NULL, watch_main, w) != 0) {
+        tg_error_set(err, "internal", "Cannot start the connection watcher.");
+        return TG_EIO;
+    }
+    w->running = 1;
+    return 0;
+}
+
+/* Stop the watcher thread and free it; every connection is closed by now. */
+static void watch_stop(struct server *s) {
+    struct http_watch *w = s->watch;
+
+    if (!w)
+        return;
+    if (w->running) {
+        pthread_mutex_lock(&w->mu);
+        w->stop = 1;
+        pthread_cond_signal(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+        pthread_join(w->thread, NULL);
+    }
+    TG_ASSERT(w->head == NULL);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    free(w);
+    s->watch = NULL;
+}
+
 /* ---- request lifecycle ----------------------------------------------------------------- */
 
 static int content_type_json(const char *ct) {
@@ -287,19 +527,200 @@ static int content_type_json(const char *ct) {
     return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
 }
 
-/* Constant-time comparison of the bearer key. */
-static int key_ok(const char *header, const char *key) {
-    const char *prefix = "Bearer ";
-    size_t kl = strlen(key), hl;
-    unsigned char diff = 0;
+/* ---- keys ------------------------------------------------------------------------------ */
 
-    if (!header || strncmp(header, prefix, strlen(prefix)) != 0)
+/*
+ * The index of the configured key an Authorization header carries, or -1. The scheme
+ * "Bearer" is matched case-insensitively. Every key is compared over all TG_API_KEY_MAX bytes
+ * with no early exit, so the time taken depends neither on where a guess goes wrong nor on
+ * which key (if any) it matches.
+ */
+static int key_match(const struct server *s, const char *h) {
+    size_t tl;
+    int found = -1;
+
+    if (!h)
+        return -1;
+    while (*h == ' ' || *h == '\t')
+        h++;
+    if (strncasecmp(h, "Bearer", 6) != 0 || (h[6] != ' ' && h[6] != '\t'))
+        return -1;
+    h += 6;
+    while (*h == ' ' || *h == '\t')
+        h++;
+    tl = strlen(h);
+    while (tl > 0 && (h[tl - 1] == ' ' || h[tl - 1] == '\t'))
+        tl--;
+    if (tl == 0 || tl > TG_API_KEY_MAX)
+        return -1;
+    for (size_t i = 0; i < s->nkeys; i++) {
+        const struct http_key *k = &s->keys[i];
+        unsigned diff = (unsigned)(k->len ^ tl);
+
+        for (size_t j = 0; j < TG_API_KEY_MAX; j++)
+            diff |= (unsigned char)((j < tl ? h[j] : 0) ^ k->key[j]);
+        if (diff == 0 && found < 0)
+            found = (int)i;
+    }
+    return found;
+}
+
+/* Add one key (trimmed, NUL-free); where names the option and line for errors. */
+static int key_add(struct server *s, const char *k, size_t n, const char *where,
+                   struct tg_error *err) {
+    if (n == 0 || n > TG_API_KEY_MAX) {
+        tg_error_set(err, "config", "%s: a key must be 1 to %d bytes.", where, TG_API_KEY_MAX);
+        return TG_EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)k[i] <= 0x20 || (unsigned char)k[i] >= 0x7f) {
+            tg_error_set(err, "config",
+                         "%s: a key must be printable ASCII without spaces (a bearer token).",
+                         where);
+            return TG_EINVAL;
+        }
+    }
+    if (s->nkeys >= TG_API_KEYS_MAX) {
+        tg_error_set(err, "config", "%s: more than %d API keys.", where, TG_API_KEYS_MAX);
+        return TG_EINVAL;
+    }
+    memset(&s->keys[s->nkeys], 0, sizeof(s->keys[0]));
+    memcpy(s->keys[s->nkeys].key, k, n);
+    s->keys[s->nkeys].len = n;
+    s->nkeys++;
+    return 0;
+}
+
+static int keys_from_file(struct server *s, const char *path, struct tg_error *err) {
+    char line[TG_API_KEY_LINE_MAX + 2], where[96];
+    struct stat st;
+    size_t before = s->nkeys;
+    int lineno = 0, rc = 0;
+    FILE *f = fopen(path, "r");
+
+    if (!f) {
+        tg_error_set(err, "config", "--api-key-file %.200s: %s.", path, strerror(errno));
+        return TG_EIO;
+    }
+    if (fstat(fileno(f), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) && !s->cfg.quiet)
+        fprintf(stderr, "toolgym: warning: --api-key-file %s is accessible to other users\n", path);
+    while (fgets(line, sizeof(line), f)) {
+        size_t n = strlen(line);
+        const char *k = line;
+
+        lineno++;
+        snprintf(where, sizeof(where), "--api-key-file line %d", lineno);
+        if (n > 0 && line[n - 1] != '\n' && !feof(f)) {
+            tg_error_set(err, "config", "%s: longer than %d bytes.", where, TG_API_KEY_LINE_MAX);
+            rc = TG_EINVAL;
+            break;
+        }
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ' ||
+                         line[n - 1] == '\t'))
+            n--;
+        while (n > 0 && (*k == ' ' || *k == '\t')) {
+            k++;
+            n--;
+        }
+        if (n == 0 || *k == '#')
+            continue;
+        if (memchr(k, '\0', n)) {
+            tg_error_set(err, "config", "%s: a NUL byte.", where);
+            rc = TG_EINVAL;
+            break;
+        }
+        rc = key_add(s, k, n, where, err);
+        if (rc)
+            break;
+    }
+    if (rc == 0 && ferror(f)) {
+        tg_error_set(err, "config", "--api-key-file %.200s: read error.", path);
+        rc = TG_EIO;
+    }
+    if (rc == 0 && s->nkeys == before) {
+        tg_error_set(err, "config", "--api-key-file %.200s holds no key.", path);
+        rc = TG_EINVAL;
+    }
+    explicit_bzero(line, sizeof(line));
+    fclose(f);
+    return rc;
+}
+
+int http_keys_load(struct server *s, struct tg_error *err) {
+    int rc = 0;
+
+    s->nkeys = 0;
+    if (!s->cfg.api_key && !s->cfg.api_key_file)
         return 0;
-    header += strlen(prefix);
-    hl = strlen(header);
-    for (size_t i = 0; i < kl; i++)
-        diff |= (unsigned char)(key[i] ^ (i < hl ? header[i] : 0));
-    return diff == 0 && hl == kl;
+    s->keys = calloc(TG_API_KEYS_MAX, sizeof(*s->keys));
+    if (!s->keys) {
+        tg_error_set(err, "internal", "Out of memory.");
+        return TG_ENOMEM;
+    }
+    if (s->cfg.api_key)
+        rc = key_add(s, s->cfg.api_key, strlen(s->cfg.api_key), "--api-key", err);
+    if (rc == 0 && s->cfg.api_key_file)
+        rc = keys_from_file(s, s->cfg.api_key_file, err);
+    return rc;
+}
+
+static void keys_wipe(struct server *s) {
+    if (s->keys)
+        explicit_bzero(s->keys, TG_API_KEYS_MAX * sizeof(*s->keys));
+    free(s->keys);
+    s->keys = NULL;
+    s->nkeys = 0;
+}
+
+/* ---- request framing ------------------------------------------------------------------- */
+
+struct framing {
+    int ncl, nte, cl_bad, cl_differ, te_other;
+    unsigned long long cl;
+};
+
+static enum MHD_Result framing_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value) {
+    struct framing *f = cls;
+
+    (void)kind;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        unsigned long long v = 0;
+        size_t n = strspn(value, "0123456789");
+
+        if (n == 0 || n > 19 || value[n] != '\0') {
+            f->cl_bad = 1;
+        } else {
+            for (size_t i = 0; i < n; i++)
+                v = v * 10 + (unsigned)(value[i] - '0');
+            if (f->ncl > 0 && v != f->cl)
+                f->cl_differ = 1;
+            f->cl = v;
+        }
+        f->ncl++;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->nte++;
+        if (strcasecmp(value, "chunked") != 0)
+            f->te_other = 1;
+    }
+    return MHD_YES;
+}
+
+/* The reason the request's framing is ambiguous (a request smuggling vector), or NULL. */
+static const char *framing_problem(struct MHD_Connection *conn) {
+    struct framing f;
+
+    memset(&f, 0, sizeof(f));
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, framing_iter, &f);
+    if (f.cl_bad)
+        return "A Content-Length header is not a decimal number.";
+    if (f.cl_differ)
+        return "Content-Length headers disagree.";
+    if (f.ncl > 0 && f.nte > 0)
+        return "Content-Length and Transfer-Encoding together are ambiguous.";
+    if (f.nte > 1 || f.te_other)
+        return "The only Transfer-Encoding accepted is a single \"chunked\".";
+    return NULL;
 }
 
 /* Checks that need only the headers; 0 to go on, else a reply was queued. */
@@ -312,7 +733,17 @@ static int check_headers(struct http_req *rq, enum MHD_Result *ret, char *allow)
     const char *ct =
         MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     unsigned long long len = 0;
+    const char *bad = framing_problem(rq->conn);
 
+    if (bad) {
+        struct http_reply rp;
+
+        memset(&rp, 0, sizeof(rp));
+        rp.close = 1; /* where this body ends is unknown: never read another request from it */
+        http_error(&rp, 400, "invalid_request", "%s", bad);
+        *ret = send_reply(rq, &rp);
+        return 1;
+    }
     if (!rq->route) {
         struct http_reply rp;
 
@@ -326,13 +757,14 @@ static int check_headers(struct http_req *rq, enum MHD_Result *ret, char *allow)
         *ret = send_reply(rq, &rp);
         return 1;
     }
-    if (s->cfg.api_key && !rq->route->public_ &&
-        !key_ok(
-            MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
-            s->cfg.api_key)) {
-        *ret = reply_error(rq, 401, "unauthorized",
-                           "A valid 'Authorization: Bearer <key>' header is required.");
-        return 1;
+    if (s->nkeys > 0) {
+        rq->key_index = key_match(s, MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
+                                                                 MHD_HTTP_HEADER_AUTHORIZATION));
+        if (rq->key_index < 0 && !rq->route->public_) {
+            *ret = reply_error(rq, 401, "unauthorized",
+                               "A valid 'Authorization: Bearer <key>' header is required.");
+            return 1;
+        }
     }
     if (cl) {
         char *end;
@@ -401,10 +833,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         rq = calloc(1, sizeof(*rq));
         if (!rq)
             return MHD_NO;
+        watch_headers_done(conn);
         rq->srv = s;
         dbuf_init(&rq->body, s->cfg.max_body);
         rq->conn = conn;
         rq->method = method;
+        rq->key_index = -1;
         rq->t0_us = tg_now_us();
         snprintf(rq->path, sizeof(rq->path), "%s", url);
         *con_cls = rq;
@@ -437,8 +871,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     long long us;
     char labels[160];
 
-    (void)conn;
     (void)toe;
+    watch_wait_next(s, conn);
     if (!rq)
         return;
     us = tg_now_us() - rq->t0_us;
@@ -447,8 +881,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     metrics_inc("toolgym_http_requests_total", labels, 1);
     snprintf(labels, sizeof(labels), "route=\"%s\"", rq->route ? rq->route->pattern : "other");
     metrics_observe("toolgym_http_request_seconds", labels, (double)us / 1e6);
-    if (!s->cfg.quiet)
-        fprintf(stderr, "%s %s %u %lldus\n", rq->method, rq->path, rq->status, us);
+    if (!s->cfg.quiet) {
+        char method[4 * 16 + 1], path[4 * TG_LOG_PATH_MAX + 1];
+
+        fprintf(stderr, "%s %s %u %lldus\n", http_log_escape(rq->method, method, sizeof(method)),
+                http_log_escape(rq->path, path, sizeof(path)), rq->status, us);
+    }
     json_decref(rq->json);
     dbuf_free(&rq->body);
     free(rq);
@@ -463,11 +901,16 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
     struct server *s = cls;
+    char msg[512], esc[4 * sizeof(msg)];
+    size_t n;
 
     if (s->cfg.quiet)
         return;
-    fputs("toolgym: microhttpd: ", stderr);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    n = strlen(msg);
+    while (n > 0 && msg[n - 1] == '\n')
+        msg[--n] = '\0';
+    fprintf(stderr, "toolgym: microhttpd: %s\n", http_log_escape(msg, esc, sizeof(esc)));
 }
 
 /*
@@ -504,7 +947,7 @@ int http_start(struct server *s, struct tg_error *err) {
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG;
     int threads = s->cfg.threads > 0 ? s->cfg.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    int fd;
+    int fd, rc;
 
     if (threads < 1)
         threads = 1;
@@ -526,19 +969,25 @@ int http_start(struct server *s, struct tg_error *err) {
     }
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->drained, NULL);
+    s->mu_init = 1;
+    rc = watch_start(s, err);
+    if (rc) {
+        close(fd);
+        return rc;
+    }
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)TG_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)TG_CONN_TIMEOUT_SEC,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+        s, MHD_OPTION_URI_LOG_CALLBACK, on_request_line, s, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)TG_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)s->cfg.conns_per_ip, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)TG_CONN_TIMEOUT_SEC,
         MHD_OPTION_END);
     if (!s->daemon) {
         tg_error_set(err, "bind", "Cannot start the HTTP daemon on %s:%d: %s.", s->cfg.host,
                      s->cfg.port, strerror(errno));
         close(fd);
-        pthread_mutex_destroy(&s->mu);
-        pthread_cond_destroy(&s->drained);
-        return TG_EIO;
+        return TG_EIO; /* http_stop stops the watcher and destroys the mutex */
     }
     s->port = ntohs(sa.sin_port);
     return 0;
@@ -548,20 +997,25 @@ void http_stop(struct server *s) {
     struct timespec deadline;
     MHD_socket fd;
 
-    if (!s->daemon)
-        return;
-    fd = MHD_quiesce_daemon(s->daemon);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += TG_SHUTDOWN_GRACE_MS / 1000;
-    pthread_mutex_lock(&s->mu);
-    while (s->inflight > 0)
-        if (pthread_cond_timedwait(&s->drained, &s->mu, &deadline) != 0)
-            break;
-    pthread_mutex_unlock(&s->mu);
-    MHD_stop_daemon(s->daemon);
-    s->daemon = NULL;
-    pthread_mutex_destroy(&s->mu);
-    pthread_cond_destroy(&s->drained);
+    if (s->daemon) {
+        fd = MHD_quiesce_daemon(s->daemon);
+        if (fd != MHD_INVALID_SOCKET)
+            close(fd);
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += TG_SHUTDOWN_GRACE_MS / 1000;
+        pthread_mutex_lock(&s->mu);
+        while (s->inflight > 0)
+            if (pthread_cond_timedwait(&s->drained, &s->mu, &deadline) != 0)
+                break;
+        pthread_mutex_unlock(&s->mu);
+        MHD_stop_daemon(s->daemon);
+        s->daemon = NULL;
+    }
+    watch_stop(s);
+    if (s->mu_init) {
+        pthread_mutex_destroy(&s->mu);
+        pthread_cond_destroy(&s->drained);
+        s->mu_init = 0;
+    }
+    keys_wipe(s);
 }

@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stddef.h>
 
+#include "base/limits.h"
 #include "server/runq.h"
 #include "server/server.h"
 #include "base/dbuf.h"
@@ -26,6 +27,13 @@ struct report;
 struct episode_store;
 struct trajlog;
 struct reward_config;
+struct http_watch;
+
+/* A bearer key, padded with zeros so that every comparison reads TG_API_KEY_MAX bytes. */
+struct http_key {
+    char key[TG_API_KEY_MAX];
+    size_t len;
+};
 
 /* The running server. Fields are read-only after server_start except where noted. */
 struct server {
@@ -34,6 +42,7 @@ struct server {
     struct runq *runq; /* slow tool calls (run_code) */
     int port;
     pthread_mutex_t mu;             /* guards inflight */
+    int mu_init;                    /* mu and drained are initialised */
     pthread_cond_t drained;         /* signalled when inflight drops to 0 */
     int inflight;                   /* requests between first callback and completion */
     int tools_ref;                  /* this server holds a reference on the tool registry */
@@ -42,6 +51,9 @@ struct server {
     struct trajlog *trajlog;        /* trajectory log or NULL */
     struct reward_config *reward;   /* reward weights */
     struct report *report;          /* accuracy totals for GET /v1/report */
+    struct http_key *keys;          /* nkeys accepted bearer keys (http_keys_load); none: open */
+    size_t nkeys;
+    struct http_watch *watch; /* connection deadlines (header timeout) */
 };
 
 #define HTTP_MAX_PARAMS 2
@@ -58,13 +70,14 @@ struct http_req {
     struct MHD_Connection *conn;
     const struct route *route;
     const char *method;                /* borrowed from libmicrohttpd */
-    char path[256];                    /* for logs; truncated */
+    char path[TG_LOG_PATH_MAX];        /* for logs; truncated */
     char params[HTTP_MAX_PARAMS][128]; /* {name} segments of the route, in order */
     struct dbuf body;                  /* the upload, at most max_body bytes; body.err when
                                           it went past that (or memory ran out): 413 */
     int has_body;
     json_t *json; /* parsed body (owned) or NULL when there is none */
     long long t0_us;
+    int key_index;          /* which of srv->keys the request carried; -1: none or keys off */
     unsigned status;        /* status sent, for the log */
     int async;              /* 0 none, 1 pending, 2 done */
     http_handler_fn finish; /* called when deferred work is done */
@@ -78,7 +91,29 @@ struct http_reply {
     const char *content_type; /* for text; JSON bodies are application/json */
     char allow[64];           /* Allow header value for 405 */
     int retry_after;          /* Retry-After seconds, when > 0 */
+    int close;                /* send Connection: close and close after the reply */
 };
+
+/* http_client_id — the client a request counts against for quotas, into buf (n bytes):
+ * "key:<i>" for the i-th configured API key, or "addr:<address>" when keys are off. */
+void http_client_id(struct http_req *rq, char *buf, size_t n);
+
+/*
+ * http_log_escape — in (NUL-terminated) into out (n ≥ 1 bytes, NUL-terminated, truncated to
+ * fit) with every byte outside printable ASCII 0x21..0x7e, and the backslash, written as
+ * \xHH, so that a request cannot forge or split an access-log line. Returns out. Pure.
+ */
+char *http_log_escape(const char *in, char *out, size_t n);
+
+/*
+ * http_keys_load — the accepted bearer keys: s->cfg.api_key and every key of
+ * s->cfg.api_key_file (one a line; blank lines and lines starting with '#' are skipped;
+ * surrounding whitespace is trimmed). Sets s->keys and s->nkeys (none when neither option is
+ * given). Returns 0, or TG_EINVAL/TG_EIO with *err naming the file and line (a key longer
+ * than TG_API_KEY_MAX, one with spaces or control characters, more than TG_API_KEYS_MAX keys,
+ * a file without keys). Start-up only. Keys are wiped when the server stops.
+ */
+int http_keys_load(struct server *s, struct tg_error *err);
 
 /* http_query — value of query parameter `key` (borrowed) or NULL. */
 const char *http_query(struct http_req *rq, const char *key);
@@ -115,10 +150,14 @@ int http_run_job(struct http_req *rq, struct http_reply *rp, int queued, runq_jo
                  void *arg, http_handler_fn finish, runq_job_fn drop);
 
 /*
- * http_start — start the daemon for s (cfg already in s->cfg; s->runq set). Sets s->port.
- * Returns 0 or TG_EIO/TG_EINVAL with *err. Start-up only.
+ * http_start — start the daemon for s (cfg already in s->cfg; s->runq set; keys loaded).
+ * Sets s->port. Connections are capped per address (cfg.conns_per_ip) and a watcher thread
+ * closes any connection whose request line and headers take longer than
+ * cfg.header_timeout_sec, or whose next request line does not arrive within
+ * TG_CONN_TIMEOUT_SEC of the last reply. Returns 0 or TG_EIO/TG_EINVAL with *err. Start-up
+ * only.
  * http_stop — stop accepting, wait up to TG_SHUTDOWN_GRACE_MS for in-flight requests, stop
- * the daemon. Safe on a server whose start failed.
+ * the daemon and the watcher, wipe the keys. Safe on a server whose start failed.
  */
 int http_start(struct server *s, struct tg_error *err);
 void http_stop(struct server *s);

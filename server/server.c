@@ -34,6 +34,10 @@ void server_config_defaults(struct server_config *c) {
     c->reward_mode = NULL; /* the reward config's mode (default judge) */
     c->max_episodes = TG_EPISODES_MAX;
     c->idle_sec = TG_EPISODE_IDLE_SEC;
+    c->max_episode_bytes = TG_EPISODE_BYTES_DEFAULT;
+    c->evict_idle_sec = TG_EVICT_IDLE_SEC;
+    c->conns_per_ip = TG_CONNS_PER_IP;
+    c->header_timeout_sec = TG_HEADER_TIMEOUT_SEC;
     c->sync_ms = 1000;
     c->uid_base = 0; /* auto: claimed at start-up so that servers on one host never share */
 }
@@ -126,12 +130,30 @@ static int load_tasks(struct server *s, struct tg_error *err) {
 /* Tasks, reward config, episode store, report totals and the trajectory log. */
 static int episodes_start(struct server *s, struct tg_error *err) {
     const struct server_config *c = &s->cfg;
+    struct episode_store_limits lim;
+    size_t share = TG_CLIENT_SHARE_DIV;
     int rc;
 
-    if (c->max_episodes < 1 || c->idle_sec < 1 || c->sync_ms < 0) {
-        tg_error_set(err, "config", "--max-episodes, --idle-sec and --sync-ms are out of range.");
+    if (c->max_episodes < 1 || c->idle_sec < 1 || c->sync_ms < 0 || c->max_episode_bytes < 1 ||
+        c->evict_idle_sec < 1) {
+        tg_error_set(err, "config",
+                     "--max-episodes, --idle-sec, --sync-ms, --max-episode-bytes and "
+                     "--evict-idle-sec are out of range.");
         return TG_EINVAL;
     }
+    /* with API keys the clients are the keys: one key's holder may use the whole store */
+    if (s->nkeys > 0 && s->nkeys < share)
+        share = s->nkeys;
+    lim.max_episodes = c->max_episodes;
+    lim.idle_sec = c->idle_sec;
+    lim.max_bytes = c->max_episode_bytes;
+    lim.client_episodes = c->client_episodes ? c->client_episodes : c->max_episodes / share;
+    lim.client_bytes = c->client_bytes ? c->client_bytes : c->max_episode_bytes / share;
+    lim.evict_idle_sec = c->evict_idle_sec;
+    if (lim.client_episodes < 1)
+        lim.client_episodes = 1;
+    if (lim.client_bytes < 1)
+        lim.client_bytes = 1;
     rc = load_tasks(s, err);
     if (rc)
         return rc;
@@ -151,7 +173,7 @@ static int episodes_start(struct server *s, struct tg_error *err) {
         tg_error_set(err, "config", "--reward-mode must be judge, torl or otc.");
         return TG_EINVAL;
     }
-    s->episodes = episode_store_new(c->max_episodes, c->idle_sec, NULL);
+    s->episodes = episode_store_new(&lim, NULL);
     s->report = report_new();
     if (!s->episodes || !s->report) {
         tg_error_set(err, "internal", "Out of memory.");
@@ -175,7 +197,9 @@ int server_start(const struct server_config *c, struct server **out, struct tg_e
     int workers, rc;
 
     *out = NULL;
-    if (c->max_body == 0 || c->run_queue < 0 || c->port < 0 || c->port > 65535) {
+    if (c->max_body == 0 || c->run_queue < 0 || c->port < 0 || c->port > 65535 ||
+        c->conns_per_ip < 0 || c->header_timeout_sec < 1 ||
+        c->header_timeout_sec > TG_CONN_TIMEOUT_MAX) {
         tg_error_set(err, "config", "Server options out of range.");
         return TG_EINVAL;
     }
@@ -192,6 +216,9 @@ int server_start(const struct server_config *c, struct server **out, struct tg_e
         if (datadir_find(dir, sizeof(dir), &derr) == 0)
             fprintf(stderr, "toolgym: data directory %s\n", dir);
     }
+    rc = http_keys_load(s, err);
+    if (rc)
+        goto fail;
     rc = tools_acquire(c, err);
     if (rc)
         goto fail;
@@ -214,6 +241,7 @@ int server_start(const struct server_config *c, struct server **out, struct tg_e
     *out = s;
     return 0;
 fail:
+    http_stop(s);
     runq_free(s->runq);
     episodes_stop(s);
     if (s->tools_ref)

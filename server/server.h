@@ -20,6 +20,9 @@ struct server_config {
     size_t max_body;           /* request body limit in bytes */
     int quiet;                 /* no per-request log lines */
     const char *api_key;       /* NULL: no auth; else Authorization: Bearer <key> required */
+    const char *api_key_file;  /* more keys, one a line (see http_keys_load); any is accepted */
+    int conns_per_ip;          /* concurrent connections from one address; 0: unlimited */
+    int header_timeout_sec;    /* request line and headers must arrive within this */
     const char *corpus;        /* search corpus JSONL; NULL: the data dir's */
     int unsafe_sandbox;        /* allow run_code without namespaces/seccomp */
     int run_workers;           /* concurrent code runs; 0: cores */
@@ -34,11 +37,17 @@ struct server_config {
     const char *reward_mode;   /* "judge", "torl", "otc"; NULL: the reward config's (judge) */
     size_t max_episodes;       /* episodes held in memory */
     int idle_sec;              /* unfinished episodes expire after this */
+    size_t max_episode_bytes;  /* estimated bytes the episode store holds */
+    size_t client_episodes;    /* unfinished episodes per client; 0: the default share */
+    size_t client_bytes;       /* episode bytes per client; 0: the default share */
+    int evict_idle_sec;        /* under pressure, unfinished episodes idle this long go */
 };
 
 struct server;
 
-/* server_config_defaults — fill *c with the defaults above. */
+/* server_config_defaults — fill *c with the defaults of limits.h. The default share of a
+ * client (client_episodes, client_bytes) is 1/TG_CLIENT_SHARE_DIV of the store's limits with
+ * keys off (clients are addresses), and 1/min(keys, TG_CLIENT_SHARE_DIV) with API keys. */
 void server_config_defaults(struct server_config *c);
 
 /*

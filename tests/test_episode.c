@@ -4,6 +4,7 @@
  */
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "server/episode.h"
@@ -153,13 +154,13 @@ TG_TEST(episode, fork_replays_the_prefix) {
     CU_ASSERT_FATAL(episode_fork(ep, 1, &f, &err) == 0);
     CU_ASSERT_STRING_NOT_EQUAL(f->id, ep->id);
     CU_ASSERT_EQUAL(f->nsteps, 1);
-    CU_ASSERT_EQUAL(f->steps[0].label, JUDGE_NECESSARY);
+    CU_ASSERT_EQUAL(f->steps[0]->label, JUDGE_NECESSARY);
     /* the judge state was rebuilt: the calculator step is now allowed */
     CU_ASSERT(call(f, "calculator", "{\"expression\":\"42\"}", "{\"value\":42}", &r, &fin) == 0);
     CU_ASSERT_STRING_EQUAL(reply_label(r), "necessary");
     json_decref(r);
     /* while the original's second search was redundant */
-    CU_ASSERT_EQUAL(ep->steps[1].label, JUDGE_REDUNDANT);
+    CU_ASSERT_EQUAL(ep->steps[1]->label, JUDGE_REDUNDANT);
     episode_put(f);
     CU_ASSERT(episode_step_begin(ep) == 0);
     episode_step_answer(ep, "1", &r, &fin);
@@ -179,6 +180,20 @@ static long long fake_clock(void) {
     return fake_now;
 }
 
+/* A store of max episodes with idle expiry, no byte pressure, no client quota reached before
+ * the store's own limit and no eviction of unfinished episodes. */
+static struct episode_store *store_new(size_t max, int idle_sec, episode_clock_fn clock) {
+    struct episode_store_limits l;
+
+    episode_store_limits_defaults(&l);
+    l.max_episodes = max;
+    l.idle_sec = idle_sec;
+    l.client_episodes = max + 1;
+    l.client_bytes = l.max_bytes;
+    l.evict_idle_sec = 100000;
+    return episode_store_new(&l, clock);
+}
+
 static struct episode *mk(const struct task *t, const struct reward_config *rc) {
     struct episode *ep = NULL;
 
@@ -194,7 +209,7 @@ static void finish(struct episode_store *s, struct episode *ep) {
         episode_step_answer(ep, "0", &r, &fin);
     json_decref(r);
     if (fin)
-        episode_store_finished(s, ep);
+        episode_store_update(s, ep);
 }
 
 TG_TEST(episode, store_evicts_finished_oldest_first) {
@@ -206,24 +221,24 @@ TG_TEST(episode, store_evicts_finished_oldest_first) {
     CU_ASSERT_FATAL(load_task(&t) == 0);
     reward_config_defaults(&rc);
     fake_now = 1000000;
-    s = episode_store_new(3, 60, fake_clock);
+    s = store_new(3, 60, fake_clock);
     CU_ASSERT_FATAL(s != NULL);
     for (int i = 0; i < 5; i++)
         e[i] = mk(&t, &rc);
     for (int i = 0; i < 3; i++)
-        CU_ASSERT(episode_store_add(s, e[i]) == 0);
+        CU_ASSERT(episode_store_add(s, e[i], "c") == 0);
     /* full of unfinished episodes: refused, nothing live is killed */
-    CU_ASSERT(episode_store_add(s, e[3]) == TG_EBUSY);
+    CU_ASSERT(episode_store_add(s, e[3], "c") == TG_EBUSY);
     CU_ASSERT_EQUAL(episode_store_count(s), 3);
     finish(s, e[2]); /* finished first */
     finish(s, e[0]);
-    CU_ASSERT(episode_store_add(s, e[3]) == 0);
+    CU_ASSERT(episode_store_add(s, e[3], "c") == 0);
     g = episode_store_get(s, e[2]->id);
     CU_ASSERT(g == NULL); /* the oldest finished went first */
     g = episode_store_get(s, e[0]->id);
     CU_ASSERT(g == e[0]);
     episode_put(g);
-    CU_ASSERT(episode_store_add(s, e[4]) == 0);
+    CU_ASSERT(episode_store_add(s, e[4], "c") == 0);
     CU_ASSERT(episode_store_get(s, e[0]->id) == NULL);
     g = episode_store_get(s, e[1]->id); /* unfinished: kept */
     CU_ASSERT(g == e[1]);
@@ -249,13 +264,13 @@ TG_TEST(episode, store_expires_idle_unfinished) {
     CU_ASSERT_FATAL(load_task(&t) == 0);
     reward_config_defaults(&rc);
     fake_now = 5000000;
-    s = episode_store_new(10, 10, fake_clock);
+    s = store_new(10, 10, fake_clock);
     a = mk(&t, &rc);
     b = mk(&t, &rc);
     c = mk(&t, &rc);
-    episode_store_add(s, a);
-    episode_store_add(s, b);
-    episode_store_add(s, c);
+    episode_store_add(s, a, "c");
+    episode_store_add(s, b, "c");
+    episode_store_add(s, c, "c");
     finish(s, c); /* finished episodes never expire */
     fake_now += 6000000;
     g = episode_store_get(s, a->id); /* touching a keeps it alive */
@@ -295,7 +310,7 @@ static void *worker_main(void *p) {
         struct episode *ep = mk(w->t, w->rc), *g;
         struct episode_summary sum;
 
-        if (episode_store_add(w->s, ep) != 0) {
+        if (episode_store_add(w->s, ep, "c") != 0) {
             w->refused++;
             episode_put(ep);
             continue;
@@ -328,7 +343,7 @@ TG_TEST(episode, store_concurrent_use) {
 
     CU_ASSERT_FATAL(load_task(&t) == 0);
     reward_config_defaults(&rc);
-    s = episode_store_new(64, 3600, NULL);
+    s = store_new(64, 3600, NULL);
     for (int i = 0; i < 8; i++) {
         memset(&w[i], 0, sizeof(w[i]));
         w[i].s = s;
@@ -503,4 +518,372 @@ TG_TEST(episode, report_by_task_tag) {
     report_free(rep);
     task_clear(&plain);
     task_clear(&tagged);
+}
+
+/* ---- bounded steps, shared prefixes, byte limits and client quotas (issue 9) ------------ */
+
+/* Commit a malformed call: an unknown tool, or a known one whose arguments broke its schema. */
+static int call_bad(struct episode *ep, const char *tool, json_t *args, enum judge_outcome oc) {
+    json_t *r = NULL;
+    int fin = 0, rc = episode_step_begin(ep);
+
+    if (rc == 0)
+        rc = episode_step_call(ep, tool, args, oc, NULL,
+                               json_pack("{s:b, s:s}", "ok", 0, "content", "error: bad"), &r, &fin);
+    json_decref(r);
+    return rc;
+}
+
+/* A string of n bytes: 'x' repeated, or "é" (2 bytes) repeated when utf8 is set. */
+static char *filler(size_t n, int utf8) {
+    char *p = malloc(n + 1);
+
+    for (size_t i = 0; i < n; i++)
+        p[i] = utf8 ? (i % 2 ? (char)0xa9 : (char)0xc3) : 'x';
+    p[n] = '\0';
+    return p;
+}
+
+/* 1 if s is valid UTF-8. */
+static int utf8_valid(const char *s) {
+    json_t *j = json_string(s); /* jansson checks */
+    int ok = j != NULL;
+
+    json_decref(j);
+    return ok;
+}
+
+TG_TEST(episode, malformed_steps_store_bounded_arguments) {
+    struct task t;
+    struct reward_config rc;
+    struct episode *ep = NULL;
+    char *big = filler(200000, 0), *name = malloc(5002), *wide = filler(5000, 1);
+    json_t *args_big = json_pack("{s:s}", "expression", big);
+    json_t *args_wide = json_pack("{s:s}", "qq", wide); /* the cut falls inside a character */
+    json_t *args_small = json_pack("{s:i}", "expr", 1);
+    json_t *view, *traj, *tc, *msgs;
+    const char *text;
+
+    name[0] = 'x'; /* then 2,500 "é" */
+    for (int i = 1; i < 5001; i += 2) {
+        name[i] = (char)0xc3;
+        name[i + 1] = (char)0xa9;
+    }
+    name[5001] = '\0';
+    CU_ASSERT_FATAL(load_task(&t) == 0 && args_big && args_wide && args_small);
+    reward_config_defaults(&rc);
+    CU_ASSERT_FATAL(episode_new(&t, &rc, REWARD_JUDGE, 8, NULL, &ep) == 0);
+    /* a tool-level failure of a 200 kB expression, an unknown 5 kB tool name, 2-byte
+     * characters cut at the limit, and small bad arguments */
+    CU_ASSERT_EQUAL(call_bad(ep, "calculator", args_big, JUDGE_TOOL_FAILED), 0);
+    CU_ASSERT_EQUAL(call_bad(ep, name, args_big, JUDGE_UNKNOWN_TOOL), 0);
+    CU_ASSERT_EQUAL(call_bad(ep, "search", args_wide, JUDGE_BAD_ARGS), 0);
+    CU_ASSERT_EQUAL(call_bad(ep, "calculator", args_small, JUDGE_BAD_ARGS), 0);
+    CU_ASSERT_EQUAL_FATAL(ep->nsteps, 4);
+    for (int i = 0; i < 4; i++)
+        CU_ASSERT_EQUAL(ep->steps[i]->label, JUDGE_MALFORMED);
+    /* what an episode holds stays small: ~ a few kB, not 400 kB */
+    CU_ASSERT(atomic_load(&ep->bytes) < 16 * 1024);
+    view = episode_json(ep);
+    for (int i = 0; i < 3; i++) {
+        tc = json_object_get(
+            json_object_get(json_array_get(json_object_get(view, "steps"), (size_t)i), "action"),
+            "tool_call");
+        text = json_string_value(json_object_get(tc, "arguments"));
+        CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+        CU_ASSERT(json_is_true(json_object_get(tc, "arguments_truncated")));
+        CU_ASSERT(strlen(text) <= TG_STEP_ARGS_KEEP && strlen(text) > TG_STEP_ARGS_KEEP - 4);
+        CU_ASSERT(utf8_valid(text));
+        CU_ASSERT(strncmp(text, i == 2 ? "{\"qq\":\"\xc3\xa9" : "{\"expression\":\"xxx", 8) == 0);
+    }
+    tc = json_object_get(
+        json_object_get(json_array_get(json_object_get(view, "steps"), 1), "action"), "tool_call");
+    /* "x" then 2-byte characters: the cut at 64 bytes falls inside one, so 63 are kept */
+    CU_ASSERT_EQUAL(strlen(json_string_value(json_object_get(tc, "name"))), TG_TOOL_NAME_KEEP - 1);
+    CU_ASSERT(json_is_string(json_object_get(
+        json_object_get(json_array_get(json_object_get(view, "steps"), 1), "judgement"),
+        "reason")));
+    /* small arguments are kept as they were */
+    tc = json_object_get(
+        json_object_get(json_array_get(json_object_get(view, "steps"), 3), "action"), "tool_call");
+    CU_ASSERT(json_equal(json_object_get(tc, "arguments"), args_small));
+    CU_ASSERT_PTR_NULL(json_object_get(tc, "arguments_truncated"));
+    /* the trajectory carries the truncated JSON text as the call's arguments string */
+    traj = episode_trajectory_json(ep);
+    msgs = json_object_get(traj, "messages");
+    text = json_string_value(json_object_get(
+        json_object_get(json_array_get(json_object_get(json_array_get(msgs, 2), "tool_calls"), 0),
+                        "function"),
+        "arguments"));
+    CU_ASSERT(text && strncmp(text, "{\"expression\":\"xxx", 18) == 0 &&
+              strlen(text) <= TG_STEP_ARGS_KEEP);
+    /* a fork replays malformed steps from what was kept */
+    {
+        struct episode *f = NULL;
+        struct tg_error err;
+
+        CU_ASSERT_FATAL(episode_fork(ep, 4, &f, &err) == 0);
+        CU_ASSERT_EQUAL(f->ncalls, 4);
+        episode_put(f);
+    }
+    json_decref(traj);
+    json_decref(view);
+    json_decref(args_big);
+    json_decref(args_wide);
+    json_decref(args_small);
+    free(big);
+    free(name);
+    free(wide);
+    episode_put(ep);
+    task_clear(&t);
+}
+
+TG_TEST(episode, forks_share_their_prefix) {
+    struct task t;
+    struct reward_config rc;
+    struct episode_store *s;
+    struct episode *ep = NULL, *f[100];
+    struct tg_error err;
+    json_t *r = NULL;
+    size_t before, after, ub, fork_cost;
+    char *code = filler(60000, 0);
+    json_t *args = json_pack("{s:s}", "code", code);
+    int fin = 0;
+
+    CU_ASSERT_FATAL(load_task(&t) == 0 && args);
+    reward_config_defaults(&rc);
+    s = store_new(1000, 60, NULL);
+    CU_ASSERT_FATAL(episode_new(&t, &rc, REWARD_JUDGE, 64, NULL, &ep) == 0);
+    CU_ASSERT_FATAL(episode_store_add(s, ep, "a") == 0);
+    /* 40 valid 60 kB run_code calls: 2.4 MB of steps */
+    for (int i = 0; i < 40; i++) {
+        json_t *res = json_pack("{s:s}", "stdout", "");
+
+        CU_ASSERT_EQUAL_FATAL(episode_step_begin(ep), 0);
+        CU_ASSERT_EQUAL(
+            episode_step_call(ep, "run_code", args, JUDGE_TOOL_OK, res,
+                              json_pack("{s:b, s:s, s:O}", "ok", 1, "content", "", "result", res),
+                              &r, &fin),
+            0);
+        json_decref(r);
+        json_decref(res);
+        episode_store_update(s, ep);
+    }
+    before = episode_store_bytes(s);
+    CU_ASSERT(before > 40 * 60000);
+    for (int i = 0; i < 100; i++) {
+        CU_ASSERT_FATAL(episode_fork(ep, 40, &f[i], &err) == 0);
+        CU_ASSERT_FATAL(episode_store_add(s, f[i], "b") == 0);
+        CU_ASSERT(f[i]->steps[39] == ep->steps[39]); /* the same step, not a copy */
+    }
+    after = episode_store_bytes(s);
+    fork_cost = (after - before) / 100;
+    CU_ASSERT(fork_cost <= sizeof(struct episode));
+    /* the client quota counts what a fork shows, prefix included */
+    episode_store_client(s, "b", &ub, &after);
+    CU_ASSERT_EQUAL(ub, 100);
+    CU_ASSERT(after >= 100 * 40 * 60000ULL);
+    /* dropping every episode releases every byte */
+    for (int i = 0; i < 100; i++) {
+        episode_store_remove(s, f[i]->id);
+        episode_put(f[i]);
+    }
+    CU_ASSERT_EQUAL(episode_store_bytes(s), before);
+    episode_store_remove(s, ep->id);
+    episode_put(ep);
+    CU_ASSERT_EQUAL(episode_store_bytes(s), 0);
+    episode_store_free(s);
+    json_decref(args);
+    free(code);
+    task_clear(&t);
+}
+
+/* A store with explicit limits and the fake clock. */
+static struct episode_store *store_lim(size_t max, size_t max_bytes, size_t ceps, size_t cbytes,
+                                       int evict_idle) {
+    struct episode_store_limits l;
+
+    episode_store_limits_defaults(&l);
+    l.max_episodes = max;
+    l.max_bytes = max_bytes;
+    l.client_episodes = ceps;
+    l.client_bytes = cbytes;
+    l.evict_idle_sec = evict_idle;
+    l.idle_sec = 3600;
+    return episode_store_new(&l, fake_clock);
+}
+
+TG_TEST(episode, client_quota_by_count_evicts_own_idle_first) {
+    struct task t;
+    struct reward_config rc;
+    struct episode_store *s;
+    struct episode *a[4], *b, *g;
+    size_t n, bytes;
+
+    CU_ASSERT_FATAL(load_task(&t) == 0);
+    reward_config_defaults(&rc);
+    fake_now = 1000000000;
+    s = store_lim(100, 1UL << 30, 3, 1UL << 30, 10);
+    for (int i = 0; i < 4; i++)
+        a[i] = mk(&t, &rc);
+    b = mk(&t, &rc);
+    for (int i = 0; i < 3; i++) {
+        CU_ASSERT(episode_store_add(s, a[i], "addr:10.0.0.1") == 0);
+        fake_now += 1000000;
+    }
+    /* at its quota with live episodes: refused, while another client is not */
+    CU_ASSERT_EQUAL(episode_store_add(s, a[3], "addr:10.0.0.1"), TG_ERANGE);
+    CU_ASSERT_EQUAL(episode_store_add(s, b, "addr:10.0.0.2"), 0);
+    episode_store_client(s, "addr:10.0.0.1", &n, &bytes);
+    CU_ASSERT_EQUAL(n, 3);
+    /* a[0] and a[1] go idle; a[0] is touched again: a[1] is the least recently used */
+    fake_now += 20000000;
+    g = episode_store_get(s, a[0]->id);
+    episode_put(g);
+    CU_ASSERT_EQUAL(episode_store_add(s, a[3], "addr:10.0.0.1"), 0);
+    CU_ASSERT_PTR_NULL(episode_store_get(s, a[1]->id));
+    g = episode_store_get(s, a[0]->id);
+    CU_ASSERT(g == a[0]);
+    episode_put(g);
+    g = episode_store_get(s, b->id); /* the other client's episode is untouched */
+    CU_ASSERT(g == b);
+    episode_put(g);
+    /* a finished episode does not count against the quota */
+    finish(s, a[0]);
+    episode_store_client(s, "addr:10.0.0.1", &n, &bytes);
+    CU_ASSERT_EQUAL(n, 2);
+    CU_ASSERT(bytes > 0);
+    for (int i = 0; i < 4; i++)
+        episode_put(a[i]);
+    episode_put(b);
+    episode_store_free(s);
+    task_clear(&t);
+}
+
+TG_TEST(episode, pressure_evicts_idle_unfinished_oldest_first) {
+    struct task t;
+    struct reward_config rc;
+    struct episode_store *s;
+    struct episode *e[6], *g;
+    char key[32];
+
+    CU_ASSERT_FATAL(load_task(&t) == 0);
+    reward_config_defaults(&rc);
+    fake_now = 2000000000;
+    s = store_lim(4, 1UL << 30, 4, 1UL << 30, 30);
+    for (int i = 0; i < 6; i++)
+        e[i] = mk(&t, &rc);
+    for (int i = 0; i < 4; i++) { /* four clients, one unfinished episode each */
+        snprintf(key, sizeof(key), "c%d", i);
+        CU_ASSERT(episode_store_add(s, e[i], key) == 0);
+        fake_now += 1000000;
+    }
+    /* full of live episodes: 503, nobody is evicted */
+    CU_ASSERT_EQUAL(episode_store_add(s, e[4], "c9"), TG_EBUSY);
+    CU_ASSERT_EQUAL(episode_store_count(s), 4);
+    /* 40 s later all are idle, but e[0] was just touched: e[1] is the oldest idle */
+    fake_now += 40000000;
+    g = episode_store_get(s, e[0]->id);
+    episode_put(g);
+    CU_ASSERT_EQUAL(episode_store_add(s, e[4], "c9"), 0);
+    CU_ASSERT_PTR_NULL(episode_store_get(s, e[1]->id));
+    /* a finished episode goes before any unfinished one, even a much older idle one */
+    finish(s, e[0]);
+    CU_ASSERT_EQUAL(episode_store_add(s, e[5], "c9"), 0);
+    CU_ASSERT_PTR_NULL(episode_store_get(s, e[0]->id));
+    g = episode_store_get(s, e[2]->id);
+    CU_ASSERT(g == e[2]);
+    episode_put(g);
+    for (int i = 0; i < 6; i++)
+        episode_put(e[i]);
+    episode_store_free(s);
+    task_clear(&t);
+}
+
+TG_TEST(episode, byte_limits_refuse_steps_and_adds) {
+    struct task t;
+    struct reward_config rc;
+    struct episode_store *s;
+    struct episode *a = NULL, *b = NULL, *c = NULL, *f = NULL;
+    struct tg_error err;
+    char *code = filler(30000, 0);
+    json_t *args = json_pack("{s:s}", "code", code), *r = NULL;
+    char aid[EPISODE_ID_LEN + 1];
+    int fin = 0, steps = 0, rc2 = 0;
+
+    CU_ASSERT_FATAL(load_task(&t) == 0 && args);
+    reward_config_defaults(&rc);
+    fake_now = 3000000000;
+    /* the store holds 1 MB; a client 200 kB */
+    s = store_lim(100, 1000000, 100, 200000, 30);
+    CU_ASSERT_FATAL(episode_new(&t, &rc, REWARD_JUDGE, 64, NULL, &a) == 0);
+    CU_ASSERT_FATAL(episode_store_add(s, a, "x") == 0);
+    /* steps of ~30 kB each until the client's share is used: 429 (TG_ERANGE) */
+    while (steps < 60) {
+        json_t *res = json_pack("{s:s}", "stdout", "");
+
+        rc2 = episode_store_admit(s, a);
+        if (rc2 != 0) {
+            json_decref(res);
+            break;
+        }
+        episode_step_begin(a);
+        episode_step_call(a, "run_code", args, JUDGE_TOOL_OK, res,
+                          json_pack("{s:b, s:s, s:O}", "ok", 1, "content", "", "result", res), &r,
+                          &fin);
+        json_decref(r);
+        json_decref(res);
+        episode_store_update(s, a);
+        steps++;
+    }
+    CU_ASSERT_EQUAL(rc2, TG_ERANGE);
+    CU_ASSERT(steps >= 5 && steps <= 8);
+    /* a fork of it cannot fit in any client's share */
+    CU_ASSERT_FATAL(episode_fork(a, (long long)steps, &f, &err) == 0);
+    CU_ASSERT_EQUAL(episode_store_add(s, f, "y"), TG_ERANGE);
+    episode_put(f);
+    /* four more clients fill the store itself: then 503 (TG_EBUSY) for everyone */
+    for (int k = 0; k < 4 && rc2 != TG_EBUSY; k++) {
+        char key[8];
+
+        snprintf(key, sizeof(key), "k%d", k);
+        episode_put(b);
+        b = NULL;
+        CU_ASSERT_FATAL(episode_new(&t, &rc, REWARD_JUDGE, 64, NULL, &b) == 0);
+        rc2 = episode_store_add(s, b, key);
+        while (rc2 == 0) {
+            json_t *res = json_pack("{s:s}", "stdout", "");
+
+            rc2 = episode_store_admit(s, b);
+            if (rc2 == 0) {
+                episode_step_begin(b);
+                episode_step_call(
+                    b, "run_code", args, JUDGE_TOOL_OK, res,
+                    json_pack("{s:b, s:s, s:O}", "ok", 1, "content", "", "result", res), &r, &fin);
+                json_decref(r);
+                episode_store_update(s, b);
+            }
+            json_decref(res);
+        }
+    }
+    CU_ASSERT_EQUAL(rc2, TG_EBUSY);
+    CU_ASSERT(episode_store_bytes(s) <= 1000000 + 40000); /* over by at most one step */
+    CU_ASSERT_FATAL(episode_new(&t, &rc, REWARD_JUDGE, 8, NULL, &c) == 0);
+    CU_ASSERT_EQUAL(episode_store_add(s, c, "z"), TG_EBUSY);
+    /* once a finishes it is evictable, and room is made for a newcomer (the store's is the
+     * last reference, so evicting it frees its steps) */
+    CU_ASSERT_EQUAL(episode_step_begin(a), 0);
+    episode_step_answer(a, "1", &r, &fin);
+    json_decref(r);
+    episode_store_update(s, a);
+    snprintf(aid, sizeof(aid), "%s", a->id);
+    episode_put(a);
+    CU_ASSERT_EQUAL(episode_store_add(s, c, "z"), 0);
+    CU_ASSERT_PTR_NULL(episode_store_get(s, aid));
+    episode_put(b);
+    episode_put(c);
+    episode_store_free(s);
+    json_decref(args);
+    free(code);
+    task_clear(&t);
 }

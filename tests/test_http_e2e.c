@@ -551,7 +551,18 @@ TG_TEST(http_e2e, mcp_errors_are_jsonrpc) {
 
 /* ---- hostile clients do not stop the server from serving others --------------------------- */
 
-static volatile int hostile_stop;
+static volatile int hostile_stop, hostile_bind_failed;
+
+/* Bind fd to 127.0.0.2, so that a hostile client is another address than the tests' own
+ * (127.0.0.1): per-address limits must not let it crowd those out. */
+static int bind_hostile(int fd) {
+    struct sockaddr_in sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1);
+    return bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+}
 
 static void *hostile_client(void *arg) {
     int port = *(int *)arg;
@@ -570,6 +581,8 @@ static void *hostile_client(void *arg) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         const char *g = garbage[i++ % TG_ARRAY_LEN(garbage)];
 
+        if (bind_hostile(fd) != 0) /* another address than the well-behaved client's */
+            hostile_bind_failed = 1;
         memset(&sa, 0, sizeof(sa));
         sa.sin_family = AF_INET;
         sa.sin_port = htons((uint16_t)port);
@@ -609,6 +622,7 @@ TG_TEST(http_e2e, serves_others_while_hostile_clients_misbehave) {
     for (int i = 0; i < 2; i++)
         pthread_join(th[i], NULL);
     CU_ASSERT_EQUAL(ok, 50);
+    CU_ASSERT_FALSE(hostile_bind_failed);
 }
 
 /* A second server on a port in use fails and names the port; the first keeps serving alone
