@@ -64,10 +64,12 @@
 #define TG_MAX_STEPS_DEFAULT     8
 #define TG_MAX_STEPS_LIMIT       64
 #define TG_ANSWER_MAX_BYTES      1024
-#define TG_EPISODES_MAX          100000      /* episodes held in memory */
-#define TG_EPISODE_IDLE_SEC      600         /* unfinished episodes expire after this idle time */
-#define TG_EPISODE_BYTES_DEFAULT (1UL << 30) /* bytes the store holds (--max-episode-bytes) */
-#define TG_CLIENT_SHARE_DIV      8           /* a client's default share: 1/8 of the store */
+#define TG_EPISODES_MAX          100000       /* episodes held in memory */
+#define TG_EPISODE_IDLE_SEC      600          /* unfinished episodes expire after this idle time */
+#define TG_EPISODE_BYTES_DEFAULT (1UL << 30)  /* bytes the store holds (--max-episode-bytes) */
+#define TG_CLIENT_SHARE_DIV      8            /* a client's default share: 1/8 of the store */
+#define TG_CLIENT_EPISODES_FLOOR 256          /* ... but at least this many (trainer in flight) */
+#define TG_CLIENT_BYTES_FLOOR    (64UL << 20) /* ... and this many bytes */
 #define TG_EVICT_IDLE_SEC        120  /* under pressure, evict unfinished episodes idle this long */
 #define TG_CLIENT_KEY_MAX        64   /* bytes of a client's identity (key index or address) */
 #define TG_STEP_ARGS_KEEP        1024 /* bytes of a malformed call's arguments kept in its step */

@@ -64,8 +64,17 @@ static const struct family_help helps[] = {
     {"toolgym_episodes_expired_total", "Unfinished episodes dropped after their idle timeout."},
     {"toolgym_episodes_evicted_total",
      "Finished episodes dropped, oldest first, to make room in a full store."},
+    {"toolgym_episodes_evicted_unfinished_total",
+     "Unfinished episodes idle past --evict-idle-sec dropped, least recently used first, to make "
+     "room."},
     {"toolgym_episodes_refused_total",
-     "Episode creations refused with 503: the store was full of unfinished episodes."},
+     "Episode creations, forks and tool calls refused with 503: the store was full of live "
+     "episodes."},
+    {"toolgym_episodes_quota_refused_total",
+     "Episode creations, forks and tool calls refused with 429: the client held its share of the "
+     "store."},
+    {"toolgym_episode_bytes",
+     "Estimated bytes held by the episode store (steps shared by forks counted once)."},
     {"toolgym_judge_labels_total", "Judge labels given to episode steps, by label."},
     {"toolgym_sandbox_runs_total",
      "Programs run in the sandbox, by result (ok, runtime_error, timeout, killed)."},
@@ -73,6 +82,9 @@ static const struct family_help helps[] = {
      "Sandboxed programs ended by the wall clock or a signal, by reason (timeout, seccomp, "
      "cpu_limit, signal)."},
     {"toolgym_run_queue_rejected_total", "Code runs refused with 503 because the queue was full."},
+    {"toolgym_http_slow_connections_closed_total",
+     "Connections closed because their request line and headers, or their next request, came too "
+     "late."},
     {"toolgym_code_cache_total", "run_code result cache lookups, by result (hit, miss)."},
     {"toolgym_trajectory_torn_lines_total",
      "Torn last lines found in the trajectory log at start and isolated."},

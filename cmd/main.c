@@ -78,7 +78,8 @@ static void serve_usage(FILE *f) {
             "  --header-timeout SEC  time for a request line and headers to arrive (default %d)\n"
             "  --max-episode-bytes BYTES  memory the episode store may hold (default %lu)\n"
             "  --client-episodes N, --client-bytes BYTES  one client's share of the store\n"
-            "                  (default: 1/%d of it, or 1/keys with fewer API keys than that)\n"
+            "                  (default: 1/%d of it, or 1/keys with fewer API keys than that;\n"
+            "                  at least %d episodes and %lu bytes)\n"
             "  --evict-idle-sec N  under pressure, unfinished episodes idle this long are\n"
             "                  evicted (default %d)\n"
             "  --code-cache N  cache up to N run_code results of identical programs (opt-in:\n"
@@ -86,7 +87,8 @@ static void serve_usage(FILE *f) {
             "  --uid-base UID  sandbox slot i runs as UID+i (default: the first range from\n"
             "                  60000 that no other server on this host claimed)\n",
             TG_CONNS_PER_IP, TG_HEADER_TIMEOUT_SEC, (unsigned long)TG_EPISODE_BYTES_DEFAULT,
-            TG_CLIENT_SHARE_DIV, TG_EVICT_IDLE_SEC);
+            TG_CLIENT_SHARE_DIV, TG_CLIENT_EPISODES_FLOOR, (unsigned long)TG_CLIENT_BYTES_FLOOR,
+            TG_EVICT_IDLE_SEC);
 }
 
 static int cmd_serve(int argc, char **argv) {

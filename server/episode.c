@@ -917,15 +917,18 @@ static size_t budget_bytes(const struct episode_store *s) {
  */
 static int make_room(struct episode_store *s, const char *key, size_t need, size_t need_actual,
                      int adding, long long now) {
+    /* a client share as large as the store's own limit is no quota: the store's limit answers */
+    int count_quota = s->lim.client_episodes < s->lim.max_episodes;
+    int byte_quota = s->lim.client_bytes < s->lim.max_bytes;
     struct ep_client *c;
 
-    if (need > s->lim.client_bytes)
+    if (byte_quota && need > s->lim.client_bytes)
         return TG_ERANGE;
     while ((c = *client_slot(s, key)) != NULL) {
-        if (adding && c->unfinished >= s->lim.client_episodes) {
+        if (count_quota && adding && c->unfinished >= s->lim.client_episodes) {
             if (!evict_one(s, c, UNFINISHED_ONLY, now))
                 return TG_ERANGE;
-        } else if (c->bytes + need > s->lim.client_bytes) {
+        } else if (byte_quota && c->bytes + need > s->lim.client_bytes) {
             if (!evict_one(s, c, ANY_EPISODE, now))
                 return TG_ERANGE;
         } else {

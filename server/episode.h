@@ -20,7 +20,8 @@
  *   - at most max_episodes episodes and max_bytes bytes (steps shared by forks counted once);
  *   - per client (an API key, or an address when keys are off): at most client_episodes
  *     unfinished episodes and client_bytes bytes (here a fork counts its whole prefix, so
- *     forking cannot hide memory from the quota);
+ *     forking cannot hide memory from the quota); a share not below the store's own limit is
+ *     no quota (the store's limit answers, with TG_EBUSY);
  *   - under pressure, room is made by evicting finished episodes (oldest finish first), then
  *     unfinished episodes idle for at least evict_idle_sec (least recently touched first):
  *     the client's own for a client quota, anyone's for the store's limits. If that is not

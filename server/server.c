@@ -127,6 +127,16 @@ static int load_tasks(struct server *s, struct tg_error *err) {
     return 0;
 }
 
+/* A client's default share of a store limit: limit/share, but at least floor (or the whole
+ * limit when that is smaller), so that a trainer's rollouts in flight fit in a small store. */
+static size_t client_share(size_t limit, size_t share, size_t floor) {
+    size_t v = limit / share;
+
+    if (v < floor)
+        v = floor < limit ? floor : limit;
+    return v;
+}
+
 /* Tasks, reward config, episode store, report totals and the trajectory log. */
 static int episodes_start(struct server *s, struct tg_error *err) {
     const struct server_config *c = &s->cfg;
@@ -147,8 +157,12 @@ static int episodes_start(struct server *s, struct tg_error *err) {
     lim.max_episodes = c->max_episodes;
     lim.idle_sec = c->idle_sec;
     lim.max_bytes = c->max_episode_bytes;
-    lim.client_episodes = c->client_episodes ? c->client_episodes : c->max_episodes / share;
-    lim.client_bytes = c->client_bytes ? c->client_bytes : c->max_episode_bytes / share;
+    lim.client_episodes = c->client_episodes
+                              ? c->client_episodes
+                              : client_share(c->max_episodes, share, TG_CLIENT_EPISODES_FLOOR);
+    lim.client_bytes = c->client_bytes
+                           ? c->client_bytes
+                           : client_share(c->max_episode_bytes, share, TG_CLIENT_BYTES_FLOOR);
     lim.evict_idle_sec = c->evict_idle_sec;
     if (lim.client_episodes < 1)
         lim.client_episodes = 1;

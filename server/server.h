@@ -46,8 +46,10 @@ struct server_config {
 struct server;
 
 /* server_config_defaults — fill *c with the defaults of limits.h. The default share of a
- * client (client_episodes, client_bytes) is 1/TG_CLIENT_SHARE_DIV of the store's limits with
- * keys off (clients are addresses), and 1/min(keys, TG_CLIENT_SHARE_DIV) with API keys. */
+ * client (client_episodes, client_bytes left 0) is 1/TG_CLIENT_SHARE_DIV of the store's limits
+ * with keys off (clients are addresses), and 1/min(keys, TG_CLIENT_SHARE_DIV) with API keys;
+ * but at least TG_CLIENT_EPISODES_FLOOR episodes and TG_CLIENT_BYTES_FLOOR bytes (capped by
+ * the store's own limits), room for a trainer's rollouts in flight. */
 void server_config_defaults(struct server_config *c);
 
 /*

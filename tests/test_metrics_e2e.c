@@ -12,12 +12,16 @@
  *   placeholder HELP text.
  * - Sandbox runs and kills are counted once per run, by result and reason.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <dirent.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "base/metrics.h"
@@ -360,13 +364,44 @@ static void drive_full_queue(void) {
     test_server_stop(s);
 }
 
+/* A connection that sends a request line and one header, then nothing; -1 on failure. */
+static int half_sent(int port) {
+    struct sockaddr_in sa;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    static const char half[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+        write(fd, half, sizeof(half) - 1) != (ssize_t)(sizeof(half) - 1)) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* 1 if the server closes fd within ms milliseconds. */
+static int closed_within(int fd, int ms) {
+    struct pollfd p = {fd, POLLIN, 0};
+    char buf[256];
+
+    if (fd < 0 || poll(&p, 1, ms) <= 0)
+        return 0;
+    return read(fd, buf, sizeof(buf)) <= 0;
+}
+
 /* Episodes finished, forked, evicted, refused and expired in a store of 2 with a 1 s idle
- * limit, logging to a file that cannot be written. */
+ * limit, logging to a file that cannot be written; then a client's quota, an idle unfinished
+ * episode evicted under pressure and a connection closed by the header timeout. */
 static void drive_episodes(void) {
     struct server_config cfg;
-    struct server *s;
-    char a[40], b[40], c[40], d[40];
-    const char *base;
+    struct server *s, *s2;
+    char a[40], b[40], c[40], d[40], e[40], f[40];
+    const char *base, *base2;
+    int slow;
 
     server_config_defaults(&cfg);
     cfg.quiet = 1;
@@ -381,8 +416,26 @@ static void drive_episodes(void) {
     CU_ASSERT_EQUAL(new_episode(base, a, b), 201);    /* a fork: the store is full */
     CU_ASSERT_EQUAL(new_episode(base, NULL, c), 201); /* evicts the finished one */
     CU_ASSERT_EQUAL(new_episode(base, NULL, d), 503); /* two unfinished: refused */
-    usleep(1200 * 1000);                              /* past --idle-sec */
-    CU_ASSERT_EQUAL(new_episode(base, NULL, d), 201); /* b and c expire first */
+    /* a second server: a client share of one episode, eviction of idle ones after 1 s, and a
+     * 1 s header timeout that a half-sent request overstays */
+    cfg.max_episodes = 2;
+    cfg.idle_sec = 600;
+    cfg.client_episodes = 1;
+    cfg.evict_idle_sec = 1;
+    cfg.header_timeout_sec = 1;
+    cfg.trajectories = NULL;
+    s2 = test_server_start(&cfg);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s2);
+    base2 = test_server_url(s2);
+    CU_ASSERT_EQUAL(new_episode(base2, NULL, e), 201);
+    CU_ASSERT_EQUAL(new_episode(base2, NULL, f), 429); /* the client's one is live */
+    slow = half_sent(server_port(s2));
+    usleep(1200 * 1000);                               /* past --idle-sec, --evict-idle-sec */
+    CU_ASSERT_EQUAL(new_episode(base, NULL, d), 201);  /* b and c expire first */
+    CU_ASSERT_EQUAL(new_episode(base2, NULL, f), 201); /* its own e, idle, is evicted */
+    CU_ASSERT(closed_within(slow, 5000));              /* the header timeout closed it */
+    close(slow);
+    test_server_stop(s2);
     test_server_stop(s);
 }
 
