@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hash.h"
+
 static const char *const label_names[JUDGE_LABEL_COUNT] = {
     [JUDGE_NECESSARY] = "necessary",
     [JUDGE_REDUNDANT] = "redundant",
@@ -60,18 +62,19 @@ int judge_state_copy(struct judge_state *dst, const struct judge_state *src) {
     return 0;
 }
 
-/* The remembered form of a key: length, FNV-1a 64 and a multiply-xorshift hash. */
+/* The remembered form of a key: its length, FNV-1a 64 (base/hash) and, independent of it, a
+ * multiply-xorshift hash. */
 static struct judge_key key_digest(const char *k) {
-    struct judge_key d = {0, 1469598103934665603ULL, 0x243f6a8885a308d3ULL};
+    struct judge_key d;
+    uint64_t h = 0x243f6a8885a308d3ULL;
 
-    for (; *k; k++) {
-        unsigned char c = (unsigned char)*k;
-
-        d.h1 = (d.h1 ^ c) * 1099511628211ULL;
-        d.h2 = (d.h2 ^ c) * 0x9e3779b97f4a7c15ULL;
-        d.h2 ^= d.h2 >> 29;
-        d.len++;
+    d.len = strlen(k);
+    d.h1 = hash_fnv64(HASH_FNV64_BASIS, k, d.len);
+    for (size_t i = 0; i < d.len; i++) {
+        h = (h ^ (unsigned char)k[i]) * 0x9e3779b97f4a7c15ULL;
+        h ^= h >> 29;
     }
+    d.h2 = h;
     return d;
 }
 
