@@ -6,6 +6,37 @@
 
 #include <string.h>
 
+size_t jsonu_utf8_prefix(const char *s, size_t len, size_t max) {
+    size_t n = len < max ? len : max, i = n, cont = 0, need;
+    unsigned char lead;
+
+    if (n == len)
+        return n;
+    while (i > 0 && cont < 3 && ((unsigned char)s[i - 1] & 0xC0) == 0x80) {
+        i--;
+        cont++;
+    }
+    if (i == 0)
+        return 0;
+    lead = (unsigned char)s[i - 1];
+    need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    return cont + 1 < need ? i - 1 : n;
+}
+
+void jsonu_utf8_scrub(char *s) {
+    size_t n = strlen(s);
+
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t k = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+
+        if (i + k <= n && jsonu_utf8_valid(s + i, k))
+            i += k;
+        else
+            s[i++] = '?';
+    }
+}
+
 int jsonu_utf8_valid(const char *buf, size_t len) {
     const unsigned char *s = (const unsigned char *)buf;
     size_t i = 0;

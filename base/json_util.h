@@ -17,6 +17,16 @@
  * ≤ U+10FFFF), else 0. Pure. */
 int jsonu_utf8_valid(const char *buf, size_t len);
 
+/* jsonu_utf8_prefix — the length of the longest prefix of the well-formed UTF-8 text
+ * s[0..len) that is at most max bytes and ends on a character boundary (cutting a string to
+ * max bytes without leaving half a character, which JSON would refuse). Pure. */
+size_t jsonu_utf8_prefix(const char *s, size_t len, size_t max);
+
+/* jsonu_utf8_scrub — replace, in place, every byte of the NUL-terminated s that does not start
+ * a well-formed UTF-8 character with '?', so that text built from untrusted or truncated bytes
+ * can go into JSON. Pure. */
+void jsonu_utf8_scrub(char *s);
+
 /* jsonu_depth_ok — 1 if the nesting of [ and { outside strings never exceeds max_depth.
  * Pure; linear; never recurses. */
 int jsonu_depth_ok(const char *buf, size_t len, size_t max_depth);

@@ -321,11 +321,13 @@ static void step_job_work(void *p) {
 
 /* The observation of a call that never reached a tool. */
 static json_t *failed_observation(const char *code, const char *msg) {
-    char content[TG_ERR_MSG_MAX + 16];
+    char m[TG_ERR_MSG_MAX], content[TG_ERR_MSG_MAX + 16];
 
-    snprintf(content, sizeof(content), "error: %s", msg);
+    snprintf(m, sizeof(m), "%s", msg);
+    jsonu_utf8_scrub(m); /* it may quote a name cut to a byte count */
+    snprintf(content, sizeof(content), "error: %s", m);
     return json_pack("{s:b, s:s, s:{s:s, s:s}}", "ok", 0, "content", content, "error", "code", code,
-                     "message", msg);
+                     "message", m);
 }
 
 /* Commit a finished tool job as a step and fill the reply. */
@@ -460,7 +462,9 @@ int api_episode_step(struct http_req *rq, struct http_reply *rp) {
         char msg[TG_ERR_MSG_MAX];
 
         if (!j->tool) {
-            snprintf(msg, sizeof(msg), "There is no tool named \"%.64s\".", name);
+            /* the name cut to 64 bytes on a character boundary: the message must stay UTF-8 */
+            snprintf(msg, sizeof(msg), "There is no tool named \"%.*s\".",
+                     (int)jsonu_utf8_prefix(name, strlen(name), TG_TOOL_NAME_KEEP), name);
             obs = failed_observation("unknown_tool", msg);
         }
         rc = episode_step_call(ep, name, json_object_get(tc, "arguments"),

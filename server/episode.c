@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "base/json_util.h"
 #include "base/metrics.h"
 #include "base/hash.h"
 
@@ -255,25 +256,6 @@ static int prefix_take(const char *p, size_t n, void *data) {
     return 0;
 }
 
-/* The length of the longest prefix of the UTF-8 text s[0..len) that is at most max bytes and
- * ends on a character boundary. */
-static size_t utf8_prefix(const char *s, size_t len, size_t max) {
-    size_t n = len < max ? len : max, i = n, cont = 0, need;
-    unsigned char lead;
-
-    if (n == len)
-        return n;
-    while (i > 0 && cont < 3 && ((unsigned char)s[i - 1] & 0xC0) == 0x80) {
-        i--;
-        cont++;
-    }
-    if (i == 0)
-        return 0;
-    lead = (unsigned char)s[i - 1];
-    need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
-    return cont + 1 < need ? i - 1 : n;
-}
-
 /*
  * The action a tool call stores: the arguments as given, or — for a malformed call whose
  * arguments take more than TG_STEP_ARGS_KEEP bytes as compact JSON — the first bytes of that
@@ -297,7 +279,7 @@ static json_t *stored_action(const char *name, const json_t *args, int malformed
                       args ? (json_t *)args : json_null());
     else
         j = json_pack("{s:{s:s, s:s%, s:b}}", "tool_call", "name", name, "arguments", a->buf,
-                      utf8_prefix(a->buf, a->total, a->len), "arguments_truncated", 1);
+                      jsonu_utf8_prefix(a->buf, a->total, a->len), "arguments_truncated", 1);
     free(a);
     return j;
 }
@@ -334,7 +316,7 @@ int episode_step_call(struct episode *ep, const char *name, const json_t *args,
     struct judge_verdict v, lim;
     struct episode_step *st = NULL;
     char shown[TG_TOOL_NAME_KEEP + 1]; /* the name as judged and kept: every tool's fits */
-    size_t nl = name ? utf8_prefix(name, strlen(name), TG_TOOL_NAME_KEEP) : 0;
+    size_t nl = name ? jsonu_utf8_prefix(name, strlen(name), TG_TOOL_NAME_KEEP) : 0;
     int rc;
 
     *reply = NULL;

@@ -127,6 +127,9 @@ int http_error(struct http_reply *rp, unsigned status, const char *code, const c
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    /* a quoted name cut to a byte count, or bytes from a decoded URL, must not make the body
+     * impossible to build: the error shape is kept whatever the client sent */
+    jsonu_utf8_scrub(msg);
     json_decref(rp->body);
     rp->status = status;
     rp->body = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);

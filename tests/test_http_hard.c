@@ -165,6 +165,12 @@ static json_t *raw_body(const char *resp) {
     return b ? json_loads(b + 4, 0, NULL) : NULL;
 }
 
+static const char *str_or_empty(const json_t *v) {
+    const char *p = json_string_value(v);
+
+    return p ? p : "";
+}
+
 static const char *err_code(const json_t *j) {
     const char *c = json_string_value(json_object_get(json_object_get(j, "error"), "code"));
 
@@ -684,6 +690,54 @@ TG_TEST(http_hard, steps_past_a_client_byte_share_are_refused_but_answers_are_no
     j = raw_body(resp);
     CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "step")), steps + 1); /* none lost */
     CU_ASSERT(json_is_true(json_object_get(j, "done")));
+    json_decref(j);
+    test_server_stop(s);
+}
+
+/* Names quoted in messages are cut to a byte count; cut inside a character (or taken from a
+ * URL that decodes to bytes that are not UTF-8) they used to make the JSON body impossible to
+ * build: a 404 without the error shape, a step answered 500. */
+TG_TEST(http_hard, names_cut_inside_a_character_keep_the_error_shape) {
+    struct server_config c;
+    struct server *s;
+    char name[256], body[512], resp[8192], id[64], path[384];
+    size_t n = 0;
+    json_t *j;
+
+    name[n++] = 'x';
+    while (n + 2 < 200) { /* "x" then "é"s: any even cut falls inside one */
+        name[n++] = (char)0xc3;
+        name[n++] = (char)0xa9;
+    }
+    name[n] = '\0';
+    config(&c);
+    s = test_server_start(&c);
+    CU_ASSERT_FATAL(s != NULL);
+    /* an unknown task id */
+    snprintf(body, sizeof(body), "{\"task_id\":\"%s\"}", name);
+    CU_ASSERT_EQUAL(
+        raw_request(server_port(s), 1, "POST", "/v1/episodes", NULL, body, resp, sizeof(resp)),
+        404);
+    j = raw_body(resp);
+    CU_ASSERT_STRING_EQUAL(err_code(j), "not_found");
+    json_decref(j);
+    /* an unknown tool inside an episode: a malformed step, not a 500 */
+    CU_ASSERT_EQUAL_FATAL(create_raw(server_port(s), 1, NULL, id, sizeof(id)), 201);
+    snprintf(path, sizeof(path), "/v1/episodes/%s/step", id);
+    snprintf(body, sizeof(body), "{\"tool_call\":{\"name\":\"%s\",\"arguments\":{}}}", name);
+    CU_ASSERT_EQUAL(raw_request(server_port(s), 1, "POST", path, NULL, body, resp, sizeof(resp)),
+                    200);
+    j = raw_body(resp);
+    CU_ASSERT_STRING_EQUAL(err_code(json_object_get(j, "observation")), "unknown_tool");
+    CU_ASSERT_STRING_EQUAL(str_or_empty(json_object_get(json_object_get(j, "judgement"), "label")),
+                           "malformed");
+    json_decref(j);
+    /* an episode id that decodes to bytes that are not UTF-8 */
+    CU_ASSERT_EQUAL(raw_request(server_port(s), 1, "GET", "/v1/episodes/%ff%fe%c3", NULL, NULL,
+                                resp, sizeof(resp)),
+                    404);
+    j = raw_body(resp);
+    CU_ASSERT_STRING_EQUAL(err_code(j), "not_found");
     json_decref(j);
     test_server_stop(s);
 }

@@ -327,3 +327,32 @@ TG_TEST(limits, run_queue_rejects_bad_sizes) {
     CU_ASSERT_PTR_NULL(runq_new(1, -1));
     runq_free(NULL);
 }
+
+TG_TEST(json, utf8_prefix_never_splits_a_character) {
+    static const char s[] = "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"; /* a é € 😀: 1+2+3+4 */
+    size_t n = strlen(s);
+
+    CU_ASSERT_EQUAL(jsonu_utf8_prefix(s, n, 100), n);
+    CU_ASSERT_EQUAL(jsonu_utf8_prefix(s, n, n), n);
+    CU_ASSERT_EQUAL(jsonu_utf8_prefix(s, n, 1), 1);
+    CU_ASSERT_EQUAL(jsonu_utf8_prefix(s, n, 2), 1); /* inside é */
+    CU_ASSERT_EQUAL(jsonu_utf8_prefix(s, n, 3), 3);
+    CU_ASSERT_EQUAL(jsonu_utf8_prefix(s, n, 4), 3); /* inside € */
+    CU_ASSERT_EQUAL(jsonu_utf8_prefix(s, n, 5), 3);
+    CU_ASSERT_EQUAL(jsonu_utf8_prefix(s, n, 6), 6);
+    CU_ASSERT_EQUAL(jsonu_utf8_prefix(s, n, 9), 6); /* inside 😀 */
+    CU_ASSERT_EQUAL(jsonu_utf8_prefix(s, n, 0), 0);
+    for (size_t m = 0; m <= n; m++)
+        CU_ASSERT(jsonu_utf8_valid(s, jsonu_utf8_prefix(s, n, m)));
+}
+
+TG_TEST(json, utf8_scrub_replaces_what_json_would_refuse) {
+    char a[] = "ok \xc3\xa9 \xc3 cut \xff\xfe \xed\xa0\x80 \xc0\xaf end \xe2\x82";
+    char b[] = "plain \xe2\x82\xac";
+
+    jsonu_utf8_scrub(a);
+    CU_ASSERT_STRING_EQUAL(a, "ok \xc3\xa9 ? cut ?? ??? ?? end ??");
+    CU_ASSERT(jsonu_utf8_valid(a, strlen(a)));
+    jsonu_utf8_scrub(b); /* valid text is left alone */
+    CU_ASSERT_STRING_EQUAL(b, "plain \xe2\x82\xac");
+}
