@@ -54,7 +54,7 @@ static const struct family_help helps[] = {
     {"toolgym_http_requests_total", "HTTP requests by route pattern and status code."},
     {"toolgym_http_request_seconds", "HTTP request latency in seconds, by route pattern."},
     {"toolgym_tool_calls_total",
-     "Tool calls by tool and outcome (ok, tool_error, invalid, internal)."},
+     "Tool calls by tool and outcome (ok, tool_error, invalid, internal, cancelled)."},
     {"toolgym_tool_seconds", "Tool call latency in seconds, by tool."},
     {"toolgym_episodes_started_total", "Episodes created, forks included."},
     {"toolgym_episodes_forked_total", "Episodes created by forking another episode."},
@@ -85,6 +85,8 @@ static const struct family_help helps[] = {
     {"toolgym_http_slow_connections_closed_total",
      "Connections closed because their request line and headers, or their next request, came too "
      "late."},
+    {"toolgym_run_queue_cancelled_total",
+     "Queued code runs dropped because their client went away before a worker took them."},
     {"toolgym_code_cache_total", "run_code result cache lookups, by result (hit, miss)."},
     {"toolgym_trajectory_torn_lines_total",
      "Torn last lines found in the trajectory log at start and isolated."},

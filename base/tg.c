@@ -45,6 +45,8 @@ const char *tg_strerror(int rc) {
         return "EBUSY";
     case TG_ESTATE:
         return "ESTATE";
+    case TG_ECANCELED:
+        return "ECANCELED";
     default:
         return "EINTERNAL";
     }

@@ -22,6 +22,7 @@ enum tg_err {
     TG_EBUSY = -6,     /* a bounded queue is full */
     TG_ESTATE = -7,    /* operation not allowed in the current state (episode done) */
     TG_EINTERNAL = -8, /* a bug */
+    TG_ECANCELED = -9, /* the work was abandoned (its client went away) */
 };
 
 #define TG_ERR_CODE_MAX 32

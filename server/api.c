@@ -16,16 +16,18 @@
 
 /* ---- instrumented tool calls --------------------------------------------------------- */
 
-int api_invoke_tool(const struct tool *t, const json_t *args, struct tool_result *out,
-                    struct tg_error *err) {
+int api_invoke_tool(const struct tool *t, const json_t *args, struct tg_cancel *cancel,
+                    struct tool_result *out, struct tg_error *err) {
     long long t0 = tg_now_us();
     char labels[96];
     const char *outcome;
     int rc;
 
-    rc = tools_call(t, args, out, err);
+    rc = tools_call_cancel(t, args, cancel, out, err);
     if (rc == TG_EINVAL)
         outcome = "invalid";
+    else if (rc == TG_ECANCELED)
+        outcome = "cancelled";
     else if (rc)
         outcome = "internal";
     else
@@ -40,8 +42,9 @@ int api_invoke_tool(const struct tool *t, const json_t *args, struct tool_result
 /* A tool call running on the run queue. */
 struct tool_job {
     const struct tool *tool;
-    json_t *args; /* own reference */
-    json_t *id;   /* MCP request id (own reference) or NULL */
+    json_t *args;             /* own reference */
+    json_t *id;               /* MCP request id (own reference) or NULL */
+    struct tg_cancel *cancel; /* the deferred request's token (borrowed) or NULL */
     struct tool_result res;
     struct tg_error err;
     int rc;
@@ -50,7 +53,7 @@ struct tool_job {
 static void tool_job_work(void *p) {
     struct tool_job *j = p;
 
-    j->rc = api_invoke_tool(j->tool, j->args, &j->res, &j->err);
+    j->rc = api_invoke_tool(j->tool, j->args, j->cancel, &j->res, &j->err);
 }
 
 /* Free a tool job (a runq_job_fn, for http_run_job's drop); accepts NULL. */
@@ -98,6 +101,8 @@ int api_tools_list(struct http_req *rq, struct http_reply *rp) {
 static int tool_reply(struct http_reply *rp, struct tool_job *j) {
     if (j->rc == TG_EINVAL)
         return http_error_tg(rp, 422, &j->err);
+    if (j->rc == TG_ECANCELED)
+        return http_error_tg(rp, HTTP_CLIENT_CLOSED, &j->err);
     if (j->rc)
         return http_error(rp, 500, "internal", "The tool failed internally.");
     return http_json(rp, 200, tool_result_json(&j->res));
@@ -129,6 +134,7 @@ int api_tool_call(struct http_req *rq, struct http_reply *rp) {
         return http_error(rp, 500, "internal", "Out of memory.");
     j->tool = t;
     j->args = json_incref(json_object_get(rq->json, "arguments"));
+    j->cancel = &rq->cancel; /* fires if the client leaves before the reply (a queued job) */
     return http_run_job(rq, rp, t->async, tool_job_work, j, tool_call_finish, tool_job_free);
 }
 
@@ -161,6 +167,8 @@ static int mcp_call_reply(struct http_reply *rp, struct tool_job *j) {
 
     if (j->rc == TG_EINVAL)
         return rpc_error(rp, j->id, RPC_INVALID_PARAMS, j->err.message);
+    if (j->rc == TG_ECANCELED)
+        return http_error_tg(rp, HTTP_CLIENT_CLOSED, &j->err);
     if (j->rc)
         return rpc_error(rp, j->id, RPC_INTERNAL, "The tool failed internally.");
     res = json_pack("{s:[{s:s, s:s}], s:b}", "content", "type", "text", "text",
@@ -206,6 +214,7 @@ static int mcp_tools_call(struct http_req *rq, struct http_reply *rp, json_t *id
     j->tool = t;
     j->args = args ? json_incref(args) : json_object();
     j->id = json_incref(id);
+    j->cancel = &rq->cancel; /* fires if the client leaves before the reply (a queued job) */
     return http_run_job(rq, rp, t->async, tool_job_work, j, mcp_call_finish, tool_job_free);
 }
 

@@ -16,11 +16,11 @@ int api_tool_call(struct http_req *rq, struct http_reply *rp);
 int api_mcp(struct http_req *rq, struct http_reply *rp);
 
 /*
- * api_invoke_tool — tools_call plus metrics (calls by tool and outcome, latency). Same
- * contract as tools_call in tools/tools.h. Thread-safe; blocks for the tool's duration, so
- * call it for an async tool only from a run-queue job.
+ * api_invoke_tool — tools_call_cancel plus metrics (calls by tool and outcome, latency). Same
+ * contract as tools_call_cancel in tools/tools.h (cancel may be NULL). Thread-safe; blocks
+ * for the tool's duration, so call it for an async tool only from a run-queue job.
  */
-int api_invoke_tool(const struct tool *t, const json_t *args, struct tool_result *out,
-                    struct tg_error *err);
+int api_invoke_tool(const struct tool *t, const json_t *args, struct tg_cancel *cancel,
+                    struct tool_result *out, struct tg_error *err);
 
 #endif

@@ -290,7 +290,8 @@ struct step_job {
     struct server *srv;
     struct episode *ep; /* own reference; the step is reserved (busy) */
     const struct tool *tool;
-    json_t *action; /* own reference: the request's tool_call object */
+    json_t *action;           /* own reference: the request's tool_call object */
+    struct tg_cancel *cancel; /* the deferred request's token (borrowed) or NULL */
     struct tool_result res;
     struct tg_error err;
     int rc;
@@ -316,7 +317,8 @@ static void step_job_drop(void *p) {
 static void step_job_work(void *p) {
     struct step_job *j = p;
 
-    j->rc = api_invoke_tool(j->tool, json_object_get(j->action, "arguments"), &j->res, &j->err);
+    j->rc = api_invoke_tool(j->tool, json_object_get(j->action, "arguments"), j->cancel, &j->res,
+                            &j->err);
 }
 
 /* The observation of a call that never reached a tool. */
@@ -338,6 +340,10 @@ static int step_commit(struct step_job *j, struct http_reply *rp) {
     json_t *obs, *reply = NULL;
     int finished = 0, rc;
 
+    if (j->rc == TG_ECANCELED) { /* the client went away: as if the step never came */
+        episode_step_abort(j->ep);
+        return http_error_tg(rp, HTTP_CLIENT_CLOSED, &j->err);
+    }
     if (j->rc == TG_EINVAL) {
         oc = JUDGE_BAD_ARGS;
         obs = failed_observation("invalid_arguments", j->err.message);
@@ -476,6 +482,7 @@ int api_episode_step(struct http_req *rq, struct http_reply *rp) {
             return http_error(rp, 500, "internal", "Out of memory recording the step.");
         return http_json(rp, 200, reply);
     }
+    j->cancel = &rq->cancel; /* fires if the client leaves before the reply (a queued job) */
     return http_run_job(rq, rp, j->tool->async, step_job_work, j, step_finish, step_job_drop);
 }
 

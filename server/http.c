@@ -27,6 +27,7 @@
 
 #include "server/api.h"
 #include "server/api_episodes.h"
+#include "server/connwatch.h"
 #include "base/dbuf.h"
 #include "base/json_util.h"
 #include "base/limits.h"
@@ -265,6 +266,7 @@ struct defer {
     struct http_req *rq;
     runq_job_fn work;
     void *arg;
+    struct connwatch_entry *watch; /* the socket's watch, or NULL when it could not be set */
 };
 
 static void defer_work(void *p) {
@@ -273,18 +275,42 @@ static void defer_work(void *p) {
     d->work(d->arg);
 }
 
+/* The job is done (or abandoned): stop watching the socket, then resume the connection. */
 static void defer_done(void *p) {
     struct defer *d = p;
     struct http_req *rq = d->rq;
 
+    struct server *s = rq->srv;
+
+    connwatch_remove(s->connwatch, d->watch);
     free(d);
     rq->async = 2;
     MHD_resume_connection(rq->conn);
+    pthread_mutex_lock(&s->mu);
+    if (--s->deferred == 0)
+        pthread_cond_broadcast(&s->drained);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* On the watch thread: the client of a deferred request went away. A running job stops (the
+ * token's hook kills its run); a job still queued is taken out and finished here at once
+ * (its work sees the fired token). d stays valid meanwhile: defer_done waits for this. */
+static void defer_gone(void *p) {
+    struct defer *d = p;
+    struct server *s = d->rq->srv;
+
+    tg_cancel_fire(&d->rq->cancel);
+    if (runq_cancel(s->runq, d) != 0)
+        return;
+    metrics_inc("toolgym_run_queue_cancelled_total", "", 1);
+    d->work(d->arg);
+    defer_done(d);
 }
 
 int http_defer(struct http_req *rq, struct http_reply *rp, runq_job_fn work, void *arg,
                http_handler_fn finish) {
-    struct defer *d = malloc(sizeof(*d));
+    struct defer *d = calloc(1, sizeof(*d));
+    const union MHD_ConnectionInfo *info;
     int rc;
 
     if (!d)
@@ -296,14 +322,29 @@ int http_defer(struct http_req *rq, struct http_reply *rp, runq_job_fn work, voi
     rq->finish = finish;
     rq->async_arg = arg;
     /* suspend before submitting, so the job can never resume a connection not yet suspended */
+    pthread_mutex_lock(&rq->srv->mu);
+    rq->srv->deferred++;
+    pthread_mutex_unlock(&rq->srv->mu);
     MHD_suspend_connection(rq->conn);
-    rc = runq_submit(rq->srv->runq, defer_work, defer_done, d);
+    /* libmicrohttpd does not poll a suspended connection: watch its socket ourselves (without
+     * a watch the job still runs, it just cannot be cancelled) */
+    info = MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (info && connwatch_add(rq->srv->connwatch, info->connect_fd, defer_gone, d, &d->watch))
+        d->watch = NULL;
+    rc = runq_submit(rq->srv->runq, defer_work, defer_done, d, &rq->cancel);
     if (rc) {
+        connwatch_remove(rq->srv->connwatch, d->watch);
         MHD_resume_connection(rq->conn);
+        pthread_mutex_lock(&rq->srv->mu);
+        rq->srv->deferred--;
+        pthread_mutex_unlock(&rq->srv->mu);
         free(d);
         rq->async = 0;
         rq->finish = NULL;
         rq->async_arg = NULL;
+        if (rc == TG_ECANCELED) /* gone before its job was queued */
+            return http_error(rp, HTTP_CLIENT_CLOSED, "client_closed",
+                              "The client went away; the call was not run.");
         metrics_inc("toolgym_run_queue_rejected_total", "", 1);
         rp->retry_after = TG_RUN_RETRY_AFTER_SEC;
         return http_error(rp, 503, "overloaded",
@@ -839,6 +880,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         watch_headers_done(conn);
         rq->srv = s;
         dbuf_init(&rq->body, s->cfg.max_body);
+        tg_cancel_init(&rq->cancel);
         rq->conn = conn;
         rq->method = method;
         rq->key_index = -1;
@@ -878,6 +920,19 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     watch_wait_next(s, conn);
     if (!rq)
         return;
+    if (rq->async == 2) {
+        /* Deferred work finished, but the client went away before libmicrohttpd asked for the
+         * reply: finish it all the same, so that the job is freed (and what it did, such as an
+         * episode step, is recorded or undone as finish decides). Nobody reads the reply. */
+        struct http_reply rp;
+
+        memset(&rp, 0, sizeof(rp));
+        rq->async = 0;
+        rq->finish(rq, &rp);
+        json_decref(rp.body);
+        free(rp.text);
+        rq->status = HTTP_CLIENT_CLOSED;
+    }
     us = tg_now_us() - rq->t0_us;
     snprintf(labels, sizeof(labels), "route=\"%s\",status=\"%u\"",
              rq->route ? rq->route->pattern : "other", rq->status);
@@ -892,6 +947,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
     json_decref(rq->json);
     dbuf_free(&rq->body);
+    tg_cancel_destroy(&rq->cancel);
     free(rq);
     *con_cls = NULL;
     pthread_mutex_lock(&s->mu);
@@ -1010,6 +1066,18 @@ void http_stop(struct server *s) {
         while (s->inflight > 0)
             if (pthread_cond_timedwait(&s->drained, &s->mu, &deadline) != 0)
                 break;
+        if (s->deferred > 0) {
+            /* Runs still queued or running past the grace: abandon them as if their clients
+             * had gone, and wait for their connections to resume (libmicrohttpd cannot stop
+             * with a suspended connection). Cancelled runs end at once; only a request whose
+             * socket could not be watched can hold this up, for one more grace period. */
+            connwatch_all_gone(s->connwatch);
+            clock_gettime(CLOCK_REALTIME, &deadline);
+            deadline.tv_sec += TG_SHUTDOWN_GRACE_MS / 1000;
+            while (s->deferred > 0)
+                if (pthread_cond_timedwait(&s->drained, &s->mu, &deadline) != 0)
+                    break;
+        }
         pthread_mutex_unlock(&s->mu);
         MHD_stop_daemon(s->daemon);
         s->daemon = NULL;

@@ -17,6 +17,7 @@
 #include "base/limits.h"
 #include "server/runq.h"
 #include "server/server.h"
+#include "base/cancel.h"
 #include "base/dbuf.h"
 #include "base/tg.h"
 
@@ -34,17 +35,21 @@ struct http_key {
     char key[TG_API_KEY_MAX];
     size_t len;
 };
+struct connwatch;
+struct connwatch_entry;
 
 /* The running server. Fields are read-only after server_start except where noted. */
 struct server {
     struct server_config cfg;
     struct MHD_Daemon *daemon;
-    struct runq *runq; /* slow tool calls (run_code) */
+    struct runq *runq;           /* slow tool calls (run_code) */
+    struct connwatch *connwatch; /* sockets of suspended requests: their clients going away */
     int port;
-    pthread_mutex_t mu;             /* guards inflight */
+    pthread_mutex_t mu;             /* guards inflight and deferred */
     int mu_init;                    /* mu and drained are initialised */
-    pthread_cond_t drained;         /* signalled when inflight drops to 0 */
+    pthread_cond_t drained;         /* signalled when inflight or deferred drops to 0 */
     int inflight;                   /* requests between first callback and completion */
+    int deferred;                   /* requests suspended while their work is deferred */
     int tools_ref;                  /* this server holds a reference on the tool registry */
     struct task_set *tasks;         /* loaded tasks (episodes issue) */
     struct episode_store *episodes; /* episode store (episodes issue) */
@@ -56,8 +61,9 @@ struct server {
     struct http_watch *watch; /* connection deadlines (header timeout) */
 };
 
-#define HTTP_MAX_PARAMS 2
-#define HTTP_DEFERRED   1 /* a handler's return value: the reply comes later */
+#define HTTP_MAX_PARAMS    2
+#define HTTP_DEFERRED      1   /* a handler's return value: the reply comes later */
+#define HTTP_CLIENT_CLOSED 499 /* the status of a reply nobody reads: the client went away */
 
 struct http_req;
 struct http_reply;
@@ -77,11 +83,13 @@ struct http_req {
     int has_body;
     json_t *json; /* parsed body (owned) or NULL when there is none */
     long long t0_us;
-    int key_index;          /* which of srv->keys the request carried; -1: none or keys off */
-    unsigned status;        /* status sent, for the log */
-    int async;              /* 0 none, 1 pending, 2 done */
-    http_handler_fn finish; /* called when deferred work is done */
-    void *async_arg;        /* the deferred job */
+    int key_index;           /* which of srv->keys the request carried; -1: none or keys off */
+    unsigned status;         /* status sent, for the log */
+    int async;               /* 0 none, 1 pending, 2 done */
+    http_handler_fn finish;  /* called when deferred work is done */
+    void *async_arg;         /* the deferred job */
+    struct tg_cancel cancel; /* fired when the client goes away while the request is deferred;
+                                deferred work gets &cancel and stops (TG_ECANCELED) */
 };
 
 struct http_reply {
@@ -132,9 +140,14 @@ int http_json(struct http_reply *rp, unsigned status, json_t *body);
 /*
  * http_defer — run work(arg) on the server's run queue, then call finish(rq, rp) on an HTTP
  * thread to produce the reply. The connection is suspended meanwhile, so no HTTP worker
- * waits. Returns HTTP_DEFERRED, or fills *rp with 503 overloaded (+ Retry-After) when the
- * queue is full, returning 0; `arg` then still belongs to the caller. On success the
- * request owns arg until finish runs (finish must free it).
+ * waits, and its socket is watched: when the client goes away, rq->cancel fires, a job still
+ * waiting in the queue is taken out and a running one is expected to stop soon (work must
+ * pass &rq->cancel to what it runs, and must return promptly once it has fired: for a
+ * queued job it is called on the watch thread). finish then sees the job's TG_ECANCELED and
+ * should answer HTTP_CLIENT_CLOSED. Returns HTTP_DEFERRED, or fills *rp and returns 0 with
+ * `arg` still the caller's: 503 overloaded (+ Retry-After) when the queue is full,
+ * HTTP_CLIENT_CLOSED when the client is already gone. On success the request owns arg until
+ * finish runs (finish must free it).
  */
 int http_defer(struct http_req *rq, struct http_reply *rp, runq_job_fn work, void *arg,
                http_handler_fn finish);

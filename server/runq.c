@@ -1,12 +1,14 @@
 /*
- * runq.c — the bounded worker pool of runq.h: a ring of jobs under one mutex and two
- * condition variables. Jobs are never dropped once accepted: runq_free drains the ring.
+ * runq.c — the bounded worker pool of runq.h: a ring of jobs under one mutex and a condition
+ * variable. Jobs are never dropped once accepted (runq_free drains the ring), except by
+ * runq_cancel, which hands a waiting job back to its submitter.
  */
 #include "server/runq.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "base/cancel.h"
 #include "base/tg.h"
 
 struct job {
@@ -87,12 +89,15 @@ fail:
     return NULL;
 }
 
-int runq_submit(struct runq *q, runq_job_fn work, runq_job_fn done, void *arg) {
+int runq_submit(struct runq *q, runq_job_fn work, runq_job_fn done, void *arg,
+                struct tg_cancel *cancel) {
     int rc = 0;
 
     pthread_mutex_lock(&q->mu);
     if (q->stopping) {
         rc = TG_ESTATE;
+    } else if (tg_cancel_fired(cancel)) {
+        rc = TG_ECANCELED;
     } else if (q->count + q->running >= q->cap) {
         /* all workers busy and `queue` jobs waiting */
         rc = TG_EBUSY;
@@ -104,6 +109,24 @@ int runq_submit(struct runq *q, runq_job_fn work, runq_job_fn done, void *arg) {
         q->ring[tail].arg = arg;
         q->count++;
         pthread_cond_signal(&q->nonempty);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return rc;
+}
+
+int runq_cancel(struct runq *q, void *arg) {
+    int rc = TG_ENOTFOUND;
+
+    pthread_mutex_lock(&q->mu);
+    for (size_t i = 0; i < q->count; i++) {
+        if (q->ring[(q->head + i) % q->cap].arg != arg)
+            continue;
+        /* close the gap: later jobs move one place towards the head, keeping their order */
+        for (size_t k = i; k + 1 < q->count; k++)
+            q->ring[(q->head + k) % q->cap] = q->ring[(q->head + k + 1) % q->cap];
+        q->count--;
+        rc = 0;
+        break;
     }
     pthread_mutex_unlock(&q->mu);
     return rc;

@@ -14,6 +14,7 @@
 
 #include "base/datadir.h"
 #include "tools/tools.h"
+#include "server/connwatch.h"
 #include "server/episode.h"
 #include "server/http.h"
 #include "base/limits.h"
@@ -244,7 +245,8 @@ int server_start(const struct server_config *c, struct server **out, struct tg_e
     if (workers < 1)
         workers = 1;
     s->runq = runq_new(workers, c->run_queue);
-    if (!s->runq) {
+    s->connwatch = connwatch_new();
+    if (!s->runq || !s->connwatch) {
         tg_error_set(err, "internal", "Cannot start the run queue.");
         rc = TG_ENOMEM;
         goto fail;
@@ -257,6 +259,7 @@ int server_start(const struct server_config *c, struct server **out, struct tg_e
 fail:
     http_stop(s);
     runq_free(s->runq);
+    connwatch_free(s->connwatch);
     episodes_stop(s);
     if (s->tools_ref)
         tools_release();
@@ -273,6 +276,7 @@ void server_stop(struct server *s) {
         return;
     http_stop(s);
     runq_free(s->runq);
+    connwatch_free(s->connwatch);
     episodes_stop(s);
     if (s->tools_ref)
         tools_release();

@@ -548,7 +548,7 @@ static void result_free(struct tool_result *r) {
 
 static int invoke(const char *expr, size_t len, struct tool_result *out) {
     json_t *args = json_pack("{s:s%}", "expression", expr, len);
-    int rc = calc_tool_invoke(args, out);
+    int rc = calc_tool_invoke(args, NULL, out);
 
     json_decref(args);
     return rc;

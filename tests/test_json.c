@@ -306,7 +306,7 @@ TG_TEST(limits, run_queue_refuses_past_its_bound) {
     ran = 0;
     /* one running + two waiting fit; the rest are refused with TG_EBUSY */
     for (int i = 0; i < 6; i++) {
-        int rc = runq_submit(q, slow_job, NULL, NULL);
+        int rc = runq_submit(q, slow_job, NULL, NULL, NULL);
 
         if (rc == 0)
             accepted++;

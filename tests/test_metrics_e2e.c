@@ -6,10 +6,10 @@
  * - Every family the product code names (a "toolgym_..." string literal under base/, tools/,
  *   server/, client/, policy/, cmd/) has HELP text and a row in docs/api.md.
  * - Every family documented in docs/api.md is emitted by real servers driven through the
- *   situations that count it (tool calls, sandbox runs and kills, a full run queue, the code
- *   cache, episodes forked, evicted, refused and expired, a torn and an unwritable trajectory
- *   log), with the documented type and label names and its HELP text; no family has a
- *   placeholder HELP text.
+ *   situations that count it (tool calls, sandbox runs and kills, a full run queue, a queued
+ *   run whose client went away, the code cache, episodes forked, evicted, refused and
+ *   expired, a torn and an unwritable trajectory log), with the documented type and label
+ *   names and its HELP text; no family has a placeholder HELP text.
  * - Sandbox runs and kills are counted once per run, by result and reason.
  */
 #include <arpa/inet.h>
@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "base/metrics.h"
+#include "server/http.h"
 #include "server/server.h"
 #include "tg_test.h"
 
@@ -393,6 +394,56 @@ static int closed_within(int fd, int ms) {
     return read(fd, buf, sizeof(buf)) <= 0;
 }
 
+/* A raw connection that has sent one run_code call; -1 on failure. */
+static int post_raw(struct server *s, const char *code) {
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    char body[256], req[512];
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), n;
+
+    if (fd < 0)
+        return -1;
+    snprintf(body, sizeof(body), "{\"arguments\":{\"code\":\"%s\",\"timeout_ms\":5000}}", code);
+    n = snprintf(req, sizeof(req),
+                 "POST /v1/tools/run_code HTTP/1.1\r\nHost: t\r\nContent-Type: "
+                 "application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                 strlen(body), body);
+    a.sin_port = htons((uint16_t)server_port(s));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || write(fd, req, (size_t)n) != n) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* One worker busy, one run waiting whose client then goes away: the waiting run is dropped
+ * and counted once. */
+static void drive_abandoned_run(void) {
+    struct server_config cfg;
+    struct server *s;
+    double before = metrics_get("toolgym_run_queue_cancelled_total", "");
+    int busy, gone;
+
+    server_config_defaults(&cfg);
+    cfg.quiet = 1;
+    cfg.run_workers = 1;
+    s = test_server_start(&cfg);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    /* programs no other test runs: a --code-cache hit would answer without queuing */
+    busy = post_raw(s, "import time\\ntime.sleep(1.5)  # busy");
+    gone = post_raw(s, "print('abandoned')");
+    CU_ASSERT(busy >= 0 && gone >= 0);
+    for (int i = 0; i < 3000 && runq_pending(s->runq) != 2; i++)
+        usleep(10 * 1000);
+    CU_ASSERT_EQUAL(runq_pending(s->runq), 2);
+    close(gone);
+    for (int i = 0; i < 3000 && metrics_get("toolgym_run_queue_cancelled_total", "") == before; i++)
+        usleep(10 * 1000);
+    CU_ASSERT_EQUAL(metrics_get("toolgym_run_queue_cancelled_total", ""), before + 1);
+    close(busy);
+    test_server_stop(s);
+}
+
 /* Episodes finished, forked, evicted, refused and expired in a store of 2 with a 1 s idle
  * limit, logging to a file that cannot be written; then a client's quota, an idle unfinished
  * episode evicted under pressure and a connection closed by the header timeout. */
@@ -521,6 +572,7 @@ TG_TEST(metrics_e2e, every_documented_family_is_emitted_with_help_type_and_label
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     drive_tools(test_server_url(s));
     drive_full_queue();
+    drive_abandoned_run();
     drive_episodes();
     drive_torn_log();
     CU_ASSERT_EQUAL(request(test_server_url(s), "GET", "/metrics", NULL, &body), 200);

@@ -110,7 +110,7 @@ static int slot_processes(void) {
 
 /* Run code (stdin may be NULL) and check nothing is left behind. */
 static int run(const char *code, const char *in, int timeout_ms, struct sandbox_result *r) {
-    struct sandbox_request rq = {code, strlen(code), in, in ? strlen(in) : 0, timeout_ms};
+    struct sandbox_request rq = {code, strlen(code), in, in ? strlen(in) : 0, timeout_ms, NULL};
     struct tg_error e;
     int rc;
 
@@ -261,7 +261,7 @@ TG_TEST(sandbox, exception_is_readable) {
 }
 
 TG_TEST(sandbox, invalid_requests) {
-    struct sandbox_request rq = {"print(1)\0", 9, NULL, 0, 1000};
+    struct sandbox_request rq = {"print(1)\0", 9, NULL, 0, 1000, NULL};
     struct sandbox_result r;
     struct tg_error e;
 
@@ -1045,7 +1045,7 @@ static int invoke(const char *json, struct tool_result *out) {
     int rc;
 
     CU_ASSERT_PTR_NOT_NULL_FATAL(args);
-    rc = run_code_tool_invoke(args, out);
+    rc = run_code_tool_invoke(args, NULL, out);
     json_decref(args);
     return rc;
 }

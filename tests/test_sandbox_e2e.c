@@ -2,17 +2,24 @@
  * test_sandbox_e2e.c — suite `sandbox_e2e`: run_code through the real server (in-process,
  * port 0, libcurl). Attacks come back contained and reported in API.md's shape; the server
  * keeps serving other clients while runs are in flight; a full run queue answers
- * 503 overloaded with Retry-After.
+ * 503 overloaded with Retry-After; runs of clients that went away are dropped from the queue
+ * or killed, and an episode step whose client left is not taken.
  */
+#include <arpa/inet.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
-#include "server/server.h"
+#include "base/metrics.h"
 #include "base/tg.h"
+#include "server/http.h"
+#include "server/server.h"
 #include "tools/sandbox.h"
 #include "tg_test.h"
 
@@ -213,4 +220,191 @@ TG_TEST(sandbox_e2e, full_queue_is_503) {
     }
 done:
     test_server_stop(s);
+}
+
+/* ---- clients that go away ------------------------------------------------------------------- */
+
+/* A raw connection that has sent one POST and not read the reply; -1 on failure. */
+static int send_post(struct server *s, const char *path, const char *body) {
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    char head[512];
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int n;
+
+    if (fd < 0)
+        return -1;
+    a.sin_port = htons((uint16_t)server_port(s));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    n = snprintf(head, sizeof(head),
+                 "POST %s HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                 "Content-Length: %zu\r\n\r\n",
+                 path, strlen(body));
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || write(fd, head, (size_t)n) != n ||
+        write(fd, body, strlen(body)) != (ssize_t)strlen(body)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Wait (up to 30 s: a liveness bound, far past what the work needs) until the run queue holds
+ * `want` jobs (waiting + running). Returns the last count seen. */
+static size_t wait_pending(struct server *s, size_t want) {
+    size_t n = 0;
+
+    for (int i = 0; i < 3000; i++) {
+        n = runq_pending(s->runq);
+        if (n == want)
+            break;
+        usleep(10 * 1000);
+    }
+    return n;
+}
+
+TG_TEST(sandbox_e2e, abandoned_runs_are_cancelled) {
+    enum { CLIENTS = 66 };
+    static const char sleeper[] =
+        "{\"arguments\":{\"code\":\"import time\\ntime.sleep(9)\",\"timeout_ms\":10000}}";
+    struct server_config cfg;
+    struct server *s;
+    int fds[CLIENTS];
+    double queued0, cancelled0;
+    struct call c;
+    json_t *j;
+
+    server_config_defaults(&cfg);
+    cfg.quiet = 1;
+    cfg.run_workers = 1;
+    cfg.run_queue = 64;
+    s = test_server_start(&cfg);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    if (!sandbox_on(s))
+        goto done;
+    queued0 = metrics_get("toolgym_run_queue_cancelled_total", "");
+    cancelled0 = metrics_get("toolgym_tool_calls_total", "tool=\"run_code\",outcome=\"cancelled\"");
+    /* 66 fire-and-forget calls: one runs, 64 wait, one is refused (503) */
+    for (int i = 0; i < CLIENTS; i++) {
+        fds[i] = send_post(s, "/v1/tools/run_code", sleeper);
+        CU_ASSERT(fds[i] >= 0);
+    }
+    CU_ASSERT_EQUAL(wait_pending(s, 65), 65);
+    for (int i = 0; i < CLIENTS; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    /* The clients are gone: the waiting runs leave the queue, the running one is killed. Each
+     * run sleeps 9 s, so without cancelling the queue would stay busy for ten minutes. */
+    CU_ASSERT_EQUAL(wait_pending(s, 0), 0);
+    CU_ASSERT_EQUAL(metrics_get("toolgym_run_queue_cancelled_total", "") - queued0, 64);
+    CU_ASSERT_EQUAL(
+        metrics_get("toolgym_tool_calls_total", "tool=\"run_code\",outcome=\"cancelled\"") -
+            cancelled0,
+        65); /* the 64 taken out of the queue and the one killed while it ran */
+
+    /* and a well-behaved client is served */
+    memset(&c, 0, sizeof(c));
+    c.base = test_server_url(s);
+    c.body = "{\"arguments\":{\"code\":\"print(6 * 7)\"}}";
+    post_run_code(&c);
+    CU_ASSERT_EQUAL(c.rc, 0);
+    CU_ASSERT_EQUAL(c.r.status, 200);
+    j = body_json(&c.r);
+    CU_ASSERT(json_is_true(json_object_get(j, "ok")));
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(j, "content")) ?: "", "42\n");
+    json_decref(j);
+    http_resp_free(&c.r);
+done:
+    test_server_stop(s);
+}
+
+TG_TEST(sandbox_e2e, abandoned_step_is_not_taken) {
+    struct server_config cfg;
+    struct server *s;
+    struct http_resp r;
+    char url[256], id[64] = "";
+    json_t *j;
+    int fd;
+
+    server_config_defaults(&cfg);
+    cfg.quiet = 1;
+    cfg.run_workers = 1;
+    s = test_server_start(&cfg);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    if (!sandbox_on(s))
+        goto done;
+    snprintf(url, sizeof(url), "%s/v1/episodes", test_server_url(s));
+    CU_ASSERT_EQUAL_FATAL(test_http("POST", url, "{}", 2, NULL, NULL, &r), 0);
+    CU_ASSERT_EQUAL(r.status, 201);
+    j = json_loadb(r.body, r.len, 0, NULL);
+    snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(j, "episode_id")) ?: "");
+    json_decref(j);
+    http_resp_free(&r);
+    CU_ASSERT_FATAL(id[0] != '\0');
+
+    /* a step whose run_code is running when its client leaves */
+    snprintf(url, sizeof(url), "/v1/episodes/%s/step", id);
+    fd = send_post(s, url,
+                   "{\"tool_call\":{\"name\":\"run_code\",\"arguments\":{\"code\":\"import time\\n"
+                   "time.sleep(9)\",\"timeout_ms\":10000}}}");
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_EQUAL(wait_pending(s, 1), 1);
+    close(fd);
+    CU_ASSERT_EQUAL(wait_pending(s, 0), 0);
+
+    /* the step was not taken, and the episode takes the next one */
+    snprintf(url, sizeof(url), "%s/v1/episodes/%s", test_server_url(s), id);
+    CU_ASSERT_EQUAL_FATAL(test_http("GET", url, NULL, 0, NULL, NULL, &r), 0);
+    j = json_loadb(r.body, r.len, 0, NULL);
+    CU_ASSERT_EQUAL(json_array_size(json_object_get(j, "steps")), 0);
+    json_decref(j);
+    http_resp_free(&r);
+    snprintf(url, sizeof(url), "%s/v1/episodes/%s/step", test_server_url(s), id);
+    CU_ASSERT_EQUAL_FATAL(test_http("POST", url,
+                                    "{\"tool_call\":{\"name\":\"run_code\",\"arguments\":"
+                                    "{\"code\":\"print(1)\"}}}",
+                                    strlen("{\"tool_call\":{\"name\":\"run_code\",\"arguments\":"
+                                           "{\"code\":\"print(1)\"}}}"),
+                                    NULL, NULL, &r),
+                          0);
+    CU_ASSERT_EQUAL(r.status, 200);
+    j = json_loadb(r.body, r.len, 0, NULL);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "step")), 1);
+    json_decref(j);
+    http_resp_free(&r);
+done:
+    test_server_stop(s);
+}
+
+TG_TEST(sandbox_e2e, shutdown_abandons_runs_past_the_grace) {
+    static const char sleeper[] =
+        "{\"arguments\":{\"code\":\"import time\\ntime.sleep(9)\",\"timeout_ms\":10000}}";
+    struct server_config cfg;
+    struct server *s;
+    double cancelled0;
+    int fds[3];
+
+    server_config_defaults(&cfg);
+    cfg.quiet = 1;
+    cfg.run_workers = 1;
+    s = test_server_start(&cfg);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    if (!sandbox_on(s)) {
+        test_server_stop(s);
+        return;
+    }
+    cancelled0 = metrics_get("toolgym_tool_calls_total", "tool=\"run_code\",outcome=\"cancelled\"");
+    /* three 9 s runs, one at a time: 27 s of work, clients still connected */
+    for (int i = 0; i < 3; i++) {
+        fds[i] = send_post(s, "/v1/tools/run_code", sleeper);
+        CU_ASSERT(fds[i] >= 0);
+    }
+    CU_ASSERT_EQUAL(wait_pending(s, 3), 3);
+    /* Stopping waits out the grace period, then abandons what is left instead of stopping
+     * libmicrohttpd with suspended connections (which aborts the process). */
+    test_server_stop(s);
+    CU_ASSERT(metrics_get("toolgym_tool_calls_total", "tool=\"run_code\",outcome=\"cancelled\"") -
+                  cancelled0 >=
+              2); /* at most one 9 s run fits in the 10 s grace */
+    for (int i = 0; i < 3; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
 }

@@ -296,13 +296,13 @@ TG_TEST(search, tool_invoke) {
     /* not loaded yet: a tool-level failure, not a crash */
     search_shutdown();
     args = json_pack("{s:s}", "query", "red");
-    CU_ASSERT_EQUAL(search_tool_invoke(args, &r), 0);
+    CU_ASSERT_EQUAL(search_tool_invoke(args, NULL, &r), 0);
     CU_ASSERT_EQUAL(r.ok, 0);
     CU_ASSERT_STRING_EQUAL(r.err.code, "not_ready");
     tool_result_clear(&r);
 
     CU_ASSERT_EQUAL_FATAL(search_init(tg_test_data("search_tiny.jsonl"), &err), 0);
-    CU_ASSERT_EQUAL(search_tool_invoke(args, &r), 0);
+    CU_ASSERT_EQUAL(search_tool_invoke(args, NULL, &r), 0);
     CU_ASSERT_EQUAL(r.ok, 1);
     hits = json_object_get(r.result, "hits");
     CU_ASSERT_EQUAL_FATAL(json_array_size(hits), 2);
@@ -318,13 +318,13 @@ TG_TEST(search, tool_invoke) {
     json_decref(args);
 
     args = json_pack("{s:s, s:i}", "query", "red", "k", 1);
-    CU_ASSERT_EQUAL(search_tool_invoke(args, &r), 0);
+    CU_ASSERT_EQUAL(search_tool_invoke(args, NULL, &r), 0);
     CU_ASSERT_EQUAL(json_array_size(json_object_get(r.result, "hits")), 1);
     tool_result_clear(&r);
     json_decref(args);
 
     args = json_pack("{s:s}", "query", "nothing matches");
-    CU_ASSERT_EQUAL(search_tool_invoke(args, &r), 0);
+    CU_ASSERT_EQUAL(search_tool_invoke(args, NULL, &r), 0);
     CU_ASSERT_EQUAL(r.ok, 1);
     CU_ASSERT_STRING_EQUAL(r.content, "no results");
     CU_ASSERT_EQUAL(json_array_size(json_object_get(r.result, "hits")), 0);
@@ -332,7 +332,7 @@ TG_TEST(search, tool_invoke) {
     json_decref(args);
 
     args = json_pack("{s:s}", "query", " ?! ");
-    CU_ASSERT_EQUAL(search_tool_invoke(args, &r), 0);
+    CU_ASSERT_EQUAL(search_tool_invoke(args, NULL, &r), 0);
     CU_ASSERT_EQUAL(r.ok, 0);
     CU_ASSERT_STRING_EQUAL(r.err.code, "empty_query");
     CU_ASSERT(r.content != NULL && strncmp(r.content, "error", 5) == 0);

@@ -50,7 +50,7 @@ int calc_format(double v, char *buf, size_t n);
  * "error: <code>: <message>" (new), result NULL. Returns 0, or TG_ENOMEM with *out cleared.
  * Thread-safe.
  */
-int calc_tool_invoke(const json_t *args, struct tool_result *out);
+int calc_tool_invoke(const json_t *args, struct tg_cancel *cancel, struct tool_result *out);
 
 /* The registry row's JSON Schema of the arguments and its description (static strings). */
 extern const char calc_schema_json[];

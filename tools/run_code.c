@@ -163,7 +163,7 @@ static int fail_simple(struct tool_result *out, const char *code, const char *ms
     return 0;
 }
 
-int run_code_tool_invoke(const json_t *args, struct tool_result *out) {
+int run_code_tool_invoke(const json_t *args, struct tg_cancel *cancel, struct tool_result *out) {
     struct sandbox_request rq;
     struct sandbox_result r;
     struct dbuf so, se, content;
@@ -180,6 +180,7 @@ int run_code_tool_invoke(const json_t *args, struct tool_result *out) {
     v = json_object_get(args, "code");
     rq.code = json_string_value(v);
     rq.code_len = rq.code ? json_string_length(v) : 0;
+    rq.cancel = cancel;
     v = json_object_get(args, "stdin");
     if (json_is_string(v)) {
         rq.stdin_data = json_string_value(v);
@@ -202,8 +203,8 @@ int run_code_tool_invoke(const json_t *args, struct tool_result *out) {
     if (rc)
         return rc;
     rc = sandbox_run(&rq, &r, &err);
-    if (rc == TG_ENOMEM)
-        return TG_ENOMEM;
+    if (rc == TG_ENOMEM || rc == TG_ECANCELED)
+        return rc;
     if (rc)
         return fail_simple(out, err.code, err.message);
     count_run(&r);

@@ -24,8 +24,9 @@ extern const char run_code_schema_json[];
  * without a signal or timeout; otherwise out->err is "runtime_error" (non-zero exit; the
  * message quotes stderr's last line), "killed" (a signal), "timeout", "sandbox_unavailable"
  * or "sandbox_error", with out->result kept when the program ran. Returns TG_ENOMEM (out
- * cleared) when memory runs out. Thread-safe.
+ * cleared) when memory runs out, TG_ECANCELED (out cleared; no result is cached) when cancel
+ * (borrowed, may be NULL) fired: the run was dropped or killed. Thread-safe.
  */
-int run_code_tool_invoke(const json_t *args, struct tool_result *out);
+int run_code_tool_invoke(const json_t *args, struct tg_cancel *cancel, struct tool_result *out);
 
 #endif

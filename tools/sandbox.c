@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/file.h>
 #include <sys/mount.h>
@@ -56,6 +57,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/cancel.h"
 #include "base/limits.h"
 
 #define SB_STACK_BYTES (256 * 1024) /* stack of init and of the pre-exec child */
@@ -116,6 +118,7 @@ struct sb_slot {
     int busy;
     unsigned uid;
     int mem_fd;         /* `tasks` of the slot's memory cgroup, or -1 */
+    int cancel_fd;      /* eventfd: written to cancel the slot's run (init polls it), or -1 */
     int pids_fd;        /* `tasks` of the slot's pids cgroup, or -1 */
     pthread_t launcher; /* the slot's thread: lives in the slot cgroups, starts the runs */
     int launcher_up;    /* the launcher is running (set by it) */
@@ -146,6 +149,7 @@ struct sb_run {
     int status;
     int reaped;
     int timed_out;
+    int cancelled; /* the run's cancellation token fired: killed early */
     int truncated;
     size_t out_len, err_len;
     long long wall_us, cpu_us;
@@ -320,11 +324,10 @@ static void supervise(struct sb_run *r, pid_t child, int pidfd, int out_r, int e
     int st = 0;
 
     for (;;) {
-        struct pollfd p[4] = {
-            {.fd = out_r, .events = POLLIN},
-            {.fd = err_r, .events = POLLIN},
-            {.fd = in_w, .events = POLLOUT},
-            {.fd = pidfd, .events = POLLIN},
+        struct pollfd p[5] = {
+            {.fd = out_r, .events = POLLIN},        {.fd = err_r, .events = POLLIN},
+            {.fd = in_w, .events = POLLOUT},        {.fd = pidfd, .events = POLLIN},
+            {.fd = s->cancel_fd, .events = POLLIN},
         };
         long long left = deadline - now_us();
         int wait_ms;
@@ -336,8 +339,12 @@ static void supervise(struct sb_run *r, pid_t child, int pidfd, int out_r, int e
         wait_ms = (int)((left + 999) / 1000);
         if (pidfd < 0 && wait_ms > SB_TICK_MS)
             wait_ms = SB_TICK_MS;
-        if (poll(p, 4, wait_ms) < 0 && errno != EINTR)
+        if (poll(p, 5, wait_ms) < 0 && errno != EINTR)
             break;
+        if (p[4].revents & POLLIN) { /* sandbox_cancel_hook: the client went away */
+            r->cancelled = 1;
+            break;
+        }
         if (p[0].revents)
             drain(&out_r, s->out, &r->out_len, s->scratch, &r->truncated);
         if (p[1].revents)
@@ -398,7 +405,7 @@ SB_NO_ASAN static int init_fail(struct sb_run *r, int step) {
 SB_NO_ASAN static int init_main(void *arg) {
     struct sb_run *r = arg;
     struct sb_slot *s = r->slot;
-    int keep[1] = {g.tmpl_fd};
+    int keep[2] = {g.tmpl_fd, s->cancel_fd};
     int in[2], out[2], err[2], pidfd = -1, flags;
     char opts[96];
     struct sigaction sa;
@@ -413,7 +420,7 @@ SB_NO_ASAN static int init_main(void *arg) {
     /* Leave the server's session and process group before anything of the run exists. */
     if (setsid() < 0)
         return init_fail(r, ST_SESSION);
-    close_except(keep, 1);
+    close_except(keep, 2);
     if (r->layers & L_NS) {
         if (setns(g.tmpl_fd, CLONE_NEWNS) != 0)
             return init_fail(r, ST_SETNS);
@@ -431,6 +438,7 @@ SB_NO_ASAN static int init_main(void *arg) {
     }
     if (g.tmpl_fd >= 0)
         close(g.tmpl_fd);
+    /* The cancel eventfd stays open for supervise(); the child closes it (close_range). */
     if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0)
         return init_fail(r, ST_PIPE);
     r->in_r = in[0];
@@ -1210,6 +1218,8 @@ static void slots_free(void) {
             munmap(s->out, 3 * (size_t)TG_OUTPUT_MAX_BYTES);
         if (s->workdir[0])
             nftw(s->workdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        if (s->cancel_fd >= 0)
+            close(s->cancel_fd);
         pthread_cond_destroy(&s->job_cv);
     }
     free(g.slots);
@@ -1229,6 +1239,9 @@ static int slots_alloc(int n) {
         s->uid = g.uid_base + (unsigned)i;
         s->mem_fd = s->pids_fd = -1;
         pthread_cond_init(&s->job_cv, NULL);
+        s->cancel_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (s->cancel_fd < 0)
+            return TG_ENOMEM;
         s->stack_init = map_or_null(SB_STACK_BYTES);
         s->stack_child = map_or_null(SB_STACK_BYTES);
         s->out = map_or_null(3 * (size_t)TG_OUTPUT_MAX_BYTES);
@@ -1258,11 +1271,22 @@ static int workdirs_create(void) {
     return 0;
 }
 
-static struct sb_slot *slot_acquire(void) {
+/* A waiter's cancel hook: wake the slot waiters so that the cancelled one gives up. */
+static void wake_waiters(void *arg) {
+    (void)arg;
+    pthread_mutex_lock(&g.mu);
+    pthread_cond_broadcast(&g.cv);
+    pthread_mutex_unlock(&g.mu);
+}
+
+/* Wait for a free slot and take it; NULL when cancel fires first. */
+static struct sb_slot *slot_acquire(struct tg_cancel *cancel) {
     struct sb_slot *s = NULL;
 
+    if (cancel && tg_cancel_hook(cancel, wake_waiters, NULL))
+        return NULL;
     pthread_mutex_lock(&g.mu);
-    while (!s) {
+    while (!s && !tg_cancel_fired(cancel)) {
         for (int i = 0; i < g.nslots; i++)
             if (!g.slots[i].busy) {
                 s = &g.slots[i];
@@ -1271,17 +1295,37 @@ static struct sb_slot *slot_acquire(void) {
         if (!s)
             pthread_cond_wait(&g.cv, &g.mu);
     }
-    // cppcheck-suppress nullPointerRedundantCheck ; the loop ends only with s set
-    s->busy = 1;
+    if (s)
+        s->busy = 1;
     pthread_mutex_unlock(&g.mu);
+    if (cancel)
+        tg_cancel_unhook(cancel);
     return s;
 }
 
 static void slot_release(struct sb_slot *s) {
     pthread_mutex_lock(&g.mu);
     s->busy = 0;
-    pthread_cond_signal(&g.cv);
+    pthread_cond_broadcast(&g.cv); /* waiters include cancelled ones that must wake too */
     pthread_mutex_unlock(&g.mu);
+}
+
+/* The running run's cancel hook: init polls the slot's eventfd and kills the program. */
+static void slot_cancel_hook(void *arg) {
+    struct sb_slot *s = arg;
+    uint64_t one = 1;
+
+    if (write(s->cancel_fd, &one, sizeof(one)) != (ssize_t)sizeof(one)) {
+        /* the counter is already non-zero: a cancel is pending anyway */
+    }
+}
+
+/* Empty the slot's cancel eventfd (a cancel that came after its run ended). */
+static void slot_cancel_reset(struct sb_slot *s) {
+    uint64_t n;
+
+    while (read(s->cancel_fd, &n, sizeof(n)) == (ssize_t)sizeof(n))
+        ;
 }
 
 /* ---- one run -------------------------------------------------------------------------------- */
@@ -1606,6 +1650,11 @@ static char *copy_out(const char *p, size_t n) {
     return s;
 }
 
+static int cancelled(struct tg_error *err) {
+    tg_error_set(err, "cancelled", "the run was cancelled: its client went away");
+    return TG_ECANCELED;
+}
+
 int sandbox_run(const struct sandbox_request *rq, struct sandbox_result *res,
                 struct tg_error *err) {
     char *argv[7] = {"python3", "-I", "-S", "-u", "-c", NULL, NULL};
@@ -1632,15 +1681,30 @@ int sandbox_run(const struct sandbox_request *rq, struct sandbox_result *res,
                      TG_CODE_MAX_BYTES, TG_STDIN_MAX_BYTES, TG_CODE_TIMEOUT_MAX_MS);
         return TG_EINVAL;
     }
+    if (tg_cancel_fired(rq->cancel))
+        return cancelled(err);
     argv[5] = copy_out(rq->code, rq->code_len);
     if (!argv[5])
         return TG_ENOMEM;
-    s = slot_acquire();
+    s = slot_acquire(rq->cancel);
+    if (!s) {
+        free(argv[5]);
+        return cancelled(err);
+    }
+    slot_cancel_reset(s);
+    if (rq->cancel && tg_cancel_hook(rq->cancel, slot_cancel_hook, s)) {
+        rc = cancelled(err);
+        goto done;
+    }
     {
         struct sb_job j = {argv, rq->stdin_data, rq->stdin_len, timeout, g.layers, &r, err, 0, 0};
 
         rc = dispatch(s, &j);
     }
+    if (rq->cancel)
+        tg_cancel_unhook(rq->cancel);
+    if (rc == 0 && r.cancelled)
+        rc = cancelled(err);
     if (rc)
         goto done;
     res->out = copy_out(s->out, r.out_len);

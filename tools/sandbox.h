@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 
+#include "base/cancel.h"
 #include "base/tg.h"
 
 struct sandbox_config {
@@ -40,6 +41,7 @@ struct sandbox_request {
     const char *stdin_data; /* borrowed, may be NULL */
     size_t stdin_len;       /* <= TG_STDIN_MAX_BYTES */
     int timeout_ms; /* wall clock; 0: TG_CODE_TIMEOUT_DEFAULT_MS; max TG_CODE_TIMEOUT_MAX_MS */
+    struct tg_cancel *cancel; /* borrowed, may be NULL: when it fires the run is abandoned */
 };
 
 struct sandbox_result {
@@ -79,13 +81,16 @@ void sandbox_caps(struct sandbox_caps *c);
 /*
  * sandbox_run — run rq->code under python3 -I -S with rq's stdin, wait for it to end (exit,
  * signal, or wall clock) and fill *res (free with sandbox_result_free). BLOCKING and
- * thread-safe: waits for a free slot when `slots` runs are in flight.
+ * thread-safe: waits for a free slot when `slots` runs are in flight. When rq->cancel fires
+ * (before the run, while it waits for a slot, or while the program runs) it returns at once,
+ * the program and everything it started killed.
  * Returns 0 when *res describes the run (whatever the program did), or:
  *   TG_ESTATE   {"sandbox_unavailable", why} — not initialised, or a required layer is
  *               missing and unsafe mode is off (fails closed);
  *   TG_EINVAL   {"invalid_arguments", why}   — code empty, too long or holding NUL bytes,
  *               stdin too long, timeout out of range;
  *   TG_EIO      {"sandbox_error", why}       — setting up the sandbox failed;
+ *   TG_ECANCELED {"cancelled", why}          — rq->cancel fired;
  *   TG_ENOMEM.
  * On error *res is zeroed.
  */

@@ -687,7 +687,7 @@ static char *hits_text(const struct search_hit *hits, size_t n) {
     return s;
 }
 
-int search_tool_invoke(const json_t *args, struct tool_result *out) {
+int search_tool_invoke(const json_t *args, struct tg_cancel *cancel, struct tool_result *out) {
     struct search_hit hits[TG_SEARCH_K_MAX];
     struct tg_error err = {{0}, {0}};
     const json_t *jk = json_object_get(args, "k");
@@ -695,6 +695,8 @@ int search_tool_invoke(const json_t *args, struct tool_result *out) {
     json_int_t k = jk ? json_integer_value(jk) : TG_SEARCH_K_DEFAULT;
     json_t *result = NULL, *arr = NULL;
     size_t n = 0;
+
+    (void)cancel; /* a bounded, fast lookup: nothing to abandon */
     int rc;
 
     memset(out, 0, sizeof(*out));

@@ -113,6 +113,6 @@ void search_shutdown(void);
  * failures (ok = 0): "empty_query", "too_long", "not_ready" (no index loaded). Returns 0, or
  * TG_ENOMEM with *out cleared. Thread-safe after search_init.
  */
-int search_tool_invoke(const json_t *args, struct tool_result *out);
+int search_tool_invoke(const json_t *args, struct tg_cancel *cancel, struct tool_result *out);
 
 #endif

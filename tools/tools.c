@@ -126,13 +126,23 @@ json_t *tools_mcp_list(void) {
 
 int tools_call(const struct tool *t, const json_t *args, struct tool_result *out,
                struct tg_error *err) {
+    return tools_call_cancel(t, args, NULL, out, err);
+}
+
+int tools_call_cancel(const struct tool *t, const json_t *args, struct tg_cancel *cancel,
+                      struct tool_result *out, struct tg_error *err) {
     int rc;
 
     memset(out, 0, sizeof(*out));
     rc = schema_validate(t->schema, args, err);
     if (rc)
         return rc;
-    rc = t->invoke(args, out);
+    rc = t->invoke(args, cancel, out);
+    if (rc == TG_ECANCELED) {
+        tool_result_clear(out);
+        tg_error_set(err, "cancelled", "The %s call was cancelled: its client went away.", t->name);
+        return rc;
+    }
     if (rc) {
         tool_result_clear(out);
         tg_error_set(err, "internal", "The %s tool failed internally (%s).", t->name,

@@ -21,12 +21,17 @@ struct tool_result {
     struct tg_error err; /* when !ok: code such as "syntax_error" and a message */
 };
 
+struct tg_cancel;
+
 /*
  * tool_invoke_fn — run a tool on arguments that already passed its schema (borrowed).
- * Returns 0 when *out holds a result (ok or a tool-level failure), or a negative tg_err on
- * an internal failure (ENOMEM), with *out left cleared. Must be thread-safe.
+ * cancel (borrowed, may be NULL) fires when the caller's client went away: a slow tool stops
+ * and returns TG_ECANCELED; fast tools may ignore it. Returns 0 when *out holds a result (ok
+ * or a tool-level failure), or a negative tg_err (ENOMEM, ECANCELED) with *out left cleared.
+ * Must be thread-safe.
  */
-typedef int (*tool_invoke_fn)(const json_t *args, struct tool_result *out);
+typedef int (*tool_invoke_fn)(const json_t *args, struct tg_cancel *cancel,
+                              struct tool_result *out);
 
 struct tool {
     const char *name;
@@ -76,6 +81,11 @@ json_t *tools_mcp_list(void);
  */
 int tools_call(const struct tool *t, const json_t *args, struct tool_result *out,
                struct tg_error *err);
+
+/* tools_call_cancel — tools_call that gives up when cancel (borrowed, may be NULL) fires:
+ * then it returns TG_ECANCELED with *err {"cancelled", ...} and out cleared. */
+int tools_call_cancel(const struct tool *t, const json_t *args, struct tg_cancel *cancel,
+                      struct tool_result *out, struct tg_error *err);
 
 /* tool_result_fail — set *out to a tool-level failure with code and message; content is
  * "error: <code>: <message>". Returns 0, or TG_ENOMEM. */
