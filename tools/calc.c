@@ -14,7 +14,6 @@
  */
 #include "tools/calc.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +21,7 @@
 #include <string.h>
 
 #include "base/limits.h"
+#include "base/num.h"
 
 /* Each '^' operand is at least one byte and is followed by a '^', so this many can be
  * pending at once, across all nesting levels. */
@@ -209,52 +209,22 @@ static void leave(struct parser *p) {
 static int parse_expr(struct parser *p, double *out);
 static int parse_unary(struct parser *p, double *out);
 
+/* A decimal number (digits, optional fraction and exponent; signs are unary operators). */
 static int parse_number(struct parser *p, double *out) {
-    char buf[TG_CALC_MAX_LEN + 1];
-    size_t start = p->pos, i = p->pos, mant_digits = 0, len;
-    const char *s = p->s;
-    char *end;
+    size_t start = p->pos;
+    const char *end;
     double v;
+    int rc;
 
-    while (is_digit(s[i])) {
-        i++;
-        mant_digits++;
-    }
-    if (s[i] == '.') {
-        i++;
-        while (is_digit(s[i])) {
-            i++;
-            mant_digits++;
-        }
-    }
-    if (mant_digits == 0)
+    rc = num_double_prefix(p->s + start, &end, &v);
+    if (rc == TG_EINVAL) /* a lone '.' */
         return unexpected(p, start);
-    if (s[i] == 'e' || s[i] == 'E') {
-        size_t j = i + 1;
-
-        if (s[j] == '+' || s[j] == '-')
-            j++;
-        if (is_digit(s[j])) {
-            while (is_digit(s[j]))
-                j++;
-            i = j;
-        }
-    }
-    len = i - start;
-    TG_ASSERT(len < sizeof(buf));
-    memcpy(buf, s + start, len);
-    buf[len] = '\0';
-    errno = 0;
-    v = strtod(buf, &end);
-    if (end != buf + len)
-        return syntax_error(p, start, "malformed number");
-    if (isinf(v)) {
+    if (rc) {
         tg_error_set(p->err, "overflow", "number at position %zu is too large", start + 1);
         return TG_EINVAL;
     }
-    /* Underflow (ERANGE with a tiny result) is accepted: the value is as close as a double
-     * gets. */
-    p->pos = i;
+    /* Underflow is accepted: the value is as close as a double gets. */
+    p->pos = (size_t)(end - p->s);
     *out = v;
     return 0;
 }
