@@ -296,16 +296,34 @@ static json_t *overcaller_act(struct eval_agent *a, const struct eval_turn *t) {
 struct agent_kind {
     const char *name;
     json_t *(*act)(struct eval_agent *a, const struct eval_turn *t);
+    const char *uses; /* the agent-specific options it reads (struct eval_kind) */
 };
 
 /* The reference agents. A new kind (e.g. the trainer's policy) is a row here or an
  * eval_agent filled by the caller and passed to eval_run. */
 static const struct agent_kind kinds[] = {
-    {"oracle", oracle_act},
-    {"random", random_act},
-    {"overcaller", overcaller_act},
-    {"eager", eager_act},
+    {"oracle", oracle_act, "--tasks"},
+    {"random", random_act, "--seed"},
+    {"overcaller", overcaller_act, "--seed"},
+    {"eager", eager_act, ""},
 };
+
+const char *eval_agent_name(const struct eval_kind *extra, size_t n_extra, size_t i) {
+    if (i < TG_ARRAY_LEN(kinds))
+        return kinds[i].name;
+    i -= TG_ARRAY_LEN(kinds);
+    return i < n_extra ? extra[i].name : NULL;
+}
+
+const char *eval_agent_uses(const char *name, const struct eval_kind *extra, size_t n_extra) {
+    for (size_t i = 0; i < n_extra; i++)
+        if (strcmp(name, extra[i].name) == 0)
+            return extra[i].uses ? extra[i].uses : "";
+    for (size_t i = 0; i < TG_ARRAY_LEN(kinds); i++)
+        if (strcmp(name, kinds[i].name) == 0)
+            return kinds[i].uses;
+    return NULL;
+}
 
 int eval_agent_new(const struct eval_options *o, struct eval_agent *out, struct tg_error *err) {
     return eval_agent_make(o, NULL, 0, out, err);
@@ -516,104 +534,4 @@ void eval_print_report(FILE *f, const struct eval_options *o, const char *tag,
         }
         fputc('\n', f);
     }
-}
-
-/* ---- toolgym eval --------------------------------------------------------------------- */
-
-static void eval_usage(FILE *f) {
-    fprintf(f, "usage: toolgym eval --server URL [--split test] [--agent oracle|random|overcaller|"
-               "eager]\n"
-               "                    [--episodes N] [--tag T] [--seed S] [--tasks FILE]\n"
-               "                    [--max-steps N] [--api-key KEY] [--quiet]\n");
-}
-
-int eval_main(int argc, char **argv, const struct eval_kind *extra, size_t n_extra) {
-    struct eval_options o;
-    struct eval_agent a;
-    struct tg_error err;
-    json_t *report = NULL;
-    char tag[TG_TAG_MAX + 1];
-    int rc;
-
-    memset(&o, 0, sizeof(o));
-    o.split = "test";
-    o.agent = "oracle";
-    for (int i = 1; i < argc; i++) {
-        const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        char *end = NULL;
-
-        if (strcmp(k, "--help") == 0) {
-            eval_usage(stdout);
-            return 0;
-        }
-        if (strcmp(k, "--quiet") == 0) {
-            o.quiet = 1;
-            continue;
-        }
-        if (!v) {
-            fprintf(stderr, "toolgym eval: %s needs a value\n", k);
-            eval_usage(stderr);
-            return 2;
-        }
-        i++;
-        errno = 0;
-        if (strcmp(k, "--server") == 0) {
-            o.server = v;
-        } else if (strcmp(k, "--split") == 0) {
-            o.split = v;
-        } else if (strcmp(k, "--agent") == 0) {
-            o.agent = v;
-        } else if (strcmp(k, "--tag") == 0) {
-            o.tag = v;
-        } else if (strcmp(k, "--tasks") == 0) {
-            o.tasks = v;
-        } else if (strcmp(k, "--api-key") == 0) {
-            o.api_key = v;
-        } else if (strcmp(k, "--checkpoint") == 0) {
-            o.checkpoint = v;
-        } else if (strcmp(k, "--episodes") == 0) {
-            o.episodes = strtol(v, &end, 10);
-            if (errno || *end || o.episodes < 1 || o.episodes > 100000000L)
-                goto bad;
-        } else if (strcmp(k, "--max-steps") == 0) {
-            long n = strtol(v, &end, 10);
-
-            if (errno || *end || n < 1 || n > TG_MAX_STEPS_LIMIT)
-                goto bad;
-            o.max_steps = (int)n;
-        } else if (strcmp(k, "--seed") == 0) {
-            o.seed = strtoull(v, &end, 10);
-            if (errno || *end || end == v)
-                goto bad;
-        } else {
-            goto bad;
-        }
-        continue;
-    bad:
-        fprintf(stderr, "toolgym eval: bad option or value: %s %s\n", k, v);
-        eval_usage(stderr);
-        return 2;
-    }
-    if (!o.server) {
-        fprintf(stderr, "toolgym eval: --server URL is required\n");
-        eval_usage(stderr);
-        return 2;
-    }
-    if (eval_agent_make(&o, extra, n_extra, &a, &err) != 0) {
-        fprintf(stderr, "toolgym eval: %s\n", err.message);
-        return 2;
-    }
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    rc = eval_run(&o, &a, &report, tag, &err);
-    if (a.destroy)
-        a.destroy(&a);
-    if (rc) {
-        fprintf(stderr, "toolgym eval: %s\n", err.message);
-        curl_global_cleanup();
-        return 1;
-    }
-    eval_print_report(stdout, &o, tag, report);
-    json_decref(report);
-    curl_global_cleanup();
-    return 0;
 }

@@ -13,7 +13,8 @@
  *   eager      answers at once (the last number of the prompt, or "unknown").
  * The report is fetched with ?by=tag, and the table breaks accuracy, plan match and wasted
  * calls down by the tags of the tasks (the productions they were built from).
- * What it does not do: judge or score anything itself — the server does.
+ * What it does not do: judge or score anything itself — the server does; parse the command
+ * line (cmd/cmd_eval.c does).
  */
 #ifndef TG_EVAL_H
 #define TG_EVAL_H
@@ -66,10 +67,12 @@ typedef int (*eval_agent_fn)(const struct eval_options *o, struct eval_agent *ou
                              struct tg_error *err);
 
 /* An agent kind that a higher layer provides (the trainer's policy): the command layer
- * registers it by passing a table of these to eval_agent_make or eval_main. */
+ * registers it by passing a table of these to eval_agent_make. */
 struct eval_kind {
     const char *name;
     eval_agent_fn make;
+    const char *uses; /* the agent-specific options it reads, space-separated command-line
+                         names ("--checkpoint"); "" or NULL: none */
 };
 
 /* eval_agent_new — fill *out with the reference agent named o->agent (oracle, random,
@@ -95,8 +98,14 @@ int eval_run(const struct eval_options *o, struct eval_agent *a, json_t **report
 void eval_print_report(FILE *f, const struct eval_options *o, const char *tag,
                        const json_t *report);
 
-/* eval_main — `toolgym eval` (argv[0] is "eval") with the reference agents and the kinds
- * extra[0..n_extra) (borrowed). Returns the exit status. */
-int eval_main(int argc, char **argv, const struct eval_kind *extra, size_t n_extra);
+/*
+ * eval_agent_name — the i-th agent kind: the reference agents (oracle, random, overcaller,
+ * eager), then extra[0..n_extra); NULL past the last. Borrowed.
+ * eval_agent_uses — the agent-specific options agent `name` reads, as struct eval_kind.uses
+ * ("--tasks" for oracle, "--seed" for random and overcaller, "" for eager), or NULL for an
+ * unknown agent. The command line refuses such an option for an agent that does not read it.
+ */
+const char *eval_agent_name(const struct eval_kind *extra, size_t n_extra, size_t i);
+const char *eval_agent_uses(const char *name, const struct eval_kind *extra, size_t n_extra);
 
 #endif

@@ -12,42 +12,13 @@
 #include <string.h>
 
 #include "base/limits.h"
-#include "base/num.h"
 #include "base/tg.h"
+#include "cmd/opt.h"
 #include "policy/freeze_plan.h"
 #include "policy/gantt.h"
 #include "policy/pipeline.h"
 
 #define PF "toolgym plan-freeze"
-
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: toolgym plan-freeze --schedule gpipe|1f1b --stages S --microbatches M\n"
-            "                           --times FILE.json [--r-max R] [--deadline T] [--svg FILE]\n"
-            "  --schedule      pipeline schedule: gpipe, or 1f1b (needs M >= S)\n"
-            "  --stages        pipeline stages S (1..%d)\n"
-            "  --microbatches  micro-batches per batch M (1..%d)\n"
-            "  --times         per-stage times: {\"unit\": \"ms\", \"comm\": 0,\n"
-            "                  \"stages\": [{\"forward\": F, \"w_max\": B, \"w_min\": b}, ...]}\n"
-            "                  (w_max: backward unfrozen, w_min: fully frozen)\n"
-            "  --r-max         each stage's mean freeze ratio is at most R (default 0.9)\n"
-            "  --deadline      instead of the shortest makespan: the least freezing whose\n"
-            "                  makespan is at most T (an error if no plan reaches T)\n"
-            "  --svg           write a Gantt chart (no freezing, uniform, LP plan) to FILE\n"
-            "Prints the plan as JSON on stdout and the comparison table on stderr.\n"
-            "See docs/freezing.md.\n",
-            TG_PIPE_STAGES_MAX, TG_PIPE_MICROBATCHES_MAX);
-}
-
-/* a whole decimal integer in [lo, hi] (base/num.h), as an int */
-static int parse_int(const char *s, long lo, long hi, int *out) {
-    long v;
-    int rc = num_long(s, lo, hi, &v);
-
-    if (!rc)
-        *out = (int)v;
-    return rc;
-}
 
 struct pf_opts {
     const char *schedule;
@@ -58,65 +29,54 @@ struct pf_opts {
     struct freeze_plan_config cfg;
 };
 
-/* 0 ok, 1 --help printed, 2 usage error (printed) */
+static const char pf_notes[] =
+    "--times FILE is a JSON object {\"unit\": \"ms\", \"comm\": 0, \"stages\": [{\"forward\": F,\n"
+    "\"w_max\": B, \"w_min\": b}, ...]} (w_max: backward unfrozen, w_min: fully frozen).\n"
+    "--deadline T asks, instead of the shortest makespan, for the least freezing whose makespan\n"
+    "is at most T (an error if no plan reaches T). 1f1b needs microbatches >= stages.\n"
+    "Prints the plan as JSON on stdout and the comparison table on stderr. See "
+    "docs/freezing.md.\n";
+
+/* OPT_RUN, or the exit status after --help, --version or a usage error (printed) */
 static int parse_opts(int argc, char **argv, struct pf_opts *o) {
+    /* clang-format off */
+    struct opt opts[] = {
+        {.name = "--schedule", .kind = OPT_CHOICE, .dst = &o->schedule, .meta = "KIND",
+         .choices = "gpipe|1f1b", .def = "none, required", .help = "pipeline schedule"},
+        {.name = "--stages", .kind = OPT_INT, .dst = &o->stages, .meta = "S", .lo = 1,
+         .hi = TG_PIPE_STAGES_MAX, .def = "none, required", .help = "pipeline stages"},
+        {.name = "--microbatches", .kind = OPT_INT, .dst = &o->microbatches, .meta = "M", .lo = 1,
+         .hi = TG_PIPE_MICROBATCHES_MAX, .def = "none, required",
+         .help = "micro-batches per batch"},
+        {.name = "--times", .kind = OPT_STR, .dst = &o->times, .meta = "FILE",
+         .def = "none, required", .help = "per-stage times (JSON, below)"},
+        {.name = "--r-max", .kind = OPT_DOUBLE, .dst = &o->cfg.r_max, .meta = "R", .lo = 0, .hi = 1,
+         .help = "each stage's mean freeze ratio is at most R"},
+        {.name = "--deadline", .kind = OPT_DOUBLE, .dst = &o->cfg.deadline, .meta = "T",
+         .lo = 1e-12, .hi = (double)TG_PIPE_TIME_MAX * TG_PIPE_ACTIONS_MAX, .def = "none",
+         .help = "the least freezing with makespan <= T"},
+        {.name = "--svg", .kind = OPT_STR, .dst = &o->svg, .meta = "FILE",
+         .help = "write a Gantt chart (no freezing, uniform, LP plan)"},
+    };
+    /* clang-format on */
+    struct opt_cmd cmd = {
+        .name = PF,
+        .summary =
+            "Plan per-action freeze ratios for a pipeline-parallel schedule (an LP on GLPK).",
+        .opts = opts,
+        .nopts = TG_ARRAY_LEN(opts),
+        .notes = pf_notes};
+    int rc;
+
     o->cfg = freeze_plan_config_default();
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int bad = 0;
-
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            return 1;
-        }
-        if (!v) {
-            fprintf(stderr, PF ": %s needs a value\n", a);
-            usage(stderr);
-            return 2;
-        }
-        if (strcmp(a, "--schedule") == 0)
-            o->schedule = v;
-        else if (strcmp(a, "--times") == 0)
-            o->times = v;
-        else if (strcmp(a, "--svg") == 0)
-            o->svg = v;
-        else if (strcmp(a, "--stages") == 0)
-            bad = parse_int(v, 1, TG_PIPE_STAGES_MAX, &o->stages);
-        else if (strcmp(a, "--microbatches") == 0)
-            bad = parse_int(v, 1, TG_PIPE_MICROBATCHES_MAX, &o->microbatches);
-        else if (strcmp(a, "--r-max") == 0)
-            bad = num_double(v, 0.0, 1.0, &o->cfg.r_max);
-        else if (strcmp(a, "--deadline") == 0)
-            bad = num_double(v, 1e-12, TG_PIPE_TIME_MAX * TG_PIPE_ACTIONS_MAX, &o->cfg.deadline);
-        else {
-            fprintf(stderr, PF ": unknown option %s\n", a);
-            usage(stderr);
-            return 2;
-        }
-        if (bad) {
-            char want[48];
-
-            if (strcmp(a, "--stages") == 0 || strcmp(a, "--microbatches") == 0)
-                snprintf(want, sizeof(want), "an integer from 1 to %d",
-                         a[2] == 's' ? TG_PIPE_STAGES_MAX : TG_PIPE_MICROBATCHES_MAX);
-            else
-                snprintf(want, sizeof(want), "%s",
-                         a[2] == 'r' ? "a number in [0, 1]" : "a positive number");
-            fprintf(stderr, PF ": bad value for %s: '%s' (want %s)\n", a, v, want);
-            return 2;
-        }
-        i++;
-    }
-    if (!o->schedule || !o->stages || !o->microbatches || !o->times) {
-        fprintf(stderr, PF ": missing %s\n",
-                !o->schedule       ? "--schedule gpipe|1f1b"
-                : !o->stages       ? "--stages S"
-                : !o->microbatches ? "--microbatches M"
-                                   : "--times FILE.json");
-        usage(stderr);
-        return 2;
-    }
-    return 0;
+    rc = opt_parse(&cmd, argc, argv, NULL, 0, NULL);
+    if (rc != OPT_RUN)
+        return rc;
+    for (size_t i = 0; i < 4; i++) /* the first four rows are required */
+        if (!opts[i].given)
+            return opt_error(&cmd, "%s %s is required (see " PF " --help)", opts[i].name,
+                             opts[i].meta);
+    return OPT_RUN;
 }
 
 static int write_svg(const char *path, const struct pipeline *p, const struct pipeline_times *t,
@@ -166,8 +126,8 @@ int cmd_plan_freeze(int argc, char **argv) {
     int rc;
 
     rc = parse_opts(argc, argv, &o);
-    if (rc)
-        return rc == 1 ? 0 : 2;
+    if (rc != OPT_RUN)
+        return rc;
     rc = pipeline_kind_parse(o.schedule, &kind, &err);
     if (rc) {
         fprintf(stderr, PF ": --schedule: %s\n", err.message);

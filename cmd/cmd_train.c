@@ -1,30 +1,23 @@
 /*
- * cmd_train.c — `toolgym train`: options, then a training run (train.h), optionally followed by
- * a greedy test evaluation; or --run-demo: train with the defaults and compare the policy with
- * the untrained network and the reference agents on the test split.
+ * cmd_train.c — `toolgym train`: options (on top of an optional --config JSON file), then a
+ * training run (policy/train.h), optionally followed by a greedy test evaluation; or
+ * --run-demo: train, then compare the policy with the untrained network and the reference
+ * agents on the test split (what `make run` shows).
  */
-#include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "base/num.h"
+#include "base/limits.h"
 #include "base/tg.h"
 #include "client/eval.h"
 #include "cmd/cmd.h"
+#include "cmd/opt.h"
 #include "policy/rollout.h"
 #include "policy/train.h"
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: toolgym train --server URL[,URL...] [--config FILE] [--save F] [--resume F]\n"
-            "         [--seed S] [--updates N] [--group G] [--tasks-per-update T]\n"
-            "         [--lr X] [--lr-schedule greedy|cosine|constant]\n"
-            "         [--anchors off|warmup|branch] [--anchor-fraction f]\n"
-            "         [--reward-mode judge|torl|otc] [--svg FILE] [--eval N] [--quiet]\n"
-            "         [--run-demo]   (train with the defaults, evaluate beside the baselines)\n");
-}
+#define DEMO_CKPT "build/run-policy.ckpt"
+#define DEMO_SVG  "build/run-curve.svg"
 
 /* one row of the comparison table from a /v1/report body */
 static void report_row(FILE *f, const char *agent, const json_t *r) {
@@ -124,127 +117,159 @@ static int run_demo(const struct train_config *cfg, const char *servers, const c
     return 0;
 }
 
-int cmd_train(int argc, char **argv) {
-    struct train_config cfg = train_config_default();
-    const char *servers = NULL, *save = NULL, *resume = NULL, *svg = NULL, *config = NULL;
-    int quiet = 0, demo = 0, eval_n = -1;
+/* what the command line asked for besides the training settings */
+struct train_args {
+    const char *servers, *config, *save, *resume, *svg;
+    const char *lr_schedule, *anchors, *reward_mode; /* names, applied to the config */
+    int eval_n, quiet, demo;
+};
+
+/* the settings: the defaults, the --config file on top, then every option given on top */
+static int settings(const struct opt_cmd *cmd, const struct train_config *flags,
+                    const struct train_args *a, struct train_config *cfg) {
     struct tg_error err;
+
+    *cfg = train_config_default();
+    if (a->config && train_config_load_json(cfg, a->config, &err))
+        return opt_error(cmd, "%s", err.message);
+#define TAKE(name, field)                                                                          \
+    if (opt_given(cmd, name))                                                                      \
+        cfg->field = flags->field;
+    TAKE("--seed", seed);
+    TAKE("--updates", updates);
+    TAKE("--group", group);
+    TAKE("--tasks-per-update", tasks_per_update);
+    TAKE("--lr", lr);
+    TAKE("--anchor-fraction", anchor_fraction);
+#undef TAKE
+    if (opt_given(cmd, "--reward-mode"))
+        snprintf(cfg->reward_mode, sizeof(cfg->reward_mode), "%s", a->reward_mode);
+    if ((opt_given(cmd, "--lr-schedule") &&
+         sched_kind_parse(a->lr_schedule, &cfg->sched.kind, &err)) ||
+        (opt_given(cmd, "--anchors") && train_anchors_parse(a->anchors, &cfg->anchors, &err)) ||
+        train_config_check(cfg, &err))
+        return opt_error(cmd, "%s", err.message);
+    return 0;
+}
+
+/* options that only make sense together, checked before anything runs */
+static int check_combinations(const struct opt_cmd *cmd, const struct train_config *cfg,
+                              const struct train_args *a) {
+    if (!a->servers)
+        return opt_error(cmd, "--server URL is required (see toolgym train --help)");
+    if (a->demo && opt_given(cmd, "--resume"))
+        return opt_error(cmd, "--resume is not used with --run-demo (it trains from scratch)");
+    if (a->demo && opt_given(cmd, "--eval"))
+        return opt_error(cmd, "--eval is not used with --run-demo (it evaluates every test task, "
+                              "or eval_episodes of --config)");
+    if (opt_given(cmd, "--eval") && !a->save)
+        return opt_error(cmd, "--eval needs --save FILE (the checkpoint it evaluates)");
+    if (opt_given(cmd, "--anchor-fraction") && cfg->anchors == ANCHORS_OFF)
+        return opt_error(cmd, "--anchor-fraction is not used with anchors off");
+    return 0;
+}
+
+/* train, report, and evaluate the checkpoint on the test split when asked (--eval N) */
+static int train_and_eval(const struct train_config *cfg, const struct train_args *a) {
+    struct train_eval_result ev;
     struct train_result tr;
-    double v;
-    int rc;
+    struct tg_error err;
+    char tag[TG_TAG_MAX + 1];
 
-    /* the config file first, so flags override it */
-    for (int i = 1; i + 1 < argc; i++)
-        if (strcmp(argv[i], "--config") == 0)
-            config = argv[i + 1];
-    if (config && train_config_load_json(&cfg, config, &err)) {
-        fprintf(stderr, "toolgym train: %s\n", err.message);
-        return 2;
-    }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-
-        if (strcmp(a, "--quiet") == 0) {
-            quiet = 1;
-            continue;
-        }
-        if (strcmp(a, "--run-demo") == 0) {
-            demo = 1;
-            continue;
-        }
-        if (strcmp(a, "--help") == 0) {
-            usage(stdout);
-            return 0;
-        }
-        if (!val) {
-            fprintf(stderr, "toolgym train: %s needs a value\n", a);
-            usage(stderr);
-            return 2;
-        }
-        i++;
-        if (strcmp(a, "--server") == 0)
-            servers = val;
-        else if (strcmp(a, "--config") == 0)
-            continue;
-        else if (strcmp(a, "--save") == 0)
-            save = val;
-        else if (strcmp(a, "--resume") == 0)
-            resume = val;
-        else if (strcmp(a, "--svg") == 0)
-            svg = val;
-        else if (strcmp(a, "--seed") == 0 && num_double(val, 0, 9e15, &v) == 0 && v == floor(v))
-            cfg.seed = (unsigned long long)v;
-        else if (strcmp(a, "--updates") == 0 && num_double(val, 1, TG_TRAIN_UPDATES_MAX, &v) == 0)
-            cfg.updates = (int)v;
-        else if (strcmp(a, "--group") == 0 && num_double(val, 2, TG_TRAIN_GROUP_MAX, &v) == 0)
-            cfg.group = (int)v;
-        else if (strcmp(a, "--tasks-per-update") == 0 && num_double(val, 1, 1024, &v) == 0)
-            cfg.tasks_per_update = (int)v;
-        else if (strcmp(a, "--lr") == 0 && num_double(val, 1e-7, 1, &v) == 0)
-            cfg.lr = v;
-        else if (strcmp(a, "--eval") == 0 && num_double(val, 0, 1e6, &v) == 0)
-            eval_n = (int)v;
-        else if (strcmp(a, "--anchor-fraction") == 0 && num_double(val, 0, 1, &v) == 0)
-            cfg.anchor_fraction = v;
-        else if (strcmp(a, "--lr-schedule") == 0) {
-            if (sched_kind_parse(val, &cfg.sched.kind, &err)) {
-                fprintf(stderr, "toolgym train: --lr-schedule: %s\n", err.message);
-                return 2;
-            }
-        } else if (strcmp(a, "--anchors") == 0) {
-            if (train_anchors_parse(val, &cfg.anchors, &err)) {
-                fprintf(stderr, "toolgym train: --anchors: %s\n", err.message);
-                return 2;
-            }
-        } else if (strcmp(a, "--reward-mode") == 0 && strlen(val) < sizeof(cfg.reward_mode))
-            snprintf(cfg.reward_mode, sizeof(cfg.reward_mode), "%s", val);
-        else {
-            fprintf(stderr, "toolgym train: bad option or value: %s %s\n", a, val);
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (!servers) {
-        fprintf(stderr, "toolgym train: --server URL is required\n");
-        usage(stderr);
-        return 2;
-    }
-    if (train_config_check(&cfg, &err)) {
-        fprintf(stderr, "toolgym train: %s\n", err.message);
-        return 2;
-    }
-    if (demo)
-        return run_demo(&cfg, servers, save ? save : "build/run-policy.ckpt",
-                        svg ? svg : "build/run-curve.svg", quiet);
-    rc = train_run(&cfg, servers, resume, save, svg, quiet ? NULL : stdout, !quiet && isatty(2),
-                   &tr, &err);
-    if (rc) {
+    if (train_run(cfg, a->servers, a->resume, a->save, a->svg, a->quiet ? NULL : stdout,
+                  !a->quiet && isatty(2), &tr, &err)) {
         fprintf(stderr, "toolgym train: %s\n", err.message);
         return 1;
     }
-    if (!quiet)
+    if (!a->quiet)
         printf("done: %d updates, smoothed train accuracy %.3f, updates to target %.2f: %d\n",
-               tr.updates_done, tr.final_train_accuracy, cfg.target_accuracy, tr.updates_to_target);
+               tr.updates_done, tr.final_train_accuracy, cfg->target_accuracy,
+               tr.updates_to_target);
     train_result_free(&tr);
-    if (eval_n >= 0) {
-        struct train_eval_result ev;
-        char tag[TG_TAG_MAX + 1];
-
-        if (!save) {
-            fprintf(stderr, "toolgym train: --eval needs --save FILE\n");
-            return 2;
-        }
-        snprintf(tag, sizeof(tag), "policy-%llu-%lld", cfg.seed,
-                 (long long)(tg_now_us() % 1000000));
-        rc = train_eval(&cfg, servers, save, "test", eval_n, tag, &ev, NULL, &err);
-        if (rc) {
-            fprintf(stderr, "toolgym train: evaluation: %s\n", err.message);
-            return 1;
-        }
-        printf("test: episodes %d accuracy %.4f calls/ep %.3f wasted %.4f redundant %.4f "
-               "premature %.4f unnecessary %.4f steps/s %.0f tag %s\n",
-               ev.episodes, ev.accuracy, ev.calls, ev.wasted, ev.rates[RL_REDUNDANT],
-               ev.rates[RL_PREMATURE], ev.rates[RL_UNNECESSARY], ev.steps_per_s, ev.tag);
+    if (a->eval_n < 0)
+        return 0;
+    snprintf(tag, sizeof(tag), "policy-%llu-%lld", cfg->seed, (long long)(tg_now_us() % 1000000));
+    if (train_eval(cfg, a->servers, a->save, "test", a->eval_n, tag, &ev, NULL, &err)) {
+        fprintf(stderr, "toolgym train: evaluation: %s\n", err.message);
+        return 1;
     }
+    printf("test: episodes %d accuracy %.4f calls/ep %.3f wasted %.4f redundant %.4f "
+           "premature %.4f unnecessary %.4f steps/s %.0f tag %s\n",
+           ev.episodes, ev.accuracy, ev.calls, ev.wasted, ev.rates[RL_REDUNDANT],
+           ev.rates[RL_PREMATURE], ev.rates[RL_UNNECESSARY], ev.steps_per_s, ev.tag);
     return 0;
+}
+
+static const char train_notes[] =
+    "--config FILE is a JSON object of every setting (docs/trainer.md); the options above\n"
+    "override it. --run-demo trains, then compares the policy with the untrained network and\n"
+    "the reference agents on the test split.\n";
+
+/* Most of it is the option table (one row per option); the work is in settings(),
+ * check_combinations(), run_demo() and train_and_eval(). */
+int cmd_train(int argc, char **argv) {
+    struct train_config flags = train_config_default(), cfg;
+    struct train_args a = {0};
+    /* clang-format off */
+    struct opt opts[] = {
+        {.name = "--server", .kind = OPT_STR, .dst = &a.servers, .meta = "URL[,URL...]",
+         .def = "none, required", .help = "the servers to train against (round-robin)"},
+        {.name = "--config", .kind = OPT_STR, .dst = &a.config, .meta = "FILE",
+         .help = "JSON settings file (docs/trainer.md); options override it"},
+        {.name = "--save", .kind = OPT_STR, .dst = &a.save, .meta = "FILE",
+         .def = "none (--run-demo: " DEMO_CKPT ")", .help = "write the checkpoint here"},
+        {.name = "--resume", .kind = OPT_STR, .dst = &a.resume, .meta = "FILE",
+         .help = "continue from this checkpoint"},
+        {.name = "--svg", .kind = OPT_STR, .dst = &a.svg, .meta = "FILE",
+         .def = "none (--run-demo: " DEMO_SVG ")", .help = "write the learning curve here"},
+        {.name = "--seed", .kind = OPT_U64, .dst = &flags.seed, .meta = "S", .lo = 0, .hi = 9e15,
+         .help = "seed of the network and the task draws"},
+        {.name = "--updates", .kind = OPT_INT, .dst = &flags.updates, .meta = "N", .lo = 1,
+         .hi = TG_TRAIN_UPDATES_MAX, .help = "GRPO updates"},
+        {.name = "--tasks-per-update", .kind = OPT_INT, .dst = &flags.tasks_per_update, .meta = "T",
+         .lo = 1, .hi = 1024, .help = "tasks drawn per update"},
+        {.name = "--group", .kind = OPT_INT, .dst = &flags.group, .meta = "G", .lo = 2,
+         .hi = TG_TRAIN_GROUP_MAX, .help = "rollouts per task (the GRPO group)"},
+        {.name = "--lr", .kind = OPT_DOUBLE, .dst = &flags.lr, .meta = "X", .lo = 1e-7, .hi = 1,
+         .help = "peak / initial learning rate"},
+        {.name = "--lr-schedule", .kind = OPT_CHOICE, .dst = &a.lr_schedule, .meta = "KIND",
+         .choices = "constant|cosine|greedy", .help = "learning-rate schedule"},
+        {.name = "--anchors", .kind = OPT_CHOICE, .dst = &a.anchors, .meta = "MODE",
+         .choices = "off|warmup|branch", .help = "anchored branching from expert calls"},
+        {.name = "--anchor-fraction", .kind = OPT_DOUBLE, .dst = &flags.anchor_fraction,
+         .meta = "F", .lo = 0, .hi = 1, .help = "fraction of an update's tasks anchored"},
+        {.name = "--reward-mode", .kind = OPT_CHOICE, .dst = &a.reward_mode, .meta = "MODE",
+         .choices = "judge|torl|otc", .help = "episode reward"},
+        {.name = "--eval", .kind = OPT_INT, .dst = &a.eval_n, .meta = "N", .lo = 0, .hi = 1000000,
+         .def = "none", .help = "then play N test episodes greedily (0: every test task)"},
+        {.name = "--run-demo", .kind = OPT_FLAG, .dst = &a.demo,
+         .help = "train, then compare with the untrained network and the reference agents"},
+        {.name = "--quiet", .kind = OPT_FLAG, .dst = &a.quiet,
+         .help = "no per-update log lines or progress bar"},
+    };
+    /* clang-format on */
+    struct opt_cmd cmd = {
+        .name = "toolgym train",
+        .summary = "Train a tool-use policy against toolgym servers (GRPO, anchors, GreedyLR).",
+        .opts = opts,
+        .nopts = TG_ARRAY_LEN(opts),
+        .notes = train_notes};
+    int rc;
+
+    a.eval_n = -1;
+    a.lr_schedule = sched_kind_name(flags.sched.kind);
+    a.anchors = train_anchors_name(flags.anchors);
+    a.reward_mode = flags.reward_mode;
+    rc = opt_parse(&cmd, argc, argv, NULL, 0, NULL);
+    if (rc != OPT_RUN)
+        return rc;
+    rc = settings(&cmd, &flags, &a, &cfg);
+    if (rc == 0)
+        rc = check_combinations(&cmd, &cfg, &a);
+    if (rc)
+        return rc;
+    if (a.demo)
+        return run_demo(&cfg, a.servers, a.save ? a.save : DEMO_CKPT, a.svg ? a.svg : DEMO_SVG,
+                        a.quiet);
+    return train_and_eval(&cfg, &a);
 }

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "base/datadir.h"
 #include "base/limits.h"
@@ -343,13 +344,27 @@ static int load_object(struct train_config *c, const json_t *j, const char *path
 }
 
 int train_config_load_json(struct train_config *c, const char *path, struct tg_error *err) {
+    FILE *f = fopen(path, "r");
+    int e = f ? 0 : errno, rc;
+    struct stat st;
     json_error_t je;
-    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-    int rc;
+    json_t *j;
 
+    if (f && fstat(fileno(f), &st) != 0)
+        e = errno;
+    else if (f && S_ISDIR(st.st_mode))
+        e = EISDIR;
+    if (e) {
+        tg_error_set(err, "io_error", "cannot read config file %s: %s", path, strerror(e));
+        if (f)
+            fclose(f);
+        return TG_EIO;
+    }
+    j = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
+    fclose(f);
     if (!j) {
-        tg_error_set(err, "config", "%s:%d: %s", path, je.line, je.text);
-        return errno == ENOENT ? TG_EIO : TG_EINVAL;
+        tg_error_set(err, "config", "config file %s:%d:%d: %s", path, je.line, je.column, je.text);
+        return TG_EINVAL;
     }
     rc = load_object(c, j, path, err);
     if (rc == 0)

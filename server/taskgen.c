@@ -1,6 +1,7 @@
 /*
  * taskgen.c — deterministic task generation with verified expert trajectories, and the
- * `toolgym tasks gen|check` subcommand. See taskgen.h and docs/tasks.md.
+ * files they are written to. See taskgen.h and docs/tasks.md. (`toolgym tasks gen|check` is
+ * cmd/cmd_tasks.c.)
  * It does not serve tasks; it writes only the files it is asked to.
  */
 #include "server/taskgen.h"
@@ -1016,116 +1017,4 @@ int taskgen_write(const json_t *tasks, const char *path, struct tg_error *err) {
         return TG_EIO;
     }
     return 0;
-}
-
-/* ---- the subcommand --------------------------------------------------------------------- */
-
-static int usage(void) {
-    fprintf(stderr, "usage: toolgym tasks gen --seed S --out DIR [--corpus FILE] [--train N] "
-                    "[--test M]\n"
-                    "       toolgym tasks check FILE...\n");
-    return 2;
-}
-
-static int cmd_gen(int argc, char **argv) {
-    struct taskgen_config cfg = {1, NULL, TASKGEN_TRAIN_DEFAULT, TASKGEN_TEST_DEFAULT};
-    struct tools_config tc;
-    struct taskgen_stats st;
-    struct tg_error err;
-    json_t *train = NULL, *test = NULL;
-    const char *out = NULL;
-    char path[4096];
-    int rc, have_seed = 0;
-
-    for (int i = 2; i < argc; i++) {
-        uint64_t v;
-        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-
-        if (strcmp(argv[i], "--seed") == 0 && !num_u64(val, UINT64_MAX, &v)) {
-            cfg.seed = v;
-            have_seed = 1;
-        } else if (strcmp(argv[i], "--train") == 0 && !num_u64(val, TASKGEN_MAX_TASKS, &v)) {
-            cfg.ntrain = (size_t)v;
-        } else if (strcmp(argv[i], "--test") == 0 && !num_u64(val, TASKGEN_MAX_TASKS, &v)) {
-            cfg.ntest = (size_t)v;
-        } else if (strcmp(argv[i], "--out") == 0 && val) {
-            out = val;
-        } else if (strcmp(argv[i], "--corpus") == 0 && val) {
-            cfg.corpus_path = val;
-        } else {
-            fprintf(stderr, "toolgym tasks gen: bad or incomplete option %s\n", argv[i]);
-            return usage();
-        }
-        i++;
-    }
-    if (!out || !have_seed)
-        return usage();
-    if (mkdir(out, 0755) && errno != EEXIST) {
-        fprintf(stderr, "toolgym tasks gen: %s: %s\n", out, strerror(errno));
-        return 1;
-    }
-    memset(&tc, 0, sizeof(tc));
-    tc.corpus_path = cfg.corpus_path;
-    tc.quiet = 1;
-    rc = tools_init(&tc, &err);
-    if (rc) {
-        fprintf(stderr, "toolgym tasks gen: tools: %s\n", err.message);
-        return 1;
-    }
-    rc = taskgen_generate(&cfg, &train, &test, &st, &err);
-    if (!rc) {
-        snprintf(path, sizeof(path), "%s/train.jsonl", out);
-        rc = taskgen_write(train, path, &err);
-    }
-    if (!rc) {
-        snprintf(path, sizeof(path), "%s/test.jsonl", out);
-        rc = taskgen_write(test, path, &err);
-    }
-    tools_shutdown();
-    if (rc) {
-        fprintf(stderr, "toolgym tasks gen: %s\n", err.message);
-        json_decref(train);
-        json_decref(test);
-        return 1;
-    }
-    printf("wrote %zu train and %zu test tasks to %s (seed %llu; %zu expert calls verified)\n",
-           json_array_size(train), json_array_size(test), out, cfg.seed, st.tool_calls);
-    for (int f = 0; f < TASK_FAMILY_COUNT; f++)
-        printf("  %-13s kept %5zu  rejected %4zu\n", task_family_name((enum task_family)f),
-               st.kept[f], st.rejected[f]);
-    json_decref(train);
-    json_decref(test);
-    return 0;
-}
-
-static int cmd_check(int argc, char **argv) {
-    int status = 0;
-
-    if (argc < 3)
-        return usage();
-    for (int i = 2; i < argc; i++) {
-        struct tg_error err;
-        size_t nt = 0, ne = 0;
-        int rc = task_check_file(argv[i], stdout, &nt, &ne, &err);
-
-        if (rc) {
-            fprintf(stderr, "toolgym tasks check: %s\n", err.message);
-            status = 1;
-            continue;
-        }
-        printf("%s: %zu tasks, %zu errors\n", argv[i], nt, ne);
-        if (ne || nt == 0)
-            status = 1;
-    }
-    return status;
-}
-
-int taskgen_cmd(int argc, char **argv) {
-    if (argc < 2)
-        return usage();
-    if (strcmp(argv[1], "gen") == 0)
-        return cmd_gen(argc, argv);
-    if (strcmp(argv[1], "check") == 0)
-        return cmd_check(argc, argv);
-    return usage();
 }

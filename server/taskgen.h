@@ -1,5 +1,5 @@
 /*
- * taskgen.h — the task generator and the `toolgym tasks gen|check` subcommand.
+ * taskgen.h — the task generator (its command line is cmd/cmd_tasks.c).
  *
  * What it does: from a seed and the search corpus, deterministically builds train and test
  * splits of tasks of every family (arith, mental, lookup, lookup_arith, algo, multi_lookup)
@@ -69,15 +69,5 @@ const char *taskgen_template(enum task_family f, int test, size_t i);
  * under seed, else 0. Pure.
  */
 int taskgen_is_test_entity(unsigned long long seed, const char *doc_id);
-
-/*
- * taskgen_cmd — `toolgym tasks ...`: argv[0] is "tasks", then
- *   gen --seed S --out DIR [--corpus FILE] [--train N] [--test M]
- *   check FILE...
- * gen writes DIR/train.jsonl and DIR/test.jsonl and prints a summary; check validates each
- * file and prints "<file>:<line>: <error>" per error. Returns the exit status: 0 ok, 1 on a
- * failure or any invalid line, 2 on a usage error.
- */
-int taskgen_cmd(int argc, char **argv);
 
 #endif

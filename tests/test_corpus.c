@@ -276,32 +276,6 @@ TG_TEST(corpus, load_errors) {
     corpus_free(NULL);
 }
 
-TG_TEST(corpus, subcommand) {
-    char path[] = "/tmp/tg_corpus_cmdXXXXXX";
-    char *argv_ok[] = {"corpus", "gen", "--seed", "5", "--docs", "40", "--out", path, NULL};
-    char *argv_bad1[] = {"corpus", "gen", "--docs", "0", NULL};
-    char *argv_bad2[] = {"corpus", "gen", "--seed", "x1", NULL};
-    char *argv_bad3[] = {"corpus", "make", NULL};
-    size_t gen_len, file_len;
-    char *gen, *file;
-    int fd = mkstemp(path);
-
-    CU_ASSERT_FATAL(fd >= 0);
-    close(fd);
-    CU_ASSERT_EQUAL(corpus_cmd(8, argv_ok), 0);
-    gen = gen_mem(5, 40, &gen_len);
-    file = read_file(path, &file_len);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(file);
-    CU_ASSERT(gen_len == file_len && memcmp(gen, file, gen_len) == 0);
-    free(gen);
-    free(file);
-    unlink(path);
-    CU_ASSERT_EQUAL(corpus_cmd(4, argv_bad1), 2);
-    CU_ASSERT_EQUAL(corpus_cmd(4, argv_bad2), 2);
-    CU_ASSERT_EQUAL(corpus_cmd(2, argv_bad3), 2);
-    CU_ASSERT_EQUAL(corpus_cmd(1, argv_bad3), 2);
-}
-
 TG_TEST(corpus, generate_bounds) {
     struct tg_error err;
     FILE *f = fopen("/dev/null", "w");

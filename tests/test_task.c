@@ -410,19 +410,3 @@ TG_TEST(task, shipped_splits_are_disjoint_sized_and_complete) {
     }
     task_set_free(s);
 }
-
-TG_TEST(task, cmd_check_and_usage) {
-    char *argv_ok[] = {"tasks", "check", "data/tasks/test.jsonl", NULL};
-    char *argv_bad[] = {"tasks", "check", (char *)tg_test_data("tasks_bad.jsonl"), NULL};
-    char *argv_noseed[] = {"tasks", "gen", "--out", "/tmp/x", NULL};
-    char *argv_unknown[] = {"tasks", "frobnicate", NULL};
-    FILE *saved = stdout;
-
-    stdout = fopen("/dev/null", "w");
-    CU_ASSERT_EQUAL(taskgen_cmd(3, argv_ok), 0);
-    CU_ASSERT_EQUAL(taskgen_cmd(3, argv_bad), 1);
-    fclose(stdout);
-    stdout = saved;
-    CU_ASSERT_EQUAL(taskgen_cmd(4, argv_noseed), 2);
-    CU_ASSERT_EQUAL(taskgen_cmd(2, argv_unknown), 2);
-}

@@ -1,6 +1,7 @@
 /*
  * corpus.c — the deterministic generator of the fictional-entity search corpus, its
- * `toolgym corpus` subcommand, and the loader the task generator uses.
+ * file writer behind `toolgym corpus gen` (cmd/cmd_corpus.c), and the loader the task
+ * generator uses.
  *
  * Generation is two passes over a splitmix64 stream: first every document's kind and unique
  * name (a hash set rejects names already taken and every word the templates use, so a name
@@ -23,7 +24,6 @@
 #include "base/hash.h"
 #include "base/json_util.h"
 #include "base/limits.h"
-#include "base/num.h"
 #include "base/rng.h"
 
 /* ---- tables ------------------------------------------------------------------------------ */
@@ -613,77 +613,35 @@ done:
     return rc;
 }
 
-/* ---- subcommand -------------------------------------------------------------------------- */
+/* ---- writing a file ---------------------------------------------------------------------- */
 
-static void corpus_usage(void) {
-    fprintf(stderr, "usage: toolgym corpus gen [--seed S] [--docs N] [--out FILE|-]\n"
-                    "  defaults: --seed 1 --docs 600 --out data/corpus.jsonl\n");
-}
-
-int corpus_cmd(int argc, char **argv) {
-    uint64_t seed = CORPUS_DEFAULT_SEED, ndocs = CORPUS_DEFAULT_DOCS;
-    const char *path = CORPUS_DEFAULT_PATH;
+int corpus_write_file(unsigned long long seed, size_t ndocs, const char *path,
+                      struct tg_error *err) {
     char tmp[PATH_MAX];
-    struct tg_error err = {{0}, {0}};
-    FILE *f = NULL;
+    FILE *f;
     int rc;
 
-    if (argc < 2 || strcmp(argv[1], "gen") != 0) {
-        corpus_usage();
-        return 2;
-    }
-    for (int i = 2; i < argc; i++) {
-        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-
-        if (strcmp(argv[i], "--seed") == 0 && num_u64(val, UINT64_MAX, &seed) == 0) {
-            i++;
-        } else if (strcmp(argv[i], "--docs") == 0 && num_u64(val, UINT64_MAX, &ndocs) == 0) {
-            i++;
-        } else if (strcmp(argv[i], "--out") == 0 && val) {
-            path = val;
-            i++;
-        } else {
-            fprintf(stderr, "toolgym corpus: bad argument '%s'\n", argv[i]);
-            corpus_usage();
-            return 2;
-        }
-    }
-    if (ndocs < 1 || ndocs > CORPUS_GEN_MAX_DOCS) {
-        fprintf(stderr, "toolgym corpus: --docs must be between 1 and %d\n", CORPUS_GEN_MAX_DOCS);
-        return 2;
-    }
-    if (strcmp(path, "-") == 0) {
-        rc = corpus_generate(seed, (size_t)ndocs, stdout, &err);
-        if (rc)
-            fprintf(stderr, "toolgym corpus: %s\n", err.message);
-        return rc ? 1 : 0;
-    }
     if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
-        fprintf(stderr, "toolgym corpus: path too long\n");
-        return 2;
+        tg_error_set(err, "io_error", "the path %.64s... is too long", path);
+        return TG_EINVAL;
     }
     f = fopen(tmp, "wb");
     if (!f) {
-        fprintf(stderr, "toolgym corpus: cannot write %s: %s\n", tmp, strerror(errno));
-        return 1;
+        tg_error_set(err, "io_error", "cannot write %s: %s", tmp, strerror(errno));
+        return TG_EIO;
     }
-    rc = corpus_generate(seed, (size_t)ndocs, f, &err);
+    rc = corpus_generate(seed, ndocs, f, err);
     if (fclose(f) != 0 && !rc) {
+        tg_error_set(err, "io_error", "cannot write %s: %s", tmp, strerror(errno));
         rc = TG_EIO;
-        snprintf(err.message, sizeof(err.message), "closing %s: %s", tmp, strerror(errno));
     }
     if (!rc && rename(tmp, path) != 0) {
+        tg_error_set(err, "io_error", "cannot rename %s to %s: %s", tmp, path, strerror(errno));
         rc = TG_EIO;
-        snprintf(err.message, sizeof(err.message), "renaming to %s: %s", path, strerror(errno));
     }
-    if (rc) {
+    if (rc)
         remove(tmp);
-        fprintf(stderr, "toolgym corpus: %s\n", err.message);
-        return 1;
-    }
-    fprintf(stderr, "toolgym corpus: wrote %llu documents (seed %llu) to %s\n",
-            (unsigned long long)ndocs, (unsigned long long)seed, path);
-    return 0;
+    return rc;
 }
 
 /* ---- loading ----------------------------------------------------------------------------- */

@@ -62,13 +62,13 @@ struct corpus;
 int corpus_generate(unsigned long long seed, size_t ndocs, FILE *out, struct tg_error *err);
 
 /*
- * corpus_cmd — the `toolgym corpus` subcommand. argv[0] is "corpus" (the subcommand name as
- * the command table passes it), then: gen [--seed S] [--docs N] [--out FILE|-].
- * Defaults: seed 1, 600 documents, data/corpus.jsonl. The file is written to FILE.tmp and
- * renamed, so a failed run never leaves a torn corpus. Returns the process exit status
- * (0 ok, 1 failure, 2 usage) after printing errors on stderr.
+ * corpus_write_file — corpus_generate(seed, ndocs) into the file at path (borrowed), written
+ * to path.tmp and renamed, so a failed run never leaves a torn corpus. Returns 0, or TG_EIO
+ * (cannot write or rename), TG_EINVAL (path too long), or corpus_generate's errors, with
+ * *err naming the file. (`toolgym corpus gen` is cmd/cmd_corpus.c.)
  */
-int corpus_cmd(int argc, char **argv);
+int corpus_write_file(unsigned long long seed, size_t ndocs, const char *path,
+                      struct tg_error *err);
 
 /*
  * corpus_doc_fn — called by corpus_read with each document in file order: doc is borrowed
