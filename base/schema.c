@@ -85,6 +85,12 @@ static int validate(const json_t *schema, const json_t *v, const char *path, str
                      (long long)json_integer_value(kw));
             return fail(err, path, msg);
         }
+        kw = json_object_get(schema, "maxBytes");
+        if (kw && json_string_length(v) > (size_t)json_integer_value(kw)) {
+            snprintf(msg, sizeof(msg), "must be at most %lld bytes long in UTF-8, not %zu",
+                     (long long)json_integer_value(kw), json_string_length(v));
+            return fail(err, path, msg);
+        }
         kw = json_object_get(schema, "enum");
         if (json_is_array(kw)) {
             size_t i;

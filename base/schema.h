@@ -2,7 +2,10 @@
  * schema.h — a validator for the subset of JSON Schema that toolgym's tool definitions use:
  * type (object, string, integer, number, boolean, array), properties, required,
  * additionalProperties:false, minimum/maximum, minLength/maxLength (in code points),
- * enum of strings. It is not a general JSON Schema implementation.
+ * enum of strings, and one keyword of its own: maxBytes, the most bytes a string may take in
+ * UTF-8. Sizes that toolgym enforces downstream are bytes (base/limits.h), so tool schemas
+ * state those limits with maxBytes; other validators ignore the unknown keyword, and the
+ * property's description says it in words. It is not a general JSON Schema implementation.
  */
 #ifndef TG_SCHEMA_H
 #define TG_SCHEMA_H

@@ -235,7 +235,8 @@ TG_TEST(json, check_fields_at_uses_the_file_style) {
 static const char *schema_text =
     "{\"type\":\"object\",\"properties\":{\"query\":{\"type\":\"string\",\"minLength\":1,"
     "\"maxLength\":4},\"k\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":20},"
-    "\"mode\":{\"type\":\"string\",\"enum\":[\"a\",\"b\"]}},"
+    "\"mode\":{\"type\":\"string\",\"enum\":[\"a\",\"b\"]},"
+    "\"blob\":{\"type\":\"string\",\"maxBytes\":4}},"
     "\"required\":[\"query\"],\"additionalProperties\":false}";
 
 static int check(const char *value, struct tg_error *err) {
@@ -255,6 +256,9 @@ TG_TEST(json, schema_accepts_valid_arguments) {
     CU_ASSERT_EQUAL(check("{\"query\":\"abcd\",\"k\":20,\"mode\":\"b\"}", &err), 0);
     CU_ASSERT_EQUAL(check("{\"query\":\"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\"}", &err), 0);
     CU_ASSERT_EQUAL(check("{\"query\":\"a\",\"k\":3.0}", &err), 0); /* integral number */
+    /* maxBytes counts UTF-8 bytes: two é are 4 bytes, four ASCII letters too */
+    CU_ASSERT_EQUAL(check("{\"query\":\"a\",\"blob\":\"\xc3\xa9\xc3\xa9\"}", &err), 0);
+    CU_ASSERT_EQUAL(check("{\"query\":\"a\",\"blob\":\"abcd\"}", &err), 0);
 }
 
 TG_TEST(json, schema_rejects_each_violation) {
@@ -271,6 +275,8 @@ TG_TEST(json, schema_rejects_each_violation) {
         {"{\"query\":\"a\",\"k\":2.5}", "k: must be an integer"},
         {"{\"query\":\"a\",\"extra\":1}", "unexpected property \"extra\""},
         {"{\"query\":\"a\",\"mode\":\"c\"}", "not one of the allowed values"},
+        {"{\"query\":\"a\",\"blob\":\"\xc3\xa9\xc3\xa9x\"}", "blob: must be at most 4 bytes long"},
+        {"{\"query\":\"a\",\"blob\":\"\xc3\xa9\xc3\xa9\xc3\xa9\"}", "not 6"},
         {"[1]", "must be an object"},
         {"null", "must be an object"},
     };

@@ -24,7 +24,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/json_util.h"
 #include "base/limits.h"
+#include "base/schema.h"
 #include "tools/run_code.h"
 #include "tools/sandbox.h"
 #include "tg_test.h"
@@ -1128,4 +1130,88 @@ TG_TEST(sandbox, tool_output_not_utf8_and_truncated) {
     CU_ASSERT(json_is_true(json_object_get(out.result, "truncated")));
     CU_ASSERT(strstr(out.content, "[output truncated") != NULL);
     tool_result_clear(&out);
+}
+
+TG_TEST(sandbox, tool_text_survives_nul_bytes_and_bad_utf8) {
+    struct tool_result out;
+    json_t *body;
+    const char *msg;
+
+    NEED_SANDBOX();
+    /* A NUL byte on stdout used to end the content there: stderr and the exit code were lost. */
+    CU_ASSERT_EQUAL_FATAL(invoke("{\"code\":\"import sys\\nsys.stdout.write('a\\\\0b')\\n"
+                                 "sys.stderr.write('e\\\\0rr\\\\n')\\nsys.exit(3)\"}",
+                                 &out),
+                          0);
+    CU_ASSERT(!out.ok);
+    CU_ASSERT_STRING_EQUAL(out.content, "a\xEF\xBF\xBD"
+                                        "b\n[stderr]\ne\xEF\xBF\xBD"
+                                        "rr\n[exit code 3]\n");
+    CU_ASSERT_STRING_EQUAL(out.err.message, "exit code 3: e\xEF\xBF\xBD"
+                                            "rr");
+    /* the result keeps the bytes as they were */
+    CU_ASSERT_EQUAL(json_string_length(json_object_get(out.result, "stdout")), 3);
+    CU_ASSERT(memcmp(json_string_value(json_object_get(out.result, "stdout")), "a\0b", 3) == 0);
+    tool_result_clear(&out);
+
+    /* Invalid UTF-8 is replaced in the content, not cut, and what follows it is kept. */
+    CU_ASSERT_EQUAL_FATAL(
+        invoke("{\"code\":\"import sys\\nsys.stdout.buffer.write(b'x\\\\xff\\\\xfey')\\n"
+               "sys.stderr.buffer.write(b'\\\\xc3')\"}",
+               &out),
+        0);
+    CU_ASSERT_STRING_EQUAL(out.content, "x\xEF\xBF\xBD\xEF\xBF\xBDy\n[stderr]\n\xEF\xBF\xBD\n");
+    tool_result_clear(&out);
+
+    /* stderr's last line quoted in the message is cut to 160 bytes on a character boundary:
+     * cutting an é in half made the reply impossible to build (500). */
+    CU_ASSERT_EQUAL_FATAL(invoke("{\"code\":\"import sys\\nsys.stderr.write('x' + '\\u00e9' * 200)"
+                                 "\\nsys.exit(1)\"}",
+                                 &out),
+                          0);
+    msg = out.err.message;
+    CU_ASSERT(strncmp(msg, "exit code 1: x\xC3\xA9", 16) == 0);
+    CU_ASSERT(jsonu_utf8_valid(msg, strlen(msg)));
+    CU_ASSERT(strlen(msg) <= strlen("exit code 1: ") + 160);
+    body = tool_result_json(&out);
+    CU_ASSERT_PTR_NOT_NULL(body);
+    json_decref(body);
+    tool_result_clear(&out);
+}
+
+TG_TEST(sandbox, size_limits_are_bytes_in_the_schema_too) {
+    json_t *schema = json_loads(run_code_schema_json, 0, NULL);
+    json_t *props = json_object_get(schema, "properties"), *args;
+    struct tg_error e;
+    char *big;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(schema);
+    /* the advertised limits are the sandbox's, in bytes, and nothing counts characters */
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_object_get(props, "code"), "maxBytes")),
+                    TG_CODE_MAX_BYTES);
+    CU_ASSERT_EQUAL(
+        json_integer_value(json_object_get(json_object_get(props, "stdin"), "maxBytes")),
+        TG_STDIN_MAX_BYTES);
+    CU_ASSERT_PTR_NULL(json_object_get(json_object_get(props, "code"), "maxLength"));
+    CU_ASSERT_PTR_NULL(json_object_get(json_object_get(props, "stdin"), "maxLength"));
+
+    /* 32,768 é are 65,536 bytes: accepted; one more is refused, in code and in stdin */
+    big = malloc(2 * 32769 + 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(big);
+    for (int i = 0; i < 32769; i++)
+        memcpy(big + 2 * i, "\xC3\xA9", 2);
+    big[2 * 32769] = '\0';
+    args = json_pack("{s:s%}", "code", big, (size_t)2 * 32768);
+    CU_ASSERT_EQUAL(schema_validate(schema, args, &e), 0);
+    json_decref(args);
+    args = json_pack("{s:s%}", "code", big, (size_t)2 * 32769);
+    CU_ASSERT_EQUAL(schema_validate(schema, args, &e), TG_EINVAL);
+    CU_ASSERT(strstr(e.message, "code: must be at most 65536 bytes") != NULL);
+    json_decref(args);
+    args = json_pack("{s:s, s:s%}", "code", "print(1)", "stdin", big, (size_t)2 * 32769);
+    CU_ASSERT_EQUAL(schema_validate(schema, args, &e), TG_EINVAL);
+    CU_ASSERT(strstr(e.message, "stdin: must be at most 65536 bytes") != NULL);
+    json_decref(args);
+    free(big);
+    json_decref(schema);
 }

@@ -408,3 +408,103 @@ TG_TEST(sandbox_e2e, shutdown_abandons_runs_past_the_grace) {
         if (fds[i] >= 0)
             close(fds[i]);
 }
+
+/* ---- size limits in bytes, over HTTP ------------------------------------------------------ */
+
+/* {"arguments":{"<field>":"<n copies of unit>"[, "code":"pass"]}} for run_code; new string. */
+static char *sized_body(const char *field, const char *unit, int n) {
+    size_t ul = strlen(unit), len = 64 + (size_t)n * ul;
+    char *b = malloc(len), *p;
+
+    if (!b)
+        return NULL;
+    p = b + snprintf(b, len, "{\"arguments\":{%s\"%s\":\"",
+                     strcmp(field, "code") ? "\"code\":\"pass\"," : "", field);
+    for (int i = 0; i < n; i++, p += ul)
+        memcpy(p, unit, ul);
+    snprintf(p, len - (size_t)(p - b), "\"}}");
+    return b;
+}
+
+TG_TEST(sandbox_e2e, size_limits_are_bytes_on_every_path) {
+    struct server *s = test_server_start(NULL);
+    struct http_resp r;
+    char url[256];
+    json_t *j, *props = NULL;
+    size_t i;
+    json_t *t;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    /* the schema /v1/tools advertises says bytes */
+    snprintf(url, sizeof(url), "%s/v1/tools", test_server_url(s));
+    CU_ASSERT_EQUAL_FATAL(test_http("GET", url, NULL, 0, NULL, NULL, &r), 0);
+    j = body_json(&r);
+    json_array_foreach(json_object_get(j, "tools"), i, t) {
+        json_t *fn = json_object_get(t, "function");
+
+        if (strcmp(json_string_value(json_object_get(fn, "name")) ?: "", "run_code") == 0)
+            props = json_object_get(json_object_get(fn, "parameters"), "properties");
+    }
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_object_get(props, "code"), "maxBytes")),
+                    65536);
+    CU_ASSERT_PTR_NULL(json_object_get(json_object_get(props, "code"), "maxLength"));
+    CU_ASSERT_EQUAL(
+        json_integer_value(json_object_get(json_object_get(props, "stdin"), "maxBytes")), 65536);
+    json_decref(j);
+    http_resp_free(&r);
+
+    snprintf(url, sizeof(url), "%s/v1/tools/run_code", test_server_url(s));
+    {
+        static const struct {
+            const char *field, *unit;
+            int n;
+            long status;
+        } cases[] = {
+            {"code", "\\u00e9", 65535, 422}, /* 65,535 characters, 131,070 bytes */
+            {"code", "\\u00e9", 32769, 422}, /* 65,538 bytes */
+            {"stdin", "\\u00e9", 32769, 422}, {"code", "#", 65537, 422},
+            {"code", "#", 65536, 200}, /* exactly the limit */
+            {"stdin", "\\u00e9", 32768, 200},
+        };
+
+        for (size_t k = 0; k < TG_ARRAY_LEN(cases); k++) {
+            char *body = sized_body(cases[k].field, cases[k].unit, cases[k].n);
+
+            CU_ASSERT_PTR_NOT_NULL_FATAL(body);
+            CU_ASSERT_EQUAL_FATAL(test_http("POST", url, body, strlen(body), NULL, NULL, &r), 0);
+            CU_ASSERT_EQUAL(r.status, cases[k].status);
+            if (r.status != cases[k].status)
+                fprintf(stderr, "\ncase %zu: %ld %.200s\n", k, r.status, r.body);
+            if (cases[k].status == 422)
+                CU_ASSERT(strstr(r.body, "invalid_arguments") &&
+                          strstr(r.body, "must be at most 65536 bytes"));
+            http_resp_free(&r);
+            free(body);
+        }
+    }
+    /* MCP: invalid params, not a failed run */
+    {
+        char *args = sized_body("code", "\\u00e9", 65535), *body;
+        size_t n;
+
+        CU_ASSERT_PTR_NOT_NULL_FATAL(args);
+        n = strlen(args) + 128;
+        body = malloc(n);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(body);
+        /* args is {"arguments":{...}}: reuse its inner object */
+        snprintf(body, n,
+                 "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":"
+                 "{\"name\":\"run_code\",%.*s}}",
+                 (int)(strlen(args) - 2), args + 1);
+        snprintf(url, sizeof(url), "%s/mcp", test_server_url(s));
+        CU_ASSERT_EQUAL_FATAL(test_http("POST", url, body, strlen(body), NULL, NULL, &r), 0);
+        j = body_json(&r);
+        CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_object_get(j, "error"), "code")),
+                        -32602);
+        json_decref(j);
+        http_resp_free(&r);
+        free(body);
+        free(args);
+    }
+    test_server_stop(s);
+}

@@ -606,7 +606,7 @@ const char calc_schema_json[] =
     "\"properties\":{\"expression\":{\"type\":\"string\","
     "\"description\":\"Arithmetic expression, e.g. (3.5 + 2) * sqrt(16) - 2^10 % 7. Operators "
     "+ - * / % ^ and parentheses; functions sqrt abs log (base 10) ln exp sin cos tan floor "
-    "ceil round min max; constants pi and e; at most 1024 characters.\"}},"
+    "ceil round min max; constants pi and e; at most 1024 bytes.\"}},"
     "\"required\":[\"expression\"],\"additionalProperties\":false}";
 
 const char calc_description[] =

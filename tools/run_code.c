@@ -2,7 +2,10 @@
  * run_code.c — the run_code tool: arguments to a sandbox run, the run to a tool result.
  *
  * Output bytes from the program are not trusted to be UTF-8: invalid sequences become
- * U+FFFD before they enter JSON. This module does not start processes (sandbox.c does).
+ * U+FFFD before they enter JSON. The text for the model (content, and the error message that
+ * quotes stderr) is read as a C string downstream, so a NUL byte there becomes U+FFFD too and
+ * never cuts it short; the result's stdout and stderr keep NUL bytes (JSON "\u0000").
+ * This module does not start processes (sandbox.c does).
  */
 #include "tools/run_code.h"
 
@@ -14,25 +17,32 @@
 #include <string.h>
 
 #include "base/dbuf.h"
+#include "base/json_util.h"
 #include "base/limits.h"
 #include "base/metrics.h"
 #include "tools/sandbox.h"
 
 const char run_code_description[] =
     "Run a Python 3 program (standard library only, no network, no files outside /tmp) and "
-    "return its stdout and stderr. Print the values you need. Optional stdin; timeout_ms "
-    "defaults to 2000 (max 10000). Output beyond 64 KiB per stream is cut.";
+    "return its stdout and stderr. Print the values you need. Code and the optional stdin are "
+    "at most 65536 bytes of UTF-8 each; timeout_ms defaults to 2000 (max 10000). Output beyond "
+    "64 KiB per stream is cut.";
 
+/* Sizes are bytes of UTF-8 (maxBytes, see base/schema.h), as the sandbox counts them:
+ * TG_CODE_MAX_BYTES and TG_STDIN_MAX_BYTES (the sandbox suite checks they agree). */
 const char run_code_schema_json[] =
     "{\"type\":\"object\",\"properties\":{"
-    "\"code\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":65536},"
-    "\"stdin\":{\"type\":\"string\",\"maxLength\":65536},"
+    "\"code\":{\"type\":\"string\",\"minLength\":1,\"maxBytes\":65536,"
+    "\"description\":\"Python 3 source, at most 65536 bytes of UTF-8.\"},"
+    "\"stdin\":{\"type\":\"string\",\"maxBytes\":65536,"
+    "\"description\":\"Standard input, at most 65536 bytes of UTF-8.\"},"
     "\"timeout_ms\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":10000}},"
     "\"required\":[\"code\"],\"additionalProperties\":false}";
 
 /* Bytes of any text built here: both streams with every byte replaced by U+FFFD (3 bytes),
  * plus the notes after them. Reaching it means a bug, and fails the call as out of memory. */
-#define RC_TEXT_MAX (8 * TG_OUTPUT_MAX_BYTES + 4096)
+#define RC_TEXT_MAX  (8 * TG_OUTPUT_MAX_BYTES + 4096)
+#define RC_QUOTE_MAX 160 /* bytes of stderr's last line quoted in a runtime_error message */
 
 /* Length of the valid UTF-8 sequence at s (n bytes left), or 0 if invalid. */
 static size_t utf8_seq(const unsigned char *s, size_t n) {
@@ -83,6 +93,20 @@ static void buf_add_utf8(struct dbuf *b, const char *s, size_t n) {
         start = i;
     }
     dbuf_add(b, s + start, i - start);
+}
+
+/* Append well-formed UTF-8 text s (n bytes) for the model, a NUL byte becoming U+FFFD. */
+static void add_text(struct dbuf *b, const char *s, size_t n) {
+    size_t start = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '\0')
+            continue;
+        dbuf_add(b, s + start, i - start);
+        dbuf_add(b, "\xEF\xBF\xBD", 3);
+        start = i + 1;
+    }
+    dbuf_add(b, s + start, n - start);
 }
 
 /* The last non-empty line of s (n bytes) as [*line, *line + *len). */
@@ -217,12 +241,12 @@ int run_code_tool_invoke(const json_t *args, struct tg_cancel *cancel, struct to
         goto fail;
     }
     /* Text for the model: stdout, then stderr, then what went wrong. */
-    dbuf_add(&content, so.p, so.len);
+    add_text(&content, so.p, so.len);
     if (se.len) {
         if (content.len && content.p[content.len - 1] != '\n')
             dbuf_add(&content, "\n", 1);
         dbuf_add(&content, "[stderr]\n", 9);
-        dbuf_add(&content, se.p, se.len);
+        add_text(&content, se.p, se.len);
     }
     if (content.len && content.p[content.len - 1] != '\n')
         dbuf_add(&content, "\n", 1);
@@ -240,14 +264,19 @@ int run_code_tool_invoke(const json_t *args, struct tg_cancel *cancel, struct to
                      signal_label(r.signal));
     } else if (r.exit_code != 0) {
         const char *line;
+        struct dbuf quote;
         size_t len;
 
         last_line(se.p ? se.p : "", se.len, &line, &len);
         dbuf_add_fmt(&content, "[exit code %d]\n", r.exit_code);
-        if (len > 160)
-            len = 160;
+        /* quoted without NUL bytes and cut on a character boundary, so the message stays
+         * UTF-8 (JSON refuses half a character) */
+        dbuf_init(&quote, RC_TEXT_MAX);
+        add_text(&quote, line, len);
+        len = quote.p ? jsonu_utf8_prefix(quote.p, quote.len, RC_QUOTE_MAX) : 0;
         tg_error_set(&out->err, "runtime_error", "exit code %d%s%.*s", r.exit_code, len ? ": " : "",
-                     (int)len, line);
+                     (int)len, quote.p ? quote.p : "");
+        dbuf_free(&quote);
     }
     if (!content.len)
         dbuf_add(&content, "(no output)\n", 12);

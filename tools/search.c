@@ -629,7 +629,8 @@ done:
 
 const char search_schema_json[] =
     "{\"type\":\"object\",\"properties\":{\"query\":{\"type\":\"string\",\"minLength\":1,"
-    "\"maxLength\":1024},\"k\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":20}},"
+    "\"maxBytes\":1024,\"description\":\"At most 1024 bytes of UTF-8.\"},"
+    "\"k\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":20}},"
     "\"required\":[\"query\"],\"additionalProperties\":false}";
 
 const char search_description[] =

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/json_util.h"
 #include "base/schema.h"
 
 #include "tools/calc.h"
@@ -138,6 +139,7 @@ int tools_call_cancel(const struct tool *t, const json_t *args, struct tg_cancel
     if (rc)
         return rc;
     rc = t->invoke(args, cancel, out);
+    jsonu_utf8_scrub(out->err.message); /* a message cut to its size may end in half a character */
     if (rc == TG_ECANCELED) {
         tool_result_clear(out);
         tg_error_set(err, "cancelled", "The %s call was cancelled: its client went away.", t->name);
