@@ -108,6 +108,33 @@ size_t dbuf_write_cb(char *ptr, size_t size, size_t nmemb, void *b) {
     return dbuf_add(d, ptr, size * nmemb) ? 0 : size * nmemb;
 }
 
+int dbuf_getline(struct dbuf *b, FILE *f) {
+    char chunk[512];
+    size_t n = 0;
+    int c, any = 0;
+
+    dbuf_reset(b); /* empty, and no longer failed after an over-long line */
+    while ((c = getc(f)) != EOF && c != '\n') {
+        any = 1;
+        if (b->err)
+            continue; /* past max or out of memory: drop the rest of the line */
+        chunk[n++] = (char)c;
+        if (n == sizeof(chunk)) {
+            dbuf_add(b, chunk, n);
+            n = 0;
+        }
+    }
+    if (ferror(f))
+        return TG_EIO;
+    if (!b->err)
+        dbuf_add(b, chunk, n); /* also makes b.p a string for an empty line */
+    if (b->err)
+        return b->err;
+    if (c == '\n')
+        return 1;
+    return any ? 2 : 0;
+}
+
 const char *dbuf_str(const struct dbuf *b) {
     return b->p ? b->p : "";
 }

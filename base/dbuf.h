@@ -6,8 +6,9 @@
  * the buffer failed, so a half-built response is never used by mistake. The content is always
  * NUL-terminated, so text can be read in place; binary bytes are fine too (len counts them).
  *
- * Does: append bytes, strings and printf-formatted text; hand the content over.
- * Does not: lock (one owner at a time), shrink, or read files.
+ * Does: append bytes, strings and printf-formatted text; read one bounded line of a file;
+ * hand the content over.
+ * Does not: lock (one owner at a time), shrink, or open files.
  *
  * Use:
  *     struct dbuf b;
@@ -20,6 +21,7 @@
 #define TG_DBUF_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 struct dbuf {
     char *p;    /* the content followed by a NUL; NULL until the first append (and after a
@@ -55,6 +57,16 @@ int dbuf_add_fmt(struct dbuf *b, const char *fmt, ...) __attribute__((format(pri
  * transfer; b->err then says which.
  */
 size_t dbuf_write_cb(char *ptr, size_t size, size_t nmemb, void *b);
+
+/*
+ * dbuf_getline — empty b, then read the next line of f (borrowed) into it without its '\n'
+ * (a line may hold any bytes, NUL included). Returns 1 for a line ended by '\n', 2 for a last
+ * line that ends at EOF without one, 0 at EOF with nothing read; TG_ERANGE when the line is
+ * longer than b->max (the rest of it is read and dropped, and b stays failed until the next
+ * call), TG_EIO on a read error, TG_ENOMEM. The reader every line-oriented file format of
+ * toolgym shares.
+ */
+int dbuf_getline(struct dbuf *b, FILE *f);
 
 /* dbuf_str — the content as a string (borrowed; "" when empty or failed). */
 const char *dbuf_str(const struct dbuf *b);

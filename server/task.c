@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/dbuf.h"
 #include "base/hash.h"
 #include "base/json_util.h"
 
@@ -831,46 +832,6 @@ int task_set_add(struct task_set *s, const json_t *obj, struct tg_error *err) {
     return rc;
 }
 
-/*
- * Read the next line of f into *buf (grown as needed, at most TG_TASK_LINE_MAX bytes).
- * Returns 1 with *len set, 0 at EOF, TG_ERANGE for an over-long line (rest of it skipped),
- * TG_EIO, TG_ENOMEM.
- */
-static int read_line(FILE *f, char **buf, size_t *cap, size_t *len) {
-    size_t n = 0;
-    int c, too_long = 0;
-
-    while ((c = getc(f)) != EOF && c != '\n') {
-        if (n + 1 >= TG_TASK_LINE_MAX) {
-            too_long = 1;
-            continue;
-        }
-        if (n + 1 >= *cap) {
-            size_t nc = *cap ? 2 * *cap : 4096;
-            char *nb = realloc(*buf, nc);
-
-            if (!nb)
-                return TG_ENOMEM;
-            *buf = nb;
-            *cap = nc;
-        }
-        (*buf)[n++] = (char)c;
-    }
-    if (ferror(f))
-        return TG_EIO;
-    if (c == EOF && n == 0 && !too_long)
-        return 0;
-    if (!*buf) {
-        *buf = malloc(1);
-        if (!*buf)
-            return TG_ENOMEM;
-        *cap = 1;
-    }
-    (*buf)[n] = '\0';
-    *len = n;
-    return too_long ? TG_ERANGE : 1;
-}
-
 static int blank(const char *s) {
     for (; *s; s++)
         if (!isspace((unsigned char)*s))
@@ -890,8 +851,8 @@ static json_t *parse_line(const char *line, size_t len, struct tg_error *err) {
 
 int task_set_load(struct task_set *s, const char *path, struct tg_error *err) {
     FILE *f = fopen(path, "r");
-    size_t start = s->n, lineno = 0, cap = 0, len = 0;
-    char *buf = NULL;
+    size_t start = s->n, lineno = 0;
+    struct dbuf line;
     struct tg_error e;
     int rc = 0;
 
@@ -900,10 +861,11 @@ int task_set_load(struct task_set *s, const char *path, struct tg_error *err) {
         return TG_EIO;
     }
     tg_error_clear(&e);
+    dbuf_init(&line, TG_TASK_LINE_MAX);
     for (;;) {
         json_t *j;
 
-        rc = read_line(f, &buf, &cap, &len);
+        rc = dbuf_getline(&line, f);
         lineno++;
         if (rc == 0)
             break;
@@ -915,9 +877,9 @@ int task_set_load(struct task_set *s, const char *path, struct tg_error *err) {
             tg_error_set(&e, "io_error", "read failed");
             goto fail;
         }
-        if (blank(buf))
+        if (blank(line.p))
             continue;
-        j = parse_line(buf, len, &e);
+        j = parse_line(line.p, line.len, &e);
         if (!j) {
             rc = TG_EINVAL;
             goto fail;
@@ -933,7 +895,7 @@ int task_set_load(struct task_set *s, const char *path, struct tg_error *err) {
         lineno = 0;
         goto fail;
     }
-    free(buf);
+    dbuf_free(&line);
     fclose(f);
     return 0;
 
@@ -942,7 +904,7 @@ fail:
         task_clear(&s->tasks[--s->n]);
     reindex(s); /* shrinking never needs more memory than the last successful index */
     tg_error_set(err, e.code[0] ? e.code : "invalid_task", "%s:%zu: %s", path, lineno, e.message);
-    free(buf);
+    dbuf_free(&line);
     fclose(f);
     return rc;
 }
@@ -951,8 +913,8 @@ int task_check_file(const char *path, FILE *report, size_t *ntasks, size_t *nerr
                     struct tg_error *err) {
     struct task_set *seen = NULL;
     FILE *f = NULL;
-    char *buf = NULL;
-    size_t cap = 0, len = 0, lineno = 0, nt = 0, ne = 0;
+    struct dbuf line;
+    size_t lineno = 0, nt = 0, ne = 0;
     int rc = 0;
 
     f = fopen(path, "r");
@@ -960,6 +922,7 @@ int task_check_file(const char *path, FILE *report, size_t *ntasks, size_t *nerr
         tg_error_set(err, "io_error", "%s: cannot open: %s", path, strerror(errno));
         return TG_EIO;
     }
+    dbuf_init(&line, TG_TASK_LINE_MAX);
     seen = task_set_new();
     if (!seen) {
         rc = TG_ENOMEM;
@@ -968,7 +931,7 @@ int task_check_file(const char *path, FILE *report, size_t *ntasks, size_t *nerr
     for (;;) {
         struct tg_error e;
         json_t *j;
-        int lrc = read_line(f, &buf, &cap, &len);
+        int lrc = dbuf_getline(&line, f);
 
         lineno++;
         if (lrc == 0)
@@ -981,11 +944,11 @@ int task_check_file(const char *path, FILE *report, size_t *ntasks, size_t *nerr
         tg_error_clear(&e);
         if (lrc == TG_ERANGE) {
             tg_error_set(&e, "invalid_task", "line longer than %d bytes", TG_TASK_LINE_MAX);
-        } else if (blank(buf)) {
+        } else if (blank(line.p)) {
             continue;
         } else {
             nt++;
-            j = parse_line(buf, len, &e);
+            j = parse_line(line.p, line.len, &e);
             if (j) {
                 lrc = append_task(seen, 0, j, &e);
                 json_decref(j);
@@ -1008,7 +971,7 @@ done:
     if (nerrors)
         *nerrors = ne;
     task_set_free(seen);
-    free(buf);
+    dbuf_free(&line);
     fclose(f);
     return rc;
 }

@@ -128,3 +128,55 @@ TG_TEST(dbuf, take_of_empty_is_an_empty_string_and_reset_reuses) {
     dbuf_free(&b);
     dbuf_free(&b); /* freeing twice is harmless */
 }
+
+/* A FILE over the bytes of s (n of them), for the line reader. */
+static FILE *mem_file(const char *s, size_t n) {
+    FILE *f = fmemopen((void *)s, n, "r");
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    return f;
+}
+
+TG_TEST(dbuf, getline_reads_lines_blank_ones_and_a_torn_last_one) {
+    static const char text[] = "first\n\nthird has a \0 byte\nlast";
+    FILE *f = mem_file(text, sizeof(text) - 1);
+    struct dbuf b;
+
+    dbuf_init(&b, 64);
+    CU_ASSERT_EQUAL(dbuf_getline(&b, f), 1);
+    CU_ASSERT_STRING_EQUAL(b.p, "first");
+    CU_ASSERT_EQUAL(dbuf_getline(&b, f), 1);
+    CU_ASSERT_EQUAL(b.len, 0);
+    CU_ASSERT_STRING_EQUAL(b.p, "");
+    CU_ASSERT_EQUAL(dbuf_getline(&b, f), 1);
+    CU_ASSERT_EQUAL(b.len, 18);
+    CU_ASSERT_EQUAL(memcmp(b.p, "third has a \0 byte", 18), 0);
+    CU_ASSERT_EQUAL(dbuf_getline(&b, f), 2); /* no newline at the end */
+    CU_ASSERT_STRING_EQUAL(b.p, "last");
+    CU_ASSERT_EQUAL(dbuf_getline(&b, f), 0);
+    CU_ASSERT_EQUAL(dbuf_getline(&b, f), 0);
+    fclose(f);
+    dbuf_free(&b);
+}
+
+TG_TEST(dbuf, getline_drops_an_over_long_line_and_goes_on) {
+    char text[3004];
+    FILE *f;
+    struct dbuf b;
+
+    memset(text, 'a', 2000); /* 2000 bytes: past the max of 1000, and past one read chunk */
+    text[2000] = '\n';
+    memcpy(text + 2001, "ok\n", 3);
+    memset(text + 2004, 'b', 1000); /* exactly the max, at EOF without a newline */
+    f = mem_file(text, sizeof(text));
+    dbuf_init(&b, 1000);
+    CU_ASSERT_EQUAL(dbuf_getline(&b, f), TG_ERANGE);
+    CU_ASSERT_PTR_NULL(b.p);
+    CU_ASSERT_EQUAL(dbuf_getline(&b, f), 1); /* the rest of the long line was dropped */
+    CU_ASSERT_STRING_EQUAL(b.p, "ok");
+    CU_ASSERT_EQUAL(dbuf_getline(&b, f), 2);
+    CU_ASSERT_EQUAL(b.len, 1000);
+    CU_ASSERT_EQUAL(dbuf_getline(&b, f), 0);
+    fclose(f);
+    dbuf_free(&b);
+}

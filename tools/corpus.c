@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/dbuf.h"
 #include "base/hash.h"
 #include "base/json_util.h"
 #include "base/limits.h"
@@ -659,28 +660,6 @@ struct corpus {
 
 /* ---- the corpus reader ------------------------------------------------------------------- */
 
-/* Read one line of f without its newline into buf of cap bytes, NUL-terminated. Returns its
- * length, -1 at EOF with nothing read, or -2 if the line is longer than cap - 1 bytes (the
- * rest of it is consumed). */
-static long read_line(FILE *f, char *buf, size_t cap) {
-    size_t n = 0;
-    int c, any = 0, over = 0;
-
-    while ((c = getc(f)) != EOF) {
-        any = 1;
-        if (c == '\n')
-            break;
-        if (n + 1 < cap)
-            buf[n++] = (char)c;
-        else
-            over = 1;
-    }
-    if (!any)
-        return -1;
-    buf[n] = '\0';
-    return over ? -2 : (long)n;
-}
-
 static int blank(const char *s, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (!isspace((unsigned char)s[i]))
@@ -719,34 +698,28 @@ static int parse_doc(const char *buf, size_t len, int flags, const char *path, s
 }
 
 int corpus_read(const char *path, int flags, corpus_doc_fn fn, void *ud, struct tg_error *err) {
-    char *buf = NULL;
+    struct dbuf line;
     FILE *f;
-    long len;
     size_t lineno = 0, ndocs = 0;
-    int rc = 0;
+    int rc = 0, got;
 
     f = fopen(path, "rb");
     if (!f) {
         tg_error_set(err, "corpus", "cannot open corpus %s: %s", path, strerror(errno));
         return TG_EIO;
     }
-    buf = malloc(TG_CORPUS_LINE_MAX + 1);
-    if (!buf) {
-        tg_error_set(err, "out_of_memory", "out of memory loading %s", path);
-        fclose(f);
-        return TG_ENOMEM;
-    }
-    while ((len = read_line(f, buf, TG_CORPUS_LINE_MAX + 1)) != -1) {
+    dbuf_init(&line, TG_CORPUS_LINE_MAX);
+    while ((got = dbuf_getline(&line, f)) > 0 || got == TG_ERANGE) {
         json_t *doc;
 
         lineno++;
-        if (len == -2) {
+        if (got == TG_ERANGE) {
             rc = TG_ERANGE;
             tg_error_set(err, "corpus", "%s:%zu: line longer than %d bytes", path, lineno,
                          TG_CORPUS_LINE_MAX);
             break;
         }
-        if (blank(buf, (size_t)len))
+        if (blank(line.p, line.len))
             continue;
         if (ndocs >= TG_CORPUS_MAX_DOCS) {
             rc = TG_ERANGE;
@@ -754,7 +727,7 @@ int corpus_read(const char *path, int flags, corpus_doc_fn fn, void *ud, struct 
                          TG_CORPUS_MAX_DOCS);
             break;
         }
-        rc = parse_doc(buf, (size_t)len, flags, path, lineno, &doc, err);
+        rc = parse_doc(line.p, line.len, flags, path, lineno, &doc, err);
         if (rc)
             break;
         ndocs++;
@@ -768,11 +741,14 @@ int corpus_read(const char *path, int flags, corpus_doc_fn fn, void *ud, struct 
             break;
         }
     }
-    if (!rc && ferror(f)) {
+    if (!rc && got == TG_ENOMEM) {
+        rc = TG_ENOMEM;
+        tg_error_set(err, "out_of_memory", "out of memory loading %s", path);
+    } else if (!rc && got < 0) {
         rc = TG_EIO;
         tg_error_set(err, "corpus", "reading %s failed", path);
     }
-    free(buf);
+    dbuf_free(&line);
     fclose(f);
     return rc;
 }
