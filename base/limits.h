@@ -97,6 +97,7 @@
 #define TG_MLP_MAX_PARAMS   (16 * 1024 * 1024) /* parameters in one policy */
 #define TG_MLP_MAX_BATCH    65536              /* candidate rows in one forward pass */
 #define TG_SCHED_WINDOW_MAX 256                /* GreedyLR smoothing window */
+#define TG_SCHED_COUNT_MAX  1000000000         /* GreedyLR patience, holds, reset_start */
 #define TG_CKPT_MAX_BYTES   (256UL << 20)      /* checkpoint payload bytes */
 
 /* trainer: the agent's view of an episode (policy/candidates.h) and its HTTP client */
@@ -123,5 +124,9 @@
 #define TG_PIPE_ACTIONS_MAX      32768       /* forward + backward actions, 2 * S * M */
 #define TG_PIPE_TIMES_BYTES      (1UL << 20) /* bytes of a --times file */
 #define TG_PIPE_TIME_MAX         1e9         /* any one time in a --times file, in its unit */
+
+/* number series read one per line (base/series.h: `toolgym lr-trace --signal FILE`) */
+#define TG_SERIES_LINE_MAX 1024     /* bytes of one line */
+#define TG_SERIES_MAX      10000000 /* numbers in one series */
 
 #endif

@@ -26,4 +26,8 @@ int cmd_train(int argc, char **argv);
  * the comparison table on stderr. */
 int cmd_plan_freeze(int argc, char **argv);
 
+/* cmd_lr_trace — `toolgym lr-trace` (cmd_lr_trace.c): a metric file through GreedyLR, the lr
+ * after each step on stdout. */
+int cmd_lr_trace(int argc, char **argv);
+
 #endif

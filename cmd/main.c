@@ -2,7 +2,7 @@
  * main.c — the toolgym binary: the table of commands, `toolgym help` and `--version`.
  *
  * Each command lives in its own file (cmd_serve.c, cmd_tasks.c, cmd_corpus.c, cmd_eval.c,
- * cmd_train.c, cmd_plan_freeze.c) and parses its options with the table parser of opt.h. Start-up
+ * cmd_train.c, cmd_plan_freeze.c, cmd_lr_trace.c) and parses its options with the table parser of opt.h. Start-up
  * failures (bad options, bind, corpus) print one clear line and exit non-zero; the command layer is
  * the only place the program exits on an error.
  */
@@ -22,6 +22,7 @@ static const struct opt_sub commands[] = {
     {"eval", cmd_eval, "play episodes with an agent over HTTP and print the report"},
     {"train", cmd_train, "train a tool-use policy against servers (GRPO, GreedyLR, anchors)"},
     {"plan-freeze", cmd_plan_freeze, "plan per-action freeze ratios for a pipeline (LP, GLPK)"},
+    {"lr-trace", cmd_lr_trace, "replay a loss curve through GreedyLR, print the lr per step"},
     {"help", cmd_help, "this list, or `toolgym help COMMAND`: the options of COMMAND"},
 };
 

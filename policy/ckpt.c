@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,10 +153,10 @@ static void skip(struct rbuf *r, size_t n) {
 
 /* bytes of the schedule section: fixed part plus `window` f64 values */
 static size_t sched_bytes(int window) {
-    size_t cfg = 4 + 4 + 8 + (8 + 8 + 8 + 8) +                /* kind signal lr cosine */
-                 (8 + 8 + 4 + 8 + 4 + 4 + 4 + 4 + 8 + 8 + 4); /* greedy settings */
-    size_t state = 8 + 8 +                                    /* t, lr */
-                   8 + 8 + 4 + 8 + 4 * 6 + 8 + 8 + 4 + 4;     /* greedy state, window header */
+    size_t cfg = 4 + 4 + 8 + (8 + 8 + 8 + 8) + /* kind signal lr cosine */
+                 (8 + 4 + 8 + 4 + 8 + 4 + 4 + 4 + 8 + 8 + 8 + 4 + 4 + 4 + 4 + 4); /* greedy */
+    size_t state = 8 + 8 +                                                        /* t, lr */
+                   8 + 8 + 8 + 4 * 6 + 8 * 3 + 8 + 8 + 4 + 4;                     /* greedy state */
 
     return cfg + state + 8 * (size_t)(window > 0 ? window : 0);
 }
@@ -173,34 +174,41 @@ static void put_sched(struct wbuf *w, const struct sched *s) {
     put_u64(w, (uint64_t)c->cosine.warmup);
     put_u64(w, (uint64_t)c->cosine.total);
     put_f64(w, g->lr);
+    put_u32(w, (uint32_t)g->mode);
     put_f64(w, g->factor);
     put_i32(w, g->patience);
     put_f64(w, g->threshold);
     put_u32(w, (uint32_t)g->threshold_mode);
-    put_i32(w, g->window);
-    put_i32(w, g->warmup);
     put_i32(w, g->cooldown);
-    put_f64(w, g->lr_min);
-    put_f64(w, g->lr_max);
+    put_i32(w, g->warmup);
+    put_f64(w, g->min_lr);
+    put_f64(w, g->max_lr);
+    put_f64(w, g->eps);
+    put_i32(w, g->smooth);
+    put_i32(w, g->window_size);
     put_i32(w, g->reset_start);
+    put_i32(w, g->initial_hold);
+    put_i32(w, g->threshold_signed);
 
     put_u64(w, (uint64_t)s->t);
     put_f64(w, s->lr);
     put_f64(w, gs->lr);
     put_u64(w, (uint64_t)gs->t);
-    put_i32(w, gs->has_best);
     put_f64(w, gs->best);
     put_i32(w, gs->num_good);
     put_i32(w, gs->num_bad);
     put_i32(w, gs->cooldown_left);
-    put_i32(w, gs->had_cut);
-    put_i32(w, gs->improved_since_cut);
-    put_i32(w, gs->futile_cuts);
+    put_i32(w, gs->warmup_left);
+    put_i32(w, gs->hold_left);
+    put_i32(w, gs->at_min);
+    put_u64(w, (uint64_t)gs->ups);
+    put_u64(w, (uint64_t)gs->downs);
     put_u64(w, (uint64_t)gs->resets);
-    put_f64(w, gs->last_smoothed);
+    put_f64(w, gs->last_value);
+    put_f64(w, gs->win_sum);
     put_i32(w, gs->win_len);
     put_i32(w, gs->win_pos);
-    for (int i = 0; i < g->window; i++)
+    for (int i = 0; i < g->window_size; i++)
         put_f64(w, gs->win[i]);
 }
 
@@ -209,7 +217,7 @@ static int get_sched(struct rbuf *r, struct sched *s, const char *path, struct t
     struct sched_config *c = &s->cfg;
     struct sched_greedy_config *g = &c->greedy;
     struct sched_greedy *gs = &s->greedy;
-    int rc;
+    int rc, w;
 
     memset(s, 0, sizeof(*s));
     c->kind = (enum sched_kind)get_u32(r);
@@ -220,50 +228,56 @@ static int get_sched(struct rbuf *r, struct sched *s, const char *path, struct t
     c->cosine.warmup = (long)get_u64(r);
     c->cosine.total = (long)get_u64(r);
     g->lr = get_f64(r);
+    g->mode = (enum sched_mode)get_u32(r);
     g->factor = get_f64(r);
     g->patience = get_i32(r);
     g->threshold = get_f64(r);
     g->threshold_mode = (enum sched_threshold_mode)get_u32(r);
-    g->window = get_i32(r);
-    g->warmup = get_i32(r);
     g->cooldown = get_i32(r);
-    g->lr_min = get_f64(r);
-    g->lr_max = get_f64(r);
+    g->warmup = get_i32(r);
+    g->min_lr = get_f64(r);
+    g->max_lr = get_f64(r);
+    g->eps = get_f64(r);
+    g->smooth = get_i32(r);
+    g->window_size = get_i32(r);
     g->reset_start = get_i32(r);
+    g->initial_hold = get_i32(r);
+    g->threshold_signed = get_i32(r);
+    /* the greedy settings are stored whatever the kind, so they are checked whatever the kind
+     * (the window size sizes the section) */
     rc = sched_config_check(c, err);
+    if (rc == 0)
+        rc = sched_greedy_check(g, err);
     if (rc) {
         config_error(err, path);
         return TG_EINVAL;
     }
-    /* the greedy settings are stored whatever the kind; the window sizes the section */
-    if (g->window < 0 || g->window > TG_SCHED_WINDOW_MAX) {
-        tg_error_set(err, "invalid_config", "checkpoint %s: schedule window %d is out of range",
-                     path, g->window);
-        return TG_EINVAL;
-    }
+    w = g->window_size;
 
     s->t = (long)get_u64(r);
     s->lr = get_f64(r);
     gs->cfg = *g;
     gs->lr = get_f64(r);
     gs->t = (long)get_u64(r);
-    gs->has_best = get_i32(r);
     gs->best = get_f64(r);
     gs->num_good = get_i32(r);
     gs->num_bad = get_i32(r);
     gs->cooldown_left = get_i32(r);
-    gs->had_cut = get_i32(r);
-    gs->improved_since_cut = get_i32(r);
-    gs->futile_cuts = get_i32(r);
+    gs->warmup_left = get_i32(r);
+    gs->hold_left = get_i32(r);
+    gs->at_min = get_i32(r);
+    gs->ups = (long)get_u64(r);
+    gs->downs = (long)get_u64(r);
     gs->resets = (long)get_u64(r);
-    gs->last_smoothed = get_f64(r);
+    gs->last_value = get_f64(r);
+    gs->win_sum = get_f64(r);
     gs->win_len = get_i32(r);
     gs->win_pos = get_i32(r);
-    for (int i = 0; i < g->window; i++)
+    for (int i = 0; i < w; i++)
         gs->win[i] = get_f64(r);
-    if (gs->win_len < 0 || gs->win_len > g->window || gs->win_pos < 0 ||
-        (g->window > 0 && gs->win_pos >= g->window) || gs->num_good < 0 || gs->num_bad < 0 ||
-        gs->cooldown_left < 0 || gs->futile_cuts < 0) {
+    if (gs->win_len < 0 || gs->win_len > w || gs->win_pos < 0 || gs->win_pos >= w ||
+        gs->num_good < 0 || gs->num_bad < 0 || gs->cooldown_left < 0 || gs->warmup_left < 0 ||
+        gs->hold_left < 0 || gs->at_min < 0 || isnan(gs->best)) {
         tg_error_set(err, "invalid_config", "checkpoint %s: schedule state is inconsistent", path);
         return TG_EINVAL;
     }
@@ -292,9 +306,9 @@ int ckpt_save(const char *path, const struct mlp *m, const struct adam *a, const
                      m->num_params);
         return TG_EINVAL;
     }
-    if (s->cfg.greedy.window < 0 || s->cfg.greedy.window > TG_SCHED_WINDOW_MAX) {
-        tg_error_set(err, "invalid_config", "schedule window %d is out of range",
-                     s->cfg.greedy.window);
+    if (s->cfg.greedy.window_size < 1 || s->cfg.greedy.window_size > TG_SCHED_WINDOW_MAX) {
+        tg_error_set(err, "invalid_config", "schedule window_size %d is out of range",
+                     s->cfg.greedy.window_size);
         return TG_EINVAL;
     }
     n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
@@ -302,7 +316,7 @@ int ckpt_save(const char *path, const struct mlp *m, const struct adam *a, const
         tg_error_set(err, "invalid_config", "checkpoint path is too long");
         return TG_EINVAL;
     }
-    w.cap = payload_bytes(m->num_params, s->cfg.greedy.window);
+    w.cap = payload_bytes(m->num_params, s->cfg.greedy.window_size);
     w.p = malloc(w.cap);
     if (!w.p) {
         tg_error_set(err, "out_of_memory", "cannot allocate %zu bytes for a checkpoint", w.cap);
@@ -520,7 +534,7 @@ int ckpt_load(const char *path, const struct mlp_config *expect, struct mlp *m, 
         tg_error_set(err, "size_mismatch",
                      "checkpoint %s: payload is %llu bytes; its contents need %zu", path,
                      (unsigned long long)plen,
-                     payload_bytes(m->num_params, sched_tmp.cfg.greedy.window));
+                     payload_bytes(m->num_params, sched_tmp.cfg.greedy.window_size));
         goto fail;
     }
     if (s)

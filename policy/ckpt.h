@@ -9,7 +9,7 @@
  *     u32 in_dim, hidden1, hidden2; u64 num_params; f32 params[num_params]
  *     f32 beta1, beta2, eps, weight_decay; i64 adam_step; f32 m[num_params]; f32 v[num_params]
  *     schedule: config (kind, signal, constant lr, cosine, greedy settings), i64 t, f64 lr,
- *       GreedyLR state (counters, best, cooldown, futile cuts, window of `window` f64)
+ *       GreedyLR state (counters, best, holds, at-min count, window of `window_size` f64)
  *     u64 rng[4]
  * Saving writes PATH.tmp.PID, fsyncs it and renames it over PATH, so a crash never leaves a
  * half-written checkpoint under PATH.
@@ -28,7 +28,7 @@
 #include "policy/sched.h"
 
 #define CKPT_MAGIC   "TGCK"
-#define CKPT_VERSION 1u
+#define CKPT_VERSION 2u /* 2: GreedyLR as the reference defines it (hold, at-min count) */
 
 /*
  * ckpt_save — write m's parameters (not its gradients or frozen flags), a, s and r to path

@@ -1,6 +1,6 @@
 /*
  * sched.c — constant, cosine and GreedyLR learning-rate schedules (see sched.h for the exact
- * GreedyLR rules).
+ * GreedyLR rules and where they come from).
  */
 #include "policy/sched.h"
 
@@ -44,79 +44,146 @@ double sched_cosine(const struct sched_cosine_config *c, long t) {
 
 /* ---- GreedyLR --------------------------------------------------------------------------- */
 
-struct sched_greedy_config sched_greedy_config_default(void) {
-    struct sched_greedy_config c = {
-        .lr = 1e-3,
-        .factor = 0.5,
-        .patience = 2,
-        .threshold = 1e-3,
-        .threshold_mode = SCHED_THRESHOLD_REL,
-        .window = 5,
-        .warmup = 0,
-        .cooldown = 0,
-        .lr_min = 1e-5,
-        .lr_max = 1e-1,
-        .reset_start = 0,
-    };
+/* Presets: a table, so a new one is a new row. */
+static const struct {
+    const char *name;
+    struct sched_greedy_config cfg;
+} presets[] = {
+    {"reference",
+     {.lr = 0.1,
+      .mode = SCHED_MODE_MIN,
+      .factor = 0.95,
+      .patience = 10,
+      .threshold = 1e-6,
+      .threshold_mode = SCHED_THRESHOLD_ABS,
+      .cooldown = 0,
+      .warmup = 0,
+      .min_lr = 1e-3,
+      .max_lr = 1.0,
+      .eps = 1e-8,
+      .smooth = 0,
+      .window_size = 50,
+      .reset_start = 500}},
+    {"trainer",
+     {.lr = 3e-3,
+      .mode = SCHED_MODE_MIN,
+      .factor = 0.7,
+      .patience = 1,
+      .threshold = 0.01,
+      .threshold_mode = SCHED_THRESHOLD_ABS,
+      .cooldown = 1,
+      .warmup = 1,
+      .min_lr = 1e-4,
+      .max_lr = 1e-2,
+      .eps = 1e-8,
+      .smooth = 1,
+      .window_size = 3,
+      .reset_start = 3}},
+};
 
-    return c;
+int sched_greedy_preset(const char *name, struct sched_greedy_config *out, struct tg_error *err) {
+    for (size_t i = 0; i < TG_ARRAY_LEN(presets); i++)
+        if (strcmp(name, presets[i].name) == 0) {
+            *out = presets[i].cfg;
+            return 0;
+        }
+    tg_error_set(err, "invalid_config", "unknown GreedyLR preset '%.64s' (%s)", name,
+                 sched_greedy_preset_names());
+    return TG_EINVAL;
+}
+
+struct sched_greedy_config sched_greedy_reference(void) {
+    return presets[0].cfg;
+}
+
+const char *sched_greedy_preset_names(void) {
+    return "reference, trainer";
+}
+
+/* a count setting (patience, holds, reset_start) in [0, TG_SCHED_COUNT_MAX] */
+static int check_count(const char *name, int v, struct tg_error *err) {
+    if (v >= 0 && v <= TG_SCHED_COUNT_MAX)
+        return 0;
+    tg_error_set(err, "invalid_config", "%s is %d; it must be in [0, %d]", name, v,
+                 TG_SCHED_COUNT_MAX);
+    return TG_EINVAL;
 }
 
 int sched_greedy_check(const struct sched_greedy_config *c, struct tg_error *err) {
-    if (!(c->factor > 0.0 && c->factor < 1.0)) {
-        tg_error_set(err, "invalid_config", "greedy factor is %g; it must be in (0, 1)", c->factor);
+    const struct {
+        const char *name;
+        int v;
+    } counts[] = {{"patience", c->patience},
+                  {"cooldown", c->cooldown},
+                  {"warmup", c->warmup},
+                  {"reset_start", c->reset_start},
+                  {"initial_hold", c->initial_hold}};
+
+    if (c->mode != SCHED_MODE_MIN && c->mode != SCHED_MODE_MAX) {
+        tg_error_set(err, "invalid_config", "mode must be min or max");
         return TG_EINVAL;
     }
-    if (c->patience < 0) {
-        tg_error_set(err, "invalid_config", "greedy patience is %d; it must be >= 0", c->patience);
+    if (!(c->factor > 0.0 && c->factor < 1.0)) {
+        tg_error_set(err, "invalid_config", "factor is %g; it must be in (0, 1)", c->factor);
+        return TG_EINVAL;
+    }
+    for (size_t i = 0; i < TG_ARRAY_LEN(counts); i++)
+        if (check_count(counts[i].name, counts[i].v, err))
+            return TG_EINVAL;
+    if (c->threshold_mode != SCHED_THRESHOLD_REL && c->threshold_mode != SCHED_THRESHOLD_ABS) {
+        tg_error_set(err, "invalid_config", "threshold_mode must be rel or abs");
         return TG_EINVAL;
     }
     if (!(c->threshold >= 0.0) || !isfinite(c->threshold)) {
-        tg_error_set(err, "invalid_config", "greedy threshold is %g; it must be >= 0",
+        tg_error_set(err, "invalid_config", "threshold is %g; it must be >= 0", c->threshold);
+        return TG_EINVAL;
+    }
+    if (c->threshold_mode == SCHED_THRESHOLD_REL && !(c->threshold < 1.0)) {
+        tg_error_set(err, "invalid_config",
+                     "threshold is %g; in rel mode it must be below 1 (a fraction of best)",
                      c->threshold);
         return TG_EINVAL;
     }
-    if (c->threshold_mode != SCHED_THRESHOLD_REL && c->threshold_mode != SCHED_THRESHOLD_ABS) {
-        tg_error_set(err, "invalid_config", "greedy threshold_mode must be rel or abs");
+    if (!(c->min_lr >= 0.0) || !isfinite(c->min_lr)) {
+        tg_error_set(err, "invalid_config", "min_lr is %g; it must be >= 0", c->min_lr);
         return TG_EINVAL;
     }
-    if (c->window < 0 || c->window > TG_SCHED_WINDOW_MAX) {
-        tg_error_set(err, "invalid_config", "greedy window is %d; it must be in [0, %d]", c->window,
-                     TG_SCHED_WINDOW_MAX);
+    if (!(c->max_lr > 0.0) || !isfinite(c->max_lr)) {
+        tg_error_set(err, "invalid_config", "max_lr is %g; it must be > 0", c->max_lr);
         return TG_EINVAL;
     }
-    if (c->warmup < 0) {
-        tg_error_set(err, "invalid_config", "greedy warmup is %d; it must be >= 0", c->warmup);
+    if (c->min_lr > c->max_lr) {
+        tg_error_set(err, "invalid_config", "min_lr %g is above max_lr %g", c->min_lr, c->max_lr);
         return TG_EINVAL;
     }
-    if (c->cooldown < 0) {
-        tg_error_set(err, "invalid_config", "greedy cooldown is %d; it must be >= 0", c->cooldown);
+    if (!(c->lr >= c->min_lr && c->lr <= c->max_lr)) {
+        tg_error_set(err, "invalid_config", "lr is %g; it must be in [min_lr %g, max_lr %g]", c->lr,
+                     c->min_lr, c->max_lr);
         return TG_EINVAL;
     }
-    if (!(c->lr_min >= 0.0) || !isfinite(c->lr_min)) {
-        tg_error_set(err, "invalid_config", "greedy lr_min is %g; it must be >= 0", c->lr_min);
+    if (!(c->eps >= 0.0) || !isfinite(c->eps)) {
+        tg_error_set(err, "invalid_config", "eps is %g; it must be >= 0", c->eps);
         return TG_EINVAL;
     }
-    if (!(c->lr_max > 0.0) || !isfinite(c->lr_max)) {
-        tg_error_set(err, "invalid_config", "greedy lr_max is %g; it must be > 0", c->lr_max);
+    if (c->smooth != 0 && c->smooth != 1) {
+        tg_error_set(err, "invalid_config", "smooth must be true or false");
         return TG_EINVAL;
     }
-    if (c->lr_min > c->lr_max) {
-        tg_error_set(err, "invalid_config", "greedy lr_min %g is above lr_max %g", c->lr_min,
-                     c->lr_max);
+    if (c->window_size < 1 || c->window_size > TG_SCHED_WINDOW_MAX) {
+        tg_error_set(err, "invalid_config", "window_size is %d; it must be in [1, %d]",
+                     c->window_size, TG_SCHED_WINDOW_MAX);
         return TG_EINVAL;
     }
-    if (!(c->lr >= c->lr_min && c->lr <= c->lr_max)) {
-        tg_error_set(err, "invalid_config", "greedy lr is %g; it must be in [lr_min=%g, lr_max=%g]",
-                     c->lr, c->lr_min, c->lr_max);
-        return TG_EINVAL;
-    }
-    if (c->reset_start < 0) {
-        tg_error_set(err, "invalid_config", "greedy reset_start is %d; it must be >= 0",
-                     c->reset_start);
+    if (c->threshold_signed != 0 && c->threshold_signed != 1) {
+        tg_error_set(err, "invalid_config", "threshold_signed must be true or false");
         return TG_EINVAL;
     }
     return 0;
+}
+
+/* best before any better step: every finite value beats it */
+static double worst(const struct sched_greedy *s) {
+    return s->cfg.mode == SCHED_MODE_MIN ? INFINITY : -INFINITY;
 }
 
 int sched_greedy_init(struct sched_greedy *s, const struct sched_greedy_config *cfg,
@@ -129,111 +196,140 @@ int sched_greedy_init(struct sched_greedy *s, const struct sched_greedy_config *
         return rc;
     s->cfg = *cfg;
     s->lr = cfg->lr;
+    s->best = worst(s);
+    s->hold_left = cfg->initial_hold;
     return 0;
 }
 
-/* push x into the window; return the mean of what it holds */
+/* add x to the window, dropping the oldest value past window_size; return the mean. The sum
+ * is kept running (add, then subtract what leaves), as the reference does. */
 static double window_push(struct sched_greedy *s, double x) {
-    double sum = 0.0;
+    int w = s->cfg.window_size;
 
-    s->win[s->win_pos] = x;
-    s->win_pos = (s->win_pos + 1) % s->cfg.window;
-    if (s->win_len < s->cfg.window)
+    s->win_sum += x;
+    if (s->win_len == w) {
+        s->win_sum -= s->win[s->win_pos]; /* the oldest value sits where the next one goes */
+    } else {
         s->win_len++;
-    for (int i = 0; i < s->win_len; i++)
-        sum += s->win[i];
-    return sum / s->win_len;
+    }
+    s->win[s->win_pos] = x;
+    s->win_pos = (s->win_pos + 1) % w;
+    return s->win_sum / s->win_len;
 }
 
 static int is_better(const struct sched_greedy *s, double x) {
-    double margin = s->cfg.threshold;
+    const struct sched_greedy_config *c = &s->cfg;
+    double best = s->best, t = c->threshold;
 
-    if (s->cfg.threshold_mode == SCHED_THRESHOLD_REL)
-        margin *= fabs(s->best);
-    return x < s->best - margin;
-}
-
-static void set_lr(struct sched_greedy *s, double lr) {
-    if (lr != s->lr)
-        s->cooldown_left = s->cfg.cooldown;
-    s->lr = lr;
+    if (!isfinite(best)) /* nothing yet: the reference's +-inf comparison holds for any x */
+        return 1;
+    if (c->threshold_mode == SCHED_THRESHOLD_ABS)
+        return c->mode == SCHED_MODE_MIN ? x < best - t : x > best + t;
+    if (c->threshold_signed)
+        return c->mode == SCHED_MODE_MIN ? x < best - t * fabs(best) : x > best + t * fabs(best);
+    return c->mode == SCHED_MODE_MIN ? x < best * (1.0 - t) : x > best * (1.0 + t);
 }
 
 static void greedy_reset(struct sched_greedy *s) {
     s->lr = s->cfg.lr;
-    s->has_best = 0;
+    s->best = worst(s);
     s->num_good = 0;
     s->num_bad = 0;
-    s->had_cut = 0;
-    s->improved_since_cut = 0;
-    s->futile_cuts = 0;
-    s->cooldown_left = s->cfg.cooldown;
+    s->cooldown_left = 0;
+    s->warmup_left = 0;
+    s->at_min = 0;
+    s->win_len = 0;
+    s->win_pos = 0;
+    s->win_sum = 0.0;
     s->resets++;
 }
 
-double sched_greedy_step(struct sched_greedy *s, double signal) {
-    int finite = isfinite(signal), good;
-    double x = signal;
+static void increase(struct sched_greedy *s) {
+    double lr = fmin(s->lr / s->cfg.factor, s->cfg.max_lr);
+
+    if (lr - s->lr > s->cfg.eps) {
+        s->lr = lr;
+        s->ups++;
+    }
+    s->at_min = 0;
+}
+
+static void decrease(struct sched_greedy *s) {
+    double lr = fmax(s->lr * s->cfg.factor, s->cfg.min_lr);
+
+    if (s->lr - lr > s->cfg.eps) {
+        s->lr = lr;
+        s->downs++;
+    }
+    if (s->lr <= s->cfg.min_lr && s->cfg.reset_start > 0 && ++s->at_min >= s->cfg.reset_start)
+        greedy_reset(s);
+}
+
+double sched_greedy_step(struct sched_greedy *s, double metric) {
+    int finite = isfinite(metric);
+    double x = metric;
 
     s->t++;
-    if (finite && s->cfg.window > 1)
-        x = window_push(s, signal);
-    s->last_smoothed = x;
-    if (s->t <= s->cfg.warmup)
-        return s->lr;
-    if (!s->has_best) {
-        if (finite) {
-            s->best = x;
-            s->has_best = 1;
-        }
+    if (finite && s->cfg.smooth)
+        x = window_push(s, metric);
+    s->last_value = x;
+
+    if (s->hold_left > 0 || s->cooldown_left > 0 || s->warmup_left > 0) {
+        if (s->hold_left > 0)
+            s->hold_left--;
+        else if (s->cooldown_left > 0)
+            s->cooldown_left--;
+        else
+            s->warmup_left--;
+        s->num_good = 0;
+        s->num_bad = 0;
         return s->lr;
     }
 
-    good = finite && is_better(s, x);
-    if (good) {
+    if (finite && is_better(s, x)) {
         s->best = x;
-        s->improved_since_cut = 1;
-    }
-    if (s->cooldown_left > 0) {
-        s->cooldown_left--;
-        return s->lr;
-    }
-    if (good) {
-        s->num_good++;
         s->num_bad = 0;
+        s->num_good++;
     } else {
         s->num_bad++;
         s->num_good = 0;
     }
-
     if (s->num_good > s->cfg.patience) {
-        double lr = s->lr / s->cfg.factor;
-
-        set_lr(s, lr > s->cfg.lr_max ? s->cfg.lr_max : lr);
+        increase(s);
+        s->warmup_left = s->cfg.warmup;
         s->num_good = 0;
-        s->num_bad = 0;
-        s->futile_cuts = 0;
     } else if (s->num_bad > s->cfg.patience) {
-        double lr = s->lr * s->cfg.factor;
-        int futile = s->lr <= s->cfg.lr_min || (s->had_cut && !s->improved_since_cut);
-
-        set_lr(s, lr < s->cfg.lr_min ? s->cfg.lr_min : lr);
-        s->num_good = 0;
+        decrease(s);
+        s->cooldown_left = s->cfg.cooldown;
         s->num_bad = 0;
-        s->had_cut = 1;
-        s->improved_since_cut = 0;
-        s->futile_cuts = futile ? s->futile_cuts + 1 : 0;
-        if (s->cfg.reset_start > 0 && s->futile_cuts >= s->cfg.reset_start)
-            greedy_reset(s);
     }
     return s->lr;
 }
 
 /* ---- one schedule ----------------------------------------------------------------------- */
 
+double sched_signal_value(enum sched_signal s, double loss, double reward) {
+    switch (s) {
+    case SCHED_SIGNAL_LOSS:
+        return loss;
+    case SCHED_SIGNAL_NEG_REWARD:
+        return -reward;
+    case SCHED_SIGNAL_REWARD:
+        return reward;
+    }
+    return NAN;
+}
+
+enum sched_mode sched_signal_mode(enum sched_signal s) {
+    return s == SCHED_SIGNAL_REWARD ? SCHED_MODE_MAX : SCHED_MODE_MIN;
+}
+
 int sched_config_check(const struct sched_config *cfg, struct tg_error *err) {
-    if (cfg->signal != SCHED_SIGNAL_LOSS && cfg->signal != SCHED_SIGNAL_NEG_REWARD) {
-        tg_error_set(err, "invalid_config", "schedule signal must be loss or neg_reward");
+    int rc;
+
+    if (cfg->signal != SCHED_SIGNAL_LOSS && cfg->signal != SCHED_SIGNAL_NEG_REWARD &&
+        cfg->signal != SCHED_SIGNAL_REWARD) {
+        tg_error_set(err, "invalid_config", "schedule signal must be loss, neg_reward or reward");
         return TG_EINVAL;
     }
     switch (cfg->kind) {
@@ -246,7 +342,16 @@ int sched_config_check(const struct sched_config *cfg, struct tg_error *err) {
     case SCHED_COSINE:
         return sched_cosine_check(&cfg->cosine, err);
     case SCHED_GREEDY:
-        return sched_greedy_check(&cfg->greedy, err);
+        rc = sched_greedy_check(&cfg->greedy, err);
+        if (rc == 0 && cfg->greedy.mode != sched_signal_mode(cfg->signal)) {
+            tg_error_set(err, "invalid_config",
+                         "GreedyLR mode %s does not fit signal %s (%s is %s better)",
+                         sched_mode_name(cfg->greedy.mode), sched_signal_name(cfg->signal),
+                         sched_signal_name(cfg->signal),
+                         sched_signal_mode(cfg->signal) == SCHED_MODE_MIN ? "lower" : "higher");
+            rc = TG_EINVAL;
+        }
+        return rc;
     }
     tg_error_set(err, "invalid_config", "schedule kind must be constant, cosine or greedy");
     return TG_EINVAL;
@@ -296,8 +401,9 @@ double sched_step(struct sched *s, double signal) {
 /* ---- names ------------------------------------------------------------------------------ */
 
 static const char *const kind_names[] = {"constant", "cosine", "greedy"};
-static const char *const signal_names[] = {"loss", "neg_reward"};
-static const char *const mode_names[] = {"rel", "abs"};
+static const char *const signal_names[] = {"loss", "neg_reward", "reward"};
+static const char *const threshold_mode_names[] = {"rel", "abs"};
+static const char *const mode_names[] = {"min", "max"};
 
 const char *sched_kind_name(enum sched_kind k) {
     return tg_name_of(kind_names, TG_ARRAY_LEN(kind_names), (int)k);
@@ -323,8 +429,8 @@ int sched_signal_parse(const char *name, enum sched_signal *out, struct tg_error
     int i = tg_name_index(signal_names, TG_ARRAY_LEN(signal_names), name);
 
     if (i < 0) {
-        tg_error_set(err, "invalid_config", "unknown schedule signal '%.64s' (loss, neg_reward)",
-                     name);
+        tg_error_set(err, "invalid_config",
+                     "unknown schedule signal '%.64s' (loss, neg_reward, reward)", name);
         return TG_EINVAL;
     }
     *out = (enum sched_signal)i;
@@ -333,7 +439,7 @@ int sched_signal_parse(const char *name, enum sched_signal *out, struct tg_error
 
 int sched_threshold_mode_parse(const char *name, enum sched_threshold_mode *out,
                                struct tg_error *err) {
-    int i = tg_name_index(mode_names, TG_ARRAY_LEN(mode_names), name);
+    int i = tg_name_index(threshold_mode_names, TG_ARRAY_LEN(threshold_mode_names), name);
 
     if (i < 0) {
         tg_error_set(err, "invalid_config", "unknown threshold mode '%.64s' (rel, abs)", name);
@@ -341,4 +447,23 @@ int sched_threshold_mode_parse(const char *name, enum sched_threshold_mode *out,
     }
     *out = (enum sched_threshold_mode)i;
     return 0;
+}
+
+int sched_mode_parse(const char *name, enum sched_mode *out, struct tg_error *err) {
+    int i = tg_name_index(mode_names, TG_ARRAY_LEN(mode_names), name);
+
+    if (i < 0) {
+        tg_error_set(err, "invalid_config", "unknown mode '%.64s' (min, max)", name);
+        return TG_EINVAL;
+    }
+    *out = (enum sched_mode)i;
+    return 0;
+}
+
+const char *sched_threshold_mode_name(enum sched_threshold_mode m) {
+    return tg_name_of(threshold_mode_names, TG_ARRAY_LEN(threshold_mode_names), (int)m);
+}
+
+const char *sched_mode_name(enum sched_mode m) {
+    return tg_name_of(mode_names, TG_ARRAY_LEN(mode_names), (int)m);
 }

@@ -1,34 +1,43 @@
 /*
  * sched.h — learning-rate schedules: constant, cosine with linear warmup, and GreedyLR
- * (Subramanian et al., arXiv 2512.14527), plus one struct sched the trainer drives.
+ * (Subramanian et al., arXiv 2512.14527) exactly as its reference implementation defines it
+ * (the GreedyLR scheduler of Hugging Face transformers), plus one struct sched the trainer
+ * drives.
  *
  * Does: compute the lr for the next update from the step number (constant, cosine) or from
- * the trainer's "lower is better" signal (GreedyLR), validate every setting.
+ * a metric (GreedyLR), validate every setting, name GreedyLR's presets.
  * Does not: touch the optimizer, read files, or log.
  * Thread-safety: pure functions and caller-owned state; no globals.
  *
- * GreedyLR, exactly (one call of sched_greedy_step per update, with that update's signal):
- *  1. t += 1. With window W > 1 the signal is replaced by the mean of its last min(t, W)
- *     values (the window is fed during warmup too); W <= 1 uses the raw signal.
- *  2. Warmup: while t <= warmup, return lr unchanged; nothing is counted and best is not
- *     tracked.
- *  3. The first step after warmup (or after a reset) only sets best = s.
- *  4. A step is good when s is better than best by more than the threshold:
- *       rel: s < best - threshold * |best|      abs: s < best - threshold
- *     A good step sets best = s (and marks "improved since the last cut").
- *  5. Cooldown: for `cooldown` steps after any lr change (and after a reset) good/bad
- *     counting pauses; best is still tracked.
- *  6. Otherwise a good step does num_good += 1, num_bad = 0; a bad step num_bad += 1,
- *     num_good = 0.
- *  7. num_good > patience: lr = min(lr / F, lr_max); counters to 0; futile count to 0.
- *     num_bad  > patience: a cut, lr = max(lr * F, lr_min); counters to 0. The cut is
- *     FUTILE when lr was already at lr_min, or when an earlier cut exists and no good step
- *     (new best) has happened since it. A non-futile cut zeroes the futile count, a futile
- *     one adds 1.
- *  8. Reset: when reset_start > 0 and the futile count reaches reset_start, lr = the initial
- *     lr, best forgotten (step 3 applies again), counters and futile count zeroed, the
- *     "earlier cut" forgotten, cooldown restarted. The smoothing window is kept.
- *  Cooldown (re)starts whenever the lr actually changes value.
+ * GreedyLR, one call of sched_greedy_step per metric value m (the reference's rules; the
+ * setting names are the reference's):
+ *  1. smooth: m is replaced by the mean of the last min(n, window_size) values fed since the
+ *     start or the last reset (the window is fed on every step, holds included).
+ *  2. A hold: while a cooldown hold (after a decrease) or a warmup hold (after an increase)
+ *     lasts, the step only counts the hold down and zeroes both run counters; best is not
+ *     updated.
+ *  3. Otherwise m is compared with best (+inf in mode min, -inf in max, until set):
+ *       min, rel: m < best * (1 - threshold)    min, abs: m < best - threshold
+ *       max, rel: m > best * (1 + threshold)    max, abs: m > best + threshold
+ *     Better: best = m, num_bad = 0, num_good += 1. Else num_bad += 1, num_good = 0.
+ *  4. num_good > patience: increase, lr' = min(lr / factor, max_lr), applied only when
+ *     lr' - lr > eps; the at-min count restarts; a warmup hold of `warmup` steps begins;
+ *     num_good = 0 (even when the change was skipped).
+ *     Else num_bad > patience: decrease, lr' = max(lr * factor, min_lr), applied only when
+ *     lr - lr' > eps; if the lr is now <= min_lr the at-min count grows by one, and when it
+ *     reaches reset_start: reset; then a cooldown hold of `cooldown` steps begins (after a
+ *     reset too); num_bad = 0.
+ *  5. Reset: lr = the initial lr, best forgotten, counters, holds and the at-min count
+ *     zeroed, the smoothing window emptied.
+ *
+ * The project's own, each a separately named setting that the reference preset leaves off:
+ *  - initial_hold N: the first N steps are held like a cooldown (not restored by a reset).
+ *  - threshold_signed: in rel mode the margin is threshold * |best|, so a negative best
+ *    (a negated reward) needs a real improvement; the reference's best * (1 - threshold)
+ *    lets a slightly worse negative value count as better.
+ *  - reset_start 0 never resets (the reference has no "off": there 0 acts like 1).
+ *  - A NaN or infinite metric is a bad step and is kept out of the window (the reference
+ *    would carry it in its running sum for good).
  */
 #ifndef TG_SCHED_H
 #define TG_SCHED_H
@@ -38,11 +47,14 @@
 
 enum sched_kind { SCHED_CONSTANT = 0, SCHED_COSINE = 1, SCHED_GREEDY = 2 };
 
-/* what the trainer feeds GreedyLR (both "lower is better") */
+/* what the trainer feeds GreedyLR */
 enum sched_signal {
-    SCHED_SIGNAL_LOSS = 0,       /* the update's training loss (default) */
-    SCHED_SIGNAL_NEG_REWARD = 1, /* minus the mean episode reward of the update */
+    SCHED_SIGNAL_LOSS = 0,       /* the update's training loss (lower is better: mode min) */
+    SCHED_SIGNAL_NEG_REWARD = 1, /* minus the mean episode reward (mode min) */
+    SCHED_SIGNAL_REWARD = 2,     /* the mean episode reward (higher is better: mode max) */
 };
+
+enum sched_mode { SCHED_MODE_MIN = 0, SCHED_MODE_MAX = 1 };
 
 enum sched_threshold_mode { SCHED_THRESHOLD_REL = 0, SCHED_THRESHOLD_ABS = 1 };
 
@@ -68,50 +80,66 @@ double sched_cosine(const struct sched_cosine_config *c, long t);
 /* ---- GreedyLR --------------------------------------------------------------------------- */
 
 struct sched_greedy_config {
-    double lr;                                /* initial lr, in [lr_min, lr_max] */
-    double factor;                            /* F in (0, 1) */
-    int patience;                             /* p >= 0 */
-    double threshold;                         /* delta >= 0 */
-    enum sched_threshold_mode threshold_mode; /* rel (default) or abs */
-    int window;      /* smoothing window W in [0, TG_SCHED_WINDOW_MAX]; <= 1 off */
-    int warmup;      /* >= 0 */
-    int cooldown;    /* >= 0 */
-    double lr_min;   /* >= 0 */
-    double lr_max;   /* >= lr_min, > 0 */
-    int reset_start; /* >= 0; 0 never resets */
+    double lr;                                /* initial lr, in [min_lr, max_lr] */
+    enum sched_mode mode;                     /* min (lower is better) or max */
+    double factor;                            /* F in (0, 1): lr * F down, lr / F up */
+    int patience;                             /* [0, TG_SCHED_COUNT_MAX] */
+    double threshold;                         /* >= 0; rel: < 1 */
+    enum sched_threshold_mode threshold_mode; /* rel or abs */
+    int cooldown;         /* hold after each decrease, [0, TG_SCHED_COUNT_MAX] */
+    int warmup;           /* hold after each increase, [0, TG_SCHED_COUNT_MAX] */
+    double min_lr;        /* >= 0 */
+    double max_lr;        /* > 0, >= min_lr */
+    double eps;           /* >= 0: a change of at most eps is skipped */
+    int smooth;           /* 0 or 1: compare the mean of the last window_size values */
+    int window_size;      /* [1, TG_SCHED_WINDOW_MAX] (used when smooth) */
+    int reset_start;      /* at-min decreases before a reset, [0, TG_SCHED_COUNT_MAX]; 0: never */
+    int initial_hold;     /* the project's own: steps held at the start, [0, TG_SCHED_COUNT_MAX] */
+    int threshold_signed; /* the project's own, 0 or 1: rel margin threshold * |best| */
 };
 
 struct sched_greedy {
     struct sched_greedy_config cfg;
-    double lr; /* the lr for the next update */
-    long t;    /* steps seen */
-    int has_best;
-    double best;
+    double lr;   /* the lr for the next update */
+    long t;      /* steps seen */
+    double best; /* +inf (min) or -inf (max) until the first better step */
     int num_good, num_bad;
-    int cooldown_left;
-    int had_cut; /* a cut happened since the start or the last reset */
-    int improved_since_cut;
-    int futile_cuts;      /* consecutive futile cuts */
-    long resets;          /* resets so far (for logs) */
-    double last_smoothed; /* the signal as compared in the last step */
-    double win[TG_SCHED_WINDOW_MAX];
-    int win_len, win_pos;
+    int cooldown_left, warmup_left, hold_left;
+    int at_min;        /* decreases that left the lr at min_lr since an increase or reset */
+    long ups, downs;   /* applied increases and decreases */
+    long resets;       /* resets so far */
+    double last_value; /* the metric as compared in the last step (smoothed if smooth) */
+    double win[TG_SCHED_WINDOW_MAX]; /* the smoothing window, a ring of win_len values */
+    double win_sum;                  /* running sum of the window, as the reference keeps it */
+    int win_len, win_pos;            /* win_pos: where the next value goes */
 };
 
-/* sched_greedy_config_default — F 0.5, patience 2, threshold 1e-3 rel, window 5, warmup 0,
- * cooldown 0, lr_min 1e-5, lr_max 1e-1, reset_start 0, lr 1e-3. */
-struct sched_greedy_config sched_greedy_config_default(void);
+/* sched_greedy_preset — the settings of preset `name` into *out: "reference" (the reference
+ * implementation's defaults: mode min, factor 0.95, patience 10, threshold 1e-6 abs,
+ * cooldown 0, warmup 0, min_lr 1e-3, max_lr 1, eps 1e-8, no smoothing (window_size 50),
+ * reset_start 500; lr 0.1, which the caller sets) or "trainer" (what `toolgym train
+ * --lr-schedule greedy` uses: factor 0.7, patience 1, threshold 0.01 abs, smoothing over 3,
+ * cooldown 1, warmup 1, min_lr 1e-4, max_lr 1e-2, eps 1e-8, reset_start 3, lr 3e-3). Neither
+ * turns on the project's own settings. 0, or TG_EINVAL with a message naming the presets. */
+int sched_greedy_preset(const char *name, struct sched_greedy_config *out, struct tg_error *err);
 
-/* sched_greedy_check — 0, or TG_EINVAL with a message naming the bad setting in *err. */
+/* sched_greedy_reference — the "reference" preset. */
+struct sched_greedy_config sched_greedy_reference(void);
+
+/* sched_greedy_preset_names — "reference, trainer" (static), for usage and messages. */
+const char *sched_greedy_preset_names(void);
+
+/* sched_greedy_check — 0, or TG_EINVAL with a message naming the bad setting (by the names
+ * above) in *err. */
 int sched_greedy_check(const struct sched_greedy_config *c, struct tg_error *err);
 
 /* sched_greedy_init — check cfg and start the state machine; 0 or TG_EINVAL (message). */
 int sched_greedy_init(struct sched_greedy *s, const struct sched_greedy_config *cfg,
                       struct tg_error *err);
 
-/* sched_greedy_step — feed one signal value (lower is better; not NaN); returns the new lr
- * (also in s->lr). A NaN or infinite signal counts as a bad step and is not averaged. */
-double sched_greedy_step(struct sched_greedy *s, double signal);
+/* sched_greedy_step — feed one metric value; returns the lr for the next update (also in
+ * s->lr). A NaN or infinite value is a bad step and is not averaged. */
+double sched_greedy_step(struct sched_greedy *s, double metric);
 
 /* ---- one schedule, whichever kind ------------------------------------------------------- */
 
@@ -130,25 +158,38 @@ struct sched {
     struct sched_greedy greedy;
 };
 
-/* sched_config_check — check the settings of cfg->kind (others are ignored). */
+/* sched_config_check — check the settings of cfg->kind (others are ignored); for GreedyLR
+ * also that greedy.mode is the one cfg->signal needs. */
 int sched_config_check(const struct sched_config *cfg, struct tg_error *err);
 
 /* sched_init — check cfg and set s->lr to the lr of the first update; 0 or TG_EINVAL. */
 int sched_init(struct sched *s, const struct sched_config *cfg, struct tg_error *err);
 
-/* sched_step — after an update whose signal was `signal` (ignored unless GreedyLR): advance
- * and return the lr for the next update (also in s->lr). */
+/* sched_step — after an update whose signal was `signal` (ignored unless GreedyLR; the
+ * value cfg.signal names): advance and return the lr for the next update (also in s->lr). */
 double sched_step(struct sched *s, double signal);
 
 /* sched_kind_name / sched_signal_name — "constant" | "cosine" | "greedy", "loss" |
- * "neg_reward" (static). sched_kind_parse / sched_signal_parse — the reverse; 0 or
+ * "neg_reward" | "reward" (static). sched_kind_parse / sched_signal_parse — the reverse; 0 or
  * TG_EINVAL with a message. */
 const char *sched_kind_name(enum sched_kind k);
 const char *sched_signal_name(enum sched_signal s);
 int sched_kind_parse(const char *name, enum sched_kind *out, struct tg_error *err);
 int sched_signal_parse(const char *name, enum sched_signal *out, struct tg_error *err);
-/* sched_threshold_mode_parse — "rel" | "abs"; 0 or TG_EINVAL with a message. */
+/* sched_threshold_mode_parse — "rel" | "abs"; sched_mode_parse — "min" | "max"; 0 or
+ * TG_EINVAL with a message. sched_threshold_mode_name / sched_mode_name — the reverse. */
 int sched_threshold_mode_parse(const char *name, enum sched_threshold_mode *out,
                                struct tg_error *err);
+int sched_mode_parse(const char *name, enum sched_mode *out, struct tg_error *err);
+const char *sched_threshold_mode_name(enum sched_threshold_mode m);
+const char *sched_mode_name(enum sched_mode m);
+
+/* sched_signal_value — what sched_step is fed for signal s after an update with this loss and
+ * mean episode reward: loss, -reward or reward. */
+double sched_signal_value(enum sched_signal s, double loss, double reward);
+
+/* sched_signal_mode — the GreedyLR mode a trainer signal needs (loss, neg_reward: min;
+ * reward: max). */
+enum sched_mode sched_signal_mode(enum sched_signal s);
 
 #endif

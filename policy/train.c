@@ -181,7 +181,7 @@ static int run_update(struct run *r, int u, struct train_stats *st, struct tg_er
     st->entropy = ent;
     st->ms = tg_now_ms() - t0;
     st->steps_per_s = st->ms > 0 ? act.steps * 1000.0 / st->ms : 0;
-    sched_step(&L->sch, L->sch.cfg.signal == SCHED_SIGNAL_LOSS ? loss : -st->ret);
+    sched_step(&L->sch, sched_signal_value(L->sch.cfg.signal, loss, st->ret));
     return 0;
 }
 

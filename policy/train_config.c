@@ -19,6 +19,7 @@
 
 struct train_config train_config_default(void) {
     struct train_config c;
+    int rc;
 
     memset(&c, 0, sizeof(c));
     c.hidden1 = 32;
@@ -38,15 +39,9 @@ struct train_config train_config_default(void) {
     c.clip_eps = 0.2;
     c.sched.kind = SCHED_CONSTANT; /* bench/train.sh: the best and steadiest of the three */
     c.sched.signal = SCHED_SIGNAL_NEG_REWARD;
-    c.sched.greedy = sched_greedy_config_default();
-    c.sched.greedy.factor = 0.7;
-    c.sched.greedy.patience = 1;
-    c.sched.greedy.threshold = 0.01;
-    c.sched.greedy.threshold_mode = SCHED_THRESHOLD_ABS;
-    c.sched.greedy.window = 3;
-    c.sched.greedy.cooldown = 1;
-    c.sched.greedy.lr_max = 1e-2;
-    c.sched.greedy.reset_start = 3;
+    rc = sched_greedy_preset("trainer", &c.sched.greedy, NULL); /* policy/sched.h */
+    TG_ASSERT(rc == 0);
+    (void)rc;
     c.anchors = ANCHORS_BRANCH;
     c.anchor_fraction = 0.5;
     c.anchor_warmup = 10;
@@ -70,14 +65,15 @@ struct sched_config train_config_sched(const struct train_config *c) {
     s.cosine.warmup = 0;
     s.cosine.total = c->updates;
     s.greedy.lr = c->lr;
-    s.greedy.lr_min = c->lr_min;
-    if (s.greedy.lr_max < c->lr)
-        s.greedy.lr_max = c->lr;
+    if (!c->greedy_min_lr_set)
+        s.greedy.min_lr = c->lr_min;
+    if (s.greedy.max_lr < c->lr)
+        s.greedy.max_lr = c->lr;
     return s;
 }
 
 int train_config_check(const struct train_config *c, struct tg_error *err) {
-    struct sched_config s;
+    struct sched_config s, g;
 
 #define RANGE(field, lo, hi)                                                                       \
     if (!((c->field) >= (lo) && (c->field) <= (hi))) {                                             \
@@ -113,7 +109,16 @@ int train_config_check(const struct train_config *c, struct tg_error *err) {
     }
     s = train_config_sched(c);
     /* every schedule's settings, not only the chosen one's: a typo never waits for a switch */
-    if (sched_greedy_check(&s.greedy, err) || sched_cosine_check(&s.cosine, err))
+    g = s;
+    g.kind = SCHED_GREEDY;
+    if (sched_config_check(&g, err)) {
+        char msg[TG_ERR_MSG_MAX];
+
+        snprintf(msg, sizeof(msg), "%s", err ? err->message : "");
+        tg_error_set(err, "config", "greedy: %s", msg);
+        return TG_EINVAL;
+    }
+    if (sched_cosine_check(&s.cosine, err))
         return TG_EINVAL;
     return sched_config_check(&s, err);
 }
@@ -138,7 +143,7 @@ const char *train_anchors_name(enum train_anchors a) {
 /* ---- the JSON config file ----------------------------------------------------------------- */
 
 /* How a config key is read: into an int, a double or a char buffer of the struct at `off`. */
-enum field_kind { F_INT, F_DBL, F_STR, F_SEED, F_NAME };
+enum field_kind { F_INT, F_DBL, F_STR, F_SEED, F_NAME, F_BOOL };
 
 struct field {
     const char *key;
@@ -185,11 +190,27 @@ static const struct field top_fields[] = {
     {"greedy", F_NAME, 0, 0},
 };
 
+/* the reference's parameter names (policy/sched.h), the project's own two, the preset the
+ * others apply on top of, and the trainer's signal */
 static const struct field greedy_fields[] = {
-    GC(factor, F_DBL),        GC(patience, F_INT),    GC(threshold, F_DBL),
-    GC(window, F_INT),        GC(warmup, F_INT),      GC(cooldown, F_INT),
-    GC(lr_max, F_DBL),        GC(reset_start, F_INT), {"threshold_mode", F_NAME, 0, 0},
+    {"preset", F_NAME, 0, 0}, {"mode", F_NAME, 0, 0},
+    GC(factor, F_DBL),        GC(patience, F_INT),
+    GC(threshold, F_DBL),     {"threshold_mode", F_NAME, 0, 0},
+    GC(cooldown, F_INT),      GC(warmup, F_INT),
+    GC(min_lr, F_DBL),        GC(max_lr, F_DBL),
+    GC(eps, F_DBL),           GC(smooth, F_BOOL),
+    GC(window_size, F_INT),   GC(reset_start, F_INT),
+    GC(initial_hold, F_INT),  GC(threshold_signed, F_BOOL),
     {"signal", F_NAME, 0, 0},
+};
+
+/* greedy keys of earlier versions, named in the error so an old config is easy to fix */
+static const struct {
+    const char *old, *now;
+} greedy_renamed[] = {
+    {"window", "'smooth' (true) and 'window_size'"},
+    {"lr_max", "'max_lr'"},
+    {"lr_min", "'min_lr'"},
 };
 
 #undef TC
@@ -208,6 +229,14 @@ static int known_keys(const json_t *o, const struct field *fields, size_t n, con
         for (size_t i = 0; i < n; i++)
             ok |= strcmp(k, fields[i].key) == 0;
         if (!ok) {
+            for (size_t i = 0; *prefix && i < TG_ARRAY_LEN(greedy_renamed); i++)
+                if (strcmp(k, greedy_renamed[i].old) == 0) {
+                    tg_error_set(err, "config",
+                                 "%s: unknown %s '%s%s' (now %s, the names of the "
+                                 "GreedyLR reference)",
+                                 path, what, prefix, k, greedy_renamed[i].now);
+                    return TG_EINVAL;
+                }
             tg_error_set(err, "config", "%s: unknown %s '%s%s'", path, what, prefix, k);
             return TG_EINVAL;
         }
@@ -231,6 +260,17 @@ static int read_field(const json_t *o, const struct field *f, void *base, double
             return TG_EINVAL;
         }
         snprintf(dst, f->size, "%s", json_string_value(j));
+        return 0;
+    }
+    if (f->kind == F_BOOL) {
+        int b;
+
+        if (!json_is_boolean(j)) {
+            tg_error_set(err, "config", "config key '%s' must be true or false", f->key);
+            return TG_EINVAL;
+        }
+        b = json_is_true(j);
+        memcpy(dst, &b, sizeof(b));
         return 0;
     }
     if (!json_is_number(j)) {
@@ -281,9 +321,10 @@ static int read_name(const json_t *o, const char *k, char *buf, size_t n, struct
     return 0;
 }
 
-/* the "greedy" object: GreedyLR settings and the schedule's signal */
+/* the "greedy" object: a preset, GreedyLR settings on top of it, and the schedule's signal */
 static int load_greedy(struct train_config *c, const json_t *g, const char *path,
                        struct tg_error *err) {
+    struct sched_greedy_config *gc = &c->sched.greedy;
     char buf[32];
     int rc;
 
@@ -292,19 +333,32 @@ static int load_greedy(struct train_config *c, const json_t *g, const char *path
         return TG_EINVAL;
     }
     rc = known_keys(g, greedy_fields, TG_ARRAY_LEN(greedy_fields), path, "key", "greedy.", err);
+    if (rc == 0)
+        rc = read_name(g, "preset", buf, sizeof(buf), err);
+    if (rc == 0 && buf[0]) {
+        rc = sched_greedy_preset(buf, gc, err);
+        c->greedy_min_lr_set = 1; /* a preset names its own min_lr */
+    }
+    if (rc == 0)
+        rc = read_fields(g, greedy_fields, TG_ARRAY_LEN(greedy_fields), gc, NULL, err);
     if (rc)
         return rc;
-    rc = read_fields(g, greedy_fields, TG_ARRAY_LEN(greedy_fields), &c->sched.greedy, NULL, err);
-    if (rc)
-        return rc;
+    if (json_object_get(g, "min_lr"))
+        c->greedy_min_lr_set = 1;
     rc = read_name(g, "threshold_mode", buf, sizeof(buf), err);
     if (rc == 0 && buf[0])
-        rc = sched_threshold_mode_parse(buf, &c->sched.greedy.threshold_mode, err);
-    if (rc)
-        return rc;
-    rc = read_name(g, "signal", buf, sizeof(buf), err);
+        rc = sched_threshold_mode_parse(buf, &gc->threshold_mode, err);
+    if (rc == 0)
+        rc = read_name(g, "signal", buf, sizeof(buf), err);
     if (rc == 0 && buf[0])
         rc = sched_signal_parse(buf, &c->sched.signal, err);
+    if (rc)
+        return rc;
+    /* the mode follows the signal unless it is given (a mismatch is then an error) */
+    gc->mode = sched_signal_mode(c->sched.signal);
+    rc = read_name(g, "mode", buf, sizeof(buf), err);
+    if (rc == 0 && buf[0])
+        rc = sched_mode_parse(buf, &gc->mode, err);
     return rc;
 }
 

@@ -35,6 +35,7 @@ struct train_config {
     int ppo_epochs;      /* 1: plain PG; 2..4: PPO-clip epochs */
     double clip_eps;
     struct sched_config sched; /* kind and GreedyLR settings; lrs filled from lr / lr_min */
+    int greedy_min_lr_set;     /* greedy.min_lr given (or a preset): else lr_min bounds it */
     /* anchors */
     enum train_anchors anchors;
     double anchor_fraction; /* of the tasks of an update, [0, 1] */
@@ -63,7 +64,8 @@ int train_config_load_json(struct train_config *c, const char *path, struct tg_e
 int train_config_check(const struct train_config *c, struct tg_error *err);
 
 /* train_config_sched — the schedule settings of c: c->sched with its lrs filled from lr,
- * lr_min and updates. */
+ * lr_min and updates (GreedyLR: lr is the initial lr; lr_min is min_lr unless the greedy
+ * object set one; max_lr is raised to lr if it is below). */
 struct sched_config train_config_sched(const struct train_config *c);
 
 /* train_anchors_parse — "off" | "warmup" | "branch" into *a; 0 or TG_EINVAL with *err.

@@ -32,9 +32,12 @@ static void make_world(struct world *w) {
     memset(&sc, 0, sizeof(sc));
     sc.kind = SCHED_GREEDY;
     sc.signal = SCHED_SIGNAL_NEG_REWARD;
-    sc.greedy = sched_greedy_config_default();
-    sc.greedy.window = 4;
+    sc.greedy = sched_greedy_reference();
+    sc.greedy.smooth = 1;
+    sc.greedy.window_size = 4;
     sc.greedy.cooldown = 3;
+    sc.greedy.warmup = 2;
+    sc.greedy.patience = 1;
     sc.greedy.reset_start = 2;
     CU_ASSERT_FATAL(mlp_init(&w->mlp, &mc, NULL) == 0);
     CU_ASSERT_FATAL(adam_init(&w->adam, &ac, w->mlp.num_params, NULL) == 0);
@@ -269,12 +272,16 @@ TG_TEST(ckpt, rejects_bad_files) {
     CU_ASSERT(rejects(bad, "bad_magic", &err));
     CU_ASSERT(strstr(err.message, "not a toolgym checkpoint") != NULL);
 
-    /* another version */
+    /* another version: a later one, and version 1 (GreedyLR before the reference's rules) */
     memcpy(copy, buf, n);
-    copy[4] = 2;
+    copy[4] = 3;
     write_all(bad, copy, n);
     CU_ASSERT(rejects(bad, "bad_version", &err));
-    CU_ASSERT(strstr(err.message, "version 2") != NULL);
+    CU_ASSERT(strstr(err.message, "version 3") != NULL);
+    copy[4] = 1;
+    write_all(bad, copy, n);
+    CU_ASSERT(rejects(bad, "bad_version", &err));
+    CU_ASSERT(strstr(err.message, "version 1") != NULL);
 
     /* truncated anywhere: header, payload, checksum */
     {

@@ -155,8 +155,17 @@ TG_TEST(train, config_fields_of_every_kind) {
         {"{\"greedy\": {\"threshold_mode\": \"big\"}}", "big"},
         {"{\"anchors\": \"sometimes\"}", "sometimes"},
         {"[1, 2]", "JSON object"},
+        {"{\"greedy\": {\"window\": 5}}", "'greedy.window' (now 'smooth' (true) and 'window_size'"},
+        {"{\"greedy\": {\"lr_max\": 0.1}}", "now 'max_lr'"},
+        {"{\"greedy\": {\"smooth\": 1}}", "'smooth' must be true or false"},
+        {"{\"greedy\": {\"preset\": \"paper\"}}", "unknown GreedyLR preset 'paper'"},
+        {"{\"greedy\": {\"mode\": \"min\", \"signal\": \"reward\"}}", "greedy: GreedyLR mode min"},
+        {"{\"greedy\": {\"mode\": \"sideways\"}}", "unknown mode 'sideways'"},
+        {"{\"greedy\": {\"min_lr\": 0.01}}", "greedy: lr is 0.003"},
+        {"{\"greedy\": {\"window_size\": 0}}", "greedy: window_size is 0"},
         {"{\"seed\": 42, \"hidden2\": 16, \"weight_decay\": 0.01, \"tasks_file\": \"x.jsonl\", "
-         "\"greedy\": {\"window\": 5, \"lr_max\": 0.05, \"signal\": \"loss\"}}",
+         "\"greedy\": {\"preset\": \"reference\", \"smooth\": true, \"window_size\": 5, "
+         "\"max_lr\": 0.05, \"signal\": \"reward\", \"threshold_signed\": true}}",
          NULL},
     };
     char path[] = "/tmp/tg_train_cfg_XXXXXX";
@@ -180,9 +189,17 @@ TG_TEST(train, config_fields_of_every_kind) {
             CU_ASSERT_EQUAL(c.hidden2, 16);
             CU_ASSERT_DOUBLE_EQUAL(c.weight_decay, 0.01, 1e-12);
             CU_ASSERT_STRING_EQUAL(c.tasks_file, "x.jsonl");
-            CU_ASSERT_EQUAL(c.sched.greedy.window, 5);
-            CU_ASSERT_DOUBLE_EQUAL(c.sched.greedy.lr_max, 0.05, 1e-12);
-            CU_ASSERT_EQUAL(c.sched.signal, SCHED_SIGNAL_LOSS);
+            /* the preset's settings, with the file's on top; the mode follows the signal */
+            CU_ASSERT_EQUAL(c.sched.greedy.smooth, 1);
+            CU_ASSERT_EQUAL(c.sched.greedy.window_size, 5);
+            CU_ASSERT_DOUBLE_EQUAL(c.sched.greedy.max_lr, 0.05, 1e-12);
+            CU_ASSERT_EQUAL(c.sched.greedy.threshold_signed, 1);
+            CU_ASSERT_EQUAL(c.sched.greedy.patience, 10);
+            CU_ASSERT_EQUAL(c.sched.greedy.reset_start, 500);
+            CU_ASSERT_EQUAL(c.sched.signal, SCHED_SIGNAL_REWARD);
+            CU_ASSERT_EQUAL(c.sched.greedy.mode, SCHED_MODE_MAX);
+            /* the preset's min_lr (1e-3), not the trainer's lr_min (1e-4) */
+            CU_ASSERT_DOUBLE_EQUAL(train_config_sched(&c).greedy.min_lr, 1e-3, 1e-15);
             continue;
         }
         CU_ASSERT_EQUAL(rc, TG_EINVAL);
