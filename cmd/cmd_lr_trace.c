@@ -8,6 +8,7 @@
  */
 #include "cmd/cmd.h"
 
+#include <float.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -99,7 +100,7 @@ static int apply(const struct opt *o, const char *v, struct sched_greedy_config 
 
     switch (o->kind) {
     case O_DBL:
-        if (num_double(v, -1e308, 1e308, &d) != 0) {
+        if (num_double(v, -DBL_MAX, DBL_MAX, &d) != 0) {
             fprintf(stderr, LT ": %s: '%.64s' is not a number\n", o->flag, v);
             return 2;
         }
@@ -153,6 +154,7 @@ struct lt_opts {
  * other flags override it wherever they stand. */
 static int parse_opts(int argc, char **argv, struct lt_opts *o) {
     const char *preset = "trainer";
+    struct sched_greedy_config tmp;
     struct tg_error err;
 
     for (int i = 1; i < argc; i++) {
@@ -198,16 +200,19 @@ static int parse_opts(int argc, char **argv, struct lt_opts *o) {
                 !o->signal ? "--signal FILE" : "--lr X");
         return 2;
     }
-    if (!(o->cfg.lr >= o->cfg.min_lr && o->cfg.lr <= o->cfg.max_lr) && o->cfg.min_lr >= 0 &&
-        o->cfg.min_lr <= o->cfg.max_lr) {
-        fprintf(stderr,
-                LT ": --lr %g is outside [min_lr %g, max_lr %g] (%s preset; set --min-lr "
-                   "or --max-lr)\n",
-                o->cfg.lr, o->cfg.min_lr, o->cfg.max_lr, preset);
+    /* every other setting first (checked with an lr inside the bounds), then the lr, whose
+     * bounds may come from the preset rather than from a flag */
+    tmp = o->cfg;
+    tmp.lr = tmp.max_lr;
+    if (sched_greedy_check(&tmp, &err) != 0) {
+        fprintf(stderr, LT ": %s\n", err.message);
         return 2;
     }
-    if (sched_greedy_check(&o->cfg, &err) != 0) {
-        fprintf(stderr, LT ": %s\n", err.message);
+    if (!(o->cfg.lr >= o->cfg.min_lr && o->cfg.lr <= o->cfg.max_lr)) {
+        fprintf(stderr,
+                LT ": --lr %g is outside [min_lr %g, max_lr %g] (%s preset; set --min-lr or "
+                   "--max-lr)\n",
+                o->cfg.lr, o->cfg.min_lr, o->cfg.max_lr, preset);
         return 2;
     }
     return 0;
@@ -233,7 +238,7 @@ int cmd_lr_trace(int argc, char **argv) {
     TG_ASSERT(rc == 0); /* checked by parse_opts */
     for (size_t i = 0; i < sig.n; i++)
         printf("%.10g\n", sched_greedy_step(&s, sig.v[i]));
-    printf("# %zu steps, %ld changes (%ld up, %ld down), %ld resets, final lr %.10g\n", sig.n,
+    printf("# steps %zu, changes %ld (up %ld, down %ld), resets %ld, final lr %.10g\n", sig.n,
            s.ups + s.downs, s.ups, s.downs, s.resets, s.lr);
     series_free(&sig);
     if (fflush(stdout) != 0 || ferror(stdout)) {
