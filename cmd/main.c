@@ -3,8 +3,8 @@
  *
  * Each command lives in its own file (cmd_serve.c, cmd_tasks.c, cmd_corpus.c, cmd_eval.c,
  * cmd_train.c, cmd_plan_freeze.c, cmd_lr_trace.c) and parses its options with the table parser
- * of opt.h. Start-up failures (bad options, bind, corpus) print one clear line and exit non-zero; the command layer is
- * the only place the program exits on an error.
+ * of opt.h. Start-up failures (bad options, bind, corpus) print one clear line and exit
+ * non-zero; the command layer is the only place the program exits on an error.
  */
 #include <stdio.h>
 #include <string.h>

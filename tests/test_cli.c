@@ -215,6 +215,11 @@ TG_TEST(cli, help_of_every_command_lists_every_option_with_its_default) {
     expect_help(ARGS("plan-freeze", "--help"), "usage: toolgym plan-freeze [options]",
                 WANT("--schedule KIND", "--stages S", "--microbatches M", "--times FILE",
                      "--r-max R", "--deadline T", "--svg FILE"));
+    expect_help(ARGS("lr-trace", "--help"), "usage: toolgym lr-trace [options]",
+                WANT("--signal FILE", "--lr X", "--preset NAME", "--mode M", "--factor F",
+                     "--patience N", "--threshold T", "--threshold-mode M", "--cooldown N",
+                     "--warmup N", "--min-lr A", "--max-lr B", "--eps E", "--smooth-window N",
+                     "--reset-start N", "--initial-hold N", "--threshold-signed"));
     /* --help wins wherever it stands, even after an option that would fail */
     expect_help(ARGS("serve", "--port", "1", "--help"), "usage: toolgym serve", WANT("--port N"));
     expect_help(ARGS("help", "train"), "usage: toolgym train", WANT("--server URL"));
@@ -237,8 +242,9 @@ static void expect_list(const char *const *args, const char *usage, const char *
 }
 
 TG_TEST(cli, help_lists_the_commands) {
-    expect_list(ARGS("--help"), "usage: toolgym COMMAND",
-                WANT("serve", "tasks", "corpus", "eval", "train", "plan-freeze", "help"));
+    expect_list(
+        ARGS("--help"), "usage: toolgym COMMAND",
+        WANT("serve", "tasks", "corpus", "eval", "train", "plan-freeze", "lr-trace", "help"));
     expect_list(ARGS("help"), "usage: toolgym COMMAND", WANT("serve", "train"));
     expect_list(ARGS("tasks", "--help"), "usage: toolgym tasks COMMAND", WANT("gen", "check"));
     expect_list(ARGS("corpus", "--help"), "usage: toolgym corpus COMMAND", WANT("gen"));

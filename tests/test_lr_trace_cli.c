@@ -44,13 +44,16 @@ static char *slurp(const char *path) {
 }
 
 static char dir[] = "/tmp/tg-lrt-XXXXXX";
+static int have_dir; /* dir was created (its name is filled in) */
 
 /* a scratch file of the running suite */
 static const char *scratch(const char *name) {
     static char path[128];
 
-    if (dir[sizeof(dir) - 2] == 'X')
+    if (!have_dir) {
         CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+        have_dir = 1;
+    }
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     return path;
 }
@@ -61,7 +64,7 @@ static void scratch_done(void) {
     struct dirent *e;
     char path[256];
 
-    if (dir[sizeof(dir) - 2] == 'X')
+    if (!have_dir)
         return;
     d = opendir(dir);
     while (d && (e = readdir(d)) != NULL) {
@@ -74,6 +77,7 @@ static void scratch_done(void) {
         closedir(d);
     rmdir(dir);
     memcpy(dir + sizeof(dir) - 7, "XXXXXX", 6);
+    have_dir = 0;
 }
 
 /* run `toolgym lr-trace ARGS...` (NULL-terminated) with stdin from in_path (NULL: /dev/null)
@@ -294,36 +298,46 @@ TG_TEST(lr_trace_cli, bad_input_is_one_clear_line) {
          1,
          "/nonexistent/loss.txt: No such file or directory"},
         {{"--lr", "0.01", "--signal", "-"}, 1, "stdin: no numbers in it"},
-        {{"--lr", "0.01", "--factor", "1.5"}, 2, "factor is 1.5; it must be in (0, 1)"},
+        {{"--lr", "0.01", "--factor", "1.5"}, 2, "--factor 1.5 is out of range: 0..1"},
         {{"--lr", "0.01", "--factor", "0"}, 2, "factor is 0; it must be in (0, 1)"},
-        {{"--lr", "0.01", "--factor", "half"}, 2, "--factor: 'half' is not a number"},
-        {{"--lr", "0.01", "--patience", "-1"}, 2, "patience is -1; it must be in [0, "},
-        {{"--lr", "0.01", "--patience", "2.5"}, 2, "--patience: '2.5' is not a whole number"},
-        {{"--lr", "0.01", "--threshold", "-0.1"}, 2, "threshold is -0.1; it must be >= 0"},
+        {{"--lr", "0.01", "--factor", "1"}, 2, "factor is 1; it must be in (0, 1)"},
+        {{"--lr", "0.01", "--preset", "reference", "--patience", "1e3"},
+         2,
+         "--patience '1e3' is not a whole number"},
+        {{"--lr", "0.01", "--threshold-signed=1"}, 2, "--threshold-signed takes no value"},
+        {{"--lr", "0.01", "--factor", "half"}, 2, "--factor 'half' is not a number (0..1)"},
+        {{"--lr", "0.01", "--patience", "-1"}, 2, "--patience -1 is out of range: 0..1000000000"},
+        {{"--lr", "0.01", "--patience", "2.5"}, 2, "--patience '2.5' is not a whole number"},
+        {{"--lr", "0.01", "--threshold", "-0.1"}, 2, "--threshold -0.1 is out of range: 0..1e+12"},
         {{"--lr", "0.01", "--threshold-mode", "rel", "--threshold", "1"},
          2,
          "threshold is 1; in rel mode it must be below 1"},
-        {{"--lr", "0.01", "--threshold-mode", "pct"}, 2, "unknown threshold mode 'pct'"},
-        {{"--lr", "0.01", "--mode", "up"}, 2, "--mode: unknown mode 'up' (min, max)"},
-        {{"--lr", "0.01", "--cooldown", "-3"}, 2, "cooldown is -3"},
-        {{"--lr", "0.01", "--warmup", "x"}, 2, "--warmup: 'x' is not a whole number"},
-        {{"--lr", "0.01", "--min-lr", "-1"}, 2, "min_lr is -1; it must be >= 0"},
+        {{"--lr", "0.01", "--threshold-mode", "pct"},
+         2,
+         "--threshold-mode 'pct' is not one of rel|abs"},
+        {{"--lr", "0.01", "--mode", "up"}, 2, "--mode 'up' is not one of min|max"},
+        {{"--lr", "0.01", "--cooldown", "-3"}, 2, "--cooldown -3 is out of range"},
+        {{"--lr", "0.01", "--warmup", "x"}, 2, "--warmup 'x' is not a whole number"},
+        {{"--lr", "0.01", "--min-lr", "-1"}, 2, "--min-lr -1 is out of range: 0..1e+06"},
         {{"--lr", "0.01", "--min-lr", "0.5", "--max-lr", "0.1"},
          2,
          "min_lr 0.5 is above max_lr 0.1"},
         {{"--lr", "0.05"}, 2, "--lr 0.05 is outside [min_lr 0.0001, max_lr 0.01] (trainer preset"},
         {{"--lr", "0.01", "--max-lr", "0"}, 2, "max_lr is 0; it must be > 0"},
-        {{"--lr", "0.01", "--eps", "-1e-8"}, 2, "eps is -1e-08; it must be >= 0"},
+        {{"--lr", "0.01", "--eps", "-1e-8"}, 2, "--eps -1e-8 is out of range: 0..1"},
         {{"--lr", "0.01", "--smooth-window", "300"},
          2,
-         "--smooth-window: '300' must be a whole number from 0 (no smoothing) to 256"},
-        {{"--lr", "0.01", "--smooth-window", "-1"}, 2, "--smooth-window: '-1' must be"},
-        {{"--lr", "0.01", "--reset-start", "-1"}, 2, "reset_start is -1"},
-        {{"--lr", "0.01", "--initial-hold", "-2"}, 2, "initial_hold is -2"},
-        {{"--lr", "0.01", "--preset", "paper"}, 2, "unknown GreedyLR preset 'paper' (reference"},
+         "--smooth-window 300 is out of range: 0..256"},
+        {{"--lr", "0.01", "--smooth-window", "-1"}, 2, "--smooth-window -1 is out of range"},
+        {{"--lr", "0.01", "--reset-start", "-1"}, 2, "--reset-start -1 is out of range"},
+        {{"--lr", "0.01", "--initial-hold", "-2"}, 2, "--initial-hold -2 is out of range"},
+        {{"--lr", "0.01", "--preset", "paper"},
+         2,
+         "--preset 'paper' is not one of reference|trainer"},
         {{"--lr", "0.01", "--bogus", "1"}, 2, "unknown option --bogus"},
-        {{"--lr", "nan"}, 2, "--lr: 'nan' is not a number"},
-        {{"--factor", "0.5"}, 2, "missing --lr X"},
+        {{"--lr", "nan"}, 2, "--lr 'nan' is not a number"},
+        {{"--factor", "0.5"}, 2, "--lr X is required"},
+        {{"--lr", "0.01", "--signal"}, 2, "--signal needs a value"},
         {{"--signal", "/dev/null", "--lr"}, 2, "--lr needs a value"},
     };
     char sig[512];
@@ -389,8 +403,9 @@ TG_TEST(lr_trace_cli, help) {
     struct run r = run_lt(NULL, args);
 
     CU_ASSERT_EQUAL(r.status, 0);
-    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "usage: toolgym lr-trace --signal FILE --lr X"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "usage: toolgym lr-trace [options]"));
     CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "--smooth-window N"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "[reference|trainer; default: trainer]"));
     run_free(&r);
     scratch_done();
 }
