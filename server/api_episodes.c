@@ -150,7 +150,8 @@ static void after_step(struct server *s, struct episode *ep, int finished) {
     if (s->trajlog) {
         json_t *line = episode_trajectory_json(ep);
 
-        if (!line || trajlog_append_json(s->trajlog, line) != 0)
+        if (!line || json_object_set(line, "tools", s->tools_list) ||
+            trajlog_append_json(s->trajlog, line) != 0)
             fprintf(stderr, "toolgym: episode %s: could not append to the trajectory log\n",
                     ep->id);
         json_decref(line);

@@ -571,6 +571,51 @@ static int step_messages(json_t *msgs, const struct episode_step *st, size_t i) 
                                                  id, "content", content ? content : ""));
 }
 
+static const char *const call_outcome_names[] = {"ok", "tool_error", "bad_args", "unknown_tool"};
+
+const char *episode_call_outcome_name(enum judge_outcome o) {
+    return tg_name_of(call_outcome_names, TG_ARRAY_LEN(call_outcome_names), (int)o);
+}
+
+int episode_call_outcome_parse(const char *name, enum judge_outcome *out) {
+    int i = tg_name_index(call_outcome_names, TG_ARRAY_LEN(call_outcome_names), name);
+
+    if (i < 0)
+        return TG_EINVAL;
+    *out = (enum judge_outcome)i;
+    return 0;
+}
+
+/* A step's entry in the trajectory line: its label and reward, and for a tool call how it went
+ * and what the tool returned besides its text (the tool message holds that), so that the line
+ * can be judged again without running the tool (toolgym rescore). Caller holds ep->mu. */
+static json_t *trajectory_step(const struct episode_step *st) {
+    json_t *sj =
+        json_pack("{s:s, s:f}", "label", judge_label_name(st->label), "reward", st->reward);
+    const char *k;
+    json_t *v, *obs;
+
+    if (!sj)
+        return NULL;
+    if (st->premature_answer && json_object_set_new(sj, "premature_answer", json_true()))
+        goto fail;
+    if (st->is_answer)
+        return sj;
+    obs = json_object();
+    if (!obs ||
+        json_object_set_new(sj, "call", json_string(episode_call_outcome_name(st->outcome))) ||
+        json_object_set_new(sj, "observation", obs))
+        goto fail;
+    json_object_foreach(st->observation, k, v) {
+        if (strcmp(k, "content") != 0 && json_object_set(obs, k, v))
+            goto fail;
+    }
+    return sj;
+fail:
+    json_decref(sj);
+    return NULL;
+}
+
 json_t *episode_trajectory_json(struct episode *ep) {
     json_t *msgs = json_array(), *steps = json_array(), *j = NULL;
 
@@ -584,20 +629,16 @@ json_t *episode_trajectory_json(struct episode *ep) {
         goto out;
     for (size_t i = 0; i < ep->nsteps; i++) {
         const struct episode_step *st = ep->steps[i];
-        json_t *sj =
-            json_pack("{s:s, s:f}", "label", judge_label_name(st->label), "reward", st->reward);
 
-        if (sj && st->premature_answer)
-            json_object_set_new(sj, "premature_answer", json_true());
-        if (step_messages(msgs, st, i) || json_array_append_new(steps, sj))
+        if (step_messages(msgs, st, i) || json_array_append_new(steps, trajectory_step(st)))
             goto out;
     }
-    j = json_pack("{s:s, s:s, s:s, s:s, s:o*, s:s, s:s, s:O, s:O, s:f, s:b, s:s}", "episode_id",
-                  ep->id, "task_id", ep->task->id, "split", ep->task->split, "family",
+    j = json_pack("{s:s, s:s, s:s, s:s, s:o*, s:s, s:s, s:i, s:O, s:O, s:f, s:b, s:s}",
+                  "episode_id", ep->id, "task_id", ep->task->id, "split", ep->task->split, "family",
                   task_family_name(ep->task->family), "task_tags", tags_json(ep->task), "tag",
-                  ep->tag, "reward_mode", reward_mode_name(ep->mode), "messages", msgs, "steps",
-                  steps, "return", ep->ret, "correct", ep->outcome == REWARD_CORRECT, "outcome",
-                  episode_outcome_name(ep->outcome));
+                  ep->tag, "reward_mode", reward_mode_name(ep->mode), "max_steps", ep->max_steps,
+                  "messages", msgs, "steps", steps, "return", ep->ret, "correct",
+                  ep->outcome == REWARD_CORRECT, "outcome", episode_outcome_name(ep->outcome));
 out:
     pthread_mutex_unlock(&ep->mu);
 out0:

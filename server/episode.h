@@ -169,6 +169,12 @@ int episode_fork(struct episode *src, long long at, struct episode **out, struct
 /* episode_done — 1 if the episode has ended. Thread-safe. */
 int episode_done(struct episode *ep);
 
+/* episode_call_outcome_name — how a tool call went, as the trajectory log names it: "ok",
+ * "tool_error", "bad_args", "unknown_tool" ("?" out of range). Pure.
+ * episode_call_outcome_parse — the reverse: 0 with *out, or TG_EINVAL for another name. */
+const char *episode_call_outcome_name(enum judge_outcome o);
+int episode_call_outcome_parse(const char *name, enum judge_outcome *out);
+
 /* episode_outcome_name — "running", "correct", "incorrect", "step_limit". Pure. */
 const char *episode_outcome_name(enum reward_outcome o);
 
@@ -179,9 +185,12 @@ json_t *episode_json(struct episode *ep);
 
 /*
  * episode_trajectory_json — new trajectory-log line for a finished episode:
- * {"episode_id","task_id","split","family","task_tags","tag","reward_mode","messages":[system,
- * user, assistant with tool_calls, tool, ..., assistant answer],"steps":[{"label","reward"}],
- * "return","correct","outcome"}. NULL on ENOMEM. Thread-safe.
+ * {"episode_id","task_id","split","family","task_tags","tag","reward_mode","max_steps",
+ * "messages":[system, user, assistant with tool_calls, tool, ..., assistant answer],
+ * "steps":[{"label","reward"[,"premature_answer"]; tool calls also "call" (how it went:
+ * episode_call_outcome_name) and "observation" (the tool response without its "content",
+ * which the tool message holds)}],"return","correct","outcome"}. The caller adds "tools" (the
+ * list the episode was played with). NULL on ENOMEM. Thread-safe.
  */
 json_t *episode_trajectory_json(struct episode *ep);
 

@@ -54,6 +54,7 @@ struct server {
     struct task_set *tasks;         /* loaded tasks (episodes issue) */
     struct episode_store *episodes; /* episode store (episodes issue) */
     struct trajlog *trajlog;        /* trajectory log or NULL */
+    json_t *tools_list;             /* the OpenAI tool list episodes are played with */
     struct reward_config *reward;   /* reward weights */
     struct report *report;          /* accuracy totals for GET /v1/report */
     struct http_key *keys;          /* nkeys accepted bearer keys (http_keys_load); none: open */

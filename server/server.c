@@ -190,7 +190,8 @@ static int episodes_start(struct server *s, struct tg_error *err) {
     }
     s->episodes = episode_store_new(&lim, NULL);
     s->report = report_new();
-    if (!s->episodes || !s->report) {
+    s->tools_list = tools_openai_list();
+    if (!s->episodes || !s->report || !s->tools_list) {
         tg_error_set(err, "internal", "Out of memory.");
         return TG_ENOMEM;
     }
@@ -201,6 +202,7 @@ static int episodes_start(struct server *s, struct tg_error *err) {
 
 static void episodes_stop(struct server *s) {
     trajlog_close(s->trajlog);
+    json_decref(s->tools_list);
     episode_store_free(s->episodes);
     report_free(s->report);
     free(s->reward);

@@ -683,3 +683,63 @@ TG_TEST(episodes_e2e, bad_input_and_errors) {
     task_set_free(ts);
     test_server_stop(s);
 }
+
+/* ---- the trajectory line: tools, max_steps, what each call returned ------------------- */
+
+static int keep_line(const json_t *line, void *ud) {
+    json_t **out = ud;
+
+    json_decref(*out);
+    *out = json_deep_copy(line);
+    return 0;
+}
+
+TG_TEST(episodes_e2e, trajectory_line_is_a_dataset_row) {
+    char traj[256], id[128];
+    struct server *s;
+    struct trajlog_stats st;
+    struct tg_error err;
+    json_t *r = NULL, *tools = NULL, *line = NULL, *steps, *s0, *s1;
+
+    snprintf(traj, sizeof(traj), "/tmp/tg_e2e_row_%d.jsonl", (int)getpid());
+    unlink(traj);
+    s = start(traj);
+    CU_ASSERT_FATAL(s != NULL);
+    CU_ASSERT_EQUAL(req(s, "GET", "/v1/tools", NULL, &tools), 200);
+    create(s, "{\"task_id\":\"test-00001\",\"max_steps\":5}", id, sizeof(id));
+    CU_ASSERT_EQUAL(step(s, id,
+                         "{\"tool_call\":{\"name\":\"calculator\",\"arguments\":"
+                         "{\"expression\":\"6*7\"}}}",
+                         &r),
+                    200);
+    json_decref(r);
+    CU_ASSERT_EQUAL(step(s, id, "{\"tool_call\":{\"name\":\"teleport\",\"arguments\":{}}}", &r),
+                    200);
+    json_decref(r);
+    CU_ASSERT_EQUAL(step(s, id, "{\"answer\":\"42\"}", &r), 200);
+    json_decref(r);
+    test_server_stop(s);
+    CU_ASSERT_EQUAL(trajlog_read_file(traj, keep_line, &line, &st, &err), 0);
+    CU_ASSERT_FATAL(line != NULL);
+    /* the tools it was played with, exactly as GET /v1/tools lists them */
+    CU_ASSERT(json_equal(json_object_get(line, "tools"), json_object_get(tools, "tools")));
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(line, "max_steps")), 5);
+    steps = json_object_get(line, "steps");
+    CU_ASSERT_EQUAL(json_array_size(steps), 3);
+    s0 = json_array_get(steps, 0);
+    s1 = json_array_get(steps, 1);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(s0, "call")), "ok");
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(
+                        json_object_get(json_object_get(s0, "observation"), "result"), "value")),
+                    42);
+    CU_ASSERT(json_object_get(json_object_get(s0, "observation"), "content") == NULL);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(s1, "call")), "unknown_tool");
+    CU_ASSERT_STRING_EQUAL(
+        json_string_value(
+            json_object_get(json_object_get(json_object_get(s1, "observation"), "error"), "code")),
+        "unknown_tool");
+    CU_ASSERT(json_object_get(json_array_get(steps, 2), "call") == NULL); /* the answer */
+    json_decref(line);
+    json_decref(tools);
+    unlink(traj);
+}
