@@ -78,6 +78,8 @@
 #define TG_TASK_LIMIT_MAX        1000 /* ?limit on GET /v1/tasks */
 #define TG_REPORT_GROUPS_MAX     1024 /* distinct (split, tag) groups tracked for GET /v1/report */
 #define TG_TRAJ_LINE_MAX         (64UL << 20) /* bytes of one trajectory line the reader accepts */
+#define TG_LLM_RESPONSE_MAX      (16UL << 20) /* bytes of one chat completion (eval --agent openai) */
+#define TG_EVAL_SERVERS_MAX      64           /* server URLs of one eval run (--server A,B,...) */
 
 /* reports: task tags broken out per (split, tag) group for GET /v1/report?by=tag */
 #define TG_REPORT_TASK_TAGS_MAX 512

@@ -412,11 +412,52 @@ out:
     return rc;
 }
 
+int eval_servers_parse(const char *list, char **urls, int max, int *n, struct tg_error *err) {
+    const char *p = list;
+
+    *n = 0;
+    while (p && *p) {
+        size_t len = strcspn(p, ",");
+
+        if (len == 0 || len >= TG_MAX_URL_LEN / 2 || *n >= max) {
+            tg_error_set(err, "config", "--server takes up to %d URLs, comma-separated.", max);
+            goto fail;
+        }
+        while (len > 0 && p[len - 1] == '/')
+            len--;
+        urls[*n] = strndup(p, len);
+        if (!urls[*n]) {
+            tg_error_set(err, "internal", "Out of memory.");
+            goto fail;
+        }
+        (*n)++;
+        p += strcspn(p, ",");
+        if (*p == ',')
+            p++;
+    }
+    if (*n > 0)
+        return 0;
+    tg_error_set(err, "config", "--server URL is required.");
+fail:
+    eval_servers_free(urls, *n);
+    *n = 0;
+    return TG_EINVAL;
+}
+
+void eval_servers_free(char **urls, int n) {
+    for (int i = 0; i < n; i++) {
+        free(urls[i]);
+        urls[i] = NULL;
+    }
+}
+
 int eval_run(const struct eval_options *o, struct eval_agent *a, json_t **report, char *tag_out,
              struct tg_error *err) {
-    struct client c;
+    struct client *cs = NULL;
+    char *urls[TG_EVAL_SERVERS_MAX];
+    int nservers = 0, ninit = 0;
     struct task_set *local = NULL;
-    json_t *ids = NULL;
+    json_t *ids = NULL, *all = NULL;
     char tag[TG_TAG_MAX + 1], path[TG_TAG_MAX * 3 + 128], name[600], file[PATH_MAX];
     const char *split = o->split ? o->split : "test";
     long n;
@@ -440,10 +481,22 @@ int eval_run(const struct eval_options *o, struct eval_agent *a, json_t **report
             tg_error_set(err, "config", "--split must be a plain name.");
             return TG_EINVAL;
         }
-    rc = client_init(&c, o->server, o->api_key);
-    if (rc) {
-        tg_error_set(err, "internal", "Cannot start libcurl.");
+    rc = eval_servers_parse(o->server, urls, TG_EVAL_SERVERS_MAX, &nservers, err);
+    if (rc)
         return rc;
+    cs = calloc((size_t)nservers, sizeof(*cs));
+    if (!cs) {
+        tg_error_set(err, "internal", "Out of memory.");
+        rc = TG_ENOMEM;
+        goto out;
+    }
+    for (; ninit < nservers; ninit++) {
+        rc = client_init(&cs[ninit], urls[ninit], o->api_key);
+        if (rc) {
+            tg_error_set(err, "internal", "Cannot start libcurl.");
+            ninit++;
+            goto out;
+        }
     }
     /* the split's file in the data directory (base/datadir.h), when there is one */
     snprintf(name, sizeof(name), "tasks/%.512s.jsonl", split);
@@ -455,14 +508,16 @@ int eval_run(const struct eval_options *o, struct eval_agent *a, json_t **report
         if (rc)
             goto out;
     }
-    rc = task_ids_fetch(client_get, &c, split, &ids, err);
+    rc = task_ids_fetch(client_get, &cs[0], split, &ids, err);
     if (rc)
         goto out;
     n = o->episodes > 0 ? o->episodes : (long)json_array_size(ids);
+    /* episode i on server i mod n: each episode lives on one server from start to end */
     for (long i = 0; i < n; i++) {
         const char *tid = json_string_value(json_array_get(ids, (size_t)i % json_array_size(ids)));
 
-        rc = play(&c, o, a, tid, tag, local, o->seed * 0x100000001b3ULL + (uint64_t)i, err);
+        rc = play(&cs[i % nservers], o, a, tid, tag, local,
+                  o->seed * 0x100000001b3ULL + (uint64_t)i, err);
         if (rc)
             goto out;
         if (!o->quiet && ((i + 1) % 50 == 0 || i + 1 == n))
@@ -471,18 +526,36 @@ int eval_run(const struct eval_options *o, struct eval_agent *a, json_t **report
     if (!o->quiet)
         fputc('\n', stderr);
     {
-        char *esc = curl_easy_escape(c.curl, tag, 0);
+        char *esc = curl_easy_escape(cs[0].curl, tag, 0);
 
         snprintf(path, sizeof(path), "/v1/report?split=%s&tag=%s&by=tag", split, esc ? esc : "");
         curl_free(esc);
     }
-    rc = client_expect(&c, "GET", path, NULL, 200, report, err);
+    /* one server: its report; several: each server's, under "servers" */
+    all = nservers > 1 ? json_object() : NULL;
+    for (int i = 0; i < nservers && rc == 0; i++) {
+        json_t *rep = NULL;
+
+        rc = client_expect(&cs[i], "GET", path, NULL, 200, &rep, err);
+        if (rc == 0 && !all)
+            *report = rep;
+        else if (rc == 0 && json_object_set_new(all, urls[i], rep))
+            rc = TG_ENOMEM;
+    }
+    if (rc == 0 && all) {
+        *report = json_pack("{s:O}", "servers", all);
+        rc = *report ? 0 : TG_ENOMEM;
+    }
     if (rc == 0 && tag_out)
         snprintf(tag_out, TG_TAG_MAX + 1, "%s", tag);
 out:
+    json_decref(all);
     json_decref(ids);
     task_set_free(local);
-    client_free(&c);
+    for (int i = 0; i < ninit; i++)
+        client_free(&cs[i]);
+    free(cs);
+    eval_servers_free(urls, nservers);
     return rc;
 }
 
@@ -495,8 +568,27 @@ static void print_metric(FILE *f, const char *name, const json_t *v) {
         fprintf(f, "  %-26s %10s\n", name, "-");
 }
 
+static void print_one_report(FILE *f, const struct eval_options *o, const char *tag,
+                             const json_t *report);
+
 void eval_print_report(FILE *f, const struct eval_options *o, const char *tag,
                        const json_t *report) {
+    const json_t *servers = json_object_get(report, "servers");
+    const char *url;
+    json_t *rep;
+
+    if (!servers) {
+        print_one_report(f, o, tag, report);
+        return;
+    }
+    json_object_foreach((json_t *)servers, url, rep) {
+        fprintf(f, "server %s\n", url);
+        print_one_report(f, o, tag, rep);
+    }
+}
+
+static void print_one_report(FILE *f, const struct eval_options *o, const char *tag,
+                             const json_t *report) {
     static const char *const metrics[] = {
         "answer_accuracy",          "tool_selection_accuracy", "argument_accuracy",
         "exact_plan_match",         "calls_per_episode",       "wasted_call_rate",

@@ -49,7 +49,8 @@ struct eval_agent {
 };
 
 struct eval_options {
-    const char *server;     /* base URL, e.g. http://127.0.0.1:8080 */
+    const char *server;     /* base URL, e.g. http://127.0.0.1:8080, or several, comma-separated:
+                               episode i is played on server i mod n */
     const char *split;      /* default "test" */
     const char *agent;      /* oracle | random | overcaller | eager (or a registered kind) */
     const char *tasks;      /* local task file; NULL: the data dir's tasks/<split>.jsonl */
@@ -94,7 +95,16 @@ int eval_agent_make(const struct eval_options *o, const struct eval_kind *extra,
 int eval_run(const struct eval_options *o, struct eval_agent *a, json_t **report, char *tag_out,
              struct tg_error *err);
 
-/* eval_print_report — the report table (borrowed report) on f. */
+/*
+ * eval_servers_parse — split list (borrowed: "URL" or "URL,URL,...") into urls[0..*n) (new
+ * strings, trailing '/' dropped; free with eval_servers_free), at most max. 0, or TG_EINVAL
+ * with *err (empty, an empty item, too many).
+ */
+int eval_servers_parse(const char *list, char **urls, int max, int *n, struct tg_error *err);
+void eval_servers_free(char **urls, int n);
+
+/* eval_print_report — the report table (borrowed report) on f; a report of several servers
+ * ({"servers":{url: report}}) is printed one server after the other. */
 void eval_print_report(FILE *f, const struct eval_options *o, const char *tag,
                        const json_t *report);
 
