@@ -5,7 +5,8 @@
 #   BIN     the binary to install (make passes $(BUILD)/toolgym)
 #   PREFIX  where to install (make passes $(DESTDIR)$(PREFIX); PREFIX defaults to /usr/local)
 # Writes PREFIX/bin/toolgym and PREFIX/share/toolgym/ (every file under data/: the search
-# corpus, tasks/train.jsonl and tasks/test.jsonl, rewards.json). The binary finds that data
+# corpus, tasks/train.jsonl, tasks/test.jsonl and tasks/ood.jsonl, the task grammar in grammar/,
+# rewards.json). The binary finds that data
 # as BINDIR/../share/toolgym (base/datadir.h), so the installed tree works from any directory
 # and can be moved as a whole. Files of an earlier install are replaced; nothing else is
 # removed. `sh scripts/install.sh --uninstall PREFIX` removes what an install wrote.

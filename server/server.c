@@ -72,10 +72,12 @@ static void tools_release(void) {
     pthread_mutex_unlock(&tools_mu);
 }
 
-/* Load the task files: cfg->tasks (comma-separated, each must load) or tasks/train.jsonl and
- * tasks/test.jsonl of the data directory (base/datadir.h; those that exist). */
+/* Load the task files: cfg->tasks (comma-separated, each must load) or tasks/train.jsonl,
+ * tasks/test.jsonl and tasks/ood.jsonl of the data directory (base/datadir.h; those that
+ * exist). */
 static int load_tasks(struct server *s, struct tg_error *err) {
-    static const char *const defaults[] = {"tasks/train.jsonl", "tasks/test.jsonl"};
+    static const char *const defaults[] = {"tasks/train.jsonl", "tasks/test.jsonl",
+                                           "tasks/ood.jsonl"};
     const char *list = s->cfg.tasks;
     char dir[PATH_MAX];
     int rc;

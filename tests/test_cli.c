@@ -198,9 +198,15 @@ TG_TEST(cli, help_of_every_command_lists_every_option_with_its_default) {
                      "--run-queue N", "--code-cache N", "--uid-base UID", "--unsafe-sandbox",
                      "--quiet", "--help", "--version"));
     expect_help(ARGS("tasks", "gen", "--help"), "usage: toolgym tasks gen [options]",
-                WANT("--seed S", "--out DIR", "--corpus FILE", "--train N", "--test N"));
+                WANT("--seed S", "--out DIR", "--corpus FILE", "--grammar DIR", "--train N",
+                     "--test N", "--ood N"));
     expect_help(ARGS("tasks", "check", "--help"), "usage: toolgym tasks check FILE...",
                 WANT("--help", "--version"));
+    expect_help(ARGS("tasks", "check-grammar", "--help"),
+                "usage: toolgym tasks check-grammar [options]",
+                WANT("--grammar DIR", "--corpus FILE"));
+    expect_help(ARGS("tasks", "stats", "--help"), "usage: toolgym tasks stats [options] FILE",
+                WANT("--corpus FILE", "--help"));
     expect_help(ARGS("corpus", "gen", "--help"), "usage: toolgym corpus gen [options]",
                 WANT("--seed S", "--docs N", "--out FILE"));
     expect_help(ARGS("eval", "--help"), "usage: toolgym eval [options]",
@@ -246,7 +252,8 @@ TG_TEST(cli, help_lists_the_commands) {
         ARGS("--help"), "usage: toolgym COMMAND",
         WANT("serve", "tasks", "corpus", "eval", "train", "plan-freeze", "lr-trace", "help"));
     expect_list(ARGS("help"), "usage: toolgym COMMAND", WANT("serve", "train"));
-    expect_list(ARGS("tasks", "--help"), "usage: toolgym tasks COMMAND", WANT("gen", "check"));
+    expect_list(ARGS("tasks", "--help"), "usage: toolgym tasks COMMAND",
+                WANT("gen", "check", "check-grammar", "stats"));
     expect_list(ARGS("corpus", "--help"), "usage: toolgym corpus COMMAND", WANT("gen"));
 }
 
@@ -399,6 +406,29 @@ TG_TEST(cli, tasks_check) {
     CU_ASSERT_EQUAL(r.status, 1);
     CU_ASSERT_PTR_NULL(strstr(r.out, " 0 errors"));
     run_free(&r);
+}
+
+TG_TEST(cli, tasks_stats_and_check_grammar) {
+    struct run r = run(ARGS("tasks", "stats", "data/tasks/test.jsonl"));
+
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "data/tasks/test.jsonl: 500 tasks\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "  family:abstain "));
+    run_free(&r);
+    r = run(ARGS("tasks", "stats", "/nonexistent.jsonl"));
+    CU_ASSERT_EQUAL(r.status, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "/nonexistent.jsonl"));
+    run_free(&r);
+    expect_error(ARGS("tasks", "stats"), 2, WANT("one FILE is needed"));
+    r = run(ARGS("tasks", "check-grammar"));
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "grammar ok: "));
+    run_free(&r);
+    expect_error(ARGS("tasks", "check-grammar", "--grammar", "/nonexistent"), 1,
+                 WANT("/nonexistent", "cannot open the grammar directory"));
+    expect_error(ARGS("tasks", "gen", "--seed", "1", "--out", "/tmp/x", "--train", "0", "--test",
+                      "0", "--ood", "0"),
+                 2, WANT("nothing to generate"));
 }
 
 TG_TEST(cli, corpus_gen_writes_the_generated_corpus) {

@@ -20,13 +20,14 @@
 #include "tg_test.h"
 
 #define TEST_TASKS "data/tasks/test.jsonl"
+#define OOD_TASKS  "data/tasks/ood.jsonl"
 
 static struct server *start(const char *traj) {
     struct server_config c;
 
     server_config_defaults(&c);
     c.quiet = 1;
-    c.tasks = TEST_TASKS;
+    c.tasks = TEST_TASKS "," OOD_TASKS;
     c.trajectories = traj;
     c.sync_ms = 50;
     c.unsafe_sandbox = 1; /* run_code works even where namespaces are unavailable */
@@ -106,9 +107,10 @@ static const struct task *first_of(const struct task_set *ts, enum task_family f
 
 /* ---- the oracle on every family ------------------------------------------------------- */
 
-TG_TEST(episodes_e2e, oracle_every_family_perfect) {
-    struct server *s = start(NULL);
-    struct task_set *ts = local_tasks();
+/* The oracle plays every task of a split (with its local file) perfectly: every call
+ * necessary, every answer correct, and so under every task tag too. */
+static void oracle_plays_split(struct server *s, const char *split, const char *file) {
+    struct task_set *ts = task_set_new();
     struct eval_options o;
     struct eval_agent a;
     struct tg_error err;
@@ -117,18 +119,18 @@ TG_TEST(episodes_e2e, oracle_every_family_perfect) {
     int fam[TASK_FAMILY_COUNT] = {0};
     const char *key;
 
-    CU_ASSERT_FATAL(s != NULL && ts != NULL);
+    CU_ASSERT_FATAL(ts != NULL && task_set_load(ts, file, &err) == 0);
     for (size_t i = 0; i < task_set_count(ts); i++)
         fam[task_set_at(ts, i)->family]++;
-    /* the split has every family the generator writes so far, and the oracle plays all */
-    for (int f = 0; f <= TASK_MULTI_LOOKUP; f++)
-        CU_ASSERT(fam[f] > 0);
+    for (int f = 0; f < TASK_FAMILY_COUNT; f++)
+        CU_ASSERT(fam[f] > 0); /* the split has every family, and the oracle plays all */
     memset(&o, 0, sizeof(o));
     o.server = test_server_url(s);
-    o.split = "test";
+    o.split = split;
     o.agent = "oracle";
-    o.tasks = TEST_TASKS;
-    o.tag = "oracle-e2e";
+    o.tasks = file;
+    snprintf(tag, sizeof(tag), "oracle-%s", split);
+    o.tag = tag;
     o.quiet = 1;
     CU_ASSERT_FATAL(eval_agent_new(&o, &a, &err) == 0);
     CU_ASSERT_FATAL(eval_run(&o, &a, &rep, tag, &err) == 0);
@@ -147,7 +149,34 @@ TG_TEST(episodes_e2e, oracle_every_family_perfect) {
             CU_FAIL("the oracle got a penalty label");
         }
     }
+    CU_ASSERT(json_object_size(json_object_get(rep, "by_tag")) > 20);
+    json_object_foreach(json_object_get(rep, "by_tag"), key, v) {
+        CU_ASSERT_DOUBLE_EQUAL(json_number_value(json_object_get(v, "answer_accuracy")), 1.0,
+                               1e-12);
+        CU_ASSERT_DOUBLE_EQUAL(json_number_value(json_object_get(v, "wasted_calls_per_episode")),
+                               0.0, 1e-12);
+    }
     json_decref(rep);
+    task_set_free(ts);
+}
+
+TG_TEST(episodes_e2e, oracle_every_family_perfect) {
+    struct server *s = start(NULL);
+    struct task_set *ts = local_tasks();
+    struct eval_options o;
+    struct eval_agent a;
+    struct tg_error err;
+    json_t *rep = NULL;
+    char tag[TG_TAG_MAX + 1];
+
+    CU_ASSERT_FATAL(s != NULL && ts != NULL);
+    oracle_plays_split(s, "test", TEST_TASKS);
+    oracle_plays_split(s, "ood", OOD_TASKS);
+    memset(&o, 0, sizeof(o));
+    o.server = test_server_url(s);
+    o.split = "test";
+    o.tasks = TEST_TASKS;
+    o.quiet = 1;
     /* the eager agent, by contrast, is wrong on most tasks */
     o.agent = "eager";
     o.tag = "eager-e2e";

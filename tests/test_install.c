@@ -253,9 +253,13 @@ static const char *content(json_t *j) {
 /* ---- tests -------------------------------------------------------------------------------- */
 
 TG_TEST(install, installed_tree_holds_binary_and_data) {
-    static const char *const files[] = {
-        "bin/toolgym", "share/toolgym/corpus.jsonl", "share/toolgym/tasks/train.jsonl",
-        "share/toolgym/tasks/test.jsonl", "share/toolgym/rewards.json"};
+    static const char *const files[] = {"bin/toolgym",
+                                        "share/toolgym/corpus.jsonl",
+                                        "share/toolgym/tasks/train.jsonl",
+                                        "share/toolgym/tasks/test.jsonl",
+                                        "share/toolgym/tasks/ood.jsonl",
+                                        "share/toolgym/grammar/common.json",
+                                        "share/toolgym/rewards.json"};
     struct installed in;
     char p[PATH_MAX + 64];
 
@@ -272,7 +276,8 @@ TG_TEST(install, serves_from_another_directory) {
     struct installed in;
     struct served s;
     char want[PATH_MAX + 64], real[PATH_MAX];
-    long shipped = count_tasks("data/tasks/train.jsonl") + count_tasks("data/tasks/test.jsonl");
+    long shipped = count_tasks("data/tasks/train.jsonl") + count_tasks("data/tasks/test.jsonl") +
+                   count_tasks("data/tasks/ood.jsonl");
     json_t *j;
 
     CU_ASSERT_FATAL(shipped > 0);

@@ -1,15 +1,13 @@
 /*
- * test_task.c — suite `task`: the task schema (loader, validator, set lookups, file check)
- * and the generator (determinism, agreement with the shipped files, split disjointness of
- * entities and templates, sizes, families).
+ * test_task.c — suite `task`: the task schema (loader, validator, set lookups, file check,
+ * tags, the unknown answer type). The generator is tested in test_taskgen.c, the
+ * `toolgym tasks` command line in test_cli.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "server/task.h"
-#include "server/taskgen.h"
-#include "tools/tools.h"
 #include "tg_test.h"
 
 /* ---- loader and validator --------------------------------------------------------------- */
@@ -243,170 +241,4 @@ TG_TEST(task, family_names_round_trip) {
 
         CU_ASSERT_EQUAL(task_family_parse("poetry", &g), TG_EINVAL);
     }
-}
-
-/* ---- generator -------------------------------------------------------------------------- */
-
-static int tools_ready(void) {
-    struct tools_config tc;
-    struct tg_error err;
-
-    memset(&tc, 0, sizeof(tc));
-    tc.quiet = 1;
-    return tools_init(&tc, &err) == 0;
-}
-
-static char *dump_all(const json_t *arr) {
-    return json_dumps(arr, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
-}
-
-TG_TEST(task, generator_is_deterministic) {
-    struct taskgen_config cfg = {7, NULL, 60, 20};
-    json_t *tr1, *te1, *tr2, *te2, *tr3, *te3;
-    struct tg_error err;
-    char *a, *b, *c;
-
-    CU_ASSERT_FATAL(tools_ready());
-    CU_ASSERT_EQUAL_FATAL(taskgen_generate(&cfg, &tr1, &te1, NULL, &err), 0);
-    CU_ASSERT_EQUAL_FATAL(taskgen_generate(&cfg, &tr2, &te2, NULL, &err), 0);
-    cfg.seed = 8;
-    CU_ASSERT_EQUAL_FATAL(taskgen_generate(&cfg, &tr3, &te3, NULL, &err), 0);
-    CU_ASSERT_EQUAL(json_array_size(tr1), 60);
-    CU_ASSERT_EQUAL(json_array_size(te1), 20);
-    a = dump_all(tr1);
-    b = dump_all(tr2);
-    c = dump_all(tr3);
-    CU_ASSERT_STRING_EQUAL(a, b);
-    CU_ASSERT(strcmp(a, c) != 0);
-    free(a);
-    free(b);
-    free(c);
-    a = dump_all(te1);
-    b = dump_all(te2);
-    CU_ASSERT_STRING_EQUAL(a, b);
-    free(a);
-    free(b);
-    json_decref(tr1);
-    json_decref(te1);
-    json_decref(tr2);
-    json_decref(te2);
-    json_decref(tr3);
-    json_decref(te3);
-}
-
-/* Line i (0-based) of a file, new, without the newline; NULL past the end. */
-static char *file_line(FILE *f) {
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n = getline(&line, &cap, f);
-
-    if (n <= 0) {
-        free(line);
-        return NULL;
-    }
-    if (line[n - 1] == '\n')
-        line[n - 1] = '\0';
-    return line;
-}
-
-/* The generator's slot i depends only on (seed, split, i): a short run reproduces the
- * beginning of the shipped seed-1 files byte for byte. */
-TG_TEST(task, shipped_files_match_the_generator) {
-    struct taskgen_config cfg = {1, NULL, 120, 40};
-    const char *files[2] = {"data/tasks/train.jsonl", "data/tasks/test.jsonl"};
-    json_t *arr[2];
-    struct tg_error err;
-
-    CU_ASSERT_FATAL(tools_ready());
-    CU_ASSERT_EQUAL_FATAL(taskgen_generate(&cfg, &arr[0], &arr[1], NULL, &err), 0);
-    for (int s = 0; s < 2; s++) {
-        FILE *f = fopen(files[s], "r");
-        size_t i;
-        json_t *t;
-
-        CU_ASSERT_FATAL(f != NULL);
-        json_array_foreach(arr[s], i, t) {
-            char *want =
-                json_dumps(t, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
-            char *got = file_line(f);
-
-            CU_ASSERT_FATAL(got != NULL);
-            CU_ASSERT_STRING_EQUAL(got, want);
-            free(want);
-            free(got);
-        }
-        fclose(f);
-        json_decref(arr[s]);
-    }
-}
-
-/* glob match: {NAME} in tpl matches any run of characters (possibly empty). */
-static int tpl_match(const char *tpl, const char *s) {
-    if (*tpl == '\0')
-        return *s == '\0';
-    if (*tpl == '{') {
-        const char *close = strchr(tpl, '}');
-
-        for (const char *p = s;; p++) {
-            if (tpl_match(close + 1, p))
-                return 1;
-            if (!*p)
-                return 0;
-        }
-    }
-    return *tpl == *s && tpl_match(tpl + 1, s + 1);
-}
-
-static int matches_split(const char *prompt, int test, int fam) {
-    for (int f = 0; f < TASK_FAMILY_COUNT; f++) {
-        const char *tpl;
-
-        if (fam >= 0 && f != fam)
-            continue;
-        for (size_t i = 0; (tpl = taskgen_template((enum task_family)f, test, i)); i++)
-            if (tpl_match(tpl, prompt))
-                return 1;
-    }
-    return 0;
-}
-
-TG_TEST(task, shipped_splits_are_disjoint_sized_and_complete) {
-    struct task_set *s = task_set_new();
-    struct tg_error err;
-    size_t fam[2][TASK_FAMILY_COUNT];
-
-    memset(fam, 0, sizeof(fam));
-    CU_ASSERT_EQUAL_FATAL(task_set_load(s, "data/tasks/train.jsonl", &err), 0);
-    CU_ASSERT_EQUAL_FATAL(task_set_load(s, "data/tasks/test.jsonl", &err), 0);
-    CU_ASSERT(task_set_split_count(s, "train") >= 2000);
-    CU_ASSERT(task_set_split_count(s, "test") >= 500);
-
-    /* Template sets themselves are disjoint (for the families the generator writes so far). */
-    for (int f = 0; f <= TASK_MULTI_LOOKUP; f++) {
-        const char *a, *b;
-
-        CU_ASSERT_PTR_NOT_NULL(taskgen_template((enum task_family)f, 0, 0));
-        CU_ASSERT_PTR_NOT_NULL(taskgen_template((enum task_family)f, 1, 0));
-        for (size_t i = 0; (a = taskgen_template((enum task_family)f, 0, i)); i++)
-            for (size_t j = 0; (b = taskgen_template((enum task_family)f, 1, j)); j++)
-                CU_ASSERT(strcmp(a, b) != 0);
-    }
-    for (size_t i = 0; i < task_set_count(s); i++) {
-        const struct task *t = task_set_at(s, i);
-        int test = strcmp(t->split, "test") == 0;
-
-        fam[test][t->family]++;
-        /* Its prompt fits a template of its own split and family, and none of the other. */
-        CU_ASSERT(matches_split(t->prompt, test, (int)t->family));
-        CU_ASSERT(!matches_split(t->prompt, !test, -1));
-        /* Every entity it names belongs to its own split. */
-        for (size_t k = 0; k < t->nplan; k++)
-            if (t->plan[k].hit)
-                CU_ASSERT_EQUAL(taskgen_is_test_entity(1, t->plan[k].hit), test);
-    }
-    for (int f = 0; f <= TASK_MULTI_LOOKUP; f++) {
-        CU_ASSERT(fam[0][f] > 0);
-        CU_ASSERT(fam[1][f] > 0);
-    }
-    task_set_free(s);
 }

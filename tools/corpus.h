@@ -8,8 +8,10 @@
  * writer). Titles are unique made-up names built from syllables; persons are "Given Surname"
  * with a unique surname. Every fact value appears in `text` as plain digits (no thousands
  * separators, at most 2 decimals) next to the fact's attribute phrase, e.g. "a population of
- * 48211". The text also names 1-2 other entities of the corpus and carries filler sentences
- * (which never use an attribute phrase), so that ranking matters.
+ * 48211". Fact sentences also carry the everyday words a question may use instead of the
+ * attribute's name ("people" for population, "tall" for height, "cost" for price), so that a
+ * search with either finds the value. The text also names 1-2 other entities of the corpus
+ * and carries filler sentences (which never use an attribute phrase), so that ranking matters.
  * What it does not do: search (tools/search.c), task generation, or any I/O besides the
  * FILE it is given and the file corpus_load reads.
  *
@@ -117,6 +119,16 @@ const json_t *corpus_doc_facts(const struct corpus *c, size_t i); /* {"key": num
  */
 const char *corpus_fact_phrase(const char *kind, const char *key);
 const char *corpus_fact_unit(const char *kind, const char *key);
+
+/*
+ * corpus_syllable / corpus_given_name — the i-th syllable that generated names are built from
+ * (a name is 2 syllables with probability 0.2, 3 with 0.4, 4 with 0.4, capitalised), and the
+ * i-th given name of persons ("Given Surname", the surname built like a name); NULL past the
+ * last. The task generator makes names of entities that are NOT in the corpus the same way,
+ * so that nothing on their surface tells them apart. Static strings; thread-safe.
+ */
+const char *corpus_syllable(size_t i);
+const char *corpus_given_name(size_t i);
 
 /*
  * corpus_format_value — write a fact value (borrowed JSON integer or real) as the text
