@@ -94,7 +94,7 @@ static int run_demo(const struct train_config *cfg, const char *servers, const c
                 a.destroy(&a);
         }
     }
-    printf("\n== test split (phrasings and entities never seen in training) ==\n");
+    printf("\n== test split (entities and combinations of phrasing never seen in training) ==\n");
     printf("  %-11s %8s %10s %10s %10s %9s %10s\n", "agent", "episodes", "answer", "exact plan",
            "tool sel.", "calls/ep", "wasted");
     if (reports[0])
