@@ -7,7 +7,8 @@
 # usage: sh bench/sandbox.sh [BUILD_DIR]     (default build; needs BUILD/toolgym and
 #                                             BUILD/bench/sandbox_load: `make bench` builds both)
 # Settings (environment): RUNS=300 runs per target and concurrency, CONC=1,2,4,8,
-#   RUN_WORKERS=0 (server default: number of cores), RUN_QUEUE=64.
+#   RUN_WORKERS=0 (server default: number of cores), RUN_QUEUE=64, CPU_RUNS=200 (the in-process
+#   CPU table of build/bench/sandbox_cpu, when built).
 # Targets (reported, not asserted): median overhead <= 5 ms over the floor at concurrency 1;
 # run_code runs/s >= 0.9x the floor's at each concurrency. Needs root (the sandbox fails
 # closed otherwise). Exits non-zero if the server fails to start or any run fails.
@@ -18,6 +19,7 @@ RUNS=${RUNS:-300}
 CONC=${CONC:-1,2,4,8}
 RUN_WORKERS=${RUN_WORKERS:-0}
 RUN_QUEUE=${RUN_QUEUE:-64}
+CPU_RUNS=${CPU_RUNS:-200}
 
 . "$(dirname "$0")/lib.sh"
 
@@ -67,4 +69,13 @@ awk '
         printf "target: runs/s >= 0.9x floor at every concurrency: %s\n",
             (miss == "" ? "met" : "NOT met at" miss)
     }' "$BENCH_TMP/load.txt"
+
+# CPU per run, in one process: steadier than wall time on a shared machine.
+CPU=$BUILD/bench/sandbox_cpu
+if [ -x "$CPU" ]; then
+    echo
+    echo "CPU per run (bench/sandbox_cpu: sandbox_run called directly against posix_spawn, $CPU_RUNS runs each, interleaved in blocks of 20):"
+    echo
+    "$CPU" "$CPU_RUNS" || rc=1
+fi
 exit $rc
