@@ -294,11 +294,15 @@ TG_TEST(sandbox_e2e, abandoned_runs_are_cancelled) {
     /* The clients are gone: the waiting runs leave the queue, the running one is killed. Each
      * run sleeps 9 s, so without cancelling the queue would stay busy for ten minutes. */
     CU_ASSERT_EQUAL(wait_pending(s, 0), 0);
-    CU_ASSERT_EQUAL(metrics_get("toolgym_run_queue_cancelled_total", "") - queued0, 64);
+    /* Each of the 65 was dropped from the queue or killed while it ran. Most leave the queue
+     * unrun; a few may start first, when the worker frees up before the watcher reaches
+     * their sockets, and are killed then. */
     CU_ASSERT_EQUAL(
         metrics_get("toolgym_tool_calls_total", "tool=\"run_code\",outcome=\"cancelled\"") -
             cancelled0,
-        65); /* the 64 taken out of the queue and the one killed while it ran */
+        65);
+    CU_ASSERT(metrics_get("toolgym_run_queue_cancelled_total", "") - queued0 >= 1);
+    CU_ASSERT(metrics_get("toolgym_run_queue_cancelled_total", "") - queued0 <= 64);
 
     /* and a well-behaved client is served */
     memset(&c, 0, sizeof(c));
