@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/tg.h"
 
@@ -40,6 +41,40 @@ int num_long(const char *s, long lo, long hi, long *out) {
         return TG_ERANGE;
     *out = v;
     return 0;
+}
+
+int num_long_list(const char *s, long lo, long hi, long *out, size_t max, size_t *n) {
+    *n = 0;
+    if (!s)
+        return TG_EINVAL;
+    for (;;) {
+        char item[32];
+        size_t len;
+        int rc;
+
+        while (*s == ' ')
+            s++;
+        len = strcspn(s, ", ");
+        if (len == 0) /* empty list, empty item, or a comma with nothing after it */
+            return TG_EINVAL;
+        if (len >= sizeof(item)) /* longer than any long */
+            return TG_ERANGE;
+        if (*n == max)
+            return TG_ERANGE;
+        memcpy(item, s, len);
+        item[len] = '\0';
+        rc = num_long(item, lo, hi, &out[*n]);
+        if (rc)
+            return rc;
+        (*n)++;
+        s += len;
+        while (*s == ' ')
+            s++;
+        if (*s == '\0')
+            return 0;
+        if (*s == ',')
+            s++; /* else the spaces were the separator */
+    }
 }
 
 int num_u64(const char *s, uint64_t max, uint64_t *out) {

@@ -13,6 +13,7 @@
 #ifndef TG_NUM_H
 #define TG_NUM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -22,6 +23,15 @@
  * (including one too large for a long).
  */
 int num_long(const char *s, long lo, long hi, long *out);
+
+/*
+ * num_long_list — s is a list of whole decimal integers, each in [lo, hi], separated by a
+ * comma or by spaces ("1,8,64", "4 8 12 16", "1, 2"; empty items are not allowed). Returns 0 with
+ * out[0..*n) set (1 <= *n <= max); TG_EINVAL when s is NULL, empty or an item is not a number;
+ * TG_ERANGE when an item is outside [lo, hi] or there are more than max items. On failure
+ * *n and out are unspecified.
+ */
+int num_long_list(const char *s, long lo, long hi, long *out, size_t max, size_t *n);
 
 /*
  * num_u64 — s is a whole unsigned decimal integer: an optional '+', then digits, then the end

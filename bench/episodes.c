@@ -153,9 +153,9 @@ static double measure(const char *server, int episodes, int n, double seconds, i
 int main(int argc, char **argv) {
     const char *server = NULL, *clients = "1,8,64";
     double seconds = 3.0;
-    long steps = 8;
+    long steps = 8, nc[16];
+    size_t nclients = 0;
     int max_steps, bad = 0;
-    const char *p;
 
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--server") == 0)
@@ -168,6 +168,7 @@ int main(int argc, char **argv) {
             bad |= num_long(argv[i + 1], 1, 64, &steps) != 0;
     }
     max_steps = (int)steps;
+    bad |= num_long_list(clients, 1, 1024, nc, sizeof(nc) / sizeof(nc[0]), &nclients) != 0;
     if (!server || bad) {
         fprintf(stderr, "usage: episodes --server URL [--seconds S] [--clients 1,8,64] "
                         "[--max-steps N]\n");
@@ -176,17 +177,11 @@ int main(int argc, char **argv) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     printf("| clients | raw calculator req/s | episode steps/s | ratio | errors |\n");
     printf("|--------:|---------------------:|----------------:|------:|-------:|\n");
-    for (p = clients; *p;) {
-        char *end;
-        int n = (int)strtol(p, &end, 10);
+    for (size_t i = 0; i < nclients; i++) {
+        int n = (int)nc[i];
         long e1, e2;
         double raw, ep;
 
-        if (end == p)
-            break;
-        p = *end == ',' ? end + 1 : end;
-        if (n < 1 || n > 1024)
-            continue;
         raw = measure(server, 0, n, seconds, max_steps, &e1);
         ep = measure(server, 1, n, seconds, max_steps, &e2);
         printf("| %7d | %20.0f | %15.0f | %5.2f | %6ld |\n", n, raw, ep, raw > 0 ? ep / raw : 0,

@@ -27,6 +27,7 @@
 #include "base/num.h"
 
 #define MAX_CONC 64
+#define MAX_LIST 16 /* concurrency levels in one run */
 #define BODY     "{\"arguments\":{\"code\":\"print(1)\"}}"
 
 struct load {
@@ -189,9 +190,8 @@ static int measure(const char *url, int floor, int runs, int conc) {
 }
 
 int main(int argc, char **argv) {
-    const char *p;
-    char *end;
-    long runs;
+    long runs, conc[MAX_LIST];
+    size_t nconc;
     int bad = 0;
 
     if (argc != 4) {
@@ -202,16 +202,14 @@ int main(int argc, char **argv) {
         fprintf(stderr, "sandbox_load: bad RUNS %s\n", argv[2]);
         return 2;
     }
+    if (num_long_list(argv[3], 1, MAX_CONC, conc, MAX_LIST, &nconc)) {
+        fprintf(stderr, "sandbox_load: bad concurrency list %s\n", argv[3]);
+        return 2;
+    }
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    for (p = argv[3]; *p; p = *end ? end + 1 : end) {
-        long conc = strtol(p, &end, 10);
-
-        if (end == p || (*end && *end != ',') || conc < 1 || conc > MAX_CONC) {
-            fprintf(stderr, "sandbox_load: bad concurrency list %s\n", argv[3]);
-            return 2;
-        }
-        bad |= measure(argv[1], 1, (int)runs, (int)conc);
-        bad |= measure(argv[1], 0, (int)runs, (int)conc);
+    for (size_t i = 0; i < nconc; i++) {
+        bad |= measure(argv[1], 1, (int)runs, (int)conc[i]);
+        bad |= measure(argv[1], 0, (int)runs, (int)conc[i]);
     }
     curl_global_cleanup();
     return bad;

@@ -116,3 +116,34 @@ TG_TEST(num, double_prefix_scans_inside_text) {
     CU_ASSERT_EQUAL(num_double_prefix(s, &end, &v), TG_ERANGE);
     CU_ASSERT_PTR_EQUAL(end, s + 5);
 }
+
+TG_TEST(num, long_list_reads_comma_separated_items) {
+    long v[4];
+    size_t n = 0;
+
+    CU_ASSERT_EQUAL(num_long_list("1,8,64", 1, 1024, v, 4, &n), 0);
+    CU_ASSERT_EQUAL(n, 3);
+    CU_ASSERT(v[0] == 1 && v[1] == 8 && v[2] == 64);
+    CU_ASSERT_EQUAL(num_long_list(" 2 , 3", 1, 9, v, 4, &n), 0);
+    CU_ASSERT_EQUAL(n, 2);
+    CU_ASSERT(v[0] == 2 && v[1] == 3);
+    CU_ASSERT_EQUAL(num_long_list("4 8  12 ", 1, 99, v, 4, &n), 0); /* spaces separate too */
+    CU_ASSERT_EQUAL(n, 3);
+    CU_ASSERT(v[0] == 4 && v[1] == 8 && v[2] == 12);
+    CU_ASSERT_EQUAL(num_long_list("7", 1, 9, v, 1, &n), 0);
+    CU_ASSERT_EQUAL(n, 1);
+}
+
+TG_TEST(num, long_list_rejects_bad_items_and_too_many) {
+    static const char *bad[] = {NULL,  "",    ",",   "1,",    ",1", "1,,2",
+                                "1;2", "a,1", "1 ,", "1,0x2", "  "};
+    long v[4];
+    size_t n;
+
+    for (size_t i = 0; i < TG_ARRAY_LEN(bad); i++)
+        CU_ASSERT_EQUAL(num_long_list(bad[i], 0, 100, v, 4, &n), TG_EINVAL);
+    CU_ASSERT_EQUAL(num_long_list("1,101", 0, 100, v, 4, &n), TG_ERANGE);
+    CU_ASSERT_EQUAL(num_long_list("1,2,3,4,5", 0, 100, v, 4, &n), TG_ERANGE);
+    CU_ASSERT_EQUAL(num_long_list("123456789012345678901234567890123", 0, 100, v, 4, &n),
+                    TG_ERANGE);
+}
