@@ -22,6 +22,9 @@ int cmd_eval(int argc, char **argv);
 /* cmd_train — `toolgym train` (cmd_train.c). */
 int cmd_train(int argc, char **argv);
 
+/* cmd_rescore — `toolgym rescore` (cmd_rescore.c): judge stored trajectories again. */
+int cmd_rescore(int argc, char **argv);
+
 /* cmd_plan_freeze — `toolgym plan-freeze` (cmd_plan_freeze.c): the plan as JSON on stdout,
  * the comparison table on stderr. */
 int cmd_plan_freeze(int argc, char **argv);

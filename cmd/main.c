@@ -21,6 +21,7 @@ static const struct opt_sub commands[] = {
     {"corpus", cmd_corpus, "generate the search corpus (gen)"},
     {"eval", cmd_eval, "play episodes with an agent over HTTP and print the report"},
     {"train", cmd_train, "train a tool-use policy against servers (GRPO, GreedyLR, anchors)"},
+    {"rescore", cmd_rescore, "judge stored trajectories again under a reward config (no tools)"},
     {"plan-freeze", cmd_plan_freeze, "plan per-action freeze ratios for a pipeline (LP, GLPK)"},
     {"lr-trace", cmd_lr_trace, "replay a loss curve through GreedyLR, print the lr per step"},
     {"help", cmd_help, "this list, or `toolgym help COMMAND`: the options of COMMAND"},

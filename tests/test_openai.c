@@ -16,7 +16,10 @@
 #include "client/eval.h"
 #include "client/openai.h"
 #include "mock_llm.h"
+#include "server/rescore.h"
+#include "server/reward.h"
 #include "server/server.h"
+#include "server/task.h"
 #include "server/trajlog.h"
 #include "tg_test.h"
 
@@ -201,6 +204,28 @@ TG_TEST(openai, scripted_endpoint_every_case) {
     CU_ASSERT_FATAL(line != NULL);
     CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(line, "end")), "bad_response");
 
+    /* the file judged again without tools gives what the server said, for every finished
+     * episode; the two that ended on the driver's side are not trajectories that can be judged */
+    {
+        struct task_set *ts = task_set_new();
+        struct reward_config rw;
+        struct rescore_config c = {ts, &rw, -1};
+        struct rescore_stats rs;
+        FILE *devnull = fopen("/dev/null", "w");
+
+        CU_ASSERT_FATAL(ts != NULL && devnull != NULL);
+        CU_ASSERT_EQUAL_FATAL(task_set_load(ts, LLM_TASKS, &err), 0);
+        reward_config_defaults(&rw);
+        CU_ASSERT_EQUAL(rescore_file(&c, traj, devnull, NULL, &rs, NULL, NULL, &err), 0);
+        CU_ASSERT_EQUAL(rs.rescored, 6);
+        CU_ASSERT_EQUAL(rs.skipped, 2);
+        CU_ASSERT_EQUAL(rs.steps, 12); /* 1 + 2 + 4 + 3 + 1 + 1 */
+        CU_ASSERT_EQUAL(rs.labels_changed, 0);
+        CU_ASSERT_EQUAL(rs.rewards_changed, 0);
+        CU_ASSERT_EQUAL(rs.returns_changed, 0);
+        fclose(devnull);
+        task_set_free(ts);
+    }
     json_decref(l.all);
     openai_run_clear(&run);
     unlink(traj);

@@ -14,6 +14,7 @@
  */
 #include "tools/calc.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -614,3 +615,20 @@ const char calc_description[] =
     "for arithmetic you cannot do reliably in your head; it has no variables and no units. "
     "'^' is power and binds tighter than unary minus (-2^2 = -4); '%' is the floating-point "
     "remainder; angles are in radians.";
+
+int calc_result_from_content(const char *content, json_t **result) {
+    const double int_limit = 9007199254740992.0; /* 2^53, as calc_tool_invoke */
+    char *end;
+    double v;
+
+    *result = NULL;
+    errno = 0;
+    v = strtod(content, &end);
+    if (end == content || errno != 0 || *end != '\0' || !isfinite(v))
+        return TG_EINVAL;
+    if (v == floor(v) && v >= -int_limit && v < int_limit)
+        *result = json_pack("{s:I}", "value", (json_int_t)v);
+    else
+        *result = json_pack("{s:f}", "value", v);
+    return *result ? 0 : TG_ENOMEM;
+}

@@ -52,6 +52,10 @@ int calc_format(double v, char *buf, size_t n);
  */
 int calc_tool_invoke(const json_t *args, struct tg_cancel *cancel, struct tool_result *out);
 
+/* calc_result_from_content — {"value"} from a successful call's text (the value as
+ * calc_format writes it). 0 with *result new, or TG_EINVAL. Pure. */
+int calc_result_from_content(const char *content, json_t **result);
+
 /* The registry row's JSON Schema of the arguments and its description (static strings). */
 extern const char calc_schema_json[];
 extern const char calc_description[];

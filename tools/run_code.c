@@ -300,3 +300,30 @@ fail:
     sandbox_result_free(&r);
     return rc;
 }
+
+int run_code_result_from_content(const char *content, json_t **result) {
+    static const char trunc[] = "[output truncated:";
+    const char *err = strstr(content, "[stderr]\n"), *cut = strstr(content, trunc);
+    size_t out_len = strlen(content), err_len = 0;
+    const char *err_p = "";
+
+    *result = NULL;
+    if (strcmp(content, "(no output)\n") == 0 || strcmp(content, "(no output)") == 0)
+        out_len = 0;
+    /* the markers start lines: at the text's start, or after a newline */
+    while (err && err != content && err[-1] != '\n')
+        err = strstr(err + 1, "[stderr]\n");
+    while (cut && cut != content && cut[-1] != '\n')
+        cut = strstr(cut + 1, trunc);
+    if (err) {
+        out_len = (size_t)(err - content);
+        err_p = err + 9;
+        err_len = cut && cut > err ? (size_t)(cut - err_p) : strlen(err_p);
+    } else if (cut) {
+        out_len = (size_t)(cut - content);
+    }
+    *result =
+        json_pack("{s:s%, s:s%, s:i, s:i, s:b, s:b}", "stdout", content, out_len, "stderr", err_p,
+                  err_len, "exit_code", 0, "signal", 0, "timed_out", 0, "truncated", cut != NULL);
+    return *result ? 0 : TG_ENOMEM;
+}

@@ -29,4 +29,9 @@ extern const char run_code_schema_json[];
  */
 int run_code_tool_invoke(const json_t *args, struct tg_cancel *cancel, struct tool_result *out);
 
+/* run_code_result_from_content — {"stdout","stderr","exit_code":0,"signal":0,"timed_out":false,
+ * "truncated"} from a successful run's text: stdout is the text before a "[stderr]" line (or
+ * before the truncation notice), "(no output)" is empty. 0 with *result new. Pure. */
+int run_code_result_from_content(const char *content, json_t **result);
+
 #endif

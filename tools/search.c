@@ -736,3 +736,65 @@ oom:
     memset(out, 0, sizeof(*out));
     return TG_ENOMEM;
 }
+
+/* Where "title (id): " ends in a hit line: the first " (" + id characters + "): ". Returns the
+ * id's start and length, or NULL. */
+static const char *hit_id(const char *line, const char *end, size_t *len) {
+    for (const char *p = line; p + 4 < end; p++) {
+        const char *q;
+
+        if (p[0] != ' ' || p[1] != '(')
+            continue;
+        for (q = p + 2; q < end && (isalnum((unsigned char)*q) || *q == '_' || *q == '-'); q++)
+            ;
+        if (q > p + 2 && q + 2 < end + 1 && q[0] == ')' && q[1] == ':' && q[2] == ' ') {
+            *len = (size_t)(q - (p + 2));
+            return p + 2;
+        }
+    }
+    return NULL;
+}
+
+int search_result_from_content(const char *content, json_t **result) {
+    json_t *hits = json_array();
+    const char *p = content;
+    size_t rank = 1;
+
+    *result = NULL;
+    if (!hits)
+        return TG_ENOMEM;
+    if (strcmp(content, "no results") == 0)
+        goto done;
+    while (*p) {
+        char prefix[32];
+        size_t plen = (size_t)snprintf(prefix, sizeof(prefix), "%zu. ", rank), next_plen, idlen;
+        char next[32];
+        const char *end, *id, *title = p + plen;
+        json_t *h;
+
+        if (strncmp(p, prefix, plen) != 0)
+            goto bad;
+        /* the hit runs to the next "\n<rank+1>. " (a snippet may hold newlines) */
+        next_plen = (size_t)snprintf(next, sizeof(next), "\n%zu. ", rank + 1);
+        end = strstr(p, next);
+        if (!end)
+            end = p + strlen(p);
+        id = hit_id(title, end, &idlen);
+        if (!id)
+            goto bad;
+        h = json_pack("{s:s%, s:s%, s:s%}", "id", id, idlen, "title", title,
+                      (size_t)(id - 2 - title), "snippet", id + idlen + 3,
+                      (size_t)(end - (id + idlen + 3)));
+        if (!h || json_array_append_new(hits, h))
+            goto bad;
+        p = *end ? end + 1 : end;
+        rank++;
+        (void)next_plen;
+    }
+done:
+    *result = json_pack("{s:o}", "hits", hits);
+    return *result ? 0 : TG_ENOMEM;
+bad:
+    json_decref(hits);
+    return TG_EINVAL;
+}

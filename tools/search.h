@@ -115,4 +115,9 @@ void search_shutdown(void);
  */
 int search_tool_invoke(const json_t *args, struct tg_cancel *cancel, struct tool_result *out);
 
+/* search_result_from_content — {"hits":[{"id","title","snippet"}]} from a successful search's
+ * text ("N. title (id): snippet" lines, or "no results"); scores are not in the text. 0 with
+ * *result new, or TG_EINVAL for text of another shape. Pure. */
+int search_result_from_content(const char *content, json_t **result);
+
 #endif

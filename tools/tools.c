@@ -22,9 +22,12 @@
 #include "tools/search.h"
 
 static struct tool tool_table[] = {
-    {"calculator", calc_description, calc_schema_json, calc_tool_invoke, 0, NULL},
-    {"search", search_description, search_schema_json, search_tool_invoke, 0, NULL},
-    {"run_code", run_code_description, run_code_schema_json, run_code_tool_invoke, 1, NULL},
+    {"calculator", calc_description, calc_schema_json, calc_tool_invoke, 0, NULL,
+     calc_result_from_content},
+    {"search", search_description, search_schema_json, search_tool_invoke, 0, NULL,
+     search_result_from_content},
+    {"run_code", run_code_description, run_code_schema_json, run_code_tool_invoke, 1, NULL,
+     run_code_result_from_content},
 };
 
 static int initialised;
@@ -115,6 +118,13 @@ static json_t *list_new(int mcp) {
         }
     }
     return arr;
+}
+
+int tools_result_from_content(const struct tool *t, const char *content, json_t **result) {
+    *result = NULL;
+    if (!t || !content || !t->from_content || t->from_content(content, result) != 0 || !*result)
+        return TG_EINVAL;
+    return 0;
 }
 
 json_t *tools_openai_list(void) {

@@ -40,6 +40,10 @@ struct tool {
     tool_invoke_fn invoke;
     int async;      /* 1: slow (spawns processes); run off the HTTP workers */
     json_t *schema; /* parsed schema_json, owned by the registry after tools_init */
+    /* from_content — the `result` object a successful call's text (its `content`, what a
+     * model read) stands for, as far as the text shows it: new reference in *result, or NULL
+     * when the text is not this tool's. Pure. (toolgym rescore reads logs of text only.) */
+    int (*from_content)(const char *content, json_t **result);
 };
 
 /* Start-up configuration of the tools. Zero-initialise, then set what you need. */
@@ -91,6 +95,15 @@ int tools_call_cancel(const struct tool *t, const json_t *args, struct tg_cancel
  * "error: <code>: <message>". Returns 0, or TG_ENOMEM. */
 int tool_result_fail(struct tool_result *out, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/*
+ * tools_result_from_content — the `result` a successful call of t (borrowed) returned, read
+ * back from its text (borrowed): calculator {"value"}, search {"hits":[{"id","title",
+ * "snippet"}]} (no scores), run_code {"stdout","stderr","exit_code":0,...}. Returns 0 with
+ * *result new, or TG_EINVAL with *result NULL when the text is not what t writes. Pure; needs
+ * no tools_init.
+ */
+int tools_result_from_content(const struct tool *t, const char *content, json_t **result);
 
 /* tool_result_clear — free content and result; leaves *r zeroed. Accepts NULL. */
 void tool_result_clear(struct tool_result *r);
