@@ -61,6 +61,7 @@
 
 /* episodes */
 #define TG_TAG_MAX               64
+#define TG_NODE_NAME_MAX         16 /* bytes of a server's node name (--node), its episode ids' prefix */
 #define TG_MAX_STEPS_DEFAULT     8
 #define TG_MAX_STEPS_LIMIT       64
 #define TG_ANSWER_MAX_BYTES      1024

@@ -28,6 +28,7 @@
 #include "base/rng.h"
 #include "server/report.h"
 #include "server/reward.h"
+#include "server/status.h"
 #include "server/task.h"
 #include "server/trajlog.h"
 
@@ -82,7 +83,17 @@ static int query_long(struct http_req *rq, struct http_reply *rp, const char *ke
     return 0;
 }
 
-static int not_found_episode(struct http_reply *rp, const char *id) {
+/* 404 for an unknown episode id. On a server with a node name, an id naming another node was
+ * sent here by a misconfigured balancer: the message says so, naming both. */
+static int not_found_episode(struct http_req *rq, struct http_reply *rp, const char *id) {
+    const char *node = rq->srv->cfg.node, *dash = strchr(id, '-');
+
+    if (node && dash && dash > id && (size_t)(dash - id) <= TG_NODE_NAME_MAX &&
+        (strncmp(id, node, (size_t)(dash - id)) != 0 || node[dash - id] != '\0'))
+        return http_error(rp, 404, "not_found",
+                          "No episode \"%.60s\" here: its id names node \"%.*s\", this server is "
+                          "node \"%s\" (misrouted: see docs/operations.md).",
+                          id, (int)(dash - id), id, node);
     return http_error(rp, 404, "not_found",
                       "No episode \"%.40s\" (unknown, deleted, evicted or "
                       "expired).",
@@ -123,6 +134,8 @@ static int store_and_reply(struct http_req *rq, struct episode *ep, int forked,
     int rc;
 
     http_client_id(rq, client, sizeof(client));
+    if (s->cfg.node)
+        episode_set_node(ep, s->cfg.node);
     rc = episode_store_add(s->episodes, ep, client);
     if (rc) {
         episode_put(ep);
@@ -147,6 +160,7 @@ static void after_step(struct server *s, struct episode *ep, int finished) {
         return;
     episode_summarize(ep, &sum);
     report_add(s->report, &sum);
+    status_recent_push(s->recent, ep);
     if (s->trajlog) {
         json_t *line = episode_trajectory_json(ep);
 
@@ -422,7 +436,7 @@ int api_episode_step(struct http_req *rq, struct http_reply *rp) {
         return 0;
     ep = episode_store_get(s->episodes, rq->params[0]);
     if (!ep)
-        return not_found_episode(rp, rq->params[0]);
+        return not_found_episode(rq, rp, rq->params[0]);
     rc = episode_step_begin(ep);
     if (rc == TG_ESTATE) {
         episode_put(ep);
@@ -502,7 +516,7 @@ int api_episode_fork(struct http_req *rq, struct http_reply *rp) {
         return http_error_tg(rp, 400, &err);
     src = episode_store_get(s->episodes, rq->params[0]);
     if (!src)
-        return not_found_episode(rp, rq->params[0]);
+        return not_found_episode(rq, rp, rq->params[0]);
     rc = episode_fork(src, json_integer_value(json_object_get(rq->json, "at")), &ep, &err);
     episode_put(src);
     if (rc == TG_EINVAL)
@@ -516,7 +530,7 @@ int api_episode_get(struct http_req *rq, struct http_reply *rp) {
     struct episode *ep = episode_store_get(rq->srv->episodes, rq->params[0]);
 
     if (!ep)
-        return not_found_episode(rp, rq->params[0]);
+        return not_found_episode(rq, rp, rq->params[0]);
     http_json(rp, 200, episode_json(ep));
     episode_put(ep);
     return 0;
@@ -524,7 +538,7 @@ int api_episode_get(struct http_req *rq, struct http_reply *rp) {
 
 int api_episode_delete(struct http_req *rq, struct http_reply *rp) {
     if (episode_store_remove(rq->srv->episodes, rq->params[0]) != 0)
-        return not_found_episode(rp, rq->params[0]);
+        return not_found_episode(rq, rp, rq->params[0]);
     rp->status = 204;
     return 0;
 }

@@ -126,6 +126,14 @@ int episode_new(const struct task *t, const struct reward_config *rc, enum rewar
     return 0;
 }
 
+void episode_set_node(struct episode *ep, const char *node) {
+    char id[EPISODE_ID_MAX + 1];
+
+    TG_ASSERT(!ep->in_store && strlen(node) <= TG_NODE_NAME_MAX);
+    snprintf(id, sizeof(id), "%s-%.*s", node, EPISODE_ID_LEN, ep->id);
+    memcpy(ep->id, id, sizeof(id));
+}
+
 /* Drop a reference to a step; the last one frees it and releases its charge. */
 static void step_put(struct episode_step *st) {
     if (!st || atomic_fetch_sub_explicit(&st->refs, 1, memory_order_acq_rel) != 1)

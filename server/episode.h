@@ -55,6 +55,7 @@
 #include "base/tg.h"
 
 #define EPISODE_ID_LEN 32 /* hex characters of an id (128 random bits) */
+#define EPISODE_ID_MAX (TG_NODE_NAME_MAX + 1 + EPISODE_ID_LEN) /* "<node>-<hex>" */
 
 struct episode_budget; /* the store's byte count, shared by the steps charged to it */
 
@@ -82,7 +83,7 @@ struct ep_link {
 };
 
 struct episode {
-    char id[EPISODE_ID_LEN + 1];
+    char id[EPISODE_ID_MAX + 1];    /* 32 hex, or "<node>-" and 32 hex (episode_set_node) */
     const struct task *task;        /* borrowed: the task set outlives every episode */
     const struct reward_config *rc; /* borrowed: the server's reward config */
     enum reward_mode mode;
@@ -123,6 +124,11 @@ struct episode {
  */
 int episode_new(const struct task *t, const struct reward_config *rc, enum reward_mode mode,
                 int max_steps, const char *tag, struct episode **out);
+
+/* episode_set_node — prefix the id with "<node>-" (node borrowed: 1..TG_NODE_NAME_MAX bytes of
+ * [a-z0-9], checked at start-up), so that the id names the server holding the episode. Call
+ * before the episode is stored. Not thread-safe. */
+void episode_set_node(struct episode *ep, const char *node);
 
 /* episode_put — drop a reference; the last one frees the episode. Accepts NULL. Thread-safe. */
 void episode_put(struct episode *ep);

@@ -28,6 +28,7 @@
 #include "server/api.h"
 #include "server/api_episodes.h"
 #include "server/connwatch.h"
+#include "server/status.h"
 #include "base/dbuf.h"
 #include "base/json_util.h"
 #include "base/limits.h"
@@ -44,7 +45,9 @@ struct route {
 };
 
 static const struct route routes[] = {
+    {"/", "GET", api_status_page, 1, 0},
     {"/healthz", "GET", api_healthz, 1, 0},
+    {"/v1/status", "GET", api_status, 0, 0},
     {"/metrics", "GET", api_metrics, 0, 0},
     {"/v1/tools", "GET", api_tools_list, 0, 0},
     {"/v1/tools/{name}", "POST", api_tool_call, 0, 0},
@@ -189,6 +192,8 @@ static enum MHD_Result send_reply(struct http_req *rq, struct http_reply *rp) {
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rp->allow);
     if (rp->close)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (rq->srv->cfg.node) /* which server answered, behind a balancer */
+        MHD_add_response_header(resp, "X-Toolgym-Node", rq->srv->cfg.node);
     if (rp->retry_after > 0) {
         char ra[16];
 

@@ -29,6 +29,7 @@ struct episode_store;
 struct trajlog;
 struct reward_config;
 struct http_watch;
+struct status_recent;
 
 /* A bearer key, padded with zeros so that every comparison reads TG_API_KEY_MAX bytes. */
 struct http_key {
@@ -57,6 +58,7 @@ struct server {
     json_t *tools_list;             /* the OpenAI tool list episodes are played with */
     struct reward_config *reward;   /* reward weights */
     struct report *report;          /* accuracy totals for GET /v1/report */
+    struct status_recent *recent;   /* the last finished episodes, for the status page */
     struct http_key *keys;          /* nkeys accepted bearer keys (http_keys_load); none: open */
     size_t nkeys;
     struct http_watch *watch; /* connection deadlines (header timeout) */

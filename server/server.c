@@ -20,6 +20,7 @@
 #include "base/limits.h"
 #include "server/report.h"
 #include "server/reward.h"
+#include "server/status.h"
 #include "server/task.h"
 #include "server/trajlog.h"
 
@@ -192,8 +193,9 @@ static int episodes_start(struct server *s, struct tg_error *err) {
     }
     s->episodes = episode_store_new(&lim, NULL);
     s->report = report_new();
+    s->recent = status_recent_new();
     s->tools_list = tools_openai_list();
-    if (!s->episodes || !s->report || !s->tools_list) {
+    if (!s->episodes || !s->report || !s->tools_list || !s->recent) {
         tg_error_set(err, "internal", "Out of memory.");
         return TG_ENOMEM;
     }
@@ -205,10 +207,20 @@ static int episodes_start(struct server *s, struct tg_error *err) {
 static void episodes_stop(struct server *s) {
     trajlog_close(s->trajlog);
     json_decref(s->tools_list);
+    status_recent_free(s->recent);
     episode_store_free(s->episodes);
     report_free(s->report);
     free(s->reward);
     task_set_free(s->tasks);
+}
+
+int server_node_name_ok(const char *name) {
+    size_t n = 0;
+
+    for (; name[n]; n++)
+        if (!((name[n] >= 'a' && name[n] <= 'z') || (name[n] >= '0' && name[n] <= '9')))
+            return 0;
+    return n >= 1 && n <= TG_NODE_NAME_MAX;
 }
 
 int server_start(const struct server_config *c, struct server **out, struct tg_error *err) {
@@ -220,6 +232,12 @@ int server_start(const struct server_config *c, struct server **out, struct tg_e
         c->conns_per_ip < 0 || c->header_timeout_sec < 1 ||
         c->header_timeout_sec > TG_CONN_TIMEOUT_MAX) {
         tg_error_set(err, "config", "Server options out of range.");
+        return TG_EINVAL;
+    }
+    if (c->node && !server_node_name_ok(c->node)) {
+        tg_error_set(err, "config",
+                     "--node must be 1 to %d lowercase letters and digits (it starts episode ids).",
+                     TG_NODE_NAME_MAX);
         return TG_EINVAL;
     }
     s = calloc(1, sizeof(*s));

@@ -31,6 +31,10 @@ struct server_config {
     unsigned uid_base;         /* first slot uid (--uid-base); 0: the first range no other server on
                                 * the host claimed, from TG_UID_BASE_DEFAULT (docs/sandbox.md) */
     const char *tasks;         /* task files, comma-separated; NULL: the data dir's */
+    const char *node;          /* NULL, or this server's name among several ([a-z0-9], at most
+                                  TG_NODE_NAME_MAX bytes): its episode ids start "<node>-", so a
+                                  balancer can route every step to it (docs/operations.md) */
+    int no_status;             /* 1: no status page (GET / and GET /v1/status answer 404) */
     const char *trajectories;  /* trajectory log path or NULL */
     int sync_ms;               /* fdatasync interval of the trajectory log; 0: every line */
     const char *reward_config; /* reward weights JSON or NULL for defaults */
@@ -58,6 +62,10 @@ void server_config_defaults(struct server_config *c);
  * respect to other server_start/server_stop calls.
  */
 int server_start(const struct server_config *c, struct server **out, struct tg_error *err);
+
+/* server_node_name_ok — 1 if name (borrowed) is a valid --node name: 1 to TG_NODE_NAME_MAX
+ * bytes of [a-z0-9]. Pure. */
+int server_node_name_ok(const char *name);
 
 /* server_port — the bound TCP port (useful with port 0). */
 int server_port(const struct server *s);

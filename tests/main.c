@@ -9,6 +9,7 @@
 #include "tg_test.h"
 
 #include <CUnit/TestRun.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,9 +57,26 @@ static int wanted(const char *suite, int argc, char **argv) {
 /* ---- progress: one line per suite ---------------------------------------------------------- */
 
 static struct {
-    unsigned passed, failed; /* tests of the running suite */
+    unsigned passed, failed, skipped; /* tests of the running suite */
+    int skipping;                     /* the running test called tg_test_skip */
     struct timespec start;
 } cur;
+
+static unsigned skipped_total;
+
+void tg_test_skip(const char *fmt, ...) {
+    CU_pTest t = CU_get_current_test();
+    CU_pSuite s = CU_get_current_suite();
+    va_list ap;
+
+    printf("  SKIP %s/%s: ", s ? s->pName : "?", t ? t->pName : "?");
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf("\n");
+    fflush(stdout);
+    cur.skipping = 1;
+}
 
 static double since(const struct timespec *t0) {
     struct timespec t;
@@ -69,12 +87,20 @@ static double since(const struct timespec *t0) {
 
 static void on_suite_start(const CU_pSuite s) {
     (void)s;
-    cur.passed = cur.failed = 0;
+    cur.passed = cur.failed = cur.skipped = 0;
     clock_gettime(CLOCK_MONOTONIC, &cur.start);
 }
 
 /* f: this test's failure records (NULL when it passed); the list runs on to the end. */
 static void on_test_complete(const CU_pTest t, const CU_pSuite s, const CU_pFailureRecord f) {
+    int skipping = cur.skipping;
+
+    cur.skipping = 0;
+    if (!f && skipping) {
+        cur.skipped++;
+        skipped_total++;
+        return;
+    }
     if (!f) {
         cur.passed++;
         return;
@@ -90,8 +116,12 @@ static void on_test_complete(const CU_pTest t, const CU_pSuite s, const CU_pFail
 
 static void on_suite_complete(const CU_pSuite s, const CU_pFailureRecord f) {
     (void)f;
-    printf("%-18s %4u passed, %u failed  %6.1f s\n", s->pName, cur.passed, cur.failed,
-           since(&cur.start));
+    if (cur.skipped)
+        printf("%-18s %4u passed, %u failed, %u skipped  %6.1f s\n", s->pName, cur.passed,
+               cur.failed, cur.skipped, since(&cur.start));
+    else
+        printf("%-18s %4u passed, %u failed  %6.1f s\n", s->pName, cur.passed, cur.failed,
+               since(&cur.start));
     fflush(stdout);
 }
 
@@ -154,6 +184,10 @@ int main(int argc, char **argv) {
         return 1;
     }
     printf("all suites: %.1f s\n", since(&t0));
-    printf("%u passed, %u failed\n", run - failed, failed);
+    if (skipped_total)
+        printf("%u passed, %u failed, %u skipped\n", run - failed - skipped_total, failed,
+               skipped_total);
+    else
+        printf("%u passed, %u failed\n", run - failed, failed);
     return (failed || asserts_failed) ? 1 : 0;
 }

@@ -24,6 +24,14 @@ void tg_test_register(const char *suite, const char *name, tg_test_fn fn);
     }                                                                                              \
     static void test_##suite##_##name(void)
 
+/*
+ * tg_test_skip — the running test cannot run here (a tool it drives is not installed): print
+ * "  SKIP suite/name: why" and count the test as skipped, not passed (the last line then says
+ * ", N skipped"). Call it before any assertion and return. Only for what the machine lacks,
+ * never for a check that failed.
+ */
+void tg_test_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Path of a fixture under tests/data/ (static buffer, not thread-safe). */
 const char *tg_test_data(const char *name);
 
