@@ -1,6 +1,7 @@
 #!/bin/sh
 # bench/run.sh — `make bench`: run every benchmark script in bench/ in turn and print their
-# tables. http.sh and search.sh always; sandbox.sh, episodes.sh, train.sh and freeze.sh when present
+# tables. http.sh and search.sh always; sandbox.sh, episodes.sh, balancer.sh, train.sh and
+# freeze.sh when present
 # (other modules add them).
 #
 # usage: sh bench/run.sh [BUILD_DIR]   (default build; make bench passes $(BUILD))
@@ -12,7 +13,7 @@ DIR=$(dirname "$0")
 failed=""
 ran=0
 
-for name in http search sandbox episodes train freeze; do
+for name in http search sandbox episodes balancer train freeze; do
     script=$DIR/$name.sh
     case $name in
         http | search) ;;
