@@ -23,6 +23,8 @@
 #define TG_API_KEY_LINE_MAX   4096  /* bytes of one line of --api-key-file */
 #define TG_LOG_PATH_MAX       256   /* bytes of the path an access-log line shows */
 #define TG_METRICS_TEXT_MAX   (16UL << 20) /* bytes of the GET /metrics text */
+#define TG_HOST_NAME_MAX      255 /* bytes of a host name in Host, Origin, --allowed-hosts */
+#define TG_ALLOWED_MAX        64  /* entries of --allowed-hosts, and of --allowed-origins */
 
 /* calculator */
 #define TG_CALC_MAX_LEN   1024 /* expression bytes */

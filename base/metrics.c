@@ -85,6 +85,9 @@ static const struct family_help helps[] = {
     {"toolgym_http_slow_connections_closed_total",
      "Connections closed because their request line and headers, or their next request, came too "
      "late."},
+    {"toolgym_http_forbidden_total",
+     "Requests refused with 403 for their Host or Origin header (DNS rebinding protection), by "
+     "reason (host_missing, host, origin)."},
     {"toolgym_run_queue_cancelled_total",
      "Queued code runs dropped because their client went away before a worker took them."},
     {"toolgym_code_cache_total", "run_code result cache lookups, by result (hit, miss)."},

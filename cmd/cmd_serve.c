@@ -20,9 +20,12 @@ static const char serve_notes_fmt[] =
     "holds by default 1/%d of the episode store, or 1/keys with fewer keys than that, and at\n"
     "least %d episodes and %lu MiB.\n"
     "The code cache is opt-in: it is sound only for deterministic programs (docs/sandbox.md).\n"
+    "Every request must name this server in Host (DNS rebinding protection): a loopback name or\n"
+    "the address it connected to, else a name of --allowed-hosts; behind a proxy that sends\n"
+    "its own Host, name it there (docs/api.md, \"Host and Origin\").\n"
     "SIGINT or SIGTERM stops the server after in-flight requests finish.\n";
 
-/* Over 80 lines only because of its option table (one row per option, 19 options); the code
+/* Over 80 lines only because of its option table (one row per option, 30 options); the code
  * after it is start, wait for a signal, stop. */
 int cmd_serve(int argc, char **argv) {
     struct server_config cfg;
@@ -56,6 +59,12 @@ int cmd_serve(int argc, char **argv) {
          .def = "none", .help = "this server's name behind a balancer: episode ids start NAME-"},
         {.name = "--no-status", .kind = OPT_FLAG, .dst = &cfg.no_status,
          .help = "no status page at / (it shows judged episodes)"},
+        {.name = "--allowed-hosts", .kind = OPT_STR, .dst = &cfg.allowed_hosts, .meta = "LIST",
+         .def = "loopback names and the address connected to",
+         .help = "more Host names to answer, comma-separated (name or name:port); '*': any"},
+        {.name = "--allowed-origins", .kind = OPT_STR, .dst = &cfg.allowed_origins,
+         .meta = "LIST", .def = "this server's own pages",
+         .help = "more browser Origins to answer (scheme://host[:port]); '*': any"},
         {.name = "--trajectories", .kind = OPT_STR, .dst = &cfg.trajectories, .meta = "FILE",
          .help = "append every finished episode to this JSONL file"},
         {.name = "--sync-ms", .kind = OPT_INT, .dst = &cfg.sync_ms, .meta = "N", .lo = 0,

@@ -3,9 +3,10 @@
  * the route table, per-request state (allocated on the first callback, freed in the
  * completion callback), request framing checks, body limits, authentication (bearer keys,
  * compared in constant time), content-type and JSON checks, deferral of slow work with
- * suspend/resume, the error shape, access logs (escaped) and metrics, and connection
- * hygiene: a per-address connection cap and a watcher thread that closes connections whose
- * headers arrive too slowly.
+ * suspend/resume, the error shape, access logs (escaped) and metrics, connection hygiene (a
+ * per-address connection cap and a watcher thread that closes connections whose headers
+ * arrive too slowly), and the Host and Origin checks against DNS rebinding (origin.h) with the
+ * CORS headers and preflights that follow from them.
  *
  * It does not implement any endpoint itself (see api.c, api_episodes.c).
  */
@@ -28,6 +29,7 @@
 #include "server/api.h"
 #include "server/api_episodes.h"
 #include "server/connwatch.h"
+#include "server/origin.h"
 #include "server/status.h"
 #include "base/dbuf.h"
 #include "base/json_util.h"
@@ -199,6 +201,18 @@ static enum MHD_Result send_reply(struct http_req *rq, struct http_reply *rp) {
 
         snprintf(ra, sizeof(ra), "%d", rp->retry_after);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
+    if (rq->cors_origin) { /* an accepted Origin: the browser may hand the reply to the page */
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, rq->cors_origin);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Origin");
+        if (rp->preflight) {
+            MHD_add_response_header(resp, "Access-Control-Allow-Methods", rp->preflight_methods);
+            MHD_add_response_header(resp, "Access-Control-Allow-Headers", HTTP_CORS_REQ_HEADERS);
+            MHD_add_response_header(resp, "Access-Control-Max-Age", HTTP_CORS_MAX_AGE);
+        } else {
+            MHD_add_response_header(resp, "Access-Control-Expose-Headers",
+                                    HTTP_CORS_EXPOSED_HEADERS);
+        }
     }
     rq->status = rp->status;
     ret = MHD_queue_response(rq->conn, rp->status, resp);
@@ -723,9 +737,12 @@ static void keys_wipe(struct server *s) {
 
 /* ---- request framing ------------------------------------------------------------------- */
 
+/* What one pass over the request's headers found: framing, and the Host and Origin headers. */
 struct framing {
     int ncl, nte, cl_bad, cl_differ, te_other;
     unsigned long long cl;
+    int nhost, norigin;
+    const char *host, *origin; /* the first of each (borrowed from libmicrohttpd) */
 };
 
 static enum MHD_Result framing_iter(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -751,25 +768,113 @@ static enum MHD_Result framing_iter(void *cls, enum MHD_ValueKind kind, const ch
         f->nte++;
         if (strcasecmp(value, "chunked") != 0)
             f->te_other = 1;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0) {
+        if (f->nhost++ == 0)
+            f->host = value;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_ORIGIN) == 0) {
+        if (f->norigin++ == 0)
+            f->origin = value;
     }
     return MHD_YES;
 }
 
-/* The reason the request's framing is ambiguous (a request smuggling vector), or NULL. */
-static const char *framing_problem(struct MHD_Connection *conn) {
-    struct framing f;
-
-    memset(&f, 0, sizeof(f));
-    MHD_get_connection_values(conn, MHD_HEADER_KIND, framing_iter, &f);
-    if (f.cl_bad)
+/* The reason the request's framing (scanned into *f) is ambiguous (a request smuggling
+ * vector), or NULL. */
+static const char *framing_problem(struct MHD_Connection *conn, struct framing *f) {
+    memset(f, 0, sizeof(*f));
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, framing_iter, f);
+    if (f->cl_bad)
         return "A Content-Length header is not a decimal number.";
-    if (f.cl_differ)
+    if (f->cl_differ)
         return "Content-Length headers disagree.";
-    if (f.ncl > 0 && f.nte > 0)
+    if (f->ncl > 0 && f->nte > 0)
         return "Content-Length and Transfer-Encoding together are ambiguous.";
-    if (f.nte > 1 || f.te_other)
+    if (f->nte > 1 || f->te_other)
         return "The only Transfer-Encoding accepted is a single \"chunked\".";
     return NULL;
+}
+
+/* ---- Host, Origin and CORS preflights -------------------------------------------------- */
+
+/* Does a route of this path answer in JSON-RPC (MCP)? */
+static int path_jsonrpc(const char *path) {
+    char tmp[HTTP_MAX_PARAMS][128];
+
+    for (size_t i = 0; i < TG_ARRAY_LEN(routes); i++)
+        if (routes[i].jsonrpc && match(routes[i].pattern, path, tmp))
+            return 1;
+    return 0;
+}
+
+/* The address the connection arrived on, as text, into buf (n bytes); "" when unknown. */
+static void local_address(struct MHD_Connection *conn, char *buf, size_t n) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+
+    buf[0] = '\0';
+    if (ci && getsockname(ci->connect_fd, (struct sockaddr *)&sa, &len) == 0 &&
+        sa.sin_family == AF_INET)
+        inet_ntop(AF_INET, &sa.sin_addr, buf, (socklen_t)n);
+}
+
+/*
+ * The Host and Origin rules (origin.h), before anything else of the request is looked at:
+ * a refusal is 403 in the route's error shape (MCP: a JSON-RPC error), the body is never
+ * read and no handler runs. 0 to go on (rq->cors_origin set when an accepted Origin came),
+ * else a reply was queued.
+ */
+static int check_origin(struct http_req *rq, const struct framing *f, enum MHD_Result *ret) {
+    const struct origin_policy *p = rq->srv->origin;
+    struct origin_request in;
+    enum origin_refusal r;
+    struct http_reply rp;
+    struct tg_error err;
+    char local[INET6_ADDRSTRLEN], labels[48];
+    int cors;
+
+    in.host = f->host;
+    in.nhost = f->nhost;
+    in.origin = f->origin;
+    in.norigin = f->norigin;
+    local[0] = '\0';
+    if (p->wildcard && !p->any_host)
+        local_address(rq->conn, local, sizeof(local));
+    in.local_ip = local;
+    r = origin_check(p, &in, &cors, &err);
+    if (r == ORIGIN_OK) {
+        rq->cors_origin = cors ? f->origin : NULL;
+        return 0;
+    }
+    snprintf(labels, sizeof(labels), "reason=\"%s\"", origin_refusal_name(r));
+    metrics_inc("toolgym_http_forbidden_total", labels, 1);
+    memset(&rp, 0, sizeof(rp));
+    if (path_jsonrpc(rq->path)) {
+        jsonu_utf8_scrub(err.message);
+        rp.status = 403;
+        rp.body = json_pack("{s:s, s:n, s:{s:i, s:s}}", "jsonrpc", "2.0", "id", "error", "code",
+                            HTTP_JSONRPC_FORBIDDEN, "message", err.message);
+    } else {
+        http_error_tg(&rp, 403, &err);
+    }
+    *ret = send_reply(rq, &rp);
+    return 1;
+}
+
+/* OPTIONS on a known path: the methods it has (Allow) and, for a browser's CORS preflight
+ * (an accepted Origin), the methods and request headers it may use. */
+static enum MHD_Result reply_options(struct http_req *rq, const char *allow) {
+    struct http_reply rp;
+
+    if (!allow[0])
+        return reply_error(rq, 404, "not_found", "No such path.");
+    memset(&rp, 0, sizeof(rp));
+    rp.status = 204;
+    snprintf(rp.allow, sizeof(rp.allow), "%s, OPTIONS", allow);
+    rp.preflight = 1;
+    snprintf(rp.preflight_methods, sizeof(rp.preflight_methods), "%s", allow);
+    return send_reply(rq, &rp);
 }
 
 /* Checks that need only the headers; 0 to go on, else a reply was queued. */
@@ -782,7 +887,8 @@ static int check_headers(struct http_req *rq, enum MHD_Result *ret, char *allow)
     const char *ct =
         MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     unsigned long long len = 0;
-    const char *bad = framing_problem(rq->conn);
+    struct framing f;
+    const char *bad = framing_problem(rq->conn, &f);
 
     if (bad) {
         struct http_reply rp;
@@ -791,6 +897,12 @@ static int check_headers(struct http_req *rq, enum MHD_Result *ret, char *allow)
         rp.close = 1; /* where this body ends is unknown: never read another request from it */
         http_error(&rp, 400, "invalid_request", "%s", bad);
         *ret = send_reply(rq, &rp);
+        return 1;
+    }
+    if (check_origin(rq, &f, ret))
+        return 1;
+    if (strcmp(rq->method, MHD_HTTP_METHOD_OPTIONS) == 0) { /* public: preflights carry no key */
+        *ret = reply_options(rq, allow);
         return 1;
     }
     if (!rq->route) {
@@ -1015,6 +1127,14 @@ int http_start(struct server *s, struct tg_error *err) {
 
     if (threads < 1)
         threads = 1;
+    s->origin = malloc(sizeof(*s->origin));
+    if (!s->origin) {
+        tg_error_set(err, "internal", "Out of memory.");
+        return TG_ENOMEM;
+    }
+    rc = origin_policy_init(s->origin, s->cfg.allowed_hosts, s->cfg.allowed_origins, err);
+    if (rc)
+        return rc;
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)s->cfg.port);
@@ -1030,6 +1150,12 @@ int http_start(struct server *s, struct tg_error *err) {
                      strerror(errno));
         close(fd);
         return TG_EIO;
+    }
+    {
+        char ip[INET_ADDRSTRLEN] = "0.0.0.0"; /* the canonical text of the listen address */
+
+        inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof(ip));
+        origin_policy_bind(s->origin, ip, ntohs(sa.sin_port));
     }
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->drained, NULL);
@@ -1094,4 +1220,6 @@ void http_stop(struct server *s) {
         s->mu_init = 0;
     }
     keys_wipe(s);
+    free(s->origin);
+    s->origin = NULL;
 }

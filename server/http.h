@@ -29,6 +29,7 @@ struct episode_store;
 struct trajlog;
 struct reward_config;
 struct http_watch;
+struct origin_policy;
 struct status_recent;
 
 /* A bearer key, padded with zeros so that every comparison reads TG_API_KEY_MAX bytes. */
@@ -61,12 +62,23 @@ struct server {
     struct status_recent *recent;   /* the last finished episodes, for the status page */
     struct http_key *keys;          /* nkeys accepted bearer keys (http_keys_load); none: open */
     size_t nkeys;
-    struct http_watch *watch; /* connection deadlines (header timeout) */
+    struct http_watch *watch;     /* connection deadlines (header timeout) */
+    struct origin_policy *origin; /* accepted Host and Origin values (origin.h) */
 };
 
 #define HTTP_MAX_PARAMS    2
 #define HTTP_DEFERRED      1   /* a handler's return value: the reply comes later */
 #define HTTP_CLIENT_CLOSED 499 /* the status of a reply nobody reads: the client went away */
+
+/* CORS: what a preflight allows a page to send, what a reply lets it read, how long a
+ * browser may keep a preflight's answer (seconds). */
+#define HTTP_CORS_REQ_HEADERS                                                                      \
+    "Authorization, Content-Type, Accept, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID"
+#define HTTP_CORS_EXPOSED_HEADERS "Mcp-Session-Id, Retry-After, Allow, X-Toolgym-Node"
+#define HTTP_CORS_MAX_AGE         "600"
+
+/* The JSON-RPC error code of a request refused for its Host or Origin (403 on /mcp). */
+#define HTTP_JSONRPC_FORBIDDEN (-32000)
 
 struct http_req;
 struct http_reply;
@@ -93,6 +105,8 @@ struct http_req {
     void *async_arg;         /* the deferred job */
     struct tg_cancel cancel; /* fired when the client goes away while the request is deferred;
                                 deferred work gets &cancel and stops (TG_ECANCELED) */
+    const char *cors_origin; /* the accepted Origin the reply names for the browser (borrowed
+                                from libmicrohttpd), or NULL */
 };
 
 struct http_reply {
@@ -103,6 +117,9 @@ struct http_reply {
     char allow[64];           /* Allow header value for 405 */
     int retry_after;          /* Retry-After seconds, when > 0 */
     int close;                /* send Connection: close and close after the reply */
+    int preflight;            /* a CORS preflight: with an accepted Origin, send the methods
+                                 and headers a page may use */
+    char preflight_methods[64];
 };
 
 /* http_client_id — the client a request counts against for quotas, into buf (n bytes):

@@ -14,20 +14,22 @@
 #include "base/tg.h"
 
 struct server_config {
-    const char *host;          /* listen address; default "127.0.0.1" */
-    int port;                  /* 0: any free port (see server_port) */
-    int threads;               /* HTTP worker threads; 0: number of cores */
-    size_t max_body;           /* request body limit in bytes */
-    int quiet;                 /* no per-request log lines */
-    const char *api_key;       /* NULL: no auth; else Authorization: Bearer <key> required */
-    const char *api_key_file;  /* more keys, one a line (see http_keys_load); any is accepted */
-    int conns_per_ip;          /* concurrent connections from one address; 0: unlimited */
-    int header_timeout_sec;    /* request line and headers must arrive within this */
-    const char *corpus;        /* search corpus JSONL; NULL: the data dir's */
-    int unsafe_sandbox;        /* allow run_code without namespaces/seccomp */
-    int run_workers;           /* concurrent code runs; 0: cores */
-    int run_queue;             /* queued code runs beyond the workers */
-    size_t code_cache;         /* run_code result cache slots; 0: off (opt-in, see docs) */
+    const char *host;            /* listen address; default "127.0.0.1" */
+    int port;                    /* 0: any free port (see server_port) */
+    int threads;                 /* HTTP worker threads; 0: number of cores */
+    size_t max_body;             /* request body limit in bytes */
+    int quiet;                   /* no per-request log lines */
+    const char *api_key;         /* NULL: no auth; else Authorization: Bearer <key> required */
+    const char *api_key_file;    /* more keys, one a line (see http_keys_load); any is accepted */
+    int conns_per_ip;            /* concurrent connections from one address; 0: unlimited */
+    int header_timeout_sec;      /* request line and headers must arrive within this */
+    const char *allowed_hosts;   /* more accepted Host names, comma-separated, or "*" (origin.h) */
+    const char *allowed_origins; /* more accepted Origins, comma-separated, or "*" (origin.h) */
+    const char *corpus;          /* search corpus JSONL; NULL: the data dir's */
+    int unsafe_sandbox;          /* allow run_code without namespaces/seccomp */
+    int run_workers;             /* concurrent code runs; 0: cores */
+    int run_queue;               /* queued code runs beyond the workers */
+    size_t code_cache;           /* run_code result cache slots; 0: off (opt-in, see docs) */
     unsigned uid_base;         /* first slot uid (--uid-base); 0: the first range no other server on
                                 * the host claimed, from TG_UID_BASE_DEFAULT (docs/sandbox.md) */
     const char *tasks;         /* task files, comma-separated; NULL: the data dir's */

@@ -113,8 +113,16 @@ int test_http(const char *method, const char *url, const char *body, size_t body
                  content_type ? content_type : "application/json");
         hdrs = curl_slist_append(hdrs, ct);
     }
-    if (extra_header)
-        hdrs = curl_slist_append(hdrs, extra_header);
+    for (const char *h = extra_header; h && *h;) { /* several headers: one a line */
+        size_t n = strcspn(h, "\n");
+        char one[1024];
+
+        snprintf(one, sizeof(one), "%.*s", (int)n, h);
+        hdrs = curl_slist_append(hdrs, one);
+        h += n;
+        if (*h == '\n')
+            h++;
+    }
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     cc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);

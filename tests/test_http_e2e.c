@@ -384,7 +384,8 @@ TG_TEST(http_e2e, payload_too_large_chunked) {
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     CU_ASSERT_EQUAL_FATAL(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
     snprintf(req, sizeof(req),
-             "POST /v1/tools/calculator HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+             "POST /v1/tools/calculator HTTP/1.1\r\nHost: localhost\r\nContent-Type: "
+             "application/json\r\n"
              "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
     CU_ASSERT(write(fd, req, strlen(req)) > 0);
     for (int i = 0; i < 8; i++) { /* 8 chunks of 512 bytes = 4 KiB > 1 KiB */
@@ -568,9 +569,10 @@ static void *hostile_client(void *arg) {
     int port = *(int *)arg;
     static const char *garbage[] = {
         "GARBAGE\r\n\r\n",
-        "POST /v1/tools/calculator HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999\r\n"
+        "POST /v1/tools/calculator HTTP/1.1\r\nHost: localhost\r\nContent-Length: 999999999\r\n"
         "Content-Type: application/json\r\n\r\n{",
-        "POST /v1/tools/calculator HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "POST /v1/tools/calculator HTTP/1.1\r\nHost: localhost\r\nContent-Type: "
+        "application/json\r\n"
         "Content-Length: 10\r\n\r\n{\"argu", /* then hang up half-way */
         "GET /\x01\x02\xff HTTP/1.1\r\n\r\n",
     };

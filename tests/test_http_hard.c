@@ -143,8 +143,8 @@ static int raw_request(int port, int src, const char *method, const char *path,
     if (fd < 0)
         return -1;
     snprintf(req, sizeof(req),
-             "%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s%s%zu\r\n\r\n%s", method, path,
-             extra_headers ? extra_headers : "",
+             "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n%s%s%zu\r\n\r\n%s", method,
+             path, extra_headers ? extra_headers : "",
              body ? "Content-Type: application/json\r\nContent-Length: " : "Content-Length: ",
              body ? strlen(body) : 0, body ? body : "");
     if (send_all(fd, req, strlen(req)) != 0) {
@@ -182,14 +182,15 @@ static const char *err_code(const json_t *j) {
 /* A request whose framing is ambiguous gets one 400 and the connection is closed, so that the
  * bytes after it are never read as a second ("smuggled") request. */
 static void expect_framing_400(int port, const char *head) {
-    static const char smuggled[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    static const char smuggled[] = "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
     char req[1024], resp[8192];
     int fd = dial(port, 1), closed = 0;
     json_t *j;
 
     CU_ASSERT_FATAL(fd >= 0);
     snprintf(req, sizeof(req),
-             "POST /v1/tools/calculator HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+             "POST /v1/tools/calculator HTTP/1.1\r\nHost: localhost\r\nContent-Type: "
+             "application/json\r\n"
              "%s\r\n%s",
              head, smuggled);
     CU_ASSERT_EQUAL(send_all(fd, req, strlen(req)), 0);
@@ -229,7 +230,7 @@ TG_TEST(http_hard, ambiguous_framing_is_400_and_closes) {
                     200);
     {
         static const char chunked[] =
-            "POST /v1/tools/calculator HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            "POST /v1/tools/calculator HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
             "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
             "22\r\n{\"arguments\":{\"expression\":\"6*7\"}}\r\n0\r\n\r\n";
         int fd = dial(server_port(s), 1), closed;
@@ -254,7 +255,7 @@ TG_TEST(http_hard, half_sent_requests_from_one_address_do_not_stop_healthz) {
     struct server *s;
     struct rlimit rl;
     static int fds[HALF_SENT];
-    static const char half[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
+    static const char half[] = "GET /healthz HTTP/1.1\r\nHost: localhost\r\n";
     struct http_resp r;
     char url[128], resp[4096];
     int opened = 0;
@@ -295,7 +296,7 @@ TG_TEST(http_hard, header_timeout_closes_a_trickling_client) {
     struct server *s;
     char buf[4096];
     int fd, closed = 0, i;
-    static const char get[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    static const char get[] = "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
 
     config(&c);
     c.header_timeout_sec = 1;

@@ -369,7 +369,7 @@ static void drive_full_queue(void) {
 static int half_sent(int port) {
     struct sockaddr_in sa;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    static const char half[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
+    static const char half[] = "GET /healthz HTTP/1.1\r\nHost: localhost\r\n";
 
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
@@ -404,7 +404,7 @@ static int post_raw(struct server *s, const char *code) {
         return -1;
     snprintf(body, sizeof(body), "{\"arguments\":{\"code\":\"%s\",\"timeout_ms\":5000}}", code);
     n = snprintf(req, sizeof(req),
-                 "POST /v1/tools/run_code HTTP/1.1\r\nHost: t\r\nContent-Type: "
+                 "POST /v1/tools/run_code HTTP/1.1\r\nHost: localhost\r\nContent-Type: "
                  "application/json\r\nContent-Length: %zu\r\n\r\n%s",
                  strlen(body), body);
     a.sin_port = htons((uint16_t)server_port(s));
@@ -444,6 +444,19 @@ static void drive_abandoned_run(void) {
     test_server_stop(s);
 }
 
+/* A request naming another site in Host: refused with 403 and counted by reason. */
+static void drive_forbidden(const char *base) {
+    struct http_resp r;
+    char url[128];
+    double before = metrics_get("toolgym_http_forbidden_total", "reason=\"host\"");
+
+    snprintf(url, sizeof(url), "%s/healthz", base);
+    CU_ASSERT_EQUAL(test_http("GET", url, NULL, 0, NULL, "Host: rebound.example", &r), 0);
+    CU_ASSERT_EQUAL(r.status, 403);
+    http_resp_free(&r);
+    CU_ASSERT_EQUAL(metrics_get("toolgym_http_forbidden_total", "reason=\"host\""), before + 1);
+}
+
 /* Episodes finished, forked, evicted, refused and expired in a store of 2 with a 1 s idle
  * limit, logging to a file that cannot be written; then a client's quota, an idle unfinished
  * episode evicted under pressure and a connection closed by the header timeout. */
@@ -467,6 +480,7 @@ static void drive_episodes(void) {
     CU_ASSERT_EQUAL(new_episode(base, a, b), 201);    /* a fork: the store is full */
     CU_ASSERT_EQUAL(new_episode(base, NULL, c), 201); /* evicts the finished one */
     CU_ASSERT_EQUAL(new_episode(base, NULL, d), 503); /* two unfinished: refused */
+    drive_forbidden(base);
     /* a second server: a client share of one episode, eviction of idle ones after 1 s, and a
      * 1 s header timeout that a half-sent request overstays */
     cfg.max_episodes = 2;

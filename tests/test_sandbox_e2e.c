@@ -236,7 +236,7 @@ static int send_post(struct server *s, const char *path, const char *body) {
     a.sin_port = htons((uint16_t)server_port(s));
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     n = snprintf(head, sizeof(head),
-                 "POST %s HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                 "POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
                  "Content-Length: %zu\r\n\r\n",
                  path, strlen(body));
     if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || write(fd, head, (size_t)n) != n ||

@@ -62,7 +62,8 @@ struct http_resp {
 /*
  * test_http — one request with libcurl. method "GET"/"POST"/...; body may be NULL;
  * content_type NULL means "application/json" when a body is given. extra_header may be
- * NULL (e.g. "Authorization: Bearer k"). Returns 0 and fills *r (free with
+ * NULL, one header ("Authorization: Bearer k") or several, one a line ("Host: a\nOrigin: b";
+ * "Host:" alone removes curl's own). Returns 0 and fills *r (free with
  * http_resp_free), or -1 on a transport error.
  */
 int test_http(const char *method, const char *url, const char *body, size_t body_len,
