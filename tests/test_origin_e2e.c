@@ -80,6 +80,8 @@ static const struct {
     const char *method, *path, *body;
     int jsonrpc;
 } every_route[] = {
+    {"GET", "/", NULL, 0},
+    {"GET", "/v1/status", NULL, 0},
     {"GET", "/healthz", NULL, 0},
     {"GET", "/metrics", NULL, 0},
     {"GET", "/v1/tools", NULL, 0},
@@ -167,6 +169,37 @@ TG_TEST(origin_e2e, loopback_names_and_this_servers_pages_are_accepted) {
     CU_ASSERT_STRING_EQUAL(val, "Origin");
     CU_ASSERT_EQUAL(test_header(&r, "Access-Control-Expose-Headers", val, sizeof(val)), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(val, "Mcp-Session-Id"));
+    http_resp_free(&r);
+    test_server_stop(s);
+}
+
+TG_TEST(origin_e2e, the_status_page_works_from_its_own_origin) {
+    struct server *s = test_server_start(NULL);
+    char hdr[128], val[128];
+    const char *base;
+    struct http_resp r;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    base = test_server_url(s);
+    /* the page, and what its script fetches, under each of the server's loopback names */
+    snprintf(hdr, sizeof(hdr), "Host: localhost:%d", server_port(s));
+    CU_ASSERT_EQUAL(req("GET", base, "/", NULL, hdr, &r), 200);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "/v1/status"));
+    http_resp_free(&r);
+    CU_ASSERT_EQUAL(req("GET", base, "/v1/status", NULL, NULL, &r), 200);
+    http_resp_free(&r);
+    /* a browser that sends the page's origin anyway (same-origin GETs need not) */
+    snprintf(hdr, sizeof(hdr), "Origin: %s", base);
+    CU_ASSERT_EQUAL(req("GET", base, "/v1/status", NULL, hdr, &r), 200);
+    CU_ASSERT_EQUAL(test_header(&r, "Access-Control-Allow-Origin", val, sizeof(val)), 0);
+    CU_ASSERT_STRING_EQUAL(val, base);
+    http_resp_free(&r);
+    /* the same page fetched by another site's script: nothing */
+    req("GET", base, "/v1/status", NULL, BAD_ORIGIN, &r);
+    assert_forbidden(&r, 0, "status from another site");
+    http_resp_free(&r);
+    req("GET", base, "/", NULL, BAD_HOST, &r);
+    assert_forbidden(&r, 0, "status page under a rebound name");
     http_resp_free(&r);
     test_server_stop(s);
 }
