@@ -206,9 +206,9 @@ static char *system_prompt(const json_t *created) {
         dbuf_add_fmt(&b, "%s%s", i ? ", " : "", name ? name : "?");
     }
     dbuf_add_str(&b, ". Call a tool with exact arguments; when you know the answer, reply with "
-                     "it and call no tool.");
-    if (instr)
-        dbuf_add_fmt(&b, " %s", instr);
+                     "it and call no tool: that reply is your answer.");
+    if (instr) /* the server's answer form, written for any agent: here the reply is the answer */
+        dbuf_add_fmt(&b, " How the answer is read: %s", instr);
     return dbuf_take(&b, NULL);
 }
 
