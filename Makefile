@@ -5,6 +5,7 @@
 #   make run             the main job (see README.md)
 #   make install PREFIX=/usr/local   the binary and its data (PREFIX/bin, PREFIX/share/toolgym)
 #   make bench           benchmarks in bench/ (tables on stdout)
+#   make fuzz            each libFuzzer target of tests/fuzz/ for FUZZ_SECONDS (default 60)
 #   make format | format-check | lint | clean
 #
 # Every target first runs scripts/deps.sh, which checks the Debian packages it needs (as root
@@ -43,7 +44,7 @@ LIB_SRC   := $(wildcard base/*.c tools/*.c server/*.c client/*.c policy/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_SRC  := $(wildcard cmd/*.c)
 MAIN_OBJ  := $(MAIN_SRC:%.c=$(BUILD)/%.o)
-TEST_SRC  := $(wildcard tests/*.c)
+TEST_SRC  := $(wildcard tests/*.c) tests/fuzz/targets.c
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/%.o)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
@@ -51,7 +52,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 BIN       := $(BUILD)/toolgym
 TEST_BIN  := $(BUILD)/toolgym-tests
 
-.PHONY: all deps test run install uninstall bench format format-check lint clean
+.PHONY: all deps test run install uninstall bench fuzz fuzzdeps format format-check lint clean
 all: $(BIN)
 
 # The dependency check (see the head of this file). Phony, so it runs on every make; compile
@@ -104,6 +105,37 @@ bench: $(BIN) $(BENCH_BIN)
 	@sh scripts/deps.sh bench
 	@sh bench/run.sh $(BUILD)
 
+# libFuzzer targets (tests/fuzz/, docs/reliability.md): the base, tools and server layers and
+# the target bodies built by clang with -fsanitize=fuzzer,address,undefined into build/fuzz,
+# one program per target; scripts/fuzz.sh runs each for FUZZ_SECONDS and prints a table.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := http mcp step calc search tasks
+FUZZ_DIR     := build/fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -I. -Itests/fuzz $(WARN) -Wno-unknown-warning-option \
+                -MMD -MP -pthread -O1 -g -DTG_DEBUG $(FUZZ_SAN)
+FUZZ_OBJ     := $(patsubst %.c,$(FUZZ_DIR)/%.o,$(wildcard base/*.c tools/*.c server/*.c) \
+                tests/fuzz/targets.c)
+FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
+.SECONDARY: $(FUZZ_OBJ) $(FUZZ_DIR)/tests/fuzz/main.o
+
+fuzz: $(FUZZ_BINS)
+	@sh scripts/fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzzdeps:
+	@sh scripts/deps.sh fuzz
+
+$(FUZZ_DIR)/%.o: %.c | fuzzdeps
+	@mkdir -p $(dir $@)
+	@echo "CC (fuzz) $<"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -c -o $@ $<
+
+# one program per target, all alike: each runs the target its name says (tests/fuzz/main.c)
+$(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/tests/fuzz/main.o $(FUZZ_OBJ) | fuzzdeps
+	@echo "LD (fuzz) $@"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
 FMT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:
 	@sh scripts/deps.sh format
@@ -120,4 +152,4 @@ lint:
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d)

@@ -1,16 +1,18 @@
 #!/bin/sh
 # deps.sh — check that the Debian packages a make target needs are installed.
 #
-# usage: sh scripts/deps.sh [bench] [lint] [format] [test-tools]
+# usage: sh scripts/deps.sh [bench] [lint] [format] [test-tools] [fuzz]
 # With no argument it checks what `make`, `make test` and `make run` need: the compiler, make,
 # pkg-config, the -dev libraries the build links, CUnit (tests), bc (the calculator tests'
 # oracle), python3 (the sandbox runs /usr/bin/python3; make run parses JSON with it) and the
 # curl command (make run). Each argument adds what one other target needs: bench adds wrk and
-# nginx (bench/balancer.sh), lint adds cppcheck and git, format adds clang-format and git, and
+# nginx (bench/balancer.sh), lint adds cppcheck and git, format adds clang-format and git,
 # test-tools adds the programs some suites drive when they are there: nginx (suite nginx: three
 # servers behind a real balancer) and chromium (suite status: the status page in a headless
 # browser). Without them those two tests print a SKIP notice and count as skipped, not passed;
-# .ci/run installs them (sh scripts/deps.sh test-tools) so CI runs both.
+# .ci/run installs them (sh scripts/deps.sh test-tools) so CI runs both. fuzz (make fuzz) adds
+# clang and its compiler-rt (libFuzzer and the sanitizer runtimes: libclang-rt-dev, only a
+# Recommends of clang, so --no-install-recommends leaves it out).
 #
 # When something is missing: as root (a fresh machine, CI) it installs it with
 # apt-get --no-install-recommends; as any other user it prints the one apt-get line to run
@@ -45,7 +47,16 @@ for target in "$@"; do
         test-tools) need_file /usr/sbin/nginx nginx; need_file /usr/bin/chromium chromium ;;
         lint) need_cmd cppcheck cppcheck; need_cmd git git ;;
         format) need_cmd clang-format clang-format; need_cmd git git ;;
-        *) echo "deps: unknown target '$target' (bench, lint, format, test-tools)" >&2; exit 2 ;;
+        fuzz)
+            need_cmd clang clang
+            if command -v clang >/dev/null 2>&1; then
+                need_file "$(clang -print-resource-dir)/lib/linux/libclang_rt.fuzzer-$(uname -m).a" \
+                    libclang-rt-dev
+            else
+                add libclang-rt-dev
+            fi
+            ;;
+        *) echo "deps: unknown target '$target' (bench, lint, format, test-tools, fuzz)" >&2; exit 2 ;;
     esac
 done
 

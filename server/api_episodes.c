@@ -11,7 +11,6 @@
  */
 #include "server/api_episodes.h"
 
-#include <microhttpd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,34 +33,19 @@
 
 /* ---- helpers --------------------------------------------------------------------------- */
 
-struct query_check {
-    const char *const *allowed;
-    size_t n;
-    char bad[64];
-};
-
-static enum MHD_Result query_iter(void *cls, enum MHD_ValueKind kind, const char *key,
-                                  const char *value) {
-    struct query_check *q = cls;
-
-    (void)kind;
-    (void)value;
-    for (size_t i = 0; i < q->n; i++)
-        if (strcmp(key, q->allowed[i]) == 0)
-            return MHD_YES;
-    snprintf(q->bad, sizeof(q->bad), "%s", key);
-    return MHD_NO;
-}
-
 /* 0 if every query parameter is in allowed[0..n); else fills a 400 and returns -1. */
 static int check_query(struct http_req *rq, struct http_reply *rp, const char *const *allowed,
                        size_t n) {
-    struct query_check q = {allowed, n, ""};
+    for (size_t i = 0; i < rq->nquery; i++) {
+        size_t k = 0;
 
-    MHD_get_connection_values(rq->conn, MHD_GET_ARGUMENT_KIND, query_iter, &q);
-    if (q.bad[0]) {
-        http_error(rp, 400, "invalid_request", "Unknown query parameter \"%.60s\".", q.bad);
-        return -1;
+        while (k < n && strcmp(rq->query[i].key, allowed[k]) != 0)
+            k++;
+        if (k == n) {
+            http_error(rp, 400, "invalid_request", "Unknown query parameter \"%.60s\".",
+                       rq->query[i].key);
+            return -1;
+        }
     }
     return 0;
 }

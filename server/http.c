@@ -8,6 +8,11 @@
  * arrive too slowly), and the Host and Origin checks against DNS rebinding (origin.h) with the
  * CORS headers and preflights that follow from them.
  *
+ * A request's life is four steps that know nothing of sockets — request_begin (state, route,
+ * header checks), request_body, request_end (body checks, JSON, the handler) and
+ * request_close (metrics, log, free) — driven either by the libmicrohttpd callbacks at the end
+ * of this file or, for a request held in memory, by http_handle.
+ *
  * It does not implement any endpoint itself (see api.c, api_episodes.c).
  */
 #include "server/http.h"
@@ -147,112 +152,62 @@ int http_error_tg(struct http_reply *rp, unsigned status, const struct tg_error 
                       err->message[0] ? err->message : "Unknown error.");
 }
 
-const char *http_query(struct http_req *rq, const char *key) {
-    return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, key);
-}
-
-static enum MHD_Result send_reply(struct http_req *rq, struct http_reply *rp) {
-    struct MHD_Response *resp;
-    enum MHD_Result ret;
-    char *text = NULL;
-    size_t len = 0;
-    const char *ctype = "application/json";
+int http_reply_render(struct http_reply *rp, char **text, size_t *len, const char **ctype) {
     static const char oom[] = "{\"error\":{\"code\":\"internal\",\"message\":\"Out of memory.\"}}";
 
+    *text = NULL;
+    *len = 0;
+    *ctype = NULL;
     if (rp->body) {
-        text = json_dumps(rp->body, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(15));
-        if (!text) {
-            rp->status = 500;
-            resp = MHD_create_response_from_buffer(sizeof(oom) - 1, (void *)oom,
-                                                   MHD_RESPMEM_PERSISTENT);
-        } else {
-            len = strlen(text);
-            resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-        }
+        *text = json_dumps(rp->body, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(15));
+        json_decref(rp->body);
+        rp->body = NULL;
+        *ctype = "application/json";
     } else if (rp->text) {
-        text = rp->text;
+        *text = rp->text;
         rp->text = NULL;
-        ctype = rp->content_type ? rp->content_type : "text/plain; charset=utf-8";
-        resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-    } else {
-        if (rp->status == 0) {
-            rp->status = 500;
-            resp = MHD_create_response_from_buffer(sizeof(oom) - 1, (void *)oom,
-                                                   MHD_RESPMEM_PERSISTENT);
-        } else {
-            resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-            ctype = NULL;
-        }
+        *ctype = rp->content_type ? rp->content_type : "text/plain; charset=utf-8";
+    } else if (rp->status != 0) {
+        return 0; /* no body (204, 202) */
     }
-    if (!resp) {
-        free(text);
-        return MHD_NO;
+    if (!*text) { /* the body could not be dumped, or a handler left no reply at all */
+        rp->status = 500;
+        *ctype = "application/json";
+        *text = strdup(oom);
+        if (!*text)
+            return TG_ENOMEM;
     }
-    if (ctype && rp->status != 204)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-    if (rp->allow[0])
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rp->allow);
-    if (rp->close)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-    if (rq->srv->cfg.node) /* which server answered, behind a balancer */
-        MHD_add_response_header(resp, "X-Toolgym-Node", rq->srv->cfg.node);
-    if (rp->retry_after > 0) {
-        char ra[16];
+    *len = strlen(*text);
+    return 0;
+}
 
-        snprintf(ra, sizeof(ra), "%d", rp->retry_after);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
-    }
-    if (rq->cors_origin) { /* an accepted Origin: the browser may hand the reply to the page */
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, rq->cors_origin);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Origin");
-        if (rp->preflight) {
-            MHD_add_response_header(resp, "Access-Control-Allow-Methods", rp->preflight_methods);
-            MHD_add_response_header(resp, "Access-Control-Allow-Headers", HTTP_CORS_REQ_HEADERS);
-            MHD_add_response_header(resp, "Access-Control-Max-Age", HTTP_CORS_MAX_AGE);
-        } else {
-            MHD_add_response_header(resp, "Access-Control-Expose-Headers",
-                                    HTTP_CORS_EXPOSED_HEADERS);
-        }
-    }
-    rq->status = rp->status;
-    ret = MHD_queue_response(rq->conn, rp->status, resp);
-    MHD_destroy_response(resp);
+void http_reply_clear(struct http_reply *rp) {
     json_decref(rp->body);
-    rp->body = NULL;
-    return ret;
+    free(rp->text);
+    memset(rp, 0, sizeof(*rp));
 }
 
-static enum MHD_Result reply_error(struct http_req *rq, unsigned status, const char *code,
-                                   const char *msg) {
-    struct http_reply rp;
+/* ---- the request's head ---------------------------------------------------------------- */
 
-    memset(&rp, 0, sizeof(rp));
-    http_error(&rp, status, code, "%s", msg);
-    return send_reply(rq, &rp);
+const char *http_header(const struct http_req *rq, const char *name) {
+    for (size_t i = 0; i < rq->nheaders; i++)
+        if (strcasecmp(rq->headers[i].key, name) == 0)
+            return rq->headers[i].value ? rq->headers[i].value : "";
+    return NULL;
 }
 
-/* ---- clients and logs ------------------------------------------------------------------ */
+const char *http_query(struct http_req *rq, const char *key) {
+    for (size_t i = 0; i < rq->nquery; i++)
+        if (strcmp(rq->query[i].key, key) == 0)
+            return rq->query[i].value;
+    return NULL;
+}
 
 void http_client_id(struct http_req *rq, char *buf, size_t n) {
-    const union MHD_ConnectionInfo *ci;
-    char addr[INET6_ADDRSTRLEN] = "?";
-
-    if (rq->key_index >= 0) {
+    if (rq->key_index >= 0)
         snprintf(buf, n, "key:%d", rq->key_index);
-        return;
-    }
-    ci = MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (ci && ci->client_addr) {
-        const struct sockaddr *sa = ci->client_addr;
-
-        if (sa->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, addr,
-                      sizeof(addr));
-        else if (sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, addr,
-                      sizeof(addr));
-    }
-    snprintf(buf, n, "addr:%s", addr);
+    else
+        snprintf(buf, n, "addr:%s", rq->peer);
 }
 
 char *http_log_escape(const char *in, char *out, size_t n) {
@@ -277,6 +232,463 @@ char *http_log_escape(const char *in, char *out, size_t n) {
     }
     out[o] = '\0';
     return out;
+}
+
+/* ---- content types --------------------------------------------------------------------- */
+
+static int content_type_json(const char *ct) {
+    size_t n = strlen("application/json");
+
+    if (!ct)
+        return 0;
+    while (*ct == ' ')
+        ct++;
+    if (strncasecmp(ct, "application/json", n) != 0)
+        return 0;
+    return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+}
+
+/* ---- keys ------------------------------------------------------------------------------ */
+
+/*
+ * The index of the configured key an Authorization header carries, or -1. The scheme
+ * "Bearer" is matched case-insensitively. Every key is compared over all TG_API_KEY_MAX bytes
+ * with no early exit, so the time taken depends neither on where a guess goes wrong nor on
+ * which key (if any) it matches.
+ */
+static int key_match(const struct server *s, const char *h) {
+    size_t tl;
+    int found = -1;
+
+    if (!h)
+        return -1;
+    while (*h == ' ' || *h == '\t')
+        h++;
+    if (strncasecmp(h, "Bearer", 6) != 0 || (h[6] != ' ' && h[6] != '\t'))
+        return -1;
+    h += 6;
+    while (*h == ' ' || *h == '\t')
+        h++;
+    tl = strlen(h);
+    while (tl > 0 && (h[tl - 1] == ' ' || h[tl - 1] == '\t'))
+        tl--;
+    if (tl == 0 || tl > TG_API_KEY_MAX)
+        return -1;
+    for (size_t i = 0; i < s->nkeys; i++) {
+        const struct http_key *k = &s->keys[i];
+        unsigned diff = (unsigned)(k->len ^ tl);
+
+        for (size_t j = 0; j < TG_API_KEY_MAX; j++)
+            diff |= (unsigned char)((j < tl ? h[j] : 0) ^ k->key[j]);
+        if (diff == 0 && found < 0)
+            found = (int)i;
+    }
+    return found;
+}
+
+/* Add one key (trimmed, NUL-free); where names the option and line for errors. */
+static int key_add(struct server *s, const char *k, size_t n, const char *where,
+                   struct tg_error *err) {
+    if (n == 0 || n > TG_API_KEY_MAX) {
+        tg_error_set(err, "config", "%s: a key must be 1 to %d bytes.", where, TG_API_KEY_MAX);
+        return TG_EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)k[i] <= 0x20 || (unsigned char)k[i] >= 0x7f) {
+            tg_error_set(err, "config",
+                         "%s: a key must be printable ASCII without spaces (a bearer token).",
+                         where);
+            return TG_EINVAL;
+        }
+    }
+    if (s->nkeys >= TG_API_KEYS_MAX) {
+        tg_error_set(err, "config", "%s: more than %d API keys.", where, TG_API_KEYS_MAX);
+        return TG_EINVAL;
+    }
+    memset(&s->keys[s->nkeys], 0, sizeof(s->keys[0]));
+    memcpy(s->keys[s->nkeys].key, k, n);
+    s->keys[s->nkeys].len = n;
+    s->nkeys++;
+    return 0;
+}
+
+static int keys_from_file(struct server *s, const char *path, struct tg_error *err) {
+    char line[TG_API_KEY_LINE_MAX + 2], where[96];
+    struct stat st;
+    size_t before = s->nkeys;
+    int lineno = 0, rc = 0;
+    FILE *f = fopen(path, "r");
+
+    if (!f) {
+        tg_error_set(err, "config", "--api-key-file %.200s: %s.", path, strerror(errno));
+        return TG_EIO;
+    }
+    if (fstat(fileno(f), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) && !s->cfg.quiet)
+        fprintf(stderr, "toolgym: warning: --api-key-file %s is accessible to other users\n", path);
+    while (fgets(line, sizeof(line), f)) {
+        size_t n = strlen(line);
+        const char *k = line;
+
+        lineno++;
+        snprintf(where, sizeof(where), "--api-key-file line %d", lineno);
+        if (n > 0 && line[n - 1] != '\n' && !feof(f)) {
+            tg_error_set(err, "config", "%s: longer than %d bytes.", where, TG_API_KEY_LINE_MAX);
+            rc = TG_EINVAL;
+            break;
+        }
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ' ||
+                         line[n - 1] == '\t'))
+            n--;
+        while (n > 0 && (*k == ' ' || *k == '\t')) {
+            k++;
+            n--;
+        }
+        if (n == 0 || *k == '#')
+            continue;
+        if (memchr(k, '\0', n)) {
+            tg_error_set(err, "config", "%s: a NUL byte.", where);
+            rc = TG_EINVAL;
+            break;
+        }
+        rc = key_add(s, k, n, where, err);
+        if (rc)
+            break;
+    }
+    if (rc == 0 && ferror(f)) {
+        tg_error_set(err, "config", "--api-key-file %.200s: read error.", path);
+        rc = TG_EIO;
+    }
+    if (rc == 0 && s->nkeys == before) {
+        tg_error_set(err, "config", "--api-key-file %.200s holds no key.", path);
+        rc = TG_EINVAL;
+    }
+    explicit_bzero(line, sizeof(line));
+    fclose(f);
+    return rc;
+}
+
+int http_keys_load(struct server *s, struct tg_error *err) {
+    int rc = 0;
+
+    s->nkeys = 0;
+    if (!s->cfg.api_key && !s->cfg.api_key_file)
+        return 0;
+    s->keys = calloc(TG_API_KEYS_MAX, sizeof(*s->keys));
+    if (!s->keys) {
+        tg_error_set(err, "internal", "Out of memory.");
+        return TG_ENOMEM;
+    }
+    if (s->cfg.api_key)
+        rc = key_add(s, s->cfg.api_key, strlen(s->cfg.api_key), "--api-key", err);
+    if (rc == 0 && s->cfg.api_key_file)
+        rc = keys_from_file(s, s->cfg.api_key_file, err);
+    return rc;
+}
+
+static void keys_wipe(struct server *s) {
+    if (s->keys)
+        explicit_bzero(s->keys, TG_API_KEYS_MAX * sizeof(*s->keys));
+    free(s->keys);
+    s->keys = NULL;
+    s->nkeys = 0;
+}
+
+/* ---- request framing ------------------------------------------------------------------- */
+
+/* What one pass over the request's headers found: framing, and the Host and Origin headers. */
+struct framing {
+    int ncl, nte, cl_bad, cl_differ, te_other;
+    unsigned long long cl;
+    int nhost, norigin;
+    const char *host, *origin; /* the first of each (borrowed from the request's head) */
+};
+
+/* The reason the request's framing (scanned into *f) is ambiguous (a request smuggling
+ * vector), or NULL. */
+static const char *framing_problem(const struct http_req *rq, struct framing *f) {
+    memset(f, 0, sizeof(*f));
+    for (size_t i = 0; i < rq->nheaders; i++) {
+        const char *key = rq->headers[i].key;
+        const char *value = rq->headers[i].value ? rq->headers[i].value : "";
+
+        if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+            unsigned long long v = 0;
+            size_t n = strspn(value, "0123456789");
+
+            if (n == 0 || n > 19 || value[n] != '\0') {
+                f->cl_bad = 1;
+            } else {
+                for (size_t j = 0; j < n; j++)
+                    v = v * 10 + (unsigned)(value[j] - '0');
+                if (f->ncl > 0 && v != f->cl)
+                    f->cl_differ = 1;
+                f->cl = v;
+            }
+            f->ncl++;
+        } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+            f->nte++;
+            if (strcasecmp(value, "chunked") != 0)
+                f->te_other = 1;
+        } else if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0) {
+            if (f->nhost++ == 0)
+                f->host = value;
+        } else if (strcasecmp(key, MHD_HTTP_HEADER_ORIGIN) == 0) {
+            if (f->norigin++ == 0)
+                f->origin = value;
+        }
+    }
+    if (f->cl_bad)
+        return "A Content-Length header is not a decimal number.";
+    if (f->cl_differ)
+        return "Content-Length headers disagree.";
+    if (f->ncl > 0 && f->nte > 0)
+        return "Content-Length and Transfer-Encoding together are ambiguous.";
+    if (f->nte > 1 || f->te_other)
+        return "The only Transfer-Encoding accepted is a single \"chunked\".";
+    return NULL;
+}
+
+/* ---- Host, Origin and CORS preflights -------------------------------------------------- */
+
+/* Does a route of this path answer in JSON-RPC (MCP)? */
+static int path_jsonrpc(const char *path) {
+    char tmp[HTTP_MAX_PARAMS][128];
+
+    for (size_t i = 0; i < TG_ARRAY_LEN(routes); i++)
+        if (routes[i].jsonrpc && match(routes[i].pattern, path, tmp))
+            return 1;
+    return 0;
+}
+
+/*
+ * The Host and Origin rules (origin.h), before anything else of the request is looked at:
+ * a refusal is 403 in the route's error shape (MCP: a JSON-RPC error), the body is never
+ * read and no handler runs. 0 to go on (rq->cors_origin set when an accepted Origin came),
+ * else 1 with the refusal in *rp.
+ */
+static int check_origin(struct http_req *rq, const struct framing *f, struct http_reply *rp) {
+    const struct origin_policy *p = rq->srv->origin;
+    struct origin_request in;
+    enum origin_refusal r;
+    struct tg_error err;
+    char labels[48];
+    int cors;
+
+    in.host = f->host;
+    in.nhost = f->nhost;
+    in.origin = f->origin;
+    in.norigin = f->norigin;
+    in.local_ip = rq->local;
+    r = origin_check(p, &in, &cors, &err);
+    if (r == ORIGIN_OK) {
+        rq->cors_origin = cors ? f->origin : NULL;
+        return 0;
+    }
+    snprintf(labels, sizeof(labels), "reason=\"%s\"", origin_refusal_name(r));
+    metrics_inc("toolgym_http_forbidden_total", labels, 1);
+    if (path_jsonrpc(rq->path)) {
+        jsonu_utf8_scrub(err.message);
+        json_decref(rp->body);
+        rp->status = 403;
+        rp->body = json_pack("{s:s, s:n, s:{s:i, s:s}}", "jsonrpc", "2.0", "id", "error", "code",
+                             HTTP_JSONRPC_FORBIDDEN, "message", err.message);
+    } else {
+        http_error_tg(rp, 403, &err);
+    }
+    return 1;
+}
+
+/* OPTIONS on a known path, into *rp: the methods it has (Allow) and, for a browser's CORS
+ * preflight (an accepted Origin), the methods and request headers it may use. */
+static void reply_options(struct http_reply *rp, const char *allow) {
+    if (!allow[0]) {
+        http_error(rp, 404, "not_found", "No such path.");
+        return;
+    }
+    rp->status = 204;
+    snprintf(rp->allow, sizeof(rp->allow), "%s, OPTIONS", allow);
+    rp->preflight = 1;
+    snprintf(rp->preflight_methods, sizeof(rp->preflight_methods), "%s", allow);
+}
+
+/* Checks that need only the headers: 0 to go on, or 1 with the answer in *rp. allow lists the
+ * methods of the path when it exists with other methods ("" when the path is unknown). */
+static int check_headers(struct http_req *rq, struct http_reply *rp, const char *allow) {
+    struct server *s = rq->srv;
+    const char *cl = http_header(rq, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *te = http_header(rq, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    const char *ct = http_header(rq, MHD_HTTP_HEADER_CONTENT_TYPE);
+    unsigned long long len = 0;
+    struct framing f;
+    const char *bad = framing_problem(rq, &f);
+
+    if (bad) {
+        rp->close = 1; /* where this body ends is unknown: never read another request from it */
+        return http_error(rp, 400, "invalid_request", "%s", bad), 1;
+    }
+    if (check_origin(rq, &f, rp))
+        return 1;
+    if (strcmp(rq->method, MHD_HTTP_METHOD_OPTIONS) == 0) { /* public: preflights carry no key */
+        reply_options(rp, allow);
+        return 1;
+    }
+    if (!rq->route) {
+        if (!allow[0])
+            return http_error(rp, 404, "not_found", "No such path."), 1;
+        snprintf(rp->allow, sizeof(rp->allow), "%s", allow);
+        return http_error(rp, 405, "method_not_allowed", "Use %s for this path.", allow), 1;
+    }
+    if (s->nkeys > 0) {
+        rq->key_index = key_match(s, http_header(rq, MHD_HTTP_HEADER_AUTHORIZATION));
+        if (rq->key_index < 0 && !rq->route->public_)
+            return http_error(rp, 401, "unauthorized",
+                              "A valid 'Authorization: Bearer <key>' header is required."),
+                   1;
+    }
+    if (cl) {
+        char *end;
+
+        errno = 0;
+        len = strtoull(cl, &end, 10);
+        if (errno || end == cl)
+            len = 0;
+        if (len > s->cfg.max_body)
+            return http_error(rp, 413, "payload_too_large", "The body is over the size limit."), 1;
+    }
+    rq->has_body = len > 0 || (te && strcasecmp(te, "identity") != 0);
+    if (rq->has_body && !content_type_json(ct))
+        return http_error(rp, 415, "unsupported_media_type",
+                          "The body must have Content-Type: application/json."),
+               1;
+    return 0;
+}
+
+/* ---- a request's life ------------------------------------------------------------------ */
+
+/*
+ * Start a request from its head h (borrowed; strings must outlive the request): state, route
+ * and the header checks. conn is its connection, or NULL for one from memory. Returns 0 with
+ * *out new (finish with request_close); when the checks answered it at once, rp->status is
+ * set and *rp holds the answer (the body is then discarded). TG_ENOMEM: nothing was made.
+ */
+static int request_begin(struct server *s, const struct http_head *h, struct MHD_Connection *conn,
+                         struct http_req **out, struct http_reply *rp) {
+    struct http_req *rq = calloc(1, sizeof(*rq));
+    char allow[64];
+    int known;
+
+    *out = NULL;
+    if (!rq)
+        return TG_ENOMEM;
+    rq->srv = s;
+    rq->conn = conn;
+    dbuf_init(&rq->body, s->cfg.max_body);
+    tg_cancel_init(&rq->cancel);
+    rq->method = h->method;
+    rq->headers = h->headers;
+    rq->nheaders = h->nheaders;
+    rq->query = h->query;
+    rq->nquery = h->nquery;
+    snprintf(rq->peer, sizeof(rq->peer), "%s", h->peer ? h->peer : "?");
+    snprintf(rq->local, sizeof(rq->local), "%s", h->local ? h->local : "");
+    rq->key_index = -1;
+    rq->t0_us = tg_now_us();
+    snprintf(rq->path, sizeof(rq->path), "%s", h->path);
+    pthread_mutex_lock(&s->mu);
+    s->inflight++;
+    pthread_mutex_unlock(&s->mu);
+    rq->route = route_find(h->method, h->path, rq->params, allow, sizeof(allow), &known);
+    if (!known)
+        allow[0] = '\0';
+    check_headers(rq, rp, allow);
+    *out = rq;
+    return 0;
+}
+
+/* More of the body (past max_body, body.err makes request_end answer 413). */
+static void request_body(struct http_req *rq, const void *p, size_t n) {
+    dbuf_add(&rq->body, p, n);
+}
+
+/* The whole body is in: answer into *rp and return 0, or return HTTP_DEFERRED when the handler
+ * deferred its work (request_end is called again once the work is done, rq->async == 2). */
+static int request_end(struct http_req *rq, struct http_reply *rp) {
+    struct tg_error err;
+    int rc;
+
+    if (rq->async == 2) {
+        rq->async = 0;
+        rc = rq->finish(rq, rp);
+        TG_ASSERT(rc != HTTP_DEFERRED);
+        return 0;
+    }
+    if (rq->body.err) /* past max_body, or we could not hold it */
+        return http_error(rp, 413, "payload_too_large", "The body is over the size limit.");
+    if (rq->body.len > 0) {
+        rc = jsonu_parse(rq->body.p, rq->body.len, TG_MAX_JSON_DEPTH, &rq->json, &err);
+        if (rc) /* the parser's message quotes the body's bytes, which need not be UTF-8 */
+            jsonu_utf8_scrub(err.message);
+        if (rc && rq->route->jsonrpc) {
+            json_decref(rp->body);
+            rp->status = 400;
+            rp->body = json_pack("{s:s, s:n, s:{s:i, s:s}}", "jsonrpc", "2.0", "id", "error",
+                                 "code", -32700, "message", err.message);
+            return 0;
+        }
+        if (rc)
+            return http_error(rp, 400, err.code, "%s", err.message);
+    }
+    return rq->route->handler(rq, rp);
+}
+
+/* The request is over (answered, or its client gone): count it, log it, free it. */
+static void request_close(struct http_req *rq) {
+    struct server *s = rq->srv;
+    long long us = tg_now_us() - rq->t0_us;
+    char labels[160];
+
+    snprintf(labels, sizeof(labels), "route=\"%s\",status=\"%u\"",
+             rq->route ? rq->route->pattern : "other", rq->status);
+    metrics_inc("toolgym_http_requests_total", labels, 1);
+    snprintf(labels, sizeof(labels), "route=\"%s\"", rq->route ? rq->route->pattern : "other");
+    metrics_observe("toolgym_http_request_seconds", labels, (double)us / 1e6);
+    if (!s->cfg.quiet) {
+        char method[4 * 16 + 1], path[4 * TG_LOG_PATH_MAX + 1];
+
+        fprintf(stderr, "%s %s %u %lldus\n", http_log_escape(rq->method, method, sizeof(method)),
+                http_log_escape(rq->path, path, sizeof(path)), rq->status, us);
+    }
+    json_decref(rq->json);
+    dbuf_free(&rq->body);
+    tg_cancel_destroy(&rq->cancel);
+    free(rq->kv);
+    free(rq);
+    pthread_mutex_lock(&s->mu);
+    if (--s->inflight == 0)
+        pthread_cond_broadcast(&s->drained);
+    pthread_mutex_unlock(&s->mu);
+}
+
+int http_handle(struct server *s, const struct http_head *h, const void *body, size_t n,
+                struct http_reply *rp) {
+    struct http_req *rq;
+    int rc;
+
+    memset(rp, 0, sizeof(*rp));
+    rc = request_begin(s, h, NULL, &rq, rp);
+    if (rc)
+        return rc;
+    if (rp->status == 0) {
+        if (n > 0)
+            request_body(rq, body, n);
+        rc = request_end(rq, rp);
+        TG_ASSERT(rc != HTTP_DEFERRED); /* http_defer refuses a request without a connection */
+        if (rp->status == 0 && !rp->body && !rp->text)
+            http_error(rp, 500, "internal", "The handler gave no reply.");
+    }
+    rq->status = rp->status;
+    request_close(rq);
+    return 0;
 }
 
 /* ---- deferral -------------------------------------------------------------------------- */
@@ -326,12 +738,23 @@ static void defer_gone(void *p) {
     defer_done(d);
 }
 
+/* 503 overloaded: the run queue cannot take the job. */
+static int refuse_overloaded(struct http_reply *rp) {
+    metrics_inc("toolgym_run_queue_rejected_total", "", 1);
+    rp->retry_after = TG_RUN_RETRY_AFTER_SEC;
+    return http_error(rp, 503, "overloaded", "The code runner's queue is full; retry after %d s.",
+                      TG_RUN_RETRY_AFTER_SEC);
+}
+
 int http_defer(struct http_req *rq, struct http_reply *rp, runq_job_fn work, void *arg,
                http_handler_fn finish) {
-    struct defer *d = calloc(1, sizeof(*d));
+    struct defer *d;
     const union MHD_ConnectionInfo *info;
     int rc;
 
+    if (!rq->conn) /* a request from memory (http_handle): no connection to suspend */
+        return refuse_overloaded(rp);
+    d = calloc(1, sizeof(*d));
     if (!d)
         return http_error(rp, 500, "internal", "Out of memory queuing the call.");
     d->rq = rq;
@@ -364,11 +787,7 @@ int http_defer(struct http_req *rq, struct http_reply *rp, runq_job_fn work, voi
         if (rc == TG_ECANCELED) /* gone before its job was queued */
             return http_error(rp, HTTP_CLIENT_CLOSED, "client_closed",
                               "The client went away; the call was not run.");
-        metrics_inc("toolgym_run_queue_rejected_total", "", 1);
-        rp->retry_after = TG_RUN_RETRY_AFTER_SEC;
-        return http_error(rp, 503, "overloaded",
-                          "The code runner's queue is full; retry after %d s.",
-                          TG_RUN_RETRY_AFTER_SEC);
+        return refuse_overloaded(rp);
     }
     return HTTP_DEFERRED;
 }
@@ -576,233 +995,115 @@ static void watch_stop(struct server *s) {
     s->watch = NULL;
 }
 
-/* ---- request lifecycle ----------------------------------------------------------------- */
+/* ---- libmicrohttpd: replies, heads, callbacks ------------------------------------------- */
 
-static int content_type_json(const char *ct) {
-    size_t n = strlen("application/json");
+static enum MHD_Result send_reply(struct http_req *rq, struct http_reply *rp) {
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+    char *text;
+    size_t len;
+    const char *ctype;
 
-    if (!ct)
-        return 0;
-    while (*ct == ' ')
-        ct++;
-    if (strncasecmp(ct, "application/json", n) != 0)
-        return 0;
-    return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
-}
-
-/* ---- keys ------------------------------------------------------------------------------ */
-
-/*
- * The index of the configured key an Authorization header carries, or -1. The scheme
- * "Bearer" is matched case-insensitively. Every key is compared over all TG_API_KEY_MAX bytes
- * with no early exit, so the time taken depends neither on where a guess goes wrong nor on
- * which key (if any) it matches.
- */
-static int key_match(const struct server *s, const char *h) {
-    size_t tl;
-    int found = -1;
-
-    if (!h)
-        return -1;
-    while (*h == ' ' || *h == '\t')
-        h++;
-    if (strncasecmp(h, "Bearer", 6) != 0 || (h[6] != ' ' && h[6] != '\t'))
-        return -1;
-    h += 6;
-    while (*h == ' ' || *h == '\t')
-        h++;
-    tl = strlen(h);
-    while (tl > 0 && (h[tl - 1] == ' ' || h[tl - 1] == '\t'))
-        tl--;
-    if (tl == 0 || tl > TG_API_KEY_MAX)
-        return -1;
-    for (size_t i = 0; i < s->nkeys; i++) {
-        const struct http_key *k = &s->keys[i];
-        unsigned diff = (unsigned)(k->len ^ tl);
-
-        for (size_t j = 0; j < TG_API_KEY_MAX; j++)
-            diff |= (unsigned char)((j < tl ? h[j] : 0) ^ k->key[j]);
-        if (diff == 0 && found < 0)
-            found = (int)i;
+    if (http_reply_render(rp, &text, &len, &ctype) != 0)
+        return MHD_NO;
+    if (text)
+        resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    else
+        resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        free(text);
+        return MHD_NO;
     }
-    return found;
-}
+    if (ctype && rp->status != 204)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    if (rp->allow[0])
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rp->allow);
+    if (rp->close)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (rq->srv->cfg.node) /* which server answered, behind a balancer */
+        MHD_add_response_header(resp, "X-Toolgym-Node", rq->srv->cfg.node);
+    if (rp->retry_after > 0) {
+        char ra[16];
 
-/* Add one key (trimmed, NUL-free); where names the option and line for errors. */
-static int key_add(struct server *s, const char *k, size_t n, const char *where,
-                   struct tg_error *err) {
-    if (n == 0 || n > TG_API_KEY_MAX) {
-        tg_error_set(err, "config", "%s: a key must be 1 to %d bytes.", where, TG_API_KEY_MAX);
-        return TG_EINVAL;
+        snprintf(ra, sizeof(ra), "%d", rp->retry_after);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
     }
-    for (size_t i = 0; i < n; i++) {
-        if ((unsigned char)k[i] <= 0x20 || (unsigned char)k[i] >= 0x7f) {
-            tg_error_set(err, "config",
-                         "%s: a key must be printable ASCII without spaces (a bearer token).",
-                         where);
-            return TG_EINVAL;
+    if (rq->cors_origin) { /* an accepted Origin: the browser may hand the reply to the page */
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, rq->cors_origin);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Origin");
+        if (rp->preflight) {
+            MHD_add_response_header(resp, "Access-Control-Allow-Methods", rp->preflight_methods);
+            MHD_add_response_header(resp, "Access-Control-Allow-Headers", HTTP_CORS_REQ_HEADERS);
+            MHD_add_response_header(resp, "Access-Control-Max-Age", HTTP_CORS_MAX_AGE);
+        } else {
+            MHD_add_response_header(resp, "Access-Control-Expose-Headers",
+                                    HTTP_CORS_EXPOSED_HEADERS);
         }
     }
-    if (s->nkeys >= TG_API_KEYS_MAX) {
-        tg_error_set(err, "config", "%s: more than %d API keys.", where, TG_API_KEYS_MAX);
-        return TG_EINVAL;
-    }
-    memset(&s->keys[s->nkeys], 0, sizeof(s->keys[0]));
-    memcpy(s->keys[s->nkeys].key, k, n);
-    s->keys[s->nkeys].len = n;
-    s->nkeys++;
-    return 0;
+    rq->status = rp->status;
+    ret = MHD_queue_response(rq->conn, rp->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
 }
 
-static int keys_from_file(struct server *s, const char *path, struct tg_error *err) {
-    char line[TG_API_KEY_LINE_MAX + 2], where[96];
-    struct stat st;
-    size_t before = s->nkeys;
-    int lineno = 0, rc = 0;
-    FILE *f = fopen(path, "r");
-
-    if (!f) {
-        tg_error_set(err, "config", "--api-key-file %.200s: %s.", path, strerror(errno));
-        return TG_EIO;
-    }
-    if (fstat(fileno(f), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) && !s->cfg.quiet)
-        fprintf(stderr, "toolgym: warning: --api-key-file %s is accessible to other users\n", path);
-    while (fgets(line, sizeof(line), f)) {
-        size_t n = strlen(line);
-        const char *k = line;
-
-        lineno++;
-        snprintf(where, sizeof(where), "--api-key-file line %d", lineno);
-        if (n > 0 && line[n - 1] != '\n' && !feof(f)) {
-            tg_error_set(err, "config", "%s: longer than %d bytes.", where, TG_API_KEY_LINE_MAX);
-            rc = TG_EINVAL;
-            break;
-        }
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ' ||
-                         line[n - 1] == '\t'))
-            n--;
-        while (n > 0 && (*k == ' ' || *k == '\t')) {
-            k++;
-            n--;
-        }
-        if (n == 0 || *k == '#')
-            continue;
-        if (memchr(k, '\0', n)) {
-            tg_error_set(err, "config", "%s: a NUL byte.", where);
-            rc = TG_EINVAL;
-            break;
-        }
-        rc = key_add(s, k, n, where, err);
-        if (rc)
-            break;
-    }
-    if (rc == 0 && ferror(f)) {
-        tg_error_set(err, "config", "--api-key-file %.200s: read error.", path);
-        rc = TG_EIO;
-    }
-    if (rc == 0 && s->nkeys == before) {
-        tg_error_set(err, "config", "--api-key-file %.200s holds no key.", path);
-        rc = TG_EINVAL;
-    }
-    explicit_bzero(line, sizeof(line));
-    fclose(f);
-    return rc;
-}
-
-int http_keys_load(struct server *s, struct tg_error *err) {
-    int rc = 0;
-
-    s->nkeys = 0;
-    if (!s->cfg.api_key && !s->cfg.api_key_file)
-        return 0;
-    s->keys = calloc(TG_API_KEYS_MAX, sizeof(*s->keys));
-    if (!s->keys) {
-        tg_error_set(err, "internal", "Out of memory.");
-        return TG_ENOMEM;
-    }
-    if (s->cfg.api_key)
-        rc = key_add(s, s->cfg.api_key, strlen(s->cfg.api_key), "--api-key", err);
-    if (rc == 0 && s->cfg.api_key_file)
-        rc = keys_from_file(s, s->cfg.api_key_file, err);
-    return rc;
-}
-
-static void keys_wipe(struct server *s) {
-    if (s->keys)
-        explicit_bzero(s->keys, TG_API_KEYS_MAX * sizeof(*s->keys));
-    free(s->keys);
-    s->keys = NULL;
-    s->nkeys = 0;
-}
-
-/* ---- request framing ------------------------------------------------------------------- */
-
-/* What one pass over the request's headers found: framing, and the Host and Origin headers. */
-struct framing {
-    int ncl, nte, cl_bad, cl_differ, te_other;
-    unsigned long long cl;
-    int nhost, norigin;
-    const char *host, *origin; /* the first of each (borrowed from libmicrohttpd) */
+struct kv_fill {
+    struct http_kv *kv;
+    size_t n, cap;
 };
 
-static enum MHD_Result framing_iter(void *cls, enum MHD_ValueKind kind, const char *key,
-                                    const char *value) {
-    struct framing *f = cls;
+static enum MHD_Result kv_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *value) {
+    struct kv_fill *f = cls;
 
     (void)kind;
-    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
-        unsigned long long v = 0;
-        size_t n = strspn(value, "0123456789");
-
-        if (n == 0 || n > 19 || value[n] != '\0') {
-            f->cl_bad = 1;
-        } else {
-            for (size_t i = 0; i < n; i++)
-                v = v * 10 + (unsigned)(value[i] - '0');
-            if (f->ncl > 0 && v != f->cl)
-                f->cl_differ = 1;
-            f->cl = v;
-        }
-        f->ncl++;
-    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
-        f->nte++;
-        if (strcasecmp(value, "chunked") != 0)
-            f->te_other = 1;
-    } else if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0) {
-        if (f->nhost++ == 0)
-            f->host = value;
-    } else if (strcasecmp(key, MHD_HTTP_HEADER_ORIGIN) == 0) {
-        if (f->norigin++ == 0)
-            f->origin = value;
-    }
+    if (f->n == f->cap)
+        return MHD_NO;
+    f->kv[f->n].key = key;
+    f->kv[f->n].value = value;
+    f->n++;
     return MHD_YES;
 }
 
-/* The reason the request's framing (scanned into *f) is ambiguous (a request smuggling
- * vector), or NULL. */
-static const char *framing_problem(struct MHD_Connection *conn, struct framing *f) {
-    memset(f, 0, sizeof(*f));
-    MHD_get_connection_values(conn, MHD_HEADER_KIND, framing_iter, f);
-    if (f->cl_bad)
-        return "A Content-Length header is not a decimal number.";
-    if (f->cl_differ)
-        return "Content-Length headers disagree.";
-    if (f->ncl > 0 && f->nte > 0)
-        return "Content-Length and Transfer-Encoding together are ambiguous.";
-    if (f->nte > 1 || f->te_other)
-        return "The only Transfer-Encoding accepted is a single \"chunked\".";
-    return NULL;
-}
+/* The head of conn's request into *h: its headers and query parameters in *kv (new; the
+ * strings stay libmicrohttpd's, valid until the request completes), its peer's address in
+ * peer (n bytes). Returns 0 or TG_ENOMEM. */
+static int head_from_mhd(struct MHD_Connection *conn, const char *method, const char *url,
+                         struct http_head *h, struct http_kv **kv, char *peer, size_t n) {
+    int nh = MHD_get_connection_values(conn, MHD_HEADER_KIND, NULL, NULL);
+    int nq = MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, NULL, NULL);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    struct kv_fill f;
+    size_t mark;
 
-/* ---- Host, Origin and CORS preflights -------------------------------------------------- */
+    memset(h, 0, sizeof(*h));
+    f.n = 0;
+    f.cap = (size_t)(nh > 0 ? nh : 0) + (size_t)(nq > 0 ? nq : 0);
+    f.kv = calloc(f.cap ? f.cap : 1, sizeof(*f.kv));
+    if (!f.kv)
+        return TG_ENOMEM;
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, kv_iter, &f);
+    mark = f.n;
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, kv_iter, &f);
+    snprintf(peer, n, "?");
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
 
-/* Does a route of this path answer in JSON-RPC (MCP)? */
-static int path_jsonrpc(const char *path) {
-    char tmp[HTTP_MAX_PARAMS][128];
-
-    for (size_t i = 0; i < TG_ARRAY_LEN(routes); i++)
-        if (routes[i].jsonrpc && match(routes[i].pattern, path, tmp))
-            return 1;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, peer,
+                      (socklen_t)n);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, peer,
+                      (socklen_t)n);
+    }
+    h->method = method;
+    h->path = url;
+    h->headers = f.kv;
+    h->nheaders = mark;
+    h->query = f.kv + mark;
+    h->nquery = f.n - mark;
+    h->peer = peer;
+    *kv = f.kv;
     return 0;
 }
 
@@ -819,219 +1120,54 @@ static void local_address(struct MHD_Connection *conn, char *buf, size_t n) {
         inet_ntop(AF_INET, &sa.sin_addr, buf, (socklen_t)n);
 }
 
-/*
- * The Host and Origin rules (origin.h), before anything else of the request is looked at:
- * a refusal is 403 in the route's error shape (MCP: a JSON-RPC error), the body is never
- * read and no handler runs. 0 to go on (rq->cors_origin set when an accepted Origin came),
- * else a reply was queued.
- */
-static int check_origin(struct http_req *rq, const struct framing *f, enum MHD_Result *ret) {
-    const struct origin_policy *p = rq->srv->origin;
-    struct origin_request in;
-    enum origin_refusal r;
-    struct http_reply rp;
-    struct tg_error err;
-    char local[INET6_ADDRSTRLEN], labels[48];
-    int cors;
-
-    in.host = f->host;
-    in.nhost = f->nhost;
-    in.origin = f->origin;
-    in.norigin = f->norigin;
-    local[0] = '\0';
-    if (p->wildcard && !p->any_host)
-        local_address(rq->conn, local, sizeof(local));
-    in.local_ip = local;
-    r = origin_check(p, &in, &cors, &err);
-    if (r == ORIGIN_OK) {
-        rq->cors_origin = cors ? f->origin : NULL;
-        return 0;
-    }
-    snprintf(labels, sizeof(labels), "reason=\"%s\"", origin_refusal_name(r));
-    metrics_inc("toolgym_http_forbidden_total", labels, 1);
-    memset(&rp, 0, sizeof(rp));
-    if (path_jsonrpc(rq->path)) {
-        jsonu_utf8_scrub(err.message);
-        rp.status = 403;
-        rp.body = json_pack("{s:s, s:n, s:{s:i, s:s}}", "jsonrpc", "2.0", "id", "error", "code",
-                            HTTP_JSONRPC_FORBIDDEN, "message", err.message);
-    } else {
-        http_error_tg(&rp, 403, &err);
-    }
-    *ret = send_reply(rq, &rp);
-    return 1;
-}
-
-/* OPTIONS on a known path: the methods it has (Allow) and, for a browser's CORS preflight
- * (an accepted Origin), the methods and request headers it may use. */
-static enum MHD_Result reply_options(struct http_req *rq, const char *allow) {
-    struct http_reply rp;
-
-    if (!allow[0])
-        return reply_error(rq, 404, "not_found", "No such path.");
-    memset(&rp, 0, sizeof(rp));
-    rp.status = 204;
-    snprintf(rp.allow, sizeof(rp.allow), "%s, OPTIONS", allow);
-    rp.preflight = 1;
-    snprintf(rp.preflight_methods, sizeof(rp.preflight_methods), "%s", allow);
-    return send_reply(rq, &rp);
-}
-
-/* Checks that need only the headers; 0 to go on, else a reply was queued. */
-static int check_headers(struct http_req *rq, enum MHD_Result *ret, char *allow) {
-    struct server *s = rq->srv;
-    const char *cl =
-        MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    const char *te =
-        MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
-    const char *ct =
-        MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-    unsigned long long len = 0;
-    struct framing f;
-    const char *bad = framing_problem(rq->conn, &f);
-
-    if (bad) {
-        struct http_reply rp;
-
-        memset(&rp, 0, sizeof(rp));
-        rp.close = 1; /* where this body ends is unknown: never read another request from it */
-        http_error(&rp, 400, "invalid_request", "%s", bad);
-        *ret = send_reply(rq, &rp);
-        return 1;
-    }
-    if (check_origin(rq, &f, ret))
-        return 1;
-    if (strcmp(rq->method, MHD_HTTP_METHOD_OPTIONS) == 0) { /* public: preflights carry no key */
-        *ret = reply_options(rq, allow);
-        return 1;
-    }
-    if (!rq->route) {
-        struct http_reply rp;
-
-        if (!allow[0]) {
-            *ret = reply_error(rq, 404, "not_found", "No such path.");
-            return 1;
-        }
-        memset(&rp, 0, sizeof(rp));
-        snprintf(rp.allow, sizeof(rp.allow), "%s", allow);
-        http_error(&rp, 405, "method_not_allowed", "Use %s for this path.", allow);
-        *ret = send_reply(rq, &rp);
-        return 1;
-    }
-    if (s->nkeys > 0) {
-        rq->key_index = key_match(s, MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
-                                                                 MHD_HTTP_HEADER_AUTHORIZATION));
-        if (rq->key_index < 0 && !rq->route->public_) {
-            *ret = reply_error(rq, 401, "unauthorized",
-                               "A valid 'Authorization: Bearer <key>' header is required.");
-            return 1;
-        }
-    }
-    if (cl) {
-        char *end;
-
-        errno = 0;
-        len = strtoull(cl, &end, 10);
-        if (errno || end == cl)
-            len = 0;
-        if (len > s->cfg.max_body) {
-            *ret = reply_error(rq, 413, "payload_too_large", "The body is over the size limit.");
-            return 1;
-        }
-    }
-    rq->has_body = len > 0 || (te && strcasecmp(te, "identity") != 0);
-    if (rq->has_body && !content_type_json(ct)) {
-        *ret = reply_error(rq, 415, "unsupported_media_type",
-                           "The body must have Content-Type: application/json.");
-        return 1;
-    }
-    return 0;
-}
-
-static enum MHD_Result dispatch(struct http_req *rq) {
-    struct http_reply rp;
-    struct tg_error err;
-    int rc;
-
-    memset(&rp, 0, sizeof(rp));
-    if (rq->async == 2) {
-        rq->async = 0;
-        rc = rq->finish(rq, &rp);
-        TG_ASSERT(rc != HTTP_DEFERRED);
-        return send_reply(rq, &rp);
-    }
-    if (rq->body.err) /* past max_body, or we could not hold it */
-        return reply_error(rq, 413, "payload_too_large", "The body is over the size limit.");
-    if (rq->body.len > 0) {
-        rc = jsonu_parse(rq->body.p, rq->body.len, TG_MAX_JSON_DEPTH, &rq->json, &err);
-        if (rc && rq->route->jsonrpc) {
-            rp.status = 400;
-            rp.body = json_pack("{s:s, s:n, s:{s:i, s:s}}", "jsonrpc", "2.0", "id", "error", "code",
-                                -32700, "message", err.message);
-            return send_reply(rq, &rp);
-        }
-        if (rc)
-            return reply_error(rq, 400, err.code, err.message);
-    }
-    rc = rq->route->handler(rq, &rp);
-    if (rc == HTTP_DEFERRED)
-        return MHD_YES;
-    return send_reply(rq, &rp);
-}
-
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls) {
     struct server *s = cls;
     struct http_req *rq = *con_cls;
-    enum MHD_Result ret;
+    struct http_reply rp;
 
     (void)version;
+    memset(&rp, 0, sizeof(rp));
     if (!rq) {
-        char allow[64];
-        int known;
+        struct http_head h;
+        struct http_kv *kv;
+        char peer[INET6_ADDRSTRLEN], local[INET6_ADDRSTRLEN] = "";
 
-        rq = calloc(1, sizeof(*rq));
-        if (!rq)
-            return MHD_NO;
         watch_headers_done(conn);
-        rq->srv = s;
-        dbuf_init(&rq->body, s->cfg.max_body);
-        tg_cancel_init(&rq->cancel);
-        rq->conn = conn;
-        rq->method = method;
-        rq->key_index = -1;
-        rq->t0_us = tg_now_us();
-        snprintf(rq->path, sizeof(rq->path), "%s", url);
+        if (head_from_mhd(conn, method, url, &h, &kv, peer, sizeof(peer)) != 0)
+            return MHD_NO;
+        if (s->origin->wildcard && !s->origin->any_host) /* the Host check needs it */
+            local_address(conn, local, sizeof(local));
+        h.local = local;
+        if (request_begin(s, &h, conn, &rq, &rp) != 0) {
+            free(kv);
+            return MHD_NO;
+        }
+        rq->kv = kv;
         *con_cls = rq;
-        pthread_mutex_lock(&s->mu);
-        s->inflight++;
-        pthread_mutex_unlock(&s->mu);
-        rq->route = route_find(method, url, rq->params, allow, sizeof(allow), &known);
-        if (!known)
-            allow[0] = '\0';
-        if (check_headers(rq, &ret, allow))
-            return ret;
+        if (rp.status) /* answered from the headers alone */
+            return send_reply(rq, &rp);
         return MHD_YES;
     }
     if (rq->status) /* an early reply was queued; discard whatever body follows */
         return MHD_YES;
     if (*upload_data_size) {
-        dbuf_add(&rq->body, upload_data, *upload_data_size); /* past the limit: body.err */
+        request_body(rq, upload_data, *upload_data_size);
         *upload_data_size = 0;
         return MHD_YES;
     }
     if (rq->async == 1) /* spurious call while suspended work is pending */
         return MHD_YES;
-    return dispatch(rq);
+    if (request_end(rq, &rp) == HTTP_DEFERRED)
+        return MHD_YES;
+    return send_reply(rq, &rp);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
     struct server *s = cls;
     struct http_req *rq = *con_cls;
-    long long us;
-    char labels[160];
 
     (void)toe;
     watch_wait_next(s, conn);
@@ -1046,31 +1182,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         memset(&rp, 0, sizeof(rp));
         rq->async = 0;
         rq->finish(rq, &rp);
-        json_decref(rp.body);
-        free(rp.text);
+        http_reply_clear(&rp);
         rq->status = HTTP_CLIENT_CLOSED;
     }
-    us = tg_now_us() - rq->t0_us;
-    snprintf(labels, sizeof(labels), "route=\"%s\",status=\"%u\"",
-             rq->route ? rq->route->pattern : "other", rq->status);
-    metrics_inc("toolgym_http_requests_total", labels, 1);
-    snprintf(labels, sizeof(labels), "route=\"%s\"", rq->route ? rq->route->pattern : "other");
-    metrics_observe("toolgym_http_request_seconds", labels, (double)us / 1e6);
-    if (!s->cfg.quiet) {
-        char method[4 * 16 + 1], path[4 * TG_LOG_PATH_MAX + 1];
-
-        fprintf(stderr, "%s %s %u %lldus\n", http_log_escape(rq->method, method, sizeof(method)),
-                http_log_escape(rq->path, path, sizeof(path)), rq->status, us);
-    }
-    json_decref(rq->json);
-    dbuf_free(&rq->body);
-    tg_cancel_destroy(&rq->cancel);
-    free(rq);
+    request_close(rq);
     *con_cls = NULL;
-    pthread_mutex_lock(&s->mu);
-    if (--s->inflight == 0)
-        pthread_cond_broadcast(&s->drained);
-    pthread_mutex_unlock(&s->mu);
 }
 
 /* ---- start and stop -------------------------------------------------------------------- */

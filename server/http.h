@@ -6,6 +6,10 @@
  * content-type and JSON checks, logging and request metrics; a handler sees a request that
  * already passed all of those and fills a reply. Handlers live in api.c (service, tools,
  * tasks, report, MCP) and api_episodes.c (episodes).
+ *
+ * A request is handled in one place whatever brought it: the libmicrohttpd callbacks turn a
+ * connection's request into a struct http_head and a body, and http_handle takes the same
+ * from memory (the fuzzer and tests) — routing, checks, parsing and handlers are the same code.
  */
 #ifndef TG_HTTP_H
 #define TG_HTTP_H
@@ -66,6 +70,27 @@ struct server {
     struct origin_policy *origin; /* accepted Host and Origin values (origin.h) */
 };
 
+/* One request header or query parameter. Strings are borrowed; a query parameter given
+ * without '=' has a NULL value. */
+struct http_kv {
+    const char *key;
+    const char *value;
+};
+
+/* A request as it arrives, before its body: all that routing and the header checks read.
+ * Borrowed by the request; every string must outlive it. */
+struct http_head {
+    const char *method;
+    const char *path; /* decoded, without the query string */
+    const struct http_kv *headers;
+    size_t nheaders;
+    const struct http_kv *query; /* decoded query parameters, in order */
+    size_t nquery;
+    const char *peer;  /* the client's address as text, or NULL when unknown */
+    const char *local; /* the address the connection arrived on, as text; NULL or "" when
+                          unknown (needed by the Host check only with --host 0.0.0.0) */
+};
+
 #define HTTP_MAX_PARAMS    2
 #define HTTP_DEFERRED      1   /* a handler's return value: the reply comes later */
 #define HTTP_CLIENT_CLOSED 499 /* the status of a reply nobody reads: the client went away */
@@ -88,9 +113,16 @@ typedef int (*http_handler_fn)(struct http_req *rq, struct http_reply *rp);
 
 struct http_req {
     struct server *srv;
-    struct MHD_Connection *conn;
+    struct MHD_Connection *conn; /* NULL for a request from memory (http_handle) */
     const struct route *route;
-    const char *method;                /* borrowed from libmicrohttpd */
+    const char *method;            /* borrowed (libmicrohttpd's, or http_handle's caller's) */
+    const struct http_kv *headers; /* borrowed, nheaders of them */
+    size_t nheaders;
+    const struct http_kv *query; /* borrowed, nquery of them */
+    size_t nquery;
+    struct http_kv *kv;                /* own copy of libmicrohttpd's headers and query, or NULL */
+    char peer[48];                     /* the client's address; "?" when unknown */
+    char local[48];                    /* the address the connection arrived on; "" when unknown */
     char path[TG_LOG_PATH_MAX];        /* for logs; truncated */
     char params[HTTP_MAX_PARAMS][128]; /* {name} segments of the route, in order */
     struct dbuf body;                  /* the upload, at most max_body bytes; body.err when
@@ -106,7 +138,7 @@ struct http_req {
     struct tg_cancel cancel; /* fired when the client goes away while the request is deferred;
                                 deferred work gets &cancel and stops (TG_ECANCELED) */
     const char *cors_origin; /* the accepted Origin the reply names for the browser (borrowed
-                                from libmicrohttpd), or NULL */
+                                from the request's head), or NULL */
 };
 
 struct http_reply {
@@ -143,8 +175,12 @@ char *http_log_escape(const char *in, char *out, size_t n);
  */
 int http_keys_load(struct server *s, struct tg_error *err);
 
-/* http_query — value of query parameter `key` (borrowed) or NULL. */
+/* http_query — value of the first query parameter named exactly `key` (borrowed), or NULL
+ * when there is none or it has no value. */
 const char *http_query(struct http_req *rq, const char *key);
+
+/* http_header — value of the first header named `name` (case-insensitive; borrowed) or NULL. */
+const char *http_header(const struct http_req *rq, const char *name);
 
 /* http_error — fill *rp with API.md's error body. Returns 0 (so handlers can
  * `return http_error(...)`). */
@@ -158,6 +194,33 @@ int http_error_tg(struct http_reply *rp, unsigned status, const struct tg_error 
 int http_json(struct http_reply *rp, unsigned status, json_t *body);
 
 /*
+ * http_reply_render — the bytes of a reply as they are sent: *text (new, malloc; NUL-terminated,
+ * NULL for an empty body), *len and *ctype (static; NULL for an empty body). A JSON body is
+ * dumped compactly with non-ASCII escaped; a body that cannot be dumped (out of memory) becomes
+ * 500 internal, so rp->status may change. Consumes rp's body and text. Returns 0, or TG_ENOMEM
+ * when not even the error fits (then *text is NULL and the caller closes the connection).
+ */
+int http_reply_render(struct http_reply *rp, char **text, size_t *len, const char **ctype);
+
+/* http_reply_clear — free what *rp holds and zero it. */
+void http_reply_clear(struct http_reply *rp);
+
+/*
+ * http_handle — handle one whole request from memory: head h (borrowed) and body[0..n)
+ * (borrowed; n == 0: none), through exactly what a request from a socket goes through —
+ * routing, framing, Host and Origin checks, authentication, body limit, JSON parsing, the
+ * handler —
+ * into *rp (zeroed first; free with http_reply_clear), and counted in the metrics and access
+ * log like any other. The body is taken as sent: give h the Content-Length or
+ * Transfer-Encoding a client would. There is no connection to suspend, so work that would wait
+ * for the run queue (run_code) is refused as a full queue refuses it: 503 overloaded.
+ * Returns 0, or TG_ENOMEM when the request could not even be set up. Thread-safe (as the
+ * handlers are); s must be started.
+ */
+int http_handle(struct server *s, const struct http_head *h, const void *body, size_t n,
+                struct http_reply *rp);
+
+/*
  * http_defer — run work(arg) on the server's run queue, then call finish(rq, rp) on an HTTP
  * thread to produce the reply. The connection is suspended meanwhile, so no HTTP worker
  * waits, and its socket is watched: when the client goes away, rq->cancel fires, a job still
@@ -165,8 +228,9 @@ int http_json(struct http_reply *rp, unsigned status, json_t *body);
  * pass &rq->cancel to what it runs, and must return promptly once it has fired: for a
  * queued job it is called on the watch thread). finish then sees the job's TG_ECANCELED and
  * should answer HTTP_CLIENT_CLOSED. Returns HTTP_DEFERRED, or fills *rp and returns 0 with
- * `arg` still the caller's: 503 overloaded (+ Retry-After) when the queue is full,
- * HTTP_CLIENT_CLOSED when the client is already gone. On success the request owns arg until
+ * `arg` still the caller's: 503 overloaded (+ Retry-After) when the queue is full or the
+ * request has no connection to suspend (http_handle), HTTP_CLIENT_CLOSED when the client is
+ * already gone. On success the request owns arg until
  * finish runs (finish must free it).
  */
 int http_defer(struct http_req *rq, struct http_reply *rp, runq_job_fn work, void *arg,

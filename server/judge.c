@@ -113,8 +113,13 @@ int judge_query_has_terms(const char *query, char *const *terms, size_t n) {
         size_t pos = 0, start, len, tl = strlen(terms[k]);
         int found = 0;
 
-        while (!found && next_token(query, &pos, &start, &len))
+        /* a token longer than a search term is the index's term: its first SEARCH_TERM_MAX - 1
+         * bytes (search_tokenize) */
+        while (!found && next_token(query, &pos, &start, &len)) {
+            if (len > SEARCH_TERM_MAX - 1)
+                len = SEARCH_TERM_MAX - 1;
             found = len == tl && strncasecmp(query + start, terms[k], tl) == 0;
+        }
         if (!found)
             return 0;
     }

@@ -169,8 +169,9 @@ int judge_answer_correct(const struct task_answer *a, const char *answer);
 int judge_call_key(const char *tool, const json_t *args, const json_t *result, char **out);
 
 /*
- * judge_query_has_terms — 1 if the token set of query (lowercase ASCII alnum runs, exactly
- * like the search tool's tokeniser) contains every one of terms[0..n). Pure.
+ * judge_query_has_terms — 1 if the token set of query (lowercase ASCII alnum runs cut to
+ * SEARCH_TERM_MAX - 1 bytes, exactly like the search tool's tokeniser) contains every one of
+ * terms[0..n). Pure.
  */
 int judge_query_has_terms(const char *query, char *const *terms, size_t n);
 

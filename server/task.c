@@ -14,6 +14,7 @@
 #include "base/dbuf.h"
 #include "base/hash.h"
 #include "base/json_util.h"
+#include "tools/search.h"
 
 /* ---- names ------------------------------------------------------------------------------ */
 
@@ -262,11 +263,12 @@ static int parse_match(const json_t *m, struct task_step *st, const char *where,
             return TG_ENOMEM;
         json_array_foreach(v, i, t) {
             if (!json_is_string(t) || !is_token(json_string_value(t)) ||
-                json_string_length(t) > TG_TASK_ID_MAX) {
+                json_string_length(t) > SEARCH_TERM_MAX - 1) {
+                /* a longer term could never be seen: the index keeps a token's first bytes */
                 tg_error_set(err, "invalid_task",
-                             "%smatch.query_terms[%zu]: must be a "
-                             "lowercase alphanumeric token",
-                             where, i);
+                             "%smatch.query_terms[%zu]: must be a lowercase alphanumeric token "
+                             "of at most %d bytes",
+                             where, i, SEARCH_TERM_MAX - 1);
                 return TG_EINVAL;
             }
             st->query_terms[i] = dup_str(json_string_value(t));

@@ -536,6 +536,9 @@ TG_TEST(http_e2e, mcp_errors_are_jsonrpc) {
          "\"calculator\",\"arguments\":{\"expression\":5}}}",
          -32602},
         {"{\"jsonrpc\":\"2.0\",\"id\":1,", -32700},
+        /* found by fuzzing (tests/fuzz/regress/mcp/): the parser's message quotes bytes that
+         * are not UTF-8, which once left the 400 without a body */
+        {"{\"\\t\\\xf4\x88\x88\x88n\\", -32700},
     };
 
     for (size_t i = 0; i < TG_ARRAY_LEN(cases); i++) {
@@ -544,7 +547,8 @@ TG_TEST(http_e2e, mcp_errors_are_jsonrpc) {
 
         CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_object_get(j, "error"), "code")),
                         cases[i].code);
-        CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(j, "jsonrpc")), "2.0");
+        CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(j, "jsonrpc")) ?: "", "2.0");
+        CU_ASSERT_EQUAL(r.status, cases[i].code == -32700 ? 400 : 200);
         json_decref(j);
         http_resp_free(&r);
     }

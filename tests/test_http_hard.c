@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "base/limits.h"
+#include "base/metrics.h"
 #include "server/episode.h"
 #include "server/http.h"
 #include "server/server.h"
@@ -740,5 +741,112 @@ TG_TEST(http_hard, names_cut_inside_a_character_keep_the_error_shape) {
     j = raw_body(resp);
     CU_ASSERT_STRING_EQUAL(err_code(j), "not_found");
     json_decref(j);
+    test_server_stop(s);
+}
+
+/* ---- requests from memory ------------------------------------------------------------------ */
+
+/* http_handle on a request with the given headers and body; returns the status and *text
+ * (new, the rendered body, or NULL). */
+static unsigned handle(struct server *s, const char *method, const char *path,
+                       const struct http_kv *h, size_t nh, const struct http_kv *q, size_t nq,
+                       const char *body, char **text, struct http_reply *out) {
+    struct http_head head = {method, path, h, nh, q, nq, "127.0.0.9", "127.0.0.1"};
+    struct http_reply rp;
+    size_t len;
+    const char *ctype;
+    unsigned status;
+
+    *text = NULL;
+    if (http_handle(s, &head, body, body ? strlen(body) : 0, &rp) != 0)
+        return 0;
+    if (out) { /* the caller wants the headers' worth of the reply */
+        out->close = rp.close;
+        out->retry_after = rp.retry_after;
+        snprintf(out->allow, sizeof(out->allow), "%s", rp.allow);
+    }
+    CU_ASSERT_EQUAL(http_reply_render(&rp, text, &len, &ctype), 0);
+    status = rp.status;
+    http_reply_clear(&rp);
+    return status;
+}
+
+/* http_handle is the whole request path of a socket's request (the fuzz targets drive it):
+ * the same routing, checks, auth, handlers and metrics, the same bytes in the reply. */
+TG_TEST(http_hard, requests_from_memory_take_the_sockets_path) {
+    static const char calc[] = "{\"arguments\":{\"expression\":\"6*7\"}}";
+    static const char code[] = "{\"arguments\":{\"code\":\"print(1)\"}}";
+    const struct http_kv host[] = {{"Host", "127.0.0.1"}};
+    const struct http_kv json_body[] = {{"Host", "localhost"},
+                                        {"content-type", "application/json"},
+                                        {"Content-Length", "34"},
+                                        {"Authorization", "bearer k1"}};
+    const struct http_kv two_lengths[] = {{"Host", "127.0.0.1"},
+                                          {"Content-Type", "application/json"},
+                                          {"Content-Length", "2"},
+                                          {"Content-Length", "3"},
+                                          {"Authorization", "Bearer k1"}};
+    const struct http_kv key[] = {{"host", "127.0.0.1"}, {"AUTHORIZATION", "Bearer k1"}};
+    const struct http_kv rebound[] = {{"Host", "evil.example"}, {"Authorization", "Bearer k1"}};
+    const struct http_kv q_ok[] = {{"split", "test"}, {"limit", "1"}};
+    const struct http_kv q_case[] = {{"split", "test"}, {"Limit", "1"}};
+    struct server_config c;
+    struct http_reply extra;
+    struct http_resp r;
+    struct server *s;
+    char url[256], *text;
+    double before;
+    json_t *j;
+
+    config(&c);
+    c.api_key = "k1";
+    s = test_server_start(&c);
+    CU_ASSERT_FATAL(s != NULL);
+    before = metrics_get("toolgym_http_requests_total", "route=\"/healthz\",status=\"200\"");
+    /* a public route without a key, counted like any request */
+    CU_ASSERT_EQUAL(handle(s, "GET", "/healthz", host, 1, NULL, 0, NULL, &text, NULL), 200);
+    CU_ASSERT(text && strstr(text, "\"status\":\"ok\"") != NULL);
+    free(text);
+    CU_ASSERT_EQUAL(
+        metrics_get("toolgym_http_requests_total", "route=\"/healthz\",status=\"200\"") - before,
+        1);
+    /* auth: the header's name in any case, the scheme in any case */
+    CU_ASSERT_EQUAL(handle(s, "GET", "/v1/tools", host, 1, NULL, 0, NULL, &text, NULL), 401);
+    free(text);
+    CU_ASSERT_EQUAL(handle(s, "GET", "/v1/tools", key, 2, NULL, 0, NULL, &text, NULL), 200);
+    free(text);
+    /* the Host check (DNS rebinding) applies as well: a foreign name is 403, key or not */
+    CU_ASSERT_EQUAL(handle(s, "GET", "/v1/tools", rebound, 2, NULL, 0, NULL, &text, NULL), 403);
+    free(text);
+    /* a tool call: the very bytes a socket's client reads */
+    CU_ASSERT_EQUAL(
+        handle(s, "POST", "/v1/tools/calculator", json_body, 4, NULL, 0, calc, &text, NULL), 200);
+    snprintf(url, sizeof(url), "%s/v1/tools/calculator", test_server_url(s));
+    CU_ASSERT_EQUAL_FATAL(
+        test_http("POST", url, calc, strlen(calc), NULL, "Authorization: Bearer k1", &r), 0);
+    CU_ASSERT_STRING_EQUAL(r.body, text ? text : "");
+    http_resp_free(&r);
+    free(text);
+    /* framing: two lengths are 400 and the connection is to close */
+    CU_ASSERT_EQUAL(
+        handle(s, "POST", "/v1/tools/calculator", two_lengths, 5, NULL, 0, "{}x", &text, &extra),
+        400);
+    CU_ASSERT_EQUAL(extra.close, 1);
+    free(text);
+    /* query parameters are matched exactly: "Limit" is not "limit" */
+    CU_ASSERT_EQUAL(handle(s, "GET", "/v1/tasks", key, 2, q_ok, 2, NULL, &text, NULL), 200);
+    j = text ? json_loads(text, 0, NULL) : NULL;
+    CU_ASSERT_EQUAL(json_array_size(json_object_get(j, "tasks")), 1);
+    json_decref(j);
+    free(text);
+    CU_ASSERT_EQUAL(handle(s, "GET", "/v1/tasks", key, 2, q_case, 2, NULL, &text, NULL), 400);
+    CU_ASSERT(text && strstr(text, "Unknown query parameter \\\"Limit\\\"") != NULL);
+    free(text);
+    /* no connection to suspend: a run_code call is refused as by a full queue */
+    CU_ASSERT_EQUAL(
+        handle(s, "POST", "/v1/tools/run_code", json_body, 4, NULL, 0, code, &text, &extra), 503);
+    CU_ASSERT(text && strstr(text, "\"overloaded\"") != NULL);
+    CU_ASSERT_EQUAL(extra.retry_after, TG_RUN_RETRY_AFTER_SEC);
+    free(text);
     test_server_stop(s);
 }

@@ -3,9 +3,11 @@
  * checking, normalised keys, state copy and replay determinism.
  */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "server/judge.h"
+#include "tools/search.h"
 #include "tg_test.h"
 
 /* lookup_arith: search Varnholt (d00001, shows 48211), then calculator = 96422. */
@@ -567,4 +569,26 @@ TG_TEST(judge, label_names_round_trip) {
 
         CU_ASSERT_EQUAL(judge_label_parse("great", &m), TG_EINVAL);
     }
+}
+
+/* Found by fuzzing (tests/fuzz/regress/search/): the search index cuts a token to its first
+ * SEARCH_TERM_MAX - 1 bytes, so the judge must see a long token the same way, or it would say
+ * that a query lacks a term the search tool saw in it. */
+TG_TEST(judge, long_tokens_are_cut_like_the_search_index) {
+    char full[81], q[128], toks[4][SEARCH_TERM_MAX];
+    char *cut = toks[0], *whole = full;
+
+    memset(full, 'x', 80);
+    full[80] = '\0';
+    snprintf(q, sizeof(q), "%s radius", full);
+    CU_ASSERT_EQUAL_FATAL(search_tokenize(q, toks, 4), 2);
+    CU_ASSERT_EQUAL(strlen(toks[0]), SEARCH_TERM_MAX - 1);
+    CU_ASSERT_EQUAL(judge_query_has_terms(q, &cut, 1), 1);
+    CU_ASSERT_EQUAL(judge_query_has_terms(q, &whole, 1), 0);
+    /* case-folded like the index, and a token of exactly the cut length is still whole */
+    memset(full, 'X', SEARCH_TERM_MAX - 1);
+    full[SEARCH_TERM_MAX - 1] = '\0';
+    CU_ASSERT_EQUAL(judge_query_has_terms(full, &cut, 1), 1);
+    full[SEARCH_TERM_MAX - 2] = '\0';
+    CU_ASSERT_EQUAL(judge_query_has_terms(full, &cut, 1), 0);
 }

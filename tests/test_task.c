@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "server/task.h"
+#include "tools/search.h"
 #include "tg_test.h"
 
 /* ---- loader and validator --------------------------------------------------------------- */
@@ -240,5 +241,36 @@ TG_TEST(task, family_names_round_trip) {
         enum task_family g;
 
         CU_ASSERT_EQUAL(task_family_parse("poetry", &g), TG_EINVAL);
+    }
+}
+
+/* A query term the search index could never show (longer than its SEARCH_TERM_MAX - 1 byte
+ * terms) would make its plan step unsatisfiable: it is refused, and one of the longest
+ * distinguishable length is accepted. */
+TG_TEST(task, query_terms_longer_than_an_index_term_are_refused) {
+    char term[SEARCH_TERM_MAX + 1], js[512];
+    struct task t;
+    struct tg_error err;
+
+    for (int len = SEARCH_TERM_MAX - 1; len <= SEARCH_TERM_MAX; len++) {
+        json_t *j;
+
+        memset(term, 'q', (size_t)len);
+        term[len] = '\0';
+        snprintf(js, sizeof(js),
+                 "{\"id\":\"a\",\"split\":\"s\",\"family\":\"lookup\",\"prompt\":\"p\",\"answer\":"
+                 "{\"type\":\"int\",\"value\":1},\"plan\":[{\"tool\":\"search\",\"match\":"
+                 "{\"query_terms\":[\"%s\"]}}]}",
+                 term);
+        j = json_loads(js, 0, NULL);
+        CU_ASSERT_FATAL(j != NULL);
+        if (len < SEARCH_TERM_MAX) {
+            CU_ASSERT_EQUAL(task_from_json(j, &t, &err), 0);
+            task_clear(&t);
+        } else {
+            CU_ASSERT_EQUAL(task_from_json(j, &t, &err), TG_EINVAL);
+            CU_ASSERT(strstr(err.message, "query_terms[0]") != NULL);
+        }
+        json_decref(j);
     }
 }
