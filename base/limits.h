@@ -9,22 +9,27 @@
 #define TG_LIMITS_H
 
 /* HTTP layer */
-#define TG_MAX_BODY_DEFAULT   (1024 * 1024) /* request body bytes (--max-body) */
-#define TG_MAX_JSON_DEPTH     32            /* nesting of arrays/objects in a request body */
-#define TG_MAX_URL_LEN        2048          /* request path + query bytes */
-#define TG_MAX_CONNECTIONS    1024          /* concurrent client connections */
-#define TG_CONNS_PER_IP       256           /* ... from one address (--max-conns-per-ip) */
-#define TG_CONN_TIMEOUT_SEC   30    /* idle connection; and a kept-alive one's wait for a request */
-#define TG_HEADER_TIMEOUT_SEC 10    /* request line and headers (--header-timeout) */
-#define TG_CONN_TIMEOUT_MAX   3600  /* the largest --header-timeout */
-#define TG_SHUTDOWN_GRACE_MS  10000 /* wait for in-flight requests on SIGTERM */
-#define TG_API_KEY_MAX        256   /* bytes of a bearer key */
-#define TG_API_KEYS_MAX       64    /* keys in --api-key-file (plus --api-key) */
-#define TG_API_KEY_LINE_MAX   4096  /* bytes of one line of --api-key-file */
-#define TG_LOG_PATH_MAX       256   /* bytes of the path an access-log line shows */
-#define TG_METRICS_TEXT_MAX   (16UL << 20) /* bytes of the GET /metrics text */
-#define TG_HOST_NAME_MAX      255 /* bytes of a host name in Host, Origin, --allowed-hosts */
-#define TG_ALLOWED_MAX        64  /* entries of --allowed-hosts, and of --allowed-origins */
+#define TG_MAX_BODY_DEFAULT     (1024 * 1024) /* request body bytes (--max-body) */
+#define TG_MAX_JSON_DEPTH       32            /* nesting of arrays/objects in a request body */
+#define TG_MAX_URL_LEN          2048          /* request path + query bytes */
+#define TG_MAX_CONNECTIONS      1024          /* concurrent client connections */
+#define TG_CONNS_PER_IP         256           /* ... from one address (--max-conns-per-ip) */
+#define TG_CONN_TIMEOUT_SEC     30 /* idle connection; and a kept-alive one's wait for a request */
+#define TG_HEADER_TIMEOUT_SEC   10 /* request line and headers (--header-timeout) */
+#define TG_CONN_TIMEOUT_MAX     3600         /* the largest --header-timeout */
+#define TG_SHUTDOWN_GRACE_MS    10000        /* wait for in-flight requests on SIGTERM */
+#define TG_API_KEY_MAX          256          /* bytes of a bearer key */
+#define TG_API_KEYS_MAX         64           /* keys in --api-key-file (plus --api-key) */
+#define TG_API_KEY_LINE_MAX     4096         /* bytes of one line of --api-key-file */
+#define TG_LOG_PATH_MAX         256          /* bytes of the path an access-log line shows */
+#define TG_METRICS_TEXT_MAX     (16UL << 20) /* bytes of the GET /metrics text */
+#define TG_HOST_NAME_MAX        255  /* bytes of a host name in Host, Origin, --allowed-hosts */
+#define TG_ALLOWED_MAX          64   /* entries of --allowed-hosts, and of --allowed-origins */
+#define TG_LOG_LINE_MAX         256  /* bytes of one per-request log line */
+#define TG_REQ_LOG_LINES        8    /* log lines one request keeps (MCP log notifications) */
+#define TG_MCP_SESSIONS_MAX     4096 /* live MCP sessions; past it the least recently used goes */
+#define TG_MCP_SESSION_IDLE_SEC 3600 /* an MCP session unused this long is gone */
+#define TG_MCP_SSE_REPLY_MAX    (16UL << 20) /* bytes of an MCP reply sent as SSE (else JSON) */
 
 /* calculator */
 #define TG_CALC_MAX_LEN   1024 /* expression bytes */

@@ -14,6 +14,7 @@ int api_metrics(struct http_req *rq, struct http_reply *rp);
 int api_tools_list(struct http_req *rq, struct http_reply *rp);
 int api_tool_call(struct http_req *rq, struct http_reply *rp);
 int api_mcp(struct http_req *rq, struct http_reply *rp);
+int api_mcp_delete(struct http_req *rq, struct http_reply *rp);
 
 /*
  * api_invoke_tool — tools_call_cancel plus metrics (calls by tool and outcome, latency). Same

@@ -59,6 +59,7 @@ static const struct route routes[] = {
     {"/v1/tools", "GET", api_tools_list, 0, 0},
     {"/v1/tools/{name}", "POST", api_tool_call, 0, 0},
     {"/mcp", "POST", api_mcp, 0, 1},
+    {"/mcp", "DELETE", api_mcp_delete, 0, 1},
     {"/v1/tasks", "GET", api_tasks_list, 0, 0},
     {"/v1/episodes", "POST", api_episode_create, 0, 0},
     {"/v1/episodes/{id}/step", "POST", api_episode_step, 0, 0},
@@ -232,6 +233,77 @@ char *http_log_escape(const char *in, char *out, size_t n) {
     }
     out[o] = '\0';
     return out;
+}
+
+void http_reply_header(struct http_reply *rp, const char *name, const char *value) {
+    if (rp->nheaders >= (int)TG_ARRAY_LEN(rp->headers))
+        return;
+    rp->headers[rp->nheaders].name = name;
+    snprintf(rp->headers[rp->nheaders].value, sizeof(rp->headers[0].value), "%s", value);
+    rp->nheaders++;
+}
+
+/* ---- per-request log lines ------------------------------------------------------------- */
+
+static const char *const level_names[HTTP_LOG_LEVELS] = {
+    "debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"};
+
+const char *http_log_level_name(int level) {
+    return level >= 0 && level < HTTP_LOG_LEVELS ? level_names[level] : "?";
+}
+
+int http_log_level_parse(const char *name) {
+    for (int i = 0; name && i < HTTP_LOG_LEVELS; i++)
+        if (strcmp(name, level_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* in into out (n bytes) with bytes outside printable ASCII, and the backslash, as \xHH; unlike
+ * http_log_escape, spaces stay (a sentence). */
+static void text_escape(const char *in, char *out, size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+
+    for (; *in; in++) {
+        unsigned char c = (unsigned char)*in;
+
+        if (c >= 0x20 && c < 0x7f && c != '\\') {
+            if (o + 1 >= n)
+                break;
+            out[o++] = (char)c;
+        } else {
+            if (o + 4 >= n)
+                break;
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        }
+    }
+    out[o] = '\0';
+}
+
+void http_log(struct http_req *rq, int level, const char *fmt, ...) {
+    char text[TG_LOG_LINE_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    if (rq->nlog < TG_REQ_LOG_LINES) {
+        rq->log[rq->nlog].level = level;
+        memcpy(rq->log[rq->nlog].text, text, sizeof(text));
+        rq->nlog++;
+    }
+    if (!rq->srv->cfg.quiet && level >= rq->srv->log_level) {
+        char method[4 * 16 + 1], path[4 * TG_LOG_PATH_MAX + 1], esc[4 * TG_LOG_LINE_MAX + 1];
+
+        text_escape(text, esc, sizeof(esc));
+        fprintf(stderr, "toolgym: %s: %s %s: %s\n", http_log_level_name(level),
+                http_log_escape(rq->method, method, sizeof(method)),
+                http_log_escape(rq->path, path, sizeof(path)), esc);
+    }
 }
 
 /* ---- content types --------------------------------------------------------------------- */
@@ -486,6 +558,7 @@ static int check_origin(struct http_req *rq, const struct framing *f, struct htt
     }
     snprintf(labels, sizeof(labels), "reason=\"%s\"", origin_refusal_name(r));
     metrics_inc("toolgym_http_forbidden_total", labels, 1);
+    http_log(rq, HTTP_LOG_WARNING, "refused: %s", err.message);
     if (path_jsonrpc(rq->path)) {
         jsonu_utf8_scrub(err.message);
         json_decref(rp->body);
@@ -739,8 +812,9 @@ static void defer_gone(void *p) {
 }
 
 /* 503 overloaded: the run queue cannot take the job. */
-static int refuse_overloaded(struct http_reply *rp) {
+static int refuse_overloaded(struct http_req *rq, struct http_reply *rp) {
     metrics_inc("toolgym_run_queue_rejected_total", "", 1);
+    http_log(rq, HTTP_LOG_WARNING, "The code runner's queue is full: answered 503 overloaded.");
     rp->retry_after = TG_RUN_RETRY_AFTER_SEC;
     return http_error(rp, 503, "overloaded", "The code runner's queue is full; retry after %d s.",
                       TG_RUN_RETRY_AFTER_SEC);
@@ -753,7 +827,7 @@ int http_defer(struct http_req *rq, struct http_reply *rp, runq_job_fn work, voi
     int rc;
 
     if (!rq->conn) /* a request from memory (http_handle): no connection to suspend */
-        return refuse_overloaded(rp);
+        return refuse_overloaded(rq, rp);
     d = calloc(1, sizeof(*d));
     if (!d)
         return http_error(rp, 500, "internal", "Out of memory queuing the call.");
@@ -787,7 +861,7 @@ int http_defer(struct http_req *rq, struct http_reply *rp, runq_job_fn work, voi
         if (rc == TG_ECANCELED) /* gone before its job was queued */
             return http_error(rp, HTTP_CLIENT_CLOSED, "client_closed",
                               "The client went away; the call was not run.");
-        return refuse_overloaded(rp);
+        return refuse_overloaded(rq, rp);
     }
     return HTTP_DEFERRED;
 }
@@ -1018,6 +1092,8 @@ static enum MHD_Result send_reply(struct http_req *rq, struct http_reply *rp) {
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     if (rp->allow[0])
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rp->allow);
+    for (int i = 0; i < rp->nheaders; i++)
+        MHD_add_response_header(resp, rp->headers[i].name, rp->headers[i].value);
     if (rp->close)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     if (rq->srv->cfg.node) /* which server answered, behind a balancer */
@@ -1243,6 +1319,12 @@ int http_start(struct server *s, struct tg_error *err) {
 
     if (threads < 1)
         threads = 1;
+    s->log_level = http_log_level_parse(s->cfg.log_level ? s->cfg.log_level : "warning");
+    if (s->log_level < 0) {
+        tg_error_set(err, "config", "--log-level %.32s is not a level (debug ... emergency).",
+                     s->cfg.log_level);
+        return TG_EINVAL;
+    }
     s->origin = malloc(sizeof(*s->origin));
     if (!s->origin) {
         tg_error_set(err, "internal", "Out of memory.");

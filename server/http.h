@@ -34,6 +34,7 @@ struct trajlog;
 struct reward_config;
 struct http_watch;
 struct origin_policy;
+struct mcp_sessions;
 struct status_recent;
 
 /* A bearer key, padded with zeros so that every comparison reads TG_API_KEY_MAX bytes. */
@@ -68,6 +69,8 @@ struct server {
     size_t nkeys;
     struct http_watch *watch;     /* connection deadlines (header timeout) */
     struct origin_policy *origin; /* accepted Host and Origin values (origin.h) */
+    struct mcp_sessions *mcp;     /* MCP sessions (mcp_session.h) */
+    int log_level;                /* per-request lines at or above this go to stderr */
 };
 
 /* One request header or query parameter. Strings are borrowed; a query parameter given
@@ -105,6 +108,26 @@ struct http_head {
 /* The JSON-RPC error code of a request refused for its Host or Origin (403 on /mcp). */
 #define HTTP_JSONRPC_FORBIDDEN (-32000)
 
+/* Severity of a per-request log line: the levels of RFC 5424, as MCP names them, least
+ * severe first (http_log_level_name). */
+enum http_log_level {
+    HTTP_LOG_DEBUG,
+    HTTP_LOG_INFO,
+    HTTP_LOG_NOTICE,
+    HTTP_LOG_WARNING,
+    HTTP_LOG_ERROR,
+    HTTP_LOG_CRITICAL,
+    HTTP_LOG_ALERT,
+    HTTP_LOG_EMERGENCY,
+    HTTP_LOG_LEVELS
+};
+
+/* One line a request logged (http_log). */
+struct http_log_line {
+    int level;
+    char text[TG_LOG_LINE_MAX];
+};
+
 struct http_req;
 struct http_reply;
 
@@ -139,6 +162,8 @@ struct http_req {
                                 deferred work gets &cancel and stops (TG_ECANCELED) */
     const char *cors_origin; /* the accepted Origin the reply names for the browser (borrowed
                                 from the request's head), or NULL */
+    struct http_log_line log[TG_REQ_LOG_LINES]; /* what the request logged, in order */
+    int nlog;
 };
 
 struct http_reply {
@@ -152,7 +177,32 @@ struct http_reply {
     int preflight;            /* a CORS preflight: with an accepted Origin, send the methods
                                  and headers a page may use */
     char preflight_methods[64];
+    struct {
+        const char *name; /* static */
+        char value[80];
+    } headers[2]; /* more response headers (http_reply_header) */
+    int nheaders;
 };
+
+/* http_reply_header — add header name (static string) with value (copied, cut to 79 bytes) to
+ * the reply; past two headers it is dropped. */
+void http_reply_header(struct http_reply *rp, const char *name, const char *value);
+
+/*
+ * http_log — one line (printf-style; cut to TG_LOG_LINE_MAX - 1 bytes) about the request at
+ * `level`. It goes to stderr at once (unless --quiet, and when at or above --log-level, with
+ * the method and path; bytes outside printable ASCII escaped as \xHH) and is kept with the
+ * request (its first TG_REQ_LOG_LINES lines), where MCP finds the lines it sends a session as
+ * log notifications. Call it on the request's own thread (handler or finish).
+ */
+void http_log(struct http_req *rq, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* http_log_level_name — "debug" ... "emergency"; "?" out of range. Pure. */
+const char *http_log_level_name(int level);
+
+/* http_log_level_parse — the level named name (borrowed), or -1. Pure. */
+int http_log_level_parse(const char *name);
 
 /* http_client_id — the client a request counts against for quotas, into buf (n bytes):
  * "key:<i>" for the i-th configured API key, or "addr:<address>" when keys are off. */

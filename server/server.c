@@ -17,6 +17,7 @@
 #include "server/connwatch.h"
 #include "server/episode.h"
 #include "server/http.h"
+#include "server/mcp_session.h"
 #include "base/limits.h"
 #include "server/report.h"
 #include "server/reward.h"
@@ -268,7 +269,8 @@ int server_start(const struct server_config *c, struct server **out, struct tg_e
         workers = 1;
     s->runq = runq_new(workers, c->run_queue);
     s->connwatch = connwatch_new();
-    if (!s->runq || !s->connwatch) {
+    s->mcp = mcp_sessions_new(TG_MCP_SESSIONS_MAX, TG_MCP_SESSION_IDLE_SEC);
+    if (!s->runq || !s->connwatch || !s->mcp) {
         tg_error_set(err, "internal", "Cannot start the run queue.");
         rc = TG_ENOMEM;
         goto fail;
@@ -282,6 +284,7 @@ fail:
     http_stop(s);
     runq_free(s->runq);
     connwatch_free(s->connwatch);
+    mcp_sessions_free(s->mcp);
     episodes_stop(s);
     if (s->tools_ref)
         tools_release();
@@ -299,6 +302,7 @@ void server_stop(struct server *s) {
     http_stop(s);
     runq_free(s->runq);
     connwatch_free(s->connwatch);
+    mcp_sessions_free(s->mcp);
     episodes_stop(s);
     if (s->tools_ref)
         tools_release();

@@ -25,6 +25,8 @@ struct server_config {
     int header_timeout_sec;      /* request line and headers must arrive within this */
     const char *allowed_hosts;   /* more accepted Host names, comma-separated, or "*" (origin.h) */
     const char *allowed_origins; /* more accepted Origins, comma-separated, or "*" (origin.h) */
+    const char *log_level;       /* per-request lines to stderr from this level ("debug" ...
+                                    "emergency"); NULL: "warning" */
     const char *corpus;          /* search corpus JSONL; NULL: the data dir's */
     int unsafe_sandbox;          /* allow run_code without namespaces/seccomp */
     int run_workers;             /* concurrent code runs; 0: cores */
