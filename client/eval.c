@@ -370,6 +370,8 @@ static int play(struct client *c, const struct eval_options *o, struct eval_agen
     req = json_pack("{s:s, s:s}", "task_id", task_id, "tag", tag);
     if (req && o->max_steps > 0)
         json_object_set_new(req, "max_steps", json_integer(o->max_steps));
+    if (req && o->feedback)
+        json_object_set_new(req, "feedback", json_string("judge"));
     rc = req ? client_expect(c, "POST", "/v1/episodes", req, 201, &created, err) : TG_ENOMEM;
     json_decref(req);
     if (rc)

@@ -60,7 +60,10 @@ struct eval_options {
     long episodes;          /* 0: one per task of the split */
     int max_steps;          /* 0: the server's default */
     uint64_t seed;
-    int quiet; /* no progress on stderr */
+    int quiet;    /* no progress on stderr */
+    int feedback; /* create the episodes with feedback "judge": the replies and the final GET
+                     carry the judge's labels (for tests and log checks; an agent under
+                     evaluation must not see them, so toolgym eval never sets it) */
 };
 
 /* eval_agent_fn — make agent kind `name` for options o (borrowed). 0 or a tg_err with *err. */

@@ -262,7 +262,8 @@ static int start_episode(struct run *ru, struct slot *s, int e, struct tg_error 
         b = json_pack("{s:i}", "at", ep->fork_at);
     } else {
         snprintf(s->url, sizeof(s->url), "%s/v1/episodes", ru->r->urls[ep->server]);
-        b = json_object();
+        /* a trainer's episode: replies carry the judge's labels, rewards and correctness */
+        b = json_pack("{s:s}", "feedback", "judge");
         if (b && ep->task_id[0])
             json_object_set_new(b, "task_id", json_string(ep->task_id));
         else if (b) {

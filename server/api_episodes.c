@@ -86,10 +86,11 @@ static int not_found_episode(struct http_req *rq, struct http_reply *rp, const c
 
 /* The body of a create or fork reply. */
 static json_t *created_json(struct episode *ep) {
-    json_t *j =
-        json_pack("{s:s, s:{s:s, s:s}, s:o*, s:i, s:I, s:b}", "episode_id", ep->id, "task", "id",
-                  ep->task->id, "prompt", ep->task->prompt, "tools", tools_openai_list(),
-                  "max_steps", ep->max_steps, "step", (json_int_t)ep->nsteps, "done", 0);
+    json_t *j = json_pack("{s:s, s:{s:s, s:s}, s:s, s:o*, s:i, s:I, s:b, s:s}", "episode_id",
+                          ep->id, "task", "id", ep->task->id, "prompt", ep->task->prompt,
+                          "instructions", judge_answer_format, "tools", tools_openai_list(),
+                          "max_steps", ep->max_steps, "step", (json_int_t)ep->nsteps, "done", 0,
+                          "feedback", ep->feedback ? "judge" : "none");
 
     return j;
 }
@@ -110,12 +111,13 @@ static int store_refused(struct http_reply *rp, int rc, const char *what) {
 }
 
 /* Add a new episode (steals ep's reference) to the store for the requesting client and reply
- * 201 with it, or 429/503 when there is no room. `forked` counts it as a fork too. */
+ * 201 with it, or 429/503 when there is no room. `forked` counts it as a fork too. The report
+ * counts it as started (first attempt, retry or fork) once it is stored. */
 static int store_and_reply(struct http_req *rq, struct episode *ep, int forked,
                            struct http_reply *rp) {
     struct server *s = rq->srv;
     char client[TG_CLIENT_KEY_MAX + 1];
-    int rc;
+    int rc, attempt;
 
     http_client_id(rq, client, sizeof(client));
     if (s->cfg.node)
@@ -125,6 +127,10 @@ static int store_and_reply(struct http_req *rq, struct episode *ep, int forked,
         episode_put(ep);
         return store_refused(rp, rc, "the episode");
     }
+    attempt = report_start(s->report, ep->task, ep->tag, forked);
+    pthread_mutex_lock(&ep->mu);
+    ep->attempt = attempt;
+    pthread_mutex_unlock(&ep->mu);
     metrics_inc("toolgym_episodes_started_total", "", 1);
     if (forked)
         metrics_inc("toolgym_episodes_forked_total", "", 1);
@@ -133,13 +139,18 @@ static int store_and_reply(struct http_req *rq, struct episode *ep, int forked,
     return 0;
 }
 
-/* Everything that happens once a step is committed: the store counts its bytes; and once
- * when an episode ends. */
+/* Everything that happens once a step is committed: the store counts its bytes, the report
+ * its call; and once when an episode ends. */
 static void after_step(struct server *s, struct episode *ep, int finished) {
     struct episode_summary sum;
+    struct episode_step *st = episode_last_step(ep);
     char labels[96];
 
     episode_store_update(s->episodes, ep);
+    if (st && !st->is_answer)
+        report_step(s->report, ep->task, ep->tag, ep->attempt, st->label,
+                    episode_step_judged_on_args(st));
+    episode_step_put(st);
     if (!finished)
         return;
     episode_summarize(ep, &sum);
@@ -233,6 +244,7 @@ int api_episode_create(struct http_req *rq, struct http_reply *rp) {
     static const struct jsonu_field fields[] = {
         {"task_id", JSON_STRING, 0},    {"split", JSON_STRING, 0},       {"seed", JSON_INTEGER, 0},
         {"max_steps", JSON_INTEGER, 0}, {"reward_mode", JSON_STRING, 0}, {"tag", JSON_STRING, 0},
+        {"feedback", JSON_STRING, 0},
     };
     struct server *s = rq->srv;
     json_t *body = rq->json, *empty = NULL;
@@ -240,9 +252,9 @@ int api_episode_create(struct http_req *rq, struct http_reply *rp) {
     struct episode *ep = NULL;
     struct tg_error err;
     enum reward_mode mode = s->reward->mode;
-    const char *mode_s, *tag;
+    const char *mode_s, *tag, *feedback;
     json_int_t max_steps = TG_MAX_STEPS_DEFAULT;
-    int rc;
+    int rc, judged = 0;
 
     if (!body)
         body = empty = json_object();
@@ -264,6 +276,14 @@ int api_episode_create(struct http_req *rq, struct http_reply *rp) {
         return http_error(rp, 400, "invalid_request",
                           "\"reward_mode\" must be \"judge\", \"torl\" or \"otc\".");
     }
+    feedback = json_string_value(json_object_get(body, "feedback"));
+    if (feedback && strcmp(feedback, "judge") != 0 && strcmp(feedback, "none") != 0) {
+        json_decref(empty);
+        return http_error(rp, 400, "invalid_request",
+                          "\"feedback\" must be \"none\" (what an agent may see) or \"judge\" "
+                          "(labels, rewards and correctness, for trainers and logs).");
+    }
+    judged = feedback && strcmp(feedback, "judge") == 0;
     tag = json_string_value(json_object_get(body, "tag"));
     if (tag && strlen(tag) > TG_TAG_MAX) {
         json_decref(empty);
@@ -279,6 +299,7 @@ int api_episode_create(struct http_req *rq, struct http_reply *rp) {
     json_decref(empty); /* tag and mode_s are not used past this point */
     if (rc)
         return http_error(rp, 500, "internal", "Cannot create the episode.");
+    ep->feedback = judged;
     return store_and_reply(rq, ep, 0, rp);
 }
 

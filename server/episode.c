@@ -71,9 +71,9 @@ static size_t json_bytes(const json_t *j) {
     return n;
 }
 
-static const char system_prompt[] =
+static const char system_prompt_head[] =
     "You solve tasks with tools: calculator, search and run_code. Call a tool only when the "
-    "task needs it, with exact arguments, and answer as soon as you know the answer.";
+    "task needs it, with exact arguments, and answer as soon as you know the answer. ";
 
 /* ---- episodes ------------------------------------------------------------------------- */
 
@@ -215,7 +215,7 @@ static void reward_view(const struct episode *ep, struct reward_episode *re) {
     re->ncalls = ep->ncalls;
     re->outcome = ep->outcome;
     re->premature_answer = ep->premature_answer;
-    re->ref_calls = ep->task->nplan;
+    re->ungrounded = ep->ungrounded;
 }
 
 static double current_return(const struct episode *ep) {
@@ -298,16 +298,35 @@ static json_t *judgement_json(const struct episode_step *st) {
 
     if (j && st->premature_answer)
         json_object_set_new(j, "premature_answer", json_true());
+    if (j && st->ungrounded)
+        json_object_set_new(j, "ungrounded", json_true());
     return j;
 }
 
-/* The step response for the last committed step. Caller holds ep->mu. */
+/* A step's observation as shown: an answer's ({"correct":bool}) only with feedback, else {}:
+ * whether an answer was right is the judge's to tell a trainer, not an agent (with forks, an
+ * agent could otherwise try answers until one is right). New reference or NULL. */
+static json_t *shown_observation(const struct episode *ep, const struct episode_step *st) {
+    if (st->is_answer && !ep->feedback)
+        return json_object();
+    return json_incref(st->observation);
+}
+
+/* The step response for the last committed step: what an agent may see, and with feedback the
+ * judge's label, the reward and the return. Caller holds ep->mu. */
 static json_t *step_reply(const struct episode *ep) {
     const struct episode_step *st = ep->steps[ep->nsteps - 1];
+    json_t *j = json_pack("{s:I, s:o*, s:b}", "step", (json_int_t)ep->nsteps, "observation",
+                          shown_observation(ep, st), "done", ep->outcome != REWARD_RUNNING);
 
-    return json_pack("{s:I, s:O, s:o*, s:f, s:b, s:f}", "step", (json_int_t)ep->nsteps,
-                     "observation", st->observation, "judgement", judgement_json(st), "reward",
-                     st->reward, "done", ep->outcome != REWARD_RUNNING, "return", ep->ret);
+    if (j && ep->feedback &&
+        (json_object_set_new(j, "judgement", judgement_json(st)) ||
+         json_object_set_new(j, "reward", json_real(st->reward)) ||
+         json_object_set_new(j, "return", json_real(ep->ret)))) {
+        json_decref(j);
+        return NULL;
+    }
+    return j;
 }
 
 static void count_label(const char *label) {
@@ -427,9 +446,11 @@ int episode_step_answer(struct episode *ep, const char *answer, json_t **reply, 
     st->label = v.label;
     st->is_answer = 1;
     st->premature_answer = v.premature_answer;
+    st->ungrounded = v.ungrounded;
     st->reason = strdup(v.reason);
     ep->outcome = v.correct ? REWARD_CORRECT : REWARD_INCORRECT;
     ep->premature_answer = v.premature_answer;
+    ep->ungrounded = v.ungrounded;
     reward_view(ep, &re);
     st->reward = reward_final(ep->rc, ep->mode, &re);
     ep->ret = reward_return(ep->rc, ep->mode, &re);
@@ -437,6 +458,8 @@ int episode_step_answer(struct episode *ep, const char *answer, json_t **reply, 
     count_label(judge_label_name(v.label));
     if (v.premature_answer)
         count_label(judge_label_name(JUDGE_PREMATURE_ANSWER));
+    if (v.ungrounded)
+        count_label(judge_label_name(JUDGE_UNGROUNDED));
     ep->busy = 0;
     *finished = 1;
     *reply = step_reply(ep);
@@ -459,6 +482,7 @@ int episode_fork(struct episode *src, long long at, struct episode **out, struct
         tg_error_set(err, "internal", "Cannot create the fork.");
         return rc;
     }
+    ep->feedback = src->feedback;
     pthread_mutex_lock(&src->mu);
     if (at < 0 || (size_t)at > src->nsteps ||
         (src->outcome != REWARD_RUNNING && (size_t)at == src->nsteps)) {
@@ -533,14 +557,27 @@ json_t *episode_json(struct episode *ep) {
     for (size_t i = 0; i < ep->nsteps; i++) {
         const struct episode_step *st = ep->steps[i];
 
-        if (json_array_append_new(steps, json_pack("{s:O, s:O, s:o*, s:f}", "action", st->action,
-                                                   "observation", st->observation, "judgement",
-                                                   judgement_json(st), "reward", st->reward)))
+        json_t *sj = json_pack("{s:O, s:o*}", "action", st->action, "observation",
+                               shown_observation(ep, st));
+
+        if (sj && ep->feedback &&
+            (json_object_set_new(sj, "judgement", judgement_json(st)) ||
+             json_object_set_new(sj, "reward", json_real(st->reward)))) {
+            json_decref(sj);
+            sj = NULL;
+        }
+        if (json_array_append_new(steps, sj))
             goto out;
     }
-    j = json_pack("{s:s, s:o*, s:O, s:b, s:f, s:s}", "episode_id", ep->id, "task",
-                  task_view(ep->task), "steps", steps, "done", ep->outcome != REWARD_RUNNING,
-                  "return", ep->ret, "outcome", episode_outcome_name(ep->outcome));
+    j = json_pack("{s:s, s:o*, s:O, s:b, s:s}", "episode_id", ep->id, "task", task_view(ep->task),
+                  "steps", steps, "done", ep->outcome != REWARD_RUNNING, "outcome",
+                  ep->feedback || ep->outcome == REWARD_RUNNING || ep->outcome == REWARD_STEP_LIMIT
+                      ? episode_outcome_name(ep->outcome)
+                      : "answered");
+    if (j && ep->feedback && json_object_set_new(j, "return", json_real(ep->ret))) {
+        json_decref(j);
+        j = NULL;
+    }
 out:
     pthread_mutex_unlock(&ep->mu);
     json_decref(steps);
@@ -607,6 +644,8 @@ static json_t *trajectory_step(const struct episode_step *st) {
         return NULL;
     if (st->premature_answer && json_object_set_new(sj, "premature_answer", json_true()))
         goto fail;
+    if (st->ungrounded && json_object_set_new(sj, "ungrounded", json_true()))
+        goto fail;
     if (st->is_answer)
         return sj;
     obs = json_object();
@@ -630,8 +669,8 @@ json_t *episode_trajectory_json(struct episode *ep) {
     if (!msgs || !steps)
         goto out0;
     pthread_mutex_lock(&ep->mu);
-    if (json_array_append_new(
-            msgs, json_pack("{s:s, s:s}", "role", "system", "content", system_prompt)) ||
+    if (json_array_append_new(msgs, json_pack("{s:s, s:s+}", "role", "system", "content",
+                                              system_prompt_head, judge_answer_format)) ||
         json_array_append_new(msgs,
                               json_pack("{s:s, s:s}", "role", "user", "content", ep->task->prompt)))
         goto out;
@@ -661,13 +700,15 @@ static int cmp_str(const void *a, const void *b) {
 
 void episode_summarize(struct episode *ep, struct episode_summary *s) {
     const char *called[TG_MAX_STEPS_LIMIT] = {0}, *plan[TG_TASK_PLAN_MAX] = {0};
-    size_t nc = 0, np = 0, common = 0, nnec = 0;
+    size_t nc = 0, np = 0, common = 0, nnec = 0, ncalled = 0;
 
     memset(s, 0, sizeof(*s));
     pthread_mutex_lock(&ep->mu);
     s->split = ep->task->split;
     s->tag = ep->tag;
     s->task = ep->task;
+    s->attempt = ep->attempt;
+    s->finished = ep->outcome != REWARD_RUNNING;
     for (size_t i = 0; i < ep->nsteps; i++) {
         const struct episode_step *st = ep->steps[i];
 
@@ -677,7 +718,10 @@ void episode_summarize(struct episode *ep, struct episode_summary *s) {
         s->labels[st->label]++;
         if (st->label == JUDGE_NECESSARY)
             nnec++;
-        if (nc < TG_MAX_STEPS_LIMIT) {
+        if (episode_step_judged_on_args(st))
+            s->arg_calls++;
+        ncalled++;
+        if (st->label != JUDGE_MALFORMED && nc < TG_MAX_STEPS_LIMIT) {
             const char *n = json_string_value(
                 json_object_get(json_object_get(st->action, "tool_call"), "name"));
             called[nc++] = n ? n : "";
@@ -689,12 +733,15 @@ void episode_summarize(struct episode *ep, struct episode_summary *s) {
         s->labels[JUDGE_STEP_LIMIT]++;
     if (ep->premature_answer)
         s->labels[JUDGE_PREMATURE_ANSWER]++;
+    if (ep->ungrounded)
+        s->labels[JUDGE_UNGROUNDED]++;
     s->correct = ep->outcome == REWARD_CORRECT;
-    s->plan_match = nnec == s->ncalls && s->ncalls == ep->task->nplan;
+    s->grounded = s->correct && !ep->ungrounded;
+    s->plan_match = s->grounded && nnec == s->ncalls && s->ncalls == ep->task->nplan;
     for (size_t i = 0; i < ep->task->nplan && np < TG_TASK_PLAN_MAX; i++)
         plan[np++] = ep->task->plan[i].tool;
     pthread_mutex_unlock(&ep->mu);
-    /* multiset intersection of tool names: sort both, merge */
+    /* multiset intersection of the well-formed calls' tool names with the plan's: sort, merge */
     qsort(called, nc, sizeof(called[0]), cmp_str);
     qsort(plan, np, sizeof(plan[0]), cmp_str);
     for (size_t i = 0, j = 0; i < nc && j < np;) {
@@ -710,7 +757,31 @@ void episode_summarize(struct episode *ep, struct episode_summary *s) {
             j++;
         }
     }
-    s->selection = (nc == 0 && np == 0) ? 1.0 : (double)common / (double)(nc > np ? nc : np);
+    s->selection =
+        (ncalled == 0 && np == 0) ? 1.0 : (double)common / (double)(ncalled > np ? ncalled : np);
+    if (!s->finished)
+        s->selection = 0; /* an abandoned episode is a failure: it raises nothing */
+}
+
+int episode_step_judged_on_args(const struct episode_step *st) {
+    return !st->is_answer && (st->label == JUDGE_NECESSARY || st->label == JUDGE_WRONG_ARGS ||
+                              (st->label == JUDGE_MALFORMED && st->outcome != JUDGE_UNKNOWN_TOOL));
+}
+
+struct episode_step *episode_last_step(struct episode *ep) {
+    struct episode_step *st = NULL;
+
+    pthread_mutex_lock(&ep->mu);
+    if (ep->nsteps > 0) {
+        st = ep->steps[ep->nsteps - 1];
+        atomic_fetch_add_explicit(&st->refs, 1, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&ep->mu);
+    return st;
+}
+
+void episode_step_put(struct episode_step *st) {
+    step_put(st);
 }
 
 /* ---- the store ------------------------------------------------------------------------ */

@@ -71,6 +71,7 @@ struct episode_step {
     enum judge_outcome outcome; /* tool calls: how the call went (replayed by fork) */
     int is_answer;
     int premature_answer; /* answers: flagged premature_answer */
+    int ungrounded;       /* answers: flagged ungrounded */
     double reward;
     char *reason;
 };
@@ -89,6 +90,9 @@ struct episode {
     enum reward_mode mode;
     char tag[TG_TAG_MAX + 1];
     int max_steps;
+    int feedback; /* 1: replies and GET show the judge's labels, rewards and correctness (a
+                     trainer's episode); 0: only what an agent may see. Set before storing. */
+    int attempt;  /* how the report counts it (enum report_attempt); set before storing */
 
     pthread_mutex_t mu; /* guards everything down to the store bookkeeping */
     int busy;           /* a step is between episode_step_begin and its commit/abort */
@@ -99,6 +103,7 @@ struct episode {
     size_t ncalls;
     enum reward_outcome outcome; /* REWARD_RUNNING until done */
     int premature_answer;
+    int ungrounded;
     double ret;          /* the return so far (reward_return) */
     atomic_size_t bytes; /* this struct plus every step it holds, shared ones included */
 
@@ -152,7 +157,8 @@ void episode_step_abort(struct episode *ep);
  * the tool's result object (borrowed; NULL unless outcome is JUDGE_TOOL_OK), reward it, and
  * end the episode with step_limit if this was step max_steps. name and args are borrowed
  * (args may be NULL); observation is stolen (the tool response). Returns 0 with *reply new
- * (the step response of API.md) and *finished = 1 if this step ended the episode; or
+ * (the step response of docs/episodes.md: {"step","observation","done"}, and with feedback
+ * also "judgement","reward","return") and *finished = 1 if this step ended the episode; or
  * TG_ENOMEM (the step is not committed; the reservation is released). Thread-safe.
  */
 int episode_step_call(struct episode *ep, const char *name, const json_t *args,
@@ -166,8 +172,8 @@ int episode_step_answer(struct episode *ep, const char *answer, json_t **reply, 
 /*
  * episode_fork — a new episode holding the first `at` steps of src, judged and rewarded as
  * they were (the judge state is rebuilt by replaying them), open for play, with src's task,
- * mode, max_steps and tag. at must be ≤ src's steps, and < them if src is done (a fork must
- * be open). Returns 0 with *out (one reference), TG_EINVAL with *err, or TG_ENOMEM.
+ * mode, max_steps, tag and feedback. at must be ≤ src's steps, and < them if src is done (a fork
+ * must be open). Returns 0 with *out (one reference), TG_EINVAL with *err, or TG_ENOMEM.
  * Thread-safe.
  */
 int episode_fork(struct episode *src, long long at, struct episode **out, struct tg_error *err);
@@ -184,9 +190,10 @@ int episode_call_outcome_parse(const char *name, enum judge_outcome *out);
 /* episode_outcome_name — "running", "correct", "incorrect", "step_limit". Pure. */
 const char *episode_outcome_name(enum reward_outcome o);
 
-/* episode_json — new {"episode_id","task":{"id","prompt"},"steps":[{"action","observation",
- * "judgement","reward"}],"done","return","outcome"} (GET /v1/episodes/{id}); NULL on ENOMEM.
- * The task's family and tags are not shown (agents read this). Thread-safe. */
+/* episode_json — new {"episode_id","task":{"id","prompt"},"steps":[{"action","observation"}],
+ * "done","outcome"} (GET /v1/episodes/{id}); with feedback each step also has "judgement" and
+ * "reward", the episode "return", and outcome is correct/incorrect rather than "answered".
+ * NULL on ENOMEM. The task's family and tags are never shown. Thread-safe. */
 json_t *episode_json(struct episode *ep);
 
 /*
@@ -209,13 +216,28 @@ struct episode_summary {
     size_t labels[JUDGE_LABEL_COUNT]; /* tool-call labels counted per call; correct,
                                          incorrect, premature_answer, step_limit once */
     int correct;
-    int plan_match;   /* every call necessary and calls == plan steps */
-    double selection; /* |called tools ∩ plan tools| / max(|called|, |plan|) (multisets); 1 if
-                         both empty */
+    int grounded;     /* answered correctly with every search step satisfied */
+    int plan_match;   /* correct, grounded, every call necessary and calls == plan steps */
+    double selection; /* |well-formed called tools ∩ plan tools| / max(|called|, |plan|)
+                         (multisets; a malformed call is never a right choice); 1 if both empty */
+    size_t arg_calls; /* calls judged on their arguments: necessary, wrong_args, and malformed
+                         calls of a known tool */
+    int attempt;      /* the episode's attempt kind (enum report_attempt) */
+    int finished;     /* 0: summarised unfinished (abandoned) */
 };
 
-/* episode_summarize — fill *s from a finished episode. Thread-safe. */
+/* episode_summarize — fill *s from an episode (finished, or abandoned: then it counts as a
+ * failure). Thread-safe. */
 void episode_summarize(struct episode *ep, struct episode_summary *s);
+
+/* episode_step_judged_on_args — 1 if the step is a call judged on its arguments (necessary,
+ * wrong_args, or malformed with a known tool: what argument_accuracy counts). Pure. */
+int episode_step_judged_on_args(const struct episode_step *st);
+
+/* episode_last_step — a new reference to the last committed step (NULL if none); drop it with
+ * episode_step_put. Thread-safe. */
+struct episode_step *episode_last_step(struct episode *ep);
+void episode_step_put(struct episode_step *st);
 
 /* ---- the store ------------------------------------------------------------------------ */
 

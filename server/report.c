@@ -5,6 +5,7 @@
 #include "server/report.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +15,12 @@
 #define OVERFLOW_TAG "\x01overflow" /* cannot collide: tags are printable client strings */
 
 struct totals {
-    size_t episodes, correct, calls, plan_match;
+    size_t episodes, finished, correct, grounded, calls, plan_match, arg_calls, tool_correct;
     double selection;
     size_t labels[JUDGE_LABEL_COUNT];
 };
+
+#define NATTEMPTS 3 /* enum report_attempt */
 
 /* Totals of the episodes whose task carries one tag (GET /v1/report?by=tag). */
 struct tag_totals {
@@ -28,9 +31,11 @@ struct tag_totals {
 struct group {
     char split[TG_TASK_ID_MAX + 1];
     char tag[TG_TAG_MAX + 1];
-    struct totals t;
-    struct tag_totals *by_tag; /* n_by_tag of at most TG_REPORT_TASK_TAGS_MAX */
+    struct totals t[NATTEMPTS]; /* by enum report_attempt */
+    struct tag_totals *by_tag;  /* first attempts; n_by_tag of at most TG_REPORT_TASK_TAGS_MAX */
     size_t n_by_tag, cap_by_tag;
+    const struct task **tried; /* open-addressing set of the tasks attempted (first attempts) */
+    size_t ntried, cap_tried;  /* cap_tried a power of two, or 0 */
 };
 
 struct report {
@@ -51,8 +56,10 @@ void report_free(struct report *r) {
     if (!r)
         return;
     pthread_mutex_destroy(&r->mu);
-    for (size_t i = 0; i < r->n; i++)
+    for (size_t i = 0; i < r->n; i++) {
         free(r->groups[i].by_tag);
+        free(r->groups[i].tried);
+    }
     free(r->groups);
     free(r);
 }
@@ -80,29 +87,59 @@ static struct group *group_get(struct report *r, const char *split, const char *
     return g;
 }
 
-static void totals_add(struct totals *t, const struct episode_summary *s) {
-    t->episodes++;
+/* The outcome part of a finished episode's summary (calls come from report_step). */
+static void totals_finish(struct totals *t, const struct episode_summary *s) {
+    t->finished++;
     t->correct += s->correct != 0;
-    t->calls += s->ncalls;
+    t->grounded += s->grounded != 0;
     t->plan_match += s->plan_match != 0;
+    t->tool_correct += s->correct && s->ncalls > 0;
     t->selection += s->selection;
     for (size_t i = 0; i < JUDGE_LABEL_COUNT; i++)
-        t->labels[i] += s->labels[i];
+        if (!judge_label_is_call((enum judge_label)i))
+            t->labels[i] += s->labels[i];
+}
+
+static void totals_step(struct totals *t, enum judge_label l, int on_args) {
+    t->calls++;
+    t->labels[l]++;
+    t->arg_calls += on_args != 0;
 }
 
 static void totals_merge(struct totals *t, const struct totals *u) {
     t->episodes += u->episodes;
+    t->finished += u->finished;
     t->correct += u->correct;
+    t->grounded += u->grounded;
     t->calls += u->calls;
     t->plan_match += u->plan_match;
+    t->arg_calls += u->arg_calls;
+    t->tool_correct += u->tool_correct;
     t->selection += u->selection;
     for (size_t k = 0; k < JUDGE_LABEL_COUNT; k++)
         t->labels[k] += u->labels[k];
 }
 
-/* Count s under task tag `name` in g (a new entry unless the group already tracks
+/* What to count under a task tag: a start, a step or a finish. */
+struct tally {
+    int kind; /* 0 start, 1 step, 2 finish */
+    enum judge_label label;
+    int on_args;
+    const struct episode_summary *s;
+};
+
+static void tally_apply(struct totals *t, const struct tally *y) {
+    if (y->kind == 0)
+        t->episodes++;
+    else if (y->kind == 1)
+        totals_step(t, y->label, y->on_args);
+    else
+        totals_finish(t, y->s);
+}
+
+/* Count y under task tag `name` in g (a new entry unless the group already tracks
  * TG_REPORT_TASK_TAGS_MAX tags). Caller holds r->mu. 0 or TG_ENOMEM. */
-static int tag_add(struct group *g, const char *name, const struct episode_summary *s) {
+static int tag_add(struct group *g, const char *name, const struct tally *y) {
     struct tag_totals *tt = NULL;
 
     for (size_t i = 0; i < g->n_by_tag && !tt; i++)
@@ -124,76 +161,163 @@ static int tag_add(struct group *g, const char *name, const struct episode_summa
         memset(tt, 0, sizeof(*tt));
         snprintf(tt->name, sizeof(tt->name), "%s", name);
     }
-    totals_add(&tt->t, s);
+    tally_apply(&tt->t, y);
     return 0;
 }
 
-/* Count s under each tag of its task, and under "family:<family>" when the task carries no
+/* Count y under each tag of task t, and under "family:<family>" when the task carries no
  * family tag (task files without tags). Caller holds r->mu. */
-static int tags_add(struct group *g, const struct episode_summary *s) {
+static int tags_add(struct group *g, const struct task *t, const struct tally *y) {
     char fam[TG_TASK_TAG_MAX + 1];
     int rc = 0;
 
-    if (!s->task)
+    if (!t)
         return 0;
-    snprintf(fam, sizeof(fam), "family:%s", task_family_name(s->task->family));
-    if (!task_has_tag(s->task, fam))
-        rc = tag_add(g, fam, s);
-    for (size_t i = 0; i < s->task->ntags && !rc; i++)
-        rc = tag_add(g, s->task->tags[i], s);
+    snprintf(fam, sizeof(fam), "family:%s", task_family_name(t->family));
+    if (!task_has_tag(t, fam))
+        rc = tag_add(g, fam, y);
+    for (size_t i = 0; i < t->ntags && !rc; i++)
+        rc = tag_add(g, t->tags[i], y);
     return rc;
 }
 
-int report_add(struct report *r, const struct episode_summary *s) {
-    const char *tag = s->tag ? s->tag : "";
-    struct group *g = NULL;
-    int known = 0, rc = 0;
+/* The group of (split, tag), created if new (or the split's overflow group past the cap).
+ * Caller holds r->mu. NULL on ENOMEM. */
+static struct group *group_for(struct report *r, const char *split, const char *tag) {
+    int known = 0;
 
-    pthread_mutex_lock(&r->mu);
+    if (!tag)
+        tag = "";
     for (size_t i = 0; i < r->n && !known; i++)
-        known = strcmp(r->groups[i].split, s->split) == 0 && strcmp(r->groups[i].tag, tag) == 0;
+        known = strcmp(r->groups[i].split, split) == 0 && strcmp(r->groups[i].tag, tag) == 0;
     /* new groups past the cap go to the split's overflow group (allowed past the cap: splits
      * are bounded by the task set) */
     if (!known && r->n >= TG_REPORT_GROUPS_MAX)
         tag = OVERFLOW_TAG;
-    g = group_get(r, s->split, tag);
+    return group_get(r, split, tag);
+}
+
+static size_t ptr_hash(const void *p) {
+    uintptr_t x = (uintptr_t)p;
+
+    x ^= x >> 17;
+    x *= 0x9e3779b97f4a7c15ULL;
+    return (size_t)(x ^ (x >> 29));
+}
+
+/* Add t to g's set of attempted tasks: 1 if it was new, 0 if already there, -1 on ENOMEM. */
+static int tried_add(struct group *g, const struct task *t) {
+    size_t mask, i;
+
+    if (2 * (g->ntried + 1) > g->cap_tried) {
+        size_t cap = g->cap_tried ? 2 * g->cap_tried : 64;
+        const struct task **nt = calloc(cap, sizeof(*nt));
+
+        if (!nt)
+            return -1;
+        for (size_t k = 0; k < g->cap_tried; k++) {
+            if (!g->tried[k])
+                continue;
+            for (i = ptr_hash(g->tried[k]) & (cap - 1); nt[i]; i = (i + 1) & (cap - 1))
+                ;
+            nt[i] = g->tried[k];
+        }
+        free(g->tried);
+        g->tried = nt;
+        g->cap_tried = cap;
+    }
+    mask = g->cap_tried - 1;
+    for (i = ptr_hash(t) & mask; g->tried[i]; i = (i + 1) & mask)
+        if (g->tried[i] == t)
+            return 0;
+    g->tried[i] = t;
+    g->ntried++;
+    return 1;
+}
+
+int report_start(struct report *r, const struct task *t, const char *tag, int forked) {
+    struct tally y = {0, JUDGE_NECESSARY, 0, NULL};
+    struct group *g;
+    int attempt = REPORT_FIRST;
+
+    pthread_mutex_lock(&r->mu);
+    g = group_for(r, t->split, tag);
     if (g) {
-        totals_add(&g->t, s);
-        rc = tags_add(g, s);
+        if (forked)
+            attempt = REPORT_FORK;
+        else if (tried_add(g, t) == 0)
+            attempt = REPORT_RETRY;
+        tally_apply(&g->t[attempt], &y);
+        if (attempt == REPORT_FIRST)
+            tags_add(g, t, &y);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return attempt;
+}
+
+/* Count y for an episode of task t in group (split, tag) and attempt kind. */
+static int report_tally(struct report *r, const struct task *t, const char *tag, int attempt,
+                        const struct tally *y) {
+    struct group *g;
+    int rc = 0;
+
+    if (attempt < 0 || attempt >= NATTEMPTS)
+        attempt = REPORT_FIRST;
+    pthread_mutex_lock(&r->mu);
+    g = group_for(r, t->split, tag);
+    if (g) {
+        tally_apply(&g->t[attempt], y);
+        if (attempt == REPORT_FIRST)
+            rc = tags_add(g, t, y);
     }
     pthread_mutex_unlock(&r->mu);
     return g ? rc : TG_ENOMEM;
+}
+
+int report_step(struct report *r, const struct task *t, const char *tag, int attempt,
+                enum judge_label l, int on_args) {
+    struct tally y = {1, l, on_args, NULL};
+
+    if (!judge_label_is_call(l))
+        return 0;
+    return report_tally(r, t, tag, attempt, &y);
+}
+
+int report_add(struct report *r, const struct episode_summary *s) {
+    struct tally y = {2, JUDGE_NECESSARY, 0, s};
+
+    return report_tally(r, s->task, s->tag, s->attempt, &y);
 }
 
 static json_t *ratio(double num, double den) {
     return den > 0 ? json_real(num / den) : json_null();
 }
 
-/* The report object of totals t (borrowed); NULL on ENOMEM. */
+/* The report object of totals t (borrowed); NULL on ENOMEM. See docs/episodes.md. */
 static json_t *totals_json(const struct totals *t) {
     size_t wasted = t->calls - t->labels[JUDGE_NECESSARY];
+    double eps = (double)t->episodes;
     json_t *labels = json_object();
 
     if (!labels)
         return NULL;
     for (size_t k = 0; k < JUDGE_LABEL_COUNT; k++) {
-        double den =
-            judge_label_is_call((enum judge_label)k) ? (double)t->calls : (double)t->episodes;
+        double den = judge_label_is_call((enum judge_label)k) ? (double)t->calls : eps;
 
         json_object_set_new(labels, judge_label_name((enum judge_label)k),
                             json_real(den > 0 ? (double)t->labels[k] / den : 0.0));
     }
     return json_pack(
-        "{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "episodes", (json_int_t)t->episodes,
-        "answer_accuracy", ratio((double)t->correct, (double)t->episodes),
-        "tool_selection_accuracy", ratio(t->selection, (double)t->episodes), "argument_accuracy",
-        ratio((double)t->labels[JUDGE_NECESSARY],
-              (double)(t->labels[JUDGE_NECESSARY] + t->labels[JUDGE_WRONG_ARGS])),
-        "exact_plan_match", ratio((double)t->plan_match, (double)t->episodes), "calls_per_episode",
-        ratio((double)t->calls, (double)t->episodes), "wasted_call_rate",
-        ratio((double)wasted, (double)t->calls), "wasted_calls_per_episode",
-        ratio((double)wasted, (double)t->episodes), "tool_productivity",
-        ratio((double)t->correct, (double)t->calls), "labels", labels);
+        "{s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "episodes",
+        (json_int_t)t->episodes, "finished", (json_int_t)t->finished, "unfinished",
+        (json_int_t)(t->episodes > t->finished ? t->episodes - t->finished : 0), "answer_accuracy",
+        ratio((double)t->correct, eps), "grounded_accuracy", ratio((double)t->grounded, eps),
+        "tool_selection_accuracy", ratio(t->selection, eps), "argument_accuracy",
+        ratio((double)t->labels[JUDGE_NECESSARY], (double)t->arg_calls), "exact_plan_match",
+        ratio((double)t->plan_match, eps), "calls_per_episode", ratio((double)t->calls, eps),
+        "wasted_call_rate", ratio((double)wasted, (double)t->calls), "wasted_calls_per_episode",
+        ratio((double)wasted, eps), "tool_productivity",
+        ratio((double)t->tool_correct, (double)t->calls), "labels", labels);
 }
 
 static int cmp_tag_totals(const void *a, const void *b) {
@@ -251,17 +375,18 @@ done:
 }
 
 json_t *report_json(struct report *r, const char *split, const char *tag, int by_tag) {
-    struct totals t;
-    json_t *j, *bt = NULL;
+    struct totals t[NATTEMPTS];
+    json_t *j, *bt = NULL, *retries, *forks;
 
-    memset(&t, 0, sizeof(t));
+    memset(t, 0, sizeof(t));
     pthread_mutex_lock(&r->mu);
     for (size_t i = 0; i < r->n; i++) {
         const struct group *g = &r->groups[i];
 
         if ((split && strcmp(g->split, split) != 0) || (tag && strcmp(g->tag, tag) != 0))
             continue;
-        totals_merge(&t, &g->t);
+        for (int a = 0; a < NATTEMPTS; a++)
+            totals_merge(&t[a], &g->t[a]);
     }
     if (by_tag) {
         bt = by_tag_json(r, split, tag);
@@ -271,12 +396,19 @@ json_t *report_json(struct report *r, const char *split, const char *tag, int by
         }
     }
     pthread_mutex_unlock(&r->mu);
-    j = totals_json(&t);
-    if (j && bt && json_object_set_new(j, "by_tag", bt)) {
+    j = totals_json(&t[REPORT_FIRST]);
+    retries = totals_json(&t[REPORT_RETRY]);
+    forks = totals_json(&t[REPORT_FORK]);
+    if (!j) {
+        json_decref(retries);
+        json_decref(forks);
+        json_decref(bt);
+        return NULL;
+    }
+    if (json_object_set_new(j, "retries", retries) || json_object_set_new(j, "forks", forks) ||
+        (bt && json_object_set_new(j, "by_tag", bt))) {
         json_decref(j);
         return NULL;
     }
-    if (!j)
-        json_decref(bt);
     return j;
 }

@@ -980,3 +980,37 @@ TG_TEST(calc, oracle_bc) {
     free(ex);
     free(want);
 }
+
+/* Issue 16: rounding as a prompt asks, round(x, n). */
+TG_TEST(calc, round_to_n_decimal_places) {
+    struct tg_error err;
+    double v;
+
+    CU_ASSERT_EQUAL(calc_eval("round(7536 / 70.79, 2)", &v, &err), 0);
+    CU_ASSERT_DOUBLE_EQUAL(v, 106.46, 1e-9);
+    CU_ASSERT_EQUAL(calc_eval("round(2.5)", &v, &err), 0);
+    CU_ASSERT_DOUBLE_EQUAL(v, 3, 0);
+    CU_ASSERT_EQUAL(calc_eval("round(-2.345, 2)", &v, &err), 0);
+    CU_ASSERT_DOUBLE_EQUAL(v, -2.35, 1e-9);
+    CU_ASSERT_EQUAL(calc_eval("round(12345, -2)", &v, &err), 0);
+    CU_ASSERT_DOUBLE_EQUAL(v, 12300, 0);
+    CU_ASSERT_EQUAL(calc_eval("round(1.5, 2.5)", &v, &err), TG_EINVAL);
+    CU_ASSERT_STRING_EQUAL(err.code, "domain_error");
+    CU_ASSERT_EQUAL(calc_eval("round(1.5, 99)", &v, &err), TG_EINVAL);
+    CU_ASSERT_EQUAL(calc_eval("round(1, 2, 3)", &v, &err), TG_EINVAL);
+    CU_ASSERT_STRING_EQUAL(err.code, "syntax_error");
+    CU_ASSERT_EQUAL(calc_eval("sqrt(4, 2)", &v, &err), TG_EINVAL);
+}
+
+TG_TEST(calc, trace_records_literals_and_operations) {
+    struct calc_trace tr;
+    double v;
+
+    CU_ASSERT_EQUAL(calc_eval_traced("48211 * 3.75 - 1290", &v, &tr, NULL), 0);
+    CU_ASSERT_EQUAL(tr.nlits, 3);
+    CU_ASSERT_EQUAL(tr.nops, 2);
+    CU_ASSERT_DOUBLE_EQUAL(tr.ops[0], 180791.25, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(tr.ops[1], v, 0);
+    CU_ASSERT_EQUAL(calc_eval_traced("-(96422)", &v, &tr, NULL), 0);
+    CU_ASSERT_EQUAL(tr.nops, 0); /* signs and parentheses compute nothing */
+}

@@ -206,7 +206,8 @@ static json_t *cand_args(const struct cand *c) {
 }
 
 /* does a candidate of state s satisfy plan step st? */
-static int step_covered(const struct cand_list *l, const struct task_step *st, int kind) {
+static int step_covered(const struct cand_list *l, const struct task *t, const struct task_step *st,
+                        int kind) {
     for (int i = 0; i < l->n; i++) {
         const struct cand *c = &l->c[i];
         json_t *args, *resp;
@@ -230,7 +231,7 @@ static int step_covered(const struct cand_list *l, const struct task_step *st, i
                          ? JUDGE_TOOL_OK
                          : JUDGE_TOOL_FAILED;
         jc.result = json_object_get(json_object_get(resp, "observation"), "result");
-        ok = jc.outcome == JUDGE_TOOL_OK && judge_step_matches(st, &jc);
+        ok = jc.outcome == JUDGE_TOOL_OK && judge_step_matches(t, st, &jc);
         json_decref(resp);
         json_decref(args);
         if (ok)
@@ -264,7 +265,7 @@ static void coverage(const char *file, int every, double min_rate) {
             json_t *resp;
 
             cand_generate(s, l);
-            if (k < t->nplan && !step_covered(l, &t->plan[k], kind))
+            if (k < t->nplan && !step_covered(l, t, &t->plan[k], kind))
                 ok = 0;
             if (kind == CAND_CODE) /* stand in for the sandbox: the expected stdout */
                 resp = json_pack("{s:{s:b, s:{s:s}}}", "observation", "ok", 1, "result", "stdout",

@@ -77,6 +77,7 @@ TG_TEST(episode, steps_judged_rewarded_and_done) {
     CU_ASSERT_FATAL(load_task(&t) == 0);
     reward_config_defaults(&rc);
     CU_ASSERT_FATAL(episode_new(&t, &rc, REWARD_JUDGE, 8, "tg", &ep) == 0);
+    ep->feedback = 1; /* a trainer\'s episode: replies carry the judgement */
     CU_ASSERT_EQUAL(strlen(ep->id), EPISODE_ID_LEN);
     /* calculating before searching is premature */
     CU_ASSERT(call(ep, "calculator", "{\"expression\":\"2*21\"}", "{\"value\":42}", &r, &fin) == 0);
@@ -100,8 +101,8 @@ TG_TEST(episode, steps_judged_rewarded_and_done) {
     CU_ASSERT(episode_step_begin(ep) == TG_ESTATE);
     CU_ASSERT(episode_done(ep));
     CU_ASSERT_EQUAL(ep->outcome, REWARD_CORRECT);
-    /* correct with one penalty: return clipped into the correct range */
-    CU_ASSERT(ep->ret >= rc.correct_lo && ep->ret <= rc.correct_hi);
+    /* correct with one penalty: squashed into the correct range, below a clean 1 */
+    CU_ASSERT(ep->ret > rc.floor_correct && ep->ret < rc.label[JUDGE_CORRECT]);
     episode_put(ep);
     task_clear(&t);
 }
@@ -116,6 +117,7 @@ TG_TEST(episode, step_limit_ends_the_episode) {
     CU_ASSERT_FATAL(load_task(&t) == 0);
     reward_config_defaults(&rc);
     CU_ASSERT_FATAL(episode_new(&t, &rc, REWARD_JUDGE, 2, NULL, &ep) == 0);
+    ep->feedback = 1; /* a trainer\'s episode: replies carry the judgement */
     CU_ASSERT(call(ep, "search", "{\"query\":\"x\"}", "{\"hits\":[]}", &r, &fin) == 0);
     CU_ASSERT(!fin);
     json_decref(r);
@@ -124,7 +126,7 @@ TG_TEST(episode, step_limit_ends_the_episode) {
     CU_ASSERT(json_is_true(json_object_get(r, "done")));
     json_decref(r);
     CU_ASSERT_EQUAL(ep->outcome, REWARD_STEP_LIMIT);
-    CU_ASSERT(ep->ret <= rc.incorrect_hi);
+    CU_ASSERT(ep->ret <= rc.label[JUDGE_STEP_LIMIT] && ep->ret > rc.floor_incorrect);
     traj = episode_trajectory_json(ep);
     CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(traj, "outcome")), "step_limit");
     /* system, user, then assistant + tool per call */
@@ -145,6 +147,7 @@ TG_TEST(episode, fork_replays_the_prefix) {
     CU_ASSERT_FATAL(load_task(&t) == 0);
     reward_config_defaults(&rc);
     CU_ASSERT_FATAL(episode_new(&t, &rc, REWARD_JUDGE, 8, "x", &ep) == 0);
+    ep->feedback = 1; /* a trainer\'s episode: replies carry the judgement */
     call(ep, "search", "{\"query\":\"x\"}", "{\"hits\":[{\"id\":\"d1\"}]}", &r, &fin);
     json_decref(r);
     call(ep, "search", "{\"query\":\"x\"}", "{\"hits\":[{\"id\":\"d1\"}]}", &r, &fin);
@@ -156,7 +159,7 @@ TG_TEST(episode, fork_replays_the_prefix) {
     CU_ASSERT_EQUAL(f->nsteps, 1);
     CU_ASSERT_EQUAL(f->steps[0]->label, JUDGE_NECESSARY);
     /* the judge state was rebuilt: the calculator step is now allowed */
-    CU_ASSERT(call(f, "calculator", "{\"expression\":\"42\"}", "{\"value\":42}", &r, &fin) == 0);
+    CU_ASSERT(call(f, "calculator", "{\"expression\":\"6*7\"}", "{\"value\":42}", &r, &fin) == 0);
     CU_ASSERT_STRING_EQUAL(reply_label(r), "necessary");
     json_decref(r);
     /* while the original's second search was redundant */
@@ -316,6 +319,7 @@ static void *worker_main(void *p) {
             continue;
         }
         w->added++;
+        ep->attempt = report_start(w->rep, ep->task, ep->tag, 0);
         g = episode_store_get(w->s, ep->id);
         if (g && i % 4 != 3) {
             finish(w->s, g);
@@ -360,58 +364,171 @@ TG_TEST(episode, store_concurrent_use) {
     CU_ASSERT(added > 0);
     CU_ASSERT(episode_store_count(s) <= 64);
     r = report_json(rep, "test", NULL, 0);
-    CU_ASSERT_EQUAL(json_integer_value(json_object_get(r, "episodes")), fin);
-    /* every answer "0" is incorrect and premature */
-    CU_ASSERT_DOUBLE_EQUAL(
-        json_real_value(json_object_get(json_object_get(r, "labels"), "incorrect")), 1.0, 1e-12);
+    /* one task: its first episode is the first attempt, every other a retry */
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(r, "episodes")), 1);
+    {
+        json_t *re = json_object_get(r, "retries");
+        json_int_t started = json_integer_value(json_object_get(r, "episodes")) +
+                             json_integer_value(json_object_get(re, "episodes"));
+        json_int_t done = json_integer_value(json_object_get(r, "finished")) +
+                          json_integer_value(json_object_get(re, "finished"));
+
+        CU_ASSERT_EQUAL(started, added);
+        CU_ASSERT_EQUAL(done, fin);
+        CU_ASSERT_EQUAL(json_integer_value(json_object_get(re, "unfinished")),
+                        json_integer_value(json_object_get(re, "episodes")) -
+                            json_integer_value(json_object_get(re, "finished")));
+        /* every answer "0" is incorrect: the retries answered none right */
+        CU_ASSERT_DOUBLE_EQUAL(json_real_value(json_object_get(re, "answer_accuracy")), 0.0, 1e-12);
+    }
     json_decref(r);
     episode_store_free(s);
     report_free(rep);
     task_clear(&t);
 }
 
-TG_TEST(episode, report_metrics) {
-    struct report *rep = report_new();
-    struct episode_summary a, b;
-    json_t *r;
+/* A played episode for the report tests: what it called (by action, see play_step) and how it
+ * ended ("" answer: left unfinished). Counted like the server does: started, each call, and
+ * the summary when it finishes. */
+struct play {
+    const char *calls[8]; /* "S" search d1, "s" search nothing, "C" calculator 6*7, "c" 2+2,
+                             "M" malformed calculator, "U" unknown tool */
+    const char *answer;   /* NULL: never answered */
+};
 
-    memset(&a, 0, sizeof(a));
-    memset(&b, 0, sizeof(b));
-    a.split = "test";
-    a.tag = "x";
-    a.ncalls = 2;
-    a.labels[JUDGE_NECESSARY] = 1;
-    a.labels[JUDGE_WRONG_ARGS] = 1;
-    a.labels[JUDGE_CORRECT] = 1;
-    a.correct = 1;
-    a.selection = 1.0;
-    b.split = "test";
-    b.tag = "y";
-    b.labels[JUDGE_INCORRECT] = 1;
-    b.selection = 0.0;
-    report_add(rep, &a);
-    report_add(rep, &b);
-    r = report_json(rep, "test", NULL, 0);
-    CU_ASSERT_EQUAL(json_integer_value(json_object_get(r, "episodes")), 2);
-    CU_ASSERT_DOUBLE_EQUAL(json_real_value(json_object_get(r, "answer_accuracy")), 0.5, 1e-12);
-    CU_ASSERT_DOUBLE_EQUAL(json_real_value(json_object_get(r, "argument_accuracy")), 0.5, 1e-12);
-    CU_ASSERT_DOUBLE_EQUAL(json_real_value(json_object_get(r, "tool_selection_accuracy")), 0.5,
-                           1e-12);
-    CU_ASSERT_DOUBLE_EQUAL(json_real_value(json_object_get(r, "calls_per_episode")), 1.0, 1e-12);
-    CU_ASSERT_DOUBLE_EQUAL(json_real_value(json_object_get(r, "tool_productivity")), 0.5, 1e-12);
-    CU_ASSERT_DOUBLE_EQUAL(
-        json_real_value(json_object_get(json_object_get(r, "labels"), "wrong_args")), 0.5, 1e-12);
-    CU_ASSERT_DOUBLE_EQUAL(
-        json_real_value(json_object_get(json_object_get(r, "labels"), "incorrect")), 0.5, 1e-12);
+static void play(struct report *rep, const struct task *t, const char *tag, int forked,
+                 const struct play *p) {
+    struct reward_config rc;
+    struct episode *ep = NULL;
+    struct episode_summary sum;
+    json_t *r = NULL;
+    int fin = 0;
+
+    reward_config_defaults(&rc);
+    CU_ASSERT_FATAL(episode_new(t, &rc, REWARD_JUDGE, 8, tag, &ep) == 0);
+    ep->attempt = report_start(rep, t, tag, forked);
+    for (size_t i = 0; i < 8 && p->calls[i]; i++) {
+        const char *c = p->calls[i];
+        struct episode_step *st;
+
+        if (*c == 'S')
+            call(ep, "search", "{\"query\":\"x\"}", "{\"hits\":[{\"id\":\"d1\"}]}", &r, &fin);
+        else if (*c == 's')
+            call(ep, "search", "{\"query\":\"y\"}", "{\"hits\":[]}", &r, &fin);
+        else if (*c == 'C')
+            call(ep, "calculator", "{\"expression\":\"6*7\"}", "{\"value\":42}", &r, &fin);
+        else if (*c == 'c')
+            call(ep, "calculator", "{\"expression\":\"2+2\"}", "{\"value\":4}", &r, &fin);
+        else if (episode_step_begin(ep) == 0)
+            episode_step_call(ep, *c == 'M' ? "calculator" : "nope", NULL,
+                              *c == 'M' ? JUDGE_BAD_ARGS : JUDGE_UNKNOWN_TOOL, NULL,
+                              json_pack("{s:b}", "ok", 0), &r, &fin);
+        json_decref(r);
+        r = NULL;
+        st = episode_last_step(ep);
+        report_step(rep, t, tag, ep->attempt, st->label, episode_step_judged_on_args(st));
+        episode_step_put(st);
+    }
+    if (p->answer && episode_step_begin(ep) == 0) {
+        episode_step_answer(ep, p->answer, &r, &fin);
+        json_decref(r);
+    }
+    if (episode_done(ep)) {
+        episode_summarize(ep, &sum);
+        report_add(rep, &sum);
+    }
+    episode_put(ep);
+}
+
+static double num(const json_t *r, const char *k) {
+    return json_number_value(json_object_get(r, k));
+}
+
+/* Issue 16: every report metric is defined so that failure never raises it. */
+TG_TEST(episode, report_metrics_never_credit_failure) {
+    struct report *rep = report_new();
+    struct task t, t2;
+    json_t *r;
+    static const struct play plan_right = {{"S", "C"}, "Answer: 42"};
+    static const struct play plan_wrong = {{"S", "C"}, "Answer: 41"};
+    static const struct play plan_no_answer = {{"S", "C", "c", "c", "c", "c", "c", "c"}, NULL};
+    static const struct play bad_args = {{"S", "M"}, "Answer: 42"};
+    static const struct play wrong_operand = {{"S", "c"}, "Answer: 42"};
+    static const struct play mental = {{NULL}, "Answer: 42"};
+    static const struct play lookup_only = {{"S"}, "Answer: 42"};
+    static const struct play abandoned = {{"S", "c"}, NULL};
+
+    CU_ASSERT_FATAL(load_task(&t) == 0);
+    CU_ASSERT_FATAL(load_json(tagged_json, &t2) == 0);
+
+    /* exact_plan_match: the plan's calls with a wrong answer, or hitting the step limit with
+     * no answer, is no match */
+    play(rep, &t, "wrong", 0, &plan_wrong);
+    play(rep, &t, "limit", 0, &plan_no_answer);
+    play(rep, &t, "right", 0, &plan_right);
+    r = report_json(rep, "test", "wrong", 0);
+    CU_ASSERT_DOUBLE_EQUAL(num(r, "exact_plan_match"), 0.0, 1e-12);
     json_decref(r);
-    r = report_json(rep, "test", "y", 0);
-    CU_ASSERT_EQUAL(json_integer_value(json_object_get(r, "episodes")), 1);
-    CU_ASSERT(json_is_null(json_object_get(r, "argument_accuracy")));
+    r = report_json(rep, "test", "limit", 0);
+    CU_ASSERT_DOUBLE_EQUAL(num(r, "exact_plan_match"), 0.0, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(num(json_object_get(r, "labels"), "step_limit"), 1.0, 1e-12);
+    json_decref(r);
+    r = report_json(rep, "test", "right", 0);
+    CU_ASSERT_DOUBLE_EQUAL(num(r, "exact_plan_match"), 1.0, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(num(r, "grounded_accuracy"), 1.0, 1e-12);
+    json_decref(r);
+
+    /* tool_selection_accuracy: a malformed calculator call is not a right choice;
+     * argument_accuracy: a syntax error scores no better than a wrong operand */
+    play(rep, &t, "bad", 0, &bad_args);
+    play(rep, &t, "operand", 0, &wrong_operand);
+    r = report_json(rep, "test", "bad", 0);
+    CU_ASSERT_DOUBLE_EQUAL(num(r, "tool_selection_accuracy"), 0.5, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(num(r, "argument_accuracy"), 0.5, 1e-12);
+    json_decref(r);
+    r = report_json(rep, "test", "operand", 0);
+    CU_ASSERT_DOUBLE_EQUAL(num(r, "argument_accuracy"), 0.5, 1e-12);
+    json_decref(r);
+
+    /* tool_productivity: answers given without a call are not credited to the calls (one
+     * lookup and five mental answers: 1.0, not 6.0) */
+    play(rep, &t, "prod", 0, &lookup_only);
+    for (int i = 0; i < 5; i++)
+        play(rep, &t, "prod", 1, &mental); /* forks of the task */
+    play(rep, &t2, "prod", 0, &mental);
+    r = report_json(rep, "test", "prod", 0);
+    CU_ASSERT_DOUBLE_EQUAL(num(r, "tool_productivity"), 1.0, 1e-12);
+    /* the ungrounded mental answer on t2 is correct but not grounded */
+    CU_ASSERT_DOUBLE_EQUAL(num(r, "answer_accuracy"), 1.0, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(num(r, "grounded_accuracy"), 0.5, 1e-12);
+    /* forks are reported apart, never as first attempts */
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(r, "episodes")), 2);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_object_get(r, "forks"), "episodes")),
+                    5);
+    json_decref(r);
+
+    /* a task re-answered after a wrong answer counts once as a first attempt; an abandoned
+     * episode counts, as a failure, and its calls count */
+    play(rep, &t, "again", 0, &plan_wrong);
+    play(rep, &t, "again", 0, &plan_right);
+    play(rep, &t2, "again", 0, &abandoned);
+    r = report_json(rep, "test", "again", 0);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(r, "episodes")), 2);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(r, "unfinished")), 1);
+    CU_ASSERT_DOUBLE_EQUAL(num(r, "answer_accuracy"), 0.0, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(num(r, "calls_per_episode"), 2.0, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(num(r, "tool_selection_accuracy"), 0.5, 1e-12);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_object_get(r, "retries"), "episodes")),
+                    1);
+    CU_ASSERT_DOUBLE_EQUAL(num(json_object_get(r, "retries"), "answer_accuracy"), 1.0, 1e-12);
     json_decref(r);
     r = report_json(rep, "train", NULL, 0);
     CU_ASSERT_EQUAL(json_integer_value(json_object_get(r, "episodes")), 0);
+    CU_ASSERT(json_is_null(json_object_get(r, "argument_accuracy")));
     json_decref(r);
     report_free(rep);
+    task_clear(&t);
+    task_clear(&t2);
 }
 
 /* Agents never see the family or the tags; the trajectory log keeps both. */
@@ -425,6 +542,7 @@ TG_TEST(episode, views_hide_family_and_tags_the_log_keeps_them) {
     CU_ASSERT_FATAL(load_json(tagged_json, &t) == 0);
     reward_config_defaults(&rc);
     CU_ASSERT_FATAL(episode_new(&t, &rc, REWARD_JUDGE, 8, "run", &ep) == 0);
+    ep->feedback = 1; /* a trainer\'s episode: replies carry the judgement */
     CU_ASSERT(episode_step_begin(ep) == 0);
     CU_ASSERT(episode_step_answer(ep, "42", &r, &fin) == 0);
     json_decref(r);
@@ -448,40 +566,20 @@ TG_TEST(episode, views_hide_family_and_tags_the_log_keeps_them) {
 TG_TEST(episode, report_by_task_tag) {
     struct report *rep = report_new();
     struct task plain, tagged;
-    struct episode_summary a, b, c;
     json_t *r, *bt, *x;
+    /* 2 necessary, 1 redundant, 1 premature... : the plan then two wasted calls */
+    static const struct play a = {{"S", "C", "S", "c"}, "Answer: 42"};
+    static const struct play b = {{"S", "C"}, "Answer: 41"};
 
     CU_ASSERT_FATAL(load_task(&plain) == 0 && load_json(tagged_json, &tagged) == 0);
-    memset(&a, 0, sizeof(a));
-    a.split = "test";
-    a.tag = "run";
-    a.task = &tagged;
-    a.ncalls = 4; /* 2 necessary, 1 redundant, 1 unnecessary: 2 wasted */
-    a.labels[JUDGE_NECESSARY] = 2;
-    a.labels[JUDGE_REDUNDANT] = 1;
-    a.labels[JUDGE_UNNECESSARY] = 1;
-    a.labels[JUDGE_CORRECT] = 1;
-    a.correct = 1;
-    b = a; /* the same task, answered wrongly with the plan's 2 calls */
-    b.ncalls = 2;
-    b.labels[JUDGE_REDUNDANT] = 0;
-    b.labels[JUDGE_UNNECESSARY] = 0;
-    b.labels[JUDGE_CORRECT] = 0;
-    b.labels[JUDGE_INCORRECT] = 1;
-    b.correct = 0;
-    b.plan_match = 1;
-    c = b; /* a task without tags: counted under its family */
-    c.task = &plain;
-    c.tag = "other";
-    CU_ASSERT_EQUAL(report_add(rep, &a), 0);
-    CU_ASSERT_EQUAL(report_add(rep, &b), 0);
-    CU_ASSERT_EQUAL(report_add(rep, &c), 0);
+    play(rep, &tagged, "run", 0, &a);
+    play(rep, &tagged, "run2", 0, &b); /* the same task, another run: a first attempt there */
+    play(rep, &plain, "other", 0, &b); /* a task without tags: counted under its family */
 
     r = report_json(rep, "test", NULL, 0);
     CU_ASSERT_PTR_NULL(json_object_get(r, "by_tag"));
-    CU_ASSERT_DOUBLE_EQUAL(json_real_value(json_object_get(r, "wasted_call_rate")), 2.0 / 8, 1e-12);
-    CU_ASSERT_DOUBLE_EQUAL(json_real_value(json_object_get(r, "wasted_calls_per_episode")), 2.0 / 3,
-                           1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(num(r, "wasted_call_rate"), 2.0 / 8, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(num(r, "wasted_calls_per_episode"), 2.0 / 3, 1e-12);
     json_decref(r);
 
     r = report_json(rep, "test", NULL, 1);
@@ -491,10 +589,9 @@ TG_TEST(episode, report_by_task_tag) {
     CU_ASSERT_EQUAL(json_integer_value(json_object_get(x, "episodes")), 3);
     x = json_object_get(bt, "op:mul");
     CU_ASSERT_EQUAL(json_integer_value(json_object_get(x, "episodes")), 2);
-    CU_ASSERT_DOUBLE_EQUAL(json_real_value(json_object_get(x, "answer_accuracy")), 0.5, 1e-12);
-    CU_ASSERT_DOUBLE_EQUAL(json_real_value(json_object_get(x, "exact_plan_match")), 0.5, 1e-12);
-    CU_ASSERT_DOUBLE_EQUAL(json_real_value(json_object_get(x, "wasted_calls_per_episode")), 1.0,
-                           1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(num(x, "answer_accuracy"), 0.5, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(num(x, "exact_plan_match"), 0.0, 1e-12); /* b's answer is wrong */
+    CU_ASSERT_DOUBLE_EQUAL(num(x, "wasted_calls_per_episode"), 1.0, 1e-12);
     /* keys come sorted */
     {
         const char *k, *prev = "";
@@ -573,6 +670,7 @@ TG_TEST(episode, malformed_steps_store_bounded_arguments) {
     CU_ASSERT_FATAL(load_task(&t) == 0 && args_big && args_wide && args_small);
     reward_config_defaults(&rc);
     CU_ASSERT_FATAL(episode_new(&t, &rc, REWARD_JUDGE, 8, NULL, &ep) == 0);
+    ep->feedback = 1; /* a trainer\'s episode: replies carry the judgement */
     /* a tool-level failure of a 200 kB expression, an unknown 5 kB tool name, 2-byte
      * characters cut at the limit, and small bad arguments */
     CU_ASSERT_EQUAL(call_bad(ep, "calculator", args_big, JUDGE_TOOL_FAILED), 0);
@@ -654,6 +752,7 @@ TG_TEST(episode, forks_share_their_prefix) {
     reward_config_defaults(&rc);
     s = store_new(1000, 60, NULL);
     CU_ASSERT_FATAL(episode_new(&t, &rc, REWARD_JUDGE, 64, NULL, &ep) == 0);
+    ep->feedback = 1; /* a trainer\'s episode: replies carry the judgement */
     CU_ASSERT_FATAL(episode_store_add(s, ep, "a") == 0);
     /* 40 valid 60 kB run_code calls: 2.4 MB of steps */
     for (int i = 0; i < 40; i++) {

@@ -78,10 +78,19 @@ static const char *label_of(const json_t *step_reply) {
     return l ? l : "";
 }
 
-/* Create an episode; returns its id in buf (or "" on failure). */
+/* Create a trainer's episode (feedback "judge": replies carry the judgement) from body (a
+ * JSON object); returns its id in buf (or "" on failure). */
 static void create(struct server *s, const char *body, char *id, size_t n) {
-    json_t *j = NULL;
-    long st = req(s, "POST", "/v1/episodes", body, &j);
+    json_t *j = NULL, *b = json_loads(body, 0, NULL);
+    char *text;
+    long st;
+
+    CU_ASSERT_FATAL(json_is_object(b));
+    json_object_set_new(b, "feedback", json_string("judge"));
+    text = json_dumps(b, JSON_COMPACT);
+    json_decref(b);
+    st = req(s, "POST", "/v1/episodes", text, &j);
+    free(text);
 
     id[0] = '\0';
     CU_ASSERT_EQUAL(st, 201);
@@ -272,6 +281,7 @@ TG_TEST(episodes_e2e, http_labels_equal_judge_labels) {
         o.max_steps = 4;
         o.seed = 7;
         o.quiet = 1;
+        o.feedback = 1; /* the final GET carries the labels to compare */
         CU_ASSERT_FATAL(eval_agent_new(&o, &a, &err) == 0);
         a.state = &r;
         a.episode_end = replay_end;
@@ -686,15 +696,20 @@ TG_TEST(episodes_e2e, bad_input_and_errors) {
     CU_ASSERT_EQUAL(req(s, "GET", "/v1/report?split=test&by=family", NULL, &j), 400);
     CU_ASSERT_STRING_EQUAL(err_code(j), "invalid_request");
     json_decref(j);
-    /* the report of the untagged finished episodes so far: 2 (the fork at step_limit and the
-     * answered one) */
+    /* the report of the untagged episodes so far: two first attempts (one answered, one left
+     * unfinished: counted, as a failure), a retry, and two forks (one ended at step_limit) */
     CU_ASSERT_EQUAL(req(s, "GET", "/v1/report?split=test&tag=", NULL, &j), 200);
     CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "episodes")), 2);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "unfinished")), 1);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_object_get(j, "forks"), "episodes")),
+                    2);
     CU_ASSERT_DOUBLE_EQUAL(
-        json_number_value(json_object_get(json_object_get(j, "labels"), "step_limit")), 0.5, 1e-12);
+        json_number_value(
+            json_object_get(json_object_get(json_object_get(j, "forks"), "labels"), "step_limit")),
+        0.5, 1e-12);
     CU_ASSERT_PTR_NULL(json_object_get(j, "by_tag"));
     json_decref(j);
-    /* broken down by task tag: both episodes were of one task, so every tag holds 2 */
+    /* broken down by task tag (first attempts): every tag holds one or both */
     CU_ASSERT_EQUAL(req(s, "GET", "/v1/report?split=test&tag=&by=tag", NULL, &j), 200);
     {
         json_t *bt = json_object_get(j, "by_tag"), *v;
@@ -703,10 +718,12 @@ TG_TEST(episodes_e2e, bad_input_and_errors) {
 
         CU_ASSERT(json_object_size(bt) >= 1);
         json_object_foreach(bt, k, v) {
-            CU_ASSERT_EQUAL(json_integer_value(json_object_get(v, "episodes")), 2);
+            json_int_t n = json_integer_value(json_object_get(v, "episodes"));
+
+            CU_ASSERT(n == 1 || n == 2);
             fam += strncmp(k, "family:", 7) == 0;
         }
-        CU_ASSERT_EQUAL(fam, 1);
+        CU_ASSERT(fam >= 1 && fam <= 2);
     }
     json_decref(j);
     task_set_free(ts);

@@ -484,8 +484,8 @@ TG_TEST(http_hard, bad_api_key_files_stop_start_up) {
 
 static int create_raw(int port, int src, const char *auth, char *id, size_t n) {
     char resp[8192];
-    int st = raw_request(port, src, "POST", "/v1/episodes", auth, "{\"split\":\"test\"}", resp,
-                         sizeof(resp));
+    int st = raw_request(port, src, "POST", "/v1/episodes", auth,
+                         "{\"split\":\"test\",\"feedback\":\"judge\"}", resp, sizeof(resp));
     json_t *j = raw_body(resp);
 
     id[0] = '\0';

@@ -1,6 +1,8 @@
 /*
- * test_reward.c — suite `reward`: the default config and its file, config validation, judge
- * clipping (property: every correct episode above every incorrect one), torl, otc values.
+ * test_reward.c — suite `reward`: the default config and its file, config validation (ranges
+ * and the guaranteed properties, each broken config named), the judge mode's squash, torl,
+ * OTC as the paper defines it, and property tests over random step sequences: ordering,
+ * monotonicity, sum of step rewards = return, grounding (docs/rewards.md).
  */
 #include <math.h>
 #include <stdint.h>
@@ -11,111 +13,146 @@
 #include "tg_test.h"
 
 static struct reward_episode ep(const enum judge_label *calls, size_t n, enum reward_outcome o,
-                                int premature, size_t ref) {
-    struct reward_episode e = {calls, n, o, premature, ref};
+                                int premature, int ungrounded) {
+    struct reward_episode e = {calls, n, o, premature, ungrounded};
 
     return e;
 }
 
-TG_TEST(reward, defaults_match_the_design_and_the_shipped_file) {
+TG_TEST(reward, defaults_match_the_shipped_file) {
     struct reward_config d, f;
     struct tg_error err;
 
     reward_config_defaults(&d);
     CU_ASSERT_EQUAL(d.mode, REWARD_JUDGE);
     CU_ASSERT_DOUBLE_EQUAL(d.label[JUDGE_NECESSARY], 0, 1e-12);
-    CU_ASSERT_DOUBLE_EQUAL(d.label[JUDGE_REDUNDANT], -0.2, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(d.label[JUDGE_REDUNDANT], -0.1, 1e-12);
     CU_ASSERT_DOUBLE_EQUAL(d.label[JUDGE_PREMATURE], -0.2, 1e-12);
     CU_ASSERT_DOUBLE_EQUAL(d.label[JUDGE_UNNECESSARY], -0.1, 1e-12);
     CU_ASSERT_DOUBLE_EQUAL(d.label[JUDGE_WRONG_ARGS], -0.1, 1e-12);
     CU_ASSERT_DOUBLE_EQUAL(d.label[JUDGE_MALFORMED], -0.3, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(d.label[JUDGE_PARTIAL], -0.05, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(d.label[JUDGE_UNGROUNDED], -0.5, 1e-12);
     CU_ASSERT_DOUBLE_EQUAL(d.label[JUDGE_CORRECT], 1, 1e-12);
     CU_ASSERT_DOUBLE_EQUAL(d.label[JUDGE_INCORRECT], 0, 1e-12);
     CU_ASSERT_EQUAL_FATAL(reward_config_load("data/rewards.json", &f, &err), 0);
     CU_ASSERT_EQUAL(memcmp(&d, &f, sizeof(d)), 0);
 }
 
-TG_TEST(reward, config_rejects_unknown_keys_and_bad_values) {
-    static const char *const bad[] = {
-        "{\"weights\":{}}",
-        "{\"mode\":\"greedy\"}",
-        "{\"mode\":1}",
-        "{\"labels\":{\"helpful\":1}}",
-        "{\"labels\":{\"redundant\":\"-0.2\"}}",
-        "{\"labels\":{\"redundant\":-11}}",
-        "{\"clip\":{\"correct\":[0.1]}}",
-        "{\"clip\":{\"correct\":[1,0.1]}}",
-        "{\"clip\":{\"wrong\":[0,1]}}",
-        "{\"clip\":{\"correct\":[-0.5,1]}}", /* would let an incorrect episode outscore */
-        "{\"clip\":{\"incorrect\":[-1,0.2]}}",
-        "{\"torl\":{\"malformed\":0.5}}",
-        "{\"torl\":{\"correct\":-1,\"incorrect\":1}}",
-        "{\"torl\":{\"bonus\":1}}",
-        "{\"otc\":{\"c\":0}}",
-        "{\"otc\":{\"alpha\":1}}",
-        "[]",
-    };
+/* Each bad config, and words its error must hold (keys and property). */
+static const struct {
+    const char *json, *want1, *want2;
+} bad_configs[] = {
+    {"{\"weights\":{}}", "weights", NULL},
+    {"{\"mode\":\"greedy\"}", "mode", NULL},
+    {"{\"mode\":1}", "mode", NULL},
+    {"{\"labels\":{\"helpful\":1}}", "helpful", NULL},
+    {"{\"labels\":{\"redundant\":\"-0.2\"}}", "redundant", NULL},
+    {"{\"labels\":{\"redundant\":-11}}", "redundant", NULL},
+    {"{\"clip\":{\"correct\":[0.1,1]}}", "clip", "floor"},
+    {"{\"scale\":0}", "scale", NULL},
+    {"{\"floor\":{\"wrong\":0}}", "wrong", NULL},
+    /* the probes of issue 16: configs that invert the signal */
+    {"{\"otc\":{\"incorrect\":-1}}", "otc.incorrect", "monotonicity"},
+    {"{\"otc\":{\"correct\":0.5,\"incorrect\":1}}", "otc.incorrect", "ordering"},
+    {"{\"torl\":{\"malformed\":-3}}", "torl.malformed", "ordering"},
+    {"{\"torl\":{\"malformed\":0.5}}", "torl.malformed", "monotonicity"},
+    {"{\"torl\":{\"correct\":-1,\"incorrect\":1}}", "torl.correct", "ordering"},
+    {"{\"floor\":{\"correct\":-0.5}}", "floor.correct", "ordering"},
+    {"{\"labels\":{\"incorrect\":0.5}}", "labels.incorrect", "ordering"},
+    {"{\"labels\":{\"redundant\":0}}", "labels.redundant", "monotonicity"},
+    {"{\"labels\":{\"malformed\":0.1}}", "labels.malformed", "monotonicity"},
+    {"{\"labels\":{\"necessary\":0.2}}", "labels.necessary", "monotonicity"},
+    {"{\"labels\":{\"wrong_args\":-0.05}}", "labels.wrong_args", "disguise"},
+    {"{\"labels\":{\"unnecessary\":-0.01}}", "labels.unnecessary", "disguise"},
+    {"{\"labels\":{\"ungrounded\":0}}", "labels.ungrounded", "grounding"},
+    {"{\"labels\":{\"necessary\":-0.1}}", "labels.necessary", "grounding"},
+    {"{\"labels\":{\"correct\":0.1}}", "labels.correct", "monotonicity"},
+    {"{\"torl\":{\"ungrounded\":0}}", "torl.ungrounded", "grounding"},
+    {"{\"otc\":{\"ungrounded\":1}}", "otc.ungrounded", "grounding"},
+    {"{\"otc\":{\"c\":0}}", "otc.c", NULL},
+    {"{\"otc\":{\"alpha\":1}}", "alpha", NULL},
+    {"[]", NULL, NULL},
+};
+
+TG_TEST(reward, config_rejects_bad_values_and_broken_properties) {
     struct reward_config c, before;
     struct tg_error err;
 
     reward_config_defaults(&c);
     before = c;
-    for (size_t i = 0; i < TG_ARRAY_LEN(bad); i++) {
-        json_t *j = json_loads(bad[i], 0, NULL);
+    for (size_t i = 0; i < TG_ARRAY_LEN(bad_configs); i++) {
+        json_t *j = json_loads(bad_configs[i].json, 0, NULL);
 
         CU_ASSERT_FATAL(j != NULL);
         CU_ASSERT_EQUAL(reward_config_from_json(j, &c, &err), TG_EINVAL);
         CU_ASSERT_STRING_EQUAL(err.code, "invalid_config");
+        if (bad_configs[i].want1 && !strstr(err.message, bad_configs[i].want1)) {
+            fprintf(stderr, "  config %s: message \"%s\" lacks \"%s\"\n", bad_configs[i].json,
+                    err.message, bad_configs[i].want1);
+            CU_FAIL("the error does not name the key");
+        }
+        if (bad_configs[i].want2 && !strstr(err.message, bad_configs[i].want2)) {
+            fprintf(stderr, "  config %s: message \"%s\" lacks \"%s\"\n", bad_configs[i].json,
+                    err.message, bad_configs[i].want2);
+            CU_FAIL("the error does not name the property");
+        }
         json_decref(j);
     }
     CU_ASSERT_EQUAL(memcmp(&c, &before, sizeof(c)), 0); /* untouched on failure */
     {
-        json_t *j = json_loads("{\"mode\":\"otc\",\"labels\":{\"redundant\":-0.5},"
-                               "\"otc\":{\"c\":2}}",
+        json_t *j = json_loads("{\"mode\":\"otc\",\"labels\":{\"redundant\":-0.05,"
+                               "\"partial\":-0.01},\"otc\":{\"c\":2},\"scale\":2}",
                                0, NULL);
 
         CU_ASSERT_EQUAL(reward_config_from_json(j, &c, &err), 0);
         CU_ASSERT_EQUAL(c.mode, REWARD_OTC);
-        CU_ASSERT_DOUBLE_EQUAL(c.label[JUDGE_REDUNDANT], -0.5, 1e-12);
+        CU_ASSERT_DOUBLE_EQUAL(c.label[JUDGE_REDUNDANT], -0.05, 1e-12);
         CU_ASSERT_DOUBLE_EQUAL(c.label[JUDGE_PREMATURE], -0.2, 1e-12); /* kept */
         CU_ASSERT_DOUBLE_EQUAL(c.otc_c, 2, 1e-12);
+        CU_ASSERT_DOUBLE_EQUAL(c.scale, 2, 1e-12);
         json_decref(j);
     }
-    CU_ASSERT_EQUAL(reward_config_load("/nonexistent/rewards.json", &c, &err), TG_EIO);
 }
 
-TG_TEST(reward, judge_mode_clips) {
+TG_TEST(reward, judge_mode_squashes_instead_of_clipping) {
     struct reward_config c;
-    enum judge_label many[12];
+    enum judge_label calls[64];
     enum judge_label ok[2] = {JUDGE_NECESSARY, JUDGE_NECESSARY};
     enum judge_label two[2] = {JUDGE_REDUNDANT, JUDGE_MALFORMED};
     struct reward_episode e;
+    double prev = INFINITY;
 
     reward_config_defaults(&c);
-    for (size_t i = 0; i < 12; i++)
-        many[i] = JUDGE_MALFORMED;
-    e = ep(ok, 2, REWARD_CORRECT, 0, 2);
+    e = ep(ok, 2, REWARD_CORRECT, 0, 0);
     CU_ASSERT_DOUBLE_EQUAL(reward_return(&c, REWARD_JUDGE, &e), 1.0, 1e-12);
-    e = ep(two, 2, REWARD_CORRECT, 0, 2);
-    CU_ASSERT_DOUBLE_EQUAL(reward_return(&c, REWARD_JUDGE, &e), 0.5, 1e-12);
-    e = ep(many, 12, REWARD_CORRECT, 0, 2); /* 1 - 3.6 clipped up to 0.1 */
-    CU_ASSERT_DOUBLE_EQUAL(reward_return(&c, REWARD_JUDGE, &e), 0.1, 1e-12);
-    e = ep(ok, 2, REWARD_INCORRECT, 0, 2);
-    CU_ASSERT_DOUBLE_EQUAL(reward_return(&c, REWARD_JUDGE, &e), 0.0, 1e-12);
-    e = ep(two, 2, REWARD_INCORRECT, 0, 2);
-    CU_ASSERT_DOUBLE_EQUAL(reward_return(&c, REWARD_JUDGE, &e), -0.5, 1e-12);
-    e = ep(many, 12, REWARD_STEP_LIMIT, 0, 2); /* clipped down to -1 */
-    CU_ASSERT_DOUBLE_EQUAL(reward_return(&c, REWARD_JUDGE, &e), -1.0, 1e-12);
-    e = ep(two, 2, REWARD_RUNNING, 0, 2); /* unfinished: the plain sum */
-    CU_ASSERT_DOUBLE_EQUAL(reward_return(&c, REWARD_JUDGE, &e), -0.5, 1e-12);
+    e = ep(two, 2, REWARD_CORRECT, 0, 0); /* P = -0.4: 0.1 + 0.9 / 1.4 */
+    CU_ASSERT_DOUBLE_EQUAL(reward_return(&c, REWARD_JUDGE, &e), 0.1 + 0.9 / 1.4, 1e-12);
+    e = ep(two, 2, REWARD_INCORRECT, 0, 0); /* -1 + 1 / 1.4 */
+    CU_ASSERT_DOUBLE_EQUAL(reward_return(&c, REWARD_JUDGE, &e), -1 + 1 / 1.4, 1e-12);
+    e = ep(two, 2, REWARD_RUNNING, 0, 0); /* unfinished: the plain sum */
+    CU_ASSERT_DOUBLE_EQUAL(reward_return(&c, REWARD_JUDGE, &e), -0.4, 1e-12);
+    /* the hole of a hard clip: 5 and 60 wasted calls both returned 0.1. Now each wasted call
+     * lowers the return, and it stays above the floor */
+    for (size_t n = 0; n <= 60; n++) {
+        double r;
+
+        for (size_t k = 0; k < n; k++)
+            calls[k] = JUDGE_MALFORMED;
+        e = ep(calls, n, REWARD_CORRECT, 0, 0);
+        r = reward_return(&c, REWARD_JUDGE, &e);
+        CU_ASSERT(r < prev && r > c.floor_correct);
+        prev = r;
+    }
+    /* an ungrounded correct answer scores below the grounded plan */
+    e = ep(NULL, 0, REWARD_CORRECT, 1, 1);
+    CU_ASSERT_DOUBLE_EQUAL(reward_return(&c, REWARD_JUDGE, &e), 0.1 + 0.9 / 1.5, 1e-12);
     CU_ASSERT_DOUBLE_EQUAL(reward_step(&c, REWARD_JUDGE, JUDGE_WRONG_ARGS), -0.1, 1e-12);
     CU_ASSERT_DOUBLE_EQUAL(reward_step(&c, REWARD_TORL, JUDGE_WRONG_ARGS), 0, 1e-12);
-    e = ep(two, 2, REWARD_CORRECT, 1, 2);
-    CU_ASSERT_DOUBLE_EQUAL(reward_final(&c, REWARD_JUDGE, &e), 1.0, 1e-12);
-    /* a premature_answer weight, when configured, counts as a penalty */
-    c.label[JUDGE_PREMATURE_ANSWER] = -0.25;
-    CU_ASSERT_DOUBLE_EQUAL(reward_return(&c, REWARD_JUDGE, &e), 0.25, 1e-12);
-    CU_ASSERT_DOUBLE_EQUAL(reward_final(&c, REWARD_JUDGE, &e), 0.75, 1e-12);
+    /* the final step carries the rest: the steps sum to the return */
+    e = ep(two, 2, REWARD_CORRECT, 0, 0);
+    CU_ASSERT_DOUBLE_EQUAL(-0.1 - 0.3 + reward_final(&c, REWARD_JUDGE, &e),
+                           reward_return(&c, REWARD_JUDGE, &e), 1e-12);
 }
 
 static uint64_t rnd(uint64_t *s) {
@@ -126,38 +163,131 @@ static uint64_t rnd(uint64_t *s) {
     return x ^ (x >> 31);
 }
 
-/* Property: over random label sequences, random outcomes and random valid weights, every
- * correct episode's return exceeds every incorrect or step_limit episode's return. */
-TG_TEST(reward, every_correct_episode_beats_every_incorrect_one) {
-    uint64_t seed = 12345;
+static double unit(uint64_t *s) {
+    return (double)(rnd(s) % 1000001) / 1000000.0;
+}
 
-    for (int cfgi = 0; cfgi < 20; cfgi++) {
-        struct reward_config c;
-        double min_correct = INFINITY, max_other = -INFINITY;
+/* A random config that passes validation (the defaults first, then random ones; the checker
+ * rejects the rest, which is also what the properties rely on). */
+static void random_config(uint64_t *seed, int i, struct reward_config *c) {
+    struct reward_config d;
 
-        reward_config_defaults(&c);
-        if (cfgi > 0) /* random penalties in [-1, 0]; the default clip keeps the ordering */
-            for (int l = 0; l <= JUDGE_MALFORMED; l++)
-                c.label[l] = -(double)(rnd(&seed) % 1000) / 1000.0;
-        for (int i = 0; i < 5000; i++) {
-            enum judge_label calls[TG_MAX_STEPS_LIMIT];
-            size_t n = rnd(&seed) % TG_MAX_STEPS_LIMIT;
-            enum reward_outcome o = (enum reward_outcome)(1 + rnd(&seed) % 3);
-            struct reward_episode e;
-            double r;
+    reward_config_defaults(&d);
+    *c = d;
+    while (i > 0) {
+        struct reward_config t = d;
+        struct tg_error err;
+        json_t *j = json_object(), *labels = json_object();
+        static const enum judge_label calls[] = {JUDGE_PARTIAL,    JUDGE_REDUNDANT,
+                                                 JUDGE_PREMATURE,  JUDGE_UNNECESSARY,
+                                                 JUDGE_WRONG_ARGS, JUDGE_MALFORMED};
 
-            for (size_t k = 0; k < n; k++)
-                calls[k] = (enum judge_label)(rnd(&seed) % (JUDGE_MALFORMED + 1));
-            e = ep(calls, n, o, (int)(rnd(&seed) % 2), 2);
-            r = reward_return(&c, REWARD_JUDGE, &e);
-            if (o == REWARD_CORRECT)
-                min_correct = fmin(min_correct, r);
-            else
-                max_other = fmax(max_other, r);
-            CU_ASSERT(r >= -1.0 && r <= 1.0);
+        for (size_t k = 0; k < TG_ARRAY_LEN(calls); k++)
+            json_object_set_new(labels, judge_label_name(calls[k]),
+                                json_real(-0.001 - 2 * unit(seed)));
+        json_object_set_new(labels, "ungrounded", json_real(-0.001 - 3 * unit(seed)));
+        json_object_set_new(labels, "premature_answer", json_real(-unit(seed)));
+        json_object_set_new(labels, "correct", json_real(0.5 + 2 * unit(seed)));
+        json_object_set_new(labels, "incorrect", json_real(-unit(seed)));
+        json_object_set_new(labels, "step_limit", json_real(-unit(seed)));
+        json_object_set_new(j, "labels", labels);
+        json_object_set_new(j, "scale", json_real(0.1 + 5 * unit(seed)));
+        json_object_set_new(j, "floor",
+                            json_pack("{s:f, s:f}", "correct", 0.4 * unit(seed), "incorrect",
+                                      -1.1 - 3 * unit(seed)));
+        json_object_set_new(j, "torl",
+                            json_pack("{s:f, s:f, s:f}", "malformed", -unit(seed), "ungrounded",
+                                      -0.01 - unit(seed), "incorrect", -1.6 - unit(seed)));
+        json_object_set_new(j, "otc",
+                            json_pack("{s:f, s:f}", "c", 0.1 + 10 * unit(seed), "ungrounded",
+                                      0.1 + 0.8 * unit(seed)));
+        if (reward_config_from_json(j, &t, &err) == 0) {
+            *c = t;
+            i = 0;
         }
-        CU_ASSERT(min_correct > max_other);
+        json_decref(j);
     }
+}
+
+/* The sum of the step rewards of an episode (calls, then the final step) as the episode layer
+ * gives them. */
+static double step_sum(const struct reward_config *c, enum reward_mode m,
+                       const struct reward_episode *e) {
+    double s = 0;
+
+    for (size_t k = 0; k < e->ncalls; k++)
+        s += reward_step(c, m, e->calls[k]);
+    return s + reward_final(c, m, e);
+}
+
+/* The properties of docs/rewards.md over random step sequences, outcomes and valid configs:
+ *   ordering     — every correct episode scores above every incorrect or step_limit one;
+ *   monotonicity — one more wasted call never raises the return (judge mode: strictly lowers);
+ *   sum          — the step rewards sum to the return;
+ *   grounding    — an ungrounded correct answer scores below the grounded plan. */
+TG_TEST(reward, properties_hold_over_random_step_sequences) {
+    uint64_t seed = 16;
+    static const enum judge_label wasted[] = {JUDGE_PARTIAL,     JUDGE_REDUNDANT,  JUDGE_PREMATURE,
+                                              JUDGE_UNNECESSARY, JUDGE_WRONG_ARGS, JUDGE_MALFORMED};
+    size_t checked = 0;
+
+    for (int cfgi = 0; cfgi < 24; cfgi++) {
+        struct reward_config c;
+
+        random_config(&seed, cfgi, &c);
+        for (int m = 0; m < REWARD_MODE_COUNT; m++) {
+            double min_correct = INFINITY, max_other = -INFINITY;
+
+            for (int i = 0; i < 3000; i++) {
+                enum judge_label calls[TG_MAX_STEPS_LIMIT];
+                size_t n = rnd(&seed) % TG_MAX_STEPS_LIMIT, plan = 1 + rnd(&seed) % 16;
+                enum reward_outcome o = (enum reward_outcome)(1 + rnd(&seed) % 3);
+                int pa = (int)(rnd(&seed) % 2), ug = pa && rnd(&seed) % 2;
+                struct reward_episode e, e2, g;
+                double r, r2;
+
+                for (size_t k = 0; k < n; k++)
+                    calls[k] = (enum judge_label)(rnd(&seed) % (JUDGE_PARTIAL + 1));
+                e = ep(calls, n, o, pa, ug);
+                r = reward_return(&c, (enum reward_mode)m, &e);
+                if (o == REWARD_CORRECT)
+                    min_correct = fmin(min_correct, r);
+                else
+                    max_other = fmax(max_other, r);
+                /* sum */
+                CU_ASSERT_DOUBLE_EQUAL(step_sum(&c, (enum reward_mode)m, &e), r, 1e-9);
+                /* monotonicity: insert one wasted call anywhere */
+                if (n + 1 < TG_MAX_STEPS_LIMIT) {
+                    size_t at = rnd(&seed) % (n + 1);
+
+                    memmove(calls + at + 1, calls + at, (n - at) * sizeof(calls[0]));
+                    calls[at] = wasted[rnd(&seed) % TG_ARRAY_LEN(wasted)];
+                    e2 = ep(calls, n + 1, o, pa, ug);
+                    r2 = reward_return(&c, (enum reward_mode)m, &e2);
+                    CU_ASSERT(r2 <= r);
+                    if (m == REWARD_JUDGE && !(r2 < r)) {
+                        fprintf(stderr, "  cfg %d: %zu calls, one more: %.17g -> %.17g\n", cfgi, n,
+                                r, r2);
+                        CU_FAIL("a wasted call did not lower the judge-mode return");
+                    }
+                }
+                /* grounding: the plan's necessary calls, grounded, beat no call, ungrounded */
+                for (size_t k = 0; k < plan; k++)
+                    calls[k] = JUDGE_NECESSARY;
+                g = ep(calls, plan, REWARD_CORRECT, 0, 0);
+                e2 = ep(NULL, 0, REWARD_CORRECT, 1, 1);
+                CU_ASSERT(reward_return(&c, (enum reward_mode)m, &e2) <
+                          reward_return(&c, (enum reward_mode)m, &g));
+                checked++;
+            }
+            if (!(min_correct > max_other)) {
+                fprintf(stderr, "  cfg %d mode %s: min correct %g <= max other %g\n", cfgi,
+                        reward_mode_name((enum reward_mode)m), min_correct, max_other);
+                CU_FAIL("ordering");
+            }
+        }
+    }
+    CU_ASSERT(checked > 200000);
 }
 
 TG_TEST(reward, torl_values) {
@@ -167,47 +297,64 @@ TG_TEST(reward, torl_values) {
     struct reward_episode e;
 
     reward_config_defaults(&c);
-    e = ep(clean, 2, REWARD_CORRECT, 0, 1);
+    e = ep(clean, 2, REWARD_CORRECT, 0, 0);
     CU_ASSERT_DOUBLE_EQUAL(reward_return(&c, REWARD_TORL, &e), 1.0, 1e-12);
     CU_ASSERT_DOUBLE_EQUAL(reward_final(&c, REWARD_TORL, &e), 1.0, 1e-12);
-    e = ep(bad, 2, REWARD_CORRECT, 0, 1);
+    e = ep(bad, 2, REWARD_CORRECT, 0, 0);
     CU_ASSERT_DOUBLE_EQUAL(reward_return(&c, REWARD_TORL, &e), 0.5, 1e-12);
-    e = ep(clean, 2, REWARD_INCORRECT, 0, 1);
+    e = ep(bad, 2, REWARD_CORRECT, 1, 1);
+    CU_ASSERT_DOUBLE_EQUAL(reward_return(&c, REWARD_TORL, &e), 0.0, 1e-12);
+    e = ep(clean, 2, REWARD_INCORRECT, 0, 0);
     CU_ASSERT_DOUBLE_EQUAL(reward_return(&c, REWARD_TORL, &e), -1.0, 1e-12);
-    e = ep(bad, 2, REWARD_STEP_LIMIT, 0, 1);
+    e = ep(bad, 2, REWARD_STEP_LIMIT, 0, 0);
     CU_ASSERT_DOUBLE_EQUAL(reward_return(&c, REWARD_TORL, &e), -1.5, 1e-12);
-    e = ep(bad, 2, REWARD_RUNNING, 0, 1);
+    e = ep(bad, 2, REWARD_RUNNING, 0, 0);
     CU_ASSERT_DOUBLE_EQUAL(reward_return(&c, REWARD_TORL, &e), 0, 1e-12);
 }
 
-TG_TEST(reward, otc_formula_values) {
+TG_TEST(reward, otc_as_the_paper_defines_it) {
     const double pi = 3.14159265358979323846;
     struct reward_config c;
     enum judge_label calls[4] = {JUDGE_NECESSARY, JUDGE_NECESSARY, JUDGE_REDUNDANT,
                                  JUDGE_REDUNDANT};
+    enum judge_label junk[1] = {JUDGE_UNNECESSARY};
+    enum judge_label one[1] = {JUDGE_NECESSARY};
     struct reward_episode e;
 
+    /* f(m,n) = 0 if m = n = 0; m if n = 0; 2nm/(m+n) otherwise;
+     * r_tool = 1 if f = n = 0; cos(m pi / (2m + c)) if n = 0; sin(f pi / (2n)) otherwise */
     CU_ASSERT_DOUBLE_EQUAL(reward_otc_tool(0, 0, 1), 1.0, 1e-12);         /* f = n = 0 */
     CU_ASSERT_DOUBLE_EQUAL(reward_otc_tool(1, 0, 1), cos(pi / 3), 1e-12); /* n = 0 */
     CU_ASSERT_DOUBLE_EQUAL(reward_otc_tool(3, 0, 2), cos(3 * pi / 8), 1e-12);
     CU_ASSERT_DOUBLE_EQUAL(reward_otc_tool(2, 2, 1), 1.0, 1e-12);             /* m = n */
     CU_ASSERT_DOUBLE_EQUAL(reward_otc_tool(4, 2, 1), sin(2 * pi / 3), 1e-12); /* f = 8/3 */
     CU_ASSERT_DOUBLE_EQUAL(reward_otc_tool(1, 2, 1), sin(pi / 3), 1e-12);     /* f = 4/3 */
-    CU_ASSERT_DOUBLE_EQUAL(reward_otc_tool(0, 2, 1), 0.0, 1e-12);             /* no calls */
+    CU_ASSERT_DOUBLE_EQUAL(reward_otc_tool(0, 2, 1), 0.0, 1e-12);             /* m = 0 < n */
     CU_ASSERT(reward_otc_tool(2, 2, 1) > reward_otc_tool(3, 2, 1));
     CU_ASSERT(reward_otc_tool(3, 2, 1) > reward_otc_tool(6, 2, 1));
     CU_ASSERT_DOUBLE_EQUAL(reward_otc(4, 2, 1, 1), sin(2 * pi / 3), 1e-12);
     CU_ASSERT_DOUBLE_EQUAL(reward_otc(4, 2, 0, 1), 0.0, 1e-12);
 
-    /* server side: n is the plan's step count */
+    /* server side: n is the episode's necessary calls, m all its calls */
     reward_config_defaults(&c);
-    e = ep(calls, 4, REWARD_CORRECT, 0, 2);
+    e = ep(calls, 4, REWARD_CORRECT, 0, 0);
     CU_ASSERT_DOUBLE_EQUAL(reward_return(&c, REWARD_OTC, &e), sin(2 * pi / 3), 1e-12);
-    e = ep(calls, 2, REWARD_CORRECT, 0, 2);
+    e = ep(calls, 2, REWARD_CORRECT, 0, 0);
     CU_ASSERT_DOUBLE_EQUAL(reward_return(&c, REWARD_OTC, &e), 1.0, 1e-12);
-    e = ep(calls, 2, REWARD_INCORRECT, 0, 2);
+    e = ep(calls, 2, REWARD_INCORRECT, 0, 0);
     CU_ASSERT_DOUBLE_EQUAL(reward_return(&c, REWARD_OTC, &e), 0.0, 1e-12);
     CU_ASSERT_DOUBLE_EQUAL(reward_step(&c, REWARD_OTC, JUDGE_REDUNDANT), 0.0, 1e-12);
+    /* issue 16: an arith task answered mentally (no call) scores 1, as the plan's one call;
+     * the same answer plus a junk 1+1 scores less (n = 0, m = 1: cos(pi/3)), never 1 */
+    e = ep(NULL, 0, REWARD_CORRECT, 1, 0);
+    CU_ASSERT_DOUBLE_EQUAL(reward_return(&c, REWARD_OTC, &e), 1.0, 1e-12);
+    e = ep(one, 1, REWARD_CORRECT, 0, 0);
+    CU_ASSERT_DOUBLE_EQUAL(reward_return(&c, REWARD_OTC, &e), 1.0, 1e-12);
+    e = ep(junk, 1, REWARD_CORRECT, 1, 0);
+    CU_ASSERT_DOUBLE_EQUAL(reward_return(&c, REWARD_OTC, &e), cos(pi / 3), 1e-12);
+    /* an ungrounded correct answer pays otc.ungrounded, below the grounded plan */
+    e = ep(NULL, 0, REWARD_CORRECT, 1, 1);
+    CU_ASSERT_DOUBLE_EQUAL(reward_return(&c, REWARD_OTC, &e), 0.5, 1e-12);
 }
 
 TG_TEST(reward, mode_names_round_trip) {

@@ -36,14 +36,15 @@ struct parser {
     size_t pos;    /* byte offset of the next unread character */
     int depth;     /* current nesting: parentheses, unary operators, calls */
     struct tg_error *err;
-    size_t npow; /* pending operands of '^' chains */
+    struct calc_trace *tr; /* where literals and operation values are recorded, or NULL */
+    size_t npow;           /* pending operands of '^' chains */
     double pow_val[POW_STACK_MAX];
     size_t pow_pos[POW_STACK_MAX]; /* offset of the '^' before each operand */
 };
 
 /* ---- functions and constants ------------------------------------------------------------ */
 
-enum fn_kind { FN_UNARY, FN_MIN, FN_MAX };
+enum fn_kind { FN_UNARY, FN_MIN, FN_MAX, FN_ROUND };
 enum fn_domain { DOM_ANY, DOM_NONNEG, DOM_POS };
 
 struct calc_fn {
@@ -59,7 +60,7 @@ static const struct calc_fn calc_fns[] = {
     {"exp", FN_UNARY, DOM_ANY, exp},      {"sin", FN_UNARY, DOM_ANY, sin},
     {"cos", FN_UNARY, DOM_ANY, cos},      {"tan", FN_UNARY, DOM_ANY, tan},
     {"floor", FN_UNARY, DOM_ANY, floor},  {"ceil", FN_UNARY, DOM_ANY, ceil},
-    {"round", FN_UNARY, DOM_ANY, round},  {"min", FN_MIN, DOM_ANY, NULL},
+    {"round", FN_ROUND, DOM_ANY, round},  {"min", FN_MIN, DOM_ANY, NULL},
     {"max", FN_MAX, DOM_ANY, NULL},
 };
 
@@ -205,6 +206,20 @@ static void leave(struct parser *p) {
     p->depth--;
 }
 
+/* Record a literal (kind 0) or the value of an operation (kind 1) in the trace, if any. */
+static void trace(struct parser *p, int kind, double v) {
+    struct calc_trace *t = p->tr;
+
+    if (!t)
+        return;
+    if (kind == 0 && t->nlits < CALC_TRACE_MAX)
+        t->lits[t->nlits++] = v;
+    else if (kind == 1 && t->nops < CALC_TRACE_MAX)
+        t->ops[t->nops++] = v;
+    else
+        t->truncated = 1;
+}
+
 /* ---- the grammar ---------------------------------------------------------------------------- */
 
 static int parse_expr(struct parser *p, double *out);
@@ -226,6 +241,32 @@ static int parse_number(struct parser *p, double *out) {
     }
     /* Underflow is accepted: the value is as close as a double gets. */
     p->pos = (size_t)(end - p->s);
+    *out = v;
+    trace(p, 0, v);
+    return 0;
+}
+
+/* round(x, n): x rounded half away from zero to n decimal places (n an integer in
+ * -CALC_ROUND_DIGITS_MAX..CALC_ROUND_DIGITS_MAX; negative n rounds to tens, hundreds...). */
+static int apply_round(struct parser *p, double x, double n, size_t pos, double *out) {
+    double scale, v;
+
+    if (n != floor(n) || fabs(n) > CALC_ROUND_DIGITS_MAX) {
+        char arg[32];
+
+        calc_format(n, arg, sizeof(arg));
+        tg_error_set(p->err, "domain_error",
+                     "round() at position %zu takes a whole number of decimal places in -%d..%d, "
+                     "not %s",
+                     pos + 1, CALC_ROUND_DIGITS_MAX, CALC_ROUND_DIGITS_MAX, arg);
+        return TG_EINVAL;
+    }
+    scale = pow(10, fabs(n));
+    v = n >= 0 ? round(x * scale) / scale : round(x / scale) * scale;
+    if (!isfinite(x * scale) && n >= 0)
+        v = x; /* so large that it has no decimals to round */
+    if (check_result(p, v, "round()", pos))
+        return TG_EINVAL;
     *out = v;
     return 0;
 }
@@ -252,7 +293,7 @@ static int apply_fn(struct parser *p, const struct calc_fn *fn, double x, size_t
 
 /* name '(' expr { ',' expr } ')' — p->pos is just past the name. */
 static int parse_call(struct parser *p, const struct calc_fn *fn, size_t name_pos, double *out) {
-    double acc = 0, v;
+    double acc = 0, v, digits = 0;
     int rc, nargs = 0;
     char c;
 
@@ -268,18 +309,22 @@ static int parse_call(struct parser *p, const struct calc_fn *fn, size_t name_po
             return rc;
         if (nargs == 0)
             acc = v;
+        else if (fn->kind == FN_ROUND)
+            digits = v;
         else if (fn->kind == FN_MIN)
             acc = v < acc ? v : acc;
         else
             acc = v > acc ? v : acc;
         nargs++;
         c = peek(p);
-        if (c == ',' && fn->kind != FN_UNARY) {
+        if (c == ',' &&
+            (fn->kind == FN_MIN || fn->kind == FN_MAX || (fn->kind == FN_ROUND && nargs == 1))) {
             p->pos++;
             continue;
         }
         if (c == ',')
-            return syntax_error(p, p->pos, "%s takes one argument; unexpected ','", fn->name);
+            return syntax_error(p, p->pos, "%s takes %s; unexpected ','", fn->name,
+                                fn->kind == FN_ROUND ? "one or two arguments" : "one argument");
         if (c != ')') {
             char what[64];
 
@@ -288,15 +333,21 @@ static int parse_call(struct parser *p, const struct calc_fn *fn, size_t name_po
         }
         break;
     }
-    if (fn->kind != FN_UNARY && nargs < 2)
+    if ((fn->kind == FN_MIN || fn->kind == FN_MAX) && nargs < 2)
         return syntax_error(p, p->pos, "%s needs at least two arguments", fn->name);
     p->pos++; /* ')' */
     leave(p);
-    if (fn->kind != FN_UNARY) {
+    if (fn->kind == FN_MIN || fn->kind == FN_MAX) {
         *out = acc;
-        return 0;
+        rc = 0;
+    } else if (fn->kind == FN_ROUND) {
+        rc = apply_round(p, acc, nargs == 2 ? digits : 0, name_pos, out);
+    } else {
+        rc = apply_fn(p, fn, acc, name_pos, out);
     }
-    return apply_fn(p, fn, acc, name_pos, out);
+    if (!rc)
+        trace(p, 1, *out);
+    return rc;
 }
 
 static int parse_name(struct parser *p, double *out) {
@@ -313,6 +364,7 @@ static int parse_name(struct parser *p, double *out) {
         for (i = 0; i < TG_ARRAY_LEN(calc_consts); i++) {
             if (name_is(name, n, calc_consts[i].name)) {
                 *out = calc_consts[i].value;
+                trace(p, 0, *out);
                 return 0;
             }
         }
@@ -364,6 +416,7 @@ static int apply_pow(struct parser *p, double a, double b, size_t pos, double *o
     if (check_result(p, v, "'^'", pos))
         return TG_EINVAL;
     *out = v;
+    trace(p, 1, v);
     return 0;
 }
 
@@ -453,7 +506,10 @@ static int apply_binary(struct parser *p, char c, size_t pos, double *acc, doubl
         *acc = fmod(*acc, v);
         break;
     }
-    return check_result(p, *acc, name, pos);
+    if (check_result(p, *acc, name, pos))
+        return TG_EINVAL;
+    trace(p, 1, *acc);
+    return 0;
 }
 
 /* level := next (op next)* with the operators of binary_ops[level], where next is the level
@@ -491,6 +547,10 @@ static int parse_expr(struct parser *p, double *out) {
 /* ---- exported ------------------------------------------------------------------------------- */
 
 int calc_eval(const char *expr, double *out, struct tg_error *err) {
+    return calc_eval_traced(expr, out, NULL, err);
+}
+
+int calc_eval_traced(const char *expr, double *out, struct calc_trace *tr, struct tg_error *err) {
     struct parser p;
     size_t len;
     double v;
@@ -511,6 +571,9 @@ int calc_eval(const char *expr, double *out, struct tg_error *err) {
     p.depth = 0;
     p.err = err;
     p.npow = 0;
+    p.tr = tr;
+    if (tr)
+        memset(tr, 0, sizeof(*tr));
     if (peek(&p) == '\0')
         return syntax_error(&p, p.pos, "empty expression");
     rc = parse_expr(&p, &v);
@@ -607,7 +670,8 @@ const char calc_schema_json[] =
     "\"properties\":{\"expression\":{\"type\":\"string\","
     "\"description\":\"Arithmetic expression, e.g. (3.5 + 2) * sqrt(16) - 2^10 % 7. Operators "
     "+ - * / % ^ and parentheses; functions sqrt abs log (base 10) ln exp sin cos tan floor "
-    "ceil round min max; constants pi and e; at most 1024 bytes.\"}},"
+    "ceil round min max (round(x) to a whole number, round(x, n) to n decimal places); "
+    "constants pi and e; at most 1024 bytes.\"}},"
     "\"required\":[\"expression\"],\"additionalProperties\":false}";
 
 const char calc_description[] =

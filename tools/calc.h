@@ -10,8 +10,9 @@
  *   power   := primary [ '^' unary ]                       right-associative; -2^2 = -4
  *   primary := number | constant | name '(' expr { ',' expr } ')' | '(' expr ')'
  *   number  := digits [ '.' [digits] ] [ ('e'|'E') ['+'|'-'] digits ] | '.' digits [...]
- * Functions: sqrt abs log (base 10) ln exp sin cos tan floor ceil round (one argument),
- * min max (two or more). Constants: pi, e. Names are matched case-insensitively.
+ * Functions: sqrt abs log (base 10) ln exp sin cos tan floor ceil (one argument), round (x, or
+ * x and a whole number n of decimal places in -15..15: half away from zero), min max (two or
+ * more). Constants: pi, e. Names are matched case-insensitively.
  *
  * It does not do variables, assignment, implicit multiplication, integers beyond doubles or
  * anything locale-dependent. Input is bounded by TG_CALC_MAX_LEN bytes and TG_CALC_MAX_DEPTH
@@ -33,6 +34,25 @@
  * Pure; thread-safe (no global state). Stack use is bounded: under 64 KB at the nesting limit.
  */
 int calc_eval(const char *expr, double *out, struct tg_error *err);
+
+#define CALC_TRACE_MAX        64 /* literals and operation values a trace keeps */
+#define CALC_ROUND_DIGITS_MAX 15 /* |n| of round(x, n) */
+
+/* What an evaluation computed, for the judge: the expression's number literals and constants
+ * (unsigned, in order) and the value of every operation (binary operators, '^', functions; not
+ * unary signs) in evaluation order, the last being the outermost. At most CALC_TRACE_MAX of
+ * each; truncated is set when more were dropped. */
+struct calc_trace {
+    double lits[CALC_TRACE_MAX];
+    size_t nlits;
+    double ops[CALC_TRACE_MAX];
+    size_t nops;
+    int truncated;
+};
+
+/* calc_eval_traced — calc_eval that also fills *tr (may be NULL; zeroed first). Same returns;
+ * on error *tr holds what was recorded before it. Pure; thread-safe. */
+int calc_eval_traced(const char *expr, double *out, struct calc_trace *tr, struct tg_error *err);
 
 /*
  * calc_format — write v into buf (n bytes, NUL-terminated): integer values with |v| < 1e15
