@@ -303,7 +303,7 @@ static int first_number(const char *s, size_t from, size_t to, int skip_brackets
                         double *out) {
     int depth = 0;
 
-    for (size_t i = from; s[i] && i < to;) {
+    for (size_t i = from; i < to && s[i];) {
         size_t end, sl;
         double v;
         int nw;

@@ -241,6 +241,7 @@ TG_TEST(handwritten, oracle_answers_every_task_with_every_call_necessary) {
     o.tasks = HAND_TASKS;
     o.tag = "oracle-handwritten";
     o.quiet = 1;
+    o.feedback = 1; /* the final GET carries the labels this test checks */
     memset(&c, 0, sizeof(c));
     CU_ASSERT_FATAL(eval_agent_new(&o, &c.inner, &err) == 0);
     memset(&a, 0, sizeof(a));
