@@ -592,16 +592,17 @@ void eval_print_report(FILE *f, const struct eval_options *o, const char *tag,
 static void print_one_report(FILE *f, const struct eval_options *o, const char *tag,
                              const json_t *report) {
     static const char *const metrics[] = {
-        "answer_accuracy",          "tool_selection_accuracy", "argument_accuracy",
-        "exact_plan_match",         "calls_per_episode",       "wasted_call_rate",
-        "wasted_calls_per_episode", "tool_productivity",
+        "answer_accuracy",   "grounded_accuracy",        "tool_selection_accuracy",
+        "argument_accuracy", "exact_plan_match",         "calls_per_episode",
+        "wasted_call_rate",  "wasted_calls_per_episode", "tool_productivity",
     };
     const char *key;
     json_t *v;
 
-    fprintf(f, "agent %s  split %s  tag %s  episodes %lld\n", o->agent ? o->agent : "?",
-            o->split ? o->split : "test", tag,
-            (long long)json_integer_value(json_object_get(report, "episodes")));
+    fprintf(f, "agent %s  split %s  tag %s  episodes %lld  unfinished %lld\n",
+            o->agent ? o->agent : "?", o->split ? o->split : "test", tag,
+            (long long)json_integer_value(json_object_get(report, "episodes")),
+            (long long)json_integer_value(json_object_get(report, "unfinished")));
     fprintf(f, "  %-26s %10s\n", "metric", "value");
     for (size_t i = 0; i < TG_ARRAY_LEN(metrics); i++)
         print_metric(f, metrics[i], json_object_get(report, metrics[i]));
