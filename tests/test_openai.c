@@ -178,10 +178,12 @@ TG_TEST(openai, scripted_endpoint_every_case) {
         free(text);
     }
 
-    /* the server judged the six finished episodes: 2 malformed calls of 6 */
-    CU_ASSERT_EQUAL(json_integer_value(json_object_get(run.report, "episodes")), 6);
-    CU_ASSERT_DOUBLE_EQUAL(json_number_value(json_object_get(run.report, "answer_accuracy")), 1.0,
-                           1e-9);
+    /* the server judged the eight episodes: six finished, all correct, two ended by the
+     * driver unanswered (counted as failures since issue 16); 2 malformed calls of 6 */
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(run.report, "episodes")), 8);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(run.report, "finished")), 6);
+    CU_ASSERT_DOUBLE_EQUAL(json_number_value(json_object_get(run.report, "answer_accuracy")),
+                           6.0 / 8.0, 1e-9);
     CU_ASSERT_DOUBLE_EQUAL(
         json_number_value(json_object_get(json_object_get(run.report, "labels"), "malformed")),
         2.0 / 6.0, 1e-9);
@@ -254,7 +256,11 @@ TG_TEST(openai, endpoint_down_ends_episodes_with_a_label) {
     CU_ASSERT_EQUAL_FATAL(openai_eval_run(&o, &oo, &run, &err), 0);
     CU_ASSERT_EQUAL(run.episodes, 2);
     CU_ASSERT_EQUAL(run.ends[OPENAI_END_UNREACHABLE], 2);
-    CU_ASSERT_EQUAL(json_integer_value(json_object_get(run.report, "episodes")), 0);
+    /* both started and never finished: counted, as failures (issue 16) */
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(run.report, "episodes")), 2);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(run.report, "unfinished")), 2);
+    CU_ASSERT_DOUBLE_EQUAL(json_number_value(json_object_get(run.report, "answer_accuracy")), 0.0,
+                           1e-9);
     openai_run_clear(&run);
     test_server_stop(s);
 }
