@@ -116,6 +116,8 @@ static double ret_of(json_t *reply) {
 /* The first task of a family whose expert calls satisfy pred (NULL: any). */
 static const struct task *find(const struct task_set *ts, enum task_family f,
                                int (*pred)(const struct task *)) {
+    if (!ts)
+        return NULL;
     for (size_t i = 0; i < task_set_count(ts); i++) {
         const struct task *t = task_set_at(ts, i);
 
