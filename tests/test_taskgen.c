@@ -51,7 +51,13 @@ TG_TEST(taskgen, generator_is_deterministic) {
     cfg.seed = 8;
     CU_ASSERT_EQUAL_FATAL(taskgen_generate(&cfg, c, NULL, &err), 0);
     CU_ASSERT(st.checks > 1000); /* every operation under every binding it can draw */
-    CU_ASSERT_EQUAL(st.reasons[TASKGEN_REJ_VERIFY], 0);
+    /* Since issue 16 the judge credits a search by what it showed: when a multi_lookup's first
+     * search already shows the second fact (the corpus's documents mention one another), the
+     * expert's second search brings nothing and is redundant, so verification rejects that
+     * candidate and the next attempt replaces it. That is rare; anything more is a bug. */
+    fprintf(stderr, "  verification rejected %zu of %zu checks\n",
+            (size_t)st.reasons[TASKGEN_REJ_VERIFY], (size_t)st.checks);
+    CU_ASSERT(st.reasons[TASKGEN_REJ_VERIFY] * 50 <= (size_t)cfg.n[0] + cfg.n[1] + cfg.n[2]);
     for (int s = 0; s < TASKGEN_SPLITS; s++) {
         char *x = dump_all(a[s]), *y = dump_all(b[s]), *z = dump_all(c[s]);
 
