@@ -289,6 +289,30 @@ int report_add(struct report *r, const struct episode_summary *s) {
     return report_tally(r, s->task, s->tag, s->attempt, &y);
 }
 
+int report_add_whole(struct report *r, const struct episode_summary *s) {
+    struct episode_summary w = *s;
+    size_t on_args = s->arg_calls;
+    int rc = 0;
+
+    w.attempt = report_start(r, s->task, s->tag, 0);
+    for (int l = 0; l < JUDGE_LABEL_COUNT && !rc; l++) {
+        if (!judge_label_is_call((enum judge_label)l))
+            continue;
+        for (size_t k = 0; k < s->labels[l] && !rc; k++) {
+            /* the calls judged on their arguments: necessary and wrong_args first, then the
+             * malformed ones the summary counted */
+            int a = l == JUDGE_NECESSARY || l == JUDGE_WRONG_ARGS ||
+                    (l == JUDGE_MALFORMED &&
+                     on_args > s->labels[JUDGE_NECESSARY] + s->labels[JUDGE_WRONG_ARGS] + k);
+
+            rc = report_step(r, s->task, s->tag, w.attempt, (enum judge_label)l, a);
+        }
+    }
+    if (!rc && s->finished)
+        rc = report_add(r, &w);
+    return rc;
+}
+
 static json_t *ratio(double num, double den) {
     return den > 0 ? json_real(num / den) : json_null();
 }

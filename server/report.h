@@ -59,6 +59,13 @@ int report_step(struct report *r, const struct task *t, const char *tag, int att
 int report_add(struct report *r, const struct episode_summary *s);
 
 /*
+ * report_add_whole — count a whole episode at once from its summary (borrowed), as if it had
+ * been started (first attempt or retry by its task), its calls judged and, if finished, ended:
+ * for episodes judged offline (toolgym rescore). 0 or TG_ENOMEM. Thread-safe.
+ */
+int report_add_whole(struct report *r, const struct episode_summary *s);
+
+/*
  * report_json — new {"episodes","finished","unfinished","answer_accuracy","grounded_accuracy",
  * "tool_selection_accuracy","argument_accuracy","exact_plan_match","calls_per_episode",
  * "wasted_call_rate","wasted_calls_per_episode","tool_productivity","labels":{label: rate},

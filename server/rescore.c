@@ -482,7 +482,7 @@ int rescore_file(const struct rescore_config *c, const char *path, FILE *out, st
             tg_error_set(err, "io", "Cannot write the rescored line %zu.", no);
         } else {
             st->rescored++;
-            if (rep && report_add(rep, &sum) != 0) {
+            if (rep && report_add_whole(rep, &sum) != 0) {
                 rc = TG_ENOMEM;
                 tg_error_set(err, "internal", "Out of memory.");
             }

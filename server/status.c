@@ -78,9 +78,13 @@ static json_t *kept_text(const char *s) {
 }
 
 /* One finished episode as the page shows it, from its trajectory line: each step's action,
- * the observation's text, label and reward. New or NULL. */
+ * the observation's text, and — for a trainer's episode (feedback "judge") only — its label,
+ * reward and the return: anyone who reaches the server reads this page, and an agent must not
+ * learn the judge's verdicts on its own episodes here either (docs/episodes.md). New or NULL. */
 static json_t *episode_view(struct episode *ep) {
     json_t *t = episode_trajectory_json(ep), *steps = json_array(), *v = NULL;
+    int judged = ep->feedback; /* set before the episode was stored; never changes */
+    const char *outcome = json_string_value(json_object_get(t, "outcome"));
     const json_t *msgs = json_object_get(t, "messages"), *lsteps = json_object_get(t, "steps");
     size_t k = 0;
 
@@ -106,16 +110,19 @@ static json_t *episode_view(struct episode *ep) {
             s = json_pack("{s:o*}", "answer",
                           kept_text(json_string_value(json_object_get(m, "content"))));
         }
-        if (!s || json_object_set(s, "label", json_object_get(ls, "label")) ||
-            json_object_set(s, "reward", json_object_get(ls, "reward")) ||
+        if (!s ||
+            (judged && (json_object_set(s, "label", json_object_get(ls, "label")) ||
+                        json_object_set(s, "reward", json_object_get(ls, "reward")))) ||
             json_array_append_new(steps, s))
             goto out;
         k++;
     }
-    v = json_pack("{s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "episode_id",
+    if (!judged && outcome && strcmp(outcome, "step_limit") != 0)
+        outcome = "answered";
+    v = json_pack("{s:O, s:O, s:O, s:O, s:s?, s:O, s:O, s:O}", "episode_id",
                   json_object_get(t, "episode_id"), "task_id", json_object_get(t, "task_id"),
                   "split", json_object_get(t, "split"), "tag", json_object_get(t, "tag"), "outcome",
-                  json_object_get(t, "outcome"), "return", json_object_get(t, "return"),
+                  outcome, "return", judged ? json_object_get(t, "return") : json_null(),
                   "reward_mode", json_object_get(t, "reward_mode"), "steps", steps);
 out:
     json_decref(steps);

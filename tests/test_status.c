@@ -59,7 +59,8 @@ static void play_two(struct server *s, char *a, char *b, size_t n) {
 
         CU_ASSERT_EQUAL_FATAL(call(s, "POST", "/v1/episodes",
                                    k ? "{\"task_id\":\"ep-mental-1\",\"tag\":\"page\"}"
-                                     : "{\"task_id\":\"ep-arith-1\",\"tag\":\"page\"}",
+                                     : "{\"task_id\":\"ep-arith-1\",\"tag\":\"page\","
+                                       "\"feedback\":\"judge\"}",
                                    &r),
                               201);
         j = json_loads(r.body, 0, NULL);
@@ -103,7 +104,8 @@ TG_TEST(status, page_and_json_over_http) {
     CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(j, "node")), "st1");
     recent = json_object_get(j, "recent");
     CU_ASSERT_EQUAL_FATAL(json_array_size(recent), 2);
-    /* newest first, each step with its action, label and reward */
+    /* newest first, each step with its action, and label and reward only for the trainer's
+     * episode (feedback "judge"): the page is open to agents too */
     CU_ASSERT_STRING_EQUAL(
         json_string_value(json_object_get(json_array_get(recent, 0), "episode_id")), b);
     CU_ASSERT_STRING_EQUAL(
@@ -119,6 +121,13 @@ TG_TEST(status, page_and_json_over_http) {
         CU_ASSERT_STRING_EQUAL(
             json_string_value(json_object_get(json_array_get(steps, 1), "label")), "correct");
         CU_ASSERT(json_is_number(json_object_get(json_array_get(steps, 1), "reward")));
+        steps = json_object_get(json_array_get(recent, 0), "steps");
+        CU_ASSERT_EQUAL(json_array_size(steps), 1);
+        CU_ASSERT_PTR_NULL(json_object_get(json_array_get(steps, 0), "label"));
+        CU_ASSERT_PTR_NULL(json_object_get(json_array_get(steps, 0), "reward"));
+        CU_ASSERT_STRING_EQUAL(
+            json_string_value(json_object_get(json_array_get(recent, 0), "outcome")), "answered");
+        CU_ASSERT(json_is_null(json_object_get(json_array_get(recent, 0), "return")));
     }
     /* the report per split (both splits of the task file) and per task tag; sandbox layers */
     CU_ASSERT_EQUAL(json_array_size(json_object_get(j, "splits")), 2);
