@@ -403,8 +403,9 @@ int fuzz_step_one(const uint8_t *data, size_t n) {
     if (n < 2 || task_set_count(s->tasks) == 0)
         return 0;
     t = task_set_at(s->tasks, data[0] % task_set_count(s->tasks));
-    j = json_pack("{s:s, s:i, s:s}", "task_id", t->id, "max_steps", 1 + data[1] % 8, "reward_mode",
-                  modes[(data[1] >> 3) % 3]);
+    /* a trainer's episode: the replies carry the judgement this target checks */
+    j = json_pack("{s:s, s:i, s:s, s:s}", "task_id", t->id, "max_steps", 1 + data[1] % 8,
+                  "reward_mode", modes[(data[1] >> 3) % 3], "feedback", "judge");
     body = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (!body)
