@@ -8,9 +8,11 @@
 # curl command (make run). Each argument adds what one other target needs: bench adds wrk and
 # nginx (bench/balancer.sh), lint adds cppcheck and git, format adds clang-format and git,
 # test-tools adds the programs some suites drive when they are there: nginx (suite nginx: three
-# servers behind a real balancer) and chromium (suite status: the status page in a headless
-# browser). Without them those two tests print a SKIP notice and count as skipped, not passed;
-# .ci/run installs them (sh scripts/deps.sh test-tools) so CI runs both. fuzz (make fuzz) adds
+# servers behind a real balancer), chromium (suite status: the status page in a headless
+# browser) and npm (suite mcp_conformance installs the official MCP conformance suite and
+# Node 22 with it, into build/mcp-conformance). Without them those tests print a SKIP notice
+# and count as skipped, not passed; .ci/run installs them (sh scripts/deps.sh test-tools) so
+# CI runs them all. fuzz (make fuzz) adds
 # clang and its compiler-rt (libFuzzer and the sanitizer runtimes: libclang-rt-dev, only a
 # Recommends of clang, so --no-install-recommends leaves it out).
 #
@@ -44,7 +46,11 @@ need_cmd curl curl
 for target in "$@"; do
     case $target in
         bench) need_cmd wrk wrk; need_file /usr/sbin/nginx nginx ;;
-        test-tools) need_file /usr/sbin/nginx nginx; need_file /usr/bin/chromium chromium ;;
+        test-tools)
+            need_file /usr/sbin/nginx nginx
+            need_file /usr/bin/chromium chromium
+            need_cmd npm npm
+            ;;
         lint) need_cmd cppcheck cppcheck; need_cmd git git ;;
         format) need_cmd clang-format clang-format; need_cmd git git ;;
         fuzz)
