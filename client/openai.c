@@ -416,7 +416,9 @@ static int start_episode(struct ep *e, long index) {
     e->end = OPENAI_END_ANSWERED;
     snprintf(e->task_id, sizeof(e->task_id), "%s", tid ? tid : "");
     e->steps = json_array();
-    req = json_pack("{s:s, s:s}", "task_id", e->task_id, "tag", r->out->tag);
+    /* the judge's labels come back for the trajectory file; they never reach the model */
+    req = json_pack("{s:s, s:s, s:s}", "task_id", e->task_id, "tag", r->out->tag, "feedback",
+                    "judge");
     if (req && r->o->max_steps > 0)
         json_object_set_new(req, "max_steps", json_integer(r->o->max_steps));
     snprintf(url, sizeof(url), "%s/v1/episodes", r->servers[e->server]);

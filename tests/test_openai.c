@@ -197,6 +197,14 @@ TG_TEST(openai, scripted_endpoint_every_case) {
     CU_ASSERT_EQUAL(json_array_size(json_object_get(line, "messages")), 8);
     CU_ASSERT_EQUAL(json_array_size(json_object_get(line, "tools")), 3);
     CU_ASSERT_EQUAL(json_array_size(json_object_get(line, "steps")), 4);
+    /* the server's labels, kept for the file (feedback "judge"), never sent to the model */
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(
+                               json_array_get(json_object_get(line, "steps"), 0), "label")),
+                           "necessary");
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(
+                               json_array_get(json_object_get(line, "steps"), 3), "label")),
+                           "correct");
+    CU_ASSERT(json_is_true(json_object_get(line, "correct")));
     line = line_of(l.all, "llm-cutoff");
     CU_ASSERT_FATAL(line != NULL);
     CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(line, "end")), "truncated");
