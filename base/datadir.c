@@ -49,7 +49,7 @@ static int found(const char *dir, char *out, size_t size, struct tg_error *err) 
     int w = snprintf(out, size, "%s", dir);
 
     if (w < 0 || (size_t)w >= size) {
-        tg_error_set(err, "config", "The data directory path is too long: %s", dir);
+        tg_error_set(err, TG_CODE_CONFIG, "The data directory path is too long: %s", dir);
         return TG_ERANGE;
     }
     return 0;
@@ -62,7 +62,7 @@ int datadir_search(const char *env, const char *exe, char *out, size_t size, str
     if (env) {
         if (*env && holds_marker(env))
             return found(env, out, size, err);
-        tg_error_set(err, "config", "%s=%s is not a toolgym data directory (no %s there).",
+        tg_error_set(err, TG_CODE_CONFIG, "%s=%s is not a toolgym data directory (no %s there).",
                      DATADIR_ENV, env, DATADIR_MARKER);
         return TG_ENOTFOUND;
     }
@@ -78,12 +78,12 @@ int datadir_search(const char *env, const char *exe, char *out, size_t size, str
     if (holds_marker("data"))
         return found("data", out, size, err);
     if (ncand)
-        tg_error_set(err, "config",
+        tg_error_set(err, TG_CODE_CONFIG,
                      "No toolgym data (%s) in %s, %s, %s or ./data; set %s=DIR or name the "
                      "files (--corpus, --tasks).",
                      DATADIR_MARKER, cand[0], cand[1], cand[2], DATADIR_ENV);
     else
-        tg_error_set(err, "config",
+        tg_error_set(err, TG_CODE_CONFIG,
                      "No toolgym data (%s) in ./data; set %s=DIR or name the files (--corpus, "
                      "--tasks).",
                      DATADIR_MARKER, DATADIR_ENV);
@@ -106,7 +106,7 @@ int datadir_file(const char *name, char *out, size_t size, struct tg_error *err)
     if (rc)
         return rc;
     if (join(dir, name, out, size) != 0) {
-        tg_error_set(err, "config", "The data file path is too long: %s/%s", dir, name);
+        tg_error_set(err, TG_CODE_CONFIG, "The data file path is too long: %s/%s", dir, name);
         return TG_ERANGE;
     }
     return 0;

@@ -68,7 +68,7 @@ static int take_line(struct series *s, size_t *cap, char *line, size_t len, cons
     }
     rc = push(s, cap, x);
     if (rc)
-        tg_error_set(err, "out_of_memory", "%s: out of memory at line %ld", name, lineno);
+        tg_error_set(err, TG_CODE_NOMEM, "%s: out of memory at line %ld", name, lineno);
     return rc;
 }
 
@@ -103,7 +103,7 @@ int series_read(FILE *f, const char *name, struct series *out, struct tg_error *
         line[len++] = (char)c;
     }
     if (ferror(f)) {
-        tg_error_set(err, "io", "%s line %ld: %s", name, lineno, strerror(errno));
+        tg_error_set(err, TG_CODE_IO, "%s line %ld: %s", name, lineno, strerror(errno));
         rc = TG_EIO;
         goto fail;
     }
@@ -133,7 +133,7 @@ int series_load(const char *path, struct series *out, struct tg_error *err) {
         return series_read(stdin, "stdin", out, err);
     f = fopen(path, "r");
     if (!f) {
-        tg_error_set(err, "io", "%s: %s", path, strerror(errno));
+        tg_error_set(err, TG_CODE_IO, "%s: %s", path, strerror(errno));
         return TG_EIO;
     }
     rc = series_read(f, path, out, err);

@@ -25,6 +25,16 @@ enum tg_err {
     TG_ECANCELED = -9, /* the work was abandoned (its client went away) */
 };
 
+/*
+ * The one spelling of the three codes every layer uses in struct tg_error.code, so an
+ * out-of-memory, I/O or configuration failure reads the same whichever module reports it
+ * (scripts/lint.sh rejects the literal spellings in product code). Messages of the first kind
+ * start with "out of memory"; the others name the file or the setting.
+ */
+#define TG_CODE_NOMEM  "out_of_memory"  /* with TG_ENOMEM */
+#define TG_CODE_IO     "io_error"       /* a file or stream could not be read or written */
+#define TG_CODE_CONFIG "invalid_config" /* a setting or config file value is not accepted */
+
 #define TG_ERR_CODE_MAX 32
 #define TG_ERR_MSG_MAX  256
 

@@ -77,7 +77,7 @@ static int client_call(struct client *c, const char *method, const char *path, c
     if (body) {
         text = json_dumps(body, JSON_COMPACT);
         if (!text) {
-            tg_error_set(err, "internal", "Out of memory.");
+            tg_error_set(err, TG_CODE_NOMEM, "out of memory");
             return TG_ENOMEM;
         }
         curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, text);
@@ -89,14 +89,14 @@ static int client_call(struct client *c, const char *method, const char *path, c
     cc = curl_easy_perform(c->curl);
     free(text);
     if (cc != CURLE_OK) {
-        tg_error_set(err, "io", "%s %s: %s.", method, url, curl_easy_strerror(cc));
+        tg_error_set(err, TG_CODE_IO, "%s %s: %s.", method, url, curl_easy_strerror(cc));
         return TG_EIO;
     }
     curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
     if (c->resp.len > 0) {
         *out = json_loadb(c->resp.p, c->resp.len, 0, NULL);
         if (!*out) {
-            tg_error_set(err, "io", "%s %s: the response is not JSON.", method, url);
+            tg_error_set(err, TG_CODE_IO, "%s %s: the response is not JSON.", method, url);
             return TG_EIO;
         }
     }
@@ -115,7 +115,7 @@ static int client_expect(struct client *c, const char *method, const char *path,
         const char *msg =
             json_string_value(json_object_get(json_object_get(*out, "error"), "message"));
 
-        tg_error_set(err, "io", "%s %s: HTTP %ld: %s", method, path, status,
+        tg_error_set(err, TG_CODE_IO, "%s %s: HTTP %ld: %s", method, path, status,
                      msg ? msg : "(no message)");
         json_decref(*out);
         *out = NULL;
@@ -342,7 +342,7 @@ int eval_agent_make(const struct eval_options *o, const struct eval_kind *extra,
             return 0;
         }
     }
-    tg_error_set(err, "config", "Unknown agent \"%s\" (oracle, random, overcaller, eager).",
+    tg_error_set(err, TG_CODE_CONFIG, "Unknown agent \"%s\" (oracle, random, overcaller, eager).",
                  o->agent ? o->agent : "");
     return TG_EINVAL;
 }
@@ -422,14 +422,15 @@ int eval_servers_parse(const char *list, char **urls, int max, int *n, struct tg
         size_t len = strcspn(p, ",");
 
         if (len == 0 || len >= TG_MAX_URL_LEN / 2 || *n >= max) {
-            tg_error_set(err, "config", "--server takes up to %d URLs, comma-separated.", max);
+            tg_error_set(err, TG_CODE_CONFIG, "--server takes up to %d URLs, comma-separated.",
+                         max);
             goto fail;
         }
         while (len > 0 && p[len - 1] == '/')
             len--;
         urls[*n] = strndup(p, len);
         if (!urls[*n]) {
-            tg_error_set(err, "internal", "Out of memory.");
+            tg_error_set(err, TG_CODE_NOMEM, "out of memory");
             goto fail;
         }
         (*n)++;
@@ -439,7 +440,7 @@ int eval_servers_parse(const char *list, char **urls, int max, int *n, struct tg
     }
     if (*n > 0)
         return 0;
-    tg_error_set(err, "config", "--server URL is required.");
+    tg_error_set(err, TG_CODE_CONFIG, "--server URL is required.");
 fail:
     eval_servers_free(urls, *n);
     *n = 0;
@@ -468,7 +469,7 @@ int eval_run(const struct eval_options *o, struct eval_agent *a, json_t **report
     *report = NULL;
     if (o->tag) {
         if (strlen(o->tag) > TG_TAG_MAX) {
-            tg_error_set(err, "config", "--tag is longer than %d bytes.", TG_TAG_MAX);
+            tg_error_set(err, TG_CODE_CONFIG, "--tag is longer than %d bytes.", TG_TAG_MAX);
             return TG_EINVAL;
         }
         snprintf(tag, sizeof(tag), "%s", o->tag);
@@ -480,7 +481,7 @@ int eval_run(const struct eval_options *o, struct eval_agent *a, json_t **report
     }
     for (const char *p = split; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-')) {
-            tg_error_set(err, "config", "--split must be a plain name.");
+            tg_error_set(err, TG_CODE_CONFIG, "--split must be a plain name.");
             return TG_EINVAL;
         }
     rc = eval_servers_parse(o->server, urls, TG_EVAL_SERVERS_MAX, &nservers, err);
@@ -488,7 +489,7 @@ int eval_run(const struct eval_options *o, struct eval_agent *a, json_t **report
         return rc;
     cs = calloc((size_t)nservers, sizeof(*cs));
     if (!cs) {
-        tg_error_set(err, "internal", "Out of memory.");
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
         rc = TG_ENOMEM;
         goto out;
     }

@@ -681,7 +681,7 @@ static int blocking_get(void *ud, const char *path, long *status, json_t **body,
     curl_easy_setopt(g->h, CURLOPT_TIMEOUT, (long)SERVER_TIMEOUT_SEC);
     cc = curl_easy_perform(g->h);
     if (cc != CURLE_OK) {
-        tg_error_set(err, "io", "GET %s: %s.", url, curl_easy_strerror(cc));
+        tg_error_set(err, TG_CODE_IO, "GET %s: %s.", url, curl_easy_strerror(cc));
         return TG_EIO;
     }
     curl_easy_getinfo(g->h, CURLINFO_RESPONSE_CODE, status);
@@ -708,7 +708,8 @@ static int fetch_reports(struct run *r, struct getter *g, struct tg_error *err) 
         g->base = r->servers[i];
         rc = blocking_get(g, path, &status, &rep, err);
         if (rc == 0 && (status != 200 || !json_is_object(rep))) {
-            tg_error_set(err, "io", "GET %s%s: HTTP %ld.", r->servers[i], "/v1/report", status);
+            tg_error_set(err, TG_CODE_IO, "GET %s%s: HTTP %ld.", r->servers[i], "/v1/report",
+                         status);
             rc = TG_EIO;
         }
         if (rc == 0 && r->nservers == 1) {
@@ -758,7 +759,7 @@ static int run_tag(const struct eval_options *o, const struct openai_options *oo
 
     if (o->tag) {
         if (strlen(o->tag) > TG_TAG_MAX) {
-            tg_error_set(err, "config", "--tag is longer than %d bytes.", TG_TAG_MAX);
+            tg_error_set(err, TG_CODE_CONFIG, "--tag is longer than %d bytes.", TG_TAG_MAX);
             return TG_EINVAL;
         }
         snprintf(tag, TG_TAG_MAX + 1, "%s", o->tag);
@@ -793,16 +794,16 @@ int openai_eval_run(const struct eval_options *o, const struct openai_options *o
     r.out = out;
     r.jitter = (uint64_t)tg_now_us();
     if (!oo->model || !*oo->model) {
-        tg_error_set(err, "config", "--model NAME is required with --agent openai.");
+        tg_error_set(err, TG_CODE_CONFIG, "--model NAME is required with --agent openai.");
         return TG_EINVAL;
     }
     if (openai_chat_url(oo->base_url, r.chat_url, sizeof(r.chat_url)) != 0) {
-        tg_error_set(err, "config", "--base-url must be an http:// or https:// URL.");
+        tg_error_set(err, TG_CODE_CONFIG, "--base-url must be an http:// or https:// URL.");
         return TG_EINVAL;
     }
     if (oo->concurrency < 1 || oo->concurrency > OPENAI_CONCURRENCY_MAX || oo->retries < 0 ||
         oo->timeout_sec < 1) {
-        tg_error_set(err, "config", "--concurrency must be 1..%d.", OPENAI_CONCURRENCY_MAX);
+        tg_error_set(err, TG_CODE_CONFIG, "--concurrency must be 1..%d.", OPENAI_CONCURRENCY_MAX);
         return TG_EINVAL;
     }
     rc = run_tag(o, oo, out->tag, err);
@@ -829,7 +830,7 @@ int openai_eval_run(const struct eval_options *o, const struct openai_options *o
     r.multi = curl_multi_init();
     r.eps = calloc((size_t)oo->concurrency, sizeof(*r.eps));
     if (!r.srv_hdrs || !r.llm_hdrs || !g.h || !r.multi || !r.eps) {
-        tg_error_set(err, "internal", "Out of memory.");
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
         rc = TG_ENOMEM;
         goto out;
     }
@@ -839,7 +840,7 @@ int openai_eval_run(const struct eval_options *o, const struct openai_options *o
         dbuf_init(&r.eps[i].resp, TG_LLM_RESPONSE_MAX);
         r.eps[i].h = curl_easy_init();
         if (!r.eps[i].h) {
-            tg_error_set(err, "internal", "Out of memory.");
+            tg_error_set(err, TG_CODE_NOMEM, "out of memory");
             rc = TG_ENOMEM;
             goto out;
         }
@@ -876,7 +877,7 @@ int openai_eval_run(const struct eval_options *o, const struct openai_options *o
             active += e->state != EP_IDLE;
         }
         if (rc) {
-            tg_error_set(err, "internal", "Out of memory.");
+            tg_error_set(err, TG_CODE_NOMEM, "out of memory");
             goto out;
         }
         if (active == 0)
@@ -890,7 +891,7 @@ int openai_eval_run(const struct eval_options *o, const struct openai_options *o
             curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&e);
             rc = on_done(e, m->data.result);
             if (rc) {
-                tg_error_set(err, "internal", "Out of memory.");
+                tg_error_set(err, TG_CODE_NOMEM, "out of memory");
                 goto out;
             }
             if (!o->quiet && e->state == EP_IDLE)

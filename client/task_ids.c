@@ -18,7 +18,7 @@ static int append_ids(json_t *all, const json_t *tasks, const char *path, struct
             return TG_EINVAL;
         }
         if (json_array_append(all, id)) {
-            tg_error_set(err, "nomem", "Out of memory.");
+            tg_error_set(err, TG_CODE_NOMEM, "out of memory");
             return TG_ENOMEM;
         }
     }
@@ -33,7 +33,7 @@ int task_ids_fetch(task_ids_get_fn get, void *ud, const char *split, json_t **id
 
     *ids = NULL;
     if (!all) {
-        tg_error_set(err, "nomem", "Out of memory.");
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
         return TG_ENOMEM;
     }
     while ((json_int_t)json_array_size(all) < total) {

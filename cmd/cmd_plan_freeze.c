@@ -145,7 +145,7 @@ int cmd_plan_freeze(int argc, char **argv) {
     if (!rc) {
         out = freeze_compare_json(p, &times, &o.cfg, &cmp);
         if (!out) {
-            tg_error_set(&err, "internal", "out of memory writing the plan");
+            tg_error_set(&err, TG_CODE_NOMEM, "out of memory writing the plan");
             rc = TG_ENOMEM;
         }
     }

@@ -49,7 +49,7 @@ static int load_tasks(struct task_set *ts, const char *list, struct tg_error *er
         int rc;
 
         if (n == 0 || n >= sizeof(path)) {
-            tg_error_set(err, "config", "--tasks: bad file list.");
+            tg_error_set(err, TG_CODE_CONFIG, "--tasks: bad file list.");
             return TG_EINVAL;
         }
         memcpy(path, list, n);
@@ -149,7 +149,7 @@ int cmd_rescore(int argc, char **argv) {
     bad.quiet = quiet;
     rc = rescore_file(&c, traj, out, rep, &st, on_bad, &bad, &err);
     if (out != stdout && fclose(out) != 0 && rc == 0) {
-        tg_error_set(&err, "io", "Cannot write %s.", out_path);
+        tg_error_set(&err, TG_CODE_IO, "Cannot write %s.", out_path);
         rc = TG_EIO;
     }
     out = stdout;

@@ -19,7 +19,7 @@ int batch_init(struct batch *b, int T, int G, struct tg_error *err) {
     b->ptrajs = calloc((size_t)T, sizeof(*b->ptrajs));
     b->anchored = calloc((size_t)T, sizeof(*b->anchored));
     if (!b->eps || !b->trajs || !b->parents || !b->ptrajs || !b->anchored) {
-        tg_error_set(err, "nomem", "out of memory");
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
         return TG_ENOMEM;
     }
     return 0;

@@ -138,7 +138,7 @@ static void config_error(struct tg_error *err, const char *path) {
     if (!err)
         return;
     snprintf(why, sizeof(why), "%s", err->message);
-    tg_error_set(err, "invalid_config", "checkpoint %s: %s", path, why);
+    tg_error_set(err, TG_CODE_CONFIG, "checkpoint %s: %s", path, why);
 }
 
 static void skip(struct rbuf *r, size_t n) {
@@ -278,7 +278,7 @@ static int get_sched(struct rbuf *r, struct sched *s, const char *path, struct t
     if (gs->win_len < 0 || gs->win_len > w || gs->win_pos < 0 || gs->win_pos >= w ||
         gs->num_good < 0 || gs->num_bad < 0 || gs->cooldown_left < 0 || gs->warmup_left < 0 ||
         gs->hold_left < 0 || gs->at_min < 0 || isnan(gs->best)) {
-        tg_error_set(err, "invalid_config", "checkpoint %s: schedule state is inconsistent", path);
+        tg_error_set(err, TG_CODE_CONFIG, "checkpoint %s: schedule state is inconsistent", path);
         return TG_EINVAL;
     }
     return 0;
@@ -307,19 +307,20 @@ int ckpt_save(const char *path, const struct mlp *m, const struct adam *a, const
         return TG_EINVAL;
     }
     if (s->cfg.greedy.window_size < 1 || s->cfg.greedy.window_size > TG_SCHED_WINDOW_MAX) {
-        tg_error_set(err, "invalid_config", "schedule window_size %d is out of range",
+        tg_error_set(err, TG_CODE_CONFIG, "schedule window_size %d is out of range",
                      s->cfg.greedy.window_size);
         return TG_EINVAL;
     }
     n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
     if (n < 0 || (size_t)n >= sizeof(tmp)) {
-        tg_error_set(err, "invalid_config", "checkpoint path is too long");
+        tg_error_set(err, TG_CODE_CONFIG, "checkpoint path is too long");
         return TG_EINVAL;
     }
     w.cap = payload_bytes(m->num_params, s->cfg.greedy.window_size);
     w.p = malloc(w.cap);
     if (!w.p) {
-        tg_error_set(err, "out_of_memory", "cannot allocate %zu bytes for a checkpoint", w.cap);
+        tg_error_set(err, TG_CODE_NOMEM,
+                     "out of memory: cannot allocate %zu bytes for a checkpoint", w.cap);
         return TG_ENOMEM;
     }
 
@@ -348,23 +349,23 @@ int ckpt_save(const char *path, const struct mlp *m, const struct adam *a, const
 
     f = fopen(tmp, "wb");
     if (!f) {
-        tg_error_set(err, "io_error", "cannot create %s: %s", tmp, strerror(errno));
+        tg_error_set(err, TG_CODE_IO, "cannot create %s: %s", tmp, strerror(errno));
         goto fail;
     }
     if (fwrite(head, 1, sizeof(head), f) != sizeof(head) || fwrite(w.p, 1, w.len, f) != w.len ||
         fwrite(tail, 1, sizeof(tail), f) != sizeof(tail) || fflush(f) != 0 ||
         fsync(fileno(f)) != 0) {
-        tg_error_set(err, "io_error", "cannot write %s: %s", tmp, strerror(errno));
+        tg_error_set(err, TG_CODE_IO, "cannot write %s: %s", tmp, strerror(errno));
         goto fail;
     }
     if (fclose(f) != 0) {
         f = NULL;
-        tg_error_set(err, "io_error", "cannot write %s: %s", tmp, strerror(errno));
+        tg_error_set(err, TG_CODE_IO, "cannot write %s: %s", tmp, strerror(errno));
         goto fail;
     }
     f = NULL;
     if (rename(tmp, path) != 0) {
-        tg_error_set(err, "io_error", "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+        tg_error_set(err, TG_CODE_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
         goto fail;
     }
     free(w.p);
@@ -401,7 +402,7 @@ int ckpt_load(const char *path, const struct mlp_config *expect, struct mlp *m, 
         memset(a, 0, sizeof(*a));
     f = fopen(path, "rb");
     if (!f) {
-        tg_error_set(err, "io_error", "cannot open checkpoint %s: %s", path, strerror(errno));
+        tg_error_set(err, TG_CODE_IO, "cannot open checkpoint %s: %s", path, strerror(errno));
         return TG_EIO;
     }
 
@@ -431,7 +432,7 @@ int ckpt_load(const char *path, const struct mlp_config *expect, struct mlp *m, 
     }
     payload = malloc(plen ? plen : 1);
     if (!payload) {
-        tg_error_set(err, "out_of_memory", "cannot allocate %llu bytes to read %s",
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory: cannot allocate %llu bytes to read %s",
                      (unsigned long long)plen, path);
         rc = TG_ENOMEM;
         goto fail;
@@ -440,7 +441,7 @@ int ckpt_load(const char *path, const struct mlp_config *expect, struct mlp *m, 
     if (got == plen)
         got += fread(tail, 1, sizeof(tail), f);
     if (ferror(f)) {
-        tg_error_set(err, "io_error", "cannot read checkpoint %s: %s", path, strerror(errno));
+        tg_error_set(err, TG_CODE_IO, "cannot read checkpoint %s: %s", path, strerror(errno));
         rc = TG_EIO;
         goto fail;
     }
@@ -507,7 +508,7 @@ int ckpt_load(const char *path, const struct mlp_config *expect, struct mlp *m, 
         goto fail;
     }
     if (step < 0) {
-        tg_error_set(err, "invalid_config", "checkpoint %s: adam step %ld is negative", path, step);
+        tg_error_set(err, TG_CODE_CONFIG, "checkpoint %s: adam step %ld is negative", path, step);
         goto fail;
     }
     if (a) {

@@ -404,7 +404,7 @@ fail_solver:
     }
 fail:
     if (rc == TG_ENOMEM)
-        tg_error_set(err, "internal", "out of memory building the LP of %d actions", p->n);
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory building the LP of %d actions", p->n);
     lp_free(&lp);
     freeze_plan_free(out);
     return rc;
@@ -443,7 +443,7 @@ int freeze_compare_run(const struct pipeline *p, const struct pipeline_times *t,
     out->ratio[FREEZE_UNIFORM] = malloc((size_t)p->n * sizeof(double));
     out->ratio[FREEZE_LP] = out->plan.ratio;
     if (!out->ratio[FREEZE_NONE] || !out->ratio[FREEZE_UNIFORM]) {
-        tg_error_set(err, "internal", "out of memory");
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
         rc = TG_ENOMEM;
         goto fail;
     }

@@ -128,7 +128,7 @@ int gantt_write(const char *path, const char *title, const struct pipeline *p,
         tmax = 1;
     f = fopen(path, "w");
     if (!f) {
-        tg_error_set(err, "svg", "cannot write %s: %s", path, strerror(errno));
+        tg_error_set(err, TG_CODE_IO, "cannot write %s: %s", path, strerror(errno));
         return TG_EIO;
     }
     fprintf(f,
@@ -166,7 +166,7 @@ int gantt_write(const char *path, const char *title, const struct pipeline *p,
     }
     fprintf(f, "</svg>\n");
     if (fclose(f) != 0) {
-        tg_error_set(err, "svg", "cannot write %s: %s", path, strerror(errno));
+        tg_error_set(err, TG_CODE_IO, "cannot write %s: %s", path, strerror(errno));
         return TG_EIO;
     }
     return 0;

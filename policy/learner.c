@@ -51,7 +51,7 @@ int learner_init(struct learner *L, const struct train_config *c, const char *re
     }
     L->dscores = malloc(sizeof(float) * TG_CAND_MAX);
     if (!L->dscores) {
-        tg_error_set(err, "nomem", "out of memory");
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
         return TG_ENOMEM;
     }
     return policy_scratch(&L->pol, err);

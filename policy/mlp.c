@@ -18,13 +18,13 @@ int mlp_config_check(const struct mlp_config *cfg, struct tg_error *err) {
 
     for (int i = 0; i < 3; i++) {
         if (dims[i] < 1 || dims[i] > TG_MLP_MAX_DIM) {
-            tg_error_set(err, "invalid_config", "mlp %s is %d; it must be in [1, %d]", names[i],
+            tg_error_set(err, TG_CODE_CONFIG, "mlp %s is %d; it must be in [1, %d]", names[i],
                          dims[i], TG_MLP_MAX_DIM);
             return TG_EINVAL;
         }
     }
     if (mlp_num_params(cfg) > (size_t)TG_MLP_MAX_PARAMS) {
-        tg_error_set(err, "invalid_config", "mlp has %zu parameters; the limit is %d",
+        tg_error_set(err, TG_CODE_CONFIG, "mlp has %zu parameters; the limit is %d",
                      mlp_num_params(cfg), TG_MLP_MAX_PARAMS);
         return TG_EINVAL;
     }
@@ -82,7 +82,7 @@ int mlp_init(struct mlp *m, const struct mlp_config *cfg, struct tg_error *err) 
     m->grads_memory = calloc(m->num_params, sizeof(float));
     if (!m->params_memory || !m->grads_memory) {
         mlp_free(m);
-        tg_error_set(err, "out_of_memory", "cannot allocate %zu mlp parameters",
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory: cannot allocate %zu mlp parameters",
                      mlp_num_params(cfg));
         return TG_ENOMEM;
     }
@@ -129,7 +129,7 @@ int mlp_workspace_init(struct mlp_workspace *ws, const struct mlp_config *cfg, i
     if (rc)
         return rc;
     if (max_n < 1 || max_n > TG_MLP_MAX_BATCH) {
-        tg_error_set(err, "invalid_config", "mlp batch of %d rows; it must be in [1, %d]", max_n,
+        tg_error_set(err, TG_CODE_CONFIG, "mlp batch of %d rows; it must be in [1, %d]", max_n,
                      TG_MLP_MAX_BATCH);
         return TG_EINVAL;
     }
@@ -140,7 +140,8 @@ int mlp_workspace_init(struct mlp_workspace *ws, const struct mlp_config *cfg, i
     ws->dh2 = malloc((size_t)cfg->hidden2 * sizeof(float));
     if (!ws->h1 || !ws->h2 || !ws->dh1 || !ws->dh2) {
         mlp_workspace_free(ws);
-        tg_error_set(err, "out_of_memory", "cannot allocate an mlp workspace of %d rows", max_n);
+        tg_error_set(err, TG_CODE_NOMEM,
+                     "out of memory: cannot allocate an mlp workspace of %d rows", max_n);
         return TG_ENOMEM;
     }
     return 0;

@@ -17,21 +17,21 @@ struct adam_config adam_config_default(void) {
 
 int adam_config_check(const struct adam_config *cfg, struct tg_error *err) {
     if (!(cfg->beta1 >= 0.0f && cfg->beta1 < 1.0f)) {
-        tg_error_set(err, "invalid_config", "adam beta1 is %g; it must be in [0, 1)",
+        tg_error_set(err, TG_CODE_CONFIG, "adam beta1 is %g; it must be in [0, 1)",
                      (double)cfg->beta1);
         return TG_EINVAL;
     }
     if (!(cfg->beta2 >= 0.0f && cfg->beta2 < 1.0f)) {
-        tg_error_set(err, "invalid_config", "adam beta2 is %g; it must be in [0, 1)",
+        tg_error_set(err, TG_CODE_CONFIG, "adam beta2 is %g; it must be in [0, 1)",
                      (double)cfg->beta2);
         return TG_EINVAL;
     }
     if (!(cfg->eps > 0.0f) || !isfinite(cfg->eps)) {
-        tg_error_set(err, "invalid_config", "adam eps is %g; it must be > 0", (double)cfg->eps);
+        tg_error_set(err, TG_CODE_CONFIG, "adam eps is %g; it must be > 0", (double)cfg->eps);
         return TG_EINVAL;
     }
     if (!(cfg->weight_decay >= 0.0f) || !isfinite(cfg->weight_decay)) {
-        tg_error_set(err, "invalid_config", "adam weight_decay is %g; it must be >= 0",
+        tg_error_set(err, TG_CODE_CONFIG, "adam weight_decay is %g; it must be >= 0",
                      (double)cfg->weight_decay);
         return TG_EINVAL;
     }
@@ -46,7 +46,7 @@ int adam_init(struct adam *a, const struct adam_config *cfg, size_t n, struct tg
     if (rc)
         return rc;
     if (n < 1 || n > (size_t)TG_MLP_MAX_PARAMS) {
-        tg_error_set(err, "invalid_config", "adam over %zu parameters; it must be in [1, %d]", n,
+        tg_error_set(err, TG_CODE_CONFIG, "adam over %zu parameters; it must be in [1, %d]", n,
                      TG_MLP_MAX_PARAMS);
         return TG_EINVAL;
     }
@@ -56,7 +56,8 @@ int adam_init(struct adam *a, const struct adam_config *cfg, size_t n, struct tg
     a->v = calloc(n, sizeof(float));
     if (!a->m || !a->v) {
         adam_free(a);
-        tg_error_set(err, "out_of_memory", "cannot allocate adam moments for %zu parameters", n);
+        tg_error_set(err, TG_CODE_NOMEM,
+                     "out of memory: cannot allocate adam moments for %zu parameters", n);
         return TG_ENOMEM;
     }
     return 0;

@@ -186,7 +186,7 @@ int pipesim_run(const struct pipeline *p, const struct pipeline_times *t, const 
     return 0;
 fail:
     if (rc == TG_ENOMEM)
-        tg_error_set(err, "internal", "out of memory simulating %d actions", p->n);
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory simulating %d actions", p->n);
     free(m.h.e);
     free(m.next);
     free(m.idle);

@@ -183,18 +183,18 @@ int pipeline_times_load(const char *path, struct pipeline_times *out, struct tg_
     int rc;
 
     if (!f) {
-        tg_error_set(err, "times", "cannot read %s: %s", path, strerror(errno));
+        tg_error_set(err, TG_CODE_IO, "cannot read %s: %s", path, strerror(errno));
         return TG_EIO;
     }
     buf = malloc(TG_PIPE_TIMES_BYTES + 1);
     if (!buf) {
         fclose(f);
-        tg_error_set(err, "times", "out of memory reading %s", path);
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory reading %s", path);
         return TG_ENOMEM;
     }
     len = fread(buf, 1, TG_PIPE_TIMES_BYTES + 1, f);
     if (ferror(f)) {
-        tg_error_set(err, "times", "cannot read %s: %s", path, strerror(errno));
+        tg_error_set(err, TG_CODE_IO, "cannot read %s: %s", path, strerror(errno));
         rc = TG_EIO;
     } else if (len > TG_PIPE_TIMES_BYTES) {
         tg_error_set(err, "times", "%s is larger than %lu bytes", path,
@@ -356,7 +356,7 @@ int pipeline_build(enum pipeline_kind kind, int stages, int microbatches, struct
     return 0;
 fail:
     if (rc == TG_ENOMEM)
-        tg_error_set(err, "internal", "out of memory building a %d x %d pipeline", S, M);
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory building a %d x %d pipeline", S, M);
     pipeline_free(p);
     return rc;
 }

@@ -27,7 +27,7 @@ int policy_scratch(struct policy *p, struct tg_error *err) {
     p->cl = malloc(sizeof(*p->cl));
     p->X = malloc(sizeof(float) * TG_CAND_MAX * FEAT_DIM);
     if (!p->cl || !p->X) {
-        tg_error_set(err, "nomem", "out of memory");
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
         return TG_ENOMEM;
     }
     return 0;

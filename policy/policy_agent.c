@@ -57,12 +57,12 @@ int policy_agent_new(const struct eval_options *o, struct eval_agent *out, struc
 
     memset(out, 0, sizeof(*out));
     if (!o->checkpoint) {
-        tg_error_set(err, "config", "--agent policy needs --checkpoint FILE");
+        tg_error_set(err, TG_CODE_CONFIG, "--agent policy needs --checkpoint FILE");
         return TG_EINVAL;
     }
     as = calloc(1, sizeof(*as));
     if (!as) {
-        tg_error_set(err, "nomem", "out of memory");
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
         return TG_ENOMEM;
     }
     rc = ckpt_load(o->checkpoint, NULL, &as->pol.m, NULL, NULL, NULL, err);

@@ -62,7 +62,7 @@ struct rollout *rollout_new(const struct rollout_config *cfg, struct tg_error *e
     char *p;
 
     if (!r) {
-        tg_error_set(err, "nomem", "out of memory");
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
         return NULL;
     }
     r->cfg = *cfg;
@@ -73,13 +73,13 @@ struct rollout *rollout_new(const struct rollout_config *cfg, struct tg_error *e
     if (cfg->inflight < 1 || cfg->inflight > TG_ROLLOUT_INFLIGHT || cfg->timeout_ms < 100 ||
         cfg->connect_timeout_ms < 10 || cfg->retries < 0 || cfg->retries > 30 ||
         cfg->backoff_ms < 1) {
-        tg_error_set(err, "bad_config", "rollout settings out of range (inflight 1..%d)",
+        tg_error_set(err, TG_CODE_CONFIG, "rollout settings out of range (inflight 1..%d)",
                      TG_ROLLOUT_INFLIGHT);
         goto fail;
     }
     r->servers = strdup(cfg->servers);
     if (!r->servers) {
-        tg_error_set(err, "nomem", "out of memory");
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
         goto fail;
     }
     p = r->servers;
@@ -229,7 +229,7 @@ static int json_req(struct slot *s, json_t *body, struct tg_error *err) {
     s->req = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     if (body && !s->req) {
-        tg_error_set(err, "nomem", "out of memory");
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
         return TG_ENOMEM;
     }
     return 0;
@@ -244,7 +244,7 @@ static int start_episode(struct run *ru, struct slot *s, int e, struct tg_error 
     rollout_ep_clear(ep);
     ep->st = malloc(sizeof(*ep->st));
     if (!ep->st) {
-        tg_error_set(err, "nomem", "out of memory");
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
         return TG_ENOMEM;
     }
     if (ep->server < 0 || ep->server >= ru->r->nurls) {
@@ -322,7 +322,7 @@ static int next_step(struct run *ru, struct slot *s, struct tg_error *err) {
         s->pending_prefix = 0;
     }
     if (!b) {
-        tg_error_set(err, "nomem", "out of memory");
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
         return TG_ENOMEM;
     }
     rc = json_req(s, b, err);
@@ -493,7 +493,7 @@ int rollout_run(struct rollout *r, struct rollout_ep *eps, int n, rollout_policy
         return 0;
     ru.slots = calloc((size_t)ru.nslots, sizeof(*ru.slots));
     if (!ru.slots) {
-        tg_error_set(err, "nomem", "out of memory");
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
         return TG_ENOMEM;
     }
     for (int i = 0; i < ru.nslots; i++) {
@@ -504,7 +504,7 @@ int rollout_run(struct rollout *r, struct rollout_ep *eps, int n, rollout_policy
         s->easy = curl_easy_init();
         s->hdr = curl_slist_append(NULL, "Content-Type: application/json");
         if (!s->easy || !s->hdr) {
-            tg_error_set(err, "nomem", "out of memory (curl handles)");
+            tg_error_set(err, TG_CODE_NOMEM, "out of memory (curl handles)");
             rc = TG_ENOMEM;
             goto done;
         }
@@ -623,14 +623,14 @@ int rollout_request(struct rollout *r, int i, const char *method, const char *pa
     *out = NULL;
     *status = 0;
     if (!e || !hdr || i < 0 || i >= r->nurls) {
-        tg_error_set(err, "nomem", "cannot set up a request");
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory setting up a request");
         rc = TG_ENOMEM;
         goto done;
     }
     if (body) {
         req = json_dumps(body, JSON_COMPACT);
         if (!req) {
-            tg_error_set(err, "nomem", "out of memory");
+            tg_error_set(err, TG_CODE_NOMEM, "out of memory");
             rc = TG_ENOMEM;
             goto done;
         }

@@ -11,20 +11,20 @@
 
 int sched_cosine_check(const struct sched_cosine_config *c, struct tg_error *err) {
     if (!(c->lr_max > 0.0) || !isfinite(c->lr_max)) {
-        tg_error_set(err, "invalid_config", "cosine lr_max is %g; it must be > 0", c->lr_max);
+        tg_error_set(err, TG_CODE_CONFIG, "cosine lr_max is %g; it must be > 0", c->lr_max);
         return TG_EINVAL;
     }
     if (!(c->lr_min >= 0.0 && c->lr_min <= c->lr_max)) {
-        tg_error_set(err, "invalid_config", "cosine lr_min is %g; it must be in [0, lr_max=%g]",
+        tg_error_set(err, TG_CODE_CONFIG, "cosine lr_min is %g; it must be in [0, lr_max=%g]",
                      c->lr_min, c->lr_max);
         return TG_EINVAL;
     }
     if (c->total < 1) {
-        tg_error_set(err, "invalid_config", "cosine total is %ld; it must be >= 1", c->total);
+        tg_error_set(err, TG_CODE_CONFIG, "cosine total is %ld; it must be >= 1", c->total);
         return TG_EINVAL;
     }
     if (c->warmup < 0 || c->warmup > c->total) {
-        tg_error_set(err, "invalid_config", "cosine warmup is %ld; it must be in [0, total=%ld]",
+        tg_error_set(err, TG_CODE_CONFIG, "cosine warmup is %ld; it must be in [0, total=%ld]",
                      c->warmup, c->total);
         return TG_EINVAL;
     }
@@ -87,7 +87,7 @@ int sched_greedy_preset(const char *name, struct sched_greedy_config *out, struc
             *out = presets[i].cfg;
             return 0;
         }
-    tg_error_set(err, "invalid_config", "unknown GreedyLR preset '%.64s' (%s)", name,
+    tg_error_set(err, TG_CODE_CONFIG, "unknown GreedyLR preset '%.64s' (%s)", name,
                  sched_greedy_preset_names());
     return TG_EINVAL;
 }
@@ -104,7 +104,7 @@ const char *sched_greedy_preset_names(void) {
 static int check_count(const char *name, int v, struct tg_error *err) {
     if (v >= 0 && v <= TG_SCHED_COUNT_MAX)
         return 0;
-    tg_error_set(err, "invalid_config", "%s is %d; it must be in [0, %d]", name, v,
+    tg_error_set(err, TG_CODE_CONFIG, "%s is %d; it must be in [0, %d]", name, v,
                  TG_SCHED_COUNT_MAX);
     return TG_EINVAL;
 }
@@ -120,62 +120,62 @@ int sched_greedy_check(const struct sched_greedy_config *c, struct tg_error *err
                   {"initial_hold", c->initial_hold}};
 
     if (c->mode != SCHED_MODE_MIN && c->mode != SCHED_MODE_MAX) {
-        tg_error_set(err, "invalid_config", "mode must be min or max");
+        tg_error_set(err, TG_CODE_CONFIG, "mode must be min or max");
         return TG_EINVAL;
     }
     if (!(c->factor > 0.0 && c->factor < 1.0)) {
-        tg_error_set(err, "invalid_config", "factor is %g; it must be in (0, 1)", c->factor);
+        tg_error_set(err, TG_CODE_CONFIG, "factor is %g; it must be in (0, 1)", c->factor);
         return TG_EINVAL;
     }
     for (size_t i = 0; i < TG_ARRAY_LEN(counts); i++)
         if (check_count(counts[i].name, counts[i].v, err))
             return TG_EINVAL;
     if (c->threshold_mode != SCHED_THRESHOLD_REL && c->threshold_mode != SCHED_THRESHOLD_ABS) {
-        tg_error_set(err, "invalid_config", "threshold_mode must be rel or abs");
+        tg_error_set(err, TG_CODE_CONFIG, "threshold_mode must be rel or abs");
         return TG_EINVAL;
     }
     if (!(c->threshold >= 0.0) || !isfinite(c->threshold)) {
-        tg_error_set(err, "invalid_config", "threshold is %g; it must be >= 0", c->threshold);
+        tg_error_set(err, TG_CODE_CONFIG, "threshold is %g; it must be >= 0", c->threshold);
         return TG_EINVAL;
     }
     if (c->threshold_mode == SCHED_THRESHOLD_REL && !(c->threshold < 1.0)) {
-        tg_error_set(err, "invalid_config",
+        tg_error_set(err, TG_CODE_CONFIG,
                      "threshold is %g; in rel mode it must be below 1 (a fraction of best)",
                      c->threshold);
         return TG_EINVAL;
     }
     if (!(c->min_lr >= 0.0) || !isfinite(c->min_lr)) {
-        tg_error_set(err, "invalid_config", "min_lr is %g; it must be >= 0", c->min_lr);
+        tg_error_set(err, TG_CODE_CONFIG, "min_lr is %g; it must be >= 0", c->min_lr);
         return TG_EINVAL;
     }
     if (!(c->max_lr > 0.0) || !isfinite(c->max_lr)) {
-        tg_error_set(err, "invalid_config", "max_lr is %g; it must be > 0", c->max_lr);
+        tg_error_set(err, TG_CODE_CONFIG, "max_lr is %g; it must be > 0", c->max_lr);
         return TG_EINVAL;
     }
     if (c->min_lr > c->max_lr) {
-        tg_error_set(err, "invalid_config", "min_lr %g is above max_lr %g", c->min_lr, c->max_lr);
+        tg_error_set(err, TG_CODE_CONFIG, "min_lr %g is above max_lr %g", c->min_lr, c->max_lr);
         return TG_EINVAL;
     }
     if (!(c->lr >= c->min_lr && c->lr <= c->max_lr)) {
-        tg_error_set(err, "invalid_config", "lr is %g; it must be in [min_lr %g, max_lr %g]", c->lr,
+        tg_error_set(err, TG_CODE_CONFIG, "lr is %g; it must be in [min_lr %g, max_lr %g]", c->lr,
                      c->min_lr, c->max_lr);
         return TG_EINVAL;
     }
     if (!(c->eps >= 0.0) || !isfinite(c->eps)) {
-        tg_error_set(err, "invalid_config", "eps is %g; it must be >= 0", c->eps);
+        tg_error_set(err, TG_CODE_CONFIG, "eps is %g; it must be >= 0", c->eps);
         return TG_EINVAL;
     }
     if (c->smooth != 0 && c->smooth != 1) {
-        tg_error_set(err, "invalid_config", "smooth must be true or false");
+        tg_error_set(err, TG_CODE_CONFIG, "smooth must be true or false");
         return TG_EINVAL;
     }
     if (c->window_size < 1 || c->window_size > TG_SCHED_WINDOW_MAX) {
-        tg_error_set(err, "invalid_config", "window_size is %d; it must be in [1, %d]",
+        tg_error_set(err, TG_CODE_CONFIG, "window_size is %d; it must be in [1, %d]",
                      c->window_size, TG_SCHED_WINDOW_MAX);
         return TG_EINVAL;
     }
     if (c->threshold_signed != 0 && c->threshold_signed != 1) {
-        tg_error_set(err, "invalid_config", "threshold_signed must be true or false");
+        tg_error_set(err, TG_CODE_CONFIG, "threshold_signed must be true or false");
         return TG_EINVAL;
     }
     return 0;
@@ -329,13 +329,13 @@ int sched_config_check(const struct sched_config *cfg, struct tg_error *err) {
 
     if (cfg->signal != SCHED_SIGNAL_LOSS && cfg->signal != SCHED_SIGNAL_NEG_REWARD &&
         cfg->signal != SCHED_SIGNAL_REWARD) {
-        tg_error_set(err, "invalid_config", "schedule signal must be loss, neg_reward or reward");
+        tg_error_set(err, TG_CODE_CONFIG, "schedule signal must be loss, neg_reward or reward");
         return TG_EINVAL;
     }
     switch (cfg->kind) {
     case SCHED_CONSTANT:
         if (!(cfg->lr > 0.0) || !isfinite(cfg->lr)) {
-            tg_error_set(err, "invalid_config", "constant lr is %g; it must be > 0", cfg->lr);
+            tg_error_set(err, TG_CODE_CONFIG, "constant lr is %g; it must be > 0", cfg->lr);
             return TG_EINVAL;
         }
         return 0;
@@ -344,7 +344,7 @@ int sched_config_check(const struct sched_config *cfg, struct tg_error *err) {
     case SCHED_GREEDY:
         rc = sched_greedy_check(&cfg->greedy, err);
         if (rc == 0 && cfg->greedy.mode != sched_signal_mode(cfg->signal)) {
-            tg_error_set(err, "invalid_config",
+            tg_error_set(err, TG_CODE_CONFIG,
                          "GreedyLR mode %s does not fit signal %s (%s is %s better)",
                          sched_mode_name(cfg->greedy.mode), sched_signal_name(cfg->signal),
                          sched_signal_name(cfg->signal),
@@ -353,7 +353,7 @@ int sched_config_check(const struct sched_config *cfg, struct tg_error *err) {
         }
         return rc;
     }
-    tg_error_set(err, "invalid_config", "schedule kind must be constant, cosine or greedy");
+    tg_error_set(err, TG_CODE_CONFIG, "schedule kind must be constant, cosine or greedy");
     return TG_EINVAL;
 }
 
@@ -417,7 +417,7 @@ int sched_kind_parse(const char *name, enum sched_kind *out, struct tg_error *er
     int i = tg_name_index(kind_names, TG_ARRAY_LEN(kind_names), name);
 
     if (i < 0) {
-        tg_error_set(err, "invalid_config", "unknown schedule '%.64s' (constant, cosine, greedy)",
+        tg_error_set(err, TG_CODE_CONFIG, "unknown schedule '%.64s' (constant, cosine, greedy)",
                      name);
         return TG_EINVAL;
     }
@@ -429,7 +429,7 @@ int sched_signal_parse(const char *name, enum sched_signal *out, struct tg_error
     int i = tg_name_index(signal_names, TG_ARRAY_LEN(signal_names), name);
 
     if (i < 0) {
-        tg_error_set(err, "invalid_config",
+        tg_error_set(err, TG_CODE_CONFIG,
                      "unknown schedule signal '%.64s' (loss, neg_reward, reward)", name);
         return TG_EINVAL;
     }
@@ -442,7 +442,7 @@ int sched_threshold_mode_parse(const char *name, enum sched_threshold_mode *out,
     int i = tg_name_index(threshold_mode_names, TG_ARRAY_LEN(threshold_mode_names), name);
 
     if (i < 0) {
-        tg_error_set(err, "invalid_config", "unknown threshold mode '%.64s' (rel, abs)", name);
+        tg_error_set(err, TG_CODE_CONFIG, "unknown threshold mode '%.64s' (rel, abs)", name);
         return TG_EINVAL;
     }
     *out = (enum sched_threshold_mode)i;
@@ -453,7 +453,7 @@ int sched_mode_parse(const char *name, enum sched_mode *out, struct tg_error *er
     int i = tg_name_index(mode_names, TG_ARRAY_LEN(mode_names), name);
 
     if (i < 0) {
-        tg_error_set(err, "invalid_config", "unknown mode '%.64s' (min, max)", name);
+        tg_error_set(err, TG_CODE_CONFIG, "unknown mode '%.64s' (min, max)", name);
         return TG_EINVAL;
     }
     *out = (enum sched_mode)i;

@@ -33,7 +33,7 @@ int svg_write(const char *path, const char *title, const struct svg_series *s, i
     }
     f = fopen(path, "w");
     if (!f) {
-        tg_error_set(err, "io", "cannot write %s: %s", path, strerror(errno));
+        tg_error_set(err, TG_CODE_IO, "cannot write %s: %s", path, strerror(errno));
         return TG_EIO;
     }
     fprintf(f,
@@ -88,7 +88,7 @@ int svg_write(const char *path, const char *title, const struct svg_series *s, i
     fprintf(f, "<text x=\"%d\" y=\"%d\">update (1 .. %d)</text>\n</svg>\n", SVG_LEFT + pw / 2 - 40,
             h - 8, n);
     if (fclose(f) != 0) {
-        tg_error_set(err, "io", "cannot write %s: %s", path, strerror(errno));
+        tg_error_set(err, TG_CODE_IO, "cannot write %s: %s", path, strerror(errno));
         return TG_EIO;
     }
     return 0;

@@ -33,7 +33,7 @@ int task_list_fetch(struct rollout *r, const char *split, struct task_ref **out,
     *out = calloc(count, sizeof(**out));
     if (!*out) {
         json_decref(ids);
-        tg_error_set(err, "nomem", "out of memory");
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
         return TG_ENOMEM;
     }
     for (size_t i = 0; i < count; i++) /* ids are strings under TG_TASK_ID_MAX bytes */
@@ -53,12 +53,15 @@ int task_list_experts(const char *path, json_t **out, struct tg_error *err) {
 
     *out = NULL;
     if (!f || !m) {
-        tg_error_set(err, "tasks_file", "cannot read the anchor task file %s: %s", path,
-                     f ? "out of memory" : strerror(errno));
+        if (f)
+            tg_error_set(err, TG_CODE_NOMEM, "out of memory reading %s", path);
+        else
+            tg_error_set(err, TG_CODE_IO, "cannot read the anchor task file %s: %s", path,
+                         strerror(errno));
         if (f)
             fclose(f);
         json_decref(m);
-        return TG_EIO;
+        return f ? TG_ENOMEM : TG_EIO;
     }
     while ((len = getline(&line, &cap, f)) > 0) {
         json_t *t;
@@ -67,7 +70,7 @@ int task_list_experts(const char *path, json_t **out, struct tg_error *err) {
 
         lineno++;
         if (len > (ssize_t)TG_TASK_LINE_MAX) {
-            tg_error_set(err, "tasks_file", "%s:%d: line longer than %d bytes", path, lineno,
+            tg_error_set(err, "invalid_task", "%s:%d: line longer than %d bytes", path, lineno,
                          TG_TASK_LINE_MAX);
             goto bad;
         }
@@ -76,7 +79,7 @@ int task_list_experts(const char *path, json_t **out, struct tg_error *err) {
         ex = json_object_get(t, "expert");
         if (!id || !json_is_array(ex)) {
             json_decref(t);
-            tg_error_set(err, "tasks_file", "%s:%d: not a task with id and expert", path, lineno);
+            tg_error_set(err, "invalid_task", "%s:%d: not a task with id and expert", path, lineno);
             goto bad;
         }
         json_object_set(m, id, (json_t *)ex);

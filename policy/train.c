@@ -52,7 +52,7 @@ static int write_curve(const char *path, const struct train_stats *curve, int n,
     int rc;
 
     if (!v) {
-        tg_error_set(err, "nomem", "out of memory");
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
         return TG_ENOMEM;
     }
     for (int i = 0; i < n; i++) {
@@ -125,7 +125,7 @@ static int run_setup(struct run *r, const struct train_config *cfg, const char *
         return rc;
     r->curve = calloc((size_t)cfg->updates, sizeof(*r->curve));
     if (!r->curve) {
-        tg_error_set(err, "nomem", "out of memory");
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
         return TG_ENOMEM;
     }
     return 0;
@@ -303,7 +303,7 @@ int train_eval(const struct train_config *cfg, const char *servers, const char *
     n = episodes > 0 ? episodes : ntasks;
     eps = calloc((size_t)n, sizeof(*eps));
     if (!eps) {
-        tg_error_set(err, "nomem", "out of memory");
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
         rc = TG_ENOMEM;
         goto done;
     }

@@ -77,7 +77,7 @@ int train_config_check(const struct train_config *c, struct tg_error *err) {
 
 #define RANGE(field, lo, hi)                                                                       \
     if (!((c->field) >= (lo) && (c->field) <= (hi))) {                                             \
-        tg_error_set(err, "config", "%s = %g is out of range [%g, %g]", #field,                    \
+        tg_error_set(err, TG_CODE_CONFIG, "%s = %g is out of range [%g, %g]", #field,              \
                      (double)(c->field), (double)(lo), (double)(hi));                              \
         return TG_EINVAL;                                                                          \
     }
@@ -104,7 +104,8 @@ int train_config_check(const struct train_config *c, struct tg_error *err) {
 #undef RANGE
     if (strcmp(c->reward_mode, "judge") && strcmp(c->reward_mode, "torl") &&
         strcmp(c->reward_mode, "otc")) {
-        tg_error_set(err, "config", "reward_mode '%s' is not judge, torl or otc", c->reward_mode);
+        tg_error_set(err, TG_CODE_CONFIG, "reward_mode '%s' is not judge, torl or otc",
+                     c->reward_mode);
         return TG_EINVAL;
     }
     s = train_config_sched(c);
@@ -115,7 +116,7 @@ int train_config_check(const struct train_config *c, struct tg_error *err) {
         char msg[TG_ERR_MSG_MAX];
 
         snprintf(msg, sizeof(msg), "%s", err ? err->message : "");
-        tg_error_set(err, "config", "greedy: %s", msg);
+        tg_error_set(err, TG_CODE_CONFIG, "greedy: %s", msg);
         return TG_EINVAL;
     }
     if (sched_cosine_check(&s.cosine, err))
@@ -129,7 +130,7 @@ int train_anchors_parse(const char *s, enum train_anchors *a, struct tg_error *e
     int i = tg_name_index(anchors_names, TG_ARRAY_LEN(anchors_names), s);
 
     if (i < 0) {
-        tg_error_set(err, "config", "anchors '%s' is not off, warmup or branch", s);
+        tg_error_set(err, TG_CODE_CONFIG, "anchors '%s' is not off, warmup or branch", s);
         return TG_EINVAL;
     }
     *a = (enum train_anchors)i;
@@ -231,13 +232,13 @@ static int known_keys(const json_t *o, const struct field *fields, size_t n, con
         if (!ok) {
             for (size_t i = 0; *prefix && i < TG_ARRAY_LEN(greedy_renamed); i++)
                 if (strcmp(k, greedy_renamed[i].old) == 0) {
-                    tg_error_set(err, "config",
+                    tg_error_set(err, TG_CODE_CONFIG,
                                  "%s: unknown %s '%s%s' (now %s, the names of the "
                                  "GreedyLR reference)",
                                  path, what, prefix, k, greedy_renamed[i].now);
                     return TG_EINVAL;
                 }
-            tg_error_set(err, "config", "%s: unknown %s '%s%s'", path, what, prefix, k);
+            tg_error_set(err, TG_CODE_CONFIG, "%s: unknown %s '%s%s'", path, what, prefix, k);
             return TG_EINVAL;
         }
     }
@@ -255,8 +256,8 @@ static int read_field(const json_t *o, const struct field *f, void *base, double
         return 0;
     if (f->kind == F_STR) {
         if (!json_is_string(j) || strlen(json_string_value(j)) >= f->size) {
-            tg_error_set(err, "config", "config key '%s' must be a string of < %zu bytes", f->key,
-                         f->size);
+            tg_error_set(err, TG_CODE_CONFIG, "config key '%s' must be a string of < %zu bytes",
+                         f->key, f->size);
             return TG_EINVAL;
         }
         snprintf(dst, f->size, "%s", json_string_value(j));
@@ -266,7 +267,7 @@ static int read_field(const json_t *o, const struct field *f, void *base, double
         int b;
 
         if (!json_is_boolean(j)) {
-            tg_error_set(err, "config", "config key '%s' must be true or false", f->key);
+            tg_error_set(err, TG_CODE_CONFIG, "config key '%s' must be true or false", f->key);
             return TG_EINVAL;
         }
         b = json_is_true(j);
@@ -274,7 +275,7 @@ static int read_field(const json_t *o, const struct field *f, void *base, double
         return 0;
     }
     if (!json_is_number(j)) {
-        tg_error_set(err, "config", "config key '%s' must be a number", f->key);
+        tg_error_set(err, TG_CODE_CONFIG, "config key '%s' must be a number", f->key);
         return TG_EINVAL;
     }
     v = json_number_value(j);
@@ -286,7 +287,7 @@ static int read_field(const json_t *o, const struct field *f, void *base, double
         int i;
 
         if (v != floor(v) || fabs(v) > 2e9) {
-            tg_error_set(err, "config", "config key '%s' must be an integer", f->key);
+            tg_error_set(err, TG_CODE_CONFIG, "config key '%s' must be an integer", f->key);
             return TG_EINVAL;
         }
         i = (int)v;
@@ -314,7 +315,7 @@ static int read_name(const json_t *o, const char *k, char *buf, size_t n, struct
     if (!j)
         return 0;
     if (!json_is_string(j) || strlen(json_string_value(j)) >= n) {
-        tg_error_set(err, "config", "config key '%s' must be a string of < %zu bytes", k, n);
+        tg_error_set(err, TG_CODE_CONFIG, "config key '%s' must be a string of < %zu bytes", k, n);
         return TG_EINVAL;
     }
     snprintf(buf, n, "%s", json_string_value(j));
@@ -329,7 +330,7 @@ static int load_greedy(struct train_config *c, const json_t *g, const char *path
     int rc;
 
     if (!json_is_object(g)) {
-        tg_error_set(err, "config", "config key 'greedy' must be an object");
+        tg_error_set(err, TG_CODE_CONFIG, "config key 'greedy' must be an object");
         return TG_EINVAL;
     }
     rc = known_keys(g, greedy_fields, TG_ARRAY_LEN(greedy_fields), path, "key", "greedy.", err);
@@ -371,7 +372,7 @@ static int load_object(struct train_config *c, const json_t *j, const char *path
     int rc;
 
     if (!json_is_object(j)) {
-        tg_error_set(err, "config", "%s: the config must be a JSON object", path);
+        tg_error_set(err, TG_CODE_CONFIG, "%s: the config must be a JSON object", path);
         return TG_EINVAL;
     }
     rc = known_keys(j, top_fields, TG_ARRAY_LEN(top_fields), path, "config key", "", err);
@@ -380,7 +381,7 @@ static int load_object(struct train_config *c, const json_t *j, const char *path
     if (rc)
         return rc;
     if (seed < 0 || seed != floor(seed) || seed > 9e15) {
-        tg_error_set(err, "config", "config key 'seed' must be a non-negative integer");
+        tg_error_set(err, TG_CODE_CONFIG, "config key 'seed' must be a non-negative integer");
         return TG_EINVAL;
     }
     c->seed = (unsigned long long)seed;
@@ -409,7 +410,7 @@ int train_config_load_json(struct train_config *c, const char *path, struct tg_e
     else if (f && S_ISDIR(st.st_mode))
         e = EISDIR;
     if (e) {
-        tg_error_set(err, "io_error", "cannot read config file %s: %s", path, strerror(e));
+        tg_error_set(err, TG_CODE_IO, "cannot read config file %s: %s", path, strerror(e));
         if (f)
             fclose(f);
         return TG_EIO;
@@ -417,7 +418,8 @@ int train_config_load_json(struct train_config *c, const char *path, struct tg_e
     j = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
     fclose(f);
     if (!j) {
-        tg_error_set(err, "config", "config file %s:%d:%d: %s", path, je.line, je.column, je.text);
+        tg_error_set(err, TG_CODE_CONFIG, "config file %s:%d:%d: %s", path, je.line, je.column,
+                     je.text);
         return TG_EINVAL;
     }
     rc = load_object(c, j, path, err);

@@ -18,7 +18,7 @@ int traj_record(struct traj *t, const float *X, const float *off, int n, int act
         struct decision *nd = realloc(t->dec, sizeof(*nd) * (size_t)cap);
 
         if (!nd) {
-            tg_error_set(err, "nomem", "out of memory");
+            tg_error_set(err, TG_CODE_NOMEM, "out of memory");
             return TG_ENOMEM;
         }
         t->dec = nd;
@@ -27,7 +27,7 @@ int traj_record(struct traj *t, const float *X, const float *off, int n, int act
     d = &t->dec[t->ndec];
     d->X = malloc(sizeof(float) * (size_t)n * (FEAT_DIM + 1));
     if (!d->X) {
-        tg_error_set(err, "nomem", "out of memory");
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
         return TG_ENOMEM;
     }
     memcpy(d->X, X, sizeof(float) * (size_t)n * FEAT_DIM);

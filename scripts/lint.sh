@@ -10,6 +10,16 @@ if [ -n "$banned" ]; then
     echo "$banned"
     status=1
 fi
+# one spelling of the out-of-memory, I/O and config codes: TG_CODE_NOMEM, TG_CODE_IO and
+# TG_CODE_CONFIG of base/tg.h, never a literal (tests may compare with the literal)
+spelled=$(echo "$files" | grep -v '^tests/' | xargs grep -nHE \
+    'tg_error_set\([^,]*, *"(nomem|oom|out_of_memory|io|io_error|config|bad_config|invalid_config)"' \
+    2>/dev/null)
+if [ -n "$spelled" ]; then
+    echo "lint: spell these codes TG_CODE_NOMEM, TG_CODE_IO or TG_CODE_CONFIG (base/tg.h):"
+    echo "$spelled"
+    status=1
+fi
 if command -v cppcheck >/dev/null 2>&1; then
     # shellcheck disable=SC2086
     if ! cppcheck -q --error-exitcode=1 --std=c11 --enable=warning,portability,performance \

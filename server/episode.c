@@ -523,7 +523,7 @@ int episode_fork(struct episode *src, long long at, struct episode **out, struct
 fail:
     pthread_mutex_unlock(&src->mu);
     if (rc == TG_ENOMEM)
-        tg_error_set(err, "internal", "Out of memory.");
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
     episode_put(ep);
     return rc;
 }

@@ -802,7 +802,7 @@ int grammar_load_files(const char *const *paths, size_t n, const struct grammar_
     if (!rc)
         rc = finish(g, err);
     if (rc == TG_ENOMEM)
-        tg_error_set(err, "internal", "out of memory while loading the grammar");
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory while loading the grammar");
     if (rc) {
         grammar_free(g);
         return rc;
@@ -821,7 +821,7 @@ int grammar_load_dir(const char *dir, const struct grammar_names *names, struct 
 
     *out = NULL;
     if (!d) {
-        tg_error_set(err, "io_error", "%s: cannot open the grammar directory: %s", dir,
+        tg_error_set(err, TG_CODE_IO, "%s: cannot open the grammar directory: %s", dir,
                      strerror(errno));
         return TG_EIO;
     }
@@ -1114,7 +1114,7 @@ int grammar_check(const struct grammar *g, const char *root, const struct gramma
         free(c.state);
         free(c.must);
         free(c.may);
-        tg_error_set(err, "internal", "out of memory while checking the grammar");
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory while checking the grammar");
         return TG_ENOMEM;
     }
     rc = check_node(&c, r, GRAMMAR_SLOT_1, &must, &may);

@@ -149,6 +149,9 @@ int http_error(struct http_reply *rp, unsigned status, const char *code, const c
 }
 
 int http_error_tg(struct http_reply *rp, unsigned status, const struct tg_error *err) {
+    /* out of memory is the server's failure, whatever the caller was checking: API.md's 500 */
+    if (strcmp(err->code, TG_CODE_NOMEM) == 0)
+        return http_error(rp, 500, "internal", "%s", err->message);
     return http_error(rp, status, err->code[0] ? err->code : "internal", "%s",
                       err->message[0] ? err->message : "Unknown error.");
 }
@@ -362,19 +365,20 @@ static int key_match(const struct server *s, const char *h) {
 static int key_add(struct server *s, const char *k, size_t n, const char *where,
                    struct tg_error *err) {
     if (n == 0 || n > TG_API_KEY_MAX) {
-        tg_error_set(err, "config", "%s: a key must be 1 to %d bytes.", where, TG_API_KEY_MAX);
+        tg_error_set(err, TG_CODE_CONFIG, "%s: a key must be 1 to %d bytes.", where,
+                     TG_API_KEY_MAX);
         return TG_EINVAL;
     }
     for (size_t i = 0; i < n; i++) {
         if ((unsigned char)k[i] <= 0x20 || (unsigned char)k[i] >= 0x7f) {
-            tg_error_set(err, "config",
+            tg_error_set(err, TG_CODE_CONFIG,
                          "%s: a key must be printable ASCII without spaces (a bearer token).",
                          where);
             return TG_EINVAL;
         }
     }
     if (s->nkeys >= TG_API_KEYS_MAX) {
-        tg_error_set(err, "config", "%s: more than %d API keys.", where, TG_API_KEYS_MAX);
+        tg_error_set(err, TG_CODE_CONFIG, "%s: more than %d API keys.", where, TG_API_KEYS_MAX);
         return TG_EINVAL;
     }
     memset(&s->keys[s->nkeys], 0, sizeof(s->keys[0]));
@@ -392,7 +396,7 @@ static int keys_from_file(struct server *s, const char *path, struct tg_error *e
     FILE *f = fopen(path, "r");
 
     if (!f) {
-        tg_error_set(err, "config", "--api-key-file %.200s: %s.", path, strerror(errno));
+        tg_error_set(err, TG_CODE_CONFIG, "--api-key-file %.200s: %s.", path, strerror(errno));
         return TG_EIO;
     }
     if (fstat(fileno(f), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) && !s->cfg.quiet)
@@ -404,7 +408,8 @@ static int keys_from_file(struct server *s, const char *path, struct tg_error *e
         lineno++;
         snprintf(where, sizeof(where), "--api-key-file line %d", lineno);
         if (n > 0 && line[n - 1] != '\n' && !feof(f)) {
-            tg_error_set(err, "config", "%s: longer than %d bytes.", where, TG_API_KEY_LINE_MAX);
+            tg_error_set(err, TG_CODE_CONFIG, "%s: longer than %d bytes.", where,
+                         TG_API_KEY_LINE_MAX);
             rc = TG_EINVAL;
             break;
         }
@@ -418,7 +423,7 @@ static int keys_from_file(struct server *s, const char *path, struct tg_error *e
         if (n == 0 || *k == '#')
             continue;
         if (memchr(k, '\0', n)) {
-            tg_error_set(err, "config", "%s: a NUL byte.", where);
+            tg_error_set(err, TG_CODE_CONFIG, "%s: a NUL byte.", where);
             rc = TG_EINVAL;
             break;
         }
@@ -427,11 +432,11 @@ static int keys_from_file(struct server *s, const char *path, struct tg_error *e
             break;
     }
     if (rc == 0 && ferror(f)) {
-        tg_error_set(err, "config", "--api-key-file %.200s: read error.", path);
+        tg_error_set(err, TG_CODE_CONFIG, "--api-key-file %.200s: read error.", path);
         rc = TG_EIO;
     }
     if (rc == 0 && s->nkeys == before) {
-        tg_error_set(err, "config", "--api-key-file %.200s holds no key.", path);
+        tg_error_set(err, TG_CODE_CONFIG, "--api-key-file %.200s holds no key.", path);
         rc = TG_EINVAL;
     }
     explicit_bzero(line, sizeof(line));
@@ -447,7 +452,7 @@ int http_keys_load(struct server *s, struct tg_error *err) {
         return 0;
     s->keys = calloc(TG_API_KEYS_MAX, sizeof(*s->keys));
     if (!s->keys) {
-        tg_error_set(err, "internal", "Out of memory.");
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
         return TG_ENOMEM;
     }
     if (s->cfg.api_key)
@@ -1033,7 +1038,7 @@ static int watch_start(struct server *s, struct tg_error *err) {
     struct http_watch *w = calloc(1, sizeof(*w));
 
     if (!w) {
-        tg_error_set(err, "internal", "Out of memory.");
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
         return TG_ENOMEM;
     }
     pthread_mutex_init(&w->mu, NULL);
@@ -1321,13 +1326,13 @@ int http_start(struct server *s, struct tg_error *err) {
         threads = 1;
     s->log_level = http_log_level_parse(s->cfg.log_level ? s->cfg.log_level : "warning");
     if (s->log_level < 0) {
-        tg_error_set(err, "config", "--log-level %.32s is not a level (debug ... emergency).",
+        tg_error_set(err, TG_CODE_CONFIG, "--log-level %.32s is not a level (debug ... emergency).",
                      s->cfg.log_level);
         return TG_EINVAL;
     }
     s->origin = malloc(sizeof(*s->origin));
     if (!s->origin) {
-        tg_error_set(err, "internal", "Out of memory.");
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
         return TG_ENOMEM;
     }
     rc = origin_policy_init(s->origin, s->cfg.allowed_hosts, s->cfg.allowed_origins, err);
@@ -1337,7 +1342,7 @@ int http_start(struct server *s, struct tg_error *err) {
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)s->cfg.port);
     if (inet_pton(AF_INET, s->cfg.host, &sa.sin_addr) != 1) {
-        tg_error_set(err, "config", "--host %s is not an IPv4 address.", s->cfg.host);
+        tg_error_set(err, TG_CODE_CONFIG, "--host %s is not an IPv4 address.", s->cfg.host);
         return TG_EINVAL;
     }
     fd = listen_socket(&sa, s->cfg.host, s->cfg.port, err);

@@ -237,7 +237,8 @@ const char *http_header(const struct http_req *rq, const char *name);
 int http_error(struct http_reply *rp, unsigned status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* http_error_tg — the same from a struct tg_error (borrowed). */
+/* http_error_tg — the same from a struct tg_error (borrowed); an out-of-memory error
+ * (TG_CODE_NOMEM) is always 500 internal, as API.md has it, whatever status was asked. */
 int http_error_tg(struct http_reply *rp, unsigned status, const struct tg_error *err);
 
 /* http_json — fill *rp with status and body (steals body; NULL body means ENOMEM → 500). */

@@ -149,7 +149,7 @@ static int each_entry(struct origin_policy *p, const char *list, const char *opt
         while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
             n--;
         if (n == 0) {
-            tg_error_set(err, "config", "%s has an empty entry.", opt);
+            tg_error_set(err, TG_CODE_CONFIG, "%s has an empty entry.", opt);
             return TG_EINVAL;
         }
         if (n == 1 && s[0] == '*') {
@@ -161,7 +161,7 @@ static int each_entry(struct origin_policy *p, const char *list, const char *opt
             names = 1;
         }
         if (*any && names) {
-            tg_error_set(err, "config", "%s: '*' accepts everything; give it alone.", opt);
+            tg_error_set(err, TG_CODE_CONFIG, "%s: '*' accepts everything; give it alone.", opt);
             return TG_EINVAL;
         }
         if (!e)
@@ -175,12 +175,12 @@ static int add_host(struct origin_policy *p, const char *s, size_t n, const char
     struct origin_host *h;
 
     if (p->nhosts >= TG_ALLOWED_MAX) {
-        tg_error_set(err, "config", "%s: more than %d entries.", opt, TG_ALLOWED_MAX);
+        tg_error_set(err, TG_CODE_CONFIG, "%s: more than %d entries.", opt, TG_ALLOWED_MAX);
         return TG_EINVAL;
     }
     h = &p->hosts[p->nhosts];
     if (parse_authority(s, n, h->name, &h->port) != 0) {
-        tg_error_set(err, "config",
+        tg_error_set(err, TG_CODE_CONFIG,
                      "%s: \"%.*s\" is not a host name, an IPv4 address or a [IPv6] address, with "
                      "an optional :port.",
                      opt, (int)(n > 80 ? 80 : n), s);
@@ -195,7 +195,7 @@ static int add_origin(struct origin_policy *p, const char *s, size_t n, const ch
     char buf[32 + 3 + TG_HOST_NAME_MAX + 7];
 
     if (p->norigins >= TG_ALLOWED_MAX) {
-        tg_error_set(err, "config", "%s: more than %d entries.", opt, TG_ALLOWED_MAX);
+        tg_error_set(err, TG_CODE_CONFIG, "%s: more than %d entries.", opt, TG_ALLOWED_MAX);
         return TG_EINVAL;
     }
     if (n < sizeof(buf)) {
@@ -203,7 +203,7 @@ static int add_origin(struct origin_policy *p, const char *s, size_t n, const ch
         buf[n] = '\0';
     }
     if (n >= sizeof(buf) || parse_origin(buf, &p->origins[p->norigins]) != 0) {
-        tg_error_set(err, "config",
+        tg_error_set(err, TG_CODE_CONFIG,
                      "%s: \"%.*s\" is not an origin: scheme://host[:port], as a browser sends it "
                      "(https://app.example.com), no path.",
                      opt, (int)(n > 80 ? 80 : n), s);

@@ -412,7 +412,7 @@ int rescore_file(const struct rescore_config *c, const char *path, FILE *out, st
 
     memset(st, 0, sizeof(*st));
     if (!f) {
-        tg_error_set(err, "io", "Cannot open %s: %s.", path, strerror(errno));
+        tg_error_set(err, TG_CODE_IO, "Cannot open %s: %s.", path, strerror(errno));
         return TG_EIO;
     }
     dbuf_init(&line, TG_TRAJ_LINE_MAX);
@@ -433,7 +433,7 @@ int rescore_file(const struct rescore_config *c, const char *path, FILE *out, st
             continue;
         }
         if (got < 0) {
-            tg_error_set(err, "io", "Cannot read %s.", path);
+            tg_error_set(err, TG_CODE_IO, "Cannot read %s.", path);
             rc = got == TG_ENOMEM ? TG_ENOMEM : TG_EIO;
             break;
         }
@@ -468,7 +468,7 @@ int rescore_file(const struct rescore_config *c, const char *path, FILE *out, st
         }
         if (lrc) {
             json_decref(in);
-            tg_error_set(err, "internal", "Out of memory at line %zu.", no);
+            tg_error_set(err, TG_CODE_NOMEM, "out of memory at line %zu", no);
             rc = TG_ENOMEM;
             break;
         }
@@ -476,15 +476,15 @@ int rescore_file(const struct rescore_config *c, const char *path, FILE *out, st
         text = json_dumps(res, JSON_COMPACT | JSON_REAL_PRECISION(15));
         if (!text) {
             rc = TG_ENOMEM;
-            tg_error_set(err, "internal", "Out of memory at line %zu.", no);
+            tg_error_set(err, TG_CODE_NOMEM, "out of memory at line %zu", no);
         } else if (fputs(text, out) == EOF || fputc('\n', out) == EOF) {
             rc = TG_EIO;
-            tg_error_set(err, "io", "Cannot write the rescored line %zu.", no);
+            tg_error_set(err, TG_CODE_IO, "Cannot write the rescored line %zu.", no);
         } else {
             st->rescored++;
             if (rep && report_add_whole(rep, &sum) != 0) {
                 rc = TG_ENOMEM;
-                tg_error_set(err, "internal", "Out of memory.");
+                tg_error_set(err, TG_CODE_NOMEM, "out of memory");
             }
         }
         free(text);

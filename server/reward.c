@@ -64,7 +64,7 @@ void reward_config_defaults(struct reward_config *c) {
 /* obj must be an object with only the fields of the table (types checked); where names it. */
 static int check_fields(const json_t *obj, const struct jsonu_field *fields, size_t n,
                         const char *where, struct tg_error *err) {
-    return jsonu_check_fields_at(obj, fields, n, 0, "invalid_config", where, err);
+    return jsonu_check_fields_at(obj, fields, n, 0, TG_CODE_CONFIG, where, err);
 }
 
 /* Optional number obj[key] in [lo, hi] into *out. */
@@ -76,12 +76,12 @@ static int get_num(const json_t *obj, const char *key, double lo, double hi, dou
     if (!v)
         return 0;
     if (!json_is_number(v)) {
-        tg_error_set(err, "invalid_config", "%s.%s: must be a number", where, key);
+        tg_error_set(err, TG_CODE_CONFIG, "%s.%s: must be a number", where, key);
         return TG_EINVAL;
     }
     x = json_number_value(v);
     if (!(x >= lo && x <= hi)) {
-        tg_error_set(err, "invalid_config", "%s.%s: %g is out of range [%g, %g]", where, key, x, lo,
+        tg_error_set(err, TG_CODE_CONFIG, "%s.%s: %g is out of range [%g, %g]", where, key, x, lo,
                      hi);
         return TG_EINVAL;
     }
@@ -108,7 +108,7 @@ static int apply_json(const json_t *j, struct reward_config *c, struct tg_error 
     int rc;
 
     if (json_is_object(j) && json_object_get(j, "clip")) {
-        tg_error_set(err, "invalid_config",
+        tg_error_set(err, TG_CODE_CONFIG,
                      "config.clip: replaced by \"floor\" and \"scale\" (a smooth squash instead "
                      "of a hard clip; docs/rewards.md)");
         return TG_EINVAL;
@@ -118,7 +118,7 @@ static int apply_json(const json_t *j, struct reward_config *c, struct tg_error 
         return rc;
     v = json_object_get(j, "mode");
     if (v && (!json_is_string(v) || reward_mode_parse(json_string_value(v), &c->mode))) {
-        tg_error_set(err, "invalid_config",
+        tg_error_set(err, TG_CODE_CONFIG,
                      "config.mode: must be \"judge\", \"torl\" or "
                      "\"otc\"");
         return TG_EINVAL;
@@ -133,7 +133,7 @@ static int apply_json(const json_t *j, struct reward_config *c, struct tg_error 
 
             (void)w;
             if (judge_label_parse(k, &l)) {
-                tg_error_set(err, "invalid_config", "labels.%s: unknown label", k);
+                tg_error_set(err, TG_CODE_CONFIG, "labels.%s: unknown label", k);
                 return TG_EINVAL;
             }
             rc = get_num(v, k, -W, W, &c->label[l], "labels", err);
@@ -204,10 +204,10 @@ int reward_config_load(const char *path, struct reward_config *c, struct tg_erro
 
     if (!j) {
         if (je.line <= 0 && je.position == 0) {
-            tg_error_set(err, "io_error", "%s: cannot read: %s", path, je.text);
+            tg_error_set(err, TG_CODE_IO, "%s: cannot read: %s", path, je.text);
             return TG_EIO;
         }
-        tg_error_set(err, "invalid_config", "%s:%d: %s", path, je.line, je.text);
+        tg_error_set(err, TG_CODE_CONFIG, "%s:%d: %s", path, je.line, je.text);
         return TG_EINVAL;
     }
     rc = reward_config_from_json(j, c, err);
@@ -327,7 +327,7 @@ static const enum judge_label wasted_labels[] = {JUDGE_PARTIAL,    JUDGE_REDUNDA
                                                  JUDGE_WRONG_ARGS, JUDGE_MALFORMED};
 
 static int broken(struct tg_error *err, const char *keys, const char *property, const char *why) {
-    tg_error_set(err, "invalid_config", "%s: breaks the %s property: %s", keys, property, why);
+    tg_error_set(err, TG_CODE_CONFIG, "%s: breaks the %s property: %s", keys, property, why);
     return TG_EINVAL;
 }
 

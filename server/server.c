@@ -86,7 +86,7 @@ static int load_tasks(struct server *s, struct tg_error *err) {
 
     s->tasks = task_set_new();
     if (!s->tasks) {
-        tg_error_set(err, "internal", "Out of memory.");
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
         return TG_ENOMEM;
     }
     if (!list) {
@@ -117,7 +117,7 @@ static int load_tasks(struct server *s, struct tg_error *err) {
         size_t n = strcspn(list, ",");
 
         if (n == 0 || n >= sizeof(path)) {
-            tg_error_set(err, "config", "--tasks: bad file list.");
+            tg_error_set(err, TG_CODE_CONFIG, "--tasks: bad file list.");
             return TG_EINVAL;
         }
         memcpy(path, list, n);
@@ -151,7 +151,7 @@ static int episodes_start(struct server *s, struct tg_error *err) {
 
     if (c->max_episodes < 1 || c->idle_sec < 1 || c->sync_ms < 0 || c->max_episode_bytes < 1 ||
         c->evict_idle_sec < 1) {
-        tg_error_set(err, "config",
+        tg_error_set(err, TG_CODE_CONFIG,
                      "--max-episodes, --idle-sec, --sync-ms, --max-episode-bytes and "
                      "--evict-idle-sec are out of range.");
         return TG_EINVAL;
@@ -178,7 +178,7 @@ static int episodes_start(struct server *s, struct tg_error *err) {
         return rc;
     s->reward = malloc(sizeof(*s->reward));
     if (!s->reward) {
-        tg_error_set(err, "internal", "Out of memory.");
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
         return TG_ENOMEM;
     }
     reward_config_defaults(s->reward);
@@ -189,7 +189,7 @@ static int episodes_start(struct server *s, struct tg_error *err) {
     }
     /* --reward-mode overrides the config file's "mode" */
     if (c->reward_mode && reward_mode_parse(c->reward_mode, &s->reward->mode) != 0) {
-        tg_error_set(err, "config", "--reward-mode must be judge, torl or otc.");
+        tg_error_set(err, TG_CODE_CONFIG, "--reward-mode must be judge, torl or otc.");
         return TG_EINVAL;
     }
     s->episodes = episode_store_new(&lim, NULL);
@@ -197,7 +197,7 @@ static int episodes_start(struct server *s, struct tg_error *err) {
     s->recent = status_recent_new();
     s->tools_list = tools_openai_list();
     if (!s->episodes || !s->report || !s->tools_list || !s->recent) {
-        tg_error_set(err, "internal", "Out of memory.");
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
         return TG_ENOMEM;
     }
     if (c->trajectories)
@@ -232,18 +232,18 @@ int server_start(const struct server_config *c, struct server **out, struct tg_e
     if (c->max_body == 0 || c->run_queue < 0 || c->port < 0 || c->port > 65535 ||
         c->conns_per_ip < 0 || c->header_timeout_sec < 1 ||
         c->header_timeout_sec > TG_CONN_TIMEOUT_MAX) {
-        tg_error_set(err, "config", "Server options out of range.");
+        tg_error_set(err, TG_CODE_CONFIG, "Server options out of range.");
         return TG_EINVAL;
     }
     if (c->node && !server_node_name_ok(c->node)) {
-        tg_error_set(err, "config",
+        tg_error_set(err, TG_CODE_CONFIG,
                      "--node must be 1 to %d lowercase letters and digits (it starts episode ids).",
                      TG_NODE_NAME_MAX);
         return TG_EINVAL;
     }
     s = calloc(1, sizeof(*s));
     if (!s) {
-        tg_error_set(err, "internal", "Out of memory.");
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
         return TG_ENOMEM;
     }
     s->cfg = *c;

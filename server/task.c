@@ -604,7 +604,7 @@ int task_from_json(const json_t *obj, struct task *out, struct tg_error *err) {
     memset(out, 0, sizeof(*out));
     rc = parse_task(obj, out, err);
     if (rc == TG_ENOMEM)
-        tg_error_set(err, "internal", "out of memory while parsing a task");
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory while parsing a task");
     if (rc)
         task_clear(out);
     return rc;
@@ -859,7 +859,7 @@ int task_set_load(struct task_set *s, const char *path, struct tg_error *err) {
     int rc = 0;
 
     if (!f) {
-        tg_error_set(err, "io_error", "%s: cannot open: %s", path, strerror(errno));
+        tg_error_set(err, TG_CODE_IO, "%s: cannot open: %s", path, strerror(errno));
         return TG_EIO;
     }
     tg_error_clear(&e);
@@ -876,7 +876,7 @@ int task_set_load(struct task_set *s, const char *path, struct tg_error *err) {
             goto fail;
         }
         if (rc < 0) {
-            tg_error_set(&e, "io_error", "read failed");
+            tg_error_set(&e, TG_CODE_IO, "read failed");
             goto fail;
         }
         if (blank(line.p))
@@ -893,7 +893,7 @@ int task_set_load(struct task_set *s, const char *path, struct tg_error *err) {
     }
     rc = reindex(s);
     if (rc) {
-        tg_error_set(&e, "internal", "out of memory");
+        tg_error_set(&e, TG_CODE_NOMEM, "out of memory");
         lineno = 0;
         goto fail;
     }
@@ -921,7 +921,7 @@ int task_check_file(const char *path, FILE *report, size_t *ntasks, size_t *nerr
 
     f = fopen(path, "r");
     if (!f) {
-        tg_error_set(err, "io_error", "%s: cannot open: %s", path, strerror(errno));
+        tg_error_set(err, TG_CODE_IO, "%s: cannot open: %s", path, strerror(errno));
         return TG_EIO;
     }
     dbuf_init(&line, TG_TASK_LINE_MAX);
@@ -940,7 +940,7 @@ int task_check_file(const char *path, FILE *report, size_t *ntasks, size_t *nerr
             break;
         if (lrc == TG_EIO || lrc == TG_ENOMEM) {
             rc = lrc;
-            tg_error_set(err, "io_error", "%s:%zu: read failed", path, lineno);
+            tg_error_set(err, TG_CODE_IO, "%s:%zu: read failed", path, lineno);
             goto done;
         }
         tg_error_clear(&e);
@@ -956,7 +956,7 @@ int task_check_file(const char *path, FILE *report, size_t *ntasks, size_t *nerr
                 json_decref(j);
                 if (lrc == TG_ENOMEM) {
                     rc = lrc;
-                    tg_error_set(err, "internal", "out of memory");
+                    tg_error_set(err, TG_CODE_NOMEM, "out of memory");
                     goto done;
                 }
                 if (lrc == 0)

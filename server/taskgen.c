@@ -1949,7 +1949,7 @@ int taskgen_generate(const struct taskgen_config *cfg, json_t *out[TASKGEN_SPLIT
         rc = out[s] ? gen_split(&g, (enum taskgen_split)s, cfg->n[s], out[s], st, err) : TG_ENOMEM;
     }
     if (rc == TG_ENOMEM)
-        tg_error_set(err, "internal", "out of memory");
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
     if (rc) {
         for (int s = 0; s < TASKGEN_SPLITS; s++) {
             json_decref(out[s]);
@@ -1990,7 +1990,7 @@ json_t *taskgen_heldout_tags(const char *dir, struct tg_error *err) {
     grammar_free(gram);
     if (!tags || json_array_append_new(tags, json_string(HELDOUT_NUMFMT))) {
         json_decref(tags);
-        tg_error_set(err, "internal", "out of memory");
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
         return NULL;
     }
     return tags;
@@ -2004,12 +2004,12 @@ int taskgen_write(const json_t *tasks, const char *path, struct tg_error *err) {
     int bad = 0;
 
     if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
-        tg_error_set(err, "io_error", "path too long: %s", path);
+        tg_error_set(err, TG_CODE_IO, "path too long: %s", path);
         return TG_EIO;
     }
     f = fopen(tmp, "w");
     if (!f) {
-        tg_error_set(err, "io_error", "%s: cannot create: %s", tmp, strerror(errno));
+        tg_error_set(err, TG_CODE_IO, "%s: cannot create: %s", tmp, strerror(errno));
         return TG_EIO;
     }
     json_array_foreach(tasks, i, t) {
@@ -2018,7 +2018,7 @@ int taskgen_write(const json_t *tasks, const char *path, struct tg_error *err) {
             bad = 1;
     }
     if (fclose(f) || bad || rename(tmp, path)) {
-        tg_error_set(err, "io_error", "%s: write failed: %s", path, strerror(errno));
+        tg_error_set(err, TG_CODE_IO, "%s: write failed: %s", path, strerror(errno));
         remove(tmp);
         return TG_EIO;
     }
@@ -2246,7 +2246,7 @@ int taskgen_stats_file(const char *path, const char *corpus_path, FILE *f, json_
     }
 done:
     if (rc == TG_ENOMEM)
-        tg_error_set(err, "internal", "out of memory");
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
     for (int k = 0; k < TASK_FAMILY_COUNT; k++)
         hset_free(&frames[k]);
     json_decref(sum);

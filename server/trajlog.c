@@ -84,13 +84,15 @@ static int isolate_torn(struct trajlog *l, int quiet, struct tg_error *err) {
     size_t torn = 0;
 
     if (fstat(l->fd, &st) != 0) {
-        tg_error_set(err, "io", "Cannot stat trajectory log %s: %s.", l->path, strerror(errno));
+        tg_error_set(err, TG_CODE_IO, "Cannot stat trajectory log %s: %s.", l->path,
+                     strerror(errno));
         return TG_EIO;
     }
     if (st.st_size == 0)
         return 0;
     if (pread(l->fd, &c, 1, st.st_size - 1) != 1) {
-        tg_error_set(err, "io", "Cannot read trajectory log %s: %s.", l->path, strerror(errno));
+        tg_error_set(err, TG_CODE_IO, "Cannot read trajectory log %s: %s.", l->path,
+                     strerror(errno));
         return TG_EIO;
     }
     if (c == '\n')
@@ -104,7 +106,7 @@ static int isolate_torn(struct trajlog *l, int quiet, struct tg_error *err) {
         size_t i;
 
         if (r != (ssize_t)n) {
-            tg_error_set(err, "io", "Cannot read trajectory log %s.", l->path);
+            tg_error_set(err, TG_CODE_IO, "Cannot read trajectory log %s.", l->path);
             return TG_EIO;
         }
         for (i = n; i > 0 && buf[i - 1] != '\n'; i--)
@@ -122,7 +124,8 @@ static int isolate_torn(struct trajlog *l, int quiet, struct tg_error *err) {
                 l->path, torn);
     metrics_inc("toolgym_trajectory_torn_lines_total", "", 1);
     if (write_all(l->fd, "\n", 1) != 0) {
-        tg_error_set(err, "io", "Cannot write trajectory log %s: %s.", l->path, strerror(errno));
+        tg_error_set(err, TG_CODE_IO, "Cannot write trajectory log %s: %s.", l->path,
+                     strerror(errno));
         return TG_EIO;
     }
     fdatasync(l->fd);
@@ -136,12 +139,12 @@ int trajlog_open(const char *path, int sync_ms, int quiet, struct trajlog **out,
 
     *out = NULL;
     if (!path || sync_ms < 0) {
-        tg_error_set(err, "config", "Bad trajectory log path or sync interval.");
+        tg_error_set(err, TG_CODE_CONFIG, "Bad trajectory log path or sync interval.");
         return TG_EINVAL;
     }
     l = calloc(1, sizeof(*l));
     if (!l) {
-        tg_error_set(err, "internal", "Out of memory.");
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
         return TG_ENOMEM;
     }
     l->fd = -1;
@@ -150,14 +153,14 @@ int trajlog_open(const char *path, int sync_ms, int quiet, struct trajlog **out,
     pthread_cond_init(&l->cv, NULL);
     l->path = strdup(path);
     if (!l->path) {
-        tg_error_set(err, "internal", "Out of memory.");
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
         rc = TG_ENOMEM;
         goto fail;
     }
     /* read-write so that pread can inspect the tail; O_APPEND makes every write an append */
     l->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (l->fd < 0) {
-        tg_error_set(err, "io", "Cannot open trajectory log %s: %s.", path, strerror(errno));
+        tg_error_set(err, TG_CODE_IO, "Cannot open trajectory log %s: %s.", path, strerror(errno));
         rc = TG_EIO;
         goto fail;
     }
@@ -267,7 +270,7 @@ int trajlog_read_file(const char *path, trajlog_line_fn fn, void *ud, struct tra
     memset(st, 0, sizeof(*st));
     f = fopen(path, "re");
     if (!f) {
-        tg_error_set(err, "io", "Cannot open %s: %s.", path, strerror(errno));
+        tg_error_set(err, TG_CODE_IO, "Cannot open %s: %s.", path, strerror(errno));
         return TG_EIO;
     }
     while ((n = getline(&line, &cap, f)) > 0) {
@@ -295,7 +298,7 @@ int trajlog_read_file(const char *path, trajlog_line_fn fn, void *ud, struct tra
             break;
     }
     if (rc == 0 && ferror(f)) {
-        tg_error_set(err, "io", "Cannot read %s.", path);
+        tg_error_set(err, TG_CODE_IO, "Cannot read %s.", path);
         rc = TG_EIO;
     }
     free(line);

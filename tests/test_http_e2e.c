@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/limits.h"
+#include "server/http.h"
 #include "server/server.h"
 #include "tg_test.h"
 
@@ -661,6 +662,25 @@ TG_TEST(http_e2e, port_in_use_is_an_error_naming_the_port) {
         CU_ASSERT_EQUAL(r.status, 201);
         http_resp_free(&r);
     }
+}
+
+/* an out-of-memory error is API.md's 500 internal, whatever status the handler asked for */
+TG_TEST(http_e2e, out_of_memory_is_a_500_internal) {
+    struct http_reply rp;
+    struct tg_error e;
+
+    memset(&rp, 0, sizeof(rp));
+    tg_error_set(&e, TG_CODE_NOMEM, "out of memory");
+    http_error_tg(&rp, 400, &e);
+    CU_ASSERT_EQUAL(rp.status, 500);
+    CU_ASSERT_STRING_EQUAL(
+        json_string_value(json_object_get(json_object_get(rp.body, "error"), "code")), "internal");
+    json_decref(rp.body);
+    memset(&rp, 0, sizeof(rp));
+    tg_error_set(&e, "invalid_request", "bad");
+    http_error_tg(&rp, 400, &e);
+    CU_ASSERT_EQUAL(rp.status, 400);
+    json_decref(rp.body);
 }
 
 /* the last test of the suite stops the shared server cleanly */

@@ -248,7 +248,7 @@ TG_TEST(origin, bad_lists_are_refused_naming_the_entry) {
     for (size_t i = 0; i < TG_ARRAY_LEN(bad); i++) {
         tg_error_clear(&err);
         CU_ASSERT_EQUAL(origin_policy_init(&pol, bad[i].hosts, bad[i].origins, &err), TG_EINVAL);
-        CU_ASSERT_STRING_EQUAL(err.code, "config");
+        CU_ASSERT_STRING_EQUAL(err.code, TG_CODE_CONFIG);
         if (!strstr(err.message, bad[i].want))
             fprintf(stderr, "row %zu: %s\n", i, err.message);
         CU_ASSERT_PTR_NOT_NULL(strstr(err.message, bad[i].want));

@@ -355,3 +355,29 @@ TG_TEST(train, several_servers_round_robin) {
     test_server_stop(a);
     test_server_stop(b);
 }
+
+/* the one spelling of I/O and config errors (base/tg.h), from the trainer's files */
+TG_TEST(train, io_and_config_errors_have_one_spelling) {
+    struct train_config c = train_config_default();
+    struct train_eval_result r;
+    struct tg_error e;
+    char path[] = "/tmp/tg_train_code_XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f;
+
+    CU_ASSERT_FATAL(fd >= 0);
+    close(fd);
+    CU_ASSERT_EQUAL(train_config_load_json(&c, "/nonexistent.json", &e), TG_EIO);
+    CU_ASSERT_STRING_EQUAL(e.code, TG_CODE_IO);
+    f = fopen(path, "w");
+    CU_ASSERT_FATAL(f != NULL);
+    fputs("{\"group\": 1}", f);
+    fclose(f);
+    CU_ASSERT_EQUAL(train_config_load_json(&c, path, &e), TG_EINVAL);
+    CU_ASSERT_STRING_EQUAL(e.code, TG_CODE_CONFIG);
+    c = train_config_default();
+    CU_ASSERT(train_eval(&c, "http://127.0.0.1:9", "/nonexistent.ckpt", "test", 1, "x", &r, NULL,
+                         &e) < 0);
+    CU_ASSERT_STRING_EQUAL(e.code, TG_CODE_IO);
+    unlink(path);
+}

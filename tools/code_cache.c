@@ -57,7 +57,7 @@ int code_cache_init(size_t entries, struct tg_error *err) {
     if (entries == 0)
         return 0;
     if (entries > TG_CODE_CACHE_MAX_ENTRIES) {
-        tg_error_set(err, "config", "--code-cache takes at most %d entries.",
+        tg_error_set(err, TG_CODE_CONFIG, "--code-cache takes at most %d entries.",
                      TG_CODE_CACHE_MAX_ENTRIES);
         return TG_ERANGE;
     }
@@ -68,7 +68,7 @@ int code_cache_init(size_t entries, struct tg_error *err) {
     hits = misses = 0;
     pthread_mutex_unlock(&mu);
     if (!slots) {
-        tg_error_set(err, "internal", "Out of memory for the code cache.");
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory for the code cache");
         return TG_ENOMEM;
     }
     return 0;

@@ -559,7 +559,7 @@ static int write_doc(uint64_t *r, size_t i, size_t ndocs, const unsigned char *k
     if (rc)
         goto fail;
     if (fwrite(line, 1, llen, out) != llen) {
-        tg_error_set(err, "io", "writing the corpus failed: %s", strerror(errno));
+        tg_error_set(err, TG_CODE_IO, "writing the corpus failed: %s", strerror(errno));
         return TG_EIO;
     }
     return 0;
@@ -586,7 +586,7 @@ int corpus_generate(unsigned long long seed, size_t ndocs, FILE *out, struct tg_
     rc = strset_init(&taken, ndocs + 1024);
     if (!names || !regions || !kind_of || rc) {
         rc = TG_ENOMEM;
-        tg_error_set(err, "out_of_memory", "out of memory generating %zu documents", ndocs);
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory generating %zu documents", ndocs);
         goto done;
     }
     rc = reserve_template_words(&taken);
@@ -610,11 +610,11 @@ int corpus_generate(unsigned long long seed, size_t ndocs, FILE *out, struct tg_
     for (size_t i = 0; !rc && i < ndocs; i++)
         rc = write_doc(&r, i, ndocs, kind_of, names, regions, out, err);
     if (!rc && fflush(out) != 0) {
-        tg_error_set(err, "io", "writing the corpus failed: %s", strerror(errno));
+        tg_error_set(err, TG_CODE_IO, "writing the corpus failed: %s", strerror(errno));
         rc = TG_EIO;
     }
     if (rc == TG_ENOMEM)
-        tg_error_set(err, "out_of_memory", "out of memory generating the corpus");
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory generating the corpus");
 done:
     strset_free(&taken);
     free(names);
@@ -632,21 +632,21 @@ int corpus_write_file(unsigned long long seed, size_t ndocs, const char *path,
     int rc;
 
     if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
-        tg_error_set(err, "io_error", "the path %.64s... is too long", path);
+        tg_error_set(err, TG_CODE_IO, "the path %.64s... is too long", path);
         return TG_EINVAL;
     }
     f = fopen(tmp, "wb");
     if (!f) {
-        tg_error_set(err, "io_error", "cannot write %s: %s", tmp, strerror(errno));
+        tg_error_set(err, TG_CODE_IO, "cannot write %s: %s", tmp, strerror(errno));
         return TG_EIO;
     }
     rc = corpus_generate(seed, ndocs, f, err);
     if (fclose(f) != 0 && !rc) {
-        tg_error_set(err, "io_error", "cannot write %s: %s", tmp, strerror(errno));
+        tg_error_set(err, TG_CODE_IO, "cannot write %s: %s", tmp, strerror(errno));
         rc = TG_EIO;
     }
     if (!rc && rename(tmp, path) != 0) {
-        tg_error_set(err, "io_error", "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+        tg_error_set(err, TG_CODE_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
         rc = TG_EIO;
     }
     if (rc)
@@ -714,7 +714,7 @@ int corpus_read(const char *path, int flags, corpus_doc_fn fn, void *ud, struct 
 
     f = fopen(path, "rb");
     if (!f) {
-        tg_error_set(err, "corpus", "cannot open corpus %s: %s", path, strerror(errno));
+        tg_error_set(err, TG_CODE_IO, "cannot open corpus %s: %s", path, strerror(errno));
         return TG_EIO;
     }
     dbuf_init(&line, TG_CORPUS_LINE_MAX);
@@ -744,7 +744,7 @@ int corpus_read(const char *path, int flags, corpus_doc_fn fn, void *ud, struct 
         json_decref(doc);
         if (rc) {
             if (rc == TG_ENOMEM)
-                tg_error_set(err, "out_of_memory", "%s:%zu: out of memory", path, lineno);
+                tg_error_set(err, TG_CODE_NOMEM, "%s:%zu: out of memory", path, lineno);
             else
                 tg_error_set(err, "corpus", "%s:%zu: %s", path, lineno, tg_strerror(rc));
             break;
@@ -752,10 +752,10 @@ int corpus_read(const char *path, int flags, corpus_doc_fn fn, void *ud, struct 
     }
     if (!rc && got == TG_ENOMEM) {
         rc = TG_ENOMEM;
-        tg_error_set(err, "out_of_memory", "out of memory loading %s", path);
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory loading %s", path);
     } else if (!rc && got < 0) {
         rc = TG_EIO;
-        tg_error_set(err, "corpus", "reading %s failed", path);
+        tg_error_set(err, TG_CODE_IO, "reading %s failed", path);
     }
     dbuf_free(&line);
     fclose(f);
@@ -797,7 +797,7 @@ int corpus_load(const char *path, struct corpus **out, struct tg_error *err) {
 
     *out = NULL;
     if (!c) {
-        tg_error_set(err, "out_of_memory", "out of memory loading %s", path);
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory loading %s", path);
         return TG_ENOMEM;
     }
     rc = corpus_read(path, CORPUS_NEED_FACTS, keep_doc, c, err);

@@ -1065,14 +1065,14 @@ static int uid_lock_dir(struct tg_error *err) {
     int fd;
 
     if (mkdir(SB_UID_LOCKS, 0700) != 0 && errno != EEXIST) {
-        tg_error_set(err, "config", "cannot create %s to claim slot uids: %s", SB_UID_LOCKS,
+        tg_error_set(err, TG_CODE_CONFIG, "cannot create %s to claim slot uids: %s", SB_UID_LOCKS,
                      strerror(errno));
         return -1;
     }
     fd = open(SB_UID_LOCKS, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0 || fstat(fd, &st) != 0 || st.st_uid != 0 || (st.st_mode & 022)) {
-        tg_error_set(err, "config", "%s must be a directory owned by root and writable only by it",
-                     SB_UID_LOCKS);
+        tg_error_set(err, TG_CODE_CONFIG,
+                     "%s must be a directory owned by root and writable only by it", SB_UID_LOCKS);
         if (fd >= 0)
             close(fd);
         return -1;
@@ -1163,19 +1163,19 @@ static int uids_claim(unsigned want, int n, struct tg_error *err) {
             close(g.uid_locks[--got]);
         if (want) {
             if (holder > 0)
-                tg_error_set(err, "config",
+                tg_error_set(err, TG_CODE_CONFIG,
                              "--uid-base %u: uid %u is claimed by another toolgym server (pid "
                              "%ld); give each server its own range",
                              want, bad, holder);
             else
-                tg_error_set(err, "config",
+                tg_error_set(err, TG_CODE_CONFIG,
                              "--uid-base %u: uid %u is %s; give each server its own range", want,
                              bad, used[bad - lo] ? "already running processes" : "not claimable");
             goto done;
         }
         base = bad + 1;
     }
-    tg_error_set(err, "config",
+    tg_error_set(err, TG_CODE_CONFIG,
                  "no %d free slot uids in %u..%u (claimed by other toolgym servers or running "
                  "processes); choose a range with --uid-base",
                  n, (unsigned)TG_UID_BASE_DEFAULT, (unsigned)TG_UID_AUTO_END - 1);
@@ -1506,8 +1506,8 @@ int sandbox_init(const struct sandbox_config *cfg, struct tg_error *err) {
     nslots = cfg && cfg->slots > 0 ? cfg->slots : (ncpu > 0 ? (int)ncpu : 1);
     want = cfg ? cfg->uid_base : 0;
     if (want && (want > TG_UID_MAX || (unsigned)nslots - 1 > TG_UID_MAX - want)) {
-        tg_error_set(err, "config", "--uid-base %u: the %d slot uids must end by %u", want, nslots,
-                     (unsigned)TG_UID_MAX);
+        tg_error_set(err, TG_CODE_CONFIG, "--uid-base %u: the %d slot uids must end by %u", want,
+                     nslots, (unsigned)TG_UID_MAX);
         return TG_EINVAL;
     }
     g.uid_base = want ? want : TG_UID_BASE_DEFAULT;
@@ -1592,7 +1592,7 @@ int sandbox_init(const struct sandbox_config *cfg, struct tg_error *err) {
     g.inited = 1;
     return 0;
 fail:
-    tg_error_set(err, "internal", "sandbox start-up: out of memory");
+    tg_error_set(err, TG_CODE_NOMEM, "out of memory starting the sandbox");
     sandbox_shutdown();
     return rc;
 }

@@ -65,8 +65,8 @@ struct sandbox_result {
  * uids at or above TG_UID_BASE_DEFAULT that no other server claimed and no live process runs
  * as; with cfg->uid_base set, exactly that range or an error.
  * Returns 0 (even when layers are missing: sandbox_run then fails closed unless cfg->unsafe),
- * or a tg_err with *err filled: TG_EBUSY {"config"} when the uids are taken (or no free range
- * is left), TG_EINVAL {"config"} when the range runs past TG_UID_MAX, TG_ENOMEM.
+ * or a tg_err with *err filled: TG_EBUSY {"invalid_config"} when the uids are taken (or no free
+ * range is left), TG_EINVAL {"invalid_config"} when the range runs past TG_UID_MAX, TG_ENOMEM.
  * Calling it twice without sandbox_shutdown is a no-op.
  */
 int sandbox_init(const struct sandbox_config *cfg, struct tg_error *err);

@@ -334,14 +334,14 @@ int search_index_load(const char *path, struct search_index **out, struct tg_err
     *out = NULL;
     rc = search_index_new(&ix);
     if (rc) {
-        tg_error_set(err, "out_of_memory", "out of memory loading %s", path);
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory loading %s", path);
         return rc;
     }
     rc = corpus_read(path, 0, index_doc, ix, err);
     if (!rc) {
         rc = search_index_finish(ix);
         if (rc)
-            tg_error_set(err, "out_of_memory", "out of memory indexing %s", path);
+            tg_error_set(err, TG_CODE_NOMEM, "out of memory indexing %s", path);
     }
     if (rc) {
         search_index_free(ix);
@@ -567,7 +567,7 @@ int search_query(const struct search_index *ix, const char *query, size_t k,
     }
     q = malloc(sizeof(*q));
     if (!q) {
-        tg_error_set(err, "out_of_memory", "out of memory");
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
         return TG_ENOMEM;
     }
     query_terms(query, q);
@@ -615,7 +615,7 @@ int search_query(const struct search_index *ix, const char *query, size_t k,
         hits[i].score = heap[i].score;
         rc = make_snippet(ix->titles[d], ix->texts[d], q, hits[i].snippet, sizeof(hits[i].snippet));
         if (rc) {
-            tg_error_set(err, "out_of_memory", "out of memory");
+            tg_error_set(err, TG_CODE_NOMEM, "out of memory");
             goto done;
         }
     }
