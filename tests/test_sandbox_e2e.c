@@ -296,13 +296,14 @@ TG_TEST(sandbox_e2e, abandoned_runs_are_cancelled) {
     CU_ASSERT_EQUAL(wait_pending(s, 0), 0);
     /* Each of the 65 was dropped from the queue or killed while it ran. Most leave the queue
      * unrun; a few may start first, when the worker frees up before the watcher reaches
-     * their sockets, and are killed then. */
+     * their sockets, and are killed then. On a loaded machine the worker may not have taken
+     * even the first run when the clients leave, so all 65 can leave the queue unrun. */
     CU_ASSERT_EQUAL(
         metrics_get("toolgym_tool_calls_total", "tool=\"run_code\",outcome=\"cancelled\"") -
             cancelled0,
         65);
     CU_ASSERT(metrics_get("toolgym_run_queue_cancelled_total", "") - queued0 >= 1);
-    CU_ASSERT(metrics_get("toolgym_run_queue_cancelled_total", "") - queued0 <= 64);
+    CU_ASSERT(metrics_get("toolgym_run_queue_cancelled_total", "") - queued0 <= 65);
 
     /* and a well-behaved client is served */
     memset(&c, 0, sizeof(c));
