@@ -1314,6 +1314,17 @@ static int listen_socket(const struct sockaddr_in *sa, const char *host, int por
     return -1;
 }
 
+/* Accept policy: once http_stop has begun, a new connection is closed as soon as it is
+ * accepted. This replaces MHD_quiesce_daemon, which in libmicrohttpd 0.9.75 races the pool's
+ * epoll workers removing the listening socket and aborts the process when it loses. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen) {
+    struct server *s = cls;
+
+    (void)addr;
+    (void)addrlen;
+    return __atomic_load_n(&s->closing, __ATOMIC_ACQUIRE) ? MHD_NO : MHD_YES;
+}
+
 int http_start(struct server *s, struct tg_error *err) {
     struct sockaddr_in sa;
     socklen_t len = sizeof(sa);
@@ -1369,7 +1380,7 @@ int http_start(struct server *s, struct tg_error *err) {
         return rc;
     }
     s->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+        flags, 0, on_accept, s, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
         s, MHD_OPTION_URI_LOG_CALLBACK, on_request_line, s, MHD_OPTION_CONNECTION_LIMIT,
@@ -1388,12 +1399,9 @@ int http_start(struct server *s, struct tg_error *err) {
 
 void http_stop(struct server *s) {
     struct timespec deadline;
-    MHD_socket fd;
 
     if (s->daemon) {
-        fd = MHD_quiesce_daemon(s->daemon);
-        if (fd != MHD_INVALID_SOCKET)
-            close(fd);
+        __atomic_store_n(&s->closing, 1, __ATOMIC_RELEASE);
         clock_gettime(CLOCK_REALTIME, &deadline);
         deadline.tv_sec += TG_SHUTDOWN_GRACE_MS / 1000;
         pthread_mutex_lock(&s->mu);

@@ -71,6 +71,7 @@ struct server {
     struct origin_policy *origin; /* accepted Host and Origin values (origin.h) */
     struct mcp_sessions *mcp;     /* MCP sessions (mcp_session.h) */
     int log_level;                /* per-request lines at or above this go to stderr */
+    volatile int closing;         /* http_stop began: new connections are refused (atomic) */
 };
 
 /* One request header or query parameter. Strings are borrowed; a query parameter given
