@@ -204,7 +204,8 @@ int reward_config_load(const char *path, struct reward_config *c, struct tg_erro
 
     if (!j) {
         if (je.line <= 0 && je.position == 0) {
-            tg_error_set(err, TG_CODE_IO, "%s: cannot read: %s", path, je.text);
+            /* je.text is "unable to open PATH: why": the path once, not twice */
+            tg_error_set(err, TG_CODE_IO, "cannot read the reward config: %s", je.text);
             return TG_EIO;
         }
         tg_error_set(err, TG_CODE_CONFIG, "%s:%d: %s", path, je.line, je.text);

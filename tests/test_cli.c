@@ -375,7 +375,7 @@ TG_TEST(cli, unreadable_files_are_named) {
     expect_error(ARGS("serve", "--port", "0", "--quiet", "--tasks", "/nonexistent.jsonl"), 1,
                  WANT("/nonexistent.jsonl"));
     expect_error(ARGS("serve", "--port", "0", "--quiet", "--reward-config", "/nonexistent.json"), 1,
-                 WANT("/nonexistent.json"));
+                 WANT("cannot read the reward config: unable to open /nonexistent.json: No such"));
     expect_error(ARGS("serve", "--port", "0", "--quiet", "--trajectories", "/nonexistent/t.jsonl"),
                  1, WANT("/nonexistent/t.jsonl"));
     expect_error(ARGS("corpus", "gen", "--out", "/nonexistent/c.jsonl"), 1,
