@@ -112,7 +112,8 @@ static int store_refused(struct http_reply *rp, int rc, const char *what) {
 
 /* Add a new episode (steals ep's reference) to the store for the requesting client and reply
  * 201 with it, or 429/503 when there is no room. `forked` counts it as a fork too. The report
- * counts it as started (first attempt, retry or fork) once it is stored. */
+ * counts it as started (first attempt, retry or fork, a fork with its prefix's calls) once it
+ * is stored. */
 static int store_and_reply(struct http_req *rq, struct episode *ep, int forked,
                            struct http_reply *rp) {
     struct server *s = rq->srv;
@@ -127,7 +128,10 @@ static int store_and_reply(struct http_req *rq, struct episode *ep, int forked,
         episode_put(ep);
         return store_refused(rp, rc, "the episode");
     }
-    attempt = report_start(s->report, ep->task, ep->tag, forked);
+    /* a fork counts its prefix's calls as its own (report_start_fork): its per-episode
+     * numbers are those of a fresh episode making the same calls */
+    attempt =
+        forked ? report_start_fork(s->report, ep) : report_start(s->report, ep->task, ep->tag, 0);
     pthread_mutex_lock(&ep->mu);
     ep->attempt = attempt;
     pthread_mutex_unlock(&ep->mu);

@@ -255,6 +255,36 @@ int report_start(struct report *r, const struct task *t, const char *tag, int fo
     return attempt;
 }
 
+int report_start_fork(struct report *r, struct episode *fork) {
+    struct tally y = {0, JUDGE_NECESSARY, 0, NULL};
+    enum judge_label labels[TG_MAX_STEPS_LIMIT];
+    int on_args[TG_MAX_STEPS_LIMIT];
+    size_t n = 0;
+    struct group *g;
+
+    /* the prefix as the fork holds it: every step of a fork's prefix is a tool call (an answer
+     * ends an episode, and a fork is open) */
+    pthread_mutex_lock(&fork->mu);
+    for (size_t i = 0; i < fork->nsteps && n < TG_MAX_STEPS_LIMIT; i++) {
+        const struct episode_step *st = fork->steps[i];
+
+        if (st->is_answer || !judge_label_is_call(st->label))
+            continue;
+        labels[n] = st->label;
+        on_args[n++] = episode_step_judged_on_args(st);
+    }
+    pthread_mutex_unlock(&fork->mu);
+    pthread_mutex_lock(&r->mu);
+    g = group_for(r, fork->task->split, fork->tag);
+    if (g) {
+        tally_apply(&g->t[REPORT_FORK], &y);
+        for (size_t i = 0; i < n; i++)
+            totals_step(&g->t[REPORT_FORK], labels[i], on_args[i]);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return REPORT_FORK;
+}
+
 /* Count y for an episode of task t in group (split, tag) and attempt kind. */
 static int report_tally(struct report *r, const struct task *t, const char *tag, int attempt,
                         const struct tally *y) {
@@ -294,7 +324,7 @@ int report_add_whole(struct report *r, const struct episode_summary *s) {
     size_t on_args = s->arg_calls;
     int rc = 0;
 
-    w.attempt = report_start(r, s->task, s->tag, 0);
+    w.attempt = report_start(r, s->task, s->tag, s->attempt == REPORT_FORK);
     for (int l = 0; l < JUDGE_LABEL_COUNT && !rc; l++) {
         if (!judge_label_is_call((enum judge_label)l))
             continue;

@@ -5,7 +5,8 @@
  *
  * What it does: count an episode when it starts (report_start: the first episode of a task in
  * its group is its first attempt, later ones are retries, forks are forks), each tool call when
- * it is judged (report_step), and the episode's outcome when it finishes (report_add); render
+ * it is judged (report_step; a fork's prefix calls when the fork starts, report_start_fork),
+ * and the episode's outcome when it finishes (report_add); render
  * the report of a split (all splits when NULL), of one tag or of all tags. Every metric is
  * defined so that failure never raises it: an episode that never finishes (running, abandoned,
  * deleted or expired) counts in every per-episode denominator and in nothing else, and its calls
@@ -46,6 +47,16 @@ enum report_attempt {
 int report_start(struct report *r, const struct task *t, const char *tag, int forked);
 
 /*
+ * report_start_fork — count a fork (made by episode_fork, not yet stepped) as started in its
+ * group (its task's split, its tag), together with the tool calls of the prefix it holds: in
+ * the forks bucket they are the fork's own calls, exactly as a fresh episode making the same
+ * calls would count them (the source counted them in its own bucket as well). The episode is
+ * read under its mutex first, the report locked after, so a report never shows the fork
+ * without its prefix. Returns REPORT_FORK. Thread-safe.
+ */
+int report_start_fork(struct report *r, struct episode *fork);
+
+/*
  * report_step — count one judged tool call with label l of an episode (task t, run tag tag,
  * attempt kind) ; on_args: judged on its arguments (episode_step_judged_on_args). Answers are
  * not steps here. 0 or TG_ENOMEM. Thread-safe.
@@ -60,8 +71,9 @@ int report_add(struct report *r, const struct episode_summary *s);
 
 /*
  * report_add_whole — count a whole episode at once from its summary (borrowed), as if it had
- * been started (first attempt or retry by its task), its calls judged and, if finished, ended:
- * for episodes judged offline (toolgym rescore). 0 or TG_ENOMEM. Thread-safe.
+ * been started (a fork when s->attempt is REPORT_FORK, else first attempt or retry by its
+ * task), its calls judged (a fork's prefix included) and, if finished, ended: for episodes
+ * judged offline (toolgym rescore). 0 or TG_ENOMEM. Thread-safe.
  */
 int report_add_whole(struct report *r, const struct episode_summary *s);
 

@@ -2,6 +2,7 @@
  * test_episode.c — the episode module: steps, step limit, fork replay, and the store's
  * eviction, expiry and behaviour under concurrent use.
  */
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,6 +174,94 @@ TG_TEST(episode, fork_replays_the_prefix) {
     CU_ASSERT(!episode_done(f));
     episode_put(f);
     episode_put(ep);
+    task_clear(&t);
+}
+
+/* The calls of fresh_plays, by play_call's letters, and its answer. */
+static const char fresh_calls[] = "SSC";
+
+/* Commit the call of letter c (see struct play below): "S" search d1, "C" calculator 6*7. */
+static void play_call(struct episode *ep, char c) {
+    json_t *r = NULL;
+    int fin = 0;
+
+    if (c == 'S')
+        CU_ASSERT(
+            call(ep, "search", "{\"query\":\"x\"}", "{\"hits\":[{\"id\":\"d1\"}]}", &r, &fin) == 0);
+    if (c == 'C')
+        CU_ASSERT(call(ep, "calculator", "{\"expression\":\"6*7\"}", "{\"value\":42}", &r, &fin) ==
+                  0);
+    json_decref(r);
+}
+
+/* Answer, returning the final step's reward (the return is ep->ret). */
+static double answer_reward(struct episode *ep, const char *answer) {
+    json_t *r = NULL;
+    int fin = 0;
+    double rw = NAN;
+
+    if (episode_step_begin(ep) == 0 && episode_step_answer(ep, answer, &r, &fin) == 0)
+        rw = json_number_value(json_object_get(r, "reward"));
+    json_decref(r);
+    return rw;
+}
+
+/* Issue 15: a fork's return counts the calls of its prefix exactly as a fresh episode making
+ * the same calls does — in every mode, at every fork point, bit for bit. Under OTC the fresh
+ * episode's search, repeated search and calculator score r_tool(3, 2) = sin(2.4π/4) ≈ 0.951;
+ * a fork at 2 that counted only its own calculator call would score r_tool(1, 1) = 1. */
+TG_TEST(episode, fork_return_counts_the_prefix_calls) {
+    static const enum reward_mode modes[] = {REWARD_OTC, REWARD_JUDGE, REWARD_TORL};
+    static const char *const answers[] = {"Answer: 42", "Answer: 41"};
+    struct task t;
+    struct reward_config rc;
+    struct tg_error err;
+
+    CU_ASSERT_FATAL(load_task(&t) == 0);
+    reward_config_defaults(&rc);
+    for (size_t m = 0; m < TG_ARRAY_LEN(modes); m++) {
+        for (size_t a = 0; a < TG_ARRAY_LEN(answers); a++) {
+            struct episode *fresh = NULL, *src = NULL;
+            struct episode_summary fs;
+            double fresh_final;
+
+            CU_ASSERT_FATAL(episode_new(&t, &rc, modes[m], 8, "fresh", &fresh) == 0);
+            CU_ASSERT_FATAL(episode_new(&t, &rc, modes[m], 8, "src", &src) == 0);
+            for (size_t i = 0; fresh_calls[i]; i++) {
+                play_call(fresh, fresh_calls[i]);
+                play_call(src, fresh_calls[i]);
+            }
+            fresh_final = answer_reward(fresh, answers[a]);
+            episode_summarize(fresh, &fs);
+            if (modes[m] == REWARD_OTC && a == 0)
+                CU_ASSERT_DOUBLE_EQUAL(fresh->ret, sin(2.4 * M_PI / 4), 1e-12);
+            for (long long k = 0; k <= (long long)strlen(fresh_calls); k++) {
+                struct episode *f = NULL;
+                struct episode_summary ss;
+
+                CU_ASSERT_FATAL(episode_fork(src, k, &f, &err) == 0);
+                for (size_t i = (size_t)k; fresh_calls[i]; i++)
+                    play_call(f, fresh_calls[i]);
+                CU_ASSERT(answer_reward(f, answers[a]) == fresh_final);
+                CU_ASSERT(f->ret == fresh->ret); /* bit for bit */
+                CU_ASSERT_EQUAL(f->nsteps, fresh->nsteps);
+                for (size_t i = 0; i < f->nsteps && i < fresh->nsteps; i++) {
+                    CU_ASSERT_EQUAL(f->steps[i]->label, fresh->steps[i]->label);
+                    CU_ASSERT(f->steps[i]->reward == fresh->steps[i]->reward);
+                }
+                episode_summarize(f, &ss);
+                CU_ASSERT_EQUAL(ss.ncalls, fs.ncalls);
+                CU_ASSERT_EQUAL(ss.plan_match, fs.plan_match);
+                CU_ASSERT(memcmp(ss.labels, fs.labels, sizeof(ss.labels)) == 0);
+                if (f->ret != fresh->ret)
+                    fprintf(stderr, "fork: mode %s at %lld: return %.17g, fresh %.17g\n",
+                            reward_mode_name(modes[m]), k, f->ret, fresh->ret);
+                episode_put(f);
+            }
+            episode_put(fresh);
+            episode_put(src);
+        }
+    }
     task_clear(&t);
 }
 
@@ -529,6 +618,83 @@ TG_TEST(episode, report_metrics_never_credit_failure) {
     report_free(rep);
     task_clear(&t);
     task_clear(&t2);
+}
+
+/* Play the calls (play_call's letters) and the answer on ep as the server counts them: each
+ * call in the report when judged, the summary when the episode ends. */
+static void play_counted(struct report *rep, struct episode *ep, const char *calls,
+                         const char *answer) {
+    struct episode_summary sum;
+
+    for (size_t i = 0; calls[i]; i++) {
+        struct episode_step *st;
+
+        play_call(ep, calls[i]);
+        st = episode_last_step(ep);
+        report_step(rep, ep->task, ep->tag, ep->attempt, st->label,
+                    episode_step_judged_on_args(st));
+        episode_step_put(st);
+    }
+    if (answer) {
+        answer_reward(ep, answer);
+        episode_summarize(ep, &sum);
+        report_add(rep, &sum);
+    }
+}
+
+/* Issue 15: the forks bucket counts a fork's prefix calls as the fork's own, so a fork's
+ * per-episode numbers are those of a fresh episode making the same calls; the source keeps
+ * its own count, first attempts stay apart from forks (issue 16). */
+TG_TEST(episode, report_counts_a_forks_prefix_calls) {
+    struct report *rep = report_new();
+    struct reward_config rc;
+    struct task t;
+    struct episode *fresh = NULL, *src = NULL, *f = NULL;
+    struct tg_error err;
+    json_t *a, *b, *forks, *v;
+    const char *key;
+
+    CU_ASSERT_FATAL(load_task(&t) == 0);
+    reward_config_defaults(&rc);
+    CU_ASSERT_FATAL(episode_new(&t, &rc, REWARD_OTC, 8, "fresh", &fresh) == 0);
+    fresh->attempt = report_start(rep, &t, "fresh", 0);
+    play_counted(rep, fresh, "SSC", "Answer: 42");
+    /* the source stops after two calls (an anchor's prefix); a fork at 2 plays the rest */
+    CU_ASSERT_FATAL(episode_new(&t, &rc, REWARD_OTC, 8, "forked", &src) == 0);
+    src->attempt = report_start(rep, &t, "forked", 0);
+    play_counted(rep, src, "SS", NULL);
+    CU_ASSERT_FATAL(episode_fork(src, 2, &f, &err) == 0);
+    f->attempt = report_start_fork(rep, f);
+    CU_ASSERT_EQUAL(f->attempt, REPORT_FORK);
+    play_counted(rep, f, "C", "Answer: 42");
+    CU_ASSERT(f->ret == fresh->ret);
+
+    a = report_json(rep, "test", "fresh", 0);
+    b = report_json(rep, "test", "forked", 0);
+    forks = json_object_get(b, "forks");
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(forks, "episodes")), 1);
+    CU_ASSERT_DOUBLE_EQUAL(num(forks, "calls_per_episode"), 3.0, 1e-12); /* was 1 */
+    CU_ASSERT_DOUBLE_EQUAL(num(forks, "wasted_calls_per_episode"), 1.0, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(num(forks, "tool_productivity"), 1.0 / 3, 1e-12);
+    /* every field of the fork's bucket equals the fresh episode's */
+    json_object_foreach(a, key, v) {
+        if (strcmp(key, "retries") == 0 || strcmp(key, "forks") == 0)
+            continue;
+        CU_ASSERT(json_equal(v, json_object_get(forks, key)));
+        if (!json_equal(v, json_object_get(forks, key)))
+            fprintf(stderr, "report: forks.%s differs from the fresh episode's\n", key);
+    }
+    /* the source, unfinished, counts its own two calls as a first attempt */
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(b, "episodes")), 1);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(b, "unfinished")), 1);
+    CU_ASSERT_DOUBLE_EQUAL(num(b, "calls_per_episode"), 2.0, 1e-12);
+    json_decref(a);
+    json_decref(b);
+    episode_put(f);
+    episode_put(src);
+    episode_put(fresh);
+    report_free(rep);
+    task_clear(&t);
 }
 
 /* Agents never see the family or the tags; the trajectory log keeps both. */

@@ -6,6 +6,7 @@
  * exactly the finished episodes; every bad input of API.md; fork; delete.
  */
 #include <curl/curl.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -788,4 +789,148 @@ TG_TEST(episodes_e2e, trajectory_line_is_a_dataset_row) {
     json_decref(line);
     json_decref(tools);
     unlink(traj);
+}
+
+/* ---- a fork counts its prefix (issue 15) ------------------------------------------------ */
+
+/* The step body of the expert's call k of t (new string). */
+static char *expert_step(const struct task *t, size_t k) {
+    const json_t *c = json_array_get(t->expert, k);
+    json_t *b = json_pack("{s:{s:O, s:O}}", "tool_call", "name", json_object_get(c, "name"),
+                          "arguments", json_object_get(c, "arguments"));
+    char *text = b ? json_dumps(b, JSON_COMPACT) : NULL;
+
+    json_decref(b);
+    return text;
+}
+
+/* The episode's return over GET (feedback "judge"), and that its step rewards sum to it. */
+static double got_return(struct server *s, const char *id, size_t *nsteps) {
+    char path[128];
+    json_t *j = NULL, *st;
+    double sum = 0, ret;
+    size_t i;
+
+    snprintf(path, sizeof(path), "/v1/episodes/%s", id);
+    CU_ASSERT_EQUAL(req(s, "GET", path, NULL, &j), 200);
+    json_array_foreach(json_object_get(j, "steps"), i, st) sum +=
+        json_number_value(json_object_get(st, "reward"));
+    *nsteps = json_array_size(json_object_get(j, "steps"));
+    ret = json_number_value(json_object_get(j, "return"));
+    CU_ASSERT_DOUBLE_EQUAL(sum, ret, 1e-9);
+    json_decref(j);
+    return ret;
+}
+
+/* Under OTC, a fork's return counts the calls it inherited exactly as a fresh episode making the
+ * same calls does, at every fork point, and the report's forks bucket shows the fresh episode's
+ * numbers; judge mode is unaffected (its forks matched already, and still do). The calls are
+ * the expert's plan with its first search repeated: m = 4 calls, n = 3 necessary, so OTC's tool
+ * term is sin(f·π/6) with f = 24/7 (≈ 0.975); a fork at 2 that counted only its own two calls
+ * would score 1. */
+TG_TEST(episodes_e2e, fork_return_counts_the_prefix_like_a_fresh_episode) {
+    static const char *const modes[] = {"otc", "judge"};
+    struct server *s = start(NULL);
+    struct task_set *ts = local_tasks();
+    const struct task *t;
+    size_t order[4] = {0, 0, 1, 2}, nsteps;
+    char *calls[4], answer[96], body[256], id[64], src[64], fid[64], path[160];
+
+    CU_ASSERT_FATAL(s != NULL && ts != NULL);
+    t = first_of(ts, TASK_MULTI_LOOKUP);
+    CU_ASSERT_FATAL(t != NULL && json_array_size(t->expert) == 3);
+    for (size_t i = 0; i < 4; i++)
+        calls[i] = expert_step(t, order[i]);
+    snprintf(answer, sizeof(answer), "{\"answer\":\"Answer: %.15g\"}", t->answer.value);
+    for (size_t m = 0; m < TG_ARRAY_LEN(modes); m++) {
+        json_t *j = NULL, *fresh_rep = NULL, *fork_rep = NULL, *forks, *v;
+        double fresh_ret;
+        const char *key;
+
+        /* the fresh episode */
+        snprintf(body, sizeof(body),
+                 "{\"task_id\":\"%s\",\"reward_mode\":\"%s\",\"tag\":\"f15-%s\"}", t->id, modes[m],
+                 modes[m]);
+        create(s, body, id, sizeof(id));
+        for (size_t i = 0; i < 4; i++) {
+            CU_ASSERT_EQUAL(step(s, id, calls[i], &j), 200);
+            CU_ASSERT_STRING_EQUAL(label_of(j), i == 1 ? "redundant" : "necessary");
+            json_decref(j);
+        }
+        CU_ASSERT_EQUAL(step(s, id, answer, &j), 200);
+        CU_ASSERT_STRING_EQUAL(label_of(j), "correct");
+        fresh_ret = json_number_value(json_object_get(j, "return"));
+        json_decref(j);
+        CU_ASSERT(got_return(s, id, &nsteps) == fresh_ret);
+        if (m == 0) {
+            CU_ASSERT_DOUBLE_EQUAL(fresh_ret, sin(24.0 / 7 * M_PI / 6), 1e-12);
+        } else {
+            CU_ASSERT(fresh_ret < 1.0 && fresh_ret > 0.5); /* judge: the repeat costs */
+        }
+        /* the source (tag f15-<mode>-fork): the same calls, left open */
+        snprintf(body, sizeof(body),
+                 "{\"task_id\":\"%s\",\"reward_mode\":\"%s\",\"tag\":\"f15-%s-fork\"}", t->id,
+                 modes[m], modes[m]);
+        create(s, body, src, sizeof(src));
+        for (size_t i = 0; i < 4; i++) {
+            CU_ASSERT_EQUAL(step(s, src, calls[i], &j), 200);
+            json_decref(j);
+        }
+        /* a fork at every point plays the rest and answers: the fresh episode's return */
+        for (int k = 0; k <= 4; k++) {
+            char at[32];
+            double r;
+
+            snprintf(path, sizeof(path), "/v1/episodes/%s/fork", src);
+            snprintf(at, sizeof(at), "{\"at\":%d}", k);
+            CU_ASSERT_EQUAL_FATAL(req(s, "POST", path, at, &j), 201);
+            snprintf(fid, sizeof(fid), "%s", json_string_value(json_object_get(j, "episode_id")));
+            json_decref(j);
+            for (int i = k; i < 4; i++) {
+                CU_ASSERT_EQUAL(step(s, fid, calls[i], &j), 200);
+                json_decref(j);
+            }
+            CU_ASSERT_EQUAL(step(s, fid, answer, &j), 200);
+            r = json_number_value(json_object_get(j, "return"));
+            json_decref(j);
+            CU_ASSERT(r == fresh_ret); /* bit for bit */
+            if (r != fresh_ret)
+                fprintf(stderr, "fork (%s) at %d: return %.17g, fresh %.17g\n", modes[m], k, r,
+                        fresh_ret);
+            CU_ASSERT(got_return(s, fid, &nsteps) == fresh_ret);
+            CU_ASSERT_EQUAL(nsteps, 5);
+        }
+        /* the report: the forks bucket has the fresh episode's numbers; the open source is
+         * the only first attempt of its tag, with its own four calls */
+        snprintf(path, sizeof(path), "/v1/report?split=test&tag=f15-%s", modes[m]);
+        CU_ASSERT_EQUAL(req(s, "GET", path, NULL, &fresh_rep), 200);
+        snprintf(path, sizeof(path), "/v1/report?split=test&tag=f15-%s-fork", modes[m]);
+        CU_ASSERT_EQUAL(req(s, "GET", path, NULL, &fork_rep), 200);
+        forks = json_object_get(fork_rep, "forks");
+        CU_ASSERT_EQUAL(json_integer_value(json_object_get(forks, "episodes")), 5);
+        CU_ASSERT_DOUBLE_EQUAL(json_number_value(json_object_get(forks, "calls_per_episode")), 4.0,
+                               1e-12);
+        json_object_foreach(fresh_rep, key, v) {
+            if (strcmp(key, "retries") == 0 || strcmp(key, "forks") == 0 ||
+                strcmp(key, "episodes") == 0 || strcmp(key, "finished") == 0)
+                continue;
+            if (json_is_real(v)) {
+                CU_ASSERT_DOUBLE_EQUAL(json_real_value(v),
+                                       json_number_value(json_object_get(forks, key)), 1e-12);
+            } else if (!json_equal(v, json_object_get(forks, key))) {
+                fprintf(stderr, "report: forks.%s differs from the fresh episode's\n", key);
+                CU_FAIL("the forks bucket differs from the fresh episode's report");
+            }
+        }
+        CU_ASSERT_EQUAL(json_integer_value(json_object_get(fork_rep, "episodes")), 1);
+        CU_ASSERT_EQUAL(json_integer_value(json_object_get(fork_rep, "unfinished")), 1);
+        CU_ASSERT_DOUBLE_EQUAL(json_number_value(json_object_get(fork_rep, "calls_per_episode")),
+                               4.0, 1e-12);
+        json_decref(fresh_rep);
+        json_decref(fork_rep);
+    }
+    for (size_t i = 0; i < 4; i++)
+        free(calls[i]);
+    task_set_free(ts);
+    test_server_stop(s);
 }

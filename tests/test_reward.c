@@ -357,6 +357,31 @@ TG_TEST(reward, otc_as_the_paper_defines_it) {
     CU_ASSERT_DOUBLE_EQUAL(reward_return(&c, REWARD_OTC, &e), 0.5, 1e-12);
 }
 
+/* Issue 15: OTC's m and n are over every call an episode holds. A fork holds its prefix's
+ * calls (episode_fork copies their labels; tests/test_episode.c and the e2e suite check that
+ * end to end), so its return is the fresh episode's: with a repeated search in the prefix,
+ * search, search, calculator scores r_tool(3, 2) whatever the fork point, where counting only
+ * the fork's own calculator call would score r_tool(1, 1) = 1. The trainer's group form shows
+ * the issue's numbers: a 3-call plan against a group n of 1 (a fork that counted one call)
+ * scores sin(3π/4) ≈ 0.71, against the true n of 3, 1. */
+TG_TEST(reward, otc_counts_every_call_a_fork_holds) {
+    const double pi = 3.14159265358979323846;
+    static const enum judge_label fresh[3] = {JUDGE_NECESSARY, JUDGE_REDUNDANT, JUDGE_NECESSARY};
+    struct reward_config c;
+    struct reward_episode e, own;
+
+    reward_config_defaults(&c);
+    e = ep(fresh, 3, REWARD_CORRECT, 0, 0);
+    CU_ASSERT_DOUBLE_EQUAL(reward_return(&c, REWARD_OTC, &e), sin(2.4 * pi / 4), 1e-12);
+    CU_ASSERT_EQUAL(reward_necessary_calls(&e), 2);
+    own = ep(fresh + 2, 1, REWARD_CORRECT, 0, 0); /* only the calls after a fork at 2 */
+    CU_ASSERT_DOUBLE_EQUAL(reward_return(&c, REWARD_OTC, &own), 1.0, 1e-12);
+    CU_ASSERT(reward_return(&c, REWARD_OTC, &own) > reward_return(&c, REWARD_OTC, &e));
+    CU_ASSERT_DOUBLE_EQUAL(reward_otc(3, 1, 1, 1), sin(3 * pi / 4), 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(reward_otc(3, 1, 1, 1), 0.7071067811865476, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(reward_otc(3, 3, 1, 1), 1.0, 1e-12);
+}
+
 TG_TEST(reward, mode_names_round_trip) {
     for (int m = 0; m < REWARD_MODE_COUNT; m++) {
         enum reward_mode x;
