@@ -16,7 +16,8 @@
 #define TG_CONNS_PER_IP         256           /* ... from one address (--max-conns-per-ip) */
 #define TG_CONN_TIMEOUT_SEC     30 /* idle connection; and a kept-alive one's wait for a request */
 #define TG_HEADER_TIMEOUT_SEC   10 /* request line and headers (--header-timeout) */
-#define TG_CONN_TIMEOUT_MAX     3600         /* the largest --header-timeout */
+#define TG_BODY_TIMEOUT_SEC     30 /* a request's body, from its headers (--body-timeout) */
+#define TG_CONN_TIMEOUT_MAX     3600         /* the largest --header-timeout and --body-timeout */
 #define TG_SHUTDOWN_GRACE_MS    10000        /* wait for in-flight requests on SIGTERM */
 #define TG_API_KEY_MAX          256          /* bytes of a bearer key */
 #define TG_API_KEYS_MAX         64           /* keys in --api-key-file (plus --api-key) */

@@ -83,8 +83,8 @@ static const struct family_help helps[] = {
      "cpu_limit, signal)."},
     {"toolgym_run_queue_rejected_total", "Code runs refused with 503 because the queue was full."},
     {"toolgym_http_slow_connections_closed_total",
-     "Connections closed because their request line and headers, or their next request, came too "
-     "late."},
+     "Connections closed because their request line and headers, their body, or their next "
+     "request came too late."},
     {"toolgym_http_forbidden_total",
      "Requests refused with 403 for their Host or Origin header (DNS rebinding protection), by "
      "reason (host_missing, host, origin)."},

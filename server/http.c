@@ -895,13 +895,15 @@ int http_run_job(struct http_req *rq, struct http_reply *rp, int queued, runq_jo
  * libmicrohttpd's connection timeout is an idle timeout: a client that sends one header byte
  * every few seconds keeps a connection forever. The watcher gives every connection a deadline
  * instead: the request line and headers must arrive within header_timeout of the connection's
- * start (or of the next request line's arrival on a kept-alive connection), and the next
- * request line within TG_CONN_TIMEOUT_SEC of the last reply. While a request's body is read
- * and handled there is no deadline (body size is bounded; handlers run on their own).
+ * start (or of the next request line's arrival on a kept-alive connection), the whole body
+ * within body_timeout of the headers (a client that trickles a body byte now and then would
+ * otherwise hold its connection, and the body buffered so far, for ever), and the next request
+ * line within TG_CONN_TIMEOUT_SEC of the last reply. While a request is handled there is no
+ * deadline (handlers run on their own; a deferred run is watched by connwatch.c).
  * A thread checks the deadlines four times a second and shuts a late connection's socket
  * down; libmicrohttpd then sees the end of stream and closes it the usual way.
  */
-enum conn_phase { CONN_HEADERS, CONN_REQUEST, CONN_WAIT_LINE };
+enum conn_phase { CONN_HEADERS, CONN_BODY, CONN_REQUEST, CONN_WAIT_LINE };
 
 struct conn {
     struct conn *prev, *next;
@@ -916,7 +918,7 @@ struct http_watch {
     pthread_t thread;
     int running, stop;
     struct conn *head;
-    long long header_us, wait_us;
+    long long header_us, body_us, wait_us;
 };
 
 #define WATCH_TICK_MS 250
@@ -1014,11 +1016,21 @@ static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *
     return NULL; /* the request state is made in on_request */
 }
 
-/* The headers are complete: no deadline while the body is read and the request handled. */
-static void watch_headers_done(struct MHD_Connection *conn) {
+/* The headers are complete: the body's clock starts. */
+static void watch_headers_done(struct server *s, struct MHD_Connection *conn) {
     struct conn *c = conn_of(conn);
 
     if (c) {
+        c->phase = CONN_BODY;
+        atomic_store(&c->deadline, tg_now_us() + s->watch->body_us);
+    }
+}
+
+/* The body is complete: no deadline while the request is handled. */
+static void watch_body_done(struct MHD_Connection *conn) {
+    struct conn *c = conn_of(conn);
+
+    if (c && c->phase == CONN_BODY) {
         c->phase = CONN_REQUEST;
         atomic_store(&c->deadline, 0);
     }
@@ -1044,6 +1056,7 @@ static int watch_start(struct server *s, struct tg_error *err) {
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
     w->header_us = (long long)s->cfg.header_timeout_sec * 1000000LL;
+    w->body_us = (long long)s->cfg.body_timeout_sec * 1000000LL;
     w->wait_us = (long long)TG_CONN_TIMEOUT_SEC * 1000000LL;
     s->watch = w;
     if (pthread_create(&w->thread, NULL, watch_main, w) != 0) {
@@ -1215,7 +1228,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         struct http_kv *kv;
         char peer[INET6_ADDRSTRLEN], local[INET6_ADDRSTRLEN] = "";
 
-        watch_headers_done(conn);
+        watch_headers_done(s, conn);
         if (head_from_mhd(conn, method, url, &h, &kv, peer, sizeof(peer)) != 0)
             return MHD_NO;
         if (s->origin->wildcard && !s->origin->any_host) /* the Host check needs it */
@@ -1238,6 +1251,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
+    watch_body_done(conn);
     if (rq->async == 1) /* spurious call while suspended work is pending */
         return MHD_YES;
     if (request_end(rq, &rp) == HTTP_DEFERRED)

@@ -302,11 +302,11 @@ int http_run_job(struct http_req *rq, struct http_reply *rp, int queued, runq_jo
  * http_start — start the daemon for s (cfg already in s->cfg; s->runq set; keys loaded).
  * Sets s->port. Connections are capped per address (cfg.conns_per_ip) and a watcher thread
  * closes any connection whose request line and headers take longer than
- * cfg.header_timeout_sec, or whose next request line does not arrive within
- * TG_CONN_TIMEOUT_SEC of the last reply. Returns 0 or TG_EIO/TG_EINVAL with *err. Start-up
- * only.
- * http_stop — stop accepting, wait up to TG_SHUTDOWN_GRACE_MS for in-flight requests, stop
- * the daemon and the watcher, wipe the keys. Safe on a server whose start failed.
+ * cfg.header_timeout_sec, whose body takes longer than cfg.body_timeout_sec after them, or
+ * whose next request line does not arrive within TG_CONN_TIMEOUT_SEC of the last reply. Returns 0
+ * or TG_EIO/TG_EINVAL with *err. Start-up only. http_stop — stop accepting, wait up to
+ * TG_SHUTDOWN_GRACE_MS for in-flight requests, stop the daemon and the watcher, wipe the keys. Safe
+ * on a server whose start failed.
  */
 int http_start(struct server *s, struct tg_error *err);
 void http_stop(struct server *s);

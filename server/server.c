@@ -41,6 +41,7 @@ void server_config_defaults(struct server_config *c) {
     c->evict_idle_sec = TG_EVICT_IDLE_SEC;
     c->conns_per_ip = TG_CONNS_PER_IP;
     c->header_timeout_sec = TG_HEADER_TIMEOUT_SEC;
+    c->body_timeout_sec = TG_BODY_TIMEOUT_SEC;
     c->sync_ms = 1000;
     c->uid_base = 0; /* auto: claimed at start-up so that servers on one host never share */
 }
@@ -231,7 +232,8 @@ int server_start(const struct server_config *c, struct server **out, struct tg_e
     *out = NULL;
     if (c->max_body == 0 || c->run_queue < 0 || c->port < 0 || c->port > 65535 ||
         c->conns_per_ip < 0 || c->header_timeout_sec < 1 ||
-        c->header_timeout_sec > TG_CONN_TIMEOUT_MAX) {
+        c->header_timeout_sec > TG_CONN_TIMEOUT_MAX || c->body_timeout_sec < 1 ||
+        c->body_timeout_sec > TG_CONN_TIMEOUT_MAX) {
         tg_error_set(err, TG_CODE_CONFIG, "Server options out of range.");
         return TG_EINVAL;
     }

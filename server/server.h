@@ -23,6 +23,7 @@ struct server_config {
     const char *api_key_file;    /* more keys, one a line (see http_keys_load); any is accepted */
     int conns_per_ip;            /* concurrent connections from one address; 0: unlimited */
     int header_timeout_sec;      /* request line and headers must arrive within this */
+    int body_timeout_sec;        /* ... and the body within this of the headers */
     const char *allowed_hosts;   /* more accepted Host names, comma-separated, or "*" (origin.h) */
     const char *allowed_origins; /* more accepted Origins, comma-separated, or "*" (origin.h) */
     const char *log_level;       /* per-request lines to stderr from this level ("debug" ...

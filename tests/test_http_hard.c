@@ -332,6 +332,68 @@ TG_TEST(http_hard, header_timeout_closes_a_trickling_client) {
     test_server_stop(s);
 }
 
+/* A body that trickles in, a byte now and then, used to hold its connection (and the body
+ * buffered so far) for as long as the client liked: the headers were in, and the idle
+ * timeout never fires. The body timeout closes it. A body that arrives in parts within the
+ * time is served, and so is a request whose handling outlasts the body timeout. */
+TG_TEST(http_hard, body_timeout_closes_a_trickling_body) {
+    static const char head[] = "POST /v1/tools/calculator HTTP/1.1\r\nHost: localhost\r\n"
+                               "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+                               "{\"arguments\":{\"expression\":\"1";
+    static const char part1[] = "POST /v1/tools/calculator HTTP/1.1\r\nHost: localhost\r\n"
+                                "Content-Type: application/json\r\nContent-Length: 34\r\n\r\n"
+                                "{\"arguments\":";
+    static const char part2[] = "{\"expression\":\"6*7\"}}";
+    static const char slow_run[] = "{\"arguments\":{\"code\":\"import time\\ntime.sleep(1.5)\\n"
+                                   "print(7)\"}}";
+    struct server_config c;
+    struct server *s;
+    struct http_resp r;
+    char buf[4096], url[256];
+    double closed0;
+    int fd, closed = 0, i;
+
+    config(&c);
+    c.body_timeout_sec = 1;
+    c.unsafe_sandbox = 1; /* run_code works even where namespaces are unavailable */
+    s = test_server_start(&c);
+    CU_ASSERT_FATAL(s != NULL);
+    closed0 = metrics_get("toolgym_http_slow_connections_closed_total", "");
+    fd = dial(server_port(s), 2);
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_EQUAL(send_all(fd, head, sizeof(head) - 1), 0);
+    for (i = 0; i < 100 && !closed; i++) { /* one body byte every 100 ms, for up to 10 s */
+        ssize_t n;
+
+        usleep(100000);
+        if (send_all(fd, "1", 1) != 0) {
+            closed = 1;
+            break;
+        }
+        n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+            closed = 1;
+    }
+    close(fd);
+    CU_ASSERT(closed);
+    CU_ASSERT(metrics_get("toolgym_http_slow_connections_closed_total", "") - closed0 >= 1);
+    /* a body in two parts, 300 ms apart: within the time */
+    fd = dial(server_port(s), 1);
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_EQUAL(send_all(fd, part1, sizeof(part1) - 1), 0);
+    usleep(300000);
+    CU_ASSERT_EQUAL(send_all(fd, part2, sizeof(part2) - 1), 0);
+    CU_ASSERT_EQUAL(read_one(fd, buf, sizeof(buf)), 200);
+    close(fd);
+    /* handling is not timed: a 1.5 s run answers after the 1 s body timeout */
+    snprintf(url, sizeof(url), "%s/v1/tools/run_code", test_server_url(s));
+    CU_ASSERT_EQUAL_FATAL(test_http("POST", url, slow_run, strlen(slow_run), NULL, NULL, &r), 0);
+    CU_ASSERT_EQUAL(r.status, 200);
+    CU_ASSERT(strstr(r.body, "\"content\":\"7\\n\"") != NULL);
+    http_resp_free(&r);
+    test_server_stop(s);
+}
+
 /* ---- the access log ---------------------------------------------------------------------- */
 
 TG_TEST(http_hard, log_escape_writes_bytes_outside_printable_ascii_as_hex) {
