@@ -6,6 +6,7 @@
 #   make install PREFIX=/usr/local   the binary and its data (PREFIX/bin, PREFIX/share/toolgym)
 #   make bench           benchmarks in bench/ (tables on stdout)
 #   make fuzz            each libFuzzer target of tests/fuzz/ for FUZZ_SECONDS (default 60)
+#   make soak            bench/soak.sh: clients and injected faults for SOAK_SECONDS (default 300)
 #   make format | format-check | lint | clean
 #
 # Every target first runs scripts/deps.sh, which checks the Debian packages it needs (as root
@@ -52,7 +53,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 BIN       := $(BUILD)/toolgym
 TEST_BIN  := $(BUILD)/toolgym-tests
 
-.PHONY: all deps test run install uninstall bench fuzz fuzzdeps format format-check lint clean
+.PHONY: all deps test run install uninstall bench soak fuzz fuzzdeps format format-check lint clean
 all: $(BIN)
 
 # The dependency check (see the head of this file). Phony, so it runs on every make; compile
@@ -104,6 +105,10 @@ uninstall:
 bench: $(BIN) $(BENCH_BIN)
 	@sh scripts/deps.sh bench
 	@sh bench/run.sh $(BUILD)
+
+# not part of make bench: it takes SOAK_SECONDS (default 300); see docs/reliability.md
+soak: $(BIN) $(BUILD)/bench/soak
+	@sh bench/soak.sh $(BUILD)
 
 # libFuzzer targets (tests/fuzz/, docs/reliability.md): the base, tools and server layers and
 # the target bodies built by clang with -fsanitize=fuzzer,address,undefined into build/fuzz,

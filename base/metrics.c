@@ -82,6 +82,8 @@ static const struct family_help helps[] = {
      "Sandboxed programs ended by the wall clock or a signal, by reason (timeout, seccomp, "
      "cpu_limit, signal)."},
     {"toolgym_run_queue_rejected_total", "Code runs refused with 503 because the queue was full."},
+    {"toolgym_run_queue_quota_refused_total",
+     "Code runs refused with 429: the client had its share of the queue queued or running."},
     {"toolgym_http_slow_connections_closed_total",
      "Connections closed because their request line and headers, their body, or their next "
      "request came too late."},

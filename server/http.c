@@ -829,6 +829,7 @@ int http_defer(struct http_req *rq, struct http_reply *rp, runq_job_fn work, voi
                http_handler_fn finish) {
     struct defer *d;
     const union MHD_ConnectionInfo *info;
+    char client[TG_CLIENT_KEY_MAX + 1];
     int rc;
 
     if (!rq->conn) /* a request from memory (http_handle): no connection to suspend */
@@ -852,7 +853,8 @@ int http_defer(struct http_req *rq, struct http_reply *rp, runq_job_fn work, voi
     info = MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (info && connwatch_add(rq->srv->connwatch, info->connect_fd, defer_gone, d, &d->watch))
         d->watch = NULL;
-    rc = runq_submit(rq->srv->runq, defer_work, defer_done, d, &rq->cancel);
+    http_client_id(rq, client, sizeof(client));
+    rc = runq_submit(rq->srv->runq, defer_work, defer_done, d, &rq->cancel, client);
     if (rc) {
         connwatch_remove(rq->srv->connwatch, d->watch);
         MHD_resume_connection(rq->conn);
@@ -866,6 +868,16 @@ int http_defer(struct http_req *rq, struct http_reply *rp, runq_job_fn work, voi
         if (rc == TG_ECANCELED) /* gone before its job was queued */
             return http_error(rp, HTTP_CLIENT_CLOSED, "client_closed",
                               "The client went away; the call was not run.");
+        if (rc == TG_ERANGE) { /* this client's share of the queue is in use */
+            metrics_inc("toolgym_run_queue_quota_refused_total", "", 1);
+            http_log(rq, HTTP_LOG_WARNING,
+                     "This client's share of the code runner's queue is in use: answered 429.");
+            rp->retry_after = TG_RUN_RETRY_AFTER_SEC;
+            return http_error(rp, 429, "quota_exceeded",
+                              "This client has its share of the code runner's queue queued or "
+                              "running; retry after %d s.",
+                              TG_RUN_RETRY_AFTER_SEC);
+        }
         return refuse_overloaded(rq, rp);
     }
     return HTTP_DEFERRED;

@@ -227,11 +227,11 @@ int server_node_name_ok(const char *name) {
 
 int server_start(const struct server_config *c, struct server **out, struct tg_error *err) {
     struct server *s;
-    int workers, rc;
+    int workers, runs, rc;
 
     *out = NULL;
-    if (c->max_body == 0 || c->run_queue < 0 || c->port < 0 || c->port > 65535 ||
-        c->conns_per_ip < 0 || c->header_timeout_sec < 1 ||
+    if (c->max_body == 0 || c->run_queue < 0 || c->client_runs < 0 || c->port < 0 ||
+        c->port > 65535 || c->conns_per_ip < 0 || c->header_timeout_sec < 1 ||
         c->header_timeout_sec > TG_CONN_TIMEOUT_MAX || c->body_timeout_sec < 1 ||
         c->body_timeout_sec > TG_CONN_TIMEOUT_MAX) {
         tg_error_set(err, TG_CODE_CONFIG, "Server options out of range.");
@@ -269,7 +269,12 @@ int server_start(const struct server_config *c, struct server **out, struct tg_e
     workers = c->run_workers > 0 ? c->run_workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (workers < 1)
         workers = 1;
-    s->runq = runq_new(workers, c->run_queue);
+    runs = c->client_runs > 0 ? c->client_runs : (workers + c->run_queue) / 2;
+    if (runs < 1)
+        runs = 1;
+    if (runs >= workers + c->run_queue) /* a share of the whole queue is no share */
+        runs = 0;
+    s->runq = runq_new(workers, c->run_queue, runs);
     s->connwatch = connwatch_new();
     s->mcp = mcp_sessions_new(TG_MCP_SESSIONS_MAX, TG_MCP_SESSION_IDLE_SEC);
     if (!s->runq || !s->connwatch || !s->mcp) {

@@ -32,6 +32,8 @@ struct server_config {
     int unsafe_sandbox;          /* allow run_code without namespaces/seccomp */
     int run_workers;             /* concurrent code runs; 0: cores */
     int run_queue;               /* queued code runs beyond the workers */
+    int client_runs;             /* code runs one client may have queued or running; 0: half of
+                                    workers + queue; not below workers + queue: no cap */
     size_t code_cache;           /* run_code result cache slots; 0: off (opt-in, see docs) */
     unsigned uid_base;         /* first slot uid (--uid-base); 0: the first range no other server on
                                 * the host claimed, from TG_UID_BASE_DEFAULT (docs/sandbox.md) */

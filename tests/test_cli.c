@@ -195,8 +195,9 @@ TG_TEST(cli, help_of_every_command_lists_every_option_with_its_default) {
                      "--max-episode-bytes BYTES", "--client-episodes N", "--client-bytes BYTES",
                      "--evict-idle-sec N", "--trajectories FILE", "--sync-ms N",
                      "--reward-config FILE", "--reward-mode MODE", "--max-episodes N",
-                     "--idle-sec N", "--run-workers N", "--run-queue N", "--code-cache N",
-                     "--uid-base UID", "--unsafe-sandbox", "--quiet", "--help", "--version"));
+                     "--idle-sec N", "--run-workers N", "--run-queue N", "--client-runs N",
+                     "--code-cache N", "--uid-base UID", "--unsafe-sandbox", "--quiet", "--help",
+                     "--version"));
     expect_help(ARGS("tasks", "gen", "--help"), "usage: toolgym tasks gen [options]",
                 WANT("--seed S", "--out DIR", "--corpus FILE", "--grammar DIR", "--train N",
                      "--test N", "--ood N"));

@@ -304,7 +304,7 @@ static void slow_job(void *arg) {
 }
 
 TG_TEST(limits, run_queue_refuses_past_its_bound) {
-    struct runq *q = runq_new(1, 2);
+    struct runq *q = runq_new(1, 2, 0);
     int accepted = 0, refused = 0;
 
     CU_ASSERT_PTR_NOT_NULL_FATAL(q);
@@ -312,7 +312,7 @@ TG_TEST(limits, run_queue_refuses_past_its_bound) {
     ran = 0;
     /* one running + two waiting fit; the rest are refused with TG_EBUSY */
     for (int i = 0; i < 6; i++) {
-        int rc = runq_submit(q, slow_job, NULL, NULL, NULL);
+        int rc = runq_submit(q, slow_job, NULL, NULL, NULL, NULL);
 
         if (rc == 0)
             accepted++;
@@ -329,8 +329,9 @@ TG_TEST(limits, run_queue_refuses_past_its_bound) {
 }
 
 TG_TEST(limits, run_queue_rejects_bad_sizes) {
-    CU_ASSERT_PTR_NULL(runq_new(0, 1));
-    CU_ASSERT_PTR_NULL(runq_new(1, -1));
+    CU_ASSERT_PTR_NULL(runq_new(0, 1, 0));
+    CU_ASSERT_PTR_NULL(runq_new(1, -1, 0));
+    CU_ASSERT_PTR_NULL(runq_new(1, 1, -1));
     runq_free(NULL);
 }
 

@@ -344,6 +344,7 @@ static void drive_full_queue(void) {
     cfg.quiet = 1;
     cfg.run_workers = 1;
     cfg.run_queue = 1;
+    cfg.client_runs = 100000; /* one client fills the queue here: no per-client share */
     s = test_server_start(&cfg);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     /* three 1.5 s runs at once: one runs, one waits, one is refused (a round whose requests
@@ -362,6 +363,40 @@ static void drive_full_queue(void) {
     }
     CU_ASSERT(refused >= 1);
     CU_ASSERT_EQUAL(metrics_get("toolgym_run_queue_rejected_total", ""), before + refused);
+    test_server_stop(s);
+}
+
+/* One client may have one of two places (--client-runs 1): a second concurrent run of the same
+ * client is refused with 429, and each refusal is counted once. */
+static void drive_client_share(void) {
+    struct server_config cfg;
+    struct server *s;
+    struct busy b[2];
+    pthread_t t[2];
+    int refused = 0;
+    double before = metrics_get("toolgym_run_queue_quota_refused_total", "");
+
+    server_config_defaults(&cfg);
+    cfg.quiet = 1;
+    cfg.run_workers = 1;
+    cfg.run_queue = 1;
+    cfg.client_runs = 1;
+    s = test_server_start(&cfg);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    for (int round = 0; round < 3 && !refused; round++) { /* as in drive_full_queue */
+        for (int i = 0; i < 2; i++) {
+            b[i].base = test_server_url(s);
+            b[i].status = 0;
+            CU_ASSERT_FATAL(pthread_create(&t[i], NULL, busy_run, &b[i]) == 0);
+        }
+        for (int i = 0; i < 2; i++) {
+            pthread_join(t[i], NULL);
+            CU_ASSERT(b[i].status == 200 || b[i].status == 429);
+            refused += b[i].status == 429;
+        }
+    }
+    CU_ASSERT(refused >= 1);
+    CU_ASSERT_EQUAL(metrics_get("toolgym_run_queue_quota_refused_total", ""), before + refused);
     test_server_stop(s);
 }
 
@@ -586,6 +621,7 @@ TG_TEST(metrics_e2e, every_documented_family_is_emitted_with_help_type_and_label
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     drive_tools(test_server_url(s));
     drive_full_queue();
+    drive_client_share();
     drive_abandoned_run();
     drive_episodes();
     drive_torn_log();

@@ -111,7 +111,7 @@ static void mark_done(void *arg) {
 }
 
 TG_TEST(runq, cancel_takes_a_waiting_job_out) {
-    struct runq *q = runq_new(1, 8);
+    struct runq *q = runq_new(1, 8, 0);
     struct job jobs[5];
     int order[5], norder = 0;
     struct tg_cancel fired;
@@ -120,7 +120,7 @@ TG_TEST(runq, cancel_takes_a_waiting_job_out) {
     gate_open = 0;
     for (int i = 0; i < 5; i++) {
         jobs[i] = (struct job){.id = i, .order = order, .norder = &norder};
-        CU_ASSERT_EQUAL(runq_submit(q, gated_work, mark_done, &jobs[i], NULL), 0);
+        CU_ASSERT_EQUAL(runq_submit(q, gated_work, mark_done, &jobs[i], NULL, "c"), 0);
         if (i == 0)
             while (!jobs[0].started)
                 usleep(1000); /* the worker holds job 0 at the gate */
@@ -134,7 +134,7 @@ TG_TEST(runq, cancel_takes_a_waiting_job_out) {
     /* a token that has fired is refused at the door */
     tg_cancel_init(&fired);
     tg_cancel_fire(&fired);
-    CU_ASSERT_EQUAL(runq_submit(q, gated_work, mark_done, &jobs[2], &fired), TG_ECANCELED);
+    CU_ASSERT_EQUAL(runq_submit(q, gated_work, mark_done, &jobs[2], &fired, "c"), TG_ECANCELED);
     tg_cancel_destroy(&fired);
     gate_open = 1;
     runq_free(q);
@@ -145,6 +145,63 @@ TG_TEST(runq, cancel_takes_a_waiting_job_out) {
     for (int i = 0; i < 5; i++)
         if (i != 2)
             CU_ASSERT(jobs[i].ran && jobs[i].done);
+}
+
+/* The queue is fair between clients: a worker serves the clients with jobs waiting in turn,
+ * one job each, each client's own jobs in order. A sends six jobs, then B two and C one: B's
+ * and C's first jobs run right after A's next one, not after all of A's. */
+TG_TEST(runq, clients_take_turns) {
+    static const char *const who[] = {"A", "A", "A", "A", "A", "A", "B", "B", "C"};
+    static const int want[] = {0, 1, 6, 8, 2, 7, 3, 4, 5};
+    struct runq *q = runq_new(1, 16, 0);
+    struct job jobs[9];
+    int order[9], norder = 0;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+    gate_open = 0;
+    for (int i = 0; i < 9; i++) {
+        jobs[i] = (struct job){.id = i, .order = order, .norder = &norder};
+        CU_ASSERT_EQUAL(runq_submit(q, gated_work, mark_done, &jobs[i], NULL, who[i]), 0);
+        if (i == 0)
+            while (!jobs[0].started)
+                usleep(1000); /* the worker holds job 0 at the gate */
+    }
+    gate_open = 1;
+    runq_free(q);
+    CU_ASSERT_EQUAL_FATAL(norder, 9);
+    for (int i = 0; i < 9; i++)
+        CU_ASSERT_EQUAL(order[i], want[i]);
+}
+
+/* One client holds at most its share (per_client) of jobs waiting or running; others still get
+ * in, and the client gets in again once its jobs are done. The queue's own bound still holds. */
+TG_TEST(runq, a_client_holds_its_share_at_most) {
+    struct runq *q = runq_new(1, 4, 3);
+    struct job jobs[8];
+    int order[8], norder = 0;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+    gate_open = 0;
+    for (int i = 0; i < 8; i++)
+        jobs[i] = (struct job){.id = i, .order = order, .norder = &norder};
+    for (int i = 0; i < 3; i++) /* one runs (at the gate), two wait */
+        CU_ASSERT_EQUAL(runq_submit(q, gated_work, mark_done, &jobs[i], NULL, "A"), 0);
+    CU_ASSERT_EQUAL(runq_submit(q, gated_work, mark_done, &jobs[3], NULL, "A"), TG_ERANGE);
+    CU_ASSERT_EQUAL(runq_submit(q, gated_work, mark_done, &jobs[3], NULL, "B"), 0);
+    CU_ASSERT_EQUAL(runq_submit(q, gated_work, mark_done, &jobs[4], NULL, NULL), 0);
+    /* five of 1 + 4 places are taken: the queue is full for everyone */
+    CU_ASSERT_EQUAL(runq_submit(q, gated_work, mark_done, &jobs[5], NULL, "C"), TG_EBUSY);
+    CU_ASSERT_EQUAL(runq_pending(q), 5);
+    /* a cancelled job gives its client's place back */
+    CU_ASSERT_EQUAL(runq_cancel(q, &jobs[2]), 0);
+    CU_ASSERT_EQUAL(runq_submit(q, gated_work, mark_done, &jobs[5], NULL, "A"), 0);
+    gate_open = 1;
+    while (runq_pending(q) > 0)
+        usleep(1000);
+    CU_ASSERT_EQUAL(runq_submit(q, gated_work, mark_done, &jobs[6], NULL, "A"), 0);
+    runq_free(q);
+    CU_ASSERT_EQUAL(norder, 6);
+    CU_ASSERT(!jobs[2].ran && jobs[6].ran && jobs[5].ran);
 }
 
 /* ---- the socket watcher ------------------------------------------------------------------------

@@ -190,6 +190,7 @@ TG_TEST(sandbox_e2e, full_queue_is_503) {
     cfg.quiet = 1;
     cfg.run_workers = 1;
     cfg.run_queue = 1;
+    cfg.client_runs = 100000; /* one client fills the queue here: no per-client share */
     s = test_server_start(&cfg);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     if (!sandbox_on(s))
@@ -225,7 +226,8 @@ done:
 /* ---- clients that go away ------------------------------------------------------------------- */
 
 /* A raw connection that has sent one POST and not read the reply; -1 on failure. */
-static int send_post(struct server *s, const char *path, const char *body) {
+/* POST body to path from 127.0.0.<src> without reading the reply; the socket, or -1. */
+static int send_post_from(struct server *s, int src, const char *path, const char *body) {
     struct sockaddr_in a = {.sin_family = AF_INET};
     char head[512];
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -233,6 +235,11 @@ static int send_post(struct server *s, const char *path, const char *body) {
 
     if (fd < 0)
         return -1;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK - 1 + (unsigned)src);
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        close(fd);
+        return -1;
+    }
     a.sin_port = htons((uint16_t)server_port(s));
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     n = snprintf(head, sizeof(head),
@@ -245,6 +252,10 @@ static int send_post(struct server *s, const char *path, const char *body) {
         return -1;
     }
     return fd;
+}
+
+static int send_post(struct server *s, const char *path, const char *body) {
+    return send_post_from(s, 1, path, body);
 }
 
 /* Wait (up to 30 s: a liveness bound, far past what the work needs) until the run queue holds
@@ -276,6 +287,7 @@ TG_TEST(sandbox_e2e, abandoned_runs_are_cancelled) {
     cfg.quiet = 1;
     cfg.run_workers = 1;
     cfg.run_queue = 64;
+    cfg.client_runs = 100000; /* one client fills the queue here: no per-client share */
     s = test_server_start(&cfg);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     if (!sandbox_on(s))
@@ -317,6 +329,61 @@ TG_TEST(sandbox_e2e, abandoned_runs_are_cancelled) {
     CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(j, "content")) ?: "", "42\n");
     json_decref(j);
     http_resp_free(&c.r);
+done:
+    test_server_stop(s);
+}
+
+/* One client's burst neither fills the run queue nor stands in front of another client's run:
+ * it gets its share (--client-runs, here half of 1 worker + 8 places: 4) and 429 for the
+ * rest, and the workers serve the two clients in turn, so the other client's run is answered
+ * while the burst's runs are still waiting, not after all of them. */
+TG_TEST(sandbox_e2e, a_burst_from_one_client_does_not_starve_another) {
+    enum { BURST = 10 };
+    static const char sleeper[] =
+        "{\"arguments\":{\"code\":\"import time\\ntime.sleep(1)\",\"timeout_ms\":5000}}";
+    struct server_config cfg;
+    struct server *s;
+    int fds[BURST];
+    double quota0;
+    struct call c;
+    json_t *j;
+
+    server_config_defaults(&cfg);
+    cfg.quiet = 1;
+    cfg.run_workers = 1;
+    cfg.run_queue = 8;
+    s = test_server_start(&cfg);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    if (!sandbox_on(s))
+        goto done;
+    quota0 = metrics_get("toolgym_run_queue_quota_refused_total", "");
+    for (int i = 0; i < BURST; i++) { /* from 127.0.0.2 */
+        fds[i] = send_post_from(s, 2, "/v1/tools/run_code", sleeper);
+        CU_ASSERT(fds[i] >= 0);
+    }
+    CU_ASSERT_EQUAL(wait_pending(s, 4), 4); /* one runs, three wait */
+    for (int i = 0;
+         i < 3000 && metrics_get("toolgym_run_queue_quota_refused_total", "") - quota0 < BURST - 4;
+         i++)
+        usleep(10 * 1000);
+    CU_ASSERT_EQUAL(metrics_get("toolgym_run_queue_quota_refused_total", "") - quota0, BURST - 4);
+    /* the other client, from 127.0.0.1: its run goes after the burst's next one */
+    memset(&c, 0, sizeof(c));
+    c.base = test_server_url(s);
+    c.body = "{\"arguments\":{\"code\":\"print(6 * 7)\"}}";
+    post_run_code(&c);
+    CU_ASSERT_EQUAL(c.rc, 0);
+    CU_ASSERT_EQUAL(c.r.status, 200);
+    j = body_json(&c.r);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(j, "content")) ?: "", "42\n");
+    json_decref(j);
+    http_resp_free(&c.r);
+    /* first come, first served would have run all four of the burst first */
+    CU_ASSERT(runq_pending(s->runq) >= 1);
+    for (int i = 0; i < BURST; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    CU_ASSERT_EQUAL(wait_pending(s, 0), 0);
 done:
     test_server_stop(s);
 }
