@@ -483,6 +483,8 @@ int episode_fork(struct episode *src, long long at, struct episode **out, struct
         return rc;
     }
     ep->feedback = src->feedback;
+    snprintf(ep->fork_of, sizeof(ep->fork_of), "%s", src->id); /* fixed once stored */
+    ep->fork_at = at;
     pthread_mutex_lock(&src->mu);
     if (at < 0 || (size_t)at > src->nsteps ||
         (src->outcome != REWARD_RUNNING && (size_t)at == src->nsteps)) {
@@ -686,6 +688,12 @@ json_t *episode_trajectory_json(struct episode *ep) {
                   ep->tag, "reward_mode", reward_mode_name(ep->mode), "max_steps", ep->max_steps,
                   "messages", msgs, "steps", steps, "return", ep->ret, "correct",
                   ep->outcome == REWARD_CORRECT, "outcome", episode_outcome_name(ep->outcome));
+    if (j && ep->fork_of[0] &&
+        json_object_set_new(
+            j, "fork", json_pack("{s:s, s:I}", "of", ep->fork_of, "at", (json_int_t)ep->fork_at))) {
+        json_decref(j);
+        j = NULL;
+    }
 out:
     pthread_mutex_unlock(&ep->mu);
 out0:

@@ -93,6 +93,8 @@ struct episode {
     int feedback; /* 1: replies and GET show the judge's labels, rewards and correctness (a
                      trainer's episode); 0: only what an agent may see. Set before storing. */
     int attempt;  /* how the report counts it (enum report_attempt); set before storing */
+    char fork_of[EPISODE_ID_MAX + 1]; /* made by episode_fork: the source's id; "" otherwise */
+    long long fork_at;                /* made by episode_fork: the fork point k (steps kept) */
 
     pthread_mutex_t mu; /* guards everything down to the store bookkeeping */
     int busy;           /* a step is between episode_step_begin and its commit/abort */
@@ -202,8 +204,10 @@ json_t *episode_json(struct episode *ep);
  * "messages":[system, user, assistant with tool_calls, tool, ..., assistant answer],
  * "steps":[{"label","reward"[,"premature_answer"]; tool calls also "call" (how it went:
  * episode_call_outcome_name) and "observation" (the tool response without its "content",
- * which the tool message holds)}],"return","correct","outcome"}. The caller adds "tools" (the
- * list the episode was played with). NULL on ENOMEM. Thread-safe.
+ * which the tool message holds)}],"return","correct","outcome"[,"fork":{"of","at"}]}, "fork"
+ * for an episode made by episode_fork (its source's id and the fork point; its messages and
+ * steps hold the inherited prefix too). The caller adds "tools" (the list the episode was
+ * played with). NULL on ENOMEM. Thread-safe.
  */
 json_t *episode_trajectory_json(struct episode *ep);
 

@@ -352,6 +352,10 @@ int rescore_line(const struct rescore_config *c, const json_t *line, json_t **ou
     }
     if (rc == 0 && sum) {
         episode_summarize(ep, sum);
+        /* a fork's line (toolgym's log names its source) counts as a fork, as the server's
+         * report counted it: its steps hold the prefix, so its calls are all its own */
+        if (json_is_object(json_object_get(line, "fork")))
+            sum->attempt = REPORT_FORK;
         sum->tag = json_string_value(json_object_get(*out, "tag")); /* outlives ep */
         if (!sum->tag || strlen(sum->tag) > TG_TAG_MAX)
             sum->tag = "";

@@ -12,7 +12,8 @@
  * message's text (tools_result_from_content) and the outcome is found the way the server finds
  * it (unknown name, arguments that are not an object or break the tool's schema, an "error:"
  * text). The rescored line is the input line with "steps", "return", "correct", "outcome",
- * "reward_mode" (and "max_steps") replaced: the conversation is kept as it was.
+ * "reward_mode" (and "max_steps") replaced: the conversation is kept as it was. A line with a
+ * "fork" object (a fork in toolgym's log) counts in a report as a fork, with all its calls.
  *
  * What it does not do: run tools, open network connections, or write files (the caller does).
  * Lines that are not trajectories are reported with their line number and skipped.

@@ -52,6 +52,8 @@ static long post(const char *base, const char *path, const char *body, json_t **
     return st;
 }
 
+static char forked_from[128]; /* the id of the episode play_everything forks */
+
 /* Play the episodes of every kind against a server logging to traj. */
 static void play_everything(const char *traj) {
     static const char *const agents[] = {"oracle", "random", "overcaller", "eager"};
@@ -90,6 +92,7 @@ static void play_everything(const char *traj) {
     CU_ASSERT_EQUAL(post(test_server_url(s), "/v1/episodes", "{\"task_id\":\"test-00001\"}", &j),
                     201);
     snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(j, "episode_id")));
+    snprintf(forked_from, sizeof(forked_from), "%s", id);
     json_decref(j);
     snprintf(path, sizeof(path), "/v1/episodes/%s/step", id);
     post(test_server_url(s), path, "{\"tool_call\":{\"name\":\"teleport\",\"arguments\":{}}}", &j);
@@ -201,12 +204,35 @@ TG_TEST(rescore, own_configuration_reproduces_every_label_and_reward) {
     CU_ASSERT(labels[JUDGE_MALFORMED] >= 4 && labels[JUDGE_CORRECT] > 0 &&
               labels[JUDGE_INCORRECT] > 0);
     r1 = report_json(rep, "test", NULL, 0);
-    /* every line counts once: first attempts at the top, a task's later lines as retries */
+    /* every line counts once: first attempts at the top, a task's later lines as retries, the
+     * fork's line (it names its source) as a fork, with the two calls it inherited (issue 15:
+     * as the server's report counts it) */
     CU_ASSERT_EQUAL(
         json_integer_value(json_object_get(r1, "episodes")) +
-            json_integer_value(json_object_get(json_object_get(r1, "retries"), "episodes")),
+            json_integer_value(json_object_get(json_object_get(r1, "retries"), "episodes")) +
+            json_integer_value(json_object_get(json_object_get(r1, "forks"), "episodes")),
         (json_int_t)ls.lines);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_object_get(r1, "forks"), "episodes")),
+                    1);
+    CU_ASSERT_DOUBLE_EQUAL(
+        json_number_value(json_object_get(json_object_get(r1, "forks"), "calls_per_episode")), 2.0,
+        1e-12);
     json_decref(r1);
+    {
+        const json_t *line, *fk;
+        size_t i, nforks = 0;
+
+        json_array_foreach(in.a, i, line) {
+            fk = json_object_get(line, "fork");
+            if (!fk)
+                continue;
+            nforks++;
+            CU_ASSERT_EQUAL(json_integer_value(json_object_get(fk, "at")), 2);
+            CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(fk, "of")), forked_from);
+            CU_ASSERT_EQUAL(json_array_size(json_object_get(line, "steps")), 3);
+        }
+        CU_ASSERT_EQUAL(nforks, 1);
+    }
 
     /* another reward mode: the same labels, other returns */
     {
