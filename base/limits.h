@@ -104,24 +104,32 @@
 #define TG_TASK_TAG_MAX    64          /* bytes of one tag ("kind:value") */
 
 /* trainer (config files and checkpoints are untrusted input too) */
-#define TG_MLP_MAX_DIM      4096               /* input or hidden width of the policy MLP */
-#define TG_MLP_MAX_PARAMS   (16 * 1024 * 1024) /* parameters in one policy */
-#define TG_MLP_MAX_BATCH    65536              /* candidate rows in one forward pass */
 #define TG_SCHED_WINDOW_MAX 256                /* GreedyLR smoothing window */
 #define TG_SCHED_COUNT_MAX  1000000000         /* GreedyLR patience, holds, reset_start */
 #define TG_CKPT_MAX_BYTES   (256UL << 20)      /* checkpoint payload bytes */
 
-/* trainer: the agent's view of an episode (policy/candidates.h) and its HTTP client */
-#define TG_CAND_MAX          160 /* candidate actions offered at one step */
-#define TG_CAND_TEXT_MAX     768 /* bytes of a candidate's query, expression, code, answer */
-#define TG_CAND_TITLE_MAX    96  /* bytes of a hit title or an entity span */
-#define TG_CAND_HITS_MAX     5   /* search hits kept per observation */
-#define TG_CAND_TOKENS_MAX   96  /* prompt tokens kept */
-#define TG_CAND_WORD_MAX     24  /* bytes of one prompt token */
-#define TG_CAND_NUMS_MAX     8   /* prompt numbers kept */
-#define TG_CAND_ENTS_MAX     4   /* entity spans kept */
-#define TG_CAND_WORDS_MAX    10  /* content words kept */
-#define TG_CAND_STEPS_MAX    16  /* steps of one episode the agent remembers */
+/* trainer: the agent's view of an episode (policy/view.h), the text it reads (policy/seq.h),
+ * the actions it composes (policy/act.h) and its HTTP client */
+#define TG_VIEW_TEXT_MAX      768  /* bytes of a call's query, expression or code kept */
+#define TG_VIEW_TITLE_MAX     96   /* bytes of a hit title kept */
+#define TG_VIEW_HITS          3    /* search hits the policy asks for and reads */
+#define TG_VIEW_STEPS_MAX     16   /* steps of one episode the agent remembers */
+#define TG_VIEW_OUT_MAX       64   /* bytes of a program's output kept */
+#define TG_SEQ_MAX            384  /* tokens the policy reads at one step */
+#define TG_SEQ_PROMPT_MAX     160  /* of them, prompt tokens */
+#define TG_SEQ_HIT_MAX        48   /* tokens of one hit (title and snippet) */
+#define TG_SEQ_ACTION_MAX     24   /* tokens of one earlier call */
+#define TG_SEQ_PIECES_MAX     48   /* hashed pieces of one token */
+#define TG_ACT_OUT_MAX        16   /* output tokens of one action */
+#define TG_ACT_QUERY_MAX      6    /* words of a composed search query */
+#define TG_ACT_DEPTH_MAX      2    /* parentheses nested in a composed expression */
+#define TG_ACT_SYMBOLS_MAX    256  /* output symbols (fixed and learned from the experts) */
+#define TG_ACT_WORD_MAX       24   /* bytes of a learned query word */
+#define TG_ACT_TEMPLATES_MAX  32   /* program templates learned from the experts */
+#define TG_ACT_TEMPLATE_BYTES 2048 /* bytes of one template */
+#define TG_ACT_SLOTS_MAX      4    /* arguments of one template */
+#define TG_NET_MAX_DIM        512  /* widths of the policy network */
+#define TG_NET_MAX_PARAMS     (16 * 1024 * 1024) /* parameters in one policy */
 #define TG_ROLLOUT_URLS_MAX  16  /* --server URLs */
 #define TG_ROLLOUT_INFLIGHT  256 /* episodes in flight at most */
 #define TG_ROLLOUT_RESP_MAX  (4UL << 20) /* bytes of one response body the trainer accepts */

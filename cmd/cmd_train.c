@@ -13,6 +13,7 @@
 #include "client/eval.h"
 #include "cmd/cmd.h"
 #include "cmd/opt.h"
+#include "policy/learner.h"
 #include "policy/rollout.h"
 #include "policy/train.h"
 
@@ -41,36 +42,48 @@ static int run_demo(const struct train_config *cfg, const char *servers, const c
     struct train_result tr;
     struct train_eval_result ev;
     struct tg_error err;
-    char tag[TG_TAG_MAX + 1];
-    double t0 = tg_now_ms(), t1;
+    struct train_io io;
+    char tag[TG_TAG_MAX + 1], init[600];
+    double t0 = tg_now_ms();
     int rc, progress = !quiet && isatty(2);
 
     /* one "==>" line per phase, so a log that is not a terminal shows where the time goes */
-    printf("==> measuring the untrained network on the test split\n");
+    printf("==> training: the expert trajectories of %s (%.3g warm-up epochs of %d), then %d "
+           "GRPO updates x %d tasks x group %d, %s rewards, %s lr, anchors %s\n",
+           cfg->tasks_file, cfg->warmup_epochs, cfg->warmup_batch, cfg->updates,
+           cfg->tasks_per_update, cfg->group, cfg->reward_mode, sched_kind_name(cfg->sched.kind),
+           train_anchors_name(cfg->anchors));
     fflush(stdout);
-    snprintf(tag, sizeof(tag), "untrained-%llu-%lld", cfg->seed,
-             (long long)(tg_now_us() % 1000000));
-    rc = train_eval(cfg, servers, NULL, "test", cfg->eval_episodes, tag, &ev, &reports[5], &err);
+    snprintf(init, sizeof(init), "%s.init", save);
+    memset(&io, 0, sizeof(io));
+    io.servers = servers;
+    io.save = save;
+    io.save_init = init;
+    io.svg = svg;
+    io.log = progress ? NULL : stdout;
+    io.progress = progress;
+    rc = train_run(cfg, &io, &tr, &err);
     if (rc) {
         fprintf(stderr, "toolgym train: %s\n", err.message);
         return 1;
     }
-    printf("==> training: %d GRPO updates x %d tasks x group %d, %s rewards, %s lr, anchors %s\n",
-           cfg->updates, cfg->tasks_per_update, cfg->group, cfg->reward_mode,
-           sched_kind_name(cfg->sched.kind), train_anchors_name(cfg->anchors));
-    fflush(stdout);
-    t1 = tg_now_ms();
-    rc = train_run(cfg, servers, NULL, save, svg, progress ? NULL : stdout, progress, &tr, &err);
-    if (rc) {
-        fprintf(stderr, "toolgym train: %s\n", err.message);
-        return 1;
-    }
-    printf("==> trained in %.1f s (train accuracy %.3f, smoothed); evaluating the policy and the "
-           "reference agents on the test split\n",
-           (tg_now_ms() - t1) / 1000, tr.final_train_accuracy);
+    printf("==> trained in %.1f s (%d warm-up steps on %d expert decisions, %d RL updates; "
+           "greedy accuracy: train %.3f, held-out %.3f); evaluating the policy, the untrained "
+           "network and the reference agents on the test split\n",
+           tr.seconds, tr.warmup_steps, tr.demos, tr.updates_done - tr.warmup_steps,
+           tr.final_train_accuracy, tr.final_heldout_accuracy);
     fflush(stdout);
     snprintf(tag, sizeof(tag), "policy-%llu-%lld", cfg->seed, (long long)(tg_now_us() % 1000000));
     rc = train_eval(cfg, servers, save, "test", cfg->eval_episodes, tag, &ev, &reports[0], &err);
+    if (rc == 0) {
+        struct train_eval_result ev0;
+
+        snprintf(tag, sizeof(tag), "untrained-%llu-%lld", cfg->seed,
+                 (long long)(tg_now_us() % 1000000));
+        rc = train_eval(cfg, servers, init, "test", cfg->eval_episodes, tag, &ev0, &reports[5],
+                        &err);
+    }
+    unlink(init);
     if (rc) {
         fprintf(stderr, "toolgym train: evaluation: %s\n", err.message);
         train_result_free(&tr);
@@ -140,6 +153,8 @@ static int settings(const struct opt_cmd *cmd, const struct train_config *flags,
     TAKE("--group", group);
     TAKE("--tasks-per-update", tasks_per_update);
     TAKE("--lr", lr);
+    TAKE("--warmup-epochs", warmup_epochs);
+    TAKE("--threads", threads);
     TAKE("--anchor-fraction", anchor_fraction);
 #undef TAKE
     if (opt_given(cmd, "--reward-mode"))
@@ -174,17 +189,28 @@ static int train_and_eval(const struct train_config *cfg, const struct train_arg
     struct train_eval_result ev;
     struct train_result tr;
     struct tg_error err;
+    struct train_io io;
     char tag[TG_TAG_MAX + 1];
 
-    if (train_run(cfg, a->servers, a->resume, a->save, a->svg, a->quiet ? NULL : stdout,
-                  !a->quiet && isatty(2), &tr, &err)) {
+    memset(&io, 0, sizeof(io));
+    io.servers = a->servers;
+    io.resume = a->resume;
+    io.save = a->save;
+    io.svg = a->svg;
+    io.log = a->quiet ? NULL : stdout;
+    io.progress = !a->quiet && isatty(2);
+    if (train_run(cfg, &io, &tr, &err)) {
         fprintf(stderr, "toolgym train: %s\n", err.message);
         return 1;
     }
-    if (!a->quiet)
-        printf("done: %d updates, smoothed train accuracy %.3f, updates to target %.2f: %d\n",
-               tr.updates_done, tr.final_train_accuracy, cfg->target_accuracy,
+    if (!a->quiet) {
+        printf("done: %d warm-up steps on %d expert decisions (%d not writable), %d RL updates; "
+               "greedy accuracy: train %.3f, held-out %.3f; updates to target %.2f: %d\n",
+               tr.warmup_steps, tr.demos, tr.demos_skipped, tr.updates_done - tr.warmup_steps,
+               tr.final_train_accuracy, tr.final_heldout_accuracy, cfg->target_accuracy,
                tr.updates_to_target);
+        fprintf(stderr, "time: %.1f s\n", tr.seconds);
+    }
     train_result_free(&tr);
     if (a->eval_n < 0)
         return 0;
@@ -224,14 +250,18 @@ int cmd_train(int argc, char **argv) {
          .def = "none (--run-demo: " DEMO_SVG ")", .help = "write the learning curve here"},
         {.name = "--seed", .kind = OPT_U64, .dst = &flags.seed, .meta = "S", .lo = 0, .hi = 9e15,
          .help = "seed of the network and the task draws"},
-        {.name = "--updates", .kind = OPT_INT, .dst = &flags.updates, .meta = "N", .lo = 1,
-         .hi = TG_TRAIN_UPDATES_MAX, .help = "GRPO updates"},
+        {.name = "--warmup-epochs", .kind = OPT_DOUBLE, .dst = &flags.warmup_epochs, .meta = "E",
+         .lo = 0, .hi = 100, .help = "passes of the supervised warm-up over the expert decisions"},
+        {.name = "--updates", .kind = OPT_INT, .dst = &flags.updates, .meta = "N", .lo = 0,
+         .hi = TG_TRAIN_UPDATES_MAX, .help = "GRPO updates after the warm-up"},
         {.name = "--tasks-per-update", .kind = OPT_INT, .dst = &flags.tasks_per_update, .meta = "T",
          .lo = 1, .hi = 1024, .help = "tasks drawn per update"},
         {.name = "--group", .kind = OPT_INT, .dst = &flags.group, .meta = "G", .lo = 2,
          .hi = TG_TRAIN_GROUP_MAX, .help = "rollouts per task (the GRPO group)"},
         {.name = "--lr", .kind = OPT_DOUBLE, .dst = &flags.lr, .meta = "X", .lo = 1e-7, .hi = 1,
-         .help = "peak / initial learning rate"},
+         .help = "initial learning rate of the RL phase"},
+        {.name = "--threads", .kind = OPT_INT, .dst = &flags.threads, .meta = "N", .lo = 1,
+         .hi = LEARNER_THREADS_MAX, .help = "threads computing gradients"},
         {.name = "--lr-schedule", .kind = OPT_CHOICE, .dst = &a.lr_schedule, .meta = "KIND",
          .choices = "constant|cosine|greedy", .help = "learning-rate schedule"},
         {.name = "--anchors", .kind = OPT_CHOICE, .dst = &a.anchors, .meta = "MODE",
@@ -250,7 +280,8 @@ int cmd_train(int argc, char **argv) {
     /* clang-format on */
     struct opt_cmd cmd = {
         .name = "toolgym train",
-        .summary = "Train a tool-use policy against toolgym servers (GRPO, anchors, GreedyLR).",
+        .summary = "Train a tool-use policy against toolgym servers (warm-up on the experts, "
+                   "GRPO, anchors, GreedyLR).",
         .opts = opts,
         .nopts = TG_ARRAY_LEN(opts),
         .notes = train_notes};

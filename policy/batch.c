@@ -44,11 +44,12 @@ void batch_free(struct batch *b) {
     memset(b, 0, sizeof(*b));
 }
 
-/* a fresh episode of task `id` with trajectory t */
+/* a fresh episode of task `id` with trajectory t and its own random stream from rng */
 static void episode_reset(struct rollout_ep *e, struct traj *t, const char *id,
-                          const struct train_config *cfg, const char *tag) {
+                          const struct train_config *cfg, const char *tag, struct rng *rng) {
     rollout_ep_clear(e);
     memset(e, 0, sizeof(*e));
+    rng_seed(&e->rng, rng_u64(rng));
     snprintf(e->task_id, sizeof(e->task_id), "%s", id);
     e->max_steps = cfg->max_steps;
     e->reward_mode = cfg->reward_mode;
@@ -68,12 +69,12 @@ void batch_draw(struct batch *b, const struct train_config *cfg, const struct ta
 
         b->anchored[t] = -1;
         for (int g = 0; g < G; g++)
-            episode_reset(&b->eps[t * G + g], &b->trajs[t * G + g], tr->id, cfg, "train");
+            episode_reset(&b->eps[t * G + g], &b->trajs[t * G + g], tr->id, cfg, "train", rng);
         if (use_anchors && tr->expert && json_array_size(tr->expert) > 0 &&
             rng_uniform(rng) < cfg->anchor_fraction) {
             struct rollout_ep *p = &b->parents[b->np];
 
-            episode_reset(p, &b->ptrajs[b->np], tr->id, cfg, "anchor");
+            episode_reset(p, &b->ptrajs[b->np], tr->id, cfg, "anchor", rng);
             p->prefix = tr->expert;
             p->stop_after_prefix = 1;
             b->anchored[t] = b->np++;

@@ -52,8 +52,10 @@ void batch_free(struct batch *b);
 
 /*
  * batch_draw — step 1 for an update: reset every episode and trajectory, draw the tasks from
- * tasks[0..ntasks) with rng, and set up the anchor parents when use_anchors. The episodes
- * borrow cfg's reward mode, and the expert arrays of tasks.
+ * tasks[0..ntasks) with rng, and set up the anchor parents when use_anchors. Every episode
+ * gets its own random stream, seeded from rng in episode order, so what it samples does not
+ * depend on when the server's replies arrive. The episodes borrow cfg's reward mode, and the
+ * expert arrays of tasks.
  */
 void batch_draw(struct batch *b, const struct train_config *cfg, const struct task_ref *tasks,
                 int ntasks, struct rng *rng, int use_anchors);

@@ -284,16 +284,127 @@ static int get_sched(struct rbuf *r, struct sched *s, const char *path, struct t
     return 0;
 }
 
-/* ---- save ------------------------------------------------------------------------------- */
+/* ---- the policy's symbols ---------------------------------------------------------- */
 
-static size_t payload_bytes(size_t num_params, int window) {
-    return 3 * 4 + 8 + 4 * num_params +     /* mlp */
-           4 * 4 + 8 + 2 * 4 * num_params + /* adam */
-           sched_bytes(window) + 4 * 8;     /* sched, rng */
+static size_t vocab_bytes(const struct act_vocab *v) {
+    size_t n = 4 + 8 * (size_t)v->nconst + 4 + 4;
+
+    for (int i = 0; i < v->nword; i++)
+        n += 4 + strlen(v->word[i]);
+    for (int i = 0; i < v->ntmpl; i++)
+        n += 8 + strlen(v->tmpl[i]);
+    return n;
 }
 
-int ckpt_save(const char *path, const struct mlp *m, const struct adam *a, const struct sched *s,
-              const struct rng *r, struct tg_error *err) {
+static void put_bytes(struct wbuf *w, const char *s) {
+    size_t l = strlen(s);
+
+    put_u32(w, (uint32_t)l);
+    TG_ASSERT(w->len + l <= w->cap);
+    memcpy(w->p + w->len, s, l);
+    w->len += l;
+}
+
+static void put_vocab(struct wbuf *w, const struct act_vocab *v) {
+    put_u32(w, (uint32_t)v->nconst);
+    for (int i = 0; i < v->nconst; i++)
+        put_f64(w, v->cval[i]);
+    put_u32(w, (uint32_t)v->nword);
+    for (int i = 0; i < v->nword; i++)
+        put_bytes(w, v->word[i]);
+    put_u32(w, (uint32_t)v->ntmpl);
+    for (int i = 0; i < v->ntmpl; i++) {
+        put_u32(w, (uint32_t)v->nslots[i]);
+        put_bytes(w, v->tmpl[i]);
+    }
+}
+
+/* a string of at most max - 1 bytes, no NUL, into out; 0 or -1 */
+static int get_bytes(struct rbuf *r, char *out, size_t max) {
+    uint32_t l = get_u32(r);
+
+    if (r->short_read || l >= max || r->len - r->pos < l)
+        return -1;
+    memcpy(out, r->p + r->pos, l);
+    out[l] = '\0';
+    r->pos += l;
+    return strlen(out) == l ? 0 : -1;
+}
+
+/* a template's slot marks name slots below nslots, each at least once */
+static int template_ok(const char *t, int nslots) {
+    int seen = 0;
+
+    for (const char *p = t; *p; p++)
+        if (*p == '\x01') {
+            int k = p[1] - 'a';
+
+            if (k < 0 || k >= nslots)
+                return 0;
+            seen |= 1 << k;
+            p++;
+        }
+    return seen == (1 << nslots) - 1;
+}
+
+static int get_vocab(struct rbuf *r, struct act_vocab *v, const char *path,
+                     struct tg_error *err) {
+    uint32_t n;
+
+    memset(v, 0, sizeof(*v));
+    n = get_u32(r);
+    if (n > ACT_CONST_MAX)
+        goto bad;
+    v->nconst = (int)n;
+    for (int i = 0; i < v->nconst; i++) {
+        v->cval[i] = get_f64(r);
+        if (!isfinite(v->cval[i]))
+            goto bad;
+    }
+    n = get_u32(r);
+    if (n > ACT_WORDS_MAX)
+        goto bad;
+    v->nword = (int)n;
+    for (int i = 0; i < v->nword; i++)
+        if (get_bytes(r, v->word[i], TG_ACT_WORD_MAX) || !v->word[i][0])
+            goto bad;
+    n = get_u32(r);
+    if (n > TG_ACT_TEMPLATES_MAX)
+        goto bad;
+    v->ntmpl = (int)n;
+    for (int i = 0; i < v->ntmpl; i++) {
+        uint32_t k = get_u32(r);
+
+        if (k > TG_ACT_SLOTS_MAX)
+            goto bad;
+        v->nslots[i] = (int)k;
+        if (get_bytes(r, v->tmpl[i], TG_ACT_TEMPLATE_BYTES) ||
+            !template_ok(v->tmpl[i], v->nslots[i]))
+            goto bad;
+    }
+    if (!r->short_read)
+        return 0;
+bad:
+    tg_error_set(err, TG_CODE_CONFIG, "checkpoint %s: the policy's output symbols are malformed",
+                 path);
+    return TG_EINVAL;
+}
+
+/* ---- save ------------------------------------------------------------------------------- */
+
+static size_t payload_bytes(const struct policy *pol, int window) {
+    size_t n = pol->net.num_params;
+
+    return 6 * 4 + 8 + 4 * n + vocab_bytes(&pol->voc) + /* policy */
+           4 * 4 + 8 + 2 * 4 * n +                      /* adam */
+           sched_bytes(window) + 4 * 8 +                /* sched, rng */
+           4 + 8 + 8;                                   /* progress */
+}
+
+int ckpt_save(const char *path, const struct policy *pol, const struct adam *a,
+              const struct sched *s, const struct rng *r, const struct ckpt_progress *pg,
+              struct tg_error *err) {
+    const struct net *m = &pol->net;
     char tmp[PATH_MAX];
     struct wbuf w = {0};
     unsigned char head[HEADER_BYTES], tail[4];
@@ -302,7 +413,7 @@ int ckpt_save(const char *path, const struct mlp *m, const struct adam *a, const
     int rc = TG_EIO, n;
 
     if (a->n != m->num_params) {
-        tg_error_set(err, "size_mismatch", "adam holds %zu parameters, the mlp %zu", a->n,
+        tg_error_set(err, "size_mismatch", "adam holds %zu parameters, the network %zu", a->n,
                      m->num_params);
         return TG_EINVAL;
     }
@@ -316,19 +427,22 @@ int ckpt_save(const char *path, const struct mlp *m, const struct adam *a, const
         tg_error_set(err, TG_CODE_CONFIG, "checkpoint path is too long");
         return TG_EINVAL;
     }
-    w.cap = payload_bytes(m->num_params, s->cfg.greedy.window_size);
+    w.cap = payload_bytes(pol, s->cfg.greedy.window_size);
     w.p = malloc(w.cap);
     if (!w.p) {
-        tg_error_set(err, TG_CODE_NOMEM,
-                     "out of memory: cannot allocate %zu bytes for a checkpoint", w.cap);
+        tg_error_set(err, TG_CODE_NOMEM, "cannot allocate %zu bytes for a checkpoint", w.cap);
         return TG_ENOMEM;
     }
 
-    put_u32(&w, (uint32_t)m->cfg.in_dim);
-    put_u32(&w, (uint32_t)m->cfg.hidden1);
-    put_u32(&w, (uint32_t)m->cfg.hidden2);
+    put_u32(&w, (uint32_t)m->cfg.d);
+    put_u32(&w, (uint32_t)m->cfg.heads);
+    put_u32(&w, (uint32_t)m->cfg.layers);
+    put_u32(&w, (uint32_t)m->cfg.ffn);
+    put_u32(&w, (uint32_t)m->cfg.buckets);
+    put_u32(&w, (uint32_t)m->cfg.nsym);
     put_u64(&w, m->num_params);
-    put_f32s(&w, m->params_memory, m->num_params);
+    put_f32s(&w, m->params, m->num_params);
+    put_vocab(&w, &pol->voc);
     put_f32(&w, a->cfg.beta1);
     put_f32(&w, a->cfg.beta2);
     put_f32(&w, a->cfg.eps);
@@ -339,6 +453,9 @@ int ckpt_save(const char *path, const struct mlp *m, const struct adam *a, const
     put_sched(&w, s);
     for (int i = 0; i < 4; i++)
         put_u64(&w, r->s[i]);
+    put_u32(&w, (uint32_t)pg->phase);
+    put_u64(&w, (uint64_t)pg->warmup_done);
+    put_u64(&w, (uint64_t)pg->rl_done);
     TG_ASSERT(w.len == w.cap);
 
     memcpy(head, CKPT_MAGIC, 4);
@@ -381,126 +498,154 @@ fail:
 
 /* ---- load ------------------------------------------------------------------------------- */
 
-int ckpt_load(const char *path, const struct mlp_config *expect, struct mlp *m, struct adam *a,
-              struct sched *s, struct rng *r, struct tg_error *err) {
+/* read the file: header checks, the payload (new in *payload, *plen bytes), CRC */
+static int read_file(const char *path, unsigned char **payload, uint64_t *plen,
+                     struct tg_error *err) {
     unsigned char head[HEADER_BYTES], tail[4], extra;
     struct rbuf hr = {head, sizeof(head), 4, 0}, tr = {tail, sizeof(tail), 0, 0};
-    struct rbuf pr = {0};
-    unsigned char *payload = NULL;
-    struct mlp_config cfg;
-    struct adam_config acfg;
-    struct sched sched_tmp;
-    uint64_t plen, nparams, rng_s[4];
     uint32_t version, crc;
     size_t got;
-    long step;
-    FILE *f;
+    FILE *f = fopen(path, "rb");
     int rc = TG_EINVAL;
 
-    memset(m, 0, sizeof(*m));
-    if (a)
-        memset(a, 0, sizeof(*a));
-    f = fopen(path, "rb");
+    *payload = NULL;
     if (!f) {
         tg_error_set(err, TG_CODE_IO, "cannot open checkpoint %s: %s", path, strerror(errno));
         return TG_EIO;
     }
-
     got = fread(head, 1, sizeof(head), f);
     if (got >= 4 && memcmp(head, CKPT_MAGIC, 4) != 0) {
         tg_error_set(err, "bad_magic", "%s is not a toolgym checkpoint (no TGCK magic)", path);
         goto fail;
+    }
+    if (got >= 8) {
+        version = get_u32(&hr);
+        if (version != CKPT_VERSION) {
+            tg_error_set(err, "bad_version",
+                         "checkpoint %s has format version %u; this build reads version %u%s",
+                         path, (unsigned)version, (unsigned)CKPT_VERSION,
+                         version < 3 ? " (a checkpoint of the earlier candidate-scoring policy: "
+                                       "train a new one)"
+                                     : "");
+            goto fail;
+        }
     }
     if (got < sizeof(head)) {
         tg_error_set(err, "truncated", "checkpoint %s is truncated: %zu of %d header bytes", path,
                      got, HEADER_BYTES);
         goto fail;
     }
-    version = get_u32(&hr);
-    if (version != CKPT_VERSION) {
-        tg_error_set(err, "bad_version",
-                     "checkpoint %s has format version %u; this build reads version %u", path,
-                     (unsigned)version, (unsigned)CKPT_VERSION);
-        goto fail;
-    }
-    plen = get_u64(&hr);
-    if (plen > TG_CKPT_MAX_BYTES) {
+    *plen = get_u64(&hr);
+    if (*plen > TG_CKPT_MAX_BYTES) {
         tg_error_set(err, "size_mismatch",
                      "checkpoint %s claims a %llu-byte payload; the limit is %lu bytes", path,
-                     (unsigned long long)plen, (unsigned long)TG_CKPT_MAX_BYTES);
+                     (unsigned long long)*plen, (unsigned long)TG_CKPT_MAX_BYTES);
         goto fail;
     }
-    payload = malloc(plen ? plen : 1);
-    if (!payload) {
-        tg_error_set(err, TG_CODE_NOMEM, "out of memory: cannot allocate %llu bytes to read %s",
-                     (unsigned long long)plen, path);
+    *payload = malloc(*plen ? *plen : 1);
+    if (!*payload) {
+        tg_error_set(err, TG_CODE_NOMEM, "cannot allocate %llu bytes to read %s",
+                     (unsigned long long)*plen, path);
         rc = TG_ENOMEM;
         goto fail;
     }
-    got = fread(payload, 1, plen, f);
-    if (got == plen)
+    got = fread(*payload, 1, *plen, f);
+    if (got == *plen)
         got += fread(tail, 1, sizeof(tail), f);
     if (ferror(f)) {
         tg_error_set(err, TG_CODE_IO, "cannot read checkpoint %s: %s", path, strerror(errno));
         rc = TG_EIO;
         goto fail;
     }
-    if (got < plen + sizeof(tail)) {
+    if (got < *plen + sizeof(tail)) {
         tg_error_set(err, "truncated", "checkpoint %s is truncated: %zu of %llu payload bytes",
-                     path, got < plen ? got : (size_t)plen, (unsigned long long)plen);
+                     path, got < *plen ? got : (size_t)*plen, (unsigned long long)*plen);
         goto fail;
     }
     if (fread(&extra, 1, 1, f) == 1) {
         tg_error_set(err, "size_mismatch", "checkpoint %s has bytes past its end", path);
         goto fail;
     }
-    fclose(f);
-    f = NULL;
     crc = get_u32(&tr);
-    if (crc != (uint32_t)ckpt_crc32(payload, plen)) {
+    if (crc != (uint32_t)ckpt_crc32(*payload, *plen)) {
         tg_error_set(err, "bad_checksum", "checkpoint %s is corrupt: its CRC32 does not match",
                      path);
         goto fail;
     }
+    fclose(f);
+    return 0;
+fail:
+    fclose(f);
+    free(*payload);
+    *payload = NULL;
+    return rc;
+}
 
+int ckpt_load(const char *path, struct policy *pol, struct adam *a, struct sched *s,
+              struct rng *r, struct ckpt_progress *pg, struct tg_error *err) {
+    struct rbuf pr = {0};
+    unsigned char *payload = NULL;
+    struct net_config cfg;
+    struct adam_config acfg;
+    struct sched sched_tmp;
+    struct ckpt_progress prog;
+    uint64_t plen = 0, nparams, rng_s[4];
+    long step;
+    int rc;
+
+    memset(pol, 0, sizeof(*pol));
+    if (a)
+        memset(a, 0, sizeof(*a));
+    rc = read_file(path, &payload, &plen, err);
+    if (rc)
+        return rc;
+    rc = TG_EINVAL;
     /* the bytes are what was written; now check that they make sense */
     pr.p = payload;
     pr.len = plen;
-    cfg.in_dim = (int)get_u32(&pr);
-    cfg.hidden1 = (int)get_u32(&pr);
-    cfg.hidden2 = (int)get_u32(&pr);
+    cfg.d = (int)get_u32(&pr);
+    cfg.heads = (int)get_u32(&pr);
+    cfg.layers = (int)get_u32(&pr);
+    cfg.ffn = (int)get_u32(&pr);
+    cfg.buckets = (int)get_u32(&pr);
+    cfg.nsym = (int)get_u32(&pr);
     nparams = get_u64(&pr);
-    if (mlp_config_check(&cfg, err) != 0) {
+    if (net_config_check(&cfg, err) != 0) {
         config_error(err, path);
         goto fail;
     }
-    if (nparams != mlp_num_params(&cfg)) {
+    if (nparams != net_num_params(&cfg)) {
         tg_error_set(err, "size_mismatch",
-                     "checkpoint %s holds %llu parameters; its mlp (%d, %d, %d) needs %zu", path,
-                     (unsigned long long)nparams, cfg.in_dim, cfg.hidden1, cfg.hidden2,
-                     mlp_num_params(&cfg));
+                     "checkpoint %s holds %llu parameters; its network needs %zu", path,
+                     (unsigned long long)nparams, net_num_params(&cfg));
         goto fail;
     }
-    if (expect && (expect->in_dim != cfg.in_dim || expect->hidden1 != cfg.hidden1 ||
-                   expect->hidden2 != cfg.hidden2)) {
-        tg_error_set(err, "size_mismatch",
-                     "checkpoint %s is for an mlp (%d, %d, %d); this run uses (%d, %d, %d)", path,
-                     cfg.in_dim, cfg.hidden1, cfg.hidden2, expect->in_dim, expect->hidden1,
-                     expect->hidden2);
-        goto fail;
-    }
-    rc = mlp_init(m, &cfg, err);
+    rc = net_init(&pol->net, &cfg, err);
     if (rc)
         goto fail;
     rc = TG_EINVAL;
-    get_f32s(&pr, m->params_memory, m->num_params);
+    get_f32s(&pr, pol->net.params, pol->net.num_params);
+    if (pr.short_read) {
+        tg_error_set(err, "size_mismatch", "checkpoint %s: payload is shorter than its network",
+                     path);
+        goto fail;
+    }
+    if (get_vocab(&pr, &pol->voc, path, err))
+        goto fail;
+    if (act_nsym(&pol->voc) != cfg.nsym) {
+        tg_error_set(err, "size_mismatch",
+                     "checkpoint %s: the network has %d output symbols, its symbol list %d", path,
+                     cfg.nsym, act_nsym(&pol->voc));
+        goto fail;
+    }
     acfg.beta1 = get_f32(&pr);
     acfg.beta2 = get_f32(&pr);
     acfg.eps = get_f32(&pr);
     acfg.weight_decay = get_f32(&pr);
     step = (long)get_u64(&pr);
     if (pr.short_read) {
-        tg_error_set(err, "size_mismatch", "checkpoint %s: payload is shorter than its mlp", path);
+        tg_error_set(err, "size_mismatch", "checkpoint %s: payload is shorter than its optimizer",
+                     path);
         goto fail;
     }
     if (adam_config_check(&acfg, err) != 0) {
@@ -512,7 +657,7 @@ int ckpt_load(const char *path, const struct mlp_config *expect, struct mlp *m, 
         goto fail;
     }
     if (a) {
-        rc = adam_init(a, &acfg, m->num_params, err);
+        rc = adam_init(a, &acfg, pol->net.num_params, err);
         if (rc)
             goto fail;
         rc = TG_EINVAL;
@@ -520,7 +665,7 @@ int ckpt_load(const char *path, const struct mlp_config *expect, struct mlp *m, 
         get_f32s(&pr, a->m, a->n);
         get_f32s(&pr, a->v, a->n);
     } else {
-        skip(&pr, 2 * 4 * m->num_params);
+        skip(&pr, 2 * 4 * pol->net.num_params);
     }
     if (pr.short_read) {
         tg_error_set(err, "size_mismatch", "checkpoint %s: payload is shorter than its moments",
@@ -531,25 +676,31 @@ int ckpt_load(const char *path, const struct mlp_config *expect, struct mlp *m, 
         goto fail;
     for (int i = 0; i < 4; i++)
         rng_s[i] = get_u64(&pr);
+    prog.phase = (int)get_u32(&pr);
+    prog.warmup_done = (long)get_u64(&pr);
+    prog.rl_done = (long)get_u64(&pr);
     if (pr.short_read || pr.pos != pr.len) {
         tg_error_set(err, "size_mismatch",
                      "checkpoint %s: payload is %llu bytes; its contents need %zu", path,
-                     (unsigned long long)plen,
-                     payload_bytes(m->num_params, sched_tmp.cfg.greedy.window_size));
+                     (unsigned long long)plen, payload_bytes(pol, sched_tmp.cfg.greedy.window_size));
+        goto fail;
+    }
+    if (prog.phase < 0 || prog.phase > 1 || prog.warmup_done < 0 || prog.rl_done < 0) {
+        tg_error_set(err, TG_CODE_CONFIG, "checkpoint %s: its progress is inconsistent", path);
         goto fail;
     }
     if (s)
         *s = sched_tmp;
     if (r)
         memcpy(r->s, rng_s, sizeof(rng_s));
+    if (pg)
+        *pg = prog;
     free(payload);
     return 0;
 
 fail:
-    if (f)
-        fclose(f);
     free(payload);
-    mlp_free(m);
+    policy_free(pol);
     adam_free(a);
     return rc;
 }

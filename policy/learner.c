@@ -1,28 +1,53 @@
 /*
- * learner.c — the learner's state and the policy-gradient update. See learner.h.
+ * learner.c — the learner's state, the warm-up and RL updates, and their gradient threads.
+ * See learner.h.
  */
 #include "policy/learner.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "policy/ckpt.h"
-#include "policy/features.h"
 
-static struct mlp_config net_config(const struct train_config *c) {
-    struct mlp_config m;
+/* ---- state -------------------------------------------------------------------------------- */
 
-    m.in_dim = FEAT_DIM;
-    m.hidden1 = c->hidden1;
-    m.hidden2 = c->hidden2;
-    return m;
+static struct net_config net_config_of(const struct train_config *c, const struct act_vocab *v) {
+    struct net_config n;
+
+    n.d = c->d_model;
+    n.heads = c->heads;
+    n.layers = c->layers;
+    n.ffn = c->ffn;
+    n.buckets = c->buckets;
+    n.nsym = act_nsym(v);
+    return n;
+}
+
+static int scratch_init(struct learner *L, struct tg_error *err) {
+    L->grads = calloc(L->pol.net.num_params, sizeof(float));
+    if (!L->grads) {
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
+        return TG_ENOMEM;
+    }
+    for (int i = 0; i < L->nthreads; i++) {
+        int rc = policy_scratch_init(&L->sc[i], &L->pol, err);
+
+        if (rc)
+            return rc;
+        L->view[i] = malloc(sizeof(*L->view[i]));
+        L->tgt[i] = malloc(sizeof(*L->tgt[i]));
+        if (!L->view[i] || !L->tgt[i]) {
+            tg_error_set(err, TG_CODE_NOMEM, "out of memory");
+            return TG_ENOMEM;
+        }
+    }
+    return 0;
 }
 
 int learner_init(struct learner *L, const struct train_config *c, const char *resume,
-                 struct tg_error *err) {
-    struct mlp_config mc = net_config(c);
+                 const struct act_vocab *voc, struct tg_error *err) {
     struct adam_config ac = adam_config_default();
-    struct sched_config sc;
     int rc;
 
     memset(L, 0, sizeof(*L));
@@ -30,31 +55,40 @@ int learner_init(struct learner *L, const struct train_config *c, const char *re
     L->rm = strcmp(c->reward_mode, "otc") == 0    ? LR_OTC
             : strcmp(c->reward_mode, "torl") == 0 ? LR_TORL
                                                   : LR_JUDGE;
+    L->nthreads = c->threads < 1 ? 1 : c->threads > LEARNER_THREADS_MAX ? LEARNER_THREADS_MAX
+                                                                        : c->threads;
     ac.weight_decay = (float)c->weight_decay;
-    sc = train_config_sched(c);
     rng_seed(&L->rng, c->seed);
     if (resume) {
-        rc = ckpt_load(resume, &mc, &L->pol.m, &L->opt, &L->sch, &L->rng, err);
+        struct ckpt_progress pg;
+
+        rc = ckpt_load(resume, &L->pol, &L->opt, &L->sch, &L->rng, &pg, err);
         if (rc)
             return rc;
+        L->phase = pg.phase;
+        L->warmup_done = pg.warmup_done;
+        L->rl_done = pg.rl_done;
     } else {
-        rc = mlp_init(&L->pol.m, &mc, err);
+        struct net_config nc;
+
+        if (!voc) {
+            tg_error_set(err, TG_CODE_CONFIG, "a fresh policy needs its output symbols");
+            return TG_EINVAL;
+        }
+        L->pol.voc = *voc;
+        nc = net_config_of(c, voc);
+        rc = net_init(&L->pol.net, &nc, err);
         if (rc)
             return rc;
-        mlp_init_weights(&L->pol.m, &L->rng);
-        rc = adam_init(&L->opt, &ac, L->pol.m.num_params, err);
+        net_init_weights(&L->pol.net, &L->rng);
+        rc = adam_init(&L->opt, &ac, L->pol.net.num_params, err);
         if (rc)
             return rc;
-        rc = sched_init(&L->sch, &sc, err);
+        rc = learner_phase_start(L, c->warmup_epochs > 0 ? PHASE_WARMUP : PHASE_RL, 1, err);
         if (rc)
             return rc;
     }
-    L->dscores = malloc(sizeof(float) * TG_CAND_MAX);
-    if (!L->dscores) {
-        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
-        return TG_ENOMEM;
-    }
-    return policy_scratch(&L->pol, err);
+    return scratch_init(L, err);
 }
 
 int learner_connect(struct learner *L, const char *servers, struct tg_error *err) {
@@ -67,85 +101,211 @@ int learner_connect(struct learner *L, const char *servers, struct tg_error *err
 }
 
 void learner_free(struct learner *L) {
+    for (int i = 0; i < LEARNER_THREADS_MAX; i++) {
+        policy_scratch_free(&L->sc[i]);
+        free(L->view[i]);
+        free(L->tgt[i]);
+    }
     policy_free(&L->pol);
     adam_free(&L->opt);
-    free(L->dscores);
+    free(L->grads);
     rollout_free(L->ro);
     memset(L, 0, sizeof(*L));
 }
 
-/* forward, loss and backward of one decision d with advantage adv; the gradient of the
- * scores is divided by ndec (the loss is a mean over decisions) */
-static int decision_backward(struct learner *L, const struct decision *d, double adv, long ndec,
-                             struct mlp_pg_out *o, struct tg_error *err) {
-    const struct train_config *c = L->cfg;
-    struct mlp_pg_args a;
-    int rc;
+int learner_phase_start(struct learner *L, int phase, long steps, struct tg_error *err) {
+    struct sched_config sc = train_config_sched_phase(L->cfg, phase == PHASE_WARMUP, steps);
 
-    rc = mlp_forward(&L->pol.m, &L->pol.ws, d->X, d->n, L->pol.scores, err);
-    if (rc)
-        return rc;
-    for (int j = 0; j < d->n; j++)
-        L->pol.scores[j] += d->X[(size_t)d->n * FEAT_DIM + j];
-    memset(&a, 0, sizeof(a));
-    a.action = d->action;
-    a.advantage = (float)adv;
-    a.entropy_coef = (float)c->entropy_coef;
-    a.clip = c->ppo_epochs > 1;
-    a.old_logp = d->logp;
-    a.clip_eps = (float)c->clip_eps;
-    rc = mlp_pg_loss(L->pol.scores, d->n, &a, L->dscores, o, err);
-    if (rc)
-        return rc;
-    for (int j = 0; j < d->n; j++)
-        L->dscores[j] /= (float)ndec;
-    mlp_backward(&L->pol.m, &L->pol.ws, L->dscores);
+    L->phase = phase;
+    return sched_init(&L->sch, &sc, err);
+}
+
+/* ---- gradients over items, in threads ----------------------------------------------------- */
+
+/* the loss of item i on scratch sc, its gradient added to sc's block; *aux: a statistic */
+typedef float (*item_fn)(struct learner *L, int th, int i, void *ctx, double *aux);
+
+struct share {
+    struct learner *L;
+    int th, lo, hi;
+    item_fn fn;
+    void *ctx;
+    double loss, aux;
+};
+
+static void *share_run(void *arg) {
+    struct share *s = arg;
+
+    net_ws_zero_grad(&s->L->sc[s->th].ws, &s->L->pol.net);
+    s->loss = s->aux = 0;
+    for (int i = s->lo; i < s->hi; i++) {
+        double aux = 0;
+
+        s->loss += s->fn(s->L, s->th, i, s->ctx, &aux);
+        s->aux += aux;
+    }
+    return NULL;
+}
+
+/* items [0, n) over the threads (thread k takes a fixed contiguous share), the gradients
+ * summed into L->grads and the losses and statistics summed, in thread order */
+static int grads_over(struct learner *L, int n, item_fn fn, void *ctx, double *loss, double *aux,
+                      struct tg_error *err) {
+    struct share sh[LEARNER_THREADS_MAX];
+    pthread_t tid[LEARNER_THREADS_MAX];
+    int started[LEARNER_THREADS_MAX] = {0};
+    int nt = L->nthreads < n ? L->nthreads : n;
+    size_t np = L->pol.net.num_params;
+
+    if (nt < 1)
+        nt = 1;
+    for (int k = 0; k < nt; k++) {
+        sh[k] = (struct share){L, k, (int)((long)n * k / nt), (int)((long)n * (k + 1) / nt), fn,
+                               ctx, 0, 0};
+        if (k > 0 && pthread_create(&tid[k], NULL, share_run, &sh[k]) == 0)
+            started[k] = 1;
+    }
+    share_run(&sh[0]);
+    for (int k = 1; k < nt; k++) {
+        if (started[k])
+            pthread_join(tid[k], NULL);
+        else
+            share_run(&sh[k]); /* no thread: do its share here, the result is the same */
+    }
+    memcpy(L->grads, L->sc[0].ws.grads, sizeof(float) * np);
+    *loss = sh[0].loss;
+    *aux = sh[0].aux;
+    for (int k = 1; k < nt; k++) {
+        const float *g = L->sc[k].ws.grads;
+
+        for (size_t i = 0; i < np; i++)
+            L->grads[i] += g[i];
+        *loss += sh[k].loss;
+        *aux += sh[k].aux;
+    }
+    (void)err;
     return 0;
 }
 
 /* global-norm clip, then AdamW over every layer that is not frozen */
 static void optimizer_step(struct learner *L) {
-    adam_clip_grad_norm(L->pol.m.grads_memory, L->pol.m.num_params, (float)L->cfg->grad_clip);
+    struct net *n = &L->pol.net;
+
+    adam_clip_grad_norm(L->grads, n->num_params, (float)L->cfg->grad_clip);
     adam_begin_step(&L->opt);
-    for (int l = 0; l < MLP_NUM_LAYERS; l++) {
+    for (int l = 0; l < n->nlayers; l++) {
         size_t off, len;
 
-        if (L->pol.m.frozen[l])
+        if (n->frozen[l])
             continue;
-        mlp_layer_span(&L->pol.m.cfg, l, &off, &len);
-        adam_update_span(&L->opt, L->pol.m.params_memory, L->pol.m.grads_memory, (float)L->sch.lr,
-                         off, len);
+        net_layer_span(n, l, &off, &len);
+        adam_update_span(&L->opt, n->params, L->grads, (float)L->sch.lr, off, len);
     }
+}
+
+/* ---- warm-up ------------------------------------------------------------------------------ */
+
+struct warm_ctx {
+    const struct demo_set *d;
+    const int *idx;
+    float scale;
+};
+
+static float warm_item(struct learner *L, int th, int i, void *vctx, double *aux) {
+    struct warm_ctx *c = vctx;
+    struct policy_scratch *sc = &L->sc[th];
+    struct tg_error ignored; /* demo_index kept only the decisions it can write */
+    int hit = 0;
+    float loss;
+
+    demo_view(c->d, c->idx[i], L->view[th]);
+    seq_build(&sc->seq, L->view[th], &L->pol.voc, (uint32_t)L->pol.net.cfg.buckets);
+    if (demo_target(c->d, c->idx[i], &L->pol.voc, &sc->seq, L->tgt[th], &ignored))
+        return 0;
+    loss = policy_sft_backward(&L->pol, sc, &sc->seq, L->tgt[th], c->scale, 1, &hit);
+    *aux = hit;
+    return loss;
+}
+
+int learner_warmup_step(struct learner *L, const struct demo_set *d, const int *idx, int n,
+                        double *loss, double *hit, struct tg_error *err) {
+    struct warm_ctx c = {d, idx, n > 0 ? 1.0f / (float)n : 0};
+    int rc;
+
+    *loss = *hit = 0;
+    if (n <= 0)
+        return 0;
+    rc = grads_over(L, n, warm_item, &c, loss, hit, err);
+    if (rc)
+        return rc;
+    *loss /= n;
+    *hit /= n;
+    optimizer_step(L);
+    return 0;
+}
+
+/* ---- RL ----------------------------------------------------------------------------------- */
+
+struct rl_ctx {
+    struct traj *t;
+    int *ti, *di; /* item -> trajectory, decision */
+    float scale;
+};
+
+static float rl_item(struct learner *L, int th, int i, void *vctx, double *aux) {
+    struct rl_ctx *c = vctx;
+    const struct traj *t = &c->t[c->ti[i]];
+    const struct decision *d = &t->dec[c->di[i]];
+    const struct train_config *cfg = L->cfg;
+    struct policy_pg pg;
+    float ent = 0, loss;
+
+    pg.advantage = (float)t->adv;
+    pg.entropy_coef = (float)cfg->entropy_coef;
+    pg.clip = cfg->ppo_epochs > 1;
+    pg.old_logp = d->act.logp;
+    pg.clip_eps = (float)cfg->clip_eps;
+    pg.scale = c->scale;
+    loss = policy_pg_backward(&L->pol, &L->sc[th], &d->seq, &d->act, &pg, NULL, &ent);
+    *aux = ent;
+    return loss / c->scale;
 }
 
 int learner_update(struct learner *L, struct traj *t, int nt, double *loss_out, double *ent_out,
                    struct tg_error *err) {
+    struct rl_ctx c;
     long ndec = 0;
     double loss = 0, ent = 0;
+    int k = 0, rc = 0;
 
+    *loss_out = *ent_out = 0;
     for (int i = 0; i < nt; i++)
         ndec += t[i].ndec;
-    *loss_out = 0;
-    *ent_out = 0;
     if (ndec == 0)
         return 0;
-    for (int epoch = 0; epoch < L->cfg->ppo_epochs; epoch++) {
-        mlp_zero_grad(&L->pol.m);
-        loss = ent = 0;
-        for (int i = 0; i < nt; i++) {
-            for (int k = 0; k < t[i].ndec; k++) {
-                struct mlp_pg_out o;
-                int rc = decision_backward(L, &t[i].dec[k], t[i].adv, ndec, &o, err);
-
-                if (rc)
-                    return rc;
-                loss += o.loss;
-                ent += o.entropy;
-            }
-        }
-        optimizer_step(L);
+    c.t = t;
+    c.ti = malloc(sizeof(int) * (size_t)ndec);
+    c.di = malloc(sizeof(int) * (size_t)ndec);
+    c.scale = 1.0f / (float)ndec;
+    if (!c.ti || !c.di) {
+        free(c.ti);
+        free(c.di);
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
+        return TG_ENOMEM;
     }
+    for (int i = 0; i < nt; i++)
+        for (int j = 0; j < t[i].ndec; j++, k++) {
+            c.ti[k] = i;
+            c.di[k] = j;
+        }
+    for (int epoch = 0; epoch < L->cfg->ppo_epochs && rc == 0; epoch++) {
+        rc = grads_over(L, (int)ndec, rl_item, &c, &loss, &ent, err);
+        if (rc == 0)
+            optimizer_step(L);
+    }
+    free(c.ti);
+    free(c.di);
     *loss_out = loss / (double)ndec;
     *ent_out = ent / (double)ndec;
-    return 0;
+    return rc;
 }

@@ -45,9 +45,9 @@ int adam_init(struct adam *a, const struct adam_config *cfg, size_t n, struct tg
     rc = adam_config_check(cfg, err);
     if (rc)
         return rc;
-    if (n < 1 || n > (size_t)TG_MLP_MAX_PARAMS) {
+    if (n < 1 || n > (size_t)TG_NET_MAX_PARAMS) {
         tg_error_set(err, TG_CODE_CONFIG, "adam over %zu parameters; it must be in [1, %d]", n,
-                     TG_MLP_MAX_PARAMS);
+                     TG_NET_MAX_PARAMS);
         return TG_EINVAL;
     }
     a->cfg = *cfg;
@@ -56,8 +56,7 @@ int adam_init(struct adam *a, const struct adam_config *cfg, size_t n, struct tg
     a->v = calloc(n, sizeof(float));
     if (!a->m || !a->v) {
         adam_free(a);
-        tg_error_set(err, TG_CODE_NOMEM,
-                     "out of memory: cannot allocate adam moments for %zu parameters", n);
+        tg_error_set(err, TG_CODE_NOMEM, "cannot allocate adam moments for %zu parameters", n);
         return TG_ENOMEM;
     }
     return 0;

@@ -5,14 +5,14 @@
  * bias-corrected AdamW step (decoupled weight decay, as in llm.c's gpt2_update) to the whole
  * block or to spans of it, clip gradients by their global L2 norm.
  * Does not: choose the learning rate (sched.h), know what the parameters are, or zero the
- * gradients (mlp_zero_grad).
+ * gradients.
  * Thread-safety: none; one optimizer per trainer thread.
  *
  * To skip frozen layers, start the step once and update only the unfrozen spans:
  *   adam_begin_step(&opt);
- *   for (l = 0; l < MLP_NUM_LAYERS; l++)
- *       if (!m.frozen[l]) { mlp_layer_span(&m.cfg, l, &off, &len);
- *                           adam_update_span(&opt, m.params_memory, m.grads_memory, lr, off, len);
+ *   for (l = 0; l < n.nlayers; l++)
+ *       if (!n.frozen[l]) { net_layer_span(&n, l, &off, &len);
+ *                           adam_update_span(&opt, n.params, grads, lr, off, len);
  * } A span left out keeps its parameters and its moments unchanged.
  */
 #ifndef TG_OPTIM_H
@@ -44,7 +44,7 @@ struct adam_config adam_config_default(void);
 int adam_config_check(const struct adam_config *cfg, struct tg_error *err);
 
 /*
- * adam_init — moments for n parameters (1..TG_MLP_MAX_PARAMS), zeroed, step 0.
+ * adam_init — moments for n parameters (1..TG_NET_MAX_PARAMS), zeroed, step 0.
  * Returns 0, TG_EINVAL (message in *err) or TG_ENOMEM; on failure *a owns nothing.
  */
 int adam_init(struct adam *a, const struct adam_config *cfg, size_t n, struct tg_error *err);

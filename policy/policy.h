@@ -1,59 +1,97 @@
 /*
- * policy.h — the tool-use policy: features of every candidate action (features.h) scored by
- * an MLP (mlp.h), a softmax over the candidates with a base measure per kind; and the policy
- * acting in rollouts (the rollout.h callback), sampling or greedy, recording its decisions.
+ * policy.h — the tool-use policy: the network (net.h) reading the sequence of a view
+ * (seq.h) and writing an action in the grammar of act.h; and its losses.
  *
- * Does: score a state's candidates, pick one (sampled at temperature 1, or the best), measure
- * the entropy at expert-prefix steps, and record each sampled decision into the episode's
- * trajectory (traj.h) for the update.
- * Does not: own the network's training (learner.h), talk HTTP (rollout.h), or load
- * checkpoints (ckpt.h).
- * Thread-safety: a struct policy is scratch for one thread.
+ * Does: decide an action (sampled at temperature 1 from the masked softmax of each output, or
+ * greedy), with its log-probability and entropy; the gradients of one recorded action for
+ * the policy-gradient update (plain or PPO-clip, with an entropy bonus), and of one expert
+ * target for the warm-up (cross-entropy, -log of the probability of writing the target, any
+ * of its equivalent outputs and alternatives counting); the policy acting in rollouts.
+ * Does not: train (learner.h, sft.h), talk HTTP (rollout.h), or load checkpoints (ckpt.h).
+ * Thread-safety: a struct policy is read-only while acting or computing gradients; each
+ * thread needs its own struct policy_scratch.
  */
 #ifndef TG_POLICY_H
 #define TG_POLICY_H
 
-#include "base/limits.h"
 #include "base/rng.h"
 #include "base/tg.h"
-#include "policy/candidates.h"
-#include "policy/features.h"
-#include "policy/mlp.h"
+#include "policy/act.h"
+#include "policy/net.h"
 #include "policy/rollout.h"
+#include "policy/seq.h"
 
 struct policy {
-    struct mlp m;
-    struct mlp_workspace ws;
-    struct cand_list *cl;      /* scratch */
-    float *X;                  /* (TG_CAND_MAX, FEAT_DIM) scratch */
-    float scores[TG_CAND_MAX]; /* MLP score + base-measure offset */
-    float off[TG_CAND_MAX];    /* -log(candidates of the same kind) */
-    float probs[TG_CAND_MAX];
+    struct net net;
+    struct act_vocab voc;
 };
 
-/* policy_scratch — allocate the scratch of p, whose network p->m is already set up.
- * 0 or TG_ENOMEM / an mlp error with *err; policy_free frees what was allocated. */
-int policy_scratch(struct policy *p, struct tg_error *err);
+/* what one thread needs to act and to compute gradients */
+struct policy_scratch {
+    struct net_ws ws;
+    struct seq seq; /* built from a view */
+    unsigned char sym[TG_ACT_SYMBOLS_MAX];
+    unsigned char ptr[TG_SEQ_MAX];
+    float *dlogits; /* (TG_ACT_OUT_MAX, nsym + TG_SEQ_MAX) */
+};
 
-/* policy_free — free the network and the scratch and zero *p; accepts a zeroed policy. */
+/* policy_scratch_init — for policy p (its network set up). 0 or TG_ENOMEM; policy_scratch_free
+ * accepts a zeroed scratch. */
+int policy_scratch_init(struct policy_scratch *sc, const struct policy *p, struct tg_error *err);
+void policy_scratch_free(struct policy_scratch *sc);
+
+/* policy_free — free the network and zero *p; accepts a zeroed policy. */
 void policy_free(struct policy *p);
-
-/*
- * policy_score — generate the candidates of state s (borrowed) into p->cl and fill p->X,
- * p->off, p->scores and p->probs for them. Returns their number n > 0, or a negative tg_err
- * with *err (no candidate, network error).
- */
-int policy_score(struct policy *p, const struct cand_state *s, struct tg_error *err);
-
-/* policy_best — the index of the highest score among p->scores[0..n) (the first on ties). */
-int policy_best(const struct policy *p, int n);
 
 enum policy_mode { POLICY_SAMPLE = 0, POLICY_GREEDY = 1 };
 
-/* An acting policy: the ctx of policy_act. pol and rng borrowed. */
+/* one decided action */
+struct policy_action {
+    int out[TG_ACT_OUT_MAX];
+    int n;
+    float logp;    /* log-probability of the whole action */
+    float entropy; /* sum over its outputs of the entropy of each output's distribution */
+};
+
+/*
+ * policy_decide — encode s (borrowed) on sc and write an action: sampled with rng (mode
+ * POLICY_SAMPLE) or the most probable output at each step (POLICY_GREEDY; rng unused).
+ */
+void policy_decide(const struct policy *p, struct policy_scratch *sc, const struct seq *s,
+                   int mode, struct rng *rng, struct policy_action *a);
+
+struct policy_pg {
+    float advantage;    /* A */
+    float entropy_coef; /* beta */
+    int clip;           /* 0: plain; 1: PPO-clip against old_logp */
+    float old_logp;
+    float clip_eps;
+    float scale; /* the loss is multiplied by this (1 / decisions in the update) */
+};
+
+/*
+ * policy_pg_backward — loss L = -A log p(a) - beta H (or PPO-clip: -min(r A, clip(r) A) -
+ * beta H, r = exp(log p(a) - old_logp)) of action a taken at s, times scale; ADDS its gradient
+ * to sc->ws.grads. Returns L; *logp and *entropy (may be NULL) get log p(a) and H.
+ */
+float policy_pg_backward(const struct policy *p, struct policy_scratch *sc, const struct seq *s,
+                         const struct policy_action *a, const struct policy_pg *pg, float *logp,
+                         float *entropy);
+
+/*
+ * policy_sft_backward — the warm-up loss of target t at s: -log sum over alternatives of the
+ * probability of writing it (at each step any output of the step's set counts), times
+ * scale; ADDS its gradient to sc->ws.grads when grad is 1 (0: loss only). *hit (may be NULL)
+ * = 1 when greedy decoding would write one of the alternatives exactly. Returns the loss
+ * (before scaling).
+ */
+float policy_sft_backward(const struct policy *p, struct policy_scratch *sc, const struct seq *s,
+                          const struct act_targets *t, float scale, int grad, int *hit);
+
+/* An acting policy: the ctx of policy_act. pol borrowed; sc scratch for this thread. */
 struct policy_actor {
-    struct policy *pol;
-    struct rng *rng;
+    const struct policy *pol;
+    struct policy_scratch *sc;
     int mode;   /* enum policy_mode */
     int record; /* store decisions into each episode's trajectory (ep->user, a struct traj) */
     long steps; /* decisions made (throughput) */
@@ -61,11 +99,12 @@ struct policy_actor {
 
 /*
  * policy_act — a rollout_policy_fn (rollout.h); ctx is a struct policy_actor, ep->user a
- * struct traj or NULL. During an expert prefix (observe) it records the entropy only;
- * otherwise it picks a candidate (sampled or greedy) and, when recording, appends the
- * decision to the trajectory. 0, or a negative tg_err with *err.
+ * struct traj or NULL. Sampling uses the episode's own RNG (ep->rng), so what an episode
+ * does depends on its seed alone, not on the order the network delivers replies. During an
+ * expert prefix (observe) it only records the entropy of the greedy action there; otherwise
+ * it decides and, when recording, appends the decision to the trajectory. 0 or a tg_err.
  */
-int policy_act(void *ctx, struct rollout_ep *ep, const struct cand_state *s, int observe,
-               struct cand *out, struct tg_error *err);
+int policy_act(void *ctx, struct rollout_ep *ep, const struct view *v, int observe, json_t **body,
+               struct tg_error *err);
 
 #endif

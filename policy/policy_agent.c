@@ -6,45 +6,47 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy/candidates.h"
 #include "policy/ckpt.h"
-#include "policy/features.h"
 #include "policy/policy.h"
+#include "policy/seq.h"
+#include "policy/view.h"
 
 struct agent_state {
     struct policy pol;
-    struct cand_state st;
+    struct policy_scratch sc;
+    struct view view;
 };
 
-/* the agent's view (prompt and history) rebuilt from the turn, then the best candidate */
+/* the agent's view (prompt and history) rebuilt from the turn, then the greedy action */
 static json_t *agent_act(struct eval_agent *a, const struct eval_turn *t) {
     struct agent_state *as = a->state;
     const char *prompt =
         json_string_value(json_object_get(json_object_get(t->episode, "task"), "prompt"));
     long ms = (long)json_integer_value(json_object_get(t->episode, "max_steps"));
+    struct policy_action act;
     struct tg_error e;
     const json_t *h;
     size_t i;
-    int n;
 
-    if (!prompt || cand_state_init(&as->st, prompt, ms > 0 ? (int)ms : 8, &e))
+    if (!prompt || view_init(&as->view, prompt, ms > 0 ? (int)ms : 8, &e))
         return NULL;
     json_array_foreach(t->history, i, h) {
         const json_t *call = json_object_get(json_object_get(h, "action"), "tool_call");
+        const json_t *obs = json_object_get(json_object_get(h, "reply"), "observation");
 
-        if (!call || cand_state_push_call(&as->st, call, json_object_get(h, "reply"), &e))
+        if (!call || view_push(&as->view, call, obs, &e))
             return NULL;
     }
-    n = policy_score(&as->pol, &as->st, &e);
-    if (n <= 0)
-        return NULL;
-    return cand_action_json(&as->pol.cl->c[policy_best(&as->pol, n)]);
+    seq_build(&as->sc.seq, &as->view, &as->pol.voc, (uint32_t)as->pol.net.cfg.buckets);
+    policy_decide(&as->pol, &as->sc, &as->sc.seq, POLICY_GREEDY, NULL, &act);
+    return act_request(&as->pol.voc, &as->sc.seq, act.out, act.n, NULL);
 }
 
 static void agent_destroy(struct eval_agent *a) {
     struct agent_state *as = a->state;
 
     if (as) {
+        policy_scratch_free(&as->sc);
         policy_free(&as->pol);
         free(as);
     }
@@ -65,16 +67,11 @@ int policy_agent_new(const struct eval_options *o, struct eval_agent *out, struc
         tg_error_set(err, TG_CODE_NOMEM, "out of memory");
         return TG_ENOMEM;
     }
-    rc = ckpt_load(o->checkpoint, NULL, &as->pol.m, NULL, NULL, NULL, err);
-    if (rc == 0 && as->pol.m.cfg.in_dim != FEAT_DIM) {
-        tg_error_set(err, "size_mismatch",
-                     "checkpoint %s has %d input features; this build uses %d", o->checkpoint,
-                     as->pol.m.cfg.in_dim, FEAT_DIM);
-        rc = TG_EINVAL;
-    }
+    rc = ckpt_load(o->checkpoint, &as->pol, NULL, NULL, NULL, NULL, err);
     if (rc == 0)
-        rc = policy_scratch(&as->pol, err);
+        rc = policy_scratch_init(&as->sc, &as->pol, err);
     if (rc) {
+        policy_scratch_free(&as->sc);
         policy_free(&as->pol);
         free(as);
         return rc;

@@ -27,7 +27,7 @@ struct rollout {
     CURLM *multi;
 };
 
-enum slot_phase { PH_IDLE = 0, PH_CREATE, PH_STEP };
+enum slot_phase { PH_IDLE = 0, PH_CREATE, PH_STEP, PH_TOOL };
 
 struct slot {
     CURL *easy;
@@ -39,9 +39,8 @@ struct slot {
     int phase;
     int attempts;
     double retry_at;     /* ms; 0: not waiting */
-    int prefix_pos;      /* next prefix call to replay */
-    struct cand pending; /* the action in flight */
-    int pending_prefix;  /* the action in flight is prefix[prefix_pos - 1] */
+    int prefix_pos;       /* next prefix call to replay */
+    json_t *pending_call; /* the tool call in flight ({"name","arguments"}), NULL: an answer */
     int in_multi;
 };
 
@@ -144,6 +143,8 @@ const char *rollout_url(const struct rollout *r, int i) {
 void rollout_ep_clear(struct rollout_ep *ep) {
     free(ep->st);
     ep->st = NULL;
+    json_decref(ep->tool_obs);
+    ep->tool_obs = NULL;
     ep->episode_id[0] = '\0';
     ep->done = ep->answered = ep->correct = ep->calls = ep->premature_answer = 0;
     ep->ret = 0;
@@ -242,20 +243,35 @@ static int start_episode(struct run *ru, struct slot *s, int e, struct tg_error 
     int rc;
 
     rollout_ep_clear(ep);
+    if (ep->server < 0 || ep->server >= ru->r->nurls) {
+        ep->server = ru->r->next_url;
+        ru->r->next_url = (ru->r->next_url + 1) % ru->r->nurls;
+    }
+    if (ep->tool_only) {
+        const char *name = json_string_value(json_object_get(ep->tool_only, "name"));
+
+        s->ep = e;
+        s->phase = PH_TOOL;
+        s->attempts = 0;
+        s->retry_at = 0;
+        snprintf(s->url, sizeof(s->url), "%s/v1/tools/%s", ru->r->urls[ep->server],
+                 name ? name : "");
+        rc = json_req(s, json_pack("{s:O}", "arguments", json_object_get(ep->tool_only, "arguments")),
+                      err);
+        return rc ? rc : slot_send(ru->r, s, "POST", err);
+    }
     ep->st = malloc(sizeof(*ep->st));
     if (!ep->st) {
         tg_error_set(err, TG_CODE_NOMEM, "out of memory");
         return TG_ENOMEM;
-    }
-    if (ep->server < 0 || ep->server >= ru->r->nurls) {
-        ep->server = ru->r->next_url;
-        ru->r->next_url = (ru->r->next_url + 1) % ru->r->nurls;
     }
     s->ep = e;
     s->phase = PH_CREATE;
     s->attempts = 0;
     s->retry_at = 0;
     s->prefix_pos = 0;
+    json_decref(s->pending_call);
+    s->pending_call = NULL;
     if (ep->fork_from[0]) {
         snprintf(s->url, sizeof(s->url), "%s/v1/episodes/%s/fork", ru->r->urls[ep->server],
                  ep->fork_from);
@@ -295,31 +311,36 @@ static int count_label(struct rollout_ep *ep, const char *label) {
 /* choose and send the next step of the slot's episode, or finish it */
 static int next_step(struct run *ru, struct slot *s, struct tg_error *err) {
     struct rollout_ep *ep = &ru->eps[s->ep];
-    json_t *b;
+    json_t *b = NULL, *ignored = NULL;
     int rc;
 
+    json_decref(s->pending_call);
+    s->pending_call = NULL;
     if (ep->prefix && s->prefix_pos < (int)json_array_size(ep->prefix)) {
-        const json_t *call = json_array_get(ep->prefix, (size_t)s->prefix_pos);
+        json_t *call = json_array_get(ep->prefix, (size_t)s->prefix_pos);
 
-        rc = ru->fn(ru->ctx, ep, ep->st, 1, &s->pending, err);
+        rc = ru->fn(ru->ctx, ep, ep->st, 1, &ignored, err);
+        json_decref(ignored);
         if (rc)
             return rc;
         b = json_pack("{s:O}", "tool_call", call);
-        s->pending_prefix = 1;
+        s->pending_call = json_incref(call);
         s->prefix_pos++;
     } else if (ep->prefix && ep->stop_after_prefix) {
-        rc = ru->fn(ru->ctx, ep, ep->st, 1, &s->pending, err); /* look at the answer point */
+        rc = ru->fn(ru->ctx, ep, ep->st, 1, &ignored, err); /* look at the answer point */
+        json_decref(ignored);
         if (rc)
             return rc;
         s->ep = -1;
         s->phase = PH_IDLE;
         return 0;
     } else {
-        rc = ru->fn(ru->ctx, ep, ep->st, 0, &s->pending, err);
-        if (rc)
+        rc = ru->fn(ru->ctx, ep, ep->st, 0, &b, err);
+        if (rc) {
+            json_decref(b);
             return rc;
-        b = cand_action_json(&s->pending);
-        s->pending_prefix = 0;
+        }
+        s->pending_call = json_incref(json_object_get(b, "tool_call"));
     }
     if (!b) {
         tg_error_set(err, TG_CODE_NOMEM, "out of memory");
@@ -347,6 +368,28 @@ static int on_answer(struct run *ru, struct slot *s, long status, struct tg_erro
         tg_error_set(err, "bad_response", "%s answered with more than %lu bytes", base,
                      (unsigned long)TG_ROLLOUT_RESP_MAX);
         return TG_ERANGE;
+    }
+    if (s->phase == PH_TOOL) {
+        if (status != 200) {
+            char m[200];
+
+            error_text(&s->body, m, sizeof(m));
+            tg_error_set(err, "server_error", "%s: %s returned HTTP %ld: %s", base, s->url, status,
+                         m);
+            return TG_EIO;
+        }
+        j = json_loads(s->body.p ? s->body.p : "", 0, &je);
+        if (!json_is_object(j)) {
+            tg_error_set(err, "bad_response", "%s: %s: the reply is not a JSON object (%s)", base,
+                         s->url, j ? "wrong type" : je.text);
+            rc = TG_EINVAL;
+            goto done;
+        }
+        ep->tool_obs = j;
+        ep->done = 1;
+        s->ep = -1;
+        s->phase = PH_IDLE;
+        return 0;
     }
     if (s->phase == PH_CREATE) {
         const char *id;
@@ -383,7 +426,9 @@ static int on_answer(struct run *ru, struct slot *s, long status, struct tg_erro
             ms = (long)json_integer_value(json_object_get(j, "max_steps"));
             if (!prompt || ms < 1) {
                 tg_error_set(err, "bad_response",
-                             "%s: the episode response lacks task.prompt or max_steps", base);
+                             "%s: the episode reply has no %s (the policy reads the task's "
+                             "prompt and the step limit)",
+                             base, !prompt ? "task.prompt string" : "positive max_steps");
                 rc = TG_EINVAL;
                 goto done;
             }
@@ -393,7 +438,7 @@ static int on_answer(struct run *ru, struct slot *s, long status, struct tg_erro
                 if (tid)
                     snprintf(ep->task_id, sizeof(ep->task_id), "%s", tid);
             }
-            rc = cand_state_init(ep->st, prompt, (int)ms, err);
+            rc = view_init(ep->st, prompt, (int)ms, err);
             if (rc)
                 goto done;
         }
@@ -427,19 +472,16 @@ static int on_answer(struct run *ru, struct slot *s, long status, struct tg_erro
         const char *label =
             json_string_value(json_object_get(json_object_get(j, "judgement"), "label"));
 
-        if (s->pending_prefix)
-            rc = cand_state_push_call(ep->st, json_array_get(ep->prefix, (size_t)s->prefix_pos - 1),
-                                      j, err);
-        else
-            rc = cand_state_push(ep->st, &s->pending, j, err);
-        if (rc) {
-            char m[TG_ERR_MSG_MAX];
+        if (s->pending_call) {
+            rc = view_push(ep->st, s->pending_call, json_object_get(j, "observation"), err);
+            if (rc) {
+                char m[TG_ERR_MSG_MAX];
 
-            snprintf(m, sizeof(m), "%s", err->message);
-            tg_error_set(err, "bad_response", "%s: %s", base, m);
-            goto done;
-        }
-        if (s->pending.kind != CAND_ANSWER || s->pending_prefix) {
+                snprintf(m, sizeof(m), "%s", err->message);
+                tg_error_set(err, "bad_response", "%s: step of episode %s: %s", base,
+                             ep->episode_id, m);
+                goto done;
+            }
             ep->calls++;
             if (label)
                 count_label(ep, label);
@@ -606,6 +648,7 @@ done:
         curl_slist_free_all(s->hdr);
         dbuf_free(&s->body);
         free(s->req);
+        json_decref(s->pending_call);
     }
     free(ru.slots);
     return rc;

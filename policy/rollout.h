@@ -4,7 +4,7 @@
  * flight, servers used round-robin), asking a policy callback for each action.
  *
  * Does: create or fork episodes (API.md "Episodes"), replay an expert prefix (anchors), step
- * until done, keep each episode's agent view (struct cand_state), its return, outcome and the
+ * until done, keep each episode's agent view (struct view), its return, outcome and the
  * judge's labels; small blocking JSON requests (tasks, reports). Network failures (connection
  * refused or reset, 503 overloaded) are retried with exponential backoff, then reported as a
  * clear error naming the server; every request has a timeout, so nothing hangs. Malformed or
@@ -19,8 +19,9 @@
 #include <jansson.h>
 
 #include "base/limits.h"
+#include "base/rng.h"
 #include "base/tg.h"
-#include "policy/candidates.h"
+#include "policy/view.h"
 
 struct rollout_config {
     const char *servers;     /* "URL[,URL...]" (borrowed) */
@@ -54,13 +55,17 @@ struct rollout_ep {
     int server;                   /* server index; forks must use the parent's; -1: round-robin */
     char fork_from[64];           /* episode id to fork ("" for a new episode) */
     int fork_at;                  /* steps kept by the fork */
-    const struct cand_state *fork_state; /* agent view after those steps (borrowed) */
+    const struct view *fork_state; /* agent view after those steps (borrowed) */
     const json_t *prefix;  /* expert calls to replay first (borrowed array), or NULL */
     int stop_after_prefix; /* leave the episode open after the prefix (anchor parents) */
+    const json_t *tool_only; /* not an episode: one stateless call {"name","arguments"}
+                                (borrowed) played with POST /v1/tools/{name}; its reply goes
+                                to tool_obs */
     void *user;            /* for the callback */
+    struct rng rng;        /* the episode's own random stream (the callback samples from it) */
     /* out */
     char episode_id[64];
-    struct cand_state *st; /* owned (rollout_ep_clear frees it) */
+    struct view *st; /* owned (rollout_ep_clear frees it) */
     int done;
     double ret;  /* the server's episode return */
     int correct; /* answered correctly */
@@ -68,15 +73,18 @@ struct rollout_ep {
     int calls; /* tool calls made */
     int labels[RL_LABELS];
     int premature_answer;
+    json_t *tool_obs; /* tool_only: the tool's reply {"ok","content",...} (new; freed by
+                         rollout_ep_clear) */
 };
 
 /*
- * rollout_policy_fn — choose the next action. observe = 1 during an expert prefix: the
- * callback may look (entropy) but its choice is ignored. Returns 0 with *out filled, or a
- * negative tg_err (with a message in *err) to stop the whole run.
+ * rollout_policy_fn — choose the next action for view v: *body gets the step request (new:
+ * {"tool_call":{"name","arguments"}} or {"answer":"..."}). observe = 1 during an expert
+ * prefix: the callback may look (entropy) and leaves *body NULL. Returns 0, or a negative
+ * tg_err (with a message in *err) to stop the whole run.
  */
-typedef int (*rollout_policy_fn)(void *ctx, struct rollout_ep *ep, const struct cand_state *s,
-                                 int observe, struct cand *out, struct tg_error *err);
+typedef int (*rollout_policy_fn)(void *ctx, struct rollout_ep *ep, const struct view *v,
+                                 int observe, json_t **body, struct tg_error *err);
 
 struct rollout;
 
@@ -97,7 +105,8 @@ const char *rollout_url(const struct rollout *r, int i);
 
 /*
  * rollout_run — play eps[0..n) to the end (or to the end of their prefix when
- * stop_after_prefix), at most cfg.inflight at once. Returns 0, or a negative tg_err with a
+ * stop_after_prefix; or make their one call when tool_only), at most cfg.inflight at once.
+ * The callback is not called for tool_only entries (fn may be NULL when every entry is one). Returns 0, or a negative tg_err with a
  * message in *err (server unreachable after retries, malformed response, the callback's
  * error); episodes not finished then have done == 0.
  */

@@ -1,7 +1,7 @@
 /*
  * task_list.h — the tasks a training or evaluation run plays: the ids of a split from the
- * server (GET /v1/tasks, paged), and the expert calls of the train tasks from the local task
- * file (the demonstrations that anchors replay).
+ * server (GET /v1/tasks, paged), each with a slot for its expert calls (from the local task
+ * file, demo.h: the demonstrations that anchors replay).
  *
  * Does not: read prompts, answers or plans (agents never see them over HTTP) or choose tasks.
  * Thread-safety: one struct rollout per thread (rollout.h); otherwise pure.
@@ -27,12 +27,5 @@ struct task_ref {
  */
 int task_list_fetch(struct rollout *r, const char *split, struct task_ref **out, int *n,
                     struct tg_error *err);
-
-/*
- * task_list_experts — the expert calls by task id from the JSONL task file `path`: *out is a
- * new object id -> expert array. Returns 0, TG_EIO (unreadable) or TG_EINVAL (a line too
- * long, or not a task with id and expert), with *err naming the file and line.
- */
-int task_list_experts(const char *path, json_t **out, struct tg_error *err);
 
 #endif

@@ -1,27 +1,29 @@
 /*
- * train.h — `toolgym train`'s library: GRPO over HTTP episodes with a candidate-scoring MLP
- * policy, GreedyLR / cosine / constant schedules, anchored branching (E3-TIR) and three
- * reward modes; and the greedy evaluation of a checkpoint.
+ * train.h — `toolgym train`'s library: E3-TIR's recipe for the text-reading policy (policy.h):
+ * a supervised warm-up on the train split's expert trajectories, then GRPO over HTTP
+ * episodes with judge rewards and anchored branching; the learning rate from the loss
+ * (GreedyLR) or cosine / constant; and the greedy evaluation of a checkpoint.
  *
- * One update (train_run):
- *   1. draw tasks_per_update train tasks; a fraction of them (anchors branch, or warmup while
- *      update < anchor_warmup) is anchored: the oracle's expert calls (from the local task
- *      file, like a demonstration dataset) are replayed, the policy's entropy is measured at
- *      each prefix step, and `group/2` rollouts fork (POST /v1/episodes/{id}/fork) at the
- *      highest-entropy step; prefix steps carry no gradient (batch.h);
- *   2. play G rollouts per task (sampled at temperature 1) with libcurl multi (rollout.h);
- *   3. rewards: the server's return (judge, torl) or OTC from the group's call counts (otc);
- *      GRPO advantages A = (R - mean) / std over the group (0 when std is 0); branch rollouts
- *      use branch_mix * A_group + (1 - branch_mix) * A_branch (traj.h);
- *   4. loss = mean over decisions of PG (or PPO-clip for ppo_epochs > 1) - entropy bonus;
- *      backward, global-norm clip, AdamW (learner.h), schedule step (GreedyLR signal: loss
- *      or -reward);
- *   5. one log line (return, accuracy, label rates, lr, ms, steps/s) and a progress bar.
- * The files: train_config (settings), policy (scoring and acting), traj (decisions and
- * advantages), task_list (tasks and experts), batch (one update's rollouts), learner (state
- * and the gradient step), this file (the loop, its log and curve, and evaluation).
- * Does not: serve episodes or judge anything (the server does), or script actions: the policy
- * chooses among every candidate (candidates.h) by learned scores; parse options (cmd/).
+ * A run (train_run):
+ *   0. the expert trajectories of tasks_file: what the tools show for each expert call is
+ *      asked of the server once; the output symbols (query words, constants, program
+ *      templates) are learned from them (demo.h);
+ *   1. warm-up, warmup_epochs passes over the expert decisions in minibatches of
+ *      warmup_batch: cross-entropy of writing the expert's action (or the gold answer), its
+ *      schedule fed the minibatch loss;
+ *   2. RL, `updates` updates: draw tasks_per_update train tasks; a fraction of them
+ *      (anchors branch, or warmup while update < anchor_warmup) is anchored: the expert's
+ *      calls are replayed, the policy's entropy is measured at each prefix step, and
+ *      `group/2` rollouts fork (POST /v1/episodes/{id}/fork) at the highest-entropy step;
+ *      play G rollouts per task (each with its own random stream); rewards (the server's
+ *      return, or OTC); GRPO advantages, mixed for branches (traj.h); loss = mean PG (or
+ *      PPO-clip) - entropy bonus; AdamW; the schedule fed the loss;
+ *   3. every eval_every updates (and at the end of each phase) a greedy evaluation on
+ *      eval_tasks train tasks and heldout_tasks test tasks.
+ * The log (one line per update) and the checkpoint depend only on the seed, the tasks and
+ * the server's replies, never on timing: the same run twice gives the same bytes. Timing
+ * goes to the progress bar and train_result.
+ * Does not: serve episodes or judge anything (the server does); parse options (cmd/).
  * Thread-safety: one training run per thread; no globals.
  */
 #ifndef TG_TRAIN_H
@@ -34,41 +36,60 @@
 #include "base/tg.h"
 #include "policy/train_config.h"
 
-/* per-update statistics (also the learning curve) */
+/* per-update statistics (also the learning curve); NaN where not measured */
 struct train_stats {
-    int update;
-    int episodes;
-    double ret;                                       /* mean return used for the advantage */
-    double accuracy;                                  /* answered correctly */
-    double redundant, premature, unnecessary, wasted; /* label rates over tool calls */
-    double calls;                                     /* tool calls per episode */
+    int update;   /* 0-based over the run: warm-up steps, then RL updates */
+    int phase;    /* 0 warm-up, 1 RL */
+    int episodes; /* RL: rollouts played */
+    double ret;   /* RL: mean return used for the advantage */
+    double accuracy;                                  /* RL: rollouts answered correctly */
+    double redundant, premature, unnecessary, wasted; /* RL: label rates over tool calls */
+    double calls;                                     /* RL: tool calls per episode */
     double lr;
-    double loss;
-    double entropy;
-    double ms;
-    double steps_per_s;
+    double loss;    /* warm-up: cross-entropy; RL: the PG loss */
+    double entropy; /* RL */
+    double hit;     /* warm-up: minibatch decisions greedy decoding writes exactly */
     int branch_eps;    /* rollouts forked from an anchor */
     double branch_acc; /* their accuracy */
     double fork_at;    /* mean fork step */
+    /* evaluation points (NaN elsewhere): greedy play */
+    double eval_acc, eval_wasted, eval_ret; /* on eval_tasks train tasks */
+    double heldout_acc, heldout_wasted;     /* on heldout_tasks test tasks */
+    /* timing (never in the log) */
+    double ms;
+    double steps_per_s;
 };
 
 struct train_result {
-    int updates_done;
-    int updates_to_target; /* -1: never reached */
-    double final_train_accuracy;
+    int updates_done;      /* warm-up steps and RL updates */
+    int warmup_steps;      /* of them, warm-up steps */
+    int updates_to_target; /* updates until the greedy train accuracy reached the target; -1 */
+    double final_train_accuracy;   /* the last greedy evaluation on train tasks */
+    double final_heldout_accuracy; /* and on held-out tasks */
+    int demos, demos_skipped;      /* expert decisions written / not writable */
+    double seconds;                /* wall time */
     struct train_stats *curve; /* (updates_done) new; free with train_result_free */
 };
 void train_result_free(struct train_result *r);
 
+/* where a run reads and writes, and what it shows */
+struct train_io {
+    const char *servers;   /* "URL[,URL...]" (borrowed) */
+    const char *resume;    /* checkpoint to continue from, or NULL */
+    const char *save;      /* checkpoint to write at the end, or NULL */
+    const char *save_init; /* checkpoint of the network before any update, or NULL */
+    const char *svg;       /* learning curve, or NULL */
+    FILE *log;             /* one line per update (NULL: none) */
+    int progress;          /* 1: a progress bar on stderr */
+};
+
 /*
- * train_run — train against the server URL list `servers` (borrowed). resume / save:
- * checkpoint paths or NULL. svg: learning-curve path or NULL. log: per-update lines (NULL:
- * none); progress: 1 draws a progress bar on stderr. res: out (may be NULL).
- * Returns 0 or a negative tg_err with a message in *err (server unreachable, malformed
- * responses, bad checkpoint, bad task file).
+ * train_run — train as above. A resumed run continues where the checkpoint left off: the
+ * rest of the warm-up, then `updates` more RL updates. res: out (may be NULL). Returns 0 or
+ * a negative tg_err with a message in *err (server unreachable, malformed responses, bad
+ * checkpoint, a task file without expert calls).
  */
-int train_run(const struct train_config *cfg, const char *servers, const char *resume,
-              const char *save, const char *svg, FILE *log, int progress, struct train_result *res,
+int train_run(const struct train_config *cfg, const struct train_io *io, struct train_result *res,
               struct tg_error *err);
 
 struct train_eval_result {
@@ -83,7 +104,8 @@ struct train_eval_result {
 
 /*
  * train_eval — play `episodes` (0: all) tasks of `split` greedily with the policy in
- * checkpoint `ckpt` (or the untrained policy of cfg->seed when ckpt is NULL), with tag `tag`.
+ * checkpoint `ckpt` (or, when ckpt is NULL, the untrained policy a run with cfg would start
+ * from: its symbols learned from cfg->tasks_file, its weights from cfg->seed), with tag `tag`.
  * report: out, new GET /v1/report body for the tag (NULL allowed). Returns 0 or a tg_err.
  */
 int train_eval(const struct train_config *cfg, const char *servers, const char *ckpt,

@@ -14,6 +14,8 @@
 
 #include "base/datadir.h"
 #include "base/limits.h"
+#include "policy/learner.h"
+#include "policy/net.h"
 
 /* ---- defaults and checks ------------------------------------------------------------------ */
 
@@ -22,23 +24,31 @@ struct train_config train_config_default(void) {
     int rc;
 
     memset(&c, 0, sizeof(c));
-    c.hidden1 = 32;
-    c.hidden2 = 32;
-    c.updates = 300;
+    c.d_model = 48;
+    c.heads = 4;
+    c.layers = 2;
+    c.ffn = 96;
+    c.buckets = 16384;
+    c.vocab_min_count = 2;
+    c.threads = 2;
+    c.warmup_epochs = 3.0;
+    c.warmup_batch = 32;
+    c.warmup_lr = 2e-3;
+    c.updates = 40;
     c.tasks_per_update = 16;
     c.group = 8;
     c.inflight = 64;
     c.max_steps = 6;
     c.seed = 1;
-    c.lr = 3e-3;
-    c.lr_min = 1e-4;
+    c.lr = 5e-4;
+    c.lr_min = 1e-5;
     c.weight_decay = 0.0;
     c.grad_clip = 1.0;
-    c.entropy_coef = 0.05;
+    c.entropy_coef = 0.01;
     c.ppo_epochs = 1;
     c.clip_eps = 0.2;
-    c.sched.kind = SCHED_CONSTANT; /* bench/train.sh: the best and steadiest of the three */
-    c.sched.signal = SCHED_SIGNAL_NEG_REWARD;
+    c.sched.kind = SCHED_GREEDY; /* the lr set from the loss (docs/trainer.md "GreedyLR") */
+    c.sched.signal = SCHED_SIGNAL_LOSS;
     rc = sched_greedy_preset("trainer", &c.sched.greedy, NULL); /* policy/sched.h */
     TG_ASSERT(rc == 0);
     (void)rc;
@@ -52,24 +62,35 @@ struct train_config train_config_default(void) {
     if (datadir_file("tasks/train.jsonl", c.tasks_file, sizeof(c.tasks_file), NULL) != 0)
         snprintf(c.tasks_file, sizeof(c.tasks_file), "data/tasks/train.jsonl");
     c.eval_episodes = 0;
+    c.eval_every = 25;
+    c.eval_tasks = 64;
+    c.heldout_tasks = 100;
     c.target_accuracy = 0.9;
     return c;
 }
 
-struct sched_config train_config_sched(const struct train_config *c) {
+struct sched_config train_config_sched_phase(const struct train_config *c, int warmup,
+                                             long steps) {
     struct sched_config s = c->sched;
+    double lr = warmup ? c->warmup_lr : c->lr;
 
-    s.lr = c->lr;
-    s.cosine.lr_max = c->lr;
-    s.cosine.lr_min = c->lr_min;
+    s.lr = lr;
+    s.cosine.lr_max = lr;
+    s.cosine.lr_min = c->lr_min < lr ? c->lr_min : lr;
     s.cosine.warmup = 0;
-    s.cosine.total = c->updates;
-    s.greedy.lr = c->lr;
+    s.cosine.total = steps > 0 ? steps : 1;
+    s.greedy.lr = lr;
     if (!c->greedy_min_lr_set)
         s.greedy.min_lr = c->lr_min;
-    if (s.greedy.max_lr < c->lr)
-        s.greedy.max_lr = c->lr;
+    if (s.greedy.min_lr > lr)
+        s.greedy.min_lr = lr;
+    if (s.greedy.max_lr < lr)
+        s.greedy.max_lr = lr;
     return s;
+}
+
+struct sched_config train_config_sched(const struct train_config *c) {
+    return train_config_sched_phase(c, 0, c->updates);
 }
 
 int train_config_check(const struct train_config *c, struct tg_error *err) {
@@ -77,17 +98,25 @@ int train_config_check(const struct train_config *c, struct tg_error *err) {
 
 #define RANGE(field, lo, hi)                                                                       \
     if (!((c->field) >= (lo) && (c->field) <= (hi))) {                                             \
-        tg_error_set(err, TG_CODE_CONFIG, "%s = %g is out of range [%g, %g]", #field,              \
+        tg_error_set(err, TG_CODE_CONFIG, "%s = %g is out of range [%g, %g]", #field,                    \
                      (double)(c->field), (double)(lo), (double)(hi));                              \
         return TG_EINVAL;                                                                          \
     }
-    RANGE(hidden1, 1, 1024);
-    RANGE(hidden2, 1, 1024);
-    RANGE(updates, 1, TG_TRAIN_UPDATES_MAX);
+    RANGE(d_model, 4, TG_NET_MAX_DIM);
+    RANGE(heads, 1, 16);
+    RANGE(layers, 1, NET_LAYERS_MAX);
+    RANGE(ffn, 4, TG_NET_MAX_DIM);
+    RANGE(buckets, 64, 1 << 20);
+    RANGE(vocab_min_count, 1, 1000000);
+    RANGE(threads, 1, LEARNER_THREADS_MAX);
+    RANGE(warmup_epochs, 0.0, 100.0);
+    RANGE(warmup_batch, 1, 4096);
+    RANGE(warmup_lr, 1e-7, 1.0);
+    RANGE(updates, 0, TG_TRAIN_UPDATES_MAX);
     RANGE(tasks_per_update, 1, 1024);
     RANGE(group, 2, TG_TRAIN_GROUP_MAX);
     RANGE(inflight, 32, TG_ROLLOUT_INFLIGHT);
-    RANGE(max_steps, 1, TG_CAND_STEPS_MAX);
+    RANGE(max_steps, 1, TG_VIEW_STEPS_MAX);
     RANGE(lr, 1e-7, 1.0);
     RANGE(lr_min, 0.0, c->lr);
     RANGE(weight_decay, 0.0, 1.0);
@@ -100,28 +129,43 @@ int train_config_check(const struct train_config *c, struct tg_error *err) {
     RANGE(branch_mix, 0.0, 1.0);
     RANGE(adv_std_floor, 0.0, 10.0);
     RANGE(eval_episodes, 0, 1000000);
+    RANGE(eval_every, 1, TG_TRAIN_UPDATES_MAX);
+    RANGE(eval_tasks, 0, 100000);
+    RANGE(heldout_tasks, 0, 100000);
     RANGE(target_accuracy, 0.0, 1.0);
 #undef RANGE
+    if (c->d_model % c->heads != 0) {
+        tg_error_set(err, TG_CODE_CONFIG, "d_model = %d is not a multiple of heads = %d", c->d_model,
+                     c->heads);
+        return TG_EINVAL;
+    }
+    if (c->warmup_epochs <= 0 && c->updates == 0) {
+        tg_error_set(err, TG_CODE_CONFIG,
+                     "warmup_epochs = 0 and updates = 0: the run would not train at all");
+        return TG_EINVAL;
+    }
     if (strcmp(c->reward_mode, "judge") && strcmp(c->reward_mode, "torl") &&
         strcmp(c->reward_mode, "otc")) {
-        tg_error_set(err, TG_CODE_CONFIG, "reward_mode '%s' is not judge, torl or otc",
-                     c->reward_mode);
+        tg_error_set(err, TG_CODE_CONFIG, "reward_mode '%s' is not judge, torl or otc", c->reward_mode);
         return TG_EINVAL;
     }
-    s = train_config_sched(c);
-    /* every schedule's settings, not only the chosen one's: a typo never waits for a switch */
-    g = s;
-    g.kind = SCHED_GREEDY;
-    if (sched_config_check(&g, err)) {
-        char msg[TG_ERR_MSG_MAX];
+    /* both phases, and every schedule's settings, not only the chosen one's: a typo never
+     * waits for a switch */
+    for (int warmup = 1; warmup >= 0; warmup--) {
+        s = train_config_sched_phase(c, warmup, warmup ? 1000 : c->updates);
+        g = s;
+        g.kind = SCHED_GREEDY;
+        if (sched_config_check(&g, err)) {
+            char msg[TG_ERR_MSG_MAX];
 
-        snprintf(msg, sizeof(msg), "%s", err ? err->message : "");
-        tg_error_set(err, TG_CODE_CONFIG, "greedy: %s", msg);
-        return TG_EINVAL;
+            snprintf(msg, sizeof(msg), "%s", err ? err->message : "");
+            tg_error_set(err, TG_CODE_CONFIG, "greedy: %s", msg);
+            return TG_EINVAL;
+        }
+        if (sched_cosine_check(&s.cosine, err) || sched_config_check(&s, err))
+            return TG_EINVAL;
     }
-    if (sched_cosine_check(&s.cosine, err))
-        return TG_EINVAL;
-    return sched_config_check(&s, err);
+    return 0;
 }
 
 static const char *const anchors_names[] = {"off", "warmup", "branch"};
@@ -163,8 +207,16 @@ struct field {
 /* Top-level keys in the order they are read (the first error found is reported). F_NAME keys
  * are names read after the numbers; "greedy" is an object of the keys below. */
 static const struct field top_fields[] = {
-    TC(hidden1, F_INT),
-    TC(hidden2, F_INT),
+    TC(d_model, F_INT),
+    TC(heads, F_INT),
+    TC(layers, F_INT),
+    TC(ffn, F_INT),
+    TC(buckets, F_INT),
+    TC(vocab_min_count, F_INT),
+    TC(threads, F_INT),
+    TC(warmup_epochs, F_DBL),
+    TC(warmup_batch, F_INT),
+    TC(warmup_lr, F_DBL),
     TC(updates, F_INT),
     TC(tasks_per_update, F_INT),
     TC(group, F_INT),
@@ -185,6 +237,9 @@ static const struct field top_fields[] = {
     TS(reward_mode),
     TS(tasks_file),
     TC(eval_episodes, F_INT),
+    TC(eval_every, F_INT),
+    TC(eval_tasks, F_INT),
+    TC(heldout_tasks, F_INT),
     TC(target_accuracy, F_DBL),
     {"lr_schedule", F_NAME, 0, 0},
     {"anchors", F_NAME, 0, 0},
@@ -203,6 +258,14 @@ static const struct field greedy_fields[] = {
     GC(window_size, F_INT),   GC(reset_start, F_INT),
     GC(initial_hold, F_INT),  GC(threshold_signed, F_BOOL),
     {"signal", F_NAME, 0, 0},
+};
+
+/* top-level keys of earlier versions, named in the error so an old config is easy to fix */
+static const struct {
+    const char *old, *now;
+} top_renamed[] = {
+    {"hidden1", "the policy reads text now: its widths are d_model, heads, layers, ffn, buckets"},
+    {"hidden2", "the policy reads text now: its widths are d_model, heads, layers, ffn, buckets"},
 };
 
 /* greedy keys of earlier versions, named in the error so an old config is easy to fix */
@@ -230,6 +293,12 @@ static int known_keys(const json_t *o, const struct field *fields, size_t n, con
         for (size_t i = 0; i < n; i++)
             ok |= strcmp(k, fields[i].key) == 0;
         if (!ok) {
+            for (size_t i = 0; !*prefix && i < TG_ARRAY_LEN(top_renamed); i++)
+                if (strcmp(k, top_renamed[i].old) == 0) {
+                    tg_error_set(err, TG_CODE_CONFIG, "%s: unknown %s '%s' (%s)", path, what, k,
+                                 top_renamed[i].now);
+                    return TG_EINVAL;
+                }
             for (size_t i = 0; *prefix && i < TG_ARRAY_LEN(greedy_renamed); i++)
                 if (strcmp(k, greedy_renamed[i].old) == 0) {
                     tg_error_set(err, TG_CODE_CONFIG,
@@ -256,8 +325,8 @@ static int read_field(const json_t *o, const struct field *f, void *base, double
         return 0;
     if (f->kind == F_STR) {
         if (!json_is_string(j) || strlen(json_string_value(j)) >= f->size) {
-            tg_error_set(err, TG_CODE_CONFIG, "config key '%s' must be a string of < %zu bytes",
-                         f->key, f->size);
+            tg_error_set(err, TG_CODE_CONFIG, "config key '%s' must be a string of < %zu bytes", f->key,
+                         f->size);
             return TG_EINVAL;
         }
         snprintf(dst, f->size, "%s", json_string_value(j));
@@ -418,8 +487,7 @@ int train_config_load_json(struct train_config *c, const char *path, struct tg_e
     j = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
     fclose(f);
     if (!j) {
-        tg_error_set(err, TG_CODE_CONFIG, "config file %s:%d:%d: %s", path, je.line, je.column,
-                     je.text);
+        tg_error_set(err, TG_CODE_CONFIG, "config file %s:%d:%d: %s", path, je.line, je.column, je.text);
         return TG_EINVAL;
     }
     rc = load_object(c, j, path, err);

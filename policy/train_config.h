@@ -17,17 +17,28 @@
 enum train_anchors { ANCHORS_OFF = 0, ANCHORS_WARMUP = 1, ANCHORS_BRANCH = 2 };
 
 struct train_config {
-    /* model */
-    int hidden1, hidden2;
-    /* run */
-    int updates;          /* 1..TG_TRAIN_UPDATES_MAX */
+    /* model (policy/net.h) */
+    int d_model;  /* width */
+    int heads;    /* attention heads */
+    int layers;   /* encoder blocks */
+    int ffn;      /* MLP width */
+    int buckets;  /* rows of the hashed piece table */
+    int vocab_min_count; /* a query word, constant or program template is learned when the
+                            experts use it at least this often */
+    int threads;  /* gradient threads, 1..LEARNER_THREADS_MAX */
+    /* warm-up: supervised on the expert trajectories of tasks_file */
+    double warmup_epochs; /* passes over the expert decisions (0: none) */
+    int warmup_batch;     /* decisions per warm-up step */
+    double warmup_lr;     /* initial lr of the warm-up */
+    /* RL run */
+    int updates;          /* GRPO updates after the warm-up, 0..TG_TRAIN_UPDATES_MAX */
     int tasks_per_update; /* 1..1024 */
     int group;            /* G, 2..TG_TRAIN_GROUP_MAX */
     int inflight;         /* episodes in flight, 32..TG_ROLLOUT_INFLIGHT */
-    int max_steps;        /* per episode, 1..TG_CAND_STEPS_MAX */
+    int max_steps;        /* per episode, 1..TG_VIEW_STEPS_MAX */
     unsigned long long seed;
     /* update */
-    double lr;     /* peak / initial lr */
+    double lr;     /* initial lr of the RL phase */
     double lr_min; /* cosine floor, GreedyLR bound */
     double weight_decay;
     double grad_clip;    /* global norm, > 0 */
@@ -45,9 +56,12 @@ struct train_config {
     /* reward */
     char reward_mode[8]; /* judge | torl | otc */
     /* files and evaluation */
-    char tasks_file[512];   /* local train tasks with expert calls (anchors) */
+    char tasks_file[512];   /* local train tasks with expert calls (warm-up, anchors) */
     int eval_episodes;      /* test episodes after training; 0: every test task */
-    double target_accuracy; /* "updates to target": smoothed train accuracy reaching it */
+    int eval_every;         /* greedy evaluation every N updates (warm-up steps or RL) */
+    int eval_tasks;         /* train tasks it plays */
+    int heldout_tasks;      /* held-out (test split) tasks it plays */
+    double target_accuracy; /* "updates to target": greedy train accuracy reaching it */
 };
 
 /* train_config_default — the defaults `make run` trains with (see docs/trainer.md). */
@@ -63,9 +77,13 @@ int train_config_load_json(struct train_config *c, const char *path, struct tg_e
 /* train_config_check — 0, or TG_EINVAL with a message naming the first bad setting. */
 int train_config_check(const struct train_config *c, struct tg_error *err);
 
-/* train_config_sched — the schedule settings of c: c->sched with its lrs filled from lr,
- * lr_min and updates (GreedyLR: lr is the initial lr; lr_min is min_lr unless the greedy
- * object set one; max_lr is raised to lr if it is below). */
+/* train_config_sched_phase — the schedule settings of a phase of c (warmup 1: the warm-up,
+ * from warmup_lr; 0: RL, from lr) lasting `steps` updates: c->sched with its lrs filled in
+ * (GreedyLR: the phase's lr is the initial lr; lr_min is min_lr unless the greedy object set
+ * one, and at most the initial lr; max_lr is raised to the initial lr if it is below).
+ * train_config_sched — the RL phase's, over `updates`. */
+struct sched_config train_config_sched_phase(const struct train_config *c, int warmup,
+                                             long steps);
 struct sched_config train_config_sched(const struct train_config *c);
 
 /* train_anchors_parse — "off" | "warmup" | "branch" into *a; 0 or TG_EINVAL with *err.

@@ -7,9 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy/features.h"
 
-int traj_record(struct traj *t, const float *X, const float *off, int n, int action, float logp,
+int traj_record(struct traj *t, const struct seq *s, const struct policy_action *a,
                 struct tg_error *err) {
     struct decision *d;
 
@@ -25,23 +24,16 @@ int traj_record(struct traj *t, const float *X, const float *off, int n, int act
         t->cap = cap;
     }
     d = &t->dec[t->ndec];
-    d->X = malloc(sizeof(float) * (size_t)n * (FEAT_DIM + 1));
-    if (!d->X) {
-        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
+    if (seq_clone(&d->seq, s, err))
         return TG_ENOMEM;
-    }
-    memcpy(d->X, X, sizeof(float) * (size_t)n * FEAT_DIM);
-    memcpy(d->X + (size_t)n * FEAT_DIM, off, sizeof(float) * (size_t)n);
-    d->n = n;
-    d->action = action;
-    d->logp = logp;
+    d->act = *a;
     t->ndec++;
     return 0;
 }
 
 void traj_clear(struct traj *t) {
     for (int i = 0; i < t->ndec; i++)
-        free(t->dec[i].X);
+        seq_free(&t->dec[i].seq);
     free(t->dec);
     memset(t, 0, sizeof(*t));
 }

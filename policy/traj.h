@@ -1,13 +1,13 @@
 /*
- * traj.h — what a training rollout leaves for the update: its decisions (the candidates'
- * features, the action taken and its log-probability), the policy's entropy along an expert
- * prefix, its reward, and its GRPO advantage within its task's group.
+ * traj.h — what a training rollout leaves for the update: its decisions (the sequence the
+ * policy read and the action it wrote, with its log-probability), the policy's entropy along
+ * an expert prefix, its reward, and its GRPO advantage within its task's group.
  *
  * Does: record decisions, free them, and compute group advantages
  *   A = (R - mean) / max(std, floor)   (0 when std is 0);
  * branch rollouts (forked from an anchor) use mix * A_group + (1 - mix) * A_branch, where
  * A_branch is the same formula over the group's branch rollouts only.
- * Does not: play episodes, score candidates, or compute gradients.
+ * Does not: play episodes, score actions, or compute gradients.
  * Thread-safety: plain caller-owned structs.
  */
 #ifndef TG_TRAJ_H
@@ -15,30 +15,29 @@
 
 #include "base/limits.h"
 #include "base/tg.h"
+#include "policy/policy.h"
+#include "policy/seq.h"
 
 /* a recorded decision of a rollout (for the update) */
 struct decision {
-    float *X; /* (n, FEAT_DIM) new, followed by the n base-measure offsets */
-    int n;
-    int action;
-    float logp;
+    struct seq seq; /* compact copy of what the policy read */
+    struct policy_action act;
 };
 
 struct traj {
     int ndec, cap;
     struct decision *dec; /* (ndec) new */
     int nent;
-    float ent[TG_CAND_STEPS_MAX + 1]; /* policy entropy at prefix decision points */
+    float ent[TG_VIEW_STEPS_MAX + 1]; /* policy entropy at prefix decision points */
     int is_branch;
     double reward, adv;
 };
 
 /*
- * traj_record — append a decision: the features X (n, FEAT_DIM) and offsets off (n) are
- * copied (both borrowed), with the action taken and its log-probability.
+ * traj_record — append a decision: a compact copy of s (borrowed) and the action a.
  * 0 or TG_ENOMEM with *err (t unchanged).
  */
-int traj_record(struct traj *t, const float *X, const float *off, int n, int action, float logp,
+int traj_record(struct traj *t, const struct seq *s, const struct policy_action *a,
                 struct tg_error *err);
 
 /* traj_clear — free the decisions and zero *t; accepts a zeroed traj. */

@@ -1,7 +1,9 @@
 /*
- * test_ckpt.c — suite `ckpt`: a checkpoint round trip is bit-exact and resumes the same
- * trajectory; wrong magic, other version, truncation, flipped bytes, size mismatches and
- * bad settings are each rejected with their own code and message; saving is atomic.
+ * test_ckpt.c — suite `ckpt`: a checkpoint round trip is bit-exact (network, learned symbols,
+ * optimizer, schedule, RNG, progress) and resumes the same trajectory; wrong magic, another
+ * version (the earlier candidate-scoring policy's included), truncation, flipped bytes, size
+ * mismatches, malformed symbols and bad settings are each rejected with their own code and
+ * message; saving is atomic.
  */
 #include "tg_test.h"
 
@@ -15,23 +17,36 @@
 #include "policy/ckpt.h"
 
 struct world {
-    struct mlp mlp;
+    struct policy pol;
     struct adam adam;
     struct sched sched;
     struct rng rng;
+    struct ckpt_progress pg;
 };
 
-/* a trained-looking state: random weights, a few Adam steps, a GreedyLR mid-run */
+/* a trained-looking state: random weights, learned symbols, a few Adam steps, a GreedyLR
+ * mid-run */
 static void make_world(struct world *w) {
-    struct mlp_config mc = {.in_dim = 6, .hidden1 = 5, .hidden2 = 4};
+    struct net_config nc = {.d = 8, .heads = 2, .layers = 1, .ffn = 12, .buckets = 64};
     struct adam_config ac = adam_config_default();
     struct sched_config sc;
+    float *g;
 
     memset(w, 0, sizeof(*w));
+    w->pol.voc.nconst = 2;
+    w->pol.voc.cval[0] = 2;
+    w->pol.voc.cval[1] = 100;
+    w->pol.voc.nword = 2;
+    snprintf(w->pol.voc.word[0], TG_ACT_WORD_MAX, "population");
+    snprintf(w->pol.voc.word[1], TG_ACT_WORD_MAX, "founded");
+    w->pol.voc.ntmpl = 1;
+    snprintf(w->pol.voc.tmpl[0], TG_ACT_TEMPLATE_BYTES, "print(\x01a + \x01b)\n");
+    w->pol.voc.nslots[0] = 2;
+    nc.nsym = act_nsym(&w->pol.voc);
     ac.weight_decay = 0.01f;
     memset(&sc, 0, sizeof(sc));
     sc.kind = SCHED_GREEDY;
-    sc.signal = SCHED_SIGNAL_NEG_REWARD;
+    sc.signal = SCHED_SIGNAL_LOSS;
     sc.greedy = sched_greedy_reference();
     sc.greedy.smooth = 1;
     sc.greedy.window_size = 4;
@@ -39,22 +54,37 @@ static void make_world(struct world *w) {
     sc.greedy.warmup = 2;
     sc.greedy.patience = 1;
     sc.greedy.reset_start = 2;
-    CU_ASSERT_FATAL(mlp_init(&w->mlp, &mc, NULL) == 0);
-    CU_ASSERT_FATAL(adam_init(&w->adam, &ac, w->mlp.num_params, NULL) == 0);
+    CU_ASSERT_FATAL(net_init(&w->pol.net, &nc, NULL) == 0);
+    CU_ASSERT_FATAL(adam_init(&w->adam, &ac, w->pol.net.num_params, NULL) == 0);
     CU_ASSERT_FATAL(sched_init(&w->sched, &sc, NULL) == 0);
     rng_seed(&w->rng, 99);
-    mlp_init_weights(&w->mlp, &w->rng);
+    net_init_weights(&w->pol.net, &w->rng);
+    g = malloc(sizeof(float) * w->pol.net.num_params);
+    CU_ASSERT_FATAL(g != NULL);
     for (int step = 0; step < 5; step++) {
-        for (size_t i = 0; i < w->mlp.num_params; i++)
-            w->mlp.grads_memory[i] = (float)rng_normal(&w->rng);
-        adam_update(&w->adam, w->mlp.params_memory, w->mlp.grads_memory, (float)w->sched.lr);
+        for (size_t i = 0; i < w->pol.net.num_params; i++)
+            g[i] = (float)rng_normal(&w->rng);
+        adam_update(&w->adam, w->pol.net.params, g, (float)w->sched.lr);
         sched_step(&w->sched, 1.0 / (step + 1) + (step == 3 ? 2.0 : 0.0));
     }
+    free(g);
+    w->pg.phase = 1;
+    w->pg.warmup_done = 123;
+    w->pg.rl_done = 7;
 }
 
 static void free_world(struct world *w) {
-    mlp_free(&w->mlp);
+    policy_free(&w->pol);
     adam_free(&w->adam);
+}
+
+static int save(const char *path, const struct world *w, struct tg_error *err) {
+    return ckpt_save(path, &w->pol, &w->adam, &w->sched, &w->rng, &w->pg, err);
+}
+
+static int load(const char *path, struct world *w, struct tg_error *err) {
+    memset(w, 0, sizeof(*w));
+    return ckpt_load(path, &w->pol, &w->adam, &w->sched, &w->rng, &w->pg, err);
 }
 
 static char dir[64]; /* scratch directory of the running test, or "" */
@@ -117,27 +147,32 @@ static void write_all(const char *path, const unsigned char *buf, size_t n) {
 
 /* load `path` expecting failure with `code`; returns 1 when it failed that way */
 static int rejects(const char *path, const char *code, struct tg_error *err) {
-    struct mlp m;
-    struct adam a;
-    struct sched s;
-    struct rng r;
+    struct world w;
     int rc;
 
     tg_error_clear(err);
-    rc = ckpt_load(path, NULL, &m, &a, &s, &r, err);
+    rc = load(path, &w, err);
     if (rc == 0) {
-        mlp_free(&m);
-        adam_free(&a);
+        free_world(&w);
         return 0;
     }
     /* nothing allocated on failure */
-    if (m.params_memory || a.m)
+    if (w.pol.net.params || w.adam.m)
         return 0;
     if (strcmp(err->code, code) != 0) {
         fprintf(stderr, "\n  wanted %s, got %s: %s\n", code, err->code, err->message);
         return 0;
     }
     return rc == TG_EINVAL;
+}
+
+/* rewrite the payload's CRC of a checkpoint image of n bytes after an edit */
+static void fix_crc(unsigned char *img, size_t n) {
+    size_t plen = n - 20;
+    unsigned long crc = ckpt_crc32(img + 16, plen);
+
+    for (int i = 0; i < 4; i++)
+        img[16 + plen + i] = (unsigned char)(crc >> (8 * i));
 }
 
 TG_TEST(ckpt, crc32_check_value) {
@@ -154,14 +189,13 @@ TG_TEST(ckpt, round_trip_bit_exact) {
     size_t n1 = 0, n2 = 0;
 
     make_world(&w);
-    CU_ASSERT_FATAL(ckpt_save(p1, &w.mlp, &w.adam, &w.sched, &w.rng, &err) == 0);
-    memset(&back, 0, sizeof(back));
-    CU_ASSERT_FATAL(
-        ckpt_load(p1, &w.mlp.cfg, &back.mlp, &back.adam, &back.sched, &back.rng, &err) == 0);
-    CU_ASSERT_EQUAL(back.mlp.num_params, w.mlp.num_params);
-    CU_ASSERT(memcmp(&back.mlp.cfg, &w.mlp.cfg, sizeof(w.mlp.cfg)) == 0);
-    CU_ASSERT(
-        memcmp(back.mlp.params_memory, w.mlp.params_memory, w.mlp.num_params * sizeof(float)) == 0);
+    CU_ASSERT_FATAL(save(p1, &w, &err) == 0);
+    CU_ASSERT_FATAL(load(p1, &back, &err) == 0);
+    CU_ASSERT_EQUAL(back.pol.net.num_params, w.pol.net.num_params);
+    CU_ASSERT(memcmp(&back.pol.net.cfg, &w.pol.net.cfg, sizeof(w.pol.net.cfg)) == 0);
+    CU_ASSERT(memcmp(back.pol.net.params, w.pol.net.params,
+                     w.pol.net.num_params * sizeof(float)) == 0);
+    CU_ASSERT(memcmp(&back.pol.voc, &w.pol.voc, sizeof(w.pol.voc)) == 0);
     CU_ASSERT(memcmp(back.adam.m, w.adam.m, w.adam.n * sizeof(float)) == 0);
     CU_ASSERT(memcmp(back.adam.v, w.adam.v, w.adam.n * sizeof(float)) == 0);
     CU_ASSERT_EQUAL(back.adam.step, 5);
@@ -169,14 +203,17 @@ TG_TEST(ckpt, round_trip_bit_exact) {
     CU_ASSERT(memcmp(back.rng.s, w.rng.s, sizeof(w.rng.s)) == 0);
     CU_ASSERT_EQUAL(back.sched.t, w.sched.t);
     CU_ASSERT_EQUAL(back.sched.lr, w.sched.lr);
-    CU_ASSERT_EQUAL(back.sched.cfg.signal, SCHED_SIGNAL_NEG_REWARD);
+    CU_ASSERT_EQUAL(back.sched.cfg.signal, SCHED_SIGNAL_LOSS);
     CU_ASSERT_EQUAL(back.sched.greedy.best, w.sched.greedy.best);
     CU_ASSERT_EQUAL(back.sched.greedy.cooldown_left, w.sched.greedy.cooldown_left);
     CU_ASSERT_EQUAL(back.sched.greedy.win_len, w.sched.greedy.win_len);
+    CU_ASSERT_EQUAL(back.pg.phase, 1);
+    CU_ASSERT_EQUAL(back.pg.warmup_done, 123);
+    CU_ASSERT_EQUAL(back.pg.rl_done, 7);
 
     /* saving what was loaded gives the same bytes */
     snprintf(p2, sizeof(p2), "%s", tmp_path("b.ckpt"));
-    CU_ASSERT_FATAL(ckpt_save(p2, &back.mlp, &back.adam, &back.sched, &back.rng, &err) == 0);
+    CU_ASSERT_FATAL(save(p2, &back, &err) == 0);
     b1 = read_all(p1, &n1);
     b2 = read_all(p2, &n2);
     CU_ASSERT_FATAL(b1 && b2);
@@ -201,16 +238,17 @@ TG_TEST(ckpt, round_trip_bit_exact) {
 
 TG_TEST(ckpt, load_parts_only) {
     struct world w;
-    struct mlp m;
+    struct policy pol;
     struct tg_error err;
     const char *p = tmp_path("parts.ckpt");
 
     make_world(&w);
-    CU_ASSERT_FATAL(ckpt_save(p, &w.mlp, &w.adam, &w.sched, &w.rng, &err) == 0);
-    /* evaluation needs the network only */
-    CU_ASSERT_FATAL(ckpt_load(p, NULL, &m, NULL, NULL, NULL, &err) == 0);
-    CU_ASSERT(memcmp(m.params_memory, w.mlp.params_memory, m.num_params * sizeof(float)) == 0);
-    mlp_free(&m);
+    CU_ASSERT_FATAL(save(p, &w, &err) == 0);
+    /* evaluation needs the policy only */
+    CU_ASSERT_FATAL(ckpt_load(p, &pol, NULL, NULL, NULL, NULL, &err) == 0);
+    CU_ASSERT(memcmp(pol.net.params, w.pol.net.params, pol.net.num_params * sizeof(float)) == 0);
+    CU_ASSERT_STRING_EQUAL(pol.voc.word[0], "population");
+    policy_free(&pol);
     free_world(&w);
     cleanup_dir();
 }
@@ -225,9 +263,9 @@ TG_TEST(ckpt, atomic_save_leaves_no_temp) {
 
     make_world(&w);
     p = tmp_path("atomic.ckpt");
-    CU_ASSERT_FATAL(ckpt_save(p, &w.mlp, &w.adam, &w.sched, &w.rng, &err) == 0);
-    w.mlp.params_memory[0] += 1.0f;
-    CU_ASSERT_FATAL(ckpt_save(p, &w.mlp, &w.adam, &w.sched, &w.rng, &err) == 0); /* replace */
+    CU_ASSERT_FATAL(save(p, &w, &err) == 0);
+    w.pol.net.params[0] += 1.0f;
+    CU_ASSERT_FATAL(save(p, &w, &err) == 0); /* replace */
     d = opendir(dir);
     CU_ASSERT_FATAL(d != NULL);
     while ((e = readdir(d)) != NULL)
@@ -235,15 +273,14 @@ TG_TEST(ckpt, atomic_save_leaves_no_temp) {
     closedir(d);
     CU_ASSERT_EQUAL(temps, 0);
     {
-        struct mlp m;
+        struct policy pol;
 
-        CU_ASSERT_FATAL(ckpt_load(p, NULL, &m, NULL, NULL, NULL, &err) == 0);
-        CU_ASSERT_EQUAL(m.params_memory[0], w.mlp.params_memory[0]); /* the second save */
-        mlp_free(&m);
+        CU_ASSERT_FATAL(ckpt_load(p, &pol, NULL, NULL, NULL, NULL, &err) == 0);
+        CU_ASSERT_EQUAL(pol.net.params[0], w.pol.net.params[0]); /* the second save */
+        policy_free(&pol);
     }
     /* an unwritable place: TG_EIO with the OS reason */
-    CU_ASSERT_EQUAL(ckpt_save("/nonexistent-dir/x.ckpt", &w.mlp, &w.adam, &w.sched, &w.rng, &err),
-                    TG_EIO);
+    CU_ASSERT_EQUAL(save("/nonexistent-dir/x.ckpt", &w, &err), TG_EIO);
     CU_ASSERT_STRING_EQUAL(err.code, "io_error");
     CU_ASSERT(strstr(err.message, "No such file") != NULL);
     free_world(&w);
@@ -260,7 +297,7 @@ TG_TEST(ckpt, rejects_bad_files) {
     make_world(&w);
     snprintf(good, sizeof(good), "%s", tmp_path("good.ckpt"));
     snprintf(bad, sizeof(bad), "%s", tmp_path("bad.ckpt"));
-    CU_ASSERT_FATAL(ckpt_save(good, &w.mlp, &w.adam, &w.sched, &w.rng, &err) == 0);
+    CU_ASSERT_FATAL(save(good, &w, &err) == 0);
     buf = read_all(good, &n);
     CU_ASSERT_FATAL(buf && n > 100);
     copy = malloc(n + 1);
@@ -272,16 +309,17 @@ TG_TEST(ckpt, rejects_bad_files) {
     CU_ASSERT(rejects(bad, "bad_magic", &err));
     CU_ASSERT(strstr(err.message, "not a toolgym checkpoint") != NULL);
 
-    /* another version: a later one, and version 1 (GreedyLR before the reference's rules) */
+    /* another version: a later one, and version 2 (the earlier candidate-scoring policy) */
     memcpy(copy, buf, n);
-    copy[4] = 3;
+    copy[4] = 4;
     write_all(bad, copy, n);
     CU_ASSERT(rejects(bad, "bad_version", &err));
-    CU_ASSERT(strstr(err.message, "version 3") != NULL);
-    copy[4] = 1;
+    CU_ASSERT(strstr(err.message, "version 4") != NULL);
+    copy[4] = 2;
     write_all(bad, copy, n);
     CU_ASSERT(rejects(bad, "bad_version", &err));
-    CU_ASSERT(strstr(err.message, "version 1") != NULL);
+    CU_ASSERT(strstr(err.message, "version 2") != NULL);
+    CU_ASSERT(strstr(err.message, "candidate-scoring policy") != NULL);
 
     /* truncated anywhere: header, payload, checksum */
     {
@@ -320,47 +358,42 @@ TG_TEST(ckpt, rejects_bad_files) {
     CU_ASSERT(rejects(bad, "size_mismatch", &err));
 
     /* a parameter count that does not match the network, with a valid CRC */
+    memcpy(copy, buf, n);
+    copy[16 + 24] += 1; /* num_params, low byte */
+    fix_crc(copy, n);
+    write_all(bad, copy, n);
+    CU_ASSERT(rejects(bad, "size_mismatch", &err));
+    CU_ASSERT(strstr(err.message, "parameters") != NULL);
+
+    /* an out-of-range width, with a valid CRC */
+    memcpy(copy, buf, n);
+    copy[16] = 0; /* d = 0 */
+    fix_crc(copy, n);
+    write_all(bad, copy, n);
+    CU_ASSERT(rejects(bad, "invalid_config", &err));
+    CU_ASSERT(strstr(err.message, "d_model") != NULL);
+
+    /* a template that names a slot it does not have, with a valid CRC */
     {
-        size_t plen = n - 20;
-        unsigned long crc;
+        size_t at = 0;
 
+        for (size_t i = 16; i + 1 < n; i++)
+            if (buf[i] == 0x01 && buf[i + 1] == 'b')
+                at = i + 1;
+        CU_ASSERT_FATAL(at > 0);
         memcpy(copy, buf, n);
-        copy[16 + 12] += 1; /* num_params, low byte */
-        crc = ckpt_crc32(copy + 16, plen);
-        for (int i = 0; i < 4; i++)
-            copy[16 + plen + i] = (unsigned char)(crc >> (8 * i));
-        write_all(bad, copy, n);
-        CU_ASSERT(rejects(bad, "size_mismatch", &err));
-        CU_ASSERT(strstr(err.message, "parameters") != NULL);
-
-        /* an out-of-range width, with a valid CRC */
-        memcpy(copy, buf, n);
-        copy[16] = 0; /* in_dim = 0 */
-        crc = ckpt_crc32(copy + 16, plen);
-        for (int i = 0; i < 4; i++)
-            copy[16 + plen + i] = (unsigned char)(crc >> (8 * i));
+        copy[at] = 'c';
+        fix_crc(copy, n);
         write_all(bad, copy, n);
         CU_ASSERT(rejects(bad, "invalid_config", &err));
-        CU_ASSERT(strstr(err.message, "in_dim") != NULL);
-    }
-
-    /* a checkpoint for another network shape */
-    {
-        struct mlp_config other = w.mlp.cfg;
-        struct mlp m;
-
-        other.hidden2 += 1;
-        CU_ASSERT_EQUAL(ckpt_load(good, &other, &m, NULL, NULL, NULL, &err), TG_EINVAL);
-        CU_ASSERT_STRING_EQUAL(err.code, "size_mismatch");
-        CU_ASSERT_PTR_NULL(m.params_memory);
+        CU_ASSERT(strstr(err.message, "symbols") != NULL);
     }
 
     /* a missing file is an I/O error */
     {
-        struct mlp m;
+        struct world m;
 
-        CU_ASSERT_EQUAL(ckpt_load(tmp_path("missing.ckpt"), NULL, &m, NULL, NULL, NULL, &err),
-                        TG_EIO);
+        CU_ASSERT_EQUAL(load(tmp_path("missing.ckpt"), &m, &err), TG_EIO);
         CU_ASSERT_STRING_EQUAL(err.code, "io_error");
     }
     free(copy);
@@ -377,12 +410,12 @@ TG_TEST(ckpt, rejects_bad_schedule_settings) {
 
     make_world(&w);
     w.sched.cfg.greedy.factor = 1.5;
-    CU_ASSERT_FATAL(ckpt_save(p, &w.mlp, &w.adam, &w.sched, &w.rng, &err) == 0);
+    CU_ASSERT_FATAL(save(p, &w, &err) == 0);
     CU_ASSERT(rejects(p, "invalid_config", &err));
     CU_ASSERT(strstr(err.message, "factor") != NULL);
     /* and a mismatched optimizer is refused on save */
     w.adam.n -= 1;
-    CU_ASSERT_EQUAL(ckpt_save(p, &w.mlp, &w.adam, &w.sched, &w.rng, &err), TG_EINVAL);
+    CU_ASSERT_EQUAL(save(p, &w, &err), TG_EINVAL);
     CU_ASSERT_STRING_EQUAL(err.code, "size_mismatch");
     w.adam.n += 1;
     free_world(&w);
