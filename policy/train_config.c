@@ -25,7 +25,7 @@ struct train_config train_config_default(void) {
 
     memset(&c, 0, sizeof(c));
     c.d_model = 48;
-    c.heads = 4;
+    c.heads = 2;
     c.layers = 2;
     c.ffn = 96;
     c.buckets = 16384;
