@@ -430,7 +430,8 @@ int ckpt_save(const char *path, const struct policy *pol, const struct adam *a,
     w.cap = payload_bytes(pol, s->cfg.greedy.window_size);
     w.p = malloc(w.cap);
     if (!w.p) {
-        tg_error_set(err, TG_CODE_NOMEM, "cannot allocate %zu bytes for a checkpoint", w.cap);
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory: cannot allocate %zu bytes for a checkpoint",
+                     w.cap);
         return TG_ENOMEM;
     }
 
@@ -544,7 +545,7 @@ static int read_file(const char *path, unsigned char **payload, uint64_t *plen,
     }
     *payload = malloc(*plen ? *plen : 1);
     if (!*payload) {
-        tg_error_set(err, TG_CODE_NOMEM, "cannot allocate %llu bytes to read %s",
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory: cannot allocate %llu bytes to read %s",
                      (unsigned long long)*plen, path);
         rc = TG_ENOMEM;
         goto fail;
