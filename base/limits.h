@@ -104,9 +104,9 @@
 #define TG_TASK_TAG_MAX    64          /* bytes of one tag ("kind:value") */
 
 /* trainer (config files and checkpoints are untrusted input too) */
-#define TG_SCHED_WINDOW_MAX 256                /* GreedyLR smoothing window */
-#define TG_SCHED_COUNT_MAX  1000000000         /* GreedyLR patience, holds, reset_start */
-#define TG_CKPT_MAX_BYTES   (256UL << 20)      /* checkpoint payload bytes */
+#define TG_SCHED_WINDOW_MAX 256           /* GreedyLR smoothing window */
+#define TG_SCHED_COUNT_MAX  1000000000    /* GreedyLR patience, holds, reset_start */
+#define TG_CKPT_MAX_BYTES   (256UL << 20) /* checkpoint payload bytes */
 
 /* trainer: the agent's view of an episode (policy/view.h), the text it reads (policy/seq.h),
  * the actions it composes (policy/act.h) and its HTTP client */
@@ -130,12 +130,12 @@
 #define TG_ACT_SLOTS_MAX      4    /* arguments of one template */
 #define TG_NET_MAX_DIM        512  /* widths of the policy network */
 #define TG_NET_MAX_PARAMS     (16 * 1024 * 1024) /* parameters in one policy */
-#define TG_ROLLOUT_URLS_MAX  16  /* --server URLs */
-#define TG_ROLLOUT_INFLIGHT  256 /* episodes in flight at most */
-#define TG_ROLLOUT_RESP_MAX  (4UL << 20) /* bytes of one response body the trainer accepts */
-#define TG_TRAIN_CONFIG_MAX  (1UL << 20) /* bytes of a --config file */
-#define TG_TRAIN_UPDATES_MAX 1000000     /* --updates */
-#define TG_TRAIN_GROUP_MAX   64          /* --group */
+#define TG_ROLLOUT_URLS_MAX   16                 /* --server URLs */
+#define TG_ROLLOUT_INFLIGHT   256                /* episodes in flight at most */
+#define TG_ROLLOUT_RESP_MAX   (4UL << 20) /* bytes of one response body the trainer accepts */
+#define TG_TRAIN_CONFIG_MAX   (1UL << 20) /* bytes of a --config file */
+#define TG_TRAIN_UPDATES_MAX  1000000     /* --updates */
+#define TG_TRAIN_GROUP_MAX    64          /* --group */
 
 /* freeze planner (policy/pipeline.h, policy/freeze_plan.h): the times file and the schedule */
 #define TG_PIPE_STAGES_MAX       64          /* --stages */

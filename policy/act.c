@@ -221,7 +221,7 @@ static int view_numbers(const struct view *v, double *out, int max) {
 
 #define SCAN(text)                                                                                 \
     do {                                                                                           \
-        int nt = text_tokenize((text), strlen(text), toks, TG_SEQ_PROMPT_MAX);                    \
+        int nt = text_tokenize((text), strlen(text), toks, TG_SEQ_PROMPT_MAX);                     \
         for (int q = 0; q < nt && n < max; q++)                                                    \
             if (toks[q].kind == TOK_NUM)                                                           \
                 out[n++] = toks[q].value;                                                          \
@@ -1030,8 +1030,8 @@ static int commutes(int op) {
 /* the outputs writing node k (operands swapped where bit c of mask is set for the c-th
  * commutative node, in node order) into t; -1 when it does not fit or an operand is neither
  * in the input nor learned */
-static int write_node(const struct act_vocab *v, const struct seq *s, const struct etree *tr,
-                      int k, unsigned mask, struct act_target *t) {
+static int write_node(const struct act_vocab *v, const struct seq *s, const struct etree *tr, int k,
+                      unsigned mask, struct act_target *t) {
     const struct enode *n = &tr->nd[k];
     int l, r, c = 0;
 
@@ -1042,8 +1042,7 @@ static int write_node(const struct act_vocab *v, const struct seq *s, const stru
         return 0;
     }
     if (n->kind == 2)
-        return push_sym(t, SYM_SQRT) || write_node(v, s, tr, n->l, mask, t) ||
-                       push_sym(t, SYM_RPAR)
+        return push_sym(t, SYM_SQRT) || write_node(v, s, tr, n->l, mask, t) || push_sym(t, SYM_RPAR)
                    ? -1
                    : 0;
     for (int i = 0; i < k; i++)
@@ -1061,9 +1060,8 @@ static int write_node(const struct act_vocab *v, const struct seq *s, const stru
                  (prec(rn) == prec(n) && !(commutes(n->op) && rn->kind == 1 && rn->op == n->op));
 
         if ((lp && push_sym(t, SYM_LPAR)) || write_node(v, s, tr, l, mask, t) ||
-            (lp && push_sym(t, SYM_RPAR)) || push_sym(t, n->op) ||
-            (rp && push_sym(t, SYM_LPAR)) || write_node(v, s, tr, r, mask, t) ||
-            (rp && push_sym(t, SYM_RPAR)))
+            (lp && push_sym(t, SYM_RPAR)) || push_sym(t, n->op) || (rp && push_sym(t, SYM_LPAR)) ||
+            write_node(v, s, tr, r, mask, t) || (rp && push_sym(t, SYM_RPAR)))
             return -1;
     }
     return 0;
@@ -1110,8 +1108,9 @@ static int target_expr(const struct act_vocab *v, const struct seq *s, int lead,
         push_sym(t, lead);
         if (write_node(v, s, &tr, root, mask, t) || push_sym(t, SYM_EOS)) {
             if (mask == 0)
-                return not_found(err, "an expression with an operand neither in the input nor "
-                                      "learned, or too long:",
+                return not_found(err,
+                                 "an expression with an operand neither in the input nor "
+                                 "learned, or too long:",
                                  e);
             continue;
         }

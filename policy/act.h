@@ -102,14 +102,14 @@ int act_vocab_match_code(const struct act_vocab *v, const char *code, double *ar
 /* ---- the grammar --------------------------------------------------------------------------- */
 
 struct act_gram {
-    int n;        /* outputs so far */
-    int tool;     /* SYM_SEARCH .. SYM_ANSWER once chosen, else -1 */
-    int done;     /* the action is complete */
-    int operand;  /* expression: an operand comes next */
-    int depth;    /* expression: open parentheses */
-    int qlen;     /* search: words so far */
-    int tmpl;     /* run_code: the template, -1 before it */
-    int slot;     /* run_code: slots filled */
+    int n;       /* outputs so far */
+    int tool;    /* SYM_SEARCH .. SYM_ANSWER once chosen, else -1 */
+    int done;    /* the action is complete */
+    int operand; /* expression: an operand comes next */
+    int depth;   /* expression: open parentheses */
+    int qlen;    /* search: words so far */
+    int tmpl;    /* run_code: the template, -1 before it */
+    int slot;    /* run_code: slots filled */
 };
 
 void act_gram_init(struct act_gram *g);

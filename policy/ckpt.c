@@ -347,8 +347,7 @@ static int template_ok(const char *t, int nslots) {
     return seen == (1 << nslots) - 1;
 }
 
-static int get_vocab(struct rbuf *r, struct act_vocab *v, const char *path,
-                     struct tg_error *err) {
+static int get_vocab(struct rbuf *r, struct act_vocab *v, const char *path, struct tg_error *err) {
     uint32_t n;
 
     memset(v, 0, sizeof(*v));
@@ -430,8 +429,8 @@ int ckpt_save(const char *path, const struct policy *pol, const struct adam *a,
     w.cap = payload_bytes(pol, s->cfg.greedy.window_size);
     w.p = malloc(w.cap);
     if (!w.p) {
-        tg_error_set(err, TG_CODE_NOMEM, "out of memory: cannot allocate %zu bytes for a checkpoint",
-                     w.cap);
+        tg_error_set(err, TG_CODE_NOMEM,
+                     "out of memory: cannot allocate %zu bytes for a checkpoint", w.cap);
         return TG_ENOMEM;
     }
 
@@ -523,8 +522,8 @@ static int read_file(const char *path, unsigned char **payload, uint64_t *plen,
         version = get_u32(&hr);
         if (version != CKPT_VERSION) {
             tg_error_set(err, "bad_version",
-                         "checkpoint %s has format version %u; this build reads version %u%s",
-                         path, (unsigned)version, (unsigned)CKPT_VERSION,
+                         "checkpoint %s has format version %u; this build reads version %u%s", path,
+                         (unsigned)version, (unsigned)CKPT_VERSION,
                          version < 3 ? " (a checkpoint of the earlier candidate-scoring policy: "
                                        "train a new one)"
                                      : "");
@@ -582,8 +581,8 @@ fail:
     return rc;
 }
 
-int ckpt_load(const char *path, struct policy *pol, struct adam *a, struct sched *s,
-              struct rng *r, struct ckpt_progress *pg, struct tg_error *err) {
+int ckpt_load(const char *path, struct policy *pol, struct adam *a, struct sched *s, struct rng *r,
+              struct ckpt_progress *pg, struct tg_error *err) {
     struct rbuf pr = {0};
     unsigned char *payload = NULL;
     struct net_config cfg;
@@ -681,9 +680,9 @@ int ckpt_load(const char *path, struct policy *pol, struct adam *a, struct sched
     prog.warmup_done = (long)get_u64(&pr);
     prog.rl_done = (long)get_u64(&pr);
     if (pr.short_read || pr.pos != pr.len) {
-        tg_error_set(err, "size_mismatch",
-                     "checkpoint %s: payload is %llu bytes; its contents need %zu", path,
-                     (unsigned long long)plen, payload_bytes(pol, sched_tmp.cfg.greedy.window_size));
+        tg_error_set(
+            err, "size_mismatch", "checkpoint %s: payload is %llu bytes; its contents need %zu",
+            path, (unsigned long long)plen, payload_bytes(pol, sched_tmp.cfg.greedy.window_size));
         goto fail;
     }
     if (prog.phase < 0 || prog.phase > 1 || prog.warmup_done < 0 || prog.rl_done < 0) {

@@ -61,8 +61,8 @@ int ckpt_save(const char *path, const struct policy *pol, const struct adam *a,
  * "size_mismatch", "bad_checksum", "invalid_config". On failure nothing is allocated and
  * the outputs are zeroed (pol, a) or untouched (s, r, pg).
  */
-int ckpt_load(const char *path, struct policy *pol, struct adam *a, struct sched *s,
-              struct rng *r, struct ckpt_progress *pg, struct tg_error *err);
+int ckpt_load(const char *path, struct policy *pol, struct adam *a, struct sched *s, struct rng *r,
+              struct ckpt_progress *pg, struct tg_error *err);
 
 /* ckpt_crc32 — CRC-32 (IEEE 802.3, reflected 0xEDB88320) of n bytes. */
 unsigned long ckpt_crc32(const void *data, size_t n);

@@ -107,8 +107,8 @@ static void task_view(const struct demo_task *t, int step, int max_steps, struct
 
     view_init(v, t->task->prompt, max_steps, &ignored);
     for (int c = 0; c < step && t->obs; c++)
-        view_push(v, json_array_get(t->task->expert, (size_t)c),
-                  json_array_get(t->obs, (size_t)c), &ignored);
+        view_push(v, json_array_get(t->task->expert, (size_t)c), json_array_get(t->obs, (size_t)c),
+                  &ignored);
 }
 
 int demo_learn(const struct demo_set *d, int min_count, struct act_vocab *voc,

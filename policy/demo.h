@@ -43,14 +43,14 @@ struct demo_set {
     int ntasks;
     struct demo_dec *dec; /* (ndec) new: the decisions the grammar can write */
     int ndec;
-    int skipped;          /* decisions it cannot write */
+    int skipped;            /* decisions it cannot write */
     char skip_example[160]; /* why the first one was skipped */
 };
 
 /*
  * demo_load — read the task file at path (every task of it); max_steps: the step limit of the
- * episodes the policy will play (its views say how many steps are left). Returns 0; TG_EIO or TG_EINVAL
- * with *err naming the file and line (task_set_load), or naming the file when no task has
+ * episodes the policy will play (its views say how many steps are left). Returns 0; TG_EIO or
+ * TG_EINVAL with *err naming the file and line (task_set_load), or naming the file when no task has
  * expert calls ("... has no expert calls: the warm-up needs the train split's expert
  * trajectories"). demo_free accepts a zeroed set.
  */

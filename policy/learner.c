@@ -55,8 +55,9 @@ int learner_init(struct learner *L, const struct train_config *c, const char *re
     L->rm = strcmp(c->reward_mode, "otc") == 0    ? LR_OTC
             : strcmp(c->reward_mode, "torl") == 0 ? LR_TORL
                                                   : LR_JUDGE;
-    L->nthreads = c->threads < 1 ? 1 : c->threads > LEARNER_THREADS_MAX ? LEARNER_THREADS_MAX
-                                                                        : c->threads;
+    L->nthreads = c->threads < 1                     ? 1
+                  : c->threads > LEARNER_THREADS_MAX ? LEARNER_THREADS_MAX
+                                                     : c->threads;
     ac.weight_decay = (float)c->weight_decay;
     rng_seed(&L->rng, c->seed);
     if (resume) {
@@ -160,8 +161,8 @@ static int grads_over(struct learner *L, int n, item_fn fn, void *ctx, double *l
     if (nt < 1)
         nt = 1;
     for (int k = 0; k < nt; k++) {
-        sh[k] = (struct share){L, k, (int)((long)n * k / nt), (int)((long)n * (k + 1) / nt), fn,
-                               ctx, 0, 0};
+        sh[k] = (struct share){
+            L, k, (int)((long)n * k / nt), (int)((long)n * (k + 1) / nt), fn, ctx, 0, 0};
         if (k > 0 && pthread_create(&tid[k], NULL, share_run, &sh[k]) == 0)
             started[k] = 1;
     }

@@ -40,13 +40,13 @@ struct learner {
     enum learner_reward rm;
     int nthreads;
     struct policy_scratch sc[LEARNER_THREADS_MAX];
-    struct view *view[LEARNER_THREADS_MAX];        /* warm-up scratch per thread */
-    struct act_targets *tgt[LEARNER_THREADS_MAX];  /* warm-up scratch per thread */
+    struct view *view[LEARNER_THREADS_MAX];       /* warm-up scratch per thread */
+    struct act_targets *tgt[LEARNER_THREADS_MAX]; /* warm-up scratch per thread */
     float *grads; /* (num_params) the summed gradient of an update */
     /* progress (checkpointed) */
-    int phase;          /* enum learner_phase */
-    long warmup_done;   /* warm-up steps done */
-    long rl_done;       /* RL updates done */
+    int phase;        /* enum learner_phase */
+    long warmup_done; /* warm-up steps done */
+    long rl_done;     /* RL updates done */
 };
 
 /*

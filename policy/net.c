@@ -20,7 +20,8 @@ static size_t block_size(const struct net_config *c) {
 }
 
 static size_t embed_size(const struct net_config *c) {
-    return (size_t)c->d * ((size_t)c->buckets + SEG_COUNT + SEQ_POS + SEQ_AGO + SEQ_RANK + SEQ_FEAT);
+    return (size_t)c->d *
+           ((size_t)c->buckets + SEG_COUNT + SEQ_POS + SEQ_AGO + SEQ_RANK + SEQ_FEAT);
 }
 
 static size_t head_size(const struct net_config *c) {
@@ -37,13 +38,13 @@ size_t net_num_params(const struct net_config *c) {
 int net_config_check(const struct net_config *c, struct tg_error *err) {
 #define CHECK(cond, ...)                                                                           \
     if (!(cond)) {                                                                                 \
-        tg_error_set(err, TG_CODE_CONFIG, __VA_ARGS__);                                                  \
+        tg_error_set(err, TG_CODE_CONFIG, __VA_ARGS__);                                            \
         return TG_EINVAL;                                                                          \
     }
     CHECK(c->heads >= 1 && c->heads <= 16, "heads = %d is out of range [1, 16]", c->heads);
     CHECK(c->d >= c->heads && c->d <= TG_NET_MAX_DIM && c->d % c->heads == 0,
-          "d_model = %d must be in [heads, %d] and a multiple of heads (%d)", c->d,
-          TG_NET_MAX_DIM, c->heads);
+          "d_model = %d must be in [heads, %d] and a multiple of heads (%d)", c->d, TG_NET_MAX_DIM,
+          c->heads);
     CHECK(c->layers >= 1 && c->layers <= NET_LAYERS_MAX, "layers = %d is out of range [1, %d]",
           c->layers, NET_LAYERS_MAX);
     CHECK(c->ffn >= 1 && c->ffn <= TG_NET_MAX_DIM, "ffn = %d is out of range [1, %d]", c->ffn,
@@ -167,7 +168,8 @@ void net_init_weights(struct net *n, struct rng *r) {
     const struct net_config *c = &n->cfg;
     struct net_params *p = &n->p;
     size_t d = (size_t)c->d, F = (size_t)c->ffn, V = (size_t)c->nsym;
-    float sd = 0.02f, sd_res = 0.02f / sqrtf(2.0f * (float)c->layers), sd_rnn = 1.0f / sqrtf((float)d);
+    float sd = 0.02f, sd_res = 0.02f / sqrtf(2.0f * (float)c->layers),
+          sd_rnn = 1.0f / sqrtf((float)d);
 
     memset(n->params, 0, sizeof(float) * n->num_params);
     fill_normal(p->wpiece, (size_t)c->buckets * d, 0.1f, r);
@@ -269,11 +271,11 @@ int net_ws_init(struct net_ws *w, const struct net *n, struct tg_error *err) {
 }
 
 void net_ws_free(struct net_ws *w) {
-    float **all[] = {&w->evid, &w->evatt, &w->devid, &w->off,
-                     &w->grads, &w->x0,  &w->H,   &w->lnfm, &w->lnfr, &w->g,     &w->q,
-                     &w->alpha, &w->c,   &w->z,   &w->pz,   &w->probs, &w->dx,   &w->dy,
-                     &w->dln,   &w->dqkv, &w->datty, &w->dfc, &w->drow, &w->dH,   &w->dg,
-                     &w->dz,    &w->dc,  &w->dq,  &w->dpz,  &w->dzin, &w->du};
+    float **all[] = {&w->evid, &w->evatt, &w->devid, &w->off, &w->grads, &w->x0,   &w->H,
+                     &w->lnfm, &w->lnfr,  &w->g,     &w->q,   &w->alpha, &w->c,    &w->z,
+                     &w->pz,   &w->probs, &w->dx,    &w->dy,  &w->dln,   &w->dqkv, &w->datty,
+                     &w->dfc,  &w->drow,  &w->dH,    &w->dg,  &w->dz,    &w->dc,   &w->dq,
+                     &w->dpz,  &w->dzin,  &w->du};
 
     for (size_t i = 0; i < TG_ARRAY_LEN(all); i++)
         free(*all[i]);
@@ -465,8 +467,8 @@ static void attention_forward(float *out, float *att, float *off, const float *q
 /* dqkv (T, 3d) += the gradient of q, k and v; drelb (H, NET_REL) += (NULL: frozen);
  * drow (T) and doff (H, 2T) scratch */
 static void attention_backward(float *dqkv, float *drelb, float *drow, float *doff,
-                               const float *dout, const float *qkv, const float *att, int T,
-                               int d, int H) {
+                               const float *dout, const float *qkv, const float *att, int T, int d,
+                               int H) {
     int hs = d / H, d3 = 3 * d;
     float scale = 1.0f / sqrtf((float)hs);
 
@@ -516,7 +518,8 @@ static void gelu_backward(float *dinp, const float *inp, const float *dout, size
     for (size_t i = 0; i < n; i++) {
         float x = inp[i], u = GELU_SCALE * (x + 0.044715f * x * x * x), th = tanhf(u);
         float sech2 = 1.0f - th * th;
-        float g = 0.5f * (1.0f + th) + 0.5f * x * sech2 * GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
+        float g =
+            0.5f * (1.0f + th) + 0.5f * x * sech2 * GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
 
         dinp[i] = g * dout[i];
     }
@@ -569,8 +572,7 @@ static void embed_backward(const struct net *n, struct net_ws *w, const float *d
 }
 
 /* tanh(W x + b) of one vector: out (OC), W (OC, C), b (OC) or NULL */
-static void matvec_tanh(float *out, const float *w, const float *b, const float *x, int C,
-                        int OC) {
+static void matvec_tanh(float *out, const float *w, const float *b, const float *x, int C, int OC) {
     for (int o = 0; o < OC; o++)
         out[o] = tanhf((b ? b[o] : 0.0f) + dot(w + (size_t)o * C, x, C));
 }
@@ -605,7 +607,8 @@ void net_encode(const struct net *n, struct net_ws *w, const struct seq *s) {
     matvec_tanh(w->g, p->w0, p->b0, w->H + (size_t)s->state * d, d, d);
     /* each symbol's evidence: e[v] = log mean_i exp(Wev[v] . H_i / sqrt(d)) */
     for (int v = 0; v < n->cfg.nsym; v++) {
-        float *a = w->evatt + (size_t)v * T, mx = -INFINITY, sum = 0, scale = 1.0f / sqrtf((float)d);
+        float *a = w->evatt + (size_t)v * T, mx = -INFINITY, sum = 0,
+              scale = 1.0f / sqrtf((float)d);
 
         for (int i = 0; i < T; i++) {
             a[i] = dot(p->wev + (size_t)v * d, w->H + (size_t)i * d, d) * scale;
@@ -698,7 +701,8 @@ void net_dec_take(const struct net *n, struct net_ws *w, int out) {
 
     w->out[s] = out;
     for (int o = 0; o < d; o++)
-        gn[o] = tanhf(p->bg[o] + dot(p->wg + (size_t)o * d, g, d) + dot(p->wu + (size_t)o * d, u, d));
+        gn[o] =
+            tanhf(p->bg[o] + dot(p->wg + (size_t)o * d, g, d) + dot(p->wu + (size_t)o * d, u, d));
     w->S = s + 1;
 }
 
@@ -897,15 +901,15 @@ long long net_enc_backward(const struct net *n, struct net_ws *w) {
                                 w->fcg[l], b->wproj, T, F, d);
         gelu_backward(w->dfc, w->fch[l], w->dfc, (size_t)T * F);
         memset(w->dln, 0, sizeof(float) * Td);
-        macs += matmul_backward(w->dln, fz ? NULL : gb->wfc, fz ? NULL : gb->bfc, w->dfc,
-                                w->ln2[l], b->wfc, T, d, F);
+        macs += matmul_backward(w->dln, fz ? NULL : gb->wfc, fz ? NULL : gb->bfc, w->dfc, w->ln2[l],
+                                b->wfc, T, d, F);
         layernorm_backward(w->dy, fz ? NULL : gb->ln2w, fz ? NULL : gb->ln2b, w->dln, w->res1[l],
                            b->ln2w, w->ln2m[l], w->ln2r[l], T, d);
         /* res1 = xin + proj(attention(LN1(xin))) */
         memcpy(w->dx, w->dy, sizeof(float) * Td); /* dx: dL/d xin */
         memset(w->datty, 0, sizeof(float) * Td);
-        macs += matmul_backward(w->datty, fz ? NULL : gb->wo, fz ? NULL : gb->bo, w->dy,
-                                w->atty[l], b->wo, T, d, d);
+        macs += matmul_backward(w->datty, fz ? NULL : gb->wo, fz ? NULL : gb->bo, w->dy, w->atty[l],
+                                b->wo, T, d, d);
         memset(w->dqkv, 0, sizeof(float) * Td * 3);
         attention_backward(w->dqkv, fz ? NULL : gb->relb, w->drow, w->off, w->datty, w->qkv[l],
                            w->att[l], T, d, H);

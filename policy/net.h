@@ -3,7 +3,8 @@
  * and a pointer-generator decoder that writes an action one output at a time (act.h).
  *
  * Encoder (T tokens, width d, H heads of d/H, L blocks, MLP width F):
- *   x0[t] = sum over t's n pieces of Wpiece[piece] / sqrt(n) + Wseg[seg] + Wpos[position in segment]
+ *   x0[t] = sum over t's n pieces of Wpiece[piece] / sqrt(n) + Wseg[seg] + Wpos[position in
+ * segment]
  *           + Wago[ago] + Wrank[rank] + sum_f feat[t][f] Wfeat[f]
  *   block l (pre-LayerNorm, as GPT-2):
  *     a = LN1(x); q,k,v = a Wqkv^T + bqkv
@@ -81,24 +82,24 @@ struct net_params {
     /* layers 1..L */
     struct net_block blk[NET_LAYERS_MAX];
     /* layer L+1 */
-    float *lnfw, *lnfb; /* (d) */
-    float *w0, *b0;     /* (d, d), (d) */
-    float *wq;          /* (d, d) */
-    float *wz, *bz;     /* (d, 2d), (d) */
-    float *wp;          /* (d, d) */
-    float *eout, *bout; /* (nsym, d), (nsym) */
-    float *wev;         /* (nsym, d) */
-    float *ein;         /* (nsym, d) */
+    float *lnfw, *lnfb;  /* (d) */
+    float *w0, *b0;      /* (d, d), (d) */
+    float *wq;           /* (d, d) */
+    float *wz, *bz;      /* (d, 2d), (d) */
+    float *wp;           /* (d, d) */
+    float *eout, *bout;  /* (nsym, d), (nsym) */
+    float *wev;          /* (nsym, d) */
+    float *ein;          /* (nsym, d) */
     float *wg, *wu, *bg; /* (d, d), (d, d), (d) */
-    float *covb;        /* (NET_COV) */
+    float *covb;         /* (NET_COV) */
 };
 
 struct net {
     struct net_config cfg;
     size_t num_params;
-    float *params;        /* (num_params) owned */
-    struct net_params p;  /* into params */
-    int nlayers;          /* L + 2 */
+    float *params;                        /* (num_params) owned */
+    struct net_params p;                  /* into params */
+    int nlayers;                          /* L + 2 */
     size_t layer_off[NET_LAYERS_MAX + 3]; /* layer l is [layer_off[l], layer_off[l + 1]) */
     int frozen[NET_LAYERS_MAX + 2];       /* 1: no gradient for that layer */
 };
@@ -106,18 +107,18 @@ struct net {
 /* activations of one forward pass (one sequence and its decoder steps), kept for backward,
  * and backward scratch; sized for at most TG_SEQ_MAX tokens and TG_ACT_OUT_MAX steps */
 struct net_ws {
-    int T;                  /* tokens of the last encode */
-    int S;                  /* decoder steps taken */
-    const struct seq *seq;  /* borrowed from the last encode */
-    float *grads;           /* (num_params) this workspace's gradient block, owned */
-    struct net_params gp;   /* into grads */
+    int T;                 /* tokens of the last encode */
+    int S;                 /* decoder steps taken */
+    const struct seq *seq; /* borrowed from the last encode */
+    float *grads;          /* (num_params) this workspace's gradient block, owned */
+    struct net_params gp;  /* into grads */
     /* encoder */
-    float *x0;              /* (T, d) */
+    float *x0;                                                                /* (T, d) */
     float *ln1[NET_LAYERS_MAX], *ln1m[NET_LAYERS_MAX], *ln1r[NET_LAYERS_MAX]; /* (T,d) (T) (T) */
-    float *qkv[NET_LAYERS_MAX];  /* (T, 3d) */
-    float *att[NET_LAYERS_MAX];  /* (H, T, T) */
-    float *atty[NET_LAYERS_MAX]; /* (T, d) */
-    float *res1[NET_LAYERS_MAX]; /* (T, d) */
+    float *qkv[NET_LAYERS_MAX];                                               /* (T, 3d) */
+    float *att[NET_LAYERS_MAX];                                               /* (H, T, T) */
+    float *atty[NET_LAYERS_MAX];                                              /* (T, d) */
+    float *res1[NET_LAYERS_MAX];                                              /* (T, d) */
     float *ln2[NET_LAYERS_MAX], *ln2m[NET_LAYERS_MAX], *ln2r[NET_LAYERS_MAX];
     float *fch[NET_LAYERS_MAX];  /* (T, F) */
     float *fcg[NET_LAYERS_MAX];  /* (T, F) */
@@ -127,13 +128,13 @@ struct net_ws {
     float *evatt;                /* (nsym, T) its softmax over the tokens */
     float *devid;                /* (nsym) backward scratch */
     /* decoder, per step s */
-    float *g;      /* (S + 1, d) */
-    float *q;      /* (S, d) */
-    float *alpha;  /* (S, T) */
-    float *c;      /* (S, d) */
-    float *z;      /* (S, d) */
-    float *pz;     /* (S, d) */
-    float *probs;  /* (S, nsym + T) masked softmax (0 where not allowed) */
+    float *g;                /* (S + 1, d) */
+    float *q;                /* (S, d) */
+    float *alpha;            /* (S, T) */
+    float *c;                /* (S, d) */
+    float *z;                /* (S, d) */
+    float *pz;               /* (S, d) */
+    float *probs;            /* (S, nsym + T) masked softmax (0 where not allowed) */
     int out[TG_ACT_OUT_MAX]; /* the output taken at each step */
     unsigned char *cov;      /* (S, T) coverage bucket of each token at each step */
     /* backward scratch */

@@ -17,8 +17,8 @@ int policy_scratch_init(struct policy_scratch *sc, const struct policy *p, struc
     if (rc == 0)
         rc = seq_alloc(&sc->seq, 0, 0, 0, err);
     if (rc == 0) {
-        sc->dlogits = calloc((size_t)TG_ACT_OUT_MAX * (size_t)(p->net.cfg.nsym + TG_SEQ_MAX),
-                             sizeof(float));
+        sc->dlogits =
+            calloc((size_t)TG_ACT_OUT_MAX * (size_t)(p->net.cfg.nsym + TG_SEQ_MAX), sizeof(float));
         if (!sc->dlogits) {
             tg_error_set(err, TG_CODE_NOMEM, "out of memory");
             rc = TG_ENOMEM;
@@ -70,8 +70,8 @@ static int allowed(const struct policy *p, struct policy_scratch *sc, const stru
     return act_gram_allowed(g, &p->voc, s, sc->sym, sc->ptr);
 }
 
-void policy_decide(const struct policy *p, struct policy_scratch *sc, const struct seq *s,
-                   int mode, struct rng *rng, struct policy_action *a) {
+void policy_decide(const struct policy *p, struct policy_scratch *sc, const struct seq *s, int mode,
+                   struct rng *rng, struct policy_action *a) {
     int W = p->net.cfg.nsym + s->T;
     struct act_gram g;
 
@@ -121,7 +121,8 @@ float policy_pg_backward(const struct policy *p, struct policy_scratch *sc, cons
         net_dec_take(&p->net, &sc->ws, a->out[k]);
         act_gram_push(&g, &p->voc, a->out[k]);
     }
-    /* d(-coef log p)/dlogit_j = -coef (1[j = a] - p_j); d(-beta H)/dlogit_j = beta p_j (log p_j + H) */
+    /* d(-coef log p)/dlogit_j = -coef (1[j = a] - p_j); d(-beta H)/dlogit_j = beta p_j (log p_j +
+     * H) */
     coef = pg->advantage;
     loss = -pg->advantage * logp;
     if (pg->clip) {

@@ -57,8 +57,8 @@ struct policy_action {
  * policy_decide — encode s (borrowed) on sc and write an action: sampled with rng (mode
  * POLICY_SAMPLE) or the most probable output at each step (POLICY_GREEDY; rng unused).
  */
-void policy_decide(const struct policy *p, struct policy_scratch *sc, const struct seq *s,
-                   int mode, struct rng *rng, struct policy_action *a);
+void policy_decide(const struct policy *p, struct policy_scratch *sc, const struct seq *s, int mode,
+                   struct rng *rng, struct policy_action *a);
 
 struct policy_pg {
     float advantage;    /* A */

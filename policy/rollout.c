@@ -38,7 +38,7 @@ struct slot {
     int ep; /* index in eps, -1 idle */
     int phase;
     int attempts;
-    double retry_at;     /* ms; 0: not waiting */
+    double retry_at;      /* ms; 0: not waiting */
     int prefix_pos;       /* next prefix call to replay */
     json_t *pending_call; /* the tool call in flight ({"name","arguments"}), NULL: an answer */
     int in_multi;
@@ -256,8 +256,8 @@ static int start_episode(struct run *ru, struct slot *s, int e, struct tg_error 
         s->retry_at = 0;
         snprintf(s->url, sizeof(s->url), "%s/v1/tools/%s", ru->r->urls[ep->server],
                  name ? name : "");
-        rc = json_req(s, json_pack("{s:O}", "arguments", json_object_get(ep->tool_only, "arguments")),
-                      err);
+        rc = json_req(
+            s, json_pack("{s:O}", "arguments", json_object_get(ep->tool_only, "arguments")), err);
         return rc ? rc : slot_send(ru->r, s, "POST", err);
     }
     ep->st = malloc(sizeof(*ep->st));

@@ -46,23 +46,23 @@ enum rollout_label {
 /* one episode to play; the caller fills the "in" part, rollout_run the "out" part */
 struct rollout_ep {
     /* in */
-    char task_id[TG_TASK_ID_MAX]; /* "" with split set: a task drawn by the server */
-    const char *split;            /* NULL: "train" */
-    long seed;                    /* for a drawn task */
-    int max_steps;                /* 0: server default */
-    const char *reward_mode;      /* NULL: the server's */
-    const char *tag;              /* NULL: none */
-    int server;                   /* server index; forks must use the parent's; -1: round-robin */
-    char fork_from[64];           /* episode id to fork ("" for a new episode) */
-    int fork_at;                  /* steps kept by the fork */
+    char task_id[TG_TASK_ID_MAX];  /* "" with split set: a task drawn by the server */
+    const char *split;             /* NULL: "train" */
+    long seed;                     /* for a drawn task */
+    int max_steps;                 /* 0: server default */
+    const char *reward_mode;       /* NULL: the server's */
+    const char *tag;               /* NULL: none */
+    int server;                    /* server index; forks must use the parent's; -1: round-robin */
+    char fork_from[64];            /* episode id to fork ("" for a new episode) */
+    int fork_at;                   /* steps kept by the fork */
     const struct view *fork_state; /* agent view after those steps (borrowed) */
-    const json_t *prefix;  /* expert calls to replay first (borrowed array), or NULL */
-    int stop_after_prefix; /* leave the episode open after the prefix (anchor parents) */
-    const json_t *tool_only; /* not an episode: one stateless call {"name","arguments"}
-                                (borrowed) played with POST /v1/tools/{name}; its reply goes
-                                to tool_obs */
-    void *user;            /* for the callback */
-    struct rng rng;        /* the episode's own random stream (the callback samples from it) */
+    const json_t *prefix;          /* expert calls to replay first (borrowed array), or NULL */
+    int stop_after_prefix;         /* leave the episode open after the prefix (anchor parents) */
+    const json_t *tool_only;       /* not an episode: one stateless call {"name","arguments"}
+                                      (borrowed) played with POST /v1/tools/{name}; its reply goes
+                                      to tool_obs */
+    void *user;                    /* for the callback */
+    struct rng rng; /* the episode's own random stream (the callback samples from it) */
     /* out */
     char episode_id[64];
     struct view *st; /* owned (rollout_ep_clear frees it) */
@@ -106,9 +106,9 @@ const char *rollout_url(const struct rollout *r, int i);
 /*
  * rollout_run — play eps[0..n) to the end (or to the end of their prefix when
  * stop_after_prefix; or make their one call when tool_only), at most cfg.inflight at once.
- * The callback is not called for tool_only entries (fn may be NULL when every entry is one). Returns 0, or a negative tg_err with a
- * message in *err (server unreachable after retries, malformed response, the callback's
- * error); episodes not finished then have done == 0.
+ * The callback is not called for tool_only entries (fn may be NULL when every entry is one).
+ * Returns 0, or a negative tg_err with a message in *err (server unreachable after retries,
+ * malformed response, the callback's error); episodes not finished then have done == 0.
  */
 int rollout_run(struct rollout *r, struct rollout_ep *eps, int n, rollout_policy_fn fn, void *ctx,
                 struct tg_error *err);

@@ -103,16 +103,16 @@ int seq_same_value(double a, double b) {
 struct builder {
     struct seq *s;
     uint32_t buckets;
-    int limit;                   /* tokens allowed before the state token */
-    uint32_t whash[TG_SEQ_MAX];  /* words: hash of the lowercase form; 0 for others */
+    int limit;                  /* tokens allowed before the state token */
+    uint32_t whash[TG_SEQ_MAX]; /* words: hash of the lowercase form; 0 for others */
     unsigned char kind[TG_SEQ_MAX];
     unsigned tflags[TG_SEQ_MAX];
     int seg_start; /* where the current segment began (positions count from it) */
 };
 
 /* append token t (text src for PTR_WORD copies); 0, or -1 when the sequence is full */
-static int add_tok(struct builder *b, const struct text_tok *t, const char *src, int seg,
-                   int ago, int rank, unsigned ptr) {
+static int add_tok(struct builder *b, const struct text_tok *t, const char *src, int seg, int ago,
+                   int rank, unsigned ptr) {
     struct seq *s = b->s;
     int i = s->T, np;
 
@@ -161,11 +161,11 @@ static int add_marker(struct builder *b, const char *name, int seg, int ago, int
 }
 
 /* tokens of text[0..n), at most max of them; returns how many were added */
-static int add_text(struct builder *b, const char *text, int seg, int ago, int rank,
-                    unsigned ptr, int max) {
+static int add_text(struct builder *b, const char *text, int seg, int ago, int rank, unsigned ptr,
+                    int max) {
     struct text_tok toks[TG_SEQ_PROMPT_MAX];
-    int n = text_tokenize(text, strlen(text), toks,
-                          max < TG_SEQ_PROMPT_MAX ? max : TG_SEQ_PROMPT_MAX);
+    int n =
+        text_tokenize(text, strlen(text), toks, max < TG_SEQ_PROMPT_MAX ? max : TG_SEQ_PROMPT_MAX);
 
     b->seg_start = b->s->T;
     for (int i = 0; i < n; i++)
@@ -182,8 +182,7 @@ static void add_number(struct builder *b, double v, int seg, int ago, unsigned p
 }
 
 /* one earlier call k of view v: the call, then what it showed */
-static void add_step(struct builder *b, const struct view *v, int k,
-                     const struct act_vocab *voc) {
+static void add_step(struct builder *b, const struct view *v, int k, const struct act_vocab *voc) {
     const struct view_step *st = &v->steps[k];
     int ago = v->nstep - 1 - k, hits;
 
@@ -224,8 +223,8 @@ static void add_step(struct builder *b, const struct view *v, int k,
         if (st->nhits == 0)
             add_marker(b, "no hits", SEG_TITLE, ago, 0);
         for (int h = 0; h < hits; h++) {
-            int used = add_text(b, st->hits[h].title, SEG_TITLE, ago, h + 1, PTR_NUM,
-                                TG_SEQ_HIT_MAX);
+            int used =
+                add_text(b, st->hits[h].title, SEG_TITLE, ago, h + 1, PTR_NUM, TG_SEQ_HIT_MAX);
 
             add_text(b, st->hits[h].snippet, SEG_SNIPPET, ago, h + 1, PTR_NUM,
                      TG_SEQ_HIT_MAX - used);
@@ -288,8 +287,7 @@ static void features(struct builder *b) {
     }
 }
 
-void seq_build(struct seq *s, const struct view *v, const struct act_vocab *voc,
-               uint32_t buckets) {
+void seq_build(struct seq *s, const struct view *v, const struct act_vocab *voc, uint32_t buckets) {
     struct builder b; /* about 3.5 KB */
     char name[32];
 

@@ -55,7 +55,7 @@ enum seq_seg {
 
 #define SEQ_AGO      9 /* calls ago 0..7 (7: seven or more), 8: the prompt and the state */
 #define SEQ_AGO_NONE 8
-#define SEQ_RANK     4 /* hit rank: 0 none, 1..3 */
+#define SEQ_RANK     4  /* hit rank: 0 none, 1..3 */
 #define SEQ_POS      64 /* position within its segment: 0..63 (63: that far or farther) */
 #define SEQ_FEAT     10
 
@@ -64,17 +64,17 @@ enum seq_seg {
 #define PTR_NUM  0x02u /* a number of the prompt or an observation: an operand or an answer */
 
 struct seq {
-    int T;            /* tokens */
-    int npieces;      /* pieces in all */
-    int state;        /* index of the state token (T - 1) */
+    int T;       /* tokens */
+    int npieces; /* pieces in all */
+    int state;   /* index of the state token (T - 1) */
     int cap_T, cap_pieces, cap_text;
     int *piece_off;   /* (T + 1): token t's pieces are pieces[piece_off[t] .. piece_off[t+1]) */
     uint32_t *pieces; /* (npieces) rows of the embedding table */
     unsigned char *seg, *ago, *rank, *ptr, *pos; /* (T) */
-    float *feat;                           /* (T, SEQ_FEAT) */
-    double *value;                         /* (T) numbers: the value; others 0 */
-    int *text_off;                         /* (T) offset of the token's text in text, or -1 */
-    char *text;                            /* surface texts, NUL-terminated, of PTR_WORD tokens */
+    float *feat;                                 /* (T, SEQ_FEAT) */
+    double *value;                               /* (T) numbers: the value; others 0 */
+    int *text_off;                               /* (T) offset of the token's text in text, or -1 */
+    char *text; /* surface texts, NUL-terminated, of PTR_WORD tokens */
     int ntext;
     void *block; /* the one allocation behind the arrays */
 };
@@ -92,8 +92,7 @@ void seq_free(struct seq *s);
  * pieces hashed into `buckets` rows; voc (borrowed) names the template of a program call
  * (a program that fits no template shows as [template ?]).
  */
-void seq_build(struct seq *s, const struct view *v, const struct act_vocab *voc,
-               uint32_t buckets);
+void seq_build(struct seq *s, const struct view *v, const struct act_vocab *voc, uint32_t buckets);
 
 /* seq_clone — a compact copy of src (capacity = what it uses) into dst. 0 or TG_ENOMEM. */
 int seq_clone(struct seq *dst, const struct seq *src, struct tg_error *err);

@@ -101,7 +101,8 @@ static void panel(FILE *f, const struct svg_panel *p, int k, int n, const struct
                 lx, y0 + 24, lx + 16, y0 + 24, c, lx + 20, y0 + 28, p->s[s].name);
         lx += 28 + 6 * (int)strlen(p->s[s].name);
     }
-    fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#888\"/>\n",
+    fprintf(f,
+            "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#888\"/>\n",
             SVG_LEFT, top, pw, SVG_PLOT);
     /* y ticks and horizontal gridlines */
     for (int t = 0; t < nt; t++) {

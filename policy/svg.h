@@ -23,11 +23,11 @@ struct svg_series {
 };
 
 struct svg_panel {
-    const char *title;             /* borrowed */
-    const struct svg_series *s;    /* (ns) borrowed */
-    int ns;                        /* 1..8 */
-    int log_scale;                 /* 1: log10 y axis (points <= 0 are left out) */
-    double ymin, ymax;             /* fixed bounds when ymin < ymax; else from the data */
+    const char *title;          /* borrowed */
+    const struct svg_series *s; /* (ns) borrowed */
+    int ns;                     /* 1..8 */
+    int log_scale;              /* 1: log10 y axis (points <= 0 are left out) */
+    double ymin, ymax;          /* fixed bounds when ymin < ymax; else from the data */
 };
 
 /* a vertical marker at x (1-based update) with a label on each side */

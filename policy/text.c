@@ -354,8 +354,7 @@ int text_tokenize(const char *s, size_t n, struct text_tok *out, int max) {
 
 /* ---- pieces ------------------------------------------------------------------------------- */
 
-static uint32_t piece_id(const char *a, size_t alen, const char *b, size_t blen,
-                         uint32_t buckets) {
+static uint32_t piece_id(const char *a, size_t alen, const char *b, size_t blen, uint32_t buckets) {
     uint32_t h = hash_fnv32(HASH_FNV32_BASIS, a, alen);
 
     h = hash_fnv32(h, b, blen);

@@ -31,21 +31,21 @@
 enum text_kind { TOK_WORD = 0, TOK_NUM = 1, TOK_PUNCT = 2, TOK_MARK = 3 };
 
 /* token flags */
-#define TF_CAP      0x01u /* starts with an ASCII capital */
-#define TF_UPPER    0x02u /* two or more letters, all ASCII capitals */
-#define TF_SENT     0x04u /* first token of a sentence (start, or after . ? ! or a newline) */
-#define TF_SEP      0x08u /* number with thousands separators */
-#define TF_DEC      0x10u /* number with a fraction */
-#define TF_NEG      0x20u /* negative number */
-#define TF_WORDS    0x40u /* number written in words */
-#define TF_TRUNC    0x80u /* the lowercase form was cut to fit */
-#define TEXT_LOW_MAX 32   /* bytes of a token's lowercase form, NUL included */
+#define TF_CAP       0x01u /* starts with an ASCII capital */
+#define TF_UPPER     0x02u /* two or more letters, all ASCII capitals */
+#define TF_SENT      0x04u /* first token of a sentence (start, or after . ? ! or a newline) */
+#define TF_SEP       0x08u /* number with thousands separators */
+#define TF_DEC       0x10u /* number with a fraction */
+#define TF_NEG       0x20u /* negative number */
+#define TF_WORDS     0x40u /* number written in words */
+#define TF_TRUNC     0x80u /* the lowercase form was cut to fit */
+#define TEXT_LOW_MAX 32    /* bytes of a token's lowercase form, NUL included */
 
 struct text_tok {
-    int start, len; /* bytes of the source text */
-    int kind;       /* enum text_kind */
-    unsigned flags; /* TF_* */
-    double value;   /* TOK_NUM: the number */
+    int start, len;         /* bytes of the source text */
+    int kind;               /* enum text_kind */
+    unsigned flags;         /* TF_* */
+    double value;           /* TOK_NUM: the number */
     char low[TEXT_LOW_MAX]; /* lowercase text (words, punct); numbers: as written, lowercase */
 };
 

@@ -214,8 +214,8 @@ static int run_eval(struct run *r, struct train_stats *st, struct tg_error *err)
                          &st->eval_wasted, &st->eval_ret, err);
 
     if (rc == 0)
-        rc = play_greedy(r, r->ho, r->nho, r->cfg->heldout_tasks, "heldout-eval",
-                         &st->heldout_acc, &st->heldout_wasted, &ret, err);
+        rc = play_greedy(r, r->ho, r->nho, r->cfg->heldout_tasks, "heldout-eval", &st->heldout_acc,
+                         &st->heldout_wasted, &ret, err);
     r->eval_ms += tg_now_ms() - t0;
     r->eval_n++;
     return rc;
@@ -289,8 +289,8 @@ static void log_update(const struct run *r, const struct train_stats *st) {
     if (r->io->progress)
         fprintf(stderr, "\r\033[K");
     if (st->phase == 0)
-        fprintf(log, "warmup %4d/%d  loss %.4f  hit %.3f  lr %.2e", st->update + 1, r->W,
-                st->loss, st->hit, st->lr);
+        fprintf(log, "warmup %4d/%d  loss %.4f  hit %.3f  lr %.2e", st->update + 1, r->W, st->loss,
+                st->hit, st->lr);
     else
         fprintf(log,
                 "update %3d  ret %+.3f  acc %.3f  calls %.2f  redundant %.3f  premature %.3f  "
@@ -301,8 +301,8 @@ static void log_update(const struct run *r, const struct train_stats *st) {
                 isfinite(st->fork_at) ? st->fork_at : 0,
                 isfinite(st->branch_acc) ? st->branch_acc : 0);
     if (isfinite(st->eval_acc) || isfinite(st->heldout_acc))
-        fprintf(log, "  | eval acc %.3f wasted %.3f  held-out acc %.3f wasted %.3f",
-                st->eval_acc, st->eval_wasted, st->heldout_acc, st->heldout_wasted);
+        fprintf(log, "  | eval acc %.3f wasted %.3f  held-out acc %.3f wasted %.3f", st->eval_acc,
+                st->eval_wasted, st->heldout_acc, st->heldout_wasted);
     fputc('\n', log);
     fflush(log);
 }

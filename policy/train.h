@@ -38,17 +38,17 @@
 
 /* per-update statistics (also the learning curve); NaN where not measured */
 struct train_stats {
-    int update;   /* 0-based over the run: warm-up steps, then RL updates */
-    int phase;    /* 0 warm-up, 1 RL */
-    int episodes; /* RL: rollouts played */
-    double ret;   /* RL: mean return used for the advantage */
-    double accuracy;                                  /* RL: rollouts answered correctly */
+    int update;      /* 0-based over the run: warm-up steps, then RL updates */
+    int phase;       /* 0 warm-up, 1 RL */
+    int episodes;    /* RL: rollouts played */
+    double ret;      /* RL: mean return used for the advantage */
+    double accuracy; /* RL: rollouts answered correctly */
     double redundant, premature, unnecessary, wasted; /* RL: label rates over tool calls */
     double calls;                                     /* RL: tool calls per episode */
     double lr;
-    double loss;    /* warm-up: cross-entropy; RL: the PG loss */
-    double entropy; /* RL */
-    double hit;     /* warm-up: minibatch decisions greedy decoding writes exactly */
+    double loss;       /* warm-up: cross-entropy; RL: the PG loss */
+    double entropy;    /* RL */
+    double hit;        /* warm-up: minibatch decisions greedy decoding writes exactly */
     int branch_eps;    /* rollouts forked from an anchor */
     double branch_acc; /* their accuracy */
     double fork_at;    /* mean fork step */
@@ -68,7 +68,7 @@ struct train_result {
     double final_heldout_accuracy; /* and on held-out tasks */
     int demos, demos_skipped;      /* expert decisions written / not writable */
     double seconds;                /* wall time */
-    struct train_stats *curve; /* (updates_done) new; free with train_result_free */
+    struct train_stats *curve;     /* (updates_done) new; free with train_result_free */
 };
 void train_result_free(struct train_result *r);
 

@@ -69,8 +69,7 @@ struct train_config train_config_default(void) {
     return c;
 }
 
-struct sched_config train_config_sched_phase(const struct train_config *c, int warmup,
-                                             long steps) {
+struct sched_config train_config_sched_phase(const struct train_config *c, int warmup, long steps) {
     struct sched_config s = c->sched;
     double lr = warmup ? c->warmup_lr : c->lr;
 
@@ -98,7 +97,7 @@ int train_config_check(const struct train_config *c, struct tg_error *err) {
 
 #define RANGE(field, lo, hi)                                                                       \
     if (!((c->field) >= (lo) && (c->field) <= (hi))) {                                             \
-        tg_error_set(err, TG_CODE_CONFIG, "%s = %g is out of range [%g, %g]", #field,                    \
+        tg_error_set(err, TG_CODE_CONFIG, "%s = %g is out of range [%g, %g]", #field,              \
                      (double)(c->field), (double)(lo), (double)(hi));                              \
         return TG_EINVAL;                                                                          \
     }
@@ -135,8 +134,8 @@ int train_config_check(const struct train_config *c, struct tg_error *err) {
     RANGE(target_accuracy, 0.0, 1.0);
 #undef RANGE
     if (c->d_model % c->heads != 0) {
-        tg_error_set(err, TG_CODE_CONFIG, "d_model = %d is not a multiple of heads = %d", c->d_model,
-                     c->heads);
+        tg_error_set(err, TG_CODE_CONFIG, "d_model = %d is not a multiple of heads = %d",
+                     c->d_model, c->heads);
         return TG_EINVAL;
     }
     if (c->warmup_epochs <= 0 && c->updates == 0) {
@@ -146,7 +145,8 @@ int train_config_check(const struct train_config *c, struct tg_error *err) {
     }
     if (strcmp(c->reward_mode, "judge") && strcmp(c->reward_mode, "torl") &&
         strcmp(c->reward_mode, "otc")) {
-        tg_error_set(err, TG_CODE_CONFIG, "reward_mode '%s' is not judge, torl or otc", c->reward_mode);
+        tg_error_set(err, TG_CODE_CONFIG, "reward_mode '%s' is not judge, torl or otc",
+                     c->reward_mode);
         return TG_EINVAL;
     }
     /* both phases, and every schedule's settings, not only the chosen one's: a typo never
@@ -325,8 +325,8 @@ static int read_field(const json_t *o, const struct field *f, void *base, double
         return 0;
     if (f->kind == F_STR) {
         if (!json_is_string(j) || strlen(json_string_value(j)) >= f->size) {
-            tg_error_set(err, TG_CODE_CONFIG, "config key '%s' must be a string of < %zu bytes", f->key,
-                         f->size);
+            tg_error_set(err, TG_CODE_CONFIG, "config key '%s' must be a string of < %zu bytes",
+                         f->key, f->size);
             return TG_EINVAL;
         }
         snprintf(dst, f->size, "%s", json_string_value(j));
@@ -487,7 +487,8 @@ int train_config_load_json(struct train_config *c, const char *path, struct tg_e
     j = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
     fclose(f);
     if (!j) {
-        tg_error_set(err, TG_CODE_CONFIG, "config file %s:%d:%d: %s", path, je.line, je.column, je.text);
+        tg_error_set(err, TG_CODE_CONFIG, "config file %s:%d:%d: %s", path, je.line, je.column,
+                     je.text);
         return TG_EINVAL;
     }
     rc = load_object(c, j, path, err);

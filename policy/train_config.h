@@ -18,14 +18,14 @@ enum train_anchors { ANCHORS_OFF = 0, ANCHORS_WARMUP = 1, ANCHORS_BRANCH = 2 };
 
 struct train_config {
     /* model (policy/net.h) */
-    int d_model;  /* width */
-    int heads;    /* attention heads */
-    int layers;   /* encoder blocks */
-    int ffn;      /* MLP width */
-    int buckets;  /* rows of the hashed piece table */
+    int d_model;         /* width */
+    int heads;           /* attention heads */
+    int layers;          /* encoder blocks */
+    int ffn;             /* MLP width */
+    int buckets;         /* rows of the hashed piece table */
     int vocab_min_count; /* a query word, constant or program template is learned when the
                             experts use it at least this often */
-    int threads;  /* gradient threads, 1..LEARNER_THREADS_MAX */
+    int threads;         /* gradient threads, 1..LEARNER_THREADS_MAX */
     /* warm-up: supervised on the expert trajectories of tasks_file */
     double warmup_epochs; /* passes over the expert decisions (0: none) */
     int warmup_batch;     /* decisions per warm-up step */
@@ -82,8 +82,7 @@ int train_config_check(const struct train_config *c, struct tg_error *err);
  * (GreedyLR: the phase's lr is the initial lr; lr_min is min_lr unless the greedy object set
  * one, and at most the initial lr; max_lr is raised to the initial lr if it is below).
  * train_config_sched — the RL phase's, over `updates`. */
-struct sched_config train_config_sched_phase(const struct train_config *c, int warmup,
-                                             long steps);
+struct sched_config train_config_sched_phase(const struct train_config *c, int warmup, long steps);
 struct sched_config train_config_sched(const struct train_config *c);
 
 /* train_anchors_parse — "off" | "warmup" | "branch" into *a; 0 or TG_EINVAL with *err.

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 int traj_record(struct traj *t, const struct seq *s, const struct policy_action *a,
                 struct tg_error *err) {
     struct decision *d;

@@ -135,7 +135,8 @@ int view_push(struct view *v, const json_t *call, const json_t *obs, struct tg_e
     copy_cut(st->text, sizeof(st->text), main_argument(st->tool, args));
     st->ok = json_is_true(ok);
     if (!st->ok) {
-        const char *code = json_string_value(json_object_get(json_object_get(obs, "error"), "code"));
+        const char *code =
+            json_string_value(json_object_get(json_object_get(obs, "error"), "code"));
 
         copy_cut(st->error, sizeof(st->error), code ? code : "error");
         v->nstep++;

@@ -26,14 +26,14 @@ struct view_hit {
 };
 
 struct view_step {
-    int tool;                     /* enum view_tool */
-    char text[TG_VIEW_TEXT_MAX];  /* the query, the expression or the program (cut to fit) */
-    int ok;                       /* the tool answered ok:true */
-    double value;                 /* calculator: the value; run_code: the number it printed */
-    int has_value;                /* value is set */
-    char out[TG_VIEW_OUT_MAX];    /* run_code: the first line of stdout, trimmed */
-    char error[32];               /* the tool's error code when ok is false ("" if none) */
-    int nhits;                    /* search: hits kept */
+    int tool;                    /* enum view_tool */
+    char text[TG_VIEW_TEXT_MAX]; /* the query, the expression or the program (cut to fit) */
+    int ok;                      /* the tool answered ok:true */
+    double value;                /* calculator: the value; run_code: the number it printed */
+    int has_value;               /* value is set */
+    char out[TG_VIEW_OUT_MAX];   /* run_code: the first line of stdout, trimmed */
+    char error[32];              /* the tool's error code when ok is false ("" if none) */
+    int nhits;                   /* search: hits kept */
     struct view_hit hits[TG_VIEW_HITS];
 };
 

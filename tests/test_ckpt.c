@@ -40,7 +40,10 @@ static void make_world(struct world *w) {
     snprintf(w->pol.voc.word[0], TG_ACT_WORD_MAX, "population");
     snprintf(w->pol.voc.word[1], TG_ACT_WORD_MAX, "founded");
     w->pol.voc.ntmpl = 1;
-    snprintf(w->pol.voc.tmpl[0], TG_ACT_TEMPLATE_BYTES, "print(\x01a + \x01b)\n");
+    snprintf(w->pol.voc.tmpl[0], TG_ACT_TEMPLATE_BYTES,
+             "print(\x01"
+             "a + \x01"
+             "b)\n");
     w->pol.voc.nslots[0] = 2;
     nc.nsym = act_nsym(&w->pol.voc);
     ac.weight_decay = 0.01f;
@@ -193,8 +196,8 @@ TG_TEST(ckpt, round_trip_bit_exact) {
     CU_ASSERT_FATAL(load(p1, &back, &err) == 0);
     CU_ASSERT_EQUAL(back.pol.net.num_params, w.pol.net.num_params);
     CU_ASSERT(memcmp(&back.pol.net.cfg, &w.pol.net.cfg, sizeof(w.pol.net.cfg)) == 0);
-    CU_ASSERT(memcmp(back.pol.net.params, w.pol.net.params,
-                     w.pol.net.num_params * sizeof(float)) == 0);
+    CU_ASSERT(memcmp(back.pol.net.params, w.pol.net.params, w.pol.net.num_params * sizeof(float)) ==
+              0);
     CU_ASSERT(memcmp(&back.pol.voc, &w.pol.voc, sizeof(w.pol.voc)) == 0);
     CU_ASSERT(memcmp(back.adam.m, w.adam.m, w.adam.n * sizeof(float)) == 0);
     CU_ASSERT(memcmp(back.adam.v, w.adam.v, w.adam.n * sizeof(float)) == 0);

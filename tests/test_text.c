@@ -9,6 +9,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/tg.h"
 #include "policy/text.h"
 
 static int tok(const char *s, struct text_tok *t, int max) {
@@ -30,13 +31,16 @@ TG_TEST(text, numbers_in_every_written_format) {
     static const struct {
         const char *text;
         int n;
-        double v[4];
+        double v[5];
     } cases[] = {
         {"Add 98,045 to 21921.28.", 2, {98045, 21921.28}},
         {"1,845,457 people", 1, {1845457}},
         {"1,2 and 1,23 are lists", 4, {1, 2, 1, 23}},
         {"What's -12 plus 30?", 2, {-12, 30}},
-        {"a \xe2\x88\x92" "5 minus sign", 1, {-5}},
+        {"a \xe2\x88\x92"
+         "5 minus sign",
+         1,
+         {-5}},
         {"x-25 reads 25", 2, {25, 25}},
         {"10-3", 2, {10, 3}},
         {"2*-3", 2, {2, -3}},
@@ -84,8 +88,8 @@ TG_TEST(text, number_flags_say_how_it_was_written) {
 TG_TEST(text, words_punctuation_and_sentences) {
     struct text_tok t[32];
     int n = tok("Hi! What is Lunselcai's area? NASA \xe2\x80\x94 Tom\xc3\xa1s.", t, 32);
-    const char *want[] = {"hi", "!", "what", "is", "lunselcai", "'", "s", "area", "?", "nasa",
-                          "\xe2\x80\x94", "tom\xc3\xa1s", "."};
+    const char *want[] = {"hi",   "!", "what", "is",           "lunselcai",    "'", "s",
+                          "area", "?", "nasa", "\xe2\x80\x94", "tom\xc3\xa1s", "."};
 
     CU_ASSERT_EQUAL_FATAL(n, (int)TG_ARRAY_LEN(want));
     for (int i = 0; i < n; i++)

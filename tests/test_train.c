@@ -18,47 +18,131 @@
 #include "server/server.h"
 #include "tg_test.h"
 
-/* a small, fast configuration for tests */
-static struct train_config test_config(void) {
+/* the first n tasks of the train split (with their expert calls) into a temporary file:
+ * the warm-up's demonstrations, small enough for a test */
+static void small_task_file(char *path, size_t size, int n) {
+    FILE *in = fopen("data/tasks/train.jsonl", "r"), *out;
+    char line[8192];
+    int fd;
+
+    snprintf(path, size, "/tmp/tg_train_tasks_XXXXXX");
+    fd = mkstemp(path);
+    CU_ASSERT_FATAL(in != NULL && fd >= 0);
+    out = fdopen(fd, "w");
+    CU_ASSERT_FATAL(out != NULL);
+    for (int i = 0; i < n && fgets(line, sizeof(line), in); i++)
+        fputs(line, out);
+    fclose(in);
+    fclose(out);
+}
+
+/* a tiny, fast configuration for tests: a narrow one-block network, a short warm-up on a
+ * few demonstrations, a few small RL updates */
+static struct train_config test_config(const char *tasks_file) {
     struct train_config c = train_config_default();
 
-    c.updates = 80;
-    c.tasks_per_update = 16;
-    c.group = 8;
+    c.d_model = 16;
+    c.heads = 2;
+    c.layers = 1;
+    c.ffn = 32;
+    c.buckets = 2048;
+    c.warmup_epochs = 2;
+    c.warmup_batch = 16;
+    c.updates = 3;
+    c.tasks_per_update = 4;
+    c.group = 4;
+    c.inflight = 32;
+    c.anchor_warmup = 1;
+    c.eval_every = 1000;
+    c.eval_tasks = 8;
+    c.heldout_tasks = 8;
     c.seed = 7;
+    if (tasks_file)
+        snprintf(c.tasks_file, sizeof(c.tasks_file), "%s", tasks_file);
     return c;
 }
 
-TG_TEST(train, beats_untrained_policy_by_a_clear_margin) {
+static int run(const struct train_config *c, const char *url, const char *save, FILE *log,
+               struct train_result *res, struct tg_error *e) {
+    struct train_io io;
+
+    memset(&io, 0, sizeof(io));
+    io.servers = url;
+    io.save = save;
+    io.log = log;
+    return train_run(c, &io, res, e);
+}
+
+static char *read_all(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    long len;
+
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = malloc((size_t)len + 1);
+    if (buf && fread(buf, 1, (size_t)len, f) != (size_t)len) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    if (buf)
+        buf[len] = '\0';
+    *n = (size_t)len;
+    return buf;
+}
+
+/* supervised warm-up on expert trajectories: the cross-entropy falls, greedy decoding writes
+ * more of the experts' decisions, and the trained checkpoint plays better than the untrained
+ * network (and through `eval --agent policy`) */
+TG_TEST(train, warmup_lowers_the_loss_and_beats_untrained) {
     struct server *srv = test_server_start(NULL);
-    struct train_config c = test_config();
+    char tasks[64], ckpt[] = "/tmp/tg_train_test_XXXXXX";
+    struct train_config c;
     struct train_eval_result before, after;
     struct train_result res;
     struct tg_error e;
-    char ckpt[] = "/tmp/tg_train_test_XXXXXX";
-    int fd = mkstemp(ckpt);
+    int fd = mkstemp(ckpt), W;
+    double first = 0, last = 0, hit0 = 0, hit1 = 0;
     const char *url;
 
     CU_ASSERT_FATAL(srv != NULL && fd >= 0);
     close(fd);
+    small_task_file(tasks, sizeof(tasks), 48);
+    c = test_config(tasks);
+    c.warmup_epochs = 12;
+    c.warmup_lr = 3e-3;
+    c.sched.kind = SCHED_CONSTANT; /* the loss falls on its own, not by a schedule's luck */
+    c.updates = 0;
     url = test_server_url(srv);
-    CU_ASSERT_EQUAL_FATAL(train_eval(&c, url, NULL, "test", 200, "untrained", &before, NULL, &e),
+    CU_ASSERT_EQUAL_FATAL(train_eval(&c, url, NULL, "train", 48, "untrained", &before, NULL, &e),
                           0);
-    CU_ASSERT_EQUAL_FATAL(train_run(&c, url, NULL, ckpt, NULL, NULL, 0, &res, &e), 0);
-    CU_ASSERT_EQUAL(res.updates_done, c.updates);
+    if (run(&c, url, ckpt, NULL, &res, &e) != 0)
+        fprintf(stderr, "\n  train: %s\n", e.message);
     CU_ASSERT_FATAL(res.curve != NULL);
-    CU_ASSERT_EQUAL_FATAL(train_eval(&c, url, ckpt, "test", 200, "trained", &after, NULL, &e), 0);
-    fprintf(stderr, "  test accuracy: untrained %.3f, trained %.3f (%d updates)\n", before.accuracy,
-            after.accuracy, c.updates);
-    /* On the grammar-generated tasks (distractors, number formats, two-step arithmetic,
-     * abstention) this policy learns far less in 80 updates than on the old templates: six
-     * runs gave a trained accuracy of 0.12 to 0.22 against 0.01 untrained (the margin was 0.25
-     * when the test split was six templates a family). The policy issue rewrites the learner;
-     * until then the test asks for a clear, if smaller, gain. */
-    CU_ASSERT(after.accuracy >= before.accuracy + 0.07);
-    /* the learning curve rose too: the last updates beat the first ones */
-    CU_ASSERT(res.curve[c.updates - 1].ret + res.curve[c.updates - 2].ret >
-              res.curve[0].ret + res.curve[1].ret);
+    W = res.warmup_steps;
+    CU_ASSERT(res.demos > 0);
+    CU_ASSERT_EQUAL(W, res.updates_done);
+    CU_ASSERT_FATAL(W >= 20);
+    for (int i = 0; i < 5; i++) {
+        CU_ASSERT_EQUAL(res.curve[i].phase, 0);
+        first += res.curve[i].loss / 5;
+        last += res.curve[W - 1 - i].loss / 5;
+        hit0 += res.curve[i].hit / 5;
+        hit1 += res.curve[W - 1 - i].hit / 5;
+    }
+    fprintf(stderr, "  warm-up loss %.3f -> %.3f, hit %.2f -> %.2f (%d steps, %d decisions)\n",
+            first, last, hit0, hit1, W, res.demos);
+    CU_ASSERT(last < 0.5 * first);
+    CU_ASSERT(hit1 > hit0 + 0.15);
+    /* greedy play of the tasks it was shown: better than the untrained network */
+    CU_ASSERT_EQUAL_FATAL(train_eval(&c, url, ckpt, "train", 48, "trained", &after, NULL, &e), 0);
+    fprintf(stderr, "  train-task accuracy: untrained %.3f, warmed up %.3f\n", before.accuracy,
+            after.accuracy);
+    CU_ASSERT(after.accuracy >= before.accuracy + 0.2);
 
     /* the checkpoint plays through `toolgym eval --agent policy` too */
     {
@@ -71,18 +155,116 @@ TG_TEST(train, beats_untrained_policy_by_a_clear_margin) {
         o.split = "test";
         o.agent = "policy";
         o.checkpoint = ckpt;
-        o.episodes = 30;
+        o.episodes = 10;
         o.quiet = 1;
         CU_ASSERT_EQUAL_FATAL(policy_agent_new(&o, &a, &e), 0);
         CU_ASSERT_EQUAL(eval_run(&o, &a, &report, NULL, &e), 0);
-        CU_ASSERT(json_integer_value(json_object_get(report, "episodes")) == 30);
+        CU_ASSERT(json_integer_value(json_object_get(report, "episodes")) == 10);
         if (a.destroy)
             a.destroy(&a);
         json_decref(report);
     }
     train_result_free(&res);
     unlink(ckpt);
+    unlink(tasks);
     test_server_stop(srv);
+}
+
+/* the same seed, tasks and server: byte-identical checkpoints and logs, whatever the
+ * network's timing (warm-up and RL with anchored branching, two gradient threads); another
+ * seed gives another checkpoint */
+TG_TEST(train, same_seed_gives_identical_checkpoint_and_log) {
+    struct server *srv = test_server_start(NULL);
+    char tasks[64], ck[3][32], lg[3][32];
+    struct train_config c;
+    struct tg_error e;
+    char *cb[3], *lb[3];
+    size_t cn[3], ln[3];
+
+    CU_ASSERT_FATAL(srv != NULL);
+    small_task_file(tasks, sizeof(tasks), 32);
+    for (int k = 0; k < 3; k++) {
+        FILE *log;
+        int fd;
+
+        snprintf(ck[k], sizeof(ck[k]), "/tmp/tg_det_ck_XXXXXX");
+        snprintf(lg[k], sizeof(lg[k]), "/tmp/tg_det_lg_XXXXXX");
+        fd = mkstemp(ck[k]);
+        CU_ASSERT_FATAL(fd >= 0);
+        close(fd);
+        fd = mkstemp(lg[k]);
+        CU_ASSERT_FATAL(fd >= 0);
+        log = fdopen(fd, "w");
+        c = test_config(tasks);
+        c.eval_every = 2; /* greedy evaluations are in the log too */
+        c.threads = 2;
+        if (k == 2)
+            c.seed = 8;
+        if (run(&c, test_server_url(srv), ck[k], log, NULL, &e) != 0)
+            fprintf(stderr, "\n  train: %s\n", e.message);
+        fclose(log);
+        cb[k] = read_all(ck[k], &cn[k]);
+        lb[k] = read_all(lg[k], &ln[k]);
+        CU_ASSERT_FATAL(cb[k] != NULL && lb[k] != NULL);
+    }
+    CU_ASSERT(cn[0] > 1000);
+    CU_ASSERT_PTR_NOT_NULL(strstr(lb[0], "warmup"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(lb[0], "update"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(lb[0], "eval acc"));
+    CU_ASSERT_EQUAL(cn[0], cn[1]);
+    CU_ASSERT(cn[0] == cn[1] && memcmp(cb[0], cb[1], cn[0]) == 0);
+    CU_ASSERT_EQUAL(ln[0], ln[1]);
+    CU_ASSERT(ln[0] == ln[1] && memcmp(lb[0], lb[1], ln[0]) == 0);
+    if (ln[0] != ln[1] || memcmp(lb[0], lb[1], ln[0]) != 0)
+        fprintf(stderr, "\n--- run 1\n%s--- run 2\n%s", lb[0], lb[1]);
+    CU_ASSERT(cn[0] != cn[2] || memcmp(cb[0], cb[2], cn[0]) != 0);
+    for (int k = 0; k < 3; k++) {
+        free(cb[k]);
+        free(lb[k]);
+        unlink(ck[k]);
+        unlink(lg[k]);
+    }
+    unlink(tasks);
+    test_server_stop(srv);
+}
+
+/* the warm-up needs expert trajectories: a task file without them is an error naming it */
+TG_TEST(train, task_file_without_expert_calls_is_refused) {
+    char path[] = "/tmp/tg_train_noexp_XXXXXX";
+    int fd = mkstemp(path);
+    FILE *in = fopen("data/tasks/train.jsonl", "r"), *out;
+    struct train_config c;
+    struct tg_error e;
+    char line[8192];
+    int rc;
+
+    CU_ASSERT_FATAL(fd >= 0 && in != NULL);
+    out = fdopen(fd, "w");
+    for (int i = 0; i < 5 && fgets(line, sizeof(line), in); i++) {
+        json_t *t = json_loads(line, 0, NULL);
+
+        CU_ASSERT_FATAL(t != NULL);
+        json_object_del(t, "expert");
+        json_dumpf(t, out, JSON_COMPACT);
+        fputc('\n', out);
+        json_decref(t);
+    }
+    fclose(in);
+    fclose(out);
+    c = test_config(path);
+    /* the file is read before any request, so no server is needed */
+    rc = run(&c, "http://127.0.0.1:9", NULL, NULL, NULL, &e);
+    CU_ASSERT(rc < 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.message, path));
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.message, "expert"));
+    c.warmup_epochs = 0;
+    c.anchors = ANCHORS_OFF;
+    CU_ASSERT(run(&c, "http://127.0.0.1:9", NULL, NULL, NULL, &e) < 0);
+    unlink(path);
+    snprintf(c.tasks_file, sizeof(c.tasks_file), "/nonexistent/train.jsonl");
+    c.warmup_epochs = 1;
+    CU_ASSERT(run(&c, "http://127.0.0.1:9", NULL, NULL, NULL, &e) < 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.message, "/nonexistent/train.jsonl"));
 }
 
 TG_TEST(train, config_errors_name_the_setting) {
@@ -152,7 +334,12 @@ TG_TEST(train, config_fields_of_every_kind) {
         const char *want; /* in the message; NULL: accepted */
     } cases[] = {
         {"{\"greedy\": {\"factr\": 0.5}}", "greedy.factr"},
-        {"{\"hidden1\": 1.5}", "'hidden1' must be an integer"},
+        {"{\"d_model\": 1.5}", "'d_model' must be an integer"},
+        {"{\"hidden1\": 32}", "hidden1"},
+        {"{\"d_model\": 30, \"heads\": 4}", "multiple of heads"},
+        {"{\"layers\": 9}", "layers"},
+        {"{\"warmup_epochs\": -1}", "warmup_epochs"},
+        {"{\"warmup_epochs\": 0, \"updates\": 0}", "would not train"},
         {"{\"lr\": \"fast\"}", "'lr' must be a number"},
         {"{\"reward_mode\": 5}", "'reward_mode' must be a string"},
         {"{\"seed\": -1}", "'seed' must be a non-negative integer"},
@@ -166,9 +353,10 @@ TG_TEST(train, config_fields_of_every_kind) {
         {"{\"greedy\": {\"preset\": \"paper\"}}", "unknown GreedyLR preset 'paper'"},
         {"{\"greedy\": {\"mode\": \"min\", \"signal\": \"reward\"}}", "greedy: GreedyLR mode min"},
         {"{\"greedy\": {\"mode\": \"sideways\"}}", "unknown mode 'sideways'"},
-        {"{\"greedy\": {\"min_lr\": 0.01}}", "greedy: lr is 0.003"},
+        {"{\"lr\": 0.01, \"lr_min\": 0.02}", "lr_min = 0.02 is out of range"},
         {"{\"greedy\": {\"window_size\": 0}}", "greedy: window_size is 0"},
-        {"{\"seed\": 42, \"hidden2\": 16, \"weight_decay\": 0.01, \"tasks_file\": \"x.jsonl\", "
+        {"{\"seed\": 42, \"d_model\": 32, \"lr\": 0.01, \"weight_decay\": 0.01, \"tasks_file\": "
+         "\"x.jsonl\", "
          "\"greedy\": {\"preset\": \"reference\", \"smooth\": true, \"window_size\": 5, "
          "\"max_lr\": 0.05, \"signal\": \"reward\", \"threshold_signed\": true}}",
          NULL},
@@ -191,7 +379,7 @@ TG_TEST(train, config_fields_of_every_kind) {
         if (!cases[i].want) {
             CU_ASSERT_EQUAL(rc, 0);
             CU_ASSERT_EQUAL(c.seed, 42);
-            CU_ASSERT_EQUAL(c.hidden2, 16);
+            CU_ASSERT_EQUAL(c.d_model, 32);
             CU_ASSERT_DOUBLE_EQUAL(c.weight_decay, 0.01, 1e-12);
             CU_ASSERT_STRING_EQUAL(c.tasks_file, "x.jsonl");
             /* the preset's settings, with the file's on top; the mode follows the signal */
@@ -217,20 +405,24 @@ TG_TEST(train, config_fields_of_every_kind) {
 }
 
 TG_TEST(train, unreachable_server_fails_clearly) {
-    struct train_config c = test_config();
+    char tasks[64];
+    struct train_config c;
     struct tg_error e;
     double t0 = tg_now_ms();
     int rc;
 
+    small_task_file(tasks, sizeof(tasks), 8);
+    c = test_config(tasks);
     c.updates = 1;
     /* port 9 (discard) on loopback: nothing listens there */
-    rc = train_run(&c, "http://127.0.0.1:9", NULL, NULL, NULL, NULL, 0, NULL, &e);
+    rc = run(&c, "http://127.0.0.1:9", NULL, NULL, NULL, &e);
     CU_ASSERT(rc < 0);
     CU_ASSERT(strstr(e.message, "unreachable") != NULL);
     CU_ASSERT(strstr(e.message, "127.0.0.1:9") != NULL);
     CU_ASSERT(tg_now_ms() - t0 < 20000);
-    rc = train_run(&c, "ftp://x", NULL, NULL, NULL, NULL, 0, NULL, &e);
+    rc = run(&c, "ftp://x", NULL, NULL, NULL, &e);
     CU_ASSERT_EQUAL(rc, TG_EINVAL);
+    unlink(tasks);
 }
 
 /* a server that answers every request with the same canned body */
@@ -266,7 +458,8 @@ static enum MHD_Result canned(void *cls, struct MHD_Connection *conn, const char
 static void run_canned(const char *body, unsigned status, const char *want) {
     struct MHD_Daemon *d;
     const union MHD_DaemonInfo *info;
-    struct train_config c = test_config();
+    char tasks[64];
+    struct train_config c;
     struct tg_error e;
     char url[64];
     int rc;
@@ -278,25 +471,28 @@ static void run_canned(const char *body, unsigned status, const char *want) {
     CU_ASSERT_FATAL(d != NULL);
     info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)info->port);
+    small_task_file(tasks, sizeof(tasks), 8);
+    c = test_config(tasks);
     c.updates = 1;
     c.anchors = ANCHORS_OFF;
-    rc = train_run(&c, url, NULL, NULL, NULL, NULL, 0, NULL, &e);
+    rc = run(&c, url, NULL, NULL, NULL, &e);
     CU_ASSERT(rc < 0);
     if (!strstr(e.message, want))
         fprintf(stderr, "unexpected message: %s\n", e.message);
     CU_ASSERT(strstr(e.message, want) != NULL);
     MHD_stop_daemon(d);
+    unlink(tasks);
 }
 
 TG_TEST(train, malformed_responses_fail_clearly) {
-    run_canned("this is not json", 200, "expected {tasks, total}");
+    run_canned("this is not json", 200, "not a JSON object");
     run_canned("{\"tasks\":[{\"id\":\"t1\"}],\"total\":1}", 200,
                "create episode returned HTTP 200");
     run_canned("{\"error\":{\"code\":\"internal\",\"message\":\"boom\"}}", 500, "HTTP 500");
 }
 
 TG_TEST(train, bad_checkpoints_fail_clearly) {
-    struct train_config c = test_config();
+    struct train_config c = test_config(NULL);
     struct train_eval_result r;
     struct tg_error e;
     char path[] = "/tmp/tg_train_ck_XXXXXX";
@@ -305,12 +501,25 @@ TG_TEST(train, bad_checkpoints_fail_clearly) {
 
     CU_ASSERT_FATAL(fd >= 0);
     close(fd);
-    f = fopen(path, "w");
-    fputs("TGCK\x01\x00\x00\x00truncated", f);
-    fclose(f);
+    /* a checkpoint of the old candidate-scoring policy (version 2): refused as such */
+    {
+        static const unsigned char old[] = {'T', 'G', 'C', 'K', 2, 0, 0, 0, 4, 0, 0, 0,
+                                            0,   0,   0,   0,   1, 2, 3, 4, 0, 0, 0, 0};
+
+        f = fopen(path, "wb");
+        CU_ASSERT_FATAL(f != NULL);
+        fwrite(old, 1, sizeof(old), f);
+        fclose(f);
+    }
     /* the checkpoint is read before any request, so no server is needed */
     CU_ASSERT(train_eval(&c, "http://127.0.0.1:9", path, "test", 1, "x", &r, NULL, &e) < 0);
-    CU_ASSERT(strstr(e.code, "truncated") != NULL || strstr(e.code, "bad_version") != NULL);
+    CU_ASSERT_STRING_EQUAL(e.code, "bad_version");
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.message, "version"));
+    f = fopen(path, "w");
+    fputs("TGCK\x03\x00\x00\x00trunc", f);
+    fclose(f);
+    CU_ASSERT(train_eval(&c, "http://127.0.0.1:9", path, "test", 1, "x", &r, NULL, &e) < 0);
+    CU_ASSERT_STRING_EQUAL(e.code, "truncated");
     f = fopen(path, "w");
     fputs("NOPE", f);
     fclose(f);
@@ -321,17 +530,23 @@ TG_TEST(train, bad_checkpoints_fail_clearly) {
 
 TG_TEST(train, several_servers_round_robin) {
     struct server *a = test_server_start(NULL), *b = test_server_start(NULL);
-    struct train_config c = test_config();
+    struct train_config c;
     struct tg_error e;
-    char urls[160];
+    char urls[160], tasks[64];
     struct http_resp ra, rb;
     int rc;
 
     CU_ASSERT_FATAL(a && b);
     snprintf(urls, sizeof(urls), "%s,%s", test_server_url(a), test_server_url(b));
+    small_task_file(tasks, sizeof(tasks), 8);
+    c = test_config(tasks);
+    c.warmup_epochs = 0.5;
     c.updates = 1;
-    rc = train_run(&c, urls, NULL, NULL, NULL, NULL, 0, NULL, &e);
+    rc = run(&c, urls, NULL, NULL, NULL, &e);
+    if (rc)
+        fprintf(stderr, "\n  train: %s\n", e.message);
     CU_ASSERT_EQUAL(rc, 0);
+    unlink(tasks);
     /* both servers played episodes of the run */
     {
         char u[128];
