@@ -7,8 +7,8 @@
 #
 # usage: sh scripts/run.sh [BIN]   (make run passes build/toolgym)
 # Settings from the environment:
-#   TOOLGYM_UPDATES  GRPO updates of the demo training (default 150; the trainer's own
-#                    default, 300, takes about twice as long for a few points more)
+#   TOOLGYM_UPDATES  GRPO updates of the demo training after the warm-up on the expert
+#                    trajectories (default 20; the trainer's own default, 40, takes longer)
 #   TOOLGYM_KEEP=1   leave the server running afterwards (Ctrl-C stops it)
 #   TOOLGYM_LOG      the server's log (default build/run-server.log)
 # Files: build/run-policy.ckpt, build/run-curve.svg, build/run-trajectories.jsonl (the
@@ -17,7 +17,7 @@
 set -u
 BIN=${1:-build/toolgym}
 LOG=${TOOLGYM_LOG:-build/run-server.log}
-UPDATES=${TOOLGYM_UPDATES:-150}
+UPDATES=${TOOLGYM_UPDATES:-20}
 CKPT=build/run-policy.ckpt
 SVG=build/run-curve.svg
 TRAJ=build/run-trajectories.jsonl
