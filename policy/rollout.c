@@ -201,6 +201,24 @@ static int retriable(CURLcode cc, long status) {
            cc == CURLE_SEND_ERROR || (cc == CURLE_OK && (status == 503 || status == 429));
 }
 
+/* A 429 is flow control, not a failure: the server refuses this client's runs or episodes
+ * past its share until some of them finish, and the trainer keeps many in flight (a warm-up
+ * asks for every expert call's observation at once). So a 429 waits the server's Retry-After
+ * (TG_RUN_RETRY_AFTER_SEC) and is retried for about a minute; a connection failure or a 503
+ * backs off exponentially for `retries` attempts. */
+#define QUOTA_RETRY_MS (TG_RUN_RETRY_AFTER_SEC * 1000L)
+#define QUOTA_RETRIES  60
+
+static int retry_limit(const struct rollout *r, CURLcode cc, long status) {
+    return cc == CURLE_OK && status == 429 ? QUOTA_RETRIES : r->cfg.retries;
+}
+
+static long retry_delay_ms(const struct rollout *r, CURLcode cc, long status, int attempt) {
+    if (cc == CURLE_OK && status == 429)
+        return QUOTA_RETRY_MS;
+    return r->cfg.backoff_ms << attempt;
+}
+
 /* the server's error message from an error body, or a short excerpt */
 static void error_text(const struct dbuf *b, char *out, size_t n) {
     json_t *j = b->p ? json_loads(b->p, 0, NULL) : NULL;
@@ -602,7 +620,7 @@ int rollout_run(struct rollout *r, struct rollout_ep *eps, int n, rollout_policy
             if (retriable(cc, status)) {
                 const char *base = r->urls[eps[s->ep].server];
 
-                if (s->attempts >= r->cfg.retries) {
+                if (s->attempts >= retry_limit(r, cc, status)) {
                     tg_error_set(err, "unreachable", "server %s unreachable after %d attempts: %s",
                                  base, s->attempts + 1,
                                  cc == CURLE_OK ? (status == 429 ? "HTTP 429 quota_exceeded"
@@ -611,7 +629,7 @@ int rollout_run(struct rollout *r, struct rollout_ep *eps, int n, rollout_policy
                     rc = TG_EIO;
                     goto done;
                 }
-                s->retry_at = tg_now_ms() + (double)(r->cfg.backoff_ms << s->attempts);
+                s->retry_at = tg_now_ms() + (double)retry_delay_ms(r, cc, status, s->attempts);
                 s->attempts++;
                 continue;
             }
@@ -692,9 +710,9 @@ int rollout_request(struct rollout *r, int i, const char *method, const char *pa
         dbuf_reset(&b);
         cc = curl_easy_perform(e);
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
-        if (retriable(cc, *status) && attempt < r->cfg.retries) {
+        if (retriable(cc, *status) && attempt < retry_limit(r, cc, *status)) {
             struct timespec ts;
-            long ms = r->cfg.backoff_ms << attempt;
+            long ms = retry_delay_ms(r, cc, *status, attempt);
 
             ts.tv_sec = ms / 1000;
             ts.tv_nsec = (ms % 1000) * 1000000L;

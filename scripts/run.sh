@@ -7,8 +7,9 @@
 #
 # usage: sh scripts/run.sh [BIN]   (make run passes build/toolgym)
 # Settings from the environment:
-#   TOOLGYM_UPDATES  GRPO updates of the demo training after the warm-up on the expert
-#                    trajectories (default 20; the trainer's own default, 40, takes longer)
+#   TOOLGYM_WARMUP   warm-up epochs on the expert trajectories (default 3; the trainer's
+#                    own default, 6, takes about twice as long for more accuracy)
+#   TOOLGYM_UPDATES  GRPO updates after the warm-up (default 20; the trainer's own 40)
 #   TOOLGYM_KEEP=1   leave the server running afterwards (Ctrl-C stops it)
 #   TOOLGYM_LOG      the server's log (default build/run-server.log)
 # Files: build/run-policy.ckpt, build/run-curve.svg, build/run-trajectories.jsonl (the
@@ -17,6 +18,7 @@
 set -u
 BIN=${1:-build/toolgym}
 LOG=${TOOLGYM_LOG:-build/run-server.log}
+WARMUP=${TOOLGYM_WARMUP:-3}
 UPDATES=${TOOLGYM_UPDATES:-20}
 CKPT=build/run-policy.ckpt
 SVG=build/run-curve.svg
@@ -86,7 +88,7 @@ echo
 # every 20th of those. A pipe hides the trainer's exit status, so it goes through a file.
 rcfile=$(mktemp)
 {
-    "$BIN" train --server "$URL" --run-demo --updates "$UPDATES" --save "$CKPT" --svg "$SVG"
+    "$BIN" train --server "$URL" --run-demo --warmup-epochs "$WARMUP" --updates "$UPDATES" --save "$CKPT" --svg "$SVG"
     echo $? >"$rcfile"
 } | awk '!/^update / || $2 % 20 == 0 || $2 == 1 { print; fflush() }'
 rc=$(cat "$rcfile")
