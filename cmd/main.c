@@ -17,7 +17,8 @@ static int cmd_help(int argc, char **argv);
 
 static const struct opt_sub commands[] = {
     {"serve", cmd_serve, "run the HTTP server (tools, episodes, MCP)"},
-    {"tasks", cmd_tasks, "generate (gen) and validate (check) task files"},
+    {"tasks", cmd_tasks,
+     "generate, check and describe task files (gen, check, check-grammar, stats)"},
     {"corpus", cmd_corpus, "generate the search corpus (gen)"},
     {"eval", cmd_eval, "play episodes with an agent over HTTP and print the report"},
     {"train", cmd_train, "train a tool-use policy against servers (GRPO, GreedyLR, anchors)"},

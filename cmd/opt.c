@@ -291,9 +291,14 @@ int opt_parse(struct opt_cmd *cmd, int argc, char **argv, const char **pos, int 
 
 static void sub_usage(FILE *f, const char *name, const char *summary, const struct opt_sub *subs,
                       size_t n) {
+    int w = 12; /* the names' column: as wide as the longest name */
+
+    for (size_t i = 0; i < n; i++)
+        if ((int)strlen(subs[i].name) > w)
+            w = (int)strlen(subs[i].name);
     fprintf(f, "usage: %s COMMAND [options]\n%s\n\ncommands:\n", name, summary);
     for (size_t i = 0; i < n; i++)
-        fprintf(f, "  %-12s %s\n", subs[i].name, subs[i].summary);
+        fprintf(f, "  %-*s %s\n", w, subs[i].name, subs[i].summary);
     fprintf(f, "\n'%s COMMAND --help' shows the options of a command.\n", name);
 }
 

@@ -232,9 +232,10 @@ TG_TEST(cli, help_of_every_command_lists_every_option_with_its_default) {
     expect_help(ARGS("help", "train"), "usage: toolgym train", WANT("--server URL"));
 }
 
-/* commands with subcommands list them */
+/* commands with subcommands list them, every summary starting in one column */
 static void expect_list(const char *const *args, const char *usage, const char *const *subs) {
     struct run r = run(args);
+    long column = -1;
 
     CU_ASSERT_EQUAL(r.status, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(r.out);
@@ -242,16 +243,28 @@ static void expect_list(const char *const *args, const char *usage, const char *
     for (size_t i = 0; subs[i]; i++) {
         char line[64];
 
+        const char *at;
+
         snprintf(line, sizeof(line), "\n  %s ", subs[i]);
-        CU_ASSERT_PTR_NOT_NULL(strstr(r.out, line));
+        at = strstr(r.out, line);
+        CU_ASSERT_PTR_NOT_NULL(at);
+        if (at) {
+            const char *summary = at + strlen(line);
+
+            while (*summary == ' ')
+                summary++;
+            if (column < 0)
+                column = summary - at;
+            CU_ASSERT_EQUAL(summary - at, column);
+        }
     }
     run_free(&r);
 }
 
 TG_TEST(cli, help_lists_the_commands) {
-    expect_list(
-        ARGS("--help"), "usage: toolgym COMMAND",
-        WANT("serve", "tasks", "corpus", "eval", "train", "plan-freeze", "lr-trace", "help"));
+    expect_list(ARGS("--help"), "usage: toolgym COMMAND",
+                WANT("serve", "tasks", "corpus", "eval", "train", "rescore", "plan-freeze",
+                     "lr-trace", "help"));
     expect_list(ARGS("help"), "usage: toolgym COMMAND", WANT("serve", "train"));
     expect_list(ARGS("tasks", "--help"), "usage: toolgym tasks COMMAND",
                 WANT("gen", "check", "check-grammar", "stats"));
@@ -259,8 +272,18 @@ TG_TEST(cli, help_lists_the_commands) {
 }
 
 TG_TEST(cli, version) {
-    const char *const *cases[] = {ARGS("--version"), ARGS("serve", "--version"),
-                                  ARGS("tasks", "gen", "--version"), ARGS("train", "--version")};
+    const char *const *cases[] = {ARGS("--version"),
+                                  ARGS("serve", "--version"),
+                                  ARGS("tasks", "gen", "--version"),
+                                  ARGS("tasks", "check", "--version"),
+                                  ARGS("tasks", "stats", "--version"),
+                                  ARGS("tasks", "check-grammar", "--version"),
+                                  ARGS("corpus", "gen", "--version"),
+                                  ARGS("eval", "--version"),
+                                  ARGS("train", "--version"),
+                                  ARGS("rescore", "--version"),
+                                  ARGS("plan-freeze", "--version"),
+                                  ARGS("lr-trace", "--version")};
 
     for (size_t i = 0; i < TG_ARRAY_LEN(cases); i++) {
         struct run r = run(cases[i]);
@@ -282,6 +305,11 @@ TG_TEST(cli, unknown_options_and_commands_are_named) {
     expect_error(ARGS("corpus", "gen", "--bogus"), 2, WANT("unknown option --bogus"));
     expect_error(ARGS("eval", "--bogus"), 2, WANT("unknown option --bogus"));
     expect_error(ARGS("train", "--bogus", "1"), 2, WANT("unknown option --bogus"));
+    expect_error(ARGS("tasks", "stats", "--bogus"), 2, WANT("unknown option --bogus"));
+    expect_error(ARGS("tasks", "check-grammar", "--bogus"), 2, WANT("unknown option --bogus"));
+    expect_error(ARGS("rescore", "--bogus"), 2, WANT("unknown option --bogus"));
+    expect_error(ARGS("plan-freeze", "--bogus"), 2, WANT("unknown option --bogus"));
+    expect_error(ARGS("lr-trace", "--bogus"), 2, WANT("unknown option --bogus"));
     expect_error(ARGS("frobnicate"), 2, WANT("unknown command 'frobnicate'"));
     expect_error(ARGS("tasks", "frobnicate"), 2, WANT("unknown command 'frobnicate'"));
     expect_error(ARGS("corpus", "make"), 2, WANT("unknown command 'make'"));
