@@ -3,12 +3,17 @@
  * against raw POST /v1/tools/calculator calls in the same run, with the ratio.
  *
  * usage: episodes --server URL [--seconds S] [--clients 1,8,64] [--max-steps N]
+ *                 [--count N] [--only raw|episodes]
  * Each client is a thread with one libcurl easy handle (keep-alive). Raw: a client posts
  * {"arguments":{"expression":"<i>*7+3"}} in a loop. Episodes: a client creates an episode
  * (split test, max_steps N, default 8) and steps calculator calls with the same expressions
  * until it is done (step_limit), then creates the next; the time of the creates counts, only
  * steps are counted. Prints a markdown table. It does not start a server (bench/episodes.sh
  * does).
+ *
+ * --count N makes each client stop after N counted requests instead of after S seconds (an
+ * episode in progress is left unfinished), and --only runs one of the two kinds:
+ * bench/instr.sh uses them to send a known number of requests to a server under callgrind.
  */
 #include <curl/curl.h>
 #include <pthread.h>
@@ -34,6 +39,7 @@ struct job {
     int episodes; /* 0: raw calculator calls; 1: episode steps */
     int max_steps;
     double seconds;
+    long limit; /* stop after this many counted requests; 0: after `seconds` */
     long count, errors;
 };
 
@@ -84,7 +90,7 @@ static void *run(void *arg) {
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
-    while (now_s() < end) {
+    while (j->limit > 0 ? j->count < j->limit && j->errors < j->limit : now_s() < end) {
         i++;
         if (!j->episodes) {
             snprintf(url, sizeof(url), "%s/v1/tools/calculator", j->server);
@@ -124,7 +130,7 @@ static void *run(void *arg) {
 
 /* Run n clients for the given seconds; returns the rate (counted requests per second). */
 static double measure(const char *server, int episodes, int n, double seconds, int max_steps,
-                      long *errors) {
+                      long limit, long *errors) {
     pthread_t *th = calloc((size_t)n, sizeof(*th));
     struct job *jobs = calloc((size_t)n, sizeof(*jobs));
     double t0, dt;
@@ -137,6 +143,7 @@ static double measure(const char *server, int episodes, int n, double seconds, i
         jobs[i].episodes = episodes;
         jobs[i].seconds = seconds;
         jobs[i].max_steps = max_steps;
+        jobs[i].limit = limit;
         pthread_create(&th[i], NULL, run, &jobs[i]);
     }
     for (int i = 0; i < n; i++) {
@@ -151,9 +158,9 @@ static double measure(const char *server, int episodes, int n, double seconds, i
 }
 
 int main(int argc, char **argv) {
-    const char *server = NULL, *clients = "1,8,64";
+    const char *server = NULL, *clients = "1,8,64", *only = NULL;
     double seconds = 3.0;
-    long steps = 8, nc[16];
+    long steps = 8, nc[16], limit = 0;
     size_t nclients = 0;
     int max_steps, bad = 0;
 
@@ -166,12 +173,19 @@ int main(int argc, char **argv) {
             clients = argv[i + 1];
         else if (strcmp(argv[i], "--max-steps") == 0)
             bad |= num_long(argv[i + 1], 1, 64, &steps) != 0;
+        else if (strcmp(argv[i], "--count") == 0)
+            bad |= num_long(argv[i + 1], 1, 100000000L, &limit) != 0;
+        else if (strcmp(argv[i], "--only") == 0)
+            only = argv[i + 1];
+        else
+            bad = 1;
     }
+    bad |= only && strcmp(only, "raw") != 0 && strcmp(only, "episodes") != 0;
     max_steps = (int)steps;
     bad |= num_long_list(clients, 1, 1024, nc, sizeof(nc) / sizeof(nc[0]), &nclients) != 0;
     if (!server || bad) {
         fprintf(stderr, "usage: episodes --server URL [--seconds S] [--clients 1,8,64] "
-                        "[--max-steps N]\n");
+                        "[--max-steps N] [--count N] [--only raw|episodes]\n");
         return 2;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -179,11 +193,13 @@ int main(int argc, char **argv) {
     printf("|--------:|---------------------:|----------------:|------:|-------:|\n");
     for (size_t i = 0; i < nclients; i++) {
         int n = (int)nc[i];
-        long e1, e2;
-        double raw, ep;
+        long e1 = 0, e2 = 0;
+        double raw = 0, ep = 0;
 
-        raw = measure(server, 0, n, seconds, max_steps, &e1);
-        ep = measure(server, 1, n, seconds, max_steps, &e2);
+        if (!only || strcmp(only, "raw") == 0)
+            raw = measure(server, 0, n, seconds, max_steps, limit, &e1);
+        if (!only || strcmp(only, "episodes") == 0)
+            ep = measure(server, 1, n, seconds, max_steps, limit, &e2);
         printf("| %7d | %20.0f | %15.0f | %5.2f | %6ld |\n", n, raw, ep, raw > 0 ? ep / raw : 0,
                e1 + e2);
         fflush(stdout);
