@@ -1,19 +1,20 @@
 #!/bin/sh
 # bench/instr.sh — instructions per request, counted by valgrind's callgrind: the figure that
-# a loaded machine does not disturb (req/s and CPU time do). Three servers, one at a time, each
-# under `valgrind --tool=callgrind`:
+# a loaded machine does not disturb (req/s and CPU time do). Three servers, each under
+# `valgrind --tool=callgrind`:
 #   ceiling     build/bench/mhd_ceiling, raw POST /v1/tools/calculator (the bench/http.sh ceiling)
 #   calculator  build/toolgym serve --quiet, raw POST /v1/tools/calculator
 #   step        build/toolgym serve --quiet --trajectories F, episode steps (calculator calls,
 #               max_steps 8; the creates and the trajectory lines of finished episodes count)
-# Each gets WARMUP requests from build/bench/episodes (one keep-alive client), then its counters
-# are zeroed (callgrind_control -z), COUNT requests are sent, and the counters dumped
-# (callgrind_control -d): instructions (Ir) of every server thread over those COUNT requests,
-# divided by COUNT.
+# Each server is run twice from start to exit (SIGTERM): once sent WARMUP requests, once
+# WARMUP+COUNT, by build/bench/episodes (one keep-alive client, --count, --only). Start-up,
+# warm-up and shut-down cost the same in both runs, so the difference of the two totals
+# (instructions, Ir, of every thread) divided by COUNT is the cost of one request in steady
+# state. (No callgrind_control: vgdb stops a server blocked in epoll_wait and can hang there.)
 #
 # usage: sh bench/instr.sh [BUILD_DIR]      (needs BUILD/toolgym, BUILD/bench/mhd_ceiling and
 #                                            BUILD/bench/episodes: `make bench` builds them)
-# Settings (environment): COUNT=2000, WARMUP=300, TARGETS="ceiling calculator step",
+# Settings (environment): COUNT=2000, WARMUP=200, TARGETS="ceiling calculator step",
 #   KEEP=DIR (keep the callgrind dumps there, for callgrind_annotate).
 # Run as root, it runs the servers as nobody (setpriv): valgrind cannot follow the clone() with
 # namespace flags by which a root server builds its sandbox, and without root the sandbox
@@ -27,7 +28,7 @@ set -u
 BUILD=$(cd "${1:-build}" 2>/dev/null && pwd) || { echo "instr.sh: no build folder ${1:-build}" >&2; exit 1; }
 cd "$(dirname "$0")/.." || exit 1
 COUNT=${COUNT:-2000}
-WARMUP=${WARMUP:-300}
+WARMUP=${WARMUP:-200}
 TARGETS=${TARGETS:-ceiling calculator step}
 
 . "$(dirname "$0")/lib.sh"
@@ -38,7 +39,7 @@ DRIVER=$BUILD/bench/episodes
 for b in "$TOOLGYM" "$CEILING" "$DRIVER"; do
     [ -x "$b" ] || { echo "instr.sh: $b is missing (run make bench)" >&2; exit 1; }
 done
-for t in valgrind callgrind_control; do
+for t in valgrind; do
     command -v $t >/dev/null || { echo "instr.sh: $t is not installed (apt-get install valgrind)" >&2; exit 1; }
 done
 export GLIBC_TUNABLES=glibc.cpu.x86_rep_stosb_threshold=0xffffffffffff:glibc.cpu.x86_rep_movsb_threshold=0xffffffffffff
@@ -65,36 +66,46 @@ ir_of() {
     awk '/^summary:/ { print $2; exit } /^totals:/ { t = $2 } END { if (t) print t }' "$1" | head -n 1
 }
 
-for t in $TARGETS; do
-    case $t in
+# run_once TARGET N — start TARGET's server under callgrind, send it N requests, stop it;
+# prints the instruction total of its dump
+run_once() {
+    case $1 in
         ceiling)
-            bench_start "$BENCH_TMP/$t.log" $VG "$CEILING" --port 0 --threads 2 || exit 1
+            bench_start "$BENCH_TMP/$1.log" $VG "$CEILING" --port 0 --threads 2 || return 1
             mode=raw ;;
         calculator)
-            bench_start "$BENCH_TMP/$t.log" $VG "$TOOLGYM" serve --host 127.0.0.1 --port 0 --quiet \
-                --threads 2 || exit 1
+            bench_start "$BENCH_TMP/$1.log" $VG "$TOOLGYM" serve --host 127.0.0.1 --port 0 --quiet \
+                --threads 2 || return 1
             mode=raw ;;
         step)
-            bench_start "$BENCH_TMP/$t.log" $VG "$TOOLGYM" serve --host 127.0.0.1 --port 0 --quiet \
-                --threads 2 --trajectories "$BENCH_TMP/traj.jsonl" || exit 1
+            rm -f "$BENCH_TMP/traj.jsonl"
+            bench_start "$BENCH_TMP/$1.log" $VG "$TOOLGYM" serve --host 127.0.0.1 --port 0 --quiet \
+                --threads 2 --trajectories "$BENCH_TMP/traj.jsonl" || return 1
             mode=episodes ;;
-        *) echo "instr.sh: unknown target $t" >&2; exit 1 ;;
+        *) echo "instr.sh: unknown target $1" >&2; return 1 ;;
     esac
-    drive "$BENCH_PORT" $mode "$WARMUP" || exit 1
-    callgrind_control -z "$BENCH_PID" >/dev/null 2>&1 || { echo "instr.sh: callgrind_control -z failed" >&2; exit 1; }
-    drive "$BENCH_PORT" $mode "$COUNT" || exit 1
-    callgrind_control -d "$BENCH_PID" >/dev/null 2>&1 || { echo "instr.sh: callgrind_control -d failed" >&2; exit 1; }
-    dump=$(ls "$BENCH_TMP"/cg."$BENCH_PID".* 2>/dev/null | grep -v '\.out$' | tail -n 1)
-    [ -n "$dump" ] || { echo "instr.sh: no callgrind dump for $t" >&2; exit 1; }
-    echo "$t $(ir_of "$dump")" >>"$BENCH_TMP/ir"
-    [ -n "${KEEP:-}" ] && mkdir -p "$KEEP" && cp "$dump" "$KEEP/callgrind.$t"
-    bench_stop "$BENCH_PID"
+    _pid=$BENCH_PID
+    drive "$BENCH_PORT" $mode "$2" || return 1
+    bench_stop "$_pid"
+    _dump="$BENCH_TMP/cg.$_pid"
+    [ -s "$_dump" ] || { echo "instr.sh: no callgrind dump for $1" >&2; return 1; }
+    [ -n "${KEEP:-}" ] && mkdir -p "$KEEP" && cp "$_dump" "$KEEP/callgrind.$1.$2"
+    _ir=$(ir_of "$_dump")
+    rm -f "$_dump"
+    [ -n "$_ir" ] || { echo "instr.sh: no totals in the dump for $1" >&2; return 1; }
+    echo "$_ir"
+}
+
+for t in $TARGETS; do
+    a=$(run_once "$t" "$WARMUP") || exit 1
+    b=$(run_once "$t" $((WARMUP + COUNT))) || exit 1
+    echo "$t $((b - a))" >>"$BENCH_TMP/ir"
 done
 
 echo "### Instructions per request (callgrind)"
 echo
-echo "$COUNT requests from one keep-alive client after $WARMUP warm-up ones; every server thread" \
-    "counted; load average $(cut -d' ' -f1-3 /proc/loadavg) (does not affect these counts)"
+echo "(run of $((WARMUP + COUNT)) requests) - (run of $WARMUP), one keep-alive client, every server" \
+    "thread counted, divided by $COUNT; load average $(cut -d' ' -f1-3 /proc/loadavg) (does not affect these counts)"
 echo
 awk -v n="$COUNT" '
     BEGIN {
