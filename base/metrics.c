@@ -172,6 +172,26 @@ static struct series *get(const char *name, const char *labels, enum kind kind) 
     return NULL;
 }
 
+/* Append s (up to its NUL) at buf[*at], leaving room for the NUL in n bytes. */
+static void label_put(char *buf, size_t n, size_t *at, const char *s) {
+    while (*s && *at + 1 < n)
+        buf[(*at)++] = *s++;
+}
+
+char *metrics_label(char *buf, size_t n, const char *key, const char *value) {
+    size_t at = strlen(buf);
+
+    if (at > 0)
+        label_put(buf, n, &at, ",");
+    label_put(buf, n, &at, key);
+    label_put(buf, n, &at, "=\"");
+    label_put(buf, n, &at, value);
+    label_put(buf, n, &at, "\"");
+    if (n > 0)
+        buf[at < n ? at : n - 1] = '\0';
+    return buf;
+}
+
 void metrics_inc(const char *name, const char *labels, double v) {
     struct series *s = get(name, labels ? labels : "", COUNTER);
 

@@ -9,6 +9,8 @@
 #ifndef TG_METRICS_H
 #define TG_METRICS_H
 
+#include <stddef.h>
+
 /* metrics_inc — add v to counter `name{labels}`. labels may be "" (no labels). */
 void metrics_inc(const char *name, const char *labels, double v);
 
@@ -17,6 +19,11 @@ void metrics_observe(const char *name, const char *labels, double v);
 
 /* metrics_set — set gauge `name{labels}` to v. */
 void metrics_set(const char *name, const char *labels, double v);
+
+/* metrics_label — append key="value" to the label string buf (n bytes, NUL-terminated; a comma
+ * first unless buf is empty), cut to fit n. Returns buf. The request path's labels without
+ * snprintf. Pure. */
+char *metrics_label(char *buf, size_t n, const char *key, const char *value);
 
 /* metrics_render — new (malloc) text in Prometheus exposition format 0.0.4, or NULL on
  * ENOMEM. */

@@ -16,6 +16,7 @@
 #include "tools/sandbox.h"
 #include "base/dbuf.h"
 #include "base/json_util.h"
+#include "base/jsonw.h"
 #include "base/metrics.h"
 
 /* ---- instrumented tool calls --------------------------------------------------------- */
@@ -36,10 +37,11 @@ int api_invoke_tool(const struct tool *t, const json_t *args, struct tg_cancel *
         outcome = "internal";
     else
         outcome = out->ok ? "ok" : "tool_error";
-    snprintf(labels, sizeof(labels), "tool=\"%s\",outcome=\"%s\"", t->name, outcome);
-    metrics_inc("toolgym_tool_calls_total", labels, 1);
-    snprintf(labels, sizeof(labels), "tool=\"%s\"", t->name);
+    labels[0] = '\0';
+    metrics_label(labels, sizeof(labels), "tool", t->name);
     metrics_observe("toolgym_tool_seconds", labels, (double)(tg_now_us() - t0) / 1e6);
+    metrics_inc("toolgym_tool_calls_total",
+                metrics_label(labels, sizeof(labels), "outcome", outcome), 1);
     return rc;
 }
 
@@ -81,7 +83,9 @@ static struct tool_job *tool_job_new(struct http_req *rq, const struct tool *t, 
     j->tool = t;
     j->args = json_incref(args);
     j->cancel = &rq->cancel; /* fires if the client leaves before the reply (a queued job) */
-    text = json_dumps(args, JSON_COMPACT | JSON_ENSURE_ASCII);
+    if (!http_log_wanted(rq, HTTP_LOG_DEBUG)) /* the dump below is most of a fast call's cost */
+        return j;
+    text = jsonw_dumps(args, JSONW_ASCII, (size_t)-1 / 2); /* as big as the body allowed */
     http_log(rq, HTTP_LOG_DEBUG, "%s %.200s%s", t->name, text ? text : "{}",
              text && strlen(text) > 200 ? "..." : "");
     free(text);
@@ -150,13 +154,21 @@ int api_tools_list(struct http_req *rq, struct http_reply *rp) {
 }
 
 static int tool_reply(struct http_reply *rp, struct tool_job *j) {
+    struct dbuf b;
+
     if (j->rc == TG_EINVAL)
         return http_error_tg(rp, 422, &j->err);
     if (j->rc == TG_ECANCELED)
         return http_error_tg(rp, HTTP_CLIENT_CLOSED, &j->err);
     if (j->rc)
         return http_error(rp, 500, "internal", "The tool failed internally.");
-    return http_json(rp, 200, tool_result_json(&j->res));
+    /* the reply's fixed shape written straight: no object built, no dump */
+    dbuf_init(&b, (size_t)-1 / 2); /* as big as the tool's own output caps let it be */
+    if (tool_result_write(&b, &j->res, JSONW_ASCII) != 0) {
+        dbuf_free(&b);
+        return http_error(rp, 500, "internal", "Out of memory building the response.");
+    }
+    return http_json_text(rp, 200, dbuf_take(&b, NULL));
 }
 
 static int tool_call_finish(struct http_req *rq, struct http_reply *rp) {

@@ -38,6 +38,7 @@
 #include "server/status.h"
 #include "base/dbuf.h"
 #include "base/json_util.h"
+#include "base/jsonw.h"
 #include "base/limits.h"
 #include "base/metrics.h"
 
@@ -132,6 +133,18 @@ int http_json(struct http_reply *rp, unsigned status, json_t *body) {
     return 0;
 }
 
+int http_json_text(struct http_reply *rp, unsigned status, char *text) {
+    if (!text)
+        return http_error(rp, 500, "internal", "Out of memory building the response.");
+    json_decref(rp->body);
+    rp->body = NULL;
+    free(rp->text);
+    rp->status = status;
+    rp->text = text;
+    rp->content_type = "application/json";
+    return 0;
+}
+
 int http_error(struct http_reply *rp, unsigned status, const char *code, const char *fmt, ...) {
     char msg[TG_ERR_MSG_MAX];
     va_list ap;
@@ -163,7 +176,8 @@ int http_reply_render(struct http_reply *rp, char **text, size_t *len, const cha
     *len = 0;
     *ctype = NULL;
     if (rp->body) {
-        *text = json_dumps(rp->body, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(15));
+        /* replies are trees the server built, never sized by a client: no bound of their own */
+        *text = jsonw_dumps(rp->body, JSONW_ASCII, (size_t)-1 / 2);
         json_decref(rp->body);
         rp->body = NULL;
         *ctype = "application/json";
@@ -287,10 +301,18 @@ static void text_escape(const char *in, char *out, size_t n) {
     out[o] = '\0';
 }
 
+int http_log_wanted(const struct http_req *rq, int level) {
+    if (rq->route && rq->route->jsonrpc) /* kept for the session's log notifications */
+        return 1;
+    return !rq->srv->cfg.quiet && level >= rq->srv->log_level;
+}
+
 void http_log(struct http_req *rq, int level, const char *fmt, ...) {
     char text[TG_LOG_LINE_MAX];
     va_list ap;
 
+    if (!http_log_wanted(rq, level))
+        return;
     va_start(ap, fmt);
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
@@ -725,11 +747,20 @@ static void request_close(struct http_req *rq) {
     long long us = tg_now_us() - rq->t0_us;
     char labels[160];
 
-    snprintf(labels, sizeof(labels), "route=\"%s\",status=\"%u\"",
-             rq->route ? rq->route->pattern : "other", rq->status);
-    metrics_inc("toolgym_http_requests_total", labels, 1);
-    snprintf(labels, sizeof(labels), "route=\"%s\"", rq->route ? rq->route->pattern : "other");
+    const char *route = rq->route ? rq->route->pattern : "other";
+    char status[12], *p = status + sizeof(status);
+    unsigned st = rq->status;
+
+    *--p = '\0';
+    do {
+        *--p = (char)('0' + st % 10);
+        st /= 10;
+    } while (st && p > status);
+    labels[0] = '\0';
+    metrics_label(labels, sizeof(labels), "route", route);
     metrics_observe("toolgym_http_request_seconds", labels, (double)us / 1e6);
+    metrics_inc("toolgym_http_requests_total", metrics_label(labels, sizeof(labels), "status", p),
+                1);
     if (!s->cfg.quiet) {
         char method[4 * 16 + 1], path[4 * TG_LOG_PATH_MAX + 1];
 

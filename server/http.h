@@ -199,6 +199,11 @@ void http_reply_header(struct http_reply *rp, const char *name, const char *valu
 void http_log(struct http_req *rq, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* http_log_wanted — 1 when a line at `level` would be read by anyone (stderr at this level, or
+ * an MCP request's session); http_log does nothing otherwise, and callers skip building an
+ * expensive line (a dump of the arguments) when it is 0. */
+int http_log_wanted(const struct http_req *rq, int level);
+
 /* http_log_level_name — "debug" ... "emergency"; "?" out of range. Pure. */
 const char *http_log_level_name(int level);
 
@@ -244,6 +249,11 @@ int http_error_tg(struct http_reply *rp, unsigned status, const struct tg_error 
 
 /* http_json — fill *rp with status and body (steals body; NULL body means ENOMEM → 500). */
 int http_json(struct http_reply *rp, unsigned status, json_t *body);
+
+/* http_json_text — fill *rp with status and a JSON body already written as text (steals
+ * text, malloc'd; NULL means ENOMEM → 500): the fixed reply shapes written straight by
+ * jsonw.h, the same bytes as http_json would send. */
+int http_json_text(struct http_reply *rp, unsigned status, char *text);
 
 /*
  * http_reply_render — the bytes of a reply as they are sent: *text (new, malloc; NUL-terminated,

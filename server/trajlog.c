@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/jsonw.h"
 #include "base/limits.h"
 #include "base/metrics.h"
 
@@ -214,7 +215,7 @@ int trajlog_append(struct trajlog *l, const char *line, size_t len) {
 }
 
 int trajlog_append_json(struct trajlog *l, const json_t *j) {
-    char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    char *s = jsonw_dumps(j, 0, (size_t)-1 / 2); /* json_dumps' compact text, sooner */
     int rc;
 
     if (!s)

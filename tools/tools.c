@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "base/json_util.h"
+#include "base/jsonw.h"
 #include "base/schema.h"
 
 #include "tools/calc.h"
@@ -192,6 +193,34 @@ void tool_result_clear(struct tool_result *r) {
     free(r->content);
     json_decref(r->result);
     memset(r, 0, sizeof(*r));
+}
+
+int tool_result_write(struct dbuf *b, const struct tool_result *r, int flags) {
+    const char *content = r->content ? r->content : "";
+    int rc;
+
+    rc = dbuf_add_str(b, r->ok ? "{\"ok\":true,\"content\":" : "{\"ok\":false,\"content\":");
+    if (rc == 0)
+        rc = jsonw_string(b, content, strlen(content), flags);
+    if (rc == 0 && !r->ok) {
+        rc = dbuf_add_str(b, ",\"error\":{\"code\":");
+        if (rc == 0)
+            rc = jsonw_string(b, r->err.code, strlen(r->err.code), flags);
+        if (rc == 0)
+            rc = dbuf_add_str(b, ",\"message\":");
+        if (rc == 0)
+            rc = jsonw_string(b, r->err.message, strlen(r->err.message), flags);
+        if (rc == 0)
+            rc = dbuf_add_str(b, "}");
+    }
+    if (rc == 0 && (r->ok || r->result)) {
+        rc = dbuf_add_str(b, ",\"result\":");
+        if (rc == 0)
+            rc = r->result ? jsonw_value(b, r->result, flags) : dbuf_add_str(b, "{}");
+    }
+    if (rc == 0)
+        rc = dbuf_add_str(b, "}");
+    return rc;
 }
 
 json_t *tool_result_json(const struct tool_result *r) {

@@ -108,6 +108,14 @@ int tools_result_from_content(const struct tool *t, const char *content, json_t 
 /* tool_result_clear — free content and result; leaves *r zeroed. Accepts NULL. */
 void tool_result_clear(struct tool_result *r);
 
+/*
+ * tool_result_write — append r as JSON to b: the same text as tool_result_json dumped by
+ * jsonw_value with flags (JSONW_ASCII or 0), written straight, without building the object.
+ * Returns 0 or the buffer's failure (see jsonw.h).
+ */
+struct dbuf;
+int tool_result_write(struct dbuf *b, const struct tool_result *r, int flags);
+
 /* tool_result_json — new {"ok":true,"content","result"} or {"ok":false,"content","error":
  * {"code","message"}[, "result"]}, the body of POST /v1/tools/{name}. NULL on ENOMEM. */
 json_t *tool_result_json(const struct tool_result *r);

@@ -1,0 +1,203 @@
+/*
+ * test_jsonw.c — the JSON writer (base/jsonw.h) writes what jansson's json_dumps writes, byte
+ * for byte, with and without JSON_ENSURE_ASCII: generated trees of every kind of value, hard
+ * strings and reals; the fixed tool reply (tool_result_write) against tool_result_json dumped;
+ * and the failures (bad UTF-8 in a raw key, the buffer's maximum, nesting past the depth cap).
+ */
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/tg_test.h"
+#include "tools/tools.h"
+#include "base/dbuf.h"
+#include "base/jsonw.h"
+#include "base/rng.h"
+#include "base/tg.h"
+
+#define JANSSON_FLAGS(ascii)                                                                       \
+    (JSON_COMPACT | JSON_REAL_PRECISION(15) | ((ascii) ? JSON_ENSURE_ASCII : 0))
+
+/* Both writers agree on v (borrowed), in both modes; prints the first difference. */
+static int same_text(const json_t *v) {
+    int ok = 1;
+
+    for (int ascii = 0; ascii <= 1; ascii++) {
+        char *want = json_dumps(v, JANSSON_FLAGS(ascii) | JSON_ENCODE_ANY);
+        char *got = jsonw_dumps(v, ascii ? JSONW_ASCII : 0, 1 << 20);
+
+        if (!want || !got || strcmp(want, got) != 0) {
+            fprintf(stderr, "\n  ascii=%d\n  jansson %s\n  jsonw   %s\n", ascii,
+                    want ? want : "(null)", got ? got : "(null)");
+            ok = 0;
+        }
+        free(want);
+        free(got);
+    }
+    return ok;
+}
+
+/* Strings that exercise every escape: controls, quotes, the backslash, the slash, DEL, 2-, 3-
+ * and 4-byte characters, a NUL inside. */
+static const char *const hard[] = {"",
+                                   "plain",
+                                   "q\"uote",
+                                   "back\\slash",
+                                   "sl/ash",
+                                   "\b\f\n\r\t",
+                                   "\x01\x1f\x7f",
+                                   "caf\xc3\xa9",
+                                   "\xe2\x82\xac 5",
+                                   "\xf0\x9f\x98\x80 emoji",
+                                   "\xef\xbf\xbf\xf4\x8f\xbf\xbf",
+                                   "mixed \"\xc3\xa9\\\n\xf0\x9f\x98\x80\""};
+
+static json_t *gen(struct rng *r, int depth) {
+    unsigned k = (unsigned)(rng_u64(r) % (depth > 3 ? 6 : 8));
+
+    switch (k) {
+    case 0:
+        return json_null();
+    case 1:
+        return json_boolean(rng_u64(r) & 1);
+    case 2: {
+        static const json_int_t edge[] = {0, -1, 1, INT64_MAX, INT64_MIN, 1000000007};
+        uint64_t x = rng_u64(r);
+
+        return json_integer(x % 3 == 0 ? edge[x % 6]
+                                       : (json_int_t)(x >> (x % 60)) * (x & 1 ? -1 : 1));
+    }
+    case 3: {
+        static const double edge[] = {0.5,  -0.0,    1e300,   1e-300, 123456789012345678.0,
+                                      0.1,  DBL_MIN, DBL_MAX, 3.0,    1e16,
+                                      1e17, 2.5e-5};
+        uint64_t x = rng_u64(r);
+        double d = x % 3 == 0 ? edge[x % 12] : ldexp(rng_uniform(r) - 0.5, (int)(x % 200) - 100);
+
+        return json_real(d);
+    }
+    case 4:
+    case 5: {
+        char buf[64];
+        size_t n = 0;
+
+        if (rng_u64(r) & 1)
+            return json_string(hard[rng_u64(r) % TG_ARRAY_LEN(hard)]);
+        while (n < 20) { /* random ASCII bytes, controls included, and a NUL now and then */
+            buf[n++] = (char)(rng_u64(r) % 128);
+        }
+        return json_stringn(buf, n);
+    }
+    case 6: {
+        json_t *a = json_array();
+        unsigned n = (unsigned)(rng_u64(r) % 5);
+
+        for (unsigned i = 0; i < n; i++)
+            json_array_append_new(a, gen(r, depth + 1));
+        return a;
+    }
+    default: {
+        json_t *o = json_object();
+        unsigned n = (unsigned)(rng_u64(r) % 5);
+
+        for (unsigned i = 0; i < n; i++) {
+            char key[32];
+
+            if (i % 2)
+                snprintf(key, sizeof(key), "%s%u", hard[rng_u64(r) % TG_ARRAY_LEN(hard)], i);
+            else
+                snprintf(key, sizeof(key), "k%u", (unsigned)(rng_u64(r) % 1000));
+            json_object_set_new(o, key, gen(r, depth + 1));
+        }
+        return o;
+    }
+    }
+}
+
+TG_TEST(jsonw, writes_what_jansson_dumps) {
+    struct rng r;
+    int bad = 0;
+
+    rng_seed(&r, 14);
+    for (int i = 0; i < 3000 && bad < 3; i++) {
+        json_t *v = gen(&r, 0);
+
+        bad += !same_text(v);
+        json_decref(v);
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    for (size_t i = 0; i < TG_ARRAY_LEN(hard); i++) {
+        json_t *v = json_pack("{s:s, s:[s]}", hard[i], hard[i], "list", hard[i]);
+
+        CU_ASSERT(same_text(v));
+        json_decref(v);
+    }
+}
+
+TG_TEST(jsonw, the_tool_reply_is_tool_result_json_dumped) {
+    struct tool_result rs[4];
+
+    memset(rs, 0, sizeof(rs));
+    rs[0].ok = 1; /* a calculator answer */
+    rs[0].content = strdup("24.5");
+    rs[0].result = json_pack("{s:f}", "value", 24.5);
+    rs[1].ok = 1; /* no result object */
+    rs[1].content = strdup("caf\xc3\xa9 \"quoted\"\n");
+    rs[2].ok = 0; /* a tool-level failure */
+    rs[2].content = strdup("error: syntax_error: unexpected ')' at position 3");
+    snprintf(rs[2].err.code, sizeof(rs[2].err.code), "syntax_error");
+    snprintf(rs[2].err.message, sizeof(rs[2].err.message), "unexpected ')' at position 3");
+    rs[3] = rs[2]; /* a failure with a result (run_code) */
+    rs[3].content = strdup("error: timeout: \xf0\x9f\x98\x80");
+    rs[3].result = json_pack("{s:s, s:i}", "stdout", "partial\toutput", "exit_code", -9);
+    for (size_t i = 0; i < TG_ARRAY_LEN(rs); i++) {
+        for (int ascii = 0; ascii <= 1; ascii++) {
+            json_t *o = tool_result_json(&rs[i]);
+            char *want = json_dumps(o, JANSSON_FLAGS(ascii));
+            struct dbuf b;
+
+            dbuf_init(&b, 4096);
+            CU_ASSERT_EQUAL(tool_result_write(&b, &rs[i], ascii ? JSONW_ASCII : 0), 0);
+            CU_ASSERT_PTR_NOT_NULL_FATAL(want);
+            CU_ASSERT_PTR_NOT_NULL_FATAL(b.p);
+            CU_ASSERT_STRING_EQUAL(b.p, want);
+            free(want);
+            json_decref(o);
+            dbuf_free(&b);
+        }
+    }
+    for (size_t i = 0; i < TG_ARRAY_LEN(rs); i++)
+        tool_result_clear(&rs[i]);
+}
+
+TG_TEST(jsonw, refuses_what_it_cannot_write) {
+    struct dbuf b;
+    json_t *deep = json_array(), *v = deep, *s = json_string("0123456789");
+    char *text;
+
+    /* a raw key that is not UTF-8 */
+    dbuf_init(&b, 100);
+    CU_ASSERT_EQUAL(jsonw_key(&b, "bad \xff key", 1, JSONW_ASCII), TG_EINVAL);
+    CU_ASSERT_PTR_NULL(b.p);
+    CU_ASSERT_EQUAL(jsonw_raw(&b, "1"), TG_EINVAL); /* the buffer stays failed */
+    dbuf_free(&b);
+    /* past the buffer's maximum: nothing half-written is handed over */
+    CU_ASSERT_PTR_NULL(jsonw_dumps(s, 0, 8));
+    text = jsonw_dumps(s, 0, 12);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+    CU_ASSERT_STRING_EQUAL(text, "\"0123456789\"");
+    free(text);
+    /* nesting past the cap fails instead of recursing on */
+    for (int i = 0; i < JSONW_MAX_DEPTH + 1; i++) {
+        json_t *inner = json_array();
+
+        json_array_append_new(v, inner);
+        v = inner;
+    }
+    CU_ASSERT_PTR_NULL(jsonw_dumps(deep, 0, 1 << 20));
+    CU_ASSERT_PTR_NULL(jsonw_dumps(NULL, 0, 100));
+    json_decref(deep);
+    json_decref(s);
+}
