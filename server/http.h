@@ -163,8 +163,9 @@ struct http_req {
                                 deferred work gets &cancel and stops (TG_ECANCELED) */
     const char *cors_origin; /* the accepted Origin the reply names for the browser (borrowed
                                 from the request's head), or NULL */
-    struct http_log_line log[TG_REQ_LOG_LINES]; /* what the request logged, in order */
     int nlog;
+    /* last: request_begin zeroes the struct only up to here */
+    struct http_log_line log[TG_REQ_LOG_LINES]; /* what the request logged, in order (nlog) */
 };
 
 struct http_reply {

@@ -592,10 +592,23 @@ int calc_format(double v, char *buf, size_t n) {
     if (!buf || n == 0)
         return TG_ERANGE;
     if (v == 0)
-        v = 0; /* -0 prints as "0" */
-    if (isfinite(v) && v == floor(v) && fabs(v) < 1e15)
-        w = snprintf(buf, n, "%.0f", v);
-    else
+        v = 0;                                            /* -0 prints as "0" */
+    if (isfinite(v) && v == floor(v) && fabs(v) < 1e15) { /* whole: its digits, no printf */
+        char d[24], *p = d + sizeof(d);
+        unsigned long long u = (unsigned long long)fabs(v);
+
+        do {
+            *--p = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        if (v < 0)
+            *--p = '-';
+        w = (int)(d + sizeof(d) - p);
+        if ((size_t)w < n) {
+            memcpy(buf, p, (size_t)w);
+            buf[w] = '\0';
+        }
+    } else
         w = snprintf(buf, n, "%.15g", v);
     if (w < 0 || (size_t)w >= n) {
         buf[0] = '\0';
