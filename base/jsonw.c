@@ -184,11 +184,14 @@ static int write_real(struct dbuf *b, const json_t *v) {
     return dbuf_add(b, buf, n);
 }
 
-static int write_value(struct dbuf *b, const json_t *v, int flags, int depth) {
+static int write_value(struct dbuf *b, const json_t *v, int flags, int depth,
+                       const struct jsonw_splice *sp) {
     int rc;
 
     if (!v)
         return fail(b, TG_EINVAL);
+    if (sp && v == sp->value)
+        return dbuf_add_str(b, sp->text);
     switch (json_typeof(v)) {
     case JSON_NULL:
         return dbuf_add(b, "null", 4);
@@ -212,7 +215,7 @@ static int write_value(struct dbuf *b, const json_t *v, int flags, int depth) {
             if (i > 0)
                 rc = dbuf_add(b, ",", 1);
             if (rc == 0)
-                rc = write_value(b, json_array_get(v, i), flags, depth + 1);
+                rc = write_value(b, json_array_get(v, i), flags, depth + 1, sp);
         }
         return rc ? rc : dbuf_add(b, "]", 1);
     }
@@ -230,7 +233,7 @@ static int write_value(struct dbuf *b, const json_t *v, int flags, int depth) {
             if (rc == 0)
                 rc = dbuf_add(b, ":", 1);
             if (rc == 0)
-                rc = write_value(b, json_object_iter_value(it), flags, depth + 1);
+                rc = write_value(b, json_object_iter_value(it), flags, depth + 1, sp);
             it = json_object_iter_next((json_t *)v, it);
         }
         return rc ? rc : dbuf_add(b, "}", 1);
@@ -241,14 +244,18 @@ static int write_value(struct dbuf *b, const json_t *v, int flags, int depth) {
 }
 
 int jsonw_value(struct dbuf *b, const json_t *v, int flags) {
-    return write_value(b, v, flags, 0);
+    return write_value(b, v, flags, 0, NULL);
 }
 
-char *jsonw_dumps(const json_t *v, int flags, size_t max) {
+int jsonw_value_splice(struct dbuf *b, const json_t *v, int flags, const struct jsonw_splice *sp) {
+    return write_value(b, v, flags, 0, sp);
+}
+
+char *jsonw_dumps(const json_t *v, int flags, size_t max, const struct jsonw_splice *sp) {
     struct dbuf b;
 
     dbuf_init(&b, max);
-    if (jsonw_value(&b, v, flags) != 0) {
+    if (write_value(&b, v, flags, 0, sp) != 0) {
         dbuf_free(&b);
         return NULL;
     }

@@ -29,11 +29,21 @@
 #define JSONW_ASCII     1    /* JSON_ENSURE_ASCII: only ASCII bytes in the output */
 #define JSONW_MAX_DEPTH 2048 /* containers nested deeper fail (TG_ERANGE) */
 
+/* A value written as text rendered beforehand: wherever the tree holds this very json_t
+ * (pointer equality), text (its jsonw rendering with the same flags) is spliced in. */
+struct jsonw_splice {
+    const json_t *value;
+    const char *text;
+};
+
 /* jsonw_value — append v (borrowed) to b. flags: 0 or JSONW_ASCII. Returns 0, or the failure
  * of the buffer (TG_ERANGE past its max, TG_ENOMEM; b is then failed, see dbuf.h), or
  * TG_EINVAL for a NULL value, a string that is not UTF-8 or nesting past JSONW_MAX_DEPTH (b
  * is then failed too). */
 int jsonw_value(struct dbuf *b, const json_t *v, int flags);
+
+/* jsonw_value_splice — jsonw_value, with sp's value (if sp is not NULL) written as sp->text. */
+int jsonw_value_splice(struct dbuf *b, const json_t *v, int flags, const struct jsonw_splice *sp);
 
 /* jsonw_string — append s[0..len) (UTF-8; may hold NUL bytes) as a JSON string. Returns as
  * jsonw_value. */
@@ -48,7 +58,7 @@ int jsonw_raw(struct dbuf *b, const char *s);
 
 /* jsonw_dumps — v (borrowed) as new (malloc) text, or NULL on ENOMEM or a value jsonw_value
  * refuses; the same text as json_dumps with the flags above. max bounds the text's bytes
- * (NULL past it). */
-char *jsonw_dumps(const json_t *v, int flags, size_t max);
+ * (NULL past it). sp: a splice (see jsonw_value_splice) or NULL. */
+char *jsonw_dumps(const json_t *v, int flags, size_t max, const struct jsonw_splice *sp);
 
 #endif

@@ -26,6 +26,7 @@ int api_invoke_tool(const struct tool *t, const json_t *args, struct tg_cancel *
     long long t0 = tg_now_us();
     char labels[96];
     const char *outcome;
+    size_t cut;
     int rc;
 
     rc = tools_call_cancel(t, args, cancel, out, err);
@@ -38,10 +39,11 @@ int api_invoke_tool(const struct tool *t, const json_t *args, struct tg_cancel *
     else
         outcome = out->ok ? "ok" : "tool_error";
     labels[0] = '\0';
-    metrics_label(labels, sizeof(labels), "tool", t->name);
-    metrics_observe("toolgym_tool_seconds", labels, (double)(tg_now_us() - t0) / 1e6);
+    cut = strlen(metrics_label(labels, sizeof(labels), "tool", t->name));
     metrics_inc("toolgym_tool_calls_total",
                 metrics_label(labels, sizeof(labels), "outcome", outcome), 1);
+    labels[cut] = '\0';
+    metrics_observe("toolgym_tool_seconds", labels, (double)(tg_now_us() - t0) / 1e6);
     return rc;
 }
 
@@ -85,7 +87,7 @@ static struct tool_job *tool_job_new(struct http_req *rq, const struct tool *t, 
     j->cancel = &rq->cancel; /* fires if the client leaves before the reply (a queued job) */
     if (!http_log_wanted(rq, HTTP_LOG_DEBUG)) /* the dump below is most of a fast call's cost */
         return j;
-    text = jsonw_dumps(args, JSONW_ASCII, (size_t)-1 / 2); /* as big as the body allowed */
+    text = jsonw_dumps(args, JSONW_ASCII, (size_t)-1 / 2, NULL); /* as big as the body allowed */
     http_log(rq, HTTP_LOG_DEBUG, "%s %.200s%s", t->name, text ? text : "{}",
              text && strlen(text) > 200 ? "..." : "");
     free(text);

@@ -20,6 +20,7 @@
 #include "tools/tools.h"
 #include "server/api.h"
 #include "server/episode.h"
+#include "base/jsonw.h"
 #include "base/json_util.h"
 #include "base/limits.h"
 #include "base/metrics.h"
@@ -85,10 +86,10 @@ static int not_found_episode(struct http_req *rq, struct http_reply *rp, const c
 }
 
 /* The body of a create or fork reply. */
-static json_t *created_json(struct episode *ep) {
+static json_t *created_json(struct server *s, struct episode *ep) {
     json_t *j = json_pack("{s:s, s:{s:s, s:s}, s:s, s:o*, s:i, s:I, s:b, s:s}", "episode_id",
                           ep->id, "task", "id", ep->task->id, "prompt", ep->task->prompt,
-                          "instructions", judge_answer_format, "tools", tools_openai_list(),
+                          "instructions", judge_answer_format, "tools", json_incref(s->tools_list),
                           "max_steps", ep->max_steps, "step", (json_int_t)ep->nsteps, "done", 0,
                           "feedback", ep->feedback ? "judge" : "none");
 
@@ -138,7 +139,8 @@ static int store_and_reply(struct http_req *rq, struct episode *ep, int forked,
     metrics_inc("toolgym_episodes_started_total", "", 1);
     if (forked)
         metrics_inc("toolgym_episodes_forked_total", "", 1);
-    http_json(rp, 201, created_json(ep));
+    http_json(rp, 201, created_json(s, ep));
+    rp->splice = &s->tools_splice_ascii; /* the tool list as rendered at start */
     episode_put(ep);
     return 0;
 }
@@ -162,11 +164,14 @@ static void after_step(struct server *s, struct episode *ep, int finished) {
     status_recent_push(s->recent, ep);
     if (s->trajlog) {
         json_t *line = episode_trajectory_json(ep);
+        char *text = NULL;
 
-        if (!line || json_object_set(line, "tools", s->tools_list) ||
-            trajlog_append_json(s->trajlog, line) != 0)
+        if (line && json_object_set(line, "tools", s->tools_list) == 0)
+            text = jsonw_dumps(line, 0, (size_t)-1 / 2, &s->tools_splice);
+        if (!text || trajlog_append(s->trajlog, text, strlen(text)) != 0)
             fprintf(stderr, "toolgym: episode %s: could not append to the trajectory log\n",
                     ep->id);
+        free(text);
         json_decref(line);
     }
     snprintf(labels, sizeof(labels), "outcome=\"%s\"", episode_outcome_name(ep->outcome));

@@ -178,7 +178,7 @@ int http_reply_render(struct http_reply *rp, char **text, size_t *len, const cha
     *ctype = NULL;
     if (rp->body) {
         /* replies are trees the server built, never sized by a client: no bound of their own */
-        *text = jsonw_dumps(rp->body, JSONW_ASCII, (size_t)-1 / 2);
+        *text = jsonw_dumps(rp->body, JSONW_ASCII, (size_t)-1 / 2, rp->splice);
         json_decref(rp->body);
         rp->body = NULL;
         *ctype = "application/json";
@@ -760,6 +760,7 @@ static void request_close(struct http_req *rq) {
     const char *route = rq->route ? rq->route->pattern : "other";
     char status[12], *p = status + sizeof(status);
     unsigned st = rq->status;
+    size_t cut;
 
     *--p = '\0';
     do {
@@ -767,10 +768,11 @@ static void request_close(struct http_req *rq) {
         st /= 10;
     } while (st && p > status);
     labels[0] = '\0';
-    metrics_label(labels, sizeof(labels), "route", route);
-    metrics_observe("toolgym_http_request_seconds", labels, (double)us / 1e6);
+    cut = strlen(metrics_label(labels, sizeof(labels), "route", route));
     metrics_inc("toolgym_http_requests_total", metrics_label(labels, sizeof(labels), "status", p),
                 1);
+    labels[cut] = '\0';
+    metrics_observe("toolgym_http_request_seconds", labels, (double)us / 1e6);
     if (!s->cfg.quiet) {
         char method[4 * 16 + 1], path[4 * TG_LOG_PATH_MAX + 1];
 

@@ -23,6 +23,7 @@
 #include "server/server.h"
 #include "base/cancel.h"
 #include "base/dbuf.h"
+#include "base/jsonw.h"
 #include "base/tg.h"
 
 struct MHD_Daemon;
@@ -52,20 +53,23 @@ struct server {
     struct runq *runq;           /* slow tool calls (run_code) */
     struct connwatch *connwatch; /* sockets of suspended requests: their clients going away */
     int port;
-    pthread_mutex_t mu;             /* guards inflight and deferred */
-    int mu_init;                    /* mu and drained are initialised */
-    pthread_cond_t drained;         /* signalled when inflight or deferred drops to 0 */
-    int inflight;                   /* requests between first callback and completion */
-    int deferred;                   /* requests suspended while their work is deferred */
-    int tools_ref;                  /* this server holds a reference on the tool registry */
-    struct task_set *tasks;         /* loaded tasks (episodes issue) */
-    struct episode_store *episodes; /* episode store (episodes issue) */
-    struct trajlog *trajlog;        /* trajectory log or NULL */
-    json_t *tools_list;             /* the OpenAI tool list episodes are played with */
-    struct reward_config *reward;   /* reward weights */
-    struct report *report;          /* accuracy totals for GET /v1/report */
-    struct status_recent *recent;   /* the last finished episodes, for the status page */
-    struct http_key *keys;          /* nkeys accepted bearer keys (http_keys_load); none: open */
+    pthread_mutex_t mu;                     /* guards inflight and deferred */
+    int mu_init;                            /* mu and drained are initialised */
+    pthread_cond_t drained;                 /* signalled when inflight or deferred drops to 0 */
+    int inflight;                           /* requests between first callback and completion */
+    int deferred;                           /* requests suspended while their work is deferred */
+    int tools_ref;                          /* this server holds a reference on the tool registry */
+    struct task_set *tasks;                 /* loaded tasks (episodes issue) */
+    struct episode_store *episodes;         /* episode store (episodes issue) */
+    struct trajlog *trajlog;                /* trajectory log or NULL */
+    json_t *tools_list;                     /* the OpenAI tool list episodes are played with */
+    char *tools_text, *tools_text_ascii;    /* tools_list rendered once (jsonw; _ascii escaped) */
+    struct jsonw_splice tools_splice;       /* tools_list → tools_text, for trajectory lines */
+    struct jsonw_splice tools_splice_ascii; /* tools_list → tools_text_ascii, for replies */
+    struct reward_config *reward;           /* reward weights */
+    struct report *report;                  /* accuracy totals for GET /v1/report */
+    struct status_recent *recent;           /* the last finished episodes, for the status page */
+    struct http_key *keys; /* nkeys accepted bearer keys (http_keys_load); none: open */
     size_t nkeys;
     struct http_watch *watch;     /* connection deadlines (header timeout) */
     struct origin_policy *origin; /* accepted Host and Origin values (origin.h) */
@@ -184,6 +188,8 @@ struct http_reply {
         char value[80];
     } headers[2]; /* more response headers (http_reply_header) */
     int nheaders;
+    const struct jsonw_splice *splice; /* a value of body written as text rendered once (the
+                                          server's tool list), or NULL; see jsonw.h */
 };
 
 /* http_reply_header — add header name (static string) with value (copied, cut to 79 bytes) to

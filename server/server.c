@@ -201,6 +201,17 @@ static int episodes_start(struct server *s, struct tg_error *err) {
         tg_error_set(err, TG_CODE_NOMEM, "out of memory");
         return TG_ENOMEM;
     }
+    /* the list goes into every create reply and trajectory line: rendered once, spliced in */
+    s->tools_text = jsonw_dumps(s->tools_list, 0, (size_t)-1 / 2, NULL);
+    s->tools_text_ascii = jsonw_dumps(s->tools_list, JSONW_ASCII, (size_t)-1 / 2, NULL);
+    if (!s->tools_text || !s->tools_text_ascii) {
+        tg_error_set(err, "internal", "Out of memory.");
+        return TG_ENOMEM;
+    }
+    s->tools_splice.value = s->tools_list;
+    s->tools_splice.text = s->tools_text;
+    s->tools_splice_ascii.value = s->tools_list;
+    s->tools_splice_ascii.text = s->tools_text_ascii;
     if (c->trajectories)
         return trajlog_open(c->trajectories, c->sync_ms, c->quiet, &s->trajlog, err);
     return 0;
@@ -209,6 +220,8 @@ static int episodes_start(struct server *s, struct tg_error *err) {
 static void episodes_stop(struct server *s) {
     trajlog_close(s->trajlog);
     json_decref(s->tools_list);
+    free(s->tools_text);
+    free(s->tools_text_ascii);
     status_recent_free(s->recent);
     episode_store_free(s->episodes);
     report_free(s->report);

@@ -215,7 +215,7 @@ int trajlog_append(struct trajlog *l, const char *line, size_t len) {
 }
 
 int trajlog_append_json(struct trajlog *l, const json_t *j) {
-    char *s = jsonw_dumps(j, 0, (size_t)-1 / 2); /* json_dumps' compact text, sooner */
+    char *s = jsonw_dumps(j, 0, (size_t)-1 / 2, NULL); /* json_dumps' compact text, sooner */
     int rc;
 
     if (!s)

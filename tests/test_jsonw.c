@@ -26,7 +26,7 @@ static int same_text(const json_t *v) {
 
     for (int ascii = 0; ascii <= 1; ascii++) {
         char *want = json_dumps(v, JANSSON_FLAGS(ascii) | JSON_ENCODE_ANY);
-        char *got = jsonw_dumps(v, ascii ? JSONW_ASCII : 0, 1 << 20);
+        char *got = jsonw_dumps(v, ascii ? JSONW_ASCII : 0, 1 << 20, NULL);
 
         if (!want || !got || strcmp(want, got) != 0) {
             fprintf(stderr, "\n  ascii=%d\n  jansson %s\n  jsonw   %s\n", ascii,
@@ -184,8 +184,8 @@ TG_TEST(jsonw, refuses_what_it_cannot_write) {
     CU_ASSERT_EQUAL(jsonw_raw(&b, "1"), TG_EINVAL); /* the buffer stays failed */
     dbuf_free(&b);
     /* past the buffer's maximum: nothing half-written is handed over */
-    CU_ASSERT_PTR_NULL(jsonw_dumps(s, 0, 8));
-    text = jsonw_dumps(s, 0, 12);
+    CU_ASSERT_PTR_NULL(jsonw_dumps(s, 0, 8, NULL));
+    text = jsonw_dumps(s, 0, 12, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(text);
     CU_ASSERT_STRING_EQUAL(text, "\"0123456789\"");
     free(text);
@@ -196,8 +196,8 @@ TG_TEST(jsonw, refuses_what_it_cannot_write) {
         json_array_append_new(v, inner);
         v = inner;
     }
-    CU_ASSERT_PTR_NULL(jsonw_dumps(deep, 0, 1 << 20));
-    CU_ASSERT_PTR_NULL(jsonw_dumps(NULL, 0, 100));
+    CU_ASSERT_PTR_NULL(jsonw_dumps(deep, 0, 1 << 20, NULL));
+    CU_ASSERT_PTR_NULL(jsonw_dumps(NULL, 0, 100, NULL));
     json_decref(deep);
     json_decref(s);
 }
