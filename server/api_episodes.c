@@ -163,16 +163,14 @@ static void after_step(struct server *s, struct episode *ep, int finished) {
     report_add(s->report, &sum);
     status_recent_push(s->recent, ep);
     if (s->trajlog) {
-        json_t *line = episode_trajectory_json(ep);
-        char *text = NULL;
+        struct dbuf line; /* written straight, the tool list spliced in as rendered at start */
 
-        if (line && json_object_set(line, "tools", s->tools_list) == 0)
-            text = jsonw_dumps(line, 0, (size_t)-1 / 2, &s->tools_splice);
-        if (!text || trajlog_append(s->trajlog, text, strlen(text)) != 0)
+        dbuf_init(&line, (size_t)-1 / 2);
+        if (episode_trajectory_write(ep, &line, s->tools_text) != 0 ||
+            trajlog_append(s->trajlog, line.p, line.len) != 0)
             fprintf(stderr, "toolgym: episode %s: could not append to the trajectory log\n",
                     ep->id);
-        free(text);
-        json_decref(line);
+        dbuf_free(&line);
     }
     snprintf(labels, sizeof(labels), "outcome=\"%s\"", episode_outcome_name(ep->outcome));
     metrics_inc("toolgym_episodes_finished_total", labels, 1);

@@ -12,6 +12,7 @@
 #include <sys/random.h>
 
 #include "base/json_util.h"
+#include "base/jsonw.h"
 #include "base/metrics.h"
 #include "base/hash.h"
 
@@ -700,6 +701,191 @@ out0:
     json_decref(msgs);
     json_decref(steps);
     return j;
+}
+
+/* ---- the trajectory line, written straight -------------------------------------------- */
+
+/* `"key":"value"` (after a comma unless first) of a C string. */
+static int w_str(struct dbuf *b, const char *key, const char *v, int first) {
+    int rc = jsonw_key(b, key, first, 0);
+
+    return rc ? rc : jsonw_string(b, v, strlen(v), 0);
+}
+
+/* A real as json_real would be dumped (REAL_PRECISION(15)). */
+static int w_real(struct dbuf *b, double v) {
+    json_t *r = json_real(v);
+    int rc = r ? jsonw_value(b, r, 0) : TG_ENOMEM;
+
+    json_decref(r);
+    return rc;
+}
+
+/* The messages of one step, after a comma (as step_messages builds them). */
+static int w_step_messages(struct dbuf *b, const struct episode_step *st, size_t i) {
+    const json_t *tc;
+    const char *content;
+    char id[32], *args;
+    int rc;
+
+    if (st->is_answer) {
+        const char *a = json_string_value(json_object_get(st->action, "answer"));
+
+        if (!a)
+            return TG_EINVAL;
+        rc = dbuf_add_str(b, ",{\"role\":\"assistant\",\"content\":");
+        if (rc == 0)
+            rc = jsonw_string(b, a, strlen(a), 0);
+        return rc ? rc : dbuf_add_str(b, "}");
+    }
+    tc = json_object_get(st->action, "tool_call");
+    snprintf(id, sizeof(id), "call_%zu", i + 1);
+    if (json_is_true(json_object_get(tc, "arguments_truncated"))) { /* already JSON text */
+        const char *t = json_string_value(json_object_get(tc, "arguments"));
+
+        args = t ? strdup(t) : NULL;
+    } else {
+        args = json_dumps(json_object_get(tc, "arguments"), JSON_COMPACT | JSON_ENCODE_ANY);
+    }
+    if (!args || !json_object_get(tc, "name")) {
+        free(args);
+        return TG_ENOMEM;
+    }
+    rc = dbuf_add_str(b, ",{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{");
+    if (rc == 0)
+        rc = w_str(b, "id", id, 1);
+    if (rc == 0)
+        rc = dbuf_add_str(b, ",\"type\":\"function\",\"function\":{\"name\":");
+    if (rc == 0)
+        rc = jsonw_value(b, json_object_get(tc, "name"), 0);
+    if (rc == 0)
+        rc = w_str(b, "arguments", args, 0);
+    free(args);
+    if (rc == 0)
+        rc = dbuf_add_str(b, "}}]},{\"role\":\"tool\",");
+    if (rc == 0)
+        rc = w_str(b, "tool_call_id", id, 1);
+    content = json_string_value(json_object_get(st->observation, "content"));
+    if (rc == 0)
+        rc = w_str(b, "content", content ? content : "", 0);
+    return rc ? rc : dbuf_add_str(b, "}");
+}
+
+/* One step's entry (as trajectory_step builds it). */
+static int w_step(struct dbuf *b, const struct episode_step *st, int first) {
+    const char *k;
+    json_t *v;
+    int rc, n = 0;
+
+    rc = dbuf_add_str(b, first ? "{" : ",{");
+    if (rc == 0)
+        rc = w_str(b, "label", judge_label_name(st->label), 1);
+    if (rc == 0)
+        rc = jsonw_key(b, "reward", 0, 0);
+    if (rc == 0)
+        rc = w_real(b, st->reward);
+    if (rc == 0 && st->premature_answer)
+        rc = dbuf_add_str(b, ",\"premature_answer\":true");
+    if (rc == 0 && st->ungrounded)
+        rc = dbuf_add_str(b, ",\"ungrounded\":true");
+    if (rc == 0 && !st->is_answer) {
+        rc = w_str(b, "call", episode_call_outcome_name(st->outcome), 0);
+        if (rc == 0)
+            rc = dbuf_add_str(b, ",\"observation\":{");
+        json_object_foreach(st->observation, k, v) {
+            if (rc || strcmp(k, "content") == 0)
+                continue;
+            rc = jsonw_key(b, k, n++ == 0, 0);
+            if (rc == 0)
+                rc = jsonw_value(b, v, 0);
+        }
+        if (rc == 0)
+            rc = dbuf_add_str(b, "}");
+    }
+    return rc ? rc : dbuf_add_str(b, "}");
+}
+
+int episode_trajectory_write(struct episode *ep, struct dbuf *b, const char *tools_text) {
+    const struct task *t = ep->task;
+    char num[24];
+    int rc;
+
+    pthread_mutex_lock(&ep->mu);
+    rc = dbuf_add_str(b, "{");
+    if (rc == 0)
+        rc = w_str(b, "episode_id", ep->id, 1);
+    if (rc == 0)
+        rc = w_str(b, "task_id", t->id, 0);
+    if (rc == 0)
+        rc = w_str(b, "split", t->split, 0);
+    if (rc == 0)
+        rc = w_str(b, "family", task_family_name(t->family), 0);
+    if (rc == 0)
+        rc = dbuf_add_str(b, ",\"task_tags\":[");
+    for (size_t i = 0; rc == 0 && i < t->ntags; i++) {
+        if (i > 0)
+            rc = dbuf_add_str(b, ",");
+        if (rc == 0)
+            rc = jsonw_string(b, t->tags[i], strlen(t->tags[i]), 0);
+    }
+    if (rc == 0)
+        rc = dbuf_add_str(b, "]");
+    if (rc == 0)
+        rc = w_str(b, "tag", ep->tag, 0);
+    if (rc == 0)
+        rc = w_str(b, "reward_mode", reward_mode_name(ep->mode), 0);
+    snprintf(num, sizeof(num), "%d", ep->max_steps);
+    if (rc == 0)
+        rc = jsonw_key(b, "max_steps", 0, 0);
+    if (rc == 0)
+        rc = dbuf_add_str(b, num);
+    /* the system message: the head and the answer format, as one string */
+    if (rc == 0)
+        rc = dbuf_add_str(b, ",\"messages\":[{\"role\":\"system\",\"content\":");
+    if (rc == 0) {
+        size_t nh = strlen(system_prompt_head), nf = strlen(judge_answer_format);
+        char *sys = malloc(nh + nf + 1);
+
+        if (!sys) {
+            rc = TG_ENOMEM;
+        } else {
+            memcpy(sys, system_prompt_head, nh);
+            memcpy(sys + nh, judge_answer_format, nf + 1);
+            rc = jsonw_string(b, sys, nh + nf, 0);
+            free(sys);
+        }
+    }
+    if (rc == 0)
+        rc = dbuf_add_str(b, "},{\"role\":\"user\",");
+    if (rc == 0)
+        rc = w_str(b, "content", t->prompt, 1);
+    if (rc == 0)
+        rc = dbuf_add_str(b, "}");
+    for (size_t i = 0; rc == 0 && i < ep->nsteps; i++)
+        rc = w_step_messages(b, ep->steps[i], i);
+    if (rc == 0)
+        rc = dbuf_add_str(b, "],\"steps\":[");
+    for (size_t i = 0; rc == 0 && i < ep->nsteps; i++)
+        rc = w_step(b, ep->steps[i], i == 0);
+    if (rc == 0)
+        rc = dbuf_add_str(b, "]");
+    if (rc == 0)
+        rc = jsonw_key(b, "return", 0, 0);
+    if (rc == 0)
+        rc = w_real(b, ep->ret);
+    if (rc == 0)
+        rc = dbuf_add_str(b, ep->outcome == REWARD_CORRECT ? ",\"correct\":true"
+                                                           : ",\"correct\":false");
+    if (rc == 0)
+        rc = w_str(b, "outcome", episode_outcome_name(ep->outcome), 0);
+    if (rc == 0)
+        rc = dbuf_add_str(b, ",\"tools\":");
+    if (rc == 0)
+        rc = dbuf_add_str(b, tools_text);
+    if (rc == 0)
+        rc = dbuf_add_str(b, "}");
+    pthread_mutex_unlock(&ep->mu);
+    return rc;
 }
 
 static int cmp_str(const void *a, const void *b) {

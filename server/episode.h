@@ -211,6 +211,16 @@ json_t *episode_json(struct episode *ep);
  */
 json_t *episode_trajectory_json(struct episode *ep);
 
+/*
+ * episode_trajectory_write — append to b the trajectory-log line of ep with "tools" last: the
+ * same bytes as episode_trajectory_json with "tools" added, written by jsonw_value (no escape
+ * of non-ASCII), but written straight, without building the object (the cost of every
+ * finished episode's log line). tools_text is the tool list already rendered that way
+ * (borrowed). Returns 0, or the buffer's failure (jsonw.h), or TG_ENOMEM. Thread-safe.
+ */
+struct dbuf;
+int episode_trajectory_write(struct episode *ep, struct dbuf *b, const char *tools_text);
+
 /* What a finished episode contributes to a report (see report.h). */
 struct episode_summary {
     const char *split;       /* borrowed from the task */

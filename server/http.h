@@ -63,8 +63,8 @@ struct server {
     struct episode_store *episodes;         /* episode store (episodes issue) */
     struct trajlog *trajlog;                /* trajectory log or NULL */
     json_t *tools_list;                     /* the OpenAI tool list episodes are played with */
-    char *tools_text, *tools_text_ascii;    /* tools_list rendered once (jsonw; _ascii escaped) */
-    struct jsonw_splice tools_splice;       /* tools_list → tools_text, for trajectory lines */
+    char *tools_text, *tools_text_ascii;    /* tools_list rendered once (jsonw; _ascii escaped):
+                                               trajectory lines, replies */
     struct jsonw_splice tools_splice_ascii; /* tools_list → tools_text_ascii, for replies */
     struct reward_config *reward;           /* reward weights */
     struct report *report;                  /* accuracy totals for GET /v1/report */

@@ -208,8 +208,6 @@ static int episodes_start(struct server *s, struct tg_error *err) {
         tg_error_set(err, "internal", "Out of memory.");
         return TG_ENOMEM;
     }
-    s->tools_splice.value = s->tools_list;
-    s->tools_splice.text = s->tools_text;
     s->tools_splice_ascii.value = s->tools_list;
     s->tools_splice_ascii.text = s->tools_text_ascii;
     if (c->trajectories)

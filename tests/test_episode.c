@@ -10,6 +10,7 @@
 
 #include "server/episode.h"
 #include "server/report.h"
+#include "base/dbuf.h"
 #include "tg_test.h"
 
 static const char task_json[] =
@@ -68,6 +69,33 @@ static const char *reply_label(const json_t *r) {
     return json_string_value(json_object_get(json_object_get(r, "judgement"), "label"));
 }
 
+/* The trajectory line written straight (episode_trajectory_write, what the log gets) is the
+ * line episode_trajectory_json builds, with "tools" added, as jansson dumps it. */
+static void check_line_written(struct episode *ep) {
+    json_t *traj = episode_trajectory_json(ep);
+    json_t *tools = json_pack("[{s:s, s:f}]", "name", "caf\xc3\xa9 \"tool\"", "w", 0.1);
+    char *want, *tools_text;
+    struct dbuf b;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(traj);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tools);
+    json_object_set(traj, "tools", tools);
+    want = json_dumps(traj, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    tools_text = json_dumps(tools, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    dbuf_init(&b, 1 << 20);
+    CU_ASSERT_EQUAL(episode_trajectory_write(ep, &b, tools_text), 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b.p);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(want);
+    if (strcmp(b.p, want) != 0)
+        fprintf(stderr, "\n  built   %s\n  written %s\n", want, b.p);
+    CU_ASSERT_STRING_EQUAL(b.p, want);
+    dbuf_free(&b);
+    free(want);
+    free(tools_text);
+    json_decref(tools);
+    json_decref(traj);
+}
+
 TG_TEST(episode, steps_judged_rewarded_and_done) {
     struct task t;
     struct reward_config rc;
@@ -104,6 +132,7 @@ TG_TEST(episode, steps_judged_rewarded_and_done) {
     CU_ASSERT_EQUAL(ep->outcome, REWARD_CORRECT);
     /* correct with one penalty: squashed into the correct range, below a clean 1 */
     CU_ASSERT(ep->ret > rc.floor_correct && ep->ret < rc.label[JUDGE_CORRECT]);
+    check_line_written(ep);
     episode_put(ep);
     task_clear(&t);
 }
@@ -133,6 +162,7 @@ TG_TEST(episode, step_limit_ends_the_episode) {
     /* system, user, then assistant + tool per call */
     CU_ASSERT_EQUAL(json_array_size(json_object_get(traj, "messages")), 6);
     json_decref(traj);
+    check_line_written(ep);
     episode_put(ep);
     task_clear(&t);
 }
@@ -526,6 +556,7 @@ static void play(struct report *rep, const struct task *t, const char *tag, int 
         episode_summarize(ep, &sum);
         report_add(rep, &sum);
     }
+    check_line_written(ep);
     episode_put(ep);
 }
 
@@ -725,6 +756,7 @@ TG_TEST(episode, views_hide_family_and_tags_the_log_keeps_them) {
     CU_ASSERT_STRING_EQUAL(json_string_value(json_array_get(json_object_get(traj, "task_tags"), 1)),
                            "op:mul");
     json_decref(traj);
+    check_line_written(ep);
     episode_put(ep);
     task_clear(&t);
 }
@@ -898,6 +930,7 @@ TG_TEST(episode, malformed_steps_store_bounded_arguments) {
     free(big);
     free(name);
     free(wide);
+    check_line_written(ep);
     episode_put(ep);
     task_clear(&t);
 }
