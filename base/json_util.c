@@ -105,6 +105,160 @@ int jsonu_depth_ok(const char *buf, size_t len, size_t max_depth) {
     return 1;
 }
 
+/* ---- the fast path: plain JSON without escapes, reals or duplicate keys ----------------- */
+
+struct fast {
+    const char *p, *end;
+};
+
+static void fast_ws(struct fast *f) {
+    while (f->p < f->end && (*f->p == ' ' || *f->p == '\t' || *f->p == '\n' || *f->p == '\r'))
+        f->p++;
+}
+
+/* A string without escapes or control bytes: its bytes in [*s, *s + *n); 0, or -1 to give up.
+ * The buffer is valid UTF-8 already, so the bytes are too. */
+static int fast_str(struct fast *f, const char **s, size_t *n) {
+    const char *q = ++f->p;
+
+    while (q < f->end && *q != '"') {
+        if (*q == '\\' || (unsigned char)*q < 0x20)
+            return -1;
+        q++;
+    }
+    if (q >= f->end)
+        return -1;
+    *s = f->p;
+    *n = (size_t)(q - f->p);
+    f->p = q + 1;
+    return 0;
+}
+
+static json_t *fast_value(struct fast *f);
+
+static json_t *fast_container(struct fast *f, int object) {
+    json_t *c = object ? json_object() : json_array(), *v;
+    const char *k;
+    size_t kn;
+
+    f->p++;
+    fast_ws(f);
+    if (!c)
+        return NULL;
+    if (f->p < f->end && *f->p == (object ? '}' : ']')) {
+        f->p++;
+        return c;
+    }
+    for (;;) {
+        if (object) {
+            if (f->p >= f->end || *f->p != '"' || fast_str(f, &k, &kn) != 0 ||
+                json_object_getn(c, k, kn)) /* a duplicate: jansson says so */
+                goto fail;
+            fast_ws(f);
+            if (f->p >= f->end || *f->p != ':')
+                goto fail;
+            f->p++;
+        }
+        v = fast_value(f);
+        if (!v)
+            goto fail;
+        if (object ? json_object_setn_new_nocheck(c, k, kn, v) : json_array_append_new(c, v))
+            goto fail;
+        if (f->p < f->end && *f->p == ',') {
+            f->p++;
+            fast_ws(f);
+            continue;
+        }
+        if (f->p < f->end && *f->p == (object ? '}' : ']')) {
+            f->p++;
+            return c;
+        }
+        goto fail;
+    }
+fail:
+    json_decref(c);
+    return NULL;
+}
+
+/* An integer of at most 18 digits (never out of range); reals and the rest give up. */
+static json_t *fast_int(struct fast *f) {
+    const char *q = f->p;
+    int neg = 0, nd = 0;
+    json_int_t v = 0;
+
+    if (*q == '-') {
+        neg = 1;
+        q++;
+    }
+    while (q < f->end && *q >= '0' && *q <= '9' && nd < 18) { /* a 19th digit: given up below */
+        v = v * 10 + (*q - '0');
+        q++;
+        nd++;
+    }
+    if (nd == 0 || (nd > 1 && q[-nd] == '0')) /* no digit, or a leading zero */
+        return NULL;
+    if (q < f->end && (*q == '.' || *q == 'e' || *q == 'E' || (*q >= '0' && *q <= '9')))
+        return NULL;
+    f->p = q;
+    return json_integer(neg ? -v : v);
+}
+
+static json_t *fast_word(struct fast *f, const char *w, json_t *v) {
+    size_t n = strlen(w);
+
+    if ((size_t)(f->end - f->p) < n || memcmp(f->p, w, n) != 0)
+        return NULL;
+    f->p += n;
+    return v;
+}
+
+/* One value and the blanks after it; NULL to give up. */
+static json_t *fast_value(struct fast *f) {
+    const char *s;
+    size_t n;
+    json_t *v;
+
+    fast_ws(f);
+    if (f->p >= f->end)
+        return NULL;
+    switch (*f->p) {
+    case '{':
+        v = fast_container(f, 1);
+        break;
+    case '[':
+        v = fast_container(f, 0);
+        break;
+    case '"':
+        v = fast_str(f, &s, &n) == 0 ? json_stringn_nocheck(s, n) : NULL;
+        break;
+    case 't':
+        v = fast_word(f, "true", json_true());
+        break;
+    case 'f':
+        v = fast_word(f, "false", json_false());
+        break;
+    case 'n':
+        v = fast_word(f, "null", json_null());
+        break;
+    default:
+        v = fast_int(f);
+    }
+    if (v)
+        fast_ws(f);
+    return v;
+}
+
+json_t *jsonu_parse_fast(const char *buf, size_t len) {
+    struct fast f = {buf, buf + len};
+    json_t *v = fast_value(&f);
+
+    if (v && f.p != f.end) { /* something after the value: jansson's error */
+        json_decref(v);
+        return NULL;
+    }
+    return v;
+}
+
 int jsonu_parse(const char *buf, size_t len, size_t max_depth, json_t **out, struct tg_error *err) {
     json_error_t jerr;
     json_t *v;
@@ -119,7 +273,9 @@ int jsonu_parse(const char *buf, size_t len, size_t max_depth, json_t **out, str
                      max_depth);
         return TG_EINVAL;
     }
-    v = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    v = jsonu_parse_fast(buf, len); /* most bodies; anything else, and every error, is jansson's */
+    if (!v)
+        v = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
     if (!v) {
         tg_error_set(err, "invalid_json", "The body is not JSON: %s at line %d, column %d.",
                      jerr.text, jerr.line, jerr.column);

@@ -3,12 +3,15 @@
  * strict field checks, the JSON Schema subset used by tool definitions, and the run queue's
  * bound.
  */
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "base/json_util.h"
 #include "base/limits.h"
+#include "base/rng.h"
 #include "server/runq.h"
 #include "base/schema.h"
 #include "tg_test.h"
@@ -362,4 +365,119 @@ TG_TEST(json, utf8_scrub_replaces_what_json_would_refuse) {
     CU_ASSERT(jsonu_utf8_valid(a, strlen(a)));
     jsonu_utf8_scrub(b); /* valid text is left alone */
     CU_ASSERT_STRING_EQUAL(b, "plain \xe2\x82\xac");
+}
+
+/* ---- the fast path of jsonu_parse ------------------------------------------------------- */
+
+/* Whatever the fast path takes, jansson parses to the same value with the same key order;
+ * whatever it gives up on, jsonu_parse still answers as jansson does. */
+static void fast_agrees(const char *text, size_t n) {
+    json_t *fast = jsonu_parse_fast(text, n);
+    json_error_t jerr;
+    json_t *slow =
+        json_loadb(text, n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+
+    if (fast) {
+        char *a = json_dumps(fast, JSON_COMPACT | JSON_ENCODE_ANY);
+        char *b = slow ? json_dumps(slow, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+
+        CU_ASSERT_PTR_NOT_NULL(slow);
+        CU_ASSERT(a && b && strcmp(a, b) == 0);
+        if (!b || !a || strcmp(a, b) != 0)
+            fprintf(stderr, "\n  input %.*s\n  fast  %s\n  slow  %s\n", (int)n, text, a, b);
+        free(a);
+        free(b);
+    }
+    json_decref(fast);
+    json_decref(slow);
+}
+
+TG_TEST(json, the_fast_path_takes_plain_bodies_and_agrees_with_jansson) {
+    static const char *const taken[] = {
+        "{\"arguments\":{\"expression\":\"(3+4)*12/7-2^5\"}}",
+        "{\"tool_call\":{\"name\":\"calculator\",\"arguments\":{\"expression\":\"1*7+3\"}}}",
+        " { \"a\" : [ 1 , -2 , 0 , true , false , null , \"x\" , [ ] , { } ] } \n",
+        "{\"split\":\"test\",\"max_steps\":8,\"n\":999999999999999999}",
+        "\"caf\xc3\xa9\"",
+        "-0",
+    };
+    static const char *const refused[] = {
+        "{\"a\":1,\"a\":2}",           /* duplicate: jansson's error */
+        "{\"a\":\"x\\ny\"}",           /* an escape */
+        "{\"a\":1.5}",                 /* a real */
+        "{\"a\":1e3}",                 /* a real */
+        "{\"a\":1234567890123456789}", /* 19 digits: jansson's range check */
+        "{\"a\":99999999999999999999}",
+        "{\"a\":01}",
+        "[1,]",
+        "{\"a\":1,}",
+        "{\"a\" 1}",
+        "{\"a\":1} x",
+        "{\"a\":tru}",
+        "{\"a\":\"\x01\"}",
+        "{\"a\":\"unterminated}",
+        "",
+        "-",
+    };
+
+    for (size_t i = 0; i < TG_ARRAY_LEN(taken); i++) {
+        json_t *v = jsonu_parse_fast(taken[i], strlen(taken[i]));
+
+        CU_ASSERT_PTR_NOT_NULL(v);
+        json_decref(v);
+        fast_agrees(taken[i], strlen(taken[i]));
+    }
+    for (size_t i = 0; i < TG_ARRAY_LEN(refused); i++) {
+        json_t *v = jsonu_parse_fast(refused[i], strlen(refused[i]));
+
+        CU_ASSERT_PTR_NULL(v);
+        json_decref(v);
+    }
+}
+
+/* Generated texts, valid and broken (bytes changed, cut short), against jansson. */
+TG_TEST(json, the_fast_path_agrees_with_jansson_on_generated_text) {
+    static const char *const atoms[] = {"1",     "-12",  "0",          "true", "false", "null",
+                                        "\"s\"", "\"\"", "\"k\\\"q\"", "2.5",  "[]",    "{}"};
+    static const char alphabet[] = "{}[],:\" 0123-tfnxe.\\";
+    uint64_t st = 14;
+    char buf[512];
+
+    for (int round = 0; round < 4000; round++) {
+        size_t n = 0;
+        int depth = 0;
+
+        /* a random walk through containers, keys and atoms */
+        for (int k = 0; k < 24 && n + 32 < sizeof(buf); k++) {
+            uint64_t r = rng_splitmix64(&st);
+
+            if (r % 4 == 0 && depth < 6) {
+                n += (size_t)snprintf(buf + n, sizeof(buf) - n,
+                                      r & 16 ? "[" : "{\"k%u\":", (unsigned)(r >> 8) % 3);
+                depth++;
+            } else {
+                n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s",
+                                      atoms[(r >> 8) % TG_ARRAY_LEN(atoms)], r & 32 ? "," : "");
+            }
+        }
+        while (depth-- > 0 && n + 2 < sizeof(buf))
+            buf[n++] = (rng_splitmix64(&st) & 1) ? ']' : '}';
+        if (rng_splitmix64(&st) % 3 == 0) /* a byte changed */
+            buf[rng_splitmix64(&st) % n] = alphabet[rng_splitmix64(&st) % (sizeof(alphabet) - 1)];
+        if (rng_splitmix64(&st) % 5 == 0) /* cut short */
+            n = (size_t)(rng_splitmix64(&st) % n);
+        fast_agrees(buf, n);
+    }
+    /* and plain bodies the fast path must take */
+    for (int i = 0; i < 200; i++) {
+        uint64_t r = rng_splitmix64(&st);
+        int len = snprintf(buf, sizeof(buf), "{\"a\":[%d,{\"b\":\"v%u\",\"c\":%s}],\"d\":%lld}",
+                           (int)(r % 1000) - 500, (unsigned)(r >> 20), r & 1 ? "true" : "null",
+                           (long long)(r >> 8) - (long long)(r >> 9));
+        json_t *v = jsonu_parse_fast(buf, (size_t)len);
+
+        CU_ASSERT_PTR_NOT_NULL(v);
+        json_decref(v);
+        fast_agrees(buf, (size_t)len);
+    }
 }
