@@ -7,7 +7,7 @@
 #                                            BUILD/bench/episodes: `make bench` builds both)
 # Settings (environment): SECONDS_EACH=3 per measurement, CLIENTS=1,8,64, MAX_STEPS=8,
 #   THREADS (server threads; default: cores).
-# Prints a markdown table with the ratio episode steps/s ÷ raw calls/s; the target (≥ 0.5)
+# Prints a markdown table with the ratio episode steps/s ÷ raw calls/s; the target (≥ 0.7, issue 14)
 # is reported, not asserted.
 set -u
 BUILD=$(cd "${1:-build}" 2>/dev/null && pwd) || { echo "episodes.sh: no build folder ${1:-build}" >&2; exit 1; }
@@ -30,5 +30,5 @@ echo "episodes: server on port $BENCH_PORT, $SECONDS_EACH s per measurement, max
 "$BENCH" --server "http://127.0.0.1:$BENCH_PORT" --seconds "$SECONDS_EACH" \
     --clients "$CLIENTS" --max-steps "$MAX_STEPS" | tee "$BENCH_TMP/table.md" || exit 1
 echo "episodes: trajectory lines written: $(wc -l <"$BENCH_TMP/traj.jsonl")"
-awk -F'|' 'NR > 2 && $5 + 0 < 0.5 { bad = 1 } END { print (bad ? "target (ratio >= 0.5): NOT met" : "target (ratio >= 0.5): met") }' "$BENCH_TMP/table.md"
+awk -F'|' 'NR > 2 && $5 + 0 < 0.7 { bad = 1 } END { print (bad ? "target (ratio >= 0.7): NOT met" : "target (ratio >= 0.7): met") }' "$BENCH_TMP/table.md"
 bench_stop "$BENCH_PID"

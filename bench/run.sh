@@ -1,8 +1,8 @@
 #!/bin/sh
 # bench/run.sh — `make bench`: run every benchmark script in bench/ in turn and print their
 # tables. http.sh and search.sh always; sandbox.sh, episodes.sh, balancer.sh, train.sh and
-# freeze.sh when present
-# (other modules add them).
+# freeze.sh when present (other modules add them); instr.sh (instructions per request under
+# callgrind) when valgrind is installed.
 #
 # usage: sh bench/run.sh [BUILD_DIR]   (default build; make bench passes $(BUILD))
 # Each script gets BUILD_DIR as its only argument and its own settings from the environment
@@ -13,10 +13,11 @@ DIR=$(dirname "$0")
 failed=""
 ran=0
 
-for name in http search sandbox episodes balancer train freeze; do
+for name in http instr search sandbox episodes balancer train freeze; do
     script=$DIR/$name.sh
     case $name in
         http | search) ;;
+        instr) command -v valgrind >/dev/null || { echo "==== bench/instr.sh skipped: no valgrind"; continue; } ;;
         *) [ -f "$script" ] || continue ;;
     esac
     echo "==== bench/$name.sh ($(date -u +%Y-%m-%dT%H:%M:%SZ))"

@@ -384,7 +384,8 @@ static void fast_agrees(const char *text, size_t n) {
         CU_ASSERT_PTR_NOT_NULL(slow);
         CU_ASSERT(a && b && strcmp(a, b) == 0);
         if (!b || !a || strcmp(a, b) != 0)
-            fprintf(stderr, "\n  input %.*s\n  fast  %s\n  slow  %s\n", (int)n, text, a, b);
+            fprintf(stderr, "\n  input %.*s\n  fast  %s\n  slow  %s\n", (int)n, text,
+                    a ? a : "(null)", b ? b : "(null)");
         free(a);
         free(b);
     }
