@@ -878,6 +878,18 @@ int episode_trajectory_write(struct episode *ep, struct dbuf *b, const char *too
                                                            : ",\"correct\":false");
     if (rc == 0)
         rc = w_str(b, "outcome", episode_outcome_name(ep->outcome), 0);
+    if (rc == 0 && ep->fork_of[0]) { /* a fork names its source and the step it forked at */
+        rc = dbuf_add_str(b, ",\"fork\":{");
+        if (rc == 0)
+            rc = w_str(b, "of", ep->fork_of, 1);
+        snprintf(num, sizeof(num), "%lld", (long long)ep->fork_at);
+        if (rc == 0)
+            rc = jsonw_key(b, "at", 0, 0);
+        if (rc == 0)
+            rc = dbuf_add_str(b, num);
+        if (rc == 0)
+            rc = dbuf_add_str(b, "}");
+    }
     if (rc == 0)
         rc = dbuf_add_str(b, ",\"tools\":");
     if (rc == 0)

@@ -195,6 +195,7 @@ TG_TEST(episode, fork_replays_the_prefix) {
     json_decref(r);
     /* while the original's second search was redundant */
     CU_ASSERT_EQUAL(ep->steps[1]->label, JUDGE_REDUNDANT);
+    check_line_written(f); /* a fork's line names its source */
     episode_put(f);
     CU_ASSERT(episode_step_begin(ep) == 0);
     episode_step_answer(ep, "1", &r, &fin);
