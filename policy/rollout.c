@@ -436,6 +436,10 @@ static int on_answer(struct run *ru, struct slot *s, long status, struct tg_erro
             memcpy(ep->st, ep->fork_state, sizeof(*ep->st));
             ep->st->nstep =
                 ep->fork_at < ep->fork_state->nstep ? ep->fork_at : ep->fork_state->nstep;
+            /* every step of the prefix is a tool call the fork holds as its own: OTC and the
+             * call tallies count them as they would in a fresh episode making the same calls
+             * (their labels are the parent's, which the tallies do not see again) */
+            ep->calls = ep->st->nstep;
         } else {
             long ms;
 

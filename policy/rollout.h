@@ -71,7 +71,7 @@ struct rollout_ep {
     double ret;  /* the server's episode return */
     int correct; /* answered correctly */
     int answered;
-    int calls; /* tool calls made */
+    int calls; /* tool calls made, a fork's prefix included */
     int labels[RL_LABELS];
     int premature_answer;
     json_t *tool_obs; /* tool_only: the tool's reply {"ok","content",...} (new; freed by

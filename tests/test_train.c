@@ -574,6 +574,66 @@ TG_TEST(train, bad_checkpoints_fail_clearly) {
     unlink(path);
 }
 
+/* A policy that answers at once (after any prefix): "Answer: 0". */
+static int answer_zero(void *ctx, struct rollout_ep *ep, const struct view *v, int observe,
+                       json_t **body, struct tg_error *err) {
+    (void)ctx;
+    (void)ep;
+    (void)v;
+    (void)err;
+    if (!observe)
+        *body = json_pack("{s:s}", "answer", "Answer: 0");
+    return 0;
+}
+
+/* Issue 15: a fork holds its prefix's calls, so OTC (computed by the trainer from `calls`)
+ * scores a fork as it scores a fresh rollout making the same calls. */
+TG_TEST(train, a_fork_counts_its_prefix_calls) {
+    struct server *srv = test_server_start(NULL);
+    struct rollout_config rc = rollout_config_default();
+    struct rollout *r;
+    struct rollout_ep parent, fork, fresh;
+    struct tg_error err;
+    json_t *prefix =
+        json_pack("[{s:s, s:{s:s}}, {s:s, s:{s:s}}, {s:s, s:{s:s}}]", "name", "calculator",
+                  "arguments", "expression", "1+1", "name", "calculator", "arguments", "expression",
+                  "2*3", "name", "calculator", "arguments", "expression", "7-4");
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
+    rc.servers = test_server_url(srv);
+    r = rollout_new(&rc, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    memset(&parent, 0, sizeof(parent));
+    snprintf(parent.task_id, sizeof(parent.task_id), "train-00003");
+    parent.server = 0;
+    parent.prefix = prefix;
+    parent.stop_after_prefix = 1;
+    fresh = parent;
+    fresh.stop_after_prefix = 0;
+    CU_ASSERT_EQUAL_FATAL(rollout_run(r, &parent, 1, answer_zero, NULL, &err), 0);
+    CU_ASSERT_EQUAL(parent.calls, 3);
+
+    memset(&fork, 0, sizeof(fork));
+    snprintf(fork.task_id, sizeof(fork.task_id), "train-00003");
+    fork.server = 0;
+    snprintf(fork.fork_from, sizeof(fork.fork_from), "%s", parent.episode_id);
+    fork.fork_at = 3;
+    fork.fork_state = parent.st;
+    CU_ASSERT_EQUAL(rollout_run(r, &fork, 1, answer_zero, NULL, &err), 0);
+    CU_ASSERT_EQUAL(rollout_run(r, &fresh, 1, answer_zero, NULL, &err), 0);
+    CU_ASSERT(fork.done && fresh.done);
+    CU_ASSERT_EQUAL(fresh.calls, 3);
+    CU_ASSERT_EQUAL(fork.calls, fresh.calls);
+    CU_ASSERT_DOUBLE_EQUAL(fork.ret, fresh.ret, 1e-12); /* the server agrees */
+
+    rollout_ep_clear(&fork);
+    rollout_ep_clear(&fresh);
+    rollout_ep_clear(&parent);
+    rollout_free(r);
+    json_decref(prefix);
+    test_server_stop(srv);
+}
+
 TG_TEST(train, several_servers_round_robin) {
     struct server *a = test_server_start(NULL), *b = test_server_start(NULL);
     struct train_config c;
