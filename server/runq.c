@@ -298,6 +298,15 @@ size_t runq_pending(struct runq *q) {
     return n;
 }
 
+size_t runq_running(struct runq *q) {
+    size_t n;
+
+    pthread_mutex_lock(&q->mu);
+    n = q->running;
+    pthread_mutex_unlock(&q->mu);
+    return n;
+}
+
 void runq_free(struct runq *q) {
     if (!q)
         return;

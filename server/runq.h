@@ -49,6 +49,9 @@ int runq_cancel(struct runq *q, void *arg);
 /* runq_pending — jobs waiting or running (for metrics and tests). Thread-safe. */
 size_t runq_pending(struct runq *q);
 
+/* runq_running — jobs a worker has taken and not finished (tests wait on it). Thread-safe. */
+size_t runq_running(struct runq *q);
+
 /* runq_free — finish every queued job, join the threads, free. Accepts NULL. */
 void runq_free(struct runq *q);
 
