@@ -301,13 +301,31 @@ static long answer(const char *base, const char *id) {
 
 struct busy {
     const char *base;
+    int n; /* which run: each program differs, so that none is answered from the code cache */
     long status;
 };
+
+/* Wait (up to 30 s, a liveness bound) until the run queue holds `want` jobs (waiting +
+ * running) or, with running set, until its workers run `want`. The last count seen. */
+static size_t wait_queue(struct server *s, size_t want, int running) {
+    size_t n = 0;
+
+    for (int i = 0; i < 3000; i++) {
+        n = running ? runq_running(s->runq) : runq_pending(s->runq);
+        if (n == want)
+            break;
+        usleep(10 * 1000);
+    }
+    return n;
+}
 
 static void *busy_run(void *arg) {
     struct busy *b = arg;
 
-    b->status = run_code(b->base, "import time\\ntime.sleep(1.5)", 5000);
+    char code[64];
+
+    snprintf(code, sizeof(code), "import time\\ntime.sleep(3)\\n# run %d", b->n);
+    b->status = run_code(b->base, code, 6000);
     return NULL;
 }
 
@@ -347,19 +365,22 @@ static void drive_full_queue(void) {
     cfg.client_runs = 100000; /* one client fills the queue here: no per-client share */
     s = test_server_start(&cfg);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
-    /* three 1.5 s runs at once: one runs, one waits, one is refused (a round whose requests
-     * arrived too far apart to overlap is tried again) */
-    for (int round = 0; round < 3 && !refused; round++) {
-        for (int i = 0; i < 3; i++) {
-            b[i].base = test_server_url(s);
-            b[i].status = 0;
-            CU_ASSERT_FATAL(pthread_create(&t[i], NULL, busy_run, &b[i]) == 0);
-        }
-        for (int i = 0; i < 3; i++) {
-            pthread_join(t[i], NULL);
-            CU_ASSERT(b[i].status == 200 || b[i].status == 503);
-            refused += b[i].status == 503;
-        }
+    /* three 3 s runs: the first runs (a worker took it), the second waits, the third is
+     * refused; each is sent once the queue shows the one before */
+    for (int i = 0; i < 3; i++) {
+        b[i].base = test_server_url(s);
+        b[i].n = i;
+        b[i].status = 0;
+        CU_ASSERT_FATAL(pthread_create(&t[i], NULL, busy_run, &b[i]) == 0);
+        if (i == 0)
+            CU_ASSERT_EQUAL(wait_queue(s, 1, 1), 1);
+        if (i == 1)
+            CU_ASSERT_EQUAL(wait_queue(s, 2, 0), 2);
+    }
+    for (int i = 0; i < 3; i++) {
+        pthread_join(t[i], NULL);
+        CU_ASSERT(b[i].status == 200 || b[i].status == 503);
+        refused += b[i].status == 503;
     }
     CU_ASSERT(refused >= 1);
     CU_ASSERT_EQUAL(metrics_get("toolgym_run_queue_rejected_total", ""), before + refused);
@@ -383,17 +404,20 @@ static void drive_client_share(void) {
     cfg.client_runs = 1;
     s = test_server_start(&cfg);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
-    for (int round = 0; round < 3 && !refused; round++) { /* as in drive_full_queue */
-        for (int i = 0; i < 2; i++) {
-            b[i].base = test_server_url(s);
-            b[i].status = 0;
-            CU_ASSERT_FATAL(pthread_create(&t[i], NULL, busy_run, &b[i]) == 0);
-        }
-        for (int i = 0; i < 2; i++) {
-            pthread_join(t[i], NULL);
-            CU_ASSERT(b[i].status == 200 || b[i].status == 429);
-            refused += b[i].status == 429;
-        }
+    /* two 3 s runs of one client: the second is sent once the first runs, and is past the
+     * client's share of one */
+    for (int i = 0; i < 2; i++) {
+        b[i].base = test_server_url(s);
+        b[i].n = 10 + i;
+        b[i].status = 0;
+        CU_ASSERT_FATAL(pthread_create(&t[i], NULL, busy_run, &b[i]) == 0);
+        if (i == 0)
+            CU_ASSERT_EQUAL(wait_queue(s, 1, 1), 1);
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(t[i], NULL);
+        CU_ASSERT(b[i].status == 200 || b[i].status == 429);
+        refused += b[i].status == 429;
     }
     CU_ASSERT(refused >= 1);
     CU_ASSERT_EQUAL(metrics_get("toolgym_run_queue_quota_refused_total", ""), before + refused);
