@@ -213,8 +213,8 @@ TG_TEST(sandbox_e2e, full_queue_is_503) {
     for (int i = 0; i < 2; i++) {
         memset(&busy[i], 0, sizeof(busy[i]));
         busy[i].base = test_server_url(s);
-        busy[i].body =
-            "{\"arguments\":{\"code\":\"import time\\ntime.sleep(2)\\nprint('done')\"}}";
+        busy[i].body = "{\"arguments\":{\"code\":\"import "
+                       "time\\ntime.sleep(2)\\nprint('done')\",\"timeout_ms\":6000}}";
         CU_ASSERT_FATAL(pthread_create(&t[i], NULL, post_thread, &busy[i]) == 0);
         /* the first runs (a worker took it), then the second waits in the queue */
         CU_ASSERT_EQUAL(wait_queue(s, 1, 1), 1);
