@@ -201,21 +201,26 @@ static int retriable(CURLcode cc, long status) {
            cc == CURLE_SEND_ERROR || (cc == CURLE_OK && (status == 503 || status == 429));
 }
 
-/* A 429 is flow control, not a failure: the server refuses this client's runs or episodes
- * past its share until some of them finish, and the trainer keeps many in flight (a warm-up
- * asks for every expert call's observation at once). So a 429 waits the server's Retry-After
- * (TG_RUN_RETRY_AFTER_SEC) and is retried for about a minute; a connection failure or a 503
- * backs off exponentially for `retries` attempts. */
-#define QUOTA_RETRY_MS (TG_RUN_RETRY_AFTER_SEC * 1000L)
-#define QUOTA_RETRIES  60
+/* A 429 or a 503 is flow control, not a failure: the server refuses this client's runs or
+ * episodes past its share (429), or any past its queue (503), until some finish; the trainer
+ * keeps many in flight (a warm-up asks for every expert call's observation at once), and
+ * other clients may fill the queue for a while. So these wait the server's Retry-After
+ * (TG_RUN_RETRY_AFTER_SEC) and are retried for about a minute; a connection that fails backs
+ * off exponentially for `retries` attempts. */
+#define BUSY_RETRY_MS (TG_RUN_RETRY_AFTER_SEC * 1000L)
+#define BUSY_RETRIES  60
+
+static int busy(CURLcode cc, long status) {
+    return cc == CURLE_OK && (status == 429 || status == 503);
+}
 
 static int retry_limit(const struct rollout *r, CURLcode cc, long status) {
-    return cc == CURLE_OK && status == 429 ? QUOTA_RETRIES : r->cfg.retries;
+    return busy(cc, status) ? BUSY_RETRIES : r->cfg.retries;
 }
 
 static long retry_delay_ms(const struct rollout *r, CURLcode cc, long status, int attempt) {
-    if (cc == CURLE_OK && status == 429)
-        return QUOTA_RETRY_MS;
+    if (busy(cc, status))
+        return BUSY_RETRY_MS;
     return r->cfg.backoff_ms << attempt;
 }
 

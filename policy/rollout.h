@@ -28,8 +28,8 @@ struct rollout_config {
     int inflight;            /* episodes in flight, 1..TG_ROLLOUT_INFLIGHT (default 64) */
     long timeout_ms;         /* per request (default 60000) */
     long connect_timeout_ms; /* default 2000 */
-    int retries;             /* retries of a failed connection / 503 (default 6; a 429 is
-                                waited out apart: 60 tries, 1 s apart) */
+    int retries;             /* retries of a failed connection (default 6); a 503 or 429 is
+                                waited out apart: 60 tries, 1 s apart */
     long backoff_ms;         /* first backoff, doubled per retry (default 50) */
 };
 

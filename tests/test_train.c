@@ -228,50 +228,54 @@ TG_TEST(train, same_seed_gives_identical_checkpoint_and_log) {
     test_server_stop(srv);
 }
 
-/* a server that lets one client run one program at a time answers the rest 429: the trainer
- * waits those out (the warm-up asks for every expert program's output at once) */
-TG_TEST(train, quota_refusals_are_waited_out) {
-    struct server_config sc;
-    struct server *srv;
+/* a server that lets one client run one program at a time answers the rest 429, and one
+ * with a queue of two and no per-client cap answers 503 past it: the trainer waits both out
+ * (the warm-up asks for every expert program's output at once) */
+TG_TEST(train, busy_refusals_are_waited_out) {
     char path[] = "/tmp/tg_train_algo_XXXXXX";
     int fd = mkstemp(path), n = 0;
     FILE *in = fopen("data/tasks/train.jsonl", "r"), *out;
-    struct train_config c;
-    struct train_result res;
-    struct tg_error e;
     char line[8192];
 
     CU_ASSERT_FATAL(fd >= 0 && in != NULL);
     out = fdopen(fd, "w");
-    while (n < 12 && fgets(line, sizeof(line), in))
+    while (n < 32 && fgets(line, sizeof(line), in))
         if (strstr(line, "\"family\":\"algo\"") && strstr(line, "run_code")) {
             fputs(line, out);
             n++;
         }
     fclose(in);
     fclose(out);
-    CU_ASSERT_FATAL(n == 12);
-    server_config_defaults(&sc);
-    sc.run_workers = 1;
-    sc.run_queue = 2;
-    sc.client_runs = 1;
-    sc.code_cache = 0;
-    sc.log_level = "error"; /* the 429s are the point, not news */
-    srv = test_server_start(&sc);
-    CU_ASSERT_FATAL(srv != NULL);
-    c = test_config(path);
-    c.warmup_epochs = 1;
-    c.updates = 1;
-    c.anchors = ANCHORS_OFF;
-    c.eval_tasks = 4;
-    c.heldout_tasks = 0;
-    if (run(&c, test_server_url(srv), NULL, NULL, &res, &e) != 0)
-        fprintf(stderr, "\n  train: %s\n", e.message);
-    CU_ASSERT_EQUAL(res.updates_done, res.warmup_steps + 1);
-    CU_ASSERT(res.demos >= 12);
-    train_result_free(&res);
+    CU_ASSERT_FATAL(n == 32);
+    for (int cap = 0; cap < 2; cap++) {
+        struct server_config sc;
+        struct server *srv;
+        struct train_config c;
+        struct train_result res;
+        struct tg_error e;
+
+        server_config_defaults(&sc);
+        sc.run_workers = 1;
+        sc.run_queue = 2;
+        sc.client_runs = cap == 0 ? 1 : 3; /* 1: 429 past one run; 3: no cap, 503 past 3 */
+        sc.code_cache = 0;
+        sc.log_level = "error"; /* the refusals are the point, not news */
+        srv = test_server_start(&sc);
+        CU_ASSERT_FATAL(srv != NULL);
+        c = test_config(path);
+        c.warmup_epochs = 1;
+        c.updates = 1;
+        c.anchors = ANCHORS_OFF;
+        c.eval_tasks = 4;
+        c.heldout_tasks = 0;
+        if (run(&c, test_server_url(srv), NULL, NULL, &res, &e) != 0)
+            fprintf(stderr, "\n  train (client_runs %d): %s\n", sc.client_runs, e.message);
+        CU_ASSERT_EQUAL(res.updates_done, res.warmup_steps + 1);
+        CU_ASSERT(res.demos >= 32);
+        train_result_free(&res);
+        test_server_stop(srv);
+    }
     unlink(path);
-    test_server_stop(srv);
 }
 
 /* the warm-up needs expert trajectories: a task file without them is an error naming it */
