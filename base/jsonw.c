@@ -3,7 +3,9 @@
  */
 #include "base/jsonw.h"
 
+#include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -174,14 +176,31 @@ static int write_int(struct dbuf *b, json_int_t v) {
     return dbuf_add(b, p, (size_t)(buf + sizeof(buf) - p));
 }
 
-/* A real exactly as jansson formats it with JSON_REAL_PRECISION(15). */
-static int write_real(struct dbuf *b, const json_t *v) {
-    char buf[64];
-    size_t n = json_dumpb(v, buf, sizeof(buf), JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
+int jsonw_real(struct dbuf *b, double v, int flags) {
+    char buf[64], *e;
+    int n = snprintf(buf, sizeof(buf), "%.*g", (flags & JSONW_REAL17) ? 17 : 15, v);
 
-    if (n == 0 || n > sizeof(buf))
+    if (n < 0 || (size_t)n + 3 > sizeof(buf) || !isfinite(v))
         return fail(b, TG_EINVAL);
-    return dbuf_add(b, buf, n);
+    if (!strchr(buf, '.') && !strchr(buf, 'e')) { /* whole: stays a real when read back */
+        buf[n++] = '.';
+        buf[n++] = '0';
+        buf[n] = '\0';
+    }
+    e = strchr(buf, 'e');
+    if (e) { /* "1e+15" → "1e15", "1e-05" → "1e-5" */
+        char *from = e + 1, *to = e + 1;
+
+        if (*from == '-')
+            from++, to++;
+        else if (*from == '+')
+            from++;
+        while (*from == '0' && from[1] != '\0')
+            from++;
+        memmove(to, from, strlen(from) + 1);
+        n = (int)strlen(buf);
+    }
+    return dbuf_add(b, buf, (size_t)n);
 }
 
 static int write_value(struct dbuf *b, const json_t *v, int flags, int depth,
@@ -202,7 +221,7 @@ static int write_value(struct dbuf *b, const json_t *v, int flags, int depth,
     case JSON_INTEGER:
         return write_int(b, json_integer_value(v));
     case JSON_REAL:
-        return write_real(b, v);
+        return jsonw_real(b, json_real_value(v), flags);
     case JSON_STRING:
         return jsonw_string(b, json_string_value(v), json_string_length(v), flags);
     case JSON_ARRAY: {

@@ -7,7 +7,9 @@
  * JSON_REAL_PRECISION(15)) writes for the same value: the same key order (insertion), the
  * same string escapes (\" \\ \b \f \n \r \t, other controls as \u00XX, and with JSONW_ASCII
  * every character past U+007F as \uXXXX, surrogate pairs above U+FFFF; hex in upper case),
- * integers in decimal, and reals through jansson itself (its own formatting, exactly).
+ * integers in decimal, and reals as jansson formats them ("%.15g", or "%.17g" with
+ * JSONW_REAL17, then ".0" added to a whole number and the exponent's '+' and leading zeros
+ * dropped).
  * tests/test_jsonw.c checks the equality on generated values.
  *
  * It also writes fixed reply shapes without building a json_t: a member at a time
@@ -27,6 +29,7 @@
 #include "base/dbuf.h"
 
 #define JSONW_ASCII     1    /* JSON_ENSURE_ASCII: only ASCII bytes in the output */
+#define JSONW_REAL17    2    /* reals as with jansson's default precision (17), not 15 */
 #define JSONW_MAX_DEPTH 2048 /* containers nested deeper fail (TG_ERANGE) */
 
 /* A value written as text rendered beforehand: wherever the tree holds this very json_t
@@ -44,6 +47,9 @@ int jsonw_value(struct dbuf *b, const json_t *v, int flags);
 
 /* jsonw_value_splice — jsonw_value, with sp's value (if sp is not NULL) written as sp->text. */
 int jsonw_value_splice(struct dbuf *b, const json_t *v, int flags, const struct jsonw_splice *sp);
+
+/* jsonw_real — append v (finite) as jsonw_value appends a real; flags as there. */
+int jsonw_real(struct dbuf *b, double v, int flags);
 
 /* jsonw_string — append s[0..len) (UTF-8; may hold NUL bytes) as a JSON string. Returns as
  * jsonw_value. */

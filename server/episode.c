@@ -604,7 +604,7 @@ static int step_messages(json_t *msgs, const struct episode_step *st, size_t i) 
     if (json_is_true(json_object_get(tc, "arguments_truncated"))) /* already JSON text */
         args = strdup(json_string_value(json_object_get(tc, "arguments")));
     else
-        args = json_dumps(json_object_get(tc, "arguments"), JSON_COMPACT | JSON_ENCODE_ANY);
+        args = jsonw_dumps(json_object_get(tc, "arguments"), JSONW_REAL17, (size_t)-1 / 2, NULL);
     if (!args)
         return -1;
     rc = json_array_append_new(msgs, json_pack("{s:s, s:n, s:[{s:s, s:s, s:{s:O, s:s}}]}", "role",
@@ -714,11 +714,28 @@ static int w_str(struct dbuf *b, const char *key, const char *v, int first) {
 
 /* A real as json_real would be dumped (REAL_PRECISION(15)). */
 static int w_real(struct dbuf *b, double v) {
-    json_t *r = json_real(v);
-    int rc = r ? jsonw_value(b, r, 0) : TG_ENOMEM;
+    return jsonw_real(b, v, 0);
+}
 
-    json_decref(r);
-    return rc;
+/* The system message, the same in every line: written once (system_text), then copied. */
+static pthread_once_t system_once = PTHREAD_ONCE_INIT;
+static char *system_text; /* {"role":"system","content":"..."}, or NULL (no memory) */
+
+static void system_render(void) {
+    size_t nh = strlen(system_prompt_head), nf = strlen(judge_answer_format);
+    char *sys = malloc(nh + nf + 1);
+    struct dbuf b;
+
+    if (!sys)
+        return;
+    memcpy(sys, system_prompt_head, nh);
+    memcpy(sys + nh, judge_answer_format, nf + 1);
+    dbuf_init(&b, 4 * (nh + nf) + 64);
+    if (dbuf_add_str(&b, "{\"role\":\"system\",\"content\":") == 0 &&
+        jsonw_string(&b, sys, nh + nf, 0) == 0 && dbuf_add_str(&b, "}") == 0)
+        system_text = dbuf_take(&b, NULL);
+    dbuf_free(&b);
+    free(sys);
 }
 
 /* The messages of one step, after a comma (as step_messages builds them). */
@@ -745,7 +762,7 @@ static int w_step_messages(struct dbuf *b, const struct episode_step *st, size_t
 
         args = t ? strdup(t) : NULL;
     } else {
-        args = json_dumps(json_object_get(tc, "arguments"), JSON_COMPACT | JSON_ENCODE_ANY);
+        args = jsonw_dumps(json_object_get(tc, "arguments"), JSONW_REAL17, (size_t)-1 / 2, NULL);
     }
     if (!args || !json_object_get(tc, "name")) {
         free(args);
@@ -839,24 +856,13 @@ int episode_trajectory_write(struct episode *ep, struct dbuf *b, const char *too
         rc = jsonw_key(b, "max_steps", 0, 0);
     if (rc == 0)
         rc = dbuf_add_str(b, num);
-    /* the system message: the head and the answer format, as one string */
+    pthread_once(&system_once, system_render);
     if (rc == 0)
-        rc = dbuf_add_str(b, ",\"messages\":[{\"role\":\"system\",\"content\":");
-    if (rc == 0) {
-        size_t nh = strlen(system_prompt_head), nf = strlen(judge_answer_format);
-        char *sys = malloc(nh + nf + 1);
-
-        if (!sys) {
-            rc = TG_ENOMEM;
-        } else {
-            memcpy(sys, system_prompt_head, nh);
-            memcpy(sys + nh, judge_answer_format, nf + 1);
-            rc = jsonw_string(b, sys, nh + nf, 0);
-            free(sys);
-        }
-    }
+        rc = system_text ? dbuf_add_str(b, ",\"messages\":[") : TG_ENOMEM;
     if (rc == 0)
-        rc = dbuf_add_str(b, "},{\"role\":\"user\",");
+        rc = dbuf_add_str(b, system_text);
+    if (rc == 0)
+        rc = dbuf_add_str(b, ",{\"role\":\"user\",");
     if (rc == 0)
         rc = w_str(b, "content", t->prompt, 1);
     if (rc == 0)

@@ -20,16 +20,21 @@
 #define JANSSON_FLAGS(ascii)                                                                       \
     (JSON_COMPACT | JSON_REAL_PRECISION(15) | ((ascii) ? JSON_ENSURE_ASCII : 0))
 
-/* Both writers agree on v (borrowed), in both modes; prints the first difference. */
+/* Both writers agree on v (borrowed), in every mode (ASCII or not, real precision 15 or
+ * jansson's default 17); prints the first difference. */
 static int same_text(const json_t *v) {
     int ok = 1;
 
-    for (int ascii = 0; ascii <= 1; ascii++) {
-        char *want = json_dumps(v, JANSSON_FLAGS(ascii) | JSON_ENCODE_ANY);
-        char *got = jsonw_dumps(v, ascii ? JSONW_ASCII : 0, 1 << 20, NULL);
+    for (int mode = 0; mode < 4; mode++) {
+        int ascii = mode & 1, p17 = mode & 2;
+        size_t jflags = JSON_COMPACT | JSON_ENCODE_ANY | (ascii ? JSON_ENSURE_ASCII : 0) |
+                        (p17 ? 0 : JSON_REAL_PRECISION(15));
+        char *want = json_dumps(v, jflags);
+        char *got =
+            jsonw_dumps(v, (ascii ? JSONW_ASCII : 0) | (p17 ? JSONW_REAL17 : 0), 1 << 20, NULL);
 
         if (!want || !got || strcmp(want, got) != 0) {
-            fprintf(stderr, "\n  ascii=%d\n  jansson %s\n  jsonw   %s\n", ascii,
+            fprintf(stderr, "\n  mode=%d\n  jansson %s\n  jsonw   %s\n", mode,
                     want ? want : "(null)", got ? got : "(null)");
             ok = 0;
         }
@@ -70,11 +75,13 @@ static json_t *gen(struct rng *r, int depth) {
                                        : (json_int_t)(x >> (x % 60)) * (x & 1 ? -1 : 1));
     }
     case 3: {
-        static const double edge[] = {0.5,  -0.0,    1e300,   1e-300, 123456789012345678.0,
-                                      0.1,  DBL_MIN, DBL_MAX, 3.0,    1e16,
-                                      1e17, 2.5e-5};
+        static const double edge[] = {0.5,     -0.0,      1e300, 1e-300, 123456789012345678.0,
+                                      0.1,     1e15,      1e-5,  100.0,  0.3,
+                                      DBL_MIN, DBL_MAX,   3.0,   1e16,   1e17,
+                                      2.5e-5,  -2.5e-300, 1e100};
         uint64_t x = rng_u64(r);
-        double d = x % 3 == 0 ? edge[x % 12] : ldexp(rng_uniform(r) - 0.5, (int)(x % 200) - 100);
+        double d = x % 3 == 0 ? edge[x % TG_ARRAY_LEN(edge)]
+                              : ldexp(rng_uniform(r) - 0.5, (int)(x % 200) - 100);
 
         return json_real(d);
     }
