@@ -17,6 +17,7 @@
 #include "base/limits.h"
 #include "base/rng.h"
 #include "client/task_ids.h"
+#include "server/report.h"
 
 /* ---- HTTP client ---------------------------------------------------------------------- */
 
@@ -534,7 +535,7 @@ int eval_run(const struct eval_options *o, struct eval_agent *a, json_t **report
         snprintf(path, sizeof(path), "/v1/report?split=%s&tag=%s&by=tag", split, esc ? esc : "");
         curl_free(esc);
     }
-    /* one server: its report; several: each server's, under "servers" */
+    /* one server: its report; several: the merged report, each server's under "servers" */
     all = nservers > 1 ? json_object() : NULL;
     for (int i = 0; i < nservers && rc == 0; i++) {
         json_t *rep = NULL;
@@ -546,8 +547,8 @@ int eval_run(const struct eval_options *o, struct eval_agent *a, json_t **report
             rc = TG_ENOMEM;
     }
     if (rc == 0 && all) {
-        *report = json_pack("{s:O}", "servers", all);
-        rc = *report ? 0 : TG_ENOMEM;
+        rc = eval_reports_combine(all, report, err);
+        all = NULL;
     }
     if (rc == 0 && tag_out)
         snprintf(tag_out, TG_TAG_MAX + 1, "%s", tag);
@@ -574,20 +575,50 @@ static void print_metric(FILE *f, const char *name, const json_t *v) {
 static void print_one_report(FILE *f, const struct eval_options *o, const char *tag,
                              const json_t *report);
 
+int eval_reports_combine(json_t *servers, json_t **report, struct tg_error *err) {
+    json_t *reps[TG_EVAL_SERVERS_MAX];
+    size_t n = 0;
+    const char *url;
+    json_t *rep;
+
+    *report = NULL;
+    json_object_foreach(servers, url, rep) {
+        if (n == TG_EVAL_SERVERS_MAX)
+            break;
+        reps[n++] = rep;
+    }
+    *report = report_merge(reps, n, err);
+    if (*report && json_object_set_new(*report, "servers", servers) == 0)
+        return 0;
+    if (*report) {
+        json_decref(*report); /* set_new released servers */
+        *report = NULL;
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
+        return TG_ENOMEM;
+    }
+    json_decref(servers);
+    return strcmp(err->code, TG_CODE_NOMEM) == 0 ? TG_ENOMEM : TG_EINVAL;
+}
+
 void eval_print_report(FILE *f, const struct eval_options *o, const char *tag,
                        const json_t *report) {
     const json_t *servers = json_object_get(report, "servers");
     const char *url;
     json_t *rep;
 
-    if (!servers) {
-        print_one_report(f, o, tag, report);
-        return;
-    }
     json_object_foreach((json_t *)servers, url, rep) {
-        fprintf(f, "server %s\n", url);
-        print_one_report(f, o, tag, rep);
+        const json_t *acc = json_object_get(rep, "answer_accuracy");
+
+        fprintf(f, "server %s  episodes %lld  accuracy ", url,
+                (long long)json_integer_value(json_object_get(rep, "episodes")));
+        if (json_is_number(acc))
+            fprintf(f, "%.4f\n", json_number_value(acc));
+        else
+            fprintf(f, "-\n");
     }
+    if (servers)
+        fprintf(f, "all %zu servers:\n", json_object_size(servers));
+    print_one_report(f, o, tag, report);
 }
 
 static void print_one_report(FILE *f, const struct eval_options *o, const char *tag,

@@ -106,8 +106,16 @@ int eval_run(const struct eval_options *o, struct eval_agent *a, json_t **report
 int eval_servers_parse(const char *list, char **urls, int max, int *n, struct tg_error *err);
 void eval_servers_free(char **urls, int n);
 
+/*
+ * eval_reports_combine — the report of a run spread over several servers: servers (stolen)
+ * is {url: that server's report}; *report becomes their merged report (report_merge: counts
+ * added, ratios computed again) with "servers" beside its fields. 0, or TG_EINVAL (a report
+ * without counts) / TG_ENOMEM with err set; servers is released either way.
+ */
+int eval_reports_combine(json_t *servers, json_t **report, struct tg_error *err);
+
 /* eval_print_report — the report table (borrowed report) on f; a report of several servers
- * ({"servers":{url: report}}) is printed one server after the other. */
+ * (eval_reports_combine) first gets a line per server, then the table of the merged report. */
 void eval_print_report(FILE *f, const struct eval_options *o, const char *tag,
                        const json_t *report);
 

@@ -691,7 +691,7 @@ static int blocking_get(void *ud, const char *path, long *status, json_t **body,
 }
 
 /* GET /v1/report of the run's tag from every server: the report itself with one server,
- * {"servers":{url: report}} with several. */
+ * their merged report with each under "servers" with several (eval_reports_combine). */
 static int fetch_reports(struct run *r, struct getter *g, struct tg_error *err) {
     json_t *all = json_object();
     char *esc = curl_easy_escape(g->h, r->out->tag, 0);
@@ -723,10 +723,9 @@ static int fetch_reports(struct run *r, struct getter *g, struct tg_error *err) 
             json_decref(rep);
     }
     if (rc == 0 && all)
-        r->out->report = json_pack("{s:o}", "servers", all);
-    else
-        json_decref(all);
-    return rc ? rc : (r->out->report ? 0 : TG_ENOMEM);
+        return eval_reports_combine(all, &r->out->report, err);
+    json_decref(all);
+    return rc ? rc : TG_ENOMEM;
 }
 
 static void run_free(struct run *r) {

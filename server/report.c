@@ -5,6 +5,7 @@
 #include "server/report.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -347,14 +348,40 @@ static json_t *ratio(double num, double den) {
     return den > 0 ? json_real(num / den) : json_null();
 }
 
+/* The counts behind the ratios of totals t: {"episodes","finished","correct","grounded",
+ * "plan_match","calls","arg_calls","tool_correct","selection","labels":{label: count}}, so
+ * that reports of several servers can be added (report_merge). NULL on ENOMEM. */
+static json_t *counts_json(const struct totals *t) {
+    json_t *labels = json_object();
+
+    for (size_t k = 0; labels && k < JUDGE_LABEL_COUNT; k++)
+        if (json_object_set_new(labels, judge_label_name((enum judge_label)k),
+                                json_integer((json_int_t)t->labels[k]))) {
+            json_decref(labels);
+            labels = NULL;
+        }
+    if (!labels)
+        return NULL;
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:o}", "episodes",
+                     (json_int_t)t->episodes, "finished", (json_int_t)t->finished, "correct",
+                     (json_int_t)t->correct, "grounded", (json_int_t)t->grounded, "plan_match",
+                     (json_int_t)t->plan_match, "calls", (json_int_t)t->calls, "arg_calls",
+                     (json_int_t)t->arg_calls, "tool_correct", (json_int_t)t->tool_correct,
+                     "selection", t->selection, "labels", labels);
+}
+
 /* The report object of totals t (borrowed); NULL on ENOMEM. See docs/episodes.md. */
 static json_t *totals_json(const struct totals *t) {
     size_t wasted = t->calls - t->labels[JUDGE_NECESSARY];
     double eps = (double)t->episodes;
     json_t *labels = json_object();
+    json_t *counts = counts_json(t);
 
-    if (!labels)
+    if (!labels || !counts) {
+        json_decref(labels);
+        json_decref(counts);
         return NULL;
+    }
     for (size_t k = 0; k < JUDGE_LABEL_COUNT; k++) {
         double den = judge_label_is_call((enum judge_label)k) ? (double)t->calls : eps;
 
@@ -362,8 +389,8 @@ static json_t *totals_json(const struct totals *t) {
                             json_real(den > 0 ? (double)t->labels[k] / den : 0.0));
     }
     return json_pack(
-        "{s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "episodes",
-        (json_int_t)t->episodes, "finished", (json_int_t)t->finished, "unfinished",
+        "{s:o, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "counts", counts,
+        "episodes", (json_int_t)t->episodes, "finished", (json_int_t)t->finished, "unfinished",
         (json_int_t)(t->episodes > t->finished ? t->episodes - t->finished : 0), "answer_accuracy",
         ratio((double)t->correct, eps), "grounded_accuracy", ratio((double)t->grounded, eps),
         "tool_selection_accuracy", ratio(t->selection, eps), "argument_accuracy",
@@ -465,4 +492,148 @@ json_t *report_json(struct report *r, const char *split, const char *tag, int by
         return NULL;
     }
     return j;
+}
+
+/* ---- merging reports ------------------------------------------------------------------- */
+
+/* A count of a report's "counts" object: a non-negative integer, or the error naming it. */
+static int count_get(const json_t *counts, const char *key, const char *where, size_t *out,
+                     struct tg_error *err) {
+    const json_t *v = json_object_get(counts, key);
+
+    if (!json_is_integer(v) || json_integer_value(v) < 0) {
+        tg_error_set(err, "invalid_report", "%s: counts.%s is not a count.", where, key);
+        return TG_EINVAL;
+    }
+    *out = (size_t)json_integer_value(v);
+    return 0;
+}
+
+/* Add the counts of report object rep (its "counts") to t; `where` names it in errors. */
+static int totals_add_json(struct totals *t, const json_t *rep, const char *where,
+                           struct tg_error *err) {
+    static const struct {
+        const char *key;
+        size_t offset;
+    } fields[] = {
+        {"episodes", offsetof(struct totals, episodes)},
+        {"finished", offsetof(struct totals, finished)},
+        {"correct", offsetof(struct totals, correct)},
+        {"grounded", offsetof(struct totals, grounded)},
+        {"plan_match", offsetof(struct totals, plan_match)},
+        {"calls", offsetof(struct totals, calls)},
+        {"arg_calls", offsetof(struct totals, arg_calls)},
+        {"tool_correct", offsetof(struct totals, tool_correct)},
+    };
+    const json_t *counts = json_object_get(rep, "counts");
+    const json_t *labels = json_object_get(counts, "labels");
+    const json_t *sel = json_object_get(counts, "selection");
+    struct totals u;
+    int rc;
+
+    if (!json_is_object(counts) || !json_is_object(labels) || !json_is_number(sel) ||
+        json_number_value(sel) < 0) {
+        tg_error_set(err, "invalid_report", "%s has no counts (a server older than this client?).",
+                     where);
+        return TG_EINVAL;
+    }
+    memset(&u, 0, sizeof(u));
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        rc =
+            count_get(counts, fields[i].key, where, (size_t *)((char *)&u + fields[i].offset), err);
+        if (rc)
+            return rc;
+    }
+    u.selection = json_number_value(sel);
+    for (size_t k = 0; k < JUDGE_LABEL_COUNT; k++) {
+        rc = count_get(labels, judge_label_name((enum judge_label)k), where, &u.labels[k], err);
+        if (rc)
+            return rc;
+    }
+    totals_merge(t, &u);
+    return 0;
+}
+
+json_t *report_merge(json_t *const *reports, size_t n, struct tg_error *err) {
+    static const char *const parts[] = {"retries", "forks"};
+    struct totals first, part[2];
+    struct tag_totals *tags = NULL;
+    size_t ntags = 0, cap = 0;
+    int by_tag = n > 0, rc = 0;
+    json_t *out = NULL, *bt = NULL;
+
+    memset(&first, 0, sizeof(first));
+    memset(part, 0, sizeof(part));
+    for (size_t i = 0; i < n && !rc; i++) {
+        const json_t *rb = json_object_get(reports[i], "by_tag");
+        const char *name;
+        json_t *v;
+
+        rc = totals_add_json(&first, reports[i], "a report", err);
+        for (int p = 0; p < 2 && !rc; p++)
+            rc = totals_add_json(&part[p], json_object_get(reports[i], parts[p]), parts[p], err);
+        by_tag &= json_is_object(rb);
+        if (rc || !by_tag)
+            continue;
+        json_object_foreach((json_t *)rb, name, v) {
+            struct tag_totals *dst = NULL;
+
+            for (size_t j = 0; j < ntags && !dst; j++)
+                if (strcmp(tags[j].name, name) == 0)
+                    dst = &tags[j];
+            if (!dst) {
+                if (strlen(name) > TG_TASK_TAG_MAX) {
+                    tg_error_set(err, "invalid_report", "by_tag: a tag longer than %d bytes.",
+                                 TG_TASK_TAG_MAX);
+                    rc = TG_EINVAL;
+                    break;
+                }
+                if (ntags == cap) {
+                    size_t nc = cap ? 2 * cap : 64;
+                    struct tag_totals *na = realloc(tags, nc * sizeof(*na));
+
+                    if (!na) {
+                        rc = TG_ENOMEM;
+                        break;
+                    }
+                    tags = na;
+                    cap = nc;
+                }
+                dst = &tags[ntags++];
+                memset(dst, 0, sizeof(*dst));
+                memcpy(dst->name, name, strlen(name) + 1);
+            }
+            rc = totals_add_json(&dst->t, v, "by_tag", err);
+            if (rc)
+                break;
+        }
+    }
+    if (!rc && by_tag) {
+        if (ntags)
+            qsort(tags, ntags, sizeof(*tags), cmp_tag_totals);
+        bt = json_object();
+        for (size_t j = 0; bt && j < ntags; j++)
+            if (json_object_set_new(bt, tags[j].name, totals_json(&tags[j].t))) {
+                json_decref(bt);
+                bt = NULL;
+            }
+        if (!bt)
+            rc = TG_ENOMEM;
+    }
+    if (!rc) {
+        out = totals_json(&first);
+        if (!out || json_object_set_new(out, "retries", totals_json(&part[0])) ||
+            json_object_set_new(out, "forks", totals_json(&part[1])) ||
+            (bt && json_object_set_new(out, "by_tag", bt))) {
+            json_decref(out);
+            out = NULL;
+            rc = TG_ENOMEM;
+        }
+        bt = NULL;
+    }
+    if (rc == TG_ENOMEM)
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
+    json_decref(bt);
+    free(tags);
+    return out;
 }

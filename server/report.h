@@ -22,6 +22,7 @@
 
 #include <jansson.h>
 
+#include "base/tg.h"
 #include "server/episode.h"
 
 struct report;
@@ -89,5 +90,15 @@ int report_add_whole(struct report *r, const struct episode_summary *s);
  * Thread-safe.
  */
 json_t *report_json(struct report *r, const char *split, const char *tag, int by_tag);
+
+/*
+ * report_merge — one report over the episodes of n reports (borrowed; report_json objects,
+ * e.g. from several servers): their "counts" added, each ratio computed again from the sums,
+ * for the first attempts, "retries", "forks" and, when every report has one, "by_tag" (the
+ * union of tags). The same object report_json would give had all the episodes been played on
+ * one server, as long as no task was attempted on two of them. New, or NULL with err set
+ * ("invalid_report" naming a missing or bad count, or out of memory).
+ */
+json_t *report_merge(json_t *const *reports, size_t n, struct tg_error *err);
 
 #endif

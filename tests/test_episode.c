@@ -816,6 +816,84 @@ TG_TEST(episode, report_by_task_tag) {
     task_clear(&tagged);
 }
 
+/* Reports of several servers merge into the report one server would give for all their
+ * episodes (toolgym eval --server A,B): counts added, every ratio computed again. */
+TG_TEST(episode, reports_of_several_servers_merge_into_one) {
+    struct report *a = report_new(), *b = report_new(), *all = report_new();
+    struct task plain, tagged;
+    json_t *ra, *rb, *rall, *merged, *reps[2], *bad;
+    struct tg_error err;
+    static const struct play waste = {{"S", "C", "S", "c"}, "Answer: 42"};
+    static const struct play wrong = {{"S", "C"}, "Answer: 41"};
+    static const struct play right = {{"S", "C"}, "Answer: 42"};
+    static const struct play unfinished = {{"S"}, NULL};
+
+    CU_ASSERT_FATAL(load_task(&plain) == 0 && load_json(tagged_json, &tagged) == 0);
+    /* server a: the tagged task, a retry and a fork of it; server b: the plain task, left
+     * unfinished, and a fork; `all` gets every one of those episodes */
+    play(a, &tagged, "run", 0, &waste);
+    play(all, &tagged, "run", 0, &waste);
+    play(a, &tagged, "run", 0, &right);
+    play(all, &tagged, "run", 0, &right);
+    play(a, &tagged, "run", 1, &wrong);
+    play(all, &tagged, "run", 1, &wrong);
+    play(b, &plain, "run", 0, &unfinished);
+    play(all, &plain, "run", 0, &unfinished);
+    play(b, &plain, "run", 1, &right);
+    play(all, &plain, "run", 1, &right);
+
+    ra = report_json(a, "test", "run", 1);
+    rb = report_json(b, "test", "run", 1);
+    rall = report_json(all, "test", "run", 1);
+    CU_ASSERT_FATAL(ra && rb && rall);
+    reps[0] = ra;
+    reps[1] = rb;
+    merged = report_merge(reps, 2, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(merged);
+    if (!json_equal(merged, rall)) {
+        char *m = json_dumps(merged, JSON_SORT_KEYS), *w = json_dumps(rall, JSON_SORT_KEYS);
+
+        fprintf(stderr, "\n  merged %s\n  want   %s\n", m, w);
+        free(m);
+        free(w);
+    }
+    CU_ASSERT(json_equal(merged, rall));
+    /* and the figures are the union's, not a mean of the servers' */
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(merged, "episodes")), 2);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(merged, "unfinished")), 1);
+    CU_ASSERT_DOUBLE_EQUAL(num(merged, "wasted_call_rate"), 2.0 / 5, 1e-12);
+    CU_ASSERT_EQUAL(
+        json_integer_value(json_object_get(json_object_get(merged, "forks"), "episodes")), 2);
+    CU_ASSERT_EQUAL(
+        json_integer_value(json_object_get(json_object_get(merged, "retries"), "episodes")), 1);
+    json_decref(merged);
+
+    /* a report without counts (an older server), or with a negative count, is named */
+    bad = json_deep_copy(rb);
+    json_object_del(bad, "counts");
+    reps[1] = bad;
+    memset(&err, 0, sizeof(err));
+    CU_ASSERT_PTR_NULL(report_merge(reps, 2, &err));
+    CU_ASSERT_STRING_EQUAL(err.code, "invalid_report");
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "no counts"));
+    json_decref(bad);
+    bad = json_deep_copy(rb);
+    json_object_set_new(json_object_get(bad, "counts"), "calls", json_integer(-1));
+    reps[1] = bad;
+    CU_ASSERT_PTR_NULL(report_merge(reps, 2, &err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "counts.calls"));
+    json_decref(bad);
+
+    json_decref(ra);
+    json_decref(rb);
+    json_decref(rall);
+    report_free(a);
+    report_free(b);
+    report_free(all);
+    task_clear(&plain);
+    task_clear(&tagged);
+}
+
 /* ---- bounded steps, shared prefixes, byte limits and client quotas (issue 9) ------------ */
 
 /* Commit a malformed call: an unknown tool, or a known one whose arguments broke its schema. */

@@ -252,7 +252,8 @@ static int check_line(const json_t *line, void *ud) {
     return 0;
 }
 
-static int play(const char *servers, const char *tag, long episodes) {
+/* eval's oracle over servers; its report in *out when out is given (else dropped) */
+static int play(const char *servers, const char *tag, long episodes, json_t **out) {
     struct eval_options o;
     struct eval_agent a;
     struct tg_error err;
@@ -272,7 +273,10 @@ static int play(const char *servers, const char *tag, long episodes) {
     rc = eval_run(&o, &a, &rep, NULL, &err);
     if (rc)
         fprintf(stderr, "\n  eval through %s: %s\n", servers, err.message);
-    json_decref(rep);
+    if (out)
+        *out = rep;
+    else
+        json_decref(rep);
     return rc;
 }
 
@@ -284,7 +288,7 @@ TG_TEST(nginx, three_servers_behind_real_nginx) {
     char list[3 * 64];
     int ports[NSERVERS];
     struct nginx ng = {0, "", 0};
-    json_t *j = NULL;
+    json_t *j = NULL, *rep = NULL;
     long st;
 
     if (!bin) {
@@ -312,7 +316,7 @@ TG_TEST(nginx, three_servers_behind_real_nginx) {
     snprintf(lb, sizeof(lb), "http://127.0.0.1:%d", ng.port);
 
     /* eval through the balancer: creates go round-robin, every step to its episode's server */
-    CU_ASSERT_EQUAL(play(lb, "via-nginx", 30), 0);
+    CU_ASSERT_EQUAL(play(lb, "via-nginx", 30, NULL), 0);
 
     /* a fork through the balancer lands on its source's server, and so do its steps */
     snprintf(url, sizeof(url), "%s/v1/episodes", lb);
@@ -364,7 +368,17 @@ TG_TEST(nginx, three_servers_behind_real_nginx) {
     /* eval --server A,B,C: the client spreads episodes itself */
     snprintf(list, sizeof(list), "%s,%s,%s", test_server_url(s[0]), test_server_url(s[1]),
              test_server_url(s[2]));
-    CU_ASSERT_EQUAL(play(list, "spread", 9), 0);
+    CU_ASSERT_EQUAL(play(list, "spread", 9, &rep), 0);
+    /* one report over all three servers (their counts added), and each server's beside it */
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(rep, "episodes")), 9);
+    CU_ASSERT_DOUBLE_EQUAL(json_number_value(json_object_get(rep, "answer_accuracy")), 1.0, 1e-12);
+    CU_ASSERT_EQUAL(json_object_size(json_object_get(rep, "servers")), NSERVERS);
+    for (int i = 0; i < NSERVERS; i++) {
+        const json_t *one = json_object_get(json_object_get(rep, "servers"), test_server_url(s[i]));
+
+        CU_ASSERT_EQUAL(json_integer_value(json_object_get(one, "episodes")), 3);
+    }
+    json_decref(rep);
 
     for (int i = 0; i < NSERVERS; i++)
         test_server_stop(s[i]);
