@@ -55,9 +55,11 @@
 #define TG_CODE_AS_BYTES           (512UL << 20) /* RLIMIT_AS */
 #define TG_CODE_FSIZE_BYTES        (8UL << 20)   /* RLIMIT_FSIZE */
 #define TG_CODE_NOFILE             64            /* RLIMIT_NOFILE */
-#define TG_CODE_NPROC              32            /* RLIMIT_NPROC, per slot uid */
+#define TG_CODE_NPROC              32            /* RLIMIT_NPROC: per slot uid, or per run */
 #define TG_CODE_TMP_BYTES          (16UL << 20)  /* size of the private /tmp */
-#define TG_CODE_MEM_BYTES          (256UL << 20) /* cgroup memory limit */
+#define TG_CODE_TMP_INODES         4096          /* files and directories in the private /tmp */
+#define TG_CODE_MEM_BYTES          (256UL << 20) /* memory of a run: cgroup limit or watch */
+#define TG_CODE_MEM_TICK_MS        10            /* how often init's memory watch looks */
 #define TG_CODE_PIDS               32            /* cgroup pids limit */
 #define TG_RUN_QUEUE_DEFAULT       64            /* queued runs beyond the workers */
 #define TG_CODE_CACHE_MAX_ENTRIES  65536         /* --code-cache slots */

@@ -25,7 +25,7 @@ static const char serve_notes_fmt[] =
     "its own Host, name it there (docs/api.md, \"Host and Origin\").\n"
     "SIGINT or SIGTERM stops the server after in-flight requests finish.\n";
 
-/* Over 80 lines only because of its option table (one row per option, 31 options); the code
+/* Over 80 lines only because of its option table (one row per option, 32 options); the code
  * after it is start, wait for a signal, stop. */
 int cmd_serve(int argc, char **argv) {
     struct server_config cfg;
@@ -104,7 +104,10 @@ int cmd_serve(int argc, char **argv) {
          .hi = 65536, .help = "cache N run_code results of identical programs; 0: off"},
         {.name = "--uid-base", .kind = OPT_UINT, .dst = &cfg.uid_base, .meta = "UID", .lo = 1,
          .hi = TG_UID_MAX, .def = "auto, the first free range from 60000",
-         .help = "sandbox slot i runs as UID+i"},
+         .help = "root mode: sandbox slot i runs as UID+i"},
+        {.name = "--sandbox-mode", .kind = OPT_CHOICE, .dst = &cfg.sandbox_mode, .meta = "MODE",
+         .choices = "auto|root|rootless", .def = "auto",
+         .help = "root, rootless (user namespaces), or auto: root when run as root"},
         {.name = "--unsafe-sandbox", .kind = OPT_FLAG, .dst = &cfg.unsafe_sandbox,
          .help = "allow run_code without namespaces and seccomp"},
         {.name = "--log-level", .kind = OPT_CHOICE, .dst = &cfg.log_level, .meta = "LEVEL",

@@ -129,13 +129,22 @@ static void tool_job_free(void *p) {
 
 int api_healthz(struct http_req *rq, struct http_reply *rp) {
     struct sandbox_caps caps;
+    json_t *sb;
 
     (void)rq;
     sandbox_caps(&caps);
-    return http_json(rp, 200,
-                     json_pack("{s:s, s:s, s:{s:b, s:b, s:b}}", "status", "ok", "version",
-                               TG_VERSION, "sandbox", "namespaces", caps.namespaces, "seccomp",
-                               caps.seccomp, "cgroups", caps.cgroups));
+    sb = json_pack("{s:s, s:b, s:b, s:b, s:b, s:s, s:s}", "mode", caps.mode, "namespaces",
+                   caps.namespaces, "user_namespace", caps.userns, "seccomp", caps.seccomp,
+                   "cgroups", caps.cgroups, "processes", caps.pids, "memory", caps.memory);
+    if (sb && caps.reason[0] && json_object_set_new(sb, "reason", json_string(caps.reason)) != 0) {
+        json_decref(sb);
+        sb = NULL;
+    }
+    if (!sb)
+        return http_error(rp, 500, "internal", "Out of memory building the health report.");
+    return http_json(
+        rp, 200,
+        json_pack("{s:s, s:s, s:o}", "status", "ok", "version", TG_VERSION, "sandbox", sb));
 }
 
 int api_metrics(struct http_req *rq, struct http_reply *rp) {

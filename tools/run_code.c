@@ -149,6 +149,9 @@ static void count_run(const struct sandbox_result *r) {
     if (r->timed_out) {
         result = "timeout";
         reason = "timeout";
+    } else if (r->over_memory) {
+        result = "killed";
+        reason = "memory";
     } else if (r->signal) {
         result = "killed";
         reason = r->signal == SIGSYS ? "seccomp" : r->signal == SIGXCPU ? "cpu_limit" : "signal";
@@ -258,6 +261,13 @@ int run_code_tool_invoke(const json_t *args, struct tg_cancel *cancel, struct to
                      rq.timeout_ms ? rq.timeout_ms : TG_CODE_TIMEOUT_DEFAULT_MS);
         tg_error_set(&out->err, "timeout", "the program ran past its %d ms time limit",
                      rq.timeout_ms ? rq.timeout_ms : TG_CODE_TIMEOUT_DEFAULT_MS);
+    } else if (r.over_memory) {
+        dbuf_add_fmt(&content, "[killed: the program's processes held more than %lu MiB]\n",
+                     (unsigned long)(TG_CODE_MEM_BYTES >> 20));
+        tg_error_set(&out->err, "killed",
+                     "the program was killed: its processes held more than %lu MiB of memory "
+                     "together",
+                     (unsigned long)(TG_CODE_MEM_BYTES >> 20));
     } else if (r.signal) {
         dbuf_add_fmt(&content, "[killed by signal %d (%s)]\n", r.signal, signal_label(r.signal));
         tg_error_set(&out->err, "killed", "the program was killed by signal %d (%s)", r.signal,

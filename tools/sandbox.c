@@ -1,7 +1,8 @@
 /*
  * sandbox.c — the Python sandbox: template root, seccomp filter, cgroups, slots, and runs.
  *
- * How a run works (all processes are started with CLONE_VM|CLONE_VFORK, never fork()):
+ * How a run works in root mode (all processes are started with CLONE_VM|CLONE_VFORK, never
+ * fork()):
  *
  *   caller thread ──clone(VM|VFORK|NEWPID|NEWNET|NEWIPC|NEWUTS|NEWCGROUP)──> init (pid 1 in
  *   the new namespaces). init shares the caller's memory while the caller sleeps in clone(),
@@ -17,10 +18,23 @@
  *   result straight into the caller's memory, kills everything left in the namespace and
  *   exits; the kernel tears the namespace down, and the caller reaps init.
  *
- * Building the root once per process (a template mount namespace held by an fd) keeps the
- * per-run cost to one unshare of a ~6-mount namespace plus two small mounts.
+ * In rootless mode the server has no privilege of its own. At start-up it makes a template
+ * user namespace (mapping only its own uid) holding the template mount namespace. A run adds
+ * one process in front of init:
  *
- * Code that runs in init or the child shares the server's memory: it uses only system
+ *   caller thread ──clone(VM|VFORK|FILES)──> entry, which joins the template user namespace
+ *   (where it holds every capability) and the template mount namespace, unshares a private
+ *   copy of it and mounts the private /tmp there,
+ *   ──clone(VM|VFORK|NEWUSER|NEWNS|NEWPID|NEWNET|NEWIPC|NEWUTS|NEWCGROUP)──> init, in a new
+ *   user namespace of its own (no uid mapped: the program runs as the overflow uid, nobody)
+ *   with a locked copy of that mount tree. init mounts its /proc and goes on as in root mode;
+ *   the child drops every capability instead of changing uid.
+ *
+ * Building the root once per process (a template mount namespace held by an fd) keeps the
+ * per-run cost to one unshare of a ~6-mount namespace plus two small mounts (rootless: one
+ * more copy and a user namespace).
+ *
+ * Code that runs in entry, init and the child shares the server's memory: it uses only system
  * calls and the preallocated per-slot buffers — no malloc, no stdio, no locks.
  *
  * This module does not queue requests, speak HTTP or build JSON (run_code.c does).
@@ -33,6 +47,7 @@
 #include <ftw.h>
 #include <grp.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <poll.h>
@@ -59,6 +74,7 @@
 
 #include "base/cancel.h"
 #include "base/limits.h"
+#include "tools/userns.h"
 
 #define SB_STACK_BYTES (256 * 1024) /* stack of init and of the pre-exec child */
 #define SB_PYTHON      "/usr/bin/python3"
@@ -91,6 +107,9 @@ enum { L_NS = 1, L_SECCOMP = 2, L_CGROUPS = 4 };
 /* Where a setup step failed (init or child), for the error message. */
 enum sb_step {
     ST_NONE,
+    ST_SETNS_USER,
+    ST_INIT,
+    ST_CAPS,
     ST_SETNS,
     ST_UNSHARE,
     ST_TMP,
@@ -109,8 +128,10 @@ enum sb_step {
 };
 
 static const char *const step_names[] = {
-    "none",     "setns", "unshare", "mount /tmp", "mount /proc",  "pipe",   "clone",   "cgroup",
-    "fd setup", "chdir", "uid/gid", "setsid",     "no_new_privs", "rlimit", "seccomp", "exec",
+    "none",         "setns (user)", "clone (init)", "capabilities", "setns",
+    "unshare",      "mount /tmp",   "mount /proc",  "pipe",         "clone",
+    "cgroup",       "fd setup",     "chdir",        "uid/gid",      "setsid",
+    "no_new_privs", "rlimit",       "seccomp",      "exec",
 };
 
 struct sb_slot {
@@ -127,6 +148,7 @@ struct sb_slot {
     int quit;
     struct sb_job *job; /* handed to the launcher under g.mu */
     pthread_cond_t job_cv;
+    char *stack_entry; /* rootless: the process that joins the template user namespace */
     char *stack_init;
     char *stack_child;
     char *out, *err, *scratch; /* TG_OUTPUT_MAX_BYTES each */
@@ -143,13 +165,16 @@ struct sb_run {
     size_t stdin_len;
     int timeout_ms;
     int layers;
-    /* written by init / child */
+    int probe;    /* 1: the RLIMIT_NPROC probe (see nproc_probe): the child exits at once */
+    int memwatch; /* 1: init sums the run's memory every TG_CODE_MEM_TICK_MS (no cgroup) */
+    /* written by entry / init / child */
     int fail_step;
     int fail_errno;
     int status;
     int reaped;
     int timed_out;
-    int cancelled; /* the run's cancellation token fired: killed early */
+    int cancelled;   /* the run's cancellation token fired: killed early */
+    int over_memory; /* the memory watch found more than TG_CODE_MEM_BYTES: killed */
     int truncated;
     size_t out_len, err_len;
     long long wall_us, cpu_us;
@@ -162,10 +187,14 @@ static struct {
     int layers; /* active layers (L_*) */
     int unsafe;
     int quiet;
-    int is_root;
+    int is_root;  /* euid 0 (perhaps only inside a user namespace) */
+    int rootless; /* the launch path: 0 root mode, 1 rootless (entry, own user namespace) */
     int have_pidfd;
-    int tmpl_fd;       /* the template mount namespace, or -1 */
-    int bind_fallback; /* the template shows host directories by binds (no overlayfs) */
+    int memwatch;        /* runs are watched for memory (namespaces on, no memory cgroup) */
+    int tmpl_fd;         /* the template mount namespace, or -1 */
+    int userns_fd;       /* rootless: the template user namespace, or -1 */
+    int bind_fallback;   /* the template shows host directories by binds (no overlayfs) */
+    int uid_base_unused; /* rootless with --uid-base given: the start-up line says it is unused */
     int nslots;
     struct sb_slot *slots;
     unsigned uid_base; /* slot i runs as uid/gid uid_base + i */
@@ -177,13 +206,30 @@ static struct {
     char memcg[PATH_MAX]; /* base dirs created by us, "" when none */
     char pidscg[PATH_MAX];
     char unavailable[TG_ERR_MSG_MAX]; /* why runs fail closed, "" when they don't */
-} g = {.tmpl_fd = -1, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+} g = {.tmpl_fd = -1,
+       .userns_fd = -1,
+       .mu = PTHREAD_MUTEX_INITIALIZER,
+       .cv = PTHREAD_COND_INITIALIZER};
 
 static long long now_us(void) {
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+/* Write val to dir/name (a /proc or cgroup file). 0 or -1 with errno. Allocates nothing. */
+static int write_file(const char *dir, const char *name, const char *val) {
+    char path[PATH_MAX];
+    int fd, ok;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
+    close(fd);
+    return ok ? 0 : -1;
 }
 
 /* ---- code that runs in init and the child (shared memory: syscalls only) ------------- */
@@ -237,22 +283,31 @@ SB_NO_ASAN static int child_fail(struct sb_run *r, int step) {
     _exit(127);
 }
 
-/* The pre-exec child: runs as root in init's namespaces, ends in execve of python. */
+/* The pre-exec child: in init's namespaces, as root (root mode) or holding every capability
+ * of the run's user namespace (rootless); ends in execve of python. */
 SB_NO_ASAN static int child_main(void *arg) {
     static char *const envp[] = {NULL};
     struct sb_run *r = arg;
     struct sb_slot *s = r->slot;
     struct rlimit rl;
     int in, out, err;
-    static const struct {
+    int userns = g.rootless && (r->layers & L_NS);
+    /* In rootless mode RLIMIT_NPROC counts the processes of the run's user namespace, init
+     * included; in root mode those of the slot uid, init (root) not included. */
+    const struct {
         int res;
         unsigned long val;
     } limits[] = {
-        {RLIMIT_CPU, TG_CODE_CPU_SEC},       {RLIMIT_AS, TG_CODE_AS_BYTES},
-        {RLIMIT_FSIZE, TG_CODE_FSIZE_BYTES}, {RLIMIT_NOFILE, TG_CODE_NOFILE},
-        {RLIMIT_NPROC, TG_CODE_NPROC},       {RLIMIT_CORE, 0},
+        {RLIMIT_CPU, TG_CODE_CPU_SEC},
+        {RLIMIT_AS, TG_CODE_AS_BYTES},
+        {RLIMIT_FSIZE, TG_CODE_FSIZE_BYTES},
+        {RLIMIT_NOFILE, TG_CODE_NOFILE},
+        {RLIMIT_NPROC, userns ? TG_CODE_NPROC + 1 : TG_CODE_NPROC},
+        {RLIMIT_CORE, 0},
     };
 
+    if (r->probe) /* nproc_probe: being created was the test */
+        _exit(0);
     reset_signals(0);
     /* Move the pipe ends clear of 0..2 before placing them there. */
     in = fcntl(r->in_r, F_DUPFD, 10);
@@ -263,7 +318,16 @@ SB_NO_ASAN static int child_main(void *arg) {
     close_range(3, ~0U, 0);
     if (chdir((r->layers & L_NS) ? "/tmp" : s->workdir) != 0)
         return child_fail(r, ST_CHDIR);
-    if (g.is_root) {
+    if (userns) {
+        /* The child inherited init's capabilities in the run's user namespace; the program
+         * gets none (execve would clear them too, as no uid is mapped: this says so). */
+        struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+        struct __user_cap_data_struct d[2];
+
+        memset(d, 0, sizeof(d));
+        if (syscall(SYS_capset, &h, d) != 0)
+            return child_fail(r, ST_CAPS);
+    } else if (g.is_root && !g.rootless) {
         /* Raw system calls: glibc's wrappers would try to change every server thread. */
         if (syscall(SYS_setgroups, 0, NULL) != 0 ||
             syscall(SYS_setresgid, s->uid, s->uid, s->uid) != 0 ||
@@ -314,11 +378,59 @@ static void drain(int *fd, char *buf, size_t *len, char *scratch, int *truncated
     }
 }
 
-/* Supervise the child until it exits or the wall clock runs out. */
+/* The number after "key" (a "Name:" line of a /proc status file) in kB, or 0. */
+static long long status_kb(const char *text, const char *key) {
+    const char *p = strstr(text, key);
+
+    return p ? strtoll(p + strlen(key), NULL, 10) : 0;
+}
+
+/*
+ * The memory watch (runs without a memory cgroup): the anonymous and shared memory (RssAnon +
+ * RssShmem) of every process in the run's PID namespace except init, in bytes, read from the
+ * run's own /proc (proc_fd). Pages that forked processes still share are counted once per
+ * process, so the sum can only overstate. Runs in init: system calls and stack buffers only.
+ */
+static long long run_memory(int proc_fd) {
+    char dents[2048], status[4096], path[40];
+    long long kb = 0;
+    ssize_t n;
+
+    if (lseek(proc_fd, 0, SEEK_SET) != 0)
+        return 0;
+    while ((n = getdents64(proc_fd, dents, sizeof(dents))) > 0) {
+        for (ssize_t off = 0; off < n;) {
+            const struct dirent64 *d = (const struct dirent64 *)(dents + off);
+            const char *name = d->d_name;
+            ssize_t k;
+            int fd;
+
+            off += d->d_reclen;
+            if (name[0] < '1' || name[0] > '9' || strcmp(name, "1") == 0 ||
+                strspn(name, "0123456789") != strlen(name))
+                continue;
+            snprintf(path, sizeof(path), "%s/status", name);
+            fd = openat(proc_fd, path, O_RDONLY | O_CLOEXEC);
+            if (fd < 0)
+                continue; /* gone since getdents */
+            k = read(fd, status, sizeof(status) - 1);
+            close(fd);
+            if (k <= 0)
+                continue;
+            status[k] = '\0';
+            kb += status_kb(status, "\nRssAnon:") + status_kb(status, "\nRssShmem:");
+        }
+    }
+    return kb * 1024;
+}
+
+/* Supervise the child until it exits, the wall clock runs out, the run is cancelled or (with
+ * proc_fd >= 0) its processes hold more than TG_CODE_MEM_BYTES. */
 static void supervise(struct sb_run *r, pid_t child, int pidfd, int out_r, int err_r, int in_w,
-                      long long t0) {
+                      int proc_fd, long long t0) {
     struct sb_slot *s = r->slot;
     long long deadline = t0 + (long long)r->timeout_ms * 1000;
+    long long next_look = t0 + TG_CODE_MEM_TICK_MS * 1000LL;
     size_t in_off = 0;
     struct rusage ru;
     int st = 0;
@@ -329,16 +441,25 @@ static void supervise(struct sb_run *r, pid_t child, int pidfd, int out_r, int e
             {.fd = in_w, .events = POLLOUT},        {.fd = pidfd, .events = POLLIN},
             {.fd = s->cancel_fd, .events = POLLIN},
         };
-        long long left = deadline - now_us();
+        long long now = now_us(), left = deadline - now;
         int wait_ms;
 
         if (left <= 0) {
             r->timed_out = 1;
             break;
         }
+        if (proc_fd >= 0 && now >= next_look) {
+            if (run_memory(proc_fd) > (long long)TG_CODE_MEM_BYTES) {
+                r->over_memory = 1;
+                break;
+            }
+            next_look = now + TG_CODE_MEM_TICK_MS * 1000LL;
+        }
         wait_ms = (int)((left + 999) / 1000);
         if (pidfd < 0 && wait_ms > SB_TICK_MS)
             wait_ms = SB_TICK_MS;
+        if (proc_fd >= 0 && wait_ms > (int)((next_look - now + 999) / 1000))
+            wait_ms = (int)((next_look - now + 999) / 1000);
         if (poll(p, 5, wait_ms) < 0 && errno != EINTR)
             break;
         if (p[4].revents & POLLIN) { /* sandbox_cancel_hook: the client went away */
@@ -401,13 +522,28 @@ SB_NO_ASAN static int init_fail(struct sb_run *r, int step) {
     _exit(0);
 }
 
-/* init: pid 1 of the run's namespaces (or a plain supervisor without them). */
+/* The private /tmp: a size- and inode-limited tmpfs at /tmp of the current mount namespace,
+ * owned by uid (-1: by whoever mounts it). */
+static int mount_tmp(long uid) {
+    char opts[128];
+
+    if (uid >= 0)
+        snprintf(opts, sizeof(opts), "size=%lu,nr_inodes=%d,mode=0700,uid=%ld,gid=%ld",
+                 (unsigned long)TG_CODE_TMP_BYTES, TG_CODE_TMP_INODES, uid, uid);
+    else
+        snprintf(opts, sizeof(opts), "size=%lu,nr_inodes=%d,mode=0700",
+                 (unsigned long)TG_CODE_TMP_BYTES, TG_CODE_TMP_INODES);
+    return mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts);
+}
+
+/* init: pid 1 of the run's namespaces (or a plain supervisor without them). In rootless mode
+ * entry has already made the mount namespace and its /tmp; init is cloned into a new user
+ * namespace with a copy of it. */
 SB_NO_ASAN static int init_main(void *arg) {
     struct sb_run *r = arg;
     struct sb_slot *s = r->slot;
-    int keep[2] = {g.tmpl_fd, s->cancel_fd};
-    int in[2], out[2], err[2], pidfd = -1, flags;
-    char opts[96];
+    int keep[2] = {g.rootless ? -1 : g.tmpl_fd, s->cancel_fd};
+    int in[2], out[2], err[2], pidfd = -1, proc_fd = -1, flags;
     struct sigaction sa;
     pid_t child;
     long long t0;
@@ -422,21 +558,25 @@ SB_NO_ASAN static int init_main(void *arg) {
         return init_fail(r, ST_SESSION);
     close_except(keep, 2);
     if (r->layers & L_NS) {
-        if (setns(g.tmpl_fd, CLONE_NEWNS) != 0)
-            return init_fail(r, ST_SETNS);
-        if (unshare(CLONE_NEWNS) != 0)
-            return init_fail(r, ST_UNSHARE);
-        snprintf(opts, sizeof(opts), "size=%lu,mode=0700,uid=%u,gid=%u",
-                 (unsigned long)TG_CODE_TMP_BYTES, s->uid, s->uid);
-        if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts) != 0)
-            return init_fail(r, ST_TMP);
+        if (!g.rootless) {
+            if (setns(g.tmpl_fd, CLONE_NEWNS) != 0)
+                return init_fail(r, ST_SETNS);
+            if (unshare(CLONE_NEWNS) != 0)
+                return init_fail(r, ST_UNSHARE);
+            if (mount_tmp(s->uid) != 0)
+                return init_fail(r, ST_TMP);
+        }
+        /* In a user namespace this works only because the template holds a /proc (see
+         * tmpl_main): the kernel refuses a new proc where none is fully visible. */
         if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
                   "hidepid=invisible,subset=pid") != 0 &&
             mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
             return init_fail(r, ST_PROC);
         sethostname("sandbox", 7);
+        if (r->memwatch)
+            proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     }
-    if (g.tmpl_fd >= 0)
+    if (!g.rootless && g.tmpl_fd >= 0)
         close(g.tmpl_fd);
     /* The cancel eventfd stays open for supervise(); the child closes it (close_range). */
     if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0)
@@ -444,6 +584,11 @@ SB_NO_ASAN static int init_main(void *arg) {
     r->in_r = in[0];
     r->out_w = out[1];
     r->err_w = err[1];
+    if (r->probe) { /* nproc_probe: may a run's user namespace hold two processes? */
+        struct rlimit rl = {2, 2};
+
+        setrlimit(RLIMIT_NPROC, &rl);
+    }
     flags = CLONE_VM | CLONE_VFORK | (g.have_pidfd ? CLONE_PIDFD : 0);
     t0 = now_us();
     child = clone(child_main, s->stack_child + SB_STACK_BYTES, flags, r, &pidfd);
@@ -463,7 +608,47 @@ SB_NO_ASAN static int init_main(void *arg) {
         close(in[1]);
         in[1] = -1;
     }
-    supervise(r, child, pidfd, out[0], err[0], in[1], t0);
+    supervise(r, child, pidfd, out[0], err[0], in[1], proc_fd, t0);
+    _exit(0);
+}
+
+SB_NO_ASAN static int entry_fail(struct sb_run *r, int step) {
+    r->fail_step = step;
+    r->fail_errno = errno;
+    _exit(0);
+}
+
+/*
+ * entry (rootless mode): joins the template user namespace, where the server's uid holds
+ * every capability, and a private copy of the template mount namespace with the run's /tmp,
+ * then starts init in a new user namespace with the other namespaces of the run. The /tmp is
+ * mounted here, not by init, so that it belongs to the template user namespace, where the
+ * server's uid is mapped: the program (whose uid the run's namespace does not map) can then
+ * create files in it. entry shares the server's file table (CLONE_FILES), so it closes
+ * nothing; init gets a copy and keeps only the cancel eventfd.
+ */
+SB_NO_ASAN static int entry_main(void *arg) {
+    struct sb_run *r = arg;
+    struct sb_slot *s = r->slot;
+    pid_t pid;
+    int st;
+
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (setns(g.userns_fd, CLONE_NEWUSER) != 0)
+        return entry_fail(r, ST_SETNS_USER);
+    if (setns(g.tmpl_fd, CLONE_NEWNS) != 0)
+        return entry_fail(r, ST_SETNS);
+    if (unshare(CLONE_NEWNS) != 0)
+        return entry_fail(r, ST_UNSHARE);
+    if (mount_tmp(-1) != 0)
+        return entry_fail(r, ST_TMP);
+    pid = clone(init_main, s->stack_init + SB_STACK_BYTES,
+                CLONE_VM | CLONE_VFORK | CLONE_NEWUSER | CLONE_NEWNS | SB_NS_FLAGS, r);
+    if (pid < 0)
+        return entry_fail(r, ST_INIT);
+    /* init has exited (vfork); reaping it waits for its PID namespace to empty. */
+    while (waitpid(pid, &st, __WALL) < 0 && errno == EINTR)
+        ;
     _exit(0);
 }
 
@@ -476,20 +661,36 @@ SB_NO_ASAN static int init_main(void *arg) {
  * overlays (type "overlay", an anonymous device), the interpreter is copied into the root
  * tmpfs, and /dev is a small tmpfs of its own with three device nodes. Where overlayfs is
  * missing, directories fall back to read-only binds and the start-up line says so.
+ *
+ * Rootless, the builder runs in a new user namespace (the template one, mapping only the
+ * server's uid and gid) and a new PID namespace. Two things differ: an unprivileged user
+ * cannot make device nodes, so /dev/null, /dev/zero and /dev/urandom are read-only binds of
+ * the host's; and the root holds a /proc (of the builder's PID namespace, empty once the
+ * builder exits), because the kernel lets a user namespace mount a new proc only where a proc
+ * is already fully visible. Each run mounts its own /proc over it.
  */
 struct tmpl_ctx {
+    int rootless;
     int ns_fd;
+    int user_fd;       /* rootless: the template user namespace */
+    unsigned uid, gid; /* rootless: the server's ids, mapped to themselves */
     int fail_errno;
-    int bind_fallback; /* 1: overlayfs failed; directories are plain binds */
+    enum userns_step fail_step; /* rootless: what kind of step failed (userns_explain) */
+    int bind_fallback;          /* 1: overlayfs failed; directories are plain binds */
     char fail_what[160];
     char python_real[PATH_MAX]; /* realpath of SB_PYTHON */
     char pylib[PATH_MAX];       /* /usr/lib/python3.X */
 };
 
-SB_NO_ASAN static int tmpl_fail(struct tmpl_ctx *t, const char *what) {
+SB_NO_ASAN static int tmpl_fail_at(struct tmpl_ctx *t, enum userns_step step, const char *what) {
     t->fail_errno = errno;
+    t->fail_step = step;
     snprintf(t->fail_what, sizeof(t->fail_what), "%s", what);
     _exit(1);
+}
+
+SB_NO_ASAN static int tmpl_fail(struct tmpl_ctx *t, const char *what) {
+    return tmpl_fail_at(t, USERNS_MOUNT, what);
 }
 
 /* mkdir -p of path (absolute) under SB_STAGE. */
@@ -625,24 +826,53 @@ static int stage_libdir(struct tmpl_ctx *t, const char *path) {
 }
 
 /* /dev: a read-only tmpfs holding null, zero and urandom (not binds of the host's devtmpfs,
- * whose mount options give away the host's RAM). */
-static int stage_dev(void) {
+ * whose mount options give away the host's RAM). Rootless: device nodes cannot be made, so
+ * each is an empty file with the host's node bound read-only over it. */
+static int stage_dev(int rootless) {
     static const struct {
         const char *name;
         unsigned minor;
     } nodes[] = {{"null", 3}, {"zero", 5}, {"urandom", 9}};
-    char path[PATH_MAX];
+    char path[PATH_MAX], host[32];
 
     snprintf(path, sizeof(path), "%s/dev", SB_STAGE);
     if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=4k,nr_inodes=16,mode=0755") != 0)
         return -1;
     for (size_t i = 0; i < TG_ARRAY_LEN(nodes); i++) {
         snprintf(path, sizeof(path), "%s/dev/%s", SB_STAGE, nodes[i].name);
-        if (mknod(path, S_IFCHR | 0666, makedev(1, nodes[i].minor)) != 0 || chmod(path, 0666) != 0)
+        if (!rootless) {
+            if (mknod(path, S_IFCHR | 0666, makedev(1, nodes[i].minor)) != 0 ||
+                chmod(path, 0666) != 0)
+                return -1;
+            continue;
+        }
+        {
+            int fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0666);
+
+            if (fd < 0)
+                return -1;
+            close(fd);
+        }
+        snprintf(host, sizeof(host), "/dev/%s", nodes[i].name);
+        if (mount(host, path, NULL, MS_BIND, NULL) != 0 || remount_ro(path, MS_NOEXEC) != 0)
             return -1;
     }
     snprintf(path, sizeof(path), "%s/dev", SB_STAGE);
     return remount_ro(path, MS_NOEXEC);
+}
+
+/* Rootless: map the server's uid and gid to themselves in the new user namespace (the only
+ * mapping an unprivileged process may write; setgroups must be denied first). */
+static int write_id_maps(const struct tmpl_ctx *t) {
+    char map[64];
+
+    if (write_file("/proc/self", "setgroups", "deny") != 0)
+        return -1;
+    snprintf(map, sizeof(map), "%u %u 1", t->uid, t->uid);
+    if (write_file("/proc/self", "uid_map", map) != 0)
+        return -1;
+    snprintf(map, sizeof(map), "%u %u 1", t->gid, t->gid);
+    return write_file("/proc/self", "gid_map", map);
 }
 
 SB_NO_ASAN static int tmpl_main(void *arg) {
@@ -653,6 +883,13 @@ SB_NO_ASAN static int tmpl_main(void *arg) {
     struct stat st;
     char opts[64];
 
+    if (t->rootless) {
+        if (write_id_maps(t) != 0)
+            return tmpl_fail_at(t, USERNS_MAP, "write the uid and gid maps");
+        t->user_fd = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+        if (t->user_fd < 0)
+            return tmpl_fail(t, "open /proc/self/ns/user");
+    }
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
         return tmpl_fail(t, "make / private");
     t->ns_fd = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
@@ -677,8 +914,12 @@ SB_NO_ASAN static int tmpl_main(void *arg) {
     for (size_t i = 0; i < TG_ARRAY_LEN(libdirs); i++)
         if (stage_libdir(t, libdirs[i]) != 0)
             return tmpl_fail(t, libdirs[i]);
-    if (stage_dev() != 0)
+    if (stage_dev(t->rootless) != 0)
         return tmpl_fail(t, "make /dev");
+    /* last: the overlays above use the empty directory under it as their second layer */
+    if (t->rootless &&
+        mount("proc", SB_STAGE "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
+        return tmpl_fail_at(t, USERNS_PROC, "mount /proc");
     if (chdir(SB_STAGE) != 0 || syscall(SYS_pivot_root, ".", ".") != 0)
         return tmpl_fail(t, "pivot_root");
     if (umount2(".", MNT_DETACH) != 0 || chdir("/") != 0)
@@ -688,18 +929,30 @@ SB_NO_ASAN static int tmpl_main(void *arg) {
     _exit(0);
 }
 
-static int build_template(struct tg_error *err) {
+/*
+ * Build the template root: in a new mount namespace (root mode), or in new user, mount and
+ * PID namespaces (rootless). Sets g.tmpl_fd (and g.userns_fd) on success. Returns 0,
+ * TG_ENOMEM, or TG_EIO with *err saying why; rootless, the reason comes from userns_explain.
+ */
+static int build_template(int rootless, struct tg_error *err) {
     struct tmpl_ctx *t;
     char *stack = NULL;
     sigset_t all, old;
     const char *base;
+    struct userns_host host;
+    char why[TG_ERR_MSG_MAX];
     pid_t pid;
-    int st = 0, rc = TG_EIO;
+    int st = 0, rc = TG_EIO, flags = CLONE_VM | CLONE_VFORK | CLONE_FILES | CLONE_NEWNS;
 
     t = calloc(1, sizeof(*t));
     if (!t)
         return TG_ENOMEM;
-    t->ns_fd = -1;
+    t->ns_fd = t->user_fd = -1;
+    t->rootless = rootless;
+    t->uid = (unsigned)geteuid();
+    t->gid = (unsigned)getegid();
+    if (rootless)
+        flags |= CLONE_NEWUSER | CLONE_NEWPID;
     if (!realpath(SB_PYTHON, t->python_real)) {
         tg_error_set(err, "sandbox_unavailable", "%s not found", SB_PYTHON);
         goto done;
@@ -714,23 +967,36 @@ static int build_template(struct tg_error *err) {
     }
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    pid = clone(tmpl_main, stack + SB_STACK_BYTES,
-                CLONE_VM | CLONE_VFORK | CLONE_FILES | CLONE_NEWNS, t);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pid = clone(tmpl_main, stack + SB_STACK_BYTES, flags, t);
     if (pid < 0) {
-        tg_error_set(err, "sandbox_unavailable", "clone(CLONE_NEWNS): %s", strerror(errno));
+        t->fail_errno = errno;
+        t->fail_step = USERNS_CLONE;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (pid < 0 && !rootless) {
+        tg_error_set(err, "sandbox_unavailable", "clone(CLONE_NEWNS): %s", strerror(t->fail_errno));
         goto done;
     }
-    if (waitpid(pid, &st, __WALL) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+    if (pid >= 0 && waitpid(pid, &st, __WALL) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+        g.tmpl_fd = t->ns_fd;
+        g.userns_fd = t->user_fd;
+        g.bind_fallback = t->bind_fallback;
+        rc = 0;
+        goto done;
+    }
+    if (t->ns_fd >= 0)
+        close(t->ns_fd);
+    if (t->user_fd >= 0)
+        close(t->user_fd);
+    if (rootless &&
+        (t->fail_step == USERNS_CLONE || t->fail_errno == EPERM || t->fail_errno == EACCES)) {
+        userns_host_read(&host);
+        userns_explain(&host, t->fail_step, t->fail_errno, why, sizeof(why));
+        tg_error_set(err, "sandbox_unavailable", "%s", why);
+    } else {
         tg_error_set(err, "sandbox_unavailable", "building the sandbox root: %s: %s",
                      t->fail_what[0] ? t->fail_what : "init died", strerror(t->fail_errno));
-        if (t->ns_fd >= 0)
-            close(t->ns_fd);
-        goto done;
     }
-    g.tmpl_fd = t->ns_fd;
-    g.bind_fallback = t->bind_fallback;
-    rc = 0;
 done:
     if (stack)
         munmap(stack, SB_STACK_BYTES);
@@ -746,7 +1012,10 @@ static int build_filter(struct tg_error *err) {
      * - inotify and fanotify: the binds are shared by concurrent runs, so a watch would show
      *   what another run opens (its imports);
      * - host statistics: sysinfo (RAM, uptime, load, task count), statfs/fstatfs/ustat (the
-     *   size and free space of the host's disk behind the read-only binds). */
+     *   size and free space of the host's disk behind the read-only binds);
+     * - memory no process's RSS shows: memfd_create and System V shared memory, message
+     *   queues and semaphores (their pages and kernel objects outlive any mapping, so the
+     *   memory watch of runs without a memory cgroup could not see them). */
     static const char *const eperm[] = {
         "socket",
         "socketpair",
@@ -772,6 +1041,10 @@ static int build_filter(struct tg_error *err) {
         "statfs",
         "fstatfs",
         "ustat",
+        "memfd_create",
+        "shmget",
+        "msgget",
+        "semget",
     };
     /* Kernel attack surface and escapes: kill the process. */
     static const char *const kill_list[] = {
@@ -895,19 +1168,6 @@ static int own_cgroup(const char *controller, char *out, size_t n) {
     return rc;
 }
 
-static int write_file(const char *dir, const char *name, const char *val) {
-    char path[PATH_MAX];
-    int fd, ok;
-
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
-    close(fd);
-    return ok ? 0 : -1;
-}
-
 static void cgroups_remove(void) {
     char path[PATH_MAX + 32];
 
@@ -991,7 +1251,8 @@ static int cgroups_create(void) {
             if (mkdir(dir, 0755) != 0 && errno != EEXIST)
                 goto fail;
             if (h[k].off) {
-                snprintf(val, sizeof(val), "%d", TG_CODE_PIDS + 2); /* + launcher and init */
+                /* + the launcher, init and (rootless) entry */
+                snprintf(val, sizeof(val), "%d", TG_CODE_PIDS + (g.rootless ? 3 : 2));
                 if (write_file(dir, "pids.max", val) != 0)
                     goto fail;
             } else {
@@ -1210,6 +1471,8 @@ static void slots_free(void) {
     for (int i = 0; i < g.nslots; i++) {
         struct sb_slot *s = &g.slots[i];
 
+        if (s->stack_entry)
+            munmap(s->stack_entry, SB_STACK_BYTES);
         if (s->stack_init)
             munmap(s->stack_init, SB_STACK_BYTES);
         if (s->stack_child)
@@ -1242,10 +1505,11 @@ static int slots_alloc(int n) {
         s->cancel_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (s->cancel_fd < 0)
             return TG_ENOMEM;
+        s->stack_entry = map_or_null(SB_STACK_BYTES);
         s->stack_init = map_or_null(SB_STACK_BYTES);
         s->stack_child = map_or_null(SB_STACK_BYTES);
         s->out = map_or_null(3 * (size_t)TG_OUTPUT_MAX_BYTES);
-        if (!s->stack_init || !s->stack_child || !s->out)
+        if (!s->stack_entry || !s->stack_init || !s->stack_child || !s->out)
             return TG_ENOMEM;
         s->err = s->out + TG_OUTPUT_MAX_BYTES;
         s->scratch = s->err + TG_OUTPUT_MAX_BYTES;
@@ -1330,32 +1594,40 @@ static void slot_cancel_reset(struct sb_slot *s) {
 
 /* ---- one run -------------------------------------------------------------------------------- */
 
-/* Run argv in slot s with the given layers; *r holds the outcome. 0, or TG_EIO with *err. */
-static int run_in_slot(struct sb_slot *s, char *const *argv, const char *in, size_t in_len,
-                       int timeout_ms, int layers, struct sb_run *r, struct tg_error *err) {
-    sigset_t all, old;
+/*
+ * The launch path: start the run that *r describes (filled by the caller: slot, argv, stdin,
+ * timeout, layers, flags) and wait until everything of it has ended. Root mode clones init
+ * straight into the run's namespaces; rootless clones entry, which joins the template user
+ * namespace and clones init into a user namespace of its own. The caller's thread must live
+ * in the slot's cgroups (its processes inherit them). This is all a pre-forked launcher (a
+ * zygote) needs to reuse. Returns 0 when *r holds the outcome, or TG_EIO with *err.
+ */
+static int sb_launch(struct sb_run *r, struct tg_error *err) {
+    struct sb_slot *s = r->slot;
+    int (*fn)(void *) = init_main;
+    char *stack = s->stack_init;
     int flags = CLONE_VM | CLONE_VFORK;
+    sigset_t all, old;
     pid_t pid;
     int st = 0;
 
-    memset(r, 0, sizeof(*r));
-    r->slot = s;
-    r->argv = argv;
-    r->stdin_data = in;
-    r->stdin_len = in_len;
-    r->timeout_ms = timeout_ms;
-    r->layers = layers;
-    if (layers & L_NS)
+    if ((r->layers & L_NS) && g.rootless) {
+        fn = entry_main;
+        stack = s->stack_entry;
+        flags |= CLONE_FILES;
+    } else if (r->layers & L_NS) {
         flags |= SB_NS_FLAGS;
+    }
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    pid = clone(init_main, s->stack_init + SB_STACK_BYTES, flags, r);
+    pid = clone(fn, stack + SB_STACK_BYTES, flags, r);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (pid < 0) {
         tg_error_set(err, "sandbox_error", "starting the sandbox init failed: %s", strerror(errno));
         return TG_EIO;
     }
-    /* init has exited (vfork semantics); reaping it also waits for the namespace to empty. */
+    /* init (or entry) has exited (vfork semantics); reaping init waits for the namespace to
+     * empty, and entry reaps init before it exits. */
     while (waitpid(pid, &st, __WALL) < 0 && errno == EINTR)
         ;
     if (r->fail_step) {
@@ -1381,11 +1653,29 @@ struct sb_job {
     size_t in_len;
     int timeout_ms;
     int layers;
+    int probe; /* nproc_probe */
     struct sb_run *r;
     struct tg_error *err;
     int rc;
     int done;
 };
+
+/* Run job j in slot s; j->r holds the outcome. 0, or TG_EIO with *j->err. */
+static int run_in_slot(struct sb_slot *s, const struct sb_job *j) {
+    struct sb_run *r = j->r;
+
+    memset(r, 0, sizeof(*r));
+    r->slot = s;
+    r->argv = j->argv;
+    r->stdin_data = j->in;
+    r->stdin_len = j->in_len;
+    r->timeout_ms = j->timeout_ms;
+    r->layers = j->layers;
+    r->probe = j->probe;
+    /* without a memory cgroup, init watches the run's memory (it needs the run's own /proc) */
+    r->memwatch = (j->layers & L_NS) && !(j->layers & L_CGROUPS);
+    return sb_launch(r, j->err);
+}
 
 static void *launcher_main(void *arg) {
     struct sb_slot *s = arg;
@@ -1406,7 +1696,7 @@ static void *launcher_main(void *arg) {
             break;
         j = s->job;
         pthread_mutex_unlock(&g.mu);
-        j->rc = run_in_slot(s, j->argv, j->in, j->in_len, j->timeout_ms, j->layers, j->r, j->err);
+        j->rc = run_in_slot(s, j);
         pthread_mutex_lock(&g.mu);
         j->done = 1;
         s->job = NULL;
@@ -1473,7 +1763,8 @@ static int trial(int layers) {
     static char *const argv[] = {"python3", "-I", "-S", "-c", "print(1)", NULL};
     struct tg_error e;
     struct sb_run r;
-    struct sb_job j = {argv, NULL, 0, TG_CODE_TIMEOUT_MAX_MS, layers, &r, &e, 0, 0};
+    struct sb_job j = {
+        .argv = argv, .timeout_ms = TG_CODE_TIMEOUT_MAX_MS, .layers = layers, .r = &r, .err = &e};
     int ok;
 
     tg_error_clear(&e);
@@ -1489,11 +1780,96 @@ static int trial(int layers) {
     return ok;
 }
 
+/*
+ * Rootless mode needs RLIMIT_NPROC counted per user namespace (Linux 5.14 and later): then a
+ * run's limit counts only its own processes. Before that the kernel counted every process of
+ * the real uid, so a run at its limit would also stop the server and the other runs (which
+ * share that uid) from forking. The probe: init, in a fresh run namespace, lowers its own
+ * RLIMIT_NPROC to 2 and clones one child. Counted per namespace that makes 2 (allowed);
+ * counted per uid it is the server's threads plus entry, init and the child (refused). 1 when
+ * the count is per namespace.
+ */
+static int nproc_probe(void) {
+    struct tg_error e;
+    struct sb_run r;
+    struct sb_job j = {.layers = L_NS, .probe = 1, .timeout_ms = 1000, .r = &r, .err = &e};
+
+    tg_error_clear(&e);
+    return dispatch(&g.slots[0], &j) == 0 && WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0;
+}
+
+/* 1 when this process is in the host's initial user namespace (its uid map is the identity
+ * over every uid), where euid 0 is the real root. */
+static int initial_userns(void) {
+    char line[128];
+    unsigned long a, b, n;
+    FILE *f = fopen("/proc/self/uid_map", "re");
+    int yes = 0;
+
+    if (!f)
+        return 1; /* no user namespaces in the kernel: everything is the initial one */
+    if (fgets(line, sizeof(line), f) && sscanf(line, "%lu %lu %lu", &a, &b, &n) == 3)
+        yes = a == 0 && b == 0 && n == 4294967295UL;
+    fclose(f);
+    return yes;
+}
+
 /* ---- the public interface -------------------------------------------------------------------- */
+
+const char *sandbox_mode_name(enum sandbox_mode m) {
+    return m == SANDBOX_ROOT ? "root" : m == SANDBOX_ROOTLESS ? "rootless" : "auto";
+}
+
+int sandbox_mode_parse(const char *name, enum sandbox_mode *m) {
+    static const enum sandbox_mode all[] = {SANDBOX_AUTO, SANDBOX_ROOT, SANDBOX_ROOTLESS};
+
+    for (size_t i = 0; name && i < TG_ARRAY_LEN(all); i++)
+        if (strcmp(name, sandbox_mode_name(all[i])) == 0) {
+            *m = all[i];
+            return 0;
+        }
+    return TG_EINVAL;
+}
+
+/* The start-up line: the mode, slots and layers, and why anything is missing. */
+static void report(void) {
+    const struct sandbox_caps *c = &g.caps;
+    const char *tried = g.rootless ? "rootless" : "root";
+    char slots[64] = "";
+
+    if (g.quiet)
+        return;
+    if (!g.rootless)
+        snprintf(slots, sizeof(slots), " (uids %u-%u)", g.uid_base,
+                 g.uid_base + (unsigned)g.nslots - 1);
+    fprintf(stderr,
+            "sandbox: %s mode%s%s%s, %d slots%s; user namespace per run %s, namespaces %s, "
+            "seccomp %s, cgroups %s; processes bounded by %s, memory by %s%s",
+            c->mode, strcmp(c->mode, tried) ? " (" : "", strcmp(c->mode, tried) ? tried : "",
+            strcmp(c->mode, tried) ? " tried)" : "", g.nslots, slots, c->userns ? "on" : "off",
+            c->namespaces ? "on" : "OFF", c->seccomp ? "on" : "OFF", c->cgroups ? "on" : "off",
+            c->pids, c->memory,
+            c->namespaces && g.bind_fallback
+                ? "; no overlayfs: runs see the host's devices in /proc/self/mountinfo"
+                : "");
+    if (g.uid_base_unused)
+        fprintf(stderr, "; --uid-base is not used in rootless mode (runs keep the server's uid)");
+    if (g.unavailable[0])
+        fprintf(stderr,
+                "; run_code disabled: %s (start the server with --unsafe-sandbox to run code "
+                "without it)\n",
+                g.unavailable);
+    else if (c->reason[0])
+        fprintf(stderr, "; runs go WITHOUT part of the sandbox (--unsafe-sandbox): %s\n",
+                c->reason);
+    else
+        fputc('\n', stderr);
+}
 
 int sandbox_init(const struct sandbox_config *cfg, struct tg_error *err) {
     struct tg_error why;
-    int cand = 0, rc, nslots, pidfd;
+    enum sandbox_mode mode = cfg ? cfg->mode : SANDBOX_AUTO;
+    int cand = 0, rc, nslots, pidfd, real_root;
     unsigned want;
     long ncpu;
 
@@ -1502,6 +1878,7 @@ int sandbox_init(const struct sandbox_config *cfg, struct tg_error *err) {
     g.unsafe = cfg ? cfg->unsafe : 0;
     g.quiet = cfg ? cfg->quiet : 0;
     g.is_root = geteuid() == 0;
+    real_root = g.is_root && initial_userns();
     ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     nslots = cfg && cfg->slots > 0 ? cfg->slots : (ncpu > 0 ? (int)ncpu : 1);
     want = cfg ? cfg->uid_base : 0;
@@ -1510,8 +1887,23 @@ int sandbox_init(const struct sandbox_config *cfg, struct tg_error *err) {
                      nslots, (unsigned)TG_UID_MAX);
         return TG_EINVAL;
     }
+    if (mode == SANDBOX_ROOT && !g.is_root) {
+        tg_error_set(err, TG_CODE_CONFIG,
+                     "--sandbox-mode root needs root: the server runs as uid %u; start it as "
+                     "root, or use --sandbox-mode rootless",
+                     (unsigned)geteuid());
+        return TG_EINVAL;
+    }
+    if (mode == SANDBOX_ROOTLESS && real_root) {
+        tg_error_set(err, TG_CODE_CONFIG,
+                     "--sandbox-mode rootless: the server runs as root, so its programs would run "
+                     "as root outside their user namespace (and RLIMIT_NPROC spares root); start "
+                     "it as an ordinary user, or use --sandbox-mode root");
+        return TG_EINVAL;
+    }
+    g.rootless = mode == SANDBOX_ROOTLESS || (mode == SANDBOX_AUTO && !g.is_root);
     g.uid_base = want ? want : TG_UID_BASE_DEFAULT;
-    if (g.is_root) { /* without root, runs keep the server's uid: nothing to claim */
+    if (!g.rootless) { /* rootless runs keep the server's uid: nothing to claim */
         rc = uids_claim(want, nslots, err);
         if (rc == TG_ENOMEM)
             goto fail;
@@ -1531,23 +1923,46 @@ int sandbox_init(const struct sandbox_config *cfg, struct tg_error *err) {
         goto fail;
     if (rc == 0 && prctl(PR_GET_SECCOMP) >= 0)
         cand |= L_SECCOMP;
-    if (g.is_root) {
-        rc = build_template(&why);
+    if (!g.rootless) {
+        rc = build_template(0, &why);
         if (rc == TG_ENOMEM)
             goto fail;
         if (rc == 0)
             cand |= L_NS;
-        if (cgroups_create() == 0)
-            cand |= L_CGROUPS;
-    } else {
-        tg_error_set(&why, "sandbox_unavailable", "not running as root");
+        else if (mode == SANDBOX_AUTO && !real_root)
+            g.rootless = 1; /* root only inside a user namespace (a container): try rootless */
     }
+    if (g.rootless && real_root) {
+        tg_error_set(&why, "sandbox_unavailable",
+                     "root mode cannot build its namespaces (%s), and rootless mode does not run "
+                     "as root",
+                     why.message);
+    } else if (g.rootless) {
+        rc = build_template(1, &why);
+        if (rc == TG_ENOMEM)
+            goto fail;
+        if (rc == 0)
+            cand |= L_NS;
+    }
+    /* Root mode owns the cgroups it makes; rootless mode uses them where the operator
+     * delegated the server's own v1 memory and pids cgroups to its user. */
+    if (cgroups_create() == 0)
+        cand |= L_CGROUPS;
     rc = launchers_start();
     if (rc)
         goto fail;
     for (int i = 0; i < g.nslots; i++)
         if (!g.slots[i].cg_joined)
             cand &= ~L_CGROUPS;
+    if (g.rootless && (cand & L_NS) && !nproc_probe()) {
+        struct userns_host host;
+        char text[TG_ERR_MSG_MAX];
+
+        userns_host_read(&host);
+        userns_explain(&host, USERNS_NPROC, EAGAIN, text, sizeof(text));
+        tg_error_set(&why, "sandbox_unavailable", "%s", text);
+        cand &= ~L_NS;
+    }
     /* The largest subset of the candidate layers with which a trial run works. */
     g.layers = -1;
     for (int m = 7; m >= 0; m--) {
@@ -1565,30 +1980,42 @@ int sandbox_init(const struct sandbox_config *cfg, struct tg_error *err) {
         snprintf(g.unavailable, sizeof(g.unavailable),
                  "the Python sandbox cannot start %s on this host", SB_PYTHON);
     } else if (!(g.layers & L_NS) || !(g.layers & L_SECCOMP)) {
-        if (!g.unsafe)
-            snprintf(g.unavailable, sizeof(g.unavailable),
-                     "the sandbox lacks %s%s%s (%s); start the server with --unsafe-sandbox to "
-                     "run code without it",
-                     (g.layers & L_NS) ? "" : "namespaces",
-                     !(g.layers & L_NS) && !(g.layers & L_SECCOMP) ? " and " : "",
-                     (g.layers & L_SECCOMP) ? "" : "seccomp",
-                     why.message[0] ? why.message : "trial run failed");
+        char missing[TG_ERR_MSG_MAX];
+
+        snprintf(missing, sizeof(missing), "no %s%s%s: %s",
+                 (g.layers & L_NS) ? ""
+                 : g.rootless      ? "user namespaces"
+                                   : "namespaces",
+                 !(g.layers & L_NS) && !(g.layers & L_SECCOMP) ? " and no " : "",
+                 (g.layers & L_SECCOMP) ? "" : "seccomp",
+                 why.message[0] ? why.message : "trial run failed");
+        if (g.unsafe)
+            snprintf(g.caps.reason, sizeof(g.caps.reason), "%s", missing);
+        else
+            snprintf(g.unavailable, sizeof(g.unavailable), "%s", missing);
+    }
+    if (mode != SANDBOX_AUTO && g.unavailable[0]) {
+        tg_error_set(err, TG_CODE_CONFIG, "--sandbox-mode %s: %s", sandbox_mode_name(mode),
+                     g.unavailable);
+        sandbox_shutdown();
+        return TG_EINVAL;
     }
     if (!(g.layers & L_CGROUPS) && (cand & L_CGROUPS))
         cgroups_remove();
+    g.uid_base_unused = g.rootless && want;
     g.caps.namespaces = !!(g.layers & L_NS);
+    g.caps.userns = g.rootless && (g.layers & L_NS);
     g.caps.seccomp = !!(g.layers & L_SECCOMP);
     g.caps.cgroups = !!(g.layers & L_CGROUPS);
-    if (!g.quiet)
-        fprintf(stderr,
-                "sandbox: %d slots (uids %u-%u); namespaces %s, seccomp %s, cgroups %s%s%s%s\n",
-                g.nslots, g.uid_base, g.uid_base + (unsigned)g.nslots - 1,
-                g.caps.namespaces ? "on" : "OFF", g.caps.seccomp ? "on" : "OFF",
-                g.caps.cgroups ? "on" : "off (rlimits only)",
-                g.caps.namespaces && g.bind_fallback
-                    ? "; no overlayfs: runs see the host's devices in /proc/self/mountinfo"
-                    : "",
-                g.unavailable[0] ? "; run_code disabled: " : "", g.unavailable);
+    g.caps.pids = g.caps.cgroups ? "cgroup" : g.caps.userns ? "rlimit_userns" : "rlimit_slot_uid";
+    g.caps.memory = g.caps.cgroups ? "cgroup" : g.caps.namespaces ? "watch" : "rlimit";
+    g.caps.mode = g.unavailable[0]   ? "unavailable"
+                  : g.caps.reason[0] ? "unsafe"
+                  : g.rootless       ? "rootless"
+                                     : "root";
+    if (g.unavailable[0])
+        snprintf(g.caps.reason, sizeof(g.caps.reason), "%s", g.unavailable);
+    report();
     g.inited = 1;
     return 0;
 fail:
@@ -1604,7 +2031,10 @@ void sandbox_shutdown(void) {
     slots_free();
     if (g.tmpl_fd >= 0)
         close(g.tmpl_fd);
-    g.tmpl_fd = -1;
+    if (g.userns_fd >= 0)
+        close(g.userns_fd);
+    g.tmpl_fd = g.userns_fd = -1;
+    g.rootless = 0;
     free(g.filter);
     g.filter = NULL;
     memset(&g.prog, 0, sizeof(g.prog));
@@ -1612,20 +2042,25 @@ void sandbox_shutdown(void) {
     g.unavailable[0] = '\0';
     g.layers = 0;
     g.bind_fallback = 0;
+    g.uid_base_unused = 0;
     g.inited = 0;
 }
 
 void sandbox_caps(struct sandbox_caps *c) {
     if (!c)
         return;
-    if (g.inited)
+    if (g.inited) {
         *c = g.caps;
-    else
-        memset(c, 0, sizeof(*c));
+        return;
+    }
+    memset(c, 0, sizeof(*c));
+    c->mode = "unavailable";
+    c->pids = c->memory = "none";
+    snprintf(c->reason, sizeof(c->reason), "the sandbox is not initialised");
 }
 
 unsigned sandbox_slot_uid(int i) {
-    return g.uid_base + (unsigned)i;
+    return g.rootless ? (unsigned)geteuid() : g.uid_base + (unsigned)i;
 }
 
 int sandbox_slots(void) {
@@ -1697,7 +2132,13 @@ int sandbox_run(const struct sandbox_request *rq, struct sandbox_result *res,
         goto done;
     }
     {
-        struct sb_job j = {argv, rq->stdin_data, rq->stdin_len, timeout, g.layers, &r, err, 0, 0};
+        struct sb_job j = {.argv = argv,
+                           .in = rq->stdin_data,
+                           .in_len = rq->stdin_len,
+                           .timeout_ms = timeout,
+                           .layers = g.layers,
+                           .r = &r,
+                           .err = err};
 
         rc = dispatch(s, &j);
     }
@@ -1718,6 +2159,7 @@ int sandbox_run(const struct sandbox_request *rq, struct sandbox_result *res,
     res->err_len = r.err_len;
     res->truncated = r.truncated;
     res->timed_out = r.timed_out;
+    res->over_memory = r.over_memory;
     res->exit_code = WIFEXITED(r.status) ? WEXITSTATUS(r.status) : -1;
     res->signal = WIFSIGNALED(r.status) ? WTERMSIG(r.status) : 0;
     res->wall_ms = (double)r.wall_us / 1000.0;

@@ -57,6 +57,12 @@ int tools_init(const struct tools_config *cfg, struct tg_error *err) {
     sc.unsafe = cfg ? cfg->unsafe_sandbox : 0;
     sc.quiet = cfg ? cfg->quiet : 0;
     sc.uid_base = cfg ? cfg->uid_base : 0;
+    if (cfg && cfg->sandbox_mode && sandbox_mode_parse(cfg->sandbox_mode, &sc.mode) != 0) {
+        tg_error_set(err, TG_CODE_CONFIG, "--sandbox-mode %s: must be auto, root or rootless",
+                     cfg->sandbox_mode);
+        rc = TG_EINVAL;
+        goto fail;
+    }
     rc = sandbox_init(&sc, err);
     if (rc)
         goto fail;

@@ -48,12 +48,13 @@ struct tool {
 
 /* Start-up configuration of the tools. Zero-initialise, then set what you need. */
 struct tools_config {
-    const char *corpus_path; /* search corpus JSONL; NULL: the data dir's */
-    int unsafe_sandbox;      /* run_code without namespaces/seccomp (operator opt-in) */
-    int run_workers;         /* concurrent code runs; 0: number of cores */
-    int run_queue;           /* queued runs beyond the workers; 0: TG_RUN_QUEUE_DEFAULT */
-    size_t code_cache;       /* run_code result cache slots; 0: off (see code_cache.h) */
-    unsigned uid_base;       /* first slot uid of the sandbox; 0: auto (see sandbox.h) */
+    const char *corpus_path;  /* search corpus JSONL; NULL: the data dir's */
+    int unsafe_sandbox;       /* run_code without namespaces/seccomp (operator opt-in) */
+    const char *sandbox_mode; /* "auto" (NULL), "root" or "rootless" (see sandbox.h) */
+    int run_workers;          /* concurrent code runs; 0: number of cores */
+    int run_queue;            /* queued runs beyond the workers; 0: TG_RUN_QUEUE_DEFAULT */
+    size_t code_cache;        /* run_code result cache slots; 0: off (see code_cache.h) */
+    unsigned uid_base;        /* first slot uid of the sandbox; 0: auto (see sandbox.h) */
     int quiet;
 };
 
