@@ -122,10 +122,26 @@ static int ours_rootless(const char *pid) {
     return 0;
 }
 
-/* Processes of this process's sandbox still alive: in root mode those whose real uid is a slot
- * uid (and, with cgroups, in our cgroup); rootless, our descendants in other user
- * namespaces. */
-static int slot_processes(void) {
+/* 1 when process pid runs python (its command name starts so). */
+static int is_python(const char *pid) {
+    char path[300], comm[32] = "";
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%s/comm", pid);
+    f = fopen(path, "r");
+    if (!f)
+        return 0;
+    if (!fgets(comm, sizeof(comm), f))
+        comm[0] = '\0';
+    fclose(f);
+    return strncmp(comm, "python", 6) == 0;
+}
+
+/* Processes of this process's sandbox alive now: in root mode those whose real uid is a slot
+ * uid (and, with cgroups, in our cgroup); rootless, our descendants in other user namespaces.
+ * python_only: count only the programs' processes (not entry and init). report: name each on
+ * stderr as a leftover. */
+static int sandbox_processes(int python_only, int report) {
     DIR *d = opendir("/proc");
     struct dirent *de;
     unsigned lo = sandbox_slot_uid(0), hi = sandbox_slot_uid(sandbox_slots());
@@ -140,9 +156,10 @@ static int slot_processes(void) {
         if (de->d_name[0] < '0' || de->d_name[0] > '9')
             continue;
         if (userns) {
-            if (ours_rootless(de->d_name)) {
+            if (ours_rootless(de->d_name) && (!python_only || is_python(de->d_name))) {
                 n++;
-                fprintf(stderr, "\nleftover process %s of a rootless run\n", de->d_name);
+                if (report)
+                    fprintf(stderr, "\nleftover process %s of a rootless run\n", de->d_name);
             }
             continue;
         }
@@ -154,9 +171,11 @@ static int slot_processes(void) {
             unsigned uid;
 
             if (sscanf(line, "Uid: %u", &uid) == 1) {
-                if (uid >= lo && uid < hi && ours(de->d_name)) {
+                if (uid >= lo && uid < hi && ours(de->d_name) &&
+                    (!python_only || is_python(de->d_name))) {
                     n++;
-                    fprintf(stderr, "\nleftover process %s uid %u\n", de->d_name, uid);
+                    if (report)
+                        fprintf(stderr, "\nleftover process %s uid %u\n", de->d_name, uid);
                 }
                 break;
             }
@@ -167,8 +186,26 @@ static int slot_processes(void) {
     return n;
 }
 
-/* Run code (stdin may be NULL) and check nothing is left behind. */
-static int run(const char *code, const char *in, int timeout_ms, struct sandbox_result *r) {
+/* Processes left behind by runs that have ended (must be none). */
+static int slot_processes(void) {
+    return sandbox_processes(0, 1);
+}
+
+/* Wait (up to 20 s: a liveness bound, far past what the runs need) until the programs in
+ * flight have at least n processes; the count seen. */
+static int wait_python_processes(int n) {
+    int seen = 0;
+
+    for (int i = 0; i < 2000 && seen < n; i++) {
+        seen = sandbox_processes(1, 0);
+        if (seen < n)
+            usleep(10 * 1000);
+    }
+    return seen;
+}
+
+/* Run code (stdin may be NULL) while another run may be in flight. */
+static int run_beside(const char *code, const char *in, int timeout_ms, struct sandbox_result *r) {
     struct sandbox_request rq = {code, strlen(code), in, in ? strlen(in) : 0, timeout_ms, NULL};
     struct tg_error e;
     int rc;
@@ -177,6 +214,13 @@ static int run(const char *code, const char *in, int timeout_ms, struct sandbox_
     rc = sandbox_run(&rq, r, &e);
     if (rc)
         fprintf(stderr, "\nsandbox_run: %s: %s\n", e.code, e.message);
+    return rc;
+}
+
+/* Run code (stdin may be NULL) and check nothing is left behind. */
+static int run(const char *code, const char *in, int timeout_ms, struct sandbox_result *r) {
+    int rc = run_beside(code, in, timeout_ms, r);
+
     CU_ASSERT_EQUAL(slot_processes(), 0);
     return rc;
 }
@@ -1191,6 +1235,211 @@ TG_TEST(sandbox, concurrent_runs_share_slots) {
         CU_ASSERT(c[i].ok);
     }
     CU_ASSERT_EQUAL(slot_processes(), 0);
+}
+
+/* ---- one run against another and against the server ------------------------------------- */
+
+struct bg_run {
+    const char *code;
+    int timeout_ms;
+    struct sandbox_result r;
+    int rc;
+    pthread_t t;
+};
+
+static void *bg_main(void *arg) {
+    struct bg_run *b = arg;
+    struct sandbox_request rq = {b->code, strlen(b->code), NULL, 0, b->timeout_ms, NULL};
+    struct tg_error e;
+
+    b->rc = sandbox_run(&rq, &b->r, &e);
+    return NULL;
+}
+
+/* Start code in the background (another thread takes a slot). */
+static void bg_start(struct bg_run *b, const char *code, int timeout_ms) {
+    memset(b, 0, sizeof(*b));
+    b->code = code;
+    b->timeout_ms = timeout_ms;
+    CU_ASSERT_FATAL(pthread_create(&b->t, NULL, bg_main, b) == 0);
+}
+
+static void *noop_thread(void *arg) {
+    return arg;
+}
+
+TG_TEST(sandbox, fork_bomb_does_not_starve_others) {
+    struct bg_run bomb;
+    struct sandbox_result r;
+    pthread_t t;
+    pid_t pid;
+    int st = 0;
+
+    NEED_SANDBOX();
+    /* One run forks until its process limit refuses, then holds every process. In root mode
+     * the limit counts the slot's uid; rootless, every run has the server's uid outside and
+     * the limit counts the processes of the run's own user namespace. */
+    bg_start(&bomb,
+             "import os, time\n"
+             "n = 0\n"
+             "try:\n"
+             "    while True:\n"
+             "        if os.fork() == 0:\n"
+             "            time.sleep(30); os._exit(0)\n"
+             "        n += 1\n"
+             "except OSError as e:\n"
+             "    print(n, type(e).__name__, flush=True)\n"
+             "time.sleep(4)\n",
+             8000);
+    CU_ASSERT(wait_python_processes(TG_CODE_NPROC) >= TG_CODE_NPROC);
+    /* While it holds them: the server creates processes and threads... */
+    pid = fork();
+    if (pid == 0)
+        _exit(0);
+    CU_ASSERT(pid > 0 && waitpid(pid, &st, 0) == pid);
+    CU_ASSERT_EQUAL(pthread_create(&t, NULL, noop_thread, NULL), 0);
+    pthread_join(t, NULL);
+    /* ...and another run forks as many as it likes under its own limit. */
+    CU_ASSERT_EQUAL_FATAL(run_beside("import os\n"
+                                     "n = 0\n"
+                                     "for i in range(20):\n"
+                                     "    pid = os.fork()\n"
+                                     "    if pid == 0: os._exit(0)\n"
+                                     "    os.waitpid(pid, 0); n += 1\n"
+                                     "print(n, 'forks')\n",
+                                     NULL, 5000, &r),
+                          0);
+    CU_ASSERT_STRING_EQUAL(r.out, "20 forks\n");
+    sandbox_result_free(&r);
+    pthread_join(bomb.t, NULL);
+    CU_ASSERT_EQUAL(bomb.rc, 0);
+    CU_ASSERT(bomb.r.out && strstr(bomb.r.out, "BlockingIOError") != NULL);
+    CU_ASSERT(bomb.r.out && strtol(bomb.r.out, NULL, 10) > 0 &&
+              strtol(bomb.r.out, NULL, 10) < TG_CODE_NPROC);
+    sandbox_result_free(&bomb.r);
+    CU_ASSERT_EQUAL(slot_processes(), 0);
+}
+
+TG_TEST(sandbox, memory_hog_does_not_starve_others) {
+    struct bg_run hog;
+    struct sandbox_result r;
+
+    NEED_SANDBOX();
+    /* Three processes of 120 MB: each under RLIMIT_AS, together over the run's 256 MiB. */
+    bg_start(&hog,
+             "import os, time\n"
+             "pids = []\n"
+             "for i in range(3):\n"
+             "    pid = os.fork()\n"
+             "    if pid == 0:\n"
+             "        b = bytearray(120 << 20); time.sleep(5); os._exit(0)\n"
+             "    pids.append(pid)\n"
+             "for p in pids: os.waitpid(p, 0)\n"
+             "print('ALL HELD')\n",
+             3000);
+    CU_ASSERT(wait_python_processes(4) >= 4);
+    /* another run has a budget of its own */
+    CU_ASSERT_EQUAL_FATAL(
+        run_beside("b = bytearray(150 << 20)\nprint(len(b) >> 20)", NULL, 5000, &r), 0);
+    CU_ASSERT_STRING_EQUAL(r.out, "150\n");
+    CU_ASSERT_EQUAL(r.exit_code, 0);
+    sandbox_result_free(&r);
+    pthread_join(hog.t, NULL);
+    CU_ASSERT_EQUAL(hog.rc, 0);
+    CU_ASSERT(hog.r.out && strstr(hog.r.out, "ALL HELD") == NULL);
+    /* the memory watch kills it; a memory cgroup (no OOM killer) stalls it to the clock */
+    CU_ASSERT(hog.r.over_memory || hog.r.timed_out);
+    CU_ASSERT_EQUAL(hog.r.over_memory, !sandbox_caps_cgroups());
+    sandbox_result_free(&hog.r);
+    CU_ASSERT_EQUAL(slot_processes(), 0);
+}
+
+TG_TEST(sandbox, concurrent_runs_cannot_see_each_other) {
+    struct bg_run victim;
+    struct sandbox_result r;
+
+    NEED_SANDBOX();
+    /* The victim writes a secret to its /tmp, then forks (two processes: it has written). */
+    bg_start(&victim,
+             "import os, time\n"
+             "open('/tmp/secret', 'w').write('S3CR3T-VICTIM')\n"
+             "if os.fork() == 0:\n"
+             "    time.sleep(30); os._exit(0)\n"
+             "time.sleep(3)\n"
+             "print('victim done', open('/tmp/secret').read())\n",
+             6000);
+    CU_ASSERT(wait_python_processes(2) >= 2);
+    /* The spy looks for it every way it can, while it runs. */
+    CU_ASSERT_EQUAL_FATAL(
+        run_beside(
+            "import os, glob, ctypes\n"
+            "libc = ctypes.CDLL(None, use_errno=True)\n"
+            "me = os.getpid()\n"
+            "print('proc', sorted(int(p) for p in os.listdir('/proc') if p.isdigit()) == [me])\n"
+            "alive = []\n"
+            "for pid in range(2, 32768):\n"
+            "    if pid != me and libc.kill(pid, 0) == 0: alive.append(pid)\n"
+            "print('signalable', alive)\n"
+            "print('tmp', os.listdir('/tmp'))\n"
+            "print('found', glob.glob('/proc/*/root/tmp/*') + glob.glob('/proc/*/cwd/*') +\n"
+            "      glob.glob('/tmp/../*/secret'))\n"
+            "print('shm', libc.shmget(0, 4096, 0o1600), ctypes.get_errno())\n"
+            "for p in ('/proc/1/mem', '/proc/1/environ', '/proc/1/maps', '/proc/1/root/tmp'):\n"
+            "    try: open(p, 'rb').read(16); print('READ', p)\n"
+            "    except OSError as e: pass\n",
+            NULL, 8000, &r),
+        0);
+    CU_ASSERT_STRING_EQUAL(r.out, "proc True\nsignalable []\ntmp []\nfound []\nshm -1 1\n");
+    CU_ASSERT(!has(&r, "S3CR3T"));
+    if (r.out && strcmp(r.out, "proc True\nsignalable []\ntmp []\nfound []\nshm -1 1\n") != 0)
+        fprintf(stderr, "\nspy: %s%s\n", r.out, r.err ? r.err : "");
+    sandbox_result_free(&r);
+    pthread_join(victim.t, NULL);
+    CU_ASSERT_EQUAL(victim.rc, 0);
+    CU_ASSERT_STRING_EQUAL(victim.r.out ? victim.r.out : "", "victim done S3CR3T-VICTIM\n");
+    sandbox_result_free(&victim.r);
+}
+
+TG_TEST(sandbox, memory_outside_any_rss_denied) {
+    struct sandbox_result r;
+
+    NEED_SANDBOX();
+    /* memfd and System V IPC pages outlive their mappings, so no process's RSS shows them:
+     * refused, so that the memory watch sees everything a run can hold. */
+    CU_ASSERT_EQUAL_FATAL(
+        run("import ctypes, os\n"
+            "libc = ctypes.CDLL(None, use_errno=True)\n"
+            "print('memfd', libc.memfd_create(b'x', 0), ctypes.get_errno())\n"
+            "print('shmget', libc.shmget(0, 1 << 20, 0o1600), ctypes.get_errno())\n"
+            "print('msgget', libc.msgget(0, 0o1600), ctypes.get_errno())\n"
+            "print('semget', libc.semget(0, 1, 0o1600), ctypes.get_errno())\n"
+            "try: os.memfd_create('x'); print('MEMFD')\n"
+            "except OSError as e: print(type(e).__name__)\n",
+            NULL, 3000, &r),
+        0);
+    CU_ASSERT_STRING_EQUAL(r.out, "memfd -1 1\nshmget -1 1\nmsgget -1 1\nsemget -1 1\n"
+                                  "PermissionError\n");
+    sandbox_result_free(&r);
+}
+
+TG_TEST(sandbox, tmp_inodes_bounded) {
+    struct sandbox_result r;
+    long n;
+
+    NEED_SANDBOX();
+    /* empty files cost no blocks but an inode each (kernel memory): the tmpfs has a count */
+    CU_ASSERT_EQUAL_FATAL(run("n = 0\n"
+                              "try:\n"
+                              "    while n < 20000:\n"
+                              "        open('/tmp/f%d' % n, 'w').close(); n += 1\n"
+                              "except OSError as e:\n"
+                              "    print(n, e.errno)\n",
+                              NULL, 8000, &r),
+                          0);
+    n = r.out ? strtol(r.out, NULL, 10) : 0;
+    CU_ASSERT(n > TG_CODE_TMP_INODES / 2 && n < TG_CODE_TMP_INODES);
+    CU_ASSERT(r.out && strstr(r.out, " 28\n") != NULL); /* ENOSPC */
+    sandbox_result_free(&r);
 }
 
 /* ---- the tool entry -------------------------------------------------------------------------- */

@@ -1842,13 +1842,15 @@ static void report(void) {
     if (!g.rootless)
         snprintf(slots, sizeof(slots), " (uids %u-%u)", g.uid_base,
                  g.uid_base + (unsigned)g.nslots - 1);
+    if (strcmp(c->mode, tried) == 0)
+        fprintf(stderr, "sandbox: %s mode", tried);
+    else
+        fprintf(stderr, "sandbox: %s (%s mode tried)", c->mode, tried);
     fprintf(stderr,
-            "sandbox: %s mode%s%s%s, %d slots%s; user namespace per run %s, namespaces %s, "
-            "seccomp %s, cgroups %s; processes bounded by %s, memory by %s%s",
-            c->mode, strcmp(c->mode, tried) ? " (" : "", strcmp(c->mode, tried) ? tried : "",
-            strcmp(c->mode, tried) ? " tried)" : "", g.nslots, slots, c->userns ? "on" : "off",
-            c->namespaces ? "on" : "OFF", c->seccomp ? "on" : "OFF", c->cgroups ? "on" : "off",
-            c->pids, c->memory,
+            ", %d slots%s; user namespace per run %s, namespaces %s, seccomp %s, cgroups %s; "
+            "processes bounded by %s, memory by %s%s",
+            g.nslots, slots, c->userns ? "on" : "off", c->namespaces ? "on" : "OFF",
+            c->seccomp ? "on" : "OFF", c->cgroups ? "on" : "off", c->pids, c->memory,
             c->namespaces && g.bind_fallback
                 ? "; no overlayfs: runs see the host's devices in /proc/self/mountinfo"
                 : "");
@@ -2007,7 +2009,10 @@ int sandbox_init(const struct sandbox_config *cfg, struct tg_error *err) {
     g.caps.userns = g.rootless && (g.layers & L_NS);
     g.caps.seccomp = !!(g.layers & L_SECCOMP);
     g.caps.cgroups = !!(g.layers & L_CGROUPS);
-    g.caps.pids = g.caps.cgroups ? "cgroup" : g.caps.userns ? "rlimit_userns" : "rlimit_slot_uid";
+    g.caps.pids = g.caps.cgroups  ? "cgroup"
+                  : g.caps.userns ? "rlimit_userns"
+                  : g.rootless    ? "rlimit_server_uid"
+                                  : "rlimit_slot_uid";
     g.caps.memory = g.caps.cgroups ? "cgroup" : g.caps.namespaces ? "watch" : "rlimit";
     g.caps.mode = g.unavailable[0]   ? "unavailable"
                   : g.caps.reason[0] ? "unsafe"

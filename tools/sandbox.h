@@ -51,8 +51,9 @@ struct sandbox_caps {
     int seccomp;        /* the syscall filter */
     int cgroups;        /* v1 memory + pids cgroups per slot */
     const char *pids;   /* static: what bounds a run's processes: "cgroup" (pids cgroup),
-                         * "rlimit_slot_uid" (RLIMIT_NPROC of the slot's own uid) or
-                         * "rlimit_userns" (RLIMIT_NPROC counted in the run's user namespace) */
+                         * "rlimit_slot_uid" (RLIMIT_NPROC of the slot's own uid),
+                         * "rlimit_userns" (RLIMIT_NPROC counted in the run's user namespace)
+                         * or "rlimit_server_uid" (unsafe rootless: shared with the server) */
     const char *memory; /* static: what bounds a run's memory together: "cgroup", "watch" (init
                          * sums its processes' memory and kills the run past the limit) or
                          * "rlimit" (only RLIMIT_AS per process: runs without namespaces) */

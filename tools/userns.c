@@ -50,6 +50,19 @@ static int seccomp_mode_filter(void) {
     return mode;
 }
 
+/* 1 when the id map file at path holds no mapping, 0 when it does, -1 when unreadable. */
+static int map_empty(const char *path) {
+    char line[128];
+    FILE *f = fopen(path, "re");
+    int empty;
+
+    if (!f)
+        return -1;
+    empty = !fgets(line, sizeof(line), f);
+    fclose(f);
+    return empty;
+}
+
 void userns_host_read(struct userns_host *h) {
     h->kernel_has_userns = access("/proc/self/ns/user", F_OK) == 0;
     h->max_user_namespaces = read_number("/proc/sys/user/max_user_namespaces");
@@ -57,6 +70,7 @@ void userns_host_read(struct userns_host *h) {
     h->apparmor_restrict =
         (int)read_number("/proc/sys/kernel/apparmor_restrict_unprivileged_userns");
     h->seccomp_filtered = seccomp_mode_filter();
+    h->ids_unmapped = map_empty("/proc/self/uid_map") == 1 || map_empty("/proc/self/gid_map") == 1;
 }
 
 /* Denials that AppArmor's restriction causes inside a namespace it left without capabilities. */
@@ -90,6 +104,12 @@ void userns_explain(const struct userns_host *h, enum userns_step step, int err,
                      "no user namespace left to make (user.max_user_namespaces = %ld, all in "
                      "use); raise it or run the server as root",
                      h->max_user_namespaces);
+        return;
+    }
+    if (step == USERNS_CLONE && err == EPERM && h->ids_unmapped == 1) {
+        snprintf(buf, n,
+                 "the server runs in a user namespace that maps no uid or gid for it (as "
+                 "`unshare -U` alone leaves it), where the kernel refuses new ones; map both");
         return;
     }
     if (step == USERNS_CLONE && err == EPERM && h->unprivileged_clone == 0) {
@@ -147,10 +167,10 @@ void userns_explain(const struct userns_host *h, enum userns_step step, int err,
                  strerror(err));
         return;
     }
-    snprintf(buf, n, "%s in a user namespace failed: %s",
+    snprintf(buf, n, "%s failed: %s",
              step == USERNS_CLONE  ? "making a user namespace"
-             : step == USERNS_MAP  ? "writing the uid map"
-             : step == USERNS_PROC ? "mounting /proc"
-                                   : "mounting",
+             : step == USERNS_MAP  ? "writing the uid map of a user namespace"
+             : step == USERNS_PROC ? "mounting /proc in a user namespace"
+                                   : "mounting in a user namespace",
              strerror(err));
 }

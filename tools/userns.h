@@ -19,6 +19,8 @@ struct userns_host {
     int unprivileged_clone;   /* kernel.unprivileged_userns_clone (a Debian/Ubuntu patch) */
     int apparmor_restrict;    /* kernel.apparmor_restrict_unprivileged_userns (Ubuntu 23.10+) */
     int seccomp_filtered;     /* this process runs under a seccomp filter (Seccomp: 2) */
+    int ids_unmapped;         /* this process is in a user namespace that maps no uid or no gid
+                               * (its uid_map or gid_map is empty) */
 };
 
 /* Where setting up a user namespace failed. */
