@@ -87,9 +87,12 @@ $(BUILD)/%.o: %.c | deps
 	@echo "CC $<"
 	@$(CC) $(CFLAGS) -c -o $@ $<
 
+# As root, the sandbox suites run a second time as an ordinary user, in rootless mode
+# (scripts/test_rootless.sh); a run of chosen suites (TESTS=...) skips that.
 test: $(BIN) $(TEST_BIN)
 	@sh scripts/layers.sh
 	TOOLGYM_BIN=$(BIN) $(TEST_BIN) $(TESTS)
+	@if [ "$$(id -u)" = 0 ] && [ -z "$(TESTS)" ]; then sh scripts/test_rootless.sh $(BUILD); fi
 
 run: $(BIN)
 	@sh scripts/run.sh $(BIN)

@@ -8,7 +8,10 @@
  * one slot). CPU is this process's user + system time plus that of every child it reaped
  * (the run's init and the program), from getrusage. It prints a markdown table.
  *
- * usage: build/bench/sandbox_cpu [RUNS]   (default 200 per target; needs root for the sandbox)
+ * The sandbox runs in the mode sandbox_init picks: root mode as root, rootless mode for any
+ * other user (bench/sandbox.sh runs it both ways); the table names it.
+ *
+ * usage: build/bench/sandbox_cpu [RUNS]   (default 200 per target)
  * Exits non-zero if the sandbox is unavailable or a run fails.
  */
 #include <spawn.h>
@@ -96,6 +99,7 @@ int main(int argc, char **argv) {
     struct sandbox_caps caps;
     struct target t[2] = {{"floor (posix_spawn)", floor_run, 0, NULL, 0},
                           {"sandbox_run", sandbox_once, 0, NULL, 0}};
+    char name[64];
     struct tg_error e;
     long runs = 200;
 
@@ -109,9 +113,11 @@ int main(int argc, char **argv) {
     }
     sandbox_caps(&caps);
     if (!caps.namespaces || !caps.seccomp) {
-        fprintf(stderr, "sandbox_cpu: the sandbox layers are unavailable (run as root)\n");
+        fprintf(stderr, "sandbox_cpu: the sandbox is unavailable: %s\n", caps.reason);
         return 1;
     }
+    snprintf(name, sizeof(name), "sandbox_run (%s mode)", caps.mode);
+    t[1].name = name;
     for (int k = 0; k < 2; k++) {
         t[k].wall = calloc((size_t)runs, sizeof(double));
         if (!t[k].wall || t[k].run() != 0) /* one warm-up run each */

@@ -3,11 +3,15 @@
  * POST /v1/tools/run_code against the floor, plain posix_spawn + wait of
  * `/usr/bin/python3 -I -S -c 'print(1)'` with its stdout read through a pipe.
  *
- * usage: sandbox_load URL RUNS CONC[,CONC...]
- *   URL   base URL of a running toolgym server (http://127.0.0.1:PORT)
- *   RUNS  runs per target and concurrency
- * For each concurrency the two targets alternate (floor, then run_code); CONC client threads
- * each loop until RUNS runs are done in total. Prints one line per (target, concurrency):
+ * usage: sandbox_load TARGETS RUNS CONC[,CONC...] [ROUNDS]
+ *   TARGETS  the base URL of a running toolgym server (http://127.0.0.1:PORT), reported as
+ *            run_code; or LABEL=URL[,LABEL=URL...] for several servers (e.g. root and
+ *            rootless), each reported under its label
+ *   RUNS     runs per target and concurrency
+ *   ROUNDS   split each target's runs into this many blocks, the targets taking turns block
+ *            by block (default 1), so that all of them see the same machine
+ * For each concurrency the targets take turns (floor, then each server); CONC client threads
+ * each loop until the block's runs are done. Prints one line per (target, concurrency):
  *   <target> <conc> <runs/s> <median ms> <p99 ms> <errors>
  * A run counts as an error unless it printed "1\n" (floor) or answered 200 with ok:true and
  * stdout "1\n" (run_code). This program only measures; the script prints the table.
@@ -30,14 +34,26 @@
 #define MAX_LIST 16 /* concurrency levels in one run */
 #define BODY     "{\"arguments\":{\"code\":\"print(1)\"}}"
 
+#define MAX_TARGETS 8
+
 struct load {
     const char *url;
     int floor; /* 1: spawn python directly; 0: POST run_code */
-    int runs;
-    int next; /* runs handed out */
+    int runs;  /* this block's */
+    int next;  /* runs handed out */
     int errors;
-    double *lat; /* ms, one per run */
+    double *lat; /* ms, one per run of the block */
     pthread_mutex_t mu;
+};
+
+/* One target over all its blocks at one concurrency. */
+struct target {
+    const char *label;
+    const char *url; /* NULL: the floor */
+    double *lat;     /* ms, every run so far */
+    int n;
+    int errors;
+    double secs; /* wall time of its blocks */
 };
 
 static double now_ms(void) {
@@ -165,52 +181,103 @@ static int cmp_double(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-static int measure(const char *url, int floor, int runs, int conc) {
-    struct load l = {.url = url, .floor = floor, .runs = runs};
-    pthread_t t[MAX_CONC];
-    double t0, secs;
+/* Run one block of `runs` runs of target t with conc clients; append to t. */
+static int block(struct target *t, int runs, int conc) {
+    struct load l = {.url = t->url, .floor = t->url == NULL, .runs = runs};
+    pthread_t th[MAX_CONC];
+    double t0;
 
-    l.lat = calloc((size_t)runs, sizeof(double));
-    if (!l.lat)
-        return -1;
+    l.lat = t->lat + t->n;
     pthread_mutex_init(&l.mu, NULL);
     t0 = now_ms();
     for (int i = 0; i < conc; i++)
-        pthread_create(&t[i], NULL, worker, &l);
+        pthread_create(&th[i], NULL, worker, &l);
     for (int i = 0; i < conc; i++)
-        pthread_join(t[i], NULL);
-    secs = (now_ms() - t0) / 1e3;
-    qsort(l.lat, (size_t)runs, sizeof(double), cmp_double);
-    printf("%s %d %.1f %.2f %.2f %d\n", floor ? "floor" : "run_code", conc, runs / secs,
-           l.lat[runs / 2], l.lat[(size_t)((runs - 1) * 0.99)], l.errors);
-    fflush(stdout);
-    free(l.lat);
+        pthread_join(th[i], NULL);
+    t->secs += (now_ms() - t0) / 1e3;
+    t->n += runs;
+    t->errors += l.errors;
     pthread_mutex_destroy(&l.mu);
     return l.errors ? 1 : 0;
 }
 
-int main(int argc, char **argv) {
-    long runs, conc[MAX_LIST];
-    size_t nconc;
+/* Every target at concurrency conc, in `rounds` turns; one line each. */
+static int measure(struct target *t, int nt, int runs, int conc, int rounds) {
     int bad = 0;
 
-    if (argc != 4) {
-        fprintf(stderr, "usage: sandbox_load URL RUNS CONC[,CONC...]\n");
+    for (int k = 0; k < nt; k++) {
+        t[k].lat = calloc((size_t)runs, sizeof(double));
+        t[k].n = t[k].errors = 0;
+        t[k].secs = 0;
+        if (!t[k].lat)
+            return -1;
+    }
+    for (int r = 0; r < rounds; r++)
+        for (int k = 0; k < nt; k++)
+            bad |= block(&t[k], runs / rounds + (r == rounds - 1 ? runs % rounds : 0), conc);
+    for (int k = 0; k < nt; k++) {
+        qsort(t[k].lat, (size_t)runs, sizeof(double), cmp_double);
+        printf("%s %d %.1f %.2f %.2f %d\n", t[k].label, conc, runs / t[k].secs, t[k].lat[runs / 2],
+               t[k].lat[(size_t)((runs - 1) * 0.99)], t[k].errors);
+        free(t[k].lat);
+    }
+    fflush(stdout);
+    return bad;
+}
+
+/* Parse TARGETS into t[1..] (t[0] is the floor); the number of targets, or -1. */
+static int parse_targets(char *spec, struct target *t) {
+    int n = 1;
+
+    t[0] = (struct target){.label = "floor"};
+    if (!strchr(spec, '=')) {
+        t[n++] = (struct target){.label = "run_code", .url = spec};
+        return n;
+    }
+    for (char *p = spec; p && *p && n < MAX_TARGETS;) {
+        char *comma = strchr(p, ','), *eq = strchr(p, '=');
+
+        if (comma)
+            *comma = '\0';
+        if (!eq || eq == p || !eq[1])
+            return -1;
+        *eq = '\0';
+        t[n++] = (struct target){.label = p, .url = eq + 1};
+        p = comma ? comma + 1 : NULL;
+    }
+    return n;
+}
+
+int main(int argc, char **argv) {
+    struct target t[MAX_TARGETS];
+    long runs, rounds = 1, conc[MAX_LIST];
+    size_t nconc;
+    int bad = 0, nt;
+
+    if (argc != 4 && argc != 5) {
+        fprintf(stderr, "usage: sandbox_load TARGETS RUNS CONC[,CONC...] [ROUNDS]\n");
         return 2;
     }
     if (num_long(argv[2], 2, 1000000, &runs)) {
         fprintf(stderr, "sandbox_load: bad RUNS %s\n", argv[2]);
         return 2;
     }
+    if (argc == 5 && num_long(argv[4], 1, runs, &rounds)) {
+        fprintf(stderr, "sandbox_load: bad ROUNDS %s (1..RUNS)\n", argv[4]);
+        return 2;
+    }
     if (num_long_list(argv[3], 1, MAX_CONC, conc, MAX_LIST, &nconc)) {
         fprintf(stderr, "sandbox_load: bad concurrency list %s\n", argv[3]);
         return 2;
     }
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    for (size_t i = 0; i < nconc; i++) {
-        bad |= measure(argv[1], 1, (int)runs, (int)conc[i]);
-        bad |= measure(argv[1], 0, (int)runs, (int)conc[i]);
+    nt = parse_targets(argv[1], t);
+    if (nt < 0) {
+        fprintf(stderr, "sandbox_load: bad TARGETS %s (URL, or LABEL=URL,...)\n", argv[1]);
+        return 2;
     }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    for (size_t i = 0; i < nconc; i++)
+        bad |= measure(t, nt, (int)runs, (int)conc[i], (int)rounds);
     curl_global_cleanup();
     return bad;
 }

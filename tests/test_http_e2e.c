@@ -81,6 +81,14 @@ TG_TEST(http_e2e, healthz) {
     CU_ASSERT_TRUE(json_is_boolean(json_object_get(json_object_get(j, "sandbox"), "seccomp")));
     CU_ASSERT_TRUE(json_is_boolean(json_object_get(json_object_get(j, "sandbox"), "namespaces")));
     CU_ASSERT_TRUE(json_is_boolean(json_object_get(json_object_get(j, "sandbox"), "cgroups")));
+    CU_ASSERT_TRUE(
+        json_is_boolean(json_object_get(json_object_get(j, "sandbox"), "user_namespace")));
+    /* auto mode: root for root, rootless for anyone else, with what bounds a run */
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_object_get(j, "sandbox"), "mode"))
+                               ?: "",
+                           geteuid() == 0 ? "root" : "rootless");
+    CU_ASSERT_TRUE(json_is_string(json_object_get(json_object_get(j, "sandbox"), "processes")));
+    CU_ASSERT_TRUE(json_is_string(json_object_get(json_object_get(j, "sandbox"), "memory")));
     json_decref(j);
     http_resp_free(&r);
 }

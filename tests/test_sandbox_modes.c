@@ -23,7 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <dirent.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,7 +40,10 @@ enum host_kind {
     HOST_USERNS_ZERO,    /* ordinary user, user.max_user_namespaces = 0 */
     HOST_USERNS_SECCOMP, /* ordinary user under a filter refusing CLONE_NEWUSER (EPERM) */
     HOST_PROC_MASKED,    /* ordinary user, /proc/sys covered as a container runtime does */
+    HOST_LOW_NPROC,      /* ordinary user whose RLIMIT_NPROC is low_nproc */
 };
+
+static long low_nproc; /* HOST_LOW_NPROC: the limit to set */
 
 struct served {
     pid_t pid;
@@ -108,6 +113,11 @@ static int prepare(enum host_kind kind) {
                                                                                                : -1;
     case HOST_USERNS_SECCOMP:
         return refuse_userns_by_seccomp();
+    case HOST_LOW_NPROC: {
+        struct rlimit rl = {(rlim_t)low_nproc, (rlim_t)low_nproc};
+
+        return setrlimit(RLIMIT_NPROC, &rl);
+    }
     case HOST_PROC_MASKED:
         if (own_userns(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
             return -1;
@@ -224,6 +234,37 @@ static void refused_at_start(enum host_kind kind, const char *mode, const char *
         fprintf(stderr, "\nwanted '%s'; serve said: %s\n", why, s.out);
 }
 
+/* Tasks (threads included) whose real uid is uid, host-wide: what RLIMIT_NPROC counts. */
+static long tasks_of(unsigned uid) {
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+    long n = 0;
+
+    if (!d)
+        return -1;
+    while ((de = readdir(d))) {
+        char path[300], line[256];
+        unsigned u = ~0U;
+        long threads = 0;
+        FILE *f;
+
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof(path), "/proc/%s/status", de->d_name);
+        f = fopen(path, "r");
+        if (!f)
+            continue;
+        while (fgets(line, sizeof(line), f))
+            if (sscanf(line, "Uid: %u", &u) != 1)
+                sscanf(line, "Threads: %ld", &threads);
+        fclose(f);
+        if (u == uid)
+            n += threads;
+    }
+    closedir(d);
+    return n;
+}
+
 /* ---- tests -------------------------------------------------------------------------------- */
 
 TG_TEST(sandbox_modes, auto_picks_root_for_root_and_rootless_for_others) {
@@ -327,4 +368,32 @@ TG_TEST(sandbox_modes, userns_blocked_by_seccomp) {
 TG_TEST(sandbox_modes, proc_masked_like_a_container) {
     refused_at_start(HOST_PROC_MASKED, "rootless",
                      "/proc cannot be mounted in a user namespace (Operation not permitted)");
+}
+
+TG_TEST(sandbox_modes, low_nproc_draws_a_warning) {
+    static const char body[] = "{\"arguments\":{\"code\":\"print(6 * 7)\"}}";
+    const char *none[] = {NULL};
+    struct served s;
+    json_t *j;
+
+    /* Runs' processes count against the server's own RLIMIT_NPROC too (their user namespaces
+     * nest in its). Leave 80 tasks of room: less than one slot at its limit (35) plus the
+     * server's reserve (64), enough for the server and a run. */
+    low_nproc = tasks_of(geteuid() == 0 ? NOBODY : (unsigned)geteuid()) + 80;
+    CU_ASSERT_EQUAL_FATAL(serve(HOST_LOW_NPROC, none, &s), 0);
+    CU_ASSERT(strstr(s.out, "sandbox: rootless mode") != NULL);
+    CU_ASSERT(strstr(s.out, "; warning: RLIMIT_NPROC is ") != NULL);
+    CU_ASSERT(strstr(s.out, "raise ulimit -u to ") != NULL);
+    if (!strstr(s.out, "warning: RLIMIT_NPROC"))
+        fprintf(stderr, "\nserve said: %s\n", s.out);
+    j = call(&s, "/v1/tools/run_code", body);
+    CU_ASSERT_STRING_EQUAL(str_at(j, "content", NULL), "42\n");
+    json_decref(j);
+    stop(&s);
+
+    /* the limit this host gives (tens of thousands, or none) draws none */
+    CU_ASSERT_EQUAL_FATAL(serve(HOST_ORDINARY, none, &s), 0);
+    CU_ASSERT(strstr(s.out, "sandbox: rootless mode") != NULL);
+    CU_ASSERT(strstr(s.out, "warning: RLIMIT_NPROC") == NULL);
+    stop(&s);
 }

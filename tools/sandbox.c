@@ -190,11 +190,12 @@ static struct {
     int is_root;  /* euid 0 (perhaps only inside a user namespace) */
     int rootless; /* the launch path: 0 root mode, 1 rootless (entry, own user namespace) */
     int have_pidfd;
-    int memwatch;        /* runs are watched for memory (namespaces on, no memory cgroup) */
-    int tmpl_fd;         /* the template mount namespace, or -1 */
-    int userns_fd;       /* rootless: the template user namespace, or -1 */
-    int bind_fallback;   /* the template shows host directories by binds (no overlayfs) */
-    int uid_base_unused; /* rootless with --uid-base given: the start-up line says it is unused */
+    int memwatch;         /* runs are watched for memory (namespaces on, no memory cgroup) */
+    int tmpl_fd;          /* the template mount namespace, or -1 */
+    int userns_fd;        /* rootless: the template user namespace, or -1 */
+    int bind_fallback;    /* the template shows host directories by binds (no overlayfs) */
+    int uid_base_unused;  /* rootless with --uid-base given: the start-up line says it is unused */
+    char nproc_note[200]; /* rootless: RLIMIT_NPROC leaves the server little room ("" if not) */
     int nslots;
     struct sb_slot *slots;
     unsigned uid_base; /* slot i runs as uid/gid uid_base + i */
@@ -1781,6 +1782,55 @@ static int trial(int layers) {
 }
 
 /*
+ * Rootless: the runs' processes (their user namespaces nest in the server's) also count
+ * against the server's own RLIMIT_NPROC, which limits the tasks of its real uid host-wide:
+ * at most TG_CODE_NPROC + 3 per slot (the program's, init, entry). When what the limit leaves
+ * beyond the user's current tasks is less than that plus room for the server's own
+ * (SB_SERVER_TASKS), runs at their limit could stop the server from starting threads: say so.
+ */
+#define SB_SERVER_TASKS 64
+static void nproc_headroom(void) {
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+    struct rlimit rl;
+    long tasks = 0, need = (long)g.nslots * (TG_CODE_NPROC + 3) + SB_SERVER_TASKS;
+    unsigned me = (unsigned)getuid();
+
+    g.nproc_note[0] = '\0';
+    if (!d || getrlimit(RLIMIT_NPROC, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) {
+        if (d)
+            closedir(d);
+        return;
+    }
+    while ((de = readdir(d))) {
+        char path[300], line[256];
+        unsigned uid = ~0U;
+        long threads = 0;
+        FILE *f;
+
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof(path), "/proc/%s/status", de->d_name);
+        f = fopen(path, "re");
+        if (!f)
+            continue;
+        while (fgets(line, sizeof(line), f))
+            if (sscanf(line, "Uid: %u", &uid) != 1)
+                sscanf(line, "Threads: %ld", &threads);
+        fclose(f);
+        if (uid == me)
+            tasks += threads;
+    }
+    closedir(d);
+    if ((long)rl.rlim_cur - tasks < need)
+        snprintf(g.nproc_note, sizeof(g.nproc_note),
+                 "; warning: RLIMIT_NPROC is %ld and this user runs %ld tasks already: %d runs "
+                 "at their limit could leave the server no room to start threads; raise ulimit "
+                 "-u to %ld or more",
+                 (long)rl.rlim_cur, tasks, g.nslots, tasks + need);
+}
+
+/*
  * Rootless mode needs RLIMIT_NPROC counted per user namespace (Linux 5.14 and later): then a
  * run's limit counts only its own processes. Before that the kernel counted every process of
  * the real uid, so a run at its limit would also stop the server and the other runs (which
@@ -1856,6 +1906,8 @@ static void report(void) {
                 : "");
     if (g.uid_base_unused)
         fprintf(stderr, "; --uid-base is not used in rootless mode (runs keep the server's uid)");
+    if (c->userns)
+        fputs(g.nproc_note, stderr);
     if (g.unavailable[0])
         fprintf(stderr,
                 "; run_code disabled: %s (start the server with --unsafe-sandbox to run code "
@@ -2005,6 +2057,8 @@ int sandbox_init(const struct sandbox_config *cfg, struct tg_error *err) {
     if (!(g.layers & L_CGROUPS) && (cand & L_CGROUPS))
         cgroups_remove();
     g.uid_base_unused = g.rootless && want;
+    if (g.rootless && (g.layers & L_NS))
+        nproc_headroom();
     g.caps.namespaces = !!(g.layers & L_NS);
     g.caps.userns = g.rootless && (g.layers & L_NS);
     g.caps.seccomp = !!(g.layers & L_SECCOMP);
