@@ -8,20 +8,20 @@
 # directory under /tmp, and the suites run there as that user, with no supplementary groups
 # and no capabilities (setpriv).
 #
-# Where the host has v1 memory and pids cgroups, the `sandbox` suite then runs once more in
+# Where the host has v1 memory and pids cgroups, suite `sandbox_limits` then runs once more in
 # cgroups delegated to that user (made here, chowned to it, removed after): the rootless
 # sandbox then bounds runs with cgroups, as an operator who delegates them gets, and the suite
 # is told to insist on it (TOOLGYM_TEST_CGROUPS=1).
 #
 # usage: sh scripts/test_rootless.sh [BUILD_DIR]      (default build; make test passes its own)
 # Settings (environment): ROOTLESS_USER=nobody (a user name or a numeric uid),
-#   ROOTLESS_SUITES="sandbox sandbox_e2e sandbox_modes userns code_cache".
+#   ROOTLESS_SUITES="sandbox sandbox_limits sandbox_e2e sandbox_modes userns code_cache".
 # Exits with the test runner's status; its last line is the runner's "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${1:-build}
 WHO=${ROOTLESS_USER:-nobody}
-SUITES=${ROOTLESS_SUITES:-sandbox sandbox_e2e sandbox_modes userns code_cache}
+SUITES=${ROOTLESS_SUITES:-sandbox sandbox_limits sandbox_e2e sandbox_modes userns code_cache}
 
 if [ "$(id -u)" != 0 ]; then
     echo "test_rootless.sh: run as root (it runs the suites as $WHO); as $WHO, make test already runs rootless" >&2
@@ -57,12 +57,12 @@ if [ -f /sys/fs/cgroup/memory/tasks ] && [ -f /sys/fs/cgroup/pids/tasks ]; then
     mem=/sys/fs/cgroup/memory$(own memory)/toolgym-rootless-$$
     pids=/sys/fs/cgroup/pids$(own pids)/toolgym-rootless-$$
     if mkdir "$mem" "$pids" && chown -R "$uid" "$mem" "$pids"; then
-        echo "rootless: suite sandbox as uid $uid in cgroups delegated to it ($mem, $pids)"
+        echo "rootless: suite sandbox_limits as uid $uid in cgroups delegated to it ($mem, $pids)"
         # shellcheck disable=SC2016
         sh -c 'echo $$ >"$1/tasks" && echo $$ >"$2/tasks" && shift 2 && exec "$@"' sh \
             "$mem" "$pids" setpriv --reuid="$uid" --regid="$gid" --clear-groups \
             env HOME="$dir" TOOLGYM_BIN=build/toolgym TOOLGYM_TEST_CGROUPS=1 \
-            build/toolgym-tests sandbox || status=1
+            build/toolgym-tests sandbox_limits || status=1
     else
         echo "rootless: cannot make delegated cgroups under $mem and $pids" >&2
         status=1

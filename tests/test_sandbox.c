@@ -6,7 +6,10 @@
  * printed, a signal, timed_out, truncated), and that no process of a slot uid is left.
  * Ordinary programs must keep working. Timeouts are short to keep the suite fast.
  *
- * The suite runs in whichever mode the sandbox picks: root mode when the tests run as root,
+ * Suite `sandbox_limits` (in this file too) holds the tests of what bounds a run's processes
+ * and memory, which scripts/test_rootless.sh also runs in delegated cgroups.
+ *
+ * The suites run in whichever mode the sandbox picks: root mode when the tests run as root,
  * rootless otherwise (.ci/run and scripts/test_rootless.sh run it both ways, the latter also in
  * cgroups delegated to the rootless user, with TOOLGYM_TEST_CGROUPS=1 set to insist that they
  * are used). Where the modes differ in what a program sees, a test says what each must show.
@@ -250,6 +253,15 @@ TG_TEST(sandbox, caps_active) {
     CU_ASSERT_STRING_EQUAL(c.mode, geteuid() == 0 ? "root" : "rootless");
     CU_ASSERT_EQUAL(c.userns, geteuid() != 0);
     CU_ASSERT_STRING_EQUAL(c.reason, "");
+}
+
+/* ---- what bounds a run: suite sandbox_limits ------------------------------------------------ */
+
+TG_TEST(sandbox_limits, bounds_reported) {
+    struct sandbox_caps c;
+
+    NEED_SANDBOX();
+    sandbox_caps(&c);
     /* cgroups are optional, but on a host where v1 memory+pids are writable they are on, and
      * scripts/test_rootless.sh says when it delegated some to the rootless user. */
     if (access("/sys/fs/cgroup/memory/cgroup.procs", W_OK) == 0 &&
@@ -523,7 +535,7 @@ TG_TEST(sandbox, root_holds_only_python) {
     sandbox_result_free(&r);
 }
 
-TG_TEST(sandbox, fill_tmp) {
+TG_TEST(sandbox_limits, fill_tmp) {
     struct sandbox_result r;
 
     NEED_SANDBOX();
@@ -578,7 +590,7 @@ TG_TEST(sandbox, symlink_tricks) {
 /* ---- resources --------------------------------------------------------------------------------
  */
 
-TG_TEST(sandbox, fork_bomb) {
+TG_TEST(sandbox_limits, fork_bomb) {
     struct sandbox_result r;
 
     NEED_SANDBOX();
@@ -612,7 +624,7 @@ TG_TEST(sandbox, fork_bomb) {
     sandbox_result_free(&r);
 }
 
-TG_TEST(sandbox, thread_bomb) {
+TG_TEST(sandbox_limits, thread_bomb) {
     struct sandbox_result r;
 
     NEED_SANDBOX();
@@ -633,7 +645,7 @@ TG_TEST(sandbox, thread_bomb) {
     sandbox_result_free(&r);
 }
 
-TG_TEST(sandbox, big_allocation) {
+TG_TEST(sandbox_limits, big_allocation) {
     struct sandbox_result r;
 
     NEED_SANDBOX();
@@ -691,19 +703,21 @@ TG_TEST(sandbox, huge_output_truncated) {
     sandbox_result_free(&r);
 }
 
-TG_TEST(sandbox, memory_bounded_per_run) {
+TG_TEST(sandbox_limits, memory_bounded_per_run) {
     struct sandbox_caps c;
     struct sandbox_result r;
 
     NEED_SANDBOX();
     sandbox_caps(&c);
     /* Two processes of 200 MB each: under RLIMIT_AS one by one, over the run's 256 MiB
-     * together, which the memory cgroup or init's memory watch enforces. */
+     * together, which the memory cgroup or init's memory watch enforces. A cgroup stalls the
+     * run until the clock (short, to keep the suite fast); the watch kills it as soon as it
+     * sees the sum (a long clock, so that a loaded host still gets there first). */
     CU_ASSERT_EQUAL_FATAL(run("import os\n"
                               "pid = os.fork()\n"
                               "b = bytearray(200 << 20)\n"
                               "if pid: os.waitpid(pid, 0); print('BOTH ALLOCATED')\n",
-                              NULL, 1500, &r),
+                              NULL, c.cgroups ? 1500 : 10000, &r),
                           0);
     CU_ASSERT(strstr(r.out, "BOTH ALLOCATED") == NULL);
     if (c.cgroups) { /* the OOM killer is off: the run stalls until the wall clock */
@@ -1272,7 +1286,7 @@ static void *noop_thread(void *arg) {
     return arg;
 }
 
-TG_TEST(sandbox, fork_bomb_does_not_starve_others) {
+TG_TEST(sandbox_limits, fork_bomb_does_not_starve_others) {
     struct bg_run bomb;
     struct sandbox_result r;
     pthread_t t;
@@ -1324,7 +1338,7 @@ TG_TEST(sandbox, fork_bomb_does_not_starve_others) {
     CU_ASSERT_EQUAL(slot_processes(), 0);
 }
 
-TG_TEST(sandbox, memory_hog_does_not_starve_others) {
+TG_TEST(sandbox_limits, memory_hog_does_not_starve_others) {
     struct bg_run hog;
     struct sandbox_result r;
 
@@ -1340,7 +1354,7 @@ TG_TEST(sandbox, memory_hog_does_not_starve_others) {
              "    pids.append(pid)\n"
              "for p in pids: os.waitpid(p, 0)\n"
              "print('ALL HELD')\n",
-             3000);
+             sandbox_caps_cgroups() ? 3000 : 10000); /* as in memory_bounded_per_run */
     CU_ASSERT(wait_python_processes(4) >= 4);
     /* another run has a budget of its own */
     CU_ASSERT_EQUAL_FATAL(
@@ -1404,7 +1418,7 @@ TG_TEST(sandbox, concurrent_runs_cannot_see_each_other) {
     sandbox_result_free(&victim.r);
 }
 
-TG_TEST(sandbox, memory_outside_any_rss_denied) {
+TG_TEST(sandbox_limits, memory_outside_any_rss_denied) {
     struct sandbox_result r;
 
     NEED_SANDBOX();
@@ -1426,7 +1440,7 @@ TG_TEST(sandbox, memory_outside_any_rss_denied) {
     sandbox_result_free(&r);
 }
 
-TG_TEST(sandbox, tmp_inodes_bounded) {
+TG_TEST(sandbox_limits, tmp_inodes_bounded) {
     struct sandbox_result r;
     long n;
 

@@ -8,7 +8,8 @@
  * - blocked by seccomp: the child loads a filter that answers EPERM to clone and unshare with
  *   CLONE_NEWUSER, as Docker's default profile does;
  * - /proc masked as container runtimes mask it: the child covers /proc/sys in a mount
- *   namespace of its own, so no proc below it is fully visible.
+ *   namespace of its own, so no proc below it is fully visible;
+ * - a low RLIMIT_NPROC, which leaves the server little room beside its runs.
  * Servers run as an ordinary user: as uid 65534 when the tests run as root.
  */
 #include <errno.h>
