@@ -1,5 +1,5 @@
 /*
- * test_userns.c — suite `userns`: the sentence a refused user namespace gets (userns_explain)
+ * test_userns.c — suite `userns`: the sentence userns_explain gives a refused user namespace
  * for each way a host refuses one, and what userns_host_read sees on this host. The refusals
  * that can be made for real without touching the host (a limit of zero, a seccomp filter, a
  * masked /proc) are tested end to end in suite `sandbox_modes`.

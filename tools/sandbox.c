@@ -1768,6 +1768,7 @@ static int trial(int layers) {
         .argv = argv, .timeout_ms = TG_CODE_TIMEOUT_MAX_MS, .layers = layers, .r = &r, .err = &e};
     int ok;
 
+    memset(&r, 0, sizeof(r)); /* run_in_slot fills it; this tells cppcheck so */
     tg_error_clear(&e);
     if (dispatch(&g.slots[0], &j) != 0) {
         if (!g.quiet)
@@ -1844,6 +1845,7 @@ static int nproc_probe(void) {
     struct sb_run r;
     struct sb_job j = {.layers = L_NS, .probe = 1, .timeout_ms = 1000, .r = &r, .err = &e};
 
+    memset(&r, 0, sizeof(r));
     tg_error_clear(&e);
     return dispatch(&g.slots[0], &j) == 0 && WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0;
 }
