@@ -197,13 +197,14 @@ int api_status(struct http_req *rq, struct http_reply *rp) {
         return http_error(rp, 500, "internal", "Out of memory building the status.");
     }
     return http_json(rp, 200,
-                     json_pack("{s:s, s:s, s:I, s:I, s:{s:b, s:b, s:b}, s:o, s:o, s:o}", "version",
-                               TG_VERSION, "node", s->cfg.node ? s->cfg.node : "", "uptime_sec",
-                               (json_int_t)((tg_now_us() - r->start_us) / 1000000),
+                     json_pack("{s:s, s:s, s:I, s:I, s:{s:s, s:b, s:b, s:b, s:b}, s:o, s:o, s:o}",
+                               "version", TG_VERSION, "node", s->cfg.node ? s->cfg.node : "",
+                               "uptime_sec", (json_int_t)((tg_now_us() - r->start_us) / 1000000),
                                "episodes_in_memory", (json_int_t)episode_store_count(s->episodes),
-                               "sandbox", "namespaces", caps.namespaces, "seccomp", caps.seccomp,
-                               "cgroups", caps.cgroups, "splits", splits, "reports", reports,
-                               "recent", recent));
+                               "sandbox", "mode", caps.mode, "namespaces", caps.namespaces,
+                               "user_namespace", caps.userns, "seccomp", caps.seccomp, "cgroups",
+                               caps.cgroups, "splits", splits, "reports", reports, "recent",
+                               recent));
 }
 
 /* ---- the page ------------------------------------------------------------------------- */
@@ -303,7 +304,8 @@ static const char page[] =
     "}\n"
     "function renderSandbox(st) {\n"
     "  const c = document.getElementById('sandbox'); c.replaceChildren();\n"
-    "  for (const k of ['namespaces', 'seccomp', 'cgroups'])\n"
+    "  card(c, 'mode', st.sandbox.mode, st.sandbox.mode === 'unavailable' ? 'off' : 'on');\n"
+    "  for (const k of ['namespaces', 'user_namespace', 'seccomp', 'cgroups'])\n"
     "    card(c, k, st.sandbox[k] ? 'active' : 'off', st.sandbox[k] ? 'on' : 'off');\n"
     "}\n"
     "function renderRecent(st) {\n"

@@ -137,6 +137,8 @@ TG_TEST(status, page_and_json_over_http) {
     CU_ASSERT(json_is_object(
         json_object_get(json_object_get(json_object_get(j, "reports"), "train"), "by_tag")));
     CU_ASSERT(json_is_boolean(json_object_get(json_object_get(j, "sandbox"), "seccomp")));
+    CU_ASSERT(json_is_boolean(json_object_get(json_object_get(j, "sandbox"), "user_namespace")));
+    CU_ASSERT(json_is_string(json_object_get(json_object_get(j, "sandbox"), "mode")));
     json_decref(j);
     test_server_stop(s);
 
