@@ -134,6 +134,7 @@ static int run_demo(const struct train_config *cfg, const char *servers, const c
 struct train_args {
     const char *servers, *config, *save, *resume, *svg;
     const char *lr_schedule, *anchors, *reward_mode; /* names, applied to the config */
+    const char *protocol, *budget;                   /* likewise */
     int eval_n, quiet, demo;
 };
 
@@ -144,6 +145,15 @@ static int settings(const struct opt_cmd *cmd, const struct train_config *flags,
 
     *cfg = train_config_default();
     if (a->config && train_config_load_json(cfg, a->config, &err))
+        return opt_error(cmd, "%s", err.message);
+    if (opt_given(cmd, "--protocol")) { /* first: the options below apply on top of it */
+        enum train_protocol p;
+
+        if (train_protocol_parse(a->protocol, &p, &err))
+            return opt_error(cmd, "%s", err.message);
+        train_protocol_apply(cfg, p);
+    }
+    if (opt_given(cmd, "--expert-budget") && train_budget_parse(a->budget, cfg, &err))
         return opt_error(cmd, "%s", err.message);
 #define TAKE(name, field)                                                                          \
     if (opt_given(cmd, name))                                                                      \
@@ -205,10 +215,12 @@ static int train_and_eval(const struct train_config *cfg, const struct train_arg
     }
     if (!a->quiet) {
         printf("done: %d warm-up steps on %d expert decisions (%d not writable), %d RL updates; "
-               "greedy accuracy: train %.3f, held-out %.3f; updates to target %.2f: %d\n",
+               "greedy accuracy: train %.3f, held-out %.3f; updates to target %.2f: %d; "
+               "protocol %s, expert budget %d of %d tasks\n",
                tr.warmup_steps, tr.demos, tr.demos_skipped, tr.updates_done - tr.warmup_steps,
                tr.final_train_accuracy, tr.final_heldout_accuracy, cfg->target_accuracy,
-               tr.updates_to_target);
+               tr.updates_to_target, train_protocol_name(cfg->protocol), tr.expert_tasks,
+               tr.expert_tasks_all);
         fprintf(stderr, "time: %.1f s\n", tr.seconds);
     }
     train_result_free(&tr);
@@ -268,6 +280,12 @@ int cmd_train(int argc, char **argv) {
          .choices = "off|warmup|branch", .help = "anchored branching from expert calls"},
         {.name = "--anchor-fraction", .kind = OPT_DOUBLE, .dst = &flags.anchor_fraction,
          .meta = "F", .lo = 0, .hi = 1, .help = "fraction of an update's tasks anchored"},
+        {.name = "--protocol", .kind = OPT_CHOICE, .dst = &a.protocol, .meta = "NAME",
+         .choices = "custom|e3tir|sft-then-rl|zero-rl",
+         .help = "a preset: E3-TIR or a baseline (docs/trainer.md); options override it"},
+        {.name = "--expert-budget", .kind = OPT_STR, .dst = &a.budget, .meta = "F|N", .hi = 32,
+         .def = "1.0 (all)",
+         .help = "fraction (0.1) or count (50) of train tasks whose experts may be used"},
         {.name = "--reward-mode", .kind = OPT_CHOICE, .dst = &a.reward_mode, .meta = "MODE",
          .choices = "judge|torl|otc", .help = "episode reward"},
         {.name = "--eval", .kind = OPT_INT, .dst = &a.eval_n, .meta = "N", .lo = 0, .hi = 1000000,
@@ -291,6 +309,7 @@ int cmd_train(int argc, char **argv) {
     a.lr_schedule = sched_kind_name(flags.sched.kind);
     a.anchors = train_anchors_name(flags.anchors);
     a.reward_mode = flags.reward_mode;
+    a.protocol = train_protocol_name(flags.protocol);
     rc = opt_parse(&cmd, argc, argv, NULL, 0, NULL);
     if (rc != OPT_RUN)
         return rc;

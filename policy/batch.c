@@ -61,10 +61,17 @@ static void episode_reset(struct rollout_ep *e, struct traj *t, const char *id,
 
 void batch_draw(struct batch *b, const struct train_config *cfg, const struct task_ref *tasks,
                 int ntasks, struct rng *rng, int use_anchors) {
+    batch_draw_from(b, 0, cfg, tasks, ntasks, rng, use_anchors);
+}
+
+void batch_draw_from(struct batch *b, int first, const struct train_config *cfg,
+                     const struct task_ref *tasks, int ntasks, struct rng *rng, int use_anchors) {
     int G = b->G;
 
     b->np = 0;
-    for (int t = 0; t < b->T; t++) {
+    for (int t = 0; t < first; t++)
+        b->anchored[t] = -1; /* played already: their parents are not needed again */
+    for (int t = first; t < b->T; t++) {
         const struct task_ref *tr = &tasks[rng_below(rng, (uint64_t)ntasks)];
 
         b->anchored[t] = -1;
@@ -83,20 +90,22 @@ void batch_draw(struct batch *b, const struct train_config *cfg, const struct ta
 }
 
 void batch_fork(struct batch *b, struct batch_tally *tally) {
+    batch_fork_from(b, 0, tally);
+}
+
+void batch_fork_from(struct batch *b, int first, struct batch_tally *tally) {
     int G = b->G;
 
-    for (int t = 0; t < b->T; t++) {
+    for (int t = first; t < b->T; t++) {
         const struct rollout_ep *p;
         const struct traj *pt;
-        int best = 0;
+        int best;
 
         if (b->anchored[t] < 0)
             continue;
         p = &b->parents[b->anchored[t]];
         pt = &b->ptrajs[b->anchored[t]];
-        for (int k = 1; k < pt->nent; k++)
-            if (pt->ent[k] > pt->ent[best])
-                best = k;
+        best = traj_fork_step(pt->ent, pt->nent);
         tally->fork_at += best;
         for (int g = G / 2; g < G; g++) {
             struct rollout_ep *e = &b->eps[t * G + g];
@@ -112,9 +121,14 @@ void batch_fork(struct batch *b, struct batch_tally *tally) {
 
 void batch_rewards(struct batch *b, enum learner_reward rm, double mix, double floor_sd,
                    struct batch_tally *tally) {
+    batch_rewards_from(b, 0, rm, mix, floor_sd, tally);
+}
+
+void batch_rewards_from(struct batch *b, int first, enum learner_reward rm, double mix,
+                        double floor_sd, struct batch_tally *tally) {
     int G = b->G;
 
-    for (int t = 0; t < b->T; t++) {
+    for (int t = first; t < b->T; t++) {
         int nmin = -1;
 
         for (int g = 0; g < G; g++) {
@@ -143,4 +157,34 @@ void batch_rewards(struct batch *b, enum learner_reward rm, double mix, double f
         }
         traj_group_advantages(&b->trajs[t * G], G, mix, floor_sd);
     }
+}
+
+/* swap groups i and j (episodes and trajectories), keeping each episode's user pointer on its
+ * own trajectory */
+static void group_swap(struct batch *b, int i, int j) {
+    int G = b->G;
+
+    for (int g = 0; g < G; g++) {
+        struct rollout_ep e = b->eps[i * G + g];
+        struct traj tr = b->trajs[i * G + g];
+
+        b->eps[i * G + g] = b->eps[j * G + g];
+        b->trajs[i * G + g] = b->trajs[j * G + g];
+        b->eps[j * G + g] = e;
+        b->trajs[j * G + g] = tr;
+        b->eps[i * G + g].user = &b->trajs[i * G + g];
+        b->eps[j * G + g].user = &b->trajs[j * G + g];
+    }
+}
+
+int batch_keep_informative(struct batch *b, int first) {
+    int k = first;
+
+    for (int t = first; t < b->T; t++)
+        if (!traj_group_flat(&b->trajs[t * b->G], b->G)) {
+            if (t != k)
+                group_swap(b, t, k);
+            k++;
+        }
+    return k;
 }

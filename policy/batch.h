@@ -60,13 +60,33 @@ void batch_free(struct batch *b);
 void batch_draw(struct batch *b, const struct train_config *cfg, const struct task_ref *tasks,
                 int ntasks, struct rng *rng, int use_anchors);
 
+/* batch_draw_from — batch_draw for groups [first, T) only: groups [0, first) keep their
+ * played episodes (dynamic filtering redraws the rest). */
+void batch_draw_from(struct batch *b, int first, const struct train_config *cfg,
+                     const struct task_ref *tasks, int ntasks, struct rng *rng, int use_anchors);
+
 /* batch_fork — step 2, after the parents were played: set the forks of the anchored tasks'
  * second half of the group; adds the fork steps to t->fork_at. */
 void batch_fork(struct batch *b, struct batch_tally *t);
+
+/* batch_fork_from — batch_fork for groups [first, T) only. */
+void batch_fork_from(struct batch *b, int first, struct batch_tally *t);
 
 /* batch_rewards — step 3, after eps were played: rewards (rm), advantages (mix, floor_sd)
  * and the tallies into *t. */
 void batch_rewards(struct batch *b, enum learner_reward rm, double mix, double floor_sd,
                    struct batch_tally *t);
+
+/* batch_rewards_from — batch_rewards for groups [first, T) only. */
+void batch_rewards_from(struct batch *b, int first, enum learner_reward rm, double mix,
+                        double floor_sd, struct batch_tally *t);
+
+/*
+ * batch_keep_informative — dynamic experience filtering's partition (docs/trainer.md): among
+ * groups [first, T), move those whose rewards differ (traj_group_flat is 0) to the front, in
+ * their order, right after groups [0, first). Returns k: groups [0, k) are kept, [k, T) are
+ * the flat ones (every advantage 0: nothing to learn from them).
+ */
+int batch_keep_informative(struct batch *b, int first);
 
 #endif

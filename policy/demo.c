@@ -3,10 +3,12 @@
  */
 #include "policy/demo.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/rng.h"
 #include "policy/seq.h"
 
 int demo_load(struct demo_set *d, const char *path, int max_steps, struct tg_error *err) {
@@ -37,6 +39,7 @@ int demo_load(struct demo_set *d, const char *path, int max_steps, struct tg_err
         experts += t->expert != NULL;
     }
     d->ntasks = (int)n;
+    d->nexperts = d->nuse = experts;
     if (experts == 0) {
         tg_error_set(err, "no_experts",
                      "task file %s has no expert calls (no task has an \"expert\" field): the "
@@ -53,6 +56,7 @@ void demo_free(struct demo_set *d) {
     for (int i = 0; d->tasks && i < d->ntasks; i++)
         json_decref(d->tasks[i].obs);
     free(d->tasks);
+    free(d->use);
     free(d->dec);
     task_set_free(d->set);
     memset(d, 0, sizeof(*d));
@@ -62,19 +66,80 @@ static int ncalls(const struct demo_task *t) {
     return t->task->expert ? (int)json_array_size(t->task->expert) : 0;
 }
 
+int demo_in_budget(const struct demo_set *d, int i) {
+    return !d->use || d->use[i];
+}
+
+/* the calls of task i that may be used: none outside the budget */
+static int ncalls_used(const struct demo_set *d, int i) {
+    return demo_in_budget(d, i) ? ncalls(&d->tasks[i]) : 0;
+}
+
+int demo_budget(struct demo_set *d, double fraction, int count, unsigned long long seed,
+                struct tg_error *err) {
+    int n = d->nexperts, k, *idx;
+    struct rng g;
+
+    if (count > n) {
+        tg_error_set(err, TG_CODE_CONFIG,
+                     "expert budget %d is above the number of train tasks with expert "
+                     "trajectories (%d in %s)",
+                     count, n, d->path);
+        return TG_EINVAL;
+    }
+    if (count <= 0 && !(fraction > 0 && fraction <= 1)) {
+        tg_error_set(err, TG_CODE_CONFIG,
+                     "expert budget %g is out of range: a fraction in (0, 1] or a count of "
+                     "train tasks >= 1",
+                     fraction);
+        return TG_EINVAL;
+    }
+    free(d->use);
+    d->use = NULL;
+    d->nuse = n;
+    if (count <= 0 && fraction >= 1)
+        return 0; /* every task: as without a budget */
+    k = count > 0 ? count : (int)ceil(fraction * n - 1e-9);
+    if (k < 1)
+        k = 1;
+    d->use = calloc((size_t)(d->ntasks > 0 ? d->ntasks : 1), 1);
+    idx = malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
+    if (!d->use || !idx) {
+        free(idx);
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
+        return TG_ENOMEM;
+    }
+    n = 0;
+    for (int i = 0; i < d->ntasks; i++)
+        if (d->tasks[i].task->expert)
+            idx[n++] = i;
+    /* a partial Fisher-Yates shuffle from the seed alone: the first k are the budget's */
+    rng_seed(&g, rng_mix64(seed ^ 0xB5AD4ECEDA1CE2A9ULL));
+    for (int i = 0; i < k; i++) {
+        int j = i + (int)rng_below(&g, (uint64_t)(n - i)), t = idx[i];
+
+        idx[i] = idx[j];
+        idx[j] = t;
+        d->use[idx[i]] = 1;
+    }
+    d->nuse = k;
+    free(idx);
+    return 0;
+}
+
 int demo_observe(struct demo_set *d, struct rollout *r, struct tg_error *err) {
     struct rollout_ep *eps;
     int n = 0, k = 0, rc;
 
     for (int i = 0; i < d->ntasks; i++)
-        n += ncalls(&d->tasks[i]);
+        n += ncalls_used(d, i);
     eps = calloc(n ? (size_t)n : 1, sizeof(*eps));
     if (!eps) {
         tg_error_set(err, TG_CODE_NOMEM, "out of memory");
         return TG_ENOMEM;
     }
     for (int i = 0; i < d->ntasks; i++)
-        for (int c = 0; c < ncalls(&d->tasks[i]); c++) {
+        for (int c = 0; c < ncalls_used(d, i); c++) {
             eps[k].tool_only = json_array_get(d->tasks[i].task->expert, (size_t)c);
             eps[k].server = -1;
             k++;
@@ -82,14 +147,18 @@ int demo_observe(struct demo_set *d, struct rollout *r, struct tg_error *err) {
     rc = rollout_run(r, eps, n, NULL, NULL, err);
     k = 0;
     for (int i = 0; rc == 0 && i < d->ntasks; i++) {
-        json_t *a = json_array();
+        json_t *a;
+
+        if (!demo_in_budget(d, i)) /* no observations: no decisions (demo_index) */
+            continue;
+        a = json_array();
 
         if (!a) {
             tg_error_set(err, TG_CODE_NOMEM, "out of memory");
             rc = TG_ENOMEM;
             break;
         }
-        for (int c = 0; c < ncalls(&d->tasks[i]); c++, k++)
+        for (int c = 0; c < ncalls_used(d, i); c++, k++)
             json_array_append(a, eps[k].tool_obs);
         json_decref(d->tasks[i].obs);
         d->tasks[i].obs = a;
@@ -124,7 +193,7 @@ int demo_learn(const struct demo_set *d, int min_count, struct act_vocab *voc,
         return TG_ENOMEM;
     }
     for (int i = 0; i < d->ntasks && rc == 0; i++)
-        for (int c = 0; c < ncalls(&d->tasks[i]) && rc == 0; c++) {
+        for (int c = 0; c < ncalls_used(d, i) && rc == 0; c++) {
             task_view(&d->tasks[i], c, d->max_steps, v);
             rc = act_learner_add(l, v, json_array_get(d->tasks[i].task->expert, (size_t)c));
         }
@@ -162,7 +231,7 @@ int demo_index(struct demo_set *d, const struct act_vocab *voc, uint32_t buckets
     int total = 0, rc;
 
     for (int i = 0; i < d->ntasks; i++)
-        total += d->tasks[i].obs ? ncalls(&d->tasks[i]) + 1 : 0;
+        total += d->tasks[i].obs && demo_in_budget(d, i) ? ncalls(&d->tasks[i]) + 1 : 0;
     free(d->dec);
     d->dec = calloc(total ? (size_t)total : 1, sizeof(*d->dec));
     rc = seq_alloc(&s, 0, 0, 0, err);
@@ -177,7 +246,7 @@ int demo_index(struct demo_set *d, const struct act_vocab *voc, uint32_t buckets
     d->skipped = 0;
     d->skip_example[0] = '\0';
     for (int i = 0; i < d->ntasks; i++) {
-        if (!d->tasks[i].obs)
+        if (!d->tasks[i].obs || !demo_in_budget(d, i))
             continue;
         for (int step = 0; step <= ncalls(&d->tasks[i]); step++) {
             struct tg_error why;
@@ -212,5 +281,9 @@ int demo_index(struct demo_set *d, const struct act_vocab *voc, uint32_t buckets
 const json_t *demo_expert(const struct demo_set *d, const char *id) {
     const struct task *t = task_set_find(d->set, id);
 
+    if (t && d->use)
+        for (int i = 0; i < d->ntasks; i++)
+            if (d->tasks[i].task == t)
+                return d->use[i] ? t->expert : NULL;
     return t ? t->expert : NULL;
 }

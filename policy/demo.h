@@ -43,6 +43,10 @@ struct demo_set {
     int ntasks;
     struct demo_dec *dec; /* (ndec) new: the decisions the grammar can write */
     int ndec;
+    unsigned char *use;     /* (ntasks) new: 1 for the tasks in the expert-data budget
+                               (demo_budget); NULL: every task */
+    int nexperts;           /* tasks with an expert trajectory ("expert", maybe []) */
+    int nuse;               /* of them, in the budget */
     int skipped;            /* decisions it cannot write */
     char skip_example[160]; /* why the first one was skipped */
 };
@@ -56,6 +60,23 @@ struct demo_set {
  */
 int demo_load(struct demo_set *d, const char *path, int max_steps, struct tg_error *err);
 void demo_free(struct demo_set *d);
+
+/*
+ * demo_budget — the expert-data budget (docs/trainer.md): of the tasks with an expert
+ * trajectory (an "expert" field; [] when the expert answers at once), keep `count` (when > 0)
+ * or ceil(fraction x their number) (at least 1; fraction 1: every task, as without a budget),
+ * drawn by a shuffle seeded from seed alone, so the same seed chooses the same tasks whatever
+ * else the run does.
+ * The others' expert calls are then invisible to demo_observe, demo_learn, demo_index and
+ * demo_expert (no warm-up decision, no output symbol, no anchor). Returns 0, or TG_EINVAL
+ * when count is above the number of tasks with an expert trajectory or fraction is not in (0, 1]
+ * (the message names the value and that number).
+ */
+int demo_budget(struct demo_set *d, double fraction, int count, unsigned long long seed,
+                struct tg_error *err);
+
+/* demo_in_budget — 1 when task i's expert calls may be used. */
+int demo_in_budget(const struct demo_set *d, int i);
 
 /* demo_observe — the tools' replies to every expert call, from the servers of r. 0 or a
  * rollout error with *err. */
@@ -80,7 +101,8 @@ void demo_view(const struct demo_set *d, int i, struct view *v);
 int demo_target(const struct demo_set *d, int i, const struct act_vocab *voc, const struct seq *s,
                 struct act_targets *t, struct tg_error *err);
 
-/* demo_expert — the expert calls of task id (borrowed), or NULL. */
+/* demo_expert — the expert calls of task id (borrowed), or NULL (none, or not in the
+ * budget). */
 const json_t *demo_expert(const struct demo_set *d, const char *id);
 
 #endif

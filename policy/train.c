@@ -73,8 +73,11 @@ static void stats_blank(struct train_stats *st, int u, int phase) {
 
 /* the expert trajectories with what the tools showed, and the decisions the policy can write */
 static int demos_prepare(struct run *r, int observe, struct tg_error *err) {
-    int rc = demo_load(&r->demos, r->cfg->tasks_file, r->cfg->max_steps, err);
+    const struct train_config *c = r->cfg;
+    int rc = demo_load(&r->demos, c->tasks_file, c->max_steps, err);
 
+    if (rc == 0)
+        rc = demo_budget(&r->demos, c->expert_budget, c->expert_budget_count, c->seed, err);
     if (rc == 0 && observe)
         rc = demo_observe(&r->demos, r->ro, err);
     return rc;
@@ -300,6 +303,8 @@ static void log_update(const struct run *r, const struct train_stats *st) {
                 st->premature, st->unnecessary, st->loss, st->entropy, st->lr, st->branch_eps,
                 isfinite(st->fork_at) ? st->fork_at : 0,
                 isfinite(st->branch_acc) ? st->branch_acc : 0);
+    if (st->phase == 1 && r->cfg->filter)
+        fprintf(log, "  (filter: kept %d of %d groups drawn)", st->groups_kept, st->groups_drawn);
     if (isfinite(st->eval_acc) || isfinite(st->heldout_acc))
         fprintf(log, "  | eval acc %.3f wasted %.3f  held-out acc %.3f wasted %.3f", st->eval_acc,
                 st->eval_wasted, st->heldout_acc, st->heldout_wasted);
@@ -415,7 +420,9 @@ static void stats_fill(struct train_stats *st, int episodes, int anchored,
     st->calls = (double)t->calls / episodes;
 }
 
-/* RL update u: draw, play the anchor parents, fork, play, reward, learn, schedule step */
+/* RL update u: draw, play the anchor parents, fork, play, reward; with dynamic filtering,
+ * set aside the groups whose rewards are all equal and redraw them (up to filter_rounds
+ * times); learn from the groups kept; schedule step */
 static int rl_update(struct run *r, int u, struct train_stats *st, struct tg_error *err) {
     const struct train_config *cfg = r->cfg;
     struct learner *L = &r->L;
@@ -423,30 +430,50 @@ static int rl_update(struct run *r, int u, struct train_stats *st, struct tg_err
     struct policy_actor act = {&L->pol, &L->sc[0], POLICY_SAMPLE, 1, 0};
     struct batch_tally tally;
     double t0 = tg_now_ms();
-    int n = b->T * b->G, rc;
+    int G = b->G, first = 0, keep = b->T, played = 0, anchored = 0, drawn = 0, rc;
     int use_anchors = cfg->anchors == ANCHORS_BRANCH ||
                       (cfg->anchors == ANCHORS_WARMUP && L->rl_done < cfg->anchor_warmup);
 
     stats_blank(st, u, 1);
     memset(&tally, 0, sizeof(tally));
-    batch_draw(b, cfg, r->tasks, r->ntasks, &L->rng, use_anchors);
-    if (b->np > 0) {
-        rc = rollout_run(L->ro, b->parents, b->np, policy_act, &act, err);
+    for (int round = 0;; round++) {
+        int n = (b->T - first) * G;
+
+        batch_draw_from(b, first, cfg, r->tasks, r->ntasks, &L->rng, use_anchors);
+        drawn += b->T - first;
+        anchored += b->np;
+        if (b->np > 0) {
+            rc = rollout_run(L->ro, b->parents, b->np, policy_act, &act, err);
+            if (rc)
+                return rc;
+        }
+        batch_fork_from(b, first, &tally);
+        rc = rollout_run(L->ro, b->eps + (size_t)first * G, n, policy_act, &act, err);
         if (rc)
             return rc;
+        played += n;
+        batch_rewards_from(b, first, L->rm, cfg->branch_mix, cfg->adv_std_floor, &tally);
+        if (!cfg->filter)
+            break;
+        keep = batch_keep_informative(b, first);
+        if (keep == b->T || round == cfg->filter_rounds)
+            break;
+        first = keep;
     }
-    batch_fork(b, &tally);
-    rc = rollout_run(L->ro, b->eps, n, policy_act, &act, err);
-    if (rc)
-        return rc;
-    batch_rewards(b, L->rm, cfg->branch_mix, cfg->adv_std_floor, &tally);
     st->lr = L->sch.lr;
-    rc = learner_update(L, b->trajs, n, &st->loss, &st->entropy, err);
-    if (rc)
-        return rc;
+    st->groups_kept = keep;
+    st->groups_drawn = drawn;
+    if (keep > 0) {
+        rc = learner_update(L, b->trajs, keep * G, &st->loss, &st->entropy, err);
+        if (rc)
+            return rc;
+    } else { /* every group flat: no gradient, and no signal for the schedule */
+        st->loss = st->entropy = 0;
+    }
     L->rl_done++;
-    stats_fill(st, n, b->np, &tally);
-    sched_step(&L->sch, sched_signal_value(L->sch.cfg.signal, st->loss, st->ret));
+    stats_fill(st, played, anchored, &tally);
+    if (keep > 0)
+        sched_step(&L->sch, sched_signal_value(L->sch.cfg.signal, st->loss, st->ret));
     st->ms = tg_now_ms() - t0;
     st->steps_per_s = st->ms > 0 ? act.steps * 1000.0 / st->ms : 0;
     r->rl_ms += st->ms;
@@ -540,6 +567,8 @@ int train_run(const struct train_config *cfg, const struct train_io *io, struct 
         rc = write_curve(&r, total, err);
     if (rc == 0 && res) {
         res->demos = r.demos.ndec;
+        res->expert_tasks = r.demos.nuse;
+        res->expert_tasks_all = r.demos.nexperts;
         res->demos_skipped = r.demos.skipped;
         res->seconds = (tg_now_ms() - r.t0) / 1000;
         res->curve = r.curve;
@@ -590,6 +619,8 @@ static int untrained(struct learner *L, const struct train_config *cfg, struct t
     struct act_vocab *voc = malloc(sizeof(*voc));
     int rc = voc ? demo_load(&d, cfg->tasks_file, cfg->max_steps, err) : TG_ENOMEM;
 
+    if (rc == 0) /* the same budget as the run's: the same output symbols */
+        rc = demo_budget(&d, cfg->expert_budget, cfg->expert_budget_count, cfg->seed, err);
     if (rc == 0) {
         rc = demo_observe(&d, L->ro, err);
         if (rc == 0)

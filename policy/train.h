@@ -52,6 +52,8 @@ struct train_stats {
     int branch_eps;    /* rollouts forked from an anchor */
     double branch_acc; /* their accuracy */
     double fork_at;    /* mean fork step */
+    int groups_kept;   /* RL: groups the update learned from (dynamic filtering; else T) */
+    int groups_drawn;  /* RL: groups played, redraws included */
     /* evaluation points (NaN elsewhere): greedy play */
     double eval_acc, eval_wasted, eval_ret; /* on eval_tasks train tasks */
     double heldout_acc, heldout_wasted;     /* on heldout_tasks test tasks */
@@ -67,6 +69,8 @@ struct train_result {
     double final_train_accuracy;   /* the last greedy evaluation on train tasks */
     double final_heldout_accuracy; /* and on held-out tasks */
     int demos, demos_skipped;      /* expert decisions written / not writable */
+    int expert_tasks;              /* tasks whose expert calls were used (the budget) */
+    int expert_tasks_all;          /* tasks with expert calls in the task file */
     double seconds;                /* wall time */
     struct train_stats *curve;     /* (updates_done) new; free with train_result_free */
 };

@@ -5,6 +5,7 @@
 #include "policy/train_config.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <jansson.h>
 #include <math.h>
 #include <stddef.h>
@@ -68,6 +69,11 @@ struct train_config train_config_default(void) {
     c.anchor_warmup = 10;
     c.branch_mix = 0.5;
     c.adv_std_floor = 1.0;
+    c.expert_budget = 1.0;
+    c.expert_budget_count = 0;
+    c.filter = 0;
+    c.filter_rounds = 2;
+    c.protocol = PROTOCOL_CUSTOM;
     snprintf(c.reward_mode, sizeof(c.reward_mode), "judge");
     /* the data directory's train split (base/datadir.h); data/... if there is none */
     if (datadir_file("tasks/train.jsonl", c.tasks_file, sizeof(c.tasks_file), NULL) != 0)
@@ -101,6 +107,48 @@ struct sched_config train_config_sched_phase(const struct train_config *c, int w
 
 struct sched_config train_config_sched(const struct train_config *c) {
     return train_config_sched_phase(c, 0, c->updates);
+}
+
+/* the settings c->protocol fixes (train_protocol_apply) still hold: 0, or -1 with *err */
+static int protocol_check(const struct train_config *c, struct tg_error *err) {
+    const char *p = train_protocol_name(c->protocol);
+    int warm = c->warmup_epochs > 0;
+
+    switch (c->protocol) {
+    case PROTOCOL_ZERO_RL:
+        if (warm) {
+            tg_error_set(err, TG_CODE_CONFIG, "protocol %s has no warm-up, but warmup_epochs = %g",
+                         p, c->warmup_epochs);
+            return -1;
+        }
+        break;
+    case PROTOCOL_SFT_RL:
+    case PROTOCOL_E3TIR:
+        if (!warm) {
+            tg_error_set(err, TG_CODE_CONFIG,
+                         "protocol %s starts with a warm-up on the experts, but "
+                         "warmup_epochs = 0",
+                         p);
+            return -1;
+        }
+        break;
+    default:
+        return 0;
+    }
+    if (c->protocol == PROTOCOL_E3TIR &&
+        (c->anchors != ANCHORS_BRANCH || c->anchor_fraction <= 0)) {
+        tg_error_set(err, TG_CODE_CONFIG,
+                     "protocol e3tir branches from expert anchors, but anchors = %s, "
+                     "anchor_fraction = %g",
+                     train_anchors_name(c->anchors), c->anchor_fraction);
+        return -1;
+    }
+    if (c->protocol != PROTOCOL_E3TIR && c->anchors != ANCHORS_OFF) {
+        tg_error_set(err, TG_CODE_CONFIG, "protocol %s has no anchors, but anchors = %s", p,
+                     train_anchors_name(c->anchors));
+        return -1;
+    }
+    return 0;
 }
 
 int train_config_check(const struct train_config *c, struct tg_error *err) {
@@ -138,6 +186,9 @@ int train_config_check(const struct train_config *c, struct tg_error *err) {
     RANGE(anchor_warmup, 0, TG_TRAIN_UPDATES_MAX);
     RANGE(branch_mix, 0.0, 1.0);
     RANGE(adv_std_floor, 0.0, 10.0);
+    RANGE(expert_budget_count, 0, TG_TASKS_MAX);
+    RANGE(filter, 0, 1);
+    RANGE(filter_rounds, 0, TG_TRAIN_FILTER_ROUNDS_MAX);
     RANGE(eval_episodes, 0, 1000000);
     RANGE(eval_every, 1, TG_TRAIN_UPDATES_MAX);
     RANGE(eval_tasks, 0, 100000);
@@ -154,6 +205,15 @@ int train_config_check(const struct train_config *c, struct tg_error *err) {
                      "warmup_epochs = 0 and updates = 0: the run would not train at all");
         return TG_EINVAL;
     }
+    if (c->expert_budget_count == 0 && !(c->expert_budget > 0 && c->expert_budget <= 1)) {
+        tg_error_set(err, TG_CODE_CONFIG,
+                     "expert_budget = %g is out of range: a fraction in (0, 1] or a count of "
+                     "train tasks >= 1",
+                     c->expert_budget);
+        return TG_EINVAL;
+    }
+    if (protocol_check(c, err))
+        return TG_EINVAL;
     if (strcmp(c->reward_mode, "judge") && strcmp(c->reward_mode, "torl") &&
         strcmp(c->reward_mode, "otc")) {
         tg_error_set(err, TG_CODE_CONFIG, "reward_mode '%s' is not judge, torl or otc",
@@ -194,6 +254,84 @@ int train_anchors_parse(const char *s, enum train_anchors *a, struct tg_error *e
 
 const char *train_anchors_name(enum train_anchors a) {
     return tg_name_of(anchors_names, TG_ARRAY_LEN(anchors_names), (int)a);
+}
+
+static const char *const protocol_names[] = {"custom", "e3tir", "sft-then-rl", "zero-rl"};
+
+int train_protocol_parse(const char *s, enum train_protocol *p, struct tg_error *err) {
+    int i = tg_name_index(protocol_names, TG_ARRAY_LEN(protocol_names), s);
+
+    if (i < 0) {
+        tg_error_set(err, TG_CODE_CONFIG,
+                     "protocol '%s' is not custom, e3tir, sft-then-rl or zero-rl", s);
+        return TG_EINVAL;
+    }
+    *p = (enum train_protocol)i;
+    return 0;
+}
+
+const char *train_protocol_name(enum train_protocol p) {
+    return tg_name_of(protocol_names, TG_ARRAY_LEN(protocol_names), (int)p);
+}
+
+void train_protocol_apply(struct train_config *c, enum train_protocol p) {
+    struct train_config d = train_config_default();
+
+    c->protocol = p;
+    if (p == PROTOCOL_CUSTOM)
+        return;
+    if (p == PROTOCOL_ZERO_RL)
+        c->warmup_epochs = 0;
+    else if (c->warmup_epochs <= 0)
+        c->warmup_epochs = d.warmup_epochs;
+    c->anchors = p == PROTOCOL_E3TIR ? ANCHORS_BRANCH : ANCHORS_OFF;
+    if (p == PROTOCOL_E3TIR && c->anchor_fraction <= 0)
+        c->anchor_fraction = d.anchor_fraction;
+    c->filter = p == PROTOCOL_E3TIR;
+}
+
+int train_budget_parse(const char *s, struct train_config *c, struct tg_error *err) {
+    char *end;
+    double v;
+
+    errno = 0;
+    v = s && *s ? strtod(s, &end) : 0;
+    if (!s || !*s || *end || errno || !isfinite(v)) {
+        tg_error_set(err, TG_CODE_CONFIG,
+                     "expert budget '%s' is not a number (a fraction in (0, 1] or a count of "
+                     "train tasks)",
+                     s ? s : "");
+        return TG_EINVAL;
+    }
+    if (strpbrk(s, ".eE")) {
+        if (!(v > 0 && v <= 1)) {
+            tg_error_set(err, TG_CODE_CONFIG,
+                         "expert budget %s is out of range: a fraction must be in (0, 1]", s);
+            return TG_EINVAL;
+        }
+        c->expert_budget = v;
+        c->expert_budget_count = 0;
+        return 0;
+    }
+    if (v < 1 || v > TG_TASKS_MAX) {
+        tg_error_set(err, TG_CODE_CONFIG,
+                     "expert budget %s is out of range: a count of train tasks must be in "
+                     "[1, %d] (or give a fraction in (0, 1], such as 0.1)",
+                     s, TG_TASKS_MAX);
+        return TG_EINVAL;
+    }
+    c->expert_budget_count = (int)v;
+    return 0;
+}
+
+void train_budget_describe(const struct train_config *c, char *buf, size_t n) {
+    if (c->expert_budget_count > 0)
+        snprintf(buf, n, "%d task%s", c->expert_budget_count,
+                 c->expert_budget_count == 1 ? "" : "s");
+    else if (c->expert_budget >= 1)
+        snprintf(buf, n, "all");
+    else
+        snprintf(buf, n, "%g%%", 100 * c->expert_budget);
 }
 
 /* ---- the JSON config file ----------------------------------------------------------------- */
@@ -245,6 +383,8 @@ static const struct field top_fields[] = {
     TC(anchor_warmup, F_INT),
     TC(branch_mix, F_DBL),
     TC(adv_std_floor, F_DBL),
+    TC(filter, F_BOOL),
+    TC(filter_rounds, F_INT),
     TS(reward_mode),
     TS(tasks_file),
     TC(eval_episodes, F_INT),
@@ -255,6 +395,8 @@ static const struct field top_fields[] = {
     {"lr_schedule", F_NAME, 0, 0},
     {"anchors", F_NAME, 0, 0},
     {"greedy", F_NAME, 0, 0},
+    {"protocol", F_NAME, 0, 0},
+    {"expert_budget", F_NAME, 0, 0},
 };
 
 /* the reference's parameter names (policy/sched.h), the project's own two, the preset the
@@ -443,6 +585,39 @@ static int load_greedy(struct train_config *c, const json_t *g, const char *path
     return rc;
 }
 
+/* "expert_budget": an integer (a count of tasks), a real (a fraction: 0.1, 1.0) or a string
+ * as on the command line ("0.1", "50") */
+static int load_budget(struct train_config *c, const json_t *b, struct tg_error *err) {
+    char buf[64];
+
+    if (!b)
+        return 0;
+    if (json_is_string(b))
+        return train_budget_parse(json_string_value(b), c, err);
+    if (json_is_integer(b)) {
+        snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(b));
+        return train_budget_parse(buf, c, err);
+    }
+    if (json_is_real(b)) {
+        double v = json_real_value(b);
+
+        if (!(v > 0 && v <= 1)) {
+            tg_error_set(err, TG_CODE_CONFIG,
+                         "config key 'expert_budget' = %g is out of range: a fraction must be in "
+                         "(0, 1] (an integer is a count of train tasks)",
+                         v);
+            return TG_EINVAL;
+        }
+        c->expert_budget = v;
+        c->expert_budget_count = 0;
+        return 0;
+    }
+    tg_error_set(err, TG_CODE_CONFIG,
+                 "config key 'expert_budget' must be a fraction in (0, 1], a count of train "
+                 "tasks, or a string of either");
+    return TG_EINVAL;
+}
+
 /* the top-level object j of file path on top of *c */
 static int load_object(struct train_config *c, const json_t *j, const char *path,
                        struct tg_error *err) {
@@ -456,8 +631,21 @@ static int load_object(struct train_config *c, const json_t *j, const char *path
         return TG_EINVAL;
     }
     rc = known_keys(j, top_fields, TG_ARRAY_LEN(top_fields), path, "config key", "", err);
+    /* the protocol first: the keys given beside it apply on top (contradictions are errors of
+     * train_config_check) */
+    if (rc == 0)
+        rc = read_name(j, "protocol", buf, sizeof(buf), err);
+    if (rc == 0 && buf[0]) {
+        enum train_protocol p;
+
+        rc = train_protocol_parse(buf, &p, err);
+        if (rc == 0)
+            train_protocol_apply(c, p);
+    }
     if (rc == 0)
         rc = read_fields(j, top_fields, TG_ARRAY_LEN(top_fields), c, &seed, err);
+    if (rc == 0)
+        rc = load_budget(c, json_object_get(j, "expert_budget"), err);
     if (rc)
         return rc;
     if (seed < 0 || seed != floor(seed) || seed > 9e15) {

@@ -16,6 +16,16 @@
 
 enum train_anchors { ANCHORS_OFF = 0, ANCHORS_WARMUP = 1, ANCHORS_BRANCH = 2 };
 
+/* the training protocols E3-TIR is compared with (docs/trainer.md "Protocols"): custom (no
+ * preset: the settings as given), E3-TIR (warm-up, anchored branching, mixed advantage,
+ * dynamic filtering), SFT-then-RL (warm-up, then RL without anchors), zero-RL (RL only) */
+enum train_protocol {
+    PROTOCOL_CUSTOM = 0,
+    PROTOCOL_E3TIR = 1,
+    PROTOCOL_SFT_RL = 2,
+    PROTOCOL_ZERO_RL = 3
+};
+
 struct train_config {
     /* model (policy/net.h) */
     int d_model;         /* width */
@@ -53,6 +63,15 @@ struct train_config {
     int anchor_warmup;      /* updates with anchors in warmup mode */
     double branch_mix;      /* weight of the group advantage for branch rollouts, [0, 1] */
     double adv_std_floor;   /* A = (R - mean) / max(std, floor); 0 when std is 0 */
+    /* expert data: the tasks of tasks_file whose expert trajectories the warm-up, the output
+     * symbols and the anchors may use, drawn from the seed (demo_budget) */
+    double expert_budget;    /* a fraction (0, 1] of the tasks with expert calls */
+    int expert_budget_count; /* > 0: a count of them instead (expert_budget is then unused) */
+    /* dynamic experience filtering: groups whose rewards are all equal are dropped from the
+     * update and redrawn, up to filter_rounds times */
+    int filter;        /* 0 off, 1 on */
+    int filter_rounds; /* 0..TG_TRAIN_FILTER_ROUNDS_MAX */
+    enum train_protocol protocol;
     /* reward */
     char reward_mode[8]; /* judge | torl | otc */
     /* files and evaluation */
@@ -89,5 +108,29 @@ struct sched_config train_config_sched(const struct train_config *c);
  * train_anchors_name — the reverse (static string). */
 int train_anchors_parse(const char *s, enum train_anchors *a, struct tg_error *err);
 const char *train_anchors_name(enum train_anchors a);
+
+/* train_protocol_parse — "custom" | "e3tir" | "sft-then-rl" | "zero-rl" into *p; 0 or
+ * TG_EINVAL with *err. train_protocol_name — the reverse (static string). */
+int train_protocol_parse(const char *s, enum train_protocol *p, struct tg_error *err);
+const char *train_protocol_name(enum train_protocol p);
+
+/*
+ * train_protocol_apply — set c->protocol = p and the settings p fixes: zero-RL: no warm-up,
+ * anchors off, filtering off; SFT-then-RL: a warm-up (warmup_epochs, or the default's when it
+ * is 0), anchors off, filtering off; E3-TIR: a warm-up, anchors branch (anchor_fraction the
+ * default's when it is 0), filtering on. custom changes nothing else. Settings given after it
+ * that contradict the protocol are errors of train_config_check.
+ */
+void train_protocol_apply(struct train_config *c, enum train_protocol p);
+
+/*
+ * train_budget_parse — "F" (with a '.' or an exponent: a fraction in (0, 1]) or "N" (an
+ * integer: a count >= 1) into c->expert_budget / expert_budget_count. 0 or TG_EINVAL with a
+ * message naming the value.
+ */
+int train_budget_parse(const char *s, struct train_config *c, struct tg_error *err);
+
+/* train_budget_describe — "all", "10%" or "50 tasks" into buf. */
+void train_budget_describe(const struct train_config *c, char *buf, size_t n);
 
 #endif

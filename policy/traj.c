@@ -80,3 +80,21 @@ void traj_group_advantages(struct traj *t, int g, double mix, double floor_sd) {
         t[i].adv = a;
     }
 }
+
+int traj_group_flat(const struct traj *t, int g) {
+    double r[TG_TRAIN_GROUP_MAX] = {0}, mean;
+
+    for (int i = 0; i < g; i++)
+        r[i] = t[i].reward;
+    mean = mean_of(r, g);
+    return !(std_of(r, g, mean) > 1e-9);
+}
+
+int traj_fork_step(const float *ent, int n) {
+    int best = 0;
+
+    for (int k = 1; k < n; k++)
+        if (ent[k] > ent[best])
+            best = k;
+    return best;
+}

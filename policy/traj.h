@@ -49,4 +49,18 @@ void traj_clear(struct traj *t);
  */
 void traj_group_advantages(struct traj *t, int g, double mix, double floor_sd);
 
+/*
+ * traj_group_flat — 1 when the rewards of group t[0..g) have zero variance (std <= 1e-9, the
+ * test traj_group_advantages uses: every advantage of such a group is 0, branches included),
+ * else 0.
+ */
+int traj_group_flat(const struct traj *t, int g);
+
+/*
+ * traj_fork_step — where an anchored group forks: the step k in [0, n) of the highest policy
+ * entropy ent[k] along the expert prefix; ties go to the earliest such step (so a flat
+ * entropy forks at 0); 0 when n <= 0.
+ */
+int traj_fork_step(const float *ent, int n);
+
 #endif

@@ -349,6 +349,21 @@ TG_TEST(cli, bad_values_name_the_option_and_the_range) {
                  WANT("--group 1 is out of range: 2.."));
     expect_error(ARGS("train", "--server", "http://127.0.0.1:9", "--anchors", "always"), 2,
                  WANT("--anchors 'always' is not one of off|warmup|branch"));
+    expect_error(ARGS("train", "--server", "http://127.0.0.1:9", "--expert-budget", "0"), 2,
+                 WANT("expert budget 0 is out of range"));
+    expect_error(ARGS("train", "--server", "http://127.0.0.1:9", "--expert-budget", "1.5"), 2,
+                 WANT("expert budget 1.5 is out of range: a fraction must be in (0, 1]"));
+    expect_error(
+        ARGS("train", "--server", "http://127.0.0.1:9", "--expert-budget", "999999", "--quiet"), 1,
+        WANT("expert budget 999999 is above the number of train tasks", "train.jsonl)"));
+    expect_error(ARGS("train", "--server", "http://127.0.0.1:9", "--protocol", "dagger"), 2,
+                 WANT("--protocol 'dagger' is not one of custom|e3tir|sft-then-rl|zero-rl"));
+    expect_error(ARGS("train", "--server", "http://127.0.0.1:9", "--protocol", "zero-rl",
+                      "--warmup-epochs", "2"),
+                 2, WANT("protocol zero-rl has no warm-up, but warmup_epochs = 2"));
+    expect_error(ARGS("train", "--server", "http://127.0.0.1:9", "--protocol", "sft-then-rl",
+                      "--anchors", "branch"),
+                 2, WANT("protocol sft-then-rl has no anchors, but anchors = branch"));
     expect_error(ARGS("eval", "--server", "http://127.0.0.1:9", "--agent", "wizard"), 2,
                  WANT("--agent 'wizard' is not one of oracle|random|overcaller|eager|policy"));
     expect_error(ARGS("corpus", "gen", "--docs", "0"), 2, WANT("--docs 0 is out of range: 1.."));
