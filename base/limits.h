@@ -112,33 +112,33 @@
 
 /* trainer: the agent's view of an episode (policy/view.h), the text it reads (policy/seq.h),
  * the actions it composes (policy/act.h) and its HTTP client */
-#define TG_VIEW_TEXT_MAX           768  /* bytes of a call's query, expression or code kept */
-#define TG_VIEW_TITLE_MAX          96   /* bytes of a hit title kept */
-#define TG_VIEW_HITS               3    /* search hits the policy asks for and reads */
-#define TG_VIEW_STEPS_MAX          16   /* steps of one episode the agent remembers */
-#define TG_VIEW_OUT_MAX            64   /* bytes of a program's output kept */
-#define TG_SEQ_MAX                 384  /* tokens the policy reads at one step */
-#define TG_SEQ_PROMPT_MAX          160  /* of them, prompt tokens */
-#define TG_SEQ_HIT_MAX             48   /* tokens of one hit (title and snippet) */
-#define TG_SEQ_ACTION_MAX          24   /* tokens of one earlier call */
-#define TG_SEQ_PIECES_MAX          48   /* hashed pieces of one token */
-#define TG_ACT_OUT_MAX             16   /* output tokens of one action */
-#define TG_ACT_QUERY_MAX           6    /* words of a composed search query */
-#define TG_ACT_DEPTH_MAX           2    /* parentheses nested in a composed expression */
-#define TG_ACT_SYMBOLS_MAX         256  /* output symbols (fixed and learned from the experts) */
-#define TG_ACT_WORD_MAX            24   /* bytes of a learned query word */
-#define TG_ACT_TEMPLATES_MAX       32   /* program templates learned from the experts */
-#define TG_ACT_TEMPLATE_BYTES      2048 /* bytes of one template */
-#define TG_ACT_SLOTS_MAX           4    /* arguments of one template */
-#define TG_NET_MAX_DIM             512  /* widths of the policy network */
-#define TG_NET_MAX_PARAMS          (16 * 1024 * 1024) /* parameters in one policy */
-#define TG_ROLLOUT_URLS_MAX        16                 /* --server URLs */
-#define TG_ROLLOUT_INFLIGHT        256                /* episodes in flight at most */
-#define TG_ROLLOUT_RESP_MAX        (4UL << 20) /* bytes of one response body the trainer accepts */
-#define TG_TRAIN_CONFIG_MAX        (1UL << 20) /* bytes of a --config file */
-#define TG_TRAIN_UPDATES_MAX       1000000     /* --updates */
-#define TG_TRAIN_GROUP_MAX         64          /* --group */
-#define TG_TRAIN_FILTER_ROUNDS_MAX 8 /* filter_rounds: redraws of flat groups per update */
+#define TG_VIEW_TEXT_MAX      768  /* bytes of a call's query, expression or code kept */
+#define TG_VIEW_TITLE_MAX     96   /* bytes of a hit title kept */
+#define TG_VIEW_HITS          3    /* search hits the policy asks for and reads */
+#define TG_VIEW_STEPS_MAX     16   /* steps of one episode the agent remembers */
+#define TG_VIEW_OUT_MAX       64   /* bytes of a program's output kept */
+#define TG_SEQ_MAX            384  /* tokens the policy reads at one step */
+#define TG_SEQ_PROMPT_MAX     160  /* of them, prompt tokens */
+#define TG_SEQ_HIT_MAX        48   /* tokens of one hit (title and snippet) */
+#define TG_SEQ_ACTION_MAX     24   /* tokens of one earlier call */
+#define TG_SEQ_PIECES_MAX     48   /* hashed pieces of one token */
+#define TG_ACT_OUT_MAX        16   /* output tokens of one action */
+#define TG_ACT_QUERY_MAX      6    /* words of a composed search query */
+#define TG_ACT_DEPTH_MAX      2    /* parentheses nested in a composed expression */
+#define TG_ACT_SYMBOLS_MAX    256  /* output symbols (fixed and learned from the experts) */
+#define TG_ACT_WORD_MAX       24   /* bytes of a learned query word */
+#define TG_ACT_TEMPLATES_MAX  32   /* program templates learned from the experts */
+#define TG_ACT_TEMPLATE_BYTES 2048 /* bytes of one template */
+#define TG_ACT_SLOTS_MAX      4    /* arguments of one template */
+#define TG_NET_MAX_DIM        512  /* widths of the policy network */
+#define TG_NET_MAX_PARAMS     (16 * 1024 * 1024) /* parameters in one policy */
+#define TG_ROLLOUT_URLS_MAX   16                 /* --server URLs */
+#define TG_ROLLOUT_INFLIGHT   256                /* episodes in flight at most */
+#define TG_ROLLOUT_RESP_MAX   (4UL << 20) /* bytes of one response body the trainer accepts */
+#define TG_TRAIN_CONFIG_MAX   (1UL << 20) /* bytes of a --config file */
+#define TG_TRAIN_UPDATES_MAX  1000000     /* --updates */
+#define TG_TRAIN_GROUP_MAX    64          /* --group */
+#define TG_TRAIN_FILTER_MAX   8           /* filter_rounds: redraws of flat groups per update */
 
 /* freeze planner (policy/pipeline.h, policy/freeze_plan.h): the times file and the schedule */
 #define TG_PIPE_STAGES_MAX       64          /* --stages */

@@ -188,7 +188,7 @@ int train_config_check(const struct train_config *c, struct tg_error *err) {
     RANGE(adv_std_floor, 0.0, 10.0);
     RANGE(expert_budget_count, 0, TG_TASKS_MAX);
     RANGE(filter, 0, 1);
-    RANGE(filter_rounds, 0, TG_TRAIN_FILTER_ROUNDS_MAX);
+    RANGE(filter_rounds, 0, TG_TRAIN_FILTER_MAX);
     RANGE(eval_episodes, 0, 1000000);
     RANGE(eval_every, 1, TG_TRAIN_UPDATES_MAX);
     RANGE(eval_tasks, 0, 100000);

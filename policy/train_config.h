@@ -70,7 +70,7 @@ struct train_config {
     /* dynamic experience filtering: groups whose rewards are all equal are dropped from the
      * update and redrawn, up to filter_rounds times */
     int filter;        /* 0 off, 1 on */
-    int filter_rounds; /* 0..TG_TRAIN_FILTER_ROUNDS_MAX */
+    int filter_rounds; /* 0..TG_TRAIN_FILTER_MAX */
     enum train_protocol protocol;
     /* reward */
     char reward_mode[8]; /* judge | torl | otc */
