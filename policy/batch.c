@@ -64,21 +64,36 @@ void batch_draw(struct batch *b, const struct train_config *cfg, const struct ta
     batch_draw_from(b, 0, cfg, tasks, ntasks, rng, use_anchors);
 }
 
+/* task k of the anchor pool: the k-th task of tasks[0..n) with expert calls */
+static const struct task_ref *pool_at(const struct task_ref *tasks, int n, int k) {
+    for (int i = 0; i < n; i++)
+        if (tasks[i].expert && json_array_size(tasks[i].expert) > 0 && k-- == 0)
+            return &tasks[i];
+    return NULL;
+}
+
 void batch_draw_from(struct batch *b, int first, const struct train_config *cfg,
                      const struct task_ref *tasks, int ntasks, struct rng *rng, int use_anchors) {
-    int G = b->G;
+    int G = b->G, npool = 0;
 
     b->np = 0;
     for (int t = 0; t < first; t++)
         b->anchored[t] = -1; /* played already: their parents are not needed again */
+    if (use_anchors)
+        for (int i = 0; i < ntasks; i++)
+            npool += tasks[i].expert && json_array_size(tasks[i].expert) > 0;
     for (int t = first; t < b->T; t++) {
-        const struct task_ref *tr = &tasks[rng_below(rng, (uint64_t)ntasks)];
+        /* an anchored group with probability anchor_fraction, its task drawn from the tasks
+         * whose expert calls may be used (the budget's); else any task, unanchored */
+        int anchor = npool > 0 && rng_uniform(rng) < cfg->anchor_fraction;
+        const struct task_ref *tr =
+            anchor ? pool_at(tasks, ntasks, (int)rng_below(rng, (uint64_t)npool))
+                   : &tasks[rng_below(rng, (uint64_t)ntasks)];
 
         b->anchored[t] = -1;
         for (int g = 0; g < G; g++)
             episode_reset(&b->eps[t * G + g], &b->trajs[t * G + g], tr->id, cfg, "train", rng);
-        if (use_anchors && tr->expert && json_array_size(tr->expert) > 0 &&
-            rng_uniform(rng) < cfg->anchor_fraction) {
+        if (anchor) {
             struct rollout_ep *p = &b->parents[b->np];
 
             episode_reset(p, &b->ptrajs[b->np], tr->id, cfg, "anchor", rng);

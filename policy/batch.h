@@ -3,9 +3,11 @@
  * anchored, where the branches fork, and the rewards and advantages afterwards.
  *
  * An update plays T tasks x G rollouts (eps and trajs, both (T, G), row t the group of task t):
- *   1. batch_draw: T tasks drawn with the RNG; a task with expert calls is anchored with
- *      probability anchor_fraction (when anchors are on for this update): an anchor parent
- *      replays the expert prefix, stopping after it, while the policy only observes;
+ *   1. batch_draw: T tasks drawn with the RNG; when anchors are on for this update, each
+ *      group is anchored with probability anchor_fraction, its task then drawn among those
+ *      with expert calls (the expert-data budget's, task_ref.expert set); the others draw
+ *      from every task, unanchored. An anchor parent replays the expert prefix, stopping
+ *      after it, while the policy only observes;
  *   2. (the caller plays the parents) batch_fork: rollouts G/2..G-1 of an anchored task fork
  *      from its parent at the prefix step where the policy's entropy was highest;
  *   3. (the caller plays eps) batch_rewards: each rollout's reward (the server's return, or
