@@ -218,6 +218,8 @@ float policy_sft_backward(const struct policy *p, struct policy_scratch *sc, con
     float logP[ACT_ALT_MAX], mx = -INFINITY, sum = 0, loss;
     int exact, any = 0;
 
+    if (t->nalt < 1) /* act.c never builds an empty target set; nothing to learn from one */
+        return 0.0f;
     net_encode(&p->net, &sc->ws, s);
     for (int k = 0; k < t->nalt; k++) {
         logP[k] = teacher_forced(p, sc, s, &t->alt[k], NULL, 0, &exact);
