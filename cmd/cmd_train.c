@@ -135,6 +135,7 @@ struct train_args {
     const char *servers, *config, *save, *resume, *svg;
     const char *lr_schedule, *anchors, *reward_mode; /* names, applied to the config */
     const char *protocol, *budget;                   /* likewise */
+    const char *schedule, *freeze;                   /* the pipeline's, likewise */
     int eval_n, quiet, demo;
 };
 
@@ -166,13 +167,19 @@ static int settings(const struct opt_cmd *cmd, const struct train_config *flags,
     TAKE("--warmup-epochs", warmup_epochs);
     TAKE("--threads", threads);
     TAKE("--anchor-fraction", anchor_fraction);
+    TAKE("--pipeline", pipe.stages);
+    TAKE("--microbatches", pipe.microbatches);
+    TAKE("--r-max", pipe.r_max);
 #undef TAKE
     if (opt_given(cmd, "--reward-mode"))
         snprintf(cfg->reward_mode, sizeof(cfg->reward_mode), "%s", a->reward_mode);
     if ((opt_given(cmd, "--lr-schedule") &&
          sched_kind_parse(a->lr_schedule, &cfg->sched.kind, &err)) ||
         (opt_given(cmd, "--anchors") && train_anchors_parse(a->anchors, &cfg->anchors, &err)) ||
-        train_config_check(cfg, &err))
+        (opt_given(cmd, "--schedule") && pipeline_kind_parse(a->schedule, &cfg->pipe.kind, &err)) ||
+        (opt_given(cmd, "--freeze") &&
+         pipetrain_freeze_parse(a->freeze, &cfg->pipe.freeze, &err)) ||
+        train_config_check(cfg, &err) || pipetrain_config_check(&cfg->pipe, cfg->layers, &err))
         return opt_error(cmd, "%s", err.message);
     return 0;
 }
@@ -191,6 +198,14 @@ static int check_combinations(const struct opt_cmd *cmd, const struct train_conf
         return opt_error(cmd, "--eval needs --save FILE (the checkpoint it evaluates)");
     if (opt_given(cmd, "--anchor-fraction") && cfg->anchors == ANCHORS_OFF)
         return opt_error(cmd, "--anchor-fraction is not used with anchors off");
+    if (cfg->pipe.stages == 0) {
+        static const char *const pipe_opts[] = {"--schedule", "--microbatches", "--freeze",
+                                                "--r-max"};
+
+        for (size_t i = 0; i < TG_ARRAY_LEN(pipe_opts); i++)
+            if (opt_given(cmd, pipe_opts[i]))
+                return opt_error(cmd, "%s is not used without --pipeline 2", pipe_opts[i]);
+    }
     return 0;
 }
 
@@ -288,6 +303,16 @@ int cmd_train(int argc, char **argv) {
          .help = "fraction (0.1) or count (50) of train tasks whose experts may be used"},
         {.name = "--reward-mode", .kind = OPT_CHOICE, .dst = &a.reward_mode, .meta = "MODE",
          .choices = "judge|torl|otc", .help = "episode reward"},
+        {.name = "--pipeline", .kind = OPT_INT, .dst = &flags.pipe.stages, .meta = "S", .lo = 0,
+         .hi = 2, .def = "0 (off)", .help = "run RL updates as a pipeline of S = 2 stages on 2 threads"},
+        {.name = "--schedule", .kind = OPT_CHOICE, .dst = &a.schedule, .meta = "KIND",
+         .choices = "gpipe|1f1b", .help = "the pipeline's schedule"},
+        {.name = "--microbatches", .kind = OPT_INT, .dst = &flags.pipe.microbatches, .meta = "M",
+         .lo = 1, .hi = TG_PIPE_MICROBATCHES_MAX, .help = "micro-batches per pipelined update"},
+        {.name = "--freeze", .kind = OPT_CHOICE, .dst = &a.freeze, .meta = "HOW",
+         .choices = "none|uniform|plan", .help = "pipeline freezing (plan: the LP, docs/freezing.md)"},
+        {.name = "--r-max", .kind = OPT_DOUBLE, .dst = &flags.pipe.r_max, .meta = "R", .lo = 0,
+         .hi = 1, .help = "uniform freeze ratio; the plan's per-stage budget"},
         {.name = "--eval", .kind = OPT_INT, .dst = &a.eval_n, .meta = "N", .lo = 0, .hi = 1000000,
          .def = "none", .help = "then play N test episodes greedily (0: every test task)"},
         {.name = "--run-demo", .kind = OPT_FLAG, .dst = &a.demo,
@@ -310,6 +335,8 @@ int cmd_train(int argc, char **argv) {
     a.anchors = train_anchors_name(flags.anchors);
     a.reward_mode = flags.reward_mode;
     a.protocol = train_protocol_name(flags.protocol);
+    a.schedule = pipeline_kind_name(flags.pipe.kind);
+    a.freeze = pipetrain_freeze_name(flags.pipe.freeze);
     rc = opt_parse(&cmd, argc, argv, NULL, 0, NULL);
     if (rc != OPT_RUN)
         return rc;

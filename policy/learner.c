@@ -89,7 +89,16 @@ int learner_init(struct learner *L, const struct train_config *c, const char *re
         if (rc)
             return rc;
     }
-    return scratch_init(L, err);
+    rc = scratch_init(L, err);
+    if (rc == 0 && c->pipe.stages > 0) {
+        L->pipe = calloc(1, sizeof(*L->pipe));
+        if (!L->pipe) {
+            tg_error_set(err, TG_CODE_NOMEM, "out of memory");
+            return TG_ENOMEM;
+        }
+        rc = pipetrain_init(L->pipe, &c->pipe, &L->pol.net, err);
+    }
+    return rc;
 }
 
 int learner_connect(struct learner *L, const char *servers, struct tg_error *err) {
@@ -111,6 +120,9 @@ void learner_free(struct learner *L) {
     adam_free(&L->opt);
     free(L->grads);
     rollout_free(L->ro);
+    if (L->pipe)
+        pipetrain_free(L->pipe);
+    free(L->pipe);
     memset(L, 0, sizeof(*L));
 }
 
@@ -204,6 +216,20 @@ static void optimizer_step(struct learner *L) {
     }
 }
 
+/* the optimizer step with the layers in frozen_all (nlayers) frozen too */
+static void optimizer_step_frozen(struct learner *L, const int *frozen_all) {
+    struct net *n = &L->pol.net;
+    int keep[NET_LAYERS_MAX + 2];
+
+    for (int l = 0; l < n->nlayers; l++) {
+        keep[l] = n->frozen[l];
+        n->frozen[l] = keep[l] || frozen_all[l];
+    }
+    optimizer_step(L);
+    for (int l = 0; l < n->nlayers; l++)
+        n->frozen[l] = keep[l];
+}
+
 /* ---- warm-up ------------------------------------------------------------------------------ */
 
 struct warm_ctx {
@@ -272,6 +298,44 @@ static float rl_item(struct learner *L, int th, int i, void *vctx, double *aux) 
     return loss / c->scale;
 }
 
+/* the RL update's epochs through the pipeline (pipetrain.h) */
+static int pipe_update(struct learner *L, struct rl_ctx *c, int n, double *loss, double *ent,
+                       struct tg_error *err) {
+    const struct seq **seq = malloc(sizeof(*seq) * (size_t)n);
+    const struct policy_action **act = malloc(sizeof(*act) * (size_t)n);
+    struct policy_pg *pg = malloc(sizeof(*pg) * (size_t)n);
+    const struct train_config *cfg = L->cfg;
+    int frozen_all[NET_LAYERS_MAX + 2], rc = 0;
+
+    if (!seq || !act || !pg) {
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
+        rc = TG_ENOMEM;
+    }
+    for (int i = 0; i < n && rc == 0; i++) {
+        const struct traj *t = &c->t[c->ti[i]];
+        const struct decision *d = &t->dec[c->di[i]];
+
+        seq[i] = &d->seq;
+        act[i] = &d->act;
+        pg[i].advantage = (float)t->adv;
+        pg[i].entropy_coef = (float)cfg->entropy_coef;
+        pg[i].clip = cfg->ppo_epochs > 1;
+        pg[i].old_logp = d->act.logp;
+        pg[i].clip_eps = (float)cfg->clip_eps;
+        pg[i].scale = c->scale;
+    }
+    for (int epoch = 0; epoch < cfg->ppo_epochs && rc == 0; epoch++) {
+        rc = pipetrain_grads(L->pipe, &L->pol, seq, act, pg, n, NULL, L->grads, loss, ent,
+                             frozen_all, err);
+        if (rc == 0)
+            optimizer_step_frozen(L, frozen_all);
+    }
+    free(seq);
+    free(act);
+    free(pg);
+    return rc;
+}
+
 int learner_update(struct learner *L, struct traj *t, int nt, double *loss_out, double *ent_out,
                    struct tg_error *err) {
     struct rl_ctx c;
@@ -299,7 +363,9 @@ int learner_update(struct learner *L, struct traj *t, int nt, double *loss_out, 
             c.ti[k] = i;
             c.di[k] = j;
         }
-    for (int epoch = 0; epoch < L->cfg->ppo_epochs && rc == 0; epoch++) {
+    if (L->pipe)
+        rc = pipe_update(L, &c, (int)ndec, &loss, &ent, err);
+    for (int epoch = 0; !L->pipe && epoch < L->cfg->ppo_epochs && rc == 0; epoch++) {
         rc = grads_over(L, (int)ndec, rl_item, &c, &loss, &ent, err);
         if (rc == 0)
             optimizer_step(L);

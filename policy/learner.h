@@ -19,6 +19,7 @@
 #include "base/tg.h"
 #include "policy/demo.h"
 #include "policy/optim.h"
+#include "policy/pipetrain.h"
 #include "policy/policy.h"
 #include "policy/rollout.h"
 #include "policy/sched.h"
@@ -42,7 +43,8 @@ struct learner {
     struct policy_scratch sc[LEARNER_THREADS_MAX];
     struct view *view[LEARNER_THREADS_MAX];       /* warm-up scratch per thread */
     struct act_targets *tgt[LEARNER_THREADS_MAX]; /* warm-up scratch per thread */
-    float *grads; /* (num_params) the summed gradient of an update */
+    float *grads;           /* (num_params) the summed gradient of an update */
+    struct pipetrain *pipe; /* cfg->pipe.stages > 0: RL updates run as a pipeline; else NULL */
     /* progress (checkpointed) */
     int phase;        /* enum learner_phase */
     long warmup_done; /* warm-up steps done */
@@ -79,7 +81,9 @@ int learner_warmup_step(struct learner *L, const struct demo_set *d, const int *
 /*
  * learner_update — one RL update over the decisions of trajectories t[0..nt) with their
  * advantages, at the schedule's current lr. *loss and *ent get the mean loss and entropy over
- * the decisions (0 when there are none). 0 or a tg_err with *err.
+ * the decisions (0 when there are none). With cfg->pipe.stages set, the gradient runs
+ * through the two-stage pipeline of pipetrain.h (L->pipe->rep reports it) instead of the
+ * gradient threads; layers it froze for every micro-batch are not stepped. 0 or a tg_err.
  */
 int learner_update(struct learner *L, struct traj *t, int nt, double *loss, double *ent,
                    struct tg_error *err);

@@ -577,34 +577,42 @@ static void matvec_tanh(float *out, const float *w, const float *b, const float 
         out[o] = tanhf((b ? b[o] : 0.0f) + dot(w + (size_t)o * C, x, C));
 }
 
-void net_encode(const struct net *n, struct net_ws *w, const struct seq *s) {
+float *net_layer_out(const struct net *n, struct net_ws *w, int l) {
+    if (l <= 0)
+        return w->x0;
+    if (l <= n->cfg.layers)
+        return w->res2[l - 1];
+    return w->H;
+}
+
+/* encoder block b (layer b + 1) forward, from the output of the layer below */
+static void block_forward(const struct net *n, struct net_ws *w, int l) {
+    const struct net_block *b = &n->p.blk[l];
+    const float *xin = l == 0 ? w->x0 : w->res2[l - 1];
+    int T = w->T, d = n->cfg.d, F = n->cfg.ffn, H = n->cfg.heads;
+    size_t Td = (size_t)T * d;
+
+    layernorm_forward(w->ln1[l], w->ln1m[l], w->ln1r[l], xin, b->ln1w, b->ln1b, T, d);
+    matmul_forward(w->qkv[l], w->ln1[l], b->wqkv, b->bqkv, T, d, 3 * d);
+    attention_forward(w->atty[l], w->att[l], w->off, w->qkv[l], b->relb, T, d, H);
+    matmul_forward(w->res1[l], w->atty[l], b->wo, b->bo, T, d, d);
+    for (size_t i = 0; i < Td; i++)
+        w->res1[l][i] += xin[i];
+    layernorm_forward(w->ln2[l], w->ln2m[l], w->ln2r[l], w->res1[l], b->ln2w, b->ln2b, T, d);
+    matmul_forward(w->fch[l], w->ln2[l], b->wfc, b->bfc, T, d, F);
+    gelu_forward(w->fcg[l], w->fch[l], (size_t)T * F);
+    matmul_forward(w->res2[l], w->fcg[l], b->wproj, b->bproj, T, F, d);
+    for (size_t i = 0; i < Td; i++)
+        w->res2[l][i] += w->res1[l][i];
+}
+
+/* the head's forward (layer L + 1): the final LayerNorm, g0 and the symbols' evidence */
+static void head_forward(const struct net *n, struct net_ws *w) {
     const struct net_params *p = &n->p;
-    int T = s->T, d = n->cfg.d, F = n->cfg.ffn, H = n->cfg.heads;
+    int T = w->T, d = n->cfg.d;
 
-    w->T = T;
-    w->S = 0;
-    w->seq = s;
-    embed_forward(n, w->x0, s);
-    for (int l = 0; l < n->cfg.layers; l++) {
-        const struct net_block *b = &p->blk[l];
-        const float *xin = l == 0 ? w->x0 : w->res2[l - 1];
-        size_t Td = (size_t)T * d;
-
-        layernorm_forward(w->ln1[l], w->ln1m[l], w->ln1r[l], xin, b->ln1w, b->ln1b, T, d);
-        matmul_forward(w->qkv[l], w->ln1[l], b->wqkv, b->bqkv, T, d, 3 * d);
-        attention_forward(w->atty[l], w->att[l], w->off, w->qkv[l], b->relb, T, d, H);
-        matmul_forward(w->res1[l], w->atty[l], b->wo, b->bo, T, d, d);
-        for (size_t i = 0; i < Td; i++)
-            w->res1[l][i] += xin[i];
-        layernorm_forward(w->ln2[l], w->ln2m[l], w->ln2r[l], w->res1[l], b->ln2w, b->ln2b, T, d);
-        matmul_forward(w->fch[l], w->ln2[l], b->wfc, b->bfc, T, d, F);
-        gelu_forward(w->fcg[l], w->fch[l], (size_t)T * F);
-        matmul_forward(w->res2[l], w->fcg[l], b->wproj, b->bproj, T, F, d);
-        for (size_t i = 0; i < Td; i++)
-            w->res2[l][i] += w->res1[l][i];
-    }
     layernorm_forward(w->H, w->lnfm, w->lnfr, w->res2[n->cfg.layers - 1], p->lnfw, p->lnfb, T, d);
-    matvec_tanh(w->g, p->w0, p->b0, w->H + (size_t)s->state * d, d, d);
+    matvec_tanh(w->g, p->w0, p->b0, w->H + (size_t)w->seq->state * d, d, d);
     /* each symbol's evidence: e[v] = log mean_i exp(Wev[v] . H_i / sqrt(d)) */
     for (int v = 0; v < n->cfg.nsym; v++) {
         float *a = w->evatt + (size_t)v * T, mx = -INFINITY, sum = 0,
@@ -623,6 +631,25 @@ void net_encode(const struct net *n, struct net_ws *w, const struct seq *s) {
             a[i] /= sum;
         w->evid[v] = mx + logf(sum / (float)T);
     }
+}
+
+void net_forward_layers(const struct net *n, struct net_ws *w, const struct seq *s, int l0,
+                        int l1) {
+    w->T = s->T;
+    w->S = 0;
+    w->seq = s;
+    for (int l = l0; l < l1; l++) {
+        if (l == 0)
+            embed_forward(n, w->x0, s);
+        else if (l <= n->cfg.layers)
+            block_forward(n, w, l - 1);
+        else
+            head_forward(n, w);
+    }
+}
+
+void net_encode(const struct net *n, struct net_ws *w, const struct seq *s) {
+    net_forward_layers(n, w, s, 0, n->nlayers);
 }
 
 /* ---- decoder ------------------------------------------------------------------------------ */
@@ -868,61 +895,72 @@ long long net_dec_backward(const struct net *n, struct net_ws *w, const float *d
     return decoder_backward(n, w, dlogits, n->frozen[n->cfg.layers + 1]);
 }
 
-long long net_enc_backward(const struct net *n, struct net_ws *w) {
-    const struct net_params *p = &n->p;
-    struct net_params *gp = &w->gp;
-    const struct seq *s = w->seq;
-    int T = w->T, d = n->cfg.d, F = n->cfg.ffn, H = n->cfg.heads, L = n->cfg.layers;
-    int head = L + 1, lowest = lowest_unfrozen(n);
+/* encoder block l backward: w->dx holds dL/d res2[l] on entry and dL/d (its input) on exit;
+ * parameter gradients unless frozen */
+static long long block_backward(const struct net *n, struct net_ws *w, int l, int fz) {
+    const struct net_block *b = &n->p.blk[l];
+    struct net_block *gb = &w->gp.blk[l];
+    const float *xin = l == 0 ? w->x0 : w->res2[l - 1];
+    int T = w->T, d = n->cfg.d, F = n->cfg.ffn, H = n->cfg.heads;
     size_t Td = (size_t)T * d;
+    long long macs = 0;
+
+    /* res2 = res1 + proj(GELU(fc(LN2(res1)))) */
+    memcpy(w->dy, w->dx, sizeof(float) * Td); /* dy: dL/d res1 */
+    memset(w->dfc, 0, sizeof(float) * (size_t)T * F);
+    macs += matmul_backward(w->dfc, fz ? NULL : gb->wproj, fz ? NULL : gb->bproj, w->dx, w->fcg[l],
+                            b->wproj, T, F, d);
+    gelu_backward(w->dfc, w->fch[l], w->dfc, (size_t)T * F);
+    memset(w->dln, 0, sizeof(float) * Td);
+    macs += matmul_backward(w->dln, fz ? NULL : gb->wfc, fz ? NULL : gb->bfc, w->dfc, w->ln2[l],
+                            b->wfc, T, d, F);
+    layernorm_backward(w->dy, fz ? NULL : gb->ln2w, fz ? NULL : gb->ln2b, w->dln, w->res1[l],
+                       b->ln2w, w->ln2m[l], w->ln2r[l], T, d);
+    /* res1 = xin + proj(attention(LN1(xin))) */
+    memcpy(w->dx, w->dy, sizeof(float) * Td); /* dx: dL/d xin */
+    memset(w->datty, 0, sizeof(float) * Td);
+    macs += matmul_backward(w->datty, fz ? NULL : gb->wo, fz ? NULL : gb->bo, w->dy, w->atty[l],
+                            b->wo, T, d, d);
+    memset(w->dqkv, 0, sizeof(float) * Td * 3);
+    attention_backward(w->dqkv, fz ? NULL : gb->relb, w->drow, w->off, w->datty, w->qkv[l],
+                       w->att[l], T, d, H);
+    macs += (long long)H * T * T * (d / H) * 4;
+    memset(w->dln, 0, sizeof(float) * Td);
+    macs += matmul_backward(w->dln, fz ? NULL : gb->wqkv, fz ? NULL : gb->bqkv, w->dqkv, w->ln1[l],
+                            b->wqkv, T, d, 3 * d);
+    layernorm_backward(w->dx, fz ? NULL : gb->ln1w, fz ? NULL : gb->ln1b, w->dln, xin, b->ln1w,
+                       w->ln1m[l], w->ln1r[l], T, d);
+    return macs;
+}
+
+long long net_backward_layers(const struct net *n, struct net_ws *w, int l0, int l1) {
+    int L = n->cfg.layers, head = L + 1, lowest = lowest_unfrozen(n);
+    size_t Td = (size_t)w->T * n->cfg.d;
     long long macs = 0;
 
     if (lowest >= n->nlayers)
         return 0;
-    if (lowest == head) {
-        /* only the head learns: the final LayerNorm's parameters, nothing below */
-        layernorm_backward(NULL, gp->lnfw, gp->lnfb, w->dH, w->res2[L - 1], p->lnfw, w->lnfm,
-                           w->lnfr, T, d);
-        return macs;
+    for (int l = l1 - 1; l >= l0 && l >= lowest; l--) {
+        if (l == head && lowest == head) {
+            /* only the head learns: the final LayerNorm's parameters, nothing below */
+            layernorm_backward(NULL, w->gp.lnfw, w->gp.lnfb, w->dH, w->res2[L - 1], n->p.lnfw,
+                               w->lnfm, w->lnfr, w->T, n->cfg.d);
+        } else if (l == head) {
+            memset(w->dx, 0, sizeof(float) * Td);
+            layernorm_backward(w->dx, n->frozen[head] ? NULL : w->gp.lnfw,
+                               n->frozen[head] ? NULL : w->gp.lnfb, w->dH, w->res2[L - 1],
+                               n->p.lnfw, w->lnfm, w->lnfr, w->T, n->cfg.d);
+        } else if (l >= 1) {
+            macs += block_backward(n, w, l - 1, n->frozen[l]);
+        } else {
+            embed_backward(n, w, w->dx, w->seq);
+        }
     }
-    memset(w->dx, 0, sizeof(float) * Td);
-    layernorm_backward(w->dx, n->frozen[head] ? NULL : gp->lnfw, n->frozen[head] ? NULL : gp->lnfb,
-                       w->dH, w->res2[L - 1], p->lnfw, w->lnfm, w->lnfr, T, d);
-    for (int l = L - 1; l >= 0 && l + 1 >= lowest; l--) {
-        const struct net_block *b = &p->blk[l];
-        struct net_block *gb = &gp->blk[l];
-        const float *xin = l == 0 ? w->x0 : w->res2[l - 1];
-        int fz = n->frozen[l + 1];
-
-        /* dx holds dL/d res2[l]; res2 = res1 + proj(GELU(fc(LN2(res1)))) */
-        memcpy(w->dy, w->dx, sizeof(float) * Td); /* dy: dL/d res1 */
-        memset(w->dfc, 0, sizeof(float) * (size_t)T * F);
-        macs += matmul_backward(w->dfc, fz ? NULL : gb->wproj, fz ? NULL : gb->bproj, w->dx,
-                                w->fcg[l], b->wproj, T, F, d);
-        gelu_backward(w->dfc, w->fch[l], w->dfc, (size_t)T * F);
-        memset(w->dln, 0, sizeof(float) * Td);
-        macs += matmul_backward(w->dln, fz ? NULL : gb->wfc, fz ? NULL : gb->bfc, w->dfc, w->ln2[l],
-                                b->wfc, T, d, F);
-        layernorm_backward(w->dy, fz ? NULL : gb->ln2w, fz ? NULL : gb->ln2b, w->dln, w->res1[l],
-                           b->ln2w, w->ln2m[l], w->ln2r[l], T, d);
-        /* res1 = xin + proj(attention(LN1(xin))) */
-        memcpy(w->dx, w->dy, sizeof(float) * Td); /* dx: dL/d xin */
-        memset(w->datty, 0, sizeof(float) * Td);
-        macs += matmul_backward(w->datty, fz ? NULL : gb->wo, fz ? NULL : gb->bo, w->dy, w->atty[l],
-                                b->wo, T, d, d);
-        memset(w->dqkv, 0, sizeof(float) * Td * 3);
-        attention_backward(w->dqkv, fz ? NULL : gb->relb, w->drow, w->off, w->datty, w->qkv[l],
-                           w->att[l], T, d, H);
-        macs += (long long)H * T * T * (d / H) * 4;
-        memset(w->dln, 0, sizeof(float) * Td);
-        macs += matmul_backward(w->dln, fz ? NULL : gb->wqkv, fz ? NULL : gb->bqkv, w->dqkv,
-                                w->ln1[l], b->wqkv, T, d, 3 * d);
-        layernorm_backward(w->dx, fz ? NULL : gb->ln1w, fz ? NULL : gb->ln1b, w->dln, xin, b->ln1w,
-                           w->ln1m[l], w->ln1r[l], T, d);
-    }
-    if (lowest == 0)
-        embed_backward(n, w, w->dx, s);
     return macs;
+}
+
+long long net_enc_backward(const struct net *n, struct net_ws *w) {
+    return net_backward_layers(n, w, 0, n->nlayers);
 }
 
 long long net_backward(const struct net *n, struct net_ws *w, const float *dlogits) {

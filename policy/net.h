@@ -208,6 +208,23 @@ long long net_dec_backward(const struct net *n, struct net_ws *w, const float *d
 long long net_enc_backward(const struct net *n, struct net_ws *w);
 long long net_backward(const struct net *n, struct net_ws *w, const float *dlogits);
 
+/*
+ * Layer ranges, for running the network as pipeline stages (pipetrain.h). Layer l reads the
+ * output of layer l - 1, net_layer_out(l - 1): x0 for the embeddings (l = 0), res2[l - 1]
+ * for block l - 1 (1 <= l <= L), H for the head (L + 1); layer 0 reads the sequence.
+ *   net_forward_layers runs layers [l0, l1) over s (borrowed), the output of layer l0 - 1
+ *     already in place when l0 > 0; it sets w->T, w->seq and w->S = 0 (net_encode is the
+ *     whole range [0, L + 2)).
+ *   net_backward_layers runs the backward of layers [l0, l1), last first, after the forward
+ *     of the same range: when l1 = L + 2 from dL/dH (after net_dec_backward), otherwise from
+ *     w->dx = dL/d(output of layer l1 - 1); it leaves w->dx = dL/d(output of layer l0 - 1)
+ *     when a layer below l0 learns. It stops at the lowest unfrozen layer, as
+ *     net_enc_backward (the range [0, L + 2)); returns the multiply-adds done.
+ */
+float *net_layer_out(const struct net *n, struct net_ws *w, int l);
+void net_forward_layers(const struct net *n, struct net_ws *w, const struct seq *s, int l0, int l1);
+long long net_backward_layers(const struct net *n, struct net_ws *w, int l0, int l1);
+
 /* net_dec_restart — start the decoder again from g0 (the encoding is kept): w->S = 0. */
 void net_dec_restart(struct net_ws *w);
 

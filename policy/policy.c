@@ -100,15 +100,14 @@ void policy_decide(const struct policy *p, struct policy_scratch *sc, const stru
     }
 }
 
-float policy_pg_backward(const struct policy *p, struct policy_scratch *sc, const struct seq *s,
-                         const struct policy_action *a, const struct policy_pg *pg, float *logp_out,
-                         float *ent_out) {
+float policy_pg_dlogits(const struct policy *p, struct policy_scratch *sc, const struct seq *s,
+                        const struct policy_action *a, const struct policy_pg *pg, float *logp_out,
+                        float *ent_out) {
     int W = p->net.cfg.nsym + s->T;
     float logp = 0, ent = 0, coef, loss;
     struct act_gram g;
 
     /* forward along the recorded outputs; keep the distributions in sc->dlogits for now */
-    net_encode(&p->net, &sc->ws, s);
     act_gram_init(&g);
     for (int k = 0; k < a->n; k++) {
         const float *dist;
@@ -157,12 +156,22 @@ float policy_pg_backward(const struct policy *p, struct policy_scratch *sc, cons
             row[j] = d * pg->scale;
         }
     }
-    net_backward(&p->net, &sc->ws, sc->dlogits);
     if (logp_out)
         *logp_out = logp;
     if (ent_out)
         *ent_out = ent;
     return loss * pg->scale;
+}
+
+float policy_pg_backward(const struct policy *p, struct policy_scratch *sc, const struct seq *s,
+                         const struct policy_action *a, const struct policy_pg *pg, float *logp_out,
+                         float *ent_out) {
+    float loss;
+
+    net_encode(&p->net, &sc->ws, s);
+    loss = policy_pg_dlogits(p, sc, s, a, pg, logp_out, ent_out);
+    net_backward(&p->net, &sc->ws, sc->dlogits);
+    return loss;
 }
 
 /* run the decoder along target t teacher-forced (at each step the most probable output of the

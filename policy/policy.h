@@ -78,6 +78,13 @@ float policy_pg_backward(const struct policy *p, struct policy_scratch *sc, cons
                          const struct policy_action *a, const struct policy_pg *pg, float *logp,
                          float *entropy);
 
+/* policy_pg_dlogits — policy_pg_backward's forward half after the encoding (sc->ws encoded
+ * over s): the decoder along a, the loss (returned, times scale), and dL/dlogits in
+ * sc->dlogits for net_dec_backward; no gradient is added. */
+float policy_pg_dlogits(const struct policy *p, struct policy_scratch *sc, const struct seq *s,
+                        const struct policy_action *a, const struct policy_pg *pg, float *logp,
+                        float *entropy);
+
 /*
  * policy_sft_backward — the warm-up loss of target t at s: -log sum over alternatives of the
  * probability of writing it (at each step any output of the step's set counts), times

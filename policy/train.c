@@ -467,6 +467,11 @@ static int rl_update(struct run *r, int u, struct train_stats *st, struct tg_err
         rc = learner_update(L, b->trajs, keep * G, &st->loss, &st->entropy, err);
         if (rc)
             return rc;
+        if (L->pipe && r->io->log) { /* timings: on stderr, the log stays deterministic */
+            if (r->io->progress)
+                fprintf(stderr, "\r\033[K");
+            pipetrain_report_print(stderr, L->pipe);
+        }
     } else { /* every group flat: no gradient, and no signal for the schedule */
         st->loss = st->entropy = 0;
     }

@@ -83,6 +83,7 @@ struct train_config train_config_default(void) {
     c.eval_tasks = 64;
     c.heldout_tasks = 100;
     c.target_accuracy = 0.9;
+    c.pipe = pipetrain_config_default();
     return c;
 }
 

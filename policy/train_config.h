@@ -12,6 +12,7 @@
 #define TG_TRAIN_CONFIG_H
 
 #include "base/tg.h"
+#include "policy/pipetrain.h"
 #include "policy/sched.h"
 
 enum train_anchors { ANCHORS_OFF = 0, ANCHORS_WARMUP = 1, ANCHORS_BRANCH = 2 };
@@ -81,6 +82,8 @@ struct train_config {
     int eval_tasks;         /* train tasks it plays */
     int heldout_tasks;      /* held-out (test split) tasks it plays */
     double target_accuracy; /* "updates to target": greedy train accuracy reaching it */
+    /* the RL update as a two-stage pipeline, with planned freezing (command line only) */
+    struct pipetrain_config pipe;
 };
 
 /* train_config_default — the defaults `make run` trains with (see docs/trainer.md). */

@@ -1,0 +1,155 @@
+/*
+ * pipetrain.h — the RL update's gradient run as a real two-stage pipeline, with freezing
+ * planned over its schedule (TimelyFreeze; freeze_plan.h) and every action timed.
+ *
+ * Stages: the network's layers (net.h: 0 the embeddings, 1..L the encoder blocks, L + 1 the
+ * final LayerNorm and the decoder) are cut at layer `cut`: stage 0 runs layers [0, cut) on the
+ * calling thread, stage 1 runs [cut, L + 2) and the loss on a second thread. The update's
+ * decisions are split into M micro-batches of contiguous decisions; each stage runs its
+ * forward F(m) and backward B(m) actions in the order of the GPipe or 1F1B schedule
+ * (pipeline.h), and an action waits for its cross-stage input (F(1,m) for F(0,m)'s
+ * activations, B(0,m) for B(1,m)'s gradient). Each stage keeps one workspace: a forward
+ * stashes only the activation it hands on (the cut layer's output, T x d per decision) and a
+ * backward recomputes its stage's forward before differentiating it (GPipe's
+ * re-materialisation), so memory does not grow with M.
+ *
+ * Determinism: each stage adds its decisions' gradients into its own block in decision order
+ * (both schedules run a stage's backwards in micro-batch order), and a layer's gradient comes
+ * from one stage only, so the summed gradient does not depend on thread timing and equals the
+ * one-thread unpipelined gradient bit for bit.
+ *
+ * Freezing: backward B(s,m) with freeze ratio r freezes the lowest floor(r n_s + 1e-9) of the
+ * n_s layers of stage s for micro-batch m (their parameter gradients are not computed, and
+ * backpropagation stops below the lowest layer that learns); a layer frozen for every
+ * micro-batch is also left alone by the optimizer. Ratios come from
+ *   none     nothing frozen;
+ *   uniform  r_max on every backward;
+ *   plan     the LP of freeze_plan.h over the schedule, solved once from stage times measured
+ *            over the first `calibrate` updates (run unfrozen): per decision, each stage's
+ *            forward, its backward (w_max) and its backward with the whole stage frozen
+ *            (w_min, timed on the first micro-batch after the update, gradients untouched).
+ * The plan depends on measured times, so `plan` runs are reproducible only given the plan;
+ * none and uniform are reproducible bit for bit.
+ *
+ * Reported per update: the makespan the simulator predicts for the applied ratios from the
+ * calibrated times, the measured makespan, the backward multiply-adds skipped (compute
+ * saved) and the wall-clock saved against the predicted unfrozen makespan.
+ * Does: split, schedule, time and freeze the gradient of one update. Does not: clip or step
+ * the optimizer (learner.c), or compute advantages.
+ * Thread-safety: one struct pipetrain per learner; pipetrain_grads starts and joins its
+ * stage thread, and only reads the parameters.
+ */
+#ifndef TG_PIPETRAIN_H
+#define TG_PIPETRAIN_H
+
+#include <stdio.h>
+
+#include "base/tg.h"
+#include "policy/freeze_plan.h"
+#include "policy/net.h"
+#include "policy/pipeline.h"
+#include "policy/policy.h"
+
+#define PIPETRAIN_STAGES 2
+
+enum pipetrain_freeze { PT_FREEZE_NONE = 0, PT_FREEZE_UNIFORM = 1, PT_FREEZE_PLAN = 2 };
+
+struct pipetrain_config {
+    int stages;                   /* 0: off; 2: on (the only pipeline size) */
+    enum pipeline_kind kind;      /* gpipe | 1f1b */
+    int microbatches;             /* M, at most the decisions of an update (1f1b: >= 2) */
+    enum pipetrain_freeze freeze; /* none | uniform | plan */
+    double r_max;                 /* uniform ratio, and the plan's per-stage budget */
+    int calibrate;                /* unfrozen updates timed before uniform / plan freezing */
+    int cut;                      /* first layer of stage 1, 1..L+1; 0: 1 + L/2 */
+};
+
+/* pipetrain_config_default — off, 1f1b, M = 4, none, r_max 0.9, calibrate 2, cut 0. */
+struct pipetrain_config pipetrain_config_default(void);
+
+/* pipetrain_config_check — 0, or TG_EINVAL naming the setting (for a network of `layers`
+ * encoder blocks): stages 0 or 2, microbatches 1..TG_PIPE_MICROBATCHES_MAX (1f1b: >= 2),
+ * r_max in [0, 1], calibrate 1..100, cut 0..layers + 1. */
+int pipetrain_config_check(const struct pipetrain_config *c, int layers, struct tg_error *err);
+
+/* pipetrain_freeze_parse — "none" | "uniform" | "plan"; 0 or TG_EINVAL. _name the reverse. */
+int pipetrain_freeze_parse(const char *s, enum pipetrain_freeze *out, struct tg_error *err);
+const char *pipetrain_freeze_name(enum pipetrain_freeze f);
+
+/* one update's measurements (times in ms; the prediction is 0 until calibrated) */
+struct pipetrain_report {
+    long update;       /* updates run through the pipeline so far, this one included */
+    int microbatches;  /* M of this update */
+    int items;         /* decisions */
+    int calibrating;   /* 1: an unfrozen calibration update */
+    double predicted;  /* simulated makespan of the applied ratios, calibrated times */
+    double predicted0; /* simulated makespan without freezing */
+    double measured;   /* wall time of the pipeline */
+    double busy[PIPETRAIN_STAGES];
+    double ratio_planned;   /* mean over the backwards of the ratios asked for */
+    double ratio_applied;   /* mean over the backwards of the frozen share of stage layers */
+    long long macs_done;    /* backward multiply-adds computed */
+    long long macs_full;    /* ... had nothing been frozen (measured while calibrating, per
+                               decision, scaled) */
+    double compute_saved;   /* 1 - macs_done / macs_full */
+    double wall_saved;      /* 1 - measured / predicted0 */
+    double wall_saved_pred; /* 1 - predicted / predicted0 */
+};
+
+struct pipetrain {
+    struct pipetrain_config cfg;
+    int cut, nlayers;
+    struct net stage_net[PIPETRAIN_STAGES]; /* shallow copies: own frozen[] per stage thread */
+    struct policy_scratch sc[PIPETRAIN_STAGES];
+    struct pipeline *pl; /* built for pl_m micro-batches */
+    int pl_m;
+    /* per update */
+    int nitems, cap_items;
+    float *stash; /* (cap_floats) activations then gradients, per decision */
+    size_t cap_floats;
+    size_t *act_off, *grad_off; /* (cap_items) into stash */
+    float *loss, *ent;          /* (cap_items) per decision */
+    long long *macs;            /* (n actions) backward multiply-adds */
+    double *t0, *t1;            /* (n actions) start, end in ms from the update's start */
+    double *ratio;              /* (n actions) applied ratios asked for */
+    unsigned char *frz;         /* (n actions, nlayers) 1: layer frozen for that backward */
+    /* calibration: per-decision sums */
+    int calibrated;
+    long calib_updates;
+    double sum_fwd[PIPETRAIN_STAGES], sum_bwd[PIPETRAIN_STAGES], sum_bmin[PIPETRAIN_STAGES];
+    double sum_macs;             /* unfrozen backward multiply-adds per decision, summed */
+    long sum_items;              /* decisions behind sum_fwd, sum_bwd, sum_macs */
+    long sum_min_items;          /* decisions behind sum_bmin */
+    struct pipeline_times times; /* per decision, once calibrated */
+    double *plan;                /* (n actions of pl) the LP's ratios, once solved */
+    int plan_m;                  /* M the plan was solved for */
+    double plan_makespan, plan_mean;
+    long updates; /* run through the pipeline */
+    struct pipetrain_report rep;
+};
+
+/* pipetrain_init — for the network n (its config; borrowed only here). 0, TG_EINVAL (bad
+ * config) or TG_ENOMEM with *err; pipetrain_free accepts a zeroed struct. */
+int pipetrain_init(struct pipetrain *P, const struct pipetrain_config *c, const struct net *n,
+                   struct tg_error *err);
+void pipetrain_free(struct pipetrain *P);
+
+/*
+ * pipetrain_grads — the gradient of the policy-gradient loss over decisions i in [0, nitems):
+ * sequence seq[i], recorded action act[i], settings pg[i] (all borrowed), through the
+ * pipeline. grads (num_params) := the sum of the decisions' gradients; *loss and *ent := the
+ * sums of their losses (each times its pg scale, as policy_pg_backward returns) and
+ * entropies, in decision order. frozen_all[l] := 1 for the layers frozen for every
+ * micro-batch (or in pol's own frozen[]). `ratio` ((2 S M) per action, or NULL) overrides
+ * the configured freezing for this call (tests); P->rep describes the run.
+ * 0, TG_ENOMEM, or TG_EINTERNAL (the stage thread or the planner failed) with *err.
+ */
+int pipetrain_grads(struct pipetrain *P, const struct policy *pol, const struct seq *const *seq,
+                    const struct policy_action *const *act, const struct policy_pg *pg, int nitems,
+                    const double *ratio, float *grads, double *loss, double *ent, int *frozen_all,
+                    struct tg_error *err);
+
+/* pipetrain_report_print — P->rep as one line on f. */
+void pipetrain_report_print(FILE *f, const struct pipetrain *P);
+
+#endif

@@ -1,0 +1,414 @@
+/*
+ * test_pipetrain.c — suite `pipetrain`: the RL update's gradient run as a two-stage pipeline.
+ * Without freezing it equals the one-thread unpipelined gradient bit for bit, for both
+ * schedules, every cut and several micro-batch counts; with per-action freeze ratios (an
+ * LP plan's) the layers frozen and the backward multiply-adds done are exactly those of the
+ * unpipelined backward with the same layers frozen per micro-batch; a learner that freezes
+ * leaves its frozen layers' parameters unchanged, and a pipelined learner steps exactly as an
+ * unpipelined one.
+ */
+#include "tg_test.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/rng.h"
+#include "base/tg.h"
+#include "policy/act.h"
+#include "policy/freeze_plan.h"
+#include "policy/learner.h"
+#include "policy/net.h"
+#include "policy/pipetrain.h"
+#include "policy/policy.h"
+#include "policy/seq.h"
+#include "policy/traj.h"
+#include "policy/view.h"
+
+#define NDEC 7
+
+static void small_voc(struct act_vocab *v) {
+    memset(v, 0, sizeof(*v));
+    v->nconst = 1;
+    v->cval[0] = 2;
+    v->nword = 2;
+    snprintf(v->word[0], sizeof(v->word[0]), "population");
+    snprintf(v->word[1], sizeof(v->word[1]), "founded");
+}
+
+static void small_policy(struct policy *p, unsigned long long seed) {
+    struct net_config nc;
+    struct tg_error e;
+    struct rng r;
+
+    memset(p, 0, sizeof(*p));
+    small_voc(&p->voc);
+    nc.d = 16;
+    nc.heads = 2;
+    nc.layers = 2;
+    nc.ffn = 24;
+    nc.buckets = 512;
+    nc.nsym = act_nsym(&p->voc);
+    CU_ASSERT_EQUAL_FATAL(net_init(&p->net, &nc, &e), 0);
+    rng_seed(&r, seed);
+    net_init_weights(&p->net, &r);
+}
+
+/* a view with `steps` tool calls (0, 1 or 2): sequences of different lengths */
+static void view_of(struct view *v, int steps) {
+    struct tg_error e;
+    json_t *call, *obs;
+
+    CU_ASSERT_EQUAL_FATAL(
+        view_init(v, "How many people live in Mivor, and what is 12 times that, minus 1,250?", 6,
+                  &e),
+        0);
+    if (steps < 1)
+        return;
+    call = json_pack("{s:s,s:{s:s}}", "name", "search", "arguments", "query", "Mivor population");
+    obs = json_pack("{s:b,s:{s:[{s:s,s:s}]}}", "ok", 1, "result", "hits", "title", "Mivor",
+                    "snippet", "Mivor is a town of 48,211 people founded in 1505.");
+    CU_ASSERT_EQUAL_FATAL(view_push(v, call, obs, &e), 0);
+    json_decref(call);
+    json_decref(obs);
+    if (steps < 2)
+        return;
+    call =
+        json_pack("{s:s,s:{s:s}}", "name", "calculator", "arguments", "expression", "48211 * 12");
+    obs = json_pack("{s:b,s:{s:f}}", "ok", 1, "result", "value", 578532.0);
+    CU_ASSERT_EQUAL_FATAL(view_push(v, call, obs, &e), 0);
+    json_decref(call);
+    json_decref(obs);
+}
+
+/* NDEC decisions sampled by p: sequences, actions and policy-gradient settings */
+struct items {
+    struct seq seq[NDEC];
+    struct policy_action act[NDEC];
+    struct policy_pg pg[NDEC];
+    const struct seq *sp[NDEC];
+    const struct policy_action *ap[NDEC];
+};
+
+static void make_items(struct items *it, struct policy *p) {
+    struct view *v = malloc(sizeof(*v));
+    struct policy_scratch sc;
+    struct tg_error e;
+    struct rng r;
+
+    CU_ASSERT_FATAL(v != NULL);
+    CU_ASSERT_EQUAL_FATAL(policy_scratch_init(&sc, p, &e), 0);
+    rng_seed(&r, 5);
+    for (int i = 0; i < NDEC; i++) {
+        CU_ASSERT_EQUAL_FATAL(seq_alloc(&it->seq[i], 0, 0, 0, &e), 0);
+        view_of(v, i % 3);
+        seq_build(&it->seq[i], v, &p->voc, (uint32_t)p->net.cfg.buckets);
+        policy_decide(p, &sc, &it->seq[i], POLICY_SAMPLE, &r, &it->act[i]);
+        memset(&it->pg[i], 0, sizeof(it->pg[i]));
+        it->pg[i].advantage = (float)(i % 2 ? 0.8 : -0.5);
+        it->pg[i].entropy_coef = 0.01f;
+        it->pg[i].scale = 1.0f / NDEC;
+        it->sp[i] = &it->seq[i];
+        it->ap[i] = &it->act[i];
+    }
+    policy_scratch_free(&sc);
+    free(v);
+}
+
+static void free_items(struct items *it) {
+    for (int i = 0; i < NDEC; i++)
+        seq_free(&it->seq[i]);
+}
+
+/* the unpipelined gradient: decision after decision into one block, with frozen[] of
+ * decision i's micro-batch (out of m) from fz (NULL: nothing frozen); returns the MACs */
+static long long reference(struct policy *p, struct items *it, int m, const unsigned char *fz,
+                           float *grads, double *loss) {
+    struct policy_scratch sc;
+    struct tg_error e;
+    long long macs = 0;
+
+    CU_ASSERT_EQUAL_FATAL(policy_scratch_init(&sc, p, &e), 0);
+    net_ws_zero_grad(&sc.ws, &p->net);
+    *loss = 0;
+    for (int mb = 0; mb < m; mb++)
+        for (int i = NDEC * mb / m; i < NDEC * (mb + 1) / m; i++) {
+            float L;
+
+            for (int l = 0; l < p->net.nlayers; l++)
+                p->net.frozen[l] = fz ? fz[mb * p->net.nlayers + l] : 0;
+            net_encode(&p->net, &sc.ws, &it->seq[i]);
+            L = policy_pg_dlogits(p, &sc, &it->seq[i], &it->act[i], &it->pg[i], NULL, NULL);
+            macs += net_backward(&p->net, &sc.ws, sc.dlogits);
+            *loss += (double)(L / it->pg[i].scale);
+        }
+    for (int l = 0; l < p->net.nlayers; l++)
+        p->net.frozen[l] = 0;
+    memcpy(grads, sc.ws.grads, sizeof(float) * p->net.num_params);
+    policy_scratch_free(&sc);
+    return macs;
+}
+
+TG_TEST(pipetrain, unfrozen_pipeline_gradient_equals_unpipelined_bit_for_bit) {
+    struct policy p;
+    struct items *it = malloc(sizeof(*it));
+    struct tg_error e;
+    float *ref, *got;
+    double rloss, loss, ent;
+    int frozen_all[NET_LAYERS_MAX + 2];
+
+    CU_ASSERT_FATAL(it != NULL);
+    small_policy(&p, 11);
+    make_items(it, &p);
+    ref = malloc(sizeof(float) * p.net.num_params);
+    got = malloc(sizeof(float) * p.net.num_params);
+    CU_ASSERT_FATAL(ref && got);
+    reference(&p, it, 1, NULL, ref, &rloss);
+    for (int kind = 0; kind < 2; kind++)
+        for (int cut = 1; cut <= 3; cut++)
+            for (int m = 1; m <= NDEC + 2; m += 2) {
+                struct pipetrain_config c = pipetrain_config_default();
+                struct pipetrain P;
+
+                c.stages = 2;
+                c.kind = kind ? PIPELINE_1F1B : PIPELINE_GPIPE;
+                c.microbatches = kind && m < 2 ? 2 : m;
+                c.cut = cut;
+                CU_ASSERT_EQUAL_FATAL(pipetrain_init(&P, &c, &p.net, &e), 0);
+                memset(got, 0xff, sizeof(float) * p.net.num_params);
+                /* twice: the second run reuses the pipeline and the stash */
+                for (int rep = 0; rep < 2; rep++) {
+                    CU_ASSERT_EQUAL_FATAL(pipetrain_grads(&P, &p, it->sp, it->ap, it->pg, NDEC,
+                                                          NULL, got, &loss, &ent, frozen_all, &e),
+                                          0);
+                    CU_ASSERT(memcmp(ref, got, sizeof(float) * p.net.num_params) == 0);
+                    CU_ASSERT(loss == rloss);
+                    CU_ASSERT(ent > 0);
+                    CU_ASSERT(P.rep.microbatches == (m < NDEC ? c.microbatches : NDEC));
+                    for (int l = 0; l < p.net.nlayers; l++)
+                        CU_ASSERT_EQUAL(frozen_all[l], 0);
+                    for (int i = 0; i < P.pl->n; i++)
+                        CU_ASSERT(P.t1[i] >= P.t0[i]);
+                }
+                pipetrain_free(&P);
+            }
+    free(ref);
+    free(got);
+    free_items(it);
+    free(it);
+    policy_free(&p);
+}
+
+TG_TEST(pipetrain, planned_freezing_skips_exactly_the_planned_share) {
+    struct policy p;
+    struct items *it = malloc(sizeof(*it));
+    struct pipetrain_config c = pipetrain_config_default();
+    struct freeze_plan_config fc = freeze_plan_config_default();
+    struct pipeline_times t;
+    struct freeze_plan plan;
+    struct pipetrain P;
+    struct tg_error e;
+    unsigned char fz[4 * (NET_LAYERS_MAX + 2)];
+    float *ref, *got;
+    double rloss, loss, ent;
+    long long rmacs, macs = 0, full;
+    int frozen_all[NET_LAYERS_MAX + 2], m = 4, nl, any_frozen = 0;
+
+    CU_ASSERT_FATAL(it != NULL);
+    small_policy(&p, 12);
+    make_items(it, &p);
+    nl = p.net.nlayers; /* 4: embeddings, 2 blocks, head; cut 2: two layers per stage */
+    ref = malloc(sizeof(float) * p.net.num_params);
+    got = malloc(sizeof(float) * p.net.num_params);
+    CU_ASSERT_FATAL(ref && got);
+    full = reference(&p, it, m, NULL, ref, &rloss);
+    /* a plan for a pipeline whose second stage is the slow one */
+    memset(&t, 0, sizeof(t));
+    t.stages = 2;
+    t.st[0] = (struct pipeline_stage_times){1.0, 2.0, 0.2};
+    t.st[1] = (struct pipeline_stage_times){2.0, 5.0, 2.5};
+    c.stages = 2;
+    c.kind = PIPELINE_1F1B;
+    c.microbatches = m;
+    c.cut = 2;
+    CU_ASSERT_EQUAL_FATAL(pipetrain_init(&P, &c, &p.net, &e), 0);
+    /* a first unfrozen run builds the pipeline the plan is solved on */
+    CU_ASSERT_EQUAL_FATAL(pipetrain_grads(&P, &p, it->sp, it->ap, it->pg, NDEC, NULL, got, &loss,
+                                          &ent, frozen_all, &e),
+                          0);
+    fc.r_max = 0.8;
+    memset(&plan, 0, sizeof(plan));
+    CU_ASSERT_EQUAL_FATAL(freeze_plan_solve(P.pl, &t, &fc, &plan, &e), 0);
+    CU_ASSERT_EQUAL_FATAL(pipetrain_grads(&P, &p, it->sp, it->ap, it->pg, NDEC, plan.ratio, got,
+                                          &loss, &ent, frozen_all, &e),
+                          0);
+    /* the layers each backward froze: the lowest floor(r * 2) of its stage's two layers */
+    memset(fz, 0, sizeof(fz));
+    for (int mb = 0; mb < m; mb++)
+        for (int s = 0; s < 2; s++) {
+            int i = P.pl->bwd[s * m + mb], k = (int)floor(plan.ratio[i] * 2 + 1e-9);
+
+            for (int l = 2 * s; l < 2 * s + 2; l++) {
+                int want = l < 2 * s + k;
+
+                CU_ASSERT_EQUAL(P.frz[(size_t)i * nl + l], want);
+                if (want)
+                    fz[mb * nl + l] = 1;
+            }
+            any_frozen |= k > 0;
+        }
+    CU_ASSERT(any_frozen); /* the plan does freeze something here */
+    /* both stages' backwards of a micro-batch see the same frozen layers */
+    for (int mb = 0; mb < m; mb++)
+        CU_ASSERT(memcmp(P.frz + (size_t)P.pl->bwd[mb] * nl, P.frz + (size_t)P.pl->bwd[m + mb] * nl,
+                         (size_t)nl) == 0);
+    /* gradients and work are the unpipelined backward's with those layers frozen */
+    rmacs = reference(&p, it, m, fz, ref, &rloss);
+    CU_ASSERT(memcmp(ref, got, sizeof(float) * p.net.num_params) == 0);
+    for (int i = 0; i < P.pl->n; i++)
+        macs += P.macs[i];
+    CU_ASSERT_EQUAL(macs, rmacs);
+    CU_ASSERT(macs < full);
+    CU_ASSERT_EQUAL(P.rep.macs_done, macs);
+    /* a layer frozen for every micro-batch gets no gradient at all */
+    for (int l = 0; l < nl; l++) {
+        size_t off, len;
+        int all = 1, zero = 1;
+
+        for (int mb = 0; mb < m; mb++)
+            all &= fz[mb * nl + l];
+        CU_ASSERT_EQUAL(frozen_all[l], all);
+        net_layer_span(&p.net, l, &off, &len);
+        for (size_t k = 0; k < len; k++)
+            zero &= got[off + k] == 0.0f;
+        if (all)
+            CU_ASSERT(zero);
+    }
+    freeze_plan_free(&plan);
+    pipetrain_free(&P);
+    free(ref);
+    free(got);
+    free_items(it);
+    free(it);
+    policy_free(&p);
+}
+
+/* a learner on the small network, RL phase, with pipeline settings pc (stages 0: off) */
+static void small_learner(struct learner *L, struct train_config *cfg,
+                          const struct pipetrain_config *pc) {
+    struct act_vocab voc;
+    struct tg_error e;
+
+    *cfg = train_config_default();
+    cfg->d_model = 16;
+    cfg->heads = 2;
+    cfg->layers = 2;
+    cfg->ffn = 24;
+    cfg->buckets = 512;
+    cfg->warmup_epochs = 0;
+    cfg->threads = 1;
+    cfg->seed = 77;
+    cfg->pipe = *pc;
+    small_voc(&voc);
+    CU_ASSERT_EQUAL_FATAL(learner_init(L, cfg, NULL, &voc, &e), 0);
+    CU_ASSERT_EQUAL_FATAL(learner_phase_start(L, PHASE_RL, 10, &e), 0);
+}
+
+/* three trajectories of the items' decisions, advantages of both signs */
+static void make_trajs(struct traj *t, struct items *it) {
+    struct tg_error e;
+
+    memset(t, 0, sizeof(*t) * 3);
+    for (int i = 0; i < NDEC; i++)
+        CU_ASSERT_EQUAL_FATAL(traj_record(&t[i % 3], &it->seq[i], &it->act[i], &e), 0);
+    t[0].adv = 0.9;
+    t[1].adv = -0.6;
+    t[2].adv = 0.3;
+}
+
+TG_TEST(pipetrain, learner_steps_as_unpipelined_and_keeps_frozen_layers) {
+    struct pipetrain_config off = pipetrain_config_default(), on = off;
+    struct learner *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+    struct train_config ca, cb;
+    struct items *it = malloc(sizeof(*it));
+    struct traj t[3];
+    struct tg_error e;
+    float *before;
+    double loss, ent, loss2, ent2;
+    size_t np;
+
+    CU_ASSERT_FATAL(a && b && it);
+    on.stages = 2;
+    on.kind = PIPELINE_GPIPE;
+    on.microbatches = 3;
+    on.freeze = PT_FREEZE_UNIFORM;
+    on.r_max = 0.5; /* one of each stage's two layers */
+    on.calibrate = 1;
+    on.cut = 2;
+    small_learner(a, &ca, &off);
+    small_learner(b, &cb, &on);
+    np = a->pol.net.num_params;
+    CU_ASSERT_FATAL(np == b->pol.net.num_params);
+    CU_ASSERT(memcmp(a->pol.net.params, b->pol.net.params, sizeof(float) * np) == 0);
+    make_items(it, &a->pol);
+    make_trajs(t, it);
+    /* the calibration update is unfrozen: the same step as the unpipelined learner */
+    CU_ASSERT_EQUAL_FATAL(learner_update(a, t, 3, &loss, &ent, &e), 0);
+    CU_ASSERT_EQUAL_FATAL(learner_update(b, t, 3, &loss2, &ent2, &e), 0);
+    CU_ASSERT(b->pipe->rep.calibrating);
+    CU_ASSERT(memcmp(a->pol.net.params, b->pol.net.params, sizeof(float) * np) == 0);
+    CU_ASSERT(loss == loss2 && ent == ent2);
+    /* then uniform freezing: the embeddings and the second block are frozen for every
+     * micro-batch and must not move; the first block and the head learn */
+    before = malloc(sizeof(float) * np);
+    CU_ASSERT_FATAL(before != NULL);
+    memcpy(before, b->pol.net.params, sizeof(float) * np);
+    CU_ASSERT_EQUAL_FATAL(learner_update(b, t, 3, &loss2, &ent2, &e), 0);
+    CU_ASSERT(!b->pipe->rep.calibrating);
+    CU_ASSERT_DOUBLE_EQUAL(b->pipe->rep.ratio_applied, 0.5, 1e-12);
+    CU_ASSERT(b->pipe->rep.compute_saved > 0);
+    CU_ASSERT(b->pipe->rep.predicted > 0 && b->pipe->rep.predicted <= b->pipe->rep.predicted0);
+    for (int l = 0; l < b->pol.net.nlayers; l++) {
+        size_t off2, len;
+        int same;
+
+        net_layer_span(&b->pol.net, l, &off2, &len);
+        same = memcmp(before + off2, b->pol.net.params + off2, sizeof(float) * len) == 0;
+        CU_ASSERT_EQUAL(same, l == 0 || l == 2);
+    }
+    CU_ASSERT(b->pol.net.frozen[0] == 0 && b->pol.net.frozen[2] == 0); /* restored */
+    free(before);
+    for (int i = 0; i < 3; i++)
+        traj_clear(&t[i]);
+    free_items(it);
+    free(it);
+    learner_free(a);
+    learner_free(b);
+    free(a);
+    free(b);
+}
+
+TG_TEST(pipetrain, bad_settings_are_named) {
+    struct pipetrain_config c = pipetrain_config_default();
+    enum pipetrain_freeze f;
+    struct tg_error e;
+
+    c.stages = 3;
+    CU_ASSERT_EQUAL(pipetrain_config_check(&c, 2, &e), TG_EINVAL);
+    CU_ASSERT(strstr(e.message, "2 stages") != NULL);
+    c.stages = 2;
+    c.microbatches = 1;
+    CU_ASSERT_EQUAL(pipetrain_config_check(&c, 2, &e), TG_EINVAL);
+    CU_ASSERT(strstr(e.message, "1f1b") != NULL);
+    c.microbatches = 4;
+    c.cut = 4;
+    CU_ASSERT_EQUAL(pipetrain_config_check(&c, 2, &e), TG_EINVAL);
+    CU_ASSERT(strstr(e.message, "cut") != NULL);
+    c.cut = 3;
+    CU_ASSERT_EQUAL(pipetrain_config_check(&c, 2, &e), 0);
+    CU_ASSERT_EQUAL(pipetrain_freeze_parse("plan", &f, &e), 0);
+    CU_ASSERT_EQUAL(f, PT_FREEZE_PLAN);
+    CU_ASSERT_EQUAL(pipetrain_freeze_parse("half", &f, &e), TG_EINVAL);
+    CU_ASSERT(strstr(e.message, "none|uniform|plan") != NULL);
+}
