@@ -32,8 +32,10 @@
  * none and uniform are reproducible bit for bit.
  *
  * Reported per update: the makespan the simulator predicts for the applied ratios from the
- * calibrated times, the measured makespan, the backward multiply-adds skipped (compute
- * saved) and the wall-clock saved against the predicted unfrozen makespan.
+ * calibrated times, the measured makespan, the compute saved (the share of backward time the
+ * applied ratios skip at the calibrated times, the planner's measure; and the backward
+ * multiply-adds actually done) and the wall-clock saved against the predicted unfrozen
+ * makespan, predicted and measured.
  * Does: split, schedule, time and freeze the gradient of one update. Does not: clip or step
  * the optimizer (learner.c), or compute advantages.
  * Thread-safety: one struct pipetrain per learner; pipetrain_grads starts and joins its
@@ -89,9 +91,8 @@ struct pipetrain_report {
     double ratio_planned;   /* mean over the backwards of the ratios asked for */
     double ratio_applied;   /* mean over the backwards of the frozen share of stage layers */
     long long macs_done;    /* backward multiply-adds computed */
-    long long macs_full;    /* ... had nothing been frozen (measured while calibrating, per
-                               decision, scaled) */
-    double compute_saved;   /* 1 - macs_done / macs_full */
+    double compute_saved;   /* backward time skipped at the calibrated times, over the
+                               unfrozen backward time: sum r (w_max - w_min) / sum w_max */
     double wall_saved;      /* 1 - measured / predicted0 */
     double wall_saved_pred; /* 1 - predicted / predicted0 */
 };
@@ -117,8 +118,7 @@ struct pipetrain {
     int calibrated;
     long calib_updates;
     double sum_fwd[PIPETRAIN_STAGES], sum_bwd[PIPETRAIN_STAGES], sum_bmin[PIPETRAIN_STAGES];
-    double sum_macs;             /* unfrozen backward multiply-adds per decision, summed */
-    long sum_items;              /* decisions behind sum_fwd, sum_bwd, sum_macs */
+    long sum_items;              /* decisions behind sum_fwd, sum_bwd */
     long sum_min_items;          /* decisions behind sum_bmin */
     struct pipeline_times times; /* per decision, once calibrated */
     double *plan;                /* (n actions of pl) the LP's ratios, once solved */
