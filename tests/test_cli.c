@@ -392,6 +392,17 @@ TG_TEST(cli, an_option_the_agent_does_not_use_is_an_error) {
     expect_error(ARGS("train", "--server", "http://127.0.0.1:9", "--anchors", "off",
                       "--anchor-fraction", "0.3"),
                  2, WANT("--anchor-fraction is not used with anchors off"));
+    /* the pipeline's */
+    expect_error(ARGS("train", "--server", "http://127.0.0.1:9", "--freeze", "plan"), 2,
+                 WANT("--freeze is not used without --pipeline 2"));
+    expect_error(ARGS("train", "--server", "http://127.0.0.1:9", "--pipeline", "1"), 2,
+                 WANT("the trainer's pipeline has 2 stages"));
+    expect_error(
+        ARGS("train", "--server", "http://127.0.0.1:9", "--pipeline", "2", "--microbatches", "1"),
+        2, WANT("a 1f1b schedule needs at least as many micro-batches"));
+    expect_error(
+        ARGS("train", "--server", "http://127.0.0.1:9", "--pipeline", "2", "--schedule", "zigzag"),
+        2, WANT("--schedule 'zigzag' is not one of gpipe|1f1b"));
 }
 
 TG_TEST(cli, unreadable_files_are_named) {
