@@ -25,7 +25,8 @@
  *   none     nothing frozen;
  *   uniform  r_max on every backward;
  *   plan     the LP of freeze_plan.h over the schedule, solved once from stage times measured
- *            over the first `calibrate` updates (run unfrozen): per decision, each stage's
+ *            over the first `calibrate` gradient passes (run unfrozen; an update makes
+ *            ppo_epochs passes): per decision, each stage's
  *            forward, its backward (w_max) and its backward with the whole stage frozen
  *            (w_min, timed on the first micro-batch after the update, gradients untouched).
  * The plan depends on measured times, so `plan` runs are reproducible only given the plan;
@@ -62,7 +63,7 @@ struct pipetrain_config {
     int microbatches;             /* M, at most the decisions of an update (1f1b: >= 2) */
     enum pipetrain_freeze freeze; /* none | uniform | plan */
     double r_max;                 /* uniform ratio, and the plan's per-stage budget */
-    int calibrate;                /* unfrozen updates timed before uniform / plan freezing */
+    int calibrate;                /* unfrozen gradient passes timed before any freezing */
     int cut;                      /* first layer of stage 1, 1..L+1; 0: 1 + L/2 */
 };
 
