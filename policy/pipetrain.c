@@ -495,6 +495,7 @@ static void report(struct pipetrain *P, struct run *R, double measured, long lon
             r->wall_saved = 1.0 - measured / r->predicted0;
             r->wall_saved_pred = 1.0 - r->predicted / r->predicted0;
         }
+        free(applied);
     }
 }
 
