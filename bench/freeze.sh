@@ -9,8 +9,8 @@
 # Each row is the median of REPS plans; the baseline in the same row is the same LP solved
 # from GLPK's cold start. The target (planner <= 1000 ms at S=16, M=64) is reported on the
 # last line, not asserted. Exits non-zero if a plan fails.
-# (The trainer's wall-clock per update under none / uniform / plan freezing belongs to the
-# pipelined trainer and is not measured here.)
+# (The trainer's wall-clock per update under none / uniform / plan freezing is
+# bench/freeze_train.sh, not part of make bench.)
 set -u
 BUILD=$(cd "${1:-build}" 2>/dev/null && pwd) || { echo "freeze.sh: no build folder ${1:-build}" >&2; exit 1; }
 BIN=$BUILD/bench/freeze_plan
