@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
+#include "server/http.h"
+#include "server/runq.h"
 #include "server/server.h"
 #include "tg_test.h"
 
@@ -164,4 +167,32 @@ int test_header(const struct http_resp *r, const char *name, char *buf, size_t n
             p++;
     }
     return -1;
+}
+
+size_t test_wait_runq(struct server *s, size_t want, int running) {
+    size_t n = 0;
+
+    for (int i = 0; i < 3000; i++) {
+        n = running ? runq_running(s->runq) : runq_pending(s->runq);
+        if (n == want)
+            break;
+        usleep(10 * 1000);
+    }
+    return n;
+}
+
+void test_task_file_head(char *path, size_t size, int n) {
+    FILE *in = fopen("data/tasks/train.jsonl", "r"), *out;
+    char line[8192];
+    int fd;
+
+    snprintf(path, size, "/tmp/tg_tasks_XXXXXX");
+    fd = mkstemp(path);
+    CU_ASSERT_FATAL(in != NULL && fd >= 0);
+    out = fdopen(fd, "w");
+    CU_ASSERT_FATAL(out != NULL);
+    for (int i = 0; i < n && fgets(line, sizeof(line), in); i++)
+        fputs(line, out);
+    fclose(in);
+    fclose(out);
 }

@@ -191,23 +191,6 @@ TG_TEST(e3tir, filtering_keeps_groups_whose_rewards_differ) {
     batch_free(&b);
 }
 
-/* the first n tasks of the train split into a temporary file */
-static void task_file(char *path, size_t size, int n) {
-    FILE *in = fopen("data/tasks/train.jsonl", "r"), *out;
-    char line[8192];
-    int fd;
-
-    snprintf(path, size, "/tmp/tg_e3tir_tasks_XXXXXX");
-    fd = mkstemp(path);
-    CU_ASSERT_FATAL(in != NULL && fd >= 0);
-    out = fdopen(fd, "w");
-    CU_ASSERT_FATAL(out != NULL);
-    for (int i = 0; i < n && fgets(line, sizeof(line), in); i++)
-        fputs(line, out);
-    fclose(in);
-    fclose(out);
-}
-
 /* the ids of the tasks in d's budget, comma-separated, into buf */
 static void chosen(const struct demo_set *d, char *buf, size_t n) {
     size_t k = 0;
@@ -224,7 +207,7 @@ TG_TEST(e3tir, expert_budget_is_drawn_from_the_seed) {
     char path[64], a[2048], b2[2048];
     int used = 0;
 
-    task_file(path, sizeof(path), 20);
+    test_task_file_head(path, sizeof(path), 20);
     CU_ASSERT_FATAL(demo_load(&d, path, 6, &e) == 0);
     CU_ASSERT_EQUAL(d.nexperts, 20);
     /* a count */
@@ -378,7 +361,7 @@ TG_TEST(e3tir, each_protocol_runs_at_the_same_budget) {
     int demos_sft = -1;
 
     /* the server's train split is the 40 tasks of the file: a quarter of them anchorable */
-    task_file(tasks, sizeof(tasks), 40);
+    test_task_file_head(tasks, sizeof(tasks), 40);
     server_config_defaults(&sc);
     sc.tasks = tasks;
     srv = test_server_start(&sc);

@@ -305,20 +305,6 @@ struct busy {
     long status;
 };
 
-/* Wait (up to 30 s, a liveness bound) until the run queue holds `want` jobs (waiting +
- * running) or, with running set, until its workers run `want`. The last count seen. */
-static size_t wait_queue(struct server *s, size_t want, int running) {
-    size_t n = 0;
-
-    for (int i = 0; i < 3000; i++) {
-        n = running ? runq_running(s->runq) : runq_pending(s->runq);
-        if (n == want)
-            break;
-        usleep(10 * 1000);
-    }
-    return n;
-}
-
 static void *busy_run(void *arg) {
     struct busy *b = arg;
 
@@ -373,9 +359,9 @@ static void drive_full_queue(void) {
         b[i].status = 0;
         CU_ASSERT_FATAL(pthread_create(&t[i], NULL, busy_run, &b[i]) == 0);
         if (i == 0)
-            CU_ASSERT_EQUAL(wait_queue(s, 1, 1), 1);
+            CU_ASSERT_EQUAL(test_wait_runq(s, 1, 1), 1);
         if (i == 1)
-            CU_ASSERT_EQUAL(wait_queue(s, 2, 0), 2);
+            CU_ASSERT_EQUAL(test_wait_runq(s, 2, 0), 2);
     }
     for (int i = 0; i < 3; i++) {
         pthread_join(t[i], NULL);
@@ -412,7 +398,7 @@ static void drive_client_share(void) {
         b[i].status = 0;
         CU_ASSERT_FATAL(pthread_create(&t[i], NULL, busy_run, &b[i]) == 0);
         if (i == 0)
-            CU_ASSERT_EQUAL(wait_queue(s, 1, 1), 1);
+            CU_ASSERT_EQUAL(test_wait_runq(s, 1, 1), 1);
     }
     for (int i = 0; i < 2; i++) {
         pthread_join(t[i], NULL);

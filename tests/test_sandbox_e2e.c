@@ -178,21 +178,6 @@ done:
     test_server_stop(s);
 }
 
-/* Wait (up to 30 s: a liveness bound, far past what the work needs) until the run queue holds
- * `want` jobs (waiting + running) or, with running set, until its workers run `want`. Returns
- * the last count seen. */
-static size_t wait_queue(struct server *s, size_t want, int running) {
-    size_t n = 0;
-
-    for (int i = 0; i < 3000; i++) {
-        n = running ? runq_running(s->runq) : runq_pending(s->runq);
-        if (n == want)
-            break;
-        usleep(10 * 1000);
-    }
-    return n;
-}
-
 TG_TEST(sandbox_e2e, full_queue_is_503) {
     struct server_config cfg;
     struct server *s;
@@ -217,8 +202,8 @@ TG_TEST(sandbox_e2e, full_queue_is_503) {
                        "time\\ntime.sleep(2)\\nprint('done')\",\"timeout_ms\":6000}}";
         CU_ASSERT_FATAL(pthread_create(&t[i], NULL, post_thread, &busy[i]) == 0);
         /* the first runs (a worker took it), then the second waits in the queue */
-        CU_ASSERT_EQUAL(wait_queue(s, 1, 1), 1);
-        CU_ASSERT_EQUAL(wait_queue(s, (size_t)i + 1, 0), (size_t)i + 1);
+        CU_ASSERT_EQUAL(test_wait_runq(s, 1, 1), 1);
+        CU_ASSERT_EQUAL(test_wait_runq(s, (size_t)i + 1, 0), (size_t)i + 1);
     }
     memset(&extra, 0, sizeof(extra));
     extra.base = test_server_url(s);
@@ -275,10 +260,6 @@ static int send_post(struct server *s, const char *path, const char *body) {
     return send_post_from(s, 1, path, body);
 }
 
-static size_t wait_pending(struct server *s, size_t want) {
-    return wait_queue(s, want, 0);
-}
-
 TG_TEST(sandbox_e2e, abandoned_runs_are_cancelled) {
     enum { CLIENTS = 66 };
     static const char sleeper[] =
@@ -306,13 +287,13 @@ TG_TEST(sandbox_e2e, abandoned_runs_are_cancelled) {
         fds[i] = send_post(s, "/v1/tools/run_code", sleeper);
         CU_ASSERT(fds[i] >= 0);
     }
-    CU_ASSERT_EQUAL(wait_pending(s, 65), 65);
+    CU_ASSERT_EQUAL(test_wait_runq(s, 65, 0), 65);
     for (int i = 0; i < CLIENTS; i++)
         if (fds[i] >= 0)
             close(fds[i]);
     /* The clients are gone: the waiting runs leave the queue, the running one is killed. Each
      * run sleeps 9 s, so without cancelling the queue would stay busy for ten minutes. */
-    CU_ASSERT_EQUAL(wait_pending(s, 0), 0);
+    CU_ASSERT_EQUAL(test_wait_runq(s, 0, 0), 0);
     /* Each of the 65 was dropped from the queue or killed while it ran. Most leave the queue
      * unrun; a few may start first, when the worker frees up before the watcher reaches
      * their sockets, and are killed then. On a loaded machine the worker may not have taken
@@ -384,7 +365,7 @@ TG_TEST(sandbox_e2e, a_burst_from_one_client_does_not_starve_another) {
         fds[i] = send_post_from(s, 2, "/v1/tools/run_code", sleeper);
         CU_ASSERT(fds[i] >= 0);
     }
-    CU_ASSERT_EQUAL(wait_pending(s, 4), 4); /* one runs, three wait */
+    CU_ASSERT_EQUAL(test_wait_runq(s, 4, 0), 4); /* one runs, three wait */
     for (int i = 0;
          i < 3000 && metrics_get("toolgym_run_queue_quota_refused_total", "") - quota0 < BURST - 4;
          i++)
@@ -406,7 +387,7 @@ TG_TEST(sandbox_e2e, a_burst_from_one_client_does_not_starve_another) {
     for (int i = 0; i < BURST; i++)
         if (fds[i] >= 0)
             close(fds[i]);
-    CU_ASSERT_EQUAL(wait_pending(s, 0), 0);
+    CU_ASSERT_EQUAL(test_wait_runq(s, 0, 0), 0);
 done:
     test_server_stop(s);
 }
@@ -441,9 +422,9 @@ TG_TEST(sandbox_e2e, abandoned_step_is_not_taken) {
                    "{\"tool_call\":{\"name\":\"run_code\",\"arguments\":{\"code\":\"import time\\n"
                    "time.sleep(9)\",\"timeout_ms\":10000}}}");
     CU_ASSERT_FATAL(fd >= 0);
-    CU_ASSERT_EQUAL(wait_pending(s, 1), 1);
+    CU_ASSERT_EQUAL(test_wait_runq(s, 1, 0), 1);
     close(fd);
-    CU_ASSERT_EQUAL(wait_pending(s, 0), 0);
+    CU_ASSERT_EQUAL(test_wait_runq(s, 0, 0), 0);
 
     /* the step was not taken, and the episode takes the next one */
     snprintf(url, sizeof(url), "%s/v1/episodes/%s", test_server_url(s), id);
@@ -492,7 +473,7 @@ TG_TEST(sandbox_e2e, shutdown_abandons_runs_past_the_grace) {
         fds[i] = send_post(s, "/v1/tools/run_code", sleeper);
         CU_ASSERT(fds[i] >= 0);
     }
-    CU_ASSERT_EQUAL(wait_pending(s, 3), 3);
+    CU_ASSERT_EQUAL(test_wait_runq(s, 3, 0), 3);
     /* Stopping waits out the grace period, then abandons what is left instead of stopping
      * libmicrohttpd with suspended connections (which aborts the process). */
     test_server_stop(s);

@@ -18,24 +18,6 @@
 #include "server/server.h"
 #include "tg_test.h"
 
-/* the first n tasks of the train split (with their expert calls) into a temporary file:
- * the warm-up's demonstrations, small enough for a test */
-static void small_task_file(char *path, size_t size, int n) {
-    FILE *in = fopen("data/tasks/train.jsonl", "r"), *out;
-    char line[8192];
-    int fd;
-
-    snprintf(path, size, "/tmp/tg_train_tasks_XXXXXX");
-    fd = mkstemp(path);
-    CU_ASSERT_FATAL(in != NULL && fd >= 0);
-    out = fdopen(fd, "w");
-    CU_ASSERT_FATAL(out != NULL);
-    for (int i = 0; i < n && fgets(line, sizeof(line), in); i++)
-        fputs(line, out);
-    fclose(in);
-    fclose(out);
-}
-
 /* a tiny, fast configuration for tests: a narrow one-block network, a short warm-up on a
  * few demonstrations, a few small RL updates */
 static struct train_config test_config(const char *tasks_file) {
@@ -111,7 +93,7 @@ TG_TEST(train, warmup_lowers_the_loss_and_beats_untrained) {
 
     CU_ASSERT_FATAL(srv != NULL && fd >= 0);
     close(fd);
-    small_task_file(tasks, sizeof(tasks), 48);
+    test_task_file_head(tasks, sizeof(tasks), 48);
     c = test_config(tasks);
     c.warmup_epochs = 12;
     c.warmup_lr = 3e-3;
@@ -182,7 +164,7 @@ TG_TEST(train, same_seed_gives_identical_checkpoint_and_log) {
     size_t cn[3], ln[3];
 
     CU_ASSERT_FATAL(srv != NULL);
-    small_task_file(tasks, sizeof(tasks), 32);
+    test_task_file_head(tasks, sizeof(tasks), 32);
     for (int k = 0; k < 3; k++) {
         FILE *log;
         int fd;
@@ -461,7 +443,7 @@ TG_TEST(train, unreachable_server_fails_clearly) {
     double t0 = tg_now_ms();
     int rc;
 
-    small_task_file(tasks, sizeof(tasks), 8);
+    test_task_file_head(tasks, sizeof(tasks), 8);
     c = test_config(tasks);
     c.updates = 1;
     /* port 9 (discard) on loopback: nothing listens there */
@@ -521,7 +503,7 @@ static void run_canned(const char *body, unsigned status, const char *want) {
     CU_ASSERT_FATAL(d != NULL);
     info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)info->port);
-    small_task_file(tasks, sizeof(tasks), 8);
+    test_task_file_head(tasks, sizeof(tasks), 8);
     c = test_config(tasks);
     c.updates = 1;
     c.anchors = ANCHORS_OFF;
@@ -648,7 +630,7 @@ TG_TEST(train, several_servers_round_robin) {
 
     CU_ASSERT_FATAL(a && b);
     snprintf(urls, sizeof(urls), "%s,%s", test_server_url(a), test_server_url(b));
-    small_task_file(tasks, sizeof(tasks), 8);
+    test_task_file_head(tasks, sizeof(tasks), 8);
     c = test_config(tasks);
     c.warmup_epochs = 0.5;
     c.updates = 1;

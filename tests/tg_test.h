@@ -52,6 +52,19 @@ void test_server_stop(struct server *s);
 /* Base URL "http://127.0.0.1:PORT" of a started server (static per server). */
 const char *test_server_url(struct server *s);
 
+/*
+ * test_wait_runq — wait (up to 30 s, a liveness bound far past what any test's work needs)
+ * until server s's run queue holds `want` jobs (waiting + running) or, with running set,
+ * until its workers run `want`. Returns the last count seen.
+ */
+size_t test_wait_runq(struct server *s, size_t want, int running);
+
+/*
+ * test_task_file_head — the first n lines of data/tasks/train.jsonl (tasks with their expert
+ * calls) copied into a new temporary file, whose path goes to path[size]; the caller unlinks.
+ */
+void test_task_file_head(char *path, size_t size, int n);
+
 struct http_resp {
     long status;
     char *body; /* new, NUL-terminated */
