@@ -447,7 +447,7 @@ static int post_raw(struct server *s, const char *code) {
 
     if (fd < 0)
         return -1;
-    snprintf(body, sizeof(body), "{\"arguments\":{\"code\":\"%s\",\"timeout_ms\":5000}}", code);
+    snprintf(body, sizeof(body), "{\"arguments\":{\"code\":\"%s\",\"timeout_ms\":8000}}", code);
     n = snprintf(req, sizeof(req),
                  "POST /v1/tools/run_code HTTP/1.1\r\nHost: localhost\r\nContent-Type: "
                  "application/json\r\nContent-Length: %zu\r\n\r\n%s",
@@ -475,11 +475,29 @@ static void drive_abandoned_run(void) {
     s = test_server_start(&cfg);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     /* programs no other test runs: a --code-cache hit would answer without queuing */
-    busy = post_raw(s, "import time\\ntime.sleep(1.5)  # busy");
+    /* the second is sent once a worker runs the first, so it waits behind it; the first
+     * sleeps long enough for a slow (sanitizer) build to see both in the queue */
+    busy = post_raw(s, "import time\\ntime.sleep(4)  # busy");
+    CU_ASSERT_EQUAL(test_wait_runq(s, 1, 1), 1);
     gone = post_raw(s, "print('abandoned')");
     CU_ASSERT(busy >= 0 && gone >= 0);
-    for (int i = 0; i < 3000 && runq_pending(s->runq) != 2; i++)
-        usleep(10 * 1000);
+    if (test_wait_runq(s, 2, 0) != 2) { /* seen once in CI: say what the server answered */
+        char got[2][160];
+        int fds[2] = {busy, gone};
+
+        for (int i = 0; i < 2; i++) {
+            ssize_t k = fds[i] >= 0 ? recv(fds[i], got[i], sizeof(got[i]) - 1, MSG_DONTWAIT) : -1;
+
+            got[i][k > 0 ? k : 0] = '\0';
+            for (char *c = got[i]; *c; c++)
+                if (*c == '\r' || *c == '\n')
+                    *c = ' ';
+        }
+        fprintf(stderr,
+                "\n  run queue: %zu pending, %zu running (want 2 and 1); busy got [%s], "
+                "gone got [%s]\n",
+                runq_pending(s->runq), runq_running(s->runq), got[0], got[1]);
+    }
     CU_ASSERT_EQUAL(runq_pending(s->runq), 2);
     close(gone);
     for (int i = 0; i < 3000 && metrics_get("toolgym_run_queue_cancelled_total", "") == before; i++)
