@@ -196,3 +196,23 @@ void test_task_file_head(char *path, size_t size, int n) {
     fclose(in);
     fclose(out);
 }
+
+char *test_slurp(const char *path) {
+    FILE *f = fopen(path, "rb");
+    char *s = NULL;
+    long n;
+
+    if (!f)
+        return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+        s = malloc((size_t)n + 1);
+        if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
+            free(s);
+            s = NULL;
+        } else if (s) {
+            s[n] = '\0';
+        }
+    }
+    fclose(f);
+    return s;
+}

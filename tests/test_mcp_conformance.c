@@ -51,27 +51,6 @@ static const char *const applicable[] = {
     "server-sse-multiple-streams",
 };
 
-/* Whole file as a new string, or NULL. */
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    char *s = NULL;
-    long n;
-
-    if (!f)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-        s = malloc((size_t)n + 1);
-        if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-            free(s);
-            s = NULL;
-        } else if (s) {
-            s[n] = '\0';
-        }
-    }
-    fclose(f);
-    return s;
-}
-
 static int write_file(const char *path, const char *text) {
     FILE *f = fopen(path, "wb");
     int ok;
@@ -83,7 +62,7 @@ static int write_file(const char *path, const char *text) {
 }
 
 static int copy_file(const char *from, const char *to) {
-    char *s = slurp(from);
+    char *s = test_slurp(from);
     int rc = s ? write_file(to, s) : -1;
 
     free(s);
@@ -92,7 +71,7 @@ static int copy_file(const char *from, const char *to) {
 
 /* Print the last `lines` lines of file path, indented. */
 static void print_tail(const char *path, int lines) {
-    char *s = slurp(path);
+    char *s = test_slurp(path);
     const char *p;
     int n = 0;
 
@@ -166,7 +145,7 @@ static int have_npm(void) {
 
 /* The stamp a complete install of the current lock file leaves. */
 static void lock_stamp(char *buf, size_t n) {
-    char *lock = slurp(SRC_DIR "/package-lock.json");
+    char *lock = test_slurp(SRC_DIR "/package-lock.json");
 
     snprintf(buf, n, "%016llx\n", lock ? (unsigned long long)hash_tg_str(lock) : 0ULL);
     free(lock);
@@ -201,7 +180,7 @@ static int ensure_installed(void) {
     mkdir("build", 0755);
     mkdir(CACHE_DIR, 0755);
     lock_stamp(want, sizeof(want));
-    have = slurp(STAMP);
+    have = test_slurp(STAMP);
     if (have && strcmp(have, want) == 0 && stat(NODE, &st) == 0 && stat(SUITE_JS, &st) == 0) {
         free(have);
         return 1;

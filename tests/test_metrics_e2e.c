@@ -39,27 +39,6 @@ struct doc_family {
     int nlabels;
 };
 
-/* Whole file as a new NUL-terminated string, or NULL. */
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    char *s = NULL;
-    long n;
-
-    if (!f)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-        s = malloc((size_t)n + 1);
-        if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-            free(s);
-            s = NULL;
-        } else if (s) {
-            s[n] = '\0';
-        }
-    }
-    fclose(f);
-    return s;
-}
-
 /* Copy the next `quoted` span of [p, end) into out; returns the position after it or NULL. */
 static const char *next_backticked(const char *p, const char *end, char *out, size_t n) {
     const char *a = memchr(p, '`', (size_t)(end - p)), *b;
@@ -76,7 +55,7 @@ static const char *next_backticked(const char *p, const char *end, char *out, si
 
 /* The rows "| `name` | type | `label`, ... | text |" of the metrics table in docs/api.md. */
 static int doc_families(struct doc_family *fam, int max) {
-    char *doc = slurp("docs/api.md");
+    char *doc = test_slurp("docs/api.md");
     const char *p = doc;
     int n = 0;
 
@@ -120,7 +99,7 @@ static const struct doc_family *find_family(const struct doc_family *fam, int n,
 /* ---- the code names no family that is undocumented or without HELP ------------------------ */
 
 static void scan_source(const char *path, const struct doc_family *fam, int nfam, int *seen) {
-    char *src = slurp(path);
+    char *src = test_slurp(path);
     const char *p = src;
 
     CU_ASSERT_PTR_NOT_NULL_FATAL(src);
@@ -183,7 +162,7 @@ TG_TEST(metrics_e2e, every_family_the_code_names_has_help_and_a_doc_row) {
 /* Every metric name a doc mentions (README.md, the docs/ pages) is a family of the table. */
 static void scan_doc(const char *path, const struct doc_family *fam, int nfam) {
     static const char *suffixes[] = {"", "_bucket", "_sum", "_count"};
-    char *doc = slurp(path);
+    char *doc = test_slurp(path);
     int line = 1;
 
     CU_ASSERT_PTR_NOT_NULL_FATAL(doc);

@@ -24,25 +24,6 @@ struct run {
     char *errout; /* stderr, new */
 };
 
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "r");
-    char *buf;
-    long n;
-
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    rewind(f);
-    buf = calloc((size_t)n + 1, 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    return buf;
-}
-
 /* run `toolgym plan-freeze ARGS...` (NULL-terminated) with stdout and stderr captured */
 static struct run run_pf(const char *dir, const char *const *args) {
     const char *bin = getenv("TOOLGYM_BIN") ? getenv("TOOLGYM_BIN") : "build/toolgym";
@@ -67,8 +48,8 @@ static struct run run_pf(const char *dir, const char *const *args) {
         WIFEXITED(ws))
         r.status = WEXITSTATUS(ws);
     posix_spawn_file_actions_destroy(&fa);
-    r.out = slurp(out_path);
-    r.errout = slurp(err_path);
+    r.out = test_slurp(out_path);
+    r.errout = test_slurp(err_path);
     if (!r.out)
         r.out = calloc(1, 1);
     if (!r.errout)
@@ -125,7 +106,7 @@ TG_TEST(plan_freeze_cli, plan_json_table_and_svg) {
     CU_ASSERT(strstr(r.errout, "\nnone ") != NULL);
     CU_ASSERT(strstr(r.errout, "\nuniform ") != NULL);
     CU_ASSERT(strstr(r.errout, "\nlp ") != NULL);
-    chart = slurp(svg);
+    chart = test_slurp(svg);
     CU_ASSERT_FATAL(chart != NULL);
     CU_ASSERT(strncmp(chart, "<svg", 4) == 0);
     CU_ASSERT(strstr(chart, "critical") != NULL);

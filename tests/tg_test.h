@@ -59,6 +59,10 @@ const char *test_server_url(struct server *s);
  */
 size_t test_wait_runq(struct server *s, size_t want, int running);
 
+/* test_slurp — the whole file at path as a new NUL-terminated string, or NULL (missing,
+ * unreadable, out of memory). */
+char *test_slurp(const char *path);
+
 /*
  * test_task_file_head — the first n lines of data/tasks/train.jsonl (tasks with their expert
  * calls) copied into a new temporary file, whose path goes to path[size]; the caller unlinks.
