@@ -114,7 +114,8 @@ int dbuf_getline(struct dbuf *b, FILE *f) {
     int c, any = 0;
 
     dbuf_reset(b); /* empty, and no longer failed after an over-long line */
-    while ((c = getc(f)) != EOF && c != '\n') {
+    flockfile(f);  /* one lock for the line, not one per byte */
+    while ((c = getc_unlocked(f)) != EOF && c != '\n') {
         any = 1;
         if (b->err)
             continue; /* past max or out of memory: drop the rest of the line */
@@ -124,6 +125,7 @@ int dbuf_getline(struct dbuf *b, FILE *f) {
             n = 0;
         }
     }
+    funlockfile(f);
     if (ferror(f))
         return TG_EIO;
     if (!b->err)

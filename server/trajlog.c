@@ -7,6 +7,8 @@
  */
 #include "server/trajlog.h"
 
+#include "base/dbuf.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -263,10 +265,8 @@ void trajlog_close(struct trajlog *l) {
 int trajlog_read_file(const char *path, trajlog_line_fn fn, void *ud, struct trajlog_stats *st,
                       struct tg_error *err) {
     FILE *f;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    int rc = 0;
+    struct dbuf line;
+    int got, rc = 0;
 
     memset(st, 0, sizeof(*st));
     f = fopen(path, "re");
@@ -274,18 +274,27 @@ int trajlog_read_file(const char *path, trajlog_line_fn fn, void *ud, struct tra
         tg_error_set(err, TG_CODE_IO, "Cannot open %s: %s.", path, strerror(errno));
         return TG_EIO;
     }
-    while ((n = getline(&line, &cap, f)) > 0) {
+    /* A line with its '\n' may take TG_TRAJ_LINE_MAX bytes; a longer one is read past, not
+     * held, and counted invalid. */
+    dbuf_init(&line, TG_TRAJ_LINE_MAX - 1);
+    while ((got = dbuf_getline(&line, f)) != 0) {
         json_t *j;
 
-        if (line[n - 1] != '\n') {
+        if (got == 2) {
             st->torn = 1; /* only the last line can lack its newline */
             break;
         }
-        if ((size_t)n > TG_TRAJ_LINE_MAX) {
+        if (got == TG_ERANGE) {
             st->invalid++;
             continue;
         }
-        j = json_loadb(line, (size_t)n - 1, JSON_REJECT_DUPLICATES, NULL);
+        if (got < 0) {
+            tg_error_set(err, got == TG_ENOMEM ? TG_CODE_NOMEM : TG_CODE_IO, "Cannot read %s.",
+                         path);
+            rc = got;
+            break;
+        }
+        j = json_loadb(line.p, line.len, JSON_REJECT_DUPLICATES, NULL);
         if (!json_is_object(j)) {
             json_decref(j);
             st->invalid++;
@@ -302,7 +311,7 @@ int trajlog_read_file(const char *path, trajlog_line_fn fn, void *ud, struct tra
         tg_error_set(err, TG_CODE_IO, "Cannot read %s.", path);
         rc = TG_EIO;
     }
-    free(line);
+    dbuf_free(&line);
     fclose(f);
     return rc;
 }

@@ -64,8 +64,8 @@ typedef int (*trajlog_line_fn)(const json_t *line, void *ud);
 /*
  * trajlog_read_file — read the log at path (borrowed), calling fn (may be NULL) on every
  * complete line, skipping a torn last line and invalid lines. Fills *st. Returns 0, TG_EIO,
- * TG_ENOMEM or fn's non-zero value. Not for huge files: lines over TG_TRAJ_LINE_MAX bytes
- * count as invalid.
+ * TG_ENOMEM or fn's non-zero value. A line over TG_TRAJ_LINE_MAX bytes (its '\n' included)
+ * is read past without being held and counts as invalid.
  */
 int trajlog_read_file(const char *path, trajlog_line_fn fn, void *ud, struct trajlog_stats *st,
                       struct tg_error *err);

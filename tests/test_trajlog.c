@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/limits.h"
 #include "server/trajlog.h"
 #include "tg_test.h"
 
@@ -157,4 +158,32 @@ TG_TEST(trajlog, open_errors) {
     CU_ASSERT(l == NULL);
     CU_ASSERT(trajlog_read_file("/nonexistent-dir/x.jsonl", NULL, NULL, &st, &err) == TG_EIO);
     trajlog_close(NULL);
+}
+
+TG_TEST(trajlog, over_long_line_is_skipped_not_held) {
+    char path[256];
+    struct tg_error err;
+    struct trajlog_stats st;
+    static char chunk[1 << 16];
+    FILE *f;
+
+    /* a line just past TG_TRAJ_LINE_MAX (with its '\n'), between two good lines */
+    tmp_path(path, sizeof(path), "long");
+    f = fopen(path, "w");
+    CU_ASSERT_FATAL(f != NULL);
+    fputs("{\"episode_id\":\"a\"}\n{\"pad\":\"", f);
+    memset(chunk, 'x', sizeof(chunk));
+    for (size_t left = TG_TRAJ_LINE_MAX; left > 0;) {
+        size_t n = left < sizeof(chunk) ? left : sizeof(chunk);
+
+        CU_ASSERT_FATAL(fwrite(chunk, 1, n, f) == n);
+        left -= n;
+    }
+    fputs("\"}\n{\"episode_id\":\"b\"}\n", f);
+    CU_ASSERT_FATAL(fclose(f) == 0);
+    CU_ASSERT(trajlog_read_file(path, NULL, NULL, &st, &err) == 0);
+    CU_ASSERT_EQUAL(st.lines, 2);
+    CU_ASSERT_EQUAL(st.invalid, 1);
+    CU_ASSERT_EQUAL(st.torn, 0);
+    unlink(path);
 }
