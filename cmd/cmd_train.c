@@ -170,6 +170,9 @@ static int settings(const struct opt_cmd *cmd, const struct train_config *flags,
     TAKE("--pipeline", pipe.stages);
     TAKE("--microbatches", pipe.microbatches);
     TAKE("--r-max", pipe.r_max);
+    TAKE("--settle-ema", pipe.settle.ema);
+    TAKE("--settle-tol", pipe.settle.tol);
+    TAKE("--settle-window", pipe.settle.window);
 #undef TAKE
     if (opt_given(cmd, "--reward-mode"))
         snprintf(cfg->reward_mode, sizeof(cfg->reward_mode), "%s", a->reward_mode);
@@ -199,12 +202,22 @@ static int check_combinations(const struct opt_cmd *cmd, const struct train_conf
     if (opt_given(cmd, "--anchor-fraction") && cfg->anchors == ANCHORS_OFF)
         return opt_error(cmd, "--anchor-fraction is not used with anchors off");
     if (cfg->pipe.stages == 0) {
-        static const char *const pipe_opts[] = {"--schedule", "--microbatches", "--freeze",
-                                                "--r-max"};
+        static const char *const pipe_opts[] = {"--schedule",     "--microbatches", "--freeze",
+                                                "--r-max",        "--settle-ema",   "--settle-tol",
+                                                "--settle-window"};
 
         for (size_t i = 0; i < TG_ARRAY_LEN(pipe_opts); i++)
             if (opt_given(cmd, pipe_opts[i]))
                 return opt_error(cmd, "%s is not used without --pipeline 2", pipe_opts[i]);
+    }
+    if (cfg->pipe.freeze != PT_FREEZE_PROGRESSIVE) {
+        static const char *const settle_opts[] = {"--settle-ema", "--settle-tol",
+                                                  "--settle-window"};
+
+        for (size_t i = 0; i < TG_ARRAY_LEN(settle_opts); i++)
+            if (opt_given(cmd, settle_opts[i]))
+                return opt_error(cmd, "%s is not used without --freeze progressive",
+                                 settle_opts[i]);
     }
     return 0;
 }
@@ -310,9 +323,17 @@ int cmd_train(int argc, char **argv) {
         {.name = "--microbatches", .kind = OPT_INT, .dst = &flags.pipe.microbatches, .meta = "M",
          .lo = 1, .hi = TG_PIPE_MICROBATCHES_MAX, .help = "micro-batches per pipelined update"},
         {.name = "--freeze", .kind = OPT_CHOICE, .dst = &a.freeze, .meta = "HOW",
-         .choices = "none|uniform|plan", .help = "pipeline freezing (plan: the LP, docs/freezing.md)"},
+         .choices = "none|uniform|plan|progressive",
+         .help = "pipeline freezing (plan: the LP; progressive: settled layers; docs/freezing.md)"},
         {.name = "--r-max", .kind = OPT_DOUBLE, .dst = &flags.pipe.r_max, .meta = "R", .lo = 0,
-         .hi = 1, .help = "uniform freeze ratio; the plan's per-stage budget"},
+         .hi = 1, .help = "uniform freeze ratio; the plan's per-stage budget; progressive: the "
+         "share of layers that may freeze"},
+        {.name = "--settle-ema", .kind = OPT_DOUBLE, .dst = &flags.pipe.settle.ema, .meta = "B",
+         .lo = 0, .hi = 0.999999, .help = "progressive: EMA weight of the past gradient norms"},
+        {.name = "--settle-tol", .kind = OPT_DOUBLE, .dst = &flags.pipe.settle.tol, .meta = "X",
+         .lo = 1e-9, .hi = 1, .help = "progressive: a pass is calm when the EMA moves less (relative)"},
+        {.name = "--settle-window", .kind = OPT_INT, .dst = &flags.pipe.settle.window, .meta = "W",
+         .lo = 1, .hi = 1000, .help = "progressive: calm passes in a row that settle a layer"},
         {.name = "--eval", .kind = OPT_INT, .dst = &a.eval_n, .meta = "N", .lo = 0, .hi = 1000000,
          .def = "none", .help = "then play N test episodes greedily (0: every test task)"},
         {.name = "--run-demo", .kind = OPT_FLAG, .dst = &a.demo,

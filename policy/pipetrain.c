@@ -24,6 +24,7 @@ struct pipetrain_config pipetrain_config_default(void) {
     c.r_max = 0.9;
     c.calibrate = 2;
     c.cut = 0;
+    c.settle = progfreeze_config_default();
     return c;
 }
 
@@ -58,10 +59,10 @@ int pipetrain_config_check(const struct pipetrain_config *c, int layers, struct 
                      layers + 1);
         return TG_EINVAL;
     }
-    return 0;
+    return progfreeze_config_check(&c->settle, err);
 }
 
-static const char *const freeze_names[] = {"none", "uniform", "plan"};
+static const char *const freeze_names[] = {"none", "uniform", "plan", "progressive"};
 
 int pipetrain_freeze_parse(const char *s, enum pipetrain_freeze *out, struct tg_error *err) {
     for (size_t i = 0; i < TG_ARRAY_LEN(freeze_names); i++)
@@ -69,7 +70,7 @@ int pipetrain_freeze_parse(const char *s, enum pipetrain_freeze *out, struct tg_
             *out = (enum pipetrain_freeze)i;
             return 0;
         }
-    tg_error_set(err, TG_CODE_CONFIG, "freeze '%s' is not one of none|uniform|plan", s);
+    tg_error_set(err, TG_CODE_CONFIG, "freeze '%s' is not one of none|uniform|plan|progressive", s);
     return TG_EINVAL;
 }
 
@@ -93,6 +94,8 @@ int pipetrain_init(struct pipetrain *P, const struct pipetrain_config *c, const 
     P->cut = c->cut > 0 ? c->cut : 1 + n->cfg.layers / 2;
     memset(&tmp, 0, sizeof(tmp));
     tmp.net = *n;
+    TG_ASSERT(n->nlayers <= PROGFREEZE_LAYERS_MAX);
+    progfreeze_init(&P->prog, &c->settle, n->nlayers, (int)floor(c->r_max * n->nlayers + 1e-9));
     for (int s = 0; s < PIPETRAIN_STAGES; s++) {
         rc = policy_scratch_init(&P->sc[s], &tmp, err);
         if (rc) {
@@ -321,8 +324,19 @@ static void *stage_main(void *arg) {
     return NULL;
 }
 
-/* the ratios asked for this update into P->ratio, and the frozen layers of each backward */
-static void set_freezing(struct pipetrain *P, const struct net *base, const double *ratio) {
+/* layers of n frozen for micro-batch mb at ratio r: floor(r n), or with `spread` whole layers
+ * spread over the micro-batches so that their mean over M is floor(M r n) / M */
+static int layers_at(double r, int n, int mb, int spread) {
+    if (!spread)
+        return (int)floor(r * n + 1e-9);
+    return (int)floor((mb + 1) * r * n + 1e-9) - (int)floor(mb * r * n + 1e-9);
+}
+
+/* the ratios asked for this update into P->ratio, and the frozen layers of each backward:
+ * base's own frozen layers, the lowest `lowest` layers (progressive), and per backward the
+ * lowest layers of its stage its ratio asks for (spread: uniform's rounding) */
+static void set_freezing(struct pipetrain *P, const struct net *base, const double *ratio,
+                         int spread, int lowest) {
     const struct pipeline *pl = P->pl;
     int m = pl->microbatches, nl = P->nlayers;
 
@@ -332,11 +346,11 @@ static void set_freezing(struct pipetrain *P, const struct net *base, const doub
         unsigned char row[NET_LAYERS_MAX + 2];
 
         for (int l = 0; l < nl; l++)
-            row[l] = base->frozen[l] ? 1 : 0;
+            row[l] = base->frozen[l] || l < lowest ? 1 : 0;
         for (int s = 0; s < PIPETRAIN_STAGES; s++) {
             int l0 = s == 0 ? 0 : P->cut, l1 = s == 0 ? P->cut : nl;
             double r = P->ratio[pl->bwd[s * m + mb]];
-            int k = (int)floor(r * (l1 - l0) + 1e-9);
+            int k = layers_at(r, l1 - l0, mb, spread);
 
             for (int l = l0; l < l0 + k && l < l1; l++)
                 row[l] = 1;
@@ -499,17 +513,37 @@ static void report(struct pipetrain *P, struct run *R, double measured, long lon
     }
 }
 
+/* progressive: each layer's gradient norm of this pass to the settle bookkeeping (frozen
+ * once calibration is over) */
+static void observe_norms(struct pipetrain *P, const struct net *base, const float *grads,
+                          int may_freeze) {
+    double norm[PROGFREEZE_LAYERS_MAX];
+
+    for (int l = 0; l < P->nlayers; l++) {
+        size_t off, len;
+        double sq = 0;
+
+        net_layer_span(base, l, &off, &len);
+        for (size_t k = 0; k < len; k++)
+            sq += (double)grads[off + k] * grads[off + k];
+        norm[l] = sqrt(sq);
+    }
+    progfreeze_observe(&P->prog, norm, may_freeze);
+}
+
 int pipetrain_grads(struct pipetrain *P, const struct policy *pol, const struct seq *const *seq,
                     const struct policy_action *const *act, const struct policy_pg *pg, int nitems,
                     const double *ratio, float *grads, double *loss, double *ent, int *frozen_all,
                     struct tg_error *err) {
     const struct net *base = &pol->net;
+    const int override = ratio != NULL;
     enum pipeline_kind kind = P->cfg.kind;
     struct run R;
     struct stage_arg sa = {&R, 1};
     pthread_t tid;
     long long macs = 0;
     int m = P->cfg.microbatches < nitems ? P->cfg.microbatches : nitems, rc, calibrating;
+    int spread = 0, lowest = 0;
     size_t off, len;
 
     *loss = *ent = 0;
@@ -540,8 +574,15 @@ int pipetrain_grads(struct pipetrain *P, const struct policy *pol, const struct 
         for (int i = 0; i < P->pl->n; i++)
             P->ratio[i] = P->cfg.r_max;
         ratio = P->ratio;
+        spread = 1;
     }
-    set_freezing(P, base, ratio);
+    if (!ratio && !calibrating && P->cfg.freeze == PT_FREEZE_PROGRESSIVE)
+        lowest = P->prog.frozen;
+    set_freezing(P, base, ratio, spread, lowest);
+    if (lowest > 0) /* progressive: what was asked is what is frozen */
+        for (int i = 0; i < P->pl->n; i++)
+            if (P->pl->act[i].op == PIPELINE_BWD)
+                P->ratio[i] = applied_ratio(P, i);
     memset(&R, 0, sizeof(R));
     R.P = P;
     R.pol = pol;
@@ -599,6 +640,9 @@ int pipetrain_grads(struct pipetrain *P, const struct policy *pol, const struct 
         *loss += (double)(P->loss[j] / pg[j].scale);
         *ent += P->ent[j];
     }
+    if (P->cfg.freeze == PT_FREEZE_PROGRESSIVE && !override)
+        observe_norms(P, base, grads, !calibrating);
+    P->rep.layers_frozen = lowest;
     P->rep.update = ++P->updates;
     return 0;
 }
@@ -620,4 +664,17 @@ void pipetrain_report_print(FILE *f, const struct pipetrain *P) {
             pipetrain_freeze_name(P->cfg.freeze), r->ratio_applied, r->ratio_planned, r->predicted,
             r->measured, r->predicted0, 100 * r->compute_saved, (double)r->macs_done,
             100 * r->wall_saved_pred, 100 * r->wall_saved);
+    if (P->cfg.freeze == PT_FREEZE_PROGRESSIVE) {
+        fprintf(f,
+                "    progressive: %d of %d layers frozen (at most %d); per layer EMA of the "
+                "gradient norm / its last relative change / calm passes:",
+                P->prog.frozen, P->prog.nlayers, P->prog.max_frozen);
+        for (int l = 0; l < P->prog.nlayers; l++)
+            if (l < P->prog.frozen)
+                fprintf(f, " [%d frozen at pass %ld]", l, P->prog.frozen_at[l]);
+            else
+                fprintf(f, " [%d %.3g/%.3f/%d]", l, P->prog.ema[l], P->prog.change[l],
+                        P->prog.calm[l]);
+        fputc('\n', f);
+    }
 }

@@ -18,19 +18,27 @@
  * from one stage only, so the summed gradient does not depend on thread timing and equals the
  * one-thread unpipelined gradient bit for bit.
  *
- * Freezing: backward B(s,m) with freeze ratio r freezes the lowest floor(r n_s + 1e-9) of the
- * n_s layers of stage s for micro-batch m (their parameter gradients are not computed, and
+ * Freezing: backward B(s,m) freezes the lowest k of the n_s layers of stage s for
+ * micro-batch m (their parameter gradients are not computed, and
  * backpropagation stops below the lowest layer that learns); a layer frozen for every
  * micro-batch is also left alone by the optimizer. Ratios come from
  *   none     nothing frozen;
- *   uniform  r_max on every backward;
+ *   uniform  r_max on every backward (as whole layers, below);
  *   plan     the LP of freeze_plan.h over the schedule, solved once from stage times measured
  *            over the first `calibrate` gradient passes (run unfrozen; an update makes
  *            ppo_epochs passes): per decision, each stage's
  *            forward, its backward (w_max) and its backward with the whole stage frozen
  *            (w_min, timed on the first micro-batch after the update, gradients untouched).
+ *   progressive  no plan: after every gradient pass each layer's gradient norm is given to
+ *            progfreeze.h, which freezes layers, lowest first, whose norm has settled (at
+ *            most floor(r_max (L + 2)) of the L + 2 layers); a frozen layer stays frozen for
+ *            every micro-batch and every later update. Observing starts with the first pass;
+ *            freezing waits until calibration is over.
+ * Uniform ratio r becomes whole layers spread over the micro-batches: B(s,m) freezes the
+ * lowest floor((m + 1) r n_s) - floor(m r n_s) layers, so the stage's mean frozen share is
+ * floor(M r n_s) / (M n_s), r to within 1/(M n_s). A plan's ratio r freezes floor(r n_s).
  * The plan depends on measured times, so `plan` runs are reproducible only given the plan;
- * none and uniform are reproducible bit for bit.
+ * none, uniform and progressive are reproducible bit for bit.
  *
  * Reported per update: the makespan the simulator predicts for the applied ratios from the
  * calibrated times, the measured makespan, the compute saved (the share of backward time the
@@ -52,30 +60,40 @@
 #include "policy/net.h"
 #include "policy/pipeline.h"
 #include "policy/policy.h"
+#include "policy/progfreeze.h"
 
 #define PIPETRAIN_STAGES 2
 
-enum pipetrain_freeze { PT_FREEZE_NONE = 0, PT_FREEZE_UNIFORM = 1, PT_FREEZE_PLAN = 2 };
+enum pipetrain_freeze {
+    PT_FREEZE_NONE = 0,
+    PT_FREEZE_UNIFORM = 1,
+    PT_FREEZE_PLAN = 2,
+    PT_FREEZE_PROGRESSIVE = 3
+};
 
 struct pipetrain_config {
     int stages;                   /* 0: off; 2: on (the only pipeline size) */
     enum pipeline_kind kind;      /* gpipe | 1f1b */
     int microbatches;             /* M, at most the decisions of an update (1f1b: >= 2) */
-    enum pipetrain_freeze freeze; /* none | uniform | plan */
-    double r_max;                 /* uniform ratio, and the plan's per-stage budget */
-    int calibrate;                /* unfrozen gradient passes timed before any freezing */
-    int cut;                      /* first layer of stage 1, 1..L+1; 0: 1 + L/2 */
+    enum pipetrain_freeze freeze; /* none | uniform | plan | progressive */
+    double r_max; /* uniform ratio; the plan's per-stage budget; progressive: at most
+                     floor(r_max (L + 2)) layers freeze */
+    struct progfreeze_config settle; /* progressive: when a layer's norm has settled */
+    int calibrate;                   /* unfrozen gradient passes timed before any freezing */
+    int cut;                         /* first layer of stage 1, 1..L+1; 0: 1 + L/2 */
 };
 
-/* pipetrain_config_default — off, 1f1b, M = 4, none, r_max 0.9, calibrate 2, cut 0. */
+/* pipetrain_config_default — off, 1f1b, M = 4, none, r_max 0.9, calibrate 2, cut 0, settle
+ * progfreeze_config_default(). */
 struct pipetrain_config pipetrain_config_default(void);
 
 /* pipetrain_config_check — 0, or TG_EINVAL naming the setting (for a network of `layers`
  * encoder blocks): stages 0 or 2, microbatches 1..TG_PIPE_MICROBATCHES_MAX (1f1b: >= 2),
- * r_max in [0, 1], calibrate 1..100, cut 0..layers + 1. */
+ * r_max in [0, 1], calibrate 1..100, cut 0..layers + 1, settle (progfreeze_config_check). */
 int pipetrain_config_check(const struct pipetrain_config *c, int layers, struct tg_error *err);
 
-/* pipetrain_freeze_parse — "none" | "uniform" | "plan"; 0 or TG_EINVAL. _name the reverse. */
+/* pipetrain_freeze_parse — "none" | "uniform" | "plan" | "progressive"; 0 or TG_EINVAL.
+ * _name the reverse. */
 int pipetrain_freeze_parse(const char *s, enum pipetrain_freeze *out, struct tg_error *err);
 const char *pipetrain_freeze_name(enum pipetrain_freeze f);
 
@@ -96,6 +114,7 @@ struct pipetrain_report {
                                unfrozen backward time: sum r (w_max - w_min) / sum w_max */
     double wall_saved;      /* 1 - measured / predicted0 */
     double wall_saved_pred; /* 1 - predicted / predicted0 */
+    int layers_frozen;      /* progressive: layers [0, layers_frozen) frozen for good */
 };
 
 struct pipetrain {
@@ -125,7 +144,8 @@ struct pipetrain {
     double *plan;                /* (n actions of pl) the LP's ratios, once solved */
     int plan_m;                  /* M the plan was solved for */
     double plan_makespan, plan_mean;
-    long updates; /* run through the pipeline */
+    struct progfreeze prog; /* progressive: the settled-norm bookkeeping */
+    long updates;           /* run through the pipeline */
     struct pipetrain_report rep;
 };
 

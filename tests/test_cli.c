@@ -403,6 +403,15 @@ TG_TEST(cli, an_option_the_agent_does_not_use_is_an_error) {
     expect_error(
         ARGS("train", "--server", "http://127.0.0.1:9", "--pipeline", "2", "--schedule", "zigzag"),
         2, WANT("--schedule 'zigzag' is not one of gpipe|1f1b"));
+    expect_error(ARGS("train", "--server", "http://127.0.0.1:9", "--pipeline", "2", "--freeze",
+                      "plan", "--settle-tol", "0.1"),
+                 2, WANT("--settle-tol is not used without --freeze progressive"));
+    expect_error(ARGS("train", "--server", "http://127.0.0.1:9", "--pipeline", "2", "--freeze",
+                      "progressive", "--settle-window", "0"),
+                 2, WANT("--settle-window"));
+    expect_error(
+        ARGS("train", "--server", "http://127.0.0.1:9", "--pipeline", "2", "--freeze", "settled"),
+        2, WANT("--freeze 'settled' is not one of none|uniform|plan|progressive"));
 }
 
 TG_TEST(cli, unreadable_files_are_named) {

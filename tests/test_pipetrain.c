@@ -5,7 +5,8 @@
  * LP plan's) the layers frozen and the backward multiply-adds done are exactly those of the
  * unpipelined backward with the same layers frozen per micro-batch; a learner that freezes
  * leaves its frozen layers' parameters unchanged, and a pipelined learner steps exactly as an
- * unpipelined one.
+ * unpipelined one. Uniform freezing spreads whole layers over the micro-batches; progressive
+ * freezing freezes settled layers, lowest first, for good, the same way for the same seed.
  */
 #include "tg_test.h"
 
@@ -387,6 +388,153 @@ TG_TEST(pipetrain, learner_steps_as_unpipelined_and_keeps_frozen_layers) {
     learner_free(b);
     free(a);
     free(b);
+}
+
+TG_TEST(pipetrain, uniform_ratio_is_spread_as_whole_layers_over_the_microbatches) {
+    struct policy p;
+    struct items *it = malloc(sizeof(*it));
+    struct pipetrain_config c = pipetrain_config_default();
+    struct pipetrain P;
+    struct tg_error e;
+    float *got;
+    double loss, ent;
+    int frozen_all[NET_LAYERS_MAX + 2], m = 4, nl;
+    const int want[4] = {1, 2, 2, 2}; /* floor((mb + 1) 1.8) - floor(mb 1.8) */
+
+    CU_ASSERT_FATAL(it != NULL);
+    small_policy(&p, 13);
+    make_items(it, &p);
+    nl = p.net.nlayers;
+    got = malloc(sizeof(float) * p.net.num_params);
+    CU_ASSERT_FATAL(got != NULL);
+    c.stages = 2;
+    c.kind = PIPELINE_GPIPE;
+    c.microbatches = m;
+    c.cut = 2;
+    c.freeze = PT_FREEZE_UNIFORM;
+    c.r_max = 0.9;
+    c.calibrate = 1;
+    CU_ASSERT_EQUAL_FATAL(pipetrain_init(&P, &c, &p.net, &e), 0);
+    for (int pass = 0; pass < 2; pass++)
+        CU_ASSERT_EQUAL_FATAL(pipetrain_grads(&P, &p, it->sp, it->ap, it->pg, NDEC, NULL, got,
+                                              &loss, &ent, frozen_all, &e),
+                              0);
+    CU_ASSERT(!P.rep.calibrating);
+    for (int mb = 0; mb < m; mb++)
+        for (int s = 0; s < 2; s++) {
+            int i = P.pl->bwd[s * m + mb];
+
+            for (int l = 2 * s; l < 2 * s + 2; l++)
+                CU_ASSERT_EQUAL(P.frz[(size_t)i * nl + l], l < 2 * s + want[mb]);
+        }
+    CU_ASSERT_DOUBLE_EQUAL(P.rep.ratio_planned, 0.9, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(P.rep.ratio_applied, 7.0 / 8.0, 1e-12);
+    /* layer 0 and 2 are frozen for every micro-batch, 1 and 3 only for three of four */
+    CU_ASSERT(frozen_all[0] && !frozen_all[1] && frozen_all[2] && !frozen_all[3]);
+    pipetrain_free(&P);
+    free(got);
+    free_items(it);
+    free(it);
+    policy_free(&p);
+}
+
+/* run `updates` updates of learner L on t; layers_frozen[u] := what update u froze */
+static void run_updates(struct learner *L, struct traj *t, int updates, int *layers_frozen) {
+    struct tg_error e;
+    double loss, ent;
+
+    for (int u = 0; u < updates; u++) {
+        CU_ASSERT_EQUAL_FATAL(learner_update(L, t, 3, &loss, &ent, &e), 0);
+        layers_frozen[u] = L->pipe->rep.layers_frozen;
+    }
+}
+
+TG_TEST(pipetrain, progressive_freezes_settled_layers_for_good_and_deterministically) {
+    struct pipetrain_config on = pipetrain_config_default(), never;
+    struct learner *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b)),
+                   *c = calloc(1, sizeof(*c));
+    struct train_config ca, cb, cc;
+    struct items *it = malloc(sizeof(*it));
+    struct traj t[3];
+    struct tg_error e;
+    float *before;
+    double loss, ent;
+    int fa[6], fb[6], fc[6];
+    size_t np;
+
+    CU_ASSERT_FATAL(a && b && c && it);
+    on.stages = 2;
+    on.kind = PIPELINE_GPIPE;
+    on.microbatches = 3;
+    on.freeze = PT_FREEZE_PROGRESSIVE;
+    on.r_max = 0.5; /* at most 2 of the 4 layers */
+    on.calibrate = 1;
+    on.cut = 2;
+    /* the same trajectories every update: the norms move by a few percent per step, so with
+     * tol 0.5 every pass after the first is calm and window 2 settles them on pass 3 */
+    on.settle.ema = 0.5;
+    on.settle.tol = 0.5;
+    on.settle.window = 2;
+    never = on;
+    never.settle.tol = 1e-9; /* nothing is that calm: nothing settles, nothing freezes */
+    small_learner(a, &ca, &on);
+    small_learner(b, &cb, &on);
+    small_learner(c, &cc, &never);
+    np = a->pol.net.num_params;
+    make_items(it, &a->pol);
+    make_trajs(t, it);
+    run_updates(a, t, 3, fa);
+    run_updates(b, t, 3, fb);
+    run_updates(c, t, 3, fc);
+    /* passes 1..3 ran unfrozen (1 calibrating); pass 3 settled layers 0 and 1 */
+    for (int u = 0; u < 3; u++)
+        CU_ASSERT(fa[u] == 0 && fb[u] == 0 && fc[u] == 0);
+    CU_ASSERT_EQUAL(a->pipe->prog.frozen, 2);
+    CU_ASSERT_EQUAL(a->pipe->prog.frozen_at[0], 3);
+    CU_ASSERT_EQUAL(a->pipe->prog.frozen_at[1], 3);
+    CU_ASSERT(a->pipe->prog.calm[0] >= 2 && a->pipe->prog.calm[1] >= 2);
+    CU_ASSERT_EQUAL(c->pipe->prog.frozen, 0);
+    CU_ASSERT(c->pipe->prog.change[0] > 0 && c->pipe->prog.change[0] < 0.5); /* moving, a bit */
+    /* from then on layers 0 and 1 (stage 0) never move; layers 2 and 3 still learn */
+    before = malloc(sizeof(float) * np);
+    CU_ASSERT_FATAL(before != NULL);
+    memcpy(before, a->pol.net.params, sizeof(float) * np);
+    run_updates(a, t, 3, fa + 3);
+    run_updates(b, t, 3, fb + 3);
+    run_updates(c, t, 3, fc + 3);
+    for (int u = 3; u < 6; u++) {
+        CU_ASSERT_EQUAL(fa[u], 2);
+        CU_ASSERT_EQUAL(fc[u], 0);
+    }
+    CU_ASSERT_DOUBLE_EQUAL(a->pipe->rep.ratio_applied, 0.5, 1e-12); /* stage 0 whole, 1 none */
+    for (int l = 0; l < a->pol.net.nlayers; l++) {
+        size_t off, len;
+
+        net_layer_span(&a->pol.net, l, &off, &len);
+        CU_ASSERT_EQUAL(memcmp(before + off, a->pol.net.params + off, sizeof(float) * len) == 0,
+                        l < 2);
+        CU_ASSERT(memcmp(before + off, c->pol.net.params + off, sizeof(float) * len) != 0);
+    }
+    /* the same seed and data: the same freezing and the same weights, bit for bit */
+    CU_ASSERT(memcmp(fa, fb, sizeof(fa)) == 0);
+    CU_ASSERT(memcmp(a->pipe->prog.frozen_at, b->pipe->prog.frozen_at,
+                     sizeof(a->pipe->prog.frozen_at)) == 0);
+    CU_ASSERT(memcmp(a->pol.net.params, b->pol.net.params, sizeof(float) * np) == 0);
+    CU_ASSERT(memcmp(a->pipe->prog.ema, b->pipe->prog.ema, sizeof(a->pipe->prog.ema)) == 0);
+    (void)loss;
+    (void)ent;
+    (void)e;
+    free(before);
+    for (int i = 0; i < 3; i++)
+        traj_clear(&t[i]);
+    free_items(it);
+    free(it);
+    learner_free(a);
+    learner_free(b);
+    learner_free(c);
+    free(a);
+    free(b);
+    free(c);
 }
 
 TG_TEST(pipetrain, bad_settings_are_named) {
