@@ -298,9 +298,9 @@ if "greedylr" in claims:
         r = med(n, "steps") / med("cosine", "steps")
         v, why = verdict([
             ("steps %g vs cosine %g = %.2f × (≤ 0.7)" % (med(n, "steps"), med("cosine", "steps"), r), r <= 0.7),
-            ("test acc. %.3f within %.2f of cosine %.3f" % (med(n, "test"), MARGIN, med("cosine", "test")),
+            ("test acc. %.3f ≥ cosine's %.3f − %.2f" % (med(n, "test"), med("cosine", "test"), MARGIN),
              med(n, "test") >= med("cosine", "test") - MARGIN),
-            ("test acc. within %.2f of constant %.3f" % (MARGIN, med("constant", "test")),
+            ("test acc. ≥ constant's %.3f − %.2f" % (med("constant", "test"), MARGIN),
              med(n, "test") >= med("constant", "test") - MARGIN),
         ])
         print("- GreedyLR (%s): **%s** — %s" % (what, v, why))
@@ -319,7 +319,7 @@ if "e3tir" in claims:
         checks = []
         for other in ("sft-then-rl", "zero-rl"):
             for split in ("test", "ood"):
-                checks.append(("%s %.3f vs %s %.3f" % (split, med("e3tir", split), other, med(other, split)),
+                checks.append(("%s %.3f > %s's %.3f + %.2f" % (split, med("e3tir", split), other, med(other, split), MARGIN),
                                med("e3tir", split) > med(other, split) + MARGIN))
         v, why = verdict(checks)
         print("- E3-TIR: **%s** — %s" % (v, why))
@@ -339,7 +339,7 @@ if "rewards" in claims:
         v, why = verdict([
             ("test wasted %.1f %% vs torl %.1f %% (≤ half)" % (100 * med("base", "test_wasted"), 100 * med("torl", "test_wasted")),
              med("base", "test_wasted") <= 0.5 * med("torl", "test_wasted")),
-            ("test acc. %.3f within %.2f of torl %.3f" % (med("base", "test"), MARGIN, med("torl", "test")),
+            ("test acc. %.3f ≥ torl's %.3f − %.2f" % (med("base", "test"), med("torl", "test"), MARGIN),
              med("base", "test") >= med("torl", "test") - MARGIN),
         ])
         print("- judge vs ToRL: **%s** — %s" % (v, why))
@@ -347,7 +347,7 @@ if "rewards" in claims:
         v, why = verdict([
             ("test calls/ep %.2f vs torl %.2f (fewer)" % (med("otc", "test_calls"), med("torl", "test_calls")),
              med("otc", "test_calls") < med("torl", "test_calls")),
-            ("test acc. %.3f within %.2f of torl %.3f" % (med("otc", "test"), MARGIN, med("torl", "test")),
+            ("test acc. %.3f ≥ torl's %.3f − %.2f" % (med("otc", "test"), med("torl", "test"), MARGIN),
              med("otc", "test") >= med("torl", "test") - MARGIN),
         ])
         print("- OTC vs ToRL: **%s** — %s" % (v, why))
