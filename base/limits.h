@@ -61,6 +61,8 @@
 #define TG_CODE_MEM_BYTES          (256UL << 20) /* memory of a run: cgroup limit or watch */
 #define TG_CODE_MEM_TICK_MS        10            /* how often init's memory watch looks */
 #define TG_CODE_PIDS               32            /* cgroup pids limit */
+#define TG_CODE_ZYGOTE_MS          2000          /* warm mode: a zygote answers within this */
+#define TG_CODE_ZYGOTE_START_MS    10000         /* warm mode: a new zygote is ready within this */
 #define TG_RUN_QUEUE_DEFAULT       64            /* queued runs beyond the workers */
 #define TG_CODE_CACHE_MAX_ENTRIES  65536         /* --code-cache slots */
 #define TG_CODE_CACHE_BYTES        (64UL << 20)  /* bytes of cached copies */

@@ -133,10 +133,16 @@ int api_healthz(struct http_req *rq, struct http_reply *rp) {
 
     (void)rq;
     sandbox_caps(&caps);
-    sb = json_pack("{s:s, s:b, s:b, s:b, s:b, s:s, s:s}", "mode", caps.mode, "namespaces",
+    sb = json_pack("{s:s, s:b, s:b, s:b, s:b, s:s, s:s, s:s}", "mode", caps.mode, "namespaces",
                    caps.namespaces, "user_namespace", caps.userns, "seccomp", caps.seccomp,
-                   "cgroups", caps.cgroups, "processes", caps.pids, "memory", caps.memory);
+                   "cgroups", caps.cgroups, "processes", caps.pids, "memory", caps.memory,
+                   "run_mode", caps.run_mode);
     if (sb && caps.reason[0] && json_object_set_new(sb, "reason", json_string(caps.reason)) != 0) {
+        json_decref(sb);
+        sb = NULL;
+    }
+    if (sb && caps.run_reason[0] &&
+        json_object_set_new(sb, "run_mode_reason", json_string(caps.run_reason)) != 0) {
         json_decref(sb);
         sb = NULL;
     }

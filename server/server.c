@@ -56,6 +56,7 @@ static int tools_acquire(const struct server_config *c, struct tg_error *err) {
         tc.corpus_path = c->corpus;
         tc.unsafe_sandbox = c->unsafe_sandbox;
         tc.sandbox_mode = c->sandbox_mode;
+        tc.run_mode = c->run_mode;
         tc.run_workers = c->run_workers;
         tc.run_queue = c->run_queue;
         tc.code_cache = c->code_cache;

@@ -31,6 +31,7 @@ struct server_config {
     const char *corpus;          /* search corpus JSONL; NULL: the data dir's */
     int unsafe_sandbox;          /* allow run_code without namespaces/seccomp */
     const char *sandbox_mode;    /* "auto" (NULL), "root" or "rootless" (docs/sandbox.md) */
+    const char *run_mode;        /* NULL (warm where it works), "cold" or "warm" */
     int run_workers;             /* concurrent code runs; 0: cores */
     int run_queue;               /* queued code runs beyond the workers */
     int client_runs;             /* code runs one client may have queued or running; 0: half of

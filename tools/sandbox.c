@@ -65,6 +65,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -125,13 +126,14 @@ enum sb_step {
     ST_RLIMIT,
     ST_SECCOMP,
     ST_EXEC,
+    ST_ZYGOTE,
 };
 
 static const char *const step_names[] = {
     "none",         "setns (user)", "clone (init)", "capabilities", "setns",
     "unshare",      "mount /tmp",   "mount /proc",  "pipe",         "clone",
     "cgroup",       "fd setup",     "chdir",        "uid/gid",      "setsid",
-    "no_new_privs", "rlimit",       "seccomp",      "exec",
+    "no_new_privs", "rlimit",       "seccomp",      "exec",         "zygote",
 };
 
 struct sb_slot {
@@ -153,6 +155,11 @@ struct sb_slot {
     char *stack_child;
     char *out, *err, *scratch; /* TG_OUTPUT_MAX_BYTES each */
     char workdir[128];         /* unsafe mode without namespaces: the slot's cwd */
+    /* warm mode (see "zygotes" below); touched only by the slot's launcher and its init */
+    pid_t zpid; /* the zygote (a child of the server), or 0 */
+    int zsock;  /* our end of its control socket (SOCK_SEQPACKET), or -1 */
+    int zlog;   /* read end of its stderr (non-blocking), or -1 */
+    int zbad;   /* it died, hung or broke the protocol: replace it before the next run */
 };
 
 struct sb_job;
@@ -165,8 +172,13 @@ struct sb_run {
     size_t stdin_len;
     int timeout_ms;
     int layers;
-    int probe;    /* 1: the RLIMIT_NPROC probe (see nproc_probe): the child exits at once */
-    int memwatch; /* 1: init sums the run's memory every TG_CODE_MEM_TICK_MS (no cgroup) */
+    int probe;        /* 1: the RLIMIT_NPROC probe (see nproc_probe): the child exits at once */
+    int memwatch;     /* 1: init sums the run's memory every TG_CODE_MEM_TICK_MS (no cgroup) */
+    int warm;         /* 1: the program is forked from the slot's zygote instead of exec'd */
+    const char *code; /* warm: the source, code_len bytes */
+    size_t code_len;
+    int zygote_lost; /* warm: the zygote died (its socket closed) before the run ended */
+    int zygote_hung; /* warm: it did not answer within TG_CODE_ZYGOTE_MS */
     /* written by entry / init / child */
     int fail_step;
     int fail_errno;
@@ -207,6 +219,9 @@ static struct {
     char memcg[PATH_MAX]; /* base dirs created by us, "" when none */
     char pidscg[PATH_MAX];
     char unavailable[TG_ERR_MSG_MAX]; /* why runs fail closed, "" when they don't */
+    int warm;                         /* runs are forked from per-slot zygotes */
+    int want_warm;                    /* warm mode was asked for (auto or warm) */
+    enum sandbox_run_mode forced;     /* sandbox_force_run_mode (tests), or AUTO */
 } g = {.tmpl_fd = -1,
        .userns_fd = -1,
        .mu = PTHREAD_MUTEX_INITIALIZER,
@@ -425,28 +440,110 @@ static long long run_memory(int proc_fd) {
     return kb * 1024;
 }
 
+/*
+ * Warm mode: read what the zygote (or its child, before the program starts) sent on the
+ * control socket: "F" (the child was forked), "E<step> <errno>" (the child's setup failed; it
+ * exits 127), "X<wait status> <utime us> <stime us>" (the zygote reaped the child). Returns 1
+ * after an X (r->status and r->cpu_us set), 0 when nothing (more) is waiting, -1 when the
+ * zygote is gone (r->zygote_lost set). *forked is set by an F. Runs in init: no allocation.
+ */
+static int zyg_read(struct sb_run *r, int zsock, int *forked) {
+    for (;;) {
+        char msg[96];
+        ssize_t n = recv(zsock, msg, sizeof(msg) - 1, MSG_DONTWAIT);
+        char *end;
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return 0;
+        if (n <= 0) {
+            r->zygote_lost = 1;
+            return -1;
+        }
+        msg[n] = '\0';
+        if (msg[0] == 'F') {
+            *forked = 1;
+        } else if (msg[0] == 'E') {
+            r->fail_step = (int)strtol(msg + 1, &end, 10);
+            r->fail_errno = (int)strtol(end, NULL, 10);
+            if (r->fail_step <= ST_NONE || r->fail_step > ST_ZYGOTE)
+                r->fail_step = ST_ZYGOTE;
+        } else if (msg[0] == 'X') {
+            long long ut, st;
+
+            r->status = (int)strtol(msg + 1, &end, 10);
+            ut = strtoll(end, &end, 10);
+            st = strtoll(end, NULL, 10);
+            r->cpu_us = ut + st;
+            r->reaped = 1;
+            return 1;
+        } else {
+            r->zygote_lost = 1; /* not our protocol: treat it as gone */
+            return -1;
+        }
+    }
+}
+
+/* Warm mode: wait up to TG_CODE_ZYGOTE_MS for an F (want_x 0) or an X (want_x 1). 0 when it
+ * came; -1 with r->zygote_lost or r->zygote_hung set. */
+static int zyg_wait(struct sb_run *r, int zsock, int want_x) {
+    long long deadline = now_us() + TG_CODE_ZYGOTE_MS * 1000LL;
+    int forked = 0;
+
+    for (;;) {
+        struct pollfd p = {.fd = zsock, .events = POLLIN};
+        long long left = deadline - now_us();
+        int got = zyg_read(r, zsock, &forked);
+
+        if (got < 0)
+            return -1;
+        if (want_x ? got > 0 : forked)
+            return 0;
+        if (got > 0) /* reaped before we saw it start: the X comes after the F */
+            return 0;
+        if (left <= 0) {
+            r->zygote_hung = 1;
+            return -1;
+        }
+        if (poll(&p, 1, (int)((left + 999) / 1000)) < 0 && errno != EINTR) {
+            r->zygote_lost = 1;
+            return -1;
+        }
+    }
+}
+
 /* Supervise the child until it exits, the wall clock runs out, the run is cancelled or (with
- * proc_fd >= 0) its processes hold more than TG_CODE_MEM_BYTES. */
+ * proc_fd >= 0) its processes hold more than TG_CODE_MEM_BYTES. Warm mode (zsock >= 0): the
+ * zygote, not init, is the child's parent and reaps it; pidfd (when >= 0) says the child
+ * exited, the zygote's X message gives its status, and killing it means killing every process
+ * of the namespace. */
 static void supervise(struct sb_run *r, pid_t child, int pidfd, int out_r, int err_r, int in_w,
-                      int proc_fd, long long t0) {
+                      int proc_fd, long long t0, int zsock) {
     struct sb_slot *s = r->slot;
     long long deadline = t0 + (long long)r->timeout_ms * 1000;
     long long next_look = t0 + TG_CODE_MEM_TICK_MS * 1000LL;
+    long long x_by = 0; /* warm: the child exited; the zygote's X is due by then */
     size_t in_off = 0;
     struct rusage ru;
-    int st = 0;
+    int st = 0, forked = 1;
 
+    memset(&ru, 0, sizeof(ru));
     for (;;) {
-        struct pollfd p[5] = {
+        struct pollfd p[6] = {
             {.fd = out_r, .events = POLLIN},        {.fd = err_r, .events = POLLIN},
             {.fd = in_w, .events = POLLOUT},        {.fd = pidfd, .events = POLLIN},
-            {.fd = s->cancel_fd, .events = POLLIN},
+            {.fd = s->cancel_fd, .events = POLLIN}, {.fd = zsock, .events = POLLIN},
         };
         long long now = now_us(), left = deadline - now;
         int wait_ms;
 
         if (left <= 0) {
             r->timed_out = 1;
+            break;
+        }
+        if (x_by && now >= x_by) {
+            r->zygote_hung = 1;
             break;
         }
         if (proc_fd >= 0 && now >= next_look) {
@@ -457,11 +554,13 @@ static void supervise(struct sb_run *r, pid_t child, int pidfd, int out_r, int e
             next_look = now + TG_CODE_MEM_TICK_MS * 1000LL;
         }
         wait_ms = (int)((left + 999) / 1000);
-        if (pidfd < 0 && wait_ms > SB_TICK_MS)
+        if (zsock < 0 && pidfd < 0 && wait_ms > SB_TICK_MS)
             wait_ms = SB_TICK_MS;
+        if (x_by && wait_ms > (int)((x_by - now + 999) / 1000))
+            wait_ms = (int)((x_by - now + 999) / 1000);
         if (proc_fd >= 0 && wait_ms > (int)((next_look - now + 999) / 1000))
             wait_ms = (int)((next_look - now + 999) / 1000);
-        if (poll(p, 5, wait_ms) < 0 && errno != EINTR)
+        if (poll(p, 6, wait_ms) < 0 && errno != EINTR)
             break;
         if (p[4].revents & POLLIN) { /* sandbox_cancel_hook: the client went away */
             r->cancelled = 1;
@@ -484,6 +583,16 @@ static void supervise(struct sb_run *r, pid_t child, int pidfd, int out_r, int e
                 in_w = -1;
             }
         }
+        if (zsock >= 0) {
+            if (p[5].revents && zyg_read(r, zsock, &forked) != 0)
+                break; /* reaped (X), or the zygote is gone */
+            if (pidfd >= 0 && (p[3].revents & POLLIN)) {
+                close(pidfd); /* it stays readable: stop polling it */
+                pidfd = -1;
+                x_by = now_us() + TG_CODE_ZYGOTE_MS * 1000LL;
+            }
+            continue;
+        }
         if (pidfd >= 0 && !(p[3].revents & POLLIN))
             continue;
         if (wait4(child, &st, WNOHANG | __WALL, &ru) == child) {
@@ -491,17 +600,26 @@ static void supervise(struct sb_run *r, pid_t child, int pidfd, int out_r, int e
             break;
         }
     }
-    if (!r->reaped) {
+    if (zsock >= 0) {
+        /* the child is in this namespace: pid 1 kills it with everything else, then the
+         * zygote reaps it and sends its X */
+        if (!r->reaped && !r->zygote_lost && !r->zygote_hung) {
+            kill(-1, SIGKILL);
+            zyg_wait(r, zsock, 1);
+        }
+    } else if (!r->reaped) {
         kill(child, SIGKILL);
         if (wait4(child, &st, __WALL, &ru) == child)
             r->reaped = 1;
     }
     r->wall_us = now_us() - t0;
-    if (r->reaped) {
+    if (r->reaped && zsock < 0) {
         r->status = st;
         r->cpu_us = (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000LL +
                     ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
     }
+    if (pidfd >= 0 && zsock >= 0)
+        close(pidfd);
     /* Stop every straggler, then collect what is already in the pipes. */
     if (getpid() == 1)
         kill(-1, SIGKILL);
@@ -537,13 +655,74 @@ static int mount_tmp(long uid) {
     return mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts);
 }
 
+/*
+ * Warm mode, in init once the run's namespaces, /tmp, /proc and pipes exist: hand the zygote a
+ * pidfd of init (it joins init's PID namespace before it forks, and the child joins the
+ * others) and the child's pipe ends, then the source as a second message, which the child
+ * reads itself (so the zygote never holds a program's bytes: its next child could find them in
+ * its memory). The child is the first process forked into the namespace, so its pid there is
+ * 2. Then supervise as in a cold run.
+ */
+SB_NO_ASAN static void init_warm(struct sb_run *r, const int *in, const int *out, const int *err,
+                                 int proc_fd) {
+    int zsock = r->slot->zsock, self, fds[4], pidfd;
+    char cbuf[CMSG_SPACE(sizeof(fds))];
+    struct iovec iov = {.iov_base = "R", .iov_len = 1};
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+    struct cmsghdr *cm;
+    long long t0;
+
+    self = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    if (self < 0) {
+        init_fail(r, ST_ZYGOTE);
+        return;
+    }
+    fds[0] = self;
+    fds[1] = in[0];
+    fds[2] = out[1];
+    fds[3] = err[1];
+    memset(cbuf, 0, sizeof(cbuf));
+    cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(fds));
+    memcpy(CMSG_DATA(cm), fds, sizeof(fds));
+    t0 = now_us();
+    if (sendmsg(zsock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) != 1 ||
+        send(zsock, r->code, r->code_len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)r->code_len) {
+        if (errno == EAGAIN)
+            r->zygote_hung = 1;
+        else
+            r->zygote_lost = 1;
+        kill(-1, SIGKILL);
+        _exit(0);
+    }
+    close(self);
+    close(in[0]);
+    close(out[1]);
+    close(err[1]);
+    if (zyg_wait(r, zsock, 0) != 0) {
+        kill(-1, SIGKILL);
+        _exit(0);
+    }
+    pidfd = (int)syscall(SYS_pidfd_open, 2, 0); /* -1 when it already exited and was reaped */
+    fcntl(out[0], F_SETFL, O_NONBLOCK);
+    fcntl(err[0], F_SETFL, O_NONBLOCK);
+    fcntl(in[1], F_SETFL, O_NONBLOCK);
+    if (r->stdin_len == 0)
+        close(in[1]);
+    supervise(r, 2, pidfd, out[0], err[0], r->stdin_len ? in[1] : -1, proc_fd, t0, zsock);
+    _exit(0);
+}
+
 /* init: pid 1 of the run's namespaces (or a plain supervisor without them). In rootless mode
  * entry has already made the mount namespace and its /tmp; init is cloned into a new user
  * namespace with a copy of it. */
 SB_NO_ASAN static int init_main(void *arg) {
     struct sb_run *r = arg;
     struct sb_slot *s = r->slot;
-    int keep[2] = {g.rootless ? -1 : g.tmpl_fd, s->cancel_fd};
+    int keep[3] = {g.rootless ? -1 : g.tmpl_fd, s->cancel_fd, r->warm ? s->zsock : -1};
     int in[2], out[2], err[2], pidfd = -1, proc_fd = -1, flags;
     struct sigaction sa;
     pid_t child;
@@ -557,7 +736,7 @@ SB_NO_ASAN static int init_main(void *arg) {
     /* Leave the server's session and process group before anything of the run exists. */
     if (setsid() < 0)
         return init_fail(r, ST_SESSION);
-    close_except(keep, 2);
+    close_except(keep, 3);
     if (r->layers & L_NS) {
         if (!g.rootless) {
             if (setns(g.tmpl_fd, CLONE_NEWNS) != 0)
@@ -590,6 +769,8 @@ SB_NO_ASAN static int init_main(void *arg) {
 
         setrlimit(RLIMIT_NPROC, &rl);
     }
+    if (r->warm)
+        init_warm(r, in, out, err, proc_fd); /* does not return */
     flags = CLONE_VM | CLONE_VFORK | (g.have_pidfd ? CLONE_PIDFD : 0);
     t0 = now_us();
     child = clone(child_main, s->stack_child + SB_STACK_BYTES, flags, r, &pidfd);
@@ -609,7 +790,7 @@ SB_NO_ASAN static int init_main(void *arg) {
         close(in[1]);
         in[1] = -1;
     }
-    supervise(r, child, pidfd, out[0], err[0], in[1], proc_fd, t0);
+    supervise(r, child, pidfd, out[0], err[0], in[1], proc_fd, t0, -1);
     _exit(0);
 }
 
@@ -1252,8 +1433,9 @@ static int cgroups_create(void) {
             if (mkdir(dir, 0755) != 0 && errno != EEXIST)
                 goto fail;
             if (h[k].off) {
-                /* + the launcher, init and (rootless) entry */
-                snprintf(val, sizeof(val), "%d", TG_CODE_PIDS + (g.rootless ? 3 : 2));
+                /* + the launcher, init, (rootless) entry and (warm) the zygote */
+                snprintf(val, sizeof(val), "%d",
+                         TG_CODE_PIDS + (g.rootless ? 3 : 2) + (g.want_warm ? 1 : 0));
                 if (write_file(dir, "pids.max", val) != 0)
                     goto fail;
             } else {
@@ -1454,6 +1636,8 @@ done:
 
 /* ---- slots --------------------------------------------------------------------------------- */
 
+static void zyg_stop(struct sb_slot *s);
+
 static void *map_or_null(size_t n) {
     void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
@@ -1472,6 +1656,7 @@ static void slots_free(void) {
     for (int i = 0; i < g.nslots; i++) {
         struct sb_slot *s = &g.slots[i];
 
+        zyg_stop(s);
         if (s->stack_entry)
             munmap(s->stack_entry, SB_STACK_BYTES);
         if (s->stack_init)
@@ -1502,6 +1687,7 @@ static int slots_alloc(int n) {
         s->index = i;
         s->uid = g.uid_base + (unsigned)i;
         s->mem_fd = s->pids_fd = -1;
+        s->zsock = s->zlog = -1;
         pthread_cond_init(&s->job_cv, NULL);
         s->cancel_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (s->cancel_fd < 0)
@@ -1593,6 +1779,358 @@ static void slot_cancel_reset(struct sb_slot *s) {
         ;
 }
 
+/* ---- zygotes (warm mode) -----------------------------------------------------------------------
+ */
+
+/*
+ * Warm mode keeps, per slot, a zygote: a python3 -I -S -u that has started (run the program's
+ * interpreter start-up, imported what that imports) and then only forks. It never runs a
+ * program: its loop reads a request, joins the run's PID namespace (made by that run's init, as
+ * in a cold run), forks, and reaps the child. The child does what child_main does before exec
+ * (joins init's other namespaces, takes the pipes, chdir /tmp, the slot uid or no capabilities,
+ * its own session, NO_NEW_PRIVS, rlimits, the seccomp filter), forgets the zygote's modules
+ * and globals, and runs the program as `python3 -c` would. docs/sandbox.md, "Warm mode".
+ *
+ * The zygote lives in the slot's cgroups (started by the launcher), in a private copy of the
+ * template mount namespace and new net, IPC, UTS and cgroup namespaces of its own, in the
+ * server's PID namespace (so that each run's PID namespace, made by init, is a descendant it
+ * may join). Root mode: it is root. Rootless: it is in the template user namespace holding
+ * CAP_SYS_ADMIN and CAP_SYS_CHROOT as ambient capabilities (enough to join a run's namespaces,
+ * which that user namespace owns).
+ *
+ * The Python side below is run with -c; a prologue sets H (the seccomp filter in hex), NEWPID,
+ * NSF (the namespaces the child joins), CMAX, ROOTLESS, U (the slot uid), LIM (rlimits),
+ * NR_SECCOMP, NR_CAPSET and the ST_* step numbers of enum sb_step, and first saves G0 (the
+ * globals a `-c` program starts with).
+ */
+static const char zyg_body[] =
+    "import sys\n"
+    "M0=frozenset(sys.modules)\n"
+    "import posix,_socket,resource,ctypes\n"
+    "L=ctypes.CDLL(None,use_errno=True)\n"
+    "FB=ctypes.create_string_buffer(bytes.fromhex(H),len(H)//2)\n"
+    "class P(ctypes.Structure):\n"
+    "    _fields_=[('n',ctypes.c_ushort),('f',ctypes.c_void_p)]\n"
+    "PR=P(len(H)//16,ctypes.cast(FB,ctypes.c_void_p))\n"
+    "S=_socket.socket(fileno=3)\n"
+    "def E(st,en):\n"
+    "    try:\n"
+    "        S.send(('E'+str(st)+' '+str(en or 0)).encode())\n"
+    "    finally:\n"
+    "        posix._exit(127)\n"
+    "def serve():\n"
+    "    S.send(b'Z')\n"
+    "    while True:\n"
+    "        m,a,fl,ad=S.recvmsg(16,_socket.CMSG_SPACE(16))\n"
+    "        if not m:\n"
+    "            posix._exit(0)\n"
+    "        fds=[]\n"
+    "        for lv,ty,d in a:\n"
+    "            if lv==_socket.SOL_SOCKET and ty==_socket.SCM_RIGHTS:\n"
+    "                fds+=memoryview(d[:len(d)//4*4]).cast('i').tolist()\n"
+    "        if m!=b'R' or len(fds)!=4:\n"
+    "            posix._exit(3)\n"
+    "        if L.setns(fds[0],NEWPID)!=0:\n"
+    "            E(ST_SETNS,ctypes.get_errno())\n"
+    "        try:\n"
+    "            pid=posix.fork()\n"
+    "        except OSError as x:\n"
+    "            E(ST_CLONE,x.errno)\n"
+    "        if pid==0:\n"
+    "            return fds\n"
+    "        for f in fds:\n"
+    "            posix.close(f)\n"
+    "        S.send(b'F')\n"
+    "        p,st,ru=posix.wait4(pid,0)\n"
+    "        S.send(('X'+str(st)+' '+str(int(ru.ru_utime*1e6))+' "
+    "'+str(int(ru.ru_stime*1e6))).encode())\n"
+    "fds=serve()\n"
+    "try:\n"
+    "    code=S.recv(CMAX)\n"
+    "except OSError as x:\n"
+    "    E(ST_FDS,x.errno)\n"
+    "if L.setns(fds[0],NSF)!=0:\n"
+    "    E(ST_SETNS,ctypes.get_errno())\n"
+    "try:\n"
+    "    posix.dup2(fds[1],0)\n"
+    "    posix.dup2(fds[2],1)\n"
+    "    posix.dup2(fds[3],2)\n"
+    "    posix.closerange(4,2147483647)\n"
+    "except OSError as x:\n"
+    "    E(ST_FDS,x.errno)\n"
+    "try:\n"
+    "    posix.chdir('/tmp')\n"
+    "except OSError as x:\n"
+    "    E(ST_CHDIR,x.errno)\n"
+    "if ROOTLESS:\n"
+    "    hd=(ctypes.c_uint32*2)(0x20080522,0)\n"
+    "    cd=(ctypes.c_uint32*6)()\n"
+    "    if L.syscall(ctypes.c_long(NR_CAPSET),ctypes.byref(hd),ctypes.byref(cd))!=0:\n"
+    "        E(ST_CAPS,ctypes.get_errno())\n"
+    "else:\n"
+    "    try:\n"
+    "        posix.setgroups([])\n"
+    "        posix.setresgid(U,U,U)\n"
+    "        posix.setresuid(U,U,U)\n"
+    "    except OSError as x:\n"
+    "        E(ST_IDS,x.errno)\n"
+    "L.prctl(4,ctypes.c_ulong(1),ctypes.c_ulong(0),ctypes.c_ulong(0),ctypes.c_ulong(0))\n"
+    "try:\n"
+    "    posix.setsid()\n"
+    "except OSError as x:\n"
+    "    E(ST_SESSION,x.errno)\n"
+    "if L.prctl(38,ctypes.c_ulong(1),ctypes.c_ulong(0),ctypes.c_ulong(0),ctypes.c_ulong(0))!=0:\n"
+    "    E(ST_NNP,ctypes.get_errno())\n"
+    "try:\n"
+    "    for r,v in LIM:\n"
+    "        resource.setrlimit(r,(v,v))\n"
+    "except (OSError,ValueError) as x:\n"
+    "    E(ST_RLIMIT,getattr(x,'errno',0) or 22)\n"
+    "if "
+    "L.syscall(ctypes.c_long(NR_SECCOMP),ctypes.c_long(1),ctypes.c_long(0),ctypes.byref(PR))!=0:\n"
+    "    E(ST_SECCOMP,ctypes.get_errno())\n"
+    "S.detach()\n"
+    "posix.close(3)\n"
+    "del fds,S,L,FB,PR,P,E,serve\n"
+    "for k in list(sys.modules):\n"
+    "    if k not in M0:\n"
+    "        del sys.modules[k]\n"
+    "src=code.decode('utf-8','surrogateescape')\n"
+    "del code\n"
+    "m=type(sys)('__main__')\n"
+    "m.__dict__.update(G0)\n"
+    "if '__annotations__' in G0:\n"
+    "    m.__annotations__={}\n"
+    "sys.modules['__main__']=m\n"
+    "sys.orig_argv=sys.orig_argv[:-1]+[src]\n"
+    "try:\n"
+    "    exec(compile(src,'<string>','exec',dont_inherit=True),m.__dict__)\n"
+    "except SystemExit:\n"
+    "    raise\n"
+    "except BaseException as x:\n"
+    "    x.__traceback__=x.__traceback__.tb_next\n"
+    "    sys.excepthook(type(x),x,x.__traceback__)\n"
+    "    if isinstance(x,KeyboardInterrupt):\n"
+    "        import atexit,_signal\n"
+    "        atexit._run_exitfuncs()\n"
+    "        _signal.signal(2,_signal.SIG_DFL)\n"
+    "        posix.kill(posix.getpid(),2)\n"
+    "    raise SystemExit(1) from None\n";
+
+/* The -c script of slot s's zygote: a prologue of constants, then zyg_body. New (malloc). */
+static char *zyg_script(const struct sb_slot *s) {
+    size_t hexlen = (size_t)g.prog.len * sizeof(struct sock_filter) * 2;
+    size_t cap = hexlen + sizeof(zyg_body) + 2048;
+    char *out = malloc(cap), *p;
+    const unsigned char *f = (const unsigned char *)g.filter;
+    int userns = g.rootless;
+    int nsf = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP |
+              (userns ? CLONE_NEWUSER : 0);
+    int n;
+
+    if (!out)
+        return NULL;
+    p = out + snprintf(out, cap, "G0=dict(globals())\nH='");
+    for (size_t i = 0; i < hexlen / 2; i++) {
+        static const char hex[] = "0123456789abcdef";
+
+        *p++ = hex[f[i] >> 4];
+        *p++ = hex[f[i] & 15];
+    }
+    n = snprintf(p, cap - (size_t)(p - out),
+                 "'\nNEWPID=%d\nNSF=%d\nCMAX=%d\nROOTLESS=%d\nU=%u\n"
+                 "LIM=((%d,%lu),(%d,%lu),(%d,%lu),(%d,%lu),(%d,%lu),(%d,0))\n"
+                 "NR_SECCOMP=%d\nNR_CAPSET=%d\nST_SETNS=%d\nST_CLONE=%d\nST_FDS=%d\n"
+                 "ST_CHDIR=%d\nST_CAPS=%d\nST_IDS=%d\nST_SESSION=%d\nST_NNP=%d\nST_RLIMIT=%d\n"
+                 "ST_SECCOMP=%d\n%s",
+                 CLONE_NEWPID, nsf, TG_CODE_MAX_BYTES + 1, userns, s->uid, RLIMIT_CPU,
+                 (unsigned long)TG_CODE_CPU_SEC, RLIMIT_AS, (unsigned long)TG_CODE_AS_BYTES,
+                 RLIMIT_FSIZE, (unsigned long)TG_CODE_FSIZE_BYTES, RLIMIT_NOFILE,
+                 (unsigned long)TG_CODE_NOFILE, RLIMIT_NPROC,
+                 (unsigned long)(userns ? TG_CODE_NPROC + 1 : TG_CODE_NPROC), RLIMIT_CORE,
+                 (int)SYS_seccomp, (int)SYS_capset, ST_SETNS, ST_CLONE, ST_FDS, ST_CHDIR, ST_CAPS,
+                 ST_IDS, ST_SESSION, ST_NNP, ST_RLIMIT, ST_SECCOMP, zyg_body);
+    if (n < 0 || (size_t)n >= cap - (size_t)(p - out)) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+struct zyg_start_ctx {
+    char *argv[7];
+    int sock, in_r, log_w;
+    int fail_step, fail_errno;
+};
+
+SB_NO_ASAN static int zyg_fail(struct zyg_start_ctx *z, int step) {
+    z->fail_step = step;
+    z->fail_errno = errno;
+    _exit(127);
+}
+
+/* The zygote before it execs python (CLONE_VM|CLONE_VFORK from the launcher: system calls
+ * only). */
+SB_NO_ASAN static int zyg_main(void *arg) {
+    static char *const envp[] = {NULL};
+    struct zyg_start_ctx *z = arg;
+    int fds[3];
+
+    reset_signals(0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (setsid() < 0)
+        return zyg_fail(z, ST_SESSION);
+    if (g.rootless && setns(g.userns_fd, CLONE_NEWUSER) != 0)
+        return zyg_fail(z, ST_SETNS_USER);
+    if (setns(g.tmpl_fd, CLONE_NEWNS) != 0)
+        return zyg_fail(z, ST_SETNS);
+    if (unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP) != 0)
+        return zyg_fail(z, ST_UNSHARE);
+    if (g.rootless) {
+        /* keep CAP_SYS_ADMIN and CAP_SYS_CHROOT of the template user namespace across exec */
+        struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+        struct __user_cap_data_struct d[2];
+        unsigned bits = (1U << CAP_SYS_ADMIN) | (1U << CAP_SYS_CHROOT);
+
+        if (syscall(SYS_capget, &h, d) != 0)
+            return zyg_fail(z, ST_CAPS);
+        d[0].inheritable |= bits;
+        if (syscall(SYS_capset, &h, d) != 0 ||
+            prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_SYS_ADMIN, 0, 0) != 0 ||
+            prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_SYS_CHROOT, 0, 0) != 0)
+            return zyg_fail(z, ST_CAPS);
+    }
+    /* 0: an empty pipe, 1 and 2: the log pipe, 3: the control socket */
+    fds[0] = fcntl(z->in_r, F_DUPFD, 10);
+    fds[1] = fcntl(z->log_w, F_DUPFD, 10);
+    fds[2] = fcntl(z->sock, F_DUPFD, 10);
+    if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0 || dup2(fds[0], 0) < 0 || dup2(fds[1], 1) < 0 ||
+        dup2(fds[1], 2) < 0 || dup2(fds[2], 3) < 0)
+        return zyg_fail(z, ST_FDS);
+    close_range(4, ~0U, 0);
+    /* as a cold run's: an empty directory, where python3 finds no lib/ to take as its prefix */
+    if (chdir("/tmp") != 0)
+        return zyg_fail(z, ST_CHDIR);
+    execve(SB_PYTHON, z->argv, envp);
+    return zyg_fail(z, ST_EXEC);
+}
+
+/* The last line the zygote wrote to its stderr (a Python traceback's), or "" */
+static void zyg_log_tail(struct sb_slot *s, char *out, size_t n) {
+    char buf[2048];
+    ssize_t k = s->zlog >= 0 ? read(s->zlog, buf, sizeof(buf) - 1) : -1;
+    char *line;
+
+    out[0] = '\0';
+    if (k <= 0)
+        return;
+    while (k > 0 && (buf[k - 1] == '\n' || buf[k - 1] == '\r'))
+        k--;
+    buf[k] = '\0';
+    line = strrchr(buf, '\n');
+    snprintf(out, n, ": %s", line ? line + 1 : buf);
+}
+
+/* Kill and reap slot s's zygote, close its channels. */
+static void zyg_stop(struct sb_slot *s) {
+    if (s->zpid > 0) {
+        kill(s->zpid, SIGKILL);
+        while (waitpid(s->zpid, NULL, __WALL) < 0 && errno == EINTR)
+            ;
+    }
+    if (s->zsock >= 0)
+        close(s->zsock);
+    if (s->zlog >= 0)
+        close(s->zlog);
+    s->zpid = 0;
+    s->zsock = s->zlog = -1;
+    s->zbad = 0;
+}
+
+/* Start slot s's zygote and wait until it is ready (it sends "Z"). Called by the slot's
+ * launcher, so the zygote and every child it forks live in the slot's cgroups. 0, or TG_EIO /
+ * TG_ENOMEM with *err. */
+static int zyg_start(struct sb_slot *s, struct tg_error *err) {
+    struct zyg_start_ctx z = {.argv = {"python3", "-I", "-S", "-u", "-c", NULL, NULL}};
+    int sv[2] = {-1, -1}, inp[2] = {-1, -1}, logp[2] = {-1, -1}, buf = 4 * TG_CODE_MAX_BYTES;
+    sigset_t all, old;
+    char tail[300], msg[8];
+    struct pollfd p;
+    pid_t pid;
+    ssize_t n;
+    int rc = TG_EIO;
+
+    z.argv[5] = zyg_script(s);
+    if (!z.argv[5]) {
+        tg_error_set(err, "sandbox_error", "out of memory starting the zygote");
+        return TG_ENOMEM;
+    }
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0 ||
+        pipe2(inp, O_CLOEXEC) != 0 || pipe2(logp, O_CLOEXEC) != 0) {
+        tg_error_set(err, "sandbox_error", "starting the zygote: %s", strerror(errno));
+        goto done;
+    }
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf)); /* a whole program fits */
+    z.sock = sv[1];
+    z.in_r = inp[0];
+    z.log_w = logp[1];
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid = clone(zyg_main, s->stack_init + SB_STACK_BYTES, CLONE_VM | CLONE_VFORK, &z);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (pid < 0) {
+        tg_error_set(err, "sandbox_error", "starting the zygote: clone: %s", strerror(errno));
+        goto done;
+    }
+    fcntl(logp[0], F_SETFL, O_NONBLOCK);
+    s->zpid = pid;
+    s->zsock = sv[0];
+    s->zlog = logp[0];
+    sv[0] = logp[0] = -1;
+    if (z.fail_step) {
+        tg_error_set(err, "sandbox_error", "starting the zygote failed at %s: %s",
+                     step_names[z.fail_step], strerror(z.fail_errno));
+        zyg_stop(s);
+        goto done;
+    }
+    p.fd = s->zsock;
+    p.events = POLLIN;
+    do
+        n = poll(&p, 1, TG_CODE_ZYGOTE_START_MS);
+    while (n < 0 && errno == EINTR);
+    n = n > 0 ? recv(s->zsock, msg, sizeof(msg), MSG_DONTWAIT) : -1;
+    if (n != 1 || msg[0] != 'Z') {
+        zyg_log_tail(s, tail, sizeof(tail));
+        tg_error_set(err, "sandbox_error", "the zygote did not start%s",
+                     tail[0] ? tail : (n < 0 ? " in time" : ": it exited"));
+        zyg_stop(s);
+        goto done;
+    }
+    rc = 0;
+done:
+    for (int i = 0; i < 2; i++) {
+        if (sv[i] >= 0)
+            close(sv[i]);
+        if (inp[i] >= 0)
+            close(inp[i]);
+        if (logp[i] >= 0)
+            close(logp[i]);
+    }
+    free(z.argv[5]);
+    return rc;
+}
+
+/* Before a warm run: replace slot s's zygote if it was marked bad, died, or never started. */
+static int zyg_ensure(struct sb_slot *s, struct tg_error *err) {
+    if (s->zpid > 0 && !s->zbad) {
+        if (waitpid(s->zpid, NULL, WNOHANG | __WALL) == 0)
+            return 0;
+        s->zpid = 0; /* died between runs (reaped just now): no run is lost */
+    }
+    zyg_stop(s);
+    return zyg_start(s, err);
+}
+
 /* ---- one run -------------------------------------------------------------------------------- */
 
 /*
@@ -1631,9 +2169,18 @@ static int sb_launch(struct sb_run *r, struct tg_error *err) {
      * empty, and entry reaps init before it exits. */
     while (waitpid(pid, &st, __WALL) < 0 && errno == EINTR)
         ;
+    if (r->warm && (r->fail_step || r->zygote_lost || r->zygote_hung))
+        s->zbad = 1; /* replaced before the next run */
     if (r->fail_step) {
         tg_error_set(err, "sandbox_error", "sandbox setup failed at %s: %s",
                      step_names[r->fail_step], strerror(r->fail_errno));
+        return TG_EIO;
+    }
+    if (r->zygote_lost || r->zygote_hung) {
+        tg_error_set(err, "sandbox_error",
+                     "the warm interpreter (zygote) of this slot %s during the run; it is being "
+                     "replaced",
+                     r->zygote_lost ? "died" : "did not answer within 2 s");
         return TG_EIO;
     }
     if (!WIFEXITED(st) || !r->reaped) {
@@ -1654,7 +2201,11 @@ struct sb_job {
     size_t in_len;
     int timeout_ms;
     int layers;
-    int probe; /* nproc_probe */
+    int probe;      /* nproc_probe */
+    int warm;       /* fork the program from the slot's zygote (started or replaced first) */
+    int start_only; /* only make sure the slot's zygote runs (warm) */
+    const char *code;
+    size_t code_len;
     struct sb_run *r;
     struct tg_error *err;
     int rc;
@@ -1664,9 +2215,21 @@ struct sb_job {
 /* Run job j in slot s; j->r holds the outcome. 0, or TG_EIO with *j->err. */
 static int run_in_slot(struct sb_slot *s, const struct sb_job *j) {
     struct sb_run *r = j->r;
+    int warm = j->warm;
 
     memset(r, 0, sizeof(*r));
+    if (warm && zyg_ensure(s, j->err) != 0) {
+        if (j->start_only)
+            return TG_EIO;
+        /* no zygote can be started now: this run goes cold (the same sandbox, slower) */
+        warm = 0;
+    }
+    if (j->start_only)
+        return 0;
     r->slot = s;
+    r->warm = warm;
+    r->code = j->code;
+    r->code_len = j->code_len;
     r->argv = j->argv;
     r->stdin_data = j->in;
     r->stdin_len = j->in_len;
@@ -1780,6 +2343,72 @@ static int trial(int layers) {
     ok = WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0 && r.out_len == 2 &&
          memcmp(g.slots[0].out, "1\n", 2) == 0;
     return ok;
+}
+
+/* Warm mode's trial: start slot 0's zygote and fork print(1) from it. 1 when that worked;
+ * else 0 with *e saying why. */
+static int trial_warm(struct tg_error *e) {
+    struct sb_run r;
+    struct sb_job j = {.warm = 1, .start_only = 1, .layers = g.layers, .r = &r, .err = e};
+
+    memset(&r, 0, sizeof(r));
+    if (dispatch(&g.slots[0], &j) != 0)
+        return 0;
+    memset(&j, 0, sizeof(j));
+    j.warm = 1;
+    j.code = "print(1)";
+    j.code_len = 8;
+    j.timeout_ms = TG_CODE_TIMEOUT_MAX_MS;
+    j.layers = g.layers;
+    j.r = &r;
+    j.err = e;
+    if (dispatch(&g.slots[0], &j) != 0)
+        return 0;
+    if (!r.warm || !WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0 || r.out_len != 2 ||
+        memcmp(g.slots[0].out, "1\n", 2) != 0) {
+        tg_error_set(e, "sandbox_unavailable",
+                     "a trial print(1) forked from the zygote exited with status %d and printed "
+                     "%zu bytes",
+                     r.status, r.out_len);
+        return 0;
+    }
+    return 1;
+}
+
+/* Decide the run mode (after the layers): warm when asked (auto or warm) and the trial
+ * works; the other slots' zygotes are started too. 0, or TG_EINVAL when warm was forced and
+ * cannot be had (*err says why). */
+static int choose_run_mode(enum sandbox_run_mode want, struct tg_error *err) {
+    struct tg_error e;
+
+    g.warm = 0;
+    g.caps.run_mode = "cold";
+    g.caps.run_reason[0] = '\0';
+    if (want == SANDBOX_RUN_COLD)
+        return 0;
+    tg_error_clear(&e);
+    if (g.unavailable[0] || !(g.layers & L_NS) || !(g.layers & L_SECCOMP)) {
+        snprintf(g.caps.run_reason, sizeof(g.caps.run_reason),
+                 "warm mode needs the whole sandbox (namespaces and seccomp)");
+    } else if (!trial_warm(&e)) {
+        snprintf(g.caps.run_reason, sizeof(g.caps.run_reason), "the zygote failed: %s", e.message);
+        zyg_stop(&g.slots[0]);
+    } else {
+        g.warm = 1;
+        g.caps.run_mode = "warm";
+        for (int i = 1; i < g.nslots; i++) { /* a failure here is retried at the slot's run */
+            struct sb_run r;
+            struct sb_job j = {.warm = 1, .start_only = 1, .layers = g.layers, .r = &r, .err = &e};
+
+            memset(&r, 0, sizeof(r));
+            dispatch(&g.slots[i], &j);
+        }
+    }
+    if (want == SANDBOX_RUN_WARM && !g.warm) {
+        tg_error_set(err, TG_CODE_CONFIG, "--run-mode warm: %s", g.caps.run_reason);
+        return TG_EINVAL;
+    }
+    return 0;
 }
 
 /*
@@ -1910,6 +2539,10 @@ static void report(void) {
         fprintf(stderr, "; --uid-base is not used in rootless mode (runs keep the server's uid)");
     if (c->userns)
         fputs(g.nproc_note, stderr);
+    if (g.warm)
+        fprintf(stderr, "; runs warm (forked from a zygote per slot)");
+    else if (c->run_reason[0] && !g.unavailable[0])
+        fprintf(stderr, "; runs cold: %s", c->run_reason);
     if (g.unavailable[0])
         fprintf(stderr,
                 "; run_code disabled: %s (start the server with --unsafe-sandbox to run code "
@@ -1925,12 +2558,15 @@ static void report(void) {
 int sandbox_init(const struct sandbox_config *cfg, struct tg_error *err) {
     struct tg_error why;
     enum sandbox_mode mode = cfg ? cfg->mode : SANDBOX_AUTO;
+    enum sandbox_run_mode run_mode;
     int cand = 0, rc, nslots, pidfd, real_root;
     unsigned want;
     long ncpu;
 
     if (g.inited)
         return 0;
+    run_mode = g.forced ? g.forced : cfg ? cfg->run_mode : SANDBOX_RUN_AUTO;
+    g.want_warm = run_mode != SANDBOX_RUN_COLD;
     g.unsafe = cfg ? cfg->unsafe : 0;
     g.quiet = cfg ? cfg->quiet : 0;
     g.is_root = geteuid() == 0;
@@ -2076,6 +2712,11 @@ int sandbox_init(const struct sandbox_config *cfg, struct tg_error *err) {
                                      : "root";
     if (g.unavailable[0])
         snprintf(g.caps.reason, sizeof(g.caps.reason), "%s", g.unavailable);
+    rc = choose_run_mode(run_mode, err);
+    if (rc) {
+        sandbox_shutdown();
+        return rc;
+    }
     report();
     g.inited = 1;
     return 0;
@@ -2104,6 +2745,7 @@ void sandbox_shutdown(void) {
     g.layers = 0;
     g.bind_fallback = 0;
     g.uid_base_unused = 0;
+    g.warm = 0;
     g.inited = 0;
 }
 
@@ -2117,7 +2759,32 @@ void sandbox_caps(struct sandbox_caps *c) {
     memset(c, 0, sizeof(*c));
     c->mode = "unavailable";
     c->pids = c->memory = "none";
+    c->run_mode = "cold";
     snprintf(c->reason, sizeof(c->reason), "the sandbox is not initialised");
+}
+
+const char *sandbox_run_mode_name(enum sandbox_run_mode m) {
+    return m == SANDBOX_RUN_COLD ? "cold" : m == SANDBOX_RUN_WARM ? "warm" : "auto";
+}
+
+int sandbox_run_mode_parse(const char *name, enum sandbox_run_mode *m) {
+    static const enum sandbox_run_mode all[] = {SANDBOX_RUN_AUTO, SANDBOX_RUN_COLD,
+                                                SANDBOX_RUN_WARM};
+
+    for (size_t i = 0; name && i < TG_ARRAY_LEN(all); i++)
+        if (strcmp(name, sandbox_run_mode_name(all[i])) == 0) {
+            *m = all[i];
+            return 0;
+        }
+    return TG_EINVAL;
+}
+
+void sandbox_force_run_mode(enum sandbox_run_mode m) {
+    g.forced = m;
+}
+
+int sandbox_zygote_pid(int i) {
+    return g.inited && i >= 0 && i < g.nslots ? (int)g.slots[i].zpid : 0;
 }
 
 unsigned sandbox_slot_uid(int i) {
@@ -2194,6 +2861,9 @@ int sandbox_run(const struct sandbox_request *rq, struct sandbox_result *res,
     }
     {
         struct sb_job j = {.argv = argv,
+                           .warm = g.warm,
+                           .code = rq->code,
+                           .code_len = rq->code_len,
                            .in = rq->stdin_data,
                            .in_len = rq->stdin_len,
                            .timeout_ms = timeout,

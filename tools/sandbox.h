@@ -32,8 +32,17 @@ enum sandbox_mode {
     SANDBOX_ROOTLESS, /* user namespaces or a start-up error naming what is missing */
 };
 
+/* How a run gets its interpreter (--run-mode). */
+enum sandbox_run_mode {
+    SANDBOX_RUN_AUTO = 0, /* warm where the host supports it, else cold (the start-up line and
+                           * sandbox_caps say why) */
+    SANDBOX_RUN_COLD,     /* every run execs a fresh python3 */
+    SANDBOX_RUN_WARM,     /* every run is forked from the slot's zygote, or a start-up error */
+};
+
 struct sandbox_config {
     enum sandbox_mode mode;
+    enum sandbox_run_mode run_mode;
     int slots;  /* concurrent runs (one uid each in root mode); 0: number of online cores */
     int unsafe; /* 1: run even when namespaces or seccomp are unavailable (operator opt-in) */
     int quiet;  /* 1: no start-up report on stderr */
@@ -57,7 +66,10 @@ struct sandbox_caps {
     const char *memory; /* static: what bounds a run's memory together: "cgroup", "watch" (init
                          * sums its processes' memory and kills the run past the limit) or
                          * "rlimit" (only RLIMIT_AS per process: runs without namespaces) */
-    char reason[TG_ERR_MSG_MAX]; /* why the mode is "unavailable" or "unsafe"; "" otherwise */
+    char reason[TG_ERR_MSG_MAX];     /* why the mode is "unavailable" or "unsafe"; "" otherwise */
+    const char *run_mode;            /* static: "warm" (runs forked from a per-slot zygote) or
+                                      * "cold" (a fresh python3 per run) */
+    char run_reason[TG_ERR_MSG_MAX]; /* why runs are cold though warm was asked; "" otherwise */
 };
 
 struct sandbox_request {
@@ -135,6 +147,19 @@ void sandbox_result_free(struct sandbox_result *r);
  * TG_EINVAL for any other name. */
 const char *sandbox_mode_name(enum sandbox_mode m);
 int sandbox_mode_parse(const char *name, enum sandbox_mode *m);
+
+/* sandbox_run_mode_name — "auto", "cold" or "warm"; sandbox_run_mode_parse — the reverse, 0
+ * or TG_EINVAL for any other name. */
+const char *sandbox_run_mode_name(enum sandbox_run_mode m);
+int sandbox_run_mode_parse(const char *name, enum sandbox_run_mode *m);
+
+/* sandbox_force_run_mode — for test runners: every later sandbox_init uses run mode m whatever
+ * its config says (SANDBOX_RUN_AUTO: the config's again). Not thread-safe; call before init. */
+void sandbox_force_run_mode(enum sandbox_run_mode m);
+
+/* sandbox_zygote_pid — the host pid of slot i's zygote (warm mode), or 0 when it has none
+ * (cold mode, not started yet, or being replaced). For tests that kill or stop it. */
+int sandbox_zygote_pid(int i);
 
 /* sandbox_slot_uid — the host uid slot i's programs run as (tests look for leftover
  * processes): uid_base + i in root mode, the server's own uid in rootless mode. Valid after

@@ -63,6 +63,11 @@ int tools_init(const struct tools_config *cfg, struct tg_error *err) {
         rc = TG_EINVAL;
         goto fail;
     }
+    if (cfg && cfg->run_mode && sandbox_run_mode_parse(cfg->run_mode, &sc.run_mode) != 0) {
+        tg_error_set(err, TG_CODE_CONFIG, "--run-mode %s: must be cold or warm", cfg->run_mode);
+        rc = TG_EINVAL;
+        goto fail;
+    }
     rc = sandbox_init(&sc, err);
     if (rc)
         goto fail;

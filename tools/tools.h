@@ -51,6 +51,7 @@ struct tools_config {
     const char *corpus_path;  /* search corpus JSONL; NULL: the data dir's */
     int unsafe_sandbox;       /* run_code without namespaces/seccomp (operator opt-in) */
     const char *sandbox_mode; /* "auto" (NULL), "root" or "rootless" (see sandbox.h) */
+    const char *run_mode;     /* "auto" (NULL: warm where it works), "cold" or "warm" */
     int run_workers;          /* concurrent code runs; 0: number of cores */
     int run_queue;            /* queued runs beyond the workers; 0: TG_RUN_QUEUE_DEFAULT */
     size_t code_cache;        /* run_code result cache slots; 0: off (see code_cache.h) */
