@@ -15,6 +15,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "tools/sandbox.h"
+
 #define MAX_TESTS 4096
 
 struct reg {
@@ -143,6 +145,19 @@ int main(int argc, char **argv) {
             fprintf(stderr, "tests: no suite named '%s'\n0 passed, 1 failed\n", argv[i]);
             return 2;
         }
+    }
+    /* TOOLGYM_TEST_RUN_MODE=cold|warm: every sandbox this process starts uses that run mode
+     * (make test runs the sandbox suites once more in cold mode; the default is warm) */
+    if (getenv("TOOLGYM_TEST_RUN_MODE")) {
+        enum sandbox_run_mode m;
+
+        if (sandbox_run_mode_parse(getenv("TOOLGYM_TEST_RUN_MODE"), &m) != 0) {
+            fprintf(stderr,
+                    "tests: TOOLGYM_TEST_RUN_MODE must be cold or warm\n0 passed, 1 failed\n");
+            return 2;
+        }
+        sandbox_force_run_mode(m);
+        printf("sandbox run mode: %s\n", sandbox_run_mode_name(m));
     }
     if (CU_initialize_registry() != CUE_SUCCESS) {
         fprintf(stderr, "tests: CUnit registry: %s\n", CU_get_error_msg());

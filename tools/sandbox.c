@@ -514,36 +514,27 @@ static int zyg_wait(struct sb_run *r, int zsock, int want_x) {
 }
 
 /* Supervise the child until it exits, the wall clock runs out, the run is cancelled or (with
- * proc_fd >= 0) its processes hold more than TG_CODE_MEM_BYTES. Warm mode (zsock >= 0): the
- * zygote, not init, is the child's parent and reaps it; pidfd (when >= 0) says the child
- * exited, the zygote's X message gives its status, and killing it means killing every process
- * of the namespace. */
+ * proc_fd >= 0) its processes hold more than TG_CODE_MEM_BYTES. */
 static void supervise(struct sb_run *r, pid_t child, int pidfd, int out_r, int err_r, int in_w,
-                      int proc_fd, long long t0, int zsock) {
+                      int proc_fd, long long t0) {
     struct sb_slot *s = r->slot;
     long long deadline = t0 + (long long)r->timeout_ms * 1000;
     long long next_look = t0 + TG_CODE_MEM_TICK_MS * 1000LL;
-    long long x_by = 0; /* warm: the child exited; the zygote's X is due by then */
     size_t in_off = 0;
     struct rusage ru;
-    int st = 0, forked = 1;
+    int st = 0;
 
-    memset(&ru, 0, sizeof(ru));
     for (;;) {
-        struct pollfd p[6] = {
+        struct pollfd p[5] = {
             {.fd = out_r, .events = POLLIN},        {.fd = err_r, .events = POLLIN},
             {.fd = in_w, .events = POLLOUT},        {.fd = pidfd, .events = POLLIN},
-            {.fd = s->cancel_fd, .events = POLLIN}, {.fd = zsock, .events = POLLIN},
+            {.fd = s->cancel_fd, .events = POLLIN},
         };
         long long now = now_us(), left = deadline - now;
         int wait_ms;
 
         if (left <= 0) {
             r->timed_out = 1;
-            break;
-        }
-        if (x_by && now >= x_by) {
-            r->zygote_hung = 1;
             break;
         }
         if (proc_fd >= 0 && now >= next_look) {
@@ -554,13 +545,11 @@ static void supervise(struct sb_run *r, pid_t child, int pidfd, int out_r, int e
             next_look = now + TG_CODE_MEM_TICK_MS * 1000LL;
         }
         wait_ms = (int)((left + 999) / 1000);
-        if (zsock < 0 && pidfd < 0 && wait_ms > SB_TICK_MS)
+        if (pidfd < 0 && wait_ms > SB_TICK_MS)
             wait_ms = SB_TICK_MS;
-        if (x_by && wait_ms > (int)((x_by - now + 999) / 1000))
-            wait_ms = (int)((x_by - now + 999) / 1000);
         if (proc_fd >= 0 && wait_ms > (int)((next_look - now + 999) / 1000))
             wait_ms = (int)((next_look - now + 999) / 1000);
-        if (poll(p, 6, wait_ms) < 0 && errno != EINTR)
+        if (poll(p, 5, wait_ms) < 0 && errno != EINTR)
             break;
         if (p[4].revents & POLLIN) { /* sandbox_cancel_hook: the client went away */
             r->cancelled = 1;
@@ -583,16 +572,6 @@ static void supervise(struct sb_run *r, pid_t child, int pidfd, int out_r, int e
                 in_w = -1;
             }
         }
-        if (zsock >= 0) {
-            if (p[5].revents && zyg_read(r, zsock, &forked) != 0)
-                break; /* reaped (X), or the zygote is gone */
-            if (pidfd >= 0 && (p[3].revents & POLLIN)) {
-                close(pidfd); /* it stays readable: stop polling it */
-                pidfd = -1;
-                x_by = now_us() + TG_CODE_ZYGOTE_MS * 1000LL;
-            }
-            continue;
-        }
         if (pidfd >= 0 && !(p[3].revents & POLLIN))
             continue;
         if (wait4(child, &st, WNOHANG | __WALL, &ru) == child) {
@@ -600,26 +579,17 @@ static void supervise(struct sb_run *r, pid_t child, int pidfd, int out_r, int e
             break;
         }
     }
-    if (zsock >= 0) {
-        /* the child is in this namespace: pid 1 kills it with everything else, then the
-         * zygote reaps it and sends its X */
-        if (!r->reaped && !r->zygote_lost && !r->zygote_hung) {
-            kill(-1, SIGKILL);
-            zyg_wait(r, zsock, 1);
-        }
-    } else if (!r->reaped) {
+    if (!r->reaped) {
         kill(child, SIGKILL);
         if (wait4(child, &st, __WALL, &ru) == child)
             r->reaped = 1;
     }
     r->wall_us = now_us() - t0;
-    if (r->reaped && zsock < 0) {
+    if (r->reaped) {
         r->status = st;
         r->cpu_us = (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000LL +
                     ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
     }
-    if (pidfd >= 0 && zsock >= 0)
-        close(pidfd);
     /* Stop every straggler, then collect what is already in the pipes. */
     if (getpid() == 1)
         kill(-1, SIGKILL);
@@ -665,7 +635,7 @@ static int mount_tmp(long uid) {
  */
 SB_NO_ASAN static void init_warm(struct sb_run *r, const int *in, const int *out, const int *err,
                                  int proc_fd) {
-    int zsock = r->slot->zsock, self, fds[4], pidfd;
+    int zsock = r->slot->zsock, self, fds[4], pidfd, forked = 0;
     char cbuf[CMSG_SPACE(sizeof(fds))];
     struct iovec iov = {.iov_base = "R", .iov_len = 1};
     struct msghdr mh = {
@@ -702,17 +672,32 @@ SB_NO_ASAN static void init_warm(struct sb_run *r, const int *in, const int *out
     close(in[0]);
     close(out[1]);
     close(err[1]);
-    if (zyg_wait(r, zsock, 0) != 0) {
+    /* F: the zygote forked its child (pid 2 here), which forks the program (pid 3) and exits
+     * at once, so that the program's parent is init, as in a cold run; X: the zygote reaped
+     * that child. From then on the zygote has no part in the run. */
+    if (zyg_wait(r, zsock, 1) != 0) {
         kill(-1, SIGKILL);
         _exit(0);
     }
-    pidfd = (int)syscall(SYS_pidfd_open, 2, 0); /* -1 when it already exited and was reaped */
+    if (r->fail_step || !WIFEXITED(r->status) || WEXITSTATUS(r->status) != 0) {
+        if (!r->fail_step)
+            r->fail_step = ST_ZYGOTE;
+        kill(-1, SIGKILL);
+        _exit(0);
+    }
+    r->reaped = 0;
+    r->status = 0;
+    r->cpu_us = 0;
+    pidfd = (int)syscall(SYS_pidfd_open, 3, 0);
     fcntl(out[0], F_SETFL, O_NONBLOCK);
     fcntl(err[0], F_SETFL, O_NONBLOCK);
     fcntl(in[1], F_SETFL, O_NONBLOCK);
     if (r->stdin_len == 0)
         close(in[1]);
-    supervise(r, 2, pidfd, out[0], err[0], r->stdin_len ? in[1] : -1, proc_fd, t0, zsock);
+    supervise(r, 3, pidfd, out[0], err[0], r->stdin_len ? in[1] : -1, proc_fd, t0);
+    /* a setup step of the program that failed said so before it exited */
+    if (zyg_read(r, zsock, &forked) < 0)
+        r->zygote_lost = 0; /* the zygote may be gone by now; the run did not need it */
     _exit(0);
 }
 
@@ -790,7 +775,7 @@ SB_NO_ASAN static int init_main(void *arg) {
         close(in[1]);
         in[1] = -1;
     }
-    supervise(r, child, pidfd, out[0], err[0], in[1], proc_fd, t0, -1);
+    supervise(r, child, pidfd, out[0], err[0], in[1], proc_fd, t0);
     _exit(0);
 }
 
@@ -1842,13 +1827,14 @@ static const char zyg_body[] =
     "            posix.close(f)\n"
     "        S.send(b'F')\n"
     "        p,st,ru=posix.wait4(pid,0)\n"
-    "        S.send(('X'+str(st)+' '+str(int(ru.ru_utime*1e6))+' "
-    "'+str(int(ru.ru_stime*1e6))).encode())\n"
+    "        S.send(('X'+str(st)+' '+str(int(ru.ru_utime*1e6))+' '+str(int(ru.ru_stime*1e6))).encode())\n"
     "fds=serve()\n"
     "try:\n"
     "    code=S.recv(CMAX)\n"
+    "    if posix.fork():\n"
+    "        posix._exit(0)\n"
     "except OSError as x:\n"
-    "    E(ST_FDS,x.errno)\n"
+    "    E(ST_CLONE,x.errno)\n"
     "if L.setns(fds[0],NSF)!=0:\n"
     "    E(ST_SETNS,ctypes.get_errno())\n"
     "try:\n"
@@ -1886,9 +1872,10 @@ static const char zyg_body[] =
     "        resource.setrlimit(r,(v,v))\n"
     "except (OSError,ValueError) as x:\n"
     "    E(ST_RLIMIT,getattr(x,'errno',0) or 22)\n"
-    "if "
-    "L.syscall(ctypes.c_long(NR_SECCOMP),ctypes.c_long(1),ctypes.c_long(0),ctypes.byref(PR))!=0:\n"
+    "if L.syscall(ctypes.c_long(NR_SECCOMP),ctypes.c_long(1),ctypes.c_long(0),ctypes.byref(PR))!=0:\n"
     "    E(ST_SECCOMP,ctypes.get_errno())\n"
+    "while posix.getppid()!=1:\n"
+    "    posix.sched_yield()\n"
     "S.detach()\n"
     "posix.close(3)\n"
     "del fds,S,L,FB,PR,P,E,serve\n"
