@@ -87,11 +87,15 @@ $(BUILD)/%.o: %.c | deps
 	@echo "CC $<"
 	@$(CC) $(CFLAGS) -c -o $@ $<
 
-# As root, the sandbox suites run a second time as an ordinary user, in rootless mode
-# (scripts/test_rootless.sh); a run of chosen suites (TESTS=...) skips that.
+# Every suite runs with the sandbox in its default run mode (warm where the host allows), then
+# the sandbox suites again in cold mode (TOOLGYM_TEST_RUN_MODE=cold). As root, the sandbox
+# suites run once more as an ordinary user, in rootless mode, in both run modes
+# (scripts/test_rootless.sh); a run of chosen suites (TESTS=...) skips both extra passes.
+COLD_SUITES := sandbox sandbox_limits sandbox_e2e code_cache
 test: $(BIN) $(TEST_BIN)
 	@sh scripts/layers.sh
 	TOOLGYM_BIN=$(BIN) $(TEST_BIN) $(TESTS)
+	@if [ -z "$(TESTS)" ]; then TOOLGYM_BIN=$(BIN) TOOLGYM_TEST_RUN_MODE=cold $(TEST_BIN) $(COLD_SUITES); fi
 	@if [ "$$(id -u)" = 0 ] && [ -z "$(TESTS)" ]; then sh scripts/test_rootless.sh $(BUILD); fi
 
 run: $(BIN)

@@ -14,14 +14,19 @@
 # is told to insist on it (TOOLGYM_TEST_CGROUPS=1).
 #
 # usage: sh scripts/test_rootless.sh [BUILD_DIR]      (default build; make test passes its own)
+# The suites run with the sandbox in its default run mode (warm where the host allows), then
+# ROOTLESS_COLD_SUITES again in cold mode (TOOLGYM_TEST_RUN_MODE=cold).
+#
 # Settings (environment): ROOTLESS_USER=nobody (a user name or a numeric uid),
-#   ROOTLESS_SUITES="sandbox sandbox_limits sandbox_e2e sandbox_modes userns code_cache".
+#   ROOTLESS_SUITES="sandbox sandbox_limits sandbox_e2e sandbox_modes sandbox_warm userns
+#   code_cache", ROOTLESS_COLD_SUITES="sandbox sandbox_limits sandbox_e2e code_cache".
 # Exits with the test runner's status; its last line is the runner's "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${1:-build}
 WHO=${ROOTLESS_USER:-nobody}
-SUITES=${ROOTLESS_SUITES:-sandbox sandbox_limits sandbox_e2e sandbox_modes userns code_cache}
+SUITES=${ROOTLESS_SUITES:-sandbox sandbox_limits sandbox_e2e sandbox_modes sandbox_warm userns code_cache}
+COLD_SUITES=${ROOTLESS_COLD_SUITES:-sandbox sandbox_limits sandbox_e2e code_cache}
 
 if [ "$(id -u)" != 0 ]; then
     echo "test_rootless.sh: run as root (it runs the suites as $WHO); as $WHO, make test already runs rootless" >&2
@@ -50,6 +55,13 @@ cd "$dir" || exit 2
 setpriv --reuid="$uid" --regid="$gid" --clear-groups \
     env HOME="$dir" TOOLGYM_BIN=build/toolgym build/toolgym-tests $SUITES
 status=$?
+if [ -n "$COLD_SUITES" ]; then
+    echo "rootless: suites $COLD_SUITES in cold run mode"
+    # shellcheck disable=SC2086
+    setpriv --reuid="$uid" --regid="$gid" --clear-groups \
+        env HOME="$dir" TOOLGYM_BIN=build/toolgym TOOLGYM_TEST_RUN_MODE=cold \
+        build/toolgym-tests $COLD_SUITES || status=1
+fi
 
 # The cgroups this process is in, per v1 hierarchy ("" without one).
 own() { awk -F: -v c="$1" '$2 == c { print $3 }' /proc/self/cgroup; }

@@ -211,7 +211,7 @@ TG_TEST(docs, a_doc_that_drifts_is_reported_at_its_lines) {
         "curl -s localhost:8080/healthz\n" /* 2: right, with placeholders */
         "# {\"status\":\"ok\",\"version\":\"…\",\"sandbox\":{\"mode\":\"<id>\","
         "\"namespaces\":<bool>,\"user_namespace\":<bool>,\"seccomp\":<bool>,\"cgroups\":<bool>,"
-        "\"processes\":\"<id>\",\"memory\":\"<id>\"}}\n"
+        "\"processes\":\"<id>\",\"memory\":\"<id>\",\"run_mode\":\"<id>\"}}\n"
         "curl -s -X POST localhost:8080/v1/tools/calculator -H 'Content-Type: application/json' "
         "-d '{\"arguments\":{\"expression\":\"6*7\"}}'\n" /* 4: drifted */
         "# {\"ok\":true,\"content\":\"41\",\"result\":{\"value\":41}}\n"

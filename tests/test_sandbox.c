@@ -1275,15 +1275,15 @@ struct bg_run {
     int timeout_ms;
     struct sandbox_result r;
     int rc;
+    struct tg_error err;
     pthread_t t;
 };
 
 static void *bg_main(void *arg) {
     struct bg_run *b = arg;
     struct sandbox_request rq = {b->code, strlen(b->code), NULL, 0, b->timeout_ms, NULL};
-    struct tg_error e;
 
-    b->rc = sandbox_run(&rq, &b->r, &e);
+    b->rc = sandbox_run(&rq, &b->r, &b->err);
     return NULL;
 }
 
@@ -1647,4 +1647,262 @@ TG_TEST(sandbox, size_limits_are_bytes_in_the_schema_too) {
     json_decref(args);
     free(big);
     json_decref(schema);
+}
+
+/* ---- what one run leaves for the next (both run modes) ----------------------------------- */
+
+/*
+ * A run changes everything a program can change of its own process and sandbox: a file in
+ * /tmp, the environment, a module every run starts with (monkeypatched), one it imports, the
+ * builtins, sys, signal handlers, the umask, the working directory, the recursion limit. The
+ * next run, on the same slot (sequential runs take slot 0; warm: forked from the same zygote),
+ * sees none of it.
+ */
+TG_TEST(sandbox, state_of_one_run_is_not_seen_by_the_next) {
+    static const char *const dirty = "import os, sys, io, codecs, builtins, signal, json\n"
+                                     "open('/tmp/mark', 'w').write('x')\n"
+                                     "os.environ['TG_MARK'] = '1'\n"
+                                     "io.open = None\n"
+                                     "codecs.lookup = None\n"
+                                     "json.dumps = lambda *a, **k: 'patched'\n"
+                                     "sys.modules['tg_fake'] = io\n"
+                                     "builtins.print = None\n"
+                                     "builtins.TG_MARK = 1\n"
+                                     "sys.TG_MARK = 1\n"
+                                     "sys.setrecursionlimit(77)\n"
+                                     "signal.signal(signal.SIGTERM, lambda *a: None)\n"
+                                     "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+                                     "os.umask(0)\n"
+                                     "os.chdir('/')\n"
+                                     "sys.stdout.write('dirty\\n')\n";
+    static const char *const check =
+        "import os, sys, io, codecs, builtins, signal, json\n"
+        "seen = [n for n, v in [\n"
+        "    ('file', os.path.exists('/tmp/mark')),\n"
+        "    ('env', 'TG_MARK' in os.environ),\n"
+        "    ('io', io.open is None),\n"
+        "    ('codecs', codecs.lookup is None),\n"
+        "    ('json', json.dumps([1]) != '[1]'),\n"
+        "    ('modules', 'tg_fake' in sys.modules),\n"
+        "    ('builtins', hasattr(builtins, 'TG_MARK')),\n"
+        "    ('sys', hasattr(sys, 'TG_MARK')),\n"
+        "    ('recursion', sys.getrecursionlimit() != 1000),\n"
+        "    ('sigterm', signal.getsignal(signal.SIGTERM) != signal.SIG_DFL),\n"
+        "    ('sigint', signal.getsignal(signal.SIGINT) is not signal.default_int_handler),\n"
+        "    ('umask', os.umask(0o22) != 0o22),\n"
+        "    ('cwd', os.getcwd() != '/tmp'),\n"
+        "] if v]\n"
+        "print('seen', seen)\n";
+    struct sandbox_result r;
+    int zygote;
+
+    NEED_SANDBOX();
+    CU_ASSERT_EQUAL_FATAL(run(check, NULL, 3000, &r), 0); /* the check itself finds nothing */
+    CU_ASSERT_STRING_EQUAL(r.out, "seen []\n");
+    sandbox_result_free(&r);
+    zygote = sandbox_zygote_pid(0);
+    CU_ASSERT_EQUAL_FATAL(run(dirty, NULL, 3000, &r), 0);
+    CU_ASSERT_STRING_EQUAL(r.out, "dirty\n");
+    CU_ASSERT_EQUAL(r.exit_code, 0);
+    sandbox_result_free(&r);
+    CU_ASSERT_EQUAL_FATAL(run(check, NULL, 3000, &r), 0);
+    CU_ASSERT_STRING_EQUAL(r.out, "seen []\n");
+    if (strcmp(r.out, "seen []\n") != 0)
+        fprintf(stderr, "\nafter a dirty run: %s%s\n", r.out, r.err);
+    sandbox_result_free(&r);
+    CU_ASSERT_EQUAL(sandbox_zygote_pid(0), zygote); /* warm: the same zygote served all three */
+}
+
+/* ---- warm mode: the zygotes ---------------------------------------------------------------- */
+
+static int warm_ready(void) {
+    struct sandbox_caps c;
+
+    if (!sandbox_ready())
+        return 0;
+    sandbox_caps(&c);
+    return strcmp(c.run_mode, "warm") == 0;
+}
+
+/* Warm mode, and slot 0's zygote started and healthy (a run just went through it). */
+#define NEED_WARM()                                                                                \
+    do {                                                                                           \
+        struct sandbox_result r0_;                                                                 \
+        if (!warm_ready()) {                                                                       \
+            CU_FAIL("warm mode unavailable (or TOOLGYM_TEST_RUN_MODE=cold): suite sandbox_warm "   \
+                    "needs it");                                                                   \
+            return;                                                                                \
+        }                                                                                          \
+        CU_ASSERT_EQUAL_FATAL(run("pass", NULL, 3000, &r0_), 0);                                   \
+        sandbox_result_free(&r0_);                                                                 \
+    } while (0)
+
+/* Wait (up to 10 s, a liveness bound) until process pid, our child, has exited (a zombie). */
+static int wait_exited(int pid) {
+    for (int i = 0; i < 1000; i++) {
+        char path[64], st[256] = "";
+        FILE *f;
+        const char *p;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+        f = fopen(path, "r");
+        if (!f)
+            return 1;
+        if (!fgets(st, sizeof(st), f))
+            st[0] = '\0';
+        fclose(f);
+        p = strrchr(st, ')');
+        if (p && p[1] == ' ' && p[2] == 'Z')
+            return 1;
+        usleep(10 * 1000);
+    }
+    return 0;
+}
+
+/* The value after "key" in /proc/pid/status, or -1. */
+static long status_field(long pid, const char *key) {
+    char path[64], line[256];
+    size_t n = strlen(key);
+    long v = -1;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+    f = fopen(path, "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof(line), f))
+        if (strncmp(line, key, n) == 0) {
+            v = strtol(line + n, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return v;
+}
+
+/* The program runs in a process of its own, never in the zygote: while it runs, the process
+ * that runs it is not the zygote nor its child (its parent is the run's init), and the zygote
+ * is still waiting for work, with no thread or child of the run. */
+TG_TEST(sandbox_warm, program_never_runs_in_the_zygote) {
+    struct bg_run b;
+    int zygote, found = 0;
+    DIR *d;
+    struct dirent *de;
+
+    NEED_WARM();
+    zygote = sandbox_zygote_pid(0);
+    CU_ASSERT_FATAL(zygote > 0);
+    bg_start(&b, "import time\ntime.sleep(1.5)\nprint('done')", 5000);
+    CU_ASSERT_EQUAL(wait_python_processes(1), 1);
+    d = opendir("/proc");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    while ((de = readdir(d))) {
+        long pid = strtol(de->d_name, NULL, 10);
+
+        if (pid <= 0 || !is_python(de->d_name) || is_zygote(de->d_name))
+            continue;
+        if (rootless() ? !ours_rootless(de->d_name) : !ours(de->d_name))
+            continue;
+        if (status_field(pid, "Uid:") == 0 && !rootless())
+            continue; /* root mode: the program has a slot uid */
+        found++;
+        CU_ASSERT_NOT_EQUAL(pid, zygote);
+        CU_ASSERT_NOT_EQUAL(parent_of(pid), zygote);
+        CU_ASSERT_NOT_EQUAL(parent_of(parent_of(pid)), zygote);
+    }
+    closedir(d);
+    CU_ASSERT_EQUAL(found, 1);
+    CU_ASSERT_EQUAL(status_field(zygote, "Threads:"), 1);
+    CU_ASSERT_EQUAL(pthread_join(b.t, NULL), 0);
+    CU_ASSERT_EQUAL(b.rc, 0);
+    CU_ASSERT(b.r.out && strcmp(b.r.out, "done\n") == 0);
+    sandbox_result_free(&b.r);
+    CU_ASSERT_EQUAL(sandbox_zygote_pid(0), zygote);
+}
+
+/* A zygote that died between runs is replaced before the next one, which works. */
+TG_TEST(sandbox_warm, dead_zygote_is_replaced) {
+    struct sandbox_result r;
+    int zygote;
+
+    NEED_WARM();
+    zygote = sandbox_zygote_pid(0);
+    CU_ASSERT_FATAL(zygote > 0);
+    CU_ASSERT_EQUAL_FATAL(kill(zygote, SIGKILL), 0);
+    CU_ASSERT_FATAL(wait_exited(zygote)); /* died between runs */
+    CU_ASSERT_EQUAL_FATAL(run("print(1)", NULL, 3000, &r), 0);
+    CU_ASSERT_STRING_EQUAL(r.out, "1\n");
+    sandbox_result_free(&r);
+    CU_ASSERT(sandbox_zygote_pid(0) > 0);
+    CU_ASSERT_NOT_EQUAL(sandbox_zygote_pid(0), zygote);
+}
+
+/* A zygote that hangs (stopped) fails the one run that asked it, with sandbox_error, and is
+ * replaced: the next run works and the stopped one is gone. */
+TG_TEST(sandbox_warm, hung_zygote_fails_one_run_and_is_replaced) {
+    struct sandbox_request rq = {"print(1)", 8, NULL, 0, 3000, NULL};
+    struct sandbox_result r;
+    struct tg_error e;
+    int zygote;
+
+    NEED_WARM();
+    zygote = sandbox_zygote_pid(0);
+    CU_ASSERT_FATAL(zygote > 0);
+    CU_ASSERT_EQUAL_FATAL(kill(zygote, SIGSTOP), 0);
+    tg_error_clear(&e);
+    CU_ASSERT_EQUAL(sandbox_run(&rq, &r, &e), TG_EIO);
+    CU_ASSERT_STRING_EQUAL(e.code, "sandbox_error");
+    CU_ASSERT(strstr(e.message, "zygote") && strstr(e.message, "replaced"));
+    sandbox_result_free(&r);
+    CU_ASSERT_EQUAL_FATAL(run("print(2)", NULL, 3000, &r), 0);
+    CU_ASSERT_STRING_EQUAL(r.out, "2\n");
+    sandbox_result_free(&r);
+    CU_ASSERT_NOT_EQUAL(sandbox_zygote_pid(0), zygote);
+    CU_ASSERT(kill(zygote, 0) != 0 && errno == ESRCH);
+}
+
+/* A zygote that dies while a run waits for it fails that run only, with sandbox_error. */
+TG_TEST(sandbox_warm, zygote_dying_under_a_run_fails_only_that_run) {
+    struct sandbox_result r;
+    struct bg_run b;
+    int zygote;
+
+    NEED_WARM();
+    zygote = sandbox_zygote_pid(0);
+    CU_ASSERT_FATAL(zygote > 0);
+    CU_ASSERT_EQUAL_FATAL(kill(zygote, SIGSTOP), 0); /* it takes the request, then dies */
+    bg_start(&b, "print(1)", 3000);
+    usleep(500 * 1000);
+    CU_ASSERT_EQUAL(kill(zygote, SIGKILL), 0);
+    CU_ASSERT_EQUAL(pthread_join(b.t, NULL), 0);
+    CU_ASSERT_EQUAL(b.rc, TG_EIO);
+    CU_ASSERT_STRING_EQUAL(b.err.code, "sandbox_error");
+    CU_ASSERT(strstr(b.err.message, "zygote") && strstr(b.err.message, "died"));
+    sandbox_result_free(&b.r);
+    CU_ASSERT_EQUAL_FATAL(run("print(3)", NULL, 3000, &r), 0);
+    CU_ASSERT_STRING_EQUAL(r.out, "3\n");
+    sandbox_result_free(&r);
+    CU_ASSERT_NOT_EQUAL(sandbox_zygote_pid(0), zygote);
+}
+
+/* Once the program runs the zygote has no part in it: killing the zygote then changes
+ * nothing for the run, and the next run gets a new one. */
+TG_TEST(sandbox_warm, zygote_dying_after_the_start_costs_no_run) {
+    struct sandbox_result r;
+    struct bg_run b;
+    int zygote;
+
+    NEED_WARM();
+    zygote = sandbox_zygote_pid(0);
+    CU_ASSERT_FATAL(zygote > 0);
+    bg_start(&b, "import time\ntime.sleep(1)\nprint('survived')", 5000);
+    CU_ASSERT_EQUAL(wait_python_processes(1), 1);
+    CU_ASSERT_EQUAL(kill(zygote, SIGKILL), 0);
+    CU_ASSERT_EQUAL(pthread_join(b.t, NULL), 0);
+    CU_ASSERT_EQUAL(b.rc, 0);
+    CU_ASSERT(b.r.out && strcmp(b.r.out, "survived\n") == 0);
+    sandbox_result_free(&b.r);
+    CU_ASSERT_EQUAL_FATAL(run("print(4)", NULL, 3000, &r), 0);
+    CU_ASSERT_STRING_EQUAL(r.out, "4\n");
+    sandbox_result_free(&r);
+    CU_ASSERT_NOT_EQUAL(sandbox_zygote_pid(0), zygote);
 }
