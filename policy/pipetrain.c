@@ -658,7 +658,7 @@ void pipetrain_report_print(FILE *f, const struct pipetrain *P) {
         return;
     }
     fprintf(f,
-            " | freeze %s %.2f (asked %.2f) | makespan predicted %.1f measured %.1f ms"
+            " | freeze %s %.3f (asked %.3f) | makespan predicted %.1f measured %.1f ms"
             " (unfrozen predicted %.1f) | compute saved %.1f%% (%.3g bwd MACs) | wall-clock "
             "saved predicted %.1f%% measured %.1f%%\n",
             pipetrain_freeze_name(P->cfg.freeze), r->ratio_applied, r->ratio_planned, r->predicted,
