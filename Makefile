@@ -74,7 +74,7 @@ $(BASE_LIB): $(filter $(BUILD)/base/%.o,$(LIB_OBJ)) | deps
 	@$(AR) rcs $@ $^
 
 # bench programs that measure library code above the base link all of it
-$(BUILD)/bench/freeze_plan $(BUILD)/bench/sandbox_cpu: $(BUILD)/bench/%: bench/%.c $(LIB_OBJ) | deps
+$(BUILD)/bench/freeze_plan $(BUILD)/bench/freeze_pipe $(BUILD)/bench/sandbox_cpu: $(BUILD)/bench/%: bench/%.c $(LIB_OBJ) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(PKG_LIBS) $(LDLIBS)
 

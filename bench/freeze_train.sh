@@ -6,7 +6,7 @@
 #
 # usage: sh bench/freeze_train.sh [BUILD_DIR]     (default build)
 # Settings (environment): SEEDS="1 2 3", UPDATES=16, WARMUP=0.2 (warm-up epochs),
-#   SCHEDULE=1f1b, MICROBATCHES=4, R_MAX=0.9, NICE=10.
+#   SCHEDULE=1f1b, MICROBATCHES=4, R_MAX=0.9, NICE=10, REPS=15 (rounds of freeze_pipe).
 #
 # Rows, each run once per seed (seed by seed, so a change in machine load hits every mode):
 #   no RL            --updates 0: the warm-up alone; how far RL moves the accuracy at all
@@ -24,6 +24,9 @@
 # the final greedy accuracy over every task of the test split (`--eval 0`). Each column is the
 # median over seeds of the per-run figures; "vs none" is the median over seeds of the run's
 # ms/update over the same seed's `none`. Not part of `make bench` (tens of minutes).
+# Then, when built (make build/bench/freeze_pipe), bench/freeze_pipe.c times the pipeline's
+# gradient under the same rules interleaved round by round on one fixed update: the training
+# runs above each see a different machine load, that table sees the same.
 set -u
 BUILD=${1:-build}
 BIN=$BUILD/toolgym
@@ -126,3 +129,8 @@ print("per seed (mode seed ms/update predicted unfrozen-predicted ratio test-acc
 for r in rows:
     print("  " + " ".join(r))
 PY
+if [ -x "$BUILD/bench/freeze_pipe" ]; then
+    echo
+    nice -n "$NICE" "$BUILD/bench/freeze_pipe" --schedule "$SCHEDULE" \
+        --microbatches "$MICROBATCHES" --r-max "$R_MAX" --reps "${REPS:-15}"
+fi
