@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "base/limits.h"
+#include "base/num.h"
 #include "base/tg.h"
 #include "client/eval.h"
 #include "cmd/cmd.h"
@@ -135,9 +136,28 @@ struct train_args {
     const char *servers, *config, *save, *resume, *svg;
     const char *lr_schedule, *anchors, *reward_mode; /* names, applied to the config */
     const char *protocol, *budget;                   /* likewise */
-    const char *schedule, *freeze;                   /* the pipeline's, likewise */
+    const char *schedule, *freeze, *cuts;            /* the pipeline's, likewise */
     int eval_n, quiet, demo;
 };
+
+/* --cuts: "balanced", "even", or the first layer of each stage after the first ("1,3") */
+static int cuts_parse(const char *s, struct pipetrain_config *pc, struct tg_error *err) {
+    long v[PIPETRAIN_STAGES_MAX - 1];
+    size_t n = 0;
+
+    memset(pc->cut, 0, sizeof(pc->cut));
+    pc->balance = strcmp(s, "balanced") == 0;
+    if (pc->balance || strcmp(s, "even") == 0)
+        return 0;
+    if (num_long_list(s, 1, PIPETRAIN_STAGES_MAX, v, TG_ARRAY_LEN(v), &n) || n == 0) {
+        tg_error_set(err, TG_CODE_CONFIG,
+                     "--cuts '%s' is not even, balanced or a list of layers such as 1,3", s);
+        return TG_EINVAL;
+    }
+    for (size_t i = 0; i < n; i++)
+        pc->cut[i] = (int)v[i];
+    return 0;
+}
 
 /* the settings: the defaults, the --config file on top, then every option given on top */
 static int settings(const struct opt_cmd *cmd, const struct train_config *flags,
@@ -182,6 +202,7 @@ static int settings(const struct opt_cmd *cmd, const struct train_config *flags,
         (opt_given(cmd, "--schedule") && pipeline_kind_parse(a->schedule, &cfg->pipe.kind, &err)) ||
         (opt_given(cmd, "--freeze") &&
          pipetrain_freeze_parse(a->freeze, &cfg->pipe.freeze, &err)) ||
+        (opt_given(cmd, "--cuts") && cuts_parse(a->cuts, &cfg->pipe, &err)) ||
         train_config_check(cfg, &err) || pipetrain_config_check(&cfg->pipe, cfg->layers, &err))
         return opt_error(cmd, "%s", err.message);
     return 0;
@@ -202,13 +223,13 @@ static int check_combinations(const struct opt_cmd *cmd, const struct train_conf
     if (opt_given(cmd, "--anchor-fraction") && cfg->anchors == ANCHORS_OFF)
         return opt_error(cmd, "--anchor-fraction is not used with anchors off");
     if (cfg->pipe.stages == 0) {
-        static const char *const pipe_opts[] = {"--schedule",     "--microbatches", "--freeze",
-                                                "--r-max",        "--settle-ema",   "--settle-tol",
-                                                "--settle-window"};
+        static const char *const pipe_opts[] = {"--schedule",      "--microbatches", "--freeze",
+                                                "--r-max",         "--settle-ema",   "--settle-tol",
+                                                "--settle-window", "--cuts"};
 
         for (size_t i = 0; i < TG_ARRAY_LEN(pipe_opts); i++)
             if (opt_given(cmd, pipe_opts[i]))
-                return opt_error(cmd, "%s is not used without --pipeline 2", pipe_opts[i]);
+                return opt_error(cmd, "%s is not used without --pipeline S", pipe_opts[i]);
     }
     if (cfg->pipe.freeze != PT_FREEZE_PROGRESSIVE) {
         static const char *const settle_opts[] = {"--settle-ema", "--settle-tol",
@@ -317,7 +338,12 @@ int cmd_train(int argc, char **argv) {
         {.name = "--reward-mode", .kind = OPT_CHOICE, .dst = &a.reward_mode, .meta = "MODE",
          .choices = "judge|torl|otc", .help = "episode reward"},
         {.name = "--pipeline", .kind = OPT_INT, .dst = &flags.pipe.stages, .meta = "S", .lo = 0,
-         .hi = 2, .def = "0 (off)", .help = "run RL updates as a pipeline of S = 2 stages on 2 threads"},
+         .hi = PIPETRAIN_STAGES_MAX, .def = "0 (off)",
+         .help = "run RL updates as a pipeline of S stages on S threads (2..layers + 2)"},
+        {.name = "--cuts", .kind = OPT_STR, .dst = &a.cuts, .meta = "even|balanced|L1,L2..",
+         .hi = 64, .def = "even",
+         .help = "stage boundaries: even layer counts, balanced by measured layer times, or "
+                 "the first layer of each stage after the first"},
         {.name = "--schedule", .kind = OPT_CHOICE, .dst = &a.schedule, .meta = "KIND",
          .choices = "gpipe|1f1b", .help = "the pipeline's schedule"},
         {.name = "--microbatches", .kind = OPT_INT, .dst = &flags.pipe.microbatches, .meta = "M",

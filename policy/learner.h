@@ -82,7 +82,7 @@ int learner_warmup_step(struct learner *L, const struct demo_set *d, const int *
  * learner_update — one RL update over the decisions of trajectories t[0..nt) with their
  * advantages, at the schedule's current lr. *loss and *ent get the mean loss and entropy over
  * the decisions (0 when there are none). With cfg->pipe.stages set, the gradient runs
- * through the two-stage pipeline of pipetrain.h (L->pipe->rep reports it) instead of the
+ * through the pipeline of pipetrain.h (L->pipe->rep reports it) instead of the
  * gradient threads; layers it froze for every micro-batch are not stepped. 0 or a tg_err.
  */
 int learner_update(struct learner *L, struct traj *t, int nt, double *loss, double *ent,

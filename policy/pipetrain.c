@@ -1,5 +1,5 @@
 /*
- * pipetrain.c — the update's gradient as a two-stage pipeline. See pipetrain.h.
+ * pipetrain.c — the update's gradient as a pipeline of S stages. See pipetrain.h.
  */
 #include "policy/pipetrain.h"
 
@@ -23,15 +23,18 @@ struct pipetrain_config pipetrain_config_default(void) {
     c.freeze = PT_FREEZE_NONE;
     c.r_max = 0.9;
     c.calibrate = 2;
-    c.cut = 0;
     c.settle = progfreeze_config_default();
     return c;
 }
 
 int pipetrain_config_check(const struct pipetrain_config *c, int layers, struct tg_error *err) {
-    if (c->stages != 0 && c->stages != PIPETRAIN_STAGES) {
-        tg_error_set(err, TG_CODE_CONFIG, "pipeline = %d: the trainer's pipeline has 2 stages",
-                     c->stages);
+    int ncut = 0, S = c->stages;
+
+    if (S != 0 && (S < 2 || S > layers + 2 || S > PIPETRAIN_STAGES_MAX)) {
+        tg_error_set(err, TG_CODE_CONFIG,
+                     "pipeline = %d: a pipeline has 2 to %d stages (one layer per stage at most: "
+                     "the embeddings, %d blocks and the head)",
+                     S, layers + 2, layers);
         return TG_EINVAL;
     }
     if (c->microbatches < 1 || c->microbatches > TG_PIPE_MICROBATCHES_MAX) {
@@ -39,11 +42,11 @@ int pipetrain_config_check(const struct pipetrain_config *c, int layers, struct 
                      c->microbatches, TG_PIPE_MICROBATCHES_MAX);
         return TG_EINVAL;
     }
-    if (c->kind == PIPELINE_1F1B && c->microbatches < PIPETRAIN_STAGES) {
+    if (c->kind == PIPELINE_1F1B && c->microbatches < (S > 2 ? S : 2)) {
         tg_error_set(err, TG_CODE_CONFIG,
                      "microbatches = %d: a 1f1b schedule needs at least as many micro-batches "
-                     "as stages (2)",
-                     c->microbatches);
+                     "as stages (%d)",
+                     c->microbatches, S > 2 ? S : 2);
         return TG_EINVAL;
     }
     if (!(c->r_max >= 0 && c->r_max <= 1)) {
@@ -54,10 +57,29 @@ int pipetrain_config_check(const struct pipetrain_config *c, int layers, struct 
         tg_error_set(err, TG_CODE_CONFIG, "calibrate = %d is out of range: 1..100", c->calibrate);
         return TG_EINVAL;
     }
-    if (c->cut < 0 || c->cut > layers + 1) {
-        tg_error_set(err, TG_CODE_CONFIG, "cut = %d is out of range: 1..%d (0: the middle)", c->cut,
-                     layers + 1);
-        return TG_EINVAL;
+    for (int k = 0; k < PIPETRAIN_STAGES_MAX - 1; k++)
+        if (c->cut[k] != 0)
+            ncut = k + 1;
+    if (ncut > 0 && S > 0) {
+        if (ncut != S - 1) {
+            tg_error_set(err, TG_CODE_CONFIG,
+                         "cuts: %d given for %d stages: give %d, the first layer of each stage "
+                         "after the first",
+                         ncut, S, S - 1);
+            return TG_EINVAL;
+        }
+        for (int k = 0; k < ncut; k++)
+            if (c->cut[k] < (k ? c->cut[k - 1] + 1 : 1) || c->cut[k] > layers + 1) {
+                tg_error_set(err, TG_CODE_CONFIG,
+                             "cuts: %d is out of order or range: cuts are increasing layers in "
+                             "1..%d",
+                             c->cut[k], layers + 1);
+                return TG_EINVAL;
+            }
+        if (c->balance) {
+            tg_error_set(err, TG_CODE_CONFIG, "cuts: give them or ask for balanced ones, not both");
+            return TG_EINVAL;
+        }
     }
     return progfreeze_config_check(&c->settle, err);
 }
@@ -91,12 +113,14 @@ int pipetrain_init(struct pipetrain *P, const struct pipetrain_config *c, const 
         return rc;
     P->cfg = *c;
     P->nlayers = n->nlayers;
-    P->cut = c->cut > 0 ? c->cut : 1 + n->cfg.layers / 2;
+    P->S = c->stages > 0 ? c->stages : 2;
+    for (int s = 0; s <= P->S; s++)
+        P->cuts[s] = s == 0 || s == P->S || c->cut[0] == 0 ? s * n->nlayers / P->S : c->cut[s - 1];
     memset(&tmp, 0, sizeof(tmp));
     tmp.net = *n;
     TG_ASSERT(n->nlayers <= PROGFREEZE_LAYERS_MAX);
     progfreeze_init(&P->prog, &c->settle, n->nlayers, (int)floor(c->r_max * n->nlayers + 1e-9));
-    for (int s = 0; s < PIPETRAIN_STAGES; s++) {
+    for (int s = 0; s < P->S; s++) {
         rc = policy_scratch_init(&P->sc[s], &tmp, err);
         if (rc) {
             pipetrain_free(P);
@@ -107,12 +131,11 @@ int pipetrain_init(struct pipetrain *P, const struct pipetrain_config *c, const 
 }
 
 void pipetrain_free(struct pipetrain *P) {
-    for (int s = 0; s < PIPETRAIN_STAGES; s++)
+    for (int s = 0; s < PIPETRAIN_STAGES_MAX; s++)
         policy_scratch_free(&P->sc[s]);
     pipeline_free(P->pl);
     free(P->stash);
-    free(P->act_off);
-    free(P->grad_off);
+    free(P->off);
     free(P->loss);
     free(P->ent);
     free(P->macs);
@@ -138,7 +161,7 @@ static int ensure_pipeline(struct pipetrain *P, enum pipeline_kind kind, int m,
 
     if (P->pl && P->pl_m == m && P->pl->kind == kind)
         return 0;
-    rc = pipeline_build(kind, PIPETRAIN_STAGES, m, &pl, err);
+    rc = pipeline_build(kind, P->S, m, &pl, err);
     if (rc)
         return rc;
     pipeline_free(P->pl);
@@ -160,21 +183,19 @@ static int ensure_pipeline(struct pipetrain *P, enum pipeline_kind kind, int m,
     return 0;
 }
 
-/* per-decision arrays and the stash (an activation and a gradient of T x d per decision) */
+/* per-decision arrays and the stash (an activation and a gradient of T x d per decision and
+ * stage boundary) */
 static int ensure_items(struct pipetrain *P, const struct seq *const *seq, int nitems, int d,
                         struct tg_error *err) {
     size_t need = 0;
 
     if (nitems > P->cap_items) {
-        size_t *ao = realloc(P->act_off, sizeof(size_t) * (size_t)nitems);
-        size_t *go = ao ? realloc(P->grad_off, sizeof(size_t) * (size_t)nitems) : NULL;
-        float *lo = go ? realloc(P->loss, sizeof(float) * (size_t)nitems) : NULL;
+        size_t *ao = realloc(P->off, sizeof(size_t) * (size_t)nitems);
+        float *lo = ao ? realloc(P->loss, sizeof(float) * (size_t)nitems) : NULL;
         float *en = lo ? realloc(P->ent, sizeof(float) * (size_t)nitems) : NULL;
 
         if (ao)
-            P->act_off = ao;
-        if (go)
-            P->grad_off = go;
+            P->off = ao;
         if (lo)
             P->loss = lo;
         if (en)
@@ -186,9 +207,8 @@ static int ensure_items(struct pipetrain *P, const struct seq *const *seq, int n
     for (int i = 0; i < nitems; i++) {
         size_t td = (size_t)seq[i]->T * (size_t)d;
 
-        P->act_off[i] = need;
-        P->grad_off[i] = need + td;
-        need += 2 * td;
+        P->off[i] = need;
+        need += 2 * td * (size_t)(P->S - 1);
     }
     if (need > P->cap_floats) {
         float *s = realloc(P->stash, sizeof(float) * need);
@@ -216,6 +236,7 @@ struct run {
     pthread_cond_t cv;
     unsigned char *done; /* (n actions) */
     int threaded;
+    int go; /* stage threads: 0 wait, 1 run, -1 leave (a thread could not be started) */
 };
 
 static double ms_since(const struct timespec *o) {
@@ -237,35 +258,37 @@ static int lowest_learning(const struct net *n) {
     return n->nlayers;
 }
 
+/* decision j's activation (grad 0) or gradient (grad 1) at the boundary after stage b */
+static float *boundary(const struct pipetrain *P, int j, size_t td, int b, int grad) {
+    return P->stash + P->off[j] + (size_t)(2 * b + grad) * td;
+}
+
 /* stage s's forward or backward over micro-batch mb; returns the backward multiply-adds */
 static long long stage_action(struct run *R, int s, int mb, enum pipeline_op op) {
     struct pipetrain *P = R->P;
     struct net *n = &P->stage_net[s];
     struct policy_scratch *sc = &P->sc[s];
     struct net_ws *w = &sc->ws;
-    int cut = P->cut, d = n->cfg.d, lo = mb_lo(R, mb), hi = mb_lo(R, mb + 1);
+    int l0 = P->cuts[s], l1 = P->cuts[s + 1], last = s == P->S - 1;
+    int d = n->cfg.d, lo = mb_lo(R, mb), hi = mb_lo(R, mb + 1);
     long long macs = 0;
 
+    if (op == PIPELINE_BWD && !last && lowest_learning(n) >= l1)
+        return 0; /* nothing at or below this stage learns: no backward */
     for (int j = lo; j < hi; j++) {
         const struct seq *q = R->seq[j];
         size_t td = (size_t)q->T * (size_t)d;
-        float *a = P->stash + P->act_off[j], *g = P->stash + P->grad_off[j];
 
-        if (s == 0) {
-            if (op == PIPELINE_BWD && lowest_learning(n) >= cut)
-                break; /* nothing of stage 0 learns: no backward */
-            net_forward_layers(n, w, q, 0, cut);
+        if (s > 0)
+            memcpy(net_layer_out(n, w, l0 - 1), boundary(P, j, td, s - 1, 0), sizeof(float) * td);
+        net_forward_layers(n, w, q, l0, l1);
+        if (!last) {
             if (op == PIPELINE_FWD) {
-                memcpy(a, net_layer_out(n, w, cut - 1), sizeof(float) * td);
-            } else {
-                memcpy(w->dx, g, sizeof(float) * td);
-                macs += net_backward_layers(n, w, 0, cut);
+                memcpy(boundary(P, j, td, s, 0), net_layer_out(n, w, l1 - 1), sizeof(float) * td);
+                continue;
             }
-            continue;
-        }
-        memcpy(net_layer_out(n, w, cut - 1), a, sizeof(float) * td);
-        net_forward_layers(n, w, q, cut, n->nlayers);
-        {
+            memcpy(w->dx, boundary(P, j, td, s, 1), sizeof(float) * td);
+        } else {
             float ent = 0,
                   loss = policy_pg_dlogits(R->pol, sc, q, R->act[j], &R->pg[j], NULL, &ent);
 
@@ -273,12 +296,12 @@ static long long stage_action(struct run *R, int s, int mb, enum pipeline_op op)
                 continue;
             P->loss[j] = loss;
             P->ent[j] = ent;
+            net_backward_begin(n, w);
+            macs += net_dec_backward(n, w, sc->dlogits);
         }
-        net_backward_begin(n, w);
-        macs += net_dec_backward(n, w, sc->dlogits);
-        macs += net_backward_layers(n, w, cut, n->nlayers);
-        if (lowest_learning(n) < cut)
-            memcpy(g, w->dx, sizeof(float) * td);
+        macs += net_backward_layers(n, w, l0, l1);
+        if (s > 0 && lowest_learning(n) < l0)
+            memcpy(boundary(P, j, td, s - 1, 1), w->dx, sizeof(float) * td);
     }
     return macs;
 }
@@ -315,12 +338,23 @@ struct stage_arg {
     int s;
 };
 
+/* a stage's actions in its order; a stage thread first waits for R->go (1 run, -1 leave) */
 static void *stage_main(void *arg) {
     struct stage_arg *sa = arg;
-    int per = 2 * sa->R->m;
+    struct run *R = sa->R;
+    int per = 2 * R->m, go;
 
+    if (sa->s > 0) {
+        pthread_mutex_lock(&R->mu);
+        while (R->go == 0)
+            pthread_cond_wait(&R->cv, &R->mu);
+        go = R->go;
+        pthread_mutex_unlock(&R->mu);
+        if (go < 0)
+            return NULL;
+    }
     for (int k = 0; k < per; k++)
-        run_action(sa->R, sa->s * per + k);
+        run_action(R, sa->s * per + k);
     return NULL;
 }
 
@@ -347,22 +381,22 @@ static void set_freezing(struct pipetrain *P, const struct net *base, const doub
 
         for (int l = 0; l < nl; l++)
             row[l] = base->frozen[l] || l < lowest ? 1 : 0;
-        for (int s = 0; s < PIPETRAIN_STAGES; s++) {
-            int l0 = s == 0 ? 0 : P->cut, l1 = s == 0 ? P->cut : nl;
+        for (int s = 0; s < P->S; s++) {
+            int l0 = P->cuts[s], l1 = P->cuts[s + 1];
             double r = P->ratio[pl->bwd[s * m + mb]];
             int k = layers_at(r, l1 - l0, mb, spread);
 
             for (int l = l0; l < l0 + k && l < l1; l++)
                 row[l] = 1;
         }
-        for (int s = 0; s < PIPETRAIN_STAGES; s++)
+        for (int s = 0; s < P->S; s++)
             memcpy(P->frz + (size_t)pl->bwd[s * m + mb] * nl, row, (size_t)nl);
     }
 }
 
 /* the applied share of stage s's layers frozen for backward i */
 static double applied_ratio(const struct pipetrain *P, int i) {
-    int s = P->pl->act[i].stage, l0 = s == 0 ? 0 : P->cut, l1 = s == 0 ? P->cut : P->nlayers;
+    int s = P->pl->act[i].stage, l0 = P->cuts[s], l1 = P->cuts[s + 1];
     int k = 0;
 
     for (int l = l0; l < l1; l++)
@@ -375,7 +409,7 @@ static double applied_ratio(const struct pipetrain *P, int i) {
 static double probe_min(struct run *R, int s, const struct net *base) {
     struct pipetrain *P = R->P;
     struct net *n = &P->stage_net[s];
-    int l0 = s == 0 ? 0 : P->cut, l1 = s == 0 ? P->cut : P->nlayers;
+    int l0 = P->cuts[s], l1 = P->cuts[s + 1];
     struct timespec t0;
 
     for (int l = 0; l < P->nlayers; l++)
@@ -397,7 +431,7 @@ static void calibrate(struct pipetrain *P, struct run *R, const struct net *base
             P->sum_bwd[s] += P->t1[i] - P->t0[i];
     }
     P->sum_items += R->nitems;
-    for (int s = 0; s < PIPETRAIN_STAGES; s++)
+    for (int s = 0; s < P->S; s++)
         P->sum_bmin[s] += probe_min(R, s, base);
     P->sum_min_items += n0;
     P->calib_updates++;
@@ -406,7 +440,7 @@ static void calibrate(struct pipetrain *P, struct run *R, const struct net *base
 /* the calibrated per-decision times, scaled to `per` decisions per micro-batch */
 static void scaled_times(const struct pipetrain *P, double per, struct pipeline_times *t) {
     *t = P->times;
-    for (int s = 0; s < PIPETRAIN_STAGES; s++) {
+    for (int s = 0; s < P->S; s++) {
         t->st[s].forward *= per;
         t->st[s].w_max *= per;
         t->st[s].w_min *= per;
@@ -417,9 +451,9 @@ static int finish_calibration(struct pipetrain *P, struct tg_error *err) {
     struct pipeline_times *t = &P->times;
 
     memset(t, 0, sizeof(*t));
-    t->stages = PIPETRAIN_STAGES;
+    t->stages = P->S;
     snprintf(t->unit, sizeof(t->unit), "ms");
-    for (int s = 0; s < PIPETRAIN_STAGES; s++) {
+    for (int s = 0; s < P->S; s++) {
         t->st[s].forward = P->sum_fwd[s] / (double)P->sum_items;
         t->st[s].w_max = P->sum_bwd[s] / (double)P->sum_items;
         t->st[s].w_min = P->sum_min_items > 0 ? P->sum_bmin[s] / (double)P->sum_min_items : 0;
@@ -513,6 +547,105 @@ static void report(struct pipetrain *P, struct run *R, double measured, long lon
     }
 }
 
+/* the stage that runs layer l */
+static int stage_of(const struct pipetrain *P, int l) {
+    int s = 0;
+
+    while (s + 1 < P->S && l >= P->cuts[s + 1])
+        s++;
+    return s;
+}
+
+/* try every cut after layer `from` for stage s onwards (worst and sq: the largest stage cost
+ * and the sum of squared stage costs of stages < s); keeps the best in best[] */
+static void balance_search(const double *cost, int nl, int S, int s, int from, double worst,
+                           double sq, int *cuts, int *best, double *best_worst, double *best_sq) {
+    double c = 0;
+
+    if (s == S - 1) {
+        for (int l = from; l < nl; l++)
+            c += cost[l];
+        worst = c > worst ? c : worst;
+        sq += c * c;
+        if (worst < *best_worst || (worst == *best_worst && sq < *best_sq)) {
+            *best_worst = worst;
+            *best_sq = sq;
+            memcpy(best, cuts, sizeof(int) * (size_t)(S + 1));
+        }
+        return;
+    }
+    /* stage s is [from, k): at least one layer, and one left for each later stage */
+    for (int k = from + 1; k <= nl - (S - 1 - s); k++) {
+        c += cost[k - 1];
+        cuts[s + 1] = k;
+        balance_search(cost, nl, S, s + 1, k, c > worst ? c : worst, sq + c * c, cuts, best,
+                       best_worst, best_sq);
+    }
+}
+
+void pipetrain_balance_cuts(const double *cost, int nl, int S, int *cuts) {
+    int cur[PIPETRAIN_STAGES_MAX + 1];
+    double best_worst = INFINITY, best_sq = INFINITY;
+
+    TG_ASSERT(S >= 2 && S <= nl && nl <= PIPETRAIN_STAGES_MAX);
+    cur[0] = 0;
+    cur[S] = nl;
+    for (int s = 0; s <= S; s++) /* a valid start: one layer each, the rest last */
+        cuts[s] = s < S ? s : nl;
+    balance_search(cost, nl, S, 0, 0, 0, 0, cur, cuts, &best_worst, &best_sq);
+}
+
+/* balance: time every layer alone over the first micro-batch's decisions (forward twice,
+ * as a stage's forward and its backward's recomputation do, plus the backward) and re-cut
+ * the stages; calibration starts again when the cuts change. Runs after the pass's
+ * gradient was copied out: it adds into stage 0's gradient block, zeroed by the next pass. */
+static void rebalance(struct pipetrain *P, struct run *R, const struct net *base) {
+    struct net *n = &P->stage_net[0];
+    struct policy_scratch *sc = &P->sc[0];
+    struct net_ws *w = &sc->ws;
+    int nl = P->nlayers, cuts[PIPETRAIN_STAGES_MAX + 1], hi = mb_lo(R, 1), same = 1;
+    double fwd[PIPETRAIN_STAGES_MAX] = {0}, bwd[PIPETRAIN_STAGES_MAX] = {0};
+    struct timespec t0;
+
+    *n = *base;
+    for (int j = 0; j < hi; j++) {
+        const struct seq *q = R->seq[j];
+        float ent = 0;
+
+        for (int l = 0; l < nl; l++) {
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            net_forward_layers(n, w, q, l, l + 1);
+            fwd[l] += ms_since(&t0);
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        policy_pg_dlogits(R->pol, sc, q, R->act[j], &R->pg[j], NULL, &ent);
+        net_backward_begin(n, w);
+        net_dec_backward(n, w, sc->dlogits);
+        net_backward_layers(n, w, nl - 1, nl);
+        bwd[nl - 1] += ms_since(&t0);
+        for (int l = nl - 2; l >= 0 && lowest_learning(n) <= l; l--) {
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            net_backward_layers(n, w, l, l + 1);
+            bwd[l] += ms_since(&t0);
+        }
+    }
+    for (int l = 0; l < nl; l++)
+        P->layer_ms[l] = hi > 0 ? (2 * fwd[l] + bwd[l]) / hi : 0;
+    pipetrain_balance_cuts(P->layer_ms, nl, P->S, cuts);
+    for (int s = 0; s <= P->S; s++)
+        same &= cuts[s] == P->cuts[s];
+    if (!same) {
+        memcpy(P->cuts, cuts, sizeof(cuts));
+        memset(P->sum_fwd, 0, sizeof(P->sum_fwd));
+        memset(P->sum_bwd, 0, sizeof(P->sum_bwd));
+        memset(P->sum_bmin, 0, sizeof(P->sum_bmin));
+        P->sum_items = P->sum_min_items = 0;
+        P->calib_updates = 0;
+    }
+    P->balanced = 1;
+    P->rep.rebalanced = 1;
+}
+
 /* progressive: each layer's gradient norm of this pass to the settle bookkeeping (frozen
  * once calibration is over) */
 static void observe_norms(struct pipetrain *P, const struct net *base, const float *grads,
@@ -539,9 +672,10 @@ int pipetrain_grads(struct pipetrain *P, const struct policy *pol, const struct 
     const int override = ratio != NULL;
     enum pipeline_kind kind = P->cfg.kind;
     struct run R;
-    struct stage_arg sa = {&R, 1};
-    pthread_t tid;
+    struct stage_arg sa[PIPETRAIN_STAGES_MAX];
+    pthread_t tid[PIPETRAIN_STAGES_MAX];
     long long macs = 0;
+    int started = 0;
     int m = P->cfg.microbatches < nitems ? P->cfg.microbatches : nitems, rc, calibrating;
     int spread = 0, lowest = 0;
     size_t off, len;
@@ -551,8 +685,8 @@ int pipetrain_grads(struct pipetrain *P, const struct policy *pol, const struct 
         frozen_all[l] = 0;
     if (nitems <= 0)
         return 0;
-    if (kind == PIPELINE_1F1B && m < PIPETRAIN_STAGES)
-        kind = PIPELINE_GPIPE; /* one decision: the two schedules are the same */
+    if (kind == PIPELINE_1F1B && m < P->S)
+        kind = PIPELINE_GPIPE; /* fewer decisions than stages: 1f1b cannot be built */
     rc = ensure_pipeline(P, kind, m, err);
     if (rc == 0)
         rc = ensure_items(P, seq, nitems, base->cfg.d, err);
@@ -594,21 +728,34 @@ int pipetrain_grads(struct pipetrain *P, const struct policy *pol, const struct 
     R.done = calloc((size_t)P->pl->n, 1);
     if (!R.done)
         return nomem(err);
-    for (int s = 0; s < PIPETRAIN_STAGES; s++) {
+    for (int s = 0; s < P->S; s++) {
         P->stage_net[s] = *base;
         net_ws_zero_grad(&P->sc[s].ws, base);
+        sa[s].R = &R;
+        sa[s].s = s;
     }
     pthread_mutex_init(&R.mu, NULL);
     pthread_cond_init(&R.cv, NULL);
-    clock_gettime(CLOCK_MONOTONIC, &R.origin);
     R.threaded = 1;
-    if (pthread_create(&tid, NULL, stage_main, &sa) == 0) {
-        struct stage_arg s0 = {&R, 0};
-
-        stage_main(&s0);
-        pthread_join(tid, NULL);
+    for (int s = 1; s < P->S; s++, started++)
+        if (pthread_create(&tid[s], NULL, stage_main, &sa[s]) != 0)
+            break;
+    pthread_mutex_lock(&R.mu);
+    R.go = started == P->S - 1 ? 1 : -1;
+    pthread_cond_broadcast(&R.cv);
+    pthread_mutex_unlock(&R.mu);
+    if (R.go < 0) { /* a thread is missing: the threads started leave */
+        for (int s = 1; s <= started; s++)
+            pthread_join(tid[s], NULL);
+        started = 0;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &R.origin);
+    if (R.go > 0) {
+        stage_main(&sa[0]);
+        for (int s = 1; s < P->S; s++)
+            pthread_join(tid[s], NULL);
     } else {
-        /* no second thread: the same actions in a topological order give the same result */
+        /* no threads: the same actions in a topological order give the same result */
         R.threaded = 0;
         for (int k = 0; k < P->pl->n; k++)
             run_action(&R, P->pl->topo[k]);
@@ -627,13 +774,14 @@ int pipetrain_grads(struct pipetrain *P, const struct policy *pol, const struct 
     free(R.done);
     /* each layer's gradient from the stage that owns it */
     for (int l = 0; l < base->nlayers; l++) {
-        const float *src = P->sc[l < P->cut ? 0 : 1].ws.grads;
+        int st = stage_of(P, l);
+        const float *src = P->sc[st].ws.grads;
 
         net_layer_span(base, l, &off, &len);
         memcpy(grads + off, src + off, sizeof(float) * len);
         frozen_all[l] = 1;
         for (int mb = 0; mb < m; mb++)
-            if (!P->frz[(size_t)P->pl->bwd[(l < P->cut ? 0 : 1) * m + mb] * P->nlayers + l])
+            if (!P->frz[(size_t)P->pl->bwd[st * m + mb] * P->nlayers + l])
                 frozen_all[l] = 0;
     }
     for (int j = 0; j < nitems; j++) {
@@ -643,6 +791,8 @@ int pipetrain_grads(struct pipetrain *P, const struct policy *pol, const struct 
     if (P->cfg.freeze == PT_FREEZE_PROGRESSIVE && !override)
         observe_norms(P, base, grads, !calibrating);
     P->rep.layers_frozen = lowest;
+    if (P->cfg.balance && !P->balanced && !override && calibrating)
+        rebalance(P, &R, base);
     P->rep.update = ++P->updates;
     return 0;
 }
@@ -653,8 +803,19 @@ void pipetrain_report_print(FILE *f, const struct pipetrain *P) {
     fprintf(f, "  pipe %s M=%d %d dec", pipeline_kind_name(P->pl ? P->pl->kind : P->cfg.kind),
             r->microbatches, r->items);
     if (r->calibrating) {
-        fprintf(f, " | calibrating: measured %.1f ms (stage busy %.1f / %.1f ms)\n", r->measured,
-                r->busy[0], r->busy[1]);
+        fprintf(f, " | calibrating: measured %.1f ms (stage busy", r->measured);
+        for (int s = 0; s < P->S; s++)
+            fprintf(f, "%s%.1f", s ? " / " : " ", r->busy[s]);
+        fprintf(f, " ms)\n");
+        if (r->rebalanced) {
+            fprintf(f, "    balanced: layer ms per decision (2 fwd + bwd)");
+            for (int l = 0; l < P->nlayers; l++)
+                fprintf(f, " %.3f", P->layer_ms[l]);
+            fprintf(f, "; stages");
+            for (int s = 0; s < P->S; s++)
+                fprintf(f, " [%d,%d)", P->cuts[s], P->cuts[s + 1]);
+            fputc('\n', f);
+        }
         return;
     }
     fprintf(f,

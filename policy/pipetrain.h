@@ -1,17 +1,22 @@
 /*
- * pipetrain.h — the RL update's gradient run as a real two-stage pipeline, with freezing
- * planned over its schedule (TimelyFreeze; freeze_plan.h) and every action timed.
+ * pipetrain.h — the RL update's gradient run as a real pipeline of S stages on S threads,
+ * with freezing planned over its schedule (TimelyFreeze; freeze_plan.h) and every action
+ * timed.
  *
  * Stages: the network's layers (net.h: 0 the embeddings, 1..L the encoder blocks, L + 1 the
- * final LayerNorm and the decoder) are cut at layer `cut`: stage 0 runs layers [0, cut) on the
- * calling thread, stage 1 runs [cut, L + 2) and the loss on a second thread. The update's
- * decisions are split into M micro-batches of contiguous decisions; each stage runs its
- * forward F(m) and backward B(m) actions in the order of the GPipe or 1F1B schedule
- * (pipeline.h), and an action waits for its cross-stage input (F(1,m) for F(0,m)'s
- * activations, B(0,m) for B(1,m)'s gradient). Each stage keeps one workspace: a forward
- * stashes only the activation it hands on (the cut layer's output, T x d per decision) and a
- * backward recomputes its stage's forward before differentiating it (GPipe's
- * re-materialisation), so memory does not grow with M.
+ * final LayerNorm and the decoder) are cut into S contiguous ranges, 2 <= S <= L + 2: stage s
+ * runs layers [cuts[s], cuts[s + 1]), stage 0 on the calling thread, the others each on a
+ * thread of their own, the last with the loss. The cuts are given, even (stage s from layer
+ * floor(s (L + 2) / S)), or balanced: after the first pass the layers are timed one by one
+ * and the stages re-cut so that the slowest stage is as fast as it can be
+ * (pipetrain_balance_cuts; calibration then starts again). The update's decisions are split
+ * into M micro-batches of contiguous decisions; each stage runs its forward F(m) and backward
+ * B(m) actions in the order of the GPipe or 1F1B schedule (pipeline.h), and an action waits
+ * for its cross-stage input (F(s,m) for F(s-1,m)'s activations, B(s,m) for B(s+1,m)'s
+ * gradient). Each stage keeps one workspace: a forward stashes only the activation it hands
+ * on (its last layer's output, T x d per decision) and a backward recomputes its stage's
+ * forward before differentiating it (GPipe's re-materialisation), so memory does not grow
+ * with M.
  *
  * Determinism: each stage adds its decisions' gradients into its own block in decision order
  * (both schedules run a stage's backwards in micro-batch order), and a layer's gradient comes
@@ -38,7 +43,8 @@
  * lowest floor((m + 1) r n_s) - floor(m r n_s) layers, so the stage's mean frozen share is
  * floor(M r n_s) / (M n_s), r to within 1/(M n_s). A plan's ratio r freezes floor(r n_s).
  * The plan depends on measured times, so `plan` runs are reproducible only given the plan;
- * none, uniform and progressive are reproducible bit for bit.
+ * none, uniform and progressive are reproducible bit for bit (uniform: with given or even
+ * cuts; balanced cuts come from measured times, and the gradient does not depend on them).
  *
  * Reported per update: the makespan the simulator predicts for the applied ratios from the
  * calibrated times, the measured makespan, the compute saved (the share of backward time the
@@ -48,7 +54,7 @@
  * Does: split, schedule, time and freeze the gradient of one update. Does not: clip or step
  * the optimizer (learner.c), or compute advantages.
  * Thread-safety: one struct pipetrain per learner; pipetrain_grads starts and joins its
- * stage thread, and only reads the parameters.
+ * S - 1 stage threads, and only reads the parameters.
  */
 #ifndef TG_PIPETRAIN_H
 #define TG_PIPETRAIN_H
@@ -62,7 +68,7 @@
 #include "policy/policy.h"
 #include "policy/progfreeze.h"
 
-#define PIPETRAIN_STAGES 2
+#define PIPETRAIN_STAGES_MAX (NET_LAYERS_MAX + 2) /* one layer per stage at most */
 
 enum pipetrain_freeze {
     PT_FREEZE_NONE = 0,
@@ -72,24 +78,28 @@ enum pipetrain_freeze {
 };
 
 struct pipetrain_config {
-    int stages;                   /* 0: off; 2: on (the only pipeline size) */
+    int stages;                   /* 0: off; else S, 2..L + 2 stages on S threads */
     enum pipeline_kind kind;      /* gpipe | 1f1b */
-    int microbatches;             /* M, at most the decisions of an update (1f1b: >= 2) */
+    int microbatches;             /* M, at most the decisions of an update (1f1b: >= S) */
     enum pipetrain_freeze freeze; /* none | uniform | plan | progressive */
     double r_max; /* uniform ratio; the plan's per-stage budget; progressive: at most
                      floor(r_max (L + 2)) layers freeze */
     struct progfreeze_config settle; /* progressive: when a layer's norm has settled */
     int calibrate;                   /* unfrozen gradient passes timed before any freezing */
-    int cut;                         /* first layer of stage 1, 1..L+1; 0: 1 + L/2 */
+    /* cut[k]: first layer of stage k + 1 (k < S - 1), increasing in 1..L+1; all 0: even,
+     * stage s from floor(s (L + 2) / S) */
+    int cut[PIPETRAIN_STAGES_MAX - 1];
+    int balance; /* 1: re-cut once, after the first pass, to balance measured layer times */
 };
 
-/* pipetrain_config_default — off, 1f1b, M = 4, none, r_max 0.9, calibrate 2, cut 0, settle
- * progfreeze_config_default(). */
+/* pipetrain_config_default — off, 1f1b, M = 4, none, r_max 0.9, calibrate 2, cuts even, no
+ * balance, settle progfreeze_config_default(). */
 struct pipetrain_config pipetrain_config_default(void);
 
 /* pipetrain_config_check — 0, or TG_EINVAL naming the setting (for a network of `layers`
- * encoder blocks): stages 0 or 2, microbatches 1..TG_PIPE_MICROBATCHES_MAX (1f1b: >= 2),
- * r_max in [0, 1], calibrate 1..100, cut 0..layers + 1, settle (progfreeze_config_check). */
+ * encoder blocks): stages 0 or 2..layers + 2, microbatches 1..TG_PIPE_MICROBATCHES_MAX (1f1b:
+ * >= stages), r_max in [0, 1], calibrate 1..100, cuts (all 0, or S - 1 increasing in
+ * 1..layers + 1 and not with balance), settle (progfreeze_config_check). */
 int pipetrain_config_check(const struct pipetrain_config *c, int layers, struct tg_error *err);
 
 /* pipetrain_freeze_parse — "none" | "uniform" | "plan" | "progressive"; 0 or TG_EINVAL.
@@ -106,7 +116,7 @@ struct pipetrain_report {
     double predicted;  /* simulated makespan of the applied ratios, calibrated times */
     double predicted0; /* simulated makespan without freezing */
     double measured;   /* wall time of the pipeline */
-    double busy[PIPETRAIN_STAGES];
+    double busy[PIPETRAIN_STAGES_MAX];
     double ratio_planned;   /* mean over the backwards of the ratios asked for */
     double ratio_applied;   /* mean over the backwards of the frozen share of stage layers */
     long long macs_done;    /* backward multiply-adds computed */
@@ -115,29 +125,35 @@ struct pipetrain_report {
     double wall_saved;      /* 1 - measured / predicted0 */
     double wall_saved_pred; /* 1 - predicted / predicted0 */
     int layers_frozen;      /* progressive: layers [0, layers_frozen) frozen for good */
+    int rebalanced;         /* 1: this pass measured the layers and re-cut the stages */
 };
 
 struct pipetrain {
     struct pipetrain_config cfg;
-    int cut, nlayers;
-    struct net stage_net[PIPETRAIN_STAGES]; /* shallow copies: own frozen[] per stage thread */
-    struct policy_scratch sc[PIPETRAIN_STAGES];
+    int S, nlayers;
+    int cuts[PIPETRAIN_STAGES_MAX + 1];    /* stage s runs layers [cuts[s], cuts[s + 1]) */
+    int balanced;                          /* balance: 1 once the cuts were chosen */
+    double layer_ms[PIPETRAIN_STAGES_MAX]; /* balance: per decision, 2 fwd + bwd of each layer */
+    struct net stage_net[PIPETRAIN_STAGES_MAX]; /* shallow copies: own frozen[] per thread */
+    struct policy_scratch sc[PIPETRAIN_STAGES_MAX];
     struct pipeline *pl; /* built for pl_m micro-batches */
     int pl_m;
     /* per update */
     int nitems, cap_items;
-    float *stash; /* (cap_floats) activations then gradients, per decision */
+    float *stash; /* (cap_floats) per decision, per stage boundary b < S - 1: the activation
+                     then the gradient at the boundary, T x d each */
     size_t cap_floats;
-    size_t *act_off, *grad_off; /* (cap_items) into stash */
-    float *loss, *ent;          /* (cap_items) per decision */
-    long long *macs;            /* (n actions) backward multiply-adds */
-    double *t0, *t1;            /* (n actions) start, end in ms from the update's start */
-    double *ratio;              /* (n actions) applied ratios asked for */
-    unsigned char *frz;         /* (n actions, nlayers) 1: layer frozen for that backward */
+    size_t *off;        /* (cap_items) decision i's first float in stash */
+    float *loss, *ent;  /* (cap_items) per decision */
+    long long *macs;    /* (n actions) backward multiply-adds */
+    double *t0, *t1;    /* (n actions) start, end in ms from the update's start */
+    double *ratio;      /* (n actions) applied ratios asked for */
+    unsigned char *frz; /* (n actions, nlayers) 1: layer frozen for that backward */
     /* calibration: per-decision sums */
     int calibrated;
     long calib_updates;
-    double sum_fwd[PIPETRAIN_STAGES], sum_bwd[PIPETRAIN_STAGES], sum_bmin[PIPETRAIN_STAGES];
+    double sum_fwd[PIPETRAIN_STAGES_MAX], sum_bwd[PIPETRAIN_STAGES_MAX];
+    double sum_bmin[PIPETRAIN_STAGES_MAX];
     long sum_items;              /* decisions behind sum_fwd, sum_bwd */
     long sum_min_items;          /* decisions behind sum_bmin */
     struct pipeline_times times; /* per decision, once calibrated */
@@ -169,6 +185,14 @@ int pipetrain_grads(struct pipetrain *P, const struct policy *pol, const struct 
                     const struct policy_action *const *act, const struct policy_pg *pg, int nitems,
                     const double *ratio, float *grads, double *loss, double *ent, int *frozen_all,
                     struct tg_error *err);
+
+/*
+ * pipetrain_balance_cuts — the cuts (cuts[0] = 0 < cuts[1] < ... < cuts[S] = nl) that split
+ * layers of cost[0..nl) into S contiguous stages with the smallest largest stage cost; among
+ * equal ones the smallest sum of squared stage costs (the more even), then the first in
+ * lexicographic order of cuts. 2 <= S <= nl <= PIPETRAIN_STAGES_MAX.
+ */
+void pipetrain_balance_cuts(const double *cost, int nl, int S, int *cuts);
 
 /* pipetrain_report_print — P->rep as one line on f. */
 void pipetrain_report_print(FILE *f, const struct pipetrain *P);

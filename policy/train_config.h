@@ -82,7 +82,7 @@ struct train_config {
     int eval_tasks;         /* train tasks it plays */
     int heldout_tasks;      /* held-out (test split) tasks it plays */
     double target_accuracy; /* "updates to target": greedy train accuracy reaching it */
-    /* the RL update as a two-stage pipeline, with planned freezing (command line only) */
+    /* the RL update as a pipeline of S stages, with freezing (command line only) */
     struct pipetrain_config pipe;
 };
 

@@ -394,9 +394,19 @@ TG_TEST(cli, an_option_the_agent_does_not_use_is_an_error) {
                  2, WANT("--anchor-fraction is not used with anchors off"));
     /* the pipeline's */
     expect_error(ARGS("train", "--server", "http://127.0.0.1:9", "--freeze", "plan"), 2,
-                 WANT("--freeze is not used without --pipeline 2"));
+                 WANT("--freeze is not used without --pipeline S"));
     expect_error(ARGS("train", "--server", "http://127.0.0.1:9", "--pipeline", "1"), 2,
-                 WANT("the trainer's pipeline has 2 stages"));
+                 WANT("a pipeline has 2 to 4 stages"));
+    expect_error(ARGS("train", "--server", "http://127.0.0.1:9", "--pipeline", "5"), 2,
+                 WANT("a pipeline has 2 to 4 stages"));
+    expect_error(
+        ARGS("train", "--server", "http://127.0.0.1:9", "--pipeline", "3", "--cuts", "3,1"), 2,
+        WANT("cuts: 1 is out of order or range"));
+    expect_error(
+        ARGS("train", "--server", "http://127.0.0.1:9", "--pipeline", "3", "--cuts", "fair"), 2,
+        WANT("--cuts 'fair' is not even, balanced or a list of layers"));
+    expect_error(ARGS("train", "--server", "http://127.0.0.1:9", "--cuts", "balanced"), 2,
+                 WANT("--cuts is not used without --pipeline S"));
     expect_error(
         ARGS("train", "--server", "http://127.0.0.1:9", "--pipeline", "2", "--microbatches", "1"),
         2, WANT("a 1f1b schedule needs at least as many micro-batches"));

@@ -166,16 +166,21 @@ TG_TEST(pipetrain, unfrozen_pipeline_gradient_equals_unpipelined_bit_for_bit) {
     got = malloc(sizeof(float) * p.net.num_params);
     CU_ASSERT_FATAL(ref && got);
     reference(&p, it, 1, NULL, ref, &rloss);
+    /* every way to cut the 4 layers into 2, 3 or 4 stages (bit c - 1 of `cuts`: a stage
+     * starts at layer c) */
     for (int kind = 0; kind < 2; kind++)
-        for (int cut = 1; cut <= 3; cut++)
+        for (int cuts = 1; cuts < 8; cuts++)
             for (int m = 1; m <= NDEC + 2; m += 2) {
                 struct pipetrain_config c = pipetrain_config_default();
                 struct pipetrain P;
+                int S = 1;
 
-                c.stages = 2;
+                for (int l = 1; l <= 3; l++)
+                    if (cuts & (1 << (l - 1)))
+                        c.cut[S++ - 1] = l;
+                c.stages = S;
                 c.kind = kind ? PIPELINE_1F1B : PIPELINE_GPIPE;
-                c.microbatches = kind && m < 2 ? 2 : m;
-                c.cut = cut;
+                c.microbatches = kind && m < S ? S : m;
                 CU_ASSERT_EQUAL_FATAL(pipetrain_init(&P, &c, &p.net, &e), 0);
                 memset(got, 0xff, sizeof(float) * p.net.num_params);
                 /* twice: the second run reuses the pipeline and the stash */
@@ -186,7 +191,9 @@ TG_TEST(pipetrain, unfrozen_pipeline_gradient_equals_unpipelined_bit_for_bit) {
                     CU_ASSERT(memcmp(ref, got, sizeof(float) * p.net.num_params) == 0);
                     CU_ASSERT(loss == rloss);
                     CU_ASSERT(ent > 0);
-                    CU_ASSERT(P.rep.microbatches == (m < NDEC ? c.microbatches : NDEC));
+                    CU_ASSERT(P.rep.microbatches ==
+                              (c.microbatches < NDEC ? c.microbatches : NDEC));
+                    CU_ASSERT_EQUAL(P.pl->stages, S);
                     for (int l = 0; l < p.net.nlayers; l++)
                         CU_ASSERT_EQUAL(frozen_all[l], 0);
                     for (int i = 0; i < P.pl->n; i++)
@@ -232,7 +239,7 @@ TG_TEST(pipetrain, planned_freezing_skips_exactly_the_planned_share) {
     c.stages = 2;
     c.kind = PIPELINE_1F1B;
     c.microbatches = m;
-    c.cut = 2;
+    c.cut[0] = 2;
     CU_ASSERT_EQUAL_FATAL(pipetrain_init(&P, &c, &p.net, &e), 0);
     /* a first unfrozen run builds the pipeline the plan is solved on */
     CU_ASSERT_EQUAL_FATAL(pipetrain_grads(&P, &p, it->sp, it->ap, it->pg, NDEC, NULL, got, &loss,
@@ -346,7 +353,7 @@ TG_TEST(pipetrain, learner_steps_as_unpipelined_and_keeps_frozen_layers) {
     on.freeze = PT_FREEZE_UNIFORM;
     on.r_max = 0.5; /* one of each stage's two layers */
     on.calibrate = 1;
-    on.cut = 2;
+    on.cut[0] = 2;
     small_learner(a, &ca, &off);
     small_learner(b, &cb, &on);
     np = a->pol.net.num_params;
@@ -410,7 +417,7 @@ TG_TEST(pipetrain, uniform_ratio_is_spread_as_whole_layers_over_the_microbatches
     c.stages = 2;
     c.kind = PIPELINE_GPIPE;
     c.microbatches = m;
-    c.cut = 2;
+    c.cut[0] = 2;
     c.freeze = PT_FREEZE_UNIFORM;
     c.r_max = 0.9;
     c.calibrate = 1;
@@ -469,7 +476,7 @@ TG_TEST(pipetrain, progressive_freezes_settled_layers_for_good_and_deterministic
     on.freeze = PT_FREEZE_PROGRESSIVE;
     on.r_max = 0.5; /* at most 2 of the 4 layers */
     on.calibrate = 1;
-    on.cut = 2;
+    on.cut[0] = 2;
     /* the same trajectories every update: the norms move by a few percent per step, so with
      * tol 0.5 every pass after the first is calm and window 2 settles them on pass 3 */
     on.settle.ema = 0.5;
@@ -537,23 +544,140 @@ TG_TEST(pipetrain, progressive_freezes_settled_layers_for_good_and_deterministic
     free(c);
 }
 
+TG_TEST(pipetrain, balanced_cuts_minimise_the_slowest_stage) {
+    const double cost[6] = {1, 1, 1, 1, 1, 5};
+    const double flat[4] = {2, 2, 2, 2};
+    int cuts[7];
+
+    /* the head alone is the slowest stage whatever the rest; of the splits of the rest, the
+     * most even (2 + 3 or 3 + 2), and of those the first */
+    pipetrain_balance_cuts(cost, 6, 3, cuts);
+    CU_ASSERT(cuts[0] == 0 && cuts[1] == 2 && cuts[2] == 5 && cuts[3] == 6);
+    pipetrain_balance_cuts(cost, 6, 2, cuts);
+    CU_ASSERT(cuts[0] == 0 && cuts[1] == 5 && cuts[2] == 6);
+    pipetrain_balance_cuts(flat, 4, 2, cuts);
+    CU_ASSERT(cuts[1] == 2);
+    pipetrain_balance_cuts(flat, 4, 4, cuts); /* one layer each */
+    CU_ASSERT(cuts[1] == 1 && cuts[2] == 2 && cuts[3] == 3 && cuts[4] == 4);
+    {
+        const double front[4] = {9, 1, 1, 1};
+
+        pipetrain_balance_cuts(front, 4, 3, cuts); /* max 9 whatever; the first: [0,1) [1,2) */
+        CU_ASSERT(cuts[1] == 1 && cuts[2] == 2 && cuts[3] == 4);
+    }
+}
+
+TG_TEST(pipetrain, balanced_pipeline_recuts_once_and_keeps_the_gradient) {
+    struct policy p;
+    struct items *it = malloc(sizeof(*it));
+    struct pipetrain_config c = pipetrain_config_default();
+    struct pipetrain P;
+    struct tg_error e;
+    float *ref, *got;
+    double rloss, loss, ent, worst = 0, best;
+    int frozen_all[NET_LAYERS_MAX + 2], cuts[NET_LAYERS_MAX + 3], changed = 0;
+
+    CU_ASSERT_FATAL(it != NULL);
+    small_policy(&p, 14);
+    make_items(it, &p);
+    ref = malloc(sizeof(float) * p.net.num_params);
+    got = malloc(sizeof(float) * p.net.num_params);
+    CU_ASSERT_FATAL(ref && got);
+    reference(&p, it, 1, NULL, ref, &rloss);
+    c.stages = 3;
+    c.kind = PIPELINE_1F1B;
+    c.microbatches = 3;
+    c.balance = 1;
+    c.calibrate = 1;
+    c.freeze = PT_FREEZE_PLAN;
+    CU_ASSERT_EQUAL_FATAL(pipetrain_init(&P, &c, &p.net, &e), 0);
+    CU_ASSERT(P.cuts[1] == 1 && P.cuts[2] == 2 && P.cuts[3] == 4); /* even: 4 * s / 3 */
+    for (int pass = 0; pass < 4; pass++) {
+        CU_ASSERT_EQUAL_FATAL(pipetrain_grads(&P, &p, it->sp, it->ap, it->pg, NDEC, NULL, got,
+                                              &loss, &ent, frozen_all, &e),
+                              0);
+        CU_ASSERT_EQUAL(P.rep.rebalanced, pass == 0);
+        if (pass == 0) /* the layers were timed: the cuts are the balanced ones for them */
+            for (int l = 0; l < 4; l++)
+                CU_ASSERT(P.layer_ms[l] > 0);
+        if (pass == 0)
+            CU_ASSERT(P.rep.calibrating);
+        if (P.rep.calibrating) /* unfrozen, on whatever cuts: the unpipelined gradient */
+            CU_ASSERT(memcmp(ref, got, sizeof(float) * p.net.num_params) == 0);
+        if (pass == 0)
+            changed = P.cuts[1] != 1 || P.cuts[2] != 2;
+        if (pass == 1) /* a re-cut pipeline calibrates again */
+            CU_ASSERT_EQUAL(P.rep.calibrating, changed);
+    }
+    CU_ASSERT(P.balanced);
+    pipetrain_balance_cuts(P.layer_ms, 4, 3, cuts);
+    CU_ASSERT(memcmp(cuts, P.cuts, sizeof(int) * 4) == 0);
+    /* no cut has a slower slowest stage than the chosen one */
+    for (int s = 0; s < 3; s++) {
+        double t = 0;
+
+        for (int l = P.cuts[s]; l < P.cuts[s + 1]; l++)
+            t += P.layer_ms[l];
+        worst = t > worst ? t : worst;
+    }
+    best = worst;
+    for (int a = 1; a <= 2; a++)
+        for (int b = a + 1; b <= 3; b++) {
+            double t0 = 0, t1 = 0, t2 = 0, w;
+
+            for (int l = 0; l < 4; l++)
+                *(l < a ? &t0 : l < b ? &t1 : &t2) += P.layer_ms[l];
+            w = fmax(t0, fmax(t1, t2));
+            CU_ASSERT(w >= best);
+        }
+    CU_ASSERT(!P.rep.calibrating); /* calibrated again on the new cuts, then planned */
+    pipetrain_free(&P);
+    free(ref);
+    free(got);
+    free_items(it);
+    free(it);
+    policy_free(&p);
+}
+
 TG_TEST(pipetrain, bad_settings_are_named) {
     struct pipetrain_config c = pipetrain_config_default();
     enum pipetrain_freeze f;
     struct tg_error e;
 
-    c.stages = 3;
+    c.stages = 5; /* two blocks: 4 layers, at most 4 stages */
     CU_ASSERT_EQUAL(pipetrain_config_check(&c, 2, &e), TG_EINVAL);
-    CU_ASSERT(strstr(e.message, "2 stages") != NULL);
+    CU_ASSERT(strstr(e.message, "2 to 4 stages") != NULL);
+    c.stages = 1;
+    CU_ASSERT_EQUAL(pipetrain_config_check(&c, 2, &e), TG_EINVAL);
+    c.stages = 4;
+    c.microbatches = 3;
+    CU_ASSERT_EQUAL(pipetrain_config_check(&c, 2, &e), TG_EINVAL);
+    CU_ASSERT(strstr(e.message, "as stages (4)") != NULL);
+    c.microbatches = 4;
+    CU_ASSERT_EQUAL(pipetrain_config_check(&c, 2, &e), 0);
+    c.stages = 3;
+    c.cut[0] = 2; /* one cut for three stages */
+    CU_ASSERT_EQUAL(pipetrain_config_check(&c, 2, &e), TG_EINVAL);
+    CU_ASSERT(strstr(e.message, "give 2") != NULL);
+    c.cut[1] = 2; /* not increasing */
+    CU_ASSERT_EQUAL(pipetrain_config_check(&c, 2, &e), TG_EINVAL);
+    CU_ASSERT(strstr(e.message, "out of order") != NULL);
+    c.cut[1] = 3;
+    CU_ASSERT_EQUAL(pipetrain_config_check(&c, 2, &e), 0);
+    c.balance = 1;
+    CU_ASSERT_EQUAL(pipetrain_config_check(&c, 2, &e), TG_EINVAL);
+    CU_ASSERT(strstr(e.message, "not both") != NULL);
+    c.balance = 0;
+    c.cut[1] = 0;
     c.stages = 2;
     c.microbatches = 1;
     CU_ASSERT_EQUAL(pipetrain_config_check(&c, 2, &e), TG_EINVAL);
     CU_ASSERT(strstr(e.message, "1f1b") != NULL);
     c.microbatches = 4;
-    c.cut = 4;
+    c.cut[0] = 4;
     CU_ASSERT_EQUAL(pipetrain_config_check(&c, 2, &e), TG_EINVAL);
     CU_ASSERT(strstr(e.message, "cut") != NULL);
-    c.cut = 3;
+    c.cut[0] = 3;
     CU_ASSERT_EQUAL(pipetrain_config_check(&c, 2, &e), 0);
     CU_ASSERT_EQUAL(pipetrain_freeze_parse("plan", &f, &e), 0);
     CU_ASSERT_EQUAL(f, PT_FREEZE_PLAN);
