@@ -6,7 +6,8 @@
 #
 # usage: sh bench/freeze_train.sh [BUILD_DIR]     (default build)
 # Settings (environment): SEEDS="1 2 3", UPDATES=16, WARMUP=0.2 (warm-up epochs),
-#   SCHEDULE=1f1b, MICROBATCHES=4, R_MAX=0.9, NICE=10, REPS=15 (rounds of freeze_pipe).
+#   SCHEDULE=1f1b, MICROBATCHES=4, R_MAX=0.9, NICE=10, REPS=15 (rounds of freeze_pipe),
+#   PROG_LOOSE="0.05 3" (tol and window of the loose progressive row; empty: no such row).
 #
 # Rows, each run once per seed (seed by seed, so a change in machine load hits every mode):
 #   no RL            --updates 0: the warm-up alone; how far RL moves the accuracy at all
@@ -15,12 +16,16 @@
 #   uniform @ plan   uniform at the plan's applied mean ratio of the same seed, rounded up to
 #                    the next share uniform can apply (1/(M n_s)): equal or higher than the plan's
 #   uniform @ r_max  uniform at r_max
-#   progressive      layers whose gradient norm has settled, at most floor(r_max (L + 2))
+#   progressive      layers whose gradient norm has settled, at most floor(r_max (L + 2)),
+#                    with the default settings (EMA 0.9, tol 0.01, window 5)
+#   progressive loose  the same with --settle-tol and --settle-window from PROG_LOOSE
+#                    ("0.05 3"): a looser "settled" that does freeze within a short run
 # Per run: "ms/update" is the median over the run's RL updates, the calibration updates left
 # out, of the pipeline's measured makespan (the update's gradient, what freezing changes; the
 # rollouts around it are not timed here), next to the simulator's prediction from the
 # calibrated stage times and the predicted unfrozen makespan of the same updates; "ratio" is
-# the median applied mean freeze ratio (progressive: 0 until a layer freezes); "test acc" is
+# the median applied mean freeze ratio over the updates and the last update's (progressive:
+# 0 until a layer freezes); "test acc" is
 # the final greedy accuracy over every task of the test split (`--eval 0`). Each column is the
 # median over seeds of the per-run figures; "vs none" is the median over seeds of the run's
 # ms/update over the same seed's `none`. Not part of `make bench` (tens of minutes).
@@ -39,6 +44,7 @@ SCHEDULE=${SCHEDULE:-1f1b}
 MICROBATCHES=${MICROBATCHES:-4}
 R_MAX=${R_MAX:-0.9}
 NICE=${NICE:-10}
+PROG_LOOSE=${PROG_LOOSE-0.05 3}
 
 [ -x "$BIN" ] || { echo "freeze_train.sh: $BIN is missing (run make)" >&2; exit 1; }
 bench_start "$BENCH_TMP/server.log" nice -n "$NICE" "$BIN" serve --port 0 --quiet || exit 1
@@ -74,7 +80,8 @@ for line in open(path):
     if m:
         acc = m.group(1)
 med = lambda v: statistics.median(v) if v else float("nan")
-print(mode.replace(" ", "_"), seed, med(meas), med(pred), med(pred0), med(ratio), acc)
+print(mode.replace(" ", "_"), seed, med(meas), med(pred), med(pred0), med(ratio), acc,
+      ratio[-1] if ratio else float("nan"))
 PY
 }
 
@@ -95,6 +102,13 @@ for seed in $SEEDS; do
     run "uniform @ r_max" "$seed" $PIPE --freeze uniform --r-max "$R_MAX"
     # shellcheck disable=SC2086
     run progressive "$seed" $PIPE --freeze progressive --r-max "$R_MAX"
+    if [ -n "$PROG_LOOSE" ]; then
+        # shellcheck disable=SC2086
+        set -- $PROG_LOOSE
+        # shellcheck disable=SC2086
+        run "progressive loose" "$seed" $PIPE --freeze progressive --r-max "$R_MAX" \
+            --settle-tol "$1" --settle-window "$2"
+    fi
 done
 
 echo "pipelined trainer: $SCHEDULE, M=$MICROBATCHES, r_max $R_MAX, $UPDATES RL updates after" \
@@ -109,23 +123,24 @@ by = {}
 for r in rows:
     by.setdefault(r[0], {})[r[1]] = [float(x) for x in r[2:]]
 none = by.get("none", {})
-print("| freeze | mean ratio applied | ms/update measured | predicted | unfrozen predicted | measured vs none | predicted vs unfrozen | test acc |")
+print("| freeze | mean ratio applied (median; last update) | ms/update measured | predicted | unfrozen predicted | measured vs none | predicted vs unfrozen | test acc |")
 print("|---|---|---|---|---|---|---|---|")
-for mode in ("no_RL", "none", "plan", "uniform_@_plan", "uniform_@_r_max", "progressive"):
+for mode in ("no_RL", "none", "plan", "uniform_@_plan", "uniform_@_r_max", "progressive",
+             "progressive_loose"):
     v = by.get(mode, {})
     if not v:
         continue
     col = lambda i: med([r[i] for r in v.values()])
-    name = mode.replace("_", " ")
+    name = mode.replace("_", " ").replace("r max", "r_max")
     if mode == "no_RL":
         print("| %s (warm-up only) | | | | | | | %.3f |" % (name, col(4)))
         continue
     rel = med([r[0] / none[s][0] for s, r in v.items() if s in none and none[s][0] > 0])
     prel = med([r[1] / r[2] for r in v.values() if r[2] > 0])
-    print("| %s | %.3f | %.1f | %.1f | %.1f | %.2fx | %.2fx | %.3f |" % (
-        name, col(3), col(0), col(1), col(2), rel, prel, col(4)))
+    print("| %s | %.3f; %.3f | %.1f | %.1f | %.1f | %.2fx | %.2fx | %.3f |" % (
+        name, col(3), col(5), col(0), col(1), col(2), rel, prel, col(4)))
 print()
-print("per seed (mode seed ms/update predicted unfrozen-predicted ratio test-acc):")
+print("per seed (mode seed ms/update predicted unfrozen-predicted ratio test-acc last-ratio):")
 for r in rows:
     print("  " + " ".join(r))
 PY
