@@ -147,5 +147,6 @@ PY
 if [ -x "$BUILD/bench/freeze_pipe" ]; then
     echo
     nice -n "$NICE" "$BUILD/bench/freeze_pipe" --schedule "$SCHEDULE" \
-        --microbatches "$MICROBATCHES" --r-max "$R_MAX" --reps "${REPS:-15}"
+        --microbatches "$MICROBATCHES" --r-max "$R_MAX" --reps "${REPS:-15}" \
+        --tasks "${TOOLGYM_DATA:-data}/tasks/train.jsonl"
 fi
