@@ -12,8 +12,10 @@
  * other user (bench/sandbox.sh runs it both ways), in run mode RUN_MODE (cold or warm; default
  * the sandbox's own, warm where it works); the table names both. In warm mode the slot's
  * zygote, which this process does not reap while it measures, forks every run and reaps the
- * short-lived first child: its CPU and its reaped children's (from /proc/PID/stat, in clock
- * ticks) are counted too.
+ * short-lived first child: the zygote's own CPU (from /proc/PID/stat, in clock ticks, which
+ * includes copying its page tables for each fork) is counted too. That first child ends
+ * unreaped (the zygote ignores SIGCHLD), so its own CPU, a recv, one fork and an exit (about
+ * 0.25 ms of a forked python3's fork and exit, measured apart), is not in the table.
  *
  * usage: build/bench/sandbox_cpu [RUNS [RUN_MODE]]   (default 200 per target)
  * Exits non-zero if the sandbox is unavailable or a run fails.

@@ -179,6 +179,7 @@ struct sb_run {
     size_t code_len;
     int zygote_lost; /* warm: the zygote died (its socket closed) before the run ended */
     int zygote_hung; /* warm: it did not answer within TG_CODE_ZYGOTE_MS */
+    int zygote_late; /* warm: it died or stalled after the program existed (no harm to the run) */
     /* written by entry / init / child */
     int fail_step;
     int fail_errno;
@@ -675,13 +676,17 @@ SB_NO_ASAN static void init_warm(struct sb_run *r, const int *in, const int *out
     /* F: the zygote forked its child (pid 2 here), which forks the program (pid 3) and exits
      * at once, so that the program's parent is init, as in a cold run; X: the zygote reaped
      * that child. From then on the zygote has no part in the run. */
-    if (zyg_wait(r, zsock, 1) != 0) {
+    if (zyg_wait(r, zsock, 0) != 0) { /* no F: the program does not exist; the run fails */
         kill(-1, SIGKILL);
         _exit(0);
     }
-    if (r->fail_step || !WIFEXITED(r->status) || WEXITSTATUS(r->status) != 0) {
-        if (!r->fail_step)
-            r->fail_step = ST_ZYGOTE;
+    /* After the F the run does not need the zygote: the program waits for its first parent
+     * to be gone before it starts. A zygote that dies or stalls now is replaced afterwards. */
+    if (!r->reaped && zyg_wait(r, zsock, 1) != 0) {
+        r->zygote_late = 1;
+        r->zygote_lost = r->zygote_hung = 0;
+    }
+    if (r->fail_step) {
         kill(-1, SIGKILL);
         _exit(0);
     }
@@ -695,9 +700,19 @@ SB_NO_ASAN static void init_warm(struct sb_run *r, const int *in, const int *out
     if (r->stdin_len == 0)
         close(in[1]);
     supervise(r, 3, pidfd, out[0], err[0], r->stdin_len ? in[1] : -1, proc_fd, t0);
-    /* a setup step of the program that failed said so before it exited */
-    if (zyg_read(r, zsock, &forked) < 0)
-        r->zygote_lost = 0; /* the zygote may be gone by now; the run did not need it */
+    /* a setup step of the program that failed said so before it exited; keep the program's
+     * status whatever else is read */
+    {
+        int st = r->status, reaped = r->reaped;
+        long long cpu = r->cpu_us;
+
+        if (zyg_read(r, zsock, &forked) < 0)
+            r->zygote_late = 1; /* gone by now: the run did not need it; replace it */
+        r->zygote_lost = 0;
+        r->status = st;
+        r->reaped = reaped;
+        r->cpu_us = cpu;
+    }
     _exit(0);
 }
 
@@ -1803,10 +1818,12 @@ static const char zyg_body[] =
     "        S.send(('E'+str(st)+' '+str(en or 0)).encode())\n"
     "    finally:\n"
     "        posix._exit(127)\n"
+    "import _signal\n"
     "def serve():\n"
     "    import gc\n"
     "    gc.freeze()\n"
     "    del sys.modules['gc']\n"
+    "    _signal.signal(17,_signal.SIG_IGN)\n"
     "    S.send(b'Z')\n"
     "    while True:\n"
     "        m,a,fl,ad=S.recvmsg(16,_socket.CMSG_SPACE(16))\n"
@@ -1829,11 +1846,12 @@ static const char zyg_body[] =
     "        for f in fds:\n"
     "            posix.close(f)\n"
     "        S.send(b'F')\n"
-    "        p,st,ru=posix.wait4(pid,0)\n"
-    "        S.send(('X'+str(st)+' '+str(int(ru.ru_utime*1e6))+' "
-    "'+str(int(ru.ru_stime*1e6))).encode())\n"
+    "        try:\n"
+    "            posix.wait4(pid,0)\n"
+    "        except ChildProcessError:\n"
+    "            pass\n"
+    "        S.send(b'X0 0 0')\n"
     "fds=serve()\n"
-    "import _signal\n"
     "_signal.pthread_sigmask(_signal.SIG_BLOCK,{10})\n"
     "try:\n"
     "    code=S.recv(CMAX)\n"
@@ -1861,6 +1879,13 @@ static const char zyg_body[] =
     "    posix.chdir('/tmp')\n"
     "except OSError as x:\n"
     "    E(ST_CHDIR,x.errno)\n"
+    "while True:\n"
+    "    try:\n"
+    "        posix.stat('/proc/2')\n"
+    "    except OSError:\n"
+    "        break\n"
+    "    posix.sched_yield()\n"
+    "_signal.signal(17,_signal.SIG_DFL)\n"
     "if ROOTLESS:\n"
     "    hd=(ctypes.c_uint32*2)(0x20080522,0)\n"
     "    cd=(ctypes.c_uint32*6)()\n"
@@ -2203,7 +2228,7 @@ static int sb_launch(struct sb_run *r, struct tg_error *err) {
      * empty, and entry reaps init before it exits. */
     while (waitpid(pid, &st, __WALL) < 0 && errno == EINTR)
         ;
-    if (r->warm && (r->fail_step || r->zygote_lost || r->zygote_hung))
+    if (r->warm && (r->fail_step || r->zygote_lost || r->zygote_hung || r->zygote_late))
         s->zbad = 1; /* replaced before the next run */
     if (r->fail_step) {
         tg_error_set(err, "sandbox_error", "sandbox setup failed at %s: %s",
