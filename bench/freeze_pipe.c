@@ -12,13 +12,14 @@
  * prompt with 0, 1 or 2 tool calls already made (in turn), the action sampled from the
  * network, advantages of both signs. Rules, each its own pipeline (its own calibration: the
  * first 2 passes, unfrozen and not counted):
- *   none; plan (the LP at r_max); uniform @ plan (uniform at the plan's applied mean ratio,
- *   rounded up to uniform's step 1/(M n_s)); uniform @ r_max; progressive (the lowest k layers
- *   frozen, the state progressive freezing reaches; k = floor(r_max (L + 2)) by default).
+ *   none; plan (the LP at r_max); uniform @ plan (up) and (down): uniform at the plan's
+ *   applied mean ratio rounded up and down to uniform's step 1/(M n_s), which brackets "equal
+ *   mean ratio"; uniform @ r_max; progressive (the lowest k layers frozen, the state
+ *   progressive freezing reaches; k = floor(r_max (L + 2)) by default).
  * Then `reps` rounds; each round runs every rule once, the order rotating from round to
  * round. Per rule: the median measured makespan, the median over rounds of its makespan over
- * none's in the same round (paired), the simulator's prediction from its calibrated times and
- * its applied mean freeze ratio.
+ * none's in the same round (paired), the simulator's prediction from its calibrated times (and
+ * over its own unfrozen prediction) and its applied mean freeze ratio.
  */
 #include <jansson.h>
 #include <math.h>
@@ -39,10 +40,12 @@
 
 #define MAX_DEC  2000
 #define MAX_REPS 101
-#define NRULES   5
+#define NRULES   6
+#define PROG     5 /* the progressive rule */
 
-static const char *const rule_names[NRULES] = {"none", "plan", "uniform @ plan", "uniform @ r_max",
-                                               "progressive"};
+static const char *const rule_names[NRULES] = {
+    "none",       "plan", "uniform @ plan (up)", "uniform @ plan (down)", "uniform @ r_max",
+    "progressive"};
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -180,7 +183,8 @@ int main(int argc, char **argv) {
     struct tg_error e;
     struct rng r;
     float *grads = NULL;
-    double t[NRULES][MAX_REPS], rel[NRULES][MAX_REPS], pred[NRULES], ratio[NRULES], r_eq = 1;
+    double t[NRULES][MAX_REPS], rel[NRULES][MAX_REPS], pred[NRULES], pred0[NRULES];
+    double ratio[NRULES], r_up = 1, r_down = 0;
     int rc = 0;
 
     memset(P, 0, sizeof(P));
@@ -259,15 +263,16 @@ int main(int argc, char **argv) {
     if (rc == 0) {
         double q = (double)m * 2; /* uniform's step: 1/(M n_s), n_s = 2 */
 
-        r_eq = ceil(P[1].rep.ratio_applied * q - 1e-9) / q;
-        if (r_eq > 1)
-            r_eq = 1;
+        r_up = ceil(P[1].rep.ratio_applied * q - 1e-9) / q;
+        r_down = floor(P[1].rep.ratio_applied * q + 1e-9) / q;
+        if (r_up > 1)
+            r_up = 1;
     }
     for (int k = 2; k < NRULES && rc == 0; k++) {
         struct pipetrain_config c = pc;
 
-        c.freeze = k == 4 ? PT_FREEZE_NONE : PT_FREEZE_UNIFORM;
-        c.r_max = k == 2 ? r_eq : r_max;
+        c.freeze = k == PROG ? PT_FREEZE_NONE : PT_FREEZE_UNIFORM;
+        c.r_max = k == 2 ? r_up : k == 3 ? r_down : r_max;
         rc = pipetrain_init(&P[k], &c, &pol.net, &e);
         for (int i = 0; i < 2 && rc == 0; i++)
             rc = pass(&P[k], &pol, w, 0, grads, &e);
@@ -276,9 +281,10 @@ int main(int argc, char **argv) {
         for (int j = 0; j < NRULES && rc == 0; j++) {
             int k = (rep + j) % NRULES;
 
-            rc = pass(&P[k], &pol, w, k == 4 ? (int)kprog : 0, grads, &e);
+            rc = pass(&P[k], &pol, w, k == PROG ? (int)kprog : 0, grads, &e);
             t[k][rep] = P[k].rep.measured;
             pred[k] = P[k].rep.predicted;
+            pred0[k] = P[k].rep.predicted0;
             ratio[k] = P[k].rep.ratio_applied;
         }
         for (int k = 0; k < NRULES && rc == 0; k++)
@@ -291,10 +297,12 @@ int main(int argc, char **argv) {
                "k=%ld of %d layers, %ld rounds\n\n",
                pipeline_kind_name(pc.kind), m, w->n, r_max, kprog, pol.net.nlayers, reps);
         printf("| rule | mean ratio applied | ms/update measured (median) | vs none (paired "
-               "median) | predicted (ms) |\n|---|---|---|---|---|\n");
+               "median) | predicted (ms) | predicted vs its unfrozen |\n"
+               "|---|---|---|---|---|---|\n");
         for (int k = 0; k < NRULES; k++)
-            printf("| %s | %.3f | %.1f | %.2fx | %.1f |\n", rule_names[k], ratio[k],
-                   median(t[k], (int)reps), median(rel[k], (int)reps), pred[k]);
+            printf("| %s | %.3f | %.1f | %.2fx | %.1f | %.2fx |\n", rule_names[k], ratio[k],
+                   median(t[k], (int)reps), median(rel[k], (int)reps), pred[k],
+                   pred0[k] > 0 ? pred[k] / pred0[k] : NAN);
     }
     for (int k = 0; k < NRULES; k++)
         pipetrain_free(&P[k]);
