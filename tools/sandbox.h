@@ -14,6 +14,10 @@
  *   namespace) instead of per slot uid.
  * See docs/sandbox.md for the threat model of each.
  *
+ * Two run modes: cold (the child execs /usr/bin/python3 per run) and warm (each slot keeps a
+ * started python3, a zygote that never runs a program, and every run is forked from it into
+ * the namespaces its init made, with the same isolation; docs/sandbox.md, "Warm mode").
+ *
  * This module does not queue: sandbox_run blocks its caller until the run ends, and waits for
  * a free slot when all are busy. The HTTP layer bounds concurrency and answers 503 itself.
  */
