@@ -398,3 +398,65 @@ TG_TEST(sandbox_modes, low_nproc_draws_a_warning) {
     CU_ASSERT(strstr(s.out, "warning: RLIMIT_NPROC") == NULL);
     stop(&s);
 }
+
+/* --run-mode: warm by default where the sandbox is whole, cold on request, and where warm mode
+ * cannot work (unsafe runs without namespaces) cold with the reason, or a refusal to start
+ * when warm was insisted on. */
+TG_TEST(sandbox_modes, run_mode_warm_by_default_cold_on_request_or_when_it_cannot) {
+    static const char body[] = "{\"arguments\":{\"code\":\"print(6 * 7)\"}}";
+    const char *none[] = {NULL}, *cold[] = {"--run-mode", "cold", NULL};
+    const char *unsafe[] = {"--unsafe-sandbox", NULL};
+    const char *unsafe_warm[] = {"--unsafe-sandbox", "--run-mode", "warm", NULL};
+    struct served s;
+    json_t *j;
+
+    CU_ASSERT_EQUAL_FATAL(serve(HOST_AS_IS, none, &s), 0);
+    CU_ASSERT(strstr(s.out, "; runs warm (forked from a zygote per slot)") != NULL);
+    if (!strstr(s.out, "runs warm"))
+        fprintf(stderr, "\nserve said: %s\n", s.out);
+    j = call(&s, "/healthz", NULL);
+    CU_ASSERT_STRING_EQUAL(str_at(j, "sandbox", "run_mode"), "warm");
+    CU_ASSERT_PTR_NULL(json_object_get(json_object_get(j, "sandbox"), "run_mode_reason"));
+    json_decref(j);
+    j = call(&s, "/v1/tools/run_code", body);
+    CU_ASSERT_STRING_EQUAL(str_at(j, "content", NULL), "42\n");
+    json_decref(j);
+    stop(&s);
+    CU_ASSERT(WIFEXITED(s.status) && WEXITSTATUS(s.status) == 0);
+
+    CU_ASSERT_EQUAL_FATAL(serve(HOST_AS_IS, cold, &s), 0);
+    CU_ASSERT(strstr(s.out, "runs warm") == NULL && strstr(s.out, "runs cold") == NULL);
+    j = call(&s, "/healthz", NULL);
+    CU_ASSERT_STRING_EQUAL(str_at(j, "sandbox", "run_mode"), "cold");
+    CU_ASSERT_PTR_NULL(json_object_get(json_object_get(j, "sandbox"), "run_mode_reason"));
+    json_decref(j);
+    j = call(&s, "/v1/tools/run_code", body);
+    CU_ASSERT_STRING_EQUAL(str_at(j, "content", NULL), "42\n");
+    json_decref(j);
+    stop(&s);
+
+    /* no user namespaces, runs allowed without them: cold, and the reason is given */
+    CU_ASSERT_EQUAL_FATAL(serve(HOST_USERNS_ZERO, unsafe, &s), 0);
+    CU_ASSERT(strstr(s.out, "; runs cold: warm mode needs the whole sandbox (namespaces and "
+                            "seccomp)") != NULL);
+    if (!strstr(s.out, "runs cold"))
+        fprintf(stderr, "\nserve said: %s\n", s.out);
+    j = call(&s, "/healthz", NULL);
+    CU_ASSERT_STRING_EQUAL(str_at(j, "sandbox", "run_mode"), "cold");
+    CU_ASSERT(strstr(str_at(j, "sandbox", "run_mode_reason"), "needs the whole sandbox") != NULL);
+    json_decref(j);
+    j = call(&s, "/v1/tools/run_code", body);
+    CU_ASSERT_STRING_EQUAL(str_at(j, "content", NULL), "42\n");
+    json_decref(j);
+    stop(&s);
+
+    /* ... and insisting on warm there is refused at start-up, naming why */
+    CU_ASSERT_EQUAL_FATAL(serve(HOST_USERNS_ZERO, unsafe_warm, &s), 0);
+    stop(&s);
+    CU_ASSERT_STRING_EQUAL(s.url, "");
+    CU_ASSERT(WIFEXITED(s.status) && WEXITSTATUS(s.status) == 1);
+    CU_ASSERT(strstr(s.out, "toolgym serve: --run-mode warm: warm mode needs the whole sandbox") !=
+              NULL);
+    if (!strstr(s.out, "--run-mode warm:"))
+        fprintf(stderr, "\nserve said: %s\n", s.out);
+}
