@@ -524,9 +524,11 @@ static int read_file(const char *path, unsigned char **payload, uint64_t *plen,
             tg_error_set(err, "bad_version",
                          "checkpoint %s has format version %u; this build reads version %u%s", path,
                          (unsigned)version, (unsigned)CKPT_VERSION,
-                         version < 3 ? " (a checkpoint of the earlier candidate-scoring policy: "
-                                       "train a new one)"
-                                     : "");
+                         version < 3    ? " (a checkpoint of the earlier candidate-scoring policy: "
+                                          "train a new one)"
+                         : version == 3 ? " (a checkpoint of the text-reading policy before its "
+                                          "match-class attention: train a new one)"
+                                        : "");
             goto fail;
         }
     }

@@ -31,8 +31,10 @@
 #include "policy/policy.h"
 #include "policy/sched.h"
 
-#define CKPT_MAGIC   "TGCK"
-#define CKPT_VERSION 3u /* 3: the policy that reads text (encoder, pointer decoder, symbols) */
+#define CKPT_MAGIC "TGCK"
+#define CKPT_VERSION                                                                               \
+    4u /* 3: the policy that reads text (encoder, pointer decoder, symbols);                       \
+          4: with match-class attention and pointer value comparison */
 
 /* how far a run got */
 struct ckpt_progress {

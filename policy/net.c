@@ -16,7 +16,7 @@
 static size_t block_size(const struct net_config *c) {
     size_t d = (size_t)c->d, F = (size_t)c->ffn, H = (size_t)c->heads;
 
-    return 2 * d + 3 * d * d + 3 * d + d * d + d + H * NET_REL + 2 * d + F * d + F + d * F + d;
+    return 2 * d + 3 * d * d + 3 * d + d * d + d + H * NET_REL + H + 2 * d + F * d + F + d * F + d;
 }
 
 static size_t embed_size(const struct net_config *c) {
@@ -28,7 +28,7 @@ static size_t head_size(const struct net_config *c) {
     size_t d = (size_t)c->d, V = (size_t)c->nsym;
 
     return 2 * d + d * d + d + d * d + 2 * d * d + d + d * d + V * d + V + V * d + V * d +
-           2 * d * d + d + NET_COV;
+           2 * d * d + d + NET_COV + NET_CMP * d;
 }
 
 size_t net_num_params(const struct net_config *c) {
@@ -91,6 +91,7 @@ void net_point(struct net_params *p, const struct net_config *c, float *block, s
         TAKE(b->wo, d * d);
         TAKE(b->bo, d);
         TAKE(b->relb, H * NET_REL);
+        TAKE(b->sameb, H);
         TAKE(b->ln2w, d);
         TAKE(b->ln2b, d);
         TAKE(b->wfc, F * d);
@@ -116,6 +117,7 @@ void net_point(struct net_params *p, const struct net_config *c, float *block, s
     TAKE(p->wu, d * d);
     TAKE(p->bg, d);
     TAKE(p->covb, NET_COV);
+    TAKE(p->wcmp, NET_CMP * d);
     if (off)
         off[2 + c->layers] = (size_t)(q - block);
 #undef TAKE
@@ -198,6 +200,7 @@ void net_init_weights(struct net *n, struct rng *r) {
     fill_normal(p->ein, V * d, 0.5f, r);
     fill_normal(p->wg, d * d, sd_rnn * 0.5f, r);
     fill_normal(p->wu, d * d, sd_rnn * 0.5f, r);
+    fill_normal(p->wcmp, NET_CMP * d, sd, r);
 }
 
 /* ---- workspace ---------------------------------------------------------------------------- */
@@ -244,6 +247,7 @@ int net_ws_init(struct net_ws *w, const struct net *n, struct tg_error *err) {
     ALLOC(w->pz, S * d);
     ALLOC(w->probs, S * (V + T));
     ALLOC(w->cov, S * T);
+    ALLOC(w->cmp, S * T);
     ALLOC(w->dx, T * d);
     ALLOC(w->dy, T * d);
     ALLOC(w->dln, T * d);
@@ -295,6 +299,7 @@ void net_ws_free(struct net_ws *w) {
         free(w->res2[l]);
     }
     free(w->cov);
+    free(w->cmp);
     memset(w, 0, sizeof(*w));
 }
 
@@ -431,11 +436,12 @@ static void rel_table(float *off, const float *relb, int T, int H) {
             off[h * 2 * T + r + T] = relb[h * NET_REL + rel_bucket(r)];
 }
 
-/* out (T, d) = per head h: softmax(q k^T / sqrt(hs) + relb) v; att (H, T, T) kept;
- * qkv (T, 3d) holds q, k, v side by side, head h at offset h * hs of each; off (H, 2T)
- * scratch for the relative biases */
+/* out (T, d) = per head h: softmax(q k^T / sqrt(hs) + relb + sameb [same class]) v; att
+ * (H, T, T) kept; qkv (T, 3d) holds q, k, v side by side, head h at offset h * hs of each;
+ * off (H, 2T) scratch for the relative biases; cls (T) the tokens' match classes */
 static void attention_forward(float *out, float *att, float *off, const float *qkv,
-                              const float *relb, int T, int d, int H) {
+                              const float *relb, const float *sameb, const uint32_t *cls, int T,
+                              int d, int H) {
     int hs = d / H, d3 = 3 * d;
     float scale = 1.0f / sqrtf((float)hs);
 
@@ -448,6 +454,8 @@ static void attention_forward(float *out, float *att, float *off, const float *q
 
             for (int j = 0; j < T; j++) {
                 row[j] = dot(qi, qkv + (size_t)j * d3 + d + h * hs, hs) * scale + bias[j];
+                if (cls[i] && cls[j] == cls[i] && j != i)
+                    row[j] += sameb[h];
                 if (row[j] > mx)
                     mx = row[j];
             }
@@ -464,11 +472,11 @@ static void attention_forward(float *out, float *att, float *off, const float *q
         }
 }
 
-/* dqkv (T, 3d) += the gradient of q, k and v; drelb (H, NET_REL) += (NULL: frozen);
- * drow (T) and doff (H, 2T) scratch */
-static void attention_backward(float *dqkv, float *drelb, float *drow, float *doff,
-                               const float *dout, const float *qkv, const float *att, int T, int d,
-                               int H) {
+/* dqkv (T, 3d) += the gradient of q, k and v; drelb (H, NET_REL) and dsameb (H) += (NULL:
+ * frozen); drow (T) and doff (H, 2T) scratch */
+static void attention_backward(float *dqkv, float *drelb, float *dsameb, float *drow, float *doff,
+                               const float *dout, const float *qkv, const float *att,
+                               const uint32_t *cls, int T, int d, int H) {
     int hs = d / H, d3 = 3 * d;
     float scale = 1.0f / sqrtf((float)hs);
 
@@ -495,6 +503,8 @@ static void attention_backward(float *dqkv, float *drelb, float *drow, float *do
                 axpy(dqi, ds * scale, qkv + (size_t)j * d3 + d + h * hs, hs);
                 axpy(dqkv + (size_t)j * d3 + d + h * hs, ds * scale, qi, hs);
                 dbias[j] += ds;
+                if (dsameb && cls[i] && cls[j] == cls[i] && j != i)
+                    dsameb[h] += ds;
             }
         }
     if (drelb)
@@ -522,6 +532,24 @@ static void gelu_backward(float *dinp, const float *inp, const float *dout, size
             0.5f * (1.0f + th) + 0.5f * x * sech2 * GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
 
         dinp[i] = g * dout[i];
+    }
+}
+
+/* ---- dropout ------------------------------------------------------------------------------ */
+
+/* x (n floats of site `site`) *= its dropout mask (net.h); nothing when w->drop is 0 */
+static void drop_apply(const struct net_ws *w, int site, float *x, size_t n) {
+    float keep;
+    uint64_t base;
+
+    if (w->drop <= 0.0f)
+        return;
+    keep = 1.0f / (1.0f - w->drop);
+    base = rng_mix64(w->drop_seed ^ (0x9E3779B97F4A7C15ULL * (uint64_t)(site + 1)));
+    for (size_t i = 0; i < n; i++) {
+        double u = (double)(rng_mix64(base + i) >> 11) * (1.0 / 9007199254740992.0);
+
+        x[i] = u < (double)w->drop ? 0.0f : x[i] * keep;
     }
 }
 
@@ -594,14 +622,17 @@ static void block_forward(const struct net *n, struct net_ws *w, int l) {
 
     layernorm_forward(w->ln1[l], w->ln1m[l], w->ln1r[l], xin, b->ln1w, b->ln1b, T, d);
     matmul_forward(w->qkv[l], w->ln1[l], b->wqkv, b->bqkv, T, d, 3 * d);
-    attention_forward(w->atty[l], w->att[l], w->off, w->qkv[l], b->relb, T, d, H);
+    attention_forward(w->atty[l], w->att[l], w->off, w->qkv[l], b->relb, b->sameb, w->seq->cls, T,
+                      d, H);
     matmul_forward(w->res1[l], w->atty[l], b->wo, b->bo, T, d, d);
+    drop_apply(w, 1 + 2 * l, w->res1[l], Td);
     for (size_t i = 0; i < Td; i++)
         w->res1[l][i] += xin[i];
     layernorm_forward(w->ln2[l], w->ln2m[l], w->ln2r[l], w->res1[l], b->ln2w, b->ln2b, T, d);
     matmul_forward(w->fch[l], w->ln2[l], b->wfc, b->bfc, T, d, F);
     gelu_forward(w->fcg[l], w->fch[l], (size_t)T * F);
     matmul_forward(w->res2[l], w->fcg[l], b->wproj, b->bproj, T, F, d);
+    drop_apply(w, 2 + 2 * l, w->res2[l], Td);
     for (size_t i = 0; i < Td; i++)
         w->res2[l][i] += w->res1[l][i];
 }
@@ -639,9 +670,10 @@ void net_forward_layers(const struct net *n, struct net_ws *w, const struct seq 
     w->S = 0;
     w->seq = s;
     for (int l = l0; l < l1; l++) {
-        if (l == 0)
+        if (l == 0) {
             embed_forward(n, w->x0, s);
-        else if (l <= n->cfg.layers)
+            drop_apply(w, 0, w->x0, (size_t)s->T * n->cfg.d);
+        } else if (l <= n->cfg.layers)
             block_forward(n, w, l - 1);
         else
             head_forward(n, w);
@@ -661,8 +693,10 @@ void net_dec_step(const struct net *n, struct net_ws *w, const unsigned char *sy
     const float *g = w->g + (size_t)s * d;
     float *q = w->q + (size_t)s * d, *alpha = w->alpha + (size_t)s * T, *c = w->c + (size_t)s * d;
     float *z = w->z + (size_t)s * d, *pz = w->pz + (size_t)s * d, *row = w->probs + (size_t)s * W;
-    unsigned char *cov = w->cov + (size_t)s * T;
+    unsigned char *cov = w->cov + (size_t)s * T, *cmp = w->cmp + (size_t)s * T;
+    const struct seq *sq = w->seq;
     float scale = 1.0f / sqrtf((float)d), mx = -INFINITY, sum = 0;
+    int last = -1; /* the last number this action pointed at */
 
     /* read the encoding: c = sum_i softmax_i(q . H_i / sqrt(d)) H_i */
     for (int o = 0; o < d; o++)
@@ -687,11 +721,31 @@ void net_dec_step(const struct net *n, struct net_ws *w, const unsigned char *sy
                      dot(p->wz + (size_t)o * 2 * d + d, c, d));
     for (int o = 0; o < d; o++)
         pz[o] = dot(p->wp + (size_t)o * d, z, d);
-    /* coverage: how often each token was pointed at by this action so far */
-    memset(cov, 0, (size_t)T);
-    for (int k = 0; k < s; k++)
-        if (w->out[k] >= V && cov[w->out[k] - V] < NET_COV - 1)
-            cov[w->out[k] - V]++;
+    /* coverage: how often a token of each token's match class (or the token itself) was
+     * pointed at by this action so far; and each number against the last one pointed at */
+    for (int i = 0; i < T; i++)
+        cov[i] = 0;
+    for (int k = 0; k < s; k++) {
+        int t = w->out[k] - V;
+
+        if (t < 0)
+            continue;
+        if (sq->ptr[t] & PTR_NUM)
+            last = t;
+        for (int i = 0; i < T; i++)
+            if ((i == t || (sq->cls[t] && sq->cls[i] == sq->cls[t])) && cov[i] < NET_COV - 1)
+                cov[i]++;
+    }
+    for (int i = 0; i < T; i++) {
+        double a, b;
+
+        cmp[i] = 0;
+        if (last < 0 || !(sq->ptr[i] & PTR_NUM))
+            continue;
+        a = sq->value[i];
+        b = sq->value[last];
+        cmp[i] = seq_same_value(a, b) ? 2 : a < b ? 1 : 3;
+    }
     /* the masked softmax over symbols and pointers */
     mx = -INFINITY;
     for (int v = 0; v < V; v++)
@@ -702,7 +756,8 @@ void net_dec_step(const struct net *n, struct net_ws *w, const unsigned char *sy
         }
     for (int i = 0; i < T; i++)
         if (ptr[i]) {
-            row[V + i] = dot(w->H + (size_t)i * d, pz, d) * scale + p->covb[cov[i]];
+            row[V + i] = dot(w->H + (size_t)i * d, pz, d) * scale + p->covb[cov[i]] +
+                         dot(p->wcmp + (size_t)cmp[i] * d, z, d);
             if (row[V + i] > mx)
                 mx = row[V + i];
         }
@@ -753,7 +808,7 @@ static long long decoder_backward(const struct net *n, struct net_ws *w, const f
         const float *z = w->z + (size_t)s * d, *c = w->c + (size_t)s * d;
         const float *alpha = w->alpha + (size_t)s * T, *q = w->q + (size_t)s * d;
         const float *pz = w->pz + (size_t)s * d;
-        const unsigned char *cov = w->cov + (size_t)s * T;
+        const unsigned char *cov = w->cov + (size_t)s * T, *cmp = w->cmp + (size_t)s * T;
         float sum = 0;
 
         memset(dz, 0, sizeof(float) * (size_t)d);
@@ -775,8 +830,11 @@ static long long decoder_backward(const struct net *n, struct net_ws *w, const f
                 continue;
             axpy(dpz, dl * scale, w->H + (size_t)i * d, d);
             axpy(w->dH + (size_t)i * d, dl * scale, pz, d);
-            if (!frozen)
+            axpy(dz, dl, p->wcmp + (size_t)cmp[i] * d, d);
+            if (!frozen) {
                 gp->covb[cov[i]] += dl;
+                axpy(gp->wcmp + (size_t)cmp[i] * d, dl, z, d);
+            }
         }
         /* pz = Wp z */
         for (int o = 0; o < d; o++) {
@@ -857,7 +915,7 @@ static long long decoder_backward(const struct net *n, struct net_ws *w, const f
                 axpy(w->dH + (size_t)(prev - V) * d, 1.0f, du, d);
             }
         }
-        macs += (long long)d * (11 * d + 2 * T + V) + (long long)T * d * 4;
+        macs += (long long)d * (11 * d + 2 * T + V) + (long long)T * d * 6;
     }
     /* the symbols' evidence: e[v] = log mean_i exp(Wev[v] . H_i / sqrt(d)) */
     for (int v = 0; v < V; v++) {
@@ -907,6 +965,7 @@ static long long block_backward(const struct net *n, struct net_ws *w, int l, in
 
     /* res2 = res1 + proj(GELU(fc(LN2(res1)))) */
     memcpy(w->dy, w->dx, sizeof(float) * Td); /* dy: dL/d res1 */
+    drop_apply(w, 2 + 2 * l, w->dx, Td);      /* dx: dL/d (the MLP's output) */
     memset(w->dfc, 0, sizeof(float) * (size_t)T * F);
     macs += matmul_backward(w->dfc, fz ? NULL : gb->wproj, fz ? NULL : gb->bproj, w->dx, w->fcg[l],
                             b->wproj, T, F, d);
@@ -918,12 +977,13 @@ static long long block_backward(const struct net *n, struct net_ws *w, int l, in
                        b->ln2w, w->ln2m[l], w->ln2r[l], T, d);
     /* res1 = xin + proj(attention(LN1(xin))) */
     memcpy(w->dx, w->dy, sizeof(float) * Td); /* dx: dL/d xin */
+    drop_apply(w, 1 + 2 * l, w->dy, Td);      /* dy: dL/d (the attention's output) */
     memset(w->datty, 0, sizeof(float) * Td);
     macs += matmul_backward(w->datty, fz ? NULL : gb->wo, fz ? NULL : gb->bo, w->dy, w->atty[l],
                             b->wo, T, d, d);
     memset(w->dqkv, 0, sizeof(float) * Td * 3);
-    attention_backward(w->dqkv, fz ? NULL : gb->relb, w->drow, w->off, w->datty, w->qkv[l],
-                       w->att[l], T, d, H);
+    attention_backward(w->dqkv, fz ? NULL : gb->relb, fz ? NULL : gb->sameb, w->drow, w->off,
+                       w->datty, w->qkv[l], w->att[l], w->seq->cls, T, d, H);
     macs += (long long)H * T * T * (d / H) * 4;
     memset(w->dln, 0, sizeof(float) * Td);
     macs += matmul_backward(w->dln, fz ? NULL : gb->wqkv, fz ? NULL : gb->bqkv, w->dqkv, w->ln1[l],
@@ -953,6 +1013,7 @@ long long net_backward_layers(const struct net *n, struct net_ws *w, int l0, int
         } else if (l >= 1) {
             macs += block_backward(n, w, l - 1, n->frozen[l]);
         } else {
+            drop_apply(w, 0, w->dx, (size_t)w->T * n->cfg.d);
             embed_backward(n, w, w->dx, w->seq);
         }
     }

@@ -8,8 +8,11 @@
  *           + Wago[ago] + Wrank[rank] + sum_f feat[t][f] Wfeat[f]
  *   block l (pre-LayerNorm, as GPT-2):
  *     a = LN1(x); q,k,v = a Wqkv^T + bqkv
- *     att[h][i][j] = softmax_j( q_hi . k_hj / sqrt(d/H) + relb[h][bucket(j - i)] )
- *     x = x + (att v) Wo^T + bo                      bidirectional; relative position biases
+ *     att[h][i][j] = softmax_j( q_hi . k_hj / sqrt(d/H) + relb[h][bucket(j - i)]
+ *                               + sameb[h] [i != j and tokens i, j share a match class] )
+ *     x = x + (att v) Wo^T + bo                      bidirectional; relative position biases;
+ *       sameb lets a word or number find its other occurrences (the prompt's entity in a query
+ *       and in a hit's title) at any distance
  *     x = x + GELU(LN2(x) Wfc^T + bfc) Wproj^T + bproj
  *   H = LNf(x)                                                            (T, d)
  * Decoder (a tanh RNN that reads H by attention and points into it):
@@ -20,8 +23,11 @@
  *             where e[v] = log mean_i exp(Wev[v] . H_i / sqrt(d)) is the symbol's own evidence
  *             in the input (each symbol attends to the input for what calls for it; computed
  *             once per encoding, the same at every step)
- *           logit(pointer i) = (Wp z) . H_i / sqrt(d) + covb[min(times i was already pointed
- *                              at, 2)]
+ *           logit(pointer i) = (Wp z) . H_i / sqrt(d) + covb[min(times a token of i's match
+ *                              class was already pointed at, 2)] + Wcmp[cmp_i] . z
+ *             where cmp_i compares number i with the last number this action pointed at: 0 no
+ *             such number (or i is not a number), 1 smaller, 2 equal, 3 larger (the decoder
+ *             cannot read magnitudes from H precisely enough to order operands)
  *           outputs the grammar does not allow get no probability (a masked softmax)
  *           g' = tanh(Wg g + Wu u + bg), u = Ein[v] for a symbol, H_i for a pointer
  * Parameters live in ONE contiguous block, laid out layer by layer: layer 0 the input
@@ -50,6 +56,7 @@
 #define NET_LAYERS_MAX 4  /* encoder blocks */
 #define NET_REL        17 /* relative-position buckets */
 #define NET_COV        3  /* coverage buckets: pointed at 0, 1, 2+ times */
+#define NET_CMP        4  /* value comparison with the last pointed number: none, <, =, > */
 
 struct net_config {
     int d;       /* model width */
@@ -65,6 +72,7 @@ struct net_block {
     float *wqkv, *bqkv;   /* (3d, d), (3d) */
     float *wo, *bo;       /* (d, d), (d) */
     float *relb;          /* (H, NET_REL) */
+    float *sameb;         /* (H) the bias between tokens of one match class */
     float *ln2w, *ln2b;   /* (d) */
     float *wfc, *bfc;     /* (F, d), (F) */
     float *wproj, *bproj; /* (d, F), (d) */
@@ -92,6 +100,7 @@ struct net_params {
     float *ein;          /* (nsym, d) */
     float *wg, *wu, *bg; /* (d, d), (d, d), (d) */
     float *covb;         /* (NET_COV) */
+    float *wcmp;         /* (NET_CMP, d) */
 };
 
 struct net {
@@ -107,6 +116,12 @@ struct net {
 /* activations of one forward pass (one sequence and its decoder steps), kept for backward,
  * and backward scratch; sized for at most TG_SEQ_MAX tokens and TG_ACT_OUT_MAX steps */
 struct net_ws {
+    /* dropout (training only; 0: none): each element of the embeddings and of every block's
+     * attention and MLP outputs (before the residual add) is zeroed with probability drop and
+     * the others scaled by 1 / (1 - drop); which ones is a hash of drop_seed, the site and the
+     * element, so a forward and its backward agree and the same seed drops the same ones */
+    float drop;
+    uint64_t drop_seed;
     int T;                 /* tokens of the last encode */
     int S;                 /* decoder steps taken */
     const struct seq *seq; /* borrowed from the last encode */
@@ -137,6 +152,7 @@ struct net_ws {
     float *probs;            /* (S, nsym + T) masked softmax (0 where not allowed) */
     int out[TG_ACT_OUT_MAX]; /* the output taken at each step */
     unsigned char *cov;      /* (S, T) coverage bucket of each token at each step */
+    unsigned char *cmp;      /* (S, T) value-comparison bucket of each token at each step */
     /* backward scratch */
     float *dx, *dy, *dln, *dqkv, *datty, *dfc, *drow, *dH; /* sized for the largest use */
     float *off; /* (H, 2 * TG_SEQ_MAX) relative biases by offset (forward and backward) */

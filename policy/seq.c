@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/hash.h"
+#include "base/rng.h"
 #include "policy/act.h"
 #include "policy/text.h"
 
@@ -27,7 +28,8 @@ int seq_alloc(struct seq *s, int cap_T, int cap_pieces, int cap_text, struct tg_
         cap_text = SEQ_TEXT_MAX;
     bytes = sizeof(int) * (size_t)(cap_T + 1) + sizeof(uint32_t) * (size_t)cap_pieces +
             sizeof(float) * (size_t)cap_T * SEQ_FEAT + sizeof(double) * (size_t)cap_T +
-            sizeof(int) * (size_t)cap_T + 5 * (size_t)cap_T + (size_t)cap_text + 64;
+            sizeof(int) * (size_t)cap_T + sizeof(uint32_t) * (size_t)cap_T + 5 * (size_t)cap_T +
+            (size_t)cap_text + 64;
     s->block = calloc(1, bytes);
     if (!s->block) {
         tg_error_set(err, TG_CODE_NOMEM, "out of memory");
@@ -45,6 +47,8 @@ int seq_alloc(struct seq *s, int cap_T, int cap_pieces, int cap_text, struct tg_
     p += sizeof(int) * (size_t)(cap_T + 1);
     s->text_off = (int *)(void *)p;
     p += sizeof(int) * (size_t)cap_T;
+    s->cls = (uint32_t *)(void *)p;
+    p += sizeof(uint32_t) * (size_t)cap_T;
     s->seg = (unsigned char *)p;
     s->ago = s->seg + cap_T;
     s->rank = s->ago + cap_T;
@@ -84,6 +88,7 @@ int seq_clone(struct seq *dst, const struct seq *src, struct tg_error *err) {
     memcpy(dst->feat, src->feat, sizeof(float) * (size_t)src->T * SEQ_FEAT);
     memcpy(dst->value, src->value, sizeof(double) * (size_t)src->T);
     memcpy(dst->text_off, src->text_off, sizeof(int) * (size_t)src->T);
+    memcpy(dst->cls, src->cls, sizeof(uint32_t) * (size_t)src->T);
     memcpy(dst->text, src->text, (size_t)src->ntext);
     return 0;
 }
@@ -110,6 +115,16 @@ struct builder {
     int seg_start; /* where the current segment began (positions count from it) */
 };
 
+/* the match class of a number: its value's bits (0 and -0 alike), mixed; never 0 */
+static uint32_t value_class(double v) {
+    uint64_t bits;
+
+    if (v == 0.0)
+        v = 0.0;
+    memcpy(&bits, &v, sizeof(bits));
+    return (uint32_t)(rng_mix64(bits ^ 0x6E756D62657273ULL) >> 32) | 1u;
+}
+
 /* append token t (text src for PTR_WORD copies); 0, or -1 when the sequence is full */
 static int add_tok(struct builder *b, const struct text_tok *t, const char *src, int seg, int ago,
                    int rank, unsigned ptr) {
@@ -131,6 +146,7 @@ static int add_tok(struct builder *b, const struct text_tok *t, const char *src,
     b->kind[i] = (unsigned char)t->kind;
     b->tflags[i] = t->flags;
     b->whash[i] = t->kind == TOK_WORD ? hash_fnv32_str(HASH_FNV32_BASIS, t->low) | 1u : 0;
+    s->cls[i] = t->kind == TOK_WORD ? b->whash[i] : t->kind == TOK_NUM ? value_class(t->value) : 0;
     if (t->kind == TOK_NUM && (ptr & PTR_NUM))
         s->ptr[i] = PTR_NUM;
     else if (t->kind == TOK_WORD && (ptr & PTR_WORD) && src) {

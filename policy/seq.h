@@ -23,7 +23,10 @@
  * magnitude, "the same word or value also stands in the prompt / an observation / one of
  * my calls"), whether an action may point at it (PTR_WORD: prompt words, for queries;
  * PTR_NUM: numbers of the prompt and of observations, for expressions, programs and
- * answers), its value (numbers) and its text as written (for copying into a query).
+ * answers), its value (numbers), its text as written (for copying into a query) and its
+ * match class: tokens that read the same (the same lowercase word, or the same number in any
+ * format) share a non-zero class, so the network can relate a word of the prompt to the same
+ * word in a query or an observation, however far apart (net.h).
  * Total length is bounded by TG_SEQ_MAX; what does not fit is left out, oldest first.
  * Does not: decide anything; know what any word means.
  * Thread-safety: caller-owned structs.
@@ -73,8 +76,9 @@ struct seq {
     unsigned char *seg, *ago, *rank, *ptr, *pos; /* (T) */
     float *feat;                                 /* (T, SEQ_FEAT) */
     double *value;                               /* (T) numbers: the value; others 0 */
-    int *text_off;                               /* (T) offset of the token's text in text, or -1 */
-    char *text; /* surface texts, NUL-terminated, of PTR_WORD tokens */
+    uint32_t *cls; /* (T) match class: equal for tokens that read the same; 0 for markers */
+    int *text_off; /* (T) offset of the token's text in text, or -1 */
+    char *text;    /* surface texts, NUL-terminated, of PTR_WORD tokens */
     int ntext;
     void *block; /* the one allocation behind the arrays */
 };

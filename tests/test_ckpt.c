@@ -312,12 +312,18 @@ TG_TEST(ckpt, rejects_bad_files) {
     CU_ASSERT(rejects(bad, "bad_magic", &err));
     CU_ASSERT(strstr(err.message, "not a toolgym checkpoint") != NULL);
 
-    /* another version: a later one, and version 2 (the earlier candidate-scoring policy) */
+    /* another version: a later one, version 3 (the text-reading policy before its match-class
+     * attention) and version 2 (the earlier candidate-scoring policy) */
     memcpy(copy, buf, n);
-    copy[4] = 4;
+    copy[4] = 5;
     write_all(bad, copy, n);
     CU_ASSERT(rejects(bad, "bad_version", &err));
-    CU_ASSERT(strstr(err.message, "version 4") != NULL);
+    CU_ASSERT(strstr(err.message, "version 5") != NULL);
+    copy[4] = 3;
+    write_all(bad, copy, n);
+    CU_ASSERT(rejects(bad, "bad_version", &err));
+    CU_ASSERT(strstr(err.message, "version 3") != NULL);
+    CU_ASSERT(strstr(err.message, "match-class attention") != NULL);
     copy[4] = 2;
     write_all(bad, copy, n);
     CU_ASSERT(rejects(bad, "bad_version", &err));
@@ -376,11 +382,16 @@ TG_TEST(ckpt, rejects_bad_files) {
     CU_ASSERT(rejects(bad, "invalid_config", &err));
     CU_ASSERT(strstr(err.message, "d_model") != NULL);
 
-    /* a template that names a slot it does not have, with a valid CRC */
+    /* a template that names a slot it does not have, with a valid CRC: the first slot 'b'
+     * of the symbols, which follow the parameters (bytes of the floats after them may read
+     * 0x01 'b' too) */
     {
-        size_t at = 0;
+        size_t at = 0, np = 0, sym;
 
-        for (size_t i = 16; i + 1 < n; i++)
+        for (int k = 7; k >= 0; k--)
+            np = (np << 8) | buf[16 + 24 + k];
+        sym = 16 + 24 + 8 + 4 * np;
+        for (size_t i = sym; i + 1 < n && at == 0; i++)
             if (buf[i] == 0x01 && buf[i + 1] == 'b')
                 at = i + 1;
         CU_ASSERT_FATAL(at > 0);
