@@ -169,15 +169,89 @@ int demo_observe(struct demo_set *d, struct rollout *r, struct tg_error *err) {
     return rc;
 }
 
-/* the view of task ti after `step` expert calls (as many as fit and were observed) */
-static void task_view(const struct demo_task *t, int step, int max_steps, struct view *v) {
+/* the view of task t after the expert calls order[0..n) (as many as fit and were observed) */
+static void task_view(const struct demo_task *t, const unsigned char *order, int n, int max_steps,
+                      struct view *v) {
     struct tg_error ignored; /* a prompt or an observation that does not fit is cut, as an
                                 agent's view would be */
 
     view_init(v, t->task->prompt, max_steps, &ignored);
-    for (int c = 0; c < step && t->obs; c++)
-        view_push(v, json_array_get(t->task->expert, (size_t)c), json_array_get(t->obs, (size_t)c),
+    for (int c = 0; c < n && t->obs; c++)
+        view_push(v, json_array_get(t->task->expert, order[c]), json_array_get(t->obs, order[c]),
                   &ignored);
+}
+
+/* 1 when the expert calls of t are its plan's steps one for one (the same tools), so the plan's
+ * needs say which calls may come in another order */
+static int plan_orders(const struct demo_task *t) {
+    int n = ncalls(t);
+
+    if (n < 2 || n > DEMO_ORDER_CALLS || (int)t->task->nplan != n)
+        return 0;
+    for (int k = 0; k < n; k++) {
+        const char *name =
+            json_string_value(json_object_get(json_array_get(t->task->expert, (size_t)k), "name"));
+
+        if (!name || !t->task->plan[k].tool || strcmp(name, t->task->plan[k].tool) != 0 ||
+            (t->task->plan[k].needs >> n) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* the expert's own order */
+static const unsigned char identity[DEMO_ORDER_CALLS] = {0, 1, 2,  3,  4,  5,  6,  7,
+                                                         8, 9, 10, 11, 12, 13, 14, 15};
+
+/* call k may come next after the calls order[0..n) */
+static int call_ready(const struct demo_task *t, int free_order, const unsigned char *order, int n,
+                      int k) {
+    unsigned done = 0;
+
+    for (int c = 0; c < n; c++)
+        done |= 1u << order[c];
+    if (done & (1u << k))
+        return 0;
+    if (!free_order)
+        return k == n;
+    return (t->task->plan[k].needs & ~done) == 0;
+}
+
+/* the target after the calls order[0..n) over s: the gold answer once every call is made;
+ * otherwise writing any call that may come next (one alternative set each) */
+static int target_of(const struct demo_task *t, const unsigned char *order, int n,
+                     const struct act_vocab *voc, const struct seq *s, struct act_targets *out,
+                     struct tg_error *err) {
+    int nc = ncalls(t), free_order = plan_orders(t), nready = 0, next = -1, rc = TG_ENOTFOUND;
+    struct act_targets *one;
+
+    if (n >= nc)
+        return act_target_answer(voc, s, &t->task->answer, out, err);
+    for (int k = 0; k < nc; k++)
+        if (call_ready(t, free_order, order, n, k))
+            next = nready++ == 0 ? k : next;
+    if (nready == 0) {
+        tg_error_set(err, "not_writable", "no expert call can come next");
+        return TG_ENOTFOUND;
+    }
+    if (nready == 1)
+        return act_target_call(voc, s, json_array_get(t->task->expert, (size_t)next), out, err);
+    one = malloc(sizeof(*one));
+    if (!one) {
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
+        return TG_ENOMEM;
+    }
+    out->nalt = 0;
+    for (int k = 0; k < nc; k++) {
+        if (!call_ready(t, free_order, order, n, k) ||
+            act_target_call(voc, s, json_array_get(t->task->expert, (size_t)k), one, err) != 0)
+            continue;
+        for (int a = 0; a < one->nalt && out->nalt < ACT_ALT_MAX; a++)
+            out->alt[out->nalt++] = one->alt[a];
+        rc = 0;
+    }
+    free(one);
+    return rc;
 }
 
 int demo_learn(const struct demo_set *d, int min_count, struct act_vocab *voc,
@@ -194,7 +268,7 @@ int demo_learn(const struct demo_set *d, int min_count, struct act_vocab *voc,
     }
     for (int i = 0; i < d->ntasks && rc == 0; i++)
         for (int c = 0; c < ncalls_used(d, i) && rc == 0; c++) {
-            task_view(&d->tasks[i], c, d->max_steps, v);
+            task_view(&d->tasks[i], identity, c, d->max_steps, v);
             rc = act_learner_add(l, v, json_array_get(d->tasks[i].task->expert, (size_t)c));
         }
     if (rc == 0)
@@ -207,67 +281,115 @@ int demo_learn(const struct demo_set *d, int min_count, struct act_vocab *voc,
 }
 
 void demo_view(const struct demo_set *d, int i, struct view *v) {
-    task_view(&d->tasks[d->dec[i].task], d->dec[i].step, d->max_steps, v);
-}
+    const struct demo_dec *dc = &d->dec[i];
 
-/* the target of (task ti, step) over s */
-static int target_of(const struct demo_task *t, int step, const struct act_vocab *voc,
-                     const struct seq *s, struct act_targets *out, struct tg_error *err) {
-    if (step < ncalls(t))
-        return act_target_call(voc, s, json_array_get(t->task->expert, (size_t)step), out, err);
-    return act_target_answer(voc, s, &t->task->answer, out, err);
+    task_view(&d->tasks[dc->task], dc->order, dc->step, d->max_steps, v);
 }
 
 int demo_target(const struct demo_set *d, int i, const struct act_vocab *voc, const struct seq *s,
                 struct act_targets *t, struct tg_error *err) {
-    return target_of(&d->tasks[d->dec[i].task], d->dec[i].step, voc, s, t, err);
+    const struct demo_dec *dc = &d->dec[i];
+
+    return target_of(&d->tasks[dc->task], dc->order, dc->step, voc, s, t, err);
+}
+
+struct index_ctx {
+    struct demo_set *d;
+    const struct act_vocab *voc;
+    uint32_t buckets;
+    struct view *v;
+    struct act_targets *t;
+    struct seq s;
+    int cap;    /* room in d->dec */
+    int states; /* of the current task */
+};
+
+/* the decision after the calls order[0..n) of task ti, then (depth first, the expert's own
+ * order first) every order the plan allows from there, up to DEMO_STATES_MAX per task */
+static int index_states(struct index_ctx *c, int ti, unsigned char *order, int n) {
+    struct demo_set *d = c->d;
+    const struct demo_task *t = &d->tasks[ti];
+    int nc = ncalls(t), free_order = plan_orders(t), rc;
+    struct tg_error why;
+
+    if (c->states >= DEMO_STATES_MAX)
+        return 0;
+    c->states++;
+    task_view(t, order, n, d->max_steps, c->v);
+    seq_build(&c->s, c->v, c->voc, c->buckets);
+    rc = target_of(t, order, n, c->voc, &c->s, c->t, &why);
+    if (rc == TG_ENOMEM)
+        return rc;
+    if (rc == 0) {
+        if (d->ndec >= c->cap) {
+            int cap = c->cap * 2 + 64;
+            struct demo_dec *nd = realloc(d->dec, sizeof(*nd) * (size_t)cap);
+
+            if (!nd)
+                return TG_ENOMEM;
+            d->dec = nd;
+            c->cap = cap;
+        }
+        memset(&d->dec[d->ndec], 0, sizeof(d->dec[d->ndec]));
+        d->dec[d->ndec].task = ti;
+        d->dec[d->ndec].step = n;
+        memcpy(d->dec[d->ndec].order, order, (size_t)n);
+        d->ndec++;
+    } else {
+        if (getenv("DEMO_DEBUG") && d->skipped < 8)
+            fprintf(stderr, "skip %s n=%d: %s\n", t->task->id, n, why.message);
+        if (d->skipped == 0)
+            snprintf(d->skip_example, sizeof(d->skip_example), "%s: %s", t->task->id, why.message);
+        d->skipped++;
+    }
+    for (int k = 0; k < nc && n < DEMO_ORDER_CALLS; k++) {
+        if (!call_ready(t, free_order, order, n, k))
+            continue;
+        order[n] = (unsigned char)k;
+        rc = index_states(c, ti, order, n + 1);
+        if (rc)
+            return rc;
+    }
+    return 0;
 }
 
 int demo_index(struct demo_set *d, const struct act_vocab *voc, uint32_t buckets,
                struct tg_error *err) {
-    struct view *v = malloc(sizeof(*v));
-    struct act_targets *t = malloc(sizeof(*t));
-    struct seq s;
-    int total = 0, rc;
+    struct index_ctx c;
+    int rc;
 
-    for (int i = 0; i < d->ntasks; i++)
-        total += d->tasks[i].obs && demo_in_budget(d, i) ? ncalls(&d->tasks[i]) + 1 : 0;
+    memset(&c, 0, sizeof(c));
+    c.d = d;
+    c.voc = voc;
+    c.buckets = buckets;
+    c.v = malloc(sizeof(*c.v));
+    c.t = malloc(sizeof(*c.t));
     free(d->dec);
-    d->dec = calloc(total ? (size_t)total : 1, sizeof(*d->dec));
-    rc = seq_alloc(&s, 0, 0, 0, err);
-    if (!v || !t || !d->dec || rc) {
-        free(v);
-        free(t);
-        seq_free(&s);
-        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
-        return TG_ENOMEM;
-    }
+    d->dec = NULL;
+    rc = seq_alloc(&c.s, 0, 0, 0, err);
     d->ndec = 0;
     d->skipped = 0;
     d->skip_example[0] = '\0';
-    for (int i = 0; i < d->ntasks; i++) {
+    for (int i = 0; rc == 0 && c.v && c.t && i < d->ntasks; i++) {
+        unsigned char order[DEMO_ORDER_CALLS];
+
         if (!d->tasks[i].obs || !demo_in_budget(d, i))
             continue;
-        for (int step = 0; step <= ncalls(&d->tasks[i]); step++) {
-            struct tg_error why;
-
-            task_view(&d->tasks[i], step, d->max_steps, v);
-            seq_build(&s, v, voc, buckets);
-            if (target_of(&d->tasks[i], step, voc, &s, t, &why) == 0) {
-                d->dec[d->ndec].task = i;
-                d->dec[d->ndec].step = step;
-                d->ndec++;
-            } else {
-                if (d->skipped == 0)
-                    snprintf(d->skip_example, sizeof(d->skip_example), "%s: %s",
-                             d->tasks[i].task->id, why.message);
-                d->skipped++;
-            }
-        }
+        c.states = 0;
+        rc = index_states(&c, i, order, 0);
     }
-    free(v);
-    free(t);
-    seq_free(&s);
+    if (!c.v || !c.t || rc == TG_ENOMEM) {
+        free(c.v);
+        free(c.t);
+        seq_free(&c.s);
+        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
+        return TG_ENOMEM;
+    }
+    free(c.v);
+    free(c.t);
+    seq_free(&c.s);
+    if (rc)
+        return rc;
     if (d->ndec == 0) {
         tg_error_set(err, "no_demonstrations",
                      "task file %s: no expert decision can be written by the policy (%d "

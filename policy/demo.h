@@ -30,9 +30,15 @@ struct demo_task {
     json_t *obs;             /* array: the tool's reply to each expert call (new) */
 };
 
+#define DEMO_ORDER_CALLS TG_VIEW_STEPS_MAX /* expert calls a decision can follow */
+#define DEMO_STATES_MAX  16 /* decisions of one task at most (the expert's order first) */
+
 struct demo_dec {
     int task; /* index into tasks */
     int step; /* calls before it; == the task's call count: the final answer */
+    /* the expert calls made before it, in the order made (indices into the task's expert
+     * calls): the expert's own order, or another order its plan allows (demo_index) */
+    unsigned char order[DEMO_ORDER_CALLS];
 };
 
 struct demo_set {
