@@ -249,13 +249,7 @@ static float warm_item(struct learner *L, int th, int i, void *vctx, double *aux
     seq_build(&sc->seq, L->view[th], &L->pol.voc, (uint32_t)L->pol.net.cfg.buckets);
     if (demo_target(c->d, c->idx[i], &L->pol.voc, &sc->seq, L->tgt[th], &ignored))
         return 0;
-    /* dropout: a mask per decision and warm-up step, whatever thread computes it */
-    sc->ws.drop = (float)L->cfg->dropout;
-    sc->ws.drop_seed =
-        rng_mix64(L->cfg->seed ^ (0xD1B54A32D192ED03ULL * (uint64_t)(L->warmup_done + 1)) ^
-                  (0x8CB92BA72F3D8DD7ULL * (uint64_t)(c->idx[i] + 1)));
     loss = policy_sft_backward(&L->pol, sc, &sc->seq, L->tgt[th], c->scale, 1, &hit);
-    sc->ws.drop = 0.0f;
     *aux = hit;
     return loss;
 }

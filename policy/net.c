@@ -535,24 +535,6 @@ static void gelu_backward(float *dinp, const float *inp, const float *dout, size
     }
 }
 
-/* ---- dropout ------------------------------------------------------------------------------ */
-
-/* x (n floats of site `site`) *= its dropout mask (net.h); nothing when w->drop is 0 */
-static void drop_apply(const struct net_ws *w, int site, float *x, size_t n) {
-    float keep;
-    uint64_t base;
-
-    if (w->drop <= 0.0f)
-        return;
-    keep = 1.0f / (1.0f - w->drop);
-    base = rng_mix64(w->drop_seed ^ (0x9E3779B97F4A7C15ULL * (uint64_t)(site + 1)));
-    for (size_t i = 0; i < n; i++) {
-        double u = (double)(rng_mix64(base + i) >> 11) * (1.0 / 9007199254740992.0);
-
-        x[i] = u < (double)w->drop ? 0.0f : x[i] * keep;
-    }
-}
-
 /* ---- encoder ------------------------------------------------------------------------------ */
 
 static void embed_forward(const struct net *n, float *x0, const struct seq *s) {
@@ -625,14 +607,12 @@ static void block_forward(const struct net *n, struct net_ws *w, int l) {
     attention_forward(w->atty[l], w->att[l], w->off, w->qkv[l], b->relb, b->sameb, w->seq->cls, T,
                       d, H);
     matmul_forward(w->res1[l], w->atty[l], b->wo, b->bo, T, d, d);
-    drop_apply(w, 1 + 2 * l, w->res1[l], Td);
     for (size_t i = 0; i < Td; i++)
         w->res1[l][i] += xin[i];
     layernorm_forward(w->ln2[l], w->ln2m[l], w->ln2r[l], w->res1[l], b->ln2w, b->ln2b, T, d);
     matmul_forward(w->fch[l], w->ln2[l], b->wfc, b->bfc, T, d, F);
     gelu_forward(w->fcg[l], w->fch[l], (size_t)T * F);
     matmul_forward(w->res2[l], w->fcg[l], b->wproj, b->bproj, T, F, d);
-    drop_apply(w, 2 + 2 * l, w->res2[l], Td);
     for (size_t i = 0; i < Td; i++)
         w->res2[l][i] += w->res1[l][i];
 }
@@ -670,10 +650,9 @@ void net_forward_layers(const struct net *n, struct net_ws *w, const struct seq 
     w->S = 0;
     w->seq = s;
     for (int l = l0; l < l1; l++) {
-        if (l == 0) {
+        if (l == 0)
             embed_forward(n, w->x0, s);
-            drop_apply(w, 0, w->x0, (size_t)s->T * n->cfg.d);
-        } else if (l <= n->cfg.layers)
+        else if (l <= n->cfg.layers)
             block_forward(n, w, l - 1);
         else
             head_forward(n, w);
@@ -965,7 +944,6 @@ static long long block_backward(const struct net *n, struct net_ws *w, int l, in
 
     /* res2 = res1 + proj(GELU(fc(LN2(res1)))) */
     memcpy(w->dy, w->dx, sizeof(float) * Td); /* dy: dL/d res1 */
-    drop_apply(w, 2 + 2 * l, w->dx, Td);      /* dx: dL/d (the MLP's output) */
     memset(w->dfc, 0, sizeof(float) * (size_t)T * F);
     macs += matmul_backward(w->dfc, fz ? NULL : gb->wproj, fz ? NULL : gb->bproj, w->dx, w->fcg[l],
                             b->wproj, T, F, d);
@@ -977,7 +955,6 @@ static long long block_backward(const struct net *n, struct net_ws *w, int l, in
                        b->ln2w, w->ln2m[l], w->ln2r[l], T, d);
     /* res1 = xin + proj(attention(LN1(xin))) */
     memcpy(w->dx, w->dy, sizeof(float) * Td); /* dx: dL/d xin */
-    drop_apply(w, 1 + 2 * l, w->dy, Td);      /* dy: dL/d (the attention's output) */
     memset(w->datty, 0, sizeof(float) * Td);
     macs += matmul_backward(w->datty, fz ? NULL : gb->wo, fz ? NULL : gb->bo, w->dy, w->atty[l],
                             b->wo, T, d, d);
@@ -1013,7 +990,6 @@ long long net_backward_layers(const struct net *n, struct net_ws *w, int l0, int
         } else if (l >= 1) {
             macs += block_backward(n, w, l - 1, n->frozen[l]);
         } else {
-            drop_apply(w, 0, w->dx, (size_t)w->T * n->cfg.d);
             embed_backward(n, w, w->dx, w->seq);
         }
     }

@@ -116,12 +116,6 @@ struct net {
 /* activations of one forward pass (one sequence and its decoder steps), kept for backward,
  * and backward scratch; sized for at most TG_SEQ_MAX tokens and TG_ACT_OUT_MAX steps */
 struct net_ws {
-    /* dropout (training only; 0: none): each element of the embeddings and of every block's
-     * attention and MLP outputs (before the residual add) is zeroed with probability drop and
-     * the others scaled by 1 / (1 - drop); which ones is a hash of drop_seed, the site and the
-     * element, so a forward and its backward agree and the same seed drops the same ones */
-    float drop;
-    uint64_t drop_seed;
     int T;                 /* tokens of the last encode */
     int S;                 /* decoder steps taken */
     const struct seq *seq; /* borrowed from the last encode */

@@ -211,56 +211,6 @@ TG_TEST(net, warmup_gradient_matches_finite_differences) {
     free(t);
 }
 
-/* with dropout on, the warm-up's gradient is still exact (the same seed drops the same
- * elements in the forward and the backward), the loss differs from the loss without it, and
- * the same seed gives the same loss */
-TG_TEST(net, dropout_gradient_matches_finite_differences) {
-    struct policy p;
-    struct policy_scratch sc;
-    struct view *v = malloc(sizeof(*v));
-    struct act_targets *t = malloc(sizeof(*t));
-    struct seq s;
-    struct tg_error e;
-    float loss, loss2, plain;
-    float *g;
-
-    CU_ASSERT_FATAL(v && t);
-    small_policy(&p, 2, 21);
-    memset(&sc, 0, sizeof(sc));
-    CU_ASSERT_EQUAL_FATAL(policy_scratch_init(&sc, &p, &e), 0);
-    small_view(v);
-    build_seq(&s, v, &p);
-    calc_target(&p, &s, t);
-    plain = policy_sft_backward(&p, &sc, &s, t, 1.0f, 0, NULL);
-    sc.ws.drop = 0.2f;
-    sc.ws.drop_seed = 12345;
-    net_ws_zero_grad(&sc.ws, &p.net);
-    loss = policy_sft_backward(&p, &sc, &s, t, 1.0f, 1, NULL);
-    loss2 = policy_sft_backward(&p, &sc, &s, t, 1.0f, 0, NULL);
-    CU_ASSERT(isfinite(loss) && loss > 0);
-    CU_ASSERT_EQUAL(loss, loss2);
-    CU_ASSERT(loss != plain);
-    g = malloc(sizeof(float) * p.net.num_params);
-    CU_ASSERT_FATAL(g != NULL);
-    memcpy(g, sc.ws.grads, sizeof(float) * p.net.num_params);
-    check_grads(&p, &sc, &s, g, sft_loss, t, "dropout");
-    /* about a fifth of the embeddings are zero */
-    {
-        int zero = 0, all = s.T * p.net.cfg.d;
-
-        net_encode(&p.net, &sc.ws, &s);
-        for (int i = 0; i < all; i++)
-            zero += sc.ws.x0[i] == 0.0f;
-        CU_ASSERT(zero > all / 10 && zero < all * 3 / 10);
-    }
-    free(g);
-    seq_free(&s);
-    policy_scratch_free(&sc);
-    policy_free(&p);
-    free(v);
-    free(t);
-}
-
 /* a target with two alternatives (the answer 578532 pointed at, or 48211 * 12 computed)
  * trains both by their posterior weight */
 TG_TEST(net, answer_alternatives_gradient_matches_finite_differences) {
