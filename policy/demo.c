@@ -336,8 +336,6 @@ static int index_states(struct index_ctx *c, int ti, unsigned char *order, int n
         memcpy(d->dec[d->ndec].order, order, (size_t)n);
         d->ndec++;
     } else {
-        if (getenv("DEMO_DEBUG") && d->skipped < 8)
-            fprintf(stderr, "skip %s n=%d: %s\n", t->task->id, n, why.message);
         if (d->skipped == 0)
             snprintf(d->skip_example, sizeof(d->skip_example), "%s: %s", t->task->id, why.message);
         d->skipped++;

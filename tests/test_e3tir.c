@@ -11,8 +11,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "policy/act.h"
 #include "policy/batch.h"
 #include "policy/demo.h"
+#include "policy/rollout.h"
+#include "policy/seq.h"
 #include "policy/train.h"
 #include "policy/traj.h"
 #include "server/server.h"
@@ -243,6 +246,81 @@ TG_TEST(e3tir, expert_budget_is_drawn_from_the_seed) {
     CU_ASSERT(strstr(e.message, "expert budget 0 is out of range") != NULL);
     demo_free(&d);
     unlink(path);
+}
+
+/* the warm-up's decisions follow every order of the expert calls that the plan allows: a
+ * multi_lookup task (two searches either way, then the calculator) has 7 decisions, the
+ * first with both searches as alternatives; a lookup_arith task (search, then a calculator
+ * that needs it) keeps its one order */
+TG_TEST(e3tir, demonstrations_follow_every_order_the_plan_allows) {
+    struct server_config sc;
+    struct server *srv;
+    struct rollout_config rc = rollout_config_default();
+    struct rollout *ro;
+    struct demo_set d;
+    struct act_vocab voc;
+    struct tg_error e;
+    struct view *v = malloc(sizeof(*v));
+    struct act_targets *t = malloc(sizeof(*t));
+    struct seq s;
+    char path[64];
+    int multi = -1, arith = -1, per[6] = {0, 0, 0, 0, 0, 0};
+
+    CU_ASSERT_FATAL(v && t);
+    test_task_file_head(path, sizeof(path), 6); /* train-00005 is a multi_lookup */
+    server_config_defaults(&sc);
+    sc.tasks = path;
+    srv = test_server_start(&sc);
+    CU_ASSERT_FATAL(srv != NULL);
+    rc.servers = test_server_url(srv);
+    ro = rollout_new(&rc, &e);
+    CU_ASSERT_FATAL(ro != NULL);
+    CU_ASSERT_FATAL(demo_load(&d, path, 6, &e) == 0);
+    CU_ASSERT_EQUAL_FATAL(demo_observe(&d, ro, &e), 0);
+    memset(&voc, 0, sizeof(voc));
+    CU_ASSERT_EQUAL_FATAL(demo_learn(&d, 1, &voc, &e), 0);
+    CU_ASSERT_EQUAL_FATAL(demo_index(&d, &voc, 4096, &e), 0);
+    for (int i = 0; i < d.ntasks; i++) {
+        if (d.tasks[i].task->family == TASK_MULTI_LOOKUP && multi < 0)
+            multi = i;
+        if (d.tasks[i].task->family == TASK_LOOKUP_ARITH && arith < 0)
+            arith = i;
+    }
+    CU_ASSERT_FATAL(multi >= 0 && arith >= 0);
+    for (int i = 0; i < d.ndec; i++)
+        per[d.dec[i].task]++;
+    CU_ASSERT_EQUAL(per[multi], 7);
+    CU_ASSERT_EQUAL(per[arith], 3);
+    CU_ASSERT_EQUAL_FATAL(seq_alloc(&s, 0, 0, 0, &e), 0);
+    for (int i = 0; i < d.ndec; i++) {
+        if (d.dec[i].task != multi)
+            continue;
+        demo_view(&d, i, v);
+        CU_ASSERT_EQUAL(v->nstep, d.dec[i].step);
+        seq_build(&s, v, &voc, 4096);
+        CU_ASSERT_EQUAL_FATAL(demo_target(&d, i, &voc, &s, t, &e), 0);
+        if (d.dec[i].step == 0) /* either search first */
+            CU_ASSERT(t->nalt >= 2);
+        if (d.dec[i].step == 1) { /* the other search: the query of the call not made */
+            const char *made = v->steps[0].text;
+            const char *other = json_string_value(
+                json_object_get(json_object_get(json_array_get(d.tasks[multi].task->expert,
+                                                               d.dec[i].order[0] == 0 ? 1 : 0),
+                                                "arguments"),
+                                "query"));
+
+            CU_ASSERT_EQUAL(t->nalt, 1);
+            CU_ASSERT_PTR_NOT_NULL_FATAL(other);
+            CU_ASSERT(strcmp(made, other) != 0);
+        }
+    }
+    seq_free(&s);
+    demo_free(&d);
+    rollout_free(ro);
+    test_server_stop(srv);
+    unlink(path);
+    free(v);
+    free(t);
 }
 
 TG_TEST(e3tir, budget_and_protocol_settings) {
