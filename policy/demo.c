@@ -8,12 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/hash.h"
 #include "base/rng.h"
 #include "policy/seq.h"
-#include "policy/text.h"
-
-static int collect_names(struct demo_set *d);
 
 int demo_load(struct demo_set *d, const char *path, int max_steps, struct tg_error *err) {
     size_t n;
@@ -44,10 +40,6 @@ int demo_load(struct demo_set *d, const char *path, int max_steps, struct tg_err
     }
     d->ntasks = (int)n;
     d->nexperts = d->nuse = experts;
-    if (collect_names(d)) {
-        tg_error_set(err, TG_CODE_NOMEM, "out of memory");
-        return TG_ENOMEM;
-    }
     if (experts == 0) {
         tg_error_set(err, "no_experts",
                      "task file %s has no expert calls (no task has an \"expert\" field): the "
@@ -58,104 +50,9 @@ int demo_load(struct demo_set *d, const char *path, int max_steps, struct tg_err
     return 0;
 }
 
-static int cmp_name(const void *a, const void *b) {
-    return strcmp((const char *)a, (const char *)b);
-}
-
-/* the words naming the plans' searched entities, sorted and unique, into d->names */
-static int collect_names(struct demo_set *d) {
-    size_t n = 0, k = 0;
-
-    for (int i = 0; i < d->ntasks; i++)
-        for (size_t p = 0; p < d->tasks[i].task->nplan; p++)
-            n += d->tasks[i].task->plan[p].nterms;
-    d->names = calloc(n ? n : 1, sizeof(*d->names));
-    if (!d->names)
-        return TG_ENOMEM;
-    for (int i = 0; i < d->ntasks; i++)
-        for (size_t p = 0; p < d->tasks[i].task->nplan; p++) {
-            const struct task_step *st = &d->tasks[i].task->plan[p];
-
-            for (size_t j = 0; j < st->nterms; j++)
-                if (strlen(st->query_terms[j]) < TEXT_LOW_MAX)
-                    snprintf(d->names[k++], TEXT_LOW_MAX, "%s", st->query_terms[j]);
-        }
-    qsort(d->names, k, sizeof(*d->names), cmp_name);
-    d->nnames = 0;
-    for (size_t j = 0; j < k; j++)
-        if (d->nnames == 0 || strcmp(d->names[d->nnames - 1], d->names[j]) != 0)
-            memmove(d->names[d->nnames++], d->names[j], TEXT_LOW_MAX);
-    return 0;
-}
-
-int demo_swap_names(const struct demo_set *d, int i, struct seq *s, uint64_t seed,
-                    uint32_t buckets) {
-    const struct task *t = d->tasks[d->dec[i].task].task;
-    uint32_t cls[8];
-    const char *name[8];
-    int n = 0, np = 0, *off;
-    uint32_t *pieces;
-    struct rng g;
-
-    if (d->nnames < 2)
-        return 0;
-    rng_seed(&g, seed);
-    for (size_t p = 0; p < t->nplan; p++)
-        for (size_t j = 0; j < t->plan[p].nterms && n < 8; j++) {
-            uint32_t c = hash_fnv32_str(HASH_FNV32_BASIS, t->plan[p].query_terms[j]) | 1u;
-            int dup = 0;
-
-            for (int k = 0; k < n; k++)
-                dup |= cls[k] == c;
-            if (dup)
-                continue;
-            cls[n] = c;
-            name[n] = d->names[rng_below(&g, (uint64_t)d->nnames)];
-            n++;
-        }
-    if (n == 0)
-        return 0;
-    off = malloc(sizeof(int) * (size_t)(s->T + 1));
-    pieces = malloc(sizeof(uint32_t) * (size_t)s->cap_pieces);
-    if (!off || !pieces) {
-        free(off);
-        free(pieces);
-        return TG_ENOMEM;
-    }
-    for (int k = 0; k < s->T; k++) {
-        int a = s->piece_off[k], b = s->piece_off[k + 1], m = -1;
-
-        off[k] = np;
-        for (int j = 0; j < n && m < 0; j++)
-            if (s->cls[k] == cls[j] && s->value[k] == 0.0 && (s->seg[k] != SEG_STATE))
-                m = j;
-        if (m >= 0 && np + TG_SEQ_PIECES_MAX <= s->cap_pieces) {
-            struct text_tok w;
-
-            memset(&w, 0, sizeof(w));
-            w.kind = TOK_WORD;
-            w.flags = s->feat[(size_t)k * SEQ_FEAT] != 0.0f ? TF_CAP : 0;
-            w.len = (int)strlen(name[m]);
-            snprintf(w.low, sizeof(w.low), "%s", name[m]);
-            np += text_pieces(&w, buckets, pieces + np, TG_SEQ_PIECES_MAX);
-        } else {
-            memcpy(pieces + np, s->pieces + a, sizeof(uint32_t) * (size_t)(b - a));
-            np += b - a;
-        }
-    }
-    off[s->T] = np;
-    memcpy(s->piece_off, off, sizeof(int) * (size_t)(s->T + 1));
-    memcpy(s->pieces, pieces, sizeof(uint32_t) * (size_t)np);
-    s->npieces = np;
-    free(off);
-    free(pieces);
-    return 0;
-}
-
 void demo_free(struct demo_set *d) {
     if (!d)
         return;
-    free(d->names);
     for (int i = 0; d->tasks && i < d->ntasks; i++)
         json_decref(d->tasks[i].obs);
     free(d->tasks);

@@ -21,7 +21,6 @@
 
 #include "base/tg.h"
 #include "policy/act.h"
-#include "policy/text.h"
 #include "policy/rollout.h"
 #include "policy/view.h"
 #include "server/task.h"
@@ -50,13 +49,10 @@ struct demo_set {
     int ntasks;
     struct demo_dec *dec; /* (ndec) new: the decisions the grammar can write */
     int ndec;
-    unsigned char *use;          /* (ntasks) new: 1 for the tasks in the expert-data budget
-                                    (demo_budget); NULL: every task */
-    int nexperts;                /* tasks with an expert trajectory ("expert", maybe []) */
-    int nuse;                    /* of them, in the budget */
-    char (*names)[TEXT_LOW_MAX]; /* (nnames) new: the words naming the entities the train
-                                    tasks' plans search for (query_terms), sorted, unique */
-    int nnames;
+    unsigned char *use;     /* (ntasks) new: 1 for the tasks in the expert-data budget
+                               (demo_budget); NULL: every task */
+    int nexperts;           /* tasks with an expert trajectory ("expert", maybe []) */
+    int nuse;               /* of them, in the budget */
     int skipped;            /* decisions it cannot write */
     char skip_example[160]; /* why the first one was skipped */
 };
@@ -102,19 +98,6 @@ int demo_learn(const struct demo_set *d, int min_count, struct act_vocab *voc,
  * TG_EINVAL when no decision can be written. */
 int demo_index(struct demo_set *d, const struct act_vocab *voc, uint32_t buckets,
                struct tg_error *err);
-
-/*
- * demo_swap_names — decision i's sequence s (built from its view) with the words that name
- * the entities its task's plan searches for (the plan's query_terms: "tornolheshes", or
- * "edvin" and "belvarcai") read as other entities' names, each drawn from d->names with a
- * stream seeded by seed: every token of that word (prompt, queries, titles, snippets) gets
- * the pieces of the drawn name, with its own capitalisation; the match classes, features,
- * values and the targets' pointers stay as they are. Teaches the warm-up that which entity
- * is asked about says nothing of which attribute is asked for: test and ood tasks name
- * entities no train task names. 0 or TG_ENOMEM.
- */
-int demo_swap_names(const struct demo_set *d, int i, struct seq *s, uint64_t seed,
-                    uint32_t buckets);
 
 /* demo_view — the view of decision i into *v. */
 void demo_view(const struct demo_set *d, int i, struct view *v);

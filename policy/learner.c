@@ -249,16 +249,6 @@ static float warm_item(struct learner *L, int th, int i, void *vctx, double *aux
     seq_build(&sc->seq, L->view[th], &L->pol.voc, (uint32_t)L->pol.net.cfg.buckets);
     if (demo_target(c->d, c->idx[i], &L->pol.voc, &sc->seq, L->tgt[th], &ignored))
         return 0;
-    if (L->cfg->entity_swap > 0) {
-        /* a draw per decision and warm-up step, whatever thread computes it */
-        uint64_t h =
-            rng_mix64(L->cfg->seed ^ (0xD1B54A32D192ED03ULL * (uint64_t)(L->warmup_done + 1)) ^
-                      (0x8CB92BA72F3D8DD7ULL * (uint64_t)(c->idx[i] + 1)));
-
-        if ((double)(h >> 11) * (1.0 / 9007199254740992.0) < L->cfg->entity_swap &&
-            demo_swap_names(c->d, c->idx[i], &sc->seq, h, (uint32_t)L->pol.net.cfg.buckets))
-            return 0;
-    }
     loss = policy_sft_backward(&L->pol, sc, &sc->seq, L->tgt[th], c->scale, 1, &hit);
     *aux = hit;
     return loss;

@@ -44,7 +44,6 @@ struct train_config train_config_default(void) {
     c.lr = 5e-4;
     c.lr_min = 1e-5;
     c.weight_decay = 0.0;
-    c.entity_swap = 0.0;
     c.grad_clip = 1.0;
     c.entropy_coef = 0.01;
     c.ppo_epochs = 1;
@@ -180,7 +179,6 @@ int train_config_check(const struct train_config *c, struct tg_error *err) {
     RANGE(lr, 1e-7, 1.0);
     RANGE(lr_min, 0.0, c->lr);
     RANGE(weight_decay, 0.0, 1.0);
-    RANGE(entity_swap, 0.0, 1.0);
     RANGE(grad_clip, 1e-6, 1e6);
     RANGE(entropy_coef, 0.0, 10.0);
     RANGE(ppo_epochs, 1, 4);
@@ -378,7 +376,6 @@ static const struct field top_fields[] = {
     TC(lr, F_DBL),
     TC(lr_min, F_DBL),
     TC(weight_decay, F_DBL),
-    TC(entity_swap, F_DBL),
     TC(grad_clip, F_DBL),
     TC(entropy_coef, F_DBL),
     TC(ppo_epochs, F_INT),

@@ -52,7 +52,6 @@ struct train_config {
     double lr;     /* initial lr of the RL phase */
     double lr_min; /* cosine floor, GreedyLR bound */
     double weight_decay;
-    double entity_swap;  /* warm-up: the fraction of decisions whose entity names are swapped */
     double grad_clip;    /* global norm, > 0 */
     double entropy_coef; /* >= 0 */
     int ppo_epochs;      /* 1: plain PG; 2..4: PPO-clip epochs */
