@@ -53,13 +53,16 @@ struct train_config train_config_default(void) {
     /* the paper's rules with the loss smoothed over a window, as the paper does, and a
      * bounded range: a minibatch's cross-entropy is noisy, and with the "trainer" preset
      * (patience 1, a mean of 3) the warm-up's lr swung between its bounds and spent half
-     * the run at 1e-5 (held-out accuracy after 3 epochs: 0.52 against 0.74 with these) */
+     * the run at 1e-5 (held-out accuracy after 3 epochs: 0.52 against 0.74 with these);
+     * with patience 10 one seed in two annealed to min_lr by mid-run, the warm-up unfinished
+     * (seed 2: train 0.78, test 0.650), and patience 30 keeps it near 2e-3 while the loss
+     * still falls (seed 2: train 0.95, test 0.834; docs/benchmarks.md) */
     rc = sched_greedy_preset("reference", &c.sched.greedy, NULL); /* policy/sched.h */
     TG_ASSERT(rc == 0);
     (void)rc;
     c.sched.greedy.smooth = 1;
     c.sched.greedy.window_size = 50;
-    c.sched.greedy.patience = 10;
+    c.sched.greedy.patience = 30;
     c.sched.greedy.factor = 0.9;
     c.sched.greedy.min_lr = 1e-4;
     c.sched.greedy.max_lr = 4e-3;
