@@ -7,8 +7,8 @@
 #
 # usage: sh scripts/run.sh [BIN]   (make run passes build/toolgym)
 # Settings from the environment:
-#   TOOLGYM_WARMUP   warm-up epochs on the expert trajectories (default 3; the trainer's
-#                    own default, 6, takes about twice as long for more accuracy)
+#   TOOLGYM_WARMUP   warm-up epochs on the expert trajectories (default 5; the trainer's
+#                    own default is 6)
 #   TOOLGYM_UPDATES  GRPO updates after the warm-up (default 20; the trainer's own 40)
 #   TOOLGYM_KEEP=1   leave the server running afterwards (Ctrl-C stops it)
 #   TOOLGYM_LOG      the server's log (default build/run-server.log)
@@ -18,7 +18,7 @@
 set -u
 BIN=${1:-build/toolgym}
 LOG=${TOOLGYM_LOG:-build/run-server.log}
-WARMUP=${TOOLGYM_WARMUP:-3}
+WARMUP=${TOOLGYM_WARMUP:-5}
 UPDATES=${TOOLGYM_UPDATES:-20}
 CKPT=build/run-policy.ckpt
 SVG=build/run-curve.svg
