@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench/stats.h"
 #include "base/num.h"
 #include "base/rng.h"
 #include "base/tg.h"
@@ -46,17 +47,6 @@
 static const char *const rule_names[NRULES] = {
     "none",       "plan", "uniform @ plan (up)", "uniform @ plan (down)", "uniform @ r_max",
     "progressive"};
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof(double), cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static int usage(void) {
     fprintf(stderr, "usage: freeze_pipe [--tasks FILE] [--decisions N] [--reps N] "
@@ -301,7 +291,7 @@ int main(int argc, char **argv) {
                "|---|---|---|---|---|---|\n");
         for (int k = 0; k < NRULES; k++)
             printf("| %s | %.3f | %.1f | %.2fx | %.1f | %.2fx |\n", rule_names[k], ratio[k],
-                   median(t[k], (int)reps), median(rel[k], (int)reps), pred[k],
+                   stats_median(t[k], (int)reps), stats_median(rel[k], (int)reps), pred[k],
                    pred0[k] > 0 ? pred[k] / pred0[k] : NAN);
     }
     for (int k = 0; k < NRULES; k++)

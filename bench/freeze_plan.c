@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench/stats.h"
 #include "base/num.h"
 #include "base/rng.h"
 #include "base/tg.h"
@@ -38,17 +39,6 @@ static int parse_list(const char *s, int *out, int max) {
     for (size_t i = 0; i < n; i++)
         out[i] = (int)v[i];
     return (int)n;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof(double), cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 static void draw_times(int S, unsigned long seed, struct pipeline_times *t) {
@@ -187,12 +177,13 @@ int main(int argc, char **argv) {
                 }
                 printf("| %s | %d | %d | %d x %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.1fx | "
                        "%.2f / %.2f / %.2f | %.3f |\n",
-                       pipeline_kind_name(kind), S, M, rows, cols, median(tb, reps),
-                       median(t1, reps), median(t2, reps), median(tt, reps), median(tc, reps),
-                       median(tc, reps) / median(tt, reps), none, uni, mk[0], mean);
+                       pipeline_kind_name(kind), S, M, rows, cols, stats_median(tb, reps),
+                       stats_median(t1, reps), stats_median(t2, reps), stats_median(tt, reps),
+                       stats_median(tc, reps), stats_median(tc, reps) / stats_median(tt, reps),
+                       none, uni, mk[0], mean);
                 fflush(stdout);
-                if (S == 16 && M == 64 && median(tt, reps) > worst_16_64)
-                    worst_16_64 = median(tt, reps);
+                if (S == 16 && M == 64 && stats_median(tt, reps) > worst_16_64)
+                    worst_16_64 = stats_median(tt, reps);
             }
     }
     if (worst_16_64 >= 0)

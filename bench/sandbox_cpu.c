@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/stats.h"
 #include "base/num.h"
 #include "tools/sandbox.h"
 
@@ -112,12 +113,6 @@ static int sandbox_once(void) {
     return rc;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return x < y ? -1 : x > y;
-}
-
 struct target {
     const char *name;
     int (*run)(void);
@@ -171,7 +166,7 @@ int main(int argc, char **argv) {
     printf("| target | runs | CPU ms/run | CPU ratio | wall p50 ms | wall p90 ms |\n");
     printf("|---|---:|---:|---:|---:|---:|\n");
     for (int k = 0; k < 2; k++) {
-        qsort(t[k].wall, (size_t)t[k].n, sizeof(double), cmp_double);
+        stats_sort(t[k].wall, t[k].n);
         printf("| %s | %d | %.2f | %.2f | %.2f | %.2f |\n", t[k].name, t[k].n, t[k].cpu / t[k].n,
                (t[k].cpu / t[k].n) / (t[0].cpu / t[0].n), t[k].wall[t[k].n / 2],
                t[k].wall[t[k].n * 9 / 10]);

@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/stats.h"
 #include "base/num.h"
 
 #define MAX_CONC 64
@@ -175,12 +176,6 @@ static void *worker(void *arg) {
     return NULL;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return x < y ? -1 : x > y;
-}
-
 /* Run one block of `runs` runs of target t with conc clients; append to t. */
 static int block(struct target *t, int runs, int conc) {
     struct load l = {.url = t->url, .floor = t->url == NULL, .runs = runs};
@@ -216,7 +211,7 @@ static int measure(struct target *t, int nt, int runs, int conc, int rounds) {
         for (int k = 0; k < nt; k++)
             bad |= block(&t[k], runs / rounds + (r == rounds - 1 ? runs % rounds : 0), conc);
     for (int k = 0; k < nt; k++) {
-        qsort(t[k].lat, (size_t)runs, sizeof(double), cmp_double);
+        stats_sort(t[k].lat, runs);
         printf("%s %d %.1f %.2f %.2f %d\n", t[k].label, conc, runs / t[k].secs, t[k].lat[runs / 2],
                t[k].lat[(size_t)((runs - 1) * 0.99)], t[k].errors);
         free(t[k].lat);

@@ -51,6 +51,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/stats.h"
 #include "base/dbuf.h"
 #include "base/num.h"
 
@@ -851,17 +852,6 @@ static double pct(const long *hist, double q) {
     return bucket_ms(HIST_N - 1);
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof(*v), cmp_double);
-    return n == 0 ? 0 : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 static int parse_args(int argc, char **argv) {
     int bad = 0;
 
@@ -1022,8 +1012,9 @@ int main(int argc, char **argv) {
         ratio_code[r] = cc > 0 ? fc / cc : 0;
     }
     {
-        double rr = median(ratio_req, (int)cfg.rounds), re = median(ratio_ep, (int)cfg.rounds),
-               rc = median(ratio_code, (int)cfg.rounds);
+        double rr = stats_median(ratio_req, (int)cfg.rounds),
+               re = stats_median(ratio_ep, (int)cfg.rounds),
+               rc = stats_median(ratio_code, (int)cfg.rounds);
 
         printf("\nwith faults / without (median of %ld per-round ratios): requests %.2f, "
                "episodes %.2f, code runs %.2f — target requests >= 0.80: %s\n",
