@@ -1821,6 +1821,7 @@ static const char zyg_body[] =
     "import _signal\n"
     "def serve():\n"
     "    import gc\n"
+    "    compile('pass','<string>','exec',dont_inherit=True)\n"
     "    gc.freeze()\n"
     "    del sys.modules['gc']\n"
     "    _signal.signal(17,_signal.SIG_IGN)\n"
