@@ -55,8 +55,16 @@ static int reserve(struct dbuf *b, size_t more) {
 }
 
 int dbuf_add(struct dbuf *b, const void *data, size_t n) {
-    int rc = reserve(b, n);
+    int rc;
 
+    /* the common case: no failure, room already there, max not reached (cap <= max + 1) */
+    if (b->cap - b->len > n && n && !b->err) {
+        memcpy(b->p + b->len, data, n);
+        b->len += n;
+        b->p[b->len] = '\0';
+        return 0;
+    }
+    rc = reserve(b, n);
     if (rc)
         return rc;
     if (n)
@@ -64,6 +72,18 @@ int dbuf_add(struct dbuf *b, const void *data, size_t n) {
     b->len += n;
     b->p[b->len] = '\0';
     return 0;
+}
+
+char *dbuf_room(struct dbuf *b, size_t n) {
+    if (reserve(b, n))
+        return NULL;
+    return b->p + b->len;
+}
+
+void dbuf_grew(struct dbuf *b, size_t k) {
+    TG_ASSERT(b->p && k < b->cap - b->len);
+    b->len += k;
+    b->p[b->len] = '\0';
 }
 
 int dbuf_add_str(struct dbuf *b, const char *s) {

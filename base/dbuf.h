@@ -43,6 +43,18 @@ void dbuf_init(struct dbuf *b, size_t max);
  */
 int dbuf_add(struct dbuf *b, const void *data, size_t n);
 
+/*
+ * dbuf_room — make room for n more content bytes and return where they go (b->p + b->len), for
+ * a writer that fills them in place; then dbuf_grew(b, k) counts the k <= n bytes it wrote.
+ * Returns NULL on the failures of dbuf_add (past max: n is checked against it exactly as an
+ * append of n bytes would be; out of memory), with the buffer failed the same way.
+ */
+char *dbuf_room(struct dbuf *b, size_t n);
+
+/* dbuf_grew — count k bytes written at dbuf_room's pointer (k at most the n asked for) and
+ * end the content with a NUL. */
+void dbuf_grew(struct dbuf *b, size_t k);
+
 /* dbuf_add_str — dbuf_add of a NUL-terminated string (without its NUL). */
 int dbuf_add_str(struct dbuf *b, const char *s);
 

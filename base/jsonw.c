@@ -70,82 +70,121 @@ static void u_escape(char *out, uint32_t u) {
     out[5] = hexdig[u & 15];
 }
 
+/* Output bytes of each ASCII byte inside a JSON string: 1 copied as it is, 2 for the short
+ * escapes (\" \\ \b \f \n \r \t), 6 for the other controls (\u00XX). */
+static const unsigned char ascii_len[128] = {
+    6, 6, 6, 6, 6, 6, 6, 6, 2, 2, 2, 6, 2, 2, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6,
+    1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+
+/* The escape of an ASCII byte whose ascii_len is 2 or 6, at out; returns its length. */
+static size_t ascii_escape(char *out, unsigned char c) {
+    char e;
+
+    switch (c) {
+    case '"':
+        e = '"';
+        break;
+    case '\\':
+        e = '\\';
+        break;
+    case '\b':
+        e = 'b';
+        break;
+    case '\f':
+        e = 'f';
+        break;
+    case '\n':
+        e = 'n';
+        break;
+    case '\r':
+        e = 'r';
+        break;
+    case '\t':
+        e = 't';
+        break;
+    default:
+        u_escape(out, c);
+        return 6;
+    }
+    out[0] = '\\';
+    out[1] = e;
+    return 2;
+}
+
+/*
+ * Two passes: the first checks the UTF-8 and counts the exact output bytes (so the buffer's
+ * maximum is enforced exactly as an append of that many bytes), the second writes them in
+ * place — one copy when nothing needs an escape.
+ */
 int jsonw_string(struct dbuf *b, const char *str, size_t len, int flags) {
     const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0, run = 0;
-    int rc;
+    size_t i = 0, out = 2, k;
+    int plain = 1;
+    uint32_t cp;
+    char *p;
 
-    rc = dbuf_add(b, "\"", 1);
-    while (rc == 0 && i < len) {
+    while (i < len) {
         unsigned char c = s[i];
-        char esc[12];
-        size_t elen = 2, k = 1;
-        uint32_t cp;
 
-        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) { /* the common case: copy later */
+        if (c < 0x80) {
+            unsigned e = ascii_len[c];
+
+            out += e;
+            plain &= e == 1;
             i++;
-            run++;
             continue;
         }
-        if (c >= 0x80) {
-            k = utf8_next(s + i, len - i, &cp);
-            if (k == 0)
-                return fail(b, TG_EINVAL);
-            if (!(flags & JSONW_ASCII)) {
-                i += k;
-                run += k;
-                continue;
-            }
+        k = utf8_next(s + i, len - i, &cp);
+        if (k == 0)
+            return fail(b, TG_EINVAL);
+        if (flags & JSONW_ASCII) {
+            out += cp < 0x10000 ? 6 : 12;
+            plain = 0;
         } else {
-            cp = c;
+            out += k;
         }
-        if (run)
-            rc = dbuf_add(b, s + i - run, run);
-        run = 0;
-        if (rc)
-            break;
-        esc[0] = '\\';
-        switch (cp) {
-        case '"':
-            esc[1] = '"';
-            break;
-        case '\\':
-            esc[1] = '\\';
-            break;
-        case '\b':
-            esc[1] = 'b';
-            break;
-        case '\f':
-            esc[1] = 'f';
-            break;
-        case '\n':
-            esc[1] = 'n';
-            break;
-        case '\r':
-            esc[1] = 'r';
-            break;
-        case '\t':
-            esc[1] = 't';
-            break;
-        default:
-            if (cp < 0x10000) {
-                u_escape(esc, cp);
-                elen = 6;
-            } else {
-                cp -= 0x10000;
-                u_escape(esc, 0xD800 | ((cp >> 10) & 0x3FF));
-                u_escape(esc + 6, 0xDC00 | (cp & 0x3FF));
-                elen = 12;
-            }
-        }
-        rc = dbuf_add(b, esc, elen);
         i += k;
     }
-    if (rc == 0 && run)
-        rc = dbuf_add(b, s + len - run, run);
-    if (rc == 0)
-        rc = dbuf_add(b, "\"", 1);
-    return rc;
+    p = dbuf_room(b, out);
+    if (!p)
+        return b->err;
+    *p++ = '"';
+    if (plain) {
+        memcpy(p, s, len);
+        p += len;
+    } else {
+        for (i = 0; i < len;) {
+            unsigned char c = s[i];
+
+            if (c < 0x80) {
+                if (ascii_len[c] == 1)
+                    *p++ = (char)c;
+                else
+                    p += ascii_escape(p, c);
+                i++;
+                continue;
+            }
+            k = utf8_next(s + i, len - i, &cp);
+            if (!(flags & JSONW_ASCII)) {
+                memcpy(p, s + i, k);
+                p += k;
+            } else if (cp < 0x10000) {
+                u_escape(p, cp);
+                p += 6;
+            } else {
+                cp -= 0x10000;
+                u_escape(p, 0xD800 | ((cp >> 10) & 0x3FF));
+                u_escape(p + 6, 0xDC00 | (cp & 0x3FF));
+                p += 12;
+            }
+            i += k;
+        }
+    }
+    *p = '"';
+    dbuf_grew(b, out);
+    return 0;
 }
 
 int jsonw_key(struct dbuf *b, const char *key, int first, int flags) {
@@ -176,9 +215,71 @@ static int write_int(struct dbuf *b, json_int_t v) {
     return dbuf_add(b, p, (size_t)(buf + sizeof(buf) - p));
 }
 
+/*
+ * v in at most 6 decimals, as "%.15g" then ".0" for a whole number writes it, into buf (32
+ * bytes); its length, or 0 when v is not such a number or "%.15g" would use an exponent.
+ * Rewards, returns and the like are such numbers; printf's exact conversion costs thousands of
+ * instructions each.
+ *
+ * Why it is the same text: m = v * 10^6 rounded, and (double)m / 10^6 == v, so v is the double
+ * nearest to the decimal D = m / 10^6 (IEEE division rounds correctly), within half an ulp
+ * (2^-53 relative). D has at most 15 significant digits (|m| < 10^15), so it is on the grid
+ * that "%.15g" rounds to, and the nearest rounding boundary is half a grid step away (at least
+ * 5 * 10^-16 relative): "%.15g" of v is D, with its trailing zeros dropped. The exponent form
+ * is used below 10^-4, so those (and 0, whose sign needs care) go to printf.
+ */
+static size_t real_short(double v, char *buf) {
+    double scaled = v * 1e6, r;
+    long long m;
+    unsigned long long u, ip, fp;
+    char tmp[24], *t = tmp + sizeof(tmp);
+    size_t n = 0;
+    int frac = 6;
+
+    if (!(fabs(v) >= 1e-4 && fabs(v) < 1e9))
+        return 0;
+    r = nearbyint(scaled);
+    m = (long long)r;
+    if ((double)m / 1e6 != v)
+        return 0;
+    u = m < 0 ? 0ULL - (unsigned long long)m : (unsigned long long)m;
+    ip = u / 1000000;
+    fp = u % 1000000;
+    if (m < 0)
+        buf[n++] = '-';
+    do {
+        *--t = (char)('0' + ip % 10);
+        ip /= 10;
+    } while (ip);
+    memcpy(buf + n, t, (size_t)(tmp + sizeof(tmp) - t));
+    n += (size_t)(tmp + sizeof(tmp) - t);
+    buf[n++] = '.';
+    if (fp == 0) {
+        buf[n++] = '0';
+        return n;
+    }
+    while (fp % 10 == 0) {
+        fp /= 10;
+        frac--;
+    }
+    for (int d = frac - 1; d >= 0; d--) {
+        buf[n + (size_t)d] = (char)('0' + fp % 10);
+        fp /= 10;
+    }
+    return n + (size_t)frac;
+}
+
 int jsonw_real(struct dbuf *b, double v, int flags) {
     char buf[64], *e;
-    int n = snprintf(buf, sizeof(buf), "%.*g", (flags & JSONW_REAL17) ? 17 : 15, v);
+    int n;
+
+    if (!(flags & JSONW_REAL17)) {
+        size_t k = real_short(v, buf);
+
+        if (k)
+            return dbuf_add(b, buf, k);
+    }
+    n = snprintf(buf, sizeof(buf), "%.*g", (flags & JSONW_REAL17) ? 17 : 15, v);
 
     if (n < 0 || (size_t)n + 3 > sizeof(buf) || !isfinite(v))
         return fail(b, TG_EINVAL);

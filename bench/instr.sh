@@ -16,9 +16,11 @@
 #                                            BUILD/bench/episodes: `make bench` builds them)
 # Settings (environment): COUNT=2000, WARMUP=200, TARGETS="ceiling calculator step",
 #   KEEP=DIR (keep the callgrind dumps there, for callgrind_annotate).
-# Run as root, it runs the servers as nobody (setpriv): valgrind cannot follow the clone() with
-# namespace flags by which a root server builds its sandbox, and without root the sandbox
-# builds none. The tool and episode paths measured are the same either way.
+# valgrind cannot follow the clone() with namespace flags by which the server builds its
+# sandbox (root mode, and rootless mode on user namespaces): it exits. So the servers run with
+# a preloaded shim (built here with cc) whose clone() and unshare() fail with EPERM; the server
+# then starts with run_code disabled, as on a host without namespaces. Run as root, it also
+# runs the servers as nobody (setpriv). The tool and episode paths measured are the same.
 # glibc is told to clear and copy large blocks with vector loops instead of `rep stosb` and
 # `rep movsb`: valgrind counts each byte of a rep-prefixed instruction as one instruction, which
 # would make libmicrohttpd's 32 kB memory-pool reset per request (the same in every server)
@@ -39,11 +41,29 @@ DRIVER=$BUILD/bench/episodes
 for b in "$TOOLGYM" "$CEILING" "$DRIVER"; do
     [ -x "$b" ] || { echo "instr.sh: $b is missing (run make bench)" >&2; exit 1; }
 done
-for t in valgrind; do
-    command -v $t >/dev/null || { echo "instr.sh: $t is not installed (apt-get install valgrind)" >&2; exit 1; }
+for t in valgrind cc; do
+    command -v $t >/dev/null || { echo "instr.sh: $t is not installed (apt-get install valgrind gcc)" >&2; exit 1; }
 done
+cat >"$BENCH_TMP/noclone.c" <<'EOF'
+#include <errno.h>
+int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...);
+int unshare(int flags);
+int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...) {
+    (void)fn, (void)stack, (void)flags, (void)arg;
+    errno = EPERM;
+    return -1;
+}
+int unshare(int flags) {
+    (void)flags;
+    errno = EPERM;
+    return -1;
+}
+EOF
+cc -O2 -shared -fPIC -o "$BENCH_TMP/noclone.so" "$BENCH_TMP/noclone.c" ||
+    { echo "instr.sh: cannot build the clone() shim" >&2; exit 1; }
+chmod 0755 "$BENCH_TMP/noclone.so"
 export GLIBC_TUNABLES=glibc.cpu.x86_rep_stosb_threshold=0xffffffffffff:glibc.cpu.x86_rep_movsb_threshold=0xffffffffffff
-VG="valgrind --tool=callgrind --callgrind-out-file=$BENCH_TMP/cg.%p"
+VG="env LD_PRELOAD=$BENCH_TMP/noclone.so valgrind --tool=callgrind --callgrind-out-file=$BENCH_TMP/cg.%p"
 if [ "$(id -u)" = 0 ]; then
     command -v setpriv >/dev/null || { echo "instr.sh: as root it needs setpriv (util-linux)" >&2; exit 1; }
     VG="setpriv --reuid=65534 --regid=65534 --clear-groups $VG"

@@ -208,3 +208,116 @@ TG_TEST(jsonw, refuses_what_it_cannot_write) {
     json_decref(deep);
     json_decref(s);
 }
+
+/* jsonw_real's short path (at most 6 decimals, no exponent) writes what jansson dumps: the
+ * decimals k / 10^d of every size it takes and around its edges (1e-4, 1e9), negative ones,
+ * whole ones, and the doubles next to them, which must take printf's path and agree too. */
+TG_TEST(jsonw, reals_in_few_decimals_match_jansson) {
+    static const double pow10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7};
+    struct rng r;
+    int bad = 0;
+
+    rng_seed(&r, 1414);
+    for (int i = 0; i < 20000 && bad < 3; i++) {
+        uint64_t x = rng_u64(&r);
+        int d = (int)(x % 8);
+        long long k = (long long)((x >> 8) % (x & 16 ? 1000000000000000ULL : 100000ULL));
+        double v = (double)k / pow10[d] * ((x >> 4) & 1 ? -1 : 1);
+        double near[3];
+
+        near[0] = v;
+        near[1] = nextafter(v, INFINITY);
+        near[2] = nextafter(v, -INFINITY);
+        for (int j = 0; j < 3; j++) {
+            json_t *j1 = json_real(near[j]);
+
+            bad += !same_text(j1);
+            json_decref(j1);
+        }
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    {
+        static const double edge[] = {1e-4,     -1e-4,      0.0001000001, 0.00009999, 999999999.999999,
+                                      1e9,      -1e9,       999999999.0,  0.1 + 0.2,  1.0 / 3.0,
+                                      -0.1,     0.000123,   123456.5,     2.5,        -0.0,
+                                      0.0,      1e-6,       0.000100,     -0.35,      4503599627.370496};
+
+        for (size_t i = 0; i < TG_ARRAY_LEN(edge); i++) {
+            json_t *j1 = json_real(edge[i]);
+
+            CU_ASSERT(same_text(j1));
+            json_decref(j1);
+        }
+    }
+}
+
+/* What an agent may send comes back intact: strings with every control byte, quotes,
+ * backslashes, characters of 2 to 4 bytes and NULs, written by jsonw_string (as ASCII and as
+ * UTF-8) and read back by jansson's parser, give the same bytes; invalid UTF-8 (a lone
+ * continuation byte, an overlong form, a surrogate, a sequence cut short, bytes past U+10FFFF)
+ * is refused, never written. */
+TG_TEST(jsonw, hostile_strings_read_back_the_same) {
+    static const char *const valid[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xef\xbf\xbf",
+                                        "\xf4\x8f\xbf\xbf", "\xc2\x80", "\xe0\xa0\x80"};
+    static const char *const invalid[] = {"\x80",         "\xc0\xaf",     "\xed\xa0\x80", "\xe2\x82",
+                                          "\xf4\x90\x80\x80", "\xff",     "\xf0\x9f\x98", "\xc3"};
+    struct rng r;
+    int bad = 0;
+
+    rng_seed(&r, 77);
+    for (int i = 0; i < 2000 && bad < 3; i++) {
+        char s[256];
+        size_t n = 0, want = (size_t)(rng_u64(&r) % 60);
+
+        while (n < want) {
+            uint64_t x = rng_u64(&r);
+
+            if (x % 4 == 0) { /* a multi-byte character */
+                const char *c = valid[(x >> 8) % TG_ARRAY_LEN(valid)];
+
+                memcpy(s + n, c, strlen(c));
+                n += strlen(c);
+            } else if (x % 4 == 1) { /* a control, quote or backslash */
+                static const char nasty[] = "\"\\\b\f\n\r\t\x01\x1f\x7f/";
+
+                s[n++] = (x >> 8) % 5 == 0 ? '\0' : nasty[(x >> 8) % (sizeof(nasty) - 1)];
+            } else {
+                s[n++] = (char)(0x20 + (x >> 8) % 95);
+            }
+        }
+        for (int ascii = 0; ascii <= 1; ascii++) {
+            struct dbuf b;
+            json_error_t e;
+            json_t *back;
+
+            dbuf_init(&b, 4096);
+            if (jsonw_string(&b, s, n, ascii ? JSONW_ASCII : 0) != 0) {
+                bad++;
+                dbuf_free(&b);
+                continue;
+            }
+            for (size_t k = 0; ascii && k < b.len; k++)
+                bad += (unsigned char)b.p[k] >= 0x80 || (unsigned char)b.p[k] < 0x20;
+            back = json_loadb(b.p, b.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+            if (!back || !json_is_string(back) || json_string_length(back) != n ||
+                memcmp(json_string_value(back), s, n) != 0)
+                bad++;
+            json_decref(back);
+            dbuf_free(&b);
+        }
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    for (size_t i = 0; i < TG_ARRAY_LEN(invalid); i++) {
+        for (int ascii = 0; ascii <= 1; ascii++) {
+            struct dbuf b;
+            char s[32];
+
+            snprintf(s, sizeof(s), "ok %s ok", invalid[i]);
+            dbuf_init(&b, 4096);
+            CU_ASSERT_EQUAL(dbuf_add_str(&b, "["), 0);
+            CU_ASSERT_EQUAL(jsonw_string(&b, s, strlen(s), ascii ? JSONW_ASCII : 0), TG_EINVAL);
+            CU_ASSERT_PTR_NULL(b.p); /* failed: nothing half-written is left to send */
+            dbuf_free(&b);
+        }
+    }
+}
