@@ -429,3 +429,16 @@ int jsonu_check_fields_at(const json_t *obj, const struct jsonu_field *fields, s
     }
     return TG_EINVAL;
 }
+
+json_t *jsonu_with(json_t *o, const char *key, json_t *v) {
+    if (!o || !v) {
+        json_decref(o);
+        json_decref(v);
+        return NULL;
+    }
+    if (json_object_set_new_nocheck(o, key, v) != 0) { /* v is dropped by the call */
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}

@@ -114,4 +114,12 @@ int jsonu_check_fields_at(const json_t *obj, const struct jsonu_field *fields, s
 /* jsonu_type_name — "object", "string", "number", ... for messages. */
 const char *jsonu_type_name(const json_t *v);
 
+/*
+ * jsonu_with — o (an object) with member key (a static ASCII string: not checked) set to v;
+ * steals both references. Returns o, or NULL (o and v dropped) when o or v is NULL or memory
+ * runs out: so `o = jsonu_with(jsonu_with(json_object(), "a", x), "b", y)` builds a small object
+ * without json_pack's format parsing, and a NULL anywhere makes the whole NULL.
+ */
+json_t *jsonu_with(json_t *o, const char *key, json_t *v);
+
 #endif

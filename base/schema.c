@@ -45,6 +45,21 @@ static int fail(struct tg_error *err, const char *path, const char *why) {
     return TG_EINVAL;
 }
 
+/* "<path>.<key>" (just the key at the top) into out (n bytes), the key cut to 64 bytes and the
+ * whole cut to fit: snprintf's "%s%s%.64s" without its cost on every argument. */
+static void path_join(char *out, size_t n, const char *path, const char *key) {
+    size_t len = strnlen(path, n - 1), k;
+
+    memcpy(out, path, len);
+    if (len > 0 && len < n - 1)
+        out[len++] = '.';
+    k = strnlen(key, 64);
+    if (k > n - 1 - len)
+        k = n - 1 - len;
+    memcpy(out + len, key, k);
+    out[len + k] = '\0';
+}
+
 static int validate(const json_t *schema, const json_t *v, const char *path, struct tg_error *err) {
     const json_t *type = json_object_get(schema, "type");
     const json_t *kw;
@@ -133,7 +148,7 @@ static int validate(const json_t *schema, const json_t *v, const char *path, str
                 }
                 continue;
             }
-            snprintf(sub_path, sizeof(sub_path), "%s%s%.64s", path, path[0] ? "." : "", key);
+            path_join(sub_path, sizeof(sub_path), path, key);
             rc = validate(sub, val, sub_path, err);
             if (rc)
                 return rc;

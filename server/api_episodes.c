@@ -364,7 +364,8 @@ static int step_commit(struct step_job *j, struct http_reply *rp) {
     const char *name = json_string_value(json_object_get(j->action, "name"));
     json_t *args = json_object_get(j->action, "arguments");
     enum judge_outcome oc;
-    json_t *obs, *reply = NULL;
+    json_t *obs;
+    struct dbuf reply; /* the step's reply, written straight (replies have no bound of their own) */
     int finished = 0, rc;
 
     if (j->rc == TG_ECANCELED) { /* the client went away: as if the step never came */
@@ -381,11 +382,14 @@ static int step_commit(struct step_job *j, struct http_reply *rp) {
         oc = j->res.ok ? JUDGE_TOOL_OK : JUDGE_TOOL_FAILED;
         obs = tool_result_json(&j->res);
     }
-    rc = episode_step_call(j->ep, name, args, oc, j->res.result, obs, &reply, &finished);
+    dbuf_init(&reply, (size_t)-1 / 2);
+    rc = episode_step_call_text(j->ep, name, args, oc, j->res.result, obs, &reply, &finished);
     after_step(j->srv, j->ep, finished);
-    if (rc)
+    if (rc) {
+        dbuf_free(&reply);
         return http_error(rp, 500, "internal", "Out of memory recording the step.");
-    return http_json(rp, 200, reply);
+    }
+    return http_json_text(rp, 200, dbuf_take(&reply, NULL));
 }
 
 static int step_finish(struct http_req *rq, struct http_reply *rp) {

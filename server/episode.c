@@ -276,8 +276,9 @@ static json_t *stored_action(const char *name, const json_t *args, int malformed
     json_t *j;
 
     if (!malformed)
-        return json_pack("{s:{s:s, s:O}}", "tool_call", "name", name, "arguments",
-                         args ? (json_t *)args : json_null());
+        return jsonu_with(json_object(), "tool_call",
+                          jsonu_with(jsonu_with(json_object(), "name", json_string(name)),
+                                     "arguments", args ? json_incref((json_t *)args) : json_null()));
     a = calloc(1, sizeof(*a));
     if (!a)
         return NULL;
@@ -330,6 +331,55 @@ static json_t *step_reply(const struct episode *ep) {
     return j;
 }
 
+/* step_reply written straight into b as the HTTP reply renders it (JSONW_ASCII), without
+ * building the object. Caller holds ep->mu. */
+static int step_reply_write(const struct episode *ep, struct dbuf *b) {
+    const struct episode_step *st = ep->steps[ep->nsteps - 1];
+    char num[24], *p = num + sizeof(num);
+    size_t n = ep->nsteps;
+    int rc;
+
+    do {
+        *--p = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    rc = dbuf_add_str(b, "{\"step\":");
+    if (rc == 0)
+        rc = dbuf_add(b, p, (size_t)(num + sizeof(num) - p));
+    if (rc == 0)
+        rc = dbuf_add_str(b, ",\"observation\":");
+    if (rc == 0)
+        rc = st->is_answer && !ep->feedback ? dbuf_add_str(b, "{}")
+                                            : jsonw_value(b, st->observation, JSONW_ASCII);
+    if (rc == 0)
+        rc = dbuf_add_str(b, ep->outcome != REWARD_RUNNING ? ",\"done\":true" : ",\"done\":false");
+    if (rc == 0 && ep->feedback) {
+        const char *reason = st->reason ? st->reason : "";
+
+        rc = dbuf_add_str(b, ",\"judgement\":{\"label\":");
+        if (rc == 0)
+            rc = jsonw_string(b, judge_label_name(st->label), strlen(judge_label_name(st->label)),
+                              JSONW_ASCII);
+        if (rc == 0)
+            rc = dbuf_add_str(b, ",\"reason\":");
+        if (rc == 0)
+            rc = jsonw_string(b, reason, strlen(reason), JSONW_ASCII);
+        if (rc == 0 && st->premature_answer)
+            rc = dbuf_add_str(b, ",\"premature_answer\":true");
+        if (rc == 0 && st->ungrounded)
+            rc = dbuf_add_str(b, ",\"ungrounded\":true");
+        if (rc == 0)
+            rc = dbuf_add_str(b, "},\"reward\":");
+        if (rc == 0)
+            rc = jsonw_real(b, st->reward, 0);
+        if (rc == 0)
+            rc = dbuf_add_str(b, ",\"return\":");
+        if (rc == 0)
+            rc = jsonw_real(b, ep->ret, 0);
+    }
+    return rc ? rc : dbuf_add_str(b, "}");
+}
+
 static void count_label(const char *label) {
     char labels[64];
 
@@ -337,9 +387,11 @@ static void count_label(const char *label) {
     metrics_inc("toolgym_judge_labels_total", labels, 1);
 }
 
-int episode_step_call(struct episode *ep, const char *name, const json_t *args,
-                      enum judge_outcome outcome, const json_t *result, json_t *observation,
-                      json_t **reply, int *finished) {
+/* episode_step_call and episode_step_call_text: the reply as a tree (reply) or as text
+ * (text; reply NULL). */
+static int step_call(struct episode *ep, const char *name, const json_t *args,
+                     enum judge_outcome outcome, const json_t *result, json_t *observation,
+                     json_t **reply, struct dbuf *text, int *finished) {
     struct judge_call c;
     struct judge_verdict v, lim;
     struct episode_step *st = NULL;
@@ -347,7 +399,8 @@ int episode_step_call(struct episode *ep, const char *name, const json_t *args,
     size_t nl = name ? jsonu_utf8_prefix(name, strlen(name), TG_TOOL_NAME_KEEP) : 0;
     int rc;
 
-    *reply = NULL;
+    if (reply)
+        *reply = NULL;
     *finished = 0;
     if (name)
         memcpy(shown, name, nl);
@@ -407,15 +460,32 @@ int episode_step_call(struct episode *ep, const char *name, const json_t *args,
     step_append(ep, st);
     ep->ret = current_return(ep);
     ep->busy = 0;
-    *reply = step_reply(ep);
+    if (reply)
+        *reply = step_reply(ep);
+    else
+        rc = step_reply_write(ep, text);
     pthread_mutex_unlock(&ep->mu);
-    return *reply ? 0 : TG_ENOMEM; /* committed either way; only the reply is missing */
+    if (reply)
+        return *reply ? 0 : TG_ENOMEM; /* committed either way; only the reply is missing */
+    return rc ? TG_ENOMEM : 0;
 fail:
     ep->busy = 0;
     pthread_mutex_unlock(&ep->mu);
     step_put(st);
     json_decref(observation);
     return rc;
+}
+
+int episode_step_call(struct episode *ep, const char *name, const json_t *args,
+                      enum judge_outcome outcome, const json_t *result, json_t *observation,
+                      json_t **reply, int *finished) {
+    return step_call(ep, name, args, outcome, result, observation, reply, NULL, finished);
+}
+
+int episode_step_call_text(struct episode *ep, const char *name, const json_t *args,
+                           enum judge_outcome outcome, const json_t *result, json_t *observation,
+                           struct dbuf *reply, int *finished) {
+    return step_call(ep, name, args, outcome, result, observation, NULL, reply, finished);
 }
 
 int episode_step_answer(struct episode *ep, const char *answer, json_t **reply, int *finished) {

@@ -167,6 +167,17 @@ int episode_step_call(struct episode *ep, const char *name, const json_t *args,
                       enum judge_outcome outcome, const json_t *result, json_t *observation,
                       json_t **reply, int *finished);
 
+/*
+ * episode_step_call_text — episode_step_call with the reply written as text into reply (a
+ * dbuf of the caller's), byte for byte what the HTTP layer renders of episode_step_call's reply
+ * (jsonw with JSONW_ASCII), without building the object. On TG_ENOMEM after the commit (the
+ * buffer failed) the step is committed and only the reply is missing, as there.
+ */
+struct dbuf;
+int episode_step_call_text(struct episode *ep, const char *name, const json_t *args,
+                           enum judge_outcome outcome, const json_t *result, json_t *observation,
+                           struct dbuf *reply, int *finished);
+
 /* episode_step_answer — commit a final answer (borrowed): judged correct/incorrect (and
  * premature_answer), ends the episode. Same returns as episode_step_call. Thread-safe. */
 int episode_step_answer(struct episode *ep, const char *answer, json_t **reply, int *finished);
@@ -218,7 +229,6 @@ json_t *episode_trajectory_json(struct episode *ep);
  * finished episode's log line). tools_text is the tool list already rendered that way
  * (borrowed). Returns 0, or the buffer's failure (jsonw.h), or TG_ENOMEM. Thread-safe.
  */
-struct dbuf;
 int episode_trajectory_write(struct episode *ep, struct dbuf *b, const char *tools_text);
 
 /* What a finished episode contributes to a report (see report.h). */

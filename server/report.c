@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hash.h"
 #include "base/limits.h"
 
 #define OVERFLOW_TAG "\x01overflow" /* cannot collide: tags are printable client strings */
@@ -22,6 +23,11 @@ struct totals {
 };
 
 #define NATTEMPTS 3 /* enum report_attempt */
+
+/* Slots of a group's index of its tags: a power of two, at least twice the most tags. */
+#define TAG_SLOTS 1024
+_Static_assert(TAG_SLOTS >= 2 * TG_REPORT_TASK_TAGS_MAX && (TAG_SLOTS & (TAG_SLOTS - 1)) == 0,
+               "the tag index must stay at most half full");
 
 /* Totals of the episodes whose task carries one tag (GET /v1/report?by=tag). */
 struct tag_totals {
@@ -35,6 +41,7 @@ struct group {
     struct totals t[NATTEMPTS]; /* by enum report_attempt */
     struct tag_totals *by_tag;  /* first attempts; n_by_tag of at most TG_REPORT_TASK_TAGS_MAX */
     size_t n_by_tag, cap_by_tag;
+    uint16_t tag_slot[TAG_SLOTS]; /* open addressing over by_tag by name: index + 1, 0 empty */
     const struct task **tried; /* open-addressing set of the tasks attempted (first attempts) */
     size_t ntried, cap_tried;  /* cap_tried a power of two, or 0 */
 };
@@ -142,10 +149,13 @@ static void tally_apply(struct totals *t, const struct tally *y) {
  * TG_REPORT_TASK_TAGS_MAX tags). Caller holds r->mu. 0 or TG_ENOMEM. */
 static int tag_add(struct group *g, const char *name, const struct tally *y) {
     struct tag_totals *tt = NULL;
+    size_t h = hash_fnv32_str(HASH_FNV32_BASIS, name) & (TAG_SLOTS - 1);
 
-    for (size_t i = 0; i < g->n_by_tag && !tt; i++)
-        if (strcmp(g->by_tag[i].name, name) == 0)
-            tt = &g->by_tag[i];
+    /* probe the index: a tag seen before, or the empty slot where a new one goes */
+    while (g->tag_slot[h] && strcmp(g->by_tag[g->tag_slot[h] - 1].name, name) != 0)
+        h = (h + 1) & (TAG_SLOTS - 1);
+    if (g->tag_slot[h])
+        tt = &g->by_tag[g->tag_slot[h] - 1];
     if (!tt) {
         if (g->n_by_tag >= TG_REPORT_TASK_TAGS_MAX)
             return 0;
@@ -161,6 +171,7 @@ static int tag_add(struct group *g, const char *name, const struct tally *y) {
         tt = &g->by_tag[g->n_by_tag++];
         memset(tt, 0, sizeof(*tt));
         snprintf(tt->name, sizeof(tt->name), "%s", name);
+        g->tag_slot[h] = (uint16_t)g->n_by_tag;
     }
     tally_apply(&tt->t, y);
     return 0;
@@ -174,7 +185,14 @@ static int tags_add(struct group *g, const struct task *t, const struct tally *y
 
     if (!t)
         return 0;
-    snprintf(fam, sizeof(fam), "family:%s", task_family_name(t->family));
+    {
+        const char *f = task_family_name(t->family);
+        size_t n = strnlen(f, sizeof(fam) - 8);
+
+        memcpy(fam, "family:", 7); /* "family:<name>" without a printf per call */
+        memcpy(fam + 7, f, n);
+        fam[7 + n] = '\0';
+    }
     if (!task_has_tag(t, fam))
         rc = tag_add(g, fam, y);
     for (size_t i = 0; i < t->ntags && !rc; i++)

@@ -11,6 +11,7 @@
 #include "server/episode.h"
 #include "server/report.h"
 #include "base/dbuf.h"
+#include "base/jsonw.h"
 #include "tg_test.h"
 
 static const char task_json[] =
@@ -1262,5 +1263,72 @@ TG_TEST(episode, byte_limits_refuse_steps_and_adds) {
     episode_store_free(s);
     json_decref(args);
     free(code);
+    task_clear(&t);
+}
+
+/* The step reply written straight (episode_step_call_text, what the API sends) is the reply
+ * episode_step_call builds, as the HTTP layer renders it (jsonw, ASCII): two episodes make the
+ * same calls — a success, a tool failure with non-ASCII, quotes and controls in its text, a
+ * malformed call, and the call that reaches max_steps — with and without feedback. */
+TG_TEST(episode, step_reply_text_is_the_built_reply) {
+    static const struct {
+        const char *tool, *args, *result;
+        enum judge_outcome oc;
+        const char *content;
+    } calls[] = {
+        {"calculator", "{\"expression\":\"2*21\"}", "{\"value\":42}", JUDGE_TOOL_OK, "42"},
+        {"search", "{\"query\":\"caf\\u00e9\"}", NULL, JUDGE_TOOL_FAILED,
+         "error: \"caf\xc3\xa9\"\n\t\x01 \xf0\x9f\x98\x80 \\"},
+        {"nope", "[1]", NULL, JUDGE_UNKNOWN_TOOL, "error: unknown_tool"},
+        {"search", "{\"query\":\"x\"}", "{\"hits\":[{\"id\":\"d1\",\"score\":0.25}]}",
+         JUDGE_TOOL_OK, "1 hit"},
+    };
+    struct task t;
+    struct reward_config rc;
+
+    CU_ASSERT_FATAL(load_task(&t) == 0);
+    reward_config_defaults(&rc);
+    for (int feedback = 0; feedback <= 1; feedback++) {
+        struct episode *a = NULL, *b = NULL;
+
+        CU_ASSERT_FATAL(episode_new(&t, &rc, REWARD_JUDGE, 4, "tg", &a) == 0);
+        CU_ASSERT_FATAL(episode_new(&t, &rc, REWARD_JUDGE, 4, "tg", &b) == 0);
+        a->feedback = b->feedback = feedback;
+        for (size_t i = 0; i < TG_ARRAY_LEN(calls); i++) {
+            json_t *args = json_loads(calls[i].args, 0, NULL);
+            json_t *res = calls[i].result ? json_loads(calls[i].result, 0, NULL) : NULL;
+            json_t *obs = res ? json_pack("{s:b, s:s, s:O}", "ok", 1, "content", calls[i].content,
+                                          "result", res)
+                              : json_pack("{s:b, s:s, s:{s:s, s:s}}", "ok", 0, "content",
+                                          calls[i].content, "error", "code", "x", "message",
+                                          calls[i].content);
+            json_t *tree = NULL;
+            struct dbuf text;
+            char *want;
+            int fa = 0, fb = 0;
+
+            dbuf_init(&text, 1 << 16);
+            CU_ASSERT_FATAL(episode_step_begin(a) == 0 && episode_step_begin(b) == 0);
+            CU_ASSERT(episode_step_call(a, calls[i].tool, args, calls[i].oc, res,
+                                        json_incref(obs), &tree, &fa) == 0);
+            CU_ASSERT(episode_step_call_text(b, calls[i].tool, args, calls[i].oc, res, obs, &text,
+                                             &fb) == 0);
+            want = jsonw_dumps(tree, JSONW_ASCII, 1 << 16, NULL);
+            CU_ASSERT_PTR_NOT_NULL_FATAL(want);
+            CU_ASSERT_PTR_NOT_NULL_FATAL(text.p);
+            if (strcmp(want, text.p) != 0)
+                fprintf(stderr, "\n  built   %s\n  written %s\n", want, text.p);
+            CU_ASSERT_STRING_EQUAL(text.p, want);
+            CU_ASSERT_EQUAL(fa, fb);
+            CU_ASSERT_EQUAL(fb, i + 1 == TG_ARRAY_LEN(calls)); /* the last reaches max_steps */
+            free(want);
+            dbuf_free(&text);
+            json_decref(tree);
+            json_decref(args);
+            json_decref(res);
+        }
+        episode_put(a);
+        episode_put(b);
+    }
     task_clear(&t);
 }

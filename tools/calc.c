@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/json_util.h"
 #include "base/limits.h"
 #include "base/num.h"
 
@@ -665,7 +666,7 @@ int calc_tool_invoke(const json_t *args, struct tg_cancel *cancel, struct tool_r
         jv = json_integer((json_int_t)v);
     else
         jv = json_real(v);
-    out->result = json_pack("{s:o}", "value", jv);
+    out->result = jsonu_with(json_object(), "value", jv);
     out->content = strdup(text);
     if (!out->result || !out->content)
         goto fail;

@@ -235,19 +235,14 @@ int tool_result_write(struct dbuf *b, const struct tool_result *r, int flags) {
 }
 
 json_t *tool_result_json(const struct tool_result *r) {
-    json_t *o;
+    json_t *o = jsonu_with(json_object(), "ok", json_boolean(r->ok));
 
-    if (r->ok && r->result)
-        return json_pack("{s:b, s:s, s:O}", "ok", 1, "content", r->content ? r->content : "",
-                         "result", r->result);
-    if (r->ok)
-        return json_pack("{s:b, s:s, s:{}}", "ok", 1, "content", r->content ? r->content : "",
-                         "result");
-    o = json_pack("{s:b, s:s, s:{s:s, s:s}}", "ok", 0, "content", r->content ? r->content : "",
-                  "error", "code", r->err.code, "message", r->err.message);
-    if (o && r->result && json_object_set(o, "result", r->result)) {
-        json_decref(o);
-        return NULL;
-    }
+    o = jsonu_with(o, "content", json_string(r->content ? r->content : ""));
+    if (!r->ok)
+        o = jsonu_with(o, "error",
+                       jsonu_with(jsonu_with(json_object(), "code", json_string(r->err.code)),
+                                  "message", json_string(r->err.message)));
+    if (r->ok || r->result)
+        o = jsonu_with(o, "result", r->result ? json_incref(r->result) : json_object());
     return o;
 }
