@@ -278,7 +278,8 @@ static json_t *stored_action(const char *name, const json_t *args, int malformed
     if (!malformed)
         return jsonu_with(json_object(), "tool_call",
                           jsonu_with(jsonu_with(json_object(), "name", json_string(name)),
-                                     "arguments", args ? json_incref((json_t *)args) : json_null()));
+                                     "arguments",
+                                     args ? json_incref((json_t *)args) : json_null()));
     a = calloc(1, sizeof(*a));
     if (!a)
         return NULL;

@@ -42,8 +42,8 @@ struct group {
     struct tag_totals *by_tag;  /* first attempts; n_by_tag of at most TG_REPORT_TASK_TAGS_MAX */
     size_t n_by_tag, cap_by_tag;
     uint16_t tag_slot[TAG_SLOTS]; /* open addressing over by_tag by name: index + 1, 0 empty */
-    const struct task **tried; /* open-addressing set of the tasks attempted (first attempts) */
-    size_t ntried, cap_tried;  /* cap_tried a power of two, or 0 */
+    const struct task **tried;    /* open-addressing set of the tasks attempted (first attempts) */
+    size_t ntried, cap_tried;     /* cap_tried a power of two, or 0 */
 };
 
 struct report {

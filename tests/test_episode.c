@@ -1297,11 +1297,11 @@ TG_TEST(episode, step_reply_text_is_the_built_reply) {
         for (size_t i = 0; i < TG_ARRAY_LEN(calls); i++) {
             json_t *args = json_loads(calls[i].args, 0, NULL);
             json_t *res = calls[i].result ? json_loads(calls[i].result, 0, NULL) : NULL;
-            json_t *obs = res ? json_pack("{s:b, s:s, s:O}", "ok", 1, "content", calls[i].content,
-                                          "result", res)
-                              : json_pack("{s:b, s:s, s:{s:s, s:s}}", "ok", 0, "content",
-                                          calls[i].content, "error", "code", "x", "message",
-                                          calls[i].content);
+            json_t *obs =
+                res ? json_pack("{s:b, s:s, s:O}", "ok", 1, "content", calls[i].content, "result",
+                                res)
+                    : json_pack("{s:b, s:s, s:{s:s, s:s}}", "ok", 0, "content", calls[i].content,
+                                "error", "code", "x", "message", calls[i].content);
             json_t *tree = NULL;
             struct dbuf text;
             char *want;
@@ -1309,8 +1309,8 @@ TG_TEST(episode, step_reply_text_is_the_built_reply) {
 
             dbuf_init(&text, 1 << 16);
             CU_ASSERT_FATAL(episode_step_begin(a) == 0 && episode_step_begin(b) == 0);
-            CU_ASSERT(episode_step_call(a, calls[i].tool, args, calls[i].oc, res,
-                                        json_incref(obs), &tree, &fa) == 0);
+            CU_ASSERT(episode_step_call(a, calls[i].tool, args, calls[i].oc, res, json_incref(obs),
+                                        &tree, &fa) == 0);
             CU_ASSERT(episode_step_call_text(b, calls[i].tool, args, calls[i].oc, res, obs, &text,
                                              &fb) == 0);
             want = jsonw_dumps(tree, JSONW_ASCII, 1 << 16, NULL);

@@ -237,10 +237,10 @@ TG_TEST(jsonw, reals_in_few_decimals_match_jansson) {
     }
     CU_ASSERT_EQUAL(bad, 0);
     {
-        static const double edge[] = {1e-4,     -1e-4,      0.0001000001, 0.00009999, 999999999.999999,
-                                      1e9,      -1e9,       999999999.0,  0.1 + 0.2,  1.0 / 3.0,
-                                      -0.1,     0.000123,   123456.5,     2.5,        -0.0,
-                                      0.0,      1e-6,       0.000100,     -0.35,      4503599627.370496};
+        static const double edge[] = {1e-4, -1e-4,    0.0001000001, 0.00009999, 999999999.999999,
+                                      1e9,  -1e9,     999999999.0,  0.1 + 0.2,  1.0 / 3.0,
+                                      -0.1, 0.000123, 123456.5,     2.5,        -0.0,
+                                      0.0,  1e-6,     0.000100,     -0.35,      4503599627.370496};
 
         for (size_t i = 0; i < TG_ARRAY_LEN(edge); i++) {
             json_t *j1 = json_real(edge[i]);
@@ -257,10 +257,12 @@ TG_TEST(jsonw, reals_in_few_decimals_match_jansson) {
  * continuation byte, an overlong form, a surrogate, a sequence cut short, bytes past U+10FFFF)
  * is refused, never written. */
 TG_TEST(jsonw, hostile_strings_read_back_the_same) {
-    static const char *const valid[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xef\xbf\xbf",
-                                        "\xf4\x8f\xbf\xbf", "\xc2\x80", "\xe0\xa0\x80"};
-    static const char *const invalid[] = {"\x80",         "\xc0\xaf",     "\xed\xa0\x80", "\xe2\x82",
-                                          "\xf4\x90\x80\x80", "\xff",     "\xf0\x9f\x98", "\xc3"};
+    static const char *const valid[] = {"\xc3\xa9",     "\xe2\x82\xac",     "\xf0\x9f\x98\x80",
+                                        "\xef\xbf\xbf", "\xf4\x8f\xbf\xbf", "\xc2\x80",
+                                        "\xe0\xa0\x80"};
+    static const char *const invalid[] = {
+        "\x80", "\xc0\xaf",     "\xed\xa0\x80", "\xe2\x82", "\xf4\x90\x80\x80",
+        "\xff", "\xf0\x9f\x98", "\xc3"};
     struct rng r;
     int bad = 0;
 
