@@ -776,21 +776,32 @@ out0:
 
 /* ---- the trajectory line, written straight -------------------------------------------- */
 
-/* `"key":"value"` (after a comma unless first) of a C string. */
-static int w_str(struct dbuf *b, const char *key, const char *v, int first) {
-    int rc = jsonw_key(b, key, first, 0);
+/* A string literal, its length known at compile time. */
+#define W_LIT(b, lit) dbuf_add((b), (lit), sizeof(lit) - 1)
+
+/* A literal (a key with its comma and colon) and then a C string's value. */
+static int w_kv(struct dbuf *b, const char *lit, size_t n, const char *v) {
+    int rc = dbuf_add(b, lit, n);
 
     return rc ? rc : jsonw_string(b, v, strlen(v), 0);
 }
+#define W_KV(b, lit, v) w_kv((b), (lit), sizeof(lit) - 1, (v))
 
-/* A real as json_real would be dumped (REAL_PRECISION(15)). */
-static int w_real(struct dbuf *b, double v) {
-    return jsonw_real(b, v, 0);
+/* A non-negative number in decimal. */
+static int w_uint(struct dbuf *b, unsigned long long v) {
+    char num[24], *p = num + sizeof(num);
+
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return dbuf_add(b, p, (size_t)(num + sizeof(num) - p));
 }
 
 /* The system message, the same in every line: written once (system_text), then copied. */
 static pthread_once_t system_once = PTHREAD_ONCE_INIT;
 static char *system_text; /* {"role":"system","content":"..."}, or NULL (no memory) */
+static size_t system_len;
 
 static void system_render(void) {
     size_t nh = strlen(system_prompt_head), nf = strlen(judge_answer_format);
@@ -804,16 +815,17 @@ static void system_render(void) {
     dbuf_init(&b, 4 * (nh + nf) + 64);
     if (dbuf_add_str(&b, "{\"role\":\"system\",\"content\":") == 0 &&
         jsonw_string(&b, sys, nh + nf, 0) == 0 && dbuf_add_str(&b, "}") == 0)
-        system_text = dbuf_take(&b, NULL);
+        system_text = dbuf_take(&b, &system_len);
     dbuf_free(&b);
     free(sys);
 }
 
-/* The messages of one step, after a comma (as step_messages builds them). */
-static int w_step_messages(struct dbuf *b, const struct episode_step *st, size_t i) {
-    const json_t *tc;
+/* The messages of one step, after a comma (as step_messages builds them). scratch is the
+ * caller's buffer for the arguments' JSON text (reused from step to step). */
+static int w_step_messages(struct dbuf *b, const struct episode_step *st, size_t i,
+                           struct dbuf *scratch) {
+    const json_t *tc, *name, *args;
     const char *content;
-    char id[32], *args;
     int rc;
 
     if (st->is_answer) {
@@ -821,42 +833,44 @@ static int w_step_messages(struct dbuf *b, const struct episode_step *st, size_t
 
         if (!a)
             return TG_EINVAL;
-        rc = dbuf_add_str(b, ",{\"role\":\"assistant\",\"content\":");
-        if (rc == 0)
-            rc = jsonw_string(b, a, strlen(a), 0);
-        return rc ? rc : dbuf_add_str(b, "}");
+        rc = W_KV(b, ",{\"role\":\"assistant\",\"content\":", a);
+        return rc ? rc : W_LIT(b, "}");
     }
     tc = json_object_get(st->action, "tool_call");
-    snprintf(id, sizeof(id), "call_%zu", i + 1);
-    if (json_is_true(json_object_get(tc, "arguments_truncated"))) { /* already JSON text */
-        const char *t = json_string_value(json_object_get(tc, "arguments"));
-
-        args = t ? strdup(t) : NULL;
-    } else {
-        args = jsonw_dumps(json_object_get(tc, "arguments"), JSONW_REAL17, (size_t)-1 / 2, NULL);
-    }
-    if (!args || !json_object_get(tc, "name")) {
-        free(args);
+    name = json_object_get(tc, "name");
+    args = json_object_get(tc, "arguments");
+    if (!json_is_string(name))
         return TG_ENOMEM;
+    dbuf_reset(scratch);
+    if (json_is_true(json_object_get(tc, "arguments_truncated"))) { /* already JSON text */
+        rc = json_is_string(args) ? dbuf_add(scratch, json_string_value(args),
+                                             json_string_length(args))
+                                  : TG_ENOMEM;
+    } else {
+        rc = jsonw_value(scratch, args, JSONW_REAL17);
+        if (rc == TG_EINVAL)
+            rc = TG_ENOMEM; /* as jsonw_dumps's NULL was taken before */
     }
-    rc = dbuf_add_str(b, ",{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{");
     if (rc == 0)
-        rc = w_str(b, "id", id, 1);
+        rc = W_LIT(b, ",{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"call_");
     if (rc == 0)
-        rc = dbuf_add_str(b, ",\"type\":\"function\",\"function\":{\"name\":");
+        rc = w_uint(b, i + 1);
     if (rc == 0)
-        rc = jsonw_value(b, json_object_get(tc, "name"), 0);
+        rc = W_LIT(b, "\",\"type\":\"function\",\"function\":{\"name\":");
     if (rc == 0)
-        rc = w_str(b, "arguments", args, 0);
-    free(args);
+        rc = jsonw_string(b, json_string_value(name), json_string_length(name), 0);
     if (rc == 0)
-        rc = dbuf_add_str(b, "}}]},{\"role\":\"tool\",");
+        rc = W_LIT(b, ",\"arguments\":");
     if (rc == 0)
-        rc = w_str(b, "tool_call_id", id, 1);
+        rc = jsonw_string(b, scratch->p ? scratch->p : "", scratch->len, 0);
+    if (rc == 0)
+        rc = W_LIT(b, "}}]},{\"role\":\"tool\",\"tool_call_id\":\"call_");
+    if (rc == 0)
+        rc = w_uint(b, i + 1);
     content = json_string_value(json_object_get(st->observation, "content"));
     if (rc == 0)
-        rc = w_str(b, "content", content ? content : "", 0);
-    return rc ? rc : dbuf_add_str(b, "}");
+        rc = W_KV(b, "\",\"content\":", content ? content : "");
+    return rc ? rc : W_LIT(b, "}");
 }
 
 /* One step's entry (as trajectory_step builds it). */
@@ -865,21 +879,20 @@ static int w_step(struct dbuf *b, const struct episode_step *st, int first) {
     json_t *v;
     int rc, n = 0;
 
-    rc = dbuf_add_str(b, first ? "{" : ",{");
+    rc = first ? W_KV(b, "{\"label\":", judge_label_name(st->label))
+               : W_KV(b, ",{\"label\":", judge_label_name(st->label));
     if (rc == 0)
-        rc = w_str(b, "label", judge_label_name(st->label), 1);
+        rc = W_LIT(b, ",\"reward\":");
     if (rc == 0)
-        rc = jsonw_key(b, "reward", 0, 0);
-    if (rc == 0)
-        rc = w_real(b, st->reward);
+        rc = jsonw_real(b, st->reward, 0);
     if (rc == 0 && st->premature_answer)
-        rc = dbuf_add_str(b, ",\"premature_answer\":true");
+        rc = W_LIT(b, ",\"premature_answer\":true");
     if (rc == 0 && st->ungrounded)
-        rc = dbuf_add_str(b, ",\"ungrounded\":true");
+        rc = W_LIT(b, ",\"ungrounded\":true");
     if (rc == 0 && !st->is_answer) {
-        rc = w_str(b, "call", episode_call_outcome_name(st->outcome), 0);
+        rc = W_KV(b, ",\"call\":", episode_call_outcome_name(st->outcome));
         if (rc == 0)
-            rc = dbuf_add_str(b, ",\"observation\":{");
+            rc = W_LIT(b, ",\"observation\":{");
         json_object_foreach(st->observation, k, v) {
             if (rc || strcmp(k, "content") == 0)
                 continue;
@@ -888,92 +901,84 @@ static int w_step(struct dbuf *b, const struct episode_step *st, int first) {
                 rc = jsonw_value(b, v, 0);
         }
         if (rc == 0)
-            rc = dbuf_add_str(b, "}");
+            rc = W_LIT(b, "}");
     }
-    return rc ? rc : dbuf_add_str(b, "}");
+    return rc ? rc : W_LIT(b, "}");
 }
 
 int episode_trajectory_write(struct episode *ep, struct dbuf *b, const char *tools_text) {
     const struct task *t = ep->task;
-    char num[24];
+    struct dbuf scratch;
     int rc;
 
+    pthread_once(&system_once, system_render);
+    if (!system_text)
+        return TG_ENOMEM;
+    dbuf_init(&scratch, (size_t)-1 / 2);
     pthread_mutex_lock(&ep->mu);
-    rc = dbuf_add_str(b, "{");
+    rc = W_KV(b, "{\"episode_id\":", ep->id);
     if (rc == 0)
-        rc = w_str(b, "episode_id", ep->id, 1);
+        rc = W_KV(b, ",\"task_id\":", t->id);
     if (rc == 0)
-        rc = w_str(b, "task_id", t->id, 0);
+        rc = W_KV(b, ",\"split\":", t->split);
     if (rc == 0)
-        rc = w_str(b, "split", t->split, 0);
+        rc = W_KV(b, ",\"family\":", task_family_name(t->family));
     if (rc == 0)
-        rc = w_str(b, "family", task_family_name(t->family), 0);
-    if (rc == 0)
-        rc = dbuf_add_str(b, ",\"task_tags\":[");
+        rc = W_LIT(b, ",\"task_tags\":[");
     for (size_t i = 0; rc == 0 && i < t->ntags; i++) {
         if (i > 0)
-            rc = dbuf_add_str(b, ",");
+            rc = W_LIT(b, ",");
         if (rc == 0)
             rc = jsonw_string(b, t->tags[i], strlen(t->tags[i]), 0);
     }
     if (rc == 0)
-        rc = dbuf_add_str(b, "]");
+        rc = W_KV(b, "],\"tag\":", ep->tag);
     if (rc == 0)
-        rc = w_str(b, "tag", ep->tag, 0);
+        rc = W_KV(b, ",\"reward_mode\":", reward_mode_name(ep->mode));
     if (rc == 0)
-        rc = w_str(b, "reward_mode", reward_mode_name(ep->mode), 0);
-    snprintf(num, sizeof(num), "%d", ep->max_steps);
+        rc = W_LIT(b, ",\"max_steps\":");
     if (rc == 0)
-        rc = jsonw_key(b, "max_steps", 0, 0);
+        rc = ep->max_steps < 0 ? TG_EINVAL : w_uint(b, (unsigned long long)ep->max_steps);
     if (rc == 0)
-        rc = dbuf_add_str(b, num);
-    pthread_once(&system_once, system_render);
+        rc = W_LIT(b, ",\"messages\":[");
     if (rc == 0)
-        rc = system_text ? dbuf_add_str(b, ",\"messages\":[") : TG_ENOMEM;
+        rc = dbuf_add(b, system_text, system_len);
     if (rc == 0)
-        rc = dbuf_add_str(b, system_text);
+        rc = W_KV(b, ",{\"role\":\"user\",\"content\":", t->prompt);
     if (rc == 0)
-        rc = dbuf_add_str(b, ",{\"role\":\"user\",");
-    if (rc == 0)
-        rc = w_str(b, "content", t->prompt, 1);
-    if (rc == 0)
-        rc = dbuf_add_str(b, "}");
+        rc = W_LIT(b, "}");
     for (size_t i = 0; rc == 0 && i < ep->nsteps; i++)
-        rc = w_step_messages(b, ep->steps[i], i);
+        rc = w_step_messages(b, ep->steps[i], i, &scratch);
     if (rc == 0)
-        rc = dbuf_add_str(b, "],\"steps\":[");
+        rc = W_LIT(b, "],\"steps\":[");
     for (size_t i = 0; rc == 0 && i < ep->nsteps; i++)
         rc = w_step(b, ep->steps[i], i == 0);
     if (rc == 0)
-        rc = dbuf_add_str(b, "]");
+        rc = W_LIT(b, "],\"return\":");
     if (rc == 0)
-        rc = jsonw_key(b, "return", 0, 0);
+        rc = jsonw_real(b, ep->ret, 0);
     if (rc == 0)
-        rc = w_real(b, ep->ret);
+        rc = ep->outcome == REWARD_CORRECT ? W_LIT(b, ",\"correct\":true")
+                                           : W_LIT(b, ",\"correct\":false");
     if (rc == 0)
-        rc = dbuf_add_str(b, ep->outcome == REWARD_CORRECT ? ",\"correct\":true"
-                                                           : ",\"correct\":false");
-    if (rc == 0)
-        rc = w_str(b, "outcome", episode_outcome_name(ep->outcome), 0);
+        rc = W_KV(b, ",\"outcome\":", episode_outcome_name(ep->outcome));
     if (rc == 0 && ep->fork_of[0]) { /* a fork names its source and the step it forked at */
-        rc = dbuf_add_str(b, ",\"fork\":{");
+        rc = W_KV(b, ",\"fork\":{\"of\":", ep->fork_of);
         if (rc == 0)
-            rc = w_str(b, "of", ep->fork_of, 1);
-        snprintf(num, sizeof(num), "%lld", (long long)ep->fork_at);
+            rc = W_LIT(b, ",\"at\":");
         if (rc == 0)
-            rc = jsonw_key(b, "at", 0, 0);
+            rc = ep->fork_at < 0 ? TG_EINVAL : w_uint(b, (unsigned long long)ep->fork_at);
         if (rc == 0)
-            rc = dbuf_add_str(b, num);
-        if (rc == 0)
-            rc = dbuf_add_str(b, "}");
+            rc = W_LIT(b, "}");
     }
     if (rc == 0)
-        rc = dbuf_add_str(b, ",\"tools\":");
+        rc = W_LIT(b, ",\"tools\":");
     if (rc == 0)
         rc = dbuf_add_str(b, tools_text);
     if (rc == 0)
-        rc = dbuf_add_str(b, "}");
+        rc = W_LIT(b, "}");
     pthread_mutex_unlock(&ep->mu);
+    dbuf_free(&scratch);
     return rc;
 }
 

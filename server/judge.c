@@ -559,6 +559,35 @@ static char *trim_copy(const char *s, size_t extra, char **tail) {
     return out;
 }
 
+/* snprintf(buf, n, "%s%.17g", prefix, v): a whole number below 2^53 (what calculators return
+ * most) in decimal without printf, which is what "%.17g" prints for it (at most 16 digits, so
+ * no exponent and no point); anything else by snprintf. */
+static void key_number(char *buf, size_t n, const char *prefix, double v) {
+    char digits[24], *d = digits + sizeof(digits);
+    size_t np = strlen(prefix), nd;
+    unsigned long long u;
+
+    if (!(v == floor(v) && fabs(v) < 9007199254740992.0) || (v == 0 && signbit(v))) {
+        snprintf(buf, n, "%s%.17g", prefix, v);
+        return;
+    }
+    u = (unsigned long long)fabs(v);
+    do {
+        *--d = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--d = '-';
+    nd = (size_t)(digits + sizeof(digits) - d);
+    if (np + nd >= n) {
+        snprintf(buf, n, "%s%.17g", prefix, v);
+        return;
+    }
+    memcpy(buf, prefix, np);
+    memcpy(buf + np, d, nd);
+    buf[np + nd] = '\0';
+}
+
 static char *join_key(const char *tool, const char *norm) {
     size_t a = strlen(tool), b = strlen(norm);
     char *k = malloc(a + b + 2);
@@ -583,7 +612,7 @@ int judge_call_key(const char *tool, const json_t *args, const json_t *result, c
         if (json_is_number(v)) {
             char buf[64];
 
-            snprintf(buf, sizeof(buf), "=%.17g", json_number_value(v));
+            key_number(buf, sizeof(buf), "=", json_number_value(v));
             norm = strip_space(buf);
         } else {
             v = json_object_get(args, "expression");
@@ -718,7 +747,7 @@ static int available(const struct task *t, const struct judge_state *s, double v
             judge_read_number(t->plan[i].shows, &x) && same_number(fabs(x), v))
             return 1;
     for (int sign = 0; sign < 2; sign++) {
-        snprintf(key, sizeof(key), "calculator\x1f=%.17g", sign ? -v : v);
+        key_number(key, sizeof(key), "calculator\x1f=", sign ? -v : v);
         kd = key_digest(key);
         for (size_t i = 0; i < s->nkeys; i++)
             if (key_equal(&s->keys[i], &kd))
@@ -879,12 +908,30 @@ static int partial_value(const struct task *t, unsigned ready, double v) {
 static void verdict(struct judge_verdict *v, enum judge_label l, int step, const char *fmt,
                     const char *arg) __attribute__((format(printf, 4, 0)));
 
+/* Append k bytes of p to the text of length n in buf (size bytes), cut to fit and ended with
+ * a NUL; returns the new length. */
+static size_t reason_add(char *buf, size_t size, size_t n, const char *p, size_t k) {
+    if (k > size - 1 - n)
+        k = size - 1 - n;
+    memcpy(buf + n, p, k);
+    buf[n + k] = '\0';
+    return n + k;
+}
+
 static void verdict(struct judge_verdict *v, enum judge_label l, int step, const char *fmt,
                     const char *arg) {
+    const char *at = strstr(fmt, "%s");
+    size_t n = 0;
+
     memset(v, 0, sizeof(*v));
     v->label = l;
     v->step = step;
-    snprintf(v->reason, sizeof(v->reason), fmt, arg);
+    /* snprintf(reason, fmt, arg) for a fmt whose one conversion is %s (every reason's), without
+     * printf's cost on every call: the same bytes, cut the same way */
+    TG_ASSERT(at && !memchr(fmt, '%', (size_t)(at - fmt)) && !strchr(at + 2, '%'));
+    n = reason_add(v->reason, sizeof(v->reason), n, fmt, (size_t)(at - fmt));
+    n = reason_add(v->reason, sizeof(v->reason), n, arg, strlen(arg));
+    reason_add(v->reason, sizeof(v->reason), n, at + 2, strlen(at + 2));
 }
 
 static const char *malformed_reason(enum judge_outcome o) {

@@ -4,6 +4,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "server/judge.h"
@@ -926,4 +927,25 @@ TG_TEST(judge, the_answer_format_and_its_fallback) {
     CU_ASSERT(!judge_read_number("no one knows", &x)); /* a lone "one" in prose is no number */
     CU_ASSERT(!judge_read_number("nothing here", &x));
     CU_ASSERT(judge_read_number("x-25", &x) && x == 25); /* glued to a word: no sign */
+}
+
+/* A calculator call's key holds its value as "%.17g" prints it, whole numbers included (they
+ * are written without printf): the keys of values of every kind match that text. */
+TG_TEST(judge, calculator_keys_print_values_as_g17) {
+    static const double vals[] = {0,     -0.0,  10,   -3,          1e15,       -1e15,
+                                  9007199254740991.0, 9007199254740992.0, 1e16, 2.5,
+                                  -0.1,  1e300, 1e-7, 123456789.0, 4294967296.0, -2147483648.0};
+
+    for (size_t i = 0; i < TG_ARRAY_LEN(vals); i++) {
+        json_t *res = json_pack("{s:f}", "value", vals[i]);
+        char want[96], *key = NULL;
+
+        snprintf(want, sizeof(want), "calculator\x1f=%.17g", vals[i]);
+        CU_ASSERT_EQUAL_FATAL(judge_call_key("calculator", NULL, res, &key), 0);
+        if (strcmp(key, want) != 0)
+            fprintf(stderr, "\n  value %.17g: key %s, want %s\n", vals[i], key, want);
+        CU_ASSERT_STRING_EQUAL(key, want);
+        free(key);
+        json_decref(res);
+    }
 }
