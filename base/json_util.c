@@ -109,6 +109,8 @@ int jsonu_depth_ok(const char *buf, size_t len, size_t max_depth) {
 
 struct fast {
     const char *p, *end;
+    size_t depth, max_depth; /* containers open; more than max_depth: give up */
+    int high;                /* a byte past ASCII was seen (inside a string) */
 };
 
 static void fast_ws(struct fast *f) {
@@ -117,13 +119,14 @@ static void fast_ws(struct fast *f) {
 }
 
 /* A string without escapes or control bytes: its bytes in [*s, *s + *n); 0, or -1 to give up.
- * The buffer is valid UTF-8 already, so the bytes are too. */
+ * Bytes past ASCII set f->high: the caller checks the UTF-8 of the whole text then. */
 static int fast_str(struct fast *f, const char **s, size_t *n) {
     const char *q = ++f->p;
 
     while (q < f->end && *q != '"') {
         if (*q == '\\' || (unsigned char)*q < 0x20)
             return -1;
+        f->high |= (unsigned char)*q >= 0x80;
         q++;
     }
     if (q >= f->end)
@@ -137,16 +140,20 @@ static int fast_str(struct fast *f, const char **s, size_t *n) {
 static json_t *fast_value(struct fast *f);
 
 static json_t *fast_container(struct fast *f, int object) {
-    json_t *c = object ? json_object() : json_array(), *v;
+    json_t *c, *v;
     const char *k;
     size_t kn;
 
+    if (++f->depth > f->max_depth) /* jsonu_depth_ok's refusal: jsonu_parse says so */
+        return NULL;
+    c = object ? json_object() : json_array();
     f->p++;
     fast_ws(f);
     if (!c)
         return NULL;
     if (f->p < f->end && *f->p == (object ? '}' : ']')) {
         f->p++;
+        f->depth--;
         return c;
     }
     for (;;) {
@@ -171,6 +178,7 @@ static json_t *fast_container(struct fast *f, int object) {
         }
         if (f->p < f->end && *f->p == (object ? '}' : ']')) {
             f->p++;
+            f->depth--;
             return c;
         }
         goto fail;
@@ -248,15 +256,23 @@ static json_t *fast_value(struct fast *f) {
     return v;
 }
 
-json_t *jsonu_parse_fast(const char *buf, size_t len) {
-    struct fast f = {buf, buf + len};
+/* The fast path over buf[0..len), giving up past max_depth; *high: a byte past ASCII. */
+static json_t *parse_fast(const char *buf, size_t len, size_t max_depth, int *high) {
+    struct fast f = {buf, buf + len, 0, max_depth, 0};
     json_t *v = fast_value(&f);
 
     if (v && f.p != f.end) { /* something after the value: jansson's error */
         json_decref(v);
         return NULL;
     }
+    *high = f.high;
     return v;
+}
+
+json_t *jsonu_parse_fast(const char *buf, size_t len) {
+    int high;
+
+    return parse_fast(buf, len, (size_t)-1, &high);
 }
 
 int jsonu_parse(const char *buf, size_t len, size_t max_depth, json_t **out, struct tg_error *err) {
@@ -264,6 +280,18 @@ int jsonu_parse(const char *buf, size_t len, size_t max_depth, json_t **out, str
     json_t *v;
 
     *out = NULL;
+    /* Most bodies: the fast path takes them, within the depth limit, and when it saw only ASCII
+     * the UTF-8 and depth checks below could not fail; so they run only when it gave up. */
+    {
+        int high;
+
+        v = parse_fast(buf, len, max_depth, &high);
+        if (v && (!high || jsonu_utf8_valid(buf, len))) {
+            *out = v;
+            return 0;
+        }
+        json_decref(v);
+    }
     if (!jsonu_utf8_valid(buf, len)) {
         tg_error_set(err, "invalid_json", "The body is not valid UTF-8.");
         return TG_EINVAL;
@@ -273,9 +301,7 @@ int jsonu_parse(const char *buf, size_t len, size_t max_depth, json_t **out, str
                      max_depth);
         return TG_EINVAL;
     }
-    v = jsonu_parse_fast(buf, len); /* most bodies; anything else, and every error, is jansson's */
-    if (!v)
-        v = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    v = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
     if (!v) {
         tg_error_set(err, "invalid_json", "The body is not JSON: %s at line %d, column %d.",
                      jerr.text, jerr.line, jerr.column);
