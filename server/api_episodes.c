@@ -85,15 +85,46 @@ static int not_found_episode(struct http_req *rq, struct http_reply *rp, const c
                       id);
 }
 
-/* The body of a create or fork reply. */
-static json_t *created_json(struct server *s, struct episode *ep) {
-    json_t *j = json_pack("{s:s, s:{s:s, s:s}, s:s, s:o*, s:i, s:I, s:b, s:s}", "episode_id",
-                          ep->id, "task", "id", ep->task->id, "prompt", ep->task->prompt,
-                          "instructions", judge_answer_format, "tools", json_incref(s->tools_list),
-                          "max_steps", ep->max_steps, "step", (json_int_t)ep->nsteps, "done", 0,
-                          "feedback", ep->feedback ? "judge" : "none");
+/* The body of a create or fork reply, written straight as the HTTP layer renders JSON (ASCII),
+ * with the tool list as rendered at start: {"episode_id","task":{"id","prompt"},
+ * "instructions","tools","max_steps","step","done":false,"feedback"}. New text, or NULL. */
+static char *created_text(struct server *s, struct episode *ep) {
+    const struct task *t = ep->task;
+    struct dbuf b;
+    char num[48];
+    int rc;
 
-    return j;
+    dbuf_init(&b, (size_t)-1 / 2);
+    rc = dbuf_add_str(&b, "{\"episode_id\":");
+    if (rc == 0)
+        rc = jsonw_string(&b, ep->id, strlen(ep->id), JSONW_ASCII);
+    if (rc == 0)
+        rc = dbuf_add_str(&b, ",\"task\":{\"id\":");
+    if (rc == 0)
+        rc = jsonw_string(&b, t->id, strlen(t->id), JSONW_ASCII);
+    if (rc == 0)
+        rc = dbuf_add_str(&b, ",\"prompt\":");
+    if (rc == 0)
+        rc = jsonw_string(&b, t->prompt, strlen(t->prompt), JSONW_ASCII);
+    if (rc == 0)
+        rc = dbuf_add_str(&b, "},\"instructions\":");
+    if (rc == 0)
+        rc = jsonw_string(&b, judge_answer_format, strlen(judge_answer_format), JSONW_ASCII);
+    if (rc == 0)
+        rc = dbuf_add_str(&b, ",\"tools\":");
+    if (rc == 0)
+        rc = dbuf_add_str(&b, s->tools_text_ascii);
+    snprintf(num, sizeof(num), ",\"max_steps\":%d,\"step\":%zu", ep->max_steps, ep->nsteps);
+    if (rc == 0)
+        rc = dbuf_add_str(&b, num);
+    if (rc == 0)
+        rc = dbuf_add_str(&b, ep->feedback ? ",\"done\":false,\"feedback\":\"judge\"}"
+                                           : ",\"done\":false,\"feedback\":\"none\"}");
+    if (rc) {
+        dbuf_free(&b);
+        return NULL;
+    }
+    return dbuf_take(&b, NULL);
 }
 
 /* Fill *rp with the refusal of a store call: 429 for the client's quota, 503 for the store. */
@@ -139,8 +170,7 @@ static int store_and_reply(struct http_req *rq, struct episode *ep, int forked,
     metrics_inc("toolgym_episodes_started_total", "", 1);
     if (forked)
         metrics_inc("toolgym_episodes_forked_total", "", 1);
-    http_json(rp, 201, created_json(s, ep));
-    rp->splice = &s->tools_splice_ascii; /* the tool list as rendered at start */
+    http_json_text(rp, 201, created_text(s, ep));
     episode_put(ep);
     return 0;
 }
