@@ -501,6 +501,8 @@ struct framing {
     unsigned long long cl;
     int nhost, norigin;
     const char *host, *origin; /* the first of each (borrowed from the request's head) */
+    const char *cl_text, *te_text, *ctype; /* the first Content-Length, Transfer-Encoding and
+                                              Content-Type (as http_header finds them), or NULL */
 };
 
 /* The reason the request's framing (scanned into *f) is ambiguous (a request smuggling
@@ -510,11 +512,18 @@ static const char *framing_problem(const struct http_req *rq, struct framing *f)
     for (size_t i = 0; i < rq->nheaders; i++) {
         const char *key = rq->headers[i].key;
         const char *value = rq->headers[i].value ? rq->headers[i].value : "";
+        int c = key[0] | 0x20; /* the first letter in lower case: most headers stop here */
 
-        if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        if (c != 'c' && c != 't' && c != 'h' && c != 'o')
+            continue;
+        if (c == 'c' && !f->ctype && strcasecmp(key, MHD_HTTP_HEADER_CONTENT_TYPE) == 0) {
+            f->ctype = value;
+        } else if (c == 'c' && strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
             unsigned long long v = 0;
             size_t n = strspn(value, "0123456789");
 
+            if (!f->cl_text)
+                f->cl_text = value;
             if (n == 0 || n > 19 || value[n] != '\0') {
                 f->cl_bad = 1;
             } else {
@@ -525,14 +534,16 @@ static const char *framing_problem(const struct http_req *rq, struct framing *f)
                 f->cl = v;
             }
             f->ncl++;
-        } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        } else if (c == 't' && strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+            if (!f->te_text)
+                f->te_text = value;
             f->nte++;
             if (strcasecmp(value, "chunked") != 0)
                 f->te_other = 1;
-        } else if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0) {
+        } else if (c == 'h' && strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0) {
             if (f->nhost++ == 0)
                 f->host = value;
-        } else if (strcasecmp(key, MHD_HTTP_HEADER_ORIGIN) == 0) {
+        } else if (c == 'o' && strcasecmp(key, MHD_HTTP_HEADER_ORIGIN) == 0) {
             if (f->norigin++ == 0)
                 f->origin = value;
         }
@@ -616,12 +627,10 @@ static void reply_options(struct http_reply *rp, const char *allow) {
  * methods of the path when it exists with other methods ("" when the path is unknown). */
 static int check_headers(struct http_req *rq, struct http_reply *rp, const char *allow) {
     struct server *s = rq->srv;
-    const char *cl = http_header(rq, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    const char *te = http_header(rq, MHD_HTTP_HEADER_TRANSFER_ENCODING);
-    const char *ct = http_header(rq, MHD_HTTP_HEADER_CONTENT_TYPE);
     unsigned long long len = 0;
     struct framing f;
     const char *bad = framing_problem(rq, &f);
+    const char *cl = f.cl_text, *te = f.te_text, *ct = f.ctype; /* one pass over the headers */
 
     if (bad) {
         rp->close = 1; /* where this body ends is unknown: never read another request from it */
