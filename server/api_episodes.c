@@ -202,8 +202,10 @@ static void after_step(struct server *s, struct episode *ep, int finished) {
                     ep->id);
         dbuf_free(&line);
     }
-    snprintf(labels, sizeof(labels), "outcome=\"%s\"", episode_outcome_name(ep->outcome));
-    metrics_inc("toolgym_episodes_finished_total", labels, 1);
+    labels[0] = '\0';
+    metrics_inc("toolgym_episodes_finished_total",
+                metrics_label(labels, sizeof(labels), "outcome", episode_outcome_name(ep->outcome)),
+                1);
 }
 
 /* ---- tasks ----------------------------------------------------------------------------- */

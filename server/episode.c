@@ -382,10 +382,10 @@ static int step_reply_write(const struct episode *ep, struct dbuf *b) {
 }
 
 static void count_label(const char *label) {
-    char labels[64];
+    char labels[64] = "";
 
-    snprintf(labels, sizeof(labels), "label=\"%s\"", label);
-    metrics_inc("toolgym_judge_labels_total", labels, 1);
+    metrics_inc("toolgym_judge_labels_total", metrics_label(labels, sizeof(labels), "label", label),
+                1);
 }
 
 /* episode_step_call and episode_step_call_text: the reply as a tree (reply) or as text

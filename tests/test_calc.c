@@ -1014,3 +1014,34 @@ TG_TEST(calc, trace_records_literals_and_operations) {
     CU_ASSERT_EQUAL(calc_eval_traced("-(96422)", &v, &tr, NULL), 0);
     CU_ASSERT_EQUAL(tr.nops, 0); /* signs and parentheses compute nothing */
 }
+
+/* calc_eval_traced answers an expression evaluated just before on the same thread from its
+ * memo: the same value and trace as a fresh evaluation, whichever came first (traced or not),
+ * and an error or another expression in between changes nothing. */
+TG_TEST(calc, repeated_expressions_give_the_same_trace) {
+    static const char *const seq[] = {"(3+4)*12/7-2^5", "(3+4)*12/7-2^5", "1+",  "(3+4)*12/7-2^5",
+                                      "(3+4)*12/7-2^6", "(3+4)*12/7-2^5", "1/0", "2*sqrt(16)"};
+    struct calc_trace first, tr;
+    struct tg_error err;
+    double v0 = 0, v;
+
+    CU_ASSERT_EQUAL_FATAL(calc_eval_traced("(3+4)*12/7-2^5", &v0, &first, &err), 0);
+    CU_ASSERT_EQUAL(calc_eval(seq[0], &v, &err), 0); /* untraced, then traced from the memo */
+    for (size_t i = 0; i < TG_ARRAY_LEN(seq); i++) {
+        int rc = calc_eval_traced(seq[i], &v, &tr, &err);
+
+        if (strcmp(seq[i], "(3+4)*12/7-2^5") != 0) {
+            CU_ASSERT((rc != 0) == (seq[i][1] == '+' || seq[i][1] == '/'));
+            continue;
+        }
+        CU_ASSERT_EQUAL(rc, 0);
+        CU_ASSERT_EQUAL(v, v0);
+        CU_ASSERT_EQUAL(err.code[0], '\0');
+        CU_ASSERT_EQUAL(tr.nlits, first.nlits);
+        CU_ASSERT_EQUAL(tr.nops, first.nops);
+        CU_ASSERT_EQUAL(memcmp(tr.lits, first.lits, first.nlits * sizeof(double)), 0);
+        CU_ASSERT_EQUAL(memcmp(tr.ops, first.ops, first.nops * sizeof(double)), 0);
+    }
+    CU_ASSERT_EQUAL(first.nlits, 6);
+    CU_ASSERT_EQUAL(first.nops, 5);
+}

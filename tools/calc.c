@@ -551,6 +551,18 @@ int calc_eval(const char *expr, double *out, struct tg_error *err) {
     return calc_eval_traced(expr, out, NULL, err);
 }
 
+/* The last expression this thread evaluated without error, its value and its trace: the
+ * judge evaluates again the expression a calculator call has just evaluated on the same thread
+ * (for its literals and operations), and calc_eval_traced is pure, so it answers from here. */
+struct calc_memo {
+    int valid;
+    size_t len;
+    char expr[TG_CALC_MAX_LEN + 1];
+    double v;
+    struct calc_trace tr;
+};
+static _Thread_local struct calc_memo memo;
+
 int calc_eval_traced(const char *expr, double *out, struct calc_trace *tr, struct tg_error *err) {
     struct parser p;
     size_t len;
@@ -567,22 +579,36 @@ int calc_eval_traced(const char *expr, double *out, struct calc_trace *tr, struc
         tg_error_set(err, "too_complex", "expression is longer than %d bytes", TG_CALC_MAX_LEN);
         return TG_EINVAL;
     }
+    if (memo.valid && memo.len == len && memcmp(memo.expr, expr, len) == 0) {
+        if (tr)
+            *tr = memo.tr;
+        *out = memo.v;
+        return 0;
+    }
+    memo.valid = 0;
     p.s = expr;
     p.pos = 0;
     p.depth = 0;
     p.err = err;
     p.npow = 0;
-    p.tr = tr;
+    p.tr = &memo.tr; /* recorded there, and copied to *tr */
+    memset(&memo.tr, 0, sizeof(memo.tr));
     if (tr)
         memset(tr, 0, sizeof(*tr));
     if (peek(&p) == '\0')
         return syntax_error(&p, p.pos, "empty expression");
     rc = parse_expr(&p, &v);
+    if (tr)
+        *tr = memo.tr; /* on error too: what was recorded before it */
     if (rc)
         return rc;
     if (peek(&p) != '\0')
         return unexpected(&p, p.pos);
     TG_ASSERT(p.depth == 0 && p.npow == 0 && isfinite(v));
+    memcpy(memo.expr, expr, len);
+    memo.len = len;
+    memo.v = v;
+    memo.valid = 1;
     *out = v;
     return 0;
 }
