@@ -41,10 +41,11 @@ int jsonu_parse(const char *buf, size_t len, size_t max_depth, json_t **out, str
 /*
  * jsonu_parse_fast — the fast path jsonu_parse takes first: buf[0..len) (valid UTF-8; it does
  * not check: jsonu_parse takes its value only when every byte is ASCII or the UTF-8 checks out,
- * and gives it a depth limit) parsed without jansson's per-byte stream, when it holds only objects, arrays, strings without escapes, integers of
- * at most 18 digits, true, false and null. New reference, the same value json_loadb would
- * give (key order included); NULL when it gave up (anything else, any error, a duplicate key,
- * no memory): then json_loadb decides, with its own error message. Thread-safe.
+ * and gives it a depth limit) parsed without jansson's per-byte stream, when it holds only objects,
+ * arrays, strings without escapes, integers of at most 18 digits, true, false and null. New
+ * reference, the same value json_loadb would give (key order included); NULL when it gave up
+ * (anything else, any error, a duplicate key, no memory): then json_loadb decides, with its own
+ * error message. Thread-safe.
  */
 json_t *jsonu_parse_fast(const char *buf, size_t len);
 

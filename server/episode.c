@@ -843,9 +843,9 @@ static int w_step_messages(struct dbuf *b, const struct episode_step *st, size_t
         return TG_ENOMEM;
     dbuf_reset(scratch);
     if (json_is_true(json_object_get(tc, "arguments_truncated"))) { /* already JSON text */
-        rc = json_is_string(args) ? dbuf_add(scratch, json_string_value(args),
-                                             json_string_length(args))
-                                  : TG_ENOMEM;
+        rc = json_is_string(args)
+                 ? dbuf_add(scratch, json_string_value(args), json_string_length(args))
+                 : TG_ENOMEM;
     } else {
         rc = jsonw_value(scratch, args, JSONW_REAL17);
         if (rc == TG_EINVAL)

@@ -932,9 +932,9 @@ TG_TEST(judge, the_answer_format_and_its_fallback) {
 /* A calculator call's key holds its value as "%.17g" prints it, whole numbers included (they
  * are written without printf): the keys of values of every kind match that text. */
 TG_TEST(judge, calculator_keys_print_values_as_g17) {
-    static const double vals[] = {0,     -0.0,  10,   -3,          1e15,       -1e15,
-                                  9007199254740991.0, 9007199254740992.0, 1e16, 2.5,
-                                  -0.1,  1e300, 1e-7, 123456789.0, 4294967296.0, -2147483648.0};
+    static const double vals[] = {
+        0,    -0.0, 10,   -3,    1e15, -1e15,       9007199254740991.0, 9007199254740992.0,
+        1e16, 2.5,  -0.1, 1e300, 1e-7, 123456789.0, 4294967296.0,       -2147483648.0};
 
     for (size_t i = 0; i < TG_ARRAY_LEN(vals); i++) {
         json_t *res = json_pack("{s:f}", "value", vals[i]);
