@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -126,19 +127,66 @@ static int ours_rootless(const char *pid) {
     return 0;
 }
 
-/* 1 when process pid runs python (its command name starts so). */
-static int is_python(const char *pid) {
-    char path[300], comm[32] = "";
+/* The command name of process pid ("" when it is gone). */
+static void comm_of(const char *pid, char *comm, size_t n) {
+    char path[300];
     FILE *f;
 
+    comm[0] = '\0';
     snprintf(path, sizeof(path), "/proc/%s/comm", pid);
     f = fopen(path, "r");
     if (!f)
-        return 0;
-    if (!fgets(comm, sizeof(comm), f))
+        return;
+    if (!fgets(comm, (int)n, f))
         comm[0] = '\0';
     fclose(f);
+    comm[strcspn(comm, "\n")] = '\0';
+}
+
+/* 1 when process pid runs python (its command name starts so). */
+static int is_python(const char *pid) {
+    char comm[32];
+
+    comm_of(pid, comm, sizeof(comm));
     return strncmp(comm, "python", 6) == 0;
+}
+
+/* 1 when process pid is a prepared program (warm mode): readied for a slot's next run, named
+ * so until its source comes. */
+static int is_prepared(const char *pid) {
+    char comm[32];
+
+    comm_of(pid, comm, sizeof(comm));
+    return strcmp(comm, "tg-prepared") == 0;
+}
+
+/* Wait (up to 10 s, a liveness bound) until no slot is readying its next run (warm mode): the
+ * processes of a run being prepared are neither left over nor in flight. */
+static void wait_prepared(void) {
+    for (int i = 0; i < 1000 && sandbox_preparing() > 0; i++)
+        usleep(10 * 1000);
+}
+
+/* Rootless: 1 when pid is an ancestor (entry or init) of a prepared program of ours. */
+static int holds_prepared(long pid) {
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+    int found = 0;
+
+    if (!d)
+        return 0;
+    while (!found && (de = readdir(d))) {
+        long p = strtol(de->d_name, NULL, 10);
+
+        if (p <= 0 || !is_prepared(de->d_name))
+            continue;
+        for (int depth = 0; depth < 4 && p > 1 && !found; depth++) {
+            p = parent_of(p);
+            found = p == pid;
+        }
+    }
+    closedir(d);
+    return found;
 }
 
 /* 1 when pid is a slot's zygote (warm mode): it stays between runs and belongs to no run. */
@@ -153,14 +201,19 @@ static int is_zygote(const char *pid) {
 
 /* Processes of this process's sandbox alive now: in root mode those whose real uid is a slot
  * uid (and, with cgroups, in our cgroup); rootless, our descendants in other user namespaces,
- * except the slots' zygotes (warm mode). python_only: count only the programs' processes (not
- * entry and init). report: name each on stderr as a leftover. */
+ * except the slots' zygotes and the runs prepared for the slots' next requests (warm mode: at
+ * most one per slot, waited for until readied; a program there runs nothing before its
+ * request). python_only: count only the programs' processes (not entry and init). report:
+ * name each on stderr as a leftover. */
 static int sandbox_processes(int python_only, int report) {
-    DIR *d = opendir("/proc");
+    DIR *d;
     struct dirent *de;
     unsigned lo = sandbox_slot_uid(0), hi = sandbox_slot_uid(sandbox_slots());
-    int n = 0, userns = rootless();
+    int n = 0, prepared = 0, userns = rootless();
 
+    if (report)
+        wait_prepared();
+    d = opendir("/proc");
     if (!d)
         return -1;
     while ((de = readdir(d))) {
@@ -169,9 +222,15 @@ static int sandbox_processes(int python_only, int report) {
 
         if (de->d_name[0] < '0' || de->d_name[0] > '9')
             continue;
+        if (is_prepared(de->d_name) &&
+            (userns ? ours_rootless(de->d_name) : ours(de->d_name))) {
+            if (++prepared <= sandbox_slots())
+                continue;
+        }
         if (userns) {
             if (ours_rootless(de->d_name) && !is_zygote(de->d_name) &&
-                (!python_only || is_python(de->d_name))) {
+                (!python_only || is_python(de->d_name)) &&
+                (python_only || !holds_prepared(strtol(de->d_name, NULL, 10)))) {
                 n++;
                 if (report)
                     fprintf(stderr, "\nleftover process %s of a rootless run\n", de->d_name);
@@ -1819,6 +1878,87 @@ TG_TEST(sandbox_warm, program_never_runs_in_the_zygote) {
     CU_ASSERT_EQUAL(sandbox_zygote_pid(0), zygote);
 }
 
+/* The namespace (ns/<kind>) of process pid as a string, "" when unreadable. */
+static void ns_of(long pid, const char *kind, char *out, size_t n) {
+    char path[64];
+    ssize_t k;
+
+    snprintf(path, sizeof(path), "/proc/%ld/ns/%s", pid, kind);
+    k = readlink(path, out, n - 1);
+    out[k > 0 ? k : 0] = '\0';
+}
+
+/*
+ * Every idle slot holds its next run ready (warm mode), and that run has run nothing: its
+ * program (named tg-prepared) is blocked reading its source from fd 4, has the slot's uid
+ * (rootless: the run's own user namespace), and is pid 3 of a PID namespace of its own, apart
+ * from this process's and from every other slot's. A run then sees no process but its own.
+ */
+TG_TEST(sandbox_warm, prepared_runs_wait_for_their_request_in_namespaces_of_their_own) {
+    char seen[8][64], mine[64];
+    struct sandbox_result r;
+    struct dirent *de;
+    int found = 0;
+    DIR *d;
+
+    NEED_WARM();
+    wait_prepared();
+    CU_ASSERT_EQUAL(sandbox_prepared(), sandbox_slots());
+    ns_of((long)getpid(), "pid", mine, sizeof(mine));
+    d = opendir("/proc");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    while ((de = readdir(d))) {
+        long pid = strtol(de->d_name, NULL, 10);
+        char path[64], line[256], nspid[128] = "";
+        FILE *f;
+
+        if (pid <= 0 || !is_prepared(de->d_name) ||
+            !(rootless() ? ours_rootless(de->d_name) : ours(de->d_name)))
+            continue;
+        CU_ASSERT_FATAL(found < 8);
+        ns_of(pid, "pid", seen[found], sizeof(seen[found]));
+        CU_ASSERT(seen[found][0] != '\0' && strcmp(seen[found], mine) != 0);
+        for (int k = 0; k < found; k++)
+            CU_ASSERT(strcmp(seen[k], seen[found]) != 0);
+        found++;
+        if (!rootless()) {
+            long uid = status_field(pid, "Uid:");
+
+            CU_ASSERT(uid >= (long)sandbox_slot_uid(0) &&
+                      uid <= (long)sandbox_slot_uid(sandbox_slots() - 1));
+        }
+        snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+        f = fopen(path, "r");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+        while (fgets(line, sizeof(line), f))
+            if (strncmp(line, "NSpid:", 6) == 0)
+                snprintf(nspid, sizeof(nspid), "%s", line);
+        fclose(f);
+        CU_ASSERT(strlen(nspid) > 3 && strcmp(nspid + strlen(nspid) - 3, "\t3\n") == 0);
+        snprintf(path, sizeof(path), "/proc/%ld/syscall", pid);
+        f = fopen(path, "r");
+        if (f) { /* (readable where this process may ptrace it) */
+            long nr = -1;
+            char arg0[32] = "";
+
+            if (fscanf(f, "%ld %31s", &nr, arg0) != 2)
+                nr = -1;
+            fclose(f);
+            CU_ASSERT_EQUAL(nr, (long)SYS_read);
+            CU_ASSERT_STRING_EQUAL(arg0, "0x4");
+        }
+    }
+    closedir(d);
+    CU_ASSERT_EQUAL(found, sandbox_slots());
+    CU_ASSERT_EQUAL_FATAL(run("import os\n"
+                              "print([p for p in os.listdir('/proc') if p.isdigit()] == "
+                              "[str(os.getpid())])",
+                              NULL, 3000, &r),
+                          0);
+    CU_ASSERT_STRING_EQUAL(r.out, "True\n");
+    sandbox_result_free(&r);
+}
+
 /* A zygote that died between runs is replaced before the next one, which works. */
 TG_TEST(sandbox_warm, dead_zygote_is_replaced) {
     struct sandbox_result r;
@@ -1836,52 +1976,61 @@ TG_TEST(sandbox_warm, dead_zygote_is_replaced) {
     CU_ASSERT_NOT_EQUAL(sandbox_zygote_pid(0), zygote);
 }
 
-/* A zygote that hangs (stopped) fails the one run that asked it, with sandbox_error, and is
- * replaced: the next run works and the stopped one is gone. */
-TG_TEST(sandbox_warm, hung_zygote_fails_one_run_and_is_replaced) {
-    struct sandbox_request rq = {"print(1)", 8, NULL, 0, 3000, NULL};
+/* A zygote that hangs (stopped) costs no run: the slot's next run was readied before it
+ * stopped (or, if it stopped while readying one, that preparation times out and is made again
+ * by a new zygote), and the preparation after it times out (TG_CODE_ZYGOTE_MS) and is made
+ * again by a new zygote, while the run that waits for it waits. The stopped one is gone. */
+TG_TEST(sandbox_warm, hung_zygote_costs_no_run_and_is_replaced) {
     struct sandbox_result r;
-    struct tg_error e;
     int zygote;
 
     NEED_WARM();
     zygote = sandbox_zygote_pid(0);
     CU_ASSERT_FATAL(zygote > 0);
     CU_ASSERT_EQUAL_FATAL(kill(zygote, SIGSTOP), 0);
-    tg_error_clear(&e);
-    CU_ASSERT_EQUAL(sandbox_run(&rq, &r, &e), TG_EIO);
-    CU_ASSERT_STRING_EQUAL(e.code, "sandbox_error");
-    CU_ASSERT(strstr(e.message, "zygote") && strstr(e.message, "replaced"));
+    CU_ASSERT_EQUAL_FATAL(run("print(1)", NULL, 3000, &r), 0);
+    CU_ASSERT_STRING_EQUAL(r.out, "1\n");
     sandbox_result_free(&r);
     CU_ASSERT_EQUAL_FATAL(run("print(2)", NULL, 3000, &r), 0);
     CU_ASSERT_STRING_EQUAL(r.out, "2\n");
     sandbox_result_free(&r);
+    CU_ASSERT(sandbox_zygote_pid(0) > 0);
     CU_ASSERT_NOT_EQUAL(sandbox_zygote_pid(0), zygote);
     CU_ASSERT(kill(zygote, 0) != 0 && errno == ESRCH);
 }
 
-/* A zygote that dies while a run waits for it fails that run only, with sandbox_error. */
-TG_TEST(sandbox_warm, zygote_dying_under_a_run_fails_only_that_run) {
+/* A zygote that dies while a run waits for the preparation it was making costs no run either:
+ * the preparation fails, a new zygote makes it again, and the run that waited runs there.
+ * Both zygotes are stopped first, and two runs take the two prepared runs, so that the third
+ * has to wait for slot 0's next preparation. */
+TG_TEST(sandbox_warm, zygote_dying_under_a_waiting_run_costs_no_run) {
     struct sandbox_result r;
     struct bg_run b;
-    int zygote;
+    int z0, z1;
 
     NEED_WARM();
-    zygote = sandbox_zygote_pid(0);
-    CU_ASSERT_FATAL(zygote > 0);
-    CU_ASSERT_EQUAL_FATAL(kill(zygote, SIGSTOP), 0); /* it takes the request, then dies */
-    bg_start(&b, "print(1)", 3000);
-    usleep(500 * 1000);
-    CU_ASSERT_EQUAL(kill(zygote, SIGKILL), 0);
-    CU_ASSERT_EQUAL(pthread_join(b.t, NULL), 0);
-    CU_ASSERT_EQUAL(b.rc, TG_EIO);
-    CU_ASSERT_STRING_EQUAL(b.err.code, "sandbox_error");
-    CU_ASSERT(strstr(b.err.message, "zygote") && strstr(b.err.message, "died"));
-    sandbox_result_free(&b.r);
-    CU_ASSERT_EQUAL_FATAL(run("print(3)", NULL, 3000, &r), 0);
-    CU_ASSERT_STRING_EQUAL(r.out, "3\n");
+    CU_ASSERT_FATAL(sandbox_slots() >= 2);
+    z0 = sandbox_zygote_pid(0);
+    z1 = sandbox_zygote_pid(1);
+    CU_ASSERT_FATAL(z0 > 0 && z1 > 0);
+    CU_ASSERT_EQUAL_FATAL(kill(z0, SIGSTOP), 0);
+    CU_ASSERT_EQUAL_FATAL(kill(z1, SIGSTOP), 0);
+    CU_ASSERT_EQUAL_FATAL(run_beside("print(1)", NULL, 3000, &r), 0);
     sandbox_result_free(&r);
-    CU_ASSERT_NOT_EQUAL(sandbox_zygote_pid(0), zygote);
+    CU_ASSERT_EQUAL_FATAL(run_beside("print(2)", NULL, 3000, &r), 0);
+    sandbox_result_free(&r);
+    CU_ASSERT_EQUAL(sandbox_prepared(), 0); /* both slots wait for a stopped zygote now */
+    bg_start(&b, "print(3)", 3000);
+    usleep(300 * 1000);
+    CU_ASSERT_EQUAL(kill(z0, SIGKILL), 0);
+    CU_ASSERT_EQUAL(pthread_join(b.t, NULL), 0);
+    CU_ASSERT_EQUAL(b.rc, 0);
+    CU_ASSERT(b.r.out && strcmp(b.r.out, "3\n") == 0);
+    sandbox_result_free(&b.r);
+    CU_ASSERT_EQUAL(slot_processes(), 0); /* waits until both slots are readied again */
+    CU_ASSERT_NOT_EQUAL(sandbox_zygote_pid(0), z0);
+    CU_ASSERT_NOT_EQUAL(sandbox_zygote_pid(1), z1);
+    CU_ASSERT(kill(z1, 0) != 0 && errno == ESRCH);
 }
 
 /* Once the program runs the zygote has no part in it: killing the zygote then changes

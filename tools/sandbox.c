@@ -160,7 +160,16 @@ struct sb_slot {
     int zsock;  /* our end of its control socket (SOCK_SEQPACKET), or -1 */
     int zlog;   /* read end of its stderr (non-blocking), or -1 */
     int zbad;   /* it died, hung or broke the protocol: replace it before the next run */
+    /* warm mode: the run prepared ahead (see "prepared runs" below) */
+    int go_fd;          /* eventfd: written when a job (or quit) is posted; the waiting init polls it */
+    int prep_state;     /* SB_PREP_* (atomic: written by the launcher and its init, read anywhere) */
+    int prep_fails;     /* preparations that failed in a row (launcher only) */
+    int prep_held;      /* do not prepare again until a job comes (launcher, under g.mu) */
+    struct sb_run *prep; /* the launcher's run record for prepared runs */
 };
+
+/* Where a slot's prepared run stands (sb_slot.prep_state). */
+enum { SB_PREP_NONE, SB_PREP_BUSY, SB_PREP_READY, SB_PREP_RUNNING };
 
 struct sb_job;
 
@@ -180,6 +189,10 @@ struct sb_run {
     int zygote_lost; /* warm: the zygote died (its socket closed) before the run ended */
     int zygote_hung; /* warm: it did not answer within TG_CODE_ZYGOTE_MS */
     int zygote_late; /* warm: it died or stalled after the program existed (no harm to the run) */
+    int zseen;       /* warm: the messages seen on the control socket (ZS_* bits) */
+    int prepared;    /* warm: init readies the program, then waits for the slot's job */
+    struct sb_job *job; /* warm, prepared: the job init took (NULL: none; the run is unused) */
+    int prep_failed; /* warm, prepared: the program could not be readied (no job was taken) */
     /* written by entry / init / child */
     int fail_step;
     int fail_errno;
@@ -192,6 +205,26 @@ struct sb_run {
     size_t out_len, err_len;
     long long wall_us, cpu_us;
     int in_r, out_w, err_w; /* the child's ends of the pipes */
+};
+
+/* A run handed to a slot's launcher. Moving a process into a v1 cgroup costs milliseconds
+ * (a global rwsem write), so the launcher joins its slot's cgroups once and every init and
+ * child it starts inherits them for free. */
+struct sb_job {
+    char *const *argv;
+    const char *in;
+    size_t in_len;
+    int timeout_ms;
+    int layers;
+    int probe;      /* nproc_probe */
+    int warm;       /* fork the program from the slot's zygote (started or replaced first) */
+    int start_only; /* only make sure the slot's zygote runs (warm) */
+    const char *code;
+    size_t code_len;
+    struct sb_run *r;
+    struct tg_error *err;
+    int rc;
+    int done;
 };
 
 static struct {
@@ -441,14 +474,18 @@ static long long run_memory(int proc_fd) {
     return kb * 1024;
 }
 
+/* What init has seen on a warm run's control socket (sb_run.zseen). */
+enum { ZS_F = 1, ZS_X = 2, ZS_K = 4 };
+
 /*
- * Warm mode: read what the zygote (or its child, before the program starts) sent on the
- * control socket: "F" (the child was forked), "E<step> <errno>" (the child's setup failed; it
- * exits 127), "X<wait status> <utime us> <stime us>" (the zygote reaped the child). Returns 1
- * after an X (r->status and r->cpu_us set), 0 when nothing (more) is waiting, -1 when the
- * zygote is gone (r->zygote_lost set). *forked is set by an F. Runs in init: no allocation.
+ * Warm mode: read what came on the control socket: "F" (the zygote forked the run's first
+ * child), "X" (it reaped that child, which had forked the program first), "K" (the program is
+ * ready: every setup step done, it waits for its source), "E<step> <errno>" (a setup step of
+ * the child or the program failed; it exits 127). Sets ZS_* bits in r->zseen, or
+ * r->fail_step. 0 when nothing (more) is waiting; -1 when the zygote's end is gone or the
+ * message is not ours (r->zygote_lost set). Runs in init: no allocation.
  */
-static int zyg_read(struct sb_run *r, int zsock, int *forked) {
+static int zyg_read(struct sb_run *r, int zsock) {
     for (;;) {
         char msg[96];
         ssize_t n = recv(zsock, msg, sizeof(msg) - 1, MSG_DONTWAIT);
@@ -463,22 +500,13 @@ static int zyg_read(struct sb_run *r, int zsock, int *forked) {
             return -1;
         }
         msg[n] = '\0';
-        if (msg[0] == 'F') {
-            *forked = 1;
+        if (msg[0] == 'F' || msg[0] == 'X' || msg[0] == 'K') {
+            r->zseen |= msg[0] == 'F' ? ZS_F : msg[0] == 'X' ? ZS_X : ZS_K;
         } else if (msg[0] == 'E') {
             r->fail_step = (int)strtol(msg + 1, &end, 10);
             r->fail_errno = (int)strtol(end, NULL, 10);
             if (r->fail_step <= ST_NONE || r->fail_step > ST_ZYGOTE)
                 r->fail_step = ST_ZYGOTE;
-        } else if (msg[0] == 'X') {
-            long long ut, st;
-
-            r->status = (int)strtol(msg + 1, &end, 10);
-            ut = strtoll(end, &end, 10);
-            st = strtoll(end, NULL, 10);
-            r->cpu_us = ut + st;
-            r->reaped = 1;
-            return 1;
         } else {
             r->zygote_lost = 1; /* not our protocol: treat it as gone */
             return -1;
@@ -486,22 +514,18 @@ static int zyg_read(struct sb_run *r, int zsock, int *forked) {
     }
 }
 
-/* Warm mode: wait up to TG_CODE_ZYGOTE_MS for an F (want_x 0) or an X (want_x 1). 0 when it
- * came; -1 with r->zygote_lost or r->zygote_hung set. */
-static int zyg_wait(struct sb_run *r, int zsock, int want_x) {
+/* Warm mode: wait up to TG_CODE_ZYGOTE_MS until every ZS_* bit of want was seen. 0 when they
+ * came; -1 with r->fail_step (a setup step failed), r->zygote_lost or r->zygote_hung set. */
+static int zyg_wait(struct sb_run *r, int zsock, int want) {
     long long deadline = now_us() + TG_CODE_ZYGOTE_MS * 1000LL;
-    int forked = 0;
 
     for (;;) {
         struct pollfd p = {.fd = zsock, .events = POLLIN};
         long long left = deadline - now_us();
-        int got = zyg_read(r, zsock, &forked);
 
-        if (got < 0)
+        if (zyg_read(r, zsock) < 0 || r->fail_step)
             return -1;
-        if (want_x ? got > 0 : forked)
-            return 0;
-        if (got > 0) /* reaped before we saw it start: the X comes after the F */
+        if ((r->zseen & want) == want)
             return 0;
         if (left <= 0) {
             r->zygote_hung = 1;
@@ -514,21 +538,45 @@ static int zyg_wait(struct sb_run *r, int zsock, int want_x) {
     }
 }
 
+/* Bytes init writes into a pipe of the child while it supervises: its stdin, and in warm mode
+ * first its source. fd -1 once all is written or the child closed its end. */
+struct sb_feed {
+    int fd;
+    const char *data;
+    size_t len, off;
+};
+
+/* Write what the pipe takes of feed f now; close it when done or broken. */
+static void feed_some(struct sb_feed *f, short revents) {
+    ssize_t n = 0;
+
+    if (revents & POLLOUT)
+        n = write(f->fd, f->data + f->off, f->len - f->off);
+    if (n > 0)
+        f->off += (size_t)n;
+    if ((n < 0 && errno != EAGAIN && errno != EINTR) || f->off >= f->len ||
+        (revents & (POLLERR | POLLHUP))) {
+        close(f->fd);
+        f->fd = -1;
+    }
+}
+
 /* Supervise the child until it exits, the wall clock runs out, the run is cancelled or (with
- * proc_fd >= 0) its processes hold more than TG_CODE_MEM_BYTES. */
-static void supervise(struct sb_run *r, pid_t child, int pidfd, int out_r, int err_r, int in_w,
-                      int proc_fd, long long t0) {
+ * proc_fd >= 0) its processes hold more than TG_CODE_MEM_BYTES. feed[0] is written before
+ * feed[1] is (the source before stdin). */
+static void supervise(struct sb_run *r, pid_t child, int pidfd, int out_r, int err_r,
+                      struct sb_feed *feed, int proc_fd, long long t0) {
     struct sb_slot *s = r->slot;
     long long deadline = t0 + (long long)r->timeout_ms * 1000;
     long long next_look = t0 + TG_CODE_MEM_TICK_MS * 1000LL;
-    size_t in_off = 0;
     struct rusage ru;
     int st = 0;
 
     for (;;) {
+        struct sb_feed *f = feed[0].fd >= 0 ? &feed[0] : &feed[1];
         struct pollfd p[5] = {
             {.fd = out_r, .events = POLLIN},        {.fd = err_r, .events = POLLIN},
-            {.fd = in_w, .events = POLLOUT},        {.fd = pidfd, .events = POLLIN},
+            {.fd = f->fd, .events = POLLOUT},       {.fd = pidfd, .events = POLLIN},
             {.fd = s->cancel_fd, .events = POLLIN},
         };
         long long now = now_us(), left = deadline - now;
@@ -560,19 +608,8 @@ static void supervise(struct sb_run *r, pid_t child, int pidfd, int out_r, int e
             drain(&out_r, s->out, &r->out_len, s->scratch, &r->truncated);
         if (p[1].revents)
             drain(&err_r, s->err, &r->err_len, s->scratch, &r->truncated);
-        if (p[2].revents) {
-            ssize_t n = 0;
-
-            if (p[2].revents & POLLOUT)
-                n = write(in_w, r->stdin_data + in_off, r->stdin_len - in_off);
-            if (n > 0)
-                in_off += (size_t)n;
-            if ((n < 0 && errno != EAGAIN && errno != EINTR) || in_off >= r->stdin_len ||
-                (p[2].revents & (POLLERR | POLLHUP))) {
-                close(in_w);
-                in_w = -1;
-            }
-        }
+        if (p[2].revents)
+            feed_some(f, p[2].revents);
         if (pidfd >= 0 && !(p[3].revents & POLLIN))
             continue;
         if (wait4(child, &st, WNOHANG | __WALL, &ru) == child) {
@@ -626,22 +663,83 @@ static int mount_tmp(long uid) {
     return mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts);
 }
 
+/* The jobs a prepared run can take: a warm run of a program, with the run's layers. */
+static int job_fits(const struct sb_job *j, const struct sb_run *r) {
+    return j->warm && !j->probe && !j->start_only && j->layers == r->layers;
+}
+
 /*
- * Warm mode, in init once the run's namespaces, /tmp, /proc and pipes exist: hand the zygote a
- * pidfd of init (it joins init's PID namespace before it forks, and the child joins the
- * others) and the child's pipe ends, then the source as a second message, which the child
- * reads itself (so the zygote never holds a program's bytes: its next child could find them in
- * its memory). The child is the first process forked into the namespace, so its pid there is
- * 2. Then supervise as in a cold run.
+ * A prepared run, in init once its program is ready: wait for the slot's job, or quit. init
+ * takes no lock: the poster (dispatch) stores the job, then writes go_fd. 1 with r->job set
+ * and the job's source, stdin and timeout in r; 0 when there is nothing to run: quit, a job
+ * this run cannot take (the launcher runs it otherwise), or the program died while it waited
+ * (r->prep_failed). The zygote is not needed any more: if it goes now, it is only replaced
+ * after the run (r->zygote_late).
+ */
+SB_NO_ASAN static int init_wait_job(struct sb_run *r, int pidfd, int zsock) {
+    struct sb_slot *s = r->slot;
+
+    for (;;) {
+        struct sb_job *j = __atomic_load_n(&s->job, __ATOMIC_ACQUIRE);
+        struct pollfd p[3] = {{.fd = s->go_fd, .events = POLLIN},
+                              {.fd = pidfd, .events = POLLIN},
+                              {.fd = zsock, .events = POLLIN}};
+        uint64_t n;
+
+        if (__atomic_load_n(&s->quit, __ATOMIC_ACQUIRE))
+            return 0;
+        if (j) {
+            if (!job_fits(j, r))
+                return 0;
+            r->job = j;
+            r->code = j->code;
+            r->code_len = j->code_len;
+            r->stdin_data = j->in;
+            r->stdin_len = j->in_len;
+            r->timeout_ms = j->timeout_ms;
+            return 1;
+        }
+        if (poll(p, 3, -1) < 0 && errno != EINTR) {
+            r->prep_failed = 1;
+            return 0;
+        }
+        if ((p[0].revents & POLLIN) && read(s->go_fd, &n, sizeof(n)) < 0 && errno != EAGAIN) {
+            r->prep_failed = 1;
+            return 0;
+        }
+        if (p[1].revents) { /* the program died before it had anything to run */
+            r->prep_failed = 1;
+            return 0;
+        }
+        if (p[2].revents) { /* the zygote went (nothing else may come now): replace it later */
+            r->zygote_late = 1;
+            zsock = -1;
+        }
+    }
+}
+
+/*
+ * Warm mode, in init once the run's namespaces, /tmp, /proc and pipes exist: ready the program,
+ * then (a prepared run) wait for the job, then run it. init hands the zygote a pidfd of itself
+ * (the zygote joins init's PID namespace before it forks, and the program joins the others)
+ * and the program's pipe ends, including the one it reads its source from. The zygote's child
+ * is the first process forked into the namespace (pid 2); it forks the program (pid 3) and
+ * exits. init waits for F (forked), X (the zygote reaped pid 2, so the program's parent is
+ * init and no process but the program is left in the namespace) and K (the program finished
+ * every setup step and waits for its source). Only then does it take a job and write the
+ * source, so no program's bytes reach the zygote (its later children could find them in its
+ * memory) and nothing of a run exists before the run's namespaces do. Then supervise as in a
+ * cold run.
  */
 SB_NO_ASAN static void init_warm(struct sb_run *r, const int *in, const int *out, const int *err,
-                                 int proc_fd) {
-    int zsock = r->slot->zsock, self, fds[4], pidfd, forked = 0;
+                                 const int *src, int proc_fd) {
+    int zsock = r->slot->zsock, self, fds[5], pidfd;
     char cbuf[CMSG_SPACE(sizeof(fds))];
     struct iovec iov = {.iov_base = "R", .iov_len = 1};
     struct msghdr mh = {
         .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
     struct cmsghdr *cm;
+    struct sb_feed feed[2];
     long long t0;
 
     self = (int)syscall(SYS_pidfd_open, getpid(), 0);
@@ -653,15 +751,14 @@ SB_NO_ASAN static void init_warm(struct sb_run *r, const int *in, const int *out
     fds[1] = in[0];
     fds[2] = out[1];
     fds[3] = err[1];
+    fds[4] = src[0];
     memset(cbuf, 0, sizeof(cbuf));
     cm = CMSG_FIRSTHDR(&mh);
     cm->cmsg_level = SOL_SOCKET;
     cm->cmsg_type = SCM_RIGHTS;
     cm->cmsg_len = CMSG_LEN(sizeof(fds));
     memcpy(CMSG_DATA(cm), fds, sizeof(fds));
-    t0 = now_us();
-    if (sendmsg(zsock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) != 1 ||
-        send(zsock, r->code, r->code_len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)r->code_len) {
+    if (sendmsg(zsock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) != 1) {
         if (errno == EAGAIN)
             r->zygote_hung = 1;
         else
@@ -669,50 +766,36 @@ SB_NO_ASAN static void init_warm(struct sb_run *r, const int *in, const int *out
         kill(-1, SIGKILL);
         _exit(0);
     }
-    close(self);
-    close(in[0]);
-    close(out[1]);
-    close(err[1]);
-    /* F: the zygote forked its child (pid 2 here), which forks the program (pid 3) and exits
-     * at once, so that the program's parent is init, as in a cold run; X: the zygote reaped
-     * that child. From then on the zygote has no part in the run. */
-    if (zyg_wait(r, zsock, 0) != 0) { /* no F: the program does not exist; the run fails */
+    for (size_t i = 0; i < TG_ARRAY_LEN(fds); i++)
+        close(fds[i]);
+    /* No F, X and K: the program is not ready (a setup step failed, or the zygote died or did
+     * not answer); nothing ran. */
+    if (zyg_wait(r, zsock, ZS_F) != 0 || zyg_wait(r, zsock, ZS_X | ZS_K) != 0) {
         kill(-1, SIGKILL);
         _exit(0);
     }
-    /* After the F the run does not need the zygote: the program waits for its first parent
-     * to be gone before it starts. A zygote that dies or stalls now is replaced afterwards. */
-    if (!r->reaped && zyg_wait(r, zsock, 1) != 0) {
-        r->zygote_late = 1;
-        r->zygote_lost = r->zygote_hung = 0;
-    }
-    if (r->fail_step) {
-        kill(-1, SIGKILL);
-        _exit(0);
-    }
-    r->reaped = 0;
-    r->status = 0;
-    r->cpu_us = 0;
     pidfd = (int)syscall(SYS_pidfd_open, 3, 0);
+    __atomic_store_n(&r->slot->prep_state, SB_PREP_READY, __ATOMIC_RELEASE);
+    if (!init_wait_job(r, pidfd, zsock)) {
+        kill(-1, SIGKILL);
+        _exit(0);
+    }
+    __atomic_store_n(&r->slot->prep_state, SB_PREP_RUNNING, __ATOMIC_RELEASE);
+    t0 = now_us();
     fcntl(out[0], F_SETFL, O_NONBLOCK);
     fcntl(err[0], F_SETFL, O_NONBLOCK);
     fcntl(in[1], F_SETFL, O_NONBLOCK);
-    if (r->stdin_len == 0)
+    fcntl(src[1], F_SETFL, O_NONBLOCK);
+    feed[0] = (struct sb_feed){src[1], r->code, r->code_len, 0};
+    feed[1] = (struct sb_feed){in[1], r->stdin_data, r->stdin_len, 0};
+    if (r->stdin_len == 0) {
         close(in[1]);
-    supervise(r, 3, pidfd, out[0], err[0], r->stdin_len ? in[1] : -1, proc_fd, t0);
-    /* a setup step of the program that failed said so before it exited; keep the program's
-     * status whatever else is read */
-    {
-        int st = r->status, reaped = r->reaped;
-        long long cpu = r->cpu_us;
-
-        if (zyg_read(r, zsock, &forked) < 0)
-            r->zygote_late = 1; /* gone by now: the run did not need it; replace it */
-        r->zygote_lost = 0;
-        r->status = st;
-        r->reaped = reaped;
-        r->cpu_us = cpu;
+        feed[1].fd = -1;
     }
+    supervise(r, 3, pidfd, out[0], err[0], feed, proc_fd, t0);
+    if (zsock >= 0 && zyg_read(r, zsock) < 0)
+        r->zygote_late = 1; /* gone by now: the run did not need it; replace it */
+    r->zygote_lost = 0;
     _exit(0);
 }
 
@@ -722,8 +805,10 @@ SB_NO_ASAN static void init_warm(struct sb_run *r, const int *in, const int *out
 SB_NO_ASAN static int init_main(void *arg) {
     struct sb_run *r = arg;
     struct sb_slot *s = r->slot;
-    int keep[3] = {g.rootless ? -1 : g.tmpl_fd, s->cancel_fd, r->warm ? s->zsock : -1};
-    int in[2], out[2], err[2], pidfd = -1, proc_fd = -1, flags;
+    int keep[4] = {g.rootless ? -1 : g.tmpl_fd, s->cancel_fd, r->warm ? s->zsock : -1,
+                   r->warm ? s->go_fd : -1};
+    int in[2], out[2], err[2], src[2], pidfd = -1, proc_fd = -1, flags;
+    struct sb_feed feed[2] = {{-1, NULL, 0, 0}, {-1, NULL, 0, 0}};
     struct sigaction sa;
     pid_t child;
     long long t0;
@@ -736,7 +821,7 @@ SB_NO_ASAN static int init_main(void *arg) {
     /* Leave the server's session and process group before anything of the run exists. */
     if (setsid() < 0)
         return init_fail(r, ST_SESSION);
-    close_except(keep, 3);
+    close_except(keep, 4);
     if (r->layers & L_NS) {
         if (!g.rootless) {
             if (setns(g.tmpl_fd, CLONE_NEWNS) != 0)
@@ -769,8 +854,11 @@ SB_NO_ASAN static int init_main(void *arg) {
 
         setrlimit(RLIMIT_NPROC, &rl);
     }
-    if (r->warm)
-        init_warm(r, in, out, err, proc_fd); /* does not return */
+    if (r->warm) {
+        if (pipe2(src, O_CLOEXEC) != 0)
+            return init_fail(r, ST_PIPE);
+        init_warm(r, in, out, err, src, proc_fd); /* does not return */
+    }
     flags = CLONE_VM | CLONE_VFORK | (g.have_pidfd ? CLONE_PIDFD : 0);
     t0 = now_us();
     child = clone(child_main, s->stack_child + SB_STACK_BYTES, flags, r, &pidfd);
@@ -786,11 +874,12 @@ SB_NO_ASAN static int init_main(void *arg) {
     fcntl(out[0], F_SETFL, O_NONBLOCK);
     fcntl(err[0], F_SETFL, O_NONBLOCK);
     fcntl(in[1], F_SETFL, O_NONBLOCK);
+    feed[0] = (struct sb_feed){in[1], r->stdin_data, r->stdin_len, 0};
     if (r->stdin_len == 0) {
         close(in[1]);
-        in[1] = -1;
+        feed[0].fd = -1;
     }
-    supervise(r, child, pidfd, out[0], err[0], in[1], proc_fd, t0);
+    supervise(r, child, pidfd, out[0], err[0], feed, proc_fd, t0);
     _exit(0);
 }
 
@@ -1588,12 +1677,15 @@ static int uids_claim(unsigned want, int n, struct tg_error *err) {
         for (; got < n; got++) {
             unsigned uid = base + (unsigned)got;
 
-            if (used[uid - lo]) {
+            /* the claim first: a warm server's idle slots hold prepared programs, so its uids
+             * run processes; the claim names that server */
+            g.uid_locks[got] = uid_claim_one(dir, uid, &holder);
+            if (g.uid_locks[got] < 0) {
                 bad = uid;
                 break;
             }
-            g.uid_locks[got] = uid_claim_one(dir, uid, &holder);
-            if (g.uid_locks[got] < 0) {
+            if (used[uid - lo]) {
+                close(g.uid_locks[got]);
                 bad = uid;
                 break;
             }
@@ -1669,6 +1761,9 @@ static void slots_free(void) {
             nftw(s->workdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
         if (s->cancel_fd >= 0)
             close(s->cancel_fd);
+        if (s->go_fd >= 0)
+            close(s->go_fd);
+        free(s->prep);
         pthread_cond_destroy(&s->job_cv);
     }
     free(g.slots);
@@ -1688,9 +1783,12 @@ static int slots_alloc(int n) {
         s->uid = g.uid_base + (unsigned)i;
         s->mem_fd = s->pids_fd = -1;
         s->zsock = s->zlog = -1;
+        s->cancel_fd = s->go_fd = -1;
         pthread_cond_init(&s->job_cv, NULL);
         s->cancel_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        if (s->cancel_fd < 0)
+        s->go_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        s->prep = calloc(1, sizeof(*s->prep));
+        if (s->cancel_fd < 0 || s->go_fd < 0 || !s->prep)
             return TG_ENOMEM;
         s->stack_entry = map_or_null(SB_STACK_BYTES);
         s->stack_init = map_or_null(SB_STACK_BYTES);
@@ -1730,7 +1828,8 @@ static void wake_waiters(void *arg) {
     pthread_mutex_unlock(&g.mu);
 }
 
-/* Wait for a free slot and take it; NULL when cancel fires first. */
+/* Wait for a free slot and take it, one with a prepared run first (warm mode); NULL when
+ * cancel fires first. */
 static struct sb_slot *slot_acquire(struct tg_cancel *cancel) {
     struct sb_slot *s = NULL;
 
@@ -1738,11 +1837,15 @@ static struct sb_slot *slot_acquire(struct tg_cancel *cancel) {
         return NULL;
     pthread_mutex_lock(&g.mu);
     while (!s && !tg_cancel_fired(cancel)) {
-        for (int i = 0; i < g.nslots; i++)
-            if (!g.slots[i].busy) {
-                s = &g.slots[i];
-                break;
-            }
+        for (int i = 0; i < g.nslots; i++) {
+            struct sb_slot *c = &g.slots[i];
+
+            if (c->busy)
+                continue;
+            if (!s || (__atomic_load_n(&c->prep_state, __ATOMIC_ACQUIRE) == SB_PREP_READY &&
+                       __atomic_load_n(&s->prep_state, __ATOMIC_ACQUIRE) != SB_PREP_READY))
+                s = c;
+        }
         if (!s)
             pthread_cond_wait(&g.cv, &g.mu);
     }
@@ -1827,14 +1930,14 @@ static const char zyg_body[] =
     "    _signal.signal(17,_signal.SIG_IGN)\n"
     "    S.send(b'Z')\n"
     "    while True:\n"
-    "        m,a,fl,ad=S.recvmsg(16,_socket.CMSG_SPACE(16))\n"
+    "        m,a,fl,ad=S.recvmsg(16,_socket.CMSG_SPACE(20))\n"
     "        if not m:\n"
     "            posix._exit(0)\n"
     "        fds=[]\n"
     "        for lv,ty,d in a:\n"
     "            if lv==_socket.SOL_SOCKET and ty==_socket.SCM_RIGHTS:\n"
     "                fds+=memoryview(d[:len(d)//4*4]).cast('i').tolist()\n"
-    "        if m!=b'R' or len(fds)!=4:\n"
+    "        if m!=b'R' or len(fds)!=5:\n"
     "            posix._exit(3)\n"
     "        if L.setns(fds[0],NEWPID)!=0:\n"
     "            E(ST_SETNS,ctypes.get_errno())\n"
@@ -1851,41 +1954,28 @@ static const char zyg_body[] =
     "            posix.wait4(pid,0)\n"
     "        except ChildProcessError:\n"
     "            pass\n"
-    "        S.send(b'X0 0 0')\n"
+    "        S.send(b'X')\n"
     "fds=serve()\n"
-    "_signal.pthread_sigmask(_signal.SIG_BLOCK,{10})\n"
+    "L.prctl(15,b'tg-prepared',ctypes.c_ulong(0),ctypes.c_ulong(0),ctypes.c_ulong(0))\n"
     "try:\n"
-    "    code=S.recv(CMAX)\n"
     "    if posix.fork():\n"
     "        posix._exit(0)\n"
     "except OSError as x:\n"
     "    E(ST_CLONE,x.errno)\n"
-    "L.prctl(1,ctypes.c_ulong(10),ctypes.c_ulong(0),ctypes.c_ulong(0),ctypes.c_ulong(0))\n"
-    "if posix.getppid()!=1:\n"
-    "    _signal.sigwait({10})\n"
-    "else:\n"
-    "    _signal.sigtimedwait({10},0)\n"
-    "L.prctl(1,ctypes.c_ulong(0),ctypes.c_ulong(0),ctypes.c_ulong(0),ctypes.c_ulong(0))\n"
-    "_signal.pthread_sigmask(_signal.SIG_UNBLOCK,{10})\n"
     "if L.setns(fds[0],NSF)!=0:\n"
     "    E(ST_SETNS,ctypes.get_errno())\n"
     "try:\n"
     "    posix.dup2(fds[1],0)\n"
     "    posix.dup2(fds[2],1)\n"
     "    posix.dup2(fds[3],2)\n"
-    "    posix.closerange(4,2147483647)\n"
+    "    posix.dup2(fds[4],4)\n"
+    "    posix.closerange(5,2147483647)\n"
     "except OSError as x:\n"
     "    E(ST_FDS,x.errno)\n"
     "try:\n"
     "    posix.chdir('/tmp')\n"
     "except OSError as x:\n"
     "    E(ST_CHDIR,x.errno)\n"
-    "while True:\n"
-    "    try:\n"
-    "        posix.stat('/proc/2')\n"
-    "    except OSError:\n"
-    "        break\n"
-    "    posix.sched_yield()\n"
     "_signal.signal(17,_signal.SIG_DFL)\n"
     "if ROOTLESS:\n"
     "    hd=(ctypes.c_uint32*2)(0x20080522,0)\n"
@@ -1914,14 +2004,24 @@ static const char zyg_body[] =
     "if "
     "L.syscall(ctypes.c_long(NR_SECCOMP),ctypes.c_long(1),ctypes.c_long(0),ctypes.byref(PR))!=0:\n"
     "    E(ST_SECCOMP,ctypes.get_errno())\n"
+    "SN=L.prctl\n"
+    "S.send(b'K')\n"
     "S.detach()\n"
     "posix.close(3)\n"
     "del fds,S,L,FB,PR,P,E,serve\n"
     "for k in list(sys.modules):\n"
     "    if k not in M0:\n"
     "        del sys.modules[k]\n"
+    "code=b''\n"
+    "while len(code)<CMAX:\n"
+    "    b=posix.read(4,CMAX)\n"
+    "    if not b:\n"
+    "        break\n"
+    "    code+=b\n"
+    "posix.close(4)\n"
+    "SN(15,b'python3',ctypes.c_ulong(0),ctypes.c_ulong(0),ctypes.c_ulong(0))\n"
     "src=code.decode('utf-8','surrogateescape')\n"
-    "del code\n"
+    "del code,b,SN\n"
     "m=type(sys)('__main__')\n"
     "m.__dict__.update(G0)\n"
     "if '__annotations__' in G0:\n"
@@ -2229,7 +2329,8 @@ static int sb_launch(struct sb_run *r, struct tg_error *err) {
      * empty, and entry reaps init before it exits. */
     while (waitpid(pid, &st, __WALL) < 0 && errno == EINTR)
         ;
-    if (r->warm && (r->fail_step || r->zygote_lost || r->zygote_hung || r->zygote_late))
+    if (r->warm &&
+        (r->fail_step || r->zygote_lost || r->zygote_hung || r->zygote_late || r->prep_failed))
         s->zbad = 1; /* replaced before the next run */
     if (r->fail_step) {
         tg_error_set(err, "sandbox_error", "sandbox setup failed at %s: %s",
@@ -2243,6 +2344,14 @@ static int sb_launch(struct sb_run *r, struct tg_error *err) {
                      r->zygote_lost ? "died" : "did not answer within 2 s");
         return TG_EIO;
     }
+    if (r->prep_failed) {
+        tg_error_set(err, "sandbox_error",
+                     "the warm interpreter readied for this slot's next run died before it was "
+                     "used; it is being replaced");
+        return TG_EIO;
+    }
+    if (r->prepared && !r->job)
+        return 0; /* stopped before it took a job: nothing ran, nothing failed */
     if (!WIFEXITED(st) || !r->reaped) {
         tg_error_set(err, "sandbox_error", "the sandbox init died unexpectedly");
         return TG_EIO;
@@ -2252,25 +2361,6 @@ static int sb_launch(struct sb_run *r, struct tg_error *err) {
 
 /* ---- launchers: one thread per slot, living in the slot's cgroups ----------------------- */
 
-/* A run handed to a slot's launcher. Moving a process into a v1 cgroup costs milliseconds
- * (a global rwsem write), so the launcher joins its slot's cgroups once and every init and
- * child it starts inherits them for free. */
-struct sb_job {
-    char *const *argv;
-    const char *in;
-    size_t in_len;
-    int timeout_ms;
-    int layers;
-    int probe;      /* nproc_probe */
-    int warm;       /* fork the program from the slot's zygote (started or replaced first) */
-    int start_only; /* only make sure the slot's zygote runs (warm) */
-    const char *code;
-    size_t code_len;
-    struct sb_run *r;
-    struct tg_error *err;
-    int rc;
-    int done;
-};
 
 /* Run job j in slot s; j->r holds the outcome. 0, or TG_EIO with *j->err. */
 static int run_in_slot(struct sb_slot *s, const struct sb_job *j) {
@@ -2301,9 +2391,69 @@ static int run_in_slot(struct sb_slot *s, const struct sb_job *j) {
     return sb_launch(r, j->err);
 }
 
+/*
+ * Prepared runs (warm mode). An idle slot does not wait for its next job: its launcher readies
+ * the run first. init makes the run's namespaces, /tmp and /proc, the zygote forks the program
+ * into them, and the program takes every setup step (uid, rlimits, seccomp, ...) and then
+ * blocks reading its source from a pipe of init's. Only then does init look for the slot's job
+ * (dispatch stores it and writes go_fd); it takes it, writes the source and supervises as
+ * usual. So a run's cost after its request is the program itself, and everything else is done
+ * while the slot is idle. A prepared run is made only after the slot's previous run has
+ * ended completely (its namespace is empty), so no run coexists with the next one of its slot.
+ *
+ * Ready slot s's next warm run, and run the job that comes (one may be waiting already).
+ * Returns that job, done (its rc, *j->r and on failure *j->err set), or NULL when none ran:
+ * then *failed is 1 when the preparation failed (*err says why; the zygote is replaced before
+ * the next one), and *nozygote is 1 when no zygote could be started (*err says why); both 0
+ * when the run was stopped before it took a job (quit, or a job it cannot take).
+ */
+static struct sb_job *run_prepared(struct sb_slot *s, struct tg_error *err, int *failed,
+                                   int *nozygote) {
+    struct sb_run *r = s->prep;
+    struct sb_job *j;
+    int rc;
+
+    *failed = *nozygote = 0;
+    if (zyg_ensure(s, err) != 0) {
+        __atomic_store_n(&s->prep_state, SB_PREP_NONE, __ATOMIC_RELEASE);
+        *nozygote = 1;
+        return NULL;
+    }
+    memset(r, 0, sizeof(*r));
+    r->slot = s;
+    r->warm = 1;
+    r->prepared = 1;
+    r->layers = g.layers;
+    r->memwatch = (g.layers & L_NS) && !(g.layers & L_CGROUPS);
+    rc = sb_launch(r, err);
+    __atomic_store_n(&s->prep_state, SB_PREP_NONE, __ATOMIC_RELEASE);
+    j = r->job;
+    if (!j) {
+        *failed = rc != 0;
+        return NULL;
+    }
+    *j->r = *r;
+    if (rc)
+        *j->err = *err;
+    j->rc = rc;
+    return j;
+}
+
+/* Whether job j runs through a prepared run (a warm run of a program). */
+static int job_prepared(const struct sb_job *j) {
+    return j->warm && !j->probe && !j->start_only && j->layers == g.layers;
+}
+
+/*
+ * A slot's launcher: runs the jobs posted to the slot, and in warm mode readies the next run
+ * while none is waiting (see run_prepared). A preparation that fails is tried once more with a
+ * new zygote; after two failures in a row the slot waits for a job before it tries again, and
+ * a job that saw both fails with their sandbox_error (it is the run in flight). When no zygote
+ * can be started, the job runs cold.
+ */
 static void *launcher_main(void *arg) {
     struct sb_slot *s = arg;
-    int joined = 0;
+    int joined = 0, fails = 0, held = 0;
 
     if (s->mem_fd >= 0 && s->pids_fd >= 0)
         joined = write(s->mem_fd, "0", 1) == 1 && write(s->pids_fd, "0", 1) == 1;
@@ -2312,22 +2462,68 @@ static void *launcher_main(void *arg) {
     s->launcher_up = 1;
     pthread_cond_broadcast(&g.cv);
     for (;;) {
-        struct sb_job *j;
+        struct sb_job *j = s->job, *done = NULL;
+        struct tg_error e;
+        int failed = 0, nozygote = 0;
 
-        while (!s->job && !s->quit)
-            pthread_cond_wait(&s->job_cv, &g.mu);
-        if (!s->job)
+        if (!j && s->quit)
             break;
-        j = s->job;
+        if (j)
+            held = 0;
+        if (!j && (!g.warm || held)) {
+            pthread_cond_wait(&s->job_cv, &g.mu);
+            continue;
+        }
+        if (!j || job_prepared(j))
+            __atomic_store_n(&s->prep_state, SB_PREP_BUSY, __ATOMIC_RELEASE);
         pthread_mutex_unlock(&g.mu);
-        j->rc = run_in_slot(s, j);
+        tg_error_clear(&e);
+        if (j && !job_prepared(j)) {
+            j->rc = run_in_slot(s, j);
+            done = j;
+        } else {
+            done = run_prepared(s, &e, &failed, &nozygote);
+        }
         pthread_mutex_lock(&g.mu);
-        j->done = 1;
-        s->job = NULL;
-        pthread_cond_broadcast(&g.cv);
+        j = s->job;
+        if (done) {
+            fails = 0;
+        } else if (nozygote) {
+            held = 1;
+            if (j) { /* no zygote can be started now: this run goes cold (the same sandbox) */
+                pthread_mutex_unlock(&g.mu);
+                j->warm = 0;
+                j->rc = run_in_slot(s, j);
+                pthread_mutex_lock(&g.mu);
+                done = j;
+            }
+        } else if (failed && ++fails >= 2) {
+            fails = 0;
+            held = 1;
+            if (j) {
+                j->rc = TG_EIO;
+                *j->err = e;
+                done = j;
+            }
+        }
+        if (done) {
+            done->done = 1;
+            __atomic_store_n(&s->job, NULL, __ATOMIC_RELEASE);
+            pthread_cond_broadcast(&g.cv);
+        }
     }
     pthread_mutex_unlock(&g.mu);
     return NULL;
+}
+
+/* Wake slot s's launcher, and its init when it waits with a prepared run. Under g.mu. */
+static void slot_post(struct sb_slot *s) {
+    uint64_t one = 1;
+
+    pthread_cond_signal(&s->job_cv);
+    if (write(s->go_fd, &one, sizeof(one)) != (ssize_t)sizeof(one)) {
+        /* the counter is already non-zero: the waiting init wakes anyway */
+    }
 }
 
 /* Start every slot's launcher with all signals blocked; 0 when all started. */
@@ -2359,8 +2555,8 @@ static int dispatch(struct sb_slot *s, struct sb_job *j) {
     pthread_mutex_lock(&g.mu);
     while (!s->launcher_up)
         pthread_cond_wait(&g.cv, &g.mu);
-    s->job = j;
-    pthread_cond_signal(&s->job_cv);
+    __atomic_store_n(&s->job, j, __ATOMIC_RELEASE);
+    slot_post(s);
     while (!j->done)
         pthread_cond_wait(&g.cv, &g.mu);
     pthread_mutex_unlock(&g.mu);
@@ -2370,8 +2566,8 @@ static int dispatch(struct sb_slot *s, struct sb_job *j) {
 static void launchers_stop(void) {
     pthread_mutex_lock(&g.mu);
     for (int i = 0; i < g.nslots; i++) {
-        g.slots[i].quit = 1;
-        pthread_cond_signal(&g.slots[i].job_cv);
+        __atomic_store_n(&g.slots[i].quit, 1, __ATOMIC_RELEASE);
+        slot_post(&g.slots[i]);
     }
     pthread_mutex_unlock(&g.mu);
     for (int i = 0; i < g.nslots; i++) {
@@ -2454,7 +2650,9 @@ static int choose_run_mode(enum sandbox_run_mode want, struct tg_error *err) {
         snprintf(g.caps.run_reason, sizeof(g.caps.run_reason), "the zygote failed: %s", e.message);
         zyg_stop(&g.slots[0]);
     } else {
+        pthread_mutex_lock(&g.mu);
         g.warm = 1;
+        pthread_mutex_unlock(&g.mu);
         g.caps.run_mode = "warm";
         for (int i = 1; i < g.nslots; i++) { /* a failure here is retried at the slot's run */
             struct sb_run r;
@@ -2463,6 +2661,11 @@ static int choose_run_mode(enum sandbox_run_mode want, struct tg_error *err) {
             memset(&r, 0, sizeof(r));
             dispatch(&g.slots[i], &j);
         }
+        /* every idle slot readies its first run now (slot 0 was idle since its trial) */
+        pthread_mutex_lock(&g.mu);
+        for (int i = 0; i < g.nslots; i++)
+            pthread_cond_signal(&g.slots[i].job_cv);
+        pthread_mutex_unlock(&g.mu);
     }
     if (want == SANDBOX_RUN_WARM && !g.warm) {
         tg_error_set(err, TG_CODE_CONFIG, "--run-mode warm: %s", g.caps.run_reason);
@@ -2841,6 +3044,22 @@ int sandbox_run_mode_parse(const char *name, enum sandbox_run_mode *m) {
 
 void sandbox_force_run_mode(enum sandbox_run_mode m) {
     g.forced = m;
+}
+
+int sandbox_preparing(void) {
+    int n = 0;
+
+    for (int i = 0; g.inited && i < g.nslots; i++)
+        n += __atomic_load_n(&g.slots[i].prep_state, __ATOMIC_ACQUIRE) == SB_PREP_BUSY;
+    return n;
+}
+
+int sandbox_prepared(void) {
+    int n = 0;
+
+    for (int i = 0; g.inited && i < g.nslots; i++)
+        n += __atomic_load_n(&g.slots[i].prep_state, __ATOMIC_ACQUIRE) == SB_PREP_READY;
+    return n;
 }
 
 int sandbox_zygote_pid(int i) {

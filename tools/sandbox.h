@@ -165,6 +165,14 @@ void sandbox_force_run_mode(enum sandbox_run_mode m);
  * (cold mode, not started yet, or being replaced). For tests that kill or stop it. */
 int sandbox_zygote_pid(int i);
 
+/* sandbox_preparing — the number of slots readying their next run now (warm mode: see
+ * "Prepared runs" in docs/sandbox.md); sandbox_prepared — the number holding a run ready for
+ * the next request: a program, named `tg-prepared` until its source comes, blocked reading it
+ * in namespaces of its own. Tests wait for sandbox_preparing() to be 0 before they look for
+ * processes left behind. */
+int sandbox_preparing(void);
+int sandbox_prepared(void);
+
 /* sandbox_slot_uid — the host uid slot i's programs run as (tests look for leftover
  * processes): uid_base + i in root mode, the server's own uid in rootless mode. Valid after
  * init. */
