@@ -1274,7 +1274,7 @@ TG_TEST(sandbox, two_servers_do_not_share_slot_uids) {
     line = strstr(out, "(uids ");
     CU_ASSERT_PTR_NOT_NULL(line);
     if (line && sscanf(line, "(uids %u-%u)", &lo, &hi) == 2) {
-        CU_ASSERT_EQUAL(hi - lo + 1, 2);
+        CU_ASSERT_EQUAL(hi - lo + 1, 4); /* 2 slots, and in warm mode a spare for each */
         CU_ASSERT(hi < sandbox_slot_uid(0) || lo > sandbox_slot_uid(sandbox_slots() - 1));
     } else {
         CU_FAIL("no slot uid range in the start-up line");
@@ -1979,7 +1979,7 @@ TG_TEST(sandbox_warm, dead_zygote_is_replaced) {
 /* A zygote that hangs (stopped) costs no run: the slot's next run was readied before it
  * stopped (or, if it stopped while readying one, that preparation times out and is made again
  * by a new zygote), and the preparation after it times out (TG_CODE_ZYGOTE_MS) and is made
- * again by a new zygote, while the run that waits for it waits. The stopped one is gone. */
+ * again by a new zygote. The stopped one is gone. */
 TG_TEST(sandbox_warm, hung_zygote_costs_no_run_and_is_replaced) {
     struct sandbox_result r;
     int zygote;
@@ -2001,36 +2001,37 @@ TG_TEST(sandbox_warm, hung_zygote_costs_no_run_and_is_replaced) {
 
 /* A zygote that dies while a run waits for the preparation it was making costs no run either:
  * the preparation fails, a new zygote makes it again, and the run that waited runs there.
- * Both zygotes are stopped first, and two runs take the two prepared runs, so that the third
- * has to wait for slot 0's next preparation. */
+ * Every zygote is stopped first, and as many runs as there are slots take the prepared runs,
+ * so that the next one has to wait for slot 0's next preparation. */
 TG_TEST(sandbox_warm, zygote_dying_under_a_waiting_run_costs_no_run) {
     struct sandbox_result r;
     struct bg_run b;
-    int z0, z1;
+    int z[8], n = sandbox_slots();
 
     NEED_WARM();
-    CU_ASSERT_FATAL(sandbox_slots() >= 2);
-    z0 = sandbox_zygote_pid(0);
-    z1 = sandbox_zygote_pid(1);
-    CU_ASSERT_FATAL(z0 > 0 && z1 > 0);
-    CU_ASSERT_EQUAL_FATAL(kill(z0, SIGSTOP), 0);
-    CU_ASSERT_EQUAL_FATAL(kill(z1, SIGSTOP), 0);
-    CU_ASSERT_EQUAL_FATAL(run_beside("print(1)", NULL, 3000, &r), 0);
-    sandbox_result_free(&r);
-    CU_ASSERT_EQUAL_FATAL(run_beside("print(2)", NULL, 3000, &r), 0);
-    sandbox_result_free(&r);
-    CU_ASSERT_EQUAL(sandbox_prepared(), 0); /* both slots wait for a stopped zygote now */
+    CU_ASSERT_FATAL(n >= 1 && n <= 8);
+    for (int i = 0; i < n; i++) {
+        z[i] = sandbox_zygote_pid(i);
+        CU_ASSERT_FATAL(z[i] > 0);
+        CU_ASSERT_EQUAL_FATAL(kill(z[i], SIGSTOP), 0);
+    }
+    for (int i = 0; i < n; i++) {
+        CU_ASSERT_EQUAL_FATAL(run_beside("print(1)", NULL, 3000, &r), 0);
+        sandbox_result_free(&r);
+    }
+    CU_ASSERT_EQUAL(sandbox_prepared(), 0); /* every slot waits for a stopped zygote now */
     bg_start(&b, "print(3)", 3000);
     usleep(300 * 1000);
-    CU_ASSERT_EQUAL(kill(z0, SIGKILL), 0);
+    CU_ASSERT_EQUAL(kill(z[0], SIGKILL), 0);
     CU_ASSERT_EQUAL(pthread_join(b.t, NULL), 0);
     CU_ASSERT_EQUAL(b.rc, 0);
     CU_ASSERT(b.r.out && strcmp(b.r.out, "3\n") == 0);
     sandbox_result_free(&b.r);
-    CU_ASSERT_EQUAL(slot_processes(), 0); /* waits until both slots are readied again */
-    CU_ASSERT_NOT_EQUAL(sandbox_zygote_pid(0), z0);
-    CU_ASSERT_NOT_EQUAL(sandbox_zygote_pid(1), z1);
-    CU_ASSERT(kill(z1, 0) != 0 && errno == ESRCH);
+    CU_ASSERT_EQUAL(slot_processes(), 0); /* waits until every slot is readied again */
+    for (int i = 0; i < n; i++) {
+        CU_ASSERT_NOT_EQUAL(sandbox_zygote_pid(i), z[i]);
+        CU_ASSERT(kill(z[i], 0) != 0 && errno == ESRCH);
+    }
 }
 
 /* Once the program runs the zygote has no part in it: killing the zygote then changes

@@ -275,7 +275,7 @@ TG_TEST(sandbox_modes, auto_picks_root_for_root_and_rootless_for_others) {
     json_t *j;
 
     CU_ASSERT_EQUAL_FATAL(serve(HOST_ORDINARY, none, &s), 0);
-    CU_ASSERT(strstr(s.out, "sandbox: rootless mode, 1 slots; user namespace per run on, "
+    CU_ASSERT(strstr(s.out, "sandbox: rootless mode, 1 slots + 1 spare; user namespace per run on, "
                             "namespaces on, seccomp on") != NULL);
     if (!strstr(s.out, "sandbox: rootless mode"))
         fprintf(stderr, "\nserve said: %s\n", s.out);
@@ -292,9 +292,9 @@ TG_TEST(sandbox_modes, auto_picks_root_for_root_and_rootless_for_others) {
 
     if (geteuid() != 0)
         return;
-    /* as root: root mode, one uid per slot */
+    /* as root: root mode, one uid per slot (warm mode: a spare slot per run readies the next) */
     CU_ASSERT_EQUAL_FATAL(serve(HOST_AS_IS, none, &s), 0);
-    CU_ASSERT(strstr(s.out, "sandbox: root mode, 1 slots (uids ") != NULL);
+    CU_ASSERT(strstr(s.out, "sandbox: root mode, 1 slots + 1 spare (uids ") != NULL);
     j = call(&s, "/healthz", NULL);
     CU_ASSERT_STRING_EQUAL(str_at(j, "sandbox", "mode"), "root");
     CU_ASSERT(json_is_false(json_object_get(json_object_get(j, "sandbox"), "user_namespace")));

@@ -242,7 +242,9 @@ static struct {
     int bind_fallback;    /* the template shows host directories by binds (no overlayfs) */
     int uid_base_unused;  /* rootless with --uid-base given: the start-up line says it is unused */
     char nproc_note[200]; /* rootless: RLIMIT_NPROC leaves the server little room ("" if not) */
-    int nslots;
+    int nslots;      /* every slot: in warm mode two per concurrent run (see slot_acquire) */
+    int max_running; /* runs in flight at once (sandbox_config.slots) */
+    int running;     /* slots taken now (under mu) */
     struct sb_slot *slots;
     unsigned uid_base; /* slot i runs as uid/gid uid_base + i */
     int *uid_locks;    /* (nslots) flocked claim files of our slot uids, when root */
@@ -1828,8 +1830,9 @@ static void wake_waiters(void *arg) {
     pthread_mutex_unlock(&g.mu);
 }
 
-/* Wait for a free slot and take it, one with a prepared run first (warm mode); NULL when
- * cancel fires first. */
+/* Wait until fewer than max_running runs are in flight and take a free slot, one with a
+ * prepared run first (warm mode keeps two slots per concurrent run, so that one readies its
+ * next run while the other runs); NULL when cancel fires first. */
 static struct sb_slot *slot_acquire(struct tg_cancel *cancel) {
     struct sb_slot *s = NULL;
 
@@ -1837,7 +1840,7 @@ static struct sb_slot *slot_acquire(struct tg_cancel *cancel) {
         return NULL;
     pthread_mutex_lock(&g.mu);
     while (!s && !tg_cancel_fired(cancel)) {
-        for (int i = 0; i < g.nslots; i++) {
+        for (int i = 0; i < g.nslots && g.running < g.max_running; i++) {
             struct sb_slot *c = &g.slots[i];
 
             if (c->busy)
@@ -1849,8 +1852,10 @@ static struct sb_slot *slot_acquire(struct tg_cancel *cancel) {
         if (!s)
             pthread_cond_wait(&g.cv, &g.mu);
     }
-    if (s)
+    if (s) {
         s->busy = 1;
+        g.running++;
+    }
     pthread_mutex_unlock(&g.mu);
     if (cancel)
         tg_cancel_unhook(cancel);
@@ -1860,6 +1865,7 @@ static struct sb_slot *slot_acquire(struct tg_cancel *cancel) {
 static void slot_release(struct sb_slot *s) {
     pthread_mutex_lock(&g.mu);
     s->busy = 0;
+    g.running--;
     pthread_cond_broadcast(&g.cv); /* waiters include cancelled ones that must wake too */
     pthread_mutex_unlock(&g.mu);
 }
@@ -1927,7 +1933,6 @@ static const char zyg_body[] =
     "    compile('pass','<string>','exec',dont_inherit=True)\n"
     "    gc.freeze()\n"
     "    del sys.modules['gc']\n"
-    "    _signal.signal(17,_signal.SIG_IGN)\n"
     "    S.send(b'Z')\n"
     "    while True:\n"
     "        m,a,fl,ad=S.recvmsg(16,_socket.CMSG_SPACE(20))\n"
@@ -1976,7 +1981,6 @@ static const char zyg_body[] =
     "    posix.chdir('/tmp')\n"
     "except OSError as x:\n"
     "    E(ST_CHDIR,x.errno)\n"
-    "_signal.signal(17,_signal.SIG_DFL)\n"
     "if ROOTLESS:\n"
     "    hd=(ctypes.c_uint32*2)(0x20080522,0)\n"
     "    cd=(ctypes.c_uint32*6)()\n"
@@ -2686,7 +2690,9 @@ static void nproc_headroom(void) {
     DIR *d = opendir("/proc");
     struct dirent *de;
     struct rlimit rl;
-    long tasks = 0, need = (long)g.nslots * (TG_CODE_NPROC + 3) + SB_SERVER_TASKS;
+    /* the running slots' programs, init and entry; a spare slot holds a prepared run's three */
+    long tasks = 0, need = (long)g.max_running * (TG_CODE_NPROC + 3) +
+                           (long)(g.nslots - g.max_running) * 3 + SB_SERVER_TASKS;
     unsigned me = (unsigned)getuid();
 
     g.nproc_note[0] = '\0';
@@ -2779,10 +2785,12 @@ int sandbox_mode_parse(const char *name, enum sandbox_mode *m) {
 static void report(void) {
     const struct sandbox_caps *c = &g.caps;
     const char *tried = g.rootless ? "rootless" : "root";
-    char slots[64] = "";
+    char slots[64] = "", spare[32] = "";
 
     if (g.quiet)
         return;
+    if (g.nslots > g.max_running)
+        snprintf(spare, sizeof(spare), " + %d spare", g.nslots - g.max_running);
     if (!g.rootless)
         snprintf(slots, sizeof(slots), " (uids %u-%u)", g.uid_base,
                  g.uid_base + (unsigned)g.nslots - 1);
@@ -2791,9 +2799,9 @@ static void report(void) {
     else
         fprintf(stderr, "sandbox: %s (%s mode tried)", c->mode, tried);
     fprintf(stderr,
-            ", %d slots%s; user namespace per run %s, namespaces %s, seccomp %s, cgroups %s; "
+            ", %d slots%s%s; user namespace per run %s, namespaces %s, seccomp %s, cgroups %s; "
             "processes bounded by %s, memory by %s%s",
-            g.nslots, slots, c->userns ? "on" : "off", c->namespaces ? "on" : "OFF",
+            g.max_running, spare, slots, c->userns ? "on" : "off", c->namespaces ? "on" : "OFF",
             c->seccomp ? "on" : "OFF", c->cgroups ? "on" : "off", c->pids, c->memory,
             c->namespaces && g.bind_fallback
                 ? "; no overlayfs: runs see the host's devices in /proc/self/mountinfo"
@@ -2835,7 +2843,10 @@ int sandbox_init(const struct sandbox_config *cfg, struct tg_error *err) {
     g.is_root = geteuid() == 0;
     real_root = g.is_root && initial_userns();
     ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    nslots = cfg && cfg->slots > 0 ? cfg->slots : (ncpu > 0 ? (int)ncpu : 1);
+    g.max_running = cfg && cfg->slots > 0 ? cfg->slots : (ncpu > 0 ? (int)ncpu : 1);
+    g.running = 0;
+    /* warm mode may be had: a spare slot per run readies the next run while one runs */
+    nslots = g.want_warm && g.max_running <= INT_MAX / 2 ? 2 * g.max_running : g.max_running;
     want = cfg ? cfg->uid_base : 0;
     if (want && (want > TG_UID_MAX || (unsigned)nslots - 1 > TG_UID_MAX - want)) {
         tg_error_set(err, TG_CODE_CONFIG, "--uid-base %u: the %d slot uids must end by %u", want,
