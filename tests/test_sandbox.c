@@ -222,8 +222,7 @@ static int sandbox_processes(int python_only, int report) {
 
         if (de->d_name[0] < '0' || de->d_name[0] > '9')
             continue;
-        if (is_prepared(de->d_name) &&
-            (userns ? ours_rootless(de->d_name) : ours(de->d_name))) {
+        if (is_prepared(de->d_name) && (userns ? ours_rootless(de->d_name) : ours(de->d_name))) {
             if (++prepared <= sandbox_slots())
                 continue;
         }

@@ -161,10 +161,10 @@ struct sb_slot {
     int zlog;   /* read end of its stderr (non-blocking), or -1 */
     int zbad;   /* it died, hung or broke the protocol: replace it before the next run */
     /* warm mode: the run prepared ahead (see "prepared runs" below) */
-    int go_fd;          /* eventfd: written when a job (or quit) is posted; the waiting init polls it */
-    int prep_state;     /* SB_PREP_* (atomic: written by the launcher and its init, read anywhere) */
-    int prep_fails;     /* preparations that failed in a row (launcher only) */
-    int prep_held;      /* do not prepare again until a job comes (launcher, under g.mu) */
+    int go_fd;      /* eventfd: written when a job (or quit) is posted; the waiting init polls it */
+    int prep_state; /* SB_PREP_* (atomic: written by the launcher and its init, read anywhere) */
+    int prep_fails; /* preparations that failed in a row (launcher only) */
+    int prep_held;  /* do not prepare again until a job comes (launcher, under g.mu) */
     struct sb_run *prep; /* the launcher's run record for prepared runs */
 };
 
@@ -192,7 +192,7 @@ struct sb_run {
     int zseen;       /* warm: the messages seen on the control socket (ZS_* bits) */
     int prepared;    /* warm: init readies the program, then waits for the slot's job */
     struct sb_job *job; /* warm, prepared: the job init took (NULL: none; the run is unused) */
-    int prep_failed; /* warm, prepared: the program could not be readied (no job was taken) */
+    int prep_failed;    /* warm, prepared: the program could not be readied (no job was taken) */
     /* written by entry / init / child */
     int fail_step;
     int fail_errno;
@@ -242,9 +242,9 @@ static struct {
     int bind_fallback;    /* the template shows host directories by binds (no overlayfs) */
     int uid_base_unused;  /* rootless with --uid-base given: the start-up line says it is unused */
     char nproc_note[200]; /* rootless: RLIMIT_NPROC leaves the server little room ("" if not) */
-    int nslots;      /* every slot: in warm mode two per concurrent run (see slot_acquire) */
-    int max_running; /* runs in flight at once (sandbox_config.slots) */
-    int running;     /* slots taken now (under mu) */
+    int nslots;           /* every slot: in warm mode two per concurrent run (see slot_acquire) */
+    int max_running;      /* runs in flight at once (sandbox_config.slots) */
+    int running;          /* slots taken now (under mu) */
     struct sb_slot *slots;
     unsigned uid_base; /* slot i runs as uid/gid uid_base + i */
     int *uid_locks;    /* (nslots) flocked claim files of our slot uids, when root */
@@ -1895,10 +1895,14 @@ static void slot_cancel_reset(struct sb_slot *s) {
  * Warm mode keeps, per slot, a zygote: a python3 -I -S -u that has started (run the program's
  * interpreter start-up, imported what that imports) and then only forks. It never runs a
  * program: its loop reads a request, joins the run's PID namespace (made by that run's init, as
- * in a cold run), forks, and reaps the child. The child does what child_main does before exec
- * (joins init's other namespaces, takes the pipes, chdir /tmp, the slot uid or no capabilities,
- * its own session, NO_NEW_PRIVS, rlimits, the seccomp filter), forgets the zygote's modules
- * and globals, and runs the program as `python3 -c` would. docs/sandbox.md, "Warm mode".
+ * in a cold run), forks, and reaps the child. The child names itself tg-prepared, forks the
+ * program and exits. The program does what child_main does before exec (joins init's other
+ * namespaces, takes the pipes, chdir /tmp, the slot uid or no capabilities, its own session,
+ * NO_NEW_PRIVS, rlimits, the seccomp filter), says K, forgets the zygote's modules and
+ * globals, and blocks reading its source from fd 4 (init writes it once a job came: see
+ * "prepared runs"); then it takes the name python3 again and runs the source as `python3 -c`
+ * would. The zygote first compiles once, so that a run's compile() finds the parser set up
+ * (about 1.5 ms of a first compile otherwise). docs/sandbox.md, "Warm mode".
  *
  * The zygote lives in the slot's cgroups (started by the launcher), in a private copy of the
  * template mount namespace and new net, IPC, UTS and cgroup namespaces of its own, in the
@@ -2364,7 +2368,6 @@ static int sb_launch(struct sb_run *r, struct tg_error *err) {
 }
 
 /* ---- launchers: one thread per slot, living in the slot's cgroups ----------------------- */
-
 
 /* Run job j in slot s; j->r holds the outcome. 0, or TG_EIO with *j->err. */
 static int run_in_slot(struct sb_slot *s, const struct sb_job *j) {
