@@ -528,6 +528,8 @@ static int read_file(const char *path, unsigned char **payload, uint64_t *plen,
                                           "train a new one)"
                          : version == 3 ? " (a checkpoint of the text-reading policy before its "
                                           "match-class attention: train a new one)"
+                         : version == 4 ? " (a checkpoint of the text-reading policy before its "
+                                          "pointer place bias and soft rank: train a new one)"
                                         : "");
             goto fail;
         }

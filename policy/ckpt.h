@@ -33,8 +33,9 @@
 
 #define CKPT_MAGIC "TGCK"
 #define CKPT_VERSION                                                                               \
-    4u /* 3: the policy that reads text (encoder, pointer decoder, symbols);                       \
-          4: with match-class attention and pointer value comparison */
+    5u /* 3: the policy that reads text (encoder, pointer decoder, symbols);                       \
+          4: with match-class attention and pointer value comparison;                              \
+          5: with the pointer place bias and the soft rank of number pointers */
 
 /* how far a run got */
 struct ckpt_progress {

@@ -28,7 +28,7 @@ static size_t head_size(const struct net_config *c) {
     size_t d = (size_t)c->d, V = (size_t)c->nsym;
 
     return 2 * d + d * d + d + d * d + 2 * d * d + d + d * d + V * d + V + V * d + V * d +
-           2 * d * d + d + NET_COV + NET_CMP * d;
+           2 * d * d + d + NET_COV + NET_CMP * d + NET_ADJ * d + d;
 }
 
 size_t net_num_params(const struct net_config *c) {
@@ -118,6 +118,8 @@ void net_point(struct net_params *p, const struct net_config *c, float *block, s
     TAKE(p->bg, d);
     TAKE(p->covb, NET_COV);
     TAKE(p->wcmp, NET_CMP * d);
+    TAKE(p->wadj, NET_ADJ * d);
+    TAKE(p->wsr, d);
     if (off)
         off[2 + c->layers] = (size_t)(q - block);
 #undef TAKE
@@ -201,6 +203,8 @@ void net_init_weights(struct net *n, struct rng *r) {
     fill_normal(p->wg, d * d, sd_rnn * 0.5f, r);
     fill_normal(p->wu, d * d, sd_rnn * 0.5f, r);
     fill_normal(p->wcmp, NET_CMP * d, sd, r);
+    fill_normal(p->wadj, NET_ADJ * d, sd, r);
+    fill_normal(p->wsr, d, sd, r);
 }
 
 /* ---- workspace ---------------------------------------------------------------------------- */
@@ -248,6 +252,12 @@ int net_ws_init(struct net_ws *w, const struct net *n, struct tg_error *err) {
     ALLOC(w->probs, S * (V + T));
     ALLOC(w->cov, S * T);
     ALLOC(w->cmp, S * T);
+    ALLOC(w->adj, S * T);
+    ALLOC(w->srm, S * T);
+    ALLOC(w->srp, S * T);
+    ALLOC(w->srr, S * T);
+    ALLOC(w->srg, S);
+    ALLOC(w->dptr, T);
     ALLOC(w->dx, T * d);
     ALLOC(w->dy, T * d);
     ALLOC(w->dln, T * d);
@@ -279,7 +289,7 @@ void net_ws_free(struct net_ws *w) {
                      &w->lnfm, &w->lnfr,  &w->g,     &w->q,   &w->alpha, &w->c,    &w->z,
                      &w->pz,   &w->probs, &w->dx,    &w->dy,  &w->dln,   &w->dqkv, &w->datty,
                      &w->dfc,  &w->drow,  &w->dH,    &w->dg,  &w->dz,    &w->dc,   &w->dq,
-                     &w->dpz,  &w->dzin,  &w->du};
+                     &w->dpz,  &w->dzin,  &w->du,    &w->srp, &w->srr,   &w->srg,  &w->dptr};
 
     for (size_t i = 0; i < TG_ARRAY_LEN(all); i++)
         free(*all[i]);
@@ -300,6 +310,8 @@ void net_ws_free(struct net_ws *w) {
     }
     free(w->cov);
     free(w->cmp);
+    free(w->adj);
+    free(w->srm);
     memset(w, 0, sizeof(*w));
 }
 
@@ -665,6 +677,50 @@ void net_encode(const struct net *n, struct net_ws *w, const struct seq *s) {
 
 /* ---- decoder ------------------------------------------------------------------------------ */
 
+/*
+ * The soft rank of the number pointers (net.h): over the allowed pointers at numbers N, with
+ * base logits b, pi = softmax_N(b) and r_i = sum_j pi_j sgn(v_i - v_j); b_i += gamma r_i.
+ * Kept for backward: the members (srm), pi (srp), r (srr) and gamma (srg) of step w->S.
+ */
+static void soft_rank(struct net_ws *w, float *b, const unsigned char *ptr, float gamma) {
+    const struct seq *sq = w->seq;
+    int T = w->T, s = w->S, n = 0;
+    unsigned char *m = w->srm + (size_t)s * T;
+    float *pi = w->srp + (size_t)s * T, *r = w->srr + (size_t)s * T, mx = -INFINITY, sum = 0;
+
+    for (int i = 0; i < T; i++) {
+        m[i] = ptr[i] && (sq->ptr[i] & PTR_NUM);
+        pi[i] = r[i] = 0;
+        if (m[i]) {
+            n++;
+            if (b[i] > mx)
+                mx = b[i];
+        }
+    }
+    w->srg[s] = gamma;
+    if (n < 2) {
+        memset(m, 0, (size_t)T);
+        return;
+    }
+    for (int i = 0; i < T; i++)
+        if (m[i]) {
+            pi[i] = expf(b[i] - mx);
+            sum += pi[i];
+        }
+    for (int i = 0; i < T; i++)
+        pi[i] /= sum;
+    for (int i = 0; i < T; i++) {
+        if (!m[i])
+            continue;
+        for (int j = 0; j < T; j++)
+            if (m[j] && !seq_same_value(sq->value[i], sq->value[j]))
+                r[i] += sq->value[i] > sq->value[j] ? pi[j] : -pi[j];
+    }
+    for (int i = 0; i < T; i++)
+        if (m[i])
+            b[i] += gamma * r[i];
+}
+
 void net_dec_step(const struct net *n, struct net_ws *w, const unsigned char *sym,
                   const unsigned char *ptr, const float **dist) {
     const struct net_params *p = &n->p;
@@ -675,7 +731,9 @@ void net_dec_step(const struct net *n, struct net_ws *w, const unsigned char *sy
     unsigned char *cov = w->cov + (size_t)s * T, *cmp = w->cmp + (size_t)s * T;
     const struct seq *sq = w->seq;
     float scale = 1.0f / sqrtf((float)d), mx = -INFINITY, sum = 0;
-    int last = -1; /* the last number this action pointed at */
+    int last = -1;    /* the last number this action pointed at */
+    int lastany = -1; /* the last token this action pointed at */
+    unsigned char *adj = w->adj + (size_t)s * T;
 
     /* read the encoding: c = sum_i softmax_i(q . H_i / sqrt(d)) H_i */
     for (int o = 0; o < d; o++)
@@ -701,7 +759,8 @@ void net_dec_step(const struct net *n, struct net_ws *w, const unsigned char *sy
     for (int o = 0; o < d; o++)
         pz[o] = dot(p->wp + (size_t)o * d, z, d);
     /* coverage: how often a token of each token's match class (or the token itself) was
-     * pointed at by this action so far; and each number against the last one pointed at */
+     * pointed at by this action so far; each number against the last one pointed at; and
+     * each token's place against the last token pointed at (the next one continues a span) */
     for (int i = 0; i < T; i++)
         cov[i] = 0;
     for (int k = 0; k < s; k++) {
@@ -711,6 +770,7 @@ void net_dec_step(const struct net *n, struct net_ws *w, const unsigned char *sy
             continue;
         if (sq->ptr[t] & PTR_NUM)
             last = t;
+        lastany = t;
         for (int i = 0; i < T; i++)
             if ((i == t || (sq->cls[t] && sq->cls[i] == sq->cls[t])) && cov[i] < NET_COV - 1)
                 cov[i]++;
@@ -718,6 +778,7 @@ void net_dec_step(const struct net *n, struct net_ws *w, const unsigned char *sy
     for (int i = 0; i < T; i++) {
         double a, b;
 
+        adj[i] = (unsigned char)(lastany < 0 ? 0 : i == lastany + 1 ? 1 : 2);
         cmp[i] = 0;
         if (last < 0 || !(sq->ptr[i] & PTR_NUM))
             continue;
@@ -734,12 +795,14 @@ void net_dec_step(const struct net *n, struct net_ws *w, const unsigned char *sy
                 mx = row[v];
         }
     for (int i = 0; i < T; i++)
-        if (ptr[i]) {
+        if (ptr[i])
             row[V + i] = dot(w->H + (size_t)i * d, pz, d) * scale + p->covb[cov[i]] +
-                         dot(p->wcmp + (size_t)cmp[i] * d, z, d);
-            if (row[V + i] > mx)
-                mx = row[V + i];
-        }
+                         dot(p->wcmp + (size_t)cmp[i] * d, z, d) +
+                         dot(p->wadj + (size_t)adj[i] * d, z, d);
+    soft_rank(w, row + V, ptr, dot(p->wsr, z, d));
+    for (int i = 0; i < T; i++)
+        if (ptr[i] && row[V + i] > mx)
+            mx = row[V + i];
     sum = 0;
     for (int k = 0; k < W; k++) {
         int on = k < V ? sym[k] : ptr[k - V];
@@ -769,6 +832,47 @@ void net_dec_take(const struct net *n, struct net_ws *w, int out) {
 
 /* ---- backward ----------------------------------------------------------------------------- */
 
+/*
+ * soft_rank's backward at step s: from dL/dlogits of the pointers (dl, T) to dL/d(base
+ * logits) in w->dptr; dL/dgamma goes to dz through wsr (and to wsr's gradient).
+ * d logit_i / d b_k = [i = k] + gamma pi_k (sgn(v_i - v_k) - r_i) for i, k in N.
+ */
+static void soft_rank_backward(const struct net *n, struct net_ws *w, int s, const float *dl,
+                               float *dz, int frozen) {
+    const struct seq *sq = w->seq;
+    int T = w->T, d = n->cfg.d;
+    const unsigned char *m = w->srm + (size_t)s * T;
+    const float *pi = w->srp + (size_t)s * T, *r = w->srr + (size_t)s * T;
+    const float *z = w->z + (size_t)s * d;
+    float gamma = w->srg[s], B = 0;
+
+    memcpy(w->dptr, dl, sizeof(float) * (size_t)T);
+    for (int i = 0; i < T; i++)
+        if (m[i])
+            B += dl[i] * r[i];
+    if (B == 0.0f) {
+        int any = 0;
+
+        for (int i = 0; i < T && !any; i++)
+            any = m[i] && dl[i] != 0.0f;
+        if (!any)
+            return;
+    }
+    axpy(dz, B, n->p.wsr, d);
+    if (!frozen)
+        axpy(w->gp.wsr, B, z, d);
+    for (int k = 0; k < T; k++) {
+        float A = 0;
+
+        if (!m[k])
+            continue;
+        for (int i = 0; i < T; i++)
+            if (m[i] && !seq_same_value(sq->value[i], sq->value[k]))
+                A += sq->value[i] > sq->value[k] ? dl[i] : -dl[i];
+        w->dptr[k] += gamma * pi[k] * (A - B);
+    }
+}
+
 /* the decoder's steps, last first: parameter gradients (unless frozen) and dH (T, d) */
 static long long decoder_backward(const struct net *n, struct net_ws *w, const float *dlogits,
                                   int frozen) {
@@ -788,6 +892,7 @@ static long long decoder_backward(const struct net *n, struct net_ws *w, const f
         const float *alpha = w->alpha + (size_t)s * T, *q = w->q + (size_t)s * d;
         const float *pz = w->pz + (size_t)s * d;
         const unsigned char *cov = w->cov + (size_t)s * T, *cmp = w->cmp + (size_t)s * T;
+        const unsigned char *adj = w->adj + (size_t)s * T;
         float sum = 0;
 
         memset(dz, 0, sizeof(float) * (size_t)d);
@@ -802,17 +907,20 @@ static long long decoder_backward(const struct net *n, struct net_ws *w, const f
                 gp->bout[v] += row[v];
             }
         }
+        soft_rank_backward(n, w, s, row + V, dz, frozen);
         for (int i = 0; i < T; i++) {
-            float dl = row[V + i];
+            float dl = w->dptr[i];
 
             if (dl == 0.0f)
                 continue;
             axpy(dpz, dl * scale, w->H + (size_t)i * d, d);
             axpy(w->dH + (size_t)i * d, dl * scale, pz, d);
             axpy(dz, dl, p->wcmp + (size_t)cmp[i] * d, d);
+            axpy(dz, dl, p->wadj + (size_t)adj[i] * d, d);
             if (!frozen) {
                 gp->covb[cov[i]] += dl;
                 axpy(gp->wcmp + (size_t)cmp[i] * d, dl, z, d);
+                axpy(gp->wadj + (size_t)adj[i] * d, dl, z, d);
             }
         }
         /* pz = Wp z */

@@ -23,11 +23,19 @@
  *             where e[v] = log mean_i exp(Wev[v] . H_i / sqrt(d)) is the symbol's own evidence
  *             in the input (each symbol attends to the input for what calls for it; computed
  *             once per encoding, the same at every step)
- *           logit(pointer i) = (Wp z) . H_i / sqrt(d) + covb[min(times a token of i's match
+ *           b_i = (Wp z) . H_i / sqrt(d) + covb[min(times a token of i's match
  *                              class was already pointed at, 2)] + Wcmp[cmp_i] . z
+ *                              + Wadj[adj_i] . z
  *             where cmp_i compares number i with the last number this action pointed at: 0 no
  *             such number (or i is not a number), 1 smaller, 2 equal, 3 larger (the decoder
- *             cannot read magnitudes from H precisely enough to order operands)
+ *             cannot read magnitudes from H precisely enough to order operands), and adj_i
+ *             places token i against the last token this action pointed at: 0 none, 1 the
+ *             token right after it (a span goes on: "Edvin" then "Lirfensur"), 2 another
+ *           logit(pointer i) = b_i, and for the allowed pointers at numbers N (when |N| >= 2)
+ *             b_i + (Wsr . z) r_i, r_i = sum_{j in N} softmax_N(b)_j sgn(v_i - v_j): where i
+ *             stands among the numbers the decoder is considering (larger than them: towards
+ *             +1), so it can choose the larger or the smaller candidate before any operand
+ *             was pointed at (the first operand of a difference)
  *           outputs the grammar does not allow get no probability (a masked softmax)
  *           g' = tanh(Wg g + Wu u + bg), u = Ein[v] for a symbol, H_i for a pointer
  * Parameters live in ONE contiguous block, laid out layer by layer: layer 0 the input
@@ -57,6 +65,7 @@
 #define NET_REL        17 /* relative-position buckets */
 #define NET_COV        3  /* coverage buckets: pointed at 0, 1, 2+ times */
 #define NET_CMP        4  /* value comparison with the last pointed number: none, <, =, > */
+#define NET_ADJ        3  /* place against the last pointed token: none, the next, another */
 
 struct net_config {
     int d;       /* model width */
@@ -101,6 +110,8 @@ struct net_params {
     float *wg, *wu, *bg; /* (d, d), (d, d), (d) */
     float *covb;         /* (NET_COV) */
     float *wcmp;         /* (NET_CMP, d) */
+    float *wadj;         /* (NET_ADJ, d) */
+    float *wsr;          /* (d) the soft rank's gate */
 };
 
 struct net {
@@ -147,6 +158,10 @@ struct net_ws {
     int out[TG_ACT_OUT_MAX]; /* the output taken at each step */
     unsigned char *cov;      /* (S, T) coverage bucket of each token at each step */
     unsigned char *cmp;      /* (S, T) value-comparison bucket of each token at each step */
+    unsigned char *adj;      /* (S, T) place bucket against the last pointed token */
+    unsigned char *srm;      /* (S, T) 1: a number pointer of the soft rank (allowed, >= 2) */
+    float *srp, *srr, *srg;  /* (S, T) its pi, (S, T) r, (S) gamma */
+    float *dptr;             /* (T) backward scratch: dL/d(pointer base logits) */
     /* backward scratch */
     float *dx, *dy, *dln, *dqkv, *datty, *dfc, *drow, *dH; /* sized for the largest use */
     float *off; /* (H, 2 * TG_SEQ_MAX) relative biases by offset (forward and backward) */

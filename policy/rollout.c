@@ -205,10 +205,11 @@ static int retriable(CURLcode cc, long status) {
  * episodes past its share (429), or any past its queue (503), until some finish; the trainer
  * keeps many in flight (a warm-up asks for every expert call's observation at once), and
  * other clients may fill the queue for a while. So these wait the server's Retry-After
- * (TG_RUN_RETRY_AFTER_SEC) and are retried for about a minute; a connection that fails backs
- * off exponentially for `retries` attempts. */
+ * (TG_RUN_RETRY_AFTER_SEC) and are retried for about ten minutes (the warm-up's thousands of
+ * expert programs take minutes on a loaded 2-core server: a minute was too short); a
+ * connection that fails backs off exponentially for `retries` attempts. */
 #define BUSY_RETRY_MS (TG_RUN_RETRY_AFTER_SEC * 1000L)
-#define BUSY_RETRIES  60
+#define BUSY_RETRIES  600
 
 static int busy(CURLcode cc, long status) {
     return cc == CURLE_OK && (status == 429 || status == 503);

@@ -32,7 +32,7 @@ struct train_config train_config_default(void) {
     c.buckets = 16384;
     c.vocab_min_count = 2;
     c.threads = 2;
-    c.warmup_epochs = 6.0;
+    c.warmup_epochs = 1.0;
     c.warmup_batch = 32;
     c.warmup_lr = 2e-3;
     c.updates = 40;

@@ -7,8 +7,9 @@
 #
 # usage: sh scripts/run.sh [BIN]   (make run passes build/toolgym)
 # Settings from the environment:
-#   TOOLGYM_WARMUP   warm-up epochs on the expert trajectories (default 5; the trainer's
-#                    own default is 6)
+#   TOOLGYM_WARMUP   warm-up epochs on the expert trajectories (default 1, as the trainer's)
+#   TOOLGYM_BUDGET   train tasks whose expert trajectories the warm-up reads (default 12000
+#                    of the 40,000; the trainer's own default is all of them)
 #   TOOLGYM_UPDATES  GRPO updates after the warm-up (default 20; the trainer's own 40)
 #   TOOLGYM_KEEP=1   leave the server running afterwards (Ctrl-C stops it)
 #   TOOLGYM_LOG      the server's log (default build/run-server.log)
@@ -18,7 +19,8 @@
 set -u
 BIN=${1:-build/toolgym}
 LOG=${TOOLGYM_LOG:-build/run-server.log}
-WARMUP=${TOOLGYM_WARMUP:-5}
+WARMUP=${TOOLGYM_WARMUP:-1}
+BUDGET=${TOOLGYM_BUDGET:-12000}
 UPDATES=${TOOLGYM_UPDATES:-20}
 CKPT=build/run-policy.ckpt
 SVG=build/run-curve.svg
@@ -88,7 +90,7 @@ echo
 # every 20th of those. A pipe hides the trainer's exit status, so it goes through a file.
 rcfile=$(mktemp)
 {
-    "$BIN" train --server "$URL" --run-demo --warmup-epochs "$WARMUP" --updates "$UPDATES" --save "$CKPT" --svg "$SVG"
+    "$BIN" train --server "$URL" --run-demo --warmup-epochs "$WARMUP" --expert-budget "$BUDGET" --updates "$UPDATES" --save "$CKPT" --svg "$SVG"
     echo $? >"$rcfile"
 } | awk '!/^update / || $2 % 20 == 0 || $2 == 1 { print; fflush() }'
 rc=$(cat "$rcfile")

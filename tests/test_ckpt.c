@@ -312,13 +312,19 @@ TG_TEST(ckpt, rejects_bad_files) {
     CU_ASSERT(rejects(bad, "bad_magic", &err));
     CU_ASSERT(strstr(err.message, "not a toolgym checkpoint") != NULL);
 
-    /* another version: a later one, version 3 (the text-reading policy before its match-class
-     * attention) and version 2 (the earlier candidate-scoring policy) */
+    /* another version: a later one, version 4 (the text-reading policy before its place bias
+     * and soft rank), version 3 (before its match-class attention) and version 2 (the earlier
+     * candidate-scoring policy) */
     memcpy(copy, buf, n);
-    copy[4] = 5;
+    copy[4] = 6;
     write_all(bad, copy, n);
     CU_ASSERT(rejects(bad, "bad_version", &err));
-    CU_ASSERT(strstr(err.message, "version 5") != NULL);
+    CU_ASSERT(strstr(err.message, "version 6") != NULL);
+    copy[4] = 4;
+    write_all(bad, copy, n);
+    CU_ASSERT(rejects(bad, "bad_version", &err));
+    CU_ASSERT(strstr(err.message, "version 4") != NULL);
+    CU_ASSERT(strstr(err.message, "soft rank") != NULL);
     copy[4] = 3;
     write_all(bad, copy, n);
     CU_ASSERT(rejects(bad, "bad_version", &err));

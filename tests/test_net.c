@@ -129,13 +129,17 @@ static void check_grads(struct policy *p, struct policy_scratch *sc, const struc
                 best = i;
         idx[n++] = best;
     }
-    /* every match-class attention bias and every value-comparison weight: small tensors the
-     * random probes would mostly miss */
+    /* every match-class attention bias, and the value-comparison, place and soft-rank
+     * weights: small tensors the random probes would mostly miss */
     for (int l = 0; l < p->net.cfg.layers; l++)
         for (int h = 0; h < p->net.cfg.heads && n < 512; h++)
             idx[n++] = (size_t)(p->net.p.blk[l].sameb + h - p->net.params);
     for (int k = 0; k < NET_CMP * p->net.cfg.d && n < 512; k += 3)
         idx[n++] = (size_t)(p->net.p.wcmp + k - p->net.params);
+    for (int k = 0; k < NET_ADJ * p->net.cfg.d && n < 512; k += 3)
+        idx[n++] = (size_t)(p->net.p.wadj + k - p->net.params);
+    for (int k = 0; k < p->net.cfg.d && n < 512; k += 2)
+        idx[n++] = (size_t)(p->net.p.wsr + k - p->net.params);
     for (int k = 0; k < n; k++) {
         float *w = &p->net.params[idx[k]], keep = *w, h = 1e-2f;
         double lp, lm, num, an = g[idx[k]], tol;
@@ -200,6 +204,10 @@ TG_TEST(net, warmup_gradient_matches_finite_differences) {
             CU_ASSERT(g[p.net.p.blk[0].sameb - p.net.params] != 0.0f);
             CU_ASSERT(g[p.net.p.wcmp + NET_CMP * p.net.cfg.d / 4 - p.net.params] != 0.0f ||
                       g[p.net.p.wcmp + NET_CMP * p.net.cfg.d / 4 + 1 - p.net.params] != 0.0f);
+            /* the soft rank orders the first operand among the numbers considered, and the
+             * place bias sees the second operand after the first */
+            CU_ASSERT(g[p.net.p.wsr - p.net.params] != 0.0f);
+            CU_ASSERT(g[p.net.p.wadj + 2 * p.net.cfg.d + 1 - p.net.params] != 0.0f);
             check_grads(&p, &sc, &s, g, sft_loss, t, "warm-up");
             free(g);
         }

@@ -238,7 +238,19 @@ TG_TEST(taskgen, shipped_splits_entities_frames_and_heldout_productions) {
         }
         taskgen_frame(t->prompt, titles, corpus_count(c), terms, nterms, frame,
                       2 * TG_TASK_PROMPT_MAX);
-        json_object_set_new(frames[s], frame, json_true());
+        /* keyed by the operation: the generator splits its own frames, where "three times
+         * {A}" (op:triple) and "{A} times {B}" (op:mul) differ, though both read "{N} times
+         * {N}" here */
+        {
+            char key[2 * TG_TASK_PROMPT_MAX + 64];
+            const char *op = "";
+
+            for (size_t k = 0; k < t->ntags; k++)
+                if (strncmp(t->tags[k], "op:", 3) == 0)
+                    op = t->tags[k];
+            snprintf(key, sizeof(key), "%s\x1f%s", op, frame);
+            json_object_set_new(frames[s], key, json_true());
+        }
         if (s == TASKGEN_TRAIN) {
             char key[2 * TG_TASK_PROMPT_MAX + 32];
 
