@@ -385,6 +385,39 @@ TG_TEST(sandbox, echo_stdin) {
     free(big);
 }
 
+/* The largest program with the largest stdin: all of both reach it (warm mode writes the source
+ * through a pipe of its own before stdin, and a pipe holds 64 KiB). */
+TG_TEST(sandbox, largest_program_with_largest_stdin) {
+    static const char head[] = "import sys\nd = sys.stdin.read()\nprint(len(d), d[:3])\n#";
+    struct sandbox_request rq;
+    struct sandbox_result r;
+    struct tg_error e;
+    char *code = malloc(TG_CODE_MAX_BYTES), *in = malloc(TG_STDIN_MAX_BYTES);
+
+    NEED_SANDBOX();
+    CU_ASSERT_FATAL(code && in);
+    memset(code, 'x', TG_CODE_MAX_BYTES);
+    memcpy(code, head, sizeof(head) - 1);
+    code[TG_CODE_MAX_BYTES - 1] = '\n';
+    memset(in, 'y', TG_STDIN_MAX_BYTES);
+    memset(&rq, 0, sizeof(rq));
+    rq.code = code;
+    rq.code_len = TG_CODE_MAX_BYTES;
+    rq.stdin_data = in;
+    rq.stdin_len = TG_STDIN_MAX_BYTES;
+    rq.timeout_ms = 5000;
+    tg_error_clear(&e);
+    CU_ASSERT_EQUAL_FATAL(sandbox_run(&rq, &r, &e), 0);
+    CU_ASSERT_EQUAL(r.exit_code, 0);
+    CU_ASSERT(r.out && strcmp(r.out, "65536 yyy\n") == 0);
+    if (!r.out || strcmp(r.out, "65536 yyy\n") != 0)
+        fprintf(stderr, "\nlargest program: %s%s\n", r.out ? r.out : "", r.err ? r.err : "");
+    sandbox_result_free(&r);
+    CU_ASSERT_EQUAL(slot_processes(), 0);
+    free(code);
+    free(in);
+}
+
 TG_TEST(sandbox, stdlib_modules) {
     struct sandbox_result r;
 
