@@ -719,12 +719,22 @@ const struct task *task_set_split_at(const struct task_set *s, const char *split
     return &s->tasks[sp->idx[i]];
 }
 
-/* Rebuild the id hash and the split indices from tasks[0..n). */
-static int reindex(struct task_set *s) {
+/* Put tasks[i] into the id hash (which has a free slot: hcap > 2n). */
+static void hash_put(struct task_set *s, size_t i) {
+    size_t h = (size_t)hash_tg_str(s->tasks[i].id) & (s->hcap - 1);
+
+    while (s->hash[h])
+        h = (h + 1) & (s->hcap - 1);
+    s->hash[h] = i + 1;
+}
+
+/* Rebuild the id hash over tasks[0..n) with room for want tasks; the old hash is kept
+ * until the new one is allocated, so a failure leaves the set as it was. */
+static int rehash(struct task_set *s, size_t want) {
     size_t hcap = 16;
     size_t *hash;
 
-    while (hcap < 2 * s->n + 1)
+    while (hcap < 2 * want + 1)
         hcap *= 2;
     hash = calloc(hcap, sizeof(*hash));
     if (!hash)
@@ -732,13 +742,17 @@ static int reindex(struct task_set *s) {
     free(s->hash);
     s->hash = hash;
     s->hcap = hcap;
-    for (size_t i = 0; i < s->n; i++) {
-        size_t h = (size_t)hash_tg_str(s->tasks[i].id) & (hcap - 1);
+    for (size_t i = 0; i < s->n; i++)
+        hash_put(s, i);
+    return 0;
+}
 
-        while (hash[h])
-            h = (h + 1) & (hcap - 1);
-        hash[h] = i + 1;
-    }
+/* Rebuild the id hash and the split indices from tasks[0..n). */
+static int reindex(struct task_set *s) {
+    int rc = rehash(s, s->n);
+
+    if (rc)
+        return rc;
     for (size_t i = 0; i < s->nsplits; i++)
         s->splits[i].n = 0;
     for (size_t i = 0; i < s->n; i++) {
@@ -786,22 +800,9 @@ static int grow_tasks(struct task_set *s) {
     return 0;
 }
 
-/* 1 if id is used by tasks[0..n) (linear over the pending tail, hash over the rest). */
-static int id_taken(const struct task_set *s, size_t indexed, const char *id) {
-    struct task_set view = *s;
-
-    view.n = indexed;
-    if (indexed && task_set_find(&view, id))
-        return 1;
-    for (size_t i = indexed; i < s->n; i++)
-        if (strcmp(s->tasks[i].id, id) == 0)
-            return 1;
-    return 0;
-}
-
-/* Append obj; indexed = how many tasks the hash covers. */
-static int append_task(struct task_set *s, size_t indexed, const json_t *obj,
-                       struct tg_error *err) {
+/* Append obj, keeping the id hash current (so a load of n tasks costs O(n), not O(n^2)).
+ * The split indices are rebuilt by reindex() once the caller is done appending. */
+static int append_task(struct task_set *s, const json_t *obj, struct tg_error *err) {
     struct task t;
     int rc;
 
@@ -812,22 +813,25 @@ static int append_task(struct task_set *s, size_t indexed, const json_t *obj,
     rc = task_from_json(obj, &t, err);
     if (rc)
         return rc;
-    if (id_taken(s, indexed, t.id)) {
+    if (task_set_find(s, t.id)) {
         tg_error_set(err, "invalid_task", "id: duplicate task id \"%s\"", t.id);
         task_clear(&t);
         return TG_EINVAL;
     }
     rc = grow_tasks(s);
+    if (!rc && 2 * (s->n + 1) + 1 > s->hcap)
+        rc = rehash(s, 2 * (s->n + 1));
     if (rc) {
         task_clear(&t);
         return rc;
     }
     s->tasks[s->n++] = t;
+    hash_put(s, s->n - 1);
     return 0;
 }
 
 int task_set_add(struct task_set *s, const json_t *obj, struct tg_error *err) {
-    int rc = append_task(s, s->n, obj, err);
+    int rc = append_task(s, obj, err);
 
     if (!rc)
         rc = reindex(s);
@@ -886,7 +890,7 @@ int task_set_load(struct task_set *s, const char *path, struct tg_error *err) {
             rc = TG_EINVAL;
             goto fail;
         }
-        rc = append_task(s, start, j, &e);
+        rc = append_task(s, j, &e);
         json_decref(j);
         if (rc)
             goto fail;
@@ -904,7 +908,13 @@ int task_set_load(struct task_set *s, const char *path, struct tg_error *err) {
 fail:
     while (s->n > start)
         task_clear(&s->tasks[--s->n]);
-    reindex(s); /* shrinking never needs more memory than the last successful index */
+    /* Drop the removed tasks from the hash in place (no allocation can fail here); the
+     * split indices still name only tasks[0..start), which are unchanged. */
+    if (s->hcap) {
+        memset(s->hash, 0, s->hcap * sizeof(*s->hash));
+        for (size_t i = 0; i < s->n; i++)
+            hash_put(s, i);
+    }
     tg_error_set(err, e.code[0] ? e.code : "invalid_task", "%s:%zu: %s", path, lineno, e.message);
     dbuf_free(&line);
     fclose(f);
@@ -952,7 +962,7 @@ int task_check_file(const char *path, FILE *report, size_t *ntasks, size_t *nerr
             nt++;
             j = parse_line(line.p, line.len, &e);
             if (j) {
-                lrc = append_task(seen, 0, j, &e);
+                lrc = append_task(seen, j, &e);
                 json_decref(j);
                 if (lrc == TG_ENOMEM) {
                     rc = lrc;

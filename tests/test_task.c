@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "server/task.h"
 #include "tools/search.h"
@@ -122,6 +123,97 @@ TG_TEST(task, load_is_all_or_nothing_and_names_the_line) {
     CU_ASSERT_EQUAL(task_set_count(s), 0);
     CU_ASSERT_EQUAL(task_set_split_count(s, "train"), 0);
     CU_ASSERT_EQUAL(task_set_load(s, "/nonexistent/x.jsonl", &err), TG_EIO);
+    task_set_free(s);
+}
+
+/* Write n mental tasks "big-0".."big-(n-1)" (split train, even ids; test, odd) to a temporary
+ * file, then extra_line if not NULL; returns the path (caller unlinks and frees). */
+static char *write_big_file(size_t n, const char *extra_line) {
+    char *path = strdup("/tmp/tg-task-big-XXXXXX");
+    int fd = path ? mkstemp(path) : -1;
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+
+    if (!f) {
+        if (fd >= 0)
+            close(fd);
+        free(path);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        fprintf(f,
+                "{\"id\":\"big-%zu\",\"split\":\"%s\",\"family\":\"mental\","
+                "\"prompt\":\"What is %zu + 1?\",\"answer\":{\"type\":\"int\",\"value\":%zu},"
+                "\"plan\":[]}\n",
+                i, i % 2 ? "test" : "train", i, i + 1);
+    if (extra_line)
+        fprintf(f, "%s\n", extra_line);
+    fclose(f);
+    return path;
+}
+
+/* A server start loads tens of thousands of tasks: every id must be found afterwards and a
+ * duplicate late in the file must still be caught (by the hash kept current while loading). */
+TG_TEST(task, large_load_finds_every_id_and_refuses_duplicates) {
+    enum { N = 20000 };
+    struct task_set *s = task_set_new();
+    struct tg_error err;
+    char *ok = write_big_file(N, NULL);
+    char *dup = write_big_file(N, "{\"id\":\"big-17\",\"split\":\"train\",\"family\":"
+                                  "\"mental\",\"prompt\":\"What is 1 + 1?\",\"answer\":"
+                                  "{\"type\":\"int\",\"value\":2},\"plan\":[]}");
+    char id[32];
+    const struct task *t;
+    size_t nt = 0, ne = 0;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem;
+
+    CU_ASSERT_FATAL(s != NULL && ok != NULL && dup != NULL);
+
+    /* The duplicate at line N+1 is refused with its line; nothing of the file stays. */
+    CU_ASSERT_EQUAL(task_set_load(s, dup, &err), TG_EINVAL);
+    snprintf(id, sizeof(id), ":%d:", N + 1);
+    CU_ASSERT(strstr(err.message, id) != NULL);
+    CU_ASSERT(strstr(err.message, "duplicate task id \"big-17\"") != NULL);
+    CU_ASSERT_EQUAL(task_set_count(s), 0);
+    CU_ASSERT_PTR_NULL(task_set_find(s, "big-17"));
+
+    /* The file check reports the same line and counts every task. */
+    mem = open_memstream(&buf, &len);
+    CU_ASSERT_FATAL(mem != NULL);
+    CU_ASSERT_EQUAL(task_check_file(dup, mem, &nt, &ne, &err), 0);
+    fclose(mem);
+    CU_ASSERT_EQUAL(nt, N + 1);
+    CU_ASSERT_EQUAL(ne, 1);
+    CU_ASSERT(buf && strstr(buf, id) && strstr(buf, "big-17"));
+    free(buf);
+
+    /* The good file loads whole after the failed one; every id is found, splits are right. */
+    CU_ASSERT_EQUAL_FATAL(task_set_load(s, ok, &err), 0);
+    CU_ASSERT_EQUAL(task_set_count(s), N);
+    CU_ASSERT_EQUAL(task_set_split_count(s, "train"), N / 2);
+    CU_ASSERT_EQUAL(task_set_split_count(s, "test"), N / 2);
+    for (size_t i = 0; i < N; i++) {
+        snprintf(id, sizeof(id), "big-%zu", i);
+        t = task_set_find(s, id);
+        if (!t || strcmp(t->id, id) != 0) {
+            CU_FAIL("a loaded id is not found");
+            break;
+        }
+    }
+    CU_ASSERT_STRING_EQUAL(task_set_split_at(s, "test", 0)->id, "big-1");
+    CU_ASSERT_PTR_NULL(task_set_find(s, "big-20000"));
+
+    /* A second load of the same file collides on its first line and changes nothing. */
+    CU_ASSERT_EQUAL(task_set_load(s, ok, &err), TG_EINVAL);
+    CU_ASSERT(strstr(err.message, ":1:") != NULL);
+    CU_ASSERT_EQUAL(task_set_count(s), N);
+    CU_ASSERT_PTR_NOT_NULL(task_set_find(s, "big-19999"));
+
+    unlink(ok);
+    unlink(dup);
+    free(ok);
+    free(dup);
     task_set_free(s);
 }
 
