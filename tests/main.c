@@ -190,6 +190,12 @@ int main(int argc, char **argv) {
     fflush(stdout);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     CU_run_all_tests();
+    /* The sandbox suites leave the process-wide sandbox up (test_sandbox.c starts it once).
+     * Stop it before exit: in warm mode each idle slot's launcher waits inside clone() with a
+     * prepared run, and LeakSanitizer's stop-the-world at exit cannot stop a thread there
+     * (it waited forever under SANITIZE=address in the rootless cgroup pass). */
+    if (sandbox_slots() > 0)
+        sandbox_shutdown();
     run = CU_get_number_of_tests_run();
     failed = CU_get_number_of_tests_failed();
     asserts_failed = CU_get_number_of_failures();
