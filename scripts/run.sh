@@ -8,8 +8,9 @@
 # usage: sh scripts/run.sh [BIN]   (make run passes build/toolgym)
 # Settings from the environment:
 #   TOOLGYM_WARMUP   warm-up epochs on the expert trajectories (default 1, as the trainer's)
-#   TOOLGYM_BUDGET   train tasks whose expert trajectories the warm-up reads (default 12000
-#                    of the 40,000; the trainer's own default is all of them)
+#   TOOLGYM_BUDGET   train tasks whose expert trajectories the warm-up reads (default 10000
+#                    of the 40,000, so that make run ends within 3 minutes; the trainer's
+#                    own default is all of them)
 #   TOOLGYM_UPDATES  GRPO updates after the warm-up (default 20; the trainer's own 40)
 #   TOOLGYM_KEEP=1   leave the server running afterwards (Ctrl-C stops it)
 #   TOOLGYM_LOG      the server's log (default build/run-server.log)
@@ -20,7 +21,7 @@ set -u
 BIN=${1:-build/toolgym}
 LOG=${TOOLGYM_LOG:-build/run-server.log}
 WARMUP=${TOOLGYM_WARMUP:-1}
-BUDGET=${TOOLGYM_BUDGET:-12000}
+BUDGET=${TOOLGYM_BUDGET:-10000}
 UPDATES=${TOOLGYM_UPDATES:-20}
 CKPT=build/run-policy.ckpt
 SVG=build/run-curve.svg
