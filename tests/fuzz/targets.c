@@ -70,6 +70,10 @@ static struct server *start(int keyed) {
     c.max_episodes = 512;
     c.evict_idle_sec = 1; /* room for new episodes even though nobody finishes the old ones */
     c.run_workers = 1;
+    /* Cold: no code runs here, and warm mode's idle launchers wait inside clone() with a
+     * prepared run, which LeakSanitizer's stop-the-world (libFuzzer's leak checks, and the
+     * check at exit) cannot stop: the fuzzer hung at its first leak check. */
+    c.run_mode = "cold";
     c.threads = 1;
     if (keyed)
         c.api_key = FUZZ_KEY;
