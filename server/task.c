@@ -728,6 +728,13 @@ static void hash_put(struct task_set *s, size_t i) {
     s->hash[h] = i + 1;
 }
 
+/* Empty the id hash and put tasks[0..n) back in it (no allocation). */
+static void refill_hash(struct task_set *s) {
+    memset(s->hash, 0, s->hcap * sizeof(*s->hash));
+    for (size_t i = 0; i < s->n; i++)
+        hash_put(s, i);
+}
+
 /* Rebuild the id hash over tasks[0..n) with room for want tasks; the old hash is kept
  * until the new one is allocated, so a failure leaves the set as it was. */
 static int rehash(struct task_set *s, size_t want) {
@@ -742,8 +749,7 @@ static int rehash(struct task_set *s, size_t want) {
     free(s->hash);
     s->hash = hash;
     s->hcap = hcap;
-    for (size_t i = 0; i < s->n; i++)
-        hash_put(s, i);
+    refill_hash(s);
     return 0;
 }
 
@@ -910,11 +916,8 @@ fail:
         task_clear(&s->tasks[--s->n]);
     /* Drop the removed tasks from the hash in place (no allocation can fail here); the
      * split indices still name only tasks[0..start), which are unchanged. */
-    if (s->hcap) {
-        memset(s->hash, 0, s->hcap * sizeof(*s->hash));
-        for (size_t i = 0; i < s->n; i++)
-            hash_put(s, i);
-    }
+    if (s->hcap)
+        refill_hash(s);
     tg_error_set(err, e.code[0] ? e.code : "invalid_task", "%s:%zu: %s", path, lineno, e.message);
     dbuf_free(&line);
     fclose(f);
