@@ -3,13 +3,19 @@
  * against raw POST /v1/tools/calculator calls in the same run, with the ratio.
  *
  * usage: episodes --server URL [--seconds S] [--clients 1,8,64] [--max-steps N]
- *                 [--count N] [--only raw|episodes]
+ *                 [--rounds R] [--count N] [--only raw|episodes]
  * Each client is a thread with one libcurl easy handle (keep-alive). Raw: a client posts
  * {"arguments":{"expression":"<i>*7+3"}} in a loop. Episodes: a client creates an episode
  * (split test, max_steps N, default 8) and steps calculator calls with the same expressions
  * until it is done (step_limit), then creates the next; the time of the creates counts, only
  * steps are counted. Prints a markdown table. It does not start a server (bench/episodes.sh
  * does).
+ *
+ * --rounds R (default 1) measures each concurrency R times, both kinds back to back in each
+ * round, raw first in even rounds and episodes first in odd ones (so neither always runs on a
+ * server the other has just warmed); the table gives the median rates, the median of the
+ * per-round ratios and their range. On a shared 2-core machine one 3-second ratio moves by
+ * ±0.15 from run to run; the median of rounds is what to compare.
  *
  * --count N makes each client stop after N counted requests instead of after S seconds (an
  * episode in progress is left unfinished), and --only runs one of the two kinds:
@@ -157,10 +163,24 @@ static double measure(const char *server, int episodes, int n, double seconds, i
     return (double)total / dt;
 }
 
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* The median of v[0..n) (sorts v). */
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof(*v), cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+#define EP_MAX_ROUNDS 99
+
 int main(int argc, char **argv) {
     const char *server = NULL, *clients = "1,8,64", *only = NULL;
     double seconds = 3.0;
-    long steps = 8, nc[16], limit = 0;
+    long steps = 8, nc[16], limit = 0, rounds = 1;
     size_t nclients = 0;
     int max_steps, bad = 0;
 
@@ -173,6 +193,8 @@ int main(int argc, char **argv) {
             clients = argv[i + 1];
         else if (strcmp(argv[i], "--max-steps") == 0)
             bad |= num_long(argv[i + 1], 1, 64, &steps) != 0;
+        else if (strcmp(argv[i], "--rounds") == 0)
+            bad |= num_long(argv[i + 1], 1, EP_MAX_ROUNDS, &rounds) != 0;
         else if (strcmp(argv[i], "--count") == 0)
             bad |= num_long(argv[i + 1], 1, 100000000L, &limit) != 0;
         else if (strcmp(argv[i], "--only") == 0)
@@ -185,23 +207,46 @@ int main(int argc, char **argv) {
     bad |= num_long_list(clients, 1, 1024, nc, sizeof(nc) / sizeof(nc[0]), &nclients) != 0;
     if (!server || bad) {
         fprintf(stderr, "usage: episodes --server URL [--seconds S] [--clients 1,8,64] "
-                        "[--max-steps N] [--count N] [--only raw|episodes]\n");
+                        "[--max-steps N] [--rounds R] [--count N] [--only raw|episodes]\n");
         return 2;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    printf("| clients | raw calculator req/s | episode steps/s | ratio | errors |\n");
-    printf("|--------:|---------------------:|----------------:|------:|-------:|\n");
+    printf("| clients | raw calculator req/s | episode steps/s | ratio | ratio range | errors |\n");
+    printf("|--------:|---------------------:|----------------:|------:|------------:|-------:|\n");
     for (size_t i = 0; i < nclients; i++) {
-        int n = (int)nc[i];
-        long e1 = 0, e2 = 0;
-        double raw = 0, ep = 0;
+        int n = (int)nc[i], do_raw = !only || strcmp(only, "raw") == 0,
+            do_ep = !only || strcmp(only, "episodes") == 0;
+        double raw[EP_MAX_ROUNDS], ep[EP_MAX_ROUNDS], ratio[EP_MAX_ROUNDS];
+        long errors = 0;
 
-        if (!only || strcmp(only, "raw") == 0)
-            raw = measure(server, 0, n, seconds, max_steps, limit, &e1);
-        if (!only || strcmp(only, "episodes") == 0)
-            ep = measure(server, 1, n, seconds, max_steps, limit, &e2);
-        printf("| %7d | %20.0f | %15.0f | %5.2f | %6ld |\n", n, raw, ep, raw > 0 ? ep / raw : 0,
-               e1 + e2);
+        for (int r = 0; r < (int)rounds; r++) {
+            long e = 0;
+
+            raw[r] = ep[r] = 0;
+            for (int k = 0; k < 2; k++) {
+                int episodes = (k + r) % 2; /* raw first in even rounds */
+
+                if (episodes ? !do_ep : !do_raw)
+                    continue;
+                if (episodes)
+                    ep[r] = measure(server, 1, n, seconds, max_steps, limit, &e);
+                else
+                    raw[r] = measure(server, 0, n, seconds, max_steps, limit, &e);
+                errors += e;
+            }
+            ratio[r] = raw[r] > 0 ? ep[r] / raw[r] : 0;
+        }
+        {
+            double lo = ratio[0], hi = ratio[0], mr;
+
+            for (int r = 1; r < (int)rounds; r++) {
+                lo = ratio[r] < lo ? ratio[r] : lo;
+                hi = ratio[r] > hi ? ratio[r] : hi;
+            }
+            mr = median(ratio, (int)rounds);
+            printf("| %7d | %20.0f | %15.0f | %5.2f | %5.2f–%-5.2f | %6ld |\n", n,
+                   median(raw, (int)rounds), median(ep, (int)rounds), mr, lo, hi, errors);
+        }
         fflush(stdout);
     }
     curl_global_cleanup();
