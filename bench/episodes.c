@@ -216,7 +216,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < nclients; i++) {
         int n = (int)nc[i], do_raw = !only || strcmp(only, "raw") == 0,
             do_ep = !only || strcmp(only, "episodes") == 0;
-        double raw[EP_MAX_ROUNDS], ep[EP_MAX_ROUNDS], ratio[EP_MAX_ROUNDS];
+        double raw[EP_MAX_ROUNDS] = {0}, ep[EP_MAX_ROUNDS] = {0}, ratio[EP_MAX_ROUNDS] = {0};
         long errors = 0;
 
         for (int r = 0; r < (int)rounds; r++) {

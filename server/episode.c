@@ -139,7 +139,8 @@ void episode_set_node(struct episode *ep, const char *node) {
 static void step_put(struct episode_step *st) {
     if (!st || atomic_fetch_sub_explicit(&st->refs, 1, memory_order_acq_rel) != 1)
         return;
-    json_decref(st->action);
+    json_decref(st->args);
+    free(st->answer);
     json_decref(st->observation);
     free(st->reason);
     budget_release(st->budget, st->bytes);
@@ -241,7 +242,8 @@ static struct episode_step *step_new(const struct episode *ep) {
 /* Append a filled step (steals its reference): size it, charge it to the episode's store,
  * count it in the episode's bytes. Caller holds ep->mu. */
 static void step_append(struct episode *ep, struct episode_step *st) {
-    st->bytes = sizeof(*st) + json_bytes(st->action) + json_bytes(st->observation) +
+    st->bytes = sizeof(*st) + json_bytes(st->args) + json_bytes(st->observation) +
+                (st->answer ? strlen(st->answer) + 1 : 0) +
                 (st->reason ? strlen(st->reason) + 1 : 0);
     if (ep->budget)
         st->budget = budget_charge(ep->budget, st->bytes);
@@ -266,33 +268,52 @@ static int prefix_take(const char *p, size_t n, void *data) {
 }
 
 /*
- * The action a tool call stores: the arguments as given, or — for a malformed call whose
- * arguments take more than TG_STEP_ARGS_KEEP bytes as compact JSON — the first bytes of that
- * JSON text as a string, flagged "arguments_truncated". name is already bounded (see
- * episode_step_call). New reference or NULL.
+ * Keep a tool call's action in st: the name (already bounded, see episode_step_call) and the
+ * arguments as given, or — for a malformed call whose arguments take more than
+ * TG_STEP_ARGS_KEEP bytes as compact JSON — the first bytes of that JSON text as a string,
+ * flagged args_truncated. Returns 0 or TG_ENOMEM.
  */
-static json_t *stored_action(const char *name, const json_t *args, int malformed) {
+static int store_action(struct episode_step *st, const char *name, const json_t *args,
+                        int malformed) {
     struct args_prefix *a;
-    json_t *j;
+    size_t n = strlen(name);
 
-    if (!malformed)
-        return jsonu_with(json_object(), "tool_call",
-                          jsonu_with(jsonu_with(json_object(), "name", json_string(name)),
-                                     "arguments",
-                                     args ? json_incref((json_t *)args) : json_null()));
+    TG_ASSERT(n < sizeof(st->name)); /* the caller cut it to TG_TOOL_NAME_KEEP bytes */
+    memcpy(st->name, name, n + 1);
+    if (!args)
+        return 0; /* shown as null */
+    if (!malformed) {
+        st->args = json_incref((json_t *)args);
+        return 0;
+    }
     a = calloc(1, sizeof(*a));
     if (!a)
-        return NULL;
-    if (args && json_dump_callback(args, prefix_take, a, JSON_COMPACT | JSON_ENCODE_ANY) != 0)
+        return TG_ENOMEM;
+    if (json_dump_callback(args, prefix_take, a, JSON_COMPACT | JSON_ENCODE_ANY) != 0)
         a->total = 0; /* cannot happen for a value the parser made; keep it whole */
-    if (a->total <= sizeof(a->buf))
-        j = json_pack("{s:{s:s, s:O}}", "tool_call", "name", name, "arguments",
-                      args ? (json_t *)args : json_null());
-    else
-        j = json_pack("{s:{s:s, s:s%, s:b}}", "tool_call", "name", name, "arguments", a->buf,
-                      jsonu_utf8_prefix(a->buf, a->total, a->len), "arguments_truncated", 1);
+    if (a->total <= sizeof(a->buf)) {
+        st->args = json_incref((json_t *)args);
+    } else {
+        st->args = json_stringn(a->buf, jsonu_utf8_prefix(a->buf, a->total, a->len));
+        st->args_truncated = 1;
+    }
     free(a);
-    return j;
+    return st->args ? 0 : TG_ENOMEM;
+}
+
+/* A step's action as shown (GET): {"tool_call":{"name","arguments"[,"arguments_truncated"]}}
+ * or {"answer":"..."}. New reference or NULL. */
+static json_t *action_json(const struct episode_step *st) {
+    json_t *tc;
+
+    if (st->is_answer)
+        return json_pack("{s:s}", "answer", st->answer ? st->answer : "");
+    tc = json_pack("{s:s, s:O}", "name", st->name, "arguments", st->args ? st->args : json_null());
+    if (tc && st->args_truncated && json_object_set_new(tc, "arguments_truncated", json_true())) {
+        json_decref(tc);
+        return NULL;
+    }
+    return jsonu_with(json_object(), "tool_call", tc);
 }
 
 static json_t *judgement_json(const struct episode_step *st) {
@@ -427,11 +448,9 @@ static int step_call(struct episode *ep, const char *name, const json_t *args,
             rc = TG_EINTERNAL; /* max_steps ≤ TG_MAX_STEPS_LIMIT and done is checked at begin */
         if (rc)
             goto fail;
-        st->action = stored_action(shown, args, v.label == JUDGE_MALFORMED);
-        if (!st->action) {
-            rc = TG_ENOMEM;
+        rc = store_action(st, shown, args, v.label == JUDGE_MALFORMED);
+        if (rc)
             goto fail;
-        }
         ep->js = js;
     }
     st->observation = observation;
@@ -505,8 +524,8 @@ int episode_step_answer(struct episode *ep, const char *answer, json_t **reply, 
         rc = TG_ENOMEM;
         goto fail;
     }
-    st->action = json_pack("{s:s}", "answer", answer);
-    if (!st->action) {
+    st->answer = strdup(answer);
+    if (!st->answer) {
         rc = TG_ENOMEM;
         goto fail;
     }
@@ -571,14 +590,13 @@ int episode_fork(struct episode *src, long long at, struct episode **out, struct
     /* share the prefix's steps; rebuild the judge state by replaying them */
     for (size_t i = 0; i < (size_t)at; i++) {
         struct episode_step *st = src->steps[i];
-        const json_t *tc = json_object_get(st->action, "tool_call");
         struct judge_call c;
         struct judge_verdict v;
 
         TG_ASSERT(!st->is_answer);
         memset(&c, 0, sizeof(c));
-        c.tool = json_string_value(json_object_get(tc, "name"));
-        c.args = json_object_get(tc, "arguments");
+        c.tool = st->name;
+        c.args = st->args;
         c.outcome = st->outcome;
         c.result = st->outcome == JUDGE_TOOL_OK ? json_object_get(st->observation, "result") : NULL;
         rc = judge_call(ep->task, &ep->js, &c, &v);
@@ -631,7 +649,7 @@ json_t *episode_json(struct episode *ep) {
     for (size_t i = 0; i < ep->nsteps; i++) {
         const struct episode_step *st = ep->steps[i];
 
-        json_t *sj = json_pack("{s:O, s:o*}", "action", st->action, "observation",
+        json_t *sj = json_pack("{s:o*, s:o*}", "action", action_json(st), "observation",
                                shown_observation(ep, st));
 
         if (sj && ep->feedback &&
@@ -661,27 +679,24 @@ out:
 /* Append the chat messages of one step. Caller holds ep->mu. */
 static int step_messages(json_t *msgs, const struct episode_step *st, size_t i) {
     char id[32];
-    json_t *tc;
     char *args;
     const char *content;
     int rc;
 
     if (st->is_answer)
-        return json_array_append_new(
-            msgs, json_pack("{s:s, s:s}", "role", "assistant", "content",
-                            json_string_value(json_object_get(st->action, "answer"))));
-    tc = json_object_get(st->action, "tool_call");
+        return json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "assistant", "content",
+                                                     st->answer ? st->answer : ""));
     snprintf(id, sizeof(id), "call_%zu", i + 1);
-    if (json_is_true(json_object_get(tc, "arguments_truncated"))) /* already JSON text */
-        args = strdup(json_string_value(json_object_get(tc, "arguments")));
+    if (st->args_truncated) /* already JSON text */
+        args = strdup(json_string_value(st->args));
     else
-        args = jsonw_dumps(json_object_get(tc, "arguments"), JSONW_REAL17, (size_t)-1 / 2, NULL);
+        args = jsonw_dumps(st->args ? st->args : json_null(), JSONW_REAL17, (size_t)-1 / 2, NULL);
     if (!args)
         return -1;
-    rc = json_array_append_new(msgs, json_pack("{s:s, s:n, s:[{s:s, s:s, s:{s:O, s:s}}]}", "role",
+    rc = json_array_append_new(msgs, json_pack("{s:s, s:n, s:[{s:s, s:s, s:{s:s, s:s}}]}", "role",
                                                "assistant", "content", "tool_calls", "id", id,
-                                               "type", "function", "function", "name",
-                                               json_object_get(tc, "name"), "arguments", args));
+                                               "type", "function", "function", "name", st->name,
+                                               "arguments", args));
     free(args);
     if (rc)
         return rc;
@@ -824,30 +839,20 @@ static void system_render(void) {
  * caller's buffer for the arguments' JSON text (reused from step to step). */
 static int w_step_messages(struct dbuf *b, const struct episode_step *st, size_t i,
                            struct dbuf *scratch) {
-    const json_t *tc, *name, *args;
     const char *content;
     int rc;
 
     if (st->is_answer) {
-        const char *a = json_string_value(json_object_get(st->action, "answer"));
-
-        if (!a)
+        if (!st->answer)
             return TG_EINVAL;
-        rc = W_KV(b, ",{\"role\":\"assistant\",\"content\":", a);
+        rc = W_KV(b, ",{\"role\":\"assistant\",\"content\":", st->answer);
         return rc ? rc : W_LIT(b, "}");
     }
-    tc = json_object_get(st->action, "tool_call");
-    name = json_object_get(tc, "name");
-    args = json_object_get(tc, "arguments");
-    if (!json_is_string(name))
-        return TG_ENOMEM;
     dbuf_reset(scratch);
-    if (json_is_true(json_object_get(tc, "arguments_truncated"))) { /* already JSON text */
-        rc = json_is_string(args)
-                 ? dbuf_add(scratch, json_string_value(args), json_string_length(args))
-                 : TG_ENOMEM;
+    if (st->args_truncated) { /* already JSON text */
+        rc = dbuf_add(scratch, json_string_value(st->args), json_string_length(st->args));
     } else {
-        rc = jsonw_value(scratch, args, JSONW_REAL17);
+        rc = jsonw_value(scratch, st->args ? st->args : json_null(), JSONW_REAL17);
         if (rc == TG_EINVAL)
             rc = TG_ENOMEM; /* as jsonw_dumps's NULL was taken before */
     }
@@ -858,7 +863,7 @@ static int w_step_messages(struct dbuf *b, const struct episode_step *st, size_t
     if (rc == 0)
         rc = W_LIT(b, "\",\"type\":\"function\",\"function\":{\"name\":");
     if (rc == 0)
-        rc = jsonw_string(b, json_string_value(name), json_string_length(name), 0);
+        rc = jsonw_string(b, st->name, strlen(st->name), 0);
     if (rc == 0)
         rc = W_LIT(b, ",\"arguments\":");
     if (rc == 0)
@@ -1010,9 +1015,7 @@ void episode_summarize(struct episode *ep, struct episode_summary *s) {
             s->arg_calls++;
         ncalled++;
         if (st->label != JUDGE_MALFORMED && nc < TG_MAX_STEPS_LIMIT) {
-            const char *n = json_string_value(
-                json_object_get(json_object_get(st->action, "tool_call"), "name"));
-            called[nc++] = n ? n : "";
+            called[nc++] = st->name;
         }
     }
     if (ep->outcome == REWARD_CORRECT || ep->outcome == REWARD_INCORRECT)

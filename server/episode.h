@@ -64,9 +64,14 @@ struct episode_step {
     atomic_int refs;               /* episodes holding this step */
     size_t bytes;                  /* estimated heap bytes of the step */
     struct episode_budget *budget; /* the store it is charged to (a reference), or NULL */
-    json_t *action;                /* {"tool_call":{"name","arguments"[,"arguments_truncated"]}} or
-                                      {"answer":"..."} */
-    json_t *observation;           /* the tool response, or {"correct":bool} */
+    /* the action, kept as parts (episode.c's action_json shows it as
+     * {"tool_call":{"name","arguments"[,"arguments_truncated":true]}} or {"answer":"..."}) */
+    char name[TG_TOOL_NAME_KEEP + 1]; /* tool calls: the name as judged ("" if none) */
+    json_t *args;                     /* tool calls: the arguments (a reference; NULL: null), or
+                                         the first bytes of their JSON text as a string */
+    int args_truncated;               /* args is that string */
+    char *answer;                     /* answers: the answer */
+    json_t *observation;              /* the tool response, or {"correct":bool} */
     enum judge_label label;
     enum judge_outcome outcome; /* tool calls: how the call went (replayed by fork) */
     int is_answer;

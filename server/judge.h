@@ -145,7 +145,8 @@ void judge_state_init(struct judge_state *s);
 /* judge_state_clear — forget everything; leaves *s as after judge_state_init. Accepts NULL. */
 void judge_state_clear(struct judge_state *s);
 
-/* judge_state_copy — *dst (uninitialised) becomes a copy of *src. Returns 0. */
+/* judge_state_copy — *dst (uninitialised) becomes a copy of *src (the keys past nkeys, never
+ * read, are not copied). Returns 0. */
 int judge_state_copy(struct judge_state *dst, const struct judge_state *src);
 
 /* judge_plan_complete — 1 if every plan step of t is satisfied in s (always for mental). */

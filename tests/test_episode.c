@@ -1015,6 +1015,53 @@ TG_TEST(episode, malformed_steps_store_bounded_arguments) {
     task_clear(&t);
 }
 
+/* A call without arguments and an answer are shown (GET) as the actions the agent sent, and
+ * a fork replays the call from what the step kept. */
+TG_TEST(episode, actions_are_shown_as_sent) {
+    struct task t;
+    struct reward_config rc;
+    struct episode *ep = NULL, *f = NULL;
+    struct tg_error err;
+    json_t *r = NULL, *view, *want_call, *want_answer, *traj, *msg;
+    int fin = 0;
+
+    CU_ASSERT_FATAL(load_json(task_json, &t) == 0);
+    reward_config_defaults(&rc);
+    CU_ASSERT_FATAL(episode_new(&t, &rc, REWARD_JUDGE, 8, NULL, &ep) == 0);
+    CU_ASSERT_EQUAL_FATAL(call_bad(ep, "calculator", NULL, JUDGE_BAD_ARGS), 0);
+    CU_ASSERT_FATAL(episode_step_begin(ep) == 0);
+    CU_ASSERT_FATAL(episode_step_answer(ep, "caf\xc3\xa9 42", &r, &fin) == 0);
+    json_decref(r);
+    want_call = json_pack("{s:{s:s, s:n}}", "tool_call", "name", "calculator", "arguments");
+    want_answer = json_pack("{s:s}", "answer", "caf\xc3\xa9 42");
+    view = episode_json(ep);
+    CU_ASSERT(json_equal(
+        json_object_get(json_array_get(json_object_get(view, "steps"), 0), "action"), want_call));
+    CU_ASSERT(json_equal(
+        json_object_get(json_array_get(json_object_get(view, "steps"), 1), "action"), want_answer));
+    /* the trajectory: the call's arguments as the JSON text "null", the answer as sent */
+    traj = episode_trajectory_json(ep);
+    msg = json_array_get(json_object_get(traj, "messages"), 2);
+    CU_ASSERT_STRING_EQUAL(
+        json_string_value(json_object_get(
+            json_object_get(json_array_get(json_object_get(msg, "tool_calls"), 0), "function"),
+            "arguments")),
+        "null");
+    msg = json_array_get(json_object_get(traj, "messages"), 4);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(msg, "content")), "caf\xc3\xa9 42");
+    check_line_written(ep);
+    CU_ASSERT_FATAL(episode_fork(ep, 1, &f, &err) == 0);
+    CU_ASSERT_EQUAL(f->ncalls, 1);
+    CU_ASSERT_EQUAL(f->steps[0]->label, ep->steps[0]->label);
+    episode_put(f);
+    json_decref(traj);
+    json_decref(view);
+    json_decref(want_call);
+    json_decref(want_answer);
+    episode_put(ep);
+    task_clear(&t);
+}
+
 TG_TEST(episode, forks_share_their_prefix) {
     struct task t;
     struct reward_config rc;
