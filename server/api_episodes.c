@@ -395,8 +395,6 @@ static json_t *failed_observation(const char *code, const char *msg) {
 static int step_commit(struct step_job *j, struct http_reply *rp) {
     const char *name = json_string_value(json_object_get(j->action, "name"));
     json_t *args = json_object_get(j->action, "arguments");
-    enum judge_outcome oc;
-    json_t *obs;
     struct dbuf reply; /* the step's reply, written straight (replies have no bound of their own) */
     int finished = 0, rc;
 
@@ -404,18 +402,19 @@ static int step_commit(struct step_job *j, struct http_reply *rp) {
         episode_step_abort(j->ep);
         return http_error_tg(rp, HTTP_CLIENT_CLOSED, &j->err);
     }
-    if (j->rc == TG_EINVAL) {
-        oc = JUDGE_BAD_ARGS;
-        obs = failed_observation("invalid_arguments", j->err.message);
-    } else if (j->rc) {
+    if (j->rc && j->rc != TG_EINVAL) {
         episode_step_abort(j->ep);
         return http_error(rp, 500, "internal", "The tool failed internally.");
-    } else {
-        oc = j->res.ok ? JUDGE_TOOL_OK : JUDGE_TOOL_FAILED;
-        obs = tool_result_json(&j->res);
     }
     dbuf_init(&reply, (size_t)-1 / 2);
-    rc = episode_step_call_text(j->ep, name, args, oc, j->res.result, obs, &reply, &finished);
+    if (j->rc == TG_EINVAL) /* the arguments failed the tool's schema */
+        rc = episode_step_call_text(j->ep, name, args, JUDGE_BAD_ARGS, NULL,
+                                    failed_observation("invalid_arguments", j->err.message), &reply,
+                                    &finished);
+    else /* the tool's response, kept by the step as its parts */
+        rc = episode_step_call_result(j->ep, name, args,
+                                      j->res.ok ? JUDGE_TOOL_OK : JUDGE_TOOL_FAILED, &j->res,
+                                      &reply, &finished);
     after_step(j->srv, j->ep, finished);
     if (rc) {
         dbuf_free(&reply);

@@ -15,6 +15,7 @@
 #include "base/jsonw.h"
 #include "base/metrics.h"
 #include "base/hash.h"
+#include "tools/tools.h"
 
 /* ---- byte accounting ------------------------------------------------------------------ */
 
@@ -142,6 +143,9 @@ static void step_put(struct episode_step *st) {
     json_decref(st->args);
     free(st->answer);
     json_decref(st->observation);
+    free(st->content);
+    json_decref(st->result);
+    free(st->res_err);
     free(st->reason);
     budget_release(st->budget, st->bytes);
     free(st);
@@ -244,6 +248,8 @@ static struct episode_step *step_new(const struct episode *ep) {
 static void step_append(struct episode *ep, struct episode_step *st) {
     st->bytes = sizeof(*st) + json_bytes(st->args) + json_bytes(st->observation) +
                 (st->answer ? strlen(st->answer) + 1 : 0) +
+                (st->content ? strlen(st->content) + 1 : 0) + json_bytes(st->result) +
+                (st->res_err ? sizeof(*st->res_err) : 0) +
                 (st->reason ? strlen(st->reason) + 1 : 0);
     if (ep->budget)
         st->budget = budget_charge(ep->budget, st->bytes);
@@ -330,10 +336,37 @@ static json_t *judgement_json(const struct episode_step *st) {
 /* A step's observation as shown: an answer's ({"correct":bool}) only with feedback, else {}:
  * whether an answer was right is the judge's to tell a trainer, not an agent (with forks, an
  * agent could otherwise try answers until one is right). New reference or NULL. */
+static json_t *shown_observation(const struct episode *ep, const struct episode_step *st);
+
+/* The tool response a step keeps as parts, as a struct tool_result to write or show (borrowing
+ * the step's parts). */
+static const struct tool_result *res_view(const struct episode_step *st, struct tool_result *v) {
+    v->ok = st->res_ok;
+    v->content = st->content;
+    v->result = st->result;
+    if (st->res_err) {
+        v->err = *st->res_err;
+    } else {
+        v->err.code[0] = '\0';
+        v->err.message[0] = '\0';
+    }
+    return v;
+}
+
+/* A step's observation as a tree (a new reference, built from the parts if kept so), or NULL
+ * on ENOMEM. */
+static json_t *step_observation(const struct episode_step *st) {
+    struct tool_result v;
+
+    if (!st->has_res)
+        return json_incref(st->observation);
+    return tool_result_json(res_view(st, &v));
+}
+
 static json_t *shown_observation(const struct episode *ep, const struct episode_step *st) {
     if (st->is_answer && !ep->feedback)
         return json_object();
-    return json_incref(st->observation);
+    return step_observation(st);
 }
 
 /* The step response for the last committed step: what an agent may see, and with feedback the
@@ -357,6 +390,7 @@ static json_t *step_reply(const struct episode *ep) {
  * building the object. Caller holds ep->mu. */
 static int step_reply_write(const struct episode *ep, struct dbuf *b) {
     const struct episode_step *st = ep->steps[ep->nsteps - 1];
+    struct tool_result view;
     char num[24], *p = num + sizeof(num);
     size_t n = ep->nsteps;
     int rc;
@@ -372,6 +406,7 @@ static int step_reply_write(const struct episode *ep, struct dbuf *b) {
         rc = dbuf_add_str(b, ",\"observation\":");
     if (rc == 0)
         rc = st->is_answer && !ep->feedback ? dbuf_add_str(b, "{}")
+             : st->has_res                  ? tool_result_write(b, res_view(st, &view), JSONW_ASCII)
                                             : jsonw_value(b, st->observation, JSONW_ASCII);
     if (rc == 0)
         rc = dbuf_add_str(b, ep->outcome != REWARD_RUNNING ? ",\"done\":true" : ",\"done\":false");
@@ -413,10 +448,11 @@ static void count_label(const char *label) {
  * (text; reply NULL). */
 static int step_call(struct episode *ep, const char *name, const json_t *args,
                      enum judge_outcome outcome, const json_t *result, json_t *observation,
-                     json_t **reply, struct dbuf *text, int *finished) {
+                     struct tool_result *res, json_t **reply, struct dbuf *text, int *finished) {
     struct judge_call c;
     struct judge_verdict v, lim;
     struct episode_step *st = NULL;
+    struct judge_state js;
     char shown[TG_TOOL_NAME_KEEP + 1]; /* the name as judged and kept: every tool's fits */
     size_t nl = name ? jsonu_utf8_prefix(name, strlen(name), TG_TOOL_NAME_KEEP) : 0;
     int rc;
@@ -430,9 +466,20 @@ static int step_call(struct episode *ep, const char *name, const json_t *args,
     pthread_mutex_lock(&ep->mu);
     TG_ASSERT(ep->busy && ep->outcome == REWARD_RUNNING);
     st = step_new(ep);
-    if (!st || !observation) {
+    if (!st || (!observation && !res)) {
         rc = TG_ENOMEM;
         goto fail;
+    }
+    if (res) {
+        result = res->result;
+        if (!res->ok) {
+            st->res_err = malloc(sizeof(*st->res_err));
+            if (!st->res_err) {
+                rc = TG_ENOMEM;
+                goto fail;
+            }
+            *st->res_err = res->err;
+        }
     }
     memset(&c, 0, sizeof(c));
     c.tool = name ? shown : NULL;
@@ -440,19 +487,28 @@ static int step_call(struct episode *ep, const char *name, const json_t *args,
     c.outcome = outcome;
     c.result = outcome == JUDGE_TOOL_OK ? result : NULL;
     /* judge on a copy of the state: nothing changes unless the step is committed */
-    {
-        struct judge_state js = ep->js;
-
-        rc = judge_call(ep->task, &js, &c, &v);
-        if (rc == TG_ESTATE)
-            rc = TG_EINTERNAL; /* max_steps ≤ TG_MAX_STEPS_LIMIT and done is checked at begin */
-        if (rc)
+    judge_state_copy(&js, &ep->js);
+    rc = judge_call(ep->task, &js, &c, &v);
+    if (rc == TG_ESTATE)
+        rc = TG_EINTERNAL; /* max_steps ≤ TG_MAX_STEPS_LIMIT and done is checked at begin */
+    if (rc)
+        goto fail;
+    rc = store_action(st, shown, args, v.label == JUDGE_MALFORMED);
+    if (rc)
+        goto fail;
+    if (res) { /* the response's parts move into the step (nothing fails after this) */
+        st->content = res->content ? res->content : strdup("");
+        if (!st->content) {
+            rc = TG_ENOMEM;
             goto fail;
-        rc = store_action(st, shown, args, v.label == JUDGE_MALFORMED);
-        if (rc)
-            goto fail;
-        ep->js = js;
+        }
+        res->content = NULL;
+        st->has_res = 1;
+        st->res_ok = res->ok;
+        st->result = res->result;
+        res->result = NULL;
     }
+    judge_state_copy(&ep->js, &js);
     st->observation = observation;
     observation = NULL;
     st->label = v.label;
@@ -499,13 +555,19 @@ fail:
 int episode_step_call(struct episode *ep, const char *name, const json_t *args,
                       enum judge_outcome outcome, const json_t *result, json_t *observation,
                       json_t **reply, int *finished) {
-    return step_call(ep, name, args, outcome, result, observation, reply, NULL, finished);
+    return step_call(ep, name, args, outcome, result, observation, NULL, reply, NULL, finished);
 }
 
 int episode_step_call_text(struct episode *ep, const char *name, const json_t *args,
                            enum judge_outcome outcome, const json_t *result, json_t *observation,
                            struct dbuf *reply, int *finished) {
-    return step_call(ep, name, args, outcome, result, observation, NULL, reply, finished);
+    return step_call(ep, name, args, outcome, result, observation, NULL, NULL, reply, finished);
+}
+
+int episode_step_call_result(struct episode *ep, const char *name, const json_t *args,
+                             enum judge_outcome outcome, struct tool_result *res,
+                             struct dbuf *reply, int *finished) {
+    return step_call(ep, name, args, outcome, NULL, NULL, res, NULL, reply, finished);
 }
 
 int episode_step_answer(struct episode *ep, const char *answer, json_t **reply, int *finished) {
@@ -598,7 +660,9 @@ int episode_fork(struct episode *src, long long at, struct episode **out, struct
         c.tool = st->name;
         c.args = st->args;
         c.outcome = st->outcome;
-        c.result = st->outcome == JUDGE_TOOL_OK ? json_object_get(st->observation, "result") : NULL;
+        c.result = st->outcome != JUDGE_TOOL_OK ? NULL
+                   : st->has_res                ? st->result
+                                                : json_object_get(st->observation, "result");
         rc = judge_call(ep->task, &ep->js, &c, &v);
         if (rc)
             goto fail;
@@ -700,7 +764,8 @@ static int step_messages(json_t *msgs, const struct episode_step *st, size_t i) 
     free(args);
     if (rc)
         return rc;
-    content = json_string_value(json_object_get(st->observation, "content"));
+    content =
+        st->has_res ? st->content : json_string_value(json_object_get(st->observation, "content"));
     return json_array_append_new(msgs, json_pack("{s:s, s:s, s:s}", "role", "tool", "tool_call_id",
                                                  id, "content", content ? content : ""));
 }
@@ -727,7 +792,7 @@ static json_t *trajectory_step(const struct episode_step *st) {
     json_t *sj =
         json_pack("{s:s, s:f}", "label", judge_label_name(st->label), "reward", st->reward);
     const char *k;
-    json_t *v, *obs;
+    json_t *v, *obs, *whole = NULL;
 
     if (!sj)
         return NULL;
@@ -742,12 +807,17 @@ static json_t *trajectory_step(const struct episode_step *st) {
         json_object_set_new(sj, "call", json_string(episode_call_outcome_name(st->outcome))) ||
         json_object_set_new(sj, "observation", obs))
         goto fail;
-    json_object_foreach(st->observation, k, v) {
+    whole = step_observation(st);
+    if (!whole)
+        goto fail;
+    json_object_foreach(whole, k, v) {
         if (strcmp(k, "content") != 0 && json_object_set(obs, k, v))
             goto fail;
     }
+    json_decref(whole);
     return sj;
 fail:
+    json_decref(whole);
     json_decref(sj);
     return NULL;
 }
@@ -872,9 +942,32 @@ static int w_step_messages(struct dbuf *b, const struct episode_step *st, size_t
         rc = W_LIT(b, "}}]},{\"role\":\"tool\",\"tool_call_id\":\"call_");
     if (rc == 0)
         rc = w_uint(b, i + 1);
-    content = json_string_value(json_object_get(st->observation, "content"));
+    content =
+        st->has_res ? st->content : json_string_value(json_object_get(st->observation, "content"));
     if (rc == 0)
         rc = W_KV(b, "\",\"content\":", content ? content : "");
+    return rc ? rc : W_LIT(b, "}");
+}
+
+/* The observation a step keeps as parts without its "content", in tool_result_json's order:
+ * {"ok"[,"error":{"code","message"}][,"result"]}. */
+static int w_res_rest(struct dbuf *b, const struct episode_step *st) {
+    int rc = st->res_ok ? W_LIT(b, "{\"ok\":true") : W_LIT(b, "{\"ok\":false");
+
+    if (rc == 0 && !st->res_ok) {
+        const struct tg_error *e = st->res_err;
+
+        rc = W_KV(b, ",\"error\":{\"code\":", e ? e->code : "");
+        if (rc == 0)
+            rc = W_KV(b, ",\"message\":", e ? e->message : "");
+        if (rc == 0)
+            rc = W_LIT(b, "}");
+    }
+    if (rc == 0 && (st->res_ok || st->result)) {
+        rc = W_LIT(b, ",\"result\":");
+        if (rc == 0)
+            rc = st->result ? jsonw_value(b, st->result, 0) : W_LIT(b, "{}");
+    }
     return rc ? rc : W_LIT(b, "}");
 }
 
@@ -897,16 +990,21 @@ static int w_step(struct dbuf *b, const struct episode_step *st, int first) {
     if (rc == 0 && !st->is_answer) {
         rc = W_KV(b, ",\"call\":", episode_call_outcome_name(st->outcome));
         if (rc == 0)
-            rc = W_LIT(b, ",\"observation\":{");
-        json_object_foreach(st->observation, k, v) {
-            if (rc || strcmp(k, "content") == 0)
-                continue;
-            rc = jsonw_key(b, k, n++ == 0, 0);
+            rc = W_LIT(b, ",\"observation\":");
+        if (rc == 0 && st->has_res) {
+            rc = w_res_rest(b, st);
+        } else if (rc == 0) {
+            rc = W_LIT(b, "{");
+            json_object_foreach(st->observation, k, v) {
+                if (rc || strcmp(k, "content") == 0)
+                    continue;
+                rc = jsonw_key(b, k, n++ == 0, 0);
+                if (rc == 0)
+                    rc = jsonw_value(b, v, 0);
+            }
             if (rc == 0)
-                rc = jsonw_value(b, v, 0);
+                rc = W_LIT(b, "}");
         }
-        if (rc == 0)
-            rc = W_LIT(b, "}");
     }
     return rc ? rc : W_LIT(b, "}");
 }

@@ -71,7 +71,15 @@ struct episode_step {
                                          the first bytes of their JSON text as a string */
     int args_truncated;               /* args is that string */
     char *answer;                     /* answers: the answer */
-    json_t *observation;              /* the tool response, or {"correct":bool} */
+    json_t *observation;              /* the tool response, or {"correct":bool}; NULL when the
+                                         response is kept as parts (has_res) */
+    /* a call committed by episode_step_call_result keeps the tool's response as its parts
+     * (tools.h's tool_result_json shows them as the observation) */
+    int has_res;
+    int res_ok;
+    char *content;            /* never NULL when has_res */
+    json_t *result;           /* a reference, or NULL */
+    struct tg_error *res_err; /* when !res_ok: the tool's error */
     enum judge_label label;
     enum judge_outcome outcome; /* tool calls: how the call went (replayed by fork) */
     int is_answer;
@@ -182,6 +190,18 @@ struct dbuf;
 int episode_step_call_text(struct episode *ep, const char *name, const json_t *args,
                            enum judge_outcome outcome, const json_t *result, json_t *observation,
                            struct dbuf *reply, int *finished);
+
+/*
+ * episode_step_call_result — episode_step_call_text for a call that reached its tool
+ * (outcome JUDGE_TOOL_OK or JUDGE_TOOL_FAILED as res->ok says): the observation is the tool's
+ * response res (tool_result_json's object, kept as its parts instead of built: the step's
+ * hot path). On 0 the step took res's content and result (res is left with neither); on an
+ * error res is the caller's, as it was.
+ */
+struct tool_result;
+int episode_step_call_result(struct episode *ep, const char *name, const json_t *args,
+                             enum judge_outcome outcome, struct tool_result *res,
+                             struct dbuf *reply, int *finished);
 
 /* episode_step_answer — commit a final answer (borrowed): judged correct/incorrect (and
  * premature_answer), ends the episode. Same returns as episode_step_call. Thread-safe. */

@@ -12,6 +12,7 @@
 #include "server/report.h"
 #include "base/dbuf.h"
 #include "base/jsonw.h"
+#include "tools/tools.h"
 #include "tg_test.h"
 
 static const char task_json[] =
@@ -1374,6 +1375,98 @@ TG_TEST(episode, step_reply_text_is_the_built_reply) {
             json_decref(args);
             json_decref(res);
         }
+        episode_put(a);
+        episode_put(b);
+    }
+    task_clear(&t);
+}
+
+/* A step committed from the tool's response as parts (episode_step_call_result, the HTTP
+ * path) replies, shows, logs and forks exactly as one committed with the response built as a
+ * tree (tool_result_json): ok with a result, a failure with a result (as run_code's), a
+ * failure with hostile text and none, ok without a result. */
+TG_TEST(episode, step_from_response_parts_is_the_built_step) {
+    static const struct {
+        const char *tool, *args, *result;
+        int ok;
+        const char *content, *code;
+    } calls[] = {
+        {"calculator", "{\"expression\":\"2*21\"}", "{\"value\":42}", 1, "42", ""},
+        {"run_code", "{\"code\":\"exit(3)\"}", "{\"stdout\":\"\",\"exit_code\":3}", 0,
+         "exit code 3", "nonzero_exit"},
+        {"search", "{\"query\":\"caf\\u00e9\"}", NULL, 0,
+         "error: \"caf\xc3\xa9\"\n\t\x01 \xf0\x9f\x98\x80 \\", "bad_query"},
+        {"search", "{\"query\":\"x\"}", NULL, 1, "", ""},
+    };
+    struct task t;
+    struct reward_config rc;
+
+    CU_ASSERT_FATAL(load_task(&t) == 0);
+    reward_config_defaults(&rc);
+    for (int feedback = 0; feedback <= 1; feedback++) {
+        struct episode *a = NULL, *b = NULL, *f = NULL;
+        json_t *va, *vb, *ta, *tb;
+        struct tg_error err;
+
+        CU_ASSERT_FATAL(episode_new(&t, &rc, REWARD_JUDGE, 8, "tg", &a) == 0);
+        CU_ASSERT_FATAL(episode_new(&t, &rc, REWARD_JUDGE, 8, "tg", &b) == 0);
+        a->feedback = b->feedback = feedback;
+        for (size_t i = 0; i < TG_ARRAY_LEN(calls); i++) {
+            json_t *args = json_loads(calls[i].args, 0, NULL), *tree = NULL, *obs;
+            struct tool_result res = {0};
+            enum judge_outcome oc = calls[i].ok ? JUDGE_TOOL_OK : JUDGE_TOOL_FAILED;
+            struct dbuf text;
+            char *want;
+            int fa = 0, fb = 0;
+
+            res.ok = calls[i].ok;
+            res.content = strdup(calls[i].content);
+            res.result = calls[i].result ? json_loads(calls[i].result, 0, NULL) : NULL;
+            if (!res.ok)
+                tg_error_set(&res.err, calls[i].code, "%s", calls[i].content);
+            obs = tool_result_json(&res);
+            CU_ASSERT_PTR_NOT_NULL_FATAL(obs);
+            dbuf_init(&text, 1 << 16);
+            CU_ASSERT_FATAL(episode_step_begin(a) == 0 && episode_step_begin(b) == 0);
+            CU_ASSERT(episode_step_call(a, calls[i].tool, args, oc, res.result, obs, &tree, &fa) ==
+                      0);
+            CU_ASSERT(episode_step_call_result(b, calls[i].tool, args, oc, &res, &text, &fb) == 0);
+            /* the step took the parts */
+            CU_ASSERT_PTR_NULL(res.content);
+            CU_ASSERT_PTR_NULL(res.result);
+            want = jsonw_dumps(tree, JSONW_ASCII, 1 << 16, NULL);
+            CU_ASSERT_PTR_NOT_NULL_FATAL(want);
+            CU_ASSERT_PTR_NOT_NULL_FATAL(text.p);
+            if (strcmp(want, text.p) != 0)
+                fprintf(stderr, "\n  built   %s\n  written %s\n", want, text.p);
+            CU_ASSERT_STRING_EQUAL(text.p, want);
+            CU_ASSERT_EQUAL(fa, fb);
+            CU_ASSERT_EQUAL(a->steps[i]->label, b->steps[i]->label);
+            free(want);
+            dbuf_free(&text);
+            json_decref(tree);
+            json_decref(args);
+            tool_result_clear(&res);
+        }
+        /* GET shows the same steps; the log holds the same messages and steps */
+        va = episode_json(a);
+        vb = episode_json(b);
+        CU_ASSERT(json_equal(json_object_get(va, "steps"), json_object_get(vb, "steps")));
+        ta = episode_trajectory_json(a);
+        tb = episode_trajectory_json(b);
+        CU_ASSERT(json_equal(json_object_get(ta, "messages"), json_object_get(tb, "messages")));
+        CU_ASSERT(json_equal(json_object_get(ta, "steps"), json_object_get(tb, "steps")));
+        check_line_written(b);
+        /* a fork replays the calls from the parts: the same labels */
+        CU_ASSERT_FATAL(episode_fork(b, (long long)TG_ARRAY_LEN(calls), &f, &err) == 0);
+        for (size_t i = 0; i < TG_ARRAY_LEN(calls); i++)
+            CU_ASSERT_EQUAL(f->steps[i]->label, b->steps[i]->label);
+        CU_ASSERT_EQUAL(f->ret, b->ret);
+        episode_put(f);
+        json_decref(va);
+        json_decref(vb);
+        json_decref(ta);
+        json_decref(tb);
         episode_put(a);
         episode_put(b);
     }
