@@ -109,7 +109,7 @@ static char *created_text(struct server *s, struct episode *ep) {
     if (rc == 0)
         rc = dbuf_add_str(&b, "},\"instructions\":");
     if (rc == 0)
-        rc = jsonw_string(&b, judge_answer_format, strlen(judge_answer_format), JSONW_ASCII);
+        rc = dbuf_add_str(&b, s->instructions_ascii); /* judge_answer_format, rendered once */
     if (rc == 0)
         rc = dbuf_add_str(&b, ",\"tools\":");
     if (rc == 0)

@@ -66,6 +66,7 @@ struct server {
     char *tools_text, *tools_text_ascii;    /* tools_list rendered once (jsonw; _ascii escaped):
                                                trajectory lines, replies */
     struct jsonw_splice tools_splice_ascii; /* tools_list → tools_text_ascii, for replies */
+    char *instructions_ascii; /* judge_answer_format as a JSON string (ASCII): create replies */
     struct reward_config *reward;           /* reward weights */
     struct report *report;                  /* accuracy totals for GET /v1/report */
     struct status_recent *recent;           /* the last finished episodes, for the status page */

@@ -13,10 +13,13 @@
 #include <unistd.h>
 
 #include "base/datadir.h"
+#include "base/dbuf.h"
+#include "base/jsonw.h"
 #include "tools/tools.h"
 #include "server/connwatch.h"
 #include "server/episode.h"
 #include "server/http.h"
+#include "server/judge.h"
 #include "server/mcp_session.h"
 #include "base/limits.h"
 #include "server/report.h"
@@ -146,6 +149,18 @@ static size_t client_share(size_t limit, size_t share, size_t floor) {
 }
 
 /* Tasks, reward config, episode store, report totals and the trajectory log. */
+/* s as a JSON string's text (jsonw flags), new; NULL on ENOMEM. */
+static char *string_text(const char *s, int flags) {
+    struct dbuf b;
+    char *t = NULL;
+
+    dbuf_init(&b, (size_t)-1 / 2);
+    if (jsonw_string(&b, s, strlen(s), flags) == 0)
+        t = dbuf_take(&b, NULL);
+    dbuf_free(&b);
+    return t;
+}
+
 static int episodes_start(struct server *s, struct tg_error *err) {
     const struct server_config *c = &s->cfg;
     struct episode_store_limits lim;
@@ -206,7 +221,8 @@ static int episodes_start(struct server *s, struct tg_error *err) {
     /* the list goes into every create reply and trajectory line: rendered once, spliced in */
     s->tools_text = jsonw_dumps(s->tools_list, 0, (size_t)-1 / 2, NULL);
     s->tools_text_ascii = jsonw_dumps(s->tools_list, JSONW_ASCII, (size_t)-1 / 2, NULL);
-    if (!s->tools_text || !s->tools_text_ascii) {
+    s->instructions_ascii = string_text(judge_answer_format, JSONW_ASCII);
+    if (!s->tools_text || !s->tools_text_ascii || !s->instructions_ascii) {
         tg_error_set(err, "internal", "Out of memory.");
         return TG_ENOMEM;
     }
@@ -222,6 +238,7 @@ static void episodes_stop(struct server *s) {
     json_decref(s->tools_list);
     free(s->tools_text);
     free(s->tools_text_ascii);
+    free(s->instructions_ascii);
     status_recent_free(s->recent);
     episode_store_free(s->episodes);
     report_free(s->report);
