@@ -66,11 +66,11 @@ struct server {
     char *tools_text, *tools_text_ascii;    /* tools_list rendered once (jsonw; _ascii escaped):
                                                trajectory lines, replies */
     struct jsonw_splice tools_splice_ascii; /* tools_list → tools_text_ascii, for replies */
-    char *instructions_ascii; /* judge_answer_format as a JSON string (ASCII): create replies */
-    struct reward_config *reward;           /* reward weights */
-    struct report *report;                  /* accuracy totals for GET /v1/report */
-    struct status_recent *recent;           /* the last finished episodes, for the status page */
-    struct http_key *keys; /* nkeys accepted bearer keys (http_keys_load); none: open */
+    char *instructions_ascii;     /* judge_answer_format as a JSON string (ASCII): create replies */
+    struct reward_config *reward; /* reward weights */
+    struct report *report;        /* accuracy totals for GET /v1/report */
+    struct status_recent *recent; /* the last finished episodes, for the status page */
+    struct http_key *keys;        /* nkeys accepted bearer keys (http_keys_load); none: open */
     size_t nkeys;
     struct http_watch *watch;     /* connection deadlines (header timeout) */
     struct origin_policy *origin; /* accepted Host and Origin values (origin.h) */
