@@ -333,11 +333,6 @@ static json_t *judgement_json(const struct episode_step *st) {
     return j;
 }
 
-/* A step's observation as shown: an answer's ({"correct":bool}) only with feedback, else {}:
- * whether an answer was right is the judge's to tell a trainer, not an agent (with forks, an
- * agent could otherwise try answers until one is right). New reference or NULL. */
-static json_t *shown_observation(const struct episode *ep, const struct episode_step *st);
-
 /* The tool response a step keeps as parts, as a struct tool_result to write or show (borrowing
  * the step's parts). */
 static const struct tool_result *res_view(const struct episode_step *st, struct tool_result *v) {
@@ -358,11 +353,14 @@ static const struct tool_result *res_view(const struct episode_step *st, struct 
 static json_t *step_observation(const struct episode_step *st) {
     struct tool_result v;
 
-    if (!st->has_res)
+    if (!st->content)
         return json_incref(st->observation);
     return tool_result_json(res_view(st, &v));
 }
 
+/* A step's observation as shown: an answer's ({"correct":bool}) only with feedback, else {}:
+ * whether an answer was right is the judge's to tell a trainer, not an agent (with forks, an
+ * agent could otherwise try answers until one is right). New reference or NULL. */
 static json_t *shown_observation(const struct episode *ep, const struct episode_step *st) {
     if (st->is_answer && !ep->feedback)
         return json_object();
@@ -406,7 +404,7 @@ static int step_reply_write(const struct episode *ep, struct dbuf *b) {
         rc = dbuf_add_str(b, ",\"observation\":");
     if (rc == 0)
         rc = st->is_answer && !ep->feedback ? dbuf_add_str(b, "{}")
-             : st->has_res                  ? tool_result_write(b, res_view(st, &view), JSONW_ASCII)
+             : st->content                  ? tool_result_write(b, res_view(st, &view), JSONW_ASCII)
                                             : jsonw_value(b, st->observation, JSONW_ASCII);
     if (rc == 0)
         rc = dbuf_add_str(b, ep->outcome != REWARD_RUNNING ? ",\"done\":true" : ",\"done\":false");
@@ -503,7 +501,6 @@ static int step_call(struct episode *ep, const char *name, const json_t *args,
             goto fail;
         }
         res->content = NULL;
-        st->has_res = 1;
         st->res_ok = res->ok;
         st->result = res->result;
         res->result = NULL;
@@ -661,7 +658,7 @@ int episode_fork(struct episode *src, long long at, struct episode **out, struct
         c.args = st->args;
         c.outcome = st->outcome;
         c.result = st->outcome != JUDGE_TOOL_OK ? NULL
-                   : st->has_res                ? st->result
+                   : st->content                ? st->result
                                                 : json_object_get(st->observation, "result");
         rc = judge_call(ep->task, &ep->js, &c, &v);
         if (rc)
@@ -765,7 +762,7 @@ static int step_messages(json_t *msgs, const struct episode_step *st, size_t i) 
     if (rc)
         return rc;
     content =
-        st->has_res ? st->content : json_string_value(json_object_get(st->observation, "content"));
+        st->content ? st->content : json_string_value(json_object_get(st->observation, "content"));
     return json_array_append_new(msgs, json_pack("{s:s, s:s, s:s}", "role", "tool", "tool_call_id",
                                                  id, "content", content ? content : ""));
 }
@@ -943,36 +940,15 @@ static int w_step_messages(struct dbuf *b, const struct episode_step *st, size_t
     if (rc == 0)
         rc = w_uint(b, i + 1);
     content =
-        st->has_res ? st->content : json_string_value(json_object_get(st->observation, "content"));
+        st->content ? st->content : json_string_value(json_object_get(st->observation, "content"));
     if (rc == 0)
         rc = W_KV(b, "\",\"content\":", content ? content : "");
     return rc ? rc : W_LIT(b, "}");
 }
 
-/* The observation a step keeps as parts without its "content", in tool_result_json's order:
- * {"ok"[,"error":{"code","message"}][,"result"]}. */
-static int w_res_rest(struct dbuf *b, const struct episode_step *st) {
-    int rc = st->res_ok ? W_LIT(b, "{\"ok\":true") : W_LIT(b, "{\"ok\":false");
-
-    if (rc == 0 && !st->res_ok) {
-        const struct tg_error *e = st->res_err;
-
-        rc = W_KV(b, ",\"error\":{\"code\":", e ? e->code : "");
-        if (rc == 0)
-            rc = W_KV(b, ",\"message\":", e ? e->message : "");
-        if (rc == 0)
-            rc = W_LIT(b, "}");
-    }
-    if (rc == 0 && (st->res_ok || st->result)) {
-        rc = W_LIT(b, ",\"result\":");
-        if (rc == 0)
-            rc = st->result ? jsonw_value(b, st->result, 0) : W_LIT(b, "{}");
-    }
-    return rc ? rc : W_LIT(b, "}");
-}
-
 /* One step's entry (as trajectory_step builds it). */
 static int w_step(struct dbuf *b, const struct episode_step *st, int first) {
+    struct tool_result view;
     const char *k;
     json_t *v;
     int rc, n = 0;
@@ -991,8 +967,8 @@ static int w_step(struct dbuf *b, const struct episode_step *st, int first) {
         rc = W_KV(b, ",\"call\":", episode_call_outcome_name(st->outcome));
         if (rc == 0)
             rc = W_LIT(b, ",\"observation\":");
-        if (rc == 0 && st->has_res) {
-            rc = w_res_rest(b, st);
+        if (rc == 0 && st->content) {
+            rc = tool_result_write_no_content(b, res_view(st, &view), 0);
         } else if (rc == 0) {
             rc = W_LIT(b, "{");
             json_object_foreach(st->observation, k, v) {

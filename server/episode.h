@@ -72,12 +72,11 @@ struct episode_step {
     int args_truncated;               /* args is that string */
     char *answer;                     /* answers: the answer */
     json_t *observation;              /* the tool response, or {"correct":bool}; NULL when the
-                                         response is kept as parts (has_res) */
+                                         response is kept as parts (content set) */
     /* a call committed by episode_step_call_result keeps the tool's response as its parts
      * (tools.h's tool_result_json shows them as the observation) */
-    int has_res;
     int res_ok;
-    char *content;            /* never NULL when has_res */
+    char *content;            /* set exactly when the response is kept as parts */
     json_t *result;           /* a reference, or NULL */
     struct tg_error *res_err; /* when !res_ok: the tool's error */
     enum judge_label label;

@@ -1318,6 +1318,18 @@ TG_TEST(episode, byte_limits_refuse_steps_and_adds) {
  * episode_step_call builds, as the HTTP layer renders it (jsonw, ASCII): two episodes make the
  * same calls — a success, a tool failure with non-ASCII, quotes and controls in its text, a
  * malformed call, and the call that reaches max_steps — with and without feedback. */
+/* The step reply written straight (text) is the built one (tree) as the HTTP layer renders it. */
+static void check_reply_text(const json_t *tree, const struct dbuf *text) {
+    char *want = jsonw_dumps(tree, JSONW_ASCII, 1 << 16, NULL);
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(want);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(text->p);
+    if (strcmp(want, text->p) != 0)
+        fprintf(stderr, "\n  built   %s\n  written %s\n", want, text->p);
+    CU_ASSERT_STRING_EQUAL(text->p, want);
+    free(want);
+}
+
 TG_TEST(episode, step_reply_text_is_the_built_reply) {
     static const struct {
         const char *tool, *args, *result;
@@ -1352,7 +1364,6 @@ TG_TEST(episode, step_reply_text_is_the_built_reply) {
                                 "error", "code", "x", "message", calls[i].content);
             json_t *tree = NULL;
             struct dbuf text;
-            char *want;
             int fa = 0, fb = 0;
 
             dbuf_init(&text, 1 << 16);
@@ -1361,15 +1372,9 @@ TG_TEST(episode, step_reply_text_is_the_built_reply) {
                                         &tree, &fa) == 0);
             CU_ASSERT(episode_step_call_text(b, calls[i].tool, args, calls[i].oc, res, obs, &text,
                                              &fb) == 0);
-            want = jsonw_dumps(tree, JSONW_ASCII, 1 << 16, NULL);
-            CU_ASSERT_PTR_NOT_NULL_FATAL(want);
-            CU_ASSERT_PTR_NOT_NULL_FATAL(text.p);
-            if (strcmp(want, text.p) != 0)
-                fprintf(stderr, "\n  built   %s\n  written %s\n", want, text.p);
-            CU_ASSERT_STRING_EQUAL(text.p, want);
+            check_reply_text(tree, &text);
             CU_ASSERT_EQUAL(fa, fb);
             CU_ASSERT_EQUAL(fb, i + 1 == TG_ARRAY_LEN(calls)); /* the last reaches max_steps */
-            free(want);
             dbuf_free(&text);
             json_decref(tree);
             json_decref(args);
@@ -1416,7 +1421,6 @@ TG_TEST(episode, step_from_response_parts_is_the_built_step) {
             struct tool_result res = {0};
             enum judge_outcome oc = calls[i].ok ? JUDGE_TOOL_OK : JUDGE_TOOL_FAILED;
             struct dbuf text;
-            char *want;
             int fa = 0, fb = 0;
 
             res.ok = calls[i].ok;
@@ -1434,15 +1438,9 @@ TG_TEST(episode, step_from_response_parts_is_the_built_step) {
             /* the step took the parts */
             CU_ASSERT_PTR_NULL(res.content);
             CU_ASSERT_PTR_NULL(res.result);
-            want = jsonw_dumps(tree, JSONW_ASCII, 1 << 16, NULL);
-            CU_ASSERT_PTR_NOT_NULL_FATAL(want);
-            CU_ASSERT_PTR_NOT_NULL_FATAL(text.p);
-            if (strcmp(want, text.p) != 0)
-                fprintf(stderr, "\n  built   %s\n  written %s\n", want, text.p);
-            CU_ASSERT_STRING_EQUAL(text.p, want);
+            check_reply_text(tree, &text);
             CU_ASSERT_EQUAL(fa, fb);
             CU_ASSERT_EQUAL(a->steps[i]->label, b->steps[i]->label);
-            free(want);
             dbuf_free(&text);
             json_decref(tree);
             json_decref(args);

@@ -206,12 +206,15 @@ void tool_result_clear(struct tool_result *r) {
     memset(r, 0, sizeof(*r));
 }
 
-int tool_result_write(struct dbuf *b, const struct tool_result *r, int flags) {
+/* r as JSON, with its "content" or without (with_content 0). */
+static int write_result(struct dbuf *b, const struct tool_result *r, int flags, int with_content) {
     const char *content = r->content ? r->content : "";
     int rc;
 
-    rc = dbuf_add_str(b, r->ok ? "{\"ok\":true,\"content\":" : "{\"ok\":false,\"content\":");
-    if (rc == 0)
+    rc = dbuf_add_str(b, r->ok ? "{\"ok\":true" : "{\"ok\":false");
+    if (rc == 0 && with_content)
+        rc = dbuf_add_str(b, ",\"content\":");
+    if (rc == 0 && with_content)
         rc = jsonw_string(b, content, strlen(content), flags);
     if (rc == 0 && !r->ok) {
         rc = dbuf_add_str(b, ",\"error\":{\"code\":");
@@ -232,6 +235,14 @@ int tool_result_write(struct dbuf *b, const struct tool_result *r, int flags) {
     if (rc == 0)
         rc = dbuf_add_str(b, "}");
     return rc;
+}
+
+int tool_result_write(struct dbuf *b, const struct tool_result *r, int flags) {
+    return write_result(b, r, flags, 1);
+}
+
+int tool_result_write_no_content(struct dbuf *b, const struct tool_result *r, int flags) {
+    return write_result(b, r, flags, 0);
 }
 
 json_t *tool_result_json(const struct tool_result *r) {

@@ -118,6 +118,10 @@ void tool_result_clear(struct tool_result *r);
 struct dbuf;
 int tool_result_write(struct dbuf *b, const struct tool_result *r, int flags);
 
+/* tool_result_write_no_content — tool_result_write without the "content" member (the
+ * trajectory log keeps the text in the tool message and the rest as the step's observation). */
+int tool_result_write_no_content(struct dbuf *b, const struct tool_result *r, int flags);
+
 /* tool_result_json — new {"ok":true,"content","result"} or {"ok":false,"content","error":
  * {"code","message"}[, "result"]}, the body of POST /v1/tools/{name}. NULL on ENOMEM. */
 json_t *tool_result_json(const struct tool_result *r);
