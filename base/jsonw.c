@@ -201,8 +201,7 @@ int jsonw_raw(struct dbuf *b, const char *s) {
     return dbuf_add_str(b, s);
 }
 
-/* A signed 64-bit integer in decimal. */
-static int write_int(struct dbuf *b, json_int_t v) {
+int jsonw_int(struct dbuf *b, long long v) {
     char buf[24], *p = buf + sizeof(buf);
     unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
 
@@ -320,7 +319,7 @@ static int write_value(struct dbuf *b, const json_t *v, int flags, int depth,
     case JSON_FALSE:
         return dbuf_add(b, "false", 5);
     case JSON_INTEGER:
-        return write_int(b, json_integer_value(v));
+        return jsonw_int(b, json_integer_value(v));
     case JSON_REAL:
         return jsonw_real(b, json_real_value(v), flags);
     case JSON_STRING:

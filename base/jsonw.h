@@ -48,6 +48,9 @@ int jsonw_value(struct dbuf *b, const json_t *v, int flags);
 /* jsonw_value_splice — jsonw_value, with sp's value (if sp is not NULL) written as sp->text. */
 int jsonw_value_splice(struct dbuf *b, const json_t *v, int flags, const struct jsonw_splice *sp);
 
+/* jsonw_int — append v in decimal (as jsonw_value appends an integer). Returns as jsonw_value. */
+int jsonw_int(struct dbuf *b, long long v);
+
 /* jsonw_real — append v (finite) as jsonw_value appends a real; flags as there. */
 int jsonw_real(struct dbuf *b, double v, int flags);
 

@@ -77,6 +77,13 @@ const char *tg_name_of(const char *const *names, size_t n, int i) {
     return i >= 0 && (size_t)i < n ? names[i] : "?";
 }
 
+void tg_copy_cut(char *dst, size_t n, const char *src) {
+    size_t len = src ? strnlen(src, n - 1) : 0;
+
+    memmove(dst, src ? src : "", len);
+    dst[len] = '\0';
+}
+
 int tg_name_index(const char *const *names, size_t n, const char *name) {
     for (size_t i = 0; name && i < n; i++)
         if (names[i] && strcmp(name, names[i]) == 0)

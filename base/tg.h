@@ -62,6 +62,10 @@ const char *tg_name_of(const char *const *names, size_t n, int i);
 /* tg_name_index — the index of name (may be NULL) among names[0..n), or -1. Pure. */
 int tg_name_index(const char *const *names, size_t n, const char *name);
 
+/* tg_copy_cut — src (NULL: "") into dst of n > 0 bytes, cut to n - 1 bytes and terminated:
+ * snprintf(dst, n, "%s", src) without printf's cost (it is on every request's path). */
+void tg_copy_cut(char *dst, size_t n, const char *src);
+
 /* tg_now_us / tg_now_ms — CLOCK_MONOTONIC time. */
 long long tg_now_us(void);
 double tg_now_ms(void);

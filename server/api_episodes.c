@@ -91,7 +91,6 @@ static int not_found_episode(struct http_req *rq, struct http_reply *rp, const c
 static char *created_text(struct server *s, struct episode *ep) {
     const struct task *t = ep->task;
     struct dbuf b;
-    char num[48];
     int rc;
 
     dbuf_init(&b, (size_t)-1 / 2);
@@ -114,9 +113,14 @@ static char *created_text(struct server *s, struct episode *ep) {
         rc = dbuf_add_str(&b, ",\"tools\":");
     if (rc == 0)
         rc = dbuf_add_str(&b, s->tools_text_ascii);
-    snprintf(num, sizeof(num), ",\"max_steps\":%d,\"step\":%zu", ep->max_steps, ep->nsteps);
     if (rc == 0)
-        rc = dbuf_add_str(&b, num);
+        rc = dbuf_add_str(&b, ",\"max_steps\":");
+    if (rc == 0)
+        rc = jsonw_int(&b, ep->max_steps);
+    if (rc == 0)
+        rc = dbuf_add_str(&b, ",\"step\":");
+    if (rc == 0)
+        rc = jsonw_int(&b, (long long)ep->nsteps);
     if (rc == 0)
         rc = dbuf_add_str(&b, ep->feedback ? ",\"done\":false,\"feedback\":\"judge\"}"
                                            : ",\"done\":false,\"feedback\":\"none\"}");

@@ -99,6 +99,17 @@ static int random_id(char out[EPISODE_ID_LEN + 1]) {
     return 0;
 }
 
+size_t episode_struct_bytes(int max_steps) {
+    size_t n = max_steps > 0 ? (size_t)max_steps : 0;
+
+    _Static_assert(sizeof(struct episode) % _Alignof(struct judge_key) == 0 &&
+                       sizeof(struct judge_key) % _Alignof(struct episode_step *) == 0 &&
+                       sizeof(struct episode_step *) % _Alignof(enum judge_label) == 0,
+                   "the arrays after struct episode are aligned");
+    return sizeof(struct episode) + n * JUDGE_KEYS_PER_CALL * sizeof(struct judge_key) +
+           n * sizeof(struct episode_step *) + n * sizeof(enum judge_label);
+}
+
 int episode_new(const struct task *t, const struct reward_config *rc, enum reward_mode mode,
                 int max_steps, const char *tag, struct episode **out) {
     struct episode *ep;
@@ -107,9 +118,14 @@ int episode_new(const struct task *t, const struct reward_config *rc, enum rewar
     if (!t || !rc || max_steps < 1 || max_steps > TG_MAX_STEPS_LIMIT ||
         (tag && strlen(tag) > TG_TAG_MAX) || mode < 0 || mode >= REWARD_MODE_COUNT)
         return TG_EINVAL;
-    ep = calloc(1, sizeof(*ep));
+    ep = calloc(1, episode_struct_bytes(max_steps));
     if (!ep)
         return TG_ENOMEM;
+    /* the arrays follow the struct: keys and step pointers (8-byte aligned), then labels */
+    ep->js.cap = (size_t)max_steps * JUDGE_KEYS_PER_CALL;
+    ep->js.keys = (struct judge_key *)(ep + 1);
+    ep->steps = (struct episode_step **)(ep->js.keys + ep->js.cap);
+    ep->call_labels = (enum judge_label *)(ep->steps + max_steps);
     if (random_id(ep->id) != 0) {
         free(ep);
         return TG_EIO;
@@ -118,11 +134,10 @@ int episode_new(const struct task *t, const struct reward_config *rc, enum rewar
     ep->rc = rc;
     ep->mode = mode;
     ep->max_steps = max_steps;
-    snprintf(ep->tag, sizeof(ep->tag), "%s", tag ? tag : "");
+    tg_copy_cut(ep->tag, sizeof(ep->tag), tag);
     pthread_mutex_init(&ep->mu, NULL);
-    judge_state_init(&ep->js);
     ep->outcome = REWARD_RUNNING;
-    atomic_init(&ep->bytes, sizeof(*ep));
+    atomic_init(&ep->bytes, episode_struct_bytes(max_steps));
     atomic_init(&ep->refs, 1);
     *out = ep;
     return 0;
@@ -140,7 +155,7 @@ void episode_set_node(struct episode *ep, const char *node) {
 static void step_put(struct episode_step *st) {
     if (!st || atomic_fetch_sub_explicit(&st->refs, 1, memory_order_acq_rel) != 1)
         return;
-    json_decref(st->args);
+    free(st->args);
     free(st->answer);
     json_decref(st->observation);
     free(st->content);
@@ -154,8 +169,7 @@ static void step_put(struct episode_step *st) {
 static void episode_free(struct episode *ep) {
     for (size_t i = 0; i < ep->nsteps; i++)
         step_put(ep->steps[i]);
-    judge_state_clear(&ep->js);
-    budget_release(ep->budget, sizeof(*ep));
+    budget_release(ep->budget, episode_struct_bytes(ep->max_steps));
     pthread_mutex_destroy(&ep->mu);
     free(ep);
 }
@@ -235,8 +249,8 @@ static double current_return(const struct episode *ep) {
 static struct episode_step *step_new(const struct episode *ep) {
     struct episode_step *st;
 
-    if (ep->nsteps >= TG_MAX_STEPS_LIMIT)
-        return NULL; /* max_steps ≤ TG_MAX_STEPS_LIMIT ends the episode first */
+    if (ep->nsteps >= (size_t)ep->max_steps)
+        return NULL; /* reaching max_steps ends the episode first */
     st = calloc(1, sizeof(*st));
     if (st)
         atomic_init(&st->refs, 1);
@@ -246,7 +260,7 @@ static struct episode_step *step_new(const struct episode *ep) {
 /* Append a filled step (steals its reference): size it, charge it to the episode's store,
  * count it in the episode's bytes. Caller holds ep->mu. */
 static void step_append(struct episode *ep, struct episode_step *st) {
-    st->bytes = sizeof(*st) + json_bytes(st->args) + json_bytes(st->observation) +
+    st->bytes = sizeof(*st) + (st->args ? st->args_len + 1 : 0) + json_bytes(st->observation) +
                 (st->answer ? strlen(st->answer) + 1 : 0) +
                 (st->content ? strlen(st->content) + 1 : 0) + json_bytes(st->result) +
                 (st->res_err ? sizeof(*st->res_err) : 0) +
@@ -275,36 +289,58 @@ static int prefix_take(const char *p, size_t n, void *data) {
 
 /*
  * Keep a tool call's action in st: the name (already bounded, see episode_step_call) and the
- * arguments as given, or — for a malformed call whose arguments take more than
- * TG_STEP_ARGS_KEEP bytes as compact JSON — the first bytes of that JSON text as a string,
- * flagged args_truncated. Returns 0 or TG_ENOMEM.
+ * arguments as compact JSON text, or — for a malformed call whose arguments take more than
+ * TG_STEP_ARGS_KEEP bytes as compact JSON — the first bytes of that text, flagged
+ * args_truncated. Returns 0 or TG_ENOMEM.
  */
 static int store_action(struct episode_step *st, const char *name, const json_t *args,
                         int malformed) {
     struct args_prefix *a;
+    struct dbuf text;
     size_t n = strlen(name);
 
     TG_ASSERT(n < sizeof(st->name)); /* the caller cut it to TG_TOOL_NAME_KEEP bytes */
     memcpy(st->name, name, n + 1);
     if (!args)
         return 0; /* shown as null */
-    if (!malformed) {
-        st->args = json_incref((json_t *)args);
-        return 0;
+    if (malformed) {
+        a = calloc(1, sizeof(*a));
+        if (!a)
+            return TG_ENOMEM;
+        if (json_dump_callback(args, prefix_take, a, JSON_COMPACT | JSON_ENCODE_ANY) != 0)
+            a->total = 0; /* cannot happen for a value the parser made; keep it whole */
+        if (a->total > sizeof(a->buf)) {
+            st->args_len = jsonu_utf8_prefix(a->buf, a->total, a->len);
+            st->args = malloc(st->args_len + 1);
+            if (st->args) {
+                memcpy(st->args, a->buf, st->args_len);
+                st->args[st->args_len] = '\0';
+                st->args_truncated = 1;
+            }
+            free(a);
+            return st->args ? 0 : TG_ENOMEM;
+        }
+        free(a);
     }
-    a = calloc(1, sizeof(*a));
-    if (!a)
-        return TG_ENOMEM;
-    if (json_dump_callback(args, prefix_take, a, JSON_COMPACT | JSON_ENCODE_ANY) != 0)
-        a->total = 0; /* cannot happen for a value the parser made; keep it whole */
-    if (a->total <= sizeof(a->buf)) {
-        st->args = json_incref((json_t *)args);
-    } else {
-        st->args = json_stringn(a->buf, jsonu_utf8_prefix(a->buf, a->total, a->len));
-        st->args_truncated = 1;
+    /* written into a scratch buffer, then kept in a block of its own size: a stored step
+     * holds what it shows, not the buffer's slack */
+    dbuf_init(&text, (size_t)-1 / 2);
+    if (jsonw_value(&text, args, JSONW_REAL17) == 0 && (st->args = malloc(text.len + 1))) {
+        memcpy(st->args, text.p, text.len + 1);
+        st->args_len = text.len;
     }
-    free(a);
-    return st->args ? 0 : TG_ENOMEM;
+    dbuf_free(&text);
+    return st->args ? 0 : TG_ENOMEM; /* jsonw writes every value the parser makes */
+}
+
+/* A step's arguments as a value: null, the kept prefix as a string (args_truncated), or the
+ * text read back (the same value that was sent). New reference, or NULL (no memory). */
+static json_t *step_args(const struct episode_step *st) {
+    if (!st->args)
+        return json_null();
+    if (st->args_truncated)
+        return json_stringn(st->args, st->args_len);
+    return json_loadb(st->args, st->args_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
 }
 
 /* A step's action as shown (GET): {"tool_call":{"name","arguments"[,"arguments_truncated"]}}
@@ -314,7 +350,7 @@ static json_t *action_json(const struct episode_step *st) {
 
     if (st->is_answer)
         return json_pack("{s:s}", "answer", st->answer ? st->answer : "");
-    tc = json_pack("{s:s, s:O}", "name", st->name, "arguments", st->args ? st->args : json_null());
+    tc = json_pack("{s:s, s:o}", "name", st->name, "arguments", step_args(st));
     if (tc && st->args_truncated && json_object_set_new(tc, "arguments_truncated", json_true())) {
         json_decref(tc);
         return NULL;
@@ -389,17 +425,11 @@ static json_t *step_reply(const struct episode *ep) {
 static int step_reply_write(const struct episode *ep, struct dbuf *b) {
     const struct episode_step *st = ep->steps[ep->nsteps - 1];
     struct tool_result view;
-    char num[24], *p = num + sizeof(num);
-    size_t n = ep->nsteps;
     int rc;
 
-    do {
-        *--p = (char)('0' + n % 10);
-        n /= 10;
-    } while (n);
     rc = dbuf_add_str(b, "{\"step\":");
     if (rc == 0)
-        rc = dbuf_add(b, p, (size_t)(num + sizeof(num) - p));
+        rc = jsonw_int(b, (long long)ep->nsteps);
     if (rc == 0)
         rc = dbuf_add_str(b, ",\"observation\":");
     if (rc == 0)
@@ -485,7 +515,7 @@ static int step_call(struct episode *ep, const char *name, const json_t *args,
     c.outcome = outcome;
     c.result = outcome == JUDGE_TOOL_OK ? result : NULL;
     /* judge on a copy of the state: nothing changes unless the step is committed */
-    judge_state_copy(&js, &ep->js);
+    judge_memo_load(&ep->js, &js);
     rc = judge_call(ep->task, &js, &c, &v);
     if (rc == TG_ESTATE)
         rc = TG_EINTERNAL; /* max_steps ≤ TG_MAX_STEPS_LIMIT and done is checked at begin */
@@ -505,7 +535,6 @@ static int step_call(struct episode *ep, const char *name, const json_t *args,
         st->result = res->result;
         res->result = NULL;
     }
-    judge_state_copy(&ep->js, &js);
     st->observation = observation;
     observation = NULL;
     st->label = v.label;
@@ -513,7 +542,7 @@ static int step_call(struct episode *ep, const char *name, const json_t *args,
     st->reward = reward_step(ep->rc, ep->mode, v.label);
     ep->call_labels[ep->ncalls++] = v.label;
     count_label(judge_label_name(v.label));
-    if ((int)ep->nsteps + 1 >= ep->max_steps && judge_step_limit(ep->task, &ep->js, &lim) == 0) {
+    if ((int)ep->nsteps + 1 >= ep->max_steps && judge_step_limit(ep->task, &js, &lim) == 0) {
         struct reward_episode re;
         char buf[TG_ERR_MSG_MAX + 96];
 
@@ -530,6 +559,9 @@ static int step_call(struct episode *ep, const char *name, const json_t *args,
     } else {
         st->reason = strdup(v.reason);
     }
+    /* fits: nsteps < max_steps calls, each with at most JUDGE_KEYS_PER_CALL keys */
+    if (judge_memo_save(&ep->js, &js) != 0)
+        TG_ASSERT(!"the judge's memory has room for max_steps calls");
     step_append(ep, st);
     ep->ret = current_return(ep);
     ep->busy = 0;
@@ -568,6 +600,7 @@ int episode_step_call_result(struct episode *ep, const char *name, const json_t 
 }
 
 int episode_step_answer(struct episode *ep, const char *answer, json_t **reply, int *finished) {
+    struct judge_state js;
     struct judge_verdict v;
     struct episode_step *st;
     struct reward_episode re;
@@ -588,7 +621,10 @@ int episode_step_answer(struct episode *ep, const char *answer, json_t **reply, 
         rc = TG_ENOMEM;
         goto fail;
     }
-    rc = judge_answer(ep->task, &ep->js, answer, &v);
+    judge_memo_load(&ep->js, &js);
+    rc = judge_answer(ep->task, &js, answer, &v);
+    if (rc == 0 && judge_memo_save(&ep->js, &js) != 0)
+        rc = TG_EINTERNAL; /* an answer adds no key */
     if (rc)
         goto fail;
     obs = json_pack("{s:b}", "correct", v.correct);
@@ -624,16 +660,18 @@ fail:
 
 int episode_fork(struct episode *src, long long at, struct episode **out, struct tg_error *err) {
     struct episode *ep = NULL;
+    struct judge_state js;
     int rc;
 
     *out = NULL;
+    judge_state_init(&js);
     rc = episode_new(src->task, src->rc, src->mode, src->max_steps, src->tag, &ep);
     if (rc) {
         tg_error_set(err, "internal", "Cannot create the fork.");
         return rc;
     }
     ep->feedback = src->feedback;
-    snprintf(ep->fork_of, sizeof(ep->fork_of), "%s", src->id); /* fixed once stored */
+    tg_copy_cut(ep->fork_of, sizeof(ep->fork_of), src->id); /* fixed once stored */
     ep->fork_at = at;
     pthread_mutex_lock(&src->mu);
     if (at < 0 || (size_t)at > src->nsteps ||
@@ -651,16 +689,18 @@ int episode_fork(struct episode *src, long long at, struct episode **out, struct
         struct episode_step *st = src->steps[i];
         struct judge_call c;
         struct judge_verdict v;
+        json_t *args;
 
         TG_ASSERT(!st->is_answer);
         memset(&c, 0, sizeof(c));
         c.tool = st->name;
-        c.args = st->args;
+        c.args = args = step_args(st);
         c.outcome = st->outcome;
         c.result = st->outcome != JUDGE_TOOL_OK ? NULL
                    : st->content                ? st->result
                                                 : json_object_get(st->observation, "result");
-        rc = judge_call(ep->task, &ep->js, &c, &v);
+        rc = args ? judge_call(ep->task, &js, &c, &v) : TG_ENOMEM;
+        json_decref(args);
         if (rc)
             goto fail;
         TG_ASSERT(v.label == st->label); /* the judge is pure: replay gives the same labels */
@@ -670,6 +710,12 @@ int episode_fork(struct episode *src, long long at, struct episode **out, struct
         ep->call_labels[ep->ncalls++] = st->label;
     }
     pthread_mutex_unlock(&src->mu);
+    if (judge_memo_save(&ep->js, &js) != 0) { /* at < max_steps calls: it fits */
+        rc = TG_EINTERNAL;
+        tg_error_set(err, "internal", "Cannot create the fork.");
+        episode_put(ep);
+        return rc;
+    }
     ep->ret = current_return(ep);
     *out = ep;
     return 0;
@@ -740,7 +786,6 @@ out:
 /* Append the chat messages of one step. Caller holds ep->mu. */
 static int step_messages(json_t *msgs, const struct episode_step *st, size_t i) {
     char id[32];
-    char *args;
     const char *content;
     int rc;
 
@@ -748,17 +793,11 @@ static int step_messages(json_t *msgs, const struct episode_step *st, size_t i) 
         return json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "assistant", "content",
                                                      st->answer ? st->answer : ""));
     snprintf(id, sizeof(id), "call_%zu", i + 1);
-    if (st->args_truncated) /* already JSON text */
-        args = strdup(json_string_value(st->args));
-    else
-        args = jsonw_dumps(st->args ? st->args : json_null(), JSONW_REAL17, (size_t)-1 / 2, NULL);
-    if (!args)
-        return -1;
-    rc = json_array_append_new(msgs, json_pack("{s:s, s:n, s:[{s:s, s:s, s:{s:s, s:s}}]}", "role",
+    rc = json_array_append_new(msgs, json_pack("{s:s, s:n, s:[{s:s, s:s, s:{s:s, s:s%}}]}", "role",
                                                "assistant", "content", "tool_calls", "id", id,
                                                "type", "function", "function", "name", st->name,
-                                               "arguments", args));
-    free(args);
+                                               "arguments", st->args ? st->args : "null",
+                                               st->args ? st->args_len : strlen("null")));
     if (rc)
         return rc;
     content =
@@ -869,17 +908,6 @@ static int w_kv(struct dbuf *b, const char *lit, size_t n, const char *v) {
 }
 #define W_KV(b, lit, v) w_kv((b), (lit), sizeof(lit) - 1, (v))
 
-/* A non-negative number in decimal. */
-static int w_uint(struct dbuf *b, unsigned long long v) {
-    char num[24], *p = num + sizeof(num);
-
-    do {
-        *--p = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    return dbuf_add(b, p, (size_t)(num + sizeof(num) - p));
-}
-
 /* The system message, the same in every line: written once (system_text), then copied. */
 static pthread_once_t system_once = PTHREAD_ONCE_INIT;
 static char *system_text; /* {"role":"system","content":"..."}, or NULL (no memory) */
@@ -902,10 +930,8 @@ static void system_render(void) {
     free(sys);
 }
 
-/* The messages of one step, after a comma (as step_messages builds them). scratch is the
- * caller's buffer for the arguments' JSON text (reused from step to step). */
-static int w_step_messages(struct dbuf *b, const struct episode_step *st, size_t i,
-                           struct dbuf *scratch) {
+/* The messages of one step, after a comma (as step_messages builds them). */
+static int w_step_messages(struct dbuf *b, const struct episode_step *st, size_t i) {
     const char *content;
     int rc;
 
@@ -915,18 +941,9 @@ static int w_step_messages(struct dbuf *b, const struct episode_step *st, size_t
         rc = W_KV(b, ",{\"role\":\"assistant\",\"content\":", st->answer);
         return rc ? rc : W_LIT(b, "}");
     }
-    dbuf_reset(scratch);
-    if (st->args_truncated) { /* already JSON text */
-        rc = dbuf_add(scratch, json_string_value(st->args), json_string_length(st->args));
-    } else {
-        rc = jsonw_value(scratch, st->args ? st->args : json_null(), JSONW_REAL17);
-        if (rc == TG_EINVAL)
-            rc = TG_ENOMEM; /* as jsonw_dumps's NULL was taken before */
-    }
+    rc = W_LIT(b, ",{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"call_");
     if (rc == 0)
-        rc = W_LIT(b, ",{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"call_");
-    if (rc == 0)
-        rc = w_uint(b, i + 1);
+        rc = jsonw_int(b, (long long)i + 1);
     if (rc == 0)
         rc = W_LIT(b, "\",\"type\":\"function\",\"function\":{\"name\":");
     if (rc == 0)
@@ -934,11 +951,11 @@ static int w_step_messages(struct dbuf *b, const struct episode_step *st, size_t
     if (rc == 0)
         rc = W_LIT(b, ",\"arguments\":");
     if (rc == 0)
-        rc = jsonw_string(b, scratch->p ? scratch->p : "", scratch->len, 0);
+        rc = st->args ? jsonw_string(b, st->args, st->args_len, 0) : W_LIT(b, "\"null\"");
     if (rc == 0)
         rc = W_LIT(b, "}}]},{\"role\":\"tool\",\"tool_call_id\":\"call_");
     if (rc == 0)
-        rc = w_uint(b, i + 1);
+        rc = jsonw_int(b, (long long)i + 1);
     content =
         st->content ? st->content : json_string_value(json_object_get(st->observation, "content"));
     if (rc == 0)
@@ -987,13 +1004,11 @@ static int w_step(struct dbuf *b, const struct episode_step *st, int first) {
 
 int episode_trajectory_write(struct episode *ep, struct dbuf *b, const char *tools_text) {
     const struct task *t = ep->task;
-    struct dbuf scratch;
     int rc;
 
     pthread_once(&system_once, system_render);
     if (!system_text)
         return TG_ENOMEM;
-    dbuf_init(&scratch, (size_t)-1 / 2);
     pthread_mutex_lock(&ep->mu);
     rc = W_KV(b, "{\"episode_id\":", ep->id);
     if (rc == 0)
@@ -1017,7 +1032,7 @@ int episode_trajectory_write(struct episode *ep, struct dbuf *b, const char *too
     if (rc == 0)
         rc = W_LIT(b, ",\"max_steps\":");
     if (rc == 0)
-        rc = ep->max_steps < 0 ? TG_EINVAL : w_uint(b, (unsigned long long)ep->max_steps);
+        rc = jsonw_int(b, ep->max_steps);
     if (rc == 0)
         rc = W_LIT(b, ",\"messages\":[");
     if (rc == 0)
@@ -1027,7 +1042,7 @@ int episode_trajectory_write(struct episode *ep, struct dbuf *b, const char *too
     if (rc == 0)
         rc = W_LIT(b, "}");
     for (size_t i = 0; rc == 0 && i < ep->nsteps; i++)
-        rc = w_step_messages(b, ep->steps[i], i, &scratch);
+        rc = w_step_messages(b, ep->steps[i], i);
     if (rc == 0)
         rc = W_LIT(b, "],\"steps\":[");
     for (size_t i = 0; rc == 0 && i < ep->nsteps; i++)
@@ -1046,7 +1061,7 @@ int episode_trajectory_write(struct episode *ep, struct dbuf *b, const char *too
         if (rc == 0)
             rc = W_LIT(b, ",\"at\":");
         if (rc == 0)
-            rc = ep->fork_at < 0 ? TG_EINVAL : w_uint(b, (unsigned long long)ep->fork_at);
+            rc = jsonw_int(b, ep->fork_at);
         if (rc == 0)
             rc = W_LIT(b, "}");
     }
@@ -1057,7 +1072,6 @@ int episode_trajectory_write(struct episode *ep, struct dbuf *b, const char *too
     if (rc == 0)
         rc = W_LIT(b, "}");
     pthread_mutex_unlock(&ep->mu);
-    dbuf_free(&scratch);
     return rc;
 }
 
@@ -1268,7 +1282,7 @@ static struct ep_client *client_get(struct episode_store *s, const char *key) {
     if (!*pp) {
         *pp = calloc(1, sizeof(**pp));
         if (*pp)
-            snprintf((*pp)->key, sizeof((*pp)->key), "%s", key);
+            tg_copy_cut((*pp)->key, sizeof((*pp)->key), key);
     }
     return *pp;
 }
@@ -1438,11 +1452,11 @@ int episode_store_add(struct episode_store *s, struct episode *ep, const char *c
     size_t b;
     int rc;
 
-    snprintf(key, sizeof(key), "%s", client ? client : "");
+    tg_copy_cut(key, sizeof(key), client);
     pthread_mutex_lock(&s->mu);
     TG_ASSERT(!ep->in_store && !ep->budget);
     store_expire(s, now);
-    rc = make_room(s, key, need, sizeof(*ep), 1, now);
+    rc = make_room(s, key, need, episode_struct_bytes(ep->max_steps), 1, now);
     c = rc ? NULL : client_get(s, key);
     if (!c) {
         pthread_mutex_unlock(&s->mu);
@@ -1451,7 +1465,7 @@ int episode_store_add(struct episode_store *s, struct episode *ep, const char *c
         return rc ? rc : TG_ENOMEM;
     }
     episode_ref(ep);
-    ep->budget = budget_charge(s->budget, sizeof(*ep));
+    ep->budget = budget_charge(s->budget, episode_struct_bytes(ep->max_steps));
     b = (size_t)hash_tg_str(ep->id) & (s->nbuckets - 1);
     ep->hnext = s->buckets[b];
     s->buckets[b] = ep;
@@ -1481,7 +1495,7 @@ int episode_store_admit(struct episode_store *s, struct episode *ep) {
     pthread_mutex_lock(&s->mu);
     if (ep->in_store) {
         client_sync(ep);
-        snprintf(key, sizeof(key), "%s", ep->client->key);
+        tg_copy_cut(key, sizeof(key), ep->client->key);
         ep->touched_us = now; /* never its own victim */
         rc = make_room(s, key, 1, 1, 0, now);
     }
@@ -1562,7 +1576,7 @@ void episode_store_client(struct episode_store *s, const char *client, size_t *u
     char key[TG_CLIENT_KEY_MAX + 1];
     struct ep_client *c;
 
-    snprintf(key, sizeof(key), "%s", client ? client : "");
+    tg_copy_cut(key, sizeof(key), client);
     pthread_mutex_lock(&s->mu);
     c = *client_slot(s, key);
     *unfinished = c ? c->unfinished : 0;

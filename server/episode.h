@@ -67,12 +67,15 @@ struct episode_step {
     /* the action, kept as parts (episode.c's action_json shows it as
      * {"tool_call":{"name","arguments"[,"arguments_truncated":true]}} or {"answer":"..."}) */
     char name[TG_TOOL_NAME_KEEP + 1]; /* tool calls: the name as judged ("" if none) */
-    json_t *args;                     /* tool calls: the arguments (a reference; NULL: null), or
-                                         the first bytes of their JSON text as a string */
-    int args_truncated;               /* args is that string */
-    char *answer;                     /* answers: the answer */
-    json_t *observation;              /* the tool response, or {"correct":bool}; NULL when the
-                                         response is kept as parts (content set) */
+    char *args;          /* tool calls: the arguments as compact JSON text (jsonw's JSONW_REAL17:
+                            reals read back to the same double), or, args_truncated, the first
+                            bytes of that text; NULL: null. Text, not a tree: a stored step holds
+                            one small block instead of the parser's objects */
+    size_t args_len;     /* strlen(args) */
+    int args_truncated;  /* args is only the first bytes of the text */
+    char *answer;        /* answers: the answer */
+    json_t *observation; /* the tool response, or {"correct":bool}; NULL when the
+                            response is kept as parts (content set) */
     /* a call committed by episode_step_call_result keeps the tool's response as its parts
      * (tools.h's tool_result_json shows them as the observation) */
     int res_ok;
@@ -110,10 +113,12 @@ struct episode {
 
     pthread_mutex_t mu; /* guards everything down to the store bookkeeping */
     int busy;           /* a step is between episode_step_begin and its commit/abort */
-    struct judge_state js;
-    struct episode_step *steps[TG_MAX_STEPS_LIMIT]; /* nsteps committed steps (references) */
+    /* sized by max_steps, in the episode's own allocation (episode_struct_bytes): an episode
+     * of 8 steps takes about 1 kB, not the 4 kB that room for TG_MAX_STEPS_LIMIT would */
+    struct judge_memo js;        /* the judge's memory (2 key slots per step) */
+    struct episode_step **steps; /* nsteps committed steps (references), room for max_steps */
     size_t nsteps;
-    enum judge_label call_labels[TG_MAX_STEPS_LIMIT]; /* labels of the tool calls, in order */
+    enum judge_label *call_labels; /* labels of the tool calls, in order; room for max_steps */
     size_t ncalls;
     enum reward_outcome outcome; /* REWARD_RUNNING until done */
     int premature_answer;
@@ -143,6 +148,10 @@ struct episode {
  */
 int episode_new(const struct task *t, const struct reward_config *rc, enum reward_mode mode,
                 int max_steps, const char *tag, struct episode **out);
+
+/* episode_struct_bytes — the bytes of an episode with max_steps (1..TG_MAX_STEPS_LIMIT), its
+ * steps not counted: what one costs the store before its first step, and what a fork adds. */
+size_t episode_struct_bytes(int max_steps);
 
 /* episode_set_node — prefix the id with "<node>-" (node borrowed: 1..TG_NODE_NAME_MAX bytes of
  * [a-z0-9], checked at start-up), so that the id names the server holding the episode. Call

@@ -675,14 +675,6 @@ static int check_headers(struct http_req *rq, struct http_reply *rp, const char 
 
 /* ---- a request's life ------------------------------------------------------------------ */
 
-/* src into dst (n bytes), cut to fit: snprintf's "%s" without its cost. */
-static void copy_cut(char *dst, size_t n, const char *src) {
-    size_t len = strnlen(src, n - 1);
-
-    memcpy(dst, src, len);
-    dst[len] = '\0';
-}
-
 /*
  * Start a request from its head h (borrowed; strings must outlive the request): state, route
  * and the header checks. conn is its connection, or NULL for one from memory. Returns 0 with
@@ -708,11 +700,11 @@ static int request_begin(struct server *s, const struct http_head *h, struct MHD
     rq->nheaders = h->nheaders;
     rq->query = h->query;
     rq->nquery = h->nquery;
-    copy_cut(rq->peer, sizeof(rq->peer), h->peer ? h->peer : "?");
-    copy_cut(rq->local, sizeof(rq->local), h->local ? h->local : "");
+    tg_copy_cut(rq->peer, sizeof(rq->peer), h->peer ? h->peer : "?");
+    tg_copy_cut(rq->local, sizeof(rq->local), h->local ? h->local : "");
     rq->key_index = -1;
     rq->t0_us = tg_now_us();
-    copy_cut(rq->path, sizeof(rq->path), h->path);
+    tg_copy_cut(rq->path, sizeof(rq->path), h->path);
     pthread_mutex_lock(&s->mu);
     s->inflight++;
     pthread_mutex_unlock(&s->mu);

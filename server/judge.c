@@ -70,6 +70,28 @@ int judge_state_copy(struct judge_state *dst, const struct judge_state *src) {
     return 0;
 }
 
+void judge_memo_load(const struct judge_memo *m, struct judge_state *s) {
+    TG_ASSERT(m->nkeys <= TG_ARRAY_LEN(s->keys));
+    s->satisfied = m->satisfied;
+    s->ncalls = m->ncalls;
+    s->nkeys = m->nkeys;
+    s->finished = m->finished;
+    if (m->nkeys)
+        memcpy(s->keys, m->keys, m->nkeys * sizeof(s->keys[0]));
+}
+
+int judge_memo_save(struct judge_memo *m, const struct judge_state *s) {
+    if (s->nkeys > m->cap)
+        return TG_ERANGE;
+    m->satisfied = s->satisfied;
+    m->ncalls = s->ncalls;
+    m->nkeys = s->nkeys;
+    m->finished = s->finished;
+    if (s->nkeys)
+        memcpy(m->keys, s->keys, s->nkeys * sizeof(s->keys[0]));
+    return 0;
+}
+
 /* The remembered form of a key: its length, FNV-1a 64 (base/hash) and, independent of it, a
  * multiply-xorshift hash. */
 static struct judge_key key_digest(const char *k) {
@@ -978,7 +1000,7 @@ int judge_call(const struct task *t, struct judge_state *s, const struct judge_c
                struct judge_verdict *v) {
     const char *tool = c->tool ? c->tool : "";
     unsigned of_tool = 0, open, ready, shown = 0, fresh, fresh_ready;
-    struct judge_key kd[2];
+    struct judge_key kd[JUDGE_KEYS_PER_CALL];
     struct call_facts f;
     size_t nk = 0;
     int rc, dup = 0, unobserved;

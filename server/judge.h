@@ -149,6 +149,27 @@ void judge_state_clear(struct judge_state *s);
  * read, are not copied). Returns 0. */
 int judge_state_copy(struct judge_state *dst, const struct judge_state *src);
 
+/* The judge's memory kept compactly, for a holder that keeps many (an episode): judge_state's
+ * fields, with room for the keys of `cap` key slots where judge_state always holds room for
+ * TG_MAX_STEPS_LIMIT calls' (3 kB). A call brings at most JUDGE_KEYS_PER_CALL keys, so calls
+ * calls need calls * JUDGE_KEYS_PER_CALL slots. The judge works on a judge_state: load one from
+ * the memo, judge, save it back. */
+#define JUDGE_KEYS_PER_CALL 2
+struct judge_memo {
+    unsigned satisfied;
+    size_t ncalls, nkeys;
+    int finished;
+    size_t cap;             /* slots in keys */
+    struct judge_key *keys; /* the holder's storage */
+};
+
+/* judge_memo_load — *s (uninitialised) becomes the state m holds. */
+void judge_memo_load(const struct judge_memo *m, struct judge_state *s);
+
+/* judge_memo_save — m holds *s from now on. TG_ERANGE (m unchanged) if s holds more keys than
+ * m has slots for. */
+int judge_memo_save(struct judge_memo *m, const struct judge_state *s);
+
 /* judge_plan_complete — 1 if every plan step of t is satisfied in s (always for mental). */
 int judge_plan_complete(const struct task *t, const struct judge_state *s);
 

@@ -1063,6 +1063,109 @@ TG_TEST(episode, actions_are_shown_as_sent) {
     task_clear(&t);
 }
 
+/* A stored call keeps its arguments as text: GET shows the value that was sent (reals to the
+ * last bit, NUL bytes, non-ASCII, nesting, key order), the trajectory line the same text, and a
+ * fork judges the same value again. */
+TG_TEST(episode, arguments_read_back_as_sent) {
+    static const char sent[] =
+        "{\"query\":\"caf\\u00e9 \\u0000 \\\"q\\\"\",\"z\":[0.1,1e300,-2.5e-308,"
+        "123456789012345678,{\"b\":null,\"a\":true}],\"y\":0.30000000000000004}";
+    struct task t;
+    struct reward_config rc;
+    struct episode *ep = NULL, *f = NULL;
+    struct tg_error err;
+    json_t *args = json_loads(sent, JSON_ALLOW_NUL, NULL), *r = NULL, *view, *shown, *traj;
+    json_t *msg, *back, *res = json_pack("{s:[]}", "hits");
+    const char *text;
+    int fin = 0;
+
+    CU_ASSERT_FATAL(args != NULL && load_json(task_json, &t) == 0);
+    reward_config_defaults(&rc);
+    CU_ASSERT_FATAL(episode_new(&t, &rc, REWARD_JUDGE, 8, NULL, &ep) == 0);
+    CU_ASSERT_EQUAL_FATAL(episode_step_begin(ep), 0);
+    CU_ASSERT_EQUAL_FATAL(
+        episode_step_call(ep, "search", args, JUDGE_TOOL_OK, res,
+                          json_pack("{s:b, s:s, s:O}", "ok", 1, "content", "x", "result", res), &r,
+                          &fin),
+        0);
+    json_decref(r);
+    view = episode_json(ep);
+    shown = json_object_get(
+        json_object_get(
+            json_object_get(json_array_get(json_object_get(view, "steps"), 0), "action"),
+            "tool_call"),
+        "arguments");
+    CU_ASSERT(json_equal(shown, args));
+    CU_ASSERT(json_real_value(json_array_get(json_object_get(shown, "z"), 0)) == 0.1);
+    CU_ASSERT(json_real_value(json_object_get(shown, "y")) == 0.30000000000000004);
+    CU_ASSERT_EQUAL(json_string_length(json_object_get(shown, "query")), 11); /* NUL kept */
+    /* the trajectory's arguments text reads back to the same value */
+    traj = episode_trajectory_json(ep);
+    msg = json_array_get(json_object_get(traj, "messages"), 2);
+    text = json_string_value(json_object_get(
+        json_object_get(json_array_get(json_object_get(msg, "tool_calls"), 0), "function"),
+        "arguments"));
+    CU_ASSERT_FATAL(text != NULL);
+    back = json_loads(text, JSON_ALLOW_NUL, NULL);
+    CU_ASSERT(json_equal(back, args));
+    CU_ASSERT(strncmp(text, "{\"query\":", 9) == 0); /* in the order sent */
+    check_line_written(ep);
+    CU_ASSERT_FATAL(episode_fork(ep, 1, &f, &err) == 0);
+    CU_ASSERT_EQUAL(f->steps[0]->label, ep->steps[0]->label);
+    episode_put(f);
+    json_decref(back);
+    json_decref(traj);
+    json_decref(view);
+    json_decref(res);
+    json_decref(args);
+    episode_put(ep);
+    task_clear(&t);
+}
+
+/* An episode takes room for its own max_steps, and a run to max_steps of calls that each bring
+ * the judge two keys (searches) fills that room exactly; a fork judges the prefix again in it. */
+TG_TEST(episode, room_sized_by_max_steps) {
+    struct task t;
+    struct reward_config rc;
+    struct episode *ep = NULL, *f = NULL;
+    struct tg_error err;
+    json_t *r = NULL;
+    char args[64], hits[96];
+    int fin = 0;
+
+    CU_ASSERT(episode_struct_bytes(8) < episode_struct_bytes(TG_MAX_STEPS_LIMIT));
+    CU_ASSERT(episode_struct_bytes(8) < 2048);
+    CU_ASSERT_FATAL(load_task(&t) == 0);
+    reward_config_defaults(&rc);
+    for (int max = 1; max <= TG_MAX_STEPS_LIMIT; max += max < 4 ? 1 : 29) {
+        CU_ASSERT_FATAL(episode_new(&t, &rc, REWARD_JUDGE, max, NULL, &ep) == 0);
+        CU_ASSERT_EQUAL(atomic_load(&ep->bytes), episode_struct_bytes(max));
+        for (int i = 0; i < max && !fin; i++) {
+            snprintf(args, sizeof(args), "{\"query\":\"q%d\"}", i);
+            snprintf(hits, sizeof(hits), "{\"hits\":[{\"id\":\"h%d\"}]}", i);
+            CU_ASSERT_EQUAL_FATAL(call(ep, "search", args, hits, &r, &fin), 0);
+            json_decref(r);
+        }
+        CU_ASSERT(fin);
+        CU_ASSERT_EQUAL(ep->nsteps, (size_t)max);
+        CU_ASSERT_EQUAL(ep->js.nkeys, (size_t)max * JUDGE_KEYS_PER_CALL); /* every slot used */
+        CU_ASSERT_EQUAL(ep->outcome, REWARD_STEP_LIMIT);
+        CU_ASSERT(ep->steps[max - 1]->label != JUDGE_MALFORMED);
+        if (max > 1) {
+            CU_ASSERT_FATAL(episode_fork(ep, max - 1, &f, &err) == 0);
+            CU_ASSERT_EQUAL(f->js.nkeys, ep->js.nkeys - JUDGE_KEYS_PER_CALL);
+            CU_ASSERT_EQUAL(call(f, "search", args, hits, &r, &fin), 0);
+            CU_ASSERT(fin);
+            CU_ASSERT_EQUAL(f->steps[max - 1]->label, ep->steps[max - 1]->label);
+            json_decref(r);
+            episode_put(f);
+        }
+        fin = 0;
+        episode_put(ep);
+    }
+    task_clear(&t);
+}
+
 TG_TEST(episode, forks_share_their_prefix) {
     struct task t;
     struct reward_config rc;
@@ -1104,7 +1207,7 @@ TG_TEST(episode, forks_share_their_prefix) {
     }
     after = episode_store_bytes(s);
     fork_cost = (after - before) / 100;
-    CU_ASSERT(fork_cost <= sizeof(struct episode));
+    CU_ASSERT(fork_cost <= episode_struct_bytes(64));
     /* the client quota counts what a fork shows, prefix included */
     episode_store_client(s, "b", &ub, &after);
     CU_ASSERT_EQUAL(ub, 100);

@@ -698,7 +698,7 @@ TG_TEST(http_hard, forks_of_big_malformed_episodes_are_cheap) {
         http_resp_free(&r);
     }
     after = episode_store_bytes(s->episodes);
-    CU_ASSERT(after - before <= 50 * sizeof(struct episode));
+    CU_ASSERT(after - before <= 50 * episode_struct_bytes(64));
     test_server_stop(s);
     free(body);
 }
@@ -718,7 +718,7 @@ TG_TEST(http_hard, episode_store_memory_is_bounded) {
     while (created < 1000 && (st = create_raw(server_port(s), 1, NULL, id, sizeof(id))) == 201)
         created++;
     CU_ASSERT_EQUAL(st, 503);
-    CU_ASSERT((size_t)created >= 64 * 1024 / (2 * sizeof(struct episode)));
+    CU_ASSERT((size_t)created >= 64 * 1024 / (2 * episode_struct_bytes(TG_MAX_STEPS_DEFAULT)));
     CU_ASSERT(episode_store_bytes(s->episodes) <= 64 * 1024);
     test_server_stop(s);
 }

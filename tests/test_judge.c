@@ -583,6 +583,52 @@ TG_TEST(judge, state_copy_and_replay_are_exact) {
     task_clear(&t);
 }
 
+/* A memo holds what the state holds, judged on after a load as the state would be, and refuses
+ * a state with more keys than its slots, unchanged. */
+TG_TEST(judge, memo_keeps_the_state_in_its_slots) {
+    struct task t;
+    struct judge_state s, l, big;
+    struct judge_key slots[3 * JUDGE_KEYS_PER_CALL]; /* room for the three calls below */
+    struct judge_memo m = {0};
+
+    load(LA, &t);
+    m.keys = slots;
+    m.cap = TG_ARRAY_LEN(slots);
+    judge_state_init(&s);
+    CU_ASSERT_EQUAL(
+        call(&t, &s, "search", "{\"query\":\"Varnholt\"}", JUDGE_TOOL_OK, HIT_VARNHOLT, NULL),
+        JUDGE_NECESSARY);
+    CU_ASSERT_FATAL(s.nkeys > 0 && s.nkeys <= JUDGE_KEYS_PER_CALL);
+    CU_ASSERT_EQUAL_FATAL(judge_memo_save(&m, &s), 0);
+    judge_memo_load(&m, &l);
+    CU_ASSERT_EQUAL(l.satisfied, s.satisfied);
+    CU_ASSERT_EQUAL(l.ncalls, s.ncalls);
+    CU_ASSERT_EQUAL(l.finished, s.finished);
+    CU_ASSERT_EQUAL_FATAL(l.nkeys, s.nkeys);
+    CU_ASSERT_EQUAL(memcmp(l.keys, s.keys, s.nkeys * sizeof(s.keys[0])), 0);
+    /* the loaded state remembers the search: the same search again is redundant */
+    CU_ASSERT_EQUAL(
+        call(&t, &l, "search", "{\"query\":\"varnholt\"}", JUDGE_TOOL_OK, HIT_VARNHOLT, NULL),
+        JUDGE_REDUNDANT);
+    CU_ASSERT_EQUAL(call(&t, &l, "calculator", "{\"expression\":\"48211*2\"}", JUDGE_TOOL_OK,
+                         "{\"value\":96422}", NULL),
+                    JUDGE_NECESSARY);
+    CU_ASSERT_EQUAL_FATAL(judge_memo_save(&m, &l), 0);
+    CU_ASSERT_EQUAL(m.ncalls, 3);
+    /* one key past the slots: refused, the memo keeps what it held */
+    CU_ASSERT_EQUAL_FATAL(judge_state_copy(&big, &l), 0);
+    big.nkeys = m.cap + 1;
+    memset(big.keys, 0xab, big.nkeys * sizeof(big.keys[0]));
+    big.ncalls = 99;
+    CU_ASSERT_EQUAL(judge_memo_save(&m, &big), TG_ERANGE);
+    CU_ASSERT_EQUAL(m.ncalls, 3);
+    CU_ASSERT_EQUAL(m.nkeys, l.nkeys);
+    CU_ASSERT_EQUAL(memcmp(m.keys, l.keys, l.nkeys * sizeof(l.keys[0])), 0);
+    judge_state_clear(&s);
+    judge_state_clear(&l);
+    task_clear(&t);
+}
+
 TG_TEST(judge, label_names_round_trip) {
     for (int l = 0; l < JUDGE_LABEL_COUNT; l++) {
         enum judge_label m;
