@@ -159,7 +159,8 @@ static void step_put(struct episode_step *st) {
     free(st->answer);
     json_decref(st->observation);
     free(st->content);
-    json_decref(st->result);
+    free(st->result);
+    free(st->result_shown);
     free(st->res_err);
     free(st->reason);
     budget_release(st->budget, st->bytes);
@@ -260,11 +261,11 @@ static struct episode_step *step_new(const struct episode *ep) {
 /* Append a filled step (steals its reference): size it, charge it to the episode's store,
  * count it in the episode's bytes. Caller holds ep->mu. */
 static void step_append(struct episode *ep, struct episode_step *st) {
-    st->bytes = sizeof(*st) + (st->args ? st->args_len + 1 : 0) + json_bytes(st->observation) +
-                (st->answer ? strlen(st->answer) + 1 : 0) +
-                (st->content ? strlen(st->content) + 1 : 0) + json_bytes(st->result) +
-                (st->res_err ? sizeof(*st->res_err) : 0) +
-                (st->reason ? strlen(st->reason) + 1 : 0);
+    st->bytes =
+        sizeof(*st) + (st->args ? st->args_len + 1 : 0) + json_bytes(st->observation) +
+        (st->answer ? strlen(st->answer) + 1 : 0) + (st->content ? strlen(st->content) + 1 : 0) +
+        (st->result ? st->result_len + 1 : 0) + (st->result_shown ? st->result_shown_len + 1 : 0) +
+        (st->res_err ? sizeof(*st->res_err) : 0) + (st->reason ? strlen(st->reason) + 1 : 0);
     if (ep->budget)
         st->budget = budget_charge(ep->budget, st->bytes);
     atomic_fetch_add_explicit(&ep->bytes, st->bytes, memory_order_relaxed);
@@ -369,12 +370,85 @@ static json_t *judgement_json(const struct episode_step *st) {
     return j;
 }
 
+/* v[0..n) into a block of its own size at *out (a stored step holds what it shows, not a
+ * buffer's slack). 0 or TG_ENOMEM. */
+static int keep_text(const char *v, size_t n, char **out) {
+    *out = malloc(n + 1);
+    if (!*out)
+        return TG_ENOMEM;
+    memcpy(*out, v, n);
+    (*out)[n] = '\0';
+    return 0;
+}
+
+/* 1 if v holds a real anywhere (only reals are written differently with JSONW_REAL17). */
+static int has_real(const json_t *v) {
+    const char *k;
+    json_t *m;
+    size_t i;
+
+    if (json_is_real(v))
+        return 1;
+    if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, k, m) {
+            if (has_real(m))
+                return 1;
+        }
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, m) {
+            if (has_real(m))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/* Keep a tool's result (borrowed; NULL: none) in st as text: as it reads back (JSONW_REAL17),
+ * and, when reals make it differ, as the trajectory line writes it. 0 or TG_ENOMEM. */
+static int store_result(struct episode_step *st, const json_t *result) {
+    struct dbuf exact, shown;
+    int rc = 0;
+
+    if (!result)
+        return 0;
+    dbuf_init(&exact, (size_t)-1 / 2);
+    dbuf_init(&shown, (size_t)-1 / 2);
+    if (jsonw_value(&exact, result, JSONW_REAL17) ||
+        (has_real(result) && jsonw_value(&shown, result, 0)))
+        rc = TG_ENOMEM; /* jsonw writes every value a tool makes */
+    if (rc == 0)
+        rc = keep_text(exact.p, exact.len, &st->result);
+    if (rc == 0)
+        st->result_len = exact.len;
+    if (rc == 0 && shown.p && (shown.len != exact.len || memcmp(shown.p, exact.p, exact.len))) {
+        rc = keep_text(shown.p, shown.len, &st->result_shown);
+        st->result_shown_len = shown.len;
+    }
+    dbuf_free(&exact);
+    dbuf_free(&shown);
+    return rc;
+}
+
+/* A step's result read back from its text: a new reference, or NULL when it has none (or on
+ * ENOMEM: *failed set). */
+static json_t *step_result(const struct episode_step *st, int *failed) {
+    json_t *r;
+
+    *failed = 0;
+    if (!st->result)
+        return NULL;
+    r = json_loadb(st->result, st->result_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    *failed = r == NULL;
+    return r;
+}
+
 /* The tool response a step keeps as parts, as a struct tool_result to write or show (borrowing
- * the step's parts). */
-static const struct tool_result *res_view(const struct episode_step *st, struct tool_result *v) {
+ * the step's parts), with result (borrowed, may be NULL) as its result. */
+static const struct tool_result *res_view(const struct episode_step *st, const json_t *result,
+                                          struct tool_result *v) {
     v->ok = st->res_ok;
     v->content = st->content;
-    v->result = st->result;
+    v->result = (json_t *)result;
     if (st->res_err) {
         v->err = *st->res_err;
     } else {
@@ -388,10 +462,17 @@ static const struct tool_result *res_view(const struct episode_step *st, struct 
  * on ENOMEM. */
 static json_t *step_observation(const struct episode_step *st) {
     struct tool_result v;
+    json_t *result, *o;
+    int failed;
 
     if (!st->content)
         return json_incref(st->observation);
-    return tool_result_json(res_view(st, &v));
+    result = step_result(st, &failed);
+    if (failed)
+        return NULL;
+    o = tool_result_json(res_view(st, result, &v));
+    json_decref(result);
+    return o;
 }
 
 /* A step's observation as shown: an answer's ({"correct":bool}) only with feedback, else {}:
@@ -421,8 +502,9 @@ static json_t *step_reply(const struct episode *ep) {
 }
 
 /* step_reply written straight into b as the HTTP reply renders it (JSONW_ASCII), without
- * building the object. Caller holds ep->mu. */
-static int step_reply_write(const struct episode *ep, struct dbuf *b) {
+ * building the object; result (borrowed, may be NULL) is the last step's result as a tree (the
+ * tool's own, which the step keeps as text). Caller holds ep->mu. */
+static int step_reply_write(const struct episode *ep, const json_t *result, struct dbuf *b) {
     const struct episode_step *st = ep->steps[ep->nsteps - 1];
     struct tool_result view;
     int rc;
@@ -434,8 +516,8 @@ static int step_reply_write(const struct episode *ep, struct dbuf *b) {
         rc = dbuf_add_str(b, ",\"observation\":");
     if (rc == 0)
         rc = st->is_answer && !ep->feedback ? dbuf_add_str(b, "{}")
-             : st->content                  ? tool_result_write(b, res_view(st, &view), JSONW_ASCII)
-                                            : jsonw_value(b, st->observation, JSONW_ASCII);
+             : st->content ? tool_result_write(b, res_view(st, result, &view), JSONW_ASCII)
+                           : jsonw_value(b, st->observation, JSONW_ASCII);
     if (rc == 0)
         rc = dbuf_add_str(b, ep->outcome != REWARD_RUNNING ? ",\"done\":true" : ",\"done\":false");
     if (rc == 0 && ep->feedback) {
@@ -522,6 +604,8 @@ static int step_call(struct episode *ep, const char *name, const json_t *args,
     if (rc)
         goto fail;
     rc = store_action(st, shown, args, v.label == JUDGE_MALFORMED);
+    if (rc == 0 && res) /* the tool's tree stays the caller's (it shows it in the reply) */
+        rc = store_result(st, res->result);
     if (rc)
         goto fail;
     if (res) { /* the response's parts move into the step (nothing fails after this) */
@@ -532,8 +616,6 @@ static int step_call(struct episode *ep, const char *name, const json_t *args,
         }
         res->content = NULL;
         st->res_ok = res->ok;
-        st->result = res->result;
-        res->result = NULL;
     }
     st->observation = observation;
     observation = NULL;
@@ -568,7 +650,7 @@ static int step_call(struct episode *ep, const char *name, const json_t *args,
     if (reply)
         *reply = step_reply(ep);
     else
-        rc = step_reply_write(ep, text);
+        rc = step_reply_write(ep, result, text);
     pthread_mutex_unlock(&ep->mu);
     if (reply)
         return *reply ? 0 : TG_ENOMEM; /* committed either way; only the reply is missing */
@@ -689,18 +771,20 @@ int episode_fork(struct episode *src, long long at, struct episode **out, struct
         struct episode_step *st = src->steps[i];
         struct judge_call c;
         struct judge_verdict v;
-        json_t *args;
+        json_t *args, *result = NULL;
+        int failed = 0;
 
         TG_ASSERT(!st->is_answer);
         memset(&c, 0, sizeof(c));
         c.tool = st->name;
         c.args = args = step_args(st);
         c.outcome = st->outcome;
-        c.result = st->outcome != JUDGE_TOOL_OK ? NULL
-                   : st->content                ? st->result
-                                                : json_object_get(st->observation, "result");
-        rc = args ? judge_call(ep->task, &js, &c, &v) : TG_ENOMEM;
+        if (st->outcome == JUDGE_TOOL_OK)
+            c.result = st->content ? (result = step_result(st, &failed))
+                                   : json_object_get(st->observation, "result");
+        rc = args && !failed ? judge_call(ep->task, &js, &c, &v) : TG_ENOMEM;
         json_decref(args);
+        json_decref(result);
         if (rc)
             goto fail;
         TG_ASSERT(v.label == st->label); /* the judge is pure: replay gives the same labels */
@@ -985,7 +1069,9 @@ static int w_step(struct dbuf *b, const struct episode_step *st, int first) {
         if (rc == 0)
             rc = W_LIT(b, ",\"observation\":");
         if (rc == 0 && st->content) {
-            rc = tool_result_write_no_content(b, res_view(st, &view), 0);
+            rc = tool_result_write_no_content(
+                b, res_view(st, NULL, &view), st->result_shown ? st->result_shown : st->result,
+                st->result_shown ? st->result_shown_len : st->result_len, 0);
         } else if (rc == 0) {
             rc = W_LIT(b, "{");
             json_object_foreach(st->observation, k, v) {

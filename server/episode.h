@@ -79,8 +79,13 @@ struct episode_step {
     /* a call committed by episode_step_call_result keeps the tool's response as its parts
      * (tools.h's tool_result_json shows them as the observation) */
     int res_ok;
-    char *content;            /* set exactly when the response is kept as parts */
-    json_t *result;           /* a reference, or NULL */
+    char *content;      /* set exactly when the response is kept as parts */
+    char *result;       /* the result as compact JSON text (JSONW_REAL17: reads back to the
+                           same value), or NULL: none */
+    size_t result_len;  /* strlen(result) */
+    char *result_shown; /* the result as the trajectory line writes it (reals "%.15g") when
+                           that text differs from result's (it holds reals); NULL: the same */
+    size_t result_shown_len;
     struct tg_error *res_err; /* when !res_ok: the tool's error */
     enum judge_label label;
     enum judge_outcome outcome; /* tool calls: how the call went (replayed by fork) */
@@ -203,8 +208,8 @@ int episode_step_call_text(struct episode *ep, const char *name, const json_t *a
  * episode_step_call_result — episode_step_call_text for a call that reached its tool
  * (outcome JUDGE_TOOL_OK or JUDGE_TOOL_FAILED as res->ok says): the observation is the tool's
  * response res (tool_result_json's object, kept as its parts instead of built: the step's
- * hot path). On 0 the step took res's content and result (res is left with neither); on an
- * error res is the caller's, as it was.
+ * hot path). On 0 the step took res's content (res->content is NULL) and kept the result as
+ * text (res->result stays the caller's, as on an error).
  */
 struct tool_result;
 int episode_step_call_result(struct episode *ep, const char *name, const json_t *args,

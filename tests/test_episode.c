@@ -1492,7 +1492,7 @@ TG_TEST(episode, step_reply_text_is_the_built_reply) {
 /* A step committed from the tool's response as parts (episode_step_call_result, the HTTP
  * path) replies, shows, logs and forks exactly as one committed with the response built as a
  * tree (tool_result_json): ok with a result, a failure with a result (as run_code's), a
- * failure with hostile text and none, ok without a result. */
+ * failure with hostile text and none, ok without a result, results with reals. */
 TG_TEST(episode, step_from_response_parts_is_the_built_step) {
     static const struct {
         const char *tool, *args, *result;
@@ -1505,6 +1505,12 @@ TG_TEST(episode, step_from_response_parts_is_the_built_step) {
         {"search", "{\"query\":\"caf\\u00e9\"}", NULL, 0,
          "error: \"caf\xc3\xa9\"\n\t\x01 \xf0\x9f\x98\x80 \\", "bad_query"},
         {"search", "{\"query\":\"x\"}", NULL, 1, "", ""},
+        /* reals whose "%.15g" differs from their exact text (the step keeps both) */
+        {"calculator", "{\"expression\":\"0.1+0.2\"}",
+         "{\"value\":0.30000000000000004,\"terms\":[1e-7,2.5,100.0]}", 1, "0.3", ""},
+        {"search", "{\"query\":\"y\"}",
+         "{\"hits\":[{\"id\":\"d1\",\"score\":0.33333333333333331,\"snippet\":\"caf\\u00e9\"}]}", 1,
+         "d1", ""},
     };
     struct task t;
     struct reward_config rc;
@@ -1538,9 +1544,9 @@ TG_TEST(episode, step_from_response_parts_is_the_built_step) {
             CU_ASSERT(episode_step_call(a, calls[i].tool, args, oc, res.result, obs, &tree, &fa) ==
                       0);
             CU_ASSERT(episode_step_call_result(b, calls[i].tool, args, oc, &res, &text, &fb) == 0);
-            /* the step took the parts */
+            /* the step took the content and kept the result as text */
             CU_ASSERT_PTR_NULL(res.content);
-            CU_ASSERT_PTR_NULL(res.result);
+            CU_ASSERT_EQUAL(b->steps[i]->result != NULL, res.result != NULL);
             check_reply_text(tree, &text);
             CU_ASSERT_EQUAL(fa, fb);
             CU_ASSERT_EQUAL(a->steps[i]->label, b->steps[i]->label);

@@ -207,7 +207,8 @@ void tool_result_clear(struct tool_result *r) {
 }
 
 /* r as JSON, with its "content" or without (with_content 0). */
-static int write_result(struct dbuf *b, const struct tool_result *r, int flags, int with_content) {
+static int write_result(struct dbuf *b, const struct tool_result *r, const char *result_text,
+                        size_t n, int flags, int with_content) {
     const char *content = r->content ? r->content : "";
     int rc;
 
@@ -227,10 +228,12 @@ static int write_result(struct dbuf *b, const struct tool_result *r, int flags, 
         if (rc == 0)
             rc = dbuf_add_str(b, "}");
     }
-    if (rc == 0 && (r->ok || r->result)) {
+    if (rc == 0 && (r->ok || result_text || r->result)) {
         rc = dbuf_add_str(b, ",\"result\":");
         if (rc == 0)
-            rc = r->result ? jsonw_value(b, r->result, flags) : dbuf_add_str(b, "{}");
+            rc = result_text ? dbuf_add(b, result_text, n)
+                 : r->result ? jsonw_value(b, r->result, flags)
+                             : dbuf_add_str(b, "{}");
     }
     if (rc == 0)
         rc = dbuf_add_str(b, "}");
@@ -238,11 +241,12 @@ static int write_result(struct dbuf *b, const struct tool_result *r, int flags, 
 }
 
 int tool_result_write(struct dbuf *b, const struct tool_result *r, int flags) {
-    return write_result(b, r, flags, 1);
+    return write_result(b, r, NULL, 0, flags, 1);
 }
 
-int tool_result_write_no_content(struct dbuf *b, const struct tool_result *r, int flags) {
-    return write_result(b, r, flags, 0);
+int tool_result_write_no_content(struct dbuf *b, const struct tool_result *r,
+                                 const char *result_text, size_t n, int flags) {
+    return write_result(b, r, result_text, n, flags, 0);
 }
 
 json_t *tool_result_json(const struct tool_result *r) {

@@ -119,8 +119,11 @@ struct dbuf;
 int tool_result_write(struct dbuf *b, const struct tool_result *r, int flags);
 
 /* tool_result_write_no_content — tool_result_write without the "content" member (the
- * trajectory log keeps the text in the tool message and the rest as the step's observation). */
-int tool_result_write_no_content(struct dbuf *b, const struct tool_result *r, int flags);
+ * trajectory log keeps the text in the tool message and the rest as the step's observation),
+ * with the result given as JSON text written as it is (result_text[0..n), the text jsonw_value
+ * writes with flags; r->result is then not read), or, result_text NULL, from r->result. */
+int tool_result_write_no_content(struct dbuf *b, const struct tool_result *r,
+                                 const char *result_text, size_t n, int flags);
 
 /* tool_result_json — new {"ok":true,"content","result"} or {"ok":false,"content","error":
  * {"code","message"}[, "result"]}, the body of POST /v1/tools/{name}. NULL on ENOMEM. */
