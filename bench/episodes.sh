@@ -3,8 +3,9 @@
 # against raw `POST /v1/tools/calculator` in the same run (bench/episodes.c), on one server
 # started here with the shipped tasks and a trajectory log (so the log's cost is counted).
 #
-# usage: sh bench/episodes.sh [BUILD_DIR]   (default build; needs BUILD/toolgym and
-#                                            BUILD/bench/episodes: `make bench` builds both)
+# usage: sh bench/episodes.sh [BUILD_DIR]   (default build; needs BUILD/toolgym,
+#                                            BUILD/bench/episodes and BUILD/bench/pages: `make
+#                                            bench` builds them)
 # Settings (environment): SECONDS_EACH=2 per measurement, ROUNDS=5 (each concurrency measured
 #   that many times, both kinds back to back, alternating which goes first), CLIENTS=1,8,64,
 #   MAX_STEPS=8, THREADS (server threads; default: cores).
@@ -22,9 +23,14 @@ MAX_STEPS=${MAX_STEPS:-8}
 
 TOOLGYM=$BUILD/toolgym
 BENCH=$BUILD/bench/episodes
-for b in "$TOOLGYM" "$BENCH"; do
+PAGES=$BUILD/bench/pages
+for b in "$TOOLGYM" "$BENCH" "$PAGES"; do
     [ -x "$b" ] || { echo "episodes.sh: $b is missing (run make bench)" >&2; exit 1; }
 done
+# what a fresh page costs here: a stored step's memory is paid in page faults (bench/pages.c)
+echo "episodes: this machine's memory, for reading the ratios (bench/pages)"
+"$PAGES" || exit 1
+echo
 set -- --port 0 --quiet --trajectories "$BENCH_TMP/traj.jsonl"
 [ -n "${THREADS:-}" ] && set -- "$@" --threads "$THREADS"
 bench_start "$BENCH_TMP/server.log" "$TOOLGYM" serve "$@" || exit 1
