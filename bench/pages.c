@@ -94,8 +94,8 @@ int main(int argc, char **argv) {
         resident[k] = touch(m, (size_t)n, page);
         munmap(m, len);
         t0 = now_us();
-        m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
-                 -1, 0);
+        m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1,
+                 0);
         if (m == MAP_FAILED) {
             perror("pages: mmap");
             return 1;
