@@ -64,7 +64,8 @@ static long arg_long(const char *s, long lo, long hi) {
 int main(int argc, char **argv) {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     long n = 20000, rounds = 5;
-    double fresh[PAGES_ROUNDS_MAX], resident[PAGES_ROUNDS_MAX], populate[PAGES_ROUNDS_MAX];
+    double fresh[PAGES_ROUNDS_MAX] = {0}, resident[PAGES_ROUNDS_MAX] = {0};
+    double populate[PAGES_ROUNDS_MAX] = {0};
     double f, r, p;
 
     for (int i = 1; i < argc; i++) {
