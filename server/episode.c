@@ -288,6 +288,36 @@ static int prefix_take(const char *p, size_t n, void *data) {
     return 0;
 }
 
+/* v[0..n) into a block of its own size at *out (a stored step holds what it shows, not a
+ * buffer's slack). 0 or TG_ENOMEM. */
+static int keep_text(const char *v, size_t n, char **out) {
+    *out = malloc(n + 1);
+    if (!*out)
+        return TG_ENOMEM;
+    memcpy(*out, v, n);
+    (*out)[n] = '\0';
+    return 0;
+}
+
+/* v (borrowed) as compact JSON text written with flags (jsonw.h), kept by keep_text: *out and
+ * its length *len. 0 or TG_ENOMEM (jsonw writes every value the parser or a tool makes). */
+static int keep_json(const json_t *v, int flags, char **out, size_t *len) {
+    struct dbuf text;
+    int rc;
+
+    dbuf_init(&text, (size_t)-1 / 2);
+    rc = jsonw_value(&text, v, flags) ? TG_ENOMEM : keep_text(text.p, text.len, out);
+    *len = rc ? 0 : text.len;
+    dbuf_free(&text);
+    return rc;
+}
+
+/* Kept JSON text read back: the same value (JSONW_REAL17's reals included). New reference, or
+ * NULL (no memory). */
+static json_t *read_json(const char *text, size_t len) {
+    return json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+}
+
 /*
  * Keep a tool call's action in st: the name (already bounded, see episode_step_call) and the
  * arguments as compact JSON text, or — for a malformed call whose arguments take more than
@@ -297,8 +327,8 @@ static int prefix_take(const char *p, size_t n, void *data) {
 static int store_action(struct episode_step *st, const char *name, const json_t *args,
                         int malformed) {
     struct args_prefix *a;
-    struct dbuf text;
     size_t n = strlen(name);
+    int rc;
 
     TG_ASSERT(n < sizeof(st->name)); /* the caller cut it to TG_TOOL_NAME_KEEP bytes */
     memcpy(st->name, name, n + 1);
@@ -312,26 +342,14 @@ static int store_action(struct episode_step *st, const char *name, const json_t 
             a->total = 0; /* cannot happen for a value the parser made; keep it whole */
         if (a->total > sizeof(a->buf)) {
             st->args_len = jsonu_utf8_prefix(a->buf, a->total, a->len);
-            st->args = malloc(st->args_len + 1);
-            if (st->args) {
-                memcpy(st->args, a->buf, st->args_len);
-                st->args[st->args_len] = '\0';
-                st->args_truncated = 1;
-            }
+            rc = keep_text(a->buf, st->args_len, &st->args);
+            st->args_truncated = rc == 0;
             free(a);
-            return st->args ? 0 : TG_ENOMEM;
+            return rc;
         }
         free(a);
     }
-    /* written into a scratch buffer, then kept in a block of its own size: a stored step
-     * holds what it shows, not the buffer's slack */
-    dbuf_init(&text, (size_t)-1 / 2);
-    if (jsonw_value(&text, args, JSONW_REAL17) == 0 && (st->args = malloc(text.len + 1))) {
-        memcpy(st->args, text.p, text.len + 1);
-        st->args_len = text.len;
-    }
-    dbuf_free(&text);
-    return st->args ? 0 : TG_ENOMEM; /* jsonw writes every value the parser makes */
+    return keep_json(args, JSONW_REAL17, &st->args, &st->args_len);
 }
 
 /* A step's arguments as a value: null, the kept prefix as a string (args_truncated), or the
@@ -341,7 +359,7 @@ static json_t *step_args(const struct episode_step *st) {
         return json_null();
     if (st->args_truncated)
         return json_stringn(st->args, st->args_len);
-    return json_loadb(st->args, st->args_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    return read_json(st->args, st->args_len);
 }
 
 /* A step's action as shown (GET): {"tool_call":{"name","arguments"[,"arguments_truncated"]}}
@@ -370,17 +388,6 @@ static json_t *judgement_json(const struct episode_step *st) {
     return j;
 }
 
-/* v[0..n) into a block of its own size at *out (a stored step holds what it shows, not a
- * buffer's slack). 0 or TG_ENOMEM. */
-static int keep_text(const char *v, size_t n, char **out) {
-    *out = malloc(n + 1);
-    if (!*out)
-        return TG_ENOMEM;
-    memcpy(*out, v, n);
-    (*out)[n] = '\0';
-    return 0;
-}
-
 /* 1 if v holds a real anywhere (only reals are written differently with JSONW_REAL17). */
 static int has_real(const json_t *v) {
     const char *k;
@@ -406,26 +413,20 @@ static int has_real(const json_t *v) {
 /* Keep a tool's result (borrowed; NULL: none) in st as text: as it reads back (JSONW_REAL17),
  * and, when reals make it differ, as the trajectory line writes it. 0 or TG_ENOMEM. */
 static int store_result(struct episode_step *st, const json_t *result) {
-    struct dbuf exact, shown;
-    int rc = 0;
+    int rc;
 
     if (!result)
         return 0;
-    dbuf_init(&exact, (size_t)-1 / 2);
-    dbuf_init(&shown, (size_t)-1 / 2);
-    if (jsonw_value(&exact, result, JSONW_REAL17) ||
-        (has_real(result) && jsonw_value(&shown, result, 0)))
-        rc = TG_ENOMEM; /* jsonw writes every value a tool makes */
-    if (rc == 0)
-        rc = keep_text(exact.p, exact.len, &st->result);
-    if (rc == 0)
-        st->result_len = exact.len;
-    if (rc == 0 && shown.p && (shown.len != exact.len || memcmp(shown.p, exact.p, exact.len))) {
-        rc = keep_text(shown.p, shown.len, &st->result_shown);
-        st->result_shown_len = shown.len;
+    rc = keep_json(result, JSONW_REAL17, &st->result, &st->result_len);
+    if (rc == 0 && has_real(result)) {
+        rc = keep_json(result, 0, &st->result_shown, &st->result_shown_len);
+        if (rc == 0 && st->result_shown_len == st->result_len &&
+            memcmp(st->result_shown, st->result, st->result_len) == 0) {
+            free(st->result_shown); /* its reals write the same either way */
+            st->result_shown = NULL;
+            st->result_shown_len = 0;
+        }
     }
-    dbuf_free(&exact);
-    dbuf_free(&shown);
     return rc;
 }
 
@@ -437,7 +438,7 @@ static json_t *step_result(const struct episode_step *st, int *failed) {
     *failed = 0;
     if (!st->result)
         return NULL;
-    r = json_loadb(st->result, st->result_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    r = read_json(st->result, st->result_len);
     *failed = r == NULL;
     return r;
 }
