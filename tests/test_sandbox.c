@@ -1390,6 +1390,47 @@ static void *noop_thread(void *arg) {
     return arg;
 }
 
+/*
+ * A run's network namespace (tools/sandbox.c, slot_net): each slot makes one once and its runs
+ * join it. It is never the server's; two runs in flight at the same time are in different ones;
+ * and it holds only a loopback that is down (no address). Code prints its namespace, the
+ * interfaces and the IPv6 addresses, then sleeps for `hold` seconds.
+ */
+#define NET_PROBE(hold)                                                                            \
+    "import os, time\n"                                                                            \
+    "print(os.readlink('/proc/self/ns/net'))\n"                                                    \
+    "print(sorted(l.split(':')[0].strip() for l in open('/proc/self/net/dev').readlines()[2:]))\n" \
+    "p = '/proc/self/net/if_inet6'\n"                                                              \
+    "print(repr(open(p).read() if os.path.exists(p) else ''))\n"                                   \
+    "time.sleep(" hold ")\n"
+
+TG_TEST(sandbox, runs_join_an_empty_network_namespace_of_their_slot) {
+    struct bg_run held;
+    struct sandbox_result r;
+    char server[64] = "", a[64] = "", b[64] = "";
+    ssize_t k;
+
+    NEED_SANDBOX();
+    k = readlink("/proc/self/ns/net", server, sizeof(server) - 1);
+    CU_ASSERT_FATAL(k > 0);
+    /* one run holds its slot (and namespace) while the other runs */
+    bg_start(&held, NET_PROBE("2"), 8000);
+    CU_ASSERT_FATAL(wait_python_processes(1) >= 1);
+    CU_ASSERT_EQUAL_FATAL(run_beside(NET_PROBE("0"), NULL, 5000, &r), 0);
+    pthread_join(held.t, NULL);
+    CU_ASSERT_EQUAL_FATAL(held.rc, 0);
+    CU_ASSERT_FATAL(held.r.out && r.out);
+    CU_ASSERT_FATAL(sscanf(held.r.out, "%63[^\n]", a) == 1 && sscanf(r.out, "%63[^\n]", b) == 1);
+    CU_ASSERT(strncmp(a, "net:[", 5) == 0 && strncmp(b, "net:[", 5) == 0);
+    CU_ASSERT(strcmp(a, server) != 0 && strcmp(b, server) != 0);
+    CU_ASSERT(strcmp(a, b) != 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(held.r.out, "\n['lo']\n''\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "\n['lo']\n''\n"));
+    sandbox_result_free(&held.r);
+    sandbox_result_free(&r);
+    CU_ASSERT_EQUAL(slot_processes(), 0);
+}
+
 TG_TEST(sandbox_limits, fork_bomb_does_not_starve_others) {
     struct bg_run bomb;
     struct sandbox_result r;
