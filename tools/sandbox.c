@@ -1216,6 +1216,37 @@ SB_NO_ASAN static int tmpl_main(void *arg) {
 }
 
 /*
+ * Clone fn(arg) on stack (CLONE_VM | CLONE_VFORK and flags) with every signal blocked around
+ * the clone, so that no handler of ours runs on the child's stack while it shares our memory.
+ * Returns when the child has exited or exec'd: its pid, or -1 with errno.
+ */
+static pid_t clone_blocked(int (*fn)(void *), char *stack, int flags, void *arg) {
+    sigset_t all, old;
+    pid_t pid;
+    int e;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid = clone(fn, stack + SB_STACK_BYTES, CLONE_VM | CLONE_VFORK | flags, arg);
+    e = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = e;
+    return pid;
+}
+
+/* clone_blocked, then reap the child (its wait status to *st unless st is NULL). 0, or -1 with
+ * errno when clone failed. */
+static int clone_wait(int (*fn)(void *), char *stack, int flags, void *arg, int *st) {
+    pid_t pid = clone_blocked(fn, stack, flags, arg);
+
+    if (pid < 0)
+        return -1;
+    while (waitpid(pid, st, __WALL) < 0 && errno == EINTR)
+        ;
+    return 0;
+}
+
+/*
  * Build the template root: in a new mount namespace (root mode), or in new user, mount and
  * PID namespaces (rootless). Sets g.tmpl_fd (and g.userns_fd) on success. Returns 0,
  * TG_ENOMEM, or TG_EIO with *err saying why; rootless, the reason comes from userns_explain.
@@ -1223,12 +1254,11 @@ SB_NO_ASAN static int tmpl_main(void *arg) {
 static int build_template(int rootless, struct tg_error *err) {
     struct tmpl_ctx *t;
     char *stack = NULL;
-    sigset_t all, old;
     const char *base;
     struct userns_host host;
     char why[TG_ERR_MSG_MAX];
     pid_t pid;
-    int st = 0, rc = TG_EIO, flags = CLONE_VM | CLONE_VFORK | CLONE_FILES | CLONE_NEWNS;
+    int st = 0, rc = TG_EIO, flags = CLONE_FILES | CLONE_NEWNS;
 
     t = calloc(1, sizeof(*t));
     if (!t)
@@ -1251,14 +1281,11 @@ static int build_template(int rootless, struct tg_error *err) {
         rc = TG_ENOMEM;
         goto done;
     }
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pid = clone(tmpl_main, stack + SB_STACK_BYTES, flags, t);
+    pid = clone_blocked(tmpl_main, stack, flags, t);
     if (pid < 0) {
         t->fail_errno = errno;
         t->fail_step = USERNS_CLONE;
     }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (pid < 0 && !rootless) {
         tg_error_set(err, "sandbox_unavailable", "clone(CLONE_NEWNS): %s", strerror(t->fail_errno));
         goto done;
@@ -2236,7 +2263,6 @@ static void zyg_stop(struct sb_slot *s) {
 static int zyg_start(struct sb_slot *s, struct tg_error *err) {
     struct zyg_start_ctx z = {.argv = {"python3", "-I", "-S", "-u", "-c", NULL, NULL}};
     int sv[2] = {-1, -1}, inp[2] = {-1, -1}, logp[2] = {-1, -1}, buf = 4 * TG_CODE_MAX_BYTES;
-    sigset_t all, old;
     char tail[300], msg[8];
     struct pollfd p;
     pid_t pid;
@@ -2257,10 +2283,7 @@ static int zyg_start(struct sb_slot *s, struct tg_error *err) {
     z.sock = sv[1];
     z.in_r = inp[0];
     z.log_w = logp[1];
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pid = clone(zyg_main, s->stack_init + SB_STACK_BYTES, CLONE_VM | CLONE_VFORK, &z);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pid = clone_blocked(zyg_main, s->stack_init, 0, &z);
     if (pid < 0) {
         tg_error_set(err, "sandbox_error", "starting the zygote: clone: %s", strerror(errno));
         goto done;
@@ -2332,38 +2355,25 @@ static int zyg_ensure(struct sb_slot *s, struct tg_error *err) {
  * user namespace, which owns it, so that entry (there) can join it. When it cannot be made,
  * net_fd stays -1 and every run of the slot unshares its own, as before.
  */
-struct net_ctx {
-    int fd;
-};
-
 SB_NO_ASAN static int net_main(void *arg) {
-    struct net_ctx *c = arg;
+    int *fd = arg;
 
     if (g.rootless && setns(g.userns_fd, CLONE_NEWUSER) != 0)
         _exit(0);
     if (unshare(CLONE_NEWNET) != 0)
         _exit(0);
-    c->fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    *fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
     _exit(0);
 }
 
 static void slot_net(struct sb_slot *s) {
-    struct net_ctx c = {-1};
-    sigset_t all, old;
-    pid_t pid;
+    int fd = -1;
 
     s->net_made = 1;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
     /* shares the file table (the fd it opens is ours), not the file system context: a process
      * that shares it may not join a user namespace */
-    pid = clone(net_main, s->stack_init + SB_STACK_BYTES, CLONE_VM | CLONE_VFORK | CLONE_FILES, &c);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (pid < 0)
-        return;
-    while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR)
-        ;
-    s->net_fd = c.fd;
+    if (clone_wait(net_main, s->stack_init, CLONE_FILES, &fd, NULL) == 0)
+        s->net_fd = fd;
 }
 
 /*
@@ -2378,9 +2388,7 @@ static int sb_launch(struct sb_run *r, struct tg_error *err) {
     struct sb_slot *s = r->slot;
     int (*fn)(void *) = init_main;
     char *stack = s->stack_init;
-    int flags = CLONE_VM | CLONE_VFORK;
-    sigset_t all, old;
-    pid_t pid;
+    int flags = 0;
     int st = 0;
 
     if ((r->layers & L_NS) && !s->net_made)
@@ -2392,18 +2400,11 @@ static int sb_launch(struct sb_run *r, struct tg_error *err) {
     } else if (r->layers & L_NS) {
         flags |= run_ns_flags(s);
     }
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pid = clone(fn, stack + SB_STACK_BYTES, flags, r);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (pid < 0) {
+    /* reaping init waits for the namespace to empty; entry reaps init before it exits */
+    if (clone_wait(fn, stack, flags, r, &st) != 0) {
         tg_error_set(err, "sandbox_error", "starting the sandbox init failed: %s", strerror(errno));
         return TG_EIO;
     }
-    /* init (or entry) has exited (vfork semantics); reaping init waits for the namespace to
-     * empty, and entry reaps init before it exits. */
-    while (waitpid(pid, &st, __WALL) < 0 && errno == EINTR)
-        ;
     if (r->warm &&
         (r->fail_step || r->zygote_lost || r->zygote_hung || r->zygote_late || r->prep_failed))
         s->zbad = 1; /* replaced before the next run */
