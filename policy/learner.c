@@ -236,7 +236,6 @@ struct warm_ctx {
     const struct demo_set *d;
     const int *idx;
     float scale;
-    uint64_t salt; /* word dropout's stream of this step (each item draws from its own) */
 };
 
 static float warm_item(struct learner *L, int th, int i, void *vctx, double *aux) {
@@ -250,12 +249,6 @@ static float warm_item(struct learner *L, int th, int i, void *vctx, double *aux
     seq_build(&sc->seq, L->view[th], &L->pol.voc, (uint32_t)L->pol.net.cfg.buckets);
     if (demo_target(c->d, c->idx[i], &L->pol.voc, &sc->seq, L->tgt[th], &ignored))
         return 0;
-    if (L->cfg->word_dropout > 0) {
-        struct rng g; /* the item's own stream: the same whichever thread takes it */
-
-        rng_seed(&g, rng_mix64(c->salt ^ (0x9E3779B97F4A7C15ULL * (uint64_t)(i + 1))));
-        seq_drop_words(&sc->seq, L->cfg->word_dropout, &g);
-    }
     loss = policy_sft_backward(&L->pol, sc, &sc->seq, L->tgt[th], c->scale, 1, &hit);
     *aux = hit;
     return loss;
@@ -263,14 +256,12 @@ static float warm_item(struct learner *L, int th, int i, void *vctx, double *aux
 
 int learner_warmup_step(struct learner *L, const struct demo_set *d, const int *idx, int n,
                         double *loss, double *hit, struct tg_error *err) {
-    struct warm_ctx c = {d, idx, n > 0 ? 1.0f / (float)n : 0, 0};
+    struct warm_ctx c = {d, idx, n > 0 ? 1.0f / (float)n : 0};
     int rc;
 
     *loss = *hit = 0;
     if (n <= 0)
         return 0;
-    if (L->cfg->word_dropout > 0)
-        c.salt = rng_u64(&L->rng); /* drawn only when used: other runs keep their streams */
     rc = grads_over(L, n, warm_item, &c, loss, hit, err);
     if (rc)
         return rc;

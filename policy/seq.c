@@ -328,22 +328,3 @@ void seq_build(struct seq *s, const struct view *v, const struct act_vocab *voc,
     s->piece_off[s->T] = s->npieces;
     features(&b);
 }
-
-void seq_drop_words(struct seq *s, double p, struct rng *r) {
-    uint32_t zero = value_class(0.0);
-    int w = 0, a = s->piece_off[0];
-
-    for (int t = 0; t < s->T; t++) {
-        int b = s->piece_off[t + 1];
-        int word = s->cls[t] != 0 && s->value[t] == 0 && s->cls[t] != zero;
-
-        s->piece_off[t] = w;
-        if (!(word && rng_uniform(r) < p)) {
-            memmove(s->pieces + w, s->pieces + a, sizeof(uint32_t) * (size_t)(b - a));
-            w += b - a;
-        }
-        a = b;
-    }
-    s->piece_off[s->T] = w;
-    s->npieces = w;
-}

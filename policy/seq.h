@@ -41,7 +41,6 @@
 #include "policy/view.h"
 
 struct act_vocab;
-struct rng;
 
 enum seq_seg {
     SEG_PROMPT = 0,
@@ -83,15 +82,6 @@ struct seq {
     int ntext;
     void *block; /* the one allocation behind the arrays */
 };
-
-/*
- * seq_drop_words — word dropout for training: each word token (not a number, not a marker)
- * loses its pieces with probability p, so its embedding keeps only its segment, position and
- * surface features and its match class still ties it to its other occurrences. A network
- * trained so cannot lean on any one word being known, as it cannot at a word it never saw.
- * Draws one number from r per word token.
- */
-void seq_drop_words(struct seq *s, double p, struct rng *r);
 
 /*
  * seq_alloc — room for cap_T tokens, cap_pieces pieces and cap_text bytes of text (0 for

@@ -174,7 +174,6 @@ int train_config_check(const struct train_config *c, struct tg_error *err) {
     RANGE(warmup_epochs, 0.0, 100.0);
     RANGE(warmup_batch, 1, 4096);
     RANGE(warmup_lr, 1e-7, 1.0);
-    RANGE(word_dropout, 0.0, 0.9);
     RANGE(updates, 0, TG_TRAIN_UPDATES_MAX);
     RANGE(tasks_per_update, 1, 1024);
     RANGE(group, 2, TG_TRAIN_GROUP_MAX);
@@ -371,7 +370,6 @@ static const struct field top_fields[] = {
     TC(warmup_epochs, F_DBL),
     TC(warmup_batch, F_INT),
     TC(warmup_lr, F_DBL),
-    TC(word_dropout, F_DBL),
     TC(updates, F_INT),
     TC(tasks_per_update, F_INT),
     TC(group, F_INT),

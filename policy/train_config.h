@@ -41,7 +41,6 @@ struct train_config {
     double warmup_epochs; /* passes over the expert decisions (0: none) */
     int warmup_batch;     /* decisions per warm-up step */
     double warmup_lr;     /* initial lr of the warm-up */
-    double word_dropout;  /* warm-up: chance a word token loses its pieces (seq_drop_words) */
     /* RL run */
     int updates;          /* GRPO updates after the warm-up, 0..TG_TRAIN_UPDATES_MAX */
     int tasks_per_update; /* 1..1024 */

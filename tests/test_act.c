@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/rng.h"
 #include "base/tg.h"
 #include "policy/act.h"
 #include "policy/seq.h"
@@ -261,86 +260,6 @@ TG_TEST(act, unwritable_calls_are_refused_with_a_reason) {
     free(vw);
     free(v);
     free(t);
-}
-
-/* the pieces of token t (count, and equal to those of token u of o) */
-static int same_pieces(const struct seq *s, int t, const struct seq *o, int u) {
-    int n = s->piece_off[t + 1] - s->piece_off[t];
-
-    return n == o->piece_off[u + 1] - o->piece_off[u] &&
-           memcmp(s->pieces + s->piece_off[t], o->pieces + o->piece_off[u],
-                  sizeof(uint32_t) * (size_t)n) == 0;
-}
-
-/* word dropout takes the pieces of words only, keeps everything else, and follows its stream */
-TG_TEST(act, word_dropout_takes_only_words_pieces) {
-    struct view *vw = malloc(sizeof(*vw));
-    struct act_vocab *v = malloc(sizeof(*v));
-    struct seq s0, a, b;
-    struct tg_error e;
-    struct rng r1, r2;
-    int words = 0, dropped = 0, t48;
-
-    CU_ASSERT_FATAL(vw && v);
-    view_with_search(vw);
-    vocab(v);
-    CU_ASSERT_EQUAL_FATAL(seq_alloc(&s0, 0, 0, 0, &e), 0);
-    seq_build(&s0, vw, v, 1024);
-    t48 = find_num(&s0, 48211);
-    CU_ASSERT_FATAL(t48 >= 0);
-
-    /* p = 0: nothing changes */
-    CU_ASSERT_EQUAL_FATAL(seq_clone(&a, &s0, &e), 0);
-    rng_seed(&r1, 7);
-    seq_drop_words(&a, 0.0, &r1);
-    CU_ASSERT_EQUAL(a.npieces, s0.npieces);
-    for (int t = 0; t < s0.T; t++)
-        CU_ASSERT(same_pieces(&a, t, &s0, t));
-    seq_free(&a);
-
-    /* p = 1: every word is bare; numbers and markers keep their pieces; nothing else moves */
-    CU_ASSERT_EQUAL_FATAL(seq_clone(&a, &s0, &e), 0);
-    seq_drop_words(&a, 1.0, &r1);
-    for (int t = 0; t < s0.T; t++) {
-        int word = s0.cls[t] != 0 && s0.value[t] == 0;
-
-        words += word;
-        if (word) {
-            CU_ASSERT_EQUAL(a.piece_off[t + 1] - a.piece_off[t], 0);
-        } else {
-            CU_ASSERT(same_pieces(&a, t, &s0, t));
-        }
-        CU_ASSERT_EQUAL(a.cls[t], s0.cls[t]);
-        CU_ASSERT_EQUAL(a.ptr[t], s0.ptr[t]);
-        CU_ASSERT_STRING_EQUAL(seq_word(&a, t), seq_word(&s0, t));
-    }
-    CU_ASSERT(words >= 10);
-    CU_ASSERT(same_pieces(&a, t48, &s0, t48));
-    CU_ASSERT(a.piece_off[a.T] == a.npieces && a.npieces < s0.npieces);
-    seq_free(&a);
-
-    /* p = 0.5: the same stream drops the same words; some words go and some stay */
-    CU_ASSERT_EQUAL_FATAL(seq_clone(&a, &s0, &e), 0);
-    CU_ASSERT_EQUAL_FATAL(seq_clone(&b, &s0, &e), 0);
-    rng_seed(&r1, 11);
-    rng_seed(&r2, 11);
-    seq_drop_words(&a, 0.5, &r1);
-    seq_drop_words(&b, 0.5, &r2);
-    CU_ASSERT_EQUAL(a.npieces, b.npieces);
-    for (int t = 0; t < s0.T; t++) {
-        CU_ASSERT(same_pieces(&a, t, &b, t));
-        if (s0.cls[t] != 0 && s0.value[t] == 0) {
-            dropped += a.piece_off[t + 1] == a.piece_off[t];
-        } else {
-            CU_ASSERT(same_pieces(&a, t, &s0, t));
-        }
-    }
-    CU_ASSERT(dropped > 0 && dropped < words);
-    seq_free(&a);
-    seq_free(&b);
-    seq_free(&s0);
-    free(vw);
-    free(v);
 }
 
 /* symbols come from the expert calls: a word or constant used at least min_count times, a

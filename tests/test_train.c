@@ -388,7 +388,6 @@ TG_TEST(train, config_fields_of_every_kind) {
         {"{\"greedy\": {\"mode\": \"sideways\"}}", "unknown mode 'sideways'"},
         {"{\"lr\": 0.01, \"lr_min\": 0.02}", "lr_min = 0.02 is out of range"},
         {"{\"greedy\": {\"window_size\": 0}}", "greedy: window_size is 0"},
-        {"{\"word_dropout\": 0.95}", "word_dropout = 0.95 is out of range"},
         {"{\"seed\": 42, \"d_model\": 32, \"lr\": 0.01, \"weight_decay\": 0.01, \"tasks_file\": "
          "\"x.jsonl\", "
          "\"greedy\": {\"preset\": \"reference\", \"smooth\": true, \"window_size\": 5, "
