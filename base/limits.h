@@ -124,6 +124,7 @@
 #define TG_SEQ_HIT_MAX        48   /* tokens of one hit (title and snippet) */
 #define TG_SEQ_ACTION_MAX     24   /* tokens of one earlier call */
 #define TG_SEQ_PIECES_MAX     48   /* hashed pieces of one token */
+#define TG_SEQ_CONCEPTS_MAX   16   /* of them, WordNet concepts (policy/lexicon.h) */
 #define TG_ACT_OUT_MAX        16   /* output tokens of one action */
 #define TG_ACT_QUERY_MAX      6    /* words of a composed search query */
 #define TG_ACT_DEPTH_MAX      2    /* parentheses nested in a composed expression */

@@ -128,7 +128,7 @@ static int make_work(struct work *w, struct policy *p, const char *tasks, int n,
             rc = view_of(v, prompts[i % np], i % 3, e);
         if (rc)
             break;
-        seq_build(&w->seq[i], v, &p->voc, (uint32_t)p->net.cfg.buckets);
+        seq_build(&w->seq[i], v, &p->voc, (uint32_t)p->net.cfg.buckets, p->lex);
         policy_decide(p, &sc, &w->seq[i], POLICY_SAMPLE, &r, &w->act[i]);
         memset(&w->pg[i], 0, sizeof(w->pg[i]));
         w->pg[i].advantage = (float)(i % 2 ? 0.8 : -0.5);

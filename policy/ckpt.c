@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/limits.h"
+#include "policy/lexicon.h"
 
 #define HEADER_BYTES 16 /* magic, version, payload_bytes */
 
@@ -394,7 +395,7 @@ bad:
 static size_t payload_bytes(const struct policy *pol, int window) {
     size_t n = pol->net.num_params;
 
-    return 6 * 4 + 8 + 4 * n + vocab_bytes(&pol->voc) + /* policy */
+    return 7 * 4 + 8 + 4 * n + vocab_bytes(&pol->voc) + /* policy */
            4 * 4 + 8 + 2 * 4 * n +                      /* adam */
            sched_bytes(window) + 4 * 8 +                /* sched, rng */
            4 + 8 + 8;                                   /* progress */
@@ -440,6 +441,7 @@ int ckpt_save(const char *path, const struct policy *pol, const struct adam *a,
     put_u32(&w, (uint32_t)m->cfg.ffn);
     put_u32(&w, (uint32_t)m->cfg.buckets);
     put_u32(&w, (uint32_t)m->cfg.nsym);
+    put_u32(&w, pol->lex ? lexicon_fingerprint(pol->lex) : 0u);
     put_u64(&w, m->num_params);
     put_f32s(&w, m->params, m->num_params);
     put_vocab(&w, &pol->voc);
@@ -530,6 +532,8 @@ static int read_file(const char *path, unsigned char **payload, uint64_t *plen,
                                           "match-class attention: train a new one)"
                          : version == 4 ? " (a checkpoint of the text-reading policy before its "
                                           "pointer place bias and soft rank: train a new one)"
+                         : version == 5 ? " (a checkpoint of the text-reading policy before it "
+                                          "read words with WordNet: train a new one)"
                                         : "");
             goto fail;
         }
@@ -594,6 +598,7 @@ int ckpt_load(const char *path, struct policy *pol, struct adam *a, struct sched
     struct sched sched_tmp;
     struct ckpt_progress prog;
     uint64_t plen = 0, nparams, rng_s[4];
+    uint32_t lex_fp;
     long step;
     int rc;
 
@@ -613,6 +618,7 @@ int ckpt_load(const char *path, struct policy *pol, struct adam *a, struct sched
     cfg.ffn = (int)get_u32(&pr);
     cfg.buckets = (int)get_u32(&pr);
     cfg.nsym = (int)get_u32(&pr);
+    lex_fp = get_u32(&pr);
     nparams = get_u64(&pr);
     if (net_config_check(&cfg, err) != 0) {
         config_error(err, path);
@@ -623,6 +629,25 @@ int ckpt_load(const char *path, struct policy *pol, struct adam *a, struct sched
                      "checkpoint %s holds %llu parameters; its network needs %zu", path,
                      (unsigned long long)nparams, net_num_params(&cfg));
         goto fail;
+    }
+    if (lex_fp && !pr.short_read) {
+        struct tg_error why;
+
+        pol->lex = lexicon_default(&why);
+        if (!pol->lex) {
+            tg_error_set(err, "lexicon_missing",
+                         "checkpoint %s reads words with WordNet, which is not here: %s", path,
+                         why.message);
+            goto fail;
+        }
+        if (lexicon_fingerprint(pol->lex) != lex_fp) {
+            tg_error_set(err, "lexicon_mismatch",
+                         "checkpoint %s was trained with another WordNet (fingerprint %08x, "
+                         "here %08x): its word pieces would mean other things",
+                         path, (unsigned)lex_fp, (unsigned)lexicon_fingerprint(pol->lex));
+            pol->lex = NULL;
+            goto fail;
+        }
     }
     rc = net_init(&pol->net, &cfg, err);
     if (rc)

@@ -6,7 +6,8 @@
  * File layout (all integers and floats little-endian, floats IEEE-754):
  *   "TGCK"  u32 version (CKPT_VERSION)  u64 payload_bytes  payload  u32 crc32(payload)
  *   payload:
- *     u32 d, heads, layers, ffn, buckets, nsym; u64 num_params; f32 params[num_params]
+ *     u32 d, heads, layers, ffn, buckets, nsym, lexicon (lexicon_fingerprint, 0: none);
+ *     u64 num_params; f32 params[num_params]
  *     symbols: u32 nconst, f64 value x nconst; u32 nword, (u32 len, bytes) x nword;
  *       u32 ntmpl, (u32 nslots, u32 len, bytes) x ntmpl
  *     f32 beta1, beta2, eps, weight_decay; i64 adam_step; f32 m[num_params]; f32 v[num_params]
@@ -33,9 +34,10 @@
 
 #define CKPT_MAGIC "TGCK"
 #define CKPT_VERSION                                                                               \
-    5u /* 3: the policy that reads text (encoder, pointer decoder, symbols);                       \
+    6u /* 3: the policy that reads text (encoder, pointer decoder, symbols);                       \
           4: with match-class attention and pointer value comparison;                              \
-          5: with the pointer place bias and the soft rank of number pointers */
+          5: with the pointer place bias and the soft rank of number pointers;                     \
+          6: with the WordNet lexicon's fingerprint (0: none) */
 
 /* how far a run got */
 struct ckpt_progress {
@@ -60,7 +62,8 @@ int ckpt_save(const char *path, const struct policy *pol, const struct adam *a,
  * adam_free); s, r, pg: out or NULL (plain structs).
  * Returns 0; TG_EIO when the file cannot be opened or read; TG_EINVAL when it is not a valid
  * checkpoint, with *err code and message saying which: "bad_magic", "bad_version" (another
- * format, e.g. a checkpoint of the earlier candidate-scoring policy), "truncated",
+ * format, e.g. a checkpoint of the earlier candidate-scoring policy), "lexicon_missing" /
+ * "lexicon_mismatch" (it reads words with a WordNet that is not here), "truncated",
  * "size_mismatch", "bad_checksum", "invalid_config". On failure nothing is allocated and
  * the outputs are zeroed (pol, a) or untouched (s, r, pg).
  */

@@ -316,7 +316,7 @@ static int index_states(struct index_ctx *c, int ti, unsigned char *order, int n
         return 0;
     c->states++;
     task_view(t, order, n, d->max_steps, c->v);
-    seq_build(&c->s, c->v, c->voc, c->buckets);
+    seq_build(&c->s, c->v, c->voc, c->buckets, NULL); /* targets do not read pieces */
     rc = target_of(t, order, n, c->voc, &c->s, c->t, &why);
     if (rc == TG_ENOMEM)
         return rc;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "policy/ckpt.h"
+#include "policy/lexicon.h"
 
 /* ---- state -------------------------------------------------------------------------------- */
 
@@ -77,6 +78,19 @@ int learner_init(struct learner *L, const struct train_config *c, const char *re
             return TG_EINVAL;
         }
         L->pol.voc = *voc;
+        if (strcmp(c->lexicon, "wordnet") == 0) {
+            struct tg_error why;
+
+            L->pol.lex = lexicon_default(&why);
+            if (!L->pol.lex) {
+                tg_error_set(err, TG_CODE_CONFIG,
+                             "lexicon wordnet: %s Install Debian's wordnet-base, set "
+                             "TOOLGYM_WORDNET to WordNet 3.0's dict folder, or set \"lexicon\": "
+                             "\"none\".",
+                             why.message);
+                return TG_EINVAL;
+            }
+        }
         nc = net_config_of(c, voc);
         rc = net_init(&L->pol.net, &nc, err);
         if (rc)
@@ -246,7 +260,7 @@ static float warm_item(struct learner *L, int th, int i, void *vctx, double *aux
     float loss;
 
     demo_view(c->d, c->idx[i], L->view[th]);
-    seq_build(&sc->seq, L->view[th], &L->pol.voc, (uint32_t)L->pol.net.cfg.buckets);
+    seq_build(&sc->seq, L->view[th], &L->pol.voc, (uint32_t)L->pol.net.cfg.buckets, L->pol.lex);
     if (demo_target(c->d, c->idx[i], &L->pol.voc, &sc->seq, L->tgt[th], &ignored))
         return 0;
     loss = policy_sft_backward(&L->pol, sc, &sc->seq, L->tgt[th], c->scale, 1, &hit);

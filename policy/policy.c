@@ -265,7 +265,7 @@ int policy_act(void *ctx, struct rollout_ep *ep, const struct view *v, int obser
     struct policy_action act;
 
     *body = NULL;
-    seq_build(&sc->seq, v, &p->voc, (uint32_t)p->net.cfg.buckets);
+    seq_build(&sc->seq, v, &p->voc, (uint32_t)p->net.cfg.buckets, p->lex);
     if (observe) {
         policy_decide(p, sc, &sc->seq, POLICY_GREEDY, NULL, &act);
         if (t && t->nent < TG_VIEW_STEPS_MAX + 1)

@@ -24,6 +24,7 @@
 struct policy {
     struct net net;
     struct act_vocab voc;
+    const struct lexicon *lex; /* WordNet (process-wide, lexicon_default) or NULL: seq_build */
 };
 
 /* what one thread needs to act and to compute gradients */

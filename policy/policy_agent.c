@@ -37,7 +37,7 @@ static json_t *agent_act(struct eval_agent *a, const struct eval_turn *t) {
         if (!call || view_push(&as->view, call, obs, &e))
             return NULL;
     }
-    seq_build(&as->sc.seq, &as->view, &as->pol.voc, (uint32_t)as->pol.net.cfg.buckets);
+    seq_build(&as->sc.seq, &as->view, &as->pol.voc, (uint32_t)as->pol.net.cfg.buckets, as->pol.lex);
     policy_decide(&as->pol, &as->sc, &as->sc.seq, POLICY_GREEDY, NULL, &act);
     return act_request(&as->pol.voc, &as->sc.seq, act.out, act.n, NULL);
 }

@@ -11,6 +11,7 @@
 #include "base/hash.h"
 #include "base/rng.h"
 #include "policy/act.h"
+#include "policy/lexicon.h"
 #include "policy/text.h"
 
 #define SEQ_TEXT_MAX (TG_SEQ_PROMPT_MAX * TEXT_LOW_MAX)
@@ -112,7 +113,8 @@ struct builder {
     uint32_t whash[TG_SEQ_MAX]; /* words: hash of the lowercase form; 0 for others */
     unsigned char kind[TG_SEQ_MAX];
     unsigned tflags[TG_SEQ_MAX];
-    int seg_start; /* where the current segment began (positions count from it) */
+    int seg_start;             /* where the current segment began (positions count from it) */
+    const struct lexicon *lex; /* WordNet, or NULL */
 };
 
 /* the match class of a number: its value's bits (0 and -0 alike), mixed; never 0 */
@@ -125,15 +127,25 @@ static uint32_t value_class(double v) {
     return (uint32_t)(rng_mix64(bits ^ 0x6E756D62657273ULL) >> 32) | 1u;
 }
 
+/* the piece of WordNet concept c (lexicon.h) */
+static uint32_t concept_piece(uint32_t c, uint32_t buckets) {
+    unsigned char le[4] = {(unsigned char)c, (unsigned char)(c >> 8), (unsigned char)(c >> 16),
+                           (unsigned char)(c >> 24)};
+
+    return hash_fnv32(hash_fnv32(HASH_FNV32_BASIS, "y|", 2), le, 4) % buckets;
+}
+
 /* append token t (text src for PTR_WORD copies); 0, or -1 when the sequence is full */
 static int add_tok(struct builder *b, const struct text_tok *t, const char *src, int seg, int ago,
-                   int rank, unsigned ptr) {
+                   int rank, unsigned ptr, const uint32_t *con, int ncon) {
     struct seq *s = b->s;
     int i = s->T, np;
 
     if (i >= b->limit || s->npieces + TG_SEQ_PIECES_MAX > s->cap_pieces)
         return -1;
-    np = text_pieces(t, b->buckets, s->pieces + s->npieces, TG_SEQ_PIECES_MAX);
+    np = text_pieces(t, b->buckets, s->pieces + s->npieces, TG_SEQ_PIECES_MAX - ncon);
+    for (int c = 0; c < ncon; c++)
+        s->pieces[s->npieces + np++] = concept_piece(con[c], b->buckets);
     s->piece_off[i] = s->npieces;
     s->npieces += np;
     s->piece_off[i + 1] = s->npieces;
@@ -173,7 +185,39 @@ static int add_marker(struct builder *b, const char *name, int seg, int ago, int
     memset(&t, 0, sizeof(t));
     t.kind = TOK_MARK;
     snprintf(t.low, sizeof(t.low), "%s", name);
-    return add_tok(b, &t, NULL, seg, ago, rank, 0);
+    return add_tok(b, &t, NULL, seg, ago, rank, 0, NULL, 0);
+}
+
+/* the concepts of word token i of toks[0..n): its own, then those of the two-word entries it
+ * starts or ends ("head count"); 0 without a lexicon or for other tokens */
+static int word_concepts(const struct builder *b, const struct text_tok *toks, int n, int i,
+                         uint32_t *con) {
+    int k;
+
+    if (!b->lex || toks[i].kind != TOK_WORD || (toks[i].flags & TF_TRUNC))
+        return 0;
+    k = lexicon_concepts(b->lex, toks[i].low, con, TG_SEQ_CONCEPTS_MAX);
+    for (int j = i - 1; j <= i && k < TG_SEQ_CONCEPTS_MAX; j++) {
+        char two[2 * TEXT_LOW_MAX];
+        uint32_t more[TG_SEQ_CONCEPTS_MAX];
+        int m;
+
+        if (j < 0 || j + 1 >= n || toks[j].kind != TOK_WORD || toks[j + 1].kind != TOK_WORD ||
+            ((toks[j].flags | toks[j + 1].flags) & TF_TRUNC) ||
+            toks[j + 1].start != toks[j].start + toks[j].len + 1)
+            continue;
+        snprintf(two, sizeof(two), "%s_%s", toks[j].low, toks[j + 1].low);
+        m = lexicon_concepts(b->lex, two, more, TG_SEQ_CONCEPTS_MAX - k);
+        for (int q = 0; q < m; q++) {
+            int seen = 0;
+
+            for (int r = 0; r < k && !seen; r++)
+                seen = con[r] == more[q];
+            if (!seen)
+                con[k++] = more[q];
+        }
+    }
+    return k;
 }
 
 /* tokens of text[0..n), at most max of them; returns how many were added */
@@ -184,9 +228,13 @@ static int add_text(struct builder *b, const char *text, int seg, int ago, int r
         text_tokenize(text, strlen(text), toks, max < TG_SEQ_PROMPT_MAX ? max : TG_SEQ_PROMPT_MAX);
 
     b->seg_start = b->s->T;
-    for (int i = 0; i < n; i++)
-        if (add_tok(b, &toks[i], text, seg, ago, rank, ptr))
+    for (int i = 0; i < n; i++) {
+        uint32_t con[TG_SEQ_CONCEPTS_MAX];
+        int ncon = word_concepts(b, toks, n, i, con);
+
+        if (add_tok(b, &toks[i], text, seg, ago, rank, ptr, con, ncon))
             return i;
+    }
     return n;
 }
 
@@ -303,7 +351,8 @@ static void features(struct builder *b) {
     }
 }
 
-void seq_build(struct seq *s, const struct view *v, const struct act_vocab *voc, uint32_t buckets) {
+void seq_build(struct seq *s, const struct view *v, const struct act_vocab *voc, uint32_t buckets,
+               const struct lexicon *lex) {
     struct builder b; /* about 3.5 KB */
     char name[32];
 
@@ -314,6 +363,7 @@ void seq_build(struct seq *s, const struct view *v, const struct act_vocab *voc,
     s->piece_off[0] = 0;
     b.s = s;
     b.buckets = buckets;
+    b.lex = lex;
     b.limit = (s->cap_T < TG_SEQ_MAX ? s->cap_T : TG_SEQ_MAX) - 1;
     add_text(&b, v->prompt, SEG_PROMPT, SEQ_AGO_NONE, 0, PTR_WORD | PTR_NUM, TG_SEQ_PROMPT_MAX);
     for (int k = 0; k < v->nstep; k++)

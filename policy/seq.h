@@ -41,6 +41,7 @@
 #include "policy/view.h"
 
 struct act_vocab;
+struct lexicon;
 
 enum seq_seg {
     SEG_PROMPT = 0,
@@ -94,9 +95,12 @@ void seq_free(struct seq *s);
 /*
  * seq_build — the sequence of view v into s (allocated with the maximum capacity), its
  * pieces hashed into `buckets` rows; voc (borrowed) names the template of a program call
- * (a program that fits no template shows as [template ?]).
+ * (a program that fits no template shows as [template ?]); lex (borrowed, or NULL) adds each
+ * word's WordNet concepts to its pieces (lexicon.h): its own, and those of a two-word entry
+ * it is part of ("head count").
  */
-void seq_build(struct seq *s, const struct view *v, const struct act_vocab *voc, uint32_t buckets);
+void seq_build(struct seq *s, const struct view *v, const struct act_vocab *voc, uint32_t buckets,
+               const struct lexicon *lex);
 
 /* seq_clone — a compact copy of src (capacity = what it uses) into dst. 0 or TG_ENOMEM. */
 int seq_clone(struct seq *dst, const struct seq *src, struct tg_error *err);

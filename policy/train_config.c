@@ -30,6 +30,7 @@ struct train_config train_config_default(void) {
     c.layers = 2;
     c.ffn = 96;
     c.buckets = 16384;
+    snprintf(c.lexicon, sizeof(c.lexicon), "wordnet");
     c.vocab_min_count = 2;
     c.threads = 2;
     c.warmup_epochs = 1.0;
@@ -218,6 +219,10 @@ int train_config_check(const struct train_config *c, struct tg_error *err) {
     }
     if (protocol_check(c, err))
         return TG_EINVAL;
+    if (strcmp(c->lexicon, "wordnet") && strcmp(c->lexicon, "none")) {
+        tg_error_set(err, TG_CODE_CONFIG, "lexicon '%s' is not wordnet or none", c->lexicon);
+        return TG_EINVAL;
+    }
     if (strcmp(c->reward_mode, "judge") && strcmp(c->reward_mode, "torl") &&
         strcmp(c->reward_mode, "otc")) {
         tg_error_set(err, TG_CODE_CONFIG, "reward_mode '%s' is not judge, torl or otc",
@@ -365,6 +370,7 @@ static const struct field top_fields[] = {
     TC(layers, F_INT),
     TC(ffn, F_INT),
     TC(buckets, F_INT),
+    TS(lexicon),
     TC(vocab_min_count, F_INT),
     TC(threads, F_INT),
     TC(warmup_epochs, F_DBL),

@@ -34,6 +34,7 @@ struct train_config {
     int layers;          /* encoder blocks */
     int ffn;             /* MLP width */
     int buckets;         /* rows of the hashed piece table */
+    char lexicon[16];    /* wordnet (each word's WordNet concepts are pieces too) | none */
     int vocab_min_count; /* a query word, constant or program template is learned when the
                             experts use it at least this often */
     int threads;         /* gradient threads, 1..LEARNER_THREADS_MAX */

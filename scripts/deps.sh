@@ -36,6 +36,8 @@ need_pc libcurl libcurl4-openssl-dev
 need_pc libseccomp libseccomp-dev
 # GLPK: the freeze planner's LP solver (policy/freeze_plan.c)
 need_file /usr/include/glpk.h libglpk-dev
+# WordNet 3.0: what words can mean, for the policy (policy/lexicon.h)
+need_file /usr/share/wordnet/index.noun wordnet-base
 # test
 need_pc cunit libcunit1-dev
 need_cmd bc bc

@@ -90,7 +90,7 @@ TG_TEST(act, grammar_allows_what_may_come_next) {
     nsym = act_nsym(v);
     CU_ASSERT_EQUAL(nsym, SYM_FIXED + 2);
     CU_ASSERT_EQUAL_FATAL(seq_alloc(&s, 0, 0, 0, &e), 0);
-    seq_build(&s, vw, v, 1024);
+    seq_build(&s, vw, v, 1024, NULL);
     t48 = find_num(&s, 48211);
     t1250 = find_num(&s, 1250);
     CU_ASSERT_FATAL(t48 >= 0 && t1250 >= 0);
@@ -203,7 +203,7 @@ TG_TEST(act, expert_targets_decode_into_the_same_call) {
     view_with_search(vw);
     vocab(v);
     CU_ASSERT_EQUAL_FATAL(seq_alloc(&s, 0, 0, 0, &e), 0);
-    seq_build(&s, vw, v, 1024);
+    seq_build(&s, vw, v, 1024, NULL);
     for (size_t i = 0; i < TG_ARRAY_LEN(calls); i++) {
         json_t *call = json_pack("{s:s,s:{s:s}}", "name", calls[i].name, "arguments", calls[i].key,
                                  calls[i].arg);
@@ -247,7 +247,7 @@ TG_TEST(act, unwritable_calls_are_refused_with_a_reason) {
     view_with_search(vw);
     vocab(v);
     CU_ASSERT_EQUAL_FATAL(seq_alloc(&s, 0, 0, 0, &e), 0);
-    seq_build(&s, vw, v, 1024);
+    seq_build(&s, vw, v, 1024, NULL);
     call = json_pack("{s:s,s:{s:s}}", "name", "search", "arguments", "query", "Mivor elevation");
     CU_ASSERT_EQUAL(act_target_call(v, &s, call, t, &e), TG_ENOTFOUND);
     CU_ASSERT_PTR_NOT_NULL(strstr(e.message, "elevation"));

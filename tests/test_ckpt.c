@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "policy/ckpt.h"
+#include "policy/lexicon.h"
 
 struct world {
     struct policy pol;
@@ -239,6 +240,44 @@ TG_TEST(ckpt, round_trip_bit_exact) {
     cleanup_dir();
 }
 
+/* the WordNet a policy reads words with is part of it: kept, and refused when it differs */
+TG_TEST(ckpt, keeps_the_lexicon_and_refuses_another) {
+    struct world w, back;
+    struct tg_error err;
+    const char *p = tmp_path("lex.ckpt");
+    unsigned char *img;
+    size_t n = 0;
+    uint32_t fp;
+
+    make_world(&w);
+    w.pol.lex = lexicon_default(&err);
+    CU_ASSERT_FATAL(w.pol.lex != NULL); /* scripts/deps.sh installs wordnet-base */
+    fp = lexicon_fingerprint(w.pol.lex);
+    CU_ASSERT_FATAL(save(p, &w, &err) == 0);
+    CU_ASSERT_FATAL(load(p, &back, &err) == 0);
+    CU_ASSERT(back.pol.lex == w.pol.lex);
+    free_world(&back);
+    /* the fingerprint is the u32 after the six shape fields of the payload */
+    img = read_all(p, &n);
+    CU_ASSERT_FATAL(img && n > 64);
+    CU_ASSERT_EQUAL(img[40] | img[41] << 8 | img[42] << 16 | (uint32_t)img[43] << 24, fp);
+    img[40] ^= 0x10;
+    fix_crc(img, n);
+    write_all(p, img, n);
+    CU_ASSERT(rejects(p, "lexicon_mismatch", &err));
+    CU_ASSERT(strstr(err.message, "another WordNet") != NULL);
+    /* none: a policy that reads words without it loads without it */
+    memset(img + 40, 0, 4);
+    fix_crc(img, n);
+    write_all(p, img, n);
+    CU_ASSERT_FATAL(load(p, &back, &err) == 0);
+    CU_ASSERT(back.pol.lex == NULL);
+    free_world(&back);
+    free(img);
+    free_world(&w);
+    cleanup_dir();
+}
+
 TG_TEST(ckpt, load_parts_only) {
     struct world w;
     struct policy pol;
@@ -312,14 +351,18 @@ TG_TEST(ckpt, rejects_bad_files) {
     CU_ASSERT(rejects(bad, "bad_magic", &err));
     CU_ASSERT(strstr(err.message, "not a toolgym checkpoint") != NULL);
 
-    /* another version: a later one, version 4 (the text-reading policy before its place bias
-     * and soft rank), version 3 (before its match-class attention) and version 2 (the earlier
-     * candidate-scoring policy) */
+    /* another version: a later one, version 5 (the text-reading policy before WordNet),
+     * version 4 (before its place bias and soft rank), version 3 (before its match-class
+     * attention) and version 2 (the earlier candidate-scoring policy) */
     memcpy(copy, buf, n);
-    copy[4] = 6;
+    copy[4] = 7;
     write_all(bad, copy, n);
     CU_ASSERT(rejects(bad, "bad_version", &err));
-    CU_ASSERT(strstr(err.message, "version 6") != NULL);
+    CU_ASSERT(strstr(err.message, "version 7") != NULL);
+    copy[4] = 5;
+    write_all(bad, copy, n);
+    CU_ASSERT(rejects(bad, "bad_version", &err));
+    CU_ASSERT(strstr(err.message, "WordNet") != NULL);
     copy[4] = 4;
     write_all(bad, copy, n);
     CU_ASSERT(rejects(bad, "bad_version", &err));
@@ -374,7 +417,7 @@ TG_TEST(ckpt, rejects_bad_files) {
 
     /* a parameter count that does not match the network, with a valid CRC */
     memcpy(copy, buf, n);
-    copy[16 + 24] += 1; /* num_params, low byte */
+    copy[16 + 28] += 1; /* num_params, low byte (after six shape fields and the lexicon) */
     fix_crc(copy, n);
     write_all(bad, copy, n);
     CU_ASSERT(rejects(bad, "size_mismatch", &err));
@@ -395,8 +438,8 @@ TG_TEST(ckpt, rejects_bad_files) {
         size_t at = 0, np = 0, sym;
 
         for (int k = 7; k >= 0; k--)
-            np = (np << 8) | buf[16 + 24 + k];
-        sym = 16 + 24 + 8 + 4 * np;
+            np = (np << 8) | buf[16 + 28 + k];
+        sym = 16 + 28 + 8 + 4 * np;
         for (size_t i = sym; i + 1 < n && at == 0; i++)
             if (buf[i] == 0x01 && buf[i + 1] == 'b')
                 at = i + 1;

@@ -297,7 +297,7 @@ TG_TEST(e3tir, demonstrations_follow_every_order_the_plan_allows) {
             continue;
         demo_view(&d, i, v);
         CU_ASSERT_EQUAL(v->nstep, d.dec[i].step);
-        seq_build(&s, v, &voc, 4096);
+        seq_build(&s, v, &voc, 4096, NULL);
         CU_ASSERT_EQUAL_FATAL(demo_target(&d, i, &voc, &s, t, &e), 0);
         if (d.dec[i].step == 0) /* either search first */
             CU_ASSERT(t->nalt >= 2);

@@ -77,7 +77,7 @@ static void build_seq(struct seq *s, const struct view *v, const struct policy *
     struct tg_error e;
 
     CU_ASSERT_EQUAL_FATAL(seq_alloc(s, 0, 0, 0, &e), 0);
-    seq_build(s, v, &p->voc, (uint32_t)p->net.cfg.buckets);
+    seq_build(s, v, &p->voc, (uint32_t)p->net.cfg.buckets, p->lex);
 }
 
 /* a target writing calculator "578532 - 1250" (both pointed at) */

@@ -104,7 +104,7 @@ static void make_items(struct items *it, struct policy *p) {
     for (int i = 0; i < NDEC; i++) {
         CU_ASSERT_EQUAL_FATAL(seq_alloc(&it->seq[i], 0, 0, 0, &e), 0);
         view_of(v, i % 3);
-        seq_build(&it->seq[i], v, &p->voc, (uint32_t)p->net.cfg.buckets);
+        seq_build(&it->seq[i], v, &p->voc, (uint32_t)p->net.cfg.buckets, p->lex);
         policy_decide(p, &sc, &it->seq[i], POLICY_SAMPLE, &r, &it->act[i]);
         memset(&it->pg[i], 0, sizeof(it->pg[i]));
         it->pg[i].advantage = (float)(i % 2 ? 0.8 : -0.5);

@@ -353,6 +353,18 @@ TG_TEST(train, config_errors_name_the_setting) {
     fclose(f);
     CU_ASSERT_EQUAL(train_config_load_json(&c, path, &e), TG_EINVAL);
     CU_ASSERT(strstr(e.message, "reward_mode") != NULL);
+    c = train_config_default();
+    CU_ASSERT_STRING_EQUAL(c.lexicon, "wordnet");
+    f = fopen(path, "w");
+    fputs("{\"lexicon\": \"thesaurus\"}", f);
+    fclose(f);
+    CU_ASSERT_EQUAL(train_config_load_json(&c, path, &e), TG_EINVAL);
+    CU_ASSERT(strstr(e.message, "lexicon 'thesaurus' is not wordnet or none") != NULL);
+    f = fopen(path, "w");
+    fputs("{\"lexicon\": \"none\"}", f);
+    fclose(f);
+    CU_ASSERT_EQUAL(train_config_load_json(&c, path, &e), 0);
+    CU_ASSERT_STRING_EQUAL(c.lexicon, "none");
     f = fopen(path, "w");
     fputs("{\"updates\": ", f);
     fclose(f);
