@@ -46,6 +46,23 @@ static int scratch_init(struct learner *L, struct tg_error *err) {
     return 0;
 }
 
+int learner_lexicon(const struct train_config *cfg, const struct lexicon **out,
+                    struct tg_error *err) {
+    struct tg_error why;
+
+    *out = NULL;
+    if (strcmp(cfg->lexicon, "wordnet") != 0)
+        return 0;
+    *out = lexicon_default(&why);
+    if (*out)
+        return 0;
+    tg_error_set(err, TG_CODE_CONFIG,
+                 "lexicon wordnet: %s Install Debian's wordnet-base, set TOOLGYM_WORDNET to "
+                 "WordNet 3.0's dict folder, or set \"lexicon\": \"none\".",
+                 why.message);
+    return TG_EINVAL;
+}
+
 int learner_init(struct learner *L, const struct train_config *c, const char *resume,
                  const struct act_vocab *voc, struct tg_error *err) {
     struct adam_config ac = adam_config_default();
@@ -78,19 +95,9 @@ int learner_init(struct learner *L, const struct train_config *c, const char *re
             return TG_EINVAL;
         }
         L->pol.voc = *voc;
-        if (strcmp(c->lexicon, "wordnet") == 0) {
-            struct tg_error why;
-
-            L->pol.lex = lexicon_default(&why);
-            if (!L->pol.lex) {
-                tg_error_set(err, TG_CODE_CONFIG,
-                             "lexicon wordnet: %s Install Debian's wordnet-base, set "
-                             "TOOLGYM_WORDNET to WordNet 3.0's dict folder, or set \"lexicon\": "
-                             "\"none\".",
-                             why.message);
-                return TG_EINVAL;
-            }
-        }
+        rc = learner_lexicon(c, &L->pol.lex, err);
+        if (rc)
+            return rc;
         nc = net_config_of(c, voc);
         rc = net_init(&L->pol.net, &nc, err);
         if (rc)

@@ -52,6 +52,15 @@ struct learner {
 };
 
 /*
+ * learner_lexicon — the WordNet a fresh policy of cfg reads words with (cfg->lexicon): *out is
+ * the process's lexicon, or NULL for "none". TG_EINVAL with *err saying how to install it or
+ * turn it off when "wordnet" is asked for and not here. (A resumed policy reads with what its
+ * checkpoint names: ckpt_load.)
+ */
+int learner_lexicon(const struct train_config *cfg, const struct lexicon **out,
+                    struct tg_error *err);
+
+/*
  * learner_init — a new learner for cfg (borrowed; must outlive L): from checkpoint `resume`
  * (network, symbols, optimizer, schedule, RNG and progress), or fresh when resume is NULL:
  * the symbols voc (borrowed; copied) size the network, whose weights come from cfg->seed.

@@ -110,8 +110,14 @@ static int run_setup(struct run *r, const struct train_config *cfg, const struct
         }
     } else {
         struct act_vocab *voc = malloc(sizeof(*voc));
+        const struct lexicon *lex;
 
         warm = cfg->warmup_epochs > 0;
+        rc = learner_lexicon(cfg, &lex, err); /* before the expert calls, not after them */
+        if (rc) {
+            free(voc);
+            return rc;
+        }
         rc = voc ? demos_prepare(r, 1, err) : TG_ENOMEM;
         if (rc == 0)
             rc = demo_learn(&r->demos, cfg->vocab_min_count, voc, err);

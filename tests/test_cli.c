@@ -454,6 +454,14 @@ TG_TEST(cli, unreadable_files_are_named) {
                  1, WANT("/nonexistent/t.jsonl"));
     expect_error(ARGS("corpus", "gen", "--out", "/nonexistent/c.jsonl"), 1,
                  WANT("/nonexistent/c.jsonl"));
+    /* WordNet missing: said before any expert call is made, with how to install it */
+    CU_ASSERT_FATAL(setenv("TOOLGYM_WORDNET", "/nonexistent/wordnet", 1) == 0);
+    expect_error(ARGS("train", "--server", "http://127.0.0.1:9", "--updates", "0", "--save",
+                      "/tmp/tg_cli_never.ckpt"),
+                 1,
+                 WANT("lexicon wordnet", "/nonexistent/wordnet/index.noun", "wordnet-base",
+                      "\"lexicon\": \"none\""));
+    unsetenv("TOOLGYM_WORDNET");
 }
 
 TG_TEST(cli, a_port_in_use_is_an_error_naming_the_port) {
