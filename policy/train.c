@@ -152,6 +152,13 @@ static int run_setup(struct run *r, const struct train_config *cfg, const struct
         }
     }
     r->U = cfg->updates;
+    if (io->resume && r->L.phase == PHASE_RL && r->L.rl_done == 0) {
+        /* a warm-up-only checkpoint ends ready for RL, its schedule not yet stepped: this
+         * run's settings (lr, lr_schedule, greedy, updates) set it, as in one whole run */
+        rc = learner_phase_start(&r->L, PHASE_RL, r->U, err);
+        if (rc)
+            return rc;
+    }
     rc = task_list_fetch(r->L.ro, "train", &r->tasks, &r->ntasks, err);
     if (rc == 0 && cfg->heldout_tasks > 0)
         rc = task_list_fetch(r->L.ro, "test", &r->ho, &r->nho, err);

@@ -211,6 +211,64 @@ TG_TEST(train, same_seed_gives_identical_checkpoint_and_log) {
     test_server_stop(srv);
 }
 
+/* a warm-up-only run, then --resume for the RL updates: the same checkpoint as one whole run,
+ * and the resumed run's RL settings are its own (the warm-up's run never stepped them) */
+TG_TEST(train, resuming_a_warmup_is_the_whole_run_and_takes_its_rl_settings) {
+    struct server *srv = test_server_start(NULL);
+    char tasks[64], whole[] = "/tmp/tg_res_a_XXXXXX", warm[] = "/tmp/tg_res_w_XXXXXX",
+                    rl[] = "/tmp/tg_res_b_XXXXXX", lg[] = "/tmp/tg_res_l_XXXXXX";
+    struct train_config c;
+    struct train_io io;
+    struct tg_error e;
+    char *ca, *cb, *lb;
+    size_t na, nb, nl;
+    FILE *log;
+
+    CU_ASSERT_FATAL(srv != NULL);
+    close(mkstemp(whole));
+    close(mkstemp(warm));
+    close(mkstemp(rl));
+    log = fdopen(mkstemp(lg), "w");
+    CU_ASSERT_FATAL(log != NULL);
+    test_task_file_head(tasks, sizeof(tasks), 32);
+    c = test_config(tasks);
+    CU_ASSERT_FATAL(run(&c, test_server_url(srv), whole, NULL, NULL, &e) == 0);
+    c.updates = 0;
+    CU_ASSERT_FATAL(run(&c, test_server_url(srv), warm, NULL, NULL, &e) == 0);
+    c = test_config(tasks);
+    memset(&io, 0, sizeof(io));
+    io.servers = test_server_url(srv);
+    io.resume = warm;
+    io.save = rl;
+    if (train_run(&c, &io, NULL, &e) != 0)
+        fprintf(stderr, "\n  resume: %s\n", e.message);
+    ca = read_all(whole, &na);
+    cb = read_all(rl, &nb);
+    CU_ASSERT_FATAL(ca && cb);
+    CU_ASSERT(na == nb && memcmp(ca, cb, na) == 0);
+    /* another lr for the RL phase: the resumed run uses it from its first update */
+    c = test_config(tasks);
+    c.lr = 1.25e-4;
+    c.sched.kind = SCHED_CONSTANT;
+    io.log = log;
+    CU_ASSERT(train_run(&c, &io, NULL, &e) == 0);
+    fclose(log);
+    lb = read_all(lg, &nl);
+    CU_ASSERT_FATAL(lb != NULL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(lb, "update   1"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(lb, "lr 1.25e-04"));
+    CU_ASSERT_PTR_NULL(strstr(lb, "lr 5.00e-04"));
+    free(ca);
+    free(cb);
+    free(lb);
+    unlink(whole);
+    unlink(warm);
+    unlink(rl);
+    unlink(lg);
+    unlink(tasks);
+    test_server_stop(srv);
+}
+
 /* a server that lets one client run one program at a time answers the rest 429, and one
  * with a queue of two and no per-client cap answers 503 past it: the trainer waits both out
  * (the warm-up asks for every expert program's output at once) */
