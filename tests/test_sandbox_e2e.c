@@ -267,7 +267,7 @@ TG_TEST(sandbox_e2e, abandoned_runs_are_cancelled) {
     struct server_config cfg;
     struct server *s;
     int fds[CLIENTS];
-    double queued0, cancelled0, rejected0;
+    double queued0, cancelled0, rejected0, closed0, ok0;
     struct call c;
     json_t *j;
 
@@ -283,6 +283,9 @@ TG_TEST(sandbox_e2e, abandoned_runs_are_cancelled) {
     queued0 = metrics_get("toolgym_run_queue_cancelled_total", "");
     cancelled0 = metrics_get("toolgym_tool_calls_total", "tool=\"run_code\",outcome=\"cancelled\"");
     rejected0 = metrics_get("toolgym_run_queue_rejected_total", "");
+    closed0 =
+        metrics_get("toolgym_http_requests_total", "route=\"/v1/tools/{name}\",status=\"499\"");
+    ok0 = metrics_get("toolgym_tool_calls_total", "tool=\"run_code\",outcome=\"ok\"");
     /* 66 fire-and-forget calls: one runs, 64 wait, one is refused (503) — unless the last
      * arrives after the clients began to leave, when it is queued too */
     for (int i = 0; i < CLIENTS; i++) {
@@ -296,14 +299,17 @@ TG_TEST(sandbox_e2e, abandoned_runs_are_cancelled) {
     /* The clients are gone: the waiting runs leave the queue, the running one is killed. Each
      * run sleeps 9 s, so without cancelling the queue would stay busy for ten minutes. */
     CU_ASSERT_EQUAL(test_wait_runq(s, 0, 0), 0);
-    /* Each accepted run (65, or all 66 when the last came in after the first clients left)
-     * was dropped from the queue or killed while it ran. Most leave the queue unrun; a few
-     * may start first, when the worker frees up before the watcher reaches their sockets,
-     * and are killed then. On a loaded machine the worker may not have taken even the first
-     * run when the clients leave, so all can leave the queue unrun. */
+    /* Each accepted request (65, or all 66 when the last came in after the first clients
+     * left) is answered 499, its client gone, and none runs to the end. Those that reached
+     * the queue were dropped from it or killed while they ran: cancelled tool calls. Most
+     * leave the queue unrun; a few may start first, when the worker frees up before the
+     * watcher reaches their sockets, and are killed then. On a loaded machine the worker may
+     * not have taken even the first run when the clients leave, so all can leave the queue
+     * unrun. A last request that arrives after its client left is answered without being
+     * queued (http_defer: "gone before its job was queued"): no tool call at all. */
     {
         double rejected = metrics_get("toolgym_run_queue_rejected_total", "") - rejected0;
-        double got = 0;
+        double got = 0, closed = 0;
 
         /* A call's outcome is counted by its request's thread once the queue has let it go, so
          * the last few may still be on their way when the queue is empty: wait for them. */
@@ -311,16 +317,19 @@ TG_TEST(sandbox_e2e, abandoned_runs_are_cancelled) {
             got =
                 metrics_get("toolgym_tool_calls_total", "tool=\"run_code\",outcome=\"cancelled\"") -
                 cancelled0;
-            if (got >= CLIENTS - rejected)
+            closed = metrics_get("toolgym_http_requests_total",
+                                 "route=\"/v1/tools/{name}\",status=\"499\"") -
+                     closed0;
+            if (closed >= CLIENTS - rejected && got >= 65)
                 break;
             usleep(10 * 1000);
         }
         CU_ASSERT(rejected <= 1);
-        if (got != CLIENTS - rejected) { /* say what the others became */
+        if (closed != CLIENTS - rejected || got < 65) { /* say what the others became */
             static const char *const oc[] = {"ok", "tool_error", "internal", "invalid"};
 
-            fprintf(stderr, "\n  cancelled %.0f of %.0f accepted; totals:", got,
-                    CLIENTS - rejected);
+            fprintf(stderr, "\n  cancelled %.0f, answered 499 %.0f, of %.0f accepted; totals:", got,
+                    closed, CLIENTS - rejected);
             for (size_t i = 0; i < TG_ARRAY_LEN(oc); i++) {
                 char l[96];
 
@@ -329,7 +338,10 @@ TG_TEST(sandbox_e2e, abandoned_runs_are_cancelled) {
             }
             fputc('\n', stderr);
         }
-        CU_ASSERT_EQUAL(got, CLIENTS - rejected);
+        CU_ASSERT_EQUAL(closed, CLIENTS - rejected);
+        CU_ASSERT(got >= 65 && got <= closed); /* the 65 seen queued, and at most the last */
+        CU_ASSERT_EQUAL(
+            metrics_get("toolgym_tool_calls_total", "tool=\"run_code\",outcome=\"ok\"") - ok0, 0);
         CU_ASSERT(metrics_get("toolgym_run_queue_cancelled_total", "") - queued0 <= got);
     }
     CU_ASSERT(metrics_get("toolgym_run_queue_cancelled_total", "") - queued0 >= 1);
