@@ -188,52 +188,60 @@ static int add_marker(struct builder *b, const char *name, int seg, int ago, int
     return add_tok(b, &t, NULL, seg, ago, rank, 0, NULL, 0);
 }
 
-/* the concepts of word token i of toks[0..n): its own, then those of the two-word entries it
- * starts or ends ("head count"); 0 without a lexicon or for other tokens */
-static int word_concepts(const struct builder *b, const struct text_tok *toks, int n, int i,
+/* the concepts of the two-word entry that word tokens j and j + 1 of toks[0..n) make ("head
+ * count"), or 0 when they make none */
+static int pair_concepts(const struct builder *b, const struct text_tok *toks, int n, int j,
                          uint32_t *con) {
-    int k;
+    char two[2 * TEXT_LOW_MAX];
 
-    if (!b->lex || toks[i].kind != TOK_WORD || (toks[i].flags & TF_TRUNC))
+    if (!b->lex || j + 1 >= n || toks[j].kind != TOK_WORD || toks[j + 1].kind != TOK_WORD ||
+        ((toks[j].flags | toks[j + 1].flags) & TF_TRUNC) ||
+        toks[j + 1].start != toks[j].start + toks[j].len + 1)
         return 0;
-    k = lexicon_concepts(b->lex, toks[i].low, con, TG_SEQ_CONCEPTS_MAX);
-    for (int j = i - 1; j <= i && k < TG_SEQ_CONCEPTS_MAX; j++) {
-        char two[2 * TEXT_LOW_MAX];
-        uint32_t more[TG_SEQ_CONCEPTS_MAX];
-        int m;
+    snprintf(two, sizeof(two), "%s_%s", toks[j].low, toks[j + 1].low);
+    return lexicon_concepts(b->lex, two, con, TG_SEQ_CONCEPTS_MAX);
+}
 
-        if (j < 0 || j + 1 >= n || toks[j].kind != TOK_WORD || toks[j + 1].kind != TOK_WORD ||
-            ((toks[j].flags | toks[j + 1].flags) & TF_TRUNC) ||
-            toks[j + 1].start != toks[j].start + toks[j].len + 1)
-            continue;
-        snprintf(two, sizeof(two), "%s_%s", toks[j].low, toks[j + 1].low);
-        m = lexicon_concepts(b->lex, two, more, TG_SEQ_CONCEPTS_MAX - k);
-        for (int q = 0; q < m; q++) {
-            int seen = 0;
+/* append to con[0..k) the first of more[0..m) that fit, skipping those already there */
+static int merge_concepts(uint32_t *con, int k, const uint32_t *more, int m) {
+    if (m > TG_SEQ_CONCEPTS_MAX - k)
+        m = TG_SEQ_CONCEPTS_MAX - k;
+    for (int q = 0; q < m; q++) {
+        int seen = 0;
 
-            for (int r = 0; r < k && !seen; r++)
-                seen = con[r] == more[q];
-            if (!seen)
-                con[k++] = more[q];
-        }
+        for (int r = 0; r < k && !seen; r++)
+            seen = con[r] == more[q];
+        if (!seen)
+            con[k++] = more[q];
     }
     return k;
 }
 
-/* tokens of text[0..n), at most max of them; returns how many were added */
+/* tokens of text[0..n), at most max of them; returns how many were added. A word's pieces
+ * include its concepts, then those of the two-word entries it ends and starts; each entry is
+ * looked up once, for its first word, and kept for its second. */
 static int add_text(struct builder *b, const char *text, int seg, int ago, int rank, unsigned ptr,
                     int max) {
     struct text_tok toks[TG_SEQ_PROMPT_MAX];
+    uint32_t left[TG_SEQ_CONCEPTS_MAX], right[TG_SEQ_CONCEPTS_MAX];
     int n =
         text_tokenize(text, strlen(text), toks, max < TG_SEQ_PROMPT_MAX ? max : TG_SEQ_PROMPT_MAX);
+    int nleft = 0;
 
     b->seg_start = b->s->T;
     for (int i = 0; i < n; i++) {
         uint32_t con[TG_SEQ_CONCEPTS_MAX];
-        int ncon = word_concepts(b, toks, n, i, con);
+        int ncon = 0, nright = pair_concepts(b, toks, n, i, right);
 
+        if (b->lex && toks[i].kind == TOK_WORD && !(toks[i].flags & TF_TRUNC)) {
+            ncon = lexicon_concepts(b->lex, toks[i].low, con, TG_SEQ_CONCEPTS_MAX);
+            ncon = merge_concepts(con, ncon, left, nleft);
+            ncon = merge_concepts(con, ncon, right, nright);
+        }
         if (add_tok(b, &toks[i], text, seg, ago, rank, ptr, con, ncon))
             return i;
+        memcpy(left, right, sizeof(uint32_t) * (size_t)nright);
+        nleft = nright;
     }
     return n;
 }
