@@ -3,6 +3,7 @@
  * (see tg_test.h).
  */
 #include <curl/curl.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +196,22 @@ void test_task_file_head(char *path, size_t size, int n) {
         fputs(line, out);
     fclose(in);
     fclose(out);
+}
+
+int test_remove_dir(const char *dir) {
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[4096];
+
+    while (d && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    if (d)
+        closedir(d);
+    return rmdir(dir);
 }
 
 char *test_slurp(const char *path) {

@@ -4,7 +4,6 @@
  * of a missing or malformed file, and the pieces seq_build adds from it. The last test reads
  * the machine's WordNet (scripts/deps.sh installs wordnet-base).
  */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,19 +50,7 @@ static void make_wordnet(void) {
 }
 
 static void remove_dir(void) {
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    char path[512];
-
-    while (d && (e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        unlink(path);
-    }
-    if (d)
-        closedir(d);
-    rmdir(dir);
+    test_remove_dir(dir);
 }
 
 /* concepts of w, as "offset+pos" values; n out */

@@ -7,7 +7,6 @@
  */
 #include "tg_test.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -60,22 +59,9 @@ static const char *scratch(const char *name) {
 
 /* remove the scratch directory; every test calls this at its end */
 static void scratch_done(void) {
-    DIR *d;
-    struct dirent *e;
-    char path[256];
-
     if (!have_dir)
         return;
-    d = opendir(dir);
-    while (d && (e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        unlink(path);
-    }
-    if (d)
-        closedir(d);
-    rmdir(dir);
+    test_remove_dir(dir);
     memcpy(dir + sizeof(dir) - 7, "XXXXXX", 6);
     have_dir = 0;
 }

@@ -59,6 +59,10 @@ const char *test_server_url(struct server *s);
  */
 size_t test_wait_runq(struct server *s, size_t want, int running);
 
+/* test_remove_dir — unlink the files of the flat scratch directory dir, then dir itself.
+ * Returns rmdir's result. */
+int test_remove_dir(const char *dir);
+
 /* test_slurp — the whole file at path as a new NUL-terminated string, or NULL (missing,
  * unreadable, out of memory). */
 char *test_slurp(const char *path);
