@@ -4,6 +4,7 @@
  */
 #include "policy/learner.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +141,7 @@ void learner_free(struct learner *L) {
     policy_free(&L->pol);
     adam_free(&L->opt);
     free(L->grads);
+    free(L->avg);
     rollout_free(L->ro);
     if (L->pipe)
         pipetrain_free(L->pipe);
@@ -257,6 +259,7 @@ struct warm_ctx {
     const struct demo_set *d;
     const int *idx;
     float scale;
+    uint64_t key; /* the step's piece-dropout key */
 };
 
 static float warm_item(struct learner *L, int th, int i, void *vctx, double *aux) {
@@ -267,7 +270,9 @@ static float warm_item(struct learner *L, int th, int i, void *vctx, double *aux
     float loss;
 
     demo_view(c->d, c->idx[i], L->view[th]);
-    seq_build(&sc->seq, L->view[th], &L->pol.voc, (uint32_t)L->pol.net.cfg.buckets, L->pol.lex);
+    seq_build_dropout(&sc->seq, L->view[th], &L->pol.voc, (uint32_t)L->pol.net.cfg.buckets,
+                      L->pol.lex, L->cfg->piece_dropout,
+                      rng_mix64(c->key ^ (0x94D049BB133111EBULL * (uint64_t)(i + 1))));
     if (demo_target(c->d, c->idx[i], &L->pol.voc, &sc->seq, L->tgt[th], &ignored))
         return 0;
     loss = policy_sft_backward(&L->pol, sc, &sc->seq, L->tgt[th], c->scale, 1, &hit);
@@ -275,9 +280,40 @@ static float warm_item(struct learner *L, int th, int i, void *vctx, double *aux
     return loss;
 }
 
+/* after warm-up step L->warmup_done (counting from 0) of warmup_total: fold the weights into
+ * the tail average when the step is among the last cfg->warmup_average of them */
+static int average_step(struct learner *L, struct tg_error *err) {
+    const float *p = L->pol.net.params;
+    size_t np = L->pol.net.num_params;
+    long tail = (long)ceil(L->cfg->warmup_average * (double)L->warmup_total);
+
+    if (tail <= 0 || L->warmup_done < L->warmup_total - tail)
+        return 0;
+    if (!L->avg) {
+        L->avg = malloc(sizeof(float) * np);
+        if (!L->avg) {
+            tg_error_set(err, TG_CODE_NOMEM, "out of memory");
+            return TG_ENOMEM;
+        }
+    }
+    L->avg_n++;
+    if (L->avg_n == 1) {
+        memcpy(L->avg, p, sizeof(float) * np);
+    } else {
+        float w = 1.0f / (float)L->avg_n; /* a running mean */
+
+        for (size_t i = 0; i < np; i++)
+            L->avg[i] += w * (p[i] - L->avg[i]);
+    }
+    return 0;
+}
+
 int learner_warmup_step(struct learner *L, const struct demo_set *d, const int *idx, int n,
                         double *loss, double *hit, struct tg_error *err) {
-    struct warm_ctx c = {d, idx, n > 0 ? 1.0f / (float)n : 0};
+    /* the dropout of item i depends on the seed, the step and i alone (not the thread) */
+    struct warm_ctx c = {d, idx, n > 0 ? 1.0f / (float)n : 0,
+                         rng_mix64(L->cfg->seed ^ 0x7069656365ULL ^
+                                   (0x9E3779B97F4A7C15ULL * (uint64_t)(L->warmup_done + 1)))};
     int rc;
 
     *loss = *hit = 0;
@@ -289,7 +325,13 @@ int learner_warmup_step(struct learner *L, const struct demo_set *d, const int *
     *loss /= n;
     *hit /= n;
     optimizer_step(L);
-    return 0;
+    return average_step(L, err);
+}
+
+void learner_warmup_finish(struct learner *L) {
+    if (L->avg && L->avg_n > 0)
+        memcpy(L->pol.net.params, L->avg, sizeof(float) * L->pol.net.num_params);
+    L->avg_n = 0;
 }
 
 /* ---- RL ----------------------------------------------------------------------------------- */

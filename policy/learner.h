@@ -44,6 +44,9 @@ struct learner {
     struct view *view[LEARNER_THREADS_MAX];       /* warm-up scratch per thread */
     struct act_targets *tgt[LEARNER_THREADS_MAX]; /* warm-up scratch per thread */
     float *grads;           /* (num_params) the summed gradient of an update */
+    float *avg;             /* (num_params) the warm-up's tail average (cfg->warmup_average) */
+    long avg_n;             /* warm-up steps averaged into avg by this process */
+    long warmup_total;      /* the warm-up's steps in all (set by the caller; 0: unknown) */
     struct pipetrain *pipe; /* cfg->pipe.stages > 0: RL updates run as a pipeline; else NULL */
     /* progress (checkpointed) */
     int phase;        /* enum learner_phase */
@@ -75,6 +78,13 @@ int learner_connect(struct learner *L, const char *servers, struct tg_error *err
 
 /* learner_free — free everything of L and zero it; accepts a zeroed learner. */
 void learner_free(struct learner *L);
+
+/*
+ * learner_warmup_finish — the end of the warm-up: with cfg->warmup_average > 0, the network's
+ * weights become the mean of the weights after each of the warm-up's last steps
+ * (learner_warmup_step keeps it; none averaged: unchanged).
+ */
+void learner_warmup_finish(struct learner *L);
 
 /* learner_phase_start — enter phase `phase`: its schedule from the config (warm-up: initial lr
  * warmup_lr over the warm-up's steps; RL: lr over `updates`), fresh Adam moments kept. */

@@ -115,6 +115,8 @@ struct builder {
     unsigned tflags[TG_SEQ_MAX];
     int seg_start;             /* where the current segment began (positions count from it) */
     const struct lexicon *lex; /* WordNet, or NULL */
+    double drop;               /* seq_build_dropout: the chance a word reads by its concepts */
+    uint64_t drop_key;
 };
 
 /* the match class of a number: its value's bits (0 and -0 alike), mixed; never 0 */
@@ -144,6 +146,14 @@ static int add_tok(struct builder *b, const struct text_tok *t, const char *src,
     if (i >= b->limit || s->npieces + TG_SEQ_PIECES_MAX > s->cap_pieces)
         return -1;
     np = text_pieces(t, b->buckets, s->pieces + s->npieces, TG_SEQ_PIECES_MAX - ncon);
+    if (ncon > 0 && t->kind == TOK_WORD && np >= 2 && b->drop > 0 &&
+        (double)(rng_mix64(b->drop_key ^ (0xD1B54A32D192ED03ULL * (uint64_t)(i + 1))) >> 11) *
+                0x1.0p-53 <
+            b->drop) {
+        /* the word by its shape and concepts alone: text_pieces puts "w|" first, then shape */
+        s->pieces[s->npieces] = s->pieces[s->npieces + 1];
+        np = 1;
+    }
     for (int c = 0; c < ncon; c++)
         s->pieces[s->npieces + np++] = concept_piece(con[c], b->buckets);
     s->piece_off[i] = s->npieces;
@@ -361,6 +371,11 @@ static void features(struct builder *b) {
 
 void seq_build(struct seq *s, const struct view *v, const struct act_vocab *voc, uint32_t buckets,
                const struct lexicon *lex) {
+    seq_build_dropout(s, v, voc, buckets, lex, 0.0, 0);
+}
+
+void seq_build_dropout(struct seq *s, const struct view *v, const struct act_vocab *voc,
+                       uint32_t buckets, const struct lexicon *lex, double drop, uint64_t key) {
     struct builder b; /* about 3.5 KB */
     char name[32];
 
@@ -372,6 +387,8 @@ void seq_build(struct seq *s, const struct view *v, const struct act_vocab *voc,
     b.s = s;
     b.buckets = buckets;
     b.lex = lex;
+    b.drop = drop;
+    b.drop_key = key;
     b.limit = (s->cap_T < TG_SEQ_MAX ? s->cap_T : TG_SEQ_MAX) - 1;
     add_text(&b, v->prompt, SEG_PROMPT, SEQ_AGO_NONE, 0, PTR_WORD | PTR_NUM, TG_SEQ_PROMPT_MAX);
     for (int k = 0; k < v->nstep; k++)

@@ -102,6 +102,15 @@ void seq_free(struct seq *s);
 void seq_build(struct seq *s, const struct view *v, const struct act_vocab *voc, uint32_t buckets,
                const struct lexicon *lex);
 
+/*
+ * seq_build_dropout — seq_build, where each word token that has WordNet concepts keeps, with
+ * chance drop in [0, 1], only its shape and concept pieces (not its own word and character
+ * n-grams): the warm-up's piece dropout (train_config.h). Which tokens is a function of key
+ * and the token's index alone, so the same key gives the same sequence. drop 0 is seq_build.
+ */
+void seq_build_dropout(struct seq *s, const struct view *v, const struct act_vocab *voc,
+                       uint32_t buckets, const struct lexicon *lex, double drop, uint64_t key);
+
 /* seq_clone — a compact copy of src (capacity = what it uses) into dst. 0 or TG_ENOMEM. */
 int seq_clone(struct seq *dst, const struct seq *src, struct tg_error *err);
 

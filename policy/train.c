@@ -140,6 +140,7 @@ static int run_setup(struct run *r, const struct train_config *cfg, const struct
             return rc;
         total = (long)ceil(cfg->warmup_epochs * r->demos.ndec / cfg->warmup_batch);
         r->W = total > r->L.warmup_done ? (int)(total - r->L.warmup_done) : 0;
+        r->L.warmup_total = total;
         r->perm = malloc(sizeof(int) * (size_t)r->demos.ndec);
         if (!r->perm) {
             tg_error_set(err, TG_CODE_NOMEM, "out of memory");
@@ -410,6 +411,8 @@ static int warmup_step(struct run *r, int u, struct train_stats *st, struct tg_e
         return rc;
     L->warmup_done++;
     sched_step(&L->sch, st->loss); /* the warm-up's signal is its loss, whatever cfg says */
+    if (u + 1 == r->W)
+        learner_warmup_finish(L); /* before the warm-up's last evaluation */
     r->warm_ms += tg_now_ms() - t0;
     r->warm_n++;
     st->ms = tg_now_ms() - t0;

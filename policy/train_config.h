@@ -39,9 +39,13 @@ struct train_config {
                             experts use it at least this often */
     int threads;         /* gradient threads, 1..LEARNER_THREADS_MAX */
     /* warm-up: supervised on the expert trajectories of tasks_file */
-    double warmup_epochs; /* passes over the expert decisions (0: none) */
-    int warmup_batch;     /* decisions per warm-up step */
-    double warmup_lr;     /* initial lr of the warm-up */
+    double warmup_epochs;  /* passes over the expert decisions (0: none) */
+    int warmup_batch;      /* decisions per warm-up step */
+    double warmup_lr;      /* initial lr of the warm-up */
+    double warmup_average; /* the warm-up ends with the mean of its weights after each of its
+                              last steps, this fraction of them; 0: the last weights, [0, 1] */
+    double piece_dropout;  /* chance a word of a warm-up decision reads by its WordNet concepts
+                              alone (seq_build_dropout), [0, 0.9] */
     /* RL run */
     int updates;          /* GRPO updates after the warm-up, 0..TG_TRAIN_UPDATES_MAX */
     int tasks_per_update; /* 1..1024 */

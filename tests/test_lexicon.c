@@ -216,6 +216,75 @@ TG_TEST(lexicon, the_sequence_gives_related_words_a_shared_piece) {
     remove_dir();
 }
 
+/* the pieces of token t equal p[0..n) in order */
+static int pieces_are(const struct seq *s, int t, const uint32_t *p, int n) {
+    if (s->piece_off[t + 1] - s->piece_off[t] != n)
+        return 0;
+    return memcmp(s->pieces + s->piece_off[t], p, sizeof(uint32_t) * (size_t)n) == 0;
+}
+
+TG_TEST(lexicon, piece_dropout_leaves_a_word_its_shape_and_concepts) {
+    struct lexicon *lx;
+    struct tg_error err;
+    struct view *v = malloc(sizeof(*v));
+    struct seq plain, none, all, again, other;
+    int dropped = 0, differ = 0;
+
+    CU_ASSERT_FATAL(v != NULL);
+    make_wordnet();
+    CU_ASSERT_FATAL(lexicon_load(dir, &lx, &err) == 0);
+    /* tokens: 0 altitude, 1 or, 2 height, 3 head, 4 count, 5 ? */
+    CU_ASSERT_FATAL(view_init(v, "altitude or height head count?", 4, &err) == 0);
+    CU_ASSERT_FATAL(seq_alloc(&plain, 0, 0, 0, &err) == 0);
+    CU_ASSERT_FATAL(seq_alloc(&none, 0, 0, 0, &err) == 0);
+    CU_ASSERT_FATAL(seq_alloc(&all, 0, 0, 0, &err) == 0);
+    CU_ASSERT_FATAL(seq_alloc(&again, 0, 0, 0, &err) == 0);
+    CU_ASSERT_FATAL(seq_alloc(&other, 0, 0, 0, &err) == 0);
+    seq_build(&plain, v, NULL, 1u << 20, lx);
+    /* no dropout is seq_build */
+    seq_build_dropout(&none, v, NULL, 1u << 20, lx, 0.0, 77);
+    CU_ASSERT_EQUAL(none.npieces, plain.npieces);
+    CU_ASSERT(memcmp(none.pieces, plain.pieces, sizeof(uint32_t) * (size_t)plain.npieces) == 0);
+    /* certain dropout: every word with concepts keeps its shape (the second piece) and its
+     * concepts (the last ones); "or" (no entry) and "?" keep everything */
+    seq_build_dropout(&all, v, NULL, 1u << 20, lx, 1.0, 77);
+    CU_ASSERT_EQUAL_FATAL(all.T, plain.T);
+    for (int t = 0; t < plain.T; t++) {
+        const uint32_t *p = plain.pieces + plain.piece_off[t];
+        int n = plain.piece_off[t + 1] - plain.piece_off[t];
+        int ncon = t == 0 ? 2 : t == 2 ? 3 : t == 3 || t == 4 ? 1 : 0;
+        uint32_t want[TG_SEQ_PIECES_MAX];
+
+        if (ncon == 0) {
+            CU_ASSERT(pieces_are(&all, t, p, n));
+            continue;
+        }
+        want[0] = p[1];
+        memcpy(want + 1, p + n - ncon, sizeof(uint32_t) * (size_t)ncon);
+        CU_ASSERT(pieces_are(&all, t, want, 1 + ncon));
+    }
+    /* the draw is the key's: the same key, the same sequence; over keys, some words drop */
+    for (uint64_t key = 1; key <= 32; key++) {
+        seq_build_dropout(&again, v, NULL, 1u << 20, lx, 0.5, key);
+        seq_build_dropout(&other, v, NULL, 1u << 20, lx, 0.5, key);
+        CU_ASSERT_EQUAL(again.npieces, other.npieces);
+        CU_ASSERT(memcmp(again.pieces, other.pieces, sizeof(uint32_t) * (size_t)again.npieces) ==
+                  0);
+        dropped += again.npieces < plain.npieces;
+        differ += again.npieces != all.npieces;
+    }
+    CU_ASSERT(dropped > 0 && dropped < 32);
+    CU_ASSERT(differ > 0);
+    seq_free(&plain);
+    seq_free(&none);
+    seq_free(&all);
+    seq_free(&again);
+    seq_free(&other);
+    free(v);
+    lexicon_free(lx);
+    remove_dir();
+}
+
 TG_TEST(lexicon, the_machines_wordnet_reads_english) {
     struct tg_error err;
     const struct lexicon *lx = lexicon_default(&err);

@@ -5,12 +5,14 @@
  * an unreachable server, malformed responses, a truncated checkpoint) fails with a clear
  * message and never hangs.
  */
+#include <math.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "policy/ckpt.h"
 #include "policy/rollout.h"
 #include "policy/policy_agent.h"
 #include "policy/train.h"
@@ -269,6 +271,91 @@ TG_TEST(train, resuming_a_warmup_is_the_whole_run_and_takes_its_rl_settings) {
     test_server_stop(srv);
 }
 
+/* the parameters of checkpoint path (np out), or NULL */
+static float *ckpt_params(const char *path, size_t *np) {
+    struct policy pol;
+    struct tg_error e;
+    float *p = NULL;
+
+    if (ckpt_load(path, &pol, NULL, NULL, NULL, NULL, &e) != 0) {
+        fprintf(stderr, "\n  %s: %s\n", path, e.message);
+        return NULL;
+    }
+    *np = pol.net.num_params;
+    p = malloc(sizeof(float) * *np);
+    if (p)
+        memcpy(p, pol.net.params, sizeof(float) * *np);
+    policy_free(&pol);
+    return p;
+}
+
+/* warmup_average: a warm-up of W steps whose last two are averaged ends with the mean of the
+ * weights after steps W - 1 and W (each a warm-up of its own length, without averaging); a
+ * fraction of 1/W averages only the last step and changes nothing, byte for byte */
+TG_TEST(train, warmup_average_is_the_mean_of_the_last_steps_weights) {
+    struct server *srv = test_server_start(NULL);
+    char tasks[64], a[] = "/tmp/tg_avg_a_XXXXXX", b[] = "/tmp/tg_avg_b_XXXXXX",
+                    m[] = "/tmp/tg_avg_m_XXXXXX", one[] = "/tmp/tg_avg_1_XXXXXX";
+    struct train_config c;
+    struct train_result res;
+    struct tg_error e;
+    float *pa, *pb, *pm;
+    size_t na = 0, nb = 0, nm = 0, n1 = 0;
+    char *cb, *c1;
+    int W, differ_a = 0, differ_b = 0, off = 0;
+
+    CU_ASSERT_FATAL(srv != NULL);
+    close(mkstemp(a));
+    close(mkstemp(b));
+    close(mkstemp(m));
+    close(mkstemp(one));
+    test_task_file_head(tasks, sizeof(tasks), 32);
+    c = test_config(tasks);
+    c.updates = 0;
+    c.sched.kind = SCHED_CONSTANT; /* a run of W - 1 steps takes the first W - 1 of W */
+    c.warmup_average = 0;
+    CU_ASSERT_FATAL(run(&c, test_server_url(srv), b, NULL, &res, &e) == 0);
+    W = res.warmup_steps;
+    CU_ASSERT_FATAL(W >= 4 && res.demos > 0);
+    c.warmup_epochs = ((double)(W - 1) * c.warmup_batch - 0.5) / res.demos;
+    CU_ASSERT_FATAL(run(&c, test_server_url(srv), a, NULL, NULL, &e) == 0);
+    c = test_config(tasks);
+    c.updates = 0;
+    c.sched.kind = SCHED_CONSTANT;
+    c.warmup_average = 1.5 / W; /* the last 2 steps */
+    CU_ASSERT_FATAL(run(&c, test_server_url(srv), m, NULL, NULL, &e) == 0);
+    c.warmup_average = 0.5 / W; /* the last step */
+    CU_ASSERT_FATAL(run(&c, test_server_url(srv), one, NULL, NULL, &e) == 0);
+    pa = ckpt_params(a, &na);
+    pb = ckpt_params(b, &nb);
+    pm = ckpt_params(m, &nm);
+    CU_ASSERT_FATAL(pa && pb && pm && na == nb && nb == nm);
+    for (size_t i = 0; i < na; i++) {
+        float want = pa[i] + 0.5f * (pb[i] - pa[i]);
+
+        differ_a += pm[i] != pa[i];
+        differ_b += pm[i] != pb[i];
+        off += fabsf(pm[i] - want) > 1e-6f * fmaxf(1.0f, fabsf(want));
+    }
+    CU_ASSERT(differ_a > 0 && differ_b > 0); /* the two steps moved the weights */
+    CU_ASSERT_EQUAL(off, 0);
+    cb = read_all(b, &nb);
+    c1 = read_all(one, &n1);
+    CU_ASSERT_FATAL(cb && c1);
+    CU_ASSERT(nb == n1 && memcmp(cb, c1, nb) == 0);
+    free(pa);
+    free(pb);
+    free(pm);
+    free(cb);
+    free(c1);
+    unlink(a);
+    unlink(b);
+    unlink(m);
+    unlink(one);
+    unlink(tasks);
+    test_server_stop(srv);
+}
+
 /* a server that lets one client run one program at a time answers the rest 429, and one
  * with a queue of two and no per-client cap answers 503 past it: the trainer waits both out
  * (the warm-up asks for every expert program's output at once) */
@@ -423,6 +510,16 @@ TG_TEST(train, config_errors_name_the_setting) {
     fclose(f);
     CU_ASSERT_EQUAL(train_config_load_json(&c, path, &e), 0);
     CU_ASSERT_STRING_EQUAL(c.lexicon, "none");
+    f = fopen(path, "w");
+    fputs("{\"piece_dropout\": 0.95}", f);
+    fclose(f);
+    CU_ASSERT_EQUAL(train_config_load_json(&c, path, &e), TG_EINVAL);
+    CU_ASSERT(strstr(e.message, "piece_dropout") != NULL);
+    f = fopen(path, "w");
+    fputs("{\"piece_dropout\": 0}", f);
+    fclose(f);
+    CU_ASSERT_EQUAL(train_config_load_json(&c, path, &e), 0);
+    CU_ASSERT_EQUAL(c.piece_dropout, 0.0);
     f = fopen(path, "w");
     fputs("{\"updates\": ", f);
     fclose(f);
