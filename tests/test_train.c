@@ -318,6 +318,7 @@ TG_TEST(train, warmup_average_is_the_mean_of_the_last_steps_weights) {
     W = res.warmup_steps;
     CU_ASSERT_FATAL(W >= 4 && res.demos > 0);
     c.warmup_epochs = ((double)(W - 1) * c.warmup_batch - 0.5) / res.demos;
+    train_result_free(&res);
     CU_ASSERT_FATAL(run(&c, test_server_url(srv), a, NULL, NULL, &e) == 0);
     c = test_config(tasks);
     c.updates = 0;
