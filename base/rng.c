@@ -46,8 +46,12 @@ uint64_t rng_u64(struct rng *r) {
     return result;
 }
 
+double rng_unit(uint64_t x) {
+    return (double)(x >> 11) * 0x1.0p-53;
+}
+
 double rng_uniform(struct rng *r) {
-    return (double)(rng_u64(r) >> 11) * 0x1.0p-53;
+    return rng_unit(rng_u64(r));
 }
 
 uint64_t rng_below(struct rng *r, uint64_t n) {

@@ -40,6 +40,10 @@ uint64_t rng_u64(struct rng *r);
 /* rng_uniform — a double uniform in [0, 1), with 53 random bits. */
 double rng_uniform(struct rng *r);
 
+/* rng_unit — the double in [0, 1) that rng_uniform makes of 64 random bits x (its top 53).
+ * Pure: with rng_mix64, a draw keyed by a hash instead of a stream. */
+double rng_unit(uint64_t x);
+
 /* rng_below — an integer uniform in [0, n) without modulo bias; n must be >= 1 (returns 0
  * for n <= 1). */
 uint64_t rng_below(struct rng *r, uint64_t n);

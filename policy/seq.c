@@ -137,6 +137,12 @@ static uint32_t concept_piece(uint32_t c, uint32_t buckets) {
     return hash_fnv32(hash_fnv32(HASH_FNV32_BASIS, "y|", 2), le, 4) % buckets;
 }
 
+/* token i reads by its shape and concepts alone (seq_build_dropout): a draw keyed by i */
+static int dropped(const struct builder *b, int i) {
+    return b->drop > 0 &&
+           rng_unit(rng_mix64(b->drop_key ^ (0xD1B54A32D192ED03ULL * (uint64_t)(i + 1)))) < b->drop;
+}
+
 /* append token t (text src for PTR_WORD copies); 0, or -1 when the sequence is full */
 static int add_tok(struct builder *b, const struct text_tok *t, const char *src, int seg, int ago,
                    int rank, unsigned ptr, const uint32_t *con, int ncon) {
@@ -146,10 +152,7 @@ static int add_tok(struct builder *b, const struct text_tok *t, const char *src,
     if (i >= b->limit || s->npieces + TG_SEQ_PIECES_MAX > s->cap_pieces)
         return -1;
     np = text_pieces(t, b->buckets, s->pieces + s->npieces, TG_SEQ_PIECES_MAX - ncon);
-    if (ncon > 0 && t->kind == TOK_WORD && np >= 2 && b->drop > 0 &&
-        (double)(rng_mix64(b->drop_key ^ (0xD1B54A32D192ED03ULL * (uint64_t)(i + 1))) >> 11) *
-                0x1.0p-53 <
-            b->drop) {
+    if (ncon > 0 && t->kind == TOK_WORD && np >= 2 && dropped(b, i)) {
         /* the word by its shape and concepts alone: text_pieces puts "w|" first, then shape */
         s->pieces[s->npieces] = s->pieces[s->npieces + 1];
         np = 1;
