@@ -19,7 +19,7 @@
 #
 # usage: sh bench/claims.sh [BUILD_DIR]        (default build)
 # environment (the scale knobs first; the output prints every one of them):
-#   CLAIMS_WARMUP      warm-up epochs per run (trainer default 6)
+#   CLAIMS_WARMUP      warm-up epochs per run (default 6; the trainer's own is 1.5)
 #   CLAIMS_UPDATES     RL updates per run (trainer default 40)
 #   CLAIMS_E3_WARMUP   warm-up epochs of the e3tir block, over its budget's experts (default
 #                      CLAIMS_WARMUP; at a 10 % budget an epoch is a tenth as long)

@@ -7,7 +7,7 @@
 #
 # usage: sh scripts/run.sh [BIN]   (make run passes build/toolgym)
 # Settings from the environment:
-#   TOOLGYM_WARMUP   warm-up epochs on the expert trajectories (default 1, as the trainer's)
+#   TOOLGYM_WARMUP   warm-up epochs on the expert trajectories (default 1; the trainer's is 1.5)
 #   TOOLGYM_BUDGET   train tasks whose expert trajectories the warm-up reads (default 10000
 #                    of the 40,000, so that make run ends within 3 minutes; the trainer's
 #                    own default is all of them)
