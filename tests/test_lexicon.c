@@ -182,6 +182,16 @@ static int pieces_shared(const struct seq *s, int i, int j) {
     return k;
 }
 
+/* the fixture WordNet loaded into *lx, and v the view of the sentence whose tokens are
+ * 0 altitude, 1 or, 2 height, 3 head, 4 count, 5 ? */
+static void load_sentence(struct lexicon **lx, struct view *v) {
+    struct tg_error err;
+
+    make_wordnet();
+    CU_ASSERT_FATAL(lexicon_load(dir, lx, &err) == 0);
+    CU_ASSERT_FATAL(view_init(v, "altitude or height head count?", 4, &err) == 0);
+}
+
 TG_TEST(lexicon, the_sequence_gives_related_words_a_shared_piece) {
     struct lexicon *lx;
     struct tg_error err;
@@ -190,10 +200,7 @@ TG_TEST(lexicon, the_sequence_gives_related_words_a_shared_piece) {
     int shape_and_grams;
 
     CU_ASSERT_FATAL(v != NULL);
-    make_wordnet();
-    CU_ASSERT_FATAL(lexicon_load(dir, &lx, &err) == 0);
-    /* tokens: 0 altitude, 1 or, 2 height, 3 head, 4 count, 5 ? */
-    CU_ASSERT_FATAL(view_init(v, "altitude or height head count?", 4, &err) == 0);
+    load_sentence(&lx, v);
     CU_ASSERT_FATAL(seq_alloc(&with, 0, 0, 0, &err) == 0);
     CU_ASSERT_FATAL(seq_alloc(&without, 0, 0, 0, &err) == 0);
     seq_build(&with, v, NULL, 1u << 20, lx);
@@ -231,10 +238,7 @@ TG_TEST(lexicon, piece_dropout_leaves_a_word_its_shape_and_concepts) {
     int dropped = 0, differ = 0;
 
     CU_ASSERT_FATAL(v != NULL);
-    make_wordnet();
-    CU_ASSERT_FATAL(lexicon_load(dir, &lx, &err) == 0);
-    /* tokens: 0 altitude, 1 or, 2 height, 3 head, 4 count, 5 ? */
-    CU_ASSERT_FATAL(view_init(v, "altitude or height head count?", 4, &err) == 0);
+    load_sentence(&lx, v);
     CU_ASSERT_FATAL(seq_alloc(&plain, 0, 0, 0, &err) == 0);
     CU_ASSERT_FATAL(seq_alloc(&none, 0, 0, 0, &err) == 0);
     CU_ASSERT_FATAL(seq_alloc(&all, 0, 0, 0, &err) == 0);
