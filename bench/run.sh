@@ -5,6 +5,7 @@
 # callgrind) when valgrind is installed. claims.sh (the papers' claims, training 9
 # configurations over 5 seeds: bench/train.sh is its GreedyLR block) takes hours at the
 # trainer's default scale; set CLAIMS_WARMUP / CLAIMS_UPDATES (see its head) to shorten it.
+# Not run here: bench/ood.sh (where a trained checkpoint's ood gap lies) needs checkpoints.
 #
 # usage: sh bench/run.sh [BUILD_DIR]   (default build; make bench passes $(BUILD))
 # Each script gets BUILD_DIR as its only argument and its own settings from the environment
