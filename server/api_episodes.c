@@ -179,6 +179,8 @@ static int store_and_reply(struct http_req *rq, struct episode *ep, int forked,
     return 0;
 }
 
+#define TRAJ_LINE_ROOM (8192 - 1) /* bytes reserved for a trajectory line (dbuf adds the NUL) */
+
 /* Everything that happens once a step is committed: the store counts its bytes, the report
  * its call; and once when an episode ends. */
 static void after_step(struct server *s, struct episode *ep, int finished) {
@@ -200,6 +202,9 @@ static void after_step(struct server *s, struct episode *ep, int finished) {
         struct dbuf line; /* written straight, the tool list spliced in as rendered at start */
 
         dbuf_init(&line, (size_t)-1 / 2);
+        /* room for a typical line at once (an 8-step calculator episode writes ~5.6 kB): one
+         * allocation, not a doubling from 256 bytes; a failure here shows as the write's */
+        (void)dbuf_room(&line, TRAJ_LINE_ROOM);
         if (episode_trajectory_write(ep, &line, s->tools_text) != 0 ||
             trajlog_append(s->trajlog, line.p, line.len) != 0)
             fprintf(stderr, "toolgym: episode %s: could not append to the trajectory log\n",
@@ -353,7 +358,9 @@ struct step_job {
     struct server *srv;
     struct episode *ep; /* own reference; the step is reserved (busy) */
     const struct tool *tool;
-    json_t *action;           /* own reference: the request's tool_call object */
+    json_t *action;   /* own reference: the request's tool_call object */
+    const char *name; /* its "name" and "arguments", looked up once (owned by action) */
+    json_t *args;
     struct tg_cancel *cancel; /* the deferred request's token (borrowed) or NULL */
     struct tool_result res;
     struct tg_error err;
@@ -380,8 +387,7 @@ static void step_job_drop(void *p) {
 static void step_job_work(void *p) {
     struct step_job *j = p;
 
-    j->rc = api_invoke_tool(j->tool, json_object_get(j->action, "arguments"), j->cancel, &j->res,
-                            &j->err);
+    j->rc = api_invoke_tool(j->tool, j->args, j->cancel, &j->res, &j->err);
 }
 
 /* The observation of a call that never reached a tool. */
@@ -397,8 +403,8 @@ static json_t *failed_observation(const char *code, const char *msg) {
 
 /* Commit a finished tool job as a step and fill the reply. */
 static int step_commit(struct step_job *j, struct http_reply *rp) {
-    const char *name = json_string_value(json_object_get(j->action, "name"));
-    json_t *args = json_object_get(j->action, "arguments");
+    const char *name = j->name;
+    json_t *args = j->args;
     struct dbuf reply; /* the step's reply, written straight (replies have no bound of their own) */
     int finished = 0, rc;
 
@@ -525,9 +531,11 @@ int api_episode_step(struct http_req *rq, struct http_reply *rp) {
     j->srv = s;
     j->ep = ep; /* the job takes our reference */
     j->action = json_incref(tc);
-    j->tool = tools_find(json_string_value(json_object_get(tc, "name")));
-    if (!j->tool || !json_is_object(json_object_get(tc, "arguments"))) {
-        const char *name = json_string_value(json_object_get(tc, "name"));
+    j->name = json_string_value(json_object_get(tc, "name"));
+    j->args = json_object_get(tc, "arguments");
+    j->tool = tools_find(j->name);
+    if (!j->tool || !json_is_object(j->args)) {
+        const char *name = j->name;
         json_t *obs = j->tool ? failed_observation("invalid_arguments",
                                                    "The arguments must be a JSON object.")
                               : NULL;
@@ -539,9 +547,8 @@ int api_episode_step(struct http_req *rq, struct http_reply *rp) {
                      (int)jsonu_utf8_prefix(name, strlen(name), TG_TOOL_NAME_KEEP), name);
             obs = failed_observation("unknown_tool", msg);
         }
-        rc = episode_step_call(ep, name, json_object_get(tc, "arguments"),
-                               j->tool ? JUDGE_BAD_ARGS : JUDGE_UNKNOWN_TOOL, NULL, obs, &reply,
-                               &finished);
+        rc = episode_step_call(ep, name, j->args, j->tool ? JUDGE_BAD_ARGS : JUDGE_UNKNOWN_TOOL,
+                               NULL, obs, &reply, &finished);
         after_step(s, ep, finished);
         step_job_free(j);
         if (rc)

@@ -980,6 +980,17 @@ static int call_keys(const struct judge_call *c, struct judge_key *k, size_t *nk
     int rc;
 
     *nk = 0;
+    if (c->tool && strcmp(c->tool, "calculator") == 0) {
+        const json_t *v = json_object_get(c->result, "value");
+
+        if (json_is_number(v)) { /* judge_call_key's text, built here without its allocations */
+            char buf[96];
+
+            key_number(buf, sizeof(buf), "calculator\x1f=", json_number_value(v));
+            k[(*nk)++] = key_digest(buf);
+            return 0;
+        }
+    }
     rc = judge_call_key(c->tool, c->args, c->result, &key);
     if (rc)
         return rc;
