@@ -53,18 +53,20 @@ struct route {
     int jsonrpc; /* body errors are answered as JSON-RPC errors */
 };
 
+/* The two hot routes first (route_find tries them in order); each path has one method, so
+ * the order of a 405's Allow list, built from this table, is the same as without them here. */
 static const struct route routes[] = {
+    {"/v1/episodes/{id}/step", "POST", api_episode_step, 0, 0},
+    {"/v1/tools/{name}", "POST", api_tool_call, 0, 0},
     {"/", "GET", api_status_page, 1, 0},
     {"/healthz", "GET", api_healthz, 1, 0},
     {"/v1/status", "GET", api_status, 0, 0},
     {"/metrics", "GET", api_metrics, 0, 0},
     {"/v1/tools", "GET", api_tools_list, 0, 0},
-    {"/v1/tools/{name}", "POST", api_tool_call, 0, 0},
     {"/mcp", "POST", api_mcp, 0, 1},
     {"/mcp", "DELETE", api_mcp_delete, 0, 1},
     {"/v1/tasks", "GET", api_tasks_list, 0, 0},
     {"/v1/episodes", "POST", api_episode_create, 0, 0},
-    {"/v1/episodes/{id}/step", "POST", api_episode_step, 0, 0},
     {"/v1/episodes/{id}/fork", "POST", api_episode_fork, 0, 0},
     {"/v1/episodes/{id}", "GET", api_episode_get, 0, 0},
     {"/v1/episodes/{id}", "DELETE", api_episode_delete, 0, 0},
