@@ -1,5 +1,5 @@
 /*
- * trajlog.c — the trajectory log (see trajlog.h): single-write appends on an O_APPEND fd,
+ * trajlog.c — the trajectory log (see trajlog.h): single-writev appends on an O_APPEND fd,
  * a background flusher that fdatasyncs every sync_ms, torn-line detection at open, and the
  * reader used by tests and tools.
  *

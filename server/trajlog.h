@@ -32,13 +32,13 @@ int trajlog_open(const char *path, int sync_ms, int quiet, struct trajlog **out,
 
 /*
  * trajlog_append — append line (borrowed, len bytes, must not contain '\n'; a '\n' is added)
- * with a single write(). Returns 0, TG_EINVAL (line contains a newline), TG_ENOMEM, or
- * TG_EIO (the write failed or was short: the file then gets a newline so the partial line is
- * isolated, best effort). Thread-safe.
+ * with a single writev() of the line and the newline. Returns 0, TG_EINVAL (line contains a
+ * newline), or TG_EIO (the write failed or was short: the file then gets a newline so the
+ * partial line is isolated, best effort). Thread-safe.
  */
 int trajlog_append(struct trajlog *l, const char *line, size_t len);
 
-/* trajlog_append_json — dump j (borrowed) compactly and append it. Same returns. */
+/* trajlog_append_json — dump j (borrowed) compactly and append it. Same returns, and TG_ENOMEM. */
 int trajlog_append_json(struct trajlog *l, const json_t *j);
 
 /* trajlog_lines — lines appended since open. Thread-safe. */
