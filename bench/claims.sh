@@ -53,14 +53,7 @@ CLAIMS_EPISODES=${CLAIMS_EPISODES:-0}
 RESULTS=${CLAIMS_RESULTS:-$BENCH_TMP/results.txt}
 LOGS=${CLAIMS_LOGS:-$BENCH_TMP}
 
-[ -x "$BIN" ] || {
-    echo "bench/claims: $BIN not found (make first)" >&2
-    exit 1
-}
-command -v python3 >/dev/null || {
-    echo "bench/claims: python3 is needed for the tables" >&2
-    exit 1
-}
+bench_need_tables bench/claims "$BIN"
 for b in $CLAIMS; do
     case $b in
         greedylr | e3tir | rewards) ;;

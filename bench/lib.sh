@@ -2,12 +2,25 @@
 #
 # What it does: start a server in the background on port 0 and learn the port it bound,
 # stop it, and stop every server still running when the script exits (trap). Parse wrk's
-# latency figures into microseconds.
+# latency figures into microseconds. Check a training bench's binary and python3.
 # What it does not do: build anything (make bench builds first) or pick ports itself:
 # every server here binds port 0 and prints the port, so there is no race for a free port.
 
 BENCH_PIDS=""
 BENCH_TMP=$(mktemp -d "${TMPDIR:-/tmp}/toolgym-bench.XXXXXX") || exit 1
+
+# bench_need_tables WHO BIN — exit 1 with a message unless BIN is executable and python3 (which
+# prints the tables of the training benches) is installed. WHO names the script in messages.
+bench_need_tables() {
+    [ -x "$2" ] || {
+        echo "$1: $2 not found (make first)" >&2
+        exit 1
+    }
+    command -v python3 >/dev/null || {
+        echo "$1: python3 is needed for the tables" >&2
+        exit 1
+    }
+}
 
 bench_cleanup() {
     for p in $BENCH_PIDS; do

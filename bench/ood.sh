@@ -27,21 +27,14 @@ fi
 }
 BIN=$BUILD/toolgym
 cd "$(dirname "$0")/.." || exit 1
-[ -x "$BIN" ] || {
-    echo "bench/ood: $BIN not found (make first)" >&2
-    exit 1
-}
-command -v python3 >/dev/null || {
-    echo "bench/ood: python3 is needed for the tables" >&2
-    exit 1
-}
+. bench/lib.sh
+bench_need_tables bench/ood "$BIN"
 for c in "$@"; do
     [ -r "$c" ] || {
         echo "bench/ood: cannot read checkpoint $c" >&2
         exit 1
     }
 done
-. bench/lib.sh
 
 TASKS=data/tasks/train.jsonl,data/tasks/test.jsonl,data/tasks/ood.jsonl
 bench_start "$BENCH_TMP/server.log" "$BIN" serve --port 0 --quiet --tasks "$TASKS" \

@@ -403,8 +403,6 @@ static json_t *failed_observation(const char *code, const char *msg) {
 
 /* Commit a finished tool job as a step and fill the reply. */
 static int step_commit(struct step_job *j, struct http_reply *rp) {
-    const char *name = j->name;
-    json_t *args = j->args;
     struct dbuf reply; /* the step's reply, written straight (replies have no bound of their own) */
     int finished = 0, rc;
 
@@ -418,11 +416,11 @@ static int step_commit(struct step_job *j, struct http_reply *rp) {
     }
     dbuf_init(&reply, (size_t)-1 / 2);
     if (j->rc == TG_EINVAL) /* the arguments failed the tool's schema */
-        rc = episode_step_call_text(j->ep, name, args, JUDGE_BAD_ARGS, NULL,
+        rc = episode_step_call_text(j->ep, j->name, j->args, JUDGE_BAD_ARGS, NULL,
                                     failed_observation("invalid_arguments", j->err.message), &reply,
                                     &finished);
     else /* the tool's response, kept by the step as its parts */
-        rc = episode_step_call_result(j->ep, name, args,
+        rc = episode_step_call_result(j->ep, j->name, j->args,
                                       j->res.ok ? JUDGE_TOOL_OK : JUDGE_TOOL_FAILED, &j->res,
                                       &reply, &finished);
     after_step(j->srv, j->ep, finished);
@@ -535,7 +533,6 @@ int api_episode_step(struct http_req *rq, struct http_reply *rp) {
     j->args = json_object_get(tc, "arguments");
     j->tool = tools_find(j->name);
     if (!j->tool || !json_is_object(j->args)) {
-        const char *name = j->name;
         json_t *obs = j->tool ? failed_observation("invalid_arguments",
                                                    "The arguments must be a JSON object.")
                               : NULL;
@@ -544,10 +541,10 @@ int api_episode_step(struct http_req *rq, struct http_reply *rp) {
         if (!j->tool) {
             /* the name cut to 64 bytes on a character boundary: the message must stay UTF-8 */
             snprintf(msg, sizeof(msg), "There is no tool named \"%.*s\".",
-                     (int)jsonu_utf8_prefix(name, strlen(name), TG_TOOL_NAME_KEEP), name);
+                     (int)jsonu_utf8_prefix(j->name, strlen(j->name), TG_TOOL_NAME_KEEP), j->name);
             obs = failed_observation("unknown_tool", msg);
         }
-        rc = episode_step_call(ep, name, j->args, j->tool ? JUDGE_BAD_ARGS : JUDGE_UNKNOWN_TOOL,
+        rc = episode_step_call(ep, j->name, j->args, j->tool ? JUDGE_BAD_ARGS : JUDGE_UNKNOWN_TOOL,
                                NULL, obs, &reply, &finished);
         after_step(s, ep, finished);
         step_job_free(j);

@@ -628,6 +628,15 @@ static char *join_key(const char *tool, const char *norm) {
     return k;
 }
 
+/* The digest of judge_call_key's key for a calculator call that returned v, built on the stack
+ * (the judge asks for it on every calculator call). */
+static struct judge_key value_key(double v) {
+    char key[80];
+
+    key_number(key, sizeof(key), "calculator\x1f=", v);
+    return key_digest(key);
+}
+
 int judge_call_key(const char *tool, const json_t *args, const json_t *result, char **out) {
     const json_t *v;
     char *norm = NULL, *tail;
@@ -764,7 +773,6 @@ struct call_facts {
 static int available(const struct task *t, const struct judge_state *s, double v) {
     double prompt[NUMS_MAX], x;
     size_t np = all_numbers(t->prompt, prompt, NUMS_MAX);
-    char key[80];
     struct judge_key kd;
 
     for (size_t i = 0; i < np; i++)
@@ -775,8 +783,7 @@ static int available(const struct task *t, const struct judge_state *s, double v
             judge_read_number(t->plan[i].shows, &x) && same_number(fabs(x), v))
             return 1;
     for (int sign = 0; sign < 2; sign++) {
-        key_number(key, sizeof(key), "calculator\x1f=", sign ? -v : v);
-        kd = key_digest(key);
+        kd = value_key(sign ? -v : v);
         for (size_t i = 0; i < s->nkeys; i++)
             if (key_equal(&s->keys[i], &kd))
                 return 1;
@@ -983,11 +990,8 @@ static int call_keys(const struct judge_call *c, struct judge_key *k, size_t *nk
     if (c->tool && strcmp(c->tool, "calculator") == 0) {
         const json_t *v = json_object_get(c->result, "value");
 
-        if (json_is_number(v)) { /* judge_call_key's text, built here without its allocations */
-            char buf[96];
-
-            key_number(buf, sizeof(buf), "calculator\x1f=", json_number_value(v));
-            k[(*nk)++] = key_digest(buf);
+        if (json_is_number(v)) {
+            k[(*nk)++] = value_key(json_number_value(v));
             return 0;
         }
     }
